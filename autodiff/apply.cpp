@@ -1,0 +1,62 @@
+// apply(): runs one primitive op. The order matters: the output is recorded on the tape
+// before its tangent is computed, so that tangent ops which read the output (exp's tangent is
+// out * dx) see it as a tracked tensor and reverse mode flows through them.
+#include <stdexcept>
+#include <string>
+
+#include "autodiff/op.hpp"
+#include "autodiff/ops.hpp"
+#include "autodiff/tape.hpp"
+
+namespace flowtape {
+
+Tensor apply(const OpDef& op, std::vector<Tensor> in, const Attrs& attrs) {
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (!in[i].defined())
+      throw std::invalid_argument(std::string(op.name) + ": input " + std::to_string(i) +
+                                  " is an undefined Tensor");
+    if (in[i].dtype() != in[0].dtype())
+      throw std::invalid_argument(std::string(op.name) + ": dtype mismatch, " + in[0].str() +
+                                  " and " + in[i].str() + " (convert with to_dtype)");
+    if (in[i].device() != in[0].device())
+      throw std::invalid_argument(std::string(op.name) + ": device mismatch, " + in[0].str() +
+                                  " and " + in[i].str());
+  }
+  if (in.empty()) throw std::invalid_argument(std::string(op.name) + ": no inputs");
+
+  const Shape out_shape = op.shape(in, attrs);
+  Tensor out;
+  if (op.aliases_input) {
+    auto impl = std::make_shared<TensorImpl>();
+    impl->shape = out_shape;
+    impl->dtype = in[0].dtype();
+    impl->device = in[0].device();
+    out = Tensor(std::move(impl));
+  } else {
+    out = empty(out_shape, in[0].dtype(), in[0].device());
+  }
+  op.forward(in, attrs, out);
+
+  if (op.vjp && recording()) {
+    Tape* tape = Tape::active();
+    bool tracked = false;
+    for (const Tensor& x : in) tracked |= tape->tracks(x);
+    if (tracked) tape->record(op, in, out, attrs);
+  }
+
+  if (op.jvp && detail::tangents_enabled()) {
+    bool any = false;
+    for (const Tensor& x : in) any |= x.has_tangent();
+    if (any) {
+      std::vector<Tensor> tangents(in.size());
+      for (std::size_t i = 0; i < in.size(); ++i) tangents[i] = in[i].tangent();
+      detail::TangentsOff rules_run_without_tangents;
+      Tensor t = op.jvp(Saved{in, out, attrs}, tangents);
+      if (t.defined() && !(t.shape() == out_shape)) t = broadcast_to(t, out_shape);
+      out.impl()->tangent = std::move(t);
+    }
+  }
+  return out;
+}
+
+}  // namespace flowtape

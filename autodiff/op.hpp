@@ -1,0 +1,67 @@
+// The shape of a primitive op's definition, and apply(), the one function that runs any op:
+// shape rule -> forward kernel -> record on the active tape -> forward-mode tangent.
+//
+// Every primitive is one `OpDef` constant (see ops_*.cpp), in the spirit of JAX's primitive
+// rules and PyTorch's derivatives.yaml: a shape rule, a forward that calls into kernels/, a
+// JVP rule and a VJP rule. Both rules are written with differentiable Tensor ops, which gives
+// with no further code: reverse mode, forward mode, reverse-over-forward (the tangent ops are
+// recorded) and forward-over-reverse (backward ops carry tangents).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "autodiff/tensor.hpp"
+
+namespace flowtape {
+
+// Static parameters of an op (JAX calls them params). Each op reads the fields it needs.
+struct Attrs {
+  int axis = 0;
+  bool keepdims = false;
+  double scalar = 0.0;  // pow's exponent
+  bool trans_a = false, trans_b = false;
+  Shape shape;  // reshape / broadcast_to / sum_to target
+  Shape perm;   // permute's axis order
+  std::int64_t start = 0, count = 0, length = 0;  // slice / pad along `axis`
+};
+
+using Inputs = std::span<const Tensor>;
+
+// What a rule can see: the op's inputs, its output and its attributes.
+struct Saved {
+  Inputs in;
+  const Tensor& out;
+  const Attrs& attrs;
+};
+
+// Where a VJP rule writes its results: grads[i] is the cotangent of input i (leave it
+// undefined for zero); wants(i) says whether anyone needs it, so rules can skip work.
+struct Grads {
+  std::span<Tensor> grads;
+  std::span<const char> wanted;
+  bool wants(std::size_t i) const { return wanted[i] != 0; }
+  Tensor& operator[](std::size_t i) { return grads[i]; }
+};
+
+struct OpDef {
+  const char* name;
+  // Validates the inputs (throwing std::invalid_argument that names the shapes) and returns
+  // the output shape.
+  Shape (*shape)(Inputs, const Attrs&);
+  // Fills `out`, allocated with the output shape and the inputs' dtype.
+  void (*forward)(Inputs, const Attrs&, Tensor& out);
+  // The output tangent from the input tangents (undefined = zero). It may have any shape that
+  // broadcasts to the output. nullptr: the op has no derivative (comparisons, sign).
+  Tensor (*jvp)(const Saved&, Inputs tangents);
+  // The input cotangents from the output cotangent g. nullptr: no derivative.
+  void (*vjp)(const Saved&, const Tensor& g, Grads& grads);
+  // When true, forward() may replace out's storage with an input's (reshape): apply() then
+  // skips allocating the output buffer.
+  bool aliases_input = false;
+};
+
+Tensor apply(const OpDef& op, std::vector<Tensor> inputs, const Attrs& attrs = {});
+
+}  // namespace flowtape

@@ -1,0 +1,96 @@
+// The differentiable operations on tensors. Each primitive here has exactly one definition
+// (shape rule, forward, JVP rule, VJP rule) in ops_*.cpp; the composites (mean, transpose,
+// the scalar overloads, ...) are written in terms of primitives and need no rules of their
+// own. Binary ops broadcast like NumPy. Negative axes count from the end.
+//
+//   primitive          file                 derivative
+//   add sub mul div    ops_elementwise.cpp  yes, with broadcasting
+//   neg exp log sqrt square pow abs tanh sigmoid relu silu softplus sin cos     yes
+//   where              ops_elementwise.cpp  yes (not w.r.t. the condition)
+//   greater less equal sign                 none (piecewise constant)
+//   sum max logsumexp softmax (one axis)    ops_reduce.cpp
+//   matmul (2-D, batched 3-D, transposes)   ops_matmul.cpp
+//   reshape broadcast_to sum_to permute concat slice pad identity   ops_shape.cpp
+#pragma once
+
+#include <vector>
+
+#include "autodiff/tensor.hpp"
+
+namespace flowtape {
+
+// --- elementwise, broadcasting ----------------------------------------------------------------
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);  // cond != 0 ? a : b
+// Piecewise-constant functions: their outputs carry no derivative.
+Tensor greater(const Tensor& a, const Tensor& b);  // 1 where a > b, else 0
+Tensor less(const Tensor& a, const Tensor& b);
+Tensor equal(const Tensor& a, const Tensor& b);
+Tensor sign(const Tensor& x);  // -1, 0 or 1
+
+// --- elementwise, unary -----------------------------------------------------------------------
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor square(const Tensor& x);
+Tensor pow(const Tensor& x, double exponent);
+Tensor abs(const Tensor& x);  // derivative sign(x), 0 at 0
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor relu(const Tensor& x);  // derivative 0 at 0
+Tensor silu(const Tensor& x);  // x * sigmoid(x), also called swish
+Tensor softplus(const Tensor& x);
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+Tensor identity(const Tensor& x);  // a recorded no-op (shares the buffer)
+
+// --- reductions -------------------------------------------------------------------------------
+Tensor sum(const Tensor& x);  // all elements, a rank-0 result
+Tensor sum(const Tensor& x, int axis, bool keepdims = false);
+Tensor mean(const Tensor& x);
+Tensor mean(const Tensor& x, int axis, bool keepdims = false);
+// Maximum along an axis; its gradient is shared equally among tied maxima.
+Tensor max(const Tensor& x, int axis, bool keepdims = false);
+// log(sum(exp(x))) along an axis, shifted by the maximum so it never overflows.
+Tensor logsumexp(const Tensor& x, int axis, bool keepdims = false);
+Tensor softmax(const Tensor& x, int axis);
+
+// --- linear algebra ---------------------------------------------------------------------------
+// a [m, k] @ b [k, n] -> [m, n]; a [batch, m, k] @ b [batch, k, n]; a [..., m, k] @ b [k, n].
+Tensor matmul(const Tensor& a, const Tensor& b);
+// op(a) @ op(b), op = transpose of the last two axes when the flag is set (no copy is made).
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
+
+// --- shape ------------------------------------------------------------------------------------
+Tensor reshape(const Tensor& x, const Shape& shape);  // shares the buffer
+// The same, where one extent may be -1: it is inferred from the element count.
+Tensor reshape(const Tensor& x, std::initializer_list<std::int64_t> dims);
+Tensor broadcast_to(const Tensor& x, const Shape& shape);
+Tensor sum_to(const Tensor& x, const Shape& shape);  // the adjoint of broadcast_to
+Tensor permute(const Tensor& x, const Shape& perm);  // output axis d is input axis perm[d]
+Tensor transpose(const Tensor& x);                   // swaps the last two axes
+Tensor concat(const std::vector<Tensor>& xs, int axis);
+Tensor slice(const Tensor& x, int axis, std::int64_t start, std::int64_t stop);  // [start, stop)
+// Zeros of extent `length` along axis with x written from `start` (the adjoint of slice).
+Tensor pad(const Tensor& x, int axis, std::int64_t start, std::int64_t length);
+
+// --- operators --------------------------------------------------------------------------------
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& x);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+
+}  // namespace flowtape

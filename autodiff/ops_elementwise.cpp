@@ -1,0 +1,226 @@
+// The op table, part 1: elementwise primitives. Each OpDef below is the single definition of
+// its op: shape rule, forward kernel, JVP rule, VJP rule (see op.hpp).
+#include <stdexcept>
+
+#include "autodiff/op.hpp"
+#include "autodiff/ops.hpp"
+#include "autodiff/rules.hpp"
+#include "kernels/cpu/elementwise.hpp"
+#include "kernels/cpu/math.hpp"
+
+namespace flowtape {
+namespace {
+
+namespace cpu = kernels::cpu;
+namespace fn = kernels::cpu::fn;
+using rules::plus;
+using rules::same_shape;
+using rules::unary_jvp;
+using rules::unary_vjp;
+
+template <class F>
+void unary_forward(Inputs in, const Attrs&, Tensor& out) {
+  dispatch(out.dtype(), [&]<class T>() {
+    cpu::map_unary(in[0].data<T>(), out.data<T>(), out.numel(), F{});
+  });
+}
+
+template <std::size_t N, class F>
+void nary_forward(Inputs in, F f, Tensor& out) {
+  dispatch(out.dtype(), [&]<class T>() {
+    std::array<const T*, N> p;
+    std::array<const std::int64_t*, N> s;
+    std::array<int, N> r;
+    for (std::size_t k = 0; k < N; ++k) {
+      p[k] = in[k].data<T>();
+      s[k] = in[k].shape().data();
+      r[k] = in[k].rank();
+    }
+    cpu::map_broadcast<T, N>(p, s, r, out.data<T>(), out.shape().data(), out.rank(), f);
+  });
+}
+
+template <class F>
+void binary_forward(Inputs in, const Attrs&, Tensor& out) {
+  nary_forward<2>(in, F{}, out);
+}
+
+#define FLOWTAPE_BINARY_SHAPE(name) \
+  [](Inputs in, const Attrs&) { return broadcast_shapes(in[0].shape(), in[1].shape(), name); }
+
+// --- binary arithmetic ------------------------------------------------------------------------
+
+const OpDef kAdd{
+    "add", FLOWTAPE_BINARY_SHAPE("add"), binary_forward<fn::Add>,
+    [](const Saved&, Inputs t) { return plus(t[0], t[1]); },
+    [](const Saved& s, const Tensor& g, Grads& out) {
+      if (out.wants(0)) out[0] = sum_to(g, s.in[0].shape());
+      if (out.wants(1)) out[1] = sum_to(g, s.in[1].shape());
+    }};
+
+const OpDef kSub{
+    "sub", FLOWTAPE_BINARY_SHAPE("sub"), binary_forward<fn::Sub>,
+    [](const Saved&, Inputs t) { return t[1].defined() ? plus(t[0], neg(t[1])) : t[0]; },
+    [](const Saved& s, const Tensor& g, Grads& out) {
+      if (out.wants(0)) out[0] = sum_to(g, s.in[0].shape());
+      if (out.wants(1)) out[1] = neg(sum_to(g, s.in[1].shape()));
+    }};
+
+const OpDef kMul{
+    "mul", FLOWTAPE_BINARY_SHAPE("mul"), binary_forward<fn::Mul>,
+    [](const Saved& s, Inputs t) {
+      return plus(t[0].defined() ? mul(t[0], s.in[1]) : Tensor(),
+                  t[1].defined() ? mul(s.in[0], t[1]) : Tensor());
+    },
+    [](const Saved& s, const Tensor& g, Grads& out) {
+      if (out.wants(0)) out[0] = sum_to(mul(g, s.in[1]), s.in[0].shape());
+      if (out.wants(1)) out[1] = sum_to(mul(g, s.in[0]), s.in[1].shape());
+    }};
+
+// y = a / b: dy = (da - y db) / b.
+const OpDef kDiv{
+    "div", FLOWTAPE_BINARY_SHAPE("div"), binary_forward<fn::Div>,
+    [](const Saved& s, Inputs t) {
+      return plus(t[0].defined() ? div(t[0], s.in[1]) : Tensor(),
+                  t[1].defined() ? neg(div(mul(s.out, t[1]), s.in[1])) : Tensor());
+    },
+    [](const Saved& s, const Tensor& g, Grads& out) {
+      if (out.wants(0)) out[0] = sum_to(div(g, s.in[1]), s.in[0].shape());
+      if (out.wants(1)) out[1] = sum_to(neg(div(mul(g, s.out), s.in[1])), s.in[1].shape());
+    }};
+
+// --- selection and piecewise-constant ops -----------------------------------------------------
+
+const OpDef kWhere{
+    "where",
+    [](Inputs in, const Attrs&) {
+      return broadcast_shapes(in[0].shape(), broadcast_shapes(in[1].shape(), in[2].shape(), "where"),
+                              "where");
+    },
+    [](Inputs in, const Attrs&, Tensor& out) { nary_forward<3>(in, fn::Where{}, out); },
+    [](const Saved& s, Inputs t) {
+      const Tensor zero = scalar_like(s.out, 0.0);
+      return where(s.in[0], t[1].defined() ? t[1] : zero, t[2].defined() ? t[2] : zero);
+    },
+    [](const Saved& s, const Tensor& g, Grads& out) {
+      const Tensor zero = scalar_like(g, 0.0);
+      if (out.wants(1)) out[1] = sum_to(where(s.in[0], g, zero), s.in[1].shape());
+      if (out.wants(2)) out[2] = sum_to(where(s.in[0], zero, g), s.in[2].shape());
+    }};
+
+const OpDef kGreater{"greater", FLOWTAPE_BINARY_SHAPE("greater"), binary_forward<fn::Greater>,
+                     nullptr, nullptr};
+const OpDef kLess{"less", FLOWTAPE_BINARY_SHAPE("less"), binary_forward<fn::Less>, nullptr, nullptr};
+const OpDef kEqual{"equal", FLOWTAPE_BINARY_SHAPE("equal"), binary_forward<fn::Equal>, nullptr,
+                   nullptr};
+const OpDef kSign{"sign", same_shape, unary_forward<fn::Sign>, nullptr, nullptr};
+
+// --- unary: each derivative is written once and serves both rules ----------------------------
+
+Tensor d_neg(const Saved& s) { return scalar_like(s.out, -1.0); }
+Tensor d_exp(const Saved& s) { return s.out; }
+Tensor d_log(const Saved& s) { return div(scalar_like(s.out, 1.0), s.in[0]); }
+Tensor d_sqrt(const Saved& s) { return div(scalar_like(s.out, 0.5), s.out); }
+Tensor d_square(const Saved& s) { return mul(scalar_like(s.out, 2.0), s.in[0]); }
+Tensor d_pow(const Saved& s) {
+  const double p = s.attrs.scalar;
+  return mul(scalar_like(s.out, p), pow(s.in[0], p - 1.0));
+}
+Tensor d_abs(const Saved& s) { return sign(s.in[0]); }
+Tensor d_tanh(const Saved& s) { return sub(scalar_like(s.out, 1.0), square(s.out)); }
+Tensor d_sigmoid(const Saved& s) { return mul(s.out, sub(scalar_like(s.out, 1.0), s.out)); }
+Tensor d_relu(const Saved& s) { return greater(s.in[0], scalar_like(s.out, 0.0)); }
+// silu'(x) = s (1 + x (1 - s)), s = sigmoid(x)
+Tensor d_silu(const Saved& s) {
+  const Tensor sg = sigmoid(s.in[0]);
+  const Tensor one = scalar_like(s.out, 1.0);
+  return mul(sg, add(one, mul(s.in[0], sub(one, sg))));
+}
+Tensor d_softplus(const Saved& s) { return sigmoid(s.in[0]); }
+Tensor d_sin(const Saved& s) { return cos(s.in[0]); }
+Tensor d_cos(const Saved& s) { return neg(sin(s.in[0])); }
+
+#define FLOWTAPE_UNARY(name, functor, deriv) \
+  OpDef { name, same_shape, unary_forward<functor>, unary_jvp<deriv>, unary_vjp<deriv> }
+
+const OpDef kNeg = FLOWTAPE_UNARY("neg", fn::Neg, d_neg);
+const OpDef kExp = FLOWTAPE_UNARY("exp", fn::Exp, d_exp);
+const OpDef kLog = FLOWTAPE_UNARY("log", fn::Log, d_log);
+const OpDef kSqrt = FLOWTAPE_UNARY("sqrt", fn::Sqrt, d_sqrt);
+const OpDef kSquare = FLOWTAPE_UNARY("square", fn::Square, d_square);
+const OpDef kAbs = FLOWTAPE_UNARY("abs", fn::Abs, d_abs);
+const OpDef kTanh = FLOWTAPE_UNARY("tanh", fn::Tanh, d_tanh);
+const OpDef kSigmoid = FLOWTAPE_UNARY("sigmoid", fn::Sigmoid, d_sigmoid);
+const OpDef kRelu = FLOWTAPE_UNARY("relu", fn::Relu, d_relu);
+const OpDef kSilu = FLOWTAPE_UNARY("silu", fn::Silu, d_silu);
+const OpDef kSoftplus = FLOWTAPE_UNARY("softplus", fn::Softplus, d_softplus);
+const OpDef kSin = FLOWTAPE_UNARY("sin", fn::Sin, d_sin);
+const OpDef kCos = FLOWTAPE_UNARY("cos", fn::Cos, d_cos);
+
+const OpDef kPow{
+    "pow", same_shape,
+    [](Inputs in, const Attrs& a, Tensor& out) {
+      dispatch(out.dtype(), [&]<class T>() {
+        cpu::map_unary(in[0].data<T>(), out.data<T>(), out.numel(), fn::PowScalar{a.scalar});
+      });
+    },
+    unary_jvp<d_pow>, unary_vjp<d_pow>};
+
+// The identity shares its input's buffer; it exists so a verb can give a tensor a fresh slot
+// on the tape while keeping it connected to its origin.
+const OpDef kIdentity{
+    "identity", same_shape,
+    [](Inputs in, const Attrs&, Tensor& out) { out.impl()->storage = in[0].impl()->storage; },
+    [](const Saved&, Inputs t) { return t[0]; },
+    [](const Saved&, const Tensor& g, Grads& out) { out[0] = g; }, /*aliases_input=*/true};
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) { return apply(kAdd, {a, b}); }
+Tensor sub(const Tensor& a, const Tensor& b) { return apply(kSub, {a, b}); }
+Tensor mul(const Tensor& a, const Tensor& b) { return apply(kMul, {a, b}); }
+Tensor div(const Tensor& a, const Tensor& b) { return apply(kDiv, {a, b}); }
+Tensor where(const Tensor& c, const Tensor& a, const Tensor& b) { return apply(kWhere, {c, a, b}); }
+Tensor greater(const Tensor& a, const Tensor& b) { return apply(kGreater, {a, b}); }
+Tensor less(const Tensor& a, const Tensor& b) { return apply(kLess, {a, b}); }
+Tensor equal(const Tensor& a, const Tensor& b) { return apply(kEqual, {a, b}); }
+Tensor sign(const Tensor& x) { return apply(kSign, {x}); }
+Tensor neg(const Tensor& x) { return apply(kNeg, {x}); }
+Tensor exp(const Tensor& x) { return apply(kExp, {x}); }
+Tensor log(const Tensor& x) { return apply(kLog, {x}); }
+Tensor sqrt(const Tensor& x) { return apply(kSqrt, {x}); }
+Tensor square(const Tensor& x) { return apply(kSquare, {x}); }
+Tensor abs(const Tensor& x) { return apply(kAbs, {x}); }
+Tensor tanh(const Tensor& x) { return apply(kTanh, {x}); }
+Tensor sigmoid(const Tensor& x) { return apply(kSigmoid, {x}); }
+Tensor relu(const Tensor& x) { return apply(kRelu, {x}); }
+Tensor silu(const Tensor& x) { return apply(kSilu, {x}); }
+Tensor softplus(const Tensor& x) { return apply(kSoftplus, {x}); }
+Tensor sin(const Tensor& x) { return apply(kSin, {x}); }
+Tensor cos(const Tensor& x) { return apply(kCos, {x}); }
+Tensor identity(const Tensor& x) { return apply(kIdentity, {x}); }
+
+Tensor pow(const Tensor& x, double exponent) {
+  if (exponent == 0.0) return ones_like(x);  // constant: no derivative, and no 0 * inf at x = 0
+  if (exponent == 1.0) return x;
+  if (exponent == 2.0) return square(x);
+  Attrs a;
+  a.scalar = exponent;
+  return apply(kPow, {x}, a);
+}
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator-(const Tensor& x) { return neg(x); }
+Tensor operator+(const Tensor& a, double b) { return add(a, scalar_like(a, b)); }
+Tensor operator-(const Tensor& a, double b) { return sub(a, scalar_like(a, b)); }
+Tensor operator*(const Tensor& a, double b) { return mul(a, scalar_like(a, b)); }
+Tensor operator/(const Tensor& a, double b) { return div(a, scalar_like(a, b)); }
+Tensor operator+(double a, const Tensor& b) { return add(scalar_like(b, a), b); }
+Tensor operator-(double a, const Tensor& b) { return sub(scalar_like(b, a), b); }
+Tensor operator*(double a, const Tensor& b) { return mul(scalar_like(b, a), b); }
+Tensor operator/(double a, const Tensor& b) { return div(scalar_like(b, a), b); }
+
+}  // namespace flowtape

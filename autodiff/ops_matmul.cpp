@@ -1,0 +1,96 @@
+// The op table, part 3: matrix multiplication, op(a) @ op(b), on 2-D matrices or 3-D batches
+// of them. The transposes are flags passed to the GEMM's packing, never materialised, which
+// is what keeps the backward pass (g @ b^T, a^T @ g) as cheap as the forward.
+#include <stdexcept>
+#include <string>
+
+#include "autodiff/op.hpp"
+#include "autodiff/ops.hpp"
+#include "autodiff/rules.hpp"
+#include "kernels/cpu/gemm.hpp"
+
+namespace flowtape {
+namespace {
+
+struct Dims {
+  std::int64_t batch, m, k, n;
+};
+
+Dims matmul_dims(const Shape& a, const Shape& b, bool ta, bool tb) {
+  const int r = a.rank();
+  const auto fail = [&](const std::string& why) {
+    return std::invalid_argument("matmul: shapes " + a.str() + (ta ? "^T" : "") + " and " + b.str() +
+                                 (tb ? "^T" : "") + " are incompatible: " + why);
+  };
+  if (r < 2 || r > 3 || b.rank() != r)
+    throw fail("both operands must be 2-D, or both 3-D batches (a [..., m, k] @ b [k, n] is "
+               "also accepted)");
+  if (r == 3 && a[0] != b[0])
+    throw fail("batch sizes " + std::to_string(a[0]) + " and " + std::to_string(b[0]) + " differ");
+  Dims d{r == 3 ? a[0] : 1, ta ? a[r - 1] : a[r - 2], ta ? a[r - 2] : a[r - 1], tb ? b[r - 2] : b[r - 1]};
+  const std::int64_t kb = tb ? b[r - 1] : b[r - 2];
+  if (d.k != kb)
+    throw fail("inner dimensions " + std::to_string(d.k) + " and " + std::to_string(kb) + " differ");
+  return d;
+}
+
+const OpDef kMatmul{
+    "matmul",
+    [](Inputs in, const Attrs& at) {
+      const Dims d = matmul_dims(in[0].shape(), in[1].shape(), at.trans_a, at.trans_b);
+      return in[0].rank() == 3 ? Shape{d.batch, d.m, d.n} : Shape{d.m, d.n};
+    },
+    [](Inputs in, const Attrs& at, Tensor& out) {
+      const Dims d = matmul_dims(in[0].shape(), in[1].shape(), at.trans_a, at.trans_b);
+      const std::int64_t lda = in[0].size(-1), ldb = in[1].size(-1);
+      dispatch(out.dtype(), [&]<class T>() {
+        const T* a = in[0].data<T>();
+        const T* b = in[1].data<T>();
+        T* c = out.data<T>();
+        for (std::int64_t i = 0; i < d.batch; ++i)
+          kernels::cpu::gemm<T>(at.trans_a, at.trans_b, d.m, d.n, d.k, T(1), a + i * d.m * d.k, lda,
+                                b + i * d.k * d.n, ldb, T(0), c + i * d.m * d.n, d.n);
+      });
+    },
+    [](const Saved& s, Inputs t) {
+      const bool ta = s.attrs.trans_a, tb = s.attrs.trans_b;
+      return rules::plus(t[0].defined() ? matmul(t[0], s.in[1], ta, tb) : Tensor(),
+                         t[1].defined() ? matmul(s.in[0], t[1], ta, tb) : Tensor());
+    },
+    // C = op(A) op(B):  dA = g op(B)^T (transposed back when A was),  dB = op(A)^T g (likewise).
+    [](const Saved& s, const Tensor& g, Grads& out) {
+      const Tensor &a = s.in[0], &b = s.in[1];
+      const bool ta = s.attrs.trans_a, tb = s.attrs.trans_b;
+      if (out.wants(0)) out[0] = ta ? matmul(b, g, tb, true) : matmul(g, b, false, !tb);
+      if (out.wants(1)) out[1] = tb ? matmul(g, a, true, ta) : matmul(a, g, !ta, false);
+    }};
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  Attrs at;
+  at.trans_a = trans_a;
+  at.trans_b = trans_b;
+  return apply(kMatmul, {a, b}, at);
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  if (a.defined() && b.defined() && a.rank() > 2 && b.rank() == 2) {
+    // [..., m, k] @ [k, n]: one GEMM over the flattened leading dimensions.
+    const Shape& s = a.shape();
+    if (s[s.rank() - 1] != b.size(0))
+      throw std::invalid_argument("matmul: shapes " + s.str() + " and " + b.shape().str() +
+                                  " are incompatible: inner dimensions " +
+                                  std::to_string(s[s.rank() - 1]) + " and " +
+                                  std::to_string(b.size(0)) + " differ");
+    Shape out_shape;
+    for (int d = 0; d < s.rank() - 1; ++d) out_shape.push_back(s[d]);
+    out_shape.push_back(b.size(1));
+    return reshape(matmul(reshape(a, Shape{a.numel() / s[s.rank() - 1], s[s.rank() - 1]}), b, false,
+                          false),
+                   out_shape);
+  }
+  return matmul(a, b, false, false);
+}
+
+}  // namespace flowtape

@@ -1,0 +1,109 @@
+// The op table, part 2: reductions along one axis (sum, max, logsumexp) and softmax.
+// Rules receive the attrs with the axis already normalised to [0, rank).
+#include <stdexcept>
+
+#include "autodiff/op.hpp"
+#include "autodiff/ops.hpp"
+#include "autodiff/rules.hpp"
+#include "kernels/cpu/reduce.hpp"
+
+namespace flowtape {
+namespace {
+
+namespace cpu = kernels::cpu;
+
+cpu::AxisView axis_view(const Shape& s, int axis) {
+  cpu::AxisView v;
+  for (int d = 0; d < axis; ++d) v.outer *= s[d];
+  v.len = s[axis];
+  for (int d = axis + 1; d < s.rank(); ++d) v.inner *= s[d];
+  return v;
+}
+
+Shape reduced_shape(Inputs in, const Attrs& a) { return in[0].shape().reduced(a.axis, a.keepdims); }
+
+// The reduced tensor t viewed with the axis kept as extent 1, so it broadcasts against x.
+Tensor kept(const Tensor& t, const Saved& s) {
+  return s.attrs.keepdims ? t : reshape(t, s.in[0].shape().reduced(s.attrs.axis, true));
+}
+
+template <void (*K)(const float*, float*, cpu::AxisView), void (*K64)(const double*, double*, cpu::AxisView)>
+void reduce_forward(Inputs in, const Attrs& a, Tensor& out) {
+  const cpu::AxisView v = axis_view(in[0].shape(), a.axis);
+  if (out.dtype() == DType::f32)
+    K(in[0].data<float>(), out.data<float>(), v);
+  else
+    K64(in[0].data<double>(), out.data<double>(), v);
+}
+
+const OpDef kSum{
+    "sum", reduced_shape, reduce_forward<cpu::sum_axis<float>, cpu::sum_axis<double>>,
+    [](const Saved& s, Inputs t) { return sum(t[0], s.attrs.axis, s.attrs.keepdims); },
+    [](const Saved& s, const Tensor& g, Grads& out) {
+      out[0] = broadcast_to(kept(g, s), s.in[0].shape());
+    }};
+
+// The gradient goes to the maxima, split equally between ties (like PyTorch's amax).
+Tensor max_share(const Saved& s) {
+  const Tensor hit = equal(s.in[0], kept(s.out, s));
+  return div(hit, sum(hit, s.attrs.axis, true));
+}
+
+const OpDef kMax{
+    "max", reduced_shape, reduce_forward<cpu::max_axis<float>, cpu::max_axis<double>>,
+    [](const Saved& s, Inputs t) { return sum(mul(max_share(s), t[0]), s.attrs.axis, s.attrs.keepdims); },
+    [](const Saved& s, const Tensor& g, Grads& out) { out[0] = mul(max_share(s), kept(g, s)); }};
+
+// d logsumexp = softmax . dx
+Tensor lse_softmax(const Saved& s) { return exp(sub(s.in[0], kept(s.out, s))); }
+
+const OpDef kLogsumexp{
+    "logsumexp", reduced_shape,
+    reduce_forward<cpu::logsumexp_axis<float>, cpu::logsumexp_axis<double>>,
+    [](const Saved& s, Inputs t) {
+      return sum(mul(lse_softmax(s), t[0]), s.attrs.axis, s.attrs.keepdims);
+    },
+    [](const Saved& s, const Tensor& g, Grads& out) { out[0] = mul(lse_softmax(s), kept(g, s)); }};
+
+// y = softmax(x): dy = y * (dx - <y, dx>), and the VJP has the same form with g for dx.
+Tensor softmax_apply(const Saved& s, const Tensor& v) {
+  return mul(s.out, sub(v, sum(mul(s.out, v), s.attrs.axis, true)));
+}
+
+const OpDef kSoftmax{
+    "softmax", rules::same_shape,
+    reduce_forward<cpu::softmax_axis<float>, cpu::softmax_axis<double>>,
+    [](const Saved& s, Inputs t) { return softmax_apply(s, t[0]); },
+    [](const Saved& s, const Tensor& g, Grads& out) { out[0] = softmax_apply(s, g); }};
+
+Tensor reduce(const OpDef& op, const Tensor& x, int axis, bool keepdims) {
+  if (!x.defined()) throw std::invalid_argument(std::string(op.name) + ": undefined input");
+  Attrs a;
+  a.axis = normalize_axis(axis, x.shape(), op.name);
+  a.keepdims = keepdims;
+  return apply(op, {x}, a);
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& x, int axis, bool keepdims) { return reduce(kSum, x, axis, keepdims); }
+Tensor max(const Tensor& x, int axis, bool keepdims) { return reduce(kMax, x, axis, keepdims); }
+Tensor logsumexp(const Tensor& x, int axis, bool keepdims) {
+  return reduce(kLogsumexp, x, axis, keepdims);
+}
+Tensor softmax(const Tensor& x, int axis) { return reduce(kSoftmax, x, axis, true); }
+
+Tensor sum(const Tensor& x) { return sum(reshape(x, Shape{x.numel()}), 0, false); }
+
+Tensor mean(const Tensor& x) {
+  if (x.numel() == 0) throw std::invalid_argument("mean: tensor " + x.str() + " has no elements");
+  return sum(x) * (1.0 / static_cast<double>(x.numel()));
+}
+
+Tensor mean(const Tensor& x, int axis, bool keepdims) {
+  const std::int64_t n = x.size(axis);
+  if (n == 0) throw std::invalid_argument("mean: axis " + std::to_string(axis) + " of " + x.str() + " is empty");
+  return sum(x, axis, keepdims) * (1.0 / static_cast<double>(n));
+}
+
+}  // namespace flowtape

@@ -1,0 +1,293 @@
+// The op table, part 4: shape and data-movement primitives. They come in adjoint pairs, and
+// each one's VJP is its partner: reshape/reshape, broadcast_to/sum_to, permute/permute by the
+// inverse, slice/pad, concat/slices.
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+#include "autodiff/op.hpp"
+#include "autodiff/ops.hpp"
+#include "autodiff/rules.hpp"
+#include "kernels/cpu/elementwise.hpp"
+#include "kernels/cpu/layout.hpp"
+#include "kernels/cpu/reduce.hpp"
+
+namespace flowtape {
+namespace {
+
+namespace cpu = kernels::cpu;
+
+std::int64_t prod(const Shape& s, int from, int to) {
+  std::int64_t p = 1;
+  for (int d = from; d < to; ++d) p *= s[d];
+  return p;
+}
+
+const OpDef kReshape{
+    "reshape", [](Inputs, const Attrs& a) { return a.shape; },
+    [](Inputs in, const Attrs&, Tensor& out) { out.impl()->storage = in[0].impl()->storage; },
+    [](const Saved& s, Inputs t) { return reshape(t[0], s.out.shape()); },
+    [](const Saved& s, const Tensor& g, Grads& out) { out[0] = reshape(g, s.in[0].shape()); },
+    /*aliases_input=*/true};
+
+struct Copy {
+  template <class B> B operator()(const B& x) const { return x; }
+};
+
+const OpDef kBroadcastTo{
+    "broadcast_to", [](Inputs, const Attrs& a) { return a.shape; },
+    [](Inputs in, const Attrs&, Tensor& out) {
+      dispatch(out.dtype(), [&]<class T>() {
+        cpu::map_broadcast<T, 1>({in[0].data<T>()}, {in[0].shape().data()}, {in[0].rank()},
+                                 out.data<T>(), out.shape().data(), out.rank(), Copy{});
+      });
+    },
+    [](const Saved& s, Inputs t) { return broadcast_to(t[0], s.out.shape()); },
+    [](const Saved& s, const Tensor& g, Grads& out) { out[0] = sum_to(g, s.in[0].shape()); }};
+
+// Sums x over its leading extra axes and over the axes where the target has extent 1.
+template <class T>
+void sum_to_kernel(const Tensor& x, const Shape& target, T* y) {
+  const Shape& xs = x.shape();
+  const int lead = xs.rank() - target.rank();
+  std::vector<T> cur(x.data<T>(), x.data<T>() + x.numel()), next;
+  Shape cur_shape;
+  for (int d = lead; d < xs.rank(); ++d) cur_shape.push_back(xs[d]);
+  if (lead > 0) {
+    next.resize(static_cast<std::size_t>(cur_shape.numel()));
+    cpu::sum_axis<T>(cur.data(), next.data(), {1, prod(xs, 0, lead), cur_shape.numel()});
+    cur.swap(next);
+  }
+  for (int d = 0; d < target.rank(); ++d) {
+    if (target[d] != 1 || cur_shape[d] == 1) continue;
+    const Shape reduced = cur_shape.reduced(d, true);
+    next.resize(static_cast<std::size_t>(reduced.numel()));
+    cpu::sum_axis<T>(cur.data(), next.data(),
+                     {prod(cur_shape, 0, d), cur_shape[d], prod(cur_shape, d + 1, cur_shape.rank())});
+    cur.swap(next);
+    cur_shape = reduced;
+  }
+  std::copy(cur.begin(), cur.end(), y);
+}
+
+const OpDef kSumTo{
+    "sum_to", [](Inputs, const Attrs& a) { return a.shape; },
+    [](Inputs in, const Attrs& a, Tensor& out) {
+      dispatch(out.dtype(), [&]<class T>() { sum_to_kernel<T>(in[0], a.shape, out.data<T>()); });
+    },
+    [](const Saved& s, Inputs t) { return sum_to(t[0], s.out.shape()); },
+    [](const Saved& s, const Tensor& g, Grads& out) { out[0] = broadcast_to(g, s.in[0].shape()); }};
+
+Shape inverse_perm(const Shape& p) {
+  Shape inv = p;
+  for (int d = 0; d < p.rank(); ++d) inv[static_cast<int>(p[d])] = d;
+  return inv;
+}
+
+const OpDef kPermute{
+    "permute",
+    [](Inputs in, const Attrs& a) {
+      Shape out;
+      for (int d = 0; d < a.perm.rank(); ++d) out.push_back(in[0].shape()[static_cast<int>(a.perm[d])]);
+      return out;
+    },
+    [](Inputs in, const Attrs& a, Tensor& out) {
+      cpu::permute(in[0].raw_data(), out.raw_data(), dtype_size(out.dtype()), in[0].shape().span(),
+                   a.perm.span());
+    },
+    [](const Saved& s, Inputs t) { return permute(t[0], s.attrs.perm); },
+    [](const Saved& s, const Tensor& g, Grads& out) { out[0] = permute(g, inverse_perm(s.attrs.perm)); }};
+
+const OpDef kSlice{
+    "slice",
+    [](Inputs in, const Attrs& a) {
+      Shape s = in[0].shape();
+      s[a.axis] = a.count;
+      return s;
+    },
+    [](Inputs in, const Attrs& a, Tensor& out) {
+      const Shape& s = in[0].shape();
+      cpu::slice_axis(in[0].raw_data(), out.raw_data(), dtype_size(out.dtype()), prod(s, 0, a.axis),
+                      s[a.axis], prod(s, a.axis + 1, s.rank()), a.start, a.count);
+    },
+    [](const Saved& s, Inputs t) {
+      return slice(t[0], s.attrs.axis, s.attrs.start, s.attrs.start + s.attrs.count);
+    },
+    [](const Saved& s, const Tensor& g, Grads& out) {
+      out[0] = pad(g, s.attrs.axis, s.attrs.start, s.in[0].size(s.attrs.axis));
+    }};
+
+const OpDef kPad{
+    "pad",
+    [](Inputs in, const Attrs& a) {
+      Shape s = in[0].shape();
+      s[a.axis] = a.length;
+      return s;
+    },
+    [](Inputs in, const Attrs& a, Tensor& out) {
+      const Shape& s = out.shape();
+      cpu::pad_axis(in[0].raw_data(), out.raw_data(), dtype_size(out.dtype()), prod(s, 0, a.axis),
+                    a.length, prod(s, a.axis + 1, s.rank()), a.start, in[0].size(a.axis));
+    },
+    [](const Saved& s, Inputs t) { return pad(t[0], s.attrs.axis, s.attrs.start, s.attrs.length); },
+    [](const Saved& s, const Tensor& g, Grads& out) {
+      out[0] = slice(g, s.attrs.axis, s.attrs.start, s.attrs.start + s.in[0].size(s.attrs.axis));
+    }};
+
+const OpDef kConcat{
+    "concat",
+    [](Inputs in, const Attrs& a) {
+      Shape s = in[0].shape();
+      s[a.axis] = 0;
+      for (const Tensor& x : in) {
+        bool ok = x.rank() == s.rank();
+        for (int d = 0; ok && d < s.rank(); ++d) ok = d == a.axis || x.shape()[d] == s[d];
+        if (!ok)
+          throw std::invalid_argument("concat: shapes " + in[0].shape().str() + " and " +
+                                      x.shape().str() + " differ outside axis " + std::to_string(a.axis));
+        s[a.axis] += x.size(a.axis);
+      }
+      return s;
+    },
+    [](Inputs in, const Attrs& a, Tensor& out) {
+      std::vector<const void*> parts;
+      std::vector<std::int64_t> lens;
+      for (const Tensor& x : in) {
+        parts.push_back(x.raw_data());
+        lens.push_back(x.size(a.axis));
+      }
+      const Shape& s = out.shape();
+      cpu::concat_axis(parts, lens, out.raw_data(), dtype_size(out.dtype()), prod(s, 0, a.axis),
+                       prod(s, a.axis + 1, s.rank()));
+    },
+    [](const Saved& s, Inputs t) {
+      std::vector<Tensor> parts;
+      for (std::size_t i = 0; i < t.size(); ++i) parts.push_back(t[i].defined() ? t[i] : zeros_like(s.in[i]));
+      return concat(parts, s.attrs.axis);
+    },
+    [](const Saved& s, const Tensor& g, Grads& out) {
+      std::int64_t start = 0;
+      for (std::size_t i = 0; i < s.in.size(); ++i) {
+        const std::int64_t len = s.in[i].size(s.attrs.axis);
+        if (out.wants(i)) out[i] = slice(g, s.attrs.axis, start, start + len);
+        start += len;
+      }
+    }};
+
+}  // namespace
+
+Tensor reshape(const Tensor& x, std::initializer_list<std::int64_t> dims) {
+  std::vector<std::int64_t> d(dims);
+  int infer = -1;
+  std::int64_t known = 1;
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    if (d[i] == -1 && infer < 0)
+      infer = static_cast<int>(i);
+    else
+      known *= d[i];
+  }
+  if (infer >= 0) {
+    if (known <= 0 || x.numel() % known != 0) {
+      std::string want = "[";
+      for (std::size_t i = 0; i < d.size(); ++i) want += (i ? ", " : "") + std::to_string(d[i]);
+      throw std::invalid_argument("reshape: cannot view " + x.shape().str() + " (" +
+                                  std::to_string(x.numel()) + " elements) as " + want + "]");
+    }
+    d[static_cast<std::size_t>(infer)] = x.numel() / known;
+  }
+  return reshape(x, Shape(std::span<const std::int64_t>(d)));
+}
+
+Tensor reshape(const Tensor& x, const Shape& shape) {
+  if (shape.numel() != x.numel())
+    throw std::invalid_argument("reshape: cannot view " + x.shape().str() + " (" +
+                                std::to_string(x.numel()) + " elements) as " + shape.str());
+  if (shape == x.shape()) return x;
+  Attrs a;
+  a.shape = shape;
+  return apply(kReshape, {x}, a);
+}
+
+Tensor broadcast_to(const Tensor& x, const Shape& shape) {
+  if (x.shape() == shape) return x;
+  if (x.rank() > shape.rank() || !(broadcast_shapes(x.shape(), shape, "broadcast_to") == shape))
+    throw std::invalid_argument("broadcast_to: cannot broadcast " + x.shape().str() + " to " + shape.str());
+  Attrs a;
+  a.shape = shape;
+  return apply(kBroadcastTo, {x}, a);
+}
+
+Tensor sum_to(const Tensor& x, const Shape& shape) {
+  if (x.shape() == shape) return x;
+  bool ok = shape.rank() <= x.rank();
+  for (int d = 0; ok && d < shape.rank(); ++d) {
+    const std::int64_t xd = x.shape()[d + x.rank() - shape.rank()];
+    ok = shape[d] == xd || shape[d] == 1;
+  }
+  if (!ok)
+    throw std::invalid_argument("sum_to: " + shape.str() + " does not broadcast to " + x.shape().str());
+  Attrs a;
+  a.shape = shape;
+  return apply(kSumTo, {x}, a);
+}
+
+Tensor permute(const Tensor& x, const Shape& perm) {
+  bool ok = perm.rank() == x.rank();
+  std::vector<bool> seen(static_cast<std::size_t>(x.rank()), false);
+  for (int d = 0; ok && d < perm.rank(); ++d) {
+    ok = perm[d] >= 0 && perm[d] < x.rank() && !seen[static_cast<std::size_t>(perm[d])];
+    if (ok) seen[static_cast<std::size_t>(perm[d])] = true;
+  }
+  if (!ok)
+    throw std::invalid_argument("permute: " + perm.str() + " is not a permutation of the axes of " +
+                                x.shape().str());
+  bool trivial = true;
+  for (int d = 0; d < perm.rank(); ++d) trivial &= perm[d] == d;
+  if (trivial) return x;
+  Attrs a;
+  a.perm = perm;
+  return apply(kPermute, {x}, a);
+}
+
+Tensor transpose(const Tensor& x) {
+  if (x.rank() < 2) throw std::invalid_argument("transpose: needs rank >= 2, got " + x.shape().str());
+  Shape perm;
+  for (int d = 0; d < x.rank(); ++d) perm.push_back(d);
+  std::swap(perm[x.rank() - 1], perm[x.rank() - 2]);
+  return permute(x, perm);
+}
+
+Tensor slice(const Tensor& x, int axis, std::int64_t start, std::int64_t stop) {
+  Attrs a;
+  a.axis = normalize_axis(axis, x.shape(), "slice");
+  const std::int64_t len = x.size(a.axis);
+  if (start < 0 || stop < start || stop > len)
+    throw std::invalid_argument("slice: range [" + std::to_string(start) + ", " + std::to_string(stop) +
+                                ") is not inside axis " + std::to_string(axis) + " of " + x.shape().str());
+  if (start == 0 && stop == len) return x;
+  a.start = start;
+  a.count = stop - start;
+  return apply(kSlice, {x}, a);
+}
+
+Tensor pad(const Tensor& x, int axis, std::int64_t start, std::int64_t length) {
+  Attrs a;
+  a.axis = normalize_axis(axis, x.shape(), "pad");
+  if (start < 0 || start + x.size(a.axis) > length)
+    throw std::invalid_argument("pad: " + x.shape().str() + " placed at " + std::to_string(start) +
+                                " does not fit in length " + std::to_string(length));
+  if (length == x.size(a.axis)) return x;
+  a.start = start;
+  a.length = length;
+  return apply(kPad, {x}, a);
+}
+
+Tensor concat(const std::vector<Tensor>& xs, int axis) {
+  if (xs.empty()) throw std::invalid_argument("concat: no tensors to concatenate");
+  if (xs.size() == 1) return xs[0];
+  Attrs a;
+  a.axis = normalize_axis(axis, xs[0].shape(), "concat");
+  return apply(kConcat, xs, a);
+}
+
+}  // namespace flowtape

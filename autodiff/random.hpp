@@ -1,0 +1,42 @@
+// Generator: a counter-based Philox-4x32-10 random number generator (Salmon et al., SC'11).
+// A (key, counter) pair fully determines the stream, so runs are reproducible bit for bit,
+// and split() derives independent child streams without sharing state (as in JAX).
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+namespace flowtape {
+
+class Generator {
+ public:
+  explicit Generator(std::uint64_t seed = 0, std::uint64_t stream = 0);
+
+  // The next 128 random bits.
+  std::array<std::uint32_t, 4> next_block();
+  // A generator whose stream is independent of this one's; advances this one.
+  Generator split();
+
+  void fill_uniform(float* out, std::int64_t n);   // [0, 1)
+  void fill_uniform(double* out, std::int64_t n);  // [0, 1)
+  void fill_normal(float* out, std::int64_t n);    // N(0, 1) by Box-Muller
+  void fill_normal(double* out, std::int64_t n);
+  double uniform();  // one double in [0, 1)
+  double normal();   // one N(0, 1) double
+
+  std::uint64_t key() const { return key_; }
+  std::uint64_t counter() const { return counter_; }
+  std::uint64_t stream() const { return stream_; }
+  // Restores a generator saved as (key, counter, stream), e.g. from a checkpoint.
+  static Generator from_state(std::uint64_t key, std::uint64_t counter, std::uint64_t stream);
+
+ private:
+  std::uint64_t key_;
+  std::uint64_t counter_ = 0;  // blocks produced so far
+  std::uint64_t stream_;
+};
+
+// The Philox-4x32-10 bijection of one 128-bit counter under a 64-bit key.
+std::array<std::uint32_t, 4> philox4x32(std::array<std::uint32_t, 4> ctr, std::uint64_t key);
+
+}  // namespace flowtape

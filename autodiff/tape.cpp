@@ -1,0 +1,166 @@
+// The tape, the recording scopes and the backward walk.
+#include "autodiff/tape.hpp"
+
+#include <atomic>
+#include <stdexcept>
+#include <string>
+#include <unordered_set>
+
+#include "autodiff/ops.hpp"
+
+namespace flowtape {
+namespace {
+thread_local Tape* t_active = nullptr;
+thread_local bool t_no_grad = false;
+thread_local bool t_tangents_off = false;
+thread_local bool t_in_jvp = false;
+std::atomic<std::uint64_t> g_next_tape_id{1};
+}  // namespace
+
+Tape::Tape() : id_(g_next_tape_id.fetch_add(1)) {
+  if (t_active)
+    throw std::logic_error(
+        "Tape: a tape is already active on this thread. flowtape keeps one tape per thread; for "
+        "higher-order derivatives call grad()/vjp() inside the active tape, or use "
+        "GradientOptions::create_graph");
+  t_active = this;
+}
+
+Tape::~Tape() {
+  if (t_active == this) t_active = nullptr;
+}
+
+Tape* Tape::active() { return t_active; }
+bool recording() { return t_active != nullptr && !t_no_grad; }
+
+void Tape::reset() {
+  nodes_.clear();
+  num_slots_ = 0;
+  id_ = g_next_tape_id.fetch_add(1);
+}
+
+std::int64_t Tape::new_slot(TensorImpl& t) {
+  t.tape_id = id_;
+  t.slot = num_slots_++;
+  return t.slot;
+}
+
+bool Tape::tracks(const Tensor& x) const {
+  return x.defined() && x.impl()->tape_id == id_ && x.impl()->slot >= 0;
+}
+
+const Tensor& Tape::watch(const Tensor& x) {
+  if (!x.defined()) throw std::invalid_argument("Tape::watch: the tensor is undefined");
+  if (!tracks(x)) new_slot(*x.impl());
+  return x;
+}
+
+void Tape::watch(std::span<const Tensor> xs) {
+  for (const Tensor& x : xs) watch(x);
+}
+
+void Tape::record(const OpDef& op, std::vector<Tensor> inputs, const Tensor& out,
+                  const Attrs& attrs) {
+  new_slot(*out.impl());
+  nodes_.push_back(Node{&op, std::move(inputs), out, attrs});
+}
+
+std::vector<Tensor> Tape::gradient(const Tensor& y, std::span<const Tensor> wrt,
+                                   const GradientOptions& options) {
+  return gradient_from(y, wrt, options, 0);
+}
+
+std::vector<Tensor> Tape::gradient_from(const Tensor& y, std::span<const Tensor> wrt,
+                                        const GradientOptions& options, std::size_t first_node) {
+  if (!y.defined()) throw std::invalid_argument("gradient: the output tensor is undefined");
+  for (std::size_t i = 0; i < wrt.size(); ++i)
+    if (!tracks(wrt[i]))
+      throw std::invalid_argument("gradient: argument " + std::to_string(i) + " (" + wrt[i].str() +
+                                  ") is not watched on this tape; call tape.watch() on it before "
+                                  "computing with it");
+  Tensor seed = options.seed;
+  if (!seed.defined()) {
+    if (y.numel() != 1)
+      throw std::invalid_argument("gradient: the output has shape " + y.shape().str() +
+                                  ", not a scalar; pass GradientOptions::seed (a cotangent of "
+                                  "that shape) or reduce it first");
+    seed = ones_like(y);
+  } else if (!(seed.shape() == y.shape()) || seed.dtype() != y.dtype()) {
+    throw std::invalid_argument("gradient: the seed " + seed.str() + " does not match the output " +
+                                y.str());
+  }
+
+  std::vector<Tensor> adjoint(static_cast<std::size_t>(num_slots_));
+  std::vector<Tensor> result(wrt.size());
+  if (tracks(y)) {
+    adjoint[static_cast<std::size_t>(y.impl()->slot)] = seed;
+    std::unordered_set<std::int64_t> kept;  // adjoints the caller asked for outlive the walk
+    for (const Tensor& w : wrt) kept.insert(w.impl()->slot);
+
+    const bool previous_no_grad = t_no_grad;
+    t_no_grad = !options.create_graph;
+    try {
+      // Nodes appended by create_graph land past `end` and are not walked.
+      const std::size_t end = nodes_.size();
+      std::vector<Tensor> grads;
+      std::vector<char> wanted;
+      for (std::size_t i = end; i-- > first_node;) {
+        const std::int64_t out_slot = nodes_[i].output.impl()->slot;
+        Tensor& g_ref = adjoint[static_cast<std::size_t>(out_slot)];
+        if (!g_ref.defined()) continue;
+        const Tensor g = kept.count(out_slot) ? g_ref : std::move(g_ref);
+        // Copy the node's handles: recording with create_graph may reallocate nodes_.
+        const std::vector<Tensor> inputs = nodes_[i].inputs;
+        const Tensor out = nodes_[i].output;
+        const Attrs attrs = nodes_[i].attrs;
+        const OpDef& op = *nodes_[i].op;
+        grads.assign(inputs.size(), Tensor());
+        wanted.assign(inputs.size(), 0);
+        bool any = false;
+        for (std::size_t j = 0; j < inputs.size(); ++j) any |= (wanted[j] = tracks(inputs[j]));
+        if (!any) continue;
+        Grads sink{grads, wanted};
+        op.vjp(Saved{inputs, out, attrs}, g, sink);
+        for (std::size_t j = 0; j < inputs.size(); ++j) {
+          if (!wanted[j] || !grads[j].defined()) continue;
+          if (!(grads[j].shape() == inputs[j].shape()))
+            throw std::logic_error(std::string("internal error: the VJP rule of '") + op.name +
+                                   "' returned a cotangent of shape " + grads[j].shape().str() +
+                                   " for an input of shape " + inputs[j].shape().str());
+          Tensor& acc = adjoint[static_cast<std::size_t>(inputs[j].impl()->slot)];
+          acc = acc.defined() ? add(acc, grads[j]) : grads[j];
+        }
+      }
+    } catch (...) {
+      t_no_grad = previous_no_grad;
+      throw;
+    }
+    t_no_grad = previous_no_grad;
+  }
+  for (std::size_t i = 0; i < wrt.size(); ++i) {
+    const Tensor& a = adjoint[static_cast<std::size_t>(wrt[i].impl()->slot)];
+    result[i] = a.defined() ? a : zeros_like(wrt[i]);
+  }
+  return result;
+}
+
+NoGrad::NoGrad() : previous_(t_no_grad) { t_no_grad = true; }
+NoGrad::~NoGrad() { t_no_grad = previous_; }
+
+namespace detail {
+RecordingScope::RecordingScope(bool on) : previous(!t_no_grad) { t_no_grad = !on; }
+RecordingScope::~RecordingScope() { t_no_grad = !previous; }
+bool tangents_enabled() { return !t_tangents_off; }
+TangentsOff::TangentsOff() : previous(t_tangents_off) { t_tangents_off = true; }
+TangentsOff::~TangentsOff() { t_tangents_off = previous; }
+ForwardModeScope::ForwardModeScope() {
+  if (t_in_jvp)
+    throw std::logic_error(
+        "jvp: nested forward mode is not supported (flowtape has one level of tangents); for "
+        "second derivatives use jvp of grad (forward-over-reverse) or grad inside a Tape");
+  t_in_jvp = true;
+}
+ForwardModeScope::~ForwardModeScope() { t_in_jvp = false; }
+}  // namespace detail
+
+}  // namespace flowtape

@@ -1,0 +1,117 @@
+// Tape: the Wengert list of reverse mode, and the scopes that control recording.
+//
+// While a Tape is alive it is the active tape of its thread (one per thread). Each op whose
+// inputs include a tensor tracked on it appends a node; gradient() walks the nodes backwards
+// once, accumulating adjoints by slot. Destroying the tape (or reset()) frees everything the
+// step saved, so memory does not grow from step to step.
+//
+//   Tape tape;
+//   tape.watch(w);                         // w is a leaf we want d/dw of
+//   Tensor loss = mean(square(matmul(x, w) - y));
+//   Tensor dw = tape.gradient(loss, {w})[0];
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "autodiff/op.hpp"
+#include "autodiff/tensor.hpp"
+
+namespace flowtape {
+
+struct GradientOptions {
+  // Cotangent of the output; required when the output has more than one element.
+  Tensor seed;
+  // Record the backward ops on this tape, so the gradient can itself be differentiated
+  // (reverse-over-reverse).
+  bool create_graph = false;
+};
+
+class Tape {
+ public:
+  Tape();
+  ~Tape();
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+  // The active tape of this thread, or nullptr.
+  static Tape* active();
+
+  // Starts tracking x as a leaf (x's handle and all its copies see it). Returns x.
+  const Tensor& watch(const Tensor& x);
+  void watch(std::span<const Tensor> xs);
+  // Whether x is recorded on this tape (watched, or computed from a watched tensor).
+  bool tracks(const Tensor& x) const;
+
+  // d y / d wrt for each tensor of wrt. wrt entries must be tracked on this tape; one that y
+  // does not depend on gets zeros.
+  std::vector<Tensor> gradient(const Tensor& y, std::span<const Tensor> wrt,
+                               const GradientOptions& options = {});
+  std::vector<Tensor> gradient(const Tensor& y, std::initializer_list<Tensor> wrt,
+                               const GradientOptions& options = {}) {
+    return gradient(y, std::span<const Tensor>(wrt.begin(), wrt.size()), options);
+  }
+
+  std::size_t num_nodes() const { return nodes_.size(); }
+  // Forgets everything recorded: the tape starts over with a new identity.
+  void reset();
+
+  // --- engine internals (used by apply() and the verbs) -------------------------------------
+  // Appends a node for `out = op(inputs)` and gives `out` a slot.
+  void record(const OpDef& op, std::vector<Tensor> inputs, const Tensor& out, const Attrs& attrs);
+  // The backward walk over nodes [first_node, end).
+  std::vector<Tensor> gradient_from(const Tensor& y, std::span<const Tensor> wrt,
+                                    const GradientOptions& options, std::size_t first_node);
+
+ private:
+  struct Node {
+    const OpDef* op;
+    std::vector<Tensor> inputs;
+    Tensor output;
+    Attrs attrs;
+  };
+  std::int64_t new_slot(TensorImpl& t);
+
+  std::uint64_t id_;
+  std::int64_t num_slots_ = 0;
+  std::vector<Node> nodes_;
+};
+
+// Suspends recording on this thread for its lifetime (the optimizer update, evaluation).
+class NoGrad {
+ public:
+  NoGrad();
+  ~NoGrad();
+  NoGrad(const NoGrad&) = delete;
+  NoGrad& operator=(const NoGrad&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// Whether ops run now are recorded (a tape is active and no NoGrad is in force).
+bool recording();
+
+namespace detail {
+// Sets whether ops are recorded for its lifetime (NoGrad is RecordingScope(false)).
+struct RecordingScope {
+  explicit RecordingScope(bool on);
+  ~RecordingScope();
+  bool previous;
+};
+// Forward-mode bookkeeping: rules run with tangent propagation off (one level of forward
+// mode), and jvp() may not nest.
+bool tangents_enabled();
+struct TangentsOff {
+  TangentsOff();
+  ~TangentsOff();
+  bool previous;
+};
+struct ForwardModeScope {
+  ForwardModeScope();  // throws if a jvp() is already running on this thread
+  ~ForwardModeScope();
+};
+}  // namespace detail
+
+}  // namespace flowtape

@@ -1,0 +1,213 @@
+// Tensor handles, storage and creation functions.
+#include "autodiff/tensor.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include "autodiff/random.hpp"
+
+namespace flowtape {
+
+Storage::Storage(std::size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
+  if (dev != Device::cpu)
+    throw std::runtime_error(
+        "flowtape: this build has no CUDA backend; tensors can only live on the cpu device");
+  // Always at least one cache line, so even an empty tensor has a valid pointer.
+  const std::size_t alloc = std::max<std::size_t>(64, (nbytes + 63) / 64 * 64);
+  ptr = std::aligned_alloc(64, alloc);
+  if (!ptr) throw std::bad_alloc();
+}
+
+Storage::~Storage() { std::free(ptr); }
+
+static const TensorImpl& checked(const std::shared_ptr<TensorImpl>& p) {
+  if (!p) throw std::logic_error("flowtape: use of an undefined (default-constructed) Tensor");
+  return *p;
+}
+
+const Shape& Tensor::shape() const { return checked(impl_).shape; }
+DType Tensor::dtype() const { return checked(impl_).dtype; }
+Device Tensor::device() const { return checked(impl_).device; }
+
+std::int64_t Tensor::size(int axis) const {
+  return shape()[normalize_axis(axis, shape(), "Tensor::size")];
+}
+
+template <class T>
+T* Tensor::data() {
+  return const_cast<T*>(static_cast<const Tensor*>(this)->data<T>());
+}
+
+template <class T>
+const T* Tensor::data() const {
+  const TensorImpl& t = checked(impl_);
+  if (t.dtype != dtype_of<T>())
+    throw std::invalid_argument(std::string("Tensor::data: tensor has dtype ") + dtype_name(t.dtype) +
+                                ", requested " + dtype_name(dtype_of<T>()));
+  if (t.device != Device::cpu)
+    throw std::invalid_argument("Tensor::data: tensor is on the cuda device; copy it to cpu first");
+  return static_cast<const T*>(t.storage->ptr);
+}
+
+template float* Tensor::data<float>();
+template double* Tensor::data<double>();
+template const float* Tensor::data<float>() const;
+template const double* Tensor::data<double>() const;
+
+void* Tensor::raw_data() { return checked(impl_).storage->ptr; }
+const void* Tensor::raw_data() const { return checked(impl_).storage->ptr; }
+
+double Tensor::at(std::int64_t i) const {
+  if (i < 0 || i >= numel())
+    throw std::out_of_range("Tensor::at: index " + std::to_string(i) + " out of range for shape " +
+                            shape().str());
+  return dispatch(dtype(), [&]<class T>() { return static_cast<double>(data<T>()[i]); });
+}
+
+double Tensor::item() const {
+  if (numel() != 1)
+    throw std::invalid_argument("Tensor::item: tensor of shape " + shape().str() +
+                                " has " + std::to_string(numel()) + " elements, not 1");
+  return at(0);
+}
+
+std::vector<double> Tensor::to_vector() const {
+  std::vector<double> v(static_cast<std::size_t>(numel()));
+  dispatch(dtype(), [&]<class T>() {
+    const T* p = data<T>();
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(p[i]);
+  });
+  return v;
+}
+
+bool Tensor::has_tangent() const { return impl_ && impl_->tangent.defined(); }
+Tensor Tensor::tangent() const { return impl_ ? impl_->tangent : Tensor(); }
+
+std::string Tensor::str() const {
+  if (!impl_) return "Tensor(undefined)";
+  return std::string("Tensor(") + dtype_name(dtype()) + ", " + shape().str() +
+         (device() == Device::cuda ? ", cuda" : "") + ")";
+}
+
+Tensor empty(const Shape& shape, DType dtype, Device device) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->shape = shape;
+  impl->dtype = dtype;
+  impl->device = device;
+  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(shape.numel()) * dtype_size(dtype), device);
+  return Tensor(std::move(impl));
+}
+
+Tensor full(const Shape& shape, double value, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  dispatch(dtype, [&]<class T>() {
+    T* p = t.data<T>();
+    const T v = static_cast<T>(value);
+    for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = v;
+  });
+  return t;
+}
+
+Tensor zeros(const Shape& shape, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  std::memset(t.raw_data(), 0, static_cast<std::size_t>(shape.numel()) * dtype_size(dtype));
+  return t;
+}
+
+Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
+Tensor scalar(double value, DType dtype) { return full(Shape{}, value, dtype); }
+Tensor zeros_like(const Tensor& x) { return zeros(x.shape(), x.dtype(), x.device()); }
+Tensor ones_like(const Tensor& x) { return ones(x.shape(), x.dtype(), x.device()); }
+Tensor full_like(const Tensor& x, double v) { return full(x.shape(), v, x.dtype(), x.device()); }
+Tensor scalar_like(const Tensor& x, double v) { return full(Shape{}, v, x.dtype(), x.device()); }
+
+Tensor arange(double start, double stop, double step, DType dtype) {
+  if (step == 0.0 || !std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step))
+    throw std::invalid_argument("arange: start, stop and step must be finite and step non-zero");
+  const double span = (stop - start) / step;
+  const auto n = static_cast<std::int64_t>(std::max(0.0, std::ceil(span)));
+  Tensor t = empty(Shape{n}, dtype);
+  dispatch(dtype, [&]<class T>() {
+    T* p = t.data<T>();
+    for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
+  });
+  return t;
+}
+
+Tensor arange(std::int64_t n, DType dtype) { return arange(0.0, static_cast<double>(n), 1.0, dtype); }
+
+Tensor from_vector(std::span<const double> values, const Shape& shape, DType dtype) {
+  if (static_cast<std::int64_t>(values.size()) != shape.numel())
+    throw std::invalid_argument("from_vector: " + std::to_string(values.size()) +
+                                " values cannot fill shape " + shape.str() + " (" +
+                                std::to_string(shape.numel()) + " elements)");
+  Tensor t = empty(shape, dtype);
+  dispatch(dtype, [&]<class T>() {
+    T* p = t.data<T>();
+    for (std::size_t i = 0; i < values.size(); ++i) p[i] = static_cast<T>(values[i]);
+  });
+  return t;
+}
+
+Tensor from_vector(std::span<const float> values, const Shape& shape) {
+  if (static_cast<std::int64_t>(values.size()) != shape.numel())
+    throw std::invalid_argument("from_vector: " + std::to_string(values.size()) +
+                                " values cannot fill shape " + shape.str());
+  Tensor t = empty(shape, DType::f32);
+  std::memcpy(t.raw_data(), values.data(), values.size() * sizeof(float));
+  return t;
+}
+
+Tensor randn(const Shape& shape, Generator& gen, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  dispatch(dtype, [&]<class T>() { gen.fill_normal(t.data<T>(), t.numel()); });
+  return t;
+}
+
+Tensor rand(const Shape& shape, Generator& gen, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  dispatch(dtype, [&]<class T>() { gen.fill_uniform(t.data<T>(), t.numel()); });
+  return t;
+}
+
+Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype) {
+  if (!(low < high))
+    throw std::invalid_argument("uniform: need low < high, got [" + std::to_string(low) + ", " +
+                                std::to_string(high) + ")");
+  Tensor t = rand(shape, gen, dtype);
+  dispatch(dtype, [&]<class T>() {
+    T* p = t.data<T>();
+    for (std::int64_t i = 0; i < t.numel(); ++i)
+      p[i] = static_cast<T>(low + (high - low) * static_cast<double>(p[i]));
+  });
+  return t;
+}
+
+Tensor alias(const Tensor& x) {
+  auto impl = std::make_shared<TensorImpl>(*x.impl());
+  impl->tangent = Tensor();
+  return Tensor(std::move(impl));
+}
+
+Tensor copy(const Tensor& x) {
+  Tensor t = empty(x.shape(), x.dtype(), x.device());
+  std::memcpy(t.raw_data(), x.raw_data(), static_cast<std::size_t>(x.numel()) * dtype_size(x.dtype()));
+  return t;
+}
+
+Tensor to_dtype(const Tensor& x, DType dtype) {
+  if (x.dtype() == dtype) return copy(x);
+  Tensor t = empty(x.shape(), dtype, x.device());
+  dispatch(x.dtype(), [&]<class S>() {
+    dispatch(dtype, [&]<class D>() {
+      const S* s = x.data<S>();
+      D* d = t.data<D>();
+      for (std::int64_t i = 0; i < x.numel(); ++i) d[i] = static_cast<D>(s[i]);
+    });
+  });
+  return t;
+}
+
+}  // namespace flowtape

@@ -1,0 +1,111 @@
+// Tensor: a cheap, shared handle to a contiguous row-major buffer with a shape, a dtype and a
+// device, plus its autodiff metadata (its slot on the active tape, an optional forward-mode
+// tangent). Copying a Tensor copies the handle, not the data. The differentiable operations
+// on tensors are declared in ops.hpp; creation functions are below.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "autodiff/dtype.hpp"
+#include "autodiff/shape.hpp"
+
+namespace flowtape {
+
+class Generator;
+struct TensorImpl;
+
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const;
+  int rank() const { return shape().rank(); }
+  std::int64_t numel() const { return shape().numel(); }
+  std::int64_t size(int axis) const;  // negative axes count from the end
+  DType dtype() const;
+  Device device() const;
+
+  // Typed access to the elements; throws if T is not the tensor's dtype or the data is not
+  // on the CPU. Writing through data() changes every handle that shares the buffer.
+  template <class T>
+  T* data();
+  template <class T>
+  const T* data() const;
+  void* raw_data();
+  const void* raw_data() const;
+
+  double item() const;                    // the single element of a one-element tensor
+  double at(std::int64_t flat) const;     // element by flat row-major index, as double
+  std::vector<double> to_vector() const;  // all elements, as double
+
+  // Forward mode: the tangent attached while inside jvp(), if any.
+  bool has_tangent() const;
+  Tensor tangent() const;
+
+  std::string str() const;  // "Tensor(f32, [2, 3])"
+  TensorImpl* impl() const { return impl_.get(); }
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+// Owned, 64-byte aligned memory behind one or more tensors.
+struct Storage {
+  void* ptr = nullptr;
+  std::size_t bytes = 0;
+  Device device = Device::cpu;
+  Storage(std::size_t nbytes, Device dev);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+};
+
+struct TensorImpl {
+  Shape shape;
+  DType dtype = DType::f32;
+  Device device = Device::cpu;
+  std::shared_ptr<Storage> storage;
+  // Autodiff metadata: the tensor is recorded on tape `tape_id` (if that tape is still the
+  // active one) under adjoint slot `slot`; `tangent` is its forward-mode tangent.
+  std::uint64_t tape_id = 0;
+  std::int64_t slot = -1;
+  Tensor tangent;
+};
+
+// --- creation -------------------------------------------------------------------------------
+Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu);
+Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu);
+Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu);
+Tensor full(const Shape& shape, double value, DType dtype = DType::f32, Device device = Device::cpu);
+Tensor scalar(double value, DType dtype = DType::f32);  // a rank-0 tensor
+Tensor zeros_like(const Tensor& x);
+Tensor ones_like(const Tensor& x);
+Tensor full_like(const Tensor& x, double value);
+Tensor scalar_like(const Tensor& x, double value);  // rank 0, x's dtype
+// [start, stop) in steps of `step`, as a 1-D tensor.
+Tensor arange(double start, double stop, double step = 1.0, DType dtype = DType::f32);
+Tensor arange(std::int64_t n, DType dtype = DType::f32);
+// Copies `values` (row-major) into a new tensor of `shape`; the count must match.
+Tensor from_vector(std::span<const double> values, const Shape& shape, DType dtype = DType::f32);
+Tensor from_vector(std::span<const float> values, const Shape& shape);
+// Standard normal and uniform [0, 1) samples drawn from `gen` (advancing it).
+Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::f32);
+Tensor rand(const Shape& shape, Generator& gen, DType dtype = DType::f32);
+Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype = DType::f32);
+
+// A new handle to the same buffer with the same autodiff slot, without a tangent. Used by the
+// autodiff verbs; users want stop_gradient() or copy().
+Tensor alias(const Tensor& x);
+// A deep copy of the data, detached from any tape.
+Tensor copy(const Tensor& x);
+// Converts to another dtype (a copy, detached from any tape).
+Tensor to_dtype(const Tensor& x, DType dtype);
+
+}  // namespace flowtape

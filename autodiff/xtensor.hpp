@@ -1,0 +1,47 @@
+// Conversions between flowtape tensors and xtensor containers, so users handle data, metrics
+// and plots with xtensor. view() wraps a CPU tensor's buffer without copying.
+#pragma once
+
+#include <stdexcept>
+#include <vector>
+
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xarray.hpp>
+
+#include "autodiff/tensor.hpp"
+
+namespace flowtape {
+
+// A copy of x as an xarray of T (converting the dtype if needed).
+template <class T>
+xt::xarray<T> to_xarray(const Tensor& x) {
+  const Tensor src = x.dtype() == dtype_of<T>() ? x : to_dtype(x, dtype_of<T>());
+  std::vector<std::size_t> shape(x.shape().begin(), x.shape().end());
+  xt::xarray<T> out = xt::xarray<T>::from_shape(shape);
+  std::copy(src.data<T>(), src.data<T>() + src.numel(), out.begin());
+  return out;
+}
+
+// A new tensor holding a copy of any xtensor expression's values.
+template <class E>
+Tensor from_xtensor(const xt::xexpression<E>& expr) {
+  using T = typename E::value_type;
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
+                "flowtape tensors hold float or double");
+  const xt::xarray<T> a = expr;  // evaluates into row-major storage
+  Shape s;
+  for (auto d : a.shape()) s.push_back(static_cast<std::int64_t>(d));
+  Tensor t = empty(s, dtype_of<T>());
+  std::copy(a.begin(), a.end(), t.data<T>());
+  return t;
+}
+
+// An xtensor view of x's buffer (no copy). Writes go to the tensor; the view must not
+// outlive x.
+template <class T>
+auto view(Tensor& x) {
+  std::vector<std::size_t> shape(x.shape().begin(), x.shape().end());
+  return xt::adapt(x.data<T>(), static_cast<std::size_t>(x.numel()), xt::no_ownership(), shape);
+}
+
+}  // namespace flowtape

@@ -1,0 +1,188 @@
+// Packed, register-blocked GEMM in the style of BLIS/GotoBLAS.
+//
+// Loops, outermost first: columns of C in panels of NC; the k dimension in blocks of KC
+// (one packed KC x NC panel of op(B), kept in L3); rows of C in blocks of MC (one packed
+// MC x KC block of op(A), kept in L2); then MR x NR tiles of C computed by the micro-kernel
+// from an MR-row sliver of A and an NR-column sliver of B (kept in L1). Packing also applies
+// the transposes, so the micro-kernel always streams contiguous memory. Edges are handled by
+// zero-padding the packed slivers and writing the valid part of the tile.
+#include "kernels/cpu/gemm.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "kernels/cpu/simd.hpp"
+
+namespace flowtape::kernels::cpu {
+namespace {
+
+template <class T>
+struct Blocking {
+  static constexpr std::int64_t W = kWidth<T>;
+  static constexpr std::int64_t MR = 6;      // rows of a tile: 6 x 2 accumulators + 3 = 15 registers
+  static constexpr std::int64_t NR = 2 * W;  // columns of a tile: two SIMD registers
+  static constexpr std::int64_t KC = 256;
+  static constexpr std::int64_t MC = MR * (sizeof(T) == 4 ? 24 : 16);
+  static constexpr std::int64_t NC = NR * 128;
+};
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+
+// A per-thread, 64-byte aligned scratch buffer that only grows.
+template <class T>
+T* scratch(int which, std::size_t count) {
+  thread_local std::unique_ptr<void, FreeDeleter> buf[2];
+  thread_local std::size_t cap[2] = {0, 0};
+  const std::size_t bytes = ((count * sizeof(T) + 63) / 64) * 64;
+  if (cap[which] < bytes) {
+    buf[which].reset(std::aligned_alloc(64, bytes));
+    if (!buf[which]) throw std::bad_alloc();
+    cap[which] = bytes;
+  }
+  return static_cast<T*>(buf[which].get());
+}
+
+// Packs rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) into MR-row slivers: sliver s holds, for
+// each p, the MR values of rows s*MR.. (zero past the edge).
+template <class T>
+void pack_a(bool trans, const T* a, std::int64_t lda, std::int64_t i0, std::int64_t mc,
+            std::int64_t p0, std::int64_t kc, T* dst) {
+  constexpr std::int64_t MR = Blocking<T>::MR;
+  for (std::int64_t s = 0; s < mc; s += MR) {
+    const std::int64_t rows = std::min(MR, mc - s);
+    for (std::int64_t p = 0; p < kc; ++p) {
+      T* out = dst + p * MR;
+      if (trans) {  // op(A)(i, p) = a[p, i]: the MR values are contiguous
+        const T* src = a + (p0 + p) * lda + i0 + s;
+        for (std::int64_t r = 0; r < rows; ++r) out[r] = src[r];
+      } else {
+        const T* src = a + (i0 + s) * lda + p0 + p;
+        for (std::int64_t r = 0; r < rows; ++r) out[r] = src[r * lda];
+      }
+      for (std::int64_t r = rows; r < MR; ++r) out[r] = T(0);
+    }
+    dst += kc * MR;
+  }
+}
+
+// Packs rows [p0, p0+kc) x cols [j0, j0+nc) of op(B) into NR-column slivers.
+template <class T>
+void pack_b(bool trans, const T* b, std::int64_t ldb, std::int64_t p0, std::int64_t kc,
+            std::int64_t j0, std::int64_t nc, T* dst) {
+  constexpr std::int64_t NR = Blocking<T>::NR;
+  for (std::int64_t s = 0; s < nc; s += NR) {
+    const std::int64_t cols = std::min(NR, nc - s);
+    for (std::int64_t p = 0; p < kc; ++p) {
+      T* out = dst + p * NR;
+      if (trans) {  // op(B)(p, j) = b[j, p]
+        const T* src = b + (j0 + s) * ldb + p0 + p;
+        for (std::int64_t q = 0; q < cols; ++q) out[q] = src[q * ldb];
+      } else {
+        std::memcpy(out, b + (p0 + p) * ldb + j0 + s, static_cast<std::size_t>(cols) * sizeof(T));
+      }
+      for (std::int64_t q = cols; q < NR; ++q) out[q] = T(0);
+    }
+    dst += kc * NR;
+  }
+}
+
+// C tile (mr x nr valid of MR x NR) = alpha * Ap Bp + beta * C.
+template <class T>
+void micro_kernel(std::int64_t kc, const T* __restrict ap, const T* __restrict bp, T* c,
+                  std::int64_t ldc, std::int64_t mr, std::int64_t nr, T alpha, T beta) {
+  using B = Batch<T>;
+  constexpr std::int64_t MR = Blocking<T>::MR, NR = Blocking<T>::NR, W = Blocking<T>::W;
+  B acc0[MR], acc1[MR];
+#pragma GCC unroll 6
+  for (std::int64_t r = 0; r < MR; ++r) acc0[r] = acc1[r] = B(T(0));
+  for (std::int64_t p = 0; p < kc; ++p) {
+    const B b0 = B::load_aligned(bp), b1 = B::load_aligned(bp + W);
+#pragma GCC unroll 6
+    for (std::int64_t r = 0; r < MR; ++r) {
+      const B av(ap[r]);
+      acc0[r] = xsimd::fma(av, b0, acc0[r]);
+      acc1[r] = xsimd::fma(av, b1, acc1[r]);
+    }
+    ap += MR;
+    bp += NR;
+  }
+  const B va(alpha), vb(beta);
+  if (mr == MR && nr == NR) {
+#pragma GCC unroll 6
+    for (std::int64_t r = 0; r < MR; ++r) {
+      T* row = c + r * ldc;
+      B c0 = va * acc0[r], c1 = va * acc1[r];
+      if (beta != T(0)) {
+        c0 = xsimd::fma(vb, B::load_unaligned(row), c0);
+        c1 = xsimd::fma(vb, B::load_unaligned(row + W), c1);
+      }
+      c0.store_unaligned(row);
+      c1.store_unaligned(row + W);
+    }
+    return;
+  }
+  alignas(64) T tile[MR * NR];
+  for (std::int64_t r = 0; r < MR; ++r) {
+    (va * acc0[r]).store_aligned(tile + r * NR);
+    (va * acc1[r]).store_aligned(tile + r * NR + W);
+  }
+  for (std::int64_t r = 0; r < mr; ++r)
+    for (std::int64_t q = 0; q < nr; ++q) {
+      T& dst = c[r * ldc + q];
+      dst = beta == T(0) ? tile[r * NR + q] : tile[r * NR + q] + beta * dst;
+    }
+}
+
+}  // namespace
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+          const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+          std::int64_t ldc) {
+  using Blk = Blocking<T>;
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {  // op(A) op(B) is the zero matrix
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < n; ++j)
+        c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+    return;
+  }
+  const std::int64_t kc_max = std::min(Blk::KC, k);
+  const std::int64_t nc_max = std::min(Blk::NC, (n + Blk::NR - 1) / Blk::NR * Blk::NR);
+  const std::int64_t mc_max = std::min(Blk::MC, (m + Blk::MR - 1) / Blk::MR * Blk::MR);
+  T* bp = scratch<T>(0, static_cast<std::size_t>(kc_max * nc_max));
+  T* ap = scratch<T>(1, static_cast<std::size_t>(kc_max * mc_max));
+
+  for (std::int64_t jc = 0; jc < n; jc += Blk::NC) {
+    const std::int64_t nc = std::min(Blk::NC, n - jc);
+    for (std::int64_t pc = 0; pc < k; pc += Blk::KC) {
+      const std::int64_t kc = std::min(Blk::KC, k - pc);
+      const T beta_block = pc == 0 ? beta : T(1);  // later k-blocks accumulate into C
+      pack_b(trans_b, b, ldb, pc, kc, jc, nc, bp);
+      for (std::int64_t ic = 0; ic < m; ic += Blk::MC) {
+        const std::int64_t mc = std::min(Blk::MC, m - ic);
+        pack_a(trans_a, a, lda, ic, mc, pc, kc, ap);
+        for (std::int64_t jr = 0; jr < nc; jr += Blk::NR) {
+          const std::int64_t nr = std::min(Blk::NR, nc - jr);
+          for (std::int64_t ir = 0; ir < mc; ir += Blk::MR) {
+            const std::int64_t mr = std::min(Blk::MR, mc - ir);
+            micro_kernel<T>(kc, ap + ir * kc, bp + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc, mr,
+                            nr, alpha, beta_block);
+          }
+        }
+      }
+    }
+  }
+}
+
+template void gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, float, const float*,
+                          std::int64_t, const float*, std::int64_t, float, float*, std::int64_t);
+template void gemm<double>(bool, bool, std::int64_t, std::int64_t, std::int64_t, double,
+                           const double*, std::int64_t, const double*, std::int64_t, double,
+                           double*, std::int64_t);
+
+}  // namespace flowtape::kernels::cpu

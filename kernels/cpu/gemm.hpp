@@ -1,0 +1,35 @@
+// General matrix multiply on row-major buffers: C = alpha * op(A) op(B) + beta * C, where
+// op(X) is X or its transpose (what a matmul's backward pass needs). Packed and
+// register-blocked; see gemm.cpp for the blocking.
+#pragma once
+
+#include <cstdint>
+
+namespace flowtape::kernels::cpu {
+
+// op(A) is m x k: A is stored m x k with row stride lda, or k x m when trans_a.
+// op(B) is k x n: B is stored k x n with row stride ldb, or n x k when trans_b.
+// When beta == 0, C is not read (it may hold garbage).
+template <class T>
+void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+          const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+          std::int64_t ldc);
+
+// The plain triple loop, for tests and as the definition of what gemm computes.
+template <class T>
+void gemm_reference(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
+                    T alpha, const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta,
+                    T* c, std::int64_t ldc) {
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < n; ++j) {
+      T acc = 0;
+      for (std::int64_t p = 0; p < k; ++p) {
+        const T av = trans_a ? a[p * lda + i] : a[i * lda + p];
+        const T bv = trans_b ? b[j * ldb + p] : b[p * ldb + j];
+        acc += av * bv;
+      }
+      c[i * ldc + j] = beta == T(0) ? alpha * acc : alpha * acc + beta * c[i * ldc + j];
+    }
+}
+
+}  // namespace flowtape::kernels::cpu

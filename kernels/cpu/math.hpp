@@ -1,0 +1,73 @@
+// Elementwise math as functors over xsimd batches. Each functor works on a batch; the kernels
+// push tails through the same code (see simd.hpp), so results do not depend on alignment.
+#pragma once
+
+#include "kernels/cpu/simd.hpp"
+
+namespace flowtape::kernels::cpu::fn {
+
+struct Neg { template <class B> B operator()(const B& x) const { return -x; } };
+struct Exp { template <class B> B operator()(const B& x) const { return xsimd::exp(x); } };
+struct Log { template <class B> B operator()(const B& x) const { return xsimd::log(x); } };
+struct Sqrt { template <class B> B operator()(const B& x) const { return xsimd::sqrt(x); } };
+struct Square { template <class B> B operator()(const B& x) const { return x * x; } };
+struct Abs { template <class B> B operator()(const B& x) const { return xsimd::abs(x); } };
+struct Tanh { template <class B> B operator()(const B& x) const { return xsimd::tanh(x); } };
+struct Sin { template <class B> B operator()(const B& x) const { return xsimd::sin(x); } };
+struct Cos { template <class B> B operator()(const B& x) const { return xsimd::cos(x); } };
+struct Relu {
+  template <class B> B operator()(const B& x) const { return xsimd::max(x, B(0)); }
+};
+// 1 / (1 + e^-x): e^-x overflows to inf for very negative x, and 1/inf = 0 is the right limit.
+struct Sigmoid {
+  template <class B> B operator()(const B& x) const { return B(1) / (B(1) + xsimd::exp(-x)); }
+};
+struct Silu {
+  template <class B> B operator()(const B& x) const { return x / (B(1) + xsimd::exp(-x)); }
+};
+// log(1 + e^x) = max(x, 0) + log1p(e^-|x|): never overflows.
+struct Softplus {
+  template <class B> B operator()(const B& x) const {
+    return xsimd::max(x, B(0)) + xsimd::log1p(xsimd::exp(-xsimd::abs(x)));
+  }
+};
+// sign(0) = 0, matching the subgradient convention of abs' derivative.
+struct Sign {
+  template <class B> B operator()(const B& x) const {
+    return xsimd::select(x > B(0), B(1), xsimd::select(x < B(0), B(-1), B(0)));
+  }
+};
+struct PowScalar {
+  double p;
+  template <class B> B operator()(const B& x) const {
+    return xsimd::pow(x, B(static_cast<typename B::value_type>(p)));
+  }
+};
+
+struct Add { template <class B> B operator()(const B& a, const B& b) const { return a + b; } };
+struct Sub { template <class B> B operator()(const B& a, const B& b) const { return a - b; } };
+struct Mul { template <class B> B operator()(const B& a, const B& b) const { return a * b; } };
+struct Div { template <class B> B operator()(const B& a, const B& b) const { return a / b; } };
+// Comparisons produce 1 or 0 in the operands' own type (flowtape has no bool dtype).
+struct Greater {
+  template <class B> B operator()(const B& a, const B& b) const {
+    return xsimd::select(a > b, B(1), B(0));
+  }
+};
+struct Less {
+  template <class B> B operator()(const B& a, const B& b) const {
+    return xsimd::select(a < b, B(1), B(0));
+  }
+};
+struct Equal {
+  template <class B> B operator()(const B& a, const B& b) const {
+    return xsimd::select(a == b, B(1), B(0));
+  }
+};
+struct Where {
+  template <class B> B operator()(const B& c, const B& a, const B& b) const {
+    return xsimd::select(c != B(0), a, b);
+  }
+};
+
+}  // namespace flowtape::kernels::cpu::fn

@@ -1,0 +1,143 @@
+// Axis reductions. Two layouts matter: inner == 1 (the axis is contiguous: horizontal SIMD
+// reduction per row) and inner > 1 (SIMD runs across `inner`, accumulating whole rows).
+#include "kernels/cpu/reduce.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/simd.hpp"
+
+namespace flowtape::kernels::cpu {
+namespace {
+
+// Reduces each contiguous row x[0..len) with the combiner `op`, starting from `init`.
+// Four independent accumulators hide the add latency.
+template <class T, class Op>
+T reduce_row(const T* x, std::int64_t len, T init, Op op) {
+  using B = Batch<T>;
+  constexpr std::int64_t W = kWidth<T>;
+  B a0(init), a1(init), a2(init), a3(init);
+  std::int64_t i = 0;
+  for (; i + 4 * W <= len; i += 4 * W) {
+    a0 = op(a0, B::load_unaligned(x + i));
+    a1 = op(a1, B::load_unaligned(x + i + W));
+    a2 = op(a2, B::load_unaligned(x + i + 2 * W));
+    a3 = op(a3, B::load_unaligned(x + i + 3 * W));
+  }
+  for (; i + W <= len; i += W) a0 = op(a0, B::load_unaligned(x + i));
+  if (i < len) a1 = op(a1, load_partial(x + i, len - i, init));
+  B acc = op(op(a0, a1), op(a2, a3));
+  alignas(64) T lanes[B::size];
+  acc.store_aligned(lanes);
+  B r(lanes[0]);
+  for (std::size_t k = 1; k < B::size; ++k) r = op(r, B(lanes[k]));
+  r.store_aligned(lanes);
+  return lanes[0];
+}
+
+// acc[0..n) = op(acc, x[0..n)) elementwise.
+template <class T, class Op>
+void combine_rows(T* acc, const T* x, std::int64_t n, Op op) {
+  using B = Batch<T>;
+  constexpr std::int64_t W = kWidth<T>;
+  std::int64_t i = 0;
+  for (; i + W <= n; i += W) op(B::load_unaligned(acc + i), B::load_unaligned(x + i)).store_unaligned(acc + i);
+  if (i < n) store_partial(op(load_partial(acc + i, n - i), load_partial(x + i, n - i)), acc + i, n - i);
+}
+
+struct AddOp {
+  template <class B> B operator()(const B& a, const B& b) const { return a + b; }
+};
+// Maximum that propagates NaN (plain vmax drops it).
+struct MaxOp {
+  template <class B> B operator()(const B& a, const B& b) const {
+    return xsimd::select((b > a) | xsimd::isnan(b), b, a);
+  }
+};
+
+template <class T, class Op>
+void reduce_axis(const T* x, T* y, AxisView v, T init, Op op) {
+  for (std::int64_t o = 0; o < v.outer; ++o) {
+    const T* xo = x + o * v.len * v.inner;
+    T* yo = y + o * v.inner;
+    if (v.inner == 1) {
+      yo[0] = reduce_row(xo, v.len, init, op);
+    } else {
+      for (std::int64_t j = 0; j < v.inner; ++j) yo[j] = init;
+      for (std::int64_t k = 0; k < v.len; ++k) combine_rows(yo, xo + k * v.inner, v.inner, op);
+    }
+  }
+}
+
+// m + log(s), except where m is infinite (an all -inf slice, or +inf inside), which is m.
+template <class T>
+T finish_lse(T m, T s) {
+  return std::isinf(m) ? m : m + std::log(s);
+}
+
+}  // namespace
+
+template <class T>
+void sum_axis(const T* x, T* y, AxisView v) {
+  reduce_axis(x, y, v, T(0), AddOp{});
+}
+
+template <class T>
+void max_axis(const T* x, T* y, AxisView v) {
+  reduce_axis(x, y, v, -std::numeric_limits<T>::infinity(), MaxOp{});
+}
+
+template <class T>
+void logsumexp_axis(const T* x, T* y, AxisView v) {
+  using B = Batch<T>;
+  constexpr std::int64_t W = kWidth<T>;
+  max_axis(x, y, v);  // y holds the shift m
+  std::vector<T> s(static_cast<std::size_t>(v.inner));
+  for (std::int64_t o = 0; o < v.outer; ++o) {
+    const T* xo = x + o * v.len * v.inner;
+    T* yo = y + o * v.inner;
+    if (v.inner == 1) {
+      const T m = yo[0];
+      const B mb(m);
+      B acc(0);
+      std::int64_t i = 0;
+      for (; i + W <= v.len; i += W) acc += xsimd::exp(B::load_unaligned(xo + i) - mb);
+      // Padding lanes hold -inf so they contribute exp(-inf) = 0.
+      if (i < v.len)
+        acc += xsimd::exp(load_partial(xo + i, v.len - i, -std::numeric_limits<T>::infinity()) - mb);
+      yo[0] = finish_lse(m, xsimd::hadd(acc));
+    } else {
+      std::fill(s.begin(), s.end(), T(0));
+      for (std::int64_t k = 0; k < v.len; ++k) {
+        const T* row = xo + k * v.inner;
+        for (std::int64_t j = 0; j < v.inner; ++j) s[j] += std::exp(row[j] - yo[j]);
+      }
+      for (std::int64_t j = 0; j < v.inner; ++j) yo[j] = finish_lse(yo[j], s[j]);
+    }
+  }
+}
+
+template <class T>
+void softmax_axis(const T* x, T* y, AxisView v) {
+  std::vector<T> lse(static_cast<std::size_t>(v.outer * v.inner));
+  logsumexp_axis(x, lse.data(), v);
+  for (std::int64_t o = 0; o < v.outer; ++o)
+    for (std::int64_t k = 0; k < v.len; ++k) {
+      const std::int64_t base = (o * v.len + k) * v.inner;
+      for (std::int64_t j = 0; j < v.inner; ++j)
+        y[base + j] = std::exp(x[base + j] - lse[o * v.inner + j]);
+    }
+}
+
+#define FLOWTAPE_INSTANTIATE(T)                            \
+  template void sum_axis<T>(const T*, T*, AxisView);       \
+  template void max_axis<T>(const T*, T*, AxisView);       \
+  template void logsumexp_axis<T>(const T*, T*, AxisView); \
+  template void softmax_axis<T>(const T*, T*, AxisView);
+FLOWTAPE_INSTANTIATE(float)
+FLOWTAPE_INSTANTIATE(double)
+#undef FLOWTAPE_INSTANTIATE
+
+}  // namespace flowtape::kernels::cpu

@@ -1,0 +1,35 @@
+// SIMD vocabulary shared by the CPU kernels: the batch type for the instruction set this
+// translation unit is compiled for, and loaders that handle ragged tails.
+#pragma once
+
+#include <xsimd/xsimd.hpp>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace flowtape::kernels::cpu {
+
+template <class T>
+using Batch = xsimd::batch<T>;
+
+template <class T>
+inline constexpr std::int64_t kWidth = static_cast<std::int64_t>(Batch<T>::size);
+
+// Loads the first n (< width) values of p into a batch padded with `fill`. Tails go through
+// the same vector code as full batches so that an element's result never depends on its
+// position in the buffer.
+template <class T>
+inline Batch<T> load_partial(const T* p, std::int64_t n, T fill = T(0)) {
+  alignas(64) T tmp[Batch<T>::size];
+  for (std::int64_t i = 0; i < kWidth<T>; ++i) tmp[i] = i < n ? p[i] : fill;
+  return Batch<T>::load_aligned(tmp);
+}
+
+template <class T>
+inline void store_partial(const Batch<T>& b, T* p, std::int64_t n) {
+  alignas(64) T tmp[Batch<T>::size];
+  b.store_aligned(tmp);
+  for (std::int64_t i = 0; i < n; ++i) p[i] = tmp[i];
+}
+
+}  // namespace flowtape::kernels::cpu

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds flowtape and runs every test suite, then the suites again under AddressSanitizer
+# and UndefinedBehaviorSanitizer. Installs its dependencies first (scripts/setup.sh).
+#   bash scripts/test.sh            # both passes
+#   SANITIZE=0 bash scripts/test.sh # the optimised pass only
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+JOBS=${JOBS:-$(nproc)}
+
+bash scripts/setup.sh
+
+echo "== release build: tests =="
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DFLOWTAPE_WERROR=ON >/dev/null
+cmake --build build -j"$JOBS"
+(cd build && ctest -j"$JOBS" --output-on-failure)
+
+if [ "${SANITIZE:-1}" = "1" ]; then
+  echo "== AddressSanitizer + UndefinedBehaviorSanitizer build: tests =="
+  cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLOWTAPE_SANITIZE=ON \
+        -DFLOWTAPE_WERROR=ON -DFLOWTAPE_BUILD_BENCH=OFF >/dev/null
+  cmake --build build-sanitize -j"$JOBS"
+  (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest -j"$JOBS" --output-on-failure)
+fi

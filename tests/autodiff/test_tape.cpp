@@ -1,0 +1,157 @@
+// Tape semantics and misuse: recording rules, NoGrad, stop_gradient, flat memory over many
+// steps, and the errors users see (each names the shapes or dtypes involved).
+#include <boost/test/unit_test.hpp>
+
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+#include "autodiff/autodiff.hpp"
+
+using namespace flowtape;
+
+namespace {
+
+// Resident set size in bytes, from /proc/self/statm.
+long resident_bytes() {
+  std::ifstream f("/proc/self/statm");
+  long pages = 0, resident = 0;
+  f >> pages >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no exception)";
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(tape)
+
+BOOST_AUTO_TEST_CASE(records_only_what_depends_on_watched_tensors) {
+  Generator g(1);
+  const Tensor w = randn({3, 3}, g), x = randn({4, 3}, g);
+  Tape tape;
+  const Tensor unrelated = exp(x);  // nothing watched yet: not recorded
+  BOOST_TEST(tape.num_nodes() == 0u);
+  tape.watch(w);
+  const Tensor y = matmul(unrelated, w);
+  BOOST_TEST(tape.num_nodes() == 1u);
+  BOOST_TEST(tape.tracks(y));
+  BOOST_TEST(!tape.tracks(unrelated));
+  {
+    NoGrad no_grad;
+    const Tensor z = y * 2.0;
+    BOOST_TEST(!tape.tracks(z));
+  }
+  BOOST_TEST(!tape.tracks(stop_gradient(y)));
+  BOOST_TEST(tape.tracks(y * 2.0));
+}
+
+BOOST_AUTO_TEST_CASE(gradient_of_unused_input_is_zero_and_stop_gradient_blocks) {
+  const Tensor a = scalar(2.0, DType::f64), b = scalar(3.0, DType::f64);
+  Tape tape;
+  tape.watch(a);
+  tape.watch(b);
+  const Tensor y = a * stop_gradient(a) * 5.0;
+  const auto g = tape.gradient(y, {a, b});
+  BOOST_TEST(g[0].item() == 10.0);  // d/da (a * const) with const = a = 2
+  BOOST_TEST(g[1].item() == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(reused_tensor_accumulates) {
+  const Tensor x = scalar(1.5, DType::f64);
+  const Tensor g = grad([](const Tensor& z) { return z * z * z + z; }, x);
+  BOOST_TEST(std::abs(g.item() - (3 * 2.25 + 1)) < 1e-14);
+}
+
+// 10,000 small training steps: each step's tape is freed, so resident memory stays flat.
+BOOST_AUTO_TEST_CASE(memory_is_flat_over_many_steps) {
+  Generator g(5);
+  Tensor w1 = randn({2, 32}, g) * 0.5f, b1 = zeros({32}), w2 = randn({32, 2}, g) * 0.2f;
+  const Tensor x = randn({64, 2}, g), target = randn({64, 2}, g);
+  auto step = [&]() {
+    Tape tape;
+    tape.watch(w1);
+    tape.watch(b1);
+    tape.watch(w2);
+    const Tensor loss = mean(square(matmul(tanh(matmul(x, w1) + b1), w2) - target));
+    const auto grads = tape.gradient(loss, {w1, b1, w2});
+    NoGrad no_grad;
+    w1 = copy(w1 - grads[0] * 0.01);
+    b1 = copy(b1 - grads[1] * 0.01);
+    w2 = copy(w2 - grads[2] * 0.01);
+    return loss.item();
+  };
+  const double first = step();
+  for (int i = 0; i < 1000; ++i) step();
+  const long before = resident_bytes();
+  double last = 0;
+  for (int i = 0; i < 9000; ++i) last = step();
+  const long growth = resident_bytes() - before;
+  BOOST_TEST_MESSAGE("resident growth over 9000 steps: " << growth / 1024 << " KiB");
+  BOOST_TEST(growth < 8L * 1024 * 1024);
+  BOOST_TEST(last < first);  // and it trained
+}
+
+BOOST_AUTO_TEST_CASE(misuse_is_reported_clearly) {
+  const Tensor a = zeros({2, 3}), b = zeros({4, 5});
+  std::string e = error_of([&] { matmul(a, b); });
+  BOOST_TEST(contains(e, "[2, 3]"), e);
+  BOOST_TEST(contains(e, "[4, 5]"), e);
+  BOOST_TEST(contains(e, "inner dimensions 3 and 4"), e);
+
+  e = error_of([&] { add(zeros({2, 3}), zeros({4})); });
+  BOOST_TEST(contains(e, "cannot broadcast shapes [2, 3] and [4]"), e);
+
+  e = error_of([&] { add(zeros({2}, DType::f32), zeros({2}, DType::f64)); });
+  BOOST_TEST(contains(e, "dtype mismatch"), e);
+  BOOST_TEST((contains(e, "f32") && contains(e, "f64")), e);
+
+  e = error_of([&] { grad([](const Tensor& z) { return z * 2.0; }, zeros({3})); });
+  BOOST_TEST(contains(e, "not a scalar"), e);
+  BOOST_TEST(contains(e, "[3]"), e);
+
+  e = error_of([&] { zeros({2}, DType::f64).data<float>(); });
+  BOOST_TEST(contains(e, "dtype f64"), e);
+
+  e = error_of([&] { reshape(zeros({2, 3}), {4, 2}); });
+  BOOST_TEST((contains(e, "[2, 3]") && contains(e, "[4, 2]")), e);
+
+  e = error_of([&] { sum(zeros({2, 3}), 2); });
+  BOOST_TEST((contains(e, "axis 2") && contains(e, "[2, 3]")), e);
+
+  e = error_of([&] { slice(zeros({4, 3}), 0, 2, 9); });
+  BOOST_TEST((contains(e, "[2, 9)") && contains(e, "[4, 3]")), e);
+
+  e = error_of([&] { jvp([](const Tensor& z) { return z; }, zeros({3}), zeros({4})); });
+  BOOST_TEST((contains(e, "[4]") && contains(e, "[3]")), e);
+
+  e = error_of([&] {
+    Tape t1;
+    Tape t2;
+  });
+  BOOST_TEST(contains(e, "already active"), e);
+
+  e = error_of([&] {
+    Tape t;
+    const Tensor x = zeros({2});
+    t.gradient(sum(x), {x});
+  });
+  BOOST_TEST(contains(e, "not watched"), e);
+
+  e = error_of([&] {
+    jvp([](const Tensor& z) { return jvp([](const Tensor& q) { return q; }, z, z).second; }, zeros({1}), zeros({1}));
+  });
+  BOOST_TEST(contains(e, "nested"), e);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,95 @@
+// Tensor creation, data layout, shape ops' values, and the xtensor bridge.
+#include <boost/test/unit_test.hpp>
+
+#include <xtensor/xarray.hpp>
+#include <xtensor/xview.hpp>
+
+#include "autodiff/autodiff.hpp"
+#include "autodiff/xtensor.hpp"
+
+using namespace flowtape;
+
+namespace {
+std::vector<double> vals(const Tensor& t) { return t.to_vector(); }
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(tensor)
+
+BOOST_AUTO_TEST_CASE(creation) {
+  BOOST_TEST(zeros({2, 3}).shape() == (Shape{2, 3}));
+  BOOST_TEST(zeros({2, 3}).dtype() == DType::f32);
+  BOOST_TEST(ones({4}, DType::f64).to_vector() == std::vector<double>(4, 1.0));
+  BOOST_TEST(full({2}, 2.5).to_vector() == (std::vector<double>{2.5, 2.5}));
+  BOOST_TEST(arange(4).to_vector() == (std::vector<double>{0, 1, 2, 3}));
+  BOOST_TEST(arange(1.0, 2.0, 0.25, DType::f64).to_vector() == (std::vector<double>{1, 1.25, 1.5, 1.75}));
+  BOOST_TEST(scalar(3.0).rank() == 0);
+  BOOST_TEST(scalar(3.0).item() == 3.0);
+  BOOST_TEST(zeros({0, 3}).numel() == 0);
+  const std::vector<double> v = {1, 2, 3, 4, 5, 6};
+  const Tensor t = from_vector(v, {2, 3}, DType::f64);
+  BOOST_TEST(t.at(4) == 5.0);
+  BOOST_CHECK_THROW(from_vector(v, {4, 2}), std::invalid_argument);
+  BOOST_TEST(reinterpret_cast<std::uintptr_t>(t.raw_data()) % 64 == 0u);
+  BOOST_TEST(to_dtype(t, DType::f32).dtype() == DType::f32);
+  BOOST_TEST(to_dtype(t, DType::f32).to_vector() == v);
+}
+
+BOOST_AUTO_TEST_CASE(broadcasting_values) {
+  const Tensor a = from_vector(std::vector<double>{1, 2, 3}, {3, 1}, DType::f64);
+  const Tensor b = from_vector(std::vector<double>{10, 20}, {2}, DType::f64);
+  const Tensor c = a + b;
+  BOOST_TEST(c.shape() == (Shape{3, 2}));
+  BOOST_TEST(vals(c) == (std::vector<double>{11, 21, 12, 22, 13, 23}));
+  BOOST_TEST(vals(broadcast_to(b, {2, 2})) == (std::vector<double>{10, 20, 10, 20}));
+  BOOST_TEST(vals(sum_to(c, {1, 2})) == (std::vector<double>{36, 66}));
+  BOOST_TEST(vals(sum_to(c, {3, 1})) == (std::vector<double>{32, 34, 36}));
+  BOOST_TEST(vals(2.0 - b) == (std::vector<double>{-8, -18}));
+}
+
+BOOST_AUTO_TEST_CASE(shape_ops_values) {
+  const Tensor x = reshape(arange(6, DType::f64), {2, 3});
+  BOOST_TEST(vals(transpose(x)) == (std::vector<double>{0, 3, 1, 4, 2, 5}));
+  BOOST_TEST(vals(slice(x, 1, 1, 3)) == (std::vector<double>{1, 2, 4, 5}));  // columns
+  BOOST_TEST(vals(slice(x, 0, 1, 2)) == (std::vector<double>{3, 4, 5}));     // rows
+  BOOST_TEST(vals(concat({x, x}, 0)).size() == 12u);
+  BOOST_TEST(vals(concat({x, slice(x, 1, 0, 1)}, 1)) == (std::vector<double>{0, 1, 2, 0, 3, 4, 5, 3}));
+  BOOST_TEST(vals(pad(slice(x, 1, 1, 2), 1, 1, 3)) == (std::vector<double>{0, 1, 0, 0, 4, 0}));
+  BOOST_TEST(reshape(x, {-1}).shape() == (Shape{6}));
+  BOOST_TEST(vals(sum(x, 0)) == (std::vector<double>{3, 5, 7}));
+  BOOST_TEST(vals(sum(x, 1, true)) == (std::vector<double>{3, 12}));
+  BOOST_TEST(sum(x, 1, true).shape() == (Shape{2, 1}));
+  BOOST_TEST(vals(max(x, 1)) == (std::vector<double>{2, 5}));
+  BOOST_TEST(mean(x).item() == 2.5);
+  const Tensor sm = softmax(x, 1);
+  BOOST_TEST(std::abs(sum(sm).item() - 2.0) < 1e-12);
+  BOOST_TEST(std::abs(logsumexp(x, 1).at(0) - std::log(1 + std::exp(1.0) + std::exp(2.0))) < 1e-12);
+  const Tensor bm = matmul(reshape(arange(12, DType::f64), {2, 2, 3}), reshape(arange(6, DType::f64), {3, 2}));
+  BOOST_TEST(bm.shape() == (Shape{2, 2, 2}));
+  BOOST_TEST(vals(bm) == (std::vector<double>{10, 13, 28, 40, 46, 67, 64, 94}));
+  const Tensor w = where(greater(x, scalar(2.0, DType::f64)), x, scalar(-1.0, DType::f64));
+  BOOST_TEST(vals(w) == (std::vector<double>{-1, -1, -1, 3, 4, 5}));
+}
+
+BOOST_AUTO_TEST_CASE(reshape_shares_the_buffer) {
+  Tensor x = zeros({2, 3}, DType::f64);
+  Tensor y = reshape(x, {3, 2});
+  x.data<double>()[5] = 7.0;
+  BOOST_TEST(y.at(5) == 7.0);
+}
+
+BOOST_AUTO_TEST_CASE(xtensor_roundtrip) {
+  const xt::xarray<double> a = {{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}};
+  Tensor t = from_xtensor(a);
+  BOOST_TEST(t.shape() == (Shape{2, 3}));
+  BOOST_TEST(t.dtype() == DType::f64);
+  const xt::xarray<double> back = to_xarray<double>(t * 2.0);
+  BOOST_TEST(back(1, 2) == 12.0);
+  auto v = view<double>(t);
+  v(0, 0) = -1.0;  // writes through to the tensor
+  BOOST_TEST(t.at(0) == -1.0);
+  const xt::xarray<float> f = to_xarray<float>(t);
+  BOOST_TEST(f(1, 1) == 5.0f);
+  BOOST_TEST(from_xtensor(xt::view(a, 1, xt::all())).to_vector() == (std::vector<double>{4, 5, 6}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,112 @@
+// Elementwise kernels against plain loops over std:: math, on odd sizes and broadcast shapes.
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+
+#include "kernels/cpu/elementwise.hpp"
+#include "kernels/cpu/math.hpp"
+#include "support/reference.hpp"
+
+using namespace flowtape::kernels::cpu;
+using flowtape::test::kOddSizes;
+using flowtape::test::max_rel_error;
+using flowtape::test::random_vector;
+using flowtape::test::tolerance;
+
+namespace {
+
+template <class T, class F, class R>
+void check_unary(F f, R ref, double lo, double hi) {
+  for (std::int64_t n : kOddSizes) {
+    const auto x = random_vector<T>(static_cast<std::size_t>(n), 7u + static_cast<unsigned>(n), lo, hi);
+    std::vector<T> y(x.size()), expect(x.size());
+    map_unary(x.data(), y.data(), n, f);
+    for (std::size_t i = 0; i < x.size(); ++i) expect[i] = static_cast<T>(ref(static_cast<double>(x[i])));
+    BOOST_TEST(max_rel_error(y, expect) < 4 * tolerance<T>(), "n = " << n);
+  }
+}
+
+template <class T>
+void check_all_unary() {
+  check_unary<T>(fn::Exp{}, [](double v) { return std::exp(v); }, -5, 5);
+  check_unary<T>(fn::Log{}, [](double v) { return std::log(v); }, 0.01, 10);
+  check_unary<T>(fn::Sqrt{}, [](double v) { return std::sqrt(v); }, 0, 10);
+  check_unary<T>(fn::Tanh{}, [](double v) { return std::tanh(v); }, -4, 4);
+  check_unary<T>(fn::Sin{}, [](double v) { return std::sin(v); }, -6, 6);
+  check_unary<T>(fn::Cos{}, [](double v) { return std::cos(v); }, -6, 6);
+  check_unary<T>(fn::Sigmoid{}, [](double v) { return 1 / (1 + std::exp(-v)); }, -30, 30);
+  check_unary<T>(fn::Silu{}, [](double v) { return v / (1 + std::exp(-v)); }, -30, 30);
+  check_unary<T>(fn::Softplus{}, [](double v) { return std::log1p(std::exp(v)); }, -30, 30);
+  check_unary<T>(fn::Relu{}, [](double v) { return v > 0 ? v : 0; }, -3, 3);
+  check_unary<T>(fn::Abs{}, [](double v) { return std::abs(v); }, -3, 3);
+  check_unary<T>(fn::PowScalar{1.5}, [](double v) { return std::pow(v, 1.5); }, 0.1, 4);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(elementwise)
+
+BOOST_AUTO_TEST_CASE(unary_matches_reference_f32) { check_all_unary<float>(); }
+BOOST_AUTO_TEST_CASE(unary_matches_reference_f64) { check_all_unary<double>(); }
+
+BOOST_AUTO_TEST_CASE(softplus_does_not_overflow) {
+  std::vector<double> x = {-1000, -50, 0, 50, 1000}, y(5);
+  map_unary(x.data(), y.data(), 5, fn::Softplus{});
+  BOOST_TEST(y[0] == 0.0);
+  BOOST_TEST(std::abs(y[2] - std::log(2.0)) < 1e-15);
+  BOOST_TEST(y[4] == 1000.0);
+}
+
+// Broadcast shapes: each case is (a shape, b shape, out shape), right-aligned like NumPy.
+BOOST_AUTO_TEST_CASE(binary_broadcast_matches_reference) {
+  struct Case {
+    std::vector<std::int64_t> a, b, out;
+  };
+  const std::vector<Case> cases = {
+      {{257}, {257}, {257}},          {{33, 7}, {7}, {33, 7}},       {{33, 1}, {1, 7}, {33, 7}},
+      {{}, {7, 33}, {7, 33}},         {{3, 1, 5}, {4, 1}, {3, 4, 5}}, {{1}, {1}, {1}},
+      {{2, 3, 1, 7}, {3, 33, 1}, {2, 3, 33, 7}}};
+  for (const auto& c : cases) {
+    auto numel = [](const std::vector<std::int64_t>& s) {
+      std::int64_t n = 1;
+      for (auto d : s) n *= d;
+      return n;
+    };
+    const auto a = random_vector<double>(static_cast<std::size_t>(numel(c.a)), 1);
+    const auto b = random_vector<double>(static_cast<std::size_t>(numel(c.b)), 2);
+    std::vector<double> y(static_cast<std::size_t>(numel(c.out)));
+    map_broadcast<double, 2>({a.data(), b.data()}, {c.a.data(), c.b.data()},
+                             {static_cast<int>(c.a.size()), static_cast<int>(c.b.size())}, y.data(),
+                             c.out.data(), static_cast<int>(c.out.size()), fn::Sub{});
+    // Reference: unravel each output index and map it into a and b.
+    const int r = static_cast<int>(c.out.size());
+    for (std::int64_t flat = 0; flat < numel(c.out); ++flat) {
+      std::int64_t rem = flat, ia = 0, ib = 0, sa = 1, sb = 1;
+      for (int d = r - 1; d >= 0; --d) {
+        const std::int64_t i = rem % c.out[d];
+        rem /= c.out[d];
+        const int da = d - (r - static_cast<int>(c.a.size())), db = d - (r - static_cast<int>(c.b.size()));
+        if (da >= 0) {
+          ia += (c.a[da] == 1 ? 0 : i) * sa;
+          sa *= c.a[da];
+        }
+        if (db >= 0) {
+          ib += (c.b[db] == 1 ? 0 : i) * sb;
+          sb *= c.b[db];
+        }
+      }
+      BOOST_TEST(y[flat] == a[ia] - b[ib]);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(where_selects) {
+  const std::vector<std::int64_t> s = {33};
+  std::vector<float> c(33), a(33, 1.0f), b(33, -1.0f), y(33);
+  for (int i = 0; i < 33; ++i) c[i] = static_cast<float>(i % 3 == 0);
+  map_broadcast<float, 3>({c.data(), a.data(), b.data()}, {s.data(), s.data(), s.data()}, {1, 1, 1},
+                          y.data(), s.data(), 1, fn::Where{});
+  for (int i = 0; i < 33; ++i) BOOST_TEST(y[i] == (i % 3 == 0 ? 1.0f : -1.0f));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,87 @@
+// Axis reductions against plain loops, for every layout: contiguous axis (inner == 1),
+// strided axis, odd lengths, and the log-sum-exp edge cases.
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <limits>
+
+#include "kernels/cpu/reduce.hpp"
+#include "support/reference.hpp"
+
+using namespace flowtape::kernels::cpu;
+using flowtape::test::kOddSizes;
+using flowtape::test::max_rel_error;
+using flowtape::test::random_vector;
+using flowtape::test::tolerance;
+
+namespace {
+
+template <class T>
+void check_layouts() {
+  for (std::int64_t len : kOddSizes)
+    for (std::int64_t inner : {std::int64_t{1}, std::int64_t{7}, std::int64_t{33}}) {
+      const AxisView v{3, len, inner};
+      const auto x = random_vector<T>(static_cast<std::size_t>(v.outer * len * inner), 11u, -3, 3);
+      const std::size_t m = static_cast<std::size_t>(v.outer * inner);
+      std::vector<T> s(m), mx(m), lse(m), sm(x.size());
+      std::vector<T> rs(m), rmx(m), rlse(m), rsm(x.size());
+      sum_axis(x.data(), s.data(), v);
+      max_axis(x.data(), mx.data(), v);
+      logsumexp_axis(x.data(), lse.data(), v);
+      softmax_axis(x.data(), sm.data(), v);
+      for (std::int64_t o = 0; o < v.outer; ++o)
+        for (std::int64_t j = 0; j < inner; ++j) {
+          double acc = 0, best = -1e300, e = 0;
+          for (std::int64_t k = 0; k < len; ++k) {
+            const double xv = x[static_cast<std::size_t>((o * len + k) * inner + j)];
+            acc += xv;
+            best = std::max(best, xv);
+          }
+          for (std::int64_t k = 0; k < len; ++k)
+            e += std::exp(x[static_cast<std::size_t>((o * len + k) * inner + j)] - best);
+          const std::size_t r = static_cast<std::size_t>(o * inner + j);
+          rs[r] = static_cast<T>(acc);
+          rmx[r] = static_cast<T>(best);
+          rlse[r] = static_cast<T>(best + std::log(e));
+          for (std::int64_t k = 0; k < len; ++k) {
+            const std::size_t i = static_cast<std::size_t>((o * len + k) * inner + j);
+            rsm[i] = static_cast<T>(std::exp(x[i] - best) / e);
+          }
+        }
+      const double tol = tolerance<T>() * (sizeof(T) == 4 ? 10 : 100);
+      BOOST_TEST(max_rel_error(s, rs) < tol, "sum len=" << len << " inner=" << inner);
+      BOOST_TEST(max_rel_error(mx, rmx) == 0.0, "max len=" << len << " inner=" << inner);
+      BOOST_TEST(max_rel_error(lse, rlse) < tol, "lse len=" << len << " inner=" << inner);
+      BOOST_TEST(max_rel_error(sm, rsm) < tol, "softmax len=" << len << " inner=" << inner);
+    }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(reduce)
+
+BOOST_AUTO_TEST_CASE(layouts_f32) { check_layouts<float>(); }
+BOOST_AUTO_TEST_CASE(layouts_f64) { check_layouts<double>(); }
+
+BOOST_AUTO_TEST_CASE(logsumexp_is_stable) {
+  const double inf = std::numeric_limits<double>::infinity();
+  for (std::int64_t inner : {1, 3}) {
+    std::vector<double> x;
+    for (double v : {1e4, 1e4 + 1.0, -inf}) x.insert(x.end(), static_cast<std::size_t>(inner), v);
+    std::vector<double> y(static_cast<std::size_t>(inner));
+    logsumexp_axis(x.data(), y.data(), {1, 3, inner});
+    BOOST_TEST(std::abs(y[0] - (1e4 + 1.0 + std::log1p(std::exp(-1.0)))) < 1e-9);
+    std::vector<double> all_neg_inf(static_cast<std::size_t>(3 * inner), -inf);
+    logsumexp_axis(all_neg_inf.data(), y.data(), {1, 3, inner});
+    BOOST_TEST(y[0] == -inf);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(max_propagates_nan) {
+  std::vector<float> x(33, 1.0f), y(1);
+  x[20] = std::numeric_limits<float>::quiet_NaN();
+  max_axis(x.data(), y.data(), {1, 33, 1});
+  BOOST_TEST(std::isnan(y[0]));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
