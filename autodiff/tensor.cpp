@@ -1,6 +1,7 @@
 // Tensor handles, storage and creation functions.
 #include "autodiff/tensor.hpp"
 
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -10,6 +11,12 @@
 
 namespace flowtape {
 
+namespace {
+std::atomic<std::size_t> g_live_bytes{0};
+}
+
+std::size_t live_storage_bytes() { return g_live_bytes.load(std::memory_order_relaxed); }
+
 Storage::Storage(std::size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
   if (dev != Device::cpu)
     throw std::runtime_error(
@@ -18,9 +25,13 @@ Storage::Storage(std::size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
   const std::size_t alloc = std::max<std::size_t>(64, (nbytes + 63) / 64 * 64);
   ptr = std::aligned_alloc(64, alloc);
   if (!ptr) throw std::bad_alloc();
+  g_live_bytes.fetch_add(bytes, std::memory_order_relaxed);
 }
 
-Storage::~Storage() { std::free(ptr); }
+Storage::~Storage() {
+  g_live_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+  std::free(ptr);
+}
 
 static const TensorImpl& checked(const std::shared_ptr<TensorImpl>& p) {
   if (!p) throw std::logic_error("flowtape: use of an undefined (default-constructed) Tensor");
