@@ -35,6 +35,8 @@ Tensor sign(const Tensor& x);  // -1, 0 or 1
 Tensor neg(const Tensor& x);
 Tensor exp(const Tensor& x);
 Tensor log(const Tensor& x);
+Tensor expm1(const Tensor& x);  // e^x - 1, exact near 0
+Tensor log1p(const Tensor& x);  // log(1 + x), exact near 0
 Tensor sqrt(const Tensor& x);
 Tensor square(const Tensor& x);
 Tensor pow(const Tensor& x, double exponent);

@@ -120,6 +120,10 @@ const OpDef kSign{"sign", same_shape, unary_forward<fn::Sign>, nullptr, nullptr}
 Tensor d_neg(const Saved& s) { return scalar_like(s.out, -1.0); }
 Tensor d_exp(const Saved& s) { return s.out; }
 Tensor d_log(const Saved& s) { return div(scalar_like(s.out, 1.0), s.in[0]); }
+Tensor d_expm1(const Saved& s) { return add(s.out, scalar_like(s.out, 1.0)); }
+Tensor d_log1p(const Saved& s) {
+  return div(scalar_like(s.out, 1.0), add(s.in[0], scalar_like(s.out, 1.0)));
+}
 Tensor d_sqrt(const Saved& s) { return div(scalar_like(s.out, 0.5), s.out); }
 Tensor d_square(const Saved& s) { return mul(scalar_like(s.out, 2.0), s.in[0]); }
 Tensor d_pow(const Saved& s) {
@@ -146,6 +150,8 @@ Tensor d_cos(const Saved& s) { return neg(sin(s.in[0])); }
 const OpDef kNeg = FLOWTAPE_UNARY("neg", fn::Neg, d_neg);
 const OpDef kExp = FLOWTAPE_UNARY("exp", fn::Exp, d_exp);
 const OpDef kLog = FLOWTAPE_UNARY("log", fn::Log, d_log);
+const OpDef kExpm1 = FLOWTAPE_UNARY("expm1", fn::Expm1, d_expm1);
+const OpDef kLog1p = FLOWTAPE_UNARY("log1p", fn::Log1p, d_log1p);
 const OpDef kSqrt = FLOWTAPE_UNARY("sqrt", fn::Sqrt, d_sqrt);
 const OpDef kSquare = FLOWTAPE_UNARY("square", fn::Square, d_square);
 const OpDef kAbs = FLOWTAPE_UNARY("abs", fn::Abs, d_abs);
@@ -188,6 +194,8 @@ Tensor sign(const Tensor& x) { return apply(kSign, {x}); }
 Tensor neg(const Tensor& x) { return apply(kNeg, {x}); }
 Tensor exp(const Tensor& x) { return apply(kExp, {x}); }
 Tensor log(const Tensor& x) { return apply(kLog, {x}); }
+Tensor expm1(const Tensor& x) { return apply(kExpm1, {x}); }
+Tensor log1p(const Tensor& x) { return apply(kLog1p, {x}); }
 Tensor sqrt(const Tensor& x) { return apply(kSqrt, {x}); }
 Tensor square(const Tensor& x) { return apply(kSquare, {x}); }
 Tensor abs(const Tensor& x) { return apply(kAbs, {x}); }

@@ -9,6 +9,9 @@ namespace flowtape::kernels::cpu::fn {
 struct Neg { template <class B> B operator()(const B& x) const { return -x; } };
 struct Exp { template <class B> B operator()(const B& x) const { return xsimd::exp(x); } };
 struct Log { template <class B> B operator()(const B& x) const { return xsimd::log(x); } };
+// e^x - 1 and log(1 + x), accurate where x is tiny (no cancellation against 1).
+struct Expm1 { template <class B> B operator()(const B& x) const { return xsimd::expm1(x); } };
+struct Log1p { template <class B> B operator()(const B& x) const { return xsimd::log1p(x); } };
 struct Sqrt { template <class B> B operator()(const B& x) const { return xsimd::sqrt(x); } };
 struct Square { template <class B> B operator()(const B& x) const { return x * x; } };
 struct Abs { template <class B> B operator()(const B& x) const { return xsimd::abs(x); } };

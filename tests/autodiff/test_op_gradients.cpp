@@ -50,6 +50,8 @@ BOOST_AUTO_TEST_CASE(unary) {
   check_gradients("neg", [](auto& x) { return -x[0]; }, {normal(s)});
   check_gradients("exp", [](auto& x) { return exp(x[0]); }, {normal(s)});
   check_gradients("log", [](auto& x) { return log(x[0]); }, {positive(s)});
+  check_gradients("expm1", [](auto& x) { return expm1(x[0]); }, {normal(s)});
+  check_gradients("log1p", [](auto& x) { return log1p(x[0]); }, {positive(s)});
   check_gradients("sqrt", [](auto& x) { return sqrt(x[0]); }, {positive(s)});
   check_gradients("square", [](auto& x) { return square(x[0]); }, {normal(s)});
   check_gradients("pow 3", [](auto& x) { return pow(x[0], 3.0); }, {normal(s)});
@@ -128,6 +130,8 @@ BOOST_AUTO_TEST_CASE(second_order_through_every_rule) {
   const Shape s{3, 4};
   second("exp", [](const Tensor& x) { return exp(x); }, normal(s));
   second("log", [](const Tensor& x) { return log(x); }, positive(s));
+  second("expm1", [](const Tensor& x) { return expm1(x); }, normal(s));
+  second("log1p", [](const Tensor& x) { return log1p(x); }, positive(s));
   second("sqrt", [](const Tensor& x) { return sqrt(x); }, positive(s));
   second("pow", [](const Tensor& x) { return pow(x, 2.5); }, positive(s));
   second("tanh", [](const Tensor& x) { return tanh(x); }, normal(s));

@@ -30,6 +30,8 @@ template <class T>
 void check_all_unary() {
   check_unary<T>(fn::Exp{}, [](double v) { return std::exp(v); }, -5, 5);
   check_unary<T>(fn::Log{}, [](double v) { return std::log(v); }, 0.01, 10);
+  check_unary<T>(fn::Expm1{}, [](double v) { return std::expm1(v); }, -5, 5);
+  check_unary<T>(fn::Log1p{}, [](double v) { return std::log1p(v); }, -0.9, 10);
   check_unary<T>(fn::Sqrt{}, [](double v) { return std::sqrt(v); }, 0, 10);
   check_unary<T>(fn::Tanh{}, [](double v) { return std::tanh(v); }, -4, 4);
   check_unary<T>(fn::Sin{}, [](double v) { return std::sin(v); }, -6, 6);
