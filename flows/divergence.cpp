@@ -1,0 +1,79 @@
+// Divergence by forward-mode JVPs; see divergence.hpp.
+#include "flows/divergence.hpp"
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace flowtape::flows {
+
+ProbeKind probe_from_name(std::string_view name) {
+  if (name == "gaussian") return ProbeKind::gaussian;
+  if (name == "rademacher") return ProbeKind::rademacher;
+  throw std::invalid_argument("unknown probe '" + std::string(name) +
+                              "'; expected gaussian or rademacher");
+}
+
+std::vector<Tensor> make_probes(ProbeKind kind, int k, const Shape& shape, Generator& gen,
+                                DType dtype) {
+  if (k < 1)
+    throw std::invalid_argument("make_probes: need at least one probe, got " + std::to_string(k));
+  std::vector<Tensor> probes;
+  probes.reserve(k);
+  NoGrad no_grad;
+  for (int i = 0; i < k; ++i) {
+    if (kind == ProbeKind::gaussian) {
+      probes.push_back(randn(shape, gen, dtype));
+    } else {
+      // +1 where u > 1/2, else -1: never 0, unlike sign(u - 1/2).
+      probes.push_back(greater(rand(shape, gen, dtype), scalar(0.5, dtype)) * 2.0 - 1.0);
+    }
+  }
+  return probes;
+}
+
+namespace {
+void check_inputs(const char* who, const Tensor& x, const Tensor& t) {
+  if (x.rank() != 2 || t.rank() != 2 || t.shape()[0] != x.shape()[0] || t.shape()[1] != 1) {
+    std::ostringstream m;
+    m << who << ": x must be [B, d] and t [B, 1], got " << x.shape() << " and " << t.shape();
+    throw std::invalid_argument(m.str());
+  }
+}
+}  // namespace
+
+FieldAndDivergence divergence_exact(const VelocityField& field, const Tensor& x, const Tensor& t) {
+  check_inputs("divergence_exact", x, t);
+  const std::int64_t b = x.shape()[0], d = x.shape()[1];
+  const Function1 f = [&](const Tensor& y) { return field(y, t); };
+  FieldAndDivergence out;
+  for (std::int64_t j = 0; j < d; ++j) {
+    // e_j for every row: a [1, d] one-hot broadcast to [B, d].
+    std::vector<double> e(static_cast<std::size_t>(d), 0.0);
+    e[j] = 1.0;
+    const Tensor basis = broadcast_to(from_vector(e, Shape{1, d}, x.dtype()), Shape{b, d});
+    auto [v, jv] = jvp(f, x, basis);
+    const Tensor term = slice(jv, 1, j, j + 1);
+    out.div = out.div.defined() ? out.div + term : term;
+    if (!out.v.defined()) out.v = v;
+  }
+  return out;
+}
+
+FieldAndDivergence divergence_hutchinson(const VelocityField& field, const Tensor& x,
+                                         const Tensor& t, const std::vector<Tensor>& probes) {
+  check_inputs("divergence_hutchinson", x, t);
+  if (probes.empty()) throw std::invalid_argument("divergence_hutchinson: no probes given");
+  const Function1 f = [&](const Tensor& y) { return field(y, t); };
+  FieldAndDivergence out;
+  for (const Tensor& z : probes) {
+    auto [v, jz] = jvp(f, x, z);
+    const Tensor term = sum(z * jz, 1, /*keepdims=*/true);
+    out.div = out.div.defined() ? out.div + term : term;
+    if (!out.v.defined()) out.v = v;
+  }
+  if (probes.size() > 1) out.div = out.div / static_cast<double>(probes.size());
+  return out;
+}
+
+}  // namespace flowtape::flows

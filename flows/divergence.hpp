@@ -1,0 +1,33 @@
+// The divergence div_x v(x, t) = tr(d v / d x) of a velocity field, per sample, by forward-mode
+// JVPs: exactly with d JVPs (one per basis vector; right for low d), or by Hutchinson's
+// estimator E_z[z^T J z] with a few Gaussian or Rademacher probes. Inside a recording Tape the
+// JVPs are recorded, so a loss built on the divergence can be differentiated
+// (reverse-over-forward), which the divergence-matching loss needs.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "flows/velocity.hpp"
+
+namespace flowtape::flows {
+
+enum class ProbeKind { gaussian, rademacher };
+ProbeKind probe_from_name(std::string_view name);  // "gaussian", "rademacher"
+
+// k probes of x's shape: N(0, I) or independent +-1 entries.
+std::vector<Tensor> make_probes(ProbeKind kind, int k, const Shape& shape, Generator& gen,
+                                DType dtype);
+
+struct FieldAndDivergence {
+  Tensor v;    // [B, d] the field at x
+  Tensor div;  // [B, 1] its divergence (exact or estimated)
+};
+
+// x: [B, d], t: [B, 1]. Exact: d JVPs with the basis vectors e_j, div = sum_j (J e_j)_j.
+FieldAndDivergence divergence_exact(const VelocityField& field, const Tensor& x, const Tensor& t);
+// Hutchinson: the mean over the probes of z^T J z; unbiased when E[z z^T] = I.
+FieldAndDivergence divergence_hutchinson(const VelocityField& field, const Tensor& x,
+                                         const Tensor& t, const std::vector<Tensor>& probes);
+
+}  // namespace flowtape::flows

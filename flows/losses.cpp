@@ -1,0 +1,140 @@
+// The flow-matching losses; the formulas and the choices made are in losses.hpp.
+#include "flows/losses.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+#include "flows/closed_form.hpp"
+
+namespace flowtape::flows {
+
+Tensor per_sample_loss(const Tensor& v, const Tensor& u) {
+  if (v.shape() != u.shape() || v.rank() != 2) {
+    std::ostringstream m;
+    m << "flow-matching loss: the model output and the target must both be [B, d], got "
+      << v.shape() << " and " << u.shape();
+    throw std::invalid_argument(m.str());
+  }
+  return sum(square(v - u), 1);
+}
+
+Tensor cfm_loss(const Tensor& v, const Tensor& u) {
+  return mean(per_sample_loss(v, u));
+}
+
+Tensor entropic_loss(const Tensor& per_sample, double lambda) {
+  if (per_sample.rank() != 1 || per_sample.numel() == 0) {
+    std::ostringstream m;
+    m << "entropic_loss: expects the per-sample losses as a non-empty [B] tensor, got "
+      << per_sample.shape();
+    throw std::invalid_argument(m.str());
+  }
+  if (!std::isfinite(lambda)) throw std::invalid_argument("entropic_loss: lambda must be finite");
+  if (lambda == 0.0) return mean(per_sample);
+  const std::vector<double> l = per_sample.to_vector();
+  const auto [lo, hi] = std::minmax_element(l.begin(), l.end());
+  const double spread = std::abs(lambda) * (*hi - *lo);
+  const auto b = static_cast<double>(l.size());
+  if (spread <= 1.0) {
+    // No cancellation for small lambda: with c the batch mean (a constant shift, which does not
+    // change the value or the gradient), every exp argument is within [-1, 1].
+    double c = 0;
+    for (double x : l) c += x;
+    c /= b;
+    const Tensor shift = scalar(c, per_sample.dtype());
+    return shift + log1p(mean(expm1(lambda * (per_sample - shift)))) / lambda;
+  }
+  // Large spread: logsumexp shifts by the maximum of lambda * l, so exp never overflows.
+  return (logsumexp(lambda * per_sample, 0) - std::log(b)) / lambda;
+}
+
+LambdaSchedule LambdaSchedule::constant(double lambda) {
+  if (!std::isfinite(lambda)) throw std::invalid_argument("LambdaSchedule: lambda must be finite");
+  return LambdaSchedule(lambda, 0, -1);
+}
+
+LambdaSchedule LambdaSchedule::linear_ramp(double lambda_max, std::int64_t start,
+                                           std::int64_t end) {
+  if (!std::isfinite(lambda_max) || start < 0 || end <= start) {
+    std::ostringstream m;
+    m << "LambdaSchedule::linear_ramp: need a finite lambda_max and 0 <= start < end, got "
+      << lambda_max << ", " << start << ", " << end;
+    throw std::invalid_argument(m.str());
+  }
+  return LambdaSchedule(lambda_max, start, end);
+}
+
+double LambdaSchedule::operator()(std::int64_t step) const {
+  if (end_ < 0 || step >= end_) return lambda_max_;
+  if (step <= start_) return 0.0;
+  return lambda_max_ * static_cast<double>(step - start_) / static_cast<double>(end_ - start_);
+}
+
+std::string LambdaSchedule::describe() const {
+  std::ostringstream m;
+  if (end_ < 0) {
+    m << "constant " << lambda_max_;
+  } else {
+    m << "linear ramp 0 -> " << lambda_max_ << " over steps " << start_ << ".." << end_;
+  }
+  return m.str();
+}
+
+FdmResidual fdm_residual(const VelocityField& field, const PathSample& path, const Tensor& t,
+                         const std::vector<Tensor>& probes, bool stop_gradient_v) {
+  const Tensor& x = path.xt;
+  const auto d = static_cast<double>(x.shape()[1]);
+  auto frozen = [&](const Tensor& v) { return stop_gradient_v ? stop_gradient(v) : v; };
+  FdmResidual out;
+  Tensor r;  // before the sigma_t weight
+  if (probes.empty()) {
+    const FieldAndDivergence fd = divergence_exact(field, x, t);
+    out.v = fd.v;
+    r = fd.div + sum((frozen(fd.v) - path.ut) * path.score, 1, true) - d * path.sigma_rate;
+  } else {
+    const Function1 f = [&](const Tensor& y) { return field(y, t); };
+    for (const Tensor& z : probes) {
+      auto [v, jz] = jvp(f, x, z);
+      if (!out.v.defined()) out.v = v;
+      const Tensor zs = sum(z * path.score, 1, true);
+      const Tensor rho = sum(z * jz, 1, true) + zs * sum(z * (frozen(v) - path.ut), 1, true) -
+                         path.sigma_rate * sum(z * z, 1, true);
+      r = r.defined() ? r + rho : rho;
+    }
+    if (probes.size() > 1) r = r / static_cast<double>(probes.size());
+  }
+  out.residual = path.sigma * r;
+  return out;
+}
+
+FdmLoss fdm_loss(const VelocityField& field, const PathSample& path, const Tensor& t,
+                 Generator& gen, const FdmOptions& o) {
+  if (o.probes < 1 || !(o.w_cfm >= 0) || !(o.w_div >= 0)) {
+    std::ostringstream m;
+    m << "fdm_loss: need probes >= 1 and non-negative weights, got probes = " << o.probes
+      << ", w_cfm = " << o.w_cfm << ", w_div = " << o.w_div;
+    throw std::invalid_argument(m.str());
+  }
+  const std::vector<Tensor> probes =
+      o.exact_divergence ? std::vector<Tensor>{}
+                         : make_probes(o.probe, o.probes, path.xt.shape(), gen, path.xt.dtype());
+  const FdmResidual r = fdm_residual(field, path, t, probes, o.stop_gradient_v);
+  FdmLoss out;
+  out.v = r.v;
+  out.cdm = mean(square(r.residual));
+  out.cfm = cfm_loss(out.v, path.ut);
+  out.total = o.w_cfm * out.cfm + o.w_div * out.cdm;
+  return out;
+}
+
+Tensor efm_target(const Tensor& xt, const Tensor& t, const Tensor& x1, const Tensor& extra,
+                  double sigma_min) {
+  NoGrad no_grad;
+  const Tensor reference = extra.defined() && extra.numel() > 0 ? concat({x1, extra}, 0) : x1;
+  return stop_gradient(
+      empirical_velocity(stop_gradient(xt), stop_gradient(t), reference, sigma_min));
+}
+
+}  // namespace flowtape::flows

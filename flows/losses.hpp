@@ -1,0 +1,90 @@
+// The flow-matching objectives, each a function of model outputs and targets so it fits any
+// training loop (the example programs and the CLI use them as they are).
+//
+//   per_sample_loss  l_i = ||v_i - u_i||^2, summed over coordinates (PAPERS.md 1.2 reads the
+//                    entropic paper's l_i as a sum; a per-coordinate mean only rescales
+//                    lambda by d).
+//   cfm_loss         mean_i l_i: the conditional flow-matching regression.
+//   entropic_loss    (1/lambda) log((1/B) sum_i exp(lambda l_i)), the risk-entropic (tilted)
+//                    aggregation of the batch (PAPERS.md 1.2). Its gradient is
+//                    sum_i softmax(lambda l)_i grad l_i. Exactly the mean at lambda = 0 and
+//                    smooth through it: for small lambda spreads it is evaluated as
+//                    mean(l) + log1p(mean(expm1(lambda (l - mean l)))) / lambda, which has no
+//                    cancellation; for large spreads as a max-shifted log-sum-exp, which
+//                    cannot overflow (l_i ~ 1e4 with lambda = 1 is fine).
+//   fdm_loss         flow and divergence matching (Huang et al., PAPERS.md 2.3): w_cfm L_CFM +
+//                    w_div L_CDM, with the conditional continuity residual
+//                    rho = sigma_t [ z^T J z + (z.s)(z.sg[v]) - (z.s)(z.u) - (sigma'/sigma)|z|^2 ]
+//                    from Hutchinson probes z through jvp, or its exact-trace form
+//                    sigma_t [ div v + (sg[v] - u).s - d sigma'/sigma ]. The stop-gradient on v
+//                    in the score product is the official code's default (freeze=True); the
+//                    Jacobian term keeps its gradient. With k > 1 probes the residual is
+//                    averaged over the probes before squaring (k = 1 is the paper's code).
+//   efm_target       the empirical flow-matching target (Bertrand et al. Eq. 8): the closed-form
+//                    velocity over a reference set made of the batch's own targets plus extra
+//                    data points; with the generating x1 in the set the estimate is unbiased.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "flows/divergence.hpp"
+#include "flows/path.hpp"
+#include "flows/velocity.hpp"
+
+namespace flowtape::flows {
+
+Tensor per_sample_loss(const Tensor& v, const Tensor& u);  // [B]
+Tensor cfm_loss(const Tensor& v, const Tensor& u);         // scalar
+Tensor entropic_loss(const Tensor& per_sample, double lambda);
+
+// The lambda schedule of the entropic loss (PAPERS.md 1.4): constant, or a linear ramp from 0
+// at step `start` to lambda_max at step `end`, held afterwards.
+class LambdaSchedule {
+ public:
+  static LambdaSchedule constant(double lambda);
+  static LambdaSchedule linear_ramp(double lambda_max, std::int64_t start, std::int64_t end);
+  double operator()(std::int64_t step) const;
+  std::string describe() const;
+
+ private:
+  LambdaSchedule(double lambda_max, std::int64_t start, std::int64_t end)
+      : lambda_max_(lambda_max), start_(start), end_(end) {}
+  double lambda_max_;
+  std::int64_t start_, end_;  // end_ < 0: constant
+};
+
+struct FdmOptions {
+  double w_cfm = 1.0;
+  double w_div = 0.1;  // the official 2-D code's reg = 0.1
+  bool exact_divergence = false;
+  int probes = 1;
+  ProbeKind probe = ProbeKind::rademacher;  // the official 2-D code's probe
+  bool stop_gradient_v = true;              // sg[v] in the score product (freeze=True)
+};
+
+struct FdmLoss {
+  Tensor total, cfm, cdm;  // scalars; total = w_cfm cfm + w_div cdm
+  Tensor v;                // [B, d] the model output at the path sample (for metrics)
+};
+
+// The sigma_t-weighted conditional continuity residual per sample ([B, 1]) and the model
+// output at the path sample; `probes` empty means the exact trace (d JVPs), otherwise the
+// residual is averaged over the given Hutchinson probes (each x's shape).
+struct FdmResidual {
+  Tensor v, residual;
+};
+FdmResidual fdm_residual(const VelocityField& field, const PathSample& path, const Tensor& t,
+                         const std::vector<Tensor>& probes, bool stop_gradient_v = true);
+
+// path: the sample (xt, ut, sigma, sigma_rate, score) at times t [B, 1].
+FdmLoss fdm_loss(const VelocityField& field, const PathSample& path, const Tensor& t,
+                 Generator& gen, const FdmOptions& options = {});
+
+// The empirical FM target at (xt, t): the closed-form velocity over the reference set
+// concat(x1, extra) (extra may be empty), with the rectified path (sigma_min = 0) or Lipman's.
+// Returned as a constant (no gradient), like any regression target.
+Tensor efm_target(const Tensor& xt, const Tensor& t, const Tensor& x1, const Tensor& extra,
+                  double sigma_min = 0.0);
+
+}  // namespace flowtape::flows

@@ -1,0 +1,39 @@
+// Sample-quality metrics for generated points against data, on plain values (no gradients).
+//
+//   mmd_rbf             squared maximum mean discrepancy with a sum of Gaussian kernels
+//                       (biased V-statistic, so it is >= 0); bandwidths default to the median
+//                       pairwise distance of the pooled sample times {0.5, 1, 2}.
+//   sliced_wasserstein  sliced Wasserstein-2 (its square root), averaged over random unit
+//                       directions; equal sample counts.
+//   energy_distance     2 E|X - Y| - E|X - X'| - E|Y - Y'| (Szekely), >= 0.
+//   ring_metrics        the risk-entropic paper's vocabulary (PAPERS.md 1.1, 1.5 proposal):
+//                       angular spread error, gap violation rate, mode concentration, variance
+//                       error — computed against the data with the Rings geometry.
+//   pairing_reproduction_rate
+//                       fraction of generated x1 whose nearest training target is the one
+//                       paired with their source (the memorisation study, PAPERS.md 3.4).
+#pragma once
+
+#include <vector>
+
+#include "autodiff/autodiff.hpp"
+#include "flows/datasets.hpp"
+
+namespace flowtape::flows {
+
+double mmd_rbf(const Tensor& x, const Tensor& y, std::vector<double> bandwidths = {});
+double sliced_wasserstein(const Tensor& x, const Tensor& y, int projections, Generator& gen);
+double energy_distance(const Tensor& x, const Tensor& y);
+
+struct RingMetrics {
+  double angular_spread_error;  // mean over lobes of |std(gen angles) - std(data angles)|
+  double gap_violation_rate;    // fraction of generated angles in a gap
+  double mode_concentration;    // total variation between lobe occupancies (gen vs weights)
+  double variance_error;        // |tr Cov(gen) - tr Cov(data)| / tr Cov(data)
+  double radial_std_error;      // |std(gen radius) - std(data radius)|
+};
+RingMetrics ring_metrics(const Rings& rings, const Tensor& generated, const Tensor& data);
+
+double pairing_reproduction_rate(const Tensor& generated, const Tensor& targets);
+
+}  // namespace flowtape::flows

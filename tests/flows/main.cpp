@@ -1,0 +1,3 @@
+// Test runner for the flows suites.
+#define BOOST_TEST_MODULE flowtape_flows
+#include <boost/test/unit_test.hpp>

@@ -1,0 +1,250 @@
+// Losses: the entropic aggregation against closed forms (PAPERS.md 5), its lambda -> 0 limit,
+// overflow safety and gradient weights; the FDM residual against hand-computed values, the
+// Hutchinson estimator's unbiasedness, and FDM gradients against finite differences.
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+
+#include "flows/losses.hpp"
+#include "support/gradcheck.hpp"
+
+using namespace flowtape;
+using namespace flowtape::flows;
+using flowtape::test::rel_error;
+
+namespace {
+Tensor vec(std::vector<double> v, DType dt = DType::f64) {
+  const auto n = static_cast<std::int64_t>(v.size());
+  return from_vector(v, Shape{n}, dt);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(entropic)
+
+BOOST_AUTO_TEST_CASE(matches_the_closed_form_and_its_softmax_gradient) {
+  const Tensor l = vec({0.5, 1.0, 4.0});
+  BOOST_TEST(entropic_loss(l, 0.3).item() == 2.215717, boost::test_tools::tolerance(1e-6));
+  const Tensor g = grad([](const Tensor& x) { return entropic_loss(x, 0.3); }, l);
+  const std::vector<double> expect = {0.199224, 0.231465, 0.569312};
+  for (int i = 0; i < 3; ++i) BOOST_TEST(std::abs(g.at(i) - expect[i]) < 1e-6);
+  // Negative lambda (risk-seeking) is the same formula.
+  const double neg = std::log((std::exp(-0.15) + std::exp(-0.3) + std::exp(-1.2)) / 3) / -0.3;
+  BOOST_TEST(entropic_loss(l, -0.3).item() == neg, boost::test_tools::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(is_the_mean_at_zero_and_continuous_near_it) {
+  const Tensor l = vec({0.2, 1.7, 3.1, 0.9, 2.4});
+  const double m = 1.66,
+               var = (0.2 * 0.2 + 1.7 * 1.7 + 3.1 * 3.1 + 0.9 * 0.9 + 2.4 * 2.4) / 5 - m * m;
+  BOOST_TEST(entropic_loss(l, 0.0).item() == m, boost::test_tools::tolerance(1e-15));
+  for (double lambda : {1e-14, 1e-10, 1e-6, -1e-6, 1e-3}) {
+    // Second-order cumulant expansion: mean + lambda var / 2 + O(lambda^2).
+    const double expect = m + lambda * var / 2;
+    BOOST_TEST_CONTEXT("lambda " << lambda) {
+      BOOST_TEST(std::abs(entropic_loss(l, lambda).item() - expect) <
+                 1e-14 + 2 * lambda * lambda * 10);
+    }
+  }
+  // f32 keeps the limit too (no 1/lambda amplification of rounding).
+  BOOST_TEST(std::abs(entropic_loss(to_dtype(l, DType::f32), 1e-9).item() - m) < 1e-6);
+  // The two evaluation forms meet where the lambda spread crosses 1 (here spread = 2.9 lambda).
+  const double at = 1.0 / 2.9;
+  BOOST_TEST(std::abs(entropic_loss(l, at * (1 - 1e-12)).item() -
+                      entropic_loss(l, at * (1 + 1e-12)).item()) < 1e-10);
+}
+
+BOOST_AUTO_TEST_CASE(large_losses_do_not_overflow) {
+  const Tensor l = vec({1e4, 1e4 - 1, 0.0, 5e3});
+  const double expect = 1e4 + std::log((1 + std::exp(-1.0) + std::exp(-1e4) + std::exp(-5e3)) / 4);
+  BOOST_TEST(entropic_loss(l, 1.0).item() == expect, boost::test_tools::tolerance(1e-12));
+  const Tensor g = grad([](const Tensor& x) { return entropic_loss(x, 1.0); }, l);
+  for (double w : g.to_vector()) BOOST_TEST(std::isfinite(w));
+  BOOST_TEST(g.at(0) == 1 / (1 + std::exp(-1.0)), boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(std::isfinite(entropic_loss(to_dtype(l, DType::f32), 1.0).item()));
+}
+
+BOOST_AUTO_TEST_CASE(gradient_is_the_softmax_weighted_cfm_gradient) {
+  // A linear model v = x W on a batch; the entropic gradient in W must equal
+  // sum_i softmax(lambda l)_i grad_W l_i, each grad_W l_i taken on its own.
+  Generator gen(3);
+  const Tensor x = randn({6, 2}, gen, DType::f64), u = randn({6, 2}, gen, DType::f64);
+  const Tensor w = randn({2, 2}, gen, DType::f64);
+  const double lambda = 0.7;
+  const Tensor g = grad(
+      [&](const Tensor& W) { return entropic_loss(per_sample_loss(matmul(x, W), u), lambda); }, w);
+  const Tensor l = per_sample_loss(matmul(x, w), u);
+  const std::vector<double> weights = softmax(l * lambda, 0).to_vector();
+  std::vector<double> expect(4, 0.0);
+  for (int i = 0; i < 6; ++i) {
+    const Tensor gi = grad(
+        [&](const Tensor& W) { return sum(slice(per_sample_loss(matmul(x, W), u), 0, i, i + 1)); },
+        w);
+    for (int k = 0; k < 4; ++k) expect[k] += weights[i] * gi.at(k);
+  }
+  BOOST_TEST(rel_error(g.to_vector(), expect) < 1e-12);
+}
+
+BOOST_AUTO_TEST_CASE(schedules) {
+  const auto ramp = LambdaSchedule::linear_ramp(0.4, 100, 300);
+  BOOST_TEST(ramp(0) == 0.0);
+  BOOST_TEST(ramp(100) == 0.0);
+  BOOST_TEST(ramp(200) == 0.2, boost::test_tools::tolerance(1e-15));
+  BOOST_TEST(ramp(300) == 0.4);
+  BOOST_TEST(ramp(10000) == 0.4);
+  BOOST_TEST(LambdaSchedule::constant(0.25)(7) == 0.25);
+  BOOST_CHECK_THROW(LambdaSchedule::linear_ramp(0.4, 10, 10), std::invalid_argument);
+  BOOST_CHECK_THROW(entropic_loss(zeros({2, 2}), 0.1), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(divergence_matching)
+
+namespace {
+// v(x) = A x + b on rows: x [B, 2] -> x A^T + b.
+VelocityField linear_field(const Tensor& A, const Tensor& b) {
+  return [A, b](const Tensor& x, const Tensor&) { return matmul(x, A, false, true) + b; };
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(residual_matches_hand_values) {
+  // PAPERS.md 5: OT path, t = 0.5, x0 = (1, 0), x1 = (0, 2), z = (1, -1), A, b below.
+  const Tensor A = from_vector(std::vector<double>{0.5, 0.1, 0.2, -0.3}, Shape{2, 2}, DType::f64);
+  const Tensor b = from_vector(std::vector<double>{0.1, 0.2}, Shape{1, 2}, DType::f64);
+  const Tensor x0 = from_vector(std::vector<double>{1, 0}, Shape{1, 2}, DType::f64);
+  const Tensor x1 = from_vector(std::vector<double>{0, 2}, Shape{1, 2}, DType::f64);
+  const Tensor t = full({1, 1}, 0.5, DType::f64);
+  const PathSample p = Path::rectified().sample(x0, x1, t);
+  BOOST_TEST(rel_error(p.xt.to_vector(), {0.5, 1.0}) < 1e-15);
+  const Tensor z = from_vector(std::vector<double>{1, -1}, Shape{1, 2}, DType::f64);
+  const FdmResidual hutch = fdm_residual(linear_field(A, b), p, t, {z});
+  BOOST_TEST(rel_error(hutch.v.to_vector(), {0.45, 0.0}) < 1e-15);
+  BOOST_TEST(hutch.residual.item() == -1.5, boost::test_tools::tolerance(1e-12));
+  const FdmResidual exact = fdm_residual(linear_field(A, b), p, t, {});
+  BOOST_TEST(exact.residual.item() == 0.65, boost::test_tools::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(exact_divergence_of_a_linear_field_is_its_trace) {
+  Generator gen(5);
+  const Tensor A = randn({4, 4}, gen, DType::f64), b = randn({1, 4}, gen, DType::f64);
+  const Tensor x = randn({3, 4}, gen, DType::f64);
+  const Tensor div = divergence_exact(linear_field(A, b), x, zeros({3, 1}, DType::f64)).div;
+  const double tr = A.at(0) + A.at(5) + A.at(10) + A.at(15);
+  for (double d : div.to_vector()) BOOST_TEST(d == tr, boost::test_tools::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(exact_divergence_of_a_nonlinear_field_matches_finite_differences) {
+  Generator gen(6);
+  const Tensor W = randn({3, 3}, gen, DType::f64) * 0.7;
+  const VelocityField field = [&](const Tensor& x, const Tensor& t) {
+    return tanh(matmul(x, W) + t) * x;
+  };
+  const Tensor x = randn({2, 3}, gen, DType::f64), t = full({2, 1}, 0.3, DType::f64);
+  const Tensor div = divergence_exact(field, x, t).div;
+  const double h = 1e-6;
+  for (int i = 0; i < 2; ++i) {
+    double fd = 0;
+    for (int j = 0; j < 3; ++j) {
+      Tensor e = zeros({2, 3}, DType::f64);
+      e.data<double>()[i * 3 + j] = h;
+      fd += (field(x + e, t).at(i * 3 + j) - field(x - e, t).at(i * 3 + j)) / (2 * h);
+    }
+    BOOST_TEST(div.at(i) == fd, boost::test_tools::tolerance(1e-7));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(hutchinson_is_unbiased) {
+  Generator gen(11);
+  const Tensor A = randn({3, 3}, gen, DType::f64), b = zeros({1, 3}, DType::f64);
+  const double tr = A.at(0) + A.at(4) + A.at(8);
+  const std::int64_t n = 20000;  // one probe per row: n independent estimates
+  const Tensor x = randn({n, 3}, gen, DType::f64), t = zeros({n, 1}, DType::f64);
+  for (ProbeKind kind : {ProbeKind::gaussian, ProbeKind::rademacher}) {
+    const auto probes = make_probes(kind, 1, x.shape(), gen, DType::f64);
+    const std::vector<double> est =
+        divergence_hutchinson(linear_field(A, b), x, t, probes).div.to_vector();
+    double m = 0, q = 0;
+    for (double e : est) m += e;
+    m /= n;
+    for (double e : est) q += (e - m) * (e - m);
+    const double se = std::sqrt(q / (n - 1) / n);
+    BOOST_TEST(std::abs(m - tr) < 3 * se, "mean " << m << " vs trace " << tr << ", se " << se);
+    BOOST_TEST(se > 0.0);
+  }
+  // Rademacher probes are +-1 exactly.
+  for (double v : make_probes(ProbeKind::rademacher, 2, {50, 3}, gen, DType::f32)[1].to_vector()) {
+    BOOST_TEST((v == 1.0 || v == -1.0));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(fdm_gradients_match_finite_differences) {
+  // d L_FDM / d theta for a small tanh field, with Hutchinson probes (the same seed at every
+  // evaluation, so the probes are fixed) and with the exact trace.
+  Generator gen(21);
+  const Tensor x0 = randn({4, 2}, gen, DType::f64), x1 = randn({4, 2}, gen, DType::f64);
+  const Tensor t = uniform({4, 1}, 0.1, 0.9, gen, DType::f64);
+  const PathSample p = Path::rectified().sample(x0, x1, t);
+  const std::vector<Tensor> theta0 = {randn({2, 5}, gen, DType::f64) * 0.8,
+                                      randn({5, 2}, gen, DType::f64) * 0.8,
+                                      randn({1, 5}, gen, DType::f64)};
+  auto field_of = [](const std::vector<Tensor>& w) -> VelocityField {
+    return [w](const Tensor& x, const Tensor& tt) {
+      return matmul(tanh(matmul(x, w[0]) + tt * w[2]), w[1]);
+    };
+  };
+  for (bool exact : {false, true}) {
+    FdmOptions o;
+    o.exact_divergence = exact;
+    o.probes = 2;
+    auto fdm = [&](const std::vector<Tensor>& w, bool sg) {
+      Generator probes(99);
+      FdmOptions oo = o;
+      oo.stop_gradient_v = sg;
+      return fdm_loss(field_of(w), p, t, probes, oo).total;
+    };
+    BOOST_TEST_CONTEXT("exact " << exact << ", no stop-gradient") {
+      flowtape::test::GradcheckOptions opt;
+      opt.check_jvp = false;
+      flowtape::test::check_gradients(
+          "fdm_loss", [&](const std::vector<Tensor>& w) { return fdm(w, false); }, theta0, opt);
+    }
+    BOOST_TEST_CONTEXT("exact " << exact << ", stop-gradient on v") {
+      // With sg[v] the gradient is that of the loss whose score-product v is frozen at theta0.
+      // That loss, evaluated independently: the residual with target u + v_theta - v_theta0 in
+      // the product (so v_theta - u' = v_theta0 - u) and the CFM term on the true target.
+      const Tensor v0 = field_of(theta0)(p.xt, t);
+      Generator pg(99);
+      const std::vector<Tensor> probes =
+          exact ? std::vector<Tensor>{}
+                : make_probes(ProbeKind::rademacher, 2, p.xt.shape(), pg, DType::f64);
+      auto frozen_loss = [&](const std::vector<Tensor>& w) {
+        const VelocityField f = field_of(w);
+        PathSample q = p;
+        q.ut = p.ut + f(p.xt, t) - v0;
+        const Tensor r = fdm_residual(f, q, t, probes, false).residual;
+        return (o.w_cfm * cfm_loss(f(p.xt, t), p.ut) + o.w_div * mean(square(r))).item();
+      };
+      BOOST_TEST(std::abs(frozen_loss(theta0) - fdm(theta0, true).item()) < 1e-12);
+      const std::vector<Tensor> g =
+          grad([&](const std::vector<Tensor>& w) { return fdm(w, true); }, theta0);
+      const double h = 1e-6;
+      for (std::size_t i = 0; i < theta0.size(); ++i) {
+        std::vector<double> fd(static_cast<std::size_t>(theta0[i].numel()));
+        for (std::int64_t j = 0; j < theta0[i].numel(); ++j) {
+          std::vector<Tensor> plus = theta0, minus = theta0;
+          plus[i] = copy(theta0[i]);
+          minus[i] = copy(theta0[i]);
+          plus[i].data<double>()[j] += h;
+          minus[i].data<double>()[j] -= h;
+          fd[static_cast<std::size_t>(j)] = (frozen_loss(plus) - frozen_loss(minus)) / (2 * h);
+        }
+        BOOST_TEST(rel_error(g[i].to_vector(), fd) < 1e-6, "parameter " << i);
+      }
+      // And it differs from the full gradient (the stop-gradient does something).
+      const std::vector<Tensor> full_g =
+          grad([&](const std::vector<Tensor>& w) { return fdm(w, false); }, theta0);
+      BOOST_TEST(rel_error(full_g[0].to_vector(), g[0].to_vector()) > 1e-3);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
