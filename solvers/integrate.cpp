@@ -70,6 +70,10 @@ class Saver {
   }
   // Whether a requested time lies at or before t (in the direction of integration).
   bool pending_until(double t) const { return next_ < ts_.size() && (ts_[next_] - t) * dir_ <= 0; }
+  // Whether a requested time lies strictly before t: saving up to t needs the interpolant.
+  bool interpolates_before(double t) const {
+    return next_ < ts_.size() && (ts_[next_] - t) * dir_ < 0;
+  }
   // Saves every requested time in (ta, tb]; `at(theta)` interpolates, tb itself is y1.
   template <class Interp>
   void save_step(double ta, double tb, const Tensor& y1, Interp&& at) {
@@ -119,7 +123,7 @@ Solution integrate_fixed(const Tableau& tab, const VectorField& f, const Tensor&
     ++stats.accepted;
     Tensor f1 = s.f1;
     if (saver.pending_until(t_new)) {
-      if (!f1.defined() && needs_end_derivative(tab)) {
+      if (!f1.defined() && needs_end_derivative(tab) && saver.interpolates_before(t_new)) {
         f1 = f(t_new, s.y1);
         ++stats.nfe;
       }
@@ -190,7 +194,7 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
     const double t_new = last ? t1 : t + h;
     Tensor f1 = s.f1;
     if (saver.pending_until(t_new)) {
-      if (!f1.defined() && needs_end_derivative(tab)) {
+      if (!f1.defined() && needs_end_derivative(tab) && saver.interpolates_before(t_new)) {
         f1 = f(t_new, s.y1);
         ++stats.nfe;
       }

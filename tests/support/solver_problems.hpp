@@ -1,4 +1,4 @@
-// Test problems with known solutions, shared by the solver suites (all f64).
+// ODE test problems with known solutions, shared by the solver suites (f64 unless asked).
 #pragma once
 
 #include <cmath>
