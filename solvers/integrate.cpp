@@ -153,14 +153,20 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
   Tensor y = y0;
   long step = 0;
   int nonfinite_in_a_row = 0;
+  long last_nonfinite_step = -1000;
   while ((t1 - t) * dir > 0) {
     if (step >= o.max_steps)
       fail(tab, "max_steps = " + std::to_string(o.max_steps) + " reached", t, step);
     const double h_min = min_step(t, span, o.dt_min);
     if (std::abs(h) < h_min) {
       std::ostringstream what;
-      what << "step size underflow (|dt| = " << std::abs(h) << " < dt_min = " << h_min
-           << "; the problem may be stiff or its solution blow up)";
+      if (step - last_nonfinite_step <= 20)
+        what << "non-finite state or derivative in the trial steps beyond this point (the step "
+                "size underflowed avoiding them: |dt| = "
+             << std::abs(h) << " < dt_min = " << h_min << ")";
+      else
+        what << "step size underflow (|dt| = " << std::abs(h) << " < dt_min = " << h_min
+             << "; the problem may be stiff or its solution blow up)";
       fail(tab, what.str(), t, step);
     }
     // Stretch a step that would leave a sliver before t1 (Hairer's 1.01), and land exactly.
@@ -180,6 +186,7 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
       if (++nonfinite_in_a_row >= 10)
         fail(tab, "non-finite state or derivative in 10 successive trial steps", t, step);
       ++stats.rejected;
+      last_nonfinite_step = step;
       h *= o.factor_min;
       continue;
     }
