@@ -6,6 +6,7 @@
 
 #include "autodiff/autodiff.hpp"
 #include "solvers/solvers.hpp"
+#include "support/gradcheck.hpp"
 
 namespace flowtape::test {
 
