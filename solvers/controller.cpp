@@ -1,0 +1,39 @@
+// PI step-size control on doubles.
+#include "solvers/controller.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace flowtape::solvers {
+
+PIController::PIController(const IntegrateOptions& opts, int error_order)
+    : safety_(opts.safety),
+      factor_min_(opts.factor_min),
+      factor_max_(opts.factor_max),
+      alpha_(0.7 / (error_order + 1)),
+      beta_(0.4 / (error_order + 1)),
+      k_(error_order + 1) {}
+
+StepDecision PIController::decide(double err) {
+  if (err <= 1.0) {
+    // Floor the errors (as Hairer's codes do) so an exact step cannot produce an infinite
+    // factor; factor_max caps the growth anyway.
+    const double e = std::max(err, 1e-10);
+    double factor = safety_ * std::pow(e, -alpha_) * std::pow(err_prev_, beta_);
+    factor = std::clamp(factor, factor_min_, factor_max_);
+    if (last_rejected_) factor = std::min(factor, 1.0);
+    err_prev_ = std::max(err, 1e-4);
+    last_rejected_ = false;
+    return {true, factor};
+  }
+  last_rejected_ = true;
+  return {false, std::clamp(safety_ * std::pow(err, -1.0 / k_), factor_min_, 1.0)};
+}
+
+double min_step(double t, double span, double dt_min_option) {
+  if (dt_min_option > 0) return dt_min_option;
+  return 4.0 * std::numeric_limits<double>::epsilon() * std::max(std::abs(t), std::abs(span));
+}
+
+}  // namespace flowtape::solvers

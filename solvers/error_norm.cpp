@@ -1,0 +1,47 @@
+// Scaled error norms, computed with Tensor ops (so they run wherever the state lives) and read
+// back with item().
+#include "solvers/error_norm.hpp"
+
+#include <cmath>
+
+#include "autodiff/ops.hpp"
+#include "autodiff/tape.hpp"
+#include "autodiff/verbs.hpp"
+
+namespace flowtape::solvers {
+
+Tensor local_error(const Tableau& tab, const std::vector<Tensor>& k, double h) {
+  NoGrad no_grad;
+  Tensor e;
+  for (int i = 0; i < tab.stages; ++i) {
+    const double w = h * tab.b_err(i);
+    if (w == 0.0) continue;
+    const Tensor term = stop_gradient(k[static_cast<std::size_t>(i)]) * w;
+    e = e.defined() ? e + term : term;
+  }
+  return e.defined() ? e : zeros_like(k[0]);
+}
+
+double scaled_norm(const Tensor& v, const Tensor& y0, const Tensor& y1, double rtol, double atol,
+                   ErrorNorm norm) {
+  NoGrad no_grad;
+  Tensor mag = abs(stop_gradient(y0));
+  if (y1.defined()) {
+    const Tensor mag1 = abs(stop_gradient(y1));
+    mag = where(greater(mag1, mag), mag1, mag);
+  }
+  const Tensor e = square(stop_gradient(v) / (mag * rtol + atol));
+  if (norm == ErrorNorm::rms || e.rank() == 0) return std::sqrt(mean(e).item());
+  // Per sample: mean over everything but axis 0, then the worst sample.
+  const Tensor per_sample = mean(reshape(e, {e.size(0), -1}), 1);
+  return std::sqrt(max(per_sample, 0).item());
+}
+
+bool all_finite(const Tensor& x) {
+  NoGrad no_grad;
+  // Any inf or NaN makes the sum non-finite (inf - inf is NaN); finite values overflowing the
+  // sum would be a false alarm only for states near the dtype's maximum.
+  return std::isfinite(sum(abs(stop_gradient(x))).item());
+}
+
+}  // namespace flowtape::solvers

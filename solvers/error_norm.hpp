@@ -1,0 +1,26 @@
+// The scaled error norm the step-size controller reads: e = v / (atol + rtol * max(|y0|, |y1|))
+// reduced to one number by RMS over the whole state, or per sample (axis 0 is the batch; the
+// worst sample's RMS), so that one badly resolved sample in a batch cannot hide behind the
+// others. Values only: everything here runs unrecorded on stop_gradient'd inputs.
+#pragma once
+
+#include <vector>
+
+#include "autodiff/tensor.hpp"
+#include "solvers/options.hpp"
+#include "solvers/tableau.hpp"
+
+namespace flowtape::solvers {
+
+// The local error estimate h sum_i b_err(i) k_i of an embedded pair (unrecorded).
+Tensor local_error(const Tableau& tab, const std::vector<Tensor>& k, double h);
+
+// || v / (atol + rtol * max(|y0|, |y1|)) || in the chosen norm; y1 may be undefined (then
+// only |y0| scales).
+double scaled_norm(const Tensor& v, const Tensor& y0, const Tensor& y1, double rtol, double atol,
+                   ErrorNorm norm);
+
+// Whether every element of x is finite (unrecorded).
+bool all_finite(const Tensor& x);
+
+}  // namespace flowtape::solvers

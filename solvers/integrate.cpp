@@ -1,0 +1,234 @@
+// The integration driver: option checks, the adaptive and the fixed-step loops, saving by
+// dense output, and the failure modes (each a SolverError naming t and the step).
+#include "solvers/integrate.hpp"
+
+#include <cmath>
+#include <sstream>
+#include <string>
+
+#include "autodiff/ops.hpp"
+#include "solvers/controller.hpp"
+#include "solvers/dense_output.hpp"
+#include "solvers/error_norm.hpp"
+#include "solvers/initial_step.hpp"
+#include "solvers/stepper.hpp"
+#include "solvers/tableau.hpp"
+
+namespace flowtape::solvers {
+namespace {
+
+[[noreturn]] void bad_option(const std::string& what) {
+  throw std::invalid_argument("integrate: " + what);
+}
+
+void validate(const VectorField& f, const Tensor& y0, double t0, double t1,
+              const IntegrateOptions& o, const Tableau& tab) {
+  if (!f) bad_option("the vector field is empty");
+  if (!y0.defined() || y0.numel() == 0) bad_option("y0 must be a non-empty tensor");
+  if (!std::isfinite(t0) || !std::isfinite(t1)) bad_option("t0 and t1 must be finite");
+  if (!(o.rtol > 0) || !(o.atol >= 0))
+    bad_option("rtol must be > 0 and atol >= 0 (got rtol = " + std::to_string(o.rtol) +
+               ", atol = " + std::to_string(o.atol) + ")");
+  if (!(o.dt0 >= 0) || !std::isfinite(o.dt0))
+    bad_option("dt0 is a step magnitude and must be finite and >= 0");
+  if (o.n_steps < 0) bad_option("n_steps must be >= 0");
+  if (o.dt0 > 0 && o.n_steps > 0) bad_option("give dt0 or n_steps, not both");
+  if (!tab.adaptive() && o.dt0 == 0 && o.n_steps == 0 && t0 != t1)
+    bad_option("the fixed-step method '" + std::string(tab.name) +
+               "' needs a step size dt0 > 0 or a step count n_steps > 0");
+  if (o.max_steps <= 0) bad_option("max_steps must be > 0");
+  if (!(o.safety > 0 && o.safety <= 1)) bad_option("safety must be in (0, 1]");
+  if (!(o.factor_min > 0 && o.factor_min < 1 && o.factor_max > 1))
+    bad_option("need 0 < factor_min < 1 < factor_max");
+  if (!(o.dt_min >= 0)) bad_option("dt_min must be >= 0");
+  const double dir = t1 >= t0 ? 1.0 : -1.0;
+  for (std::size_t i = 0; i < o.save_at.size(); ++i) {
+    const double s = o.save_at[i];
+    if (!std::isfinite(s) || (s - t0) * dir < 0 || (s - t1) * dir > 0)
+      bad_option("save_at[" + std::to_string(i) + "] = " + std::to_string(s) +
+                 " is outside [t0, t1] = [" + std::to_string(t0) + ", " + std::to_string(t1) + "]");
+    if (i > 0 && (s - o.save_at[i - 1]) * dir < 0)
+      bad_option("save_at must be monotone from t0 towards t1 (save_at[" + std::to_string(i) +
+                 "] = " + std::to_string(s) + " comes after " + std::to_string(o.save_at[i - 1]) +
+                 ")");
+  }
+}
+
+[[noreturn]] void fail(const Tableau& tab, const std::string& what, double t, long step) {
+  std::ostringstream msg;
+  msg.precision(17);
+  msg << "integrate(" << tab.name << "): " << what << " at t = " << t << " (step " << step << ")";
+  throw SolverError(msg.str(), t, step);
+}
+
+// Collects the states at the requested times as the solve passes them.
+class Saver {
+ public:
+  Saver(const std::vector<double>& ts, double t1, double dir)
+      : ts_(ts.empty() ? std::vector<double>{t1} : ts), dir_(dir) {
+    ys_.reserve(ts_.size());
+  }
+  // Whether a requested time lies at or before t (in the direction of integration).
+  bool pending_until(double t) const { return next_ < ts_.size() && (ts_[next_] - t) * dir_ <= 0; }
+  // Whether a requested time lies strictly before t: saving up to t needs the interpolant.
+  bool interpolates_before(double t) const {
+    return next_ < ts_.size() && (ts_[next_] - t) * dir_ < 0;
+  }
+  // Saves every requested time in (ta, tb]; `at(theta)` interpolates, tb itself is y1.
+  template <class Interp>
+  void save_step(double ta, double tb, const Tensor& y1, Interp&& at) {
+    for (; pending_until(tb); ++next_) {
+      const double s = ts_[next_];
+      ys_.push_back(s == tb ? y1 : at((s - ta) / (tb - ta)));
+    }
+  }
+  void save_initial(double t0, const Tensor& y0) {
+    for (; next_ < ts_.size() && ts_[next_] == t0; ++next_) ys_.push_back(y0);
+  }
+  Solution finish(Stats stats) && { return {std::move(ts_), std::move(ys_), stats}; }
+
+ private:
+  std::vector<double> ts_;
+  std::vector<Tensor> ys_;
+  std::size_t next_ = 0;
+  double dir_;
+};
+
+Solution integrate_fixed(const Tableau& tab, const VectorField& f, const Tensor& y0, double t0,
+                         double t1, const IntegrateOptions& o, Saver saver) {
+  const double span = t1 - t0;
+  long n = o.n_steps;
+  if (n == 0) {
+    // The fewest dt0-sized steps that cover the span; a ratio a rounding error above an
+    // integer does not add a sliver step.
+    n = static_cast<long>(std::ceil(std::abs(span) / o.dt0 * (1 - 1e-12)));
+    if (n < 1) n = 1;
+  }
+  const double h = o.n_steps > 0 ? span / static_cast<double>(n) : (span >= 0 ? o.dt0 : -o.dt0);
+  Stats stats;
+  double t = t0;
+  Tensor y = y0, k1;
+  for (long i = 0; i < n; ++i) {
+    if (i >= o.max_steps)
+      fail(tab, "max_steps = " + std::to_string(o.max_steps) + " reached", t, i);
+    // Times from t0 by multiplication, not accumulation; the last step lands on t1 exactly.
+    const double t_new = i + 1 == n ? t1 : t0 + static_cast<double>(i + 1) * h;
+    if (!k1.defined()) {
+      k1 = f(t, y);
+      ++stats.nfe;
+    }
+    RKStep s = rk_step(tab, f, t, y, k1, t_new - t, stats.nfe);
+    if (!all_finite(s.y1))
+      fail(tab, "non-finite state or derivative in the step to t = " + std::to_string(t_new), t, i);
+    ++stats.accepted;
+    Tensor f1 = s.f1;
+    if (saver.pending_until(t_new)) {
+      if (!f1.defined() && needs_end_derivative(tab) && saver.interpolates_before(t_new)) {
+        f1 = f(t_new, s.y1);
+        ++stats.nfe;
+      }
+      saver.save_step(t, t_new, s.y1, [&](double theta) {
+        return interpolate(tab, y, s.y1, k1, f1, s.k, t_new - t, theta);
+      });
+    }
+    t = t_new;
+    y = s.y1;
+    k1 = f1;
+  }
+  return std::move(saver).finish(stats);
+}
+
+Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tensor& y0, double t0,
+                            double t1, const IntegrateOptions& o, Saver saver) {
+  const double dir = t1 >= t0 ? 1.0 : -1.0, span = std::abs(t1 - t0);
+  Stats stats;
+  Tensor k1 = f(t0, y0);
+  ++stats.nfe;
+  if (!all_finite(k1) || !all_finite(y0))
+    fail(tab, "non-finite initial state or derivative", t0, 0);
+  double h = dir * (o.dt0 > 0 ? std::min(o.dt0, span)
+                              : initial_step(f, t0, y0, k1, tab.order, dir, span, o, stats.nfe));
+  PIController controller(o, tab.error_order);
+  double t = t0;
+  Tensor y = y0;
+  long step = 0;
+  int nonfinite_in_a_row = 0;
+  long last_nonfinite_step = -1000;
+  while ((t1 - t) * dir > 0) {
+    if (step >= o.max_steps)
+      fail(tab, "max_steps = " + std::to_string(o.max_steps) + " reached", t, step);
+    const double h_min = min_step(t, span, o.dt_min);
+    if (std::abs(h) < h_min) {
+      std::ostringstream what;
+      if (step - last_nonfinite_step <= 20)
+        what << "non-finite state or derivative in the trial steps beyond this point (the step "
+                "size underflowed avoiding them: |dt| = "
+             << std::abs(h) << " < dt_min = " << h_min << ")";
+      else
+        what << "step size underflow (|dt| = " << std::abs(h) << " < dt_min = " << h_min
+             << "; the problem may be stiff or its solution blow up)";
+      fail(tab, what.str(), t, step);
+    }
+    // Stretch a step that would leave a sliver before t1 (Hairer's 1.01), and land exactly.
+    const bool last = (t + 1.01 * h - t1) * dir >= 0;
+    if (last) h = t1 - t;
+    if (!k1.defined()) {
+      k1 = f(t, y);
+      ++stats.nfe;
+    }
+    RKStep s = rk_step(tab, f, t, y, k1, h, stats.nfe);
+    ++step;
+    const double err = scaled_norm(local_error(tab, s.k, h), y, s.y1, o.rtol, o.atol, o.norm);
+    if (!std::isfinite(err)) {
+      // Non-finite at the accepted state itself is an error of f; in the trial stages it may
+      // be an overflow of too large a step, so shrink, but not forever.
+      if (!all_finite(k1)) fail(tab, "non-finite derivative f(t, y)", t, step);
+      if (++nonfinite_in_a_row >= 10)
+        fail(tab, "non-finite state or derivative in 10 successive trial steps", t, step);
+      ++stats.rejected;
+      last_nonfinite_step = step;
+      h *= o.factor_min;
+      continue;
+    }
+    nonfinite_in_a_row = 0;
+    const StepDecision d = controller.decide(err);
+    if (!d.accept) {
+      ++stats.rejected;
+      h *= d.factor;
+      continue;
+    }
+    ++stats.accepted;
+    const double t_new = last ? t1 : t + h;
+    Tensor f1 = s.f1;
+    if (saver.pending_until(t_new)) {
+      if (!f1.defined() && needs_end_derivative(tab) && saver.interpolates_before(t_new)) {
+        f1 = f(t_new, s.y1);
+        ++stats.nfe;
+      }
+      saver.save_step(t, t_new, s.y1, [&](double theta) {
+        return interpolate(tab, y, s.y1, k1, f1, s.k, h, theta);
+      });
+    }
+    t = t_new;
+    y = s.y1;
+    k1 = f1;  // FSAL (or the end derivative computed for saving): the next first stage
+    h *= d.factor;
+  }
+  return std::move(saver).finish(stats);
+}
+
+}  // namespace
+
+Solution integrate(const VectorField& f, const Tensor& y0, double t0, double t1,
+                   const IntegrateOptions& opts) {
+  const Tableau& tab = tableau(opts.method);
+  validate(f, y0, t0, t1, opts, tab);
+  Saver saver(opts.save_at, t1, t1 >= t0 ? 1.0 : -1.0);
+  saver.save_initial(t0, y0);
+  if (t0 == t1) return std::move(saver).finish({});
+  if (!tab.adaptive() || opts.n_steps > 0)
+    return integrate_fixed(tab, f, y0, t0, t1, opts, std::move(saver));
+  return integrate_adaptive(tab, f, y0, t0, t1, opts, std::move(saver));
+}
+
+}  // namespace flowtape::solvers

@@ -1,0 +1,18 @@
+// integrate(): solve dy/dt = f(t, y) from t0 to t1 (t1 < t0 integrates backward in time) with
+// any method of method.hpp. Adaptive methods choose steps with the PI controller and save at
+// requested times by dense output; fixed-step methods take dt0-sized or n_steps equal steps.
+// The state is a Tensor of any shape and dtype; inside an active Tape the solve is recorded
+// and differentiable (discretise-then-optimise, no gradient through step sizes).
+//
+// Bad options throw std::invalid_argument; a solve that cannot finish throws SolverError.
+#pragma once
+
+#include "autodiff/tensor.hpp"
+#include "solvers/options.hpp"
+
+namespace flowtape::solvers {
+
+Solution integrate(const VectorField& f, const Tensor& y0, double t0, double t1,
+                   const IntegrateOptions& opts = {});
+
+}  // namespace flowtape::solvers

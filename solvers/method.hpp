@@ -1,0 +1,15 @@
+// The named integration methods and their string names ("dopri5", ...), for options and
+// command lines.
+#pragma once
+
+#include <string_view>
+
+namespace flowtape::solvers {
+
+enum class Method { euler, midpoint, heun, rk4, bosh3, dopri5, tsit5, dopri8 };
+
+// Throws std::invalid_argument listing the valid names when `name` is not one of them.
+Method method_from_name(std::string_view name);
+std::string_view method_name(Method m);
+
+}  // namespace flowtape::solvers

@@ -1,0 +1,67 @@
+// The vocabulary of integrate(): the vector field type, the options, the result and the error
+// a failed solve throws.
+#pragma once
+
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "autodiff/tensor.hpp"
+#include "solvers/method.hpp"
+
+namespace flowtape::solvers {
+
+// dy/dt = f(t, y). The returned tensor must have y's shape and dtype.
+using VectorField = std::function<Tensor(double t, const Tensor& y)>;
+
+enum class ErrorNorm {
+  rms,             // root mean square over the whole state
+  per_sample_rms,  // axis 0 is the batch: the largest of the samples' RMS errors
+};
+
+struct IntegrateOptions {
+  Method method = Method::dopri5;
+  double rtol = 1e-5, atol = 1e-6;
+  // Adaptive methods: the first step (0: Hairer's automatic choice). Fixed-step methods: the
+  // step size. A magnitude; the direction comes from t1 - t0.
+  double dt0 = 0;
+  // Number of equal steps (alternative to dt0). Given for an adaptive method, it runs that
+  // method's high-order solution on the fixed grid with the controller off.
+  int n_steps = 0;
+  long max_steps = 100000;  // attempted steps (accepted + rejected)
+  // Times to save at, monotone in the direction t0 -> t1 and within [t0, t1]; reached by dense
+  // output, never stepped on. Empty: only the final state.
+  std::vector<double> save_at;
+  ErrorNorm norm = ErrorNorm::rms;
+  double safety = 0.9, factor_min = 0.2, factor_max = 10.0;
+  double dt_min = 0;  // 0: an automatic underflow guard, a few ulps of max(|t|, |t1 - t0|)
+};
+
+struct Stats {
+  long nfe = 0;       // evaluations of f
+  long accepted = 0;  // accepted steps (every step, for fixed-step runs)
+  long rejected = 0;
+};
+
+struct Solution {
+  std::vector<double> ts;  // save_at, or {t1}
+  std::vector<Tensor> ys;  // the state at each of ts
+  Stats stats;
+};
+
+// A solve that could not finish: step size underflow, max_steps reached, non-finite state or
+// derivative. The message names the time and the step reached; so do the accessors.
+class SolverError : public std::runtime_error {
+ public:
+  SolverError(const std::string& what, double t, long step)
+      : std::runtime_error(what), t_(t), step_(step) {}
+  double t() const { return t_; }
+  long step() const { return step_; }
+
+ private:
+  double t_;
+  long step_;
+};
+
+}  // namespace flowtape::solvers

@@ -1,0 +1,67 @@
+// Euler-Maruyama on a grid made of n_steps equal steps plus the save times.
+#include "solvers/sde.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include "autodiff/ops.hpp"
+#include "solvers/error_norm.hpp"
+
+namespace flowtape::solvers {
+
+Solution euler_maruyama(const VectorField& f, const VectorField& g, const Tensor& y0, double t0,
+                        double t1, int n_steps, Generator& gen,
+                        const std::vector<double>& save_at) {
+  if (!f || !g) throw std::invalid_argument("euler_maruyama: f and g must be callable");
+  if (!y0.defined() || y0.numel() == 0)
+    throw std::invalid_argument("euler_maruyama: y0 must be a non-empty tensor");
+  if (n_steps <= 0) throw std::invalid_argument("euler_maruyama: n_steps must be > 0");
+  if (!std::isfinite(t0) || !std::isfinite(t1))
+    throw std::invalid_argument("euler_maruyama: t0 and t1 must be finite");
+  const double dir = t1 >= t0 ? 1.0 : -1.0;
+  for (std::size_t i = 0; i < save_at.size(); ++i) {
+    const double s = save_at[i];
+    if (!std::isfinite(s) || (s - t0) * dir < 0 || (s - t1) * dir > 0)
+      throw std::invalid_argument("euler_maruyama: save_at[" + std::to_string(i) +
+                                  "] = " + std::to_string(s) + " is outside [t0, t1]");
+    if (i > 0 && (s - save_at[i - 1]) * dir < 0)
+      throw std::invalid_argument("euler_maruyama: save_at must be monotone from t0 towards t1");
+  }
+
+  // The grid: equal steps, with the save times merged in (in the direction of integration).
+  const double h = (t1 - t0) / n_steps;
+  std::vector<double> grid;
+  grid.reserve(static_cast<std::size_t>(n_steps) + save_at.size() + 1);
+  for (int i = 0; i < n_steps; ++i) grid.push_back(t0 + i * h);
+  grid.push_back(t1);
+  grid.insert(grid.end(), save_at.begin(), save_at.end());
+  std::sort(grid.begin(), grid.end(), [dir](double a, double b) { return (a - b) * dir < 0; });
+  grid.erase(std::unique(grid.begin(), grid.end()), grid.end());
+
+  const std::vector<double> ts = save_at.empty() ? std::vector<double>{t1} : save_at;
+  Solution out;
+  out.ts = ts;
+  std::size_t next = 0;
+  Tensor y = y0;
+  for (; next < ts.size() && ts[next] == t0; ++next) out.ys.push_back(y);
+  for (std::size_t i = 0; i + 1 < grid.size(); ++i) {
+    const double t = grid[i], dt = grid[i + 1] - t;
+    const Tensor dw = randn(y.shape(), gen, y.dtype()) * std::sqrt(std::abs(dt));
+    y = y + f(t, y) * dt + g(t, y) * dw;
+    ++out.stats.nfe;
+    ++out.stats.accepted;
+    if (!all_finite(y)) {
+      std::ostringstream msg;
+      msg.precision(17);
+      msg << "euler_maruyama: non-finite state at t = " << grid[i + 1] << " (step " << i + 1 << ")";
+      throw SolverError(msg.str(), grid[i + 1], static_cast<long>(i + 1));
+    }
+    for (; next < ts.size() && ts[next] == grid[i + 1]; ++next) out.ys.push_back(y);
+  }
+  return out;
+}
+
+}  // namespace flowtape::solvers

@@ -1,0 +1,86 @@
+// Saving at requested times by dense output: accurate at 100 times, and saving never changes
+// the steps taken (same accepted steps, same NFE up to the end derivative of the last step).
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <vector>
+
+#include "support/solver_problems.hpp"
+
+using namespace flowtape;
+using namespace flowtape::solvers;
+using namespace flowtape::test;
+
+BOOST_AUTO_TEST_SUITE(dense_output)
+
+BOOST_AUTO_TEST_CASE(hundred_save_times) {
+  const Tensor y0 = reshape(vec({1.0, 0.5}), {1, 2});
+  std::vector<double> ts;
+  for (int i = 0; i < 100; ++i) ts.push_back(10.0 * (i + 0.5) / 100.0);  // never on t0 or t1
+  for (Method m : {Method::dopri5, Method::tsit5, Method::bosh3, Method::dopri8}) {
+    BOOST_TEST_CONTEXT(method_name(m)) {
+      IntegrateOptions o;
+      o.method = m;
+      o.rtol = 1e-7;
+      o.atol = 1e-9;
+      const Solution plain = integrate(rotation_field, y0, 0.0, 10.0, o);
+      o.save_at = ts;
+      const Solution saved = integrate(rotation_field, y0, 0.0, 10.0, o);
+      BOOST_TEST(saved.ys.size() == 100u);
+      BOOST_TEST(saved.ts == ts);
+      double worst = 0;
+      for (std::size_t i = 0; i < ts.size(); ++i)
+        worst = std::max(worst, max_abs_diff(saved.ys[i].to_vector(), rotated(y0, ts[i])));
+      // The tableau interpolant (dopri5) is as accurate as the steps; cubic Hermite is third
+      // order, so on the long steps of high-order methods it is looser (dopri8's steps are
+      // longest: its saved states are only accurate to ~1e-3 here, a known limitation).
+      const double bound = m == Method::dopri5 ? 1e-5 : m == Method::dopri8 ? 1e-3 : 1e-4;
+      BOOST_TEST(worst < bound, "worst error at the save times " << worst);
+      BOOST_TEST(saved.stats.accepted == plain.stats.accepted);
+      BOOST_TEST(saved.stats.rejected == plain.stats.rejected);
+      // FSAL methods: identical NFE. dopri8: at most the end derivative of the last step.
+      BOOST_TEST(saved.stats.nfe - plain.stats.nfe <= (m == Method::dopri8 ? 1 : 0));
+    }
+  }
+}
+
+// The dopri5 interpolant is much better than Hermite would be on the same steps: with a loose
+// tolerance (long steps) it still tracks the solution between steps to the step accuracy.
+BOOST_AUTO_TEST_CASE(dopri5_interpolant_between_steps) {
+  IntegrateOptions o;
+  o.rtol = 1e-4;
+  o.atol = 1e-6;
+  for (int i = 1; i < 200; ++i) o.save_at.push_back(4.0 * i / 200.0);
+  const Solution s = integrate(cos_field, vec({1.0}), 0.0, 4.0, o);
+  double worst = 0;
+  for (std::size_t i = 0; i < o.save_at.size(); ++i)
+    worst = std::max(worst, std::abs(s.ys[i].item() - std::exp(std::sin(o.save_at[i]))));
+  BOOST_TEST(worst < 1e-3);
+  BOOST_TEST(s.stats.accepted < 40);  // few, long steps: most save times are interpolated
+}
+
+// Save times equal to t0 and t1 return those states exactly; duplicates are allowed.
+BOOST_AUTO_TEST_CASE(endpoints_and_duplicates) {
+  IntegrateOptions o;
+  o.save_at = {0.0, 0.5, 0.5, 1.0};
+  const Tensor y0 = vec({1.0});
+  const Solution s = integrate(decay_field, y0, 0.0, 1.0, o);
+  BOOST_TEST(s.ys.size() == 4u);
+  BOOST_TEST(s.ys[0].item() == 1.0);
+  BOOST_TEST(s.ys[1].item() == s.ys[2].item());
+  const Solution end = integrate(decay_field, y0, 0.0, 1.0, IntegrateOptions{});
+  BOOST_TEST(s.ys[3].item() == end.ys[0].item());
+}
+
+// Fixed-step methods save by Hermite interpolation too, without changing their grid.
+BOOST_AUTO_TEST_CASE(fixed_step_saving) {
+  IntegrateOptions o;
+  o.method = Method::rk4;
+  o.n_steps = 20;
+  o.save_at = {0.33, 0.66, 1.0};
+  const Solution s = integrate(decay_field, vec({1.0}), 0.0, 1.0, o);
+  BOOST_TEST(s.stats.accepted == 20);
+  for (std::size_t i = 0; i < 3; ++i)
+    BOOST_TEST(std::abs(s.ys[i].item() - std::exp(-o.save_at[i])) < 1e-6);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,139 @@
+// Failures end with a named error, never a hang: blow-up (step size underflow), max_steps,
+// NaN fields (adaptive and fixed), and bad options as std::invalid_argument.
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "support/solver_problems.hpp"
+
+using namespace flowtape;
+using namespace flowtape::solvers;
+using namespace flowtape::test;
+
+namespace {
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// Runs the solve and returns the SolverError it must throw.
+template <class F>
+SolverError expect_solver_error(F&& solve) {
+  try {
+    solve();
+  } catch (const SolverError& e) {
+    return e;
+  }
+  BOOST_FAIL("no SolverError was thrown");
+  return SolverError("", 0, 0);
+}
+
+template <class F>
+std::string expect_invalid(F&& solve) {
+  try {
+    solve();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  BOOST_FAIL("no std::invalid_argument was thrown");
+  return {};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(solver_errors)
+
+// y' = y^2, y(0) = 1 blows up at t = 1; asked to reach t = 2 the solver must stop near t = 1.
+BOOST_AUTO_TEST_CASE(blow_up_is_named) {
+  for (Method m : {Method::dopri5, Method::bosh3, Method::dopri8}) {
+    IntegrateOptions o;
+    o.method = m;
+    const SolverError e = expect_solver_error([&] {
+      integrate([](double, const Tensor& y) { return square(y); }, vec({1.0}), 0.0, 2.0, o);
+    });
+    BOOST_TEST_MESSAGE(e.what());
+    BOOST_TEST(e.t() > 0.99);
+    BOOST_TEST(e.t() < 1.001);  // the numerical solution may overshoot the pole a little
+    BOOST_TEST(e.step() > 0);
+    BOOST_TEST(contains(e.what(), "t = "));
+    BOOST_TEST(contains(e.what(), "step " + std::to_string(e.step())));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(max_steps_reached) {
+  IntegrateOptions o;
+  o.max_steps = 5;
+  o.rtol = 1e-10;
+  o.atol = 1e-12;
+  const SolverError e = expect_solver_error([&] {
+    integrate(rotation_field, reshape(vec({1.0, 0.0}), {1, 2}), 0.0, 10.0, o);
+  });
+  BOOST_TEST(contains(e.what(), "max_steps = 5"));
+  BOOST_TEST(e.step() == 5);
+  BOOST_TEST(e.t() > 0.0);
+  BOOST_TEST(e.t() < 10.0);
+  // Fixed step: 100 steps asked, 5 allowed.
+  o.method = Method::rk4;
+  o.n_steps = 100;
+  const SolverError f =
+      expect_solver_error([&] { integrate(decay_field, vec({1.0}), 0.0, 1.0, o); });
+  BOOST_TEST(f.step() == 5);
+  BOOST_TEST(std::abs(f.t() - 0.05) < 1e-12);
+}
+
+// A field that turns NaN past t = 0.5: adaptive and fixed solvers stop there with the error.
+BOOST_AUTO_TEST_CASE(nan_field) {
+  const VectorField f = [](double t, const Tensor& y) {
+    return t > 0.5 ? y * std::numeric_limits<double>::quiet_NaN() : -y;
+  };
+  for (Method m : {Method::dopri5, Method::tsit5, Method::rk4, Method::euler}) {
+    IntegrateOptions o;
+    o.method = m;
+    if (m == Method::rk4 || m == Method::euler) o.n_steps = 20;
+    const SolverError e = expect_solver_error([&] { integrate(f, vec({1.0, 2.0}), 0.0, 1.0, o); });
+    BOOST_TEST_MESSAGE(e.what());
+    BOOST_TEST(contains(e.what(), "non-finite"), e.what());
+    BOOST_TEST(e.t() <= 0.55 + 1e-12);  // fixed steps of 0.05 notice at the next step
+    BOOST_TEST(e.t() > 0.3);
+  }
+  // NaN from the very start.
+  const SolverError e = expect_solver_error([&] {
+    integrate([](double, const Tensor& y) { return y * std::numeric_limits<double>::quiet_NaN(); },
+              vec({1.0}), 0.0, 1.0);
+  });
+  BOOST_TEST(e.t() == 0.0);
+  BOOST_TEST(contains(e.what(), "non-finite"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_options) {
+  const Tensor y0 = vec({1.0});
+  auto with = [&](auto set) {
+    IntegrateOptions o;
+    set(o);
+    return expect_invalid([&] { integrate(decay_field, y0, 0.0, 1.0, o); });
+  };
+  BOOST_TEST(contains(with([](IntegrateOptions& o) { o.rtol = 0; }), "rtol"));
+  BOOST_TEST(contains(with([](IntegrateOptions& o) { o.atol = -1; }), "atol"));
+  BOOST_TEST(contains(with([](IntegrateOptions& o) { o.save_at = {0.5, 1.5}; }), "outside"));
+  BOOST_TEST(contains(with([](IntegrateOptions& o) { o.save_at = {-0.1}; }), "outside"));
+  BOOST_TEST(contains(with([](IntegrateOptions& o) { o.save_at = {0.6, 0.4}; }), "monotone"));
+  BOOST_TEST(contains(with([](IntegrateOptions& o) { o.method = Method::rk4; }), "dt0"));
+  BOOST_TEST(contains(with([](IntegrateOptions& o) { o.dt0 = 0.1, o.n_steps = 10; }), "not both"));
+  BOOST_TEST(contains(with([](IntegrateOptions& o) { o.dt0 = -0.1; }), "dt0"));
+  BOOST_TEST(contains(with([](IntegrateOptions& o) { o.max_steps = 0; }), "max_steps"));
+  BOOST_TEST(contains(with([](IntegrateOptions& o) { o.factor_min = 2; }), "factor_min"));
+  // Backward in time: save times must decrease.
+  IntegrateOptions back;
+  back.save_at = {0.2, 0.8};
+  BOOST_TEST(
+      contains(expect_invalid([&] { integrate(decay_field, y0, 1.0, 0.0, back); }), "monotone"));
+  // Unknown method names list the valid ones.
+  const std::string msg = expect_invalid([] { method_from_name("rk45"); });
+  BOOST_TEST(contains(msg, "rk45"));
+  BOOST_TEST(contains(msg, "dopri5"));
+  BOOST_TEST(contains(msg, "euler"));
+  BOOST_TEST(contains(msg, "dopri8"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
