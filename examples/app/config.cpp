@@ -1,0 +1,117 @@
+// TrainConfig's JSON form and its validation.
+#include "examples/app/config.hpp"
+
+#include <cmath>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "flows/datasets.hpp"
+#include "solvers/method.hpp"
+
+namespace flowtape::app {
+
+// Every field once: the JSON key is the member's name.
+#define FLOWTAPE_CONFIG_FIELDS(X)                                                            \
+  X(dataset) X(train_size) X(path) X(sigma) X(coupling) X(loss) X(lambda_max) X(ramp_start) \
+  X(ramp_end) X(fdm_weight) X(probes) X(probe) X(exact_divergence) X(efm_extra) X(hidden)   \
+  X(depth) X(activation) X(time_embedding) X(steps) X(batch) X(lr) X(schedule) X(warmup)    \
+  X(weight_decay) X(grad_clip) X(seed) X(checkpoint_every) X(solver) X(rtol) X(atol)        \
+  X(euler_steps) X(eval_samples) X(nll) X(nll_samples)
+
+nlohmann::json to_json(const TrainConfig& c) {
+  nlohmann::json j;
+#define X(f) j[#f] = c.f;
+  FLOWTAPE_CONFIG_FIELDS(X)
+#undef X
+  return j;
+}
+
+TrainConfig config_from_json(const nlohmann::json& j) {
+  if (!j.is_object()) throw std::invalid_argument("config: expected a JSON object");
+  static const std::set<std::string> known = {
+#define X(f) #f,
+      FLOWTAPE_CONFIG_FIELDS(X)
+#undef X
+  };
+  for (const auto& [key, value] : j.items()) {
+    if (!known.count(key)) throw std::invalid_argument("config: unknown key '" + key + "'");
+  }
+  TrainConfig c;
+  try {
+#define X(f) \
+  if (j.contains(#f)) j.at(#f).get_to(c.f);
+    FLOWTAPE_CONFIG_FIELDS(X)
+#undef X
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("config: ") + e.what());
+  }
+  return c;
+}
+
+namespace {
+template <class T>
+void require(bool ok, const char* field, const T& value, const char* why) {
+  if (ok) return;
+  std::ostringstream m;
+  m << "invalid " << field << " = " << value << ": " << why;
+  throw std::invalid_argument(m.str());
+}
+
+void one_of(const std::string& value, const char* field, std::initializer_list<const char*> ok) {
+  std::string list;
+  for (const char* o : ok) {
+    if (value == o) return;
+    list += (list.empty() ? "" : ", ") + std::string(o);
+  }
+  throw std::invalid_argument("invalid " + std::string(field) + " '" + value +
+                              "': expected one of " + list);
+}
+}  // namespace
+
+void validate(const TrainConfig& c) {
+  flows::make_dataset(c.dataset);  // throws with the list of names
+  require(c.train_size >= 0, "train_size", c.train_size, "must be >= 0");
+  one_of(c.path, "path", {"rectified", "lipman", "independent", "vp"});
+  require(std::isfinite(c.sigma) && c.sigma >= 0, "sigma", c.sigma, "must be finite and >= 0");
+  if (c.path == "independent") require(c.sigma > 0, "sigma", c.sigma, "the independent path needs sigma > 0");
+  if (c.path == "lipman") require(c.sigma < 1, "sigma", c.sigma, "sigma_min must be < 1");
+  one_of(c.coupling, "coupling", {"independent", "ot", "fixed"});
+  if (c.coupling == "fixed") {
+    require(c.train_size > 0, "train_size", c.train_size, "coupling 'fixed' needs a fixed training set (train_size > 0)");
+  }
+  one_of(c.loss, "loss", {"cfm", "entropic", "fdm", "efm"});
+  if (c.loss == "efm") {
+    require(c.path == "rectified" || c.path == "lipman", "path", c.path,
+            "the EFM target is the closed-form velocity of the rectified / lipman path");
+    require(c.train_size > 0, "train_size", c.train_size, "loss 'efm' needs a finite training set (train_size > 0)");
+    require(c.efm_extra >= 0, "efm_extra", c.efm_extra, "must be >= 0");
+  }
+  require(std::isfinite(c.lambda_max), "lambda_max", c.lambda_max, "must be finite");
+  require(c.ramp_start >= 0 && c.ramp_start <= 1, "ramp_start", c.ramp_start, "must be a fraction in [0, 1]");
+  require(c.ramp_end == 0 || (c.ramp_end > c.ramp_start && c.ramp_end <= 1), "ramp_end", c.ramp_end,
+          "must be 0 (constant lambda) or a fraction in (ramp_start, 1]");
+  require(c.fdm_weight >= 0, "fdm_weight", c.fdm_weight, "must be >= 0");
+  require(c.probes >= 1, "probes", c.probes, "must be >= 1");
+  one_of(c.probe, "probe", {"gaussian", "rademacher"});
+  require(c.hidden >= 1, "hidden", c.hidden, "must be >= 1");
+  require(c.depth >= 1, "depth", c.depth, "must be >= 1");
+  one_of(c.activation, "activation", {"relu", "silu", "tanh", "gelu", "softplus"});
+  one_of(c.time_embedding, "time_embedding", {"raw", "sinusoidal", "fourier"});
+  require(c.steps >= 1, "steps", c.steps, "must be >= 1");
+  require(c.batch >= 1, "batch", c.batch, "must be >= 1");
+  if (c.coupling == "ot") require(c.batch <= 4096, "batch", c.batch, "minibatch OT is exact and O(B^3): use batch <= 4096");
+  require(std::isfinite(c.lr) && c.lr > 0, "lr", c.lr, "must be > 0");
+  one_of(c.schedule, "schedule", {"constant", "warmup", "cosine"});
+  require(c.warmup >= 0, "warmup", c.warmup, "must be >= 0");
+  require(c.weight_decay >= 0, "weight_decay", c.weight_decay, "must be >= 0");
+  require(c.grad_clip >= 0, "grad_clip", c.grad_clip, "must be >= 0 (0 turns clipping off)");
+  require(c.checkpoint_every >= 0, "checkpoint_every", c.checkpoint_every, "must be >= 0");
+  solvers::method_from_name(c.solver);  // throws with the list of methods
+  require(c.rtol > 0 && c.atol > 0, "rtol/atol", c.rtol, "tolerances must be > 0");
+  require(c.euler_steps >= 1, "euler_steps", c.euler_steps, "must be >= 1");
+  require(c.eval_samples >= 2, "eval_samples", c.eval_samples, "must be >= 2");
+  require(c.nll_samples >= 1, "nll_samples", c.nll_samples, "must be >= 1");
+}
+
+}  // namespace flowtape::app

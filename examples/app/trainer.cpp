@@ -1,0 +1,207 @@
+// The training loop behind `flowtape train` and the examples; see trainer.hpp.
+#include "examples/app/trainer.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "flows/coupling.hpp"
+#include "flows/losses.hpp"
+
+namespace flowtape::app {
+
+namespace {
+
+nn::TimeEmbeddingKind embedding_from_name(const std::string& name) {
+  if (name == "raw") return nn::TimeEmbeddingKind::raw;
+  if (name == "fourier") return nn::TimeEmbeddingKind::fourier;
+  return nn::TimeEmbeddingKind::sinusoidal;
+}
+
+bool all_finite(const Tensor& x) {
+  bool ok = true;
+  dispatch(x.dtype(), [&]<class T>() {
+    const T* p = x.data<T>();
+    for (std::int64_t i = 0, n = x.numel(); i < n && ok; ++i) ok = std::isfinite(p[i]);
+  });
+  return ok;
+}
+
+// The fields of a config that change what training computes (everything but the step count
+// and the evaluation settings): a resumed run must agree on these.
+nlohmann::json training_identity(const TrainConfig& c) {
+  nlohmann::json j = to_json(c);
+  for (const char* k : {"steps", "checkpoint_every", "solver", "rtol", "atol", "euler_steps",
+                        "eval_samples", "nll", "nll_samples"}) {
+    j.erase(k);
+  }
+  return j;
+}
+
+}  // namespace
+
+Trainer::Trainer(TrainConfig config)
+    : config_((validate(config), std::move(config))),
+      dataset_(flows::make_dataset(config_.dataset)),
+      path_(flows::Path::from_name(config_.path, config_.sigma)),
+      gen_(config_.seed, 0) {
+  // Separate streams for the training set and the initial weights, so that changing one
+  // setting (say train_size) does not change the others' draws.
+  Generator data_gen(config_.seed, 1), init_gen(config_.seed, 2);
+  const std::int64_t d = dataset_->dim();
+  if (config_.train_size > 0) {
+    train_x1_ = dataset_->sample(config_.train_size, data_gen);
+    if (config_.coupling == "fixed") train_x0_ = randn({config_.train_size, d}, data_gen);
+  }
+  nn::VelocityMLPOptions mo;
+  mo.activation = nn::activation_from_name(config_.activation);
+  mo.time_embedding = embedding_from_name(config_.time_embedding);
+  if (mo.time_embedding == nn::TimeEmbeddingKind::raw) mo.time_dim = 1;
+  model_ = std::make_shared<nn::VelocityMLP>(d, config_.hidden, config_.depth, init_gen, mo);
+  if (config_.weight_decay > 0) {
+    optimizer_ = std::make_unique<nn::AdamW>(
+        model_->parameters(), nn::AdamWOptions{.lr = config_.lr, .weight_decay = config_.weight_decay});
+  } else {
+    optimizer_ = std::make_unique<nn::Adam>(model_->parameters(), nn::AdamOptions{.lr = config_.lr});
+  }
+  if (config_.schedule == "constant") {
+    schedule_ = nn::constant_lr(config_.lr);
+  } else if (config_.schedule == "warmup") {
+    schedule_ = nn::linear_warmup(config_.lr, std::max<std::int64_t>(config_.warmup, 1));
+  } else {
+    schedule_ = nn::cosine_decay(config_.lr, config_.steps, config_.warmup);
+  }
+}
+
+double Trainer::lambda_at(std::int64_t step) const {
+  if (config_.loss != "entropic") return 0.0;
+  if (config_.ramp_end == 0) return config_.lambda_max;
+  const auto n = static_cast<double>(config_.steps);
+  const auto start = static_cast<std::int64_t>(std::llround(config_.ramp_start * n));
+  const auto end = std::max(start + 1, static_cast<std::int64_t>(std::llround(config_.ramp_end * n)));
+  return flows::LambdaSchedule::linear_ramp(config_.lambda_max, start, end)(step);
+}
+
+Tensor Trainer::batch_targets(std::int64_t b) {
+  if (!train_x1_.defined()) return dataset_->sample(b, gen_);
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(b));
+  const auto n = static_cast<double>(train_x1_.shape()[0]);
+  for (auto& i : idx) i = static_cast<std::int64_t>(gen_.uniform() * n);
+  return flows::take_rows(train_x1_, idx);
+}
+
+Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, double lambda) {
+  const Tensor z =
+      path_.kind() == flows::PathKind::independent ? randn(x0.shape(), gen_) : Tensor();
+  const flows::PathSample ps = path_.sample(x0, x1, t, z);
+  const nn::VelocityMLP& model = *model_;
+  if (config_.loss == "fdm") {
+    flows::FdmOptions o;
+    o.w_div = config_.fdm_weight;
+    o.exact_divergence = config_.exact_divergence;
+    o.probes = config_.probes;
+    o.probe = flows::probe_from_name(config_.probe);
+    return flows::fdm_loss(field(), ps, t, gen_, o).total;
+  }
+  const Tensor v = model(ps.xt, t);
+  if (config_.loss == "entropic") return flows::entropic_loss(flows::per_sample_loss(v, ps.ut), lambda);
+  if (config_.loss == "efm") {
+    const double sigma_min = path_.kind() == flows::PathKind::lipman ? path_.sigma() : 0.0;
+    const Tensor extra = config_.efm_extra > 0 ? batch_targets(config_.efm_extra) : Tensor();
+    return flows::cfm_loss(v, flows::efm_target(ps.xt, t, x1, extra, sigma_min));
+  }
+  return flows::cfm_loss(v, ps.ut);
+}
+
+void Trainer::check_finite(const Tensor& loss, const std::vector<Tensor>& grads,
+                           std::int64_t step) const {
+  std::ostringstream m;
+  if (!std::isfinite(loss.item())) {
+    m << "training stopped at step " << step << ": the loss is " << loss.item();
+    throw TrainingError(m.str(), step);
+  }
+  const auto named = model_->named_parameters();
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    if (!all_finite(grads[i])) {
+      m << "training stopped at step " << step << ": the gradient of " << named[i].first
+        << " is not finite (loss " << loss.item() << ")";
+      throw TrainingError(m.str(), step);
+    }
+  }
+}
+
+StepReport Trainer::step() {
+  const std::int64_t s = optimizer_->steps();  // updates already taken
+  const std::int64_t b = config_.batch, d = dataset_->dim();
+  Tensor x0, x1;
+  if (config_.coupling == "fixed") {
+    std::vector<std::int64_t> idx(static_cast<std::size_t>(b));
+    const auto n = static_cast<double>(train_x1_.shape()[0]);
+    for (auto& i : idx) i = static_cast<std::int64_t>(gen_.uniform() * n);
+    x0 = flows::take_rows(train_x0_, idx);
+    x1 = flows::take_rows(train_x1_, idx);
+  } else {
+    x1 = batch_targets(b);
+    x0 = randn({b, d}, gen_);
+    if (config_.coupling == "ot") x1 = flows::couple(flows::CouplingKind::minibatch_ot, x0, x1).x1;
+  }
+  const Tensor t = rand({b, 1}, gen_);
+  const double lambda = lambda_at(s);
+  const double lr = schedule_(s);
+  optimizer_->set_lr(lr);
+  auto [loss, grads] =
+      nn::loss_and_grad(model_->parameters(), [&] { return loss_for(x0, x1, t, lambda); });
+  check_finite(loss, grads, s + 1);
+  if (config_.grad_clip > 0) nn::clip_grad_norm(grads, config_.grad_clip);
+  optimizer_->step(grads);
+  return {s + 1, loss.item(), lambda, lr};
+}
+
+void Trainer::train(const std::function<void(const StepReport&)>& on_step,
+                    const std::string& checkpoint_path) {
+  while (steps_done() < config_.steps) {
+    const StepReport r = step();
+    if (on_step) on_step(r);
+    if (!checkpoint_path.empty() && config_.checkpoint_every > 0 &&
+        r.step % config_.checkpoint_every == 0 && r.step < config_.steps) {
+      save(checkpoint_path);
+    }
+  }
+  if (!checkpoint_path.empty()) save(checkpoint_path);
+}
+
+void Trainer::save(const std::string& path) const {
+  nn::Metadata meta;
+  meta["config"] = to_json(config_).dump();
+  std::ostringstream g;
+  g << gen_.key() << ' ' << gen_.counter() << ' ' << gen_.stream();
+  meta["generator"] = g.str();
+  meta["trainer_step"] = std::to_string(steps_done());
+  nn::save_checkpoint(path, *model_, optimizer_.get(), meta);
+}
+
+void Trainer::resume(const std::string& checkpoint_path) {
+  // Check the file's config before touching the model, so a mismatch changes nothing.
+  const nn::Metadata meta = nn::load_safetensors(checkpoint_path).metadata;
+  if (!meta.count("config") || !meta.count("generator")) {
+    throw std::invalid_argument("resume: " + checkpoint_path +
+                                " is not a flowtape training checkpoint (no config or generator "
+                                "state in its metadata)");
+  }
+  const TrainConfig saved = config_from_json(nlohmann::json::parse(meta.at("config")));
+  if (training_identity(saved) != training_identity(config_)) {
+    throw std::invalid_argument("resume: " + checkpoint_path +
+                                " was written by a different training configuration:\n  file: " +
+                                training_identity(saved).dump() +
+                                "\n  this run: " + training_identity(config_).dump());
+  }
+  std::uint64_t key = 0, counter = 0, stream = 0;
+  std::istringstream g(meta.at("generator"));
+  if (!(g >> key >> counter >> stream)) {
+    throw std::invalid_argument("resume: bad generator state '" + meta.at("generator") + "' in " +
+                                checkpoint_path);
+  }
+  nn::load_checkpoint(checkpoint_path, *model_, optimizer_.get());
+  gen_ = Generator::from_state(key, counter, stream);
+}
+
+}  // namespace flowtape::app

@@ -1,0 +1,43 @@
+// Log-likelihood of data under a flow by the instantaneous change of variables: integrate the
+// augmented ODE d/dt (x, l) = (v(x, t), div v(x, t)) backward from t1 = 1 (the data) to t0 = 0
+// (the source), so that l(0) = -int_0^1 div v dt and
+//     log p_1(x1) = log N(x0; 0, I) + l(0).
+// The divergence is exact (d JVPs) or Hutchinson's estimate with probes drawn once and held for
+// the whole solve (as FFJORD and the FDM paper's code do), which keeps the ODE smooth.
+#pragma once
+
+#include <cstdint>
+
+#include "flows/divergence.hpp"
+#include "flows/velocity.hpp"
+#include "solvers/solvers.hpp"
+
+namespace flowtape::flows {
+
+struct LikelihoodOptions {
+  solvers::IntegrateOptions solver;  // dopri5, rtol 1e-5, atol 1e-6 by default
+  bool exact_divergence = true;
+  int probes = 1;
+  ProbeKind probe = ProbeKind::gaussian;
+  std::uint64_t seed = 0;  // for the Hutchinson probes
+  double t0 = 0.0, t1 = 1.0;
+};
+
+struct LikelihoodResult {
+  Tensor log_prob;  // [B] log p_1(x1) in nats
+  Tensor x0;        // [B, d] the source points the data map back to
+  solvers::Stats stats;
+};
+
+// Runs without recording on any tape (NoGrad): it is an evaluation.
+LikelihoodResult log_likelihood(const VelocityField& v, const Tensor& x1,
+                                const LikelihoodOptions& options = {});
+
+// log N(x; 0, I) per row.
+Tensor standard_normal_log_density(const Tensor& x);
+
+// Mean negative log-likelihood in nats, and the same in bits per dimension.
+double mean_nll(const LikelihoodResult& r);
+double bits_per_dim(double nll_nats, std::int64_t dim);
+
+}  // namespace flowtape::flows
