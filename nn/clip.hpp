@@ -1,0 +1,16 @@
+// Gradient clipping by global norm, as torch.nn.utils.clip_grad_norm_: the total 2-norm over
+// all gradients; if it exceeds max_norm every gradient is scaled by max_norm / (norm + 1e-6).
+#pragma once
+
+#include <vector>
+
+#include "autodiff/tensor.hpp"
+
+namespace flowtape::nn {
+
+// Replaces the entries of `grads` by scaled copies (never writes into the old buffers: a
+// gradient may share its buffer with another one or with a value the tape saved). Returns the
+// total norm before clipping.
+double clip_grad_norm(std::vector<Tensor>& grads, double max_norm);
+
+}  // namespace flowtape::nn

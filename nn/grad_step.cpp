@@ -1,0 +1,23 @@
+// loss_and_grad.
+#include "nn/grad_step.hpp"
+
+#include <stdexcept>
+
+#include "autodiff/tape.hpp"
+
+namespace flowtape::nn {
+
+std::pair<Tensor, std::vector<Tensor>> loss_and_grad(const std::vector<Tensor>& params,
+                                                     const std::function<Tensor()>& loss_fn) {
+  if (Tape::active())
+    throw std::logic_error(
+        "loss_and_grad: a Tape is already active on this thread; take the gradient on it "
+        "(tape.watch(params); tape.gradient(loss, params)) instead");
+  Tape tape;
+  tape.watch(params);
+  Tensor loss = loss_fn();
+  std::vector<Tensor> grads = tape.gradient(loss, params);
+  return {loss, std::move(grads)};
+}
+
+}  // namespace flowtape::nn

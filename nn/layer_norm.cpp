@@ -1,0 +1,27 @@
+// LayerNorm, written with differentiable ops (its gradient comes from the op table).
+#include "nn/layer_norm.hpp"
+
+#include <stdexcept>
+#include <string>
+
+#include "autodiff/ops.hpp"
+
+namespace flowtape::nn {
+
+LayerNorm::LayerNorm(std::int64_t features, double eps, DType dtype)
+    : features_(features), eps_(eps) {
+  if (features <= 0) throw std::invalid_argument("LayerNorm: features must be positive");
+  gain = register_parameter("weight", ones({features}, dtype));  // PyTorch's names
+  bias = register_parameter("bias", zeros({features}, dtype));
+}
+
+Tensor LayerNorm::operator()(const Tensor& x) const {
+  if (x.rank() < 1 || x.size(-1) != features_)
+    throw std::invalid_argument("LayerNorm: input " + x.str() +
+                                " does not end in features=" + std::to_string(features_));
+  const Tensor centered = x - mean(x, -1, true);
+  const Tensor var = mean(square(centered), -1, true);
+  return centered / sqrt(var + eps_) * gain + bias;
+}
+
+}  // namespace flowtape::nn

@@ -1,0 +1,30 @@
+// Linear layer.
+#include "nn/linear.hpp"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "autodiff/ops.hpp"
+
+namespace flowtape::nn {
+
+Linear::Linear(std::int64_t in, std::int64_t out, Generator& gen, bool has_bias, DType dtype)
+    : in_(in), out_(out) {
+  if (in <= 0 || out <= 0)
+    throw std::invalid_argument("Linear: sizes must be positive, got in=" + std::to_string(in) +
+                                ", out=" + std::to_string(out));
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+  weight = register_parameter("weight", uniform({out, in}, -bound, bound, gen, dtype));
+  if (has_bias) bias = register_parameter("bias", uniform({out}, -bound, bound, gen, dtype));
+}
+
+Tensor Linear::operator()(const Tensor& x) const {
+  if (x.rank() < 1 || x.size(-1) != in_)
+    throw std::invalid_argument("Linear: input " + x.str() +
+                                " does not end in in_features=" + std::to_string(in_));
+  Tensor y = matmul(x, weight, false, true);
+  return bias.defined() ? y + bias : y;
+}
+
+}  // namespace flowtape::nn

@@ -1,0 +1,78 @@
+// Module: hierarchical names, state_dict and its validated, in-place loading.
+#include "nn/module.hpp"
+
+#include <stdexcept>
+#include <unordered_set>
+
+namespace flowtape::nn {
+
+void Module::collect(const std::string& prefix, bool buffers, NamedTensors& out) const {
+  for (const auto& [name, t] : buffers ? buffers_ : params_) out.emplace_back(prefix + name, t);
+  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", buffers, out);
+}
+
+NamedTensors Module::named_parameters() const {
+  NamedTensors out;
+  collect("", false, out);
+  return out;
+}
+
+std::vector<Tensor> Module::parameters() const {
+  std::vector<Tensor> out;
+  for (auto& [name, t] : named_parameters()) out.push_back(t);
+  return out;
+}
+
+NamedTensors Module::named_buffers() const {
+  NamedTensors out;
+  collect("", true, out);
+  return out;
+}
+
+std::int64_t Module::num_parameters() const {
+  std::int64_t n = 0;
+  for (const auto& [name, t] : named_parameters()) n += t.numel();
+  return n;
+}
+
+NamedTensors Module::state_dict() const {
+  NamedTensors out;
+  for (const auto& [name, t] : named_parameters()) out.emplace_back(name, copy(t));
+  for (const auto& [name, t] : named_buffers()) out.emplace_back(name, copy(t));
+  return out;
+}
+
+void Module::load_state_dict(const NamedTensors& state) {
+  NamedTensors mine = named_parameters();
+  for (auto& b : named_buffers()) mine.push_back(b);
+  // Validate everything first, so a bad state leaves the module untouched.
+  std::unordered_set<std::string> known;
+  for (const auto& [name, t] : mine) {
+    known.insert(name);
+    const Tensor* src = find(state, name);
+    if (!src) throw std::invalid_argument("load_state_dict: missing tensor '" + name + "'");
+    if (!(src->shape() == t.shape()))
+      throw std::invalid_argument("load_state_dict: tensor '" + name + "' has shape " +
+                                  src->shape().str() + " but the model expects " + t.shape().str());
+    if (src->dtype() != t.dtype())
+      throw std::invalid_argument("load_state_dict: tensor '" + name + "' has dtype " +
+                                  dtype_name(src->dtype()) + " but the model expects " +
+                                  dtype_name(t.dtype()));
+  }
+  for (const auto& [name, t] : state)
+    if (!known.count(name))
+      throw std::invalid_argument("load_state_dict: unexpected tensor '" + name + "'");
+  for (auto& [name, t] : mine) copy_into(t, *find(state, name));
+}
+
+Tensor Module::register_parameter(std::string name, Tensor t) {
+  params_.emplace_back(std::move(name), t);
+  return t;
+}
+
+Tensor Module::register_buffer(std::string name, Tensor t) {
+  buffers_.emplace_back(std::move(name), t);
+  return t;
+}
+
+}  // namespace flowtape::nn

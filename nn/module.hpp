@@ -1,0 +1,59 @@
+// Module: the base of every layer. A module owns named parameters (tensors the optimizer
+// updates), named buffers (fixed tensors that belong to the model, such as random Fourier
+// frequencies: saved with it, never trained) and named child modules; names are hierarchical,
+// "layers.0.weight", as in PyTorch, so checkpoints read naturally in other tools.
+//
+// Parameters are plain Tensors. Training watches them on a Tape, takes the gradient and lets an
+// optimizer write the new values into the same buffers (in place, under NoGrad), so every
+// handle to a parameter - the layer's member, parameters(), a std::function made from the
+// model - sees the update. load_state_dict() writes in place for the same reason.
+//
+// Copying a module copies handles, like copying a Tensor: the copy shares the weights (this is
+// what lets a model become a std::function that follows training). For an independent copy of
+// the weights use state_dict() (deep copies) and load_state_dict() on another instance.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nn/named_tensors.hpp"
+
+namespace flowtape::nn {
+
+class Module {
+ public:
+  virtual ~Module() = default;
+
+  // Parameters of this module and then of its children, depth first, in registration order.
+  NamedTensors named_parameters() const;
+  std::vector<Tensor> parameters() const;
+  NamedTensors named_buffers() const;
+  std::int64_t num_parameters() const;  // total element count
+
+  // Deep copies of every parameter and buffer, parameters first.
+  NamedTensors state_dict() const;
+  // Writes `state` into the parameters and buffers in place. Every name must be present with
+  // the same shape and dtype, and no name may be extra; errors name the tensor and both shapes.
+  void load_state_dict(const NamedTensors& state);
+
+ protected:
+  // Registers and returns the handle; the layer keeps a copy of the handle as its member.
+  Tensor register_parameter(std::string name, Tensor t);
+  Tensor register_buffer(std::string name, Tensor t);
+  template <class M>
+  std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> m) {
+    children_.emplace_back(std::move(name), m);
+    return m;
+  }
+
+ private:
+  void collect(const std::string& prefix, bool buffers, NamedTensors& out) const;
+
+  NamedTensors params_;
+  NamedTensors buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+};
+
+}  // namespace flowtape::nn

@@ -1,0 +1,152 @@
+// Optimizer state handling and the fused SGD / Adam / AdamW update loops.
+#include "nn/optimizer.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "autodiff/tape.hpp"
+
+namespace flowtape::nn {
+
+Optimizer::Optimizer(std::vector<Tensor> params, double lr) : params_(std::move(params)), lr_(lr) {
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    if (!params_[i].defined())
+      throw std::invalid_argument("optimizer: parameter " + std::to_string(i) + " is undefined");
+    if (params_[i].device() != Device::cpu)
+      throw std::invalid_argument("optimizer: parameter " + std::to_string(i) +
+                                  " is not on the cpu");
+  }
+  if (!(lr >= 0))
+    throw std::invalid_argument("optimizer: invalid learning rate " + std::to_string(lr));
+}
+
+std::vector<Tensor>& Optimizer::add_buffers(const std::string& kind) {
+  std::vector<Tensor> bufs;
+  for (const Tensor& p : params_) bufs.push_back(zeros_like(p));
+  buffers_.emplace_back(kind, std::move(bufs));
+  return buffers_.back().second;
+}
+
+void Optimizer::step(const std::vector<Tensor>& grads) {
+  if (grads.size() != params_.size())
+    throw std::invalid_argument("optimizer step: " + std::to_string(grads.size()) +
+                                " gradients for " + std::to_string(params_.size()) + " parameters");
+  for (std::size_t i = 0; i < grads.size(); ++i)
+    if (!grads[i].defined() || !(grads[i].shape() == params_[i].shape()) ||
+        grads[i].dtype() != params_[i].dtype())
+      throw std::invalid_argument("optimizer step: gradient " + std::to_string(i) + " (" +
+                                  (grads[i].defined() ? grads[i].str() : "undefined") +
+                                  ") does not match its parameter " + params_[i].str());
+  NoGrad no_grad;
+  ++steps_;
+  for (std::size_t i = 0; i < params_.size(); ++i) update(i, grads[i]);
+}
+
+NamedTensors Optimizer::state() const {
+  NamedTensors out;
+  out.emplace_back("step", scalar(static_cast<double>(steps_), DType::f64));
+  for (const auto& [kind, bufs] : buffers_)
+    for (std::size_t i = 0; i < bufs.size(); ++i)
+      out.emplace_back(kind + "." + std::to_string(i), copy(bufs[i]));
+  return out;
+}
+
+void Optimizer::load_state(const NamedTensors& state) {
+  std::size_t expected = 1;
+  const Tensor* step = find(state, "step");
+  if (!step || step->numel() != 1)
+    throw std::invalid_argument("optimizer state: missing or malformed 'step'");
+  for (const auto& [kind, bufs] : buffers_)
+    for (std::size_t i = 0; i < bufs.size(); ++i, ++expected) {
+      const std::string name = kind + "." + std::to_string(i);
+      const Tensor* t = find(state, name);
+      if (!t) throw std::invalid_argument("optimizer state: missing tensor '" + name + "'");
+      if (!(t->shape() == bufs[i].shape()) || t->dtype() != bufs[i].dtype())
+        throw std::invalid_argument("optimizer state: tensor '" + name + "' is " + t->str() +
+                                    " but the optimizer expects " + bufs[i].str());
+    }
+  if (state.size() != expected)
+    throw std::invalid_argument("optimizer state: " + std::to_string(state.size()) +
+                                " tensors, expected " + std::to_string(expected));
+  for (auto& [kind, bufs] : buffers_)
+    for (std::size_t i = 0; i < bufs.size(); ++i)
+      copy_into(bufs[i], *find(state, kind + "." + std::to_string(i)));
+  steps_ = static_cast<std::int64_t>(step->item());
+}
+
+// --- SGD ------------------------------------------------------------------------------------
+
+SGD::SGD(std::vector<Tensor> params, const SGDOptions& options)
+    : Optimizer(std::move(params), options.lr), o_(options) {
+  if (o_.nesterov && o_.momentum <= 0)
+    throw std::invalid_argument("SGD: Nesterov momentum requires momentum > 0");
+  if (o_.momentum != 0) momentum_ = &add_buffers("momentum_buffer");
+}
+
+void SGD::update(std::size_t i, const Tensor& grad) {
+  Tensor& param = params_[i];
+  dispatch(param.dtype(), [&]<class T>() {
+    T* p = param.data<T>();
+    const T* g = grad.data<T>();
+    T* buf = momentum_ ? (*momentum_)[i].data<T>() : nullptr;
+    const T lr = static_cast<T>(lr_), wd = static_cast<T>(o_.weight_decay),
+            mu = static_cast<T>(o_.momentum);
+    const bool nesterov = o_.nesterov;
+    const std::int64_t n = param.numel();
+    for (std::int64_t j = 0; j < n; ++j) {
+      T d = g[j] + wd * p[j];
+      if (buf) {
+        buf[j] = mu * buf[j] + d;
+        d = nesterov ? d + mu * buf[j] : buf[j];
+      }
+      p[j] -= lr * d;
+    }
+  });
+}
+
+// --- Adam / AdamW -----------------------------------------------------------------------------
+
+Adam::Adam(std::vector<Tensor> params, const AdamOptions& options)
+    : Adam(std::move(params), options, false) {}
+
+Adam::Adam(std::vector<Tensor> params, const AdamOptions& options, bool decoupled)
+    : Optimizer(std::move(params), options.lr), o_(options), decoupled_(decoupled) {
+  if (!(o_.beta1 >= 0 && o_.beta1 < 1) || !(o_.beta2 >= 0 && o_.beta2 < 1))
+    throw std::invalid_argument("Adam: betas must lie in [0, 1), got (" + std::to_string(o_.beta1) +
+                                ", " + std::to_string(o_.beta2) + ")");
+  exp_avg_ = &add_buffers("exp_avg");
+  exp_avg_sq_ = &add_buffers("exp_avg_sq");
+}
+
+void Adam::update(std::size_t i, const Tensor& grad) {
+  Tensor& param = params_[i];
+  // The scalar factors in double, as PyTorch computes them on the host.
+  const double t = static_cast<double>(steps_);
+  const double bc1 = 1 - std::pow(o_.beta1, t), bc2 = 1 - std::pow(o_.beta2, t);
+  const double step_size = lr_ / bc1, bc2_sqrt = std::sqrt(bc2);
+  dispatch(param.dtype(), [&]<class T>() {
+    T* p = param.data<T>();
+    const T* g = grad.data<T>();
+    T* m = (*exp_avg_)[i].data<T>();
+    T* v = (*exp_avg_sq_)[i].data<T>();
+    // 1 - beta in double, then rounded: 1 - 0.999f is off by 5e-5 relative in float.
+    const T b1 = static_cast<T>(o_.beta1), b2 = static_cast<T>(o_.beta2);
+    const T c1 = static_cast<T>(1 - o_.beta1), c2 = static_cast<T>(1 - o_.beta2);
+    const T l2 = static_cast<T>(decoupled_ ? 0.0 : o_.weight_decay);
+    const T shrink = static_cast<T>(decoupled_ ? 1 - lr_ * o_.weight_decay : 1.0);
+    const T ss = static_cast<T>(step_size), root_bc2 = static_cast<T>(bc2_sqrt),
+            eps = static_cast<T>(o_.eps);
+    const std::int64_t n = param.numel();
+    for (std::int64_t j = 0; j < n; ++j) {
+      const T gj = g[j] + l2 * p[j];
+      m[j] = b1 * m[j] + c1 * gj;
+      v[j] = b2 * v[j] + c2 * gj * gj;
+      p[j] = p[j] * shrink - ss * m[j] / (std::sqrt(v[j]) / root_bc2 + eps);
+    }
+  });
+}
+
+AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& o)
+    : Adam(std::move(params), AdamOptions{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay}, true) {}
+
+}  // namespace flowtape::nn

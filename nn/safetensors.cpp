@@ -1,0 +1,262 @@
+// safetensors encoding, validated decoding and atomic writes.
+#include "nn/safetensors.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <vector>
+
+namespace flowtape::nn {
+namespace {
+
+// The format is little-endian; raw buffers are written as they lie in memory.
+static_assert(std::endian::native == std::endian::little,
+              "flowtape's safetensors I/O assumes a little-endian machine");
+
+using Json = nlohmann::ordered_json;  // keeps the file's tensor order
+
+const char* st_dtype(DType t) {
+  return t == DType::f32 ? "F32" : "F64";
+}
+
+[[noreturn]] void fail(const std::string& source, const std::string& what) {
+  throw CheckpointError("safetensors '" + source + "': " + what);
+}
+
+std::string range_str(std::uint64_t b, std::uint64_t e) {
+  // (a stream, not "[" + to_string(b): GCC 12 reports a false -Wrestrict on that at -O3)
+  std::ostringstream os;
+  os << '[' << b << ", " << e << ')';
+  return os.str();
+}
+
+struct Entry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  std::uint64_t begin, end;
+};
+
+Entry parse_entry(const std::string& source, const std::string& name, const Json& j,
+                  std::uint64_t data_size) {
+  const std::string who = "tensor '" + name + "'";
+  if (name.empty()) fail(source, "a tensor has an empty name");
+  if (!j.is_object()) fail(source, who + ": header entry is not an object");
+  for (const char* key : {"dtype", "shape", "data_offsets"})
+    if (!j.contains(key)) fail(source, who + ": header entry has no \"" + key + "\"");
+
+  Entry e{name, DType::f32, Shape{}, 0, 0};
+  const Json& dt = j["dtype"];
+  if (!dt.is_string()) fail(source, who + ": dtype is not a string");
+  const std::string d = dt.get<std::string>();
+  if (d == "F32") {
+    e.dtype = DType::f32;
+  } else if (d == "F64") {
+    e.dtype = DType::f64;
+  } else {
+    fail(source, who + ": unsupported dtype '" + d + "' (flowtape reads F32 and F64)");
+  }
+
+  const Json& sh = j["shape"];
+  if (!sh.is_array()) fail(source, who + ": shape is not a list");
+  if (sh.size() > static_cast<std::size_t>(Shape::kMaxRank))
+    fail(source, who + ": rank " + std::to_string(sh.size()) + " exceeds the maximum " +
+                     std::to_string(Shape::kMaxRank));
+  std::uint64_t numel = 1;
+  for (const Json& dim : sh) {
+    if (!dim.is_number_unsigned())
+      fail(source, who + ": shape " + sh.dump() + " is not a list of extents");
+    const std::uint64_t n = dim.get<std::uint64_t>();
+    if (n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      fail(source, who + ": extent " + std::to_string(n) + " is too large");
+    e.shape.push_back(static_cast<std::int64_t>(n));
+    // Saturate at data_size + 1 (too large is all the size check needs), so no overflow.
+    const std::uint64_t cap = data_size + 1;
+    if (numel == 0 || n == 0)
+      numel = 0;
+    else
+      numel = n > cap / numel ? cap : std::min(cap, numel * n);
+  }
+
+  const Json& off = j["data_offsets"];
+  if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
+      !off[1].is_number_unsigned())
+    fail(source, who + ": data_offsets " + off.dump() + " is not a pair of non-negative integers");
+  e.begin = off[0].get<std::uint64_t>();
+  e.end = off[1].get<std::uint64_t>();
+  if (e.end < e.begin)
+    fail(source, who + ": data_offsets " + range_str(e.begin, e.end) + " end before they begin");
+  if (e.end > data_size)
+    fail(source, who + ": data_offsets " + range_str(e.begin, e.end) +
+                     " are out of range: the data section has " + std::to_string(data_size) +
+                     " bytes (truncated file?)");
+  if (numel > data_size)
+    fail(source, who + ": shape " + e.shape.str() + " needs more bytes than the data section's " +
+                     std::to_string(data_size));
+  const std::uint64_t expected = numel * dtype_size(e.dtype);
+  if (e.end - e.begin != expected)
+    fail(source, who + ": data_offsets " + range_str(e.begin, e.end) + " hold " +
+                     std::to_string(e.end - e.begin) + " bytes but shape " + e.shape.str() +
+                     " of " + d + " needs " + std::to_string(expected));
+  return e;
+}
+
+}  // namespace
+
+std::string encode_safetensors(const NamedTensors& tensors, const Metadata& metadata) {
+  Json header = Json::object();
+  std::uint64_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    if (name.empty() || name == "__metadata__")
+      throw CheckpointError("save_safetensors: invalid tensor name '" + name + "'");
+    if (!t.defined()) throw CheckpointError("save_safetensors: tensor '" + name + "' is undefined");
+    if (t.device() != Device::cpu)
+      throw CheckpointError("save_safetensors: tensor '" + name + "' is not on the cpu");
+    if (header.contains(name))
+      throw CheckpointError("save_safetensors: duplicate tensor '" + name + "'");
+    const std::uint64_t bytes = static_cast<std::uint64_t>(t.numel()) * dtype_size(t.dtype());
+    header[name] = {{"dtype", st_dtype(t.dtype())},
+                    {"shape", std::vector<std::int64_t>(t.shape().begin(), t.shape().end())},
+                    {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::string json = header.dump();
+  json.append((8 - json.size() % 8) % 8, ' ');  // the data starts 8-byte aligned
+
+  std::string out;
+  out.reserve(8 + json.size() + offset);
+  const std::uint64_t n = json.size();
+  out.append(reinterpret_cast<const char*>(&n), 8);
+  out += json;
+  for (const auto& [name, t] : tensors)
+    out.append(static_cast<const char*>(t.raw_data()),
+               static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype()));
+  return out;
+}
+
+SafetensorsContents decode_safetensors(std::string_view bytes, const std::string& source) {
+  if (bytes.size() < 8)
+    fail(source, "truncated file: " + std::to_string(bytes.size()) +
+                     " bytes, shorter than the 8-byte header length");
+  std::uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  if (n > bytes.size() - 8)
+    fail(source, "header length " + std::to_string(n) + " runs beyond the end of the file (" +
+                     std::to_string(bytes.size()) + " bytes)");
+  const std::string_view text = bytes.substr(8, n);
+  const std::uint64_t data_size = bytes.size() - 8 - n;
+  const std::string_view data = bytes.substr(8 + n);
+
+  Json header;
+  try {
+    header = Json::parse(text.begin(), text.end());
+  } catch (const Json::parse_error& e) {
+    fail(source, std::string("invalid JSON header: ") + e.what());
+  }
+  if (!header.is_object()) fail(source, "invalid JSON header: not an object");
+
+  SafetensorsContents out;
+  std::vector<Entry> entries;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    if (it.key() == "__metadata__") {
+      if (!it.value().is_object()) fail(source, "__metadata__ is not an object");
+      for (auto m = it.value().begin(); m != it.value().end(); ++m) {
+        if (!m.value().is_string())
+          fail(source, "__metadata__ value of '" + m.key() + "' is not a string");
+        out.metadata[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    entries.push_back(parse_entry(source, it.key(), it.value(), data_size));
+  }
+
+  std::vector<const Entry*> by_offset;
+  for (const Entry& e : entries) by_offset.push_back(&e);
+  std::sort(by_offset.begin(), by_offset.end(), [](const Entry* a, const Entry* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
+  for (std::size_t i = 1; i < by_offset.size(); ++i) {
+    const Entry& a = *by_offset[i - 1];
+    const Entry& b = *by_offset[i];
+    if (b.begin < a.end)
+      fail(source, "overlapping data_offsets: tensor '" + a.name + "' " +
+                       range_str(a.begin, a.end) + " and tensor '" + b.name + "' " +
+                       range_str(b.begin, b.end));
+  }
+  for (const Entry* e : by_offset) {
+    Tensor t = empty(e->shape, e->dtype);
+    if (e->end > e->begin) std::memcpy(t.raw_data(), data.data() + e->begin, e->end - e->begin);
+    out.tensors.emplace_back(e->name, t);
+  }
+  return out;
+}
+
+void save_safetensors(const std::string& path, const NamedTensors& tensors,
+                      const Metadata& metadata) {
+  write_file_atomic(path, encode_safetensors(tensors, metadata));
+}
+
+SafetensorsContents load_safetensors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw CheckpointError("safetensors '" + path + "': cannot open: " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw CheckpointError("safetensors '" + path + "': read error");
+  return decode_safetensors(ss.str(), path);
+}
+
+void write_file_atomic(const std::string& path, std::string_view bytes) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw CheckpointError("cannot save '" + path + "': cannot create '" + tmp +
+                          "': " + std::strerror(errno));
+  auto abandon = [&](const std::string& what) {
+    const int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw CheckpointError("cannot save '" + path + "': " + what + ": " + std::strerror(err));
+  };
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      abandon("write failed after " + std::to_string(done) + " of " + std::to_string(bytes.size()) +
+              " bytes");
+    }
+    done += static_cast<std::size_t>(w);
+  }
+  if (::fsync(fd) != 0) abandon("fsync failed");
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw CheckpointError("cannot save '" + path + "': close failed: " + std::strerror(err));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw CheckpointError("cannot save '" + path + "': rename failed: " + std::strerror(err));
+  }
+  // Make the rename itself durable (best effort: some file systems refuse to fsync a directory).
+  const auto slash = path.find_last_of('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+}  // namespace flowtape::nn

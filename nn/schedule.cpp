@@ -1,0 +1,36 @@
+// Learning-rate schedules.
+#include "nn/schedule.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <stdexcept>
+
+namespace flowtape::nn {
+
+Schedule constant_lr(double lr) {
+  return [lr](std::int64_t) { return lr; };
+}
+
+Schedule linear_warmup(double lr, std::int64_t warmup_steps) {
+  if (warmup_steps < 0) throw std::invalid_argument("linear_warmup: warmup_steps must be >= 0");
+  return [lr, warmup_steps](std::int64_t step) {
+    if (step >= warmup_steps) return lr;
+    return lr * static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
+  };
+}
+
+Schedule cosine_decay(double lr, std::int64_t total_steps, std::int64_t warmup_steps,
+                      double min_lr) {
+  if (total_steps <= warmup_steps || warmup_steps < 0)
+    throw std::invalid_argument("cosine_decay: need 0 <= warmup_steps < total_steps");
+  const Schedule warm = linear_warmup(lr, warmup_steps);
+  return [=](std::int64_t step) {
+    if (step < warmup_steps) return warm(step);
+    const double progress = std::min(1.0, static_cast<double>(step - warmup_steps) /
+                                              static_cast<double>(total_steps - warmup_steps));
+    return min_lr + (lr - min_lr) * 0.5 * (1 + std::cos(std::numbers::pi * progress));
+  };
+}
+
+}  // namespace flowtape::nn

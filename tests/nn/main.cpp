@@ -1,0 +1,3 @@
+// Test runner for the nn suites.
+#define BOOST_TEST_MODULE flowtape_nn
+#include <boost/test/unit_test.hpp>
