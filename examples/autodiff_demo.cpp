@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
   const Tensor probe_points = uniform({256, 2}, -1.0, 1.0, gen);
   const Tensor div = divergence(f, probe_points);
   const Tensor eps = randn({256, 2}, gen);
-  const Tensor hutch = sum(eps * jvp([&](const Tensor& z) { return f(z); }, probe_points, eps).second, 1);
+  const Tensor hutch =
+      sum(eps * jvp([&](const Tensor& z) { return f(z); }, probe_points, eps).second, 1);
   std::printf("2. forward mode: mean |div f| = %.5f (exact, 2 JVPs); Hutchinson mean = %.5f\n",
               mean(abs(div)).item(), mean(hutch).item());
 
@@ -83,7 +84,8 @@ int main(int argc, char** argv) {
   Tape tape;
   std::vector<Tensor> params = f.params();
   tape.watch(params);
-  const Tensor quad = sum(eps * jvp([&](const Tensor& z) { return f(z); }, probe_points, eps).second, 1);
+  const Tensor quad =
+      sum(eps * jvp([&](const Tensor& z) { return f(z); }, probe_points, eps).second, 1);
   const auto g = tape.gradient(mean(square(quad)), params);
   double norm2 = 0;
   for (const Tensor& t : g) norm2 += sum(square(t)).item();

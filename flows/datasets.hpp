@@ -41,8 +41,8 @@ class Dataset {
 struct RingsConfig {
   int lobes = 6;
   double alpha = 0.6;  // fraction of each sector covered by its arc
-  double radius = 4.0;
-  double radial_std = 0.15;
+  double radius = 1.0;
+  double radial_std = 0.04;
   std::vector<double> weights = {1, 1, 1, 1, 1, 0.3};  // lobe k's relative weight
 };
 

@@ -12,12 +12,13 @@
 namespace flowtape::app {
 
 // Every field once: the JSON key is the member's name.
-#define FLOWTAPE_CONFIG_FIELDS(X)                                                            \
-  X(dataset) X(train_size) X(path) X(sigma) X(coupling) X(loss) X(lambda_max) X(ramp_start) \
-  X(ramp_end) X(fdm_weight) X(probes) X(probe) X(exact_divergence) X(efm_extra) X(hidden)   \
-  X(depth) X(activation) X(time_embedding) X(steps) X(batch) X(lr) X(schedule) X(warmup)    \
-  X(weight_decay) X(grad_clip) X(seed) X(checkpoint_every) X(solver) X(rtol) X(atol)        \
-  X(euler_steps) X(eval_samples) X(nll) X(nll_samples)
+#define FLOWTAPE_CONFIG_FIELDS(X)                                                                \
+  X(dataset)                                                                                     \
+  X(train_size) X(path) X(sigma) X(coupling) X(loss) X(lambda_max) X(ramp_start) X(ramp_end)     \
+      X(fdm_weight) X(probes) X(probe) X(exact_divergence) X(efm_extra) X(hidden) X(depth)       \
+          X(activation) X(time_embedding) X(steps) X(batch) X(lr) X(schedule) X(warmup)          \
+              X(weight_decay) X(grad_clip) X(seed) X(checkpoint_every) X(solver) X(rtol) X(atol) \
+                  X(euler_steps) X(eval_samples) X(nll) X(nll_samples)
 
 nlohmann::json to_json(const TrainConfig& c) {
   nlohmann::json j;
@@ -74,21 +75,25 @@ void validate(const TrainConfig& c) {
   require(c.train_size >= 0, "train_size", c.train_size, "must be >= 0");
   one_of(c.path, "path", {"rectified", "lipman", "independent", "vp"});
   require(std::isfinite(c.sigma) && c.sigma >= 0, "sigma", c.sigma, "must be finite and >= 0");
-  if (c.path == "independent") require(c.sigma > 0, "sigma", c.sigma, "the independent path needs sigma > 0");
+  if (c.path == "independent")
+    require(c.sigma > 0, "sigma", c.sigma, "the independent path needs sigma > 0");
   if (c.path == "lipman") require(c.sigma < 1, "sigma", c.sigma, "sigma_min must be < 1");
   one_of(c.coupling, "coupling", {"independent", "ot", "fixed"});
   if (c.coupling == "fixed") {
-    require(c.train_size > 0, "train_size", c.train_size, "coupling 'fixed' needs a fixed training set (train_size > 0)");
+    require(c.train_size > 0, "train_size", c.train_size,
+            "coupling 'fixed' needs a fixed training set (train_size > 0)");
   }
   one_of(c.loss, "loss", {"cfm", "entropic", "fdm", "efm"});
   if (c.loss == "efm") {
     require(c.path == "rectified" || c.path == "lipman", "path", c.path,
             "the EFM target is the closed-form velocity of the rectified / lipman path");
-    require(c.train_size > 0, "train_size", c.train_size, "loss 'efm' needs a finite training set (train_size > 0)");
+    require(c.train_size > 0, "train_size", c.train_size,
+            "loss 'efm' needs a finite training set (train_size > 0)");
     require(c.efm_extra >= 0, "efm_extra", c.efm_extra, "must be >= 0");
   }
   require(std::isfinite(c.lambda_max), "lambda_max", c.lambda_max, "must be finite");
-  require(c.ramp_start >= 0 && c.ramp_start <= 1, "ramp_start", c.ramp_start, "must be a fraction in [0, 1]");
+  require(c.ramp_start >= 0 && c.ramp_start <= 1, "ramp_start", c.ramp_start,
+          "must be a fraction in [0, 1]");
   require(c.ramp_end == 0 || (c.ramp_end > c.ramp_start && c.ramp_end <= 1), "ramp_end", c.ramp_end,
           "must be 0 (constant lambda) or a fraction in (ramp_start, 1]");
   require(c.fdm_weight >= 0, "fdm_weight", c.fdm_weight, "must be >= 0");
@@ -100,7 +105,9 @@ void validate(const TrainConfig& c) {
   one_of(c.time_embedding, "time_embedding", {"raw", "sinusoidal", "fourier"});
   require(c.steps >= 1, "steps", c.steps, "must be >= 1");
   require(c.batch >= 1, "batch", c.batch, "must be >= 1");
-  if (c.coupling == "ot") require(c.batch <= 4096, "batch", c.batch, "minibatch OT is exact and O(B^3): use batch <= 4096");
+  if (c.coupling == "ot")
+    require(c.batch <= 4096, "batch", c.batch,
+            "minibatch OT is exact and O(B^3): use batch <= 4096");
   require(std::isfinite(c.lr) && c.lr > 0, "lr", c.lr, "must be > 0");
   one_of(c.schedule, "schedule", {"constant", "warmup", "cosine"});
   require(c.warmup >= 0, "warmup", c.warmup, "must be >= 0");

@@ -5,9 +5,8 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace flowtape::app {
 
@@ -16,9 +15,9 @@ struct TrainConfig {
   std::string dataset = "rings";
   std::int64_t train_size = 0;  // 0: fresh samples every step; > 0: a fixed training set
   // path and coupling
-  std::string path = "rectified";         // rectified | lipman | independent | vp
-  double sigma = 0.0;                     // sigma_min (lipman) or sigma (independent)
-  std::string coupling = "independent";   // independent | ot | fixed (fixed needs train_size)
+  std::string path = "rectified";        // rectified | lipman | independent | vp
+  double sigma = 0.0;                    // sigma_min (lipman) or sigma (independent)
+  std::string coupling = "independent";  // independent | ot | fixed (fixed needs train_size)
   // objective
   std::string loss = "cfm";  // cfm | entropic | fdm | efm
   double lambda_max = 0.3;   // entropic: lambda after the ramp
@@ -33,7 +32,9 @@ struct TrainConfig {
   int hidden = 128;
   int depth = 3;
   std::string activation = "silu";
-  std::string time_embedding = "sinusoidal";  // raw | sinusoidal | fourier
+  // raw t (as torchcfm's and Meta's 2-D examples do): sinusoidal features at DDPM's scale make
+  // the field oscillate in t and cost adaptive solvers ~20x more steps (measured: 842 vs 44).
+  std::string time_embedding = "raw";  // raw | sinusoidal | fourier
   // optimisation
   std::int64_t steps = 3000;
   std::int64_t batch = 256;
@@ -47,9 +48,9 @@ struct TrainConfig {
   // sampling and evaluation
   std::string solver = "dopri5";
   double rtol = 1e-5, atol = 1e-5;
-  int euler_steps = 100;            // for fixed-step solvers
+  int euler_steps = 100;  // for fixed-step solvers
   std::int64_t eval_samples = 4000;
-  bool nll = true;                  // estimate the NLL of held-out data (exact divergence)
+  bool nll = true;  // estimate the NLL of held-out data (exact divergence)
   std::int64_t nll_samples = 1000;
 };
 

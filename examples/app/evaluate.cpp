@@ -9,8 +9,8 @@
 
 #include "examples/app/plot.hpp"
 #include "flows/likelihood.hpp"
-#include "solvers/tableau.hpp"
 #include "flows/metrics.hpp"
+#include "solvers/tableau.hpp"
 
 namespace flowtape::app {
 
@@ -63,7 +63,8 @@ nlohmann::json nll_metrics(const flows::VelocityField& v, const flows::Dataset& 
   const double nll = flows::mean_nll(r);
   m["nll_nats"] = nll;
   m["nll_bits_per_dim"] = flows::bits_per_dim(nll, ds.dim());
-  if (ds.has_log_density()) m["true_nll_nats"] = -mean(ds.log_density(to_dtype(x, DType::f64))).item();
+  if (ds.has_log_density())
+    m["true_nll_nats"] = -mean(ds.log_density(to_dtype(x, DType::f64))).item();
   return m;
 }
 
@@ -102,7 +103,8 @@ Tensor read_csv(const std::string& path) {
   int number = 0;
   while (std::getline(f, line)) {
     ++number;
-    if (line.empty() || line[0] == '#' || std::isalpha(static_cast<unsigned char>(line[0]))) continue;
+    if (line.empty() || line[0] == '#' || std::isalpha(static_cast<unsigned char>(line[0])))
+      continue;
     std::stringstream ls(line);
     std::string cell;
     std::int64_t c = 0;
@@ -114,7 +116,9 @@ Tensor read_csv(const std::string& path) {
       } catch (const std::exception&) {
         used = 0;
       }
-      if (used == 0) throw std::runtime_error(path + ":" + std::to_string(number) + ": not a number: '" + cell + "'");
+      if (used == 0)
+        throw std::runtime_error(path + ":" + std::to_string(number) + ": not a number: '" + cell +
+                                 "'");
       values.push_back(x);
       ++c;
     }
@@ -139,7 +143,8 @@ nlohmann::json evaluate_to_folder(const flows::VelocityField& v, const flows::Da
   nlohmann::json m = extra;
   m["config"] = to_json(c);
   m["metrics"] = sample_metrics(ds, s.x, reference, gen);
-  m["sampling"] = {{"nfe", s.stats.nfe}, {"accepted", s.stats.accepted}, {"rejected", s.stats.rejected}};
+  m["sampling"] = {
+      {"nfe", s.stats.nfe}, {"accepted", s.stats.accepted}, {"rejected", s.stats.rejected}};
   if (c.nll) m["metrics"].update(nll_metrics(v, ds, c, gen));
   write_csv(folder + "/samples.csv", s.x);
   if (ds.dim() == 2) {

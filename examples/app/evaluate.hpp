@@ -3,10 +3,9 @@
 // data), estimate the NLL of held-out data, and write a run folder's outputs.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "examples/app/config.hpp"
 #include "flows/datasets.hpp"

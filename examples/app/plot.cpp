@@ -116,8 +116,10 @@ Image scatter_plot(const Tensor& generated, const Tensor& data, const Frame& fra
   Image img(size, size);
   const Mapper m{frame, size, size};
   const std::vector<double> d = data.to_vector(), g = generated.to_vector();
-  for (std::size_t i = 0; i + 1 < d.size(); i += 2) img.dot(m.px(d[i]), m.py(d[i + 1]), 1, 150, 150, 150, 0.5);
-  for (std::size_t i = 0; i + 1 < g.size(); i += 2) img.dot(m.px(g[i]), m.py(g[i + 1]), 1, 31, 90, 200, 0.6);
+  for (std::size_t i = 0; i + 1 < d.size(); i += 2)
+    img.dot(m.px(d[i]), m.py(d[i + 1]), 1, 150, 150, 150, 0.5);
+  for (std::size_t i = 0; i + 1 < g.size(); i += 2)
+    img.dot(m.px(g[i]), m.py(g[i + 1]), 1, 31, 90, 200, 0.6);
   img.border();
   return img;
 }
@@ -129,7 +131,8 @@ Image density_plot(const Tensor& samples, const Frame& frame, int bins, int size
   for (std::size_t i = 0; i + 1 < v.size(); i += 2) {
     const int bx = static_cast<int>((v[i] - frame.x0) / (frame.x1 - frame.x0) * bins);
     const int by = static_cast<int>((frame.y1 - v[i + 1]) / (frame.y1 - frame.y0) * bins);
-    if (bx >= 0 && by >= 0 && bx < bins && by < bins) hist[static_cast<std::size_t>(by * bins + bx)] += 1;
+    if (bx >= 0 && by >= 0 && bx < bins && by < bins)
+      hist[static_cast<std::size_t>(by * bins + bx)] += 1;
   }
   const double peak = std::max(1.0, *std::max_element(hist.begin(), hist.end()));
   Image img(size, size);
@@ -182,7 +185,8 @@ Image histogram_plot(const Tensor& generated, const Tensor& data, int bins, int 
     return h;
   };
   const std::vector<double> hg = hist(g), hd = hist(d);
-  const double peak = std::max(*std::max_element(hg.begin(), hg.end()), *std::max_element(hd.begin(), hd.end()));
+  const double peak =
+      std::max(*std::max_element(hg.begin(), hg.end()), *std::max_element(hd.begin(), hd.end()));
   Image img(width, height);
   const int bw = width / bins;
   for (int b = 0; b < bins; ++b) {

@@ -30,7 +30,9 @@ void Progress::update(std::int64_t done, const std::string& fields) {
   }
 }
 
-void Progress::finish(const std::string& fields) { print(total_, fields, true); }
+void Progress::finish(const std::string& fields) {
+  print(total_, fields, true);
+}
 
 void Progress::print(std::int64_t done, const std::string& fields, bool final) {
   const double secs =

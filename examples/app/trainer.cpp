@@ -59,9 +59,11 @@ Trainer::Trainer(TrainConfig config)
   model_ = std::make_shared<nn::VelocityMLP>(d, config_.hidden, config_.depth, init_gen, mo);
   if (config_.weight_decay > 0) {
     optimizer_ = std::make_unique<nn::AdamW>(
-        model_->parameters(), nn::AdamWOptions{.lr = config_.lr, .weight_decay = config_.weight_decay});
+        model_->parameters(),
+        nn::AdamWOptions{.lr = config_.lr, .weight_decay = config_.weight_decay});
   } else {
-    optimizer_ = std::make_unique<nn::Adam>(model_->parameters(), nn::AdamOptions{.lr = config_.lr});
+    optimizer_ =
+        std::make_unique<nn::Adam>(model_->parameters(), nn::AdamOptions{.lr = config_.lr});
   }
   if (config_.schedule == "constant") {
     schedule_ = nn::constant_lr(config_.lr);
@@ -77,7 +79,8 @@ double Trainer::lambda_at(std::int64_t step) const {
   if (config_.ramp_end == 0) return config_.lambda_max;
   const auto n = static_cast<double>(config_.steps);
   const auto start = static_cast<std::int64_t>(std::llround(config_.ramp_start * n));
-  const auto end = std::max(start + 1, static_cast<std::int64_t>(std::llround(config_.ramp_end * n)));
+  const auto end =
+      std::max(start + 1, static_cast<std::int64_t>(std::llround(config_.ramp_end * n)));
   return flows::LambdaSchedule::linear_ramp(config_.lambda_max, start, end)(step);
 }
 
@@ -103,7 +106,8 @@ Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, do
     return flows::fdm_loss(field(), ps, t, gen_, o).total;
   }
   const Tensor v = model(ps.xt, t);
-  if (config_.loss == "entropic") return flows::entropic_loss(flows::per_sample_loss(v, ps.ut), lambda);
+  if (config_.loss == "entropic")
+    return flows::entropic_loss(flows::per_sample_loss(v, ps.ut), lambda);
   if (config_.loss == "efm") {
     const double sigma_min = path_.kind() == flows::PathKind::lipman ? path_.sigma() : 0.0;
     const Tensor extra = config_.efm_extra > 0 ? batch_targets(config_.efm_extra) : Tensor();

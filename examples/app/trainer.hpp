@@ -28,7 +28,8 @@ namespace flowtape::app {
 
 class TrainingError : public std::runtime_error {
  public:
-  TrainingError(const std::string& what, std::int64_t step) : std::runtime_error(what), step_(step) {}
+  TrainingError(const std::string& what, std::int64_t step)
+      : std::runtime_error(what), step_(step) {}
   std::int64_t step() const { return step_; }
 
  private:
