@@ -111,6 +111,9 @@ void validate(const TrainConfig& c) {
   require(std::isfinite(c.lr) && c.lr > 0, "lr", c.lr, "must be > 0");
   one_of(c.schedule, "schedule", {"constant", "warmup", "cosine"});
   require(c.warmup >= 0, "warmup", c.warmup, "must be >= 0");
+  if (c.schedule != "constant") {
+    require(c.warmup < c.steps, "warmup", c.warmup, "must be shorter than the run (steps)");
+  }
   require(c.weight_decay >= 0, "weight_decay", c.weight_decay, "must be >= 0");
   require(c.grad_clip >= 0, "grad_clip", c.grad_clip, "must be >= 0 (0 turns clipping off)");
   require(c.checkpoint_every >= 0, "checkpoint_every", c.checkpoint_every, "must be >= 0");

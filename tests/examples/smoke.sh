@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Smoke test of one example program at a tiny setting (seconds): it must run, exit 0, and write
+# outputs that parse. Usage: smoke.sh <bin dir> <check_outputs> <example> <scratch dir>
+set -euo pipefail
+bin=$1 check=$2 name=$3 out=$4/$3
+rm -rf "$out" && mkdir -p "$out"
+case "$name" in
+  rings)
+    "$bin/rings" --steps 30 --seeds 1 --lambdas 0.3 --samples 200 --out "$out"
+    "$check" "$out/results.json" "$out/results.md" "$out/rectified/samples.png" \
+             "$out/entropic_0.30/density.png" "$out/entropic_0.30/trajectories.png" ;;
+  divergence)
+    "$bin/divergence" --steps 20 --samples 200 --nll-points 50 --hidden 32 --out "$out"
+    "$check" "$out/results.json" "$out/results.md" "$out/checkerboard_fdm_seed0/metrics.json" \
+             "$out/checkerboard_fdm_seed0/samples.csv" "$out/checkerboard_cfm_seed0/density.png" \
+             "$out/gmm1d_fdm_seed0/histogram.png" ;;
+  memorisation)
+    "$bin/memorisation" --pairs 8 --steps 30 --seeds 1 --samples 200 --hidden 32 --out "$out"
+    "$check" "$out/results.json" "$out/results.md" "$out/deterministic_training_pairs.png" \
+             "$out/noisy_fresh_samples.png" ;;
+  closed_form)
+    "$bin/closed_form" --train-size 40 --steps 30 --samples 100 --efm-extra 16 --high-dim 16 \
+                       --hidden 32 --out "$out"
+    "$check" "$out/results.json" "$out/results.md" "$out/CFM_samples.png" "$out/closed_form_samples.png" ;;
+  cli)
+    "$bin/flowtape" train --dataset moons --loss entropic --steps 30 --eval-samples 200 \
+                          --nll-samples 50 --hidden 32 --out "$out/run"
+    "$check" "$out/run/model.safetensors" "$out/run/config.json" "$out/run/samples.csv" \
+             "$out/run/metrics.json" "$out/run/samples.png" "$out/run/density.png" \
+             "$out/run/trajectories.png"
+    "$bin/flowtape" sample --model "$out/run/model.safetensors" -n 50 --out "$out/s.csv"
+    "$bin/flowtape" nll --model "$out/run/model.safetensors" --data "$out/s.csv" > "$out/nll.json"
+    "$bin/flowtape" eval --model "$out/run/model.safetensors" --out "$out/eval" --eval-samples 100 --no-nll
+    "$check" "$out/s.csv" "$out/nll.json" "$out/eval/metrics.json" "$out/eval/samples.png"
+    # A bad option is a clear error with exit code 2, not a crash.
+    set +e
+    "$bin/flowtape" train --loss bogus --out "$out/bad" 2> "$out/err.txt"
+    code=$?
+    set -e
+    [ "$code" = 2 ] || { echo "expected exit code 2 for a bad option, got $code"; exit 1; }
+    grep -q "bogus" "$out/err.txt" || { echo "the error does not name the bad value"; cat "$out/err.txt"; exit 1; } ;;
+  embed_trainer)
+    (cd "$out" && "$bin/embed_trainer" model.safetensors)
+    "$check" "$out/model.safetensors" ;;
+  autodiff_demo)
+    "$bin/autodiff_demo" ;;
+  *) echo "unknown example $name"; exit 1 ;;
+esac
+echo "smoke test of $name passed"
