@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what flowtape needs to build, test and benchmark on Debian (12 "bookworm" or
-# later): the compiler and CMake, xtensor/xsimd, Boost.Test, and OpenBLAS (benchmarks only,
-# as a peer to compare against). Runs apt-get only when something is missing. Needs root
-# (or sudo).
+# later): the compiler and CMake, xtensor/xsimd, Boost (Test, and Odeint's headers as a peer in
+# the solver tests), nlohmann-json, CLI11, stb (PNG plots), OpenBLAS (benchmarks only, as a
+# peer), and python3 with numpy (the safetensors interop test's independent reader). Runs
+# apt-get only when something is missing. Needs root (or sudo).
 set -euo pipefail
 
-PACKAGES=(g++ cmake make libxtensor-dev libxsimd-dev libboost-test-dev libopenblas-dev
-          nlohmann-json3-dev libcli11-dev libstb-dev)
+PACKAGES=(g++ cmake make libxtensor-dev libxsimd-dev libboost-dev libboost-test-dev
+          libopenblas-dev nlohmann-json3-dev libcli11-dev libstb-dev python3 python3-numpy)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
