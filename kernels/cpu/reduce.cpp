@@ -43,16 +43,22 @@ void combine_rows(T* acc, const T* x, std::int64_t n, Op op) {
   using B = Batch<T>;
   constexpr std::int64_t W = kWidth<T>;
   std::int64_t i = 0;
-  for (; i + W <= n; i += W) op(B::load_unaligned(acc + i), B::load_unaligned(x + i)).store_unaligned(acc + i);
-  if (i < n) store_partial(op(load_partial(acc + i, n - i), load_partial(x + i, n - i)), acc + i, n - i);
+  for (; i + W <= n; i += W)
+    op(B::load_unaligned(acc + i), B::load_unaligned(x + i)).store_unaligned(acc + i);
+  if (i < n)
+    store_partial(op(load_partial(acc + i, n - i), load_partial(x + i, n - i)), acc + i, n - i);
 }
 
 struct AddOp {
-  template <class B> B operator()(const B& a, const B& b) const { return a + b; }
+  template <class B>
+  B operator()(const B& a, const B& b) const {
+    return a + b;
+  }
 };
 // Maximum that propagates NaN (plain vmax drops it).
 struct MaxOp {
-  template <class B> B operator()(const B& a, const B& b) const {
+  template <class B>
+  B operator()(const B& a, const B& b) const {
     return xsimd::select((b > a) | xsimd::isnan(b), b, a);
   }
 };
@@ -106,7 +112,8 @@ void logsumexp_axis(const T* x, T* y, AxisView v) {
       for (; i + W <= v.len; i += W) acc += xsimd::exp(B::load_unaligned(xo + i) - mb);
       // Padding lanes hold -inf so they contribute exp(-inf) = 0.
       if (i < v.len)
-        acc += xsimd::exp(load_partial(xo + i, v.len - i, -std::numeric_limits<T>::infinity()) - mb);
+        acc +=
+            xsimd::exp(load_partial(xo + i, v.len - i, -std::numeric_limits<T>::infinity()) - mb);
       yo[0] = finish_lse(m, xsimd::hadd(acc));
     } else {
       std::fill(s.begin(), s.end(), T(0));
@@ -121,13 +128,25 @@ void logsumexp_axis(const T* x, T* y, AxisView v) {
 
 template <class T>
 void softmax_axis(const T* x, T* y, AxisView v) {
-  std::vector<T> lse(static_cast<std::size_t>(v.outer * v.inner));
-  logsumexp_axis(x, lse.data(), v);
+  // exp(x - max) / sum exp(x - max), not exp(x - logsumexp): when the logits are large (say
+  // -1e6 in f32) logsumexp is rounded to a multiple of their ulp, and exp(x - lse) then misses
+  // the normalisation by several percent. x - max is exact for the entries that matter.
+  std::vector<T> m(static_cast<std::size_t>(v.outer * v.inner));
+  std::vector<T> total(m.size(), T(0));
+  max_axis(x, m.data(), v);
   for (std::int64_t o = 0; o < v.outer; ++o)
     for (std::int64_t k = 0; k < v.len; ++k) {
       const std::int64_t base = (o * v.len + k) * v.inner;
-      for (std::int64_t j = 0; j < v.inner; ++j)
-        y[base + j] = std::exp(x[base + j] - lse[o * v.inner + j]);
+      for (std::int64_t j = 0; j < v.inner; ++j) {
+        const T e = std::exp(x[base + j] - m[o * v.inner + j]);
+        y[base + j] = e;
+        total[o * v.inner + j] += e;
+      }
+    }
+  for (std::int64_t o = 0; o < v.outer; ++o)
+    for (std::int64_t k = 0; k < v.len; ++k) {
+      const std::int64_t base = (o * v.len + k) * v.inner;
+      for (std::int64_t j = 0; j < v.inner; ++j) y[base + j] /= total[o * v.inner + j];
     }
 }
 
