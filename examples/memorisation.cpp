@@ -10,7 +10,7 @@
 // lands nearest their own partner), the mean distance to the partner, and MMD of samples from
 // fresh noise against fresh data (generalisation).
 //
-//   memorisation [--pairs 32] [--steps 4000] [--seeds 3] [--sigma 0.05] [--out runs/memorisation]
+//   memorisation [--pairs 8] [--steps 4000] [--seeds 3] [--sigma 0.05] [--out runs/memorisation]
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cmath>
@@ -29,7 +29,7 @@ using namespace flowtape::app;
 
 int main(int argc, char** argv) {
   CLI::App app{"memorisation: deterministic vs noisy interpolant on fixed training pairs"};
-  std::int64_t pairs = 32, steps = 4000, batch = 128, samples = 2000;
+  std::int64_t pairs = 8, steps = 4000, batch = 128, samples = 2000;
   int seeds = 3, hidden = 128, depth = 3;
   double sigma = 0.05;
   unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
