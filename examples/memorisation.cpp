@@ -11,6 +11,8 @@
 // fresh noise against fresh data (generalisation).
 //
 //   memorisation [--pairs 8] [--steps 4000] [--seeds 3] [--sigma 0.05] [--out runs/memorisation]
+//
+// The defaults take ~1.2 min on 2 cores (AMD EPYC, AVX2); the table it prints is in README.md.
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cmath>
