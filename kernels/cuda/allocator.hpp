@@ -26,10 +26,10 @@ void device_free(void* ptr, std::size_t bytes) noexcept;
 void empty_cache();
 
 struct AllocatorStats {
-  std::size_t in_use_bytes = 0;   // handed out and not yet freed (rounded sizes)
-  std::size_t cached_bytes = 0;   // in the free lists
-  std::size_t device_mallocs = 0; // cudaMalloc calls so far
-  std::size_t cache_hits = 0;     // requests served from a free list
+  std::size_t in_use_bytes = 0;    // handed out and not yet freed (rounded sizes)
+  std::size_t cached_bytes = 0;    // in the free lists
+  std::size_t device_mallocs = 0;  // cudaMalloc calls so far
+  std::size_t cache_hits = 0;      // requests served from a free list
 };
 AllocatorStats allocator_stats();
 

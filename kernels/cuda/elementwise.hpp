@@ -12,8 +12,25 @@ namespace flowtape::kernels::cuda {
 
 // The same functions as kernels/cpu/math.hpp, with the same conventions (sign(0) = 0,
 // comparisons give 1 or 0 in the operands' type, softplus never overflows).
-enum class Unary { neg, exp, log, expm1, log1p, sqrt, square, abs, tanh, sigmoid, relu, silu,
-                   softplus, sin, cos, sign, pow_scalar };
+enum class Unary {
+  neg,
+  exp,
+  log,
+  expm1,
+  log1p,
+  sqrt,
+  square,
+  abs,
+  tanh,
+  sigmoid,
+  relu,
+  silu,
+  softplus,
+  sin,
+  cos,
+  sign,
+  pow_scalar
+};
 // copy (N = 1) is broadcast_to; where (N = 3) is cond != 0 ? a : b.
 enum class Nary { copy, add, sub, mul, div, greater, less, equal, where };
 

@@ -21,8 +21,8 @@ namespace {
 
 void check_blas(cublasStatus_t s, const char* what) {
   if (s != CUBLAS_STATUS_SUCCESS)
-    throw std::runtime_error(std::string("flowtape cuda: ") + what + ": " +
-                             cublasGetStatusName(s) + " (" + cublasGetStatusString(s) + ")");
+    throw std::runtime_error(std::string("flowtape cuda: ") + what + ": " + cublasGetStatusName(s) +
+                             " (" + cublasGetStatusString(s) + ")");
 }
 
 struct Handle {
@@ -56,17 +56,17 @@ cublasStatus_t call(cublasHandle_t h, cublasOperation_t ob, cublasOperation_t oa
                     const float* a, int lda, long long sa, const float* beta, float* c, int ldc,
                     long long sc, int batch) {
   if (batch == 1) return cublasSgemm(h, ob, oa, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc);
-  return cublasSgemmStridedBatched(h, ob, oa, n, m, k, alpha, b, ldb, sb, a, lda, sa, beta, c,
-                                   ldc, sc, batch);
+  return cublasSgemmStridedBatched(h, ob, oa, n, m, k, alpha, b, ldb, sb, a, lda, sa, beta, c, ldc,
+                                   sc, batch);
 }
 
 cublasStatus_t call(cublasHandle_t h, cublasOperation_t ob, cublasOperation_t oa, int n, int m,
                     int k, const double* alpha, const double* b, int ldb, long long sb,
-                    const double* a, int lda, long long sa, const double* beta, double* c,
-                    int ldc, long long sc, int batch) {
+                    const double* a, int lda, long long sa, const double* beta, double* c, int ldc,
+                    long long sc, int batch) {
   if (batch == 1) return cublasDgemm(h, ob, oa, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc);
-  return cublasDgemmStridedBatched(h, ob, oa, n, m, k, alpha, b, ldb, sb, a, lda, sa, beta, c,
-                                   ldc, sc, batch);
+  return cublasDgemmStridedBatched(h, ob, oa, n, m, k, alpha, b, ldb, sb, a, lda, sa, beta, c, ldc,
+                                   sc, batch);
 }
 
 }  // namespace
@@ -79,19 +79,19 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
   if (m == 0 || n == 0 || batch == 0) return;
   // cuBLAS requires leading dimensions >= 1 even when an operand is empty (k == 0).
   const auto ld = [](std::int64_t v) { return v < 1 ? std::int64_t{1} : v; };
-  check_blas(call(handle(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
-                  narrow(n, "n"), narrow(m, "m"), narrow(k, "k"), &alpha, b,
-                  narrow(ld(ldb), "ldb"), stride_b, a, narrow(ld(lda), "lda"), stride_a, &beta, c,
-                  narrow(ld(ldc), "ldc"), stride_c, narrow(batch, "batch")),
-             "gemm");
+  check_blas(
+      call(handle(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+           narrow(n, "n"), narrow(m, "m"), narrow(k, "k"), &alpha, b, narrow(ld(ldb), "ldb"),
+           stride_b, a, narrow(ld(lda), "lda"), stride_a, &beta, c, narrow(ld(ldc), "ldc"),
+           stride_c, narrow(batch, "batch")),
+      "gemm");
 }
 
-template void gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, float,
-                          const float*, std::int64_t, std::int64_t, const float*, std::int64_t,
-                          std::int64_t, float, float*, std::int64_t, std::int64_t, std::int64_t);
+template void gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, float, const float*,
+                          std::int64_t, std::int64_t, const float*, std::int64_t, std::int64_t,
+                          float, float*, std::int64_t, std::int64_t, std::int64_t);
 template void gemm<double>(bool, bool, std::int64_t, std::int64_t, std::int64_t, double,
-                           const double*, std::int64_t, std::int64_t, const double*,
-                           std::int64_t, std::int64_t, double, double*, std::int64_t,
-                           std::int64_t, std::int64_t);
+                           const double*, std::int64_t, std::int64_t, const double*, std::int64_t,
+                           std::int64_t, double, double*, std::int64_t, std::int64_t, std::int64_t);
 
 }  // namespace flowtape::kernels::cuda

@@ -16,8 +16,8 @@ inline unsigned grid_for(std::int64_t n) {
   return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65535 * 8 ? 65535 * 8 : blocks));
 }
 
-#define FLOWTAPE_GRID_STRIDE(i, n)                                                    \
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; \
-       i < (n); i += static_cast<std::int64_t>(blockDim.x) * gridDim.x)
+#define FLOWTAPE_GRID_STRIDE(i, n)                                                                 \
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); \
+       i += static_cast<std::int64_t>(blockDim.x) * gridDim.x)
 
 }  // namespace flowtape::kernels::cuda

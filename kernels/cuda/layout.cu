@@ -69,11 +69,11 @@ void permute(const void* x, void* y, std::size_t elem_size, std::span<const std:
     p.src_stride[d] = x_stride[perm[d]];
   }
   if (elem_size == 4)
-    permute_kernel<std::uint32_t><<<grid_for(n), kThreads>>>(
-        static_cast<const std::uint32_t*>(x), static_cast<std::uint32_t*>(y), p, n);
+    permute_kernel<std::uint32_t><<<grid_for(n), kThreads>>>(static_cast<const std::uint32_t*>(x),
+                                                             static_cast<std::uint32_t*>(y), p, n);
   else if (elem_size == 8)
-    permute_kernel<std::uint64_t><<<grid_for(n), kThreads>>>(
-        static_cast<const std::uint64_t*>(x), static_cast<std::uint64_t*>(y), p, n);
+    permute_kernel<std::uint64_t><<<grid_for(n), kThreads>>>(static_cast<const std::uint64_t*>(x),
+                                                             static_cast<std::uint64_t*>(y), p, n);
   else
     throw std::invalid_argument("flowtape cuda: permute supports 4- and 8-byte elements");
   check_launch("permute kernel");
@@ -83,7 +83,8 @@ void slice_axis(const void* x, void* y, std::size_t elem_size, std::int64_t oute
                 std::int64_t inner, std::int64_t start, std::int64_t count) {
   const auto es = static_cast<std::int64_t>(elem_size);
   copy_rows(y, static_cast<std::size_t>(count * inner * es),
-            static_cast<const char*>(x) + start * inner * es, static_cast<std::size_t>(len * inner * es),
+            static_cast<const char*>(x) + start * inner * es,
+            static_cast<std::size_t>(len * inner * es),
             static_cast<std::size_t>(count * inner * es), outer);
 }
 
@@ -91,9 +92,9 @@ void pad_axis(const void* x, void* y, std::size_t elem_size, std::int64_t outer,
               std::int64_t inner, std::int64_t start, std::int64_t count) {
   const auto es = static_cast<std::int64_t>(elem_size);
   zero_device(y, static_cast<std::size_t>(outer * len * inner * es));
-  copy_rows(static_cast<char*>(y) + start * inner * es, static_cast<std::size_t>(len * inner * es), x,
-            static_cast<std::size_t>(count * inner * es), static_cast<std::size_t>(count * inner * es),
-            outer);
+  copy_rows(static_cast<char*>(y) + start * inner * es, static_cast<std::size_t>(len * inner * es),
+            x, static_cast<std::size_t>(count * inner * es),
+            static_cast<std::size_t>(count * inner * es), outer);
 }
 
 void concat_axis(std::span<const void* const> parts, std::span<const std::int64_t> lens, void* y,
@@ -104,8 +105,8 @@ void concat_axis(std::span<const void* const> parts, std::span<const std::int64_
   std::int64_t start = 0;
   for (std::size_t p = 0; p < parts.size(); ++p) {
     const auto width = static_cast<std::size_t>(lens[p] * inner * es);
-    copy_rows(static_cast<char*>(y) + start * inner * es, static_cast<std::size_t>(total * inner * es),
-              parts[p], width, width, outer);
+    copy_rows(static_cast<char*>(y) + start * inner * es,
+              static_cast<std::size_t>(total * inner * es), parts[p], width, width, outer);
     start += lens[p];
   }
 }

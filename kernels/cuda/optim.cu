@@ -55,7 +55,8 @@ template void adam_update<float>(float*, const float*, float*, float*, std::int6
                                  const AdamScalars<float>&);
 template void adam_update<double>(double*, const double*, double*, double*, std::int64_t,
                                   const AdamScalars<double>&);
-template void sgd_update<float>(float*, const float*, float*, std::int64_t, float, float, float, bool);
+template void sgd_update<float>(float*, const float*, float*, std::int64_t, float, float, float,
+                                bool);
 template void sgd_update<double>(double*, const double*, double*, std::int64_t, double, double,
                                  double, bool);
 

@@ -9,12 +9,12 @@ namespace flowtape::kernels::cuda {
 
 template <class T>
 struct AdamScalars {
-  T b1, b2;      // beta1, beta2
-  T c1, c2;      // 1 - beta1, 1 - beta2 (computed in double, then rounded)
-  T l2;          // L2 coefficient added to the gradient (Adam), 0 for AdamW
-  T shrink;      // decoupled decay factor 1 - lr * wd (AdamW), 1 for Adam
-  T step_size;   // lr / (1 - beta1^t)
-  T root_bc2;    // sqrt(1 - beta2^t)
+  T b1, b2;     // beta1, beta2
+  T c1, c2;     // 1 - beta1, 1 - beta2 (computed in double, then rounded)
+  T l2;         // L2 coefficient added to the gradient (Adam), 0 for AdamW
+  T shrink;     // decoupled decay factor 1 - lr * wd (AdamW), 1 for Adam
+  T step_size;  // lr / (1 - beta1^t)
+  T root_bc2;   // sqrt(1 - beta2^t)
   T eps;
 };
 

@@ -17,7 +17,8 @@ __device__ inline Block philox(std::uint64_t n, std::uint64_t stream, std::uint6
   constexpr std::uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
   constexpr std::uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
   std::uint32_t c0 = static_cast<std::uint32_t>(n), c1 = static_cast<std::uint32_t>(n >> 32);
-  std::uint32_t c2 = static_cast<std::uint32_t>(stream), c3 = static_cast<std::uint32_t>(stream >> 32);
+  std::uint32_t c2 = static_cast<std::uint32_t>(stream),
+                c3 = static_cast<std::uint32_t>(stream >> 32);
   std::uint32_t k0 = static_cast<std::uint32_t>(key), k1 = static_cast<std::uint32_t>(key >> 32);
 #pragma unroll
   for (int round = 0; round < 10; ++round) {
@@ -34,7 +35,9 @@ __device__ inline Block philox(std::uint64_t n, std::uint64_t stream, std::uint6
   return Block{{c0, c1, c2, c3}};
 }
 
-__device__ inline float to_unit_f32(std::uint32_t w) { return static_cast<float>(w >> 8) * 0x1.0p-24f; }
+__device__ inline float to_unit_f32(std::uint32_t w) {
+  return static_cast<float>(w >> 8) * 0x1.0p-24f;
+}
 __device__ inline double to_unit_f64(std::uint32_t hi, std::uint32_t lo) {
   const std::uint64_t bits = ((static_cast<std::uint64_t>(hi) << 32) | lo) >> 11;
   return static_cast<double>(bits) * 0x1.0p-53;
@@ -83,8 +86,8 @@ template <class T>
 void philox_uniform(T* y, std::int64_t n, std::uint64_t key, std::uint64_t counter,
                     std::uint64_t stream) {
   if (n == 0) return;
-  const auto blocks = static_cast<std::int64_t>(
-      sizeof(T) == 4 ? philox_blocks_uniform_f32(n) : philox_blocks_pairs(n));
+  const auto blocks = static_cast<std::int64_t>(sizeof(T) == 4 ? philox_blocks_uniform_f32(n)
+                                                               : philox_blocks_pairs(n));
   uniform_kernel<T><<<grid_for(blocks), kThreads>>>(y, n, key, counter, stream, blocks);
   check_launch("philox uniform kernel");
 }
@@ -98,9 +101,13 @@ void philox_normal(T* y, std::int64_t n, std::uint64_t key, std::uint64_t counte
   check_launch("philox normal kernel");
 }
 
-template void philox_uniform<float>(float*, std::int64_t, std::uint64_t, std::uint64_t, std::uint64_t);
-template void philox_uniform<double>(double*, std::int64_t, std::uint64_t, std::uint64_t, std::uint64_t);
-template void philox_normal<float>(float*, std::int64_t, std::uint64_t, std::uint64_t, std::uint64_t);
-template void philox_normal<double>(double*, std::int64_t, std::uint64_t, std::uint64_t, std::uint64_t);
+template void philox_uniform<float>(float*, std::int64_t, std::uint64_t, std::uint64_t,
+                                    std::uint64_t);
+template void philox_uniform<double>(double*, std::int64_t, std::uint64_t, std::uint64_t,
+                                     std::uint64_t);
+template void philox_normal<float>(float*, std::int64_t, std::uint64_t, std::uint64_t,
+                                   std::uint64_t);
+template void philox_normal<double>(double*, std::int64_t, std::uint64_t, std::uint64_t,
+                                    std::uint64_t);
 
 }  // namespace flowtape::kernels::cuda

@@ -11,8 +11,12 @@
 namespace flowtape::kernels::cuda {
 
 // Blocks consumed by n samples (what the caller advances the Generator's counter by).
-inline std::uint64_t philox_blocks_uniform_f32(std::int64_t n) { return (static_cast<std::uint64_t>(n) + 3) / 4; }
-inline std::uint64_t philox_blocks_pairs(std::int64_t n) { return (static_cast<std::uint64_t>(n) + 1) / 2; }
+inline std::uint64_t philox_blocks_uniform_f32(std::int64_t n) {
+  return (static_cast<std::uint64_t>(n) + 3) / 4;
+}
+inline std::uint64_t philox_blocks_pairs(std::int64_t n) {
+  return (static_cast<std::uint64_t>(n) + 1) / 2;
+}
 
 template <class T>  // [0, 1)
 void philox_uniform(T* y, std::int64_t n, std::uint64_t key, std::uint64_t counter,

@@ -139,10 +139,18 @@ void reduce_axis(Reduce op, const T* x, T* y, std::int64_t outer, std::int64_t l
   // An empty axis needs no special case: the loops run zero times, so sum gives 0, max
   // -inf, logsumexp finish_lse(-inf, 0) = -inf, and softmax has nothing to write.
   switch (op) {
-    case Reduce::sum: launch<Reduce::sum>(x, y, outer, len, inner); break;
-    case Reduce::max: launch<Reduce::max>(x, y, outer, len, inner); break;
-    case Reduce::logsumexp: launch<Reduce::logsumexp>(x, y, outer, len, inner); break;
-    case Reduce::softmax: launch<Reduce::softmax>(x, y, outer, len, inner); break;
+    case Reduce::sum:
+      launch<Reduce::sum>(x, y, outer, len, inner);
+      break;
+    case Reduce::max:
+      launch<Reduce::max>(x, y, outer, len, inner);
+      break;
+    case Reduce::logsumexp:
+      launch<Reduce::logsumexp>(x, y, outer, len, inner);
+      break;
+    case Reduce::softmax:
+      launch<Reduce::softmax>(x, y, outer, len, inner);
+      break;
   }
   check_launch("reduction kernel");
 }

@@ -15,7 +15,9 @@ int device_count() {
   return n;
 }
 
-void check_launch(const char* what) { check(cudaGetLastError(), what); }
+void check_launch(const char* what) {
+  check(cudaGetLastError(), what);
+}
 
 void copy_host_to_device(void* dst, const void* src, std::size_t bytes) {
   if (bytes) check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "copy host to device");
@@ -34,6 +36,8 @@ void zero_device(void* dst, std::size_t bytes) {
   if (bytes) check(cudaMemsetAsync(dst, 0, bytes, 0), "memset");
 }
 
-void synchronize() { check(cudaDeviceSynchronize(), "synchronize"); }
+void synchronize() {
+  check(cudaDeviceSynchronize(), "synchronize");
+}
 
 }  // namespace flowtape::kernels::cuda

@@ -19,9 +19,9 @@ int device_count();
 void check_launch(const char* what);
 
 void copy_host_to_device(void* dst, const void* src, std::size_t bytes);
-void copy_device_to_host(void* dst, const void* src, std::size_t bytes);  // waits for the data
+void copy_device_to_host(void* dst, const void* src, std::size_t bytes);    // waits for the data
 void copy_device_to_device(void* dst, const void* src, std::size_t bytes);  // asynchronous
-void zero_device(void* dst, std::size_t bytes);                              // asynchronous
+void zero_device(void* dst, std::size_t bytes);                             // asynchronous
 void synchronize();  // waits for all queued work; for benchmarks and tests
 
 }  // namespace flowtape::kernels::cuda
