@@ -25,6 +25,7 @@ struct Attrs {
   Shape shape;  // reshape / broadcast_to / sum_to target
   Shape perm;   // permute's axis order
   std::int64_t start = 0, count = 0, length = 0;  // slice / pad along `axis`
+  Device device = Device::cpu;                    // to_device's target
 };
 
 using Inputs = std::span<const Tensor>;

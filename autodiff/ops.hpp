@@ -11,6 +11,7 @@
 //   sum max logsumexp softmax (one axis)    ops_reduce.cpp
 //   matmul (2-D, batched 3-D, transposes)   ops_matmul.cpp
 //   reshape broadcast_to sum_to permute concat slice pad identity   ops_shape.cpp
+//   to_device                               ops_device.cpp
 #pragma once
 
 #include <vector>
@@ -79,6 +80,11 @@ Tensor concat(const std::vector<Tensor>& xs, int axis);
 Tensor slice(const Tensor& x, int axis, std::int64_t start, std::int64_t stop);  // [start, stop)
 // Zeros of extent `length` along axis with x written from `start` (the adjoint of slice).
 Tensor pad(const Tensor& x, int axis, std::int64_t start, std::int64_t length);
+
+// --- devices ----------------------------------------------------------------------------------
+// A copy on `device`; x itself when it is already there. Differentiable: the cotangent is
+// copied back to x's device, the tangent moved along with the value.
+Tensor to_device(const Tensor& x, Device device);
 
 // --- operators --------------------------------------------------------------------------------
 Tensor operator+(const Tensor& a, const Tensor& b);

@@ -2,6 +2,7 @@
 // its op: shape rule, forward kernel, JVP rule, VJP rule (see op.hpp).
 #include <stdexcept>
 
+#include "autodiff/cuda_backend.hpp"
 #include "autodiff/op.hpp"
 #include "autodiff/ops.hpp"
 #include "autodiff/rules.hpp"
@@ -13,20 +14,25 @@ namespace {
 
 namespace cpu = kernels::cpu;
 namespace fn = kernels::cpu::fn;
+using CU = cuda_backend::Unary;
+using CN = cuda_backend::Nary;
 using rules::plus;
 using rules::same_shape;
 using rules::unary_jvp;
 using rules::unary_vjp;
 
-template <class F>
+// Each forward names its CPU functor and its CUDA op code; the device picks one.
+template <class F, CU C>
 void unary_forward(Inputs in, const Attrs&, Tensor& out) {
+  if (out.device() == Device::cuda) return cuda_backend::unary(C, in[0], out);
   dispatch(out.dtype(), [&]<class T>() {
     cpu::map_unary(in[0].data<T>(), out.data<T>(), out.numel(), F{});
   });
 }
 
 template <std::size_t N, class F>
-void nary_forward(Inputs in, F f, Tensor& out) {
+void nary_forward(Inputs in, F f, CN code, Tensor& out) {
+  if (out.device() == Device::cuda) return cuda_backend::nary(code, in, out);
   dispatch(out.dtype(), [&]<class T>() {
     std::array<const T*, N> p;
     std::array<const std::int64_t*, N> s;
@@ -40,9 +46,9 @@ void nary_forward(Inputs in, F f, Tensor& out) {
   });
 }
 
-template <class F>
+template <class F, CN C>
 void binary_forward(Inputs in, const Attrs&, Tensor& out) {
-  nary_forward<2>(in, F{}, out);
+  nary_forward<2>(in, F{}, C, out);
 }
 
 #define FLOWTAPE_BINARY_SHAPE(name) \
@@ -51,7 +57,7 @@ void binary_forward(Inputs in, const Attrs&, Tensor& out) {
 // --- binary arithmetic ------------------------------------------------------------------------
 
 const OpDef kAdd{
-    "add", FLOWTAPE_BINARY_SHAPE("add"), binary_forward<fn::Add>,
+    "add", FLOWTAPE_BINARY_SHAPE("add"), binary_forward<fn::Add, CN::add>,
     [](const Saved&, Inputs t) { return plus(t[0], t[1]); },
     [](const Saved& s, const Tensor& g, Grads& out) {
       if (out.wants(0)) out[0] = sum_to(g, s.in[0].shape());
@@ -59,7 +65,7 @@ const OpDef kAdd{
     }};
 
 const OpDef kSub{
-    "sub", FLOWTAPE_BINARY_SHAPE("sub"), binary_forward<fn::Sub>,
+    "sub", FLOWTAPE_BINARY_SHAPE("sub"), binary_forward<fn::Sub, CN::sub>,
     [](const Saved&, Inputs t) { return t[1].defined() ? plus(t[0], neg(t[1])) : t[0]; },
     [](const Saved& s, const Tensor& g, Grads& out) {
       if (out.wants(0)) out[0] = sum_to(g, s.in[0].shape());
@@ -67,7 +73,7 @@ const OpDef kSub{
     }};
 
 const OpDef kMul{
-    "mul", FLOWTAPE_BINARY_SHAPE("mul"), binary_forward<fn::Mul>,
+    "mul", FLOWTAPE_BINARY_SHAPE("mul"), binary_forward<fn::Mul, CN::mul>,
     [](const Saved& s, Inputs t) {
       return plus(t[0].defined() ? mul(t[0], s.in[1]) : Tensor(),
                   t[1].defined() ? mul(s.in[0], t[1]) : Tensor());
@@ -79,7 +85,7 @@ const OpDef kMul{
 
 // y = a / b: dy = (da - y db) / b.
 const OpDef kDiv{
-    "div", FLOWTAPE_BINARY_SHAPE("div"), binary_forward<fn::Div>,
+    "div", FLOWTAPE_BINARY_SHAPE("div"), binary_forward<fn::Div, CN::div>,
     [](const Saved& s, Inputs t) {
       return plus(t[0].defined() ? div(t[0], s.in[1]) : Tensor(),
                   t[1].defined() ? neg(div(mul(s.out, t[1]), s.in[1])) : Tensor());
@@ -97,7 +103,7 @@ const OpDef kWhere{
       return broadcast_shapes(in[0].shape(), broadcast_shapes(in[1].shape(), in[2].shape(), "where"),
                               "where");
     },
-    [](Inputs in, const Attrs&, Tensor& out) { nary_forward<3>(in, fn::Where{}, out); },
+    [](Inputs in, const Attrs&, Tensor& out) { nary_forward<3>(in, fn::Where{}, CN::where, out); },
     [](const Saved& s, Inputs t) {
       const Tensor zero = scalar_like(s.out, 0.0);
       return where(s.in[0], t[1].defined() ? t[1] : zero, t[2].defined() ? t[2] : zero);
@@ -108,12 +114,12 @@ const OpDef kWhere{
       if (out.wants(2)) out[2] = sum_to(where(s.in[0], zero, g), s.in[2].shape());
     }};
 
-const OpDef kGreater{"greater", FLOWTAPE_BINARY_SHAPE("greater"), binary_forward<fn::Greater>,
+const OpDef kGreater{"greater", FLOWTAPE_BINARY_SHAPE("greater"), binary_forward<fn::Greater, CN::greater>,
                      nullptr, nullptr};
-const OpDef kLess{"less", FLOWTAPE_BINARY_SHAPE("less"), binary_forward<fn::Less>, nullptr, nullptr};
-const OpDef kEqual{"equal", FLOWTAPE_BINARY_SHAPE("equal"), binary_forward<fn::Equal>, nullptr,
+const OpDef kLess{"less", FLOWTAPE_BINARY_SHAPE("less"), binary_forward<fn::Less, CN::less>, nullptr, nullptr};
+const OpDef kEqual{"equal", FLOWTAPE_BINARY_SHAPE("equal"), binary_forward<fn::Equal, CN::equal>, nullptr,
                    nullptr};
-const OpDef kSign{"sign", same_shape, unary_forward<fn::Sign>, nullptr, nullptr};
+const OpDef kSign{"sign", same_shape, unary_forward<fn::Sign, CU::sign>, nullptr, nullptr};
 
 // --- unary: each derivative is written once and serves both rules ----------------------------
 
@@ -144,28 +150,32 @@ Tensor d_softplus(const Saved& s) { return sigmoid(s.in[0]); }
 Tensor d_sin(const Saved& s) { return cos(s.in[0]); }
 Tensor d_cos(const Saved& s) { return neg(sin(s.in[0])); }
 
-#define FLOWTAPE_UNARY(name, functor, deriv) \
-  OpDef { name, same_shape, unary_forward<functor>, unary_jvp<deriv>, unary_vjp<deriv> }
+#define FLOWTAPE_UNARY(name, functor, code, deriv)                                       \
+  OpDef {                                                                                \
+    name, same_shape, unary_forward<functor, CU::code>, unary_jvp<deriv>, unary_vjp<deriv> \
+  }
 
-const OpDef kNeg = FLOWTAPE_UNARY("neg", fn::Neg, d_neg);
-const OpDef kExp = FLOWTAPE_UNARY("exp", fn::Exp, d_exp);
-const OpDef kLog = FLOWTAPE_UNARY("log", fn::Log, d_log);
-const OpDef kExpm1 = FLOWTAPE_UNARY("expm1", fn::Expm1, d_expm1);
-const OpDef kLog1p = FLOWTAPE_UNARY("log1p", fn::Log1p, d_log1p);
-const OpDef kSqrt = FLOWTAPE_UNARY("sqrt", fn::Sqrt, d_sqrt);
-const OpDef kSquare = FLOWTAPE_UNARY("square", fn::Square, d_square);
-const OpDef kAbs = FLOWTAPE_UNARY("abs", fn::Abs, d_abs);
-const OpDef kTanh = FLOWTAPE_UNARY("tanh", fn::Tanh, d_tanh);
-const OpDef kSigmoid = FLOWTAPE_UNARY("sigmoid", fn::Sigmoid, d_sigmoid);
-const OpDef kRelu = FLOWTAPE_UNARY("relu", fn::Relu, d_relu);
-const OpDef kSilu = FLOWTAPE_UNARY("silu", fn::Silu, d_silu);
-const OpDef kSoftplus = FLOWTAPE_UNARY("softplus", fn::Softplus, d_softplus);
-const OpDef kSin = FLOWTAPE_UNARY("sin", fn::Sin, d_sin);
-const OpDef kCos = FLOWTAPE_UNARY("cos", fn::Cos, d_cos);
+const OpDef kNeg = FLOWTAPE_UNARY("neg", fn::Neg, neg, d_neg);
+const OpDef kExp = FLOWTAPE_UNARY("exp", fn::Exp, exp, d_exp);
+const OpDef kLog = FLOWTAPE_UNARY("log", fn::Log, log, d_log);
+const OpDef kExpm1 = FLOWTAPE_UNARY("expm1", fn::Expm1, expm1, d_expm1);
+const OpDef kLog1p = FLOWTAPE_UNARY("log1p", fn::Log1p, log1p, d_log1p);
+const OpDef kSqrt = FLOWTAPE_UNARY("sqrt", fn::Sqrt, sqrt, d_sqrt);
+const OpDef kSquare = FLOWTAPE_UNARY("square", fn::Square, square, d_square);
+const OpDef kAbs = FLOWTAPE_UNARY("abs", fn::Abs, abs, d_abs);
+const OpDef kTanh = FLOWTAPE_UNARY("tanh", fn::Tanh, tanh, d_tanh);
+const OpDef kSigmoid = FLOWTAPE_UNARY("sigmoid", fn::Sigmoid, sigmoid, d_sigmoid);
+const OpDef kRelu = FLOWTAPE_UNARY("relu", fn::Relu, relu, d_relu);
+const OpDef kSilu = FLOWTAPE_UNARY("silu", fn::Silu, silu, d_silu);
+const OpDef kSoftplus = FLOWTAPE_UNARY("softplus", fn::Softplus, softplus, d_softplus);
+const OpDef kSin = FLOWTAPE_UNARY("sin", fn::Sin, sin, d_sin);
+const OpDef kCos = FLOWTAPE_UNARY("cos", fn::Cos, cos, d_cos);
 
 const OpDef kPow{
     "pow", same_shape,
     [](Inputs in, const Attrs& a, Tensor& out) {
+      if (out.device() == Device::cuda)
+        return cuda_backend::unary(CU::pow_scalar, in[0], out, a.scalar);
       dispatch(out.dtype(), [&]<class T>() {
         cpu::map_unary(in[0].data<T>(), out.data<T>(), out.numel(), fn::PowScalar{a.scalar});
       });

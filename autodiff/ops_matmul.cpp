@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "autodiff/cuda_backend.hpp"
 #include "autodiff/op.hpp"
 #include "autodiff/ops.hpp"
 #include "autodiff/rules.hpp"
@@ -42,6 +43,8 @@ const OpDef kMatmul{
     },
     [](Inputs in, const Attrs& at, Tensor& out) {
       const Dims d = matmul_dims(in[0].shape(), in[1].shape(), at.trans_a, at.trans_b);
+      if (out.device() == Device::cuda)  // cuBLAS, batched when rank 3
+        return cuda_backend::matmul(in[0], in[1], at.trans_a, at.trans_b, d.batch, d.m, d.n, d.k, out);
       const std::int64_t lda = in[0].size(-1), ldb = in[1].size(-1);
       dispatch(out.dtype(), [&]<class T>() {
         const T* a = in[0].data<T>();

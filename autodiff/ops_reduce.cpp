@@ -2,6 +2,7 @@
 // Rules receive the attrs with the axis already normalised to [0, rank).
 #include <stdexcept>
 
+#include "autodiff/cuda_backend.hpp"
 #include "autodiff/op.hpp"
 #include "autodiff/ops.hpp"
 #include "autodiff/rules.hpp"
@@ -27,8 +28,10 @@ Tensor kept(const Tensor& t, const Saved& s) {
   return s.attrs.keepdims ? t : reshape(t, s.in[0].shape().reduced(s.attrs.axis, true));
 }
 
-template <void (*K)(const float*, float*, cpu::AxisView), void (*K64)(const double*, double*, cpu::AxisView)>
+template <void (*K)(const float*, float*, cpu::AxisView), void (*K64)(const double*, double*, cpu::AxisView),
+          cuda_backend::Reduce C>
 void reduce_forward(Inputs in, const Attrs& a, Tensor& out) {
+  if (out.device() == Device::cuda) return cuda_backend::reduce(C, in[0], a.axis, out);
   const cpu::AxisView v = axis_view(in[0].shape(), a.axis);
   if (out.dtype() == DType::f32)
     K(in[0].data<float>(), out.data<float>(), v);
@@ -37,7 +40,7 @@ void reduce_forward(Inputs in, const Attrs& a, Tensor& out) {
 }
 
 const OpDef kSum{
-    "sum", reduced_shape, reduce_forward<cpu::sum_axis<float>, cpu::sum_axis<double>>,
+    "sum", reduced_shape, reduce_forward<cpu::sum_axis<float>, cpu::sum_axis<double>, cuda_backend::Reduce::sum>,
     [](const Saved& s, Inputs t) { return sum(t[0], s.attrs.axis, s.attrs.keepdims); },
     [](const Saved& s, const Tensor& g, Grads& out) {
       out[0] = broadcast_to(kept(g, s), s.in[0].shape());
@@ -50,7 +53,7 @@ Tensor max_share(const Saved& s) {
 }
 
 const OpDef kMax{
-    "max", reduced_shape, reduce_forward<cpu::max_axis<float>, cpu::max_axis<double>>,
+    "max", reduced_shape, reduce_forward<cpu::max_axis<float>, cpu::max_axis<double>, cuda_backend::Reduce::max>,
     [](const Saved& s, Inputs t) { return sum(mul(max_share(s), t[0]), s.attrs.axis, s.attrs.keepdims); },
     [](const Saved& s, const Tensor& g, Grads& out) { out[0] = mul(max_share(s), kept(g, s)); }};
 
@@ -59,7 +62,7 @@ Tensor lse_softmax(const Saved& s) { return exp(sub(s.in[0], kept(s.out, s))); }
 
 const OpDef kLogsumexp{
     "logsumexp", reduced_shape,
-    reduce_forward<cpu::logsumexp_axis<float>, cpu::logsumexp_axis<double>>,
+    reduce_forward<cpu::logsumexp_axis<float>, cpu::logsumexp_axis<double>, cuda_backend::Reduce::logsumexp>,
     [](const Saved& s, Inputs t) {
       return sum(mul(lse_softmax(s), t[0]), s.attrs.axis, s.attrs.keepdims);
     },
@@ -72,7 +75,7 @@ Tensor softmax_apply(const Saved& s, const Tensor& v) {
 
 const OpDef kSoftmax{
     "softmax", rules::same_shape,
-    reduce_forward<cpu::softmax_axis<float>, cpu::softmax_axis<double>>,
+    reduce_forward<cpu::softmax_axis<float>, cpu::softmax_axis<double>, cuda_backend::Reduce::softmax>,
     [](const Saved& s, Inputs t) { return softmax_apply(s, t[0]); },
     [](const Saved& s, const Tensor& g, Grads& out) { out[0] = softmax_apply(s, g); }};
 

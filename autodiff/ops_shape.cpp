@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "autodiff/cuda_backend.hpp"
 #include "autodiff/op.hpp"
 #include "autodiff/ops.hpp"
 #include "autodiff/rules.hpp"
@@ -37,6 +38,7 @@ struct Copy {
 const OpDef kBroadcastTo{
     "broadcast_to", [](Inputs, const Attrs& a) { return a.shape; },
     [](Inputs in, const Attrs&, Tensor& out) {
+      if (out.device() == Device::cuda) return cuda_backend::nary(cuda_backend::Nary::copy, in, out);
       dispatch(out.dtype(), [&]<class T>() {
         cpu::map_broadcast<T, 1>({in[0].data<T>()}, {in[0].shape().data()}, {in[0].rank()},
                                  out.data<T>(), out.shape().data(), out.rank(), Copy{});
@@ -73,6 +75,7 @@ void sum_to_kernel(const Tensor& x, const Shape& target, T* y) {
 const OpDef kSumTo{
     "sum_to", [](Inputs, const Attrs& a) { return a.shape; },
     [](Inputs in, const Attrs& a, Tensor& out) {
+      if (out.device() == Device::cuda) return cuda_backend::sum_to(in[0], out);
       dispatch(out.dtype(), [&]<class T>() { sum_to_kernel<T>(in[0], a.shape, out.data<T>()); });
     },
     [](const Saved& s, Inputs t) { return sum_to(t[0], s.out.shape()); },
@@ -92,6 +95,7 @@ const OpDef kPermute{
       return out;
     },
     [](Inputs in, const Attrs& a, Tensor& out) {
+      if (out.device() == Device::cuda) return cuda_backend::permute(in[0], a.perm.span(), out);
       cpu::permute(in[0].raw_data(), out.raw_data(), dtype_size(out.dtype()), in[0].shape().span(),
                    a.perm.span());
     },
@@ -107,6 +111,9 @@ const OpDef kSlice{
     },
     [](Inputs in, const Attrs& a, Tensor& out) {
       const Shape& s = in[0].shape();
+      if (out.device() == Device::cuda)
+        return cuda_backend::slice_axis(in[0], out, prod(s, 0, a.axis), s[a.axis],
+                                        prod(s, a.axis + 1, s.rank()), a.start, a.count);
       cpu::slice_axis(in[0].raw_data(), out.raw_data(), dtype_size(out.dtype()), prod(s, 0, a.axis),
                       s[a.axis], prod(s, a.axis + 1, s.rank()), a.start, a.count);
     },
@@ -126,6 +133,9 @@ const OpDef kPad{
     },
     [](Inputs in, const Attrs& a, Tensor& out) {
       const Shape& s = out.shape();
+      if (out.device() == Device::cuda)
+        return cuda_backend::pad_axis(in[0], out, prod(s, 0, a.axis), a.length,
+                                      prod(s, a.axis + 1, s.rank()), a.start, in[0].size(a.axis));
       cpu::pad_axis(in[0].raw_data(), out.raw_data(), dtype_size(out.dtype()), prod(s, 0, a.axis),
                     a.length, prod(s, a.axis + 1, s.rank()), a.start, in[0].size(a.axis));
     },
@@ -157,6 +167,9 @@ const OpDef kConcat{
         lens.push_back(x.size(a.axis));
       }
       const Shape& s = out.shape();
+      if (out.device() == Device::cuda)
+        return cuda_backend::concat_axis(in, lens, out, prod(s, 0, a.axis),
+                                         prod(s, a.axis + 1, s.rank()));
       cpu::concat_axis(parts, lens, out.raw_data(), dtype_size(out.dtype()), prod(s, 0, a.axis),
                        prod(s, a.axis + 1, s.rank()));
     },

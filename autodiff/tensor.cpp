@@ -7,6 +7,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "autodiff/cuda_backend.hpp"
+#include "autodiff/ops.hpp"
 #include "autodiff/random.hpp"
 
 namespace flowtape {
@@ -18,9 +20,11 @@ std::atomic<std::size_t> g_live_bytes{0};
 std::size_t live_storage_bytes() { return g_live_bytes.load(std::memory_order_relaxed); }
 
 Storage::Storage(std::size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
-  if (dev != Device::cpu)
-    throw std::runtime_error(
-        "flowtape: this build has no CUDA backend; tensors can only live on the cpu device");
+  if (dev == Device::cuda) {  // the caching device allocator (throws without CUDA)
+    ptr = cuda_backend::device_alloc(nbytes);
+    g_live_bytes.fetch_add(bytes, std::memory_order_relaxed);
+    return;
+  }
   // Always at least one cache line, so even an empty tensor has a valid pointer.
   const std::size_t alloc = std::max<std::size_t>(64, (nbytes + 63) / 64 * 64);
   ptr = std::aligned_alloc(64, alloc);
@@ -30,7 +34,10 @@ Storage::Storage(std::size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
 
 Storage::~Storage() {
   g_live_bytes.fetch_sub(bytes, std::memory_order_relaxed);
-  std::free(ptr);
+  if (device == Device::cuda)
+    cuda_backend::device_free(ptr, bytes);
+  else
+    std::free(ptr);
 }
 
 static const TensorImpl& checked(const std::shared_ptr<TensorImpl>& p) {
@@ -74,6 +81,16 @@ double Tensor::at(std::int64_t i) const {
   if (i < 0 || i >= numel())
     throw std::out_of_range("Tensor::at: index " + std::to_string(i) + " out of range for shape " +
                             shape().str());
+  if (device() == Device::cuda) {  // one element to the host (synchronises)
+    double v = 0;
+    dispatch(dtype(), [&]<class T>() {
+      T e;
+      cuda_backend::copy_bytes(&e, Device::cpu, static_cast<const T*>(raw_data()) + i, Device::cuda,
+                               sizeof(T));
+      v = static_cast<double>(e);
+    });
+    return v;
+  }
   return dispatch(dtype(), [&]<class T>() { return static_cast<double>(data<T>()[i]); });
 }
 
@@ -85,6 +102,7 @@ double Tensor::item() const {
 }
 
 std::vector<double> Tensor::to_vector() const {
+  if (device() == Device::cuda) return to_host(*this).to_vector();
   std::vector<double> v(static_cast<std::size_t>(numel()));
   dispatch(dtype(), [&]<class T>() {
     const T* p = data<T>();
@@ -113,6 +131,10 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
 
 Tensor full(const Shape& shape, double value, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
+  if (device == Device::cuda) {
+    cuda_backend::fill(t, value);
+    return t;
+  }
   dispatch(dtype, [&]<class T>() {
     T* p = t.data<T>();
     const T v = static_cast<T>(value);
@@ -123,6 +145,10 @@ Tensor full(const Shape& shape, double value, DType dtype, Device device) {
 
 Tensor zeros(const Shape& shape, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
+  if (device == Device::cuda) {
+    cuda_backend::zero(t);
+    return t;
+  }
   std::memset(t.raw_data(), 0, static_cast<std::size_t>(shape.numel()) * dtype_size(dtype));
   return t;
 }
@@ -171,22 +197,33 @@ Tensor from_vector(std::span<const float> values, const Shape& shape) {
   return t;
 }
 
-Tensor randn(const Shape& shape, Generator& gen, DType dtype) {
-  Tensor t = empty(shape, dtype);
+Tensor randn(const Shape& shape, Generator& gen, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  if (device == Device::cuda) {
+    cuda_backend::fill_normal(t, gen);
+    return t;
+  }
   dispatch(dtype, [&]<class T>() { gen.fill_normal(t.data<T>(), t.numel()); });
   return t;
 }
 
-Tensor rand(const Shape& shape, Generator& gen, DType dtype) {
-  Tensor t = empty(shape, dtype);
+Tensor rand(const Shape& shape, Generator& gen, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  if (device == Device::cuda) {
+    cuda_backend::fill_uniform(t, gen);
+    return t;
+  }
   dispatch(dtype, [&]<class T>() { gen.fill_uniform(t.data<T>(), t.numel()); });
   return t;
 }
 
-Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype) {
+Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype,
+               Device device) {
   if (!(low < high))
     throw std::invalid_argument("uniform: need low < high, got [" + std::to_string(low) + ", " +
                                 std::to_string(high) + ")");
+  if (device == Device::cuda)  // the same map as below, as tensor ops in T's precision
+    return rand(shape, gen, dtype, device) * (high - low) + low;
   Tensor t = rand(shape, gen, dtype);
   dispatch(dtype, [&]<class T>() {
     T* p = t.data<T>();
@@ -204,6 +241,11 @@ Tensor alias(const Tensor& x) {
 
 Tensor copy(const Tensor& x) {
   Tensor t = empty(x.shape(), x.dtype(), x.device());
+  if (x.device() == Device::cuda) {
+    cuda_backend::copy_bytes(t.raw_data(), Device::cuda, x.raw_data(), Device::cuda,
+                             static_cast<std::size_t>(x.numel()) * dtype_size(x.dtype()));
+    return t;
+  }
   std::memcpy(t.raw_data(), x.raw_data(), static_cast<std::size_t>(x.numel()) * dtype_size(x.dtype()));
   return t;
 }
@@ -211,6 +253,10 @@ Tensor copy(const Tensor& x) {
 Tensor to_dtype(const Tensor& x, DType dtype) {
   if (x.dtype() == dtype) return copy(x);
   Tensor t = empty(x.shape(), dtype, x.device());
+  if (x.device() == Device::cuda) {
+    cuda_backend::cast(x, t);
+    return t;
+  }
   dispatch(x.dtype(), [&]<class S>() {
     dispatch(dtype, [&]<class D>() {
       const S* s = x.data<S>();

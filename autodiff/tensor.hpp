@@ -43,6 +43,11 @@ class Tensor {
   double item() const;                    // the single element of a one-element tensor
   double at(std::int64_t flat) const;     // element by flat row-major index, as double
   std::vector<double> to_vector() const;  // all elements, as double
+  // (item, at and to_vector copy a cuda tensor's data to the host, waiting for it.)
+
+  // The same values on `device` (differentiable; see to_device in ops.hpp). Returns *this
+  // when the tensor is already there.
+  Tensor to(Device device) const;
 
   // Forward mode: the tangent attached while inside jvp(), if any.
   bool has_tangent() const;
@@ -100,9 +105,14 @@ Tensor arange(std::int64_t n, DType dtype = DType::f32);
 Tensor from_vector(std::span<const double> values, const Shape& shape, DType dtype = DType::f32);
 Tensor from_vector(std::span<const float> values, const Shape& shape);
 // Standard normal and uniform [0, 1) samples drawn from `gen` (advancing it).
-Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::f32);
-Tensor rand(const Shape& shape, Generator& gen, DType dtype = DType::f32);
-Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype = DType::f32);
+// On cuda they give the CPU's numbers for the same generator state (Philox is counter-based;
+// see kernels/cuda/random.hpp) and advance gen by the same amount.
+Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::f32,
+             Device device = Device::cpu);
+Tensor rand(const Shape& shape, Generator& gen, DType dtype = DType::f32,
+            Device device = Device::cpu);
+Tensor uniform(const Shape& shape, double low, double high, Generator& gen,
+               DType dtype = DType::f32, Device device = Device::cpu);
 
 // A new handle to the same buffer with the same autodiff slot, without a tangent. Used by the
 // autodiff verbs; users want stop_gradient() or copy().
@@ -111,5 +121,19 @@ Tensor alias(const Tensor& x);
 Tensor copy(const Tensor& x);
 // Converts to another dtype (a copy, detached from any tape).
 Tensor to_dtype(const Tensor& x, DType dtype);
+// A copy of x's data on the cpu, detached from any tape (x itself when already there).
+Tensor to_host(const Tensor& x);
+// Moves the buffer behind x (and behind every handle sharing x's TensorImpl) to `device`, in
+// place: how a model's parameters go to the GPU while layers keep their handles. Detached:
+// do not relocate a tensor recorded on an active tape.
+void relocate(Tensor& x, Device device);
+// Whether this build has the CUDA backend, and how many devices it can see (0 without a
+// driver or GPU).
+bool cuda_built();
+int cuda_device_count();
+// Waits for all queued device work (timing); a no-op without CUDA.
+void cuda_synchronize();
+// Returns the device allocator's cached (free) blocks to the driver.
+void cuda_empty_cache();
 
 }  // namespace flowtape

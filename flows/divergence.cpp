@@ -15,7 +15,7 @@ ProbeKind probe_from_name(std::string_view name) {
 }
 
 std::vector<Tensor> make_probes(ProbeKind kind, int k, const Shape& shape, Generator& gen,
-                                DType dtype) {
+                                DType dtype, Device device) {
   if (k < 1)
     throw std::invalid_argument("make_probes: need at least one probe, got " + std::to_string(k));
   std::vector<Tensor> probes;
@@ -23,10 +23,11 @@ std::vector<Tensor> make_probes(ProbeKind kind, int k, const Shape& shape, Gener
   NoGrad no_grad;
   for (int i = 0; i < k; ++i) {
     if (kind == ProbeKind::gaussian) {
-      probes.push_back(randn(shape, gen, dtype));
+      probes.push_back(randn(shape, gen, dtype, device));
     } else {
       // +1 where u > 1/2, else -1: never 0, unlike sign(u - 1/2).
-      probes.push_back(greater(rand(shape, gen, dtype), scalar(0.5, dtype)) * 2.0 - 1.0);
+      const Tensor u = rand(shape, gen, dtype, device);
+      probes.push_back(greater(u, scalar_like(u, 0.5)) * 2.0 - 1.0);
     }
   }
   return probes;
@@ -51,7 +52,7 @@ FieldAndDivergence divergence_exact(const VelocityField& field, const Tensor& x,
     // e_j for every row: a [1, d] one-hot broadcast to [B, d].
     std::vector<double> e(static_cast<std::size_t>(d), 0.0);
     e[j] = 1.0;
-    const Tensor basis = broadcast_to(from_vector(e, Shape{1, d}, x.dtype()), Shape{b, d});
+    const Tensor basis = broadcast_to(from_vector(e, Shape{1, d}, x.dtype()).to(x.device()), Shape{b, d});
     auto [v, jv] = jvp(f, x, basis);
     const Tensor term = slice(jv, 1, j, j + 1);
     out.div = out.div.defined() ? out.div + term : term;

@@ -17,7 +17,7 @@ ProbeKind probe_from_name(std::string_view name);  // "gaussian", "rademacher"
 
 // k probes of x's shape: N(0, I) or independent +-1 entries.
 std::vector<Tensor> make_probes(ProbeKind kind, int k, const Shape& shape, Generator& gen,
-                                DType dtype);
+                                DType dtype, Device device = Device::cpu);
 
 struct FieldAndDivergence {
   Tensor v;    // [B, d] the field at x

@@ -25,7 +25,7 @@ LikelihoodResult log_likelihood(const VelocityField& v, const Tensor& x1,
   std::vector<Tensor> probes;
   if (!o.exact_divergence) {
     Generator gen(o.seed);
-    probes = make_probes(o.probe, o.probes, x1.shape(), gen, x1.dtype());
+    probes = make_probes(o.probe, o.probes, x1.shape(), gen, x1.dtype(), x1.device());
   }
   const solvers::VectorField augmented = [&](double t, const Tensor& state) {
     const Tensor x = slice(state, 1, 0, d);

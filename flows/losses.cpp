@@ -43,7 +43,7 @@ Tensor entropic_loss(const Tensor& per_sample, double lambda) {
     double c = 0;
     for (double x : l) c += x;
     c /= b;
-    const Tensor shift = scalar(c, per_sample.dtype());
+    const Tensor shift = scalar_like(per_sample, c);
     return shift + log1p(mean(expm1(lambda * (per_sample - shift)))) / lambda;
   }
   // Large spread: logsumexp shifts by the maximum of lambda * l, so exp never overflows.
@@ -119,7 +119,8 @@ FdmLoss fdm_loss(const VelocityField& field, const PathSample& path, const Tenso
   }
   const std::vector<Tensor> probes =
       o.exact_divergence ? std::vector<Tensor>{}
-                         : make_probes(o.probe, o.probes, path.xt.shape(), gen, path.xt.dtype());
+                         : make_probes(o.probe, o.probes, path.xt.shape(), gen, path.xt.dtype(),
+                                     path.xt.device());
   const FdmResidual r = fdm_residual(field, path, t, probes, o.stop_gradient_v);
   FdmLoss out;
   out.v = r.v;

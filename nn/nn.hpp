@@ -7,6 +7,7 @@
 #include "nn/activation.hpp"
 #include "nn/checkpoint.hpp"
 #include "nn/clip.hpp"
+#include "nn/device.hpp"
 #include "nn/ema.hpp"
 #include "nn/grad_step.hpp"
 #include "nn/layer_norm.hpp"

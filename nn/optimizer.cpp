@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "autodiff/cuda_backend.hpp"
 #include "autodiff/tape.hpp"
 
 namespace flowtape::nn {
@@ -12,9 +13,10 @@ Optimizer::Optimizer(std::vector<Tensor> params, double lr) : params_(std::move(
   for (std::size_t i = 0; i < params_.size(); ++i) {
     if (!params_[i].defined())
       throw std::invalid_argument("optimizer: parameter " + std::to_string(i) + " is undefined");
-    if (params_[i].device() != Device::cpu)
-      throw std::invalid_argument("optimizer: parameter " + std::to_string(i) +
-                                  " is not on the cpu");
+    if (params_[i].device() != params_[0].device())
+      throw std::invalid_argument("optimizer: parameter " + std::to_string(i) + " is on " +
+                                  device_name(params_[i].device()) + ", parameter 0 on " +
+                                  device_name(params_[0].device()));
   }
   if (!(lr >= 0))
     throw std::invalid_argument("optimizer: invalid learning rate " + std::to_string(lr));
@@ -33,7 +35,7 @@ void Optimizer::step(const std::vector<Tensor>& grads) {
                                 " gradients for " + std::to_string(params_.size()) + " parameters");
   for (std::size_t i = 0; i < grads.size(); ++i)
     if (!grads[i].defined() || !(grads[i].shape() == params_[i].shape()) ||
-        grads[i].dtype() != params_[i].dtype())
+        grads[i].dtype() != params_[i].dtype() || grads[i].device() != params_[i].device())
       throw std::invalid_argument("optimizer step: gradient " + std::to_string(i) + " (" +
                                   (grads[i].defined() ? grads[i].str() : "undefined") +
                                   ") does not match its parameter " + params_[i].str());
@@ -85,6 +87,9 @@ SGD::SGD(std::vector<Tensor> params, const SGDOptions& options)
 
 void SGD::update(std::size_t i, const Tensor& grad) {
   Tensor& param = params_[i];
+  if (param.device() == Device::cuda)  // the same loop as below, as one fused kernel
+    return cuda_backend::sgd_update(param, grad, momentum_ ? &(*momentum_)[i] : nullptr, lr_,
+                                    o_.weight_decay, o_.momentum, o_.nesterov);
   dispatch(param.dtype(), [&]<class T>() {
     T* p = param.data<T>();
     const T* g = grad.data<T>();
@@ -124,6 +129,11 @@ void Adam::update(std::size_t i, const Tensor& grad) {
   const double t = static_cast<double>(steps_);
   const double bc1 = 1 - std::pow(o_.beta1, t), bc2 = 1 - std::pow(o_.beta2, t);
   const double step_size = lr_ / bc1, bc2_sqrt = std::sqrt(bc2);
+  if (param.device() == Device::cuda)  // the same loop as below, as one fused kernel
+    return cuda_backend::adam_update(
+        param, grad, (*exp_avg_)[i], (*exp_avg_sq_)[i],
+        {o_.beta1, o_.beta2, 1 - o_.beta1, 1 - o_.beta2, decoupled_ ? 0.0 : o_.weight_decay,
+         decoupled_ ? 1 - lr_ * o_.weight_decay : 1.0, step_size, bc2_sqrt, o_.eps});
   dispatch(param.dtype(), [&]<class T>() {
     T* p = param.data<T>();
     const T* g = grad.data<T>();

@@ -55,7 +55,11 @@ SinusoidalEmbedding::SinusoidalEmbedding(std::int64_t dim, double max_period, do
 }
 
 Tensor SinusoidalEmbedding::operator()(const Tensor& t, std::int64_t batch) const {
-  return cos_sin(time_column(t, batch, dtype_) * scale_ * freqs_);
+  const Tensor tc = time_column(t, batch, dtype_);
+  // The frequencies are a constant, not a buffer (checkpoints do not carry them); a model moved
+  // to another device copies them there once, on first use.
+  if (freqs_.device() != tc.device()) freqs_ = freqs_.to(tc.device());
+  return cos_sin(tc * scale_ * freqs_);
 }
 
 FourierEmbedding::FourierEmbedding(std::int64_t dim, Generator& gen, double sigma, DType dtype)

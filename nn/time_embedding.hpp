@@ -29,7 +29,9 @@ class SinusoidalEmbedding : public Module {
   std::int64_t dim_;
   double scale_;
   DType dtype_;
-  Tensor freqs_;  // [dim / 2], a constant of the architecture (not saved)
+  // [dim / 2], a constant of the architecture (not saved); moves to the input's device on
+  // first use.
+  mutable Tensor freqs_;
 };
 
 class FourierEmbedding : public Module {

@@ -1,0 +1,78 @@
+// The op table, part 5: moving tensors between devices, plus the host-side device helpers
+// declared in tensor.hpp (to_host, relocate, cuda_*). to_device is an ordinary primitive, so
+// a loss computed on the GPU from host data differentiates back to the host with no extra
+// code: its VJP is to_device back to the input's device and its JVP moves the tangent.
+#include <cstring>
+#include <memory>
+
+#include "autodiff/cuda_backend.hpp"
+#include "autodiff/op.hpp"
+#include "autodiff/ops.hpp"
+#include "autodiff/rules.hpp"
+
+namespace flowtape {
+namespace {
+
+std::size_t nbytes(const Tensor& t) {
+  return static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype());
+}
+
+// The output is created by the forward (aliases_input stops apply() from allocating it on the
+// input's device).
+const OpDef kToDevice{
+    "to_device",
+    rules::same_shape,
+    [](Inputs in, const Attrs& a, Tensor& out) {
+      out.impl()->device = a.device;
+      out.impl()->storage = std::make_shared<Storage>(nbytes(in[0]), a.device);
+      cuda_backend::copy_bytes(out.raw_data(), a.device, in[0].raw_data(), in[0].device(),
+                               nbytes(in[0]));
+    },
+    [](const Saved& s, Inputs t) { return to_device(t[0], s.attrs.device); },
+    [](const Saved& s, const Tensor& g, Grads& out) { out[0] = to_device(g, s.in[0].device()); },
+    /*aliases_input=*/true};
+
+}  // namespace
+
+Tensor to_device(const Tensor& x, Device device) {
+  if (x.device() == device) return x;
+  Attrs a;
+  a.device = device;
+  return apply(kToDevice, {x}, a);
+}
+
+Tensor Tensor::to(Device device) const {
+  return to_device(*this, device);
+}
+
+Tensor to_host(const Tensor& x) {
+  if (x.device() == Device::cpu) return x;
+  Tensor t = empty(x.shape(), x.dtype(), Device::cpu);
+  cuda_backend::copy_bytes(t.raw_data(), Device::cpu, x.raw_data(), x.device(), nbytes(x));
+  return t;
+}
+
+void relocate(Tensor& x, Device device) {
+  TensorImpl& impl = *x.impl();
+  if (impl.device == device) return;
+  auto storage = std::make_shared<Storage>(nbytes(x), device);
+  cuda_backend::copy_bytes(storage->ptr, device, x.raw_data(), impl.device, nbytes(x));
+  impl.storage = std::move(storage);
+  impl.device = device;
+  if (impl.tangent.defined()) relocate(impl.tangent, device);
+}
+
+bool cuda_built() {
+  return cuda_backend::built();
+}
+int cuda_device_count() {
+  return cuda_backend::device_count();
+}
+void cuda_synchronize() {
+  cuda_backend::synchronize();
+}
+void cuda_empty_cache() {
+  cuda_backend::empty_cache();
+}
+
+}  // namespace flowtape

@@ -1,0 +1,48 @@
+# Decides whether the CUDA backend is built and, if so, enables the CUDA language and finds the
+# toolkit's libraries. Sets FLOWTAPE_HAS_CUDA (a CMake variable, and a compile definition on
+# flowtape_options so every target can test `#ifdef FLOWTAPE_HAS_CUDA`).
+#
+# nvcc compiles without a GPU, so CI machines build and link the backend; its tests decide at
+# run time whether there is a device (tests/cuda).
+set(FLOWTAPE_HAS_CUDA OFF)
+string(TOUPPER "${FLOWTAPE_CUDA}" _flowtape_cuda_mode)
+if(NOT _flowtape_cuda_mode STREQUAL "OFF")
+  # check_language looks on PATH; the project's machines keep the toolkit at /usr/local/cuda,
+  # which is often not on PATH.
+  if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX} AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc CACHE FILEPATH "CUDA compiler")
+  endif()
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(FLOWTAPE_HAS_CUDA ON)
+  elseif(_flowtape_cuda_mode STREQUAL "ON")
+    message(FATAL_ERROR "FLOWTAPE_CUDA=ON but no CUDA compiler was found (install the CUDA "
+                        "toolkit, or set CMAKE_CUDA_COMPILER / CUDACXX)")
+  endif()
+endif()
+
+if(FLOWTAPE_HAS_CUDA)
+  # sm_80 (A100) and sm_90 (H100/H200): the cards the project runs on.
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    set(CMAKE_CUDA_ARCHITECTURES 80 90)
+  endif()
+  enable_language(CUDA)
+  find_package(CUDAToolkit REQUIRED)
+  # CMake 3.25 predates nvcc 13 and has no CUDA20 dialect entry for it; nvcc has accepted
+  # -std=c++20 since 12.0, so teach CMake the flag instead of requiring a newer CMake.
+  if(NOT CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
+    set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+    set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+    list(APPEND CMAKE_CUDA_COMPILE_FEATURES cuda_std_20)
+  endif()
+  set(CMAKE_CUDA_STANDARD 20)
+  set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+  set(CMAKE_CUDA_EXTENSIONS OFF)
+  target_compile_definitions(flowtape_options INTERFACE FLOWTAPE_HAS_CUDA)
+  message(STATUS "flowtape: CUDA backend ON (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, "
+                 "architectures ${CMAKE_CUDA_ARCHITECTURES})")
+else()
+  message(STATUS "flowtape: CUDA backend OFF (FLOWTAPE_CUDA=${FLOWTAPE_CUDA}; no CUDA compiler "
+                 "found or disabled): device=cuda tensors will throw")
+endif()

@@ -1,0 +1,43 @@
+// CUDA runtime wrappers (see runtime.hpp for the stream policy).
+#include "kernels/cuda/runtime.hpp"
+
+#include "kernels/cuda/check.hpp"
+
+namespace flowtape::kernels::cuda {
+
+int device_count() {
+  int n = 0;
+  // No driver, or a driver without devices, is an answer here, not an error.
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    (void)cudaGetLastError();  // clear the sticky-free error so later calls start clean
+    return 0;
+  }
+  return n;
+}
+
+void check_launch(const char* what) {
+  check(cudaGetLastError(), what);
+}
+
+void copy_host_to_device(void* dst, const void* src, std::size_t bytes) {
+  if (bytes) check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "copy host to device");
+}
+
+void copy_device_to_host(void* dst, const void* src, std::size_t bytes) {
+  if (bytes) check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copy device to host");
+}
+
+void copy_device_to_device(void* dst, const void* src, std::size_t bytes) {
+  if (bytes)
+    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, 0), "copy device to device");
+}
+
+void zero_device(void* dst, std::size_t bytes) {
+  if (bytes) check(cudaMemsetAsync(dst, 0, bytes, 0), "memset");
+}
+
+void synchronize() {
+  check(cudaDeviceSynchronize(), "synchronize");
+}
+
+}  // namespace flowtape::kernels::cuda

@@ -1,0 +1,110 @@
+// Gradient checks in f64 on the GPU. The checked function moves its (CPU) inputs to the
+// device, computes there and brings the result back, so tests/support/gradcheck.hpp runs
+// unchanged on the host while every primitive's forward, JVP rule and VJP rule executes on the
+// GPU - and to_device's own rules are checked along the way.
+#include <boost/test/unit_test.hpp>
+
+#include "gpu.hpp"
+#include "support/gradcheck.hpp"
+
+using namespace flowtape;
+using test::check_gradients;
+
+namespace {
+
+Function on_gpu(Function f) {
+  return [f](const std::vector<Tensor>& xs) {
+    std::vector<Tensor> d;
+    for (const Tensor& x : xs) d.push_back(to_device(x, Device::cuda));
+    return to_device(f(d), Device::cpu);
+  };
+}
+
+Tensor r(const Shape& s, std::uint64_t seed, double lo = -1.5, double hi = 1.5) {
+  Generator gen(seed);
+  return uniform(s, lo, hi, gen, DType::f64);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(gradients, *test::needs_gpu())
+
+BOOST_AUTO_TEST_CASE(elementwise_chain) {
+  check_gradients("elementwise", on_gpu([](const std::vector<Tensor>& x) {
+                    return tanh(x[0]) * sigmoid(x[1]) + silu(x[0] - x[1]) / (1.0 + square(x[1])) +
+                           softplus(x[0]) * sin(x[1]) - cos(x[0]) +
+                           exp(x[1] * 0.3) * expm1(x[0] * 0.2);
+                  }),
+                  {r({3, 5}, 1), r({3, 5}, 2)});
+  check_gradients("positive", on_gpu([](const std::vector<Tensor>& x) {
+                    return log(x[0]) + sqrt(x[0]) * log1p(x[0]) + pow(x[0], 1.5) + abs(x[0] - 1.0);
+                  }),
+                  {r({7}, 3, 0.2, 2.0)});
+}
+
+BOOST_AUTO_TEST_CASE(broadcasting_and_where) {
+  check_gradients("broadcast", on_gpu([](const std::vector<Tensor>& x) {
+                    return x[0] * x[1] + x[2] / (x[1] * x[1] + 1.0);
+                  }),
+                  {r({4, 1, 3}, 4), r({5, 1}, 5), r({}, 6)});
+  check_gradients("where", on_gpu([](const std::vector<Tensor>& x) {
+                    return where(greater(x[0], x[1]), x[0] * 2.0, relu(x[1]));
+                  }),
+                  {r({6, 3}, 7), r({3}, 8)});
+}
+
+BOOST_AUTO_TEST_CASE(reductions) {
+  check_gradients("sum/max/lse", on_gpu([](const std::vector<Tensor>& x) {
+                    return sum(x[0], 0) + max(x[0], 0) * 0.5 + logsumexp(x[0], 0, false);
+                  }),
+                  {r({5, 4}, 9)});
+  check_gradients("softmax", on_gpu([](const std::vector<Tensor>& x) {
+                    return softmax(x[0], 1) * x[1] + softmax(x[0], 0);
+                  }),
+                  {r({3, 6}, 10), r({3, 6}, 11)});
+  check_gradients("mean", on_gpu([](const std::vector<Tensor>& x) { return mean(square(x[0])); }),
+                  {r({2, 3, 4}, 12)});
+}
+
+BOOST_AUTO_TEST_CASE(matmul_and_mlp) {
+  check_gradients("matmul transposes", on_gpu([](const std::vector<Tensor>& x) {
+                    return matmul(x[0], x[1], true, false) + matmul(x[1], x[0], true, false);
+                  }),
+                  {r({4, 4}, 13), r({4, 4}, 14)});
+  check_gradients("batched", on_gpu([](const std::vector<Tensor>& x) {
+                    return matmul(x[0], x[1], false, true);
+                  }),
+                  {r({2, 3, 5}, 15), r({2, 4, 5}, 16)});
+  // A two-layer perceptron, the training workload.
+  check_gradients("mlp", on_gpu([](const std::vector<Tensor>& x) {
+                    const Tensor h = silu(matmul(x[0], x[1], false, true) + x[2]);
+                    return sum(square(matmul(h, x[3], false, true)), 1);
+                  }),
+                  {r({6, 3}, 17), r({8, 3}, 18), r({8}, 19), r({2, 8}, 20)});
+}
+
+BOOST_AUTO_TEST_CASE(shape_ops) {
+  check_gradients("slice/pad/concat/permute", on_gpu([](const std::vector<Tensor>& x) {
+                    const Tensor c = concat({slice(x[0], 1, 1, 3), x[1]}, 1);
+                    return permute(pad(c, 0, 1, 5), {1, 0}) * 2.0;
+                  }),
+                  {r({3, 4}, 21), r({3, 2}, 22)});
+  check_gradients("broadcast_to/sum_to", on_gpu([](const std::vector<Tensor>& x) {
+                    return sum_to(broadcast_to(x[0], {4, 3, 5}) * x[1], {3, 1});
+                  }),
+                  {r({3, 1}, 23), r({5}, 24)});
+}
+
+BOOST_AUTO_TEST_CASE(second_order) {
+  // Reverse over forward on the device: the gradient of <v, J(x) v>, as the divergence
+  // matching loss computes it.
+  check_gradients("jvp inside", on_gpu([](const std::vector<Tensor>& x) {
+                    const auto [y, jv] =
+                        jvp([](const std::vector<Tensor>& a) { return tanh(a[0]) * a[0]; }, {x[0]},
+                            {x[1]});
+                    return sum(jv * x[1]) + sum(y);
+                  }),
+                  {r({5}, 25), r({5}, 26)}, {.check_jvp = false});
+}
+
+BOOST_AUTO_TEST_SUITE_END()
