@@ -38,6 +38,22 @@ std::string range_str(std::uint64_t b, std::uint64_t e) {
   return os.str();
 }
 
+// A JSON value for an error message: scalars and flat lists as written, anything larger by its
+// kind only. (dump() recurses, so a deeply nested value from a hostile file could exhaust the
+// stack; and a message should not repeat megabytes of input.)
+std::string brief(const Json& j) {
+  bool flat = j.is_primitive();
+  if (j.is_array() && j.size() <= 16) {
+    flat = true;
+    for (const Json& v : j) flat = flat && v.is_primitive();
+  }
+  if (flat) {
+    std::string s = j.dump();
+    if (s.size() <= 200) return s;
+  }
+  return std::string("(a JSON ") + j.type_name() + " of " + std::to_string(j.size()) + " entries)";
+}
+
 struct Entry {
   std::string name;
   DType dtype;
@@ -71,13 +87,20 @@ Entry parse_entry(const std::string& source, const std::string& name, const Json
     fail(source, who + ": rank " + std::to_string(sh.size()) + " exceeds the maximum " +
                      std::to_string(Shape::kMaxRank));
   std::uint64_t numel = 1;
+  std::int64_t exact = 1;  // the running product of the extents, as Shape::numel() computes it
+  constexpr std::int64_t kMaxNumel = std::numeric_limits<std::int64_t>::max();
   for (const Json& dim : sh) {
     if (!dim.is_number_unsigned())
-      fail(source, who + ": shape " + sh.dump() + " is not a list of extents");
+      fail(source, who + ": shape " + brief(sh) + " is not a list of extents");
     const std::uint64_t n = dim.get<std::uint64_t>();
     if (n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
       fail(source, who + ": extent " + std::to_string(n) + " is too large");
     e.shape.push_back(static_cast<std::int64_t>(n));
+    // Shape::numel() multiplies the extents in order in int64: refuse a shape whose running
+    // product overflows (e.g. [2^62, 4, 0], which holds no bytes but is no valid shape).
+    if (exact != 0 && n > static_cast<std::uint64_t>(kMaxNumel / exact))
+      fail(source, who + ": shape starting " + e.shape.str() + " has more than 2^63 elements");
+    exact *= static_cast<std::int64_t>(n);
     // Saturate at data_size + 1 (too large is all the size check needs), so no overflow.
     const std::uint64_t cap = data_size + 1;
     if (numel == 0 || n == 0)
@@ -89,7 +112,7 @@ Entry parse_entry(const std::string& source, const std::string& name, const Json
   const Json& off = j["data_offsets"];
   if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
       !off[1].is_number_unsigned())
-    fail(source, who + ": data_offsets " + off.dump() + " is not a pair of non-negative integers");
+    fail(source, who + ": data_offsets " + brief(off) + " is not a pair of non-negative integers");
   e.begin = off[0].get<std::uint64_t>();
   e.end = off[1].get<std::uint64_t>();
   if (e.end < e.begin)

@@ -321,4 +321,51 @@ BOOST_AUTO_TEST_CASE(we_read_numpy_files) {
   check_fixture(load_safetensors(path));
 }
 
+// Inputs that crashed the loader, kept as regression files in the fuzzer's corpus
+// (fuzz/corpus/safetensors/regress_*): each must now be refused with a message.
+BOOST_AUTO_TEST_CASE(fuzzer_findings_are_refused_by_name) {
+  const std::string dir = std::string(FLOWTAPE_FUZZ_CORPUS_DIR) + "/safetensors/";
+  // Shape::numel() of [2^62, 4, 0] overflowed int64 (UBSan: signed overflow) although the
+  // tensor holds no bytes.
+  BOOST_CHECK_EXCEPTION(load_safetensors(dir + "regress_shape_overflow.safetensors"),
+                        CheckpointError,
+                        says("shape starting [4611686018427387904, 4] has more than 2^63 elements"));
+  // A shape nested 20 000 lists deep: the message printed it with json::dump(), which recurses
+  // and overflowed the stack (under ASan; a 2 MB file does it in any build).
+  BOOST_CHECK_EXCEPTION(load_safetensors(dir + "regress_deep_shape.safetensors"), CheckpointError,
+                        says("tensor 'w': shape (a JSON array of 1 entries) is not a list of extents"));
+  // The same depth in data_offsets, made here rather than kept as another 40 kB file.
+  const std::string deep = std::string(20000, '[') + std::string(20000, ']');
+  BOOST_CHECK_EXCEPTION(
+      decode_safetensors(craft(R"({"w":{"dtype":"F32","shape":[],"data_offsets":)" + deep + "}}",
+                               "")),
+      CheckpointError, says("data_offsets (a JSON array of 1 entries) is not a pair"));
+}
+
+// The optimizer's step count is read from the file as a double; a NaN, negative, fractional or
+// huge value was converted to an integer unchecked (undefined behaviour).
+BOOST_AUTO_TEST_CASE(optimizer_step_must_be_a_count) {
+  const std::string path = std::string(FLOWTAPE_FUZZ_CORPUS_DIR) +
+                           "/safetensors/regress_optimizer_step_nan.safetensors";
+  // fuzz::SmallModel: VelocityMLP(2, 8, 1) from Generator(7), and Adam.
+  Generator gen(7);
+  VelocityMLP model(2, 8, 1, gen);
+  Adam opt(model.parameters(), AdamOptions{});
+  const NamedTensors before = model.state_dict();
+  BOOST_CHECK_EXCEPTION(load_checkpoint(path, model, &opt), CheckpointError,
+                        says("'step' is nan, not a step count"));
+  BOOST_TEST(opt.steps() == 0);
+  BOOST_TEST(bit_equal(model.state_dict(), before));  // nothing was written
+
+  Scratch scratch;
+  for (double bad : {-1.0, 2.5, 1e300}) {
+    SafetensorsContents file = load_safetensors(path);
+    for (auto& [name, t] : file.tensors)
+      if (name == "optimizer.step") t = scalar(bad, DType::f64);
+    save_safetensors(scratch / "bad.safetensors", file.tensors, file.metadata);
+    BOOST_CHECK_EXCEPTION(load_checkpoint(scratch / "bad.safetensors", model, &opt),
+                          CheckpointError, says("not a step count"));
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
