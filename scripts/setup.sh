@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what flowtape needs to build, test and benchmark on Debian (12 "bookworm" or
-# later): the compiler and CMake, xtensor/xsimd, Boost.Test, and OpenBLAS (benchmarks only,
-# as a peer to compare against). Runs apt-get only when something is missing. Needs root
-# (or sudo).
+# later): the compiler and CMake, xtensor/xsimd, Boost.Test, OpenBLAS (benchmarks only, as a
+# peer to compare against), and clang (its libFuzzer builds the fuzz/ targets). Runs apt-get
+# only when something is missing. Needs root (or sudo).
 set -euo pipefail
 
 PACKAGES=(g++ cmake make libxtensor-dev libxsimd-dev libboost-test-dev libopenblas-dev
-          nlohmann-json3-dev libcli11-dev libstb-dev)
+          nlohmann-json3-dev libcli11-dev libstb-dev clang)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
