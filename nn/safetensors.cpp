@@ -39,8 +39,7 @@ std::string range_str(std::uint64_t b, std::uint64_t e) {
 }
 
 // A JSON value for an error message: scalars and flat lists as written, anything larger by its
-// kind only. (dump() recurses, so a deeply nested value from a hostile file could exhaust the
-// stack; and a message should not repeat megabytes of input.)
+// kind only (a message should not repeat kilobytes of hostile input; and dump() recurses).
 std::string brief(const Json& j) {
   bool flat = j.is_primitive();
   if (j.is_array() && j.size() <= 16) {
@@ -52,6 +51,32 @@ std::string brief(const Json& j) {
     if (s.size() <= 200) return s;
   }
   return std::string("(a JSON ") + j.type_name() + " of " + std::to_string(j.size()) + " entries)";
+}
+
+// How deeply the header's JSON nests, outside strings; stops counting past `limit`. A valid
+// header nests 3 levels ({"name": {"shape": [...]}}). nlohmann's ordered_json copies a
+// parsed value recursively when an object's key vector grows, so a value nested ~40 000
+// levels deep overflowed the stack inside Json::parse (an 80 kB file, found by fuzzing):
+// refuse deep nesting before parsing.
+int nesting_depth(std::string_view text, int limit) {
+  int depth = 0, deepest = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size() && deepest <= limit; ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;  // skip the escaped character
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
 }
 
 struct Entry {
@@ -179,6 +204,10 @@ SafetensorsContents decode_safetensors(std::string_view bytes, const std::string
   const std::uint64_t data_size = bytes.size() - 8 - n;
   const std::string_view data = bytes.substr(8 + n);
 
+  constexpr int kMaxDepth = 32;
+  if (nesting_depth(text, kMaxDepth) > kMaxDepth)
+    fail(source, "invalid JSON header: nested more than " + std::to_string(kMaxDepth) +
+                     " levels deep (a safetensors header needs 3)");
   Json header;
   try {
     header = Json::parse(text.begin(), text.end());

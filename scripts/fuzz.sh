@@ -34,7 +34,7 @@ for t in $TARGETS; do
   # -timeout: one input taking 10 s is a hang.
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "build-fuzz/fuzz/fuzz_$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=1024 -timeout=10 \
-    -max_len=65536 -print_funcs=0 -print_final_stats=1 -artifact_prefix="build-fuzz/findings/$t-" \
+    -max_len=100000 -print_funcs=0 -print_final_stats=1 -artifact_prefix="build-fuzz/findings/$t-" \
     "build-fuzz/corpus/$t" "fuzz/corpus/$t"
 done
 echo "fuzzing found nothing"
