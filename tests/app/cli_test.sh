@@ -41,6 +41,16 @@ echo '{"stpes": 10}' >"$TMP/bad.json"
 "$FLOWTAPE" train --config "$TMP/bad.json" --out "$TMP/bad" 2>"$TMP/bad.err"
 rc=$?; [ $rc -eq 1 ] || fail "a bad config file exited $rc, expected 1"
 grep -q "unknown key 'stpes'" "$TMP/bad.err" || fail "the bad key was not named: $(cat "$TMP/bad.err")"
+# A number beyond double (nlohmann throws out_of_range, not parse_error; found by fuzz_cli).
+echo '{"lr": 1e400}' >"$TMP/overflow.json"
+"$FLOWTAPE" train --config "$TMP/overflow.json" --out "$TMP/bad" 2>"$TMP/overflow.err"
+rc=$?; [ $rc -eq 1 ] || fail "a config with 1e400 exited $rc, expected 1"
+grep -q "overflow.json: .*number overflow" "$TMP/overflow.err" ||
+  fail "the overflow was not reported with the file: $(cat "$TMP/overflow.err")"
+# An infinite tolerance was accepted and written to config.json as null (found by fuzz_cli).
+"$FLOWTAPE" train --rtol inf --out "$TMP/bad" 2>"$TMP/inf.err"
+rc=$?; [ $rc -eq 1 ] || fail "--rtol inf exited $rc, expected 1"
+grep -q "invalid rtol = inf" "$TMP/inf.err" || fail "rtol not named: $(cat "$TMP/inf.err")"
 "$FLOWTAPE" train --no-such-option 2>/dev/null
 rc=$?; [ $rc -eq 2 ] || fail "an unknown option exited $rc, expected 2"
 
