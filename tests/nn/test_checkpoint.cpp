@@ -335,6 +335,10 @@ BOOST_AUTO_TEST_CASE(fuzzer_findings_are_refused_by_name) {
   // Json::parse under ASan (the old error message's json::dump() recursed the same way).
   BOOST_CHECK_EXCEPTION(load_safetensors(dir + "regress_deep_shape.safetensors"), CheckpointError,
                         says("invalid JSON header: nested more than 32 levels deep"));
+  // A number beyond double: nlohmann throws out_of_range, not parse_error, and it escaped the
+  // loader as a non-CheckpointError (found by fuzz_safetensors).
+  BOOST_CHECK_EXCEPTION(load_safetensors(dir + "regress_number_overflow.safetensors"),
+                        CheckpointError, says("invalid JSON header: [json.exception.out_of_range"));
   // The limit counts brackets outside strings only, and a flat but wrong value is still named.
   const std::string deep = std::string(33, '[') + std::string(33, ']');
   BOOST_CHECK_EXCEPTION(decode_safetensors(craft(
