@@ -1,7 +1,7 @@
 // Thread safety: each thread has its own tape, so two Trainers on two threads at once must
 // give the same bits as the same two runs one after the other. To check for data races too:
-//   cmake -S . -B build-tsan -DCMAKE_CXX_FLAGS=-fsanitize=thread \
-//         -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DFLOWTAPE_BUILD_BENCH=OFF
+//   cmake -S . -B build-tsan -DFLOWTAPE_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS=-fsanitize=thread
+//         -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread
 //   cmake --build build-tsan --target app_tests && build-tsan/tests/app_tests --run_test=threads
 // (clean with GCC 12's TSan: the tape state is thread_local, the global counters atomic).
 #include <boost/test/unit_test.hpp>
