@@ -38,12 +38,7 @@ TrainConfig read_config_file(const std::string& path) {
 
 // A trainer whose model holds the weights of a checkpoint written by `flowtape train`.
 std::unique_ptr<Trainer> load_model(const std::string& path, const Binder* overrides) {
-  const nn::Metadata meta = nn::load_safetensors(path).metadata;
-  if (!meta.count("config")) {
-    throw std::runtime_error(path +
-                             " is not a flowtape training checkpoint (no config in its metadata)");
-  }
-  TrainConfig c = config_from_json(nlohmann::json::parse(meta.at("config")));
+  TrainConfig c = config_from_checkpoint(path);
   if (overrides) overrides->apply(c);  // sampling settings only
   auto t = std::make_unique<Trainer>(c);
   t->resume(path);
@@ -67,7 +62,7 @@ int run_train(const Binder& b, const TrainConfig& cli, const std::string& config
   if (resume) {
     if (!std::filesystem::exists(ckpt))
       throw std::runtime_error("--resume: no checkpoint at " + ckpt);
-    c = config_from_json(nlohmann::json::parse(nn::load_safetensors(ckpt).metadata.at("config")));
+    c = config_from_checkpoint(ckpt);
     b.apply(c);
   } else if (!config_file.empty()) {
     c = read_config_file(config_file);

@@ -116,4 +116,27 @@ BOOST_AUTO_TEST_CASE(resume_refuses_a_different_configuration) {
   BOOST_TEST(b.steps_done() == 0);
 }
 
+// A checkpoint's recorded config is input too: missing or broken, it is refused naming the
+// file (it used to escape as std::out_of_range "map::at" or a bare nlohmann parse error).
+BOOST_AUTO_TEST_CASE(a_checkpoint_without_a_readable_config_is_refused_by_name) {
+  Scratch scratch;
+  Trainer a(small_config("cfm"));
+  const std::string plain = scratch / "plain.safetensors", broken = scratch / "broken.safetensors";
+  nn::save_checkpoint(plain, a.model());
+  nn::save_checkpoint(broken, a.model(), nullptr,
+                      {{"config", "{\"lr\": 1e400}"}, {"generator", "1 2 3"}});
+  auto says = [](const std::string& part) {
+    return [part](const std::invalid_argument& e) {
+      BOOST_TEST_MESSAGE("message: " << e.what());
+      return std::string(e.what()).find(part) != std::string::npos;
+    };
+  };
+  BOOST_CHECK_EXCEPTION(config_from_checkpoint(plain), std::invalid_argument,
+                        says("plain.safetensors is not a flowtape training checkpoint"));
+  BOOST_CHECK_EXCEPTION(config_from_checkpoint(broken), std::invalid_argument,
+                        says("broken.safetensors: the config in its metadata is not valid JSON"));
+  BOOST_CHECK_EXCEPTION(a.resume(broken), std::invalid_argument,
+                        says("broken.safetensors: the config in its metadata is not valid JSON"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
