@@ -1,6 +1,7 @@
 // save_checkpoint / load_checkpoint.
 #include "nn/checkpoint.hpp"
 
+#include <stdexcept>
 #include <unordered_set>
 
 namespace flowtape::nn {
@@ -65,7 +66,11 @@ void save_checkpoint(const std::string& path, const Module& model, const Optimiz
 }
 
 Metadata load_checkpoint(const std::string& path, Module& model, Optimizer* optimizer, EMA* ema) {
-  SafetensorsContents file = load_safetensors(path);
+  return load_checkpoint(load_safetensors(path), path, model, optimizer, ema);
+}
+
+Metadata load_checkpoint(const SafetensorsContents& file, const std::string& path, Module& model,
+                         Optimizer* optimizer, EMA* ema) {
   NamedTensors model_part;
   for (const auto& [name, t] : file.tensors)
     if (!starts_with(name, kOptimizer) && !starts_with(name, kEma))
@@ -80,8 +85,16 @@ Metadata load_checkpoint(const std::string& path, Module& model, Optimizer* opti
     if (starts_with(name, kEma)) ema_state.emplace_back(name, t);
   if (ema) validate(path, "", ema->state(), ema_state, "EMA");
 
+  // The optimizer first: it checks the step count's value, the one thing validate() does not,
+  // and throws before writing anything.
+  if (optimizer) {
+    try {
+      optimizer->load_state(opt_part);
+    } catch (const std::invalid_argument& e) {
+      throw CheckpointError("checkpoint '" + path + "': " + e.what());
+    }
+  }
   model.load_state_dict(model_part);
-  if (optimizer) optimizer->load_state(opt_part);
   if (ema) ema->load_state(ema_state);
   return file.metadata;
 }

@@ -26,5 +26,8 @@ void save_checkpoint(const std::string& path, const Module& model,
 // Returns the file's metadata.
 Metadata load_checkpoint(const std::string& path, Module& model, Optimizer* optimizer = nullptr,
                          EMA* ema = nullptr);
+// The same on a decoded file (bytes from memory, the fuzzer); `source` names it in messages.
+Metadata load_checkpoint(const SafetensorsContents& file, const std::string& source, Module& model,
+                         Optimizer* optimizer = nullptr, EMA* ema = nullptr);
 
 }  // namespace flowtape::nn

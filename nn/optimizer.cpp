@@ -2,6 +2,7 @@
 #include "nn/optimizer.hpp"
 
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
 
 #include "autodiff/cuda_backend.hpp"
@@ -58,6 +59,15 @@ void Optimizer::load_state(const NamedTensors& state) {
   const Tensor* step = find(state, "step");
   if (!step || step->numel() != 1)
     throw std::invalid_argument("optimizer state: missing or malformed 'step'");
+  // The count comes from a file: anything but a whole number in [0, 2^53] is refused here, as
+  // converting NaN or an out-of-range double to an integer is undefined behaviour.
+  const double step_value = step->item();
+  if (!(step_value >= 0 && step_value <= 9007199254740992.0) ||
+      step_value != std::floor(step_value)) {
+    std::ostringstream m;
+    m << "optimizer state: 'step' is " << step_value << ", not a step count";
+    throw std::invalid_argument(m.str());
+  }
   for (const auto& [kind, bufs] : buffers_)
     for (std::size_t i = 0; i < bufs.size(); ++i, ++expected) {
       const std::string name = kind + "." + std::to_string(i);
@@ -73,7 +83,7 @@ void Optimizer::load_state(const NamedTensors& state) {
   for (auto& [kind, bufs] : buffers_)
     for (std::size_t i = 0; i < bufs.size(); ++i)
       copy_into(bufs[i], *find(state, kind + "." + std::to_string(i)));
-  steps_ = static_cast<std::int64_t>(step->item());
+  steps_ = static_cast<std::int64_t>(step_value);
 }
 
 // --- SGD ------------------------------------------------------------------------------------

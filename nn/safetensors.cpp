@@ -38,6 +38,47 @@ std::string range_str(std::uint64_t b, std::uint64_t e) {
   return os.str();
 }
 
+// A JSON value for an error message: scalars and flat lists as written, anything larger by its
+// kind only (a message should not repeat kilobytes of hostile input; and dump() recurses).
+std::string brief(const Json& j) {
+  bool flat = j.is_primitive();
+  if (j.is_array() && j.size() <= 16) {
+    flat = true;
+    for (const Json& v : j) flat = flat && v.is_primitive();
+  }
+  if (flat) {
+    std::string s = j.dump();
+    if (s.size() <= 200) return s;
+  }
+  return std::string("(a JSON ") + j.type_name() + " of " + std::to_string(j.size()) + " entries)";
+}
+
+// How deeply the header's JSON nests, outside strings; stops counting past `limit`. A valid
+// header nests 3 levels ({"name": {"shape": [...]}}). nlohmann's ordered_json copies a
+// parsed value recursively when an object's key vector grows, so a value nested ~40 000
+// levels deep overflowed the stack inside Json::parse (an 80 kB file, found by fuzzing):
+// refuse deep nesting before parsing.
+int nesting_depth(std::string_view text, int limit) {
+  int depth = 0, deepest = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size() && deepest <= limit; ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;  // skip the escaped character
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 struct Entry {
   std::string name;
   DType dtype;
@@ -71,13 +112,20 @@ Entry parse_entry(const std::string& source, const std::string& name, const Json
     fail(source, who + ": rank " + std::to_string(sh.size()) + " exceeds the maximum " +
                      std::to_string(Shape::kMaxRank));
   std::uint64_t numel = 1;
+  std::int64_t exact = 1;  // the running product of the extents, as Shape::numel() computes it
+  constexpr std::int64_t kMaxNumel = std::numeric_limits<std::int64_t>::max();
   for (const Json& dim : sh) {
     if (!dim.is_number_unsigned())
-      fail(source, who + ": shape " + sh.dump() + " is not a list of extents");
+      fail(source, who + ": shape " + brief(sh) + " is not a list of extents");
     const std::uint64_t n = dim.get<std::uint64_t>();
     if (n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
       fail(source, who + ": extent " + std::to_string(n) + " is too large");
     e.shape.push_back(static_cast<std::int64_t>(n));
+    // Shape::numel() multiplies the extents in order in int64: refuse a shape whose running
+    // product overflows (e.g. [2^62, 4, 0], which holds no bytes but is no valid shape).
+    if (exact != 0 && n > static_cast<std::uint64_t>(kMaxNumel / exact))
+      fail(source, who + ": shape starting " + e.shape.str() + " has more than 2^63 elements");
+    exact *= static_cast<std::int64_t>(n);
     // Saturate at data_size + 1 (too large is all the size check needs), so no overflow.
     const std::uint64_t cap = data_size + 1;
     if (numel == 0 || n == 0)
@@ -89,7 +137,7 @@ Entry parse_entry(const std::string& source, const std::string& name, const Json
   const Json& off = j["data_offsets"];
   if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
       !off[1].is_number_unsigned())
-    fail(source, who + ": data_offsets " + off.dump() + " is not a pair of non-negative integers");
+    fail(source, who + ": data_offsets " + brief(off) + " is not a pair of non-negative integers");
   e.begin = off[0].get<std::uint64_t>();
   e.end = off[1].get<std::uint64_t>();
   if (e.end < e.begin)
@@ -156,10 +204,16 @@ SafetensorsContents decode_safetensors(std::string_view bytes, const std::string
   const std::uint64_t data_size = bytes.size() - 8 - n;
   const std::string_view data = bytes.substr(8 + n);
 
+  constexpr int kMaxDepth = 32;
+  if (nesting_depth(text, kMaxDepth) > kMaxDepth)
+    fail(source, "invalid JSON header: nested more than " + std::to_string(kMaxDepth) +
+                     " levels deep (a safetensors header needs 3)");
   Json header;
   try {
     header = Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
+    // Not only parse_error: a number beyond double ("8E8888888") throws out_of_range (found
+    // by fuzz_safetensors; it escaped as a non-CheckpointError).
     fail(source, std::string("invalid JSON header: ") + e.what());
   }
   if (!header.is_object()) fail(source, "invalid JSON header: not an object");

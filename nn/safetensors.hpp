@@ -8,9 +8,9 @@
 // offsets are relative to the start of the data and each tensor is row-major little-endian.
 // flowtape reads and writes F32 and F64 (its tensor dtypes) and refuses any other dtype by
 // name. Loading checks everything and throws CheckpointError naming the problem: a truncated
-// file, a header length beyond the file, invalid JSON, a bad or unsupported dtype, a shape
-// that is not a list of extents, offsets that are out of range, overlap, or disagree with
-// shape x itemsize. Writing is atomic: the bytes go to "<path>.tmp.<pid>", are fsync'ed and
+// file, a header length beyond the file, invalid JSON or JSON nested more than 32 levels, a
+// bad or unsupported dtype, a shape that is not a list of extents or has more than 2^63
+// elements, offsets that are out of range, overlap, or disagree with shape x itemsize. Writing is atomic: the bytes go to "<path>.tmp.<pid>", are fsync'ed and
 // renamed over <path>, so a failed save never leaves a half-written file where the old one was.
 #pragma once
 

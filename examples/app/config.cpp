@@ -2,9 +2,12 @@
 #include "examples/app/config.hpp"
 
 #include <cmath>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
+#include <utility>
 
 #include "flows/datasets.hpp"
 #include "solvers/method.hpp"
@@ -28,6 +31,46 @@ nlohmann::json to_json(const TrainConfig& c) {
   return j;
 }
 
+namespace {
+
+// Strict readers: nlohmann's get_to converts between numbers and booleans silently ("steps":
+// true is 1, "hidden": 2.7 is 2, "seed": -1 wraps, "hidden": 4294967297 is 1). A config value
+// of the wrong kind or out of range is refused, naming the field.
+[[noreturn]] void bad_type(const char* field, const nlohmann::json& v, const char* want) {
+  throw std::invalid_argument(std::string("config: ") + field + " must be " + want + ", got " +
+                              v.type_name());
+}
+
+void read(const nlohmann::json& v, const char* field, std::string& out) {
+  if (!v.is_string()) bad_type(field, v, "a string");
+  out = v.get<std::string>();
+}
+
+void read(const nlohmann::json& v, const char* field, bool& out) {
+  if (!v.is_boolean()) bad_type(field, v, "true or false");
+  out = v.get<bool>();
+}
+
+void read(const nlohmann::json& v, const char* field, double& out) {
+  if (!v.is_number()) bad_type(field, v, "a number");
+  out = v.get<double>();
+}
+
+template <class Int>
+requires std::is_integral_v<Int>
+void read(const nlohmann::json& v, const char* field, Int& out) {
+  if (!v.is_number_integer()) bad_type(field, v, "an integer");
+  const bool fits = v.is_number_unsigned()
+                        ? v.get<std::uint64_t>() <= std::uint64_t{std::numeric_limits<Int>::max()}
+                        : std::in_range<Int>(v.get<std::int64_t>());
+  if (!fits)
+    throw std::invalid_argument(std::string("config: ") + field + " = " + v.dump() +
+                                " is out of range");
+  out = v.get<Int>();
+}
+
+}  // namespace
+
 TrainConfig config_from_json(const nlohmann::json& j) {
   if (!j.is_object()) throw std::invalid_argument("config: expected a JSON object");
   static const std::set<std::string> known = {
@@ -39,14 +82,10 @@ TrainConfig config_from_json(const nlohmann::json& j) {
     if (!known.count(key)) throw std::invalid_argument("config: unknown key '" + key + "'");
   }
   TrainConfig c;
-  try {
 #define X(f) \
-  if (j.contains(#f)) j.at(#f).get_to(c.f);
-    FLOWTAPE_CONFIG_FIELDS(X)
+  if (auto it = j.find(#f); it != j.end()) read(*it, #f, c.f);
+  FLOWTAPE_CONFIG_FIELDS(X)
 #undef X
-  } catch (const nlohmann::json::exception& e) {
-    throw std::invalid_argument(std::string("config: ") + e.what());
-  }
   return c;
 }
 
@@ -96,7 +135,8 @@ void validate(const TrainConfig& c) {
           "must be a fraction in [0, 1]");
   require(c.ramp_end == 0 || (c.ramp_end > c.ramp_start && c.ramp_end <= 1), "ramp_end", c.ramp_end,
           "must be 0 (constant lambda) or a fraction in (ramp_start, 1]");
-  require(c.fdm_weight >= 0, "fdm_weight", c.fdm_weight, "must be >= 0");
+  require(std::isfinite(c.fdm_weight) && c.fdm_weight >= 0, "fdm_weight", c.fdm_weight,
+          "must be finite and >= 0");
   require(c.probes >= 1, "probes", c.probes, "must be >= 1");
   one_of(c.probe, "probe", {"gaussian", "rademacher"});
   require(c.hidden >= 1, "hidden", c.hidden, "must be >= 1");
@@ -114,11 +154,14 @@ void validate(const TrainConfig& c) {
   if (c.schedule != "constant") {
     require(c.warmup < c.steps, "warmup", c.warmup, "must be shorter than the run (steps)");
   }
-  require(c.weight_decay >= 0, "weight_decay", c.weight_decay, "must be >= 0");
-  require(c.grad_clip >= 0, "grad_clip", c.grad_clip, "must be >= 0 (0 turns clipping off)");
+  require(std::isfinite(c.weight_decay) && c.weight_decay >= 0, "weight_decay", c.weight_decay,
+          "must be finite and >= 0");
+  require(std::isfinite(c.grad_clip) && c.grad_clip >= 0, "grad_clip", c.grad_clip,
+          "must be finite and >= 0 (0 turns clipping off)");
   require(c.checkpoint_every >= 0, "checkpoint_every", c.checkpoint_every, "must be >= 0");
   solvers::method_from_name(c.solver);  // throws with the list of methods
-  require(c.rtol > 0 && c.atol > 0, "rtol/atol", c.rtol, "tolerances must be > 0");
+  require(std::isfinite(c.rtol) && c.rtol > 0, "rtol", c.rtol, "must be finite and > 0");
+  require(std::isfinite(c.atol) && c.atol > 0, "atol", c.atol, "must be finite and > 0");
   require(c.euler_steps >= 1, "euler_steps", c.euler_steps, "must be >= 1");
   require(c.eval_samples >= 2, "eval_samples", c.eval_samples, "must be >= 2");
   require(c.nll_samples >= 1, "nll_samples", c.nll_samples, "must be >= 1");

@@ -52,6 +52,8 @@ struct TrainConfig {
   std::int64_t eval_samples = 4000;
   bool nll = true;  // estimate the NLL of held-out data (exact divergence)
   std::int64_t nll_samples = 1000;
+
+  friend bool operator==(const TrainConfig&, const TrainConfig&) = default;
 };
 
 // Throws std::invalid_argument naming the first bad field and why.

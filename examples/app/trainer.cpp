@@ -39,6 +39,27 @@ nlohmann::json training_identity(const TrainConfig& c) {
 
 }  // namespace
 
+namespace {
+TrainConfig config_from_metadata(const nn::Metadata& meta, const std::string& path) {
+  const auto it = meta.find("config");
+  if (it == meta.end())
+    throw std::invalid_argument(
+        path + " is not a flowtape training checkpoint (no config in its metadata)");
+  try {
+    return config_from_json(nlohmann::json::parse(it->second));
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(path +
+                                ": the config in its metadata is not valid JSON: " + e.what());
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(path + ": " + e.what());
+  }
+}
+}  // namespace
+
+TrainConfig config_from_checkpoint(const std::string& checkpoint_path) {
+  return config_from_metadata(nn::load_safetensors(checkpoint_path).metadata, checkpoint_path);
+}
+
 Trainer::Trainer(TrainConfig config)
     : config_((validate(config), std::move(config))),
       dataset_(flows::make_dataset(config_.dataset)),
@@ -191,7 +212,7 @@ void Trainer::resume(const std::string& checkpoint_path) {
                                 " is not a flowtape training checkpoint (no config or generator "
                                 "state in its metadata)");
   }
-  const TrainConfig saved = config_from_json(nlohmann::json::parse(meta.at("config")));
+  const TrainConfig saved = config_from_metadata(meta, checkpoint_path);
   if (training_identity(saved) != training_identity(config_)) {
     throw std::invalid_argument("resume: " + checkpoint_path +
                                 " was written by a different training configuration:\n  file: " +

@@ -43,6 +43,11 @@ struct StepReport {
   double lr;
 };
 
+// The TrainConfig recorded in a checkpoint written by Trainer::save. Throws
+// std::invalid_argument naming the file when it has no config or an unreadable one (and
+// nn::CheckpointError when the file itself is bad).
+TrainConfig config_from_checkpoint(const std::string& checkpoint_path);
+
 class Trainer {
  public:
   explicit Trainer(TrainConfig config);

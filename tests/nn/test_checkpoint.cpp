@@ -321,4 +321,60 @@ BOOST_AUTO_TEST_CASE(we_read_numpy_files) {
   check_fixture(load_safetensors(path));
 }
 
+// Inputs that crashed the loader, kept as regression files in the fuzzer's corpus
+// (fuzz/corpus/safetensors/regress_*): each must now be refused with a message.
+BOOST_AUTO_TEST_CASE(fuzzer_findings_are_refused_by_name) {
+  const std::string dir = std::string(FLOWTAPE_FUZZ_CORPUS_DIR) + "/safetensors/";
+  // Shape::numel() of [2^62, 4, 0] overflowed int64 (UBSan: signed overflow) although the
+  // tensor holds no bytes.
+  BOOST_CHECK_EXCEPTION(
+      load_safetensors(dir + "regress_shape_overflow.safetensors"), CheckpointError,
+      says("shape starting [4611686018427387904, 4] has more than 2^63 elements"));
+  // A shape nested 40 000 lists deep (80 kB): nlohmann's ordered_json deep-copies a parsed
+  // value when an object's key vector grows, and that recursion overflowed the stack inside
+  // Json::parse under ASan (the old error message's json::dump() recursed the same way).
+  BOOST_CHECK_EXCEPTION(load_safetensors(dir + "regress_deep_shape.safetensors"), CheckpointError,
+                        says("invalid JSON header: nested more than 32 levels deep"));
+  // A number beyond double: nlohmann throws out_of_range, not parse_error, and it escaped the
+  // loader as a non-CheckpointError (found by fuzz_safetensors).
+  BOOST_CHECK_EXCEPTION(load_safetensors(dir + "regress_number_overflow.safetensors"),
+                        CheckpointError, says("invalid JSON header: [json.exception.out_of_range"));
+  // The limit counts brackets outside strings only, and a flat but wrong value is still named.
+  const std::string deep = std::string(33, '[') + std::string(33, ']');
+  BOOST_CHECK_EXCEPTION(decode_safetensors(craft(
+                            R"({"w":{"dtype":"F32","shape":[],"data_offsets":)" + deep + "}}", "")),
+                        CheckpointError, says("nested more than 32 levels deep"));
+  BOOST_CHECK_EXCEPTION(decode_safetensors(craft(
+                            R"({"w[[[[":{"dtype":"F32","shape":[[[[1]]]],"data_offsets":[0,4]}})",
+                            std::string(4, '\0'))),
+                        CheckpointError,
+                        says("tensor 'w[[[[': shape (a JSON array of 1 entries) is not a list"));
+}
+
+// The optimizer's step count is read from the file as a double; a NaN, negative, fractional or
+// huge value was converted to an integer unchecked (undefined behaviour).
+BOOST_AUTO_TEST_CASE(optimizer_step_must_be_a_count) {
+  const std::string path =
+      std::string(FLOWTAPE_FUZZ_CORPUS_DIR) + "/safetensors/regress_optimizer_step_nan.safetensors";
+  // fuzz::SmallModel: VelocityMLP(2, 8, 1) from Generator(7), and Adam.
+  Generator gen(7);
+  VelocityMLP model(2, 8, 1, gen);
+  Adam opt(model.parameters(), AdamOptions{});
+  const NamedTensors before = model.state_dict();
+  BOOST_CHECK_EXCEPTION(load_checkpoint(path, model, &opt), CheckpointError,
+                        says("'step' is nan, not a step count"));
+  BOOST_TEST(opt.steps() == 0);
+  BOOST_TEST(bit_equal(model.state_dict(), before));  // nothing was written
+
+  Scratch scratch;
+  for (double bad : {-1.0, 2.5, 1e300}) {
+    SafetensorsContents file = load_safetensors(path);
+    for (auto& [name, t] : file.tensors)
+      if (name == "optimizer.step") t = scalar(bad, DType::f64);
+    save_safetensors(scratch / "bad.safetensors", file.tensors, file.metadata);
+    BOOST_CHECK_EXCEPTION(load_checkpoint(scratch / "bad.safetensors", model, &opt),
+                          CheckpointError, says("not a step count"));
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,122 @@
+// The `flowtape` command line's grammar; see cli.hpp.
+#include "examples/app/cli.hpp"
+
+#include <utility>
+
+namespace flowtape::app {
+namespace {
+
+void add_training_options(Binder& b) {
+  const auto set = [](std::vector<std::string> v) { return CLI::IsMember(std::move(v)); };
+  b.option("--dataset", &TrainConfig::dataset, "training data")
+      ->check(
+          set({"rings", "checkerboard", "8gaussians", "moons", "spirals", "gmm1d", "gaussian"}));
+  b.option("--train-size", &TrainConfig::train_size,
+           "fixed training set size (0: fresh data every step)");
+  b.option("--path", &TrainConfig::path, "probability path")
+      ->check(set({"rectified", "lipman", "independent", "vp"}));
+  b.option("--sigma", &TrainConfig::sigma,
+           "sigma_min of the lipman path, sigma of the independent path");
+  b.option("--coupling", &TrainConfig::coupling, "pairing of noise and data")
+      ->check(set({"independent", "ot", "fixed"}));
+  b.option("--loss", &TrainConfig::loss, "objective")
+      ->check(set({"cfm", "entropic", "fdm", "efm"}));
+  b.option("--lambda-max", &TrainConfig::lambda_max, "entropic: lambda after the ramp");
+  b.option("--ramp-start", &TrainConfig::ramp_start,
+           "entropic: ramp start, a fraction of the steps");
+  b.option("--ramp-end", &TrainConfig::ramp_end,
+           "entropic: ramp end, a fraction of the steps (0: constant lambda)");
+  b.option("--fdm-weight", &TrainConfig::fdm_weight, "fdm: weight of the divergence term");
+  b.option("--probes", &TrainConfig::probes, "fdm: Hutchinson probes per sample");
+  b.option("--probe", &TrainConfig::probe, "fdm: probe distribution")
+      ->check(set({"gaussian", "rademacher"}));
+  b.flag("--exact-divergence", &TrainConfig::exact_divergence,
+         "fdm: exact trace (d JVPs) instead of Hutchinson");
+  b.option("--efm-extra", &TrainConfig::efm_extra, "efm: extra reference points per batch");
+  b.option("--hidden", &TrainConfig::hidden, "hidden width of the velocity MLP");
+  b.option("--depth", &TrainConfig::depth, "hidden layers of the velocity MLP");
+  b.option("--activation", &TrainConfig::activation, "activation")
+      ->check(set({"relu", "silu", "tanh", "gelu", "softplus"}));
+  b.option("--time-embedding", &TrainConfig::time_embedding, "time embedding")
+      ->check(set({"raw", "sinusoidal", "fourier"}));
+  b.option("--steps", &TrainConfig::steps, "training steps");
+  b.option("--batch", &TrainConfig::batch, "batch size");
+  b.option("--lr", &TrainConfig::lr, "peak learning rate (Adam)");
+  b.option("--schedule", &TrainConfig::schedule, "learning-rate schedule")
+      ->check(set({"constant", "warmup", "cosine"}));
+  b.option("--warmup", &TrainConfig::warmup, "warm-up steps");
+  b.option("--weight-decay", &TrainConfig::weight_decay, "AdamW decoupled weight decay (0: Adam)");
+  b.option("--grad-clip", &TrainConfig::grad_clip, "clip gradients to this global norm (0: off)");
+  b.option("--seed", &TrainConfig::seed, "random seed: same seed, same run");
+  b.option("--checkpoint-every", &TrainConfig::checkpoint_every,
+           "also checkpoint every k steps (0: only at the end)");
+}
+
+void add_sampling_options(Binder& b) {
+  b.option("--solver", &TrainConfig::solver,
+           "ODE solver for sampling (euler, midpoint, heun, rk4, bosh3, dopri5, tsit5, dopri8)");
+  b.option("--rtol", &TrainConfig::rtol, "relative tolerance of adaptive solvers");
+  b.option("--atol", &TrainConfig::atol, "absolute tolerance of adaptive solvers");
+  b.option("--euler-steps", &TrainConfig::euler_steps, "steps of fixed-step solvers");
+  b.option("--eval-samples", &TrainConfig::eval_samples, "samples generated for evaluation");
+  b.flag("--nll,!--no-nll", &TrainConfig::nll,
+         "estimate the NLL of held-out data during evaluation");
+  b.option("--nll-samples", &TrainConfig::nll_samples, "held-out points for the NLL");
+}
+
+}  // namespace
+
+CommandLine::CommandLine() {
+  app.require_subcommand(1);
+
+  train = app.add_subcommand("train", "train a velocity field, then evaluate it into --out");
+  tb.app = train;
+  add_training_options(tb);
+  add_sampling_options(tb);
+  train->add_option("--config", config_file,
+                    "JSON file of settings (command-line options override it)");
+  train->add_option("--out", out, "run folder")->capture_default_str();
+  train->add_flag("--resume", resume, "continue the run in --out from its checkpoint");
+  train->add_flag("--no-eval", no_eval, "skip sampling, metrics and plots after training");
+
+  sample_cmd = app.add_subcommand("sample", "draw samples from a trained model as CSV");
+  sb.app = sample_cmd;
+  sample_cmd->add_option("--model", model, "checkpoint written by train")
+      ->required()
+      ->check(CLI::ExistingFile);
+  sample_cmd->add_option("-n,--count", n, "number of samples")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  sample_cmd->add_option("--out", csv_out, "CSV file to write")->capture_default_str();
+  sample_cmd->add_option("--seed", sample_seed, "seed of the source noise")->capture_default_str();
+  sb.option("--solver", &TrainConfig::solver, "ODE solver");
+  sb.option("--rtol", &TrainConfig::rtol, "relative tolerance");
+  sb.option("--atol", &TrainConfig::atol, "absolute tolerance");
+  sb.option("--euler-steps", &TrainConfig::euler_steps, "steps of fixed-step solvers");
+
+  nll_cmd = app.add_subcommand("nll", "negative log-likelihood of data under a trained model");
+  nb.app = nll_cmd;
+  nll_cmd->add_option("--model", model, "checkpoint written by train")
+      ->required()
+      ->check(CLI::ExistingFile);
+  nll_cmd
+      ->add_option("--data", data_csv,
+                   "CSV of points (default: fresh points of the model's dataset)")
+      ->check(CLI::ExistingFile);
+  nll_cmd->add_option("-n,--count", n, "fresh points when --data is not given")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  nll_cmd->add_option("--seed", sample_seed, "seed of the fresh points")->capture_default_str();
+  nb.option("--rtol", &TrainConfig::rtol, "relative tolerance");
+  nb.option("--atol", &TrainConfig::atol, "absolute tolerance");
+
+  eval_cmd = app.add_subcommand("eval", "samples, metrics and plots of a trained model");
+  eb.app = eval_cmd;
+  eval_cmd->add_option("--model", model, "checkpoint written by train")
+      ->required()
+      ->check(CLI::ExistingFile);
+  eval_cmd->add_option("--out", eval_out, "folder for the outputs")->capture_default_str();
+  add_sampling_options(eb);
+}
+
+}  // namespace flowtape::app

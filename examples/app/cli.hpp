@@ -1,0 +1,74 @@
+// The `flowtape` command line: its subcommands and options, set up in one place so that the
+// program (examples/flowtape_cli.cpp) and the option-parsing fuzzer (fuzz/fuzz_cli.cpp) parse
+// exactly the same grammar. Construct a CommandLine, call app.parse(argc, argv), then read the
+// fields; CLI::ParseError is the caller's to report.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "examples/app/config.hpp"
+
+namespace flowtape::app {
+
+// Binds an option to a TrainConfig field and remembers how to copy it onto another config
+// when it was given on the command line (so a --config file or a resumed run's config is the
+// base and the command line overrides it).
+struct Binder {
+  CLI::App* app;
+  TrainConfig* cli;
+  std::vector<std::function<void(TrainConfig&)>> overrides;
+
+  template <class T>
+  CLI::Option* option(const std::string& name, T TrainConfig::*field, const std::string& help) {
+    CLI::Option* o = app->add_option(name, cli->*field, help)->capture_default_str();
+    overrides.push_back([o, field, c = cli](TrainConfig& dst) {
+      if (o->count() > 0) dst.*field = c->*field;
+    });
+    return o;
+  }
+  CLI::Option* flag(const std::string& name, bool TrainConfig::*field, const std::string& help) {
+    CLI::Option* o = app->add_flag(name, cli->*field, help);
+    overrides.push_back([o, field, c = cli](TrainConfig& dst) {
+      if (o->count() > 0) dst.*field = c->*field;
+    });
+    return o;
+  }
+  void apply(TrainConfig& dst) const {
+    for (const auto& f : overrides) f(dst);
+  }
+};
+
+// Every subcommand and the variables its options write. Not copyable: the options hold
+// pointers into it.
+struct CommandLine {
+  CommandLine();
+  CommandLine(const CommandLine&) = delete;
+  CommandLine& operator=(const CommandLine&) = delete;
+
+  CLI::App app{"flowtape: flow-matching training with no ML framework"};
+
+  // train
+  TrainConfig train_cli;
+  CLI::App* train = nullptr;
+  Binder tb{nullptr, &train_cli, {}};
+  std::string config_file, out = "runs/latest";
+  bool resume = false, no_eval = false;
+
+  // sample / nll / eval share the model, count and seed variables
+  std::string model, csv_out = "samples.csv", data_csv, eval_out = "runs/eval";
+  std::int64_t n = 1000;
+  std::uint64_t sample_seed = 0;
+  TrainConfig sample_cli, nll_cli, eval_cli;
+  CLI::App* sample_cmd = nullptr;
+  CLI::App* nll_cmd = nullptr;
+  CLI::App* eval_cmd = nullptr;
+  Binder sb{nullptr, &sample_cli, {}};
+  Binder nb{nullptr, &nll_cli, {}};
+  Binder eb{nullptr, &eval_cli, {}};
+};
+
+}  // namespace flowtape::app

@@ -1,0 +1,142 @@
+// The Trainer's reliability contract (examples/app/trainer.hpp): a non-finite loss or gradient
+// stops training naming the step and the quantity and leaves the last checkpoint as it was;
+// a resumed run ends bit-identical to one that was never interrupted.
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+
+#include "support.hpp"
+
+using namespace flowtape;
+using namespace flowtape::app;
+using namespace flowtape::app::test;
+
+BOOST_AUTO_TEST_SUITE(trainer)
+
+// Adam moves every weight by about lr per step, so lr = 1e30 overflows float32 activations
+// within a couple of steps: a real divergence, no test hook.
+BOOST_AUTO_TEST_CASE(non_finite_loss_stops_and_keeps_the_last_checkpoint) {
+  Scratch scratch;
+  const std::string ckpt = scratch / "model.safetensors";
+  TrainConfig c = small_config("cfm");
+  c.lr = 1e30;
+  c.steps = 50;
+  c.checkpoint_every = 1;
+  Trainer trainer(c);
+  std::int64_t stopped_at = 0;
+  std::string message;
+  try {
+    trainer.train({}, ckpt);
+  } catch (const TrainingError& e) {
+    stopped_at = e.step();
+    message = e.what();
+  }
+  BOOST_TEST_MESSAGE("message: " << message);
+  BOOST_REQUIRE_MESSAGE(stopped_at >= 2, "training did not stop (or stopped at step 1)");
+  BOOST_TEST(message.find("training stopped at step " + std::to_string(stopped_at)) !=
+             std::string::npos);
+  BOOST_TEST((message.find("the loss is") != std::string::npos ||
+              message.find("the gradient of ") != std::string::npos));
+  // The bad update was not applied ...
+  BOOST_TEST(trainer.steps_done() == stopped_at - 1);
+  // ... and the file holds exactly the checkpoint of the last good step: the same bytes as an
+  // independent run stopped there.
+  TrainConfig good = c;
+  Trainer reference(good);
+  for (std::int64_t s = 1; s < stopped_at; ++s) reference.step();
+  reference.save(scratch / "reference.safetensors");
+  BOOST_TEST((read_bytes(ckpt) == read_bytes(scratch / "reference.safetensors")));
+  BOOST_TEST(!std::filesystem::exists(ckpt + ".tmp." + std::to_string(::getpid())));
+}
+
+BOOST_AUTO_TEST_CASE(step_reports_the_gradient_or_loss_of_a_poisoned_model) {
+  // A NaN weight makes the very first loss non-finite: the error names step 1.
+  Trainer trainer(small_config("cfm"));
+  Tensor w = trainer.model().parameters().front();
+  w.data<float>()[0] = std::numeric_limits<float>::quiet_NaN();
+  BOOST_CHECK_EXCEPTION(trainer.step(), TrainingError, [](const TrainingError& e) {
+    BOOST_TEST_MESSAGE("message: " << e.what());
+    return e.step() == 1 &&
+           std::string(e.what()).find("training stopped at step 1: the loss is") == 0;
+  });
+  BOOST_TEST(trainer.steps_done() == 0);
+}
+
+// Trains N steps with a checkpoint every N/2 in one Trainer; a fresh Trainer resumes from the
+// N/2 checkpoint and trains to N: the weights must have the same bits.
+void check_resume(const std::string& loss) {
+  Scratch scratch;
+  TrainConfig c = small_config(loss);
+  c.steps = 6;
+  c.checkpoint_every = 3;
+  const std::string ckpt = scratch / "model.safetensors", half = scratch / "half.safetensors";
+  Trainer full(c);
+  full.train(
+      [&](const StepReport& r) {
+        // At step 4 the file still holds the step-3 checkpoint (it is rewritten at the end).
+        if (r.step == 4) std::filesystem::copy_file(ckpt, half);
+      },
+      ckpt);
+  BOOST_REQUIRE(std::filesystem::exists(half));
+
+  Trainer resumed(c);
+  resumed.resume(half);
+  BOOST_TEST(resumed.steps_done() == 3);
+  BOOST_TEST(!same_weights(resumed.model(), full.model()));  // the test can fail
+  resumed.train();
+  BOOST_TEST(resumed.steps_done() == 6);
+  BOOST_TEST(same_weights(resumed.model(), full.model()), loss << ": resumed run differs");
+}
+
+BOOST_AUTO_TEST_CASE(resume_is_bit_identical_cfm) {
+  check_resume("cfm");
+}
+BOOST_AUTO_TEST_CASE(resume_is_bit_identical_entropic) {
+  check_resume("entropic");
+}
+BOOST_AUTO_TEST_CASE(resume_is_bit_identical_fdm) {
+  check_resume("fdm");
+}
+BOOST_AUTO_TEST_CASE(resume_is_bit_identical_efm) {
+  check_resume("efm");
+}
+
+BOOST_AUTO_TEST_CASE(resume_refuses_a_different_configuration) {
+  Scratch scratch;
+  Trainer a(small_config("cfm"));
+  a.step();
+  a.save(scratch / "a.safetensors");
+  TrainConfig other = small_config("cfm");
+  other.hidden = 8;
+  Trainer b(other);
+  BOOST_CHECK_EXCEPTION(b.resume(scratch / "a.safetensors"), std::invalid_argument,
+                        [](const std::invalid_argument& e) {
+                          return std::string(e.what()).find("different training configuration") !=
+                                 std::string::npos;
+                        });
+  BOOST_TEST(b.steps_done() == 0);
+}
+
+// A checkpoint's recorded config is input too: missing or broken, it is refused naming the
+// file (it used to escape as std::out_of_range "map::at" or a bare nlohmann parse error).
+BOOST_AUTO_TEST_CASE(a_checkpoint_without_a_readable_config_is_refused_by_name) {
+  Scratch scratch;
+  Trainer a(small_config("cfm"));
+  const std::string plain = scratch / "plain.safetensors", broken = scratch / "broken.safetensors";
+  nn::save_checkpoint(plain, a.model());
+  nn::save_checkpoint(broken, a.model(), nullptr,
+                      {{"config", "{\"lr\": 1e400}"}, {"generator", "1 2 3"}});
+  auto says = [](const std::string& part) {
+    return [part](const std::invalid_argument& e) {
+      BOOST_TEST_MESSAGE("message: " << e.what());
+      return std::string(e.what()).find(part) != std::string::npos;
+    };
+  };
+  BOOST_CHECK_EXCEPTION(config_from_checkpoint(plain), std::invalid_argument,
+                        says("plain.safetensors is not a flowtape training checkpoint"));
+  BOOST_CHECK_EXCEPTION(config_from_checkpoint(broken), std::invalid_argument,
+                        says("broken.safetensors: the config in its metadata is not valid JSON"));
+  BOOST_CHECK_EXCEPTION(a.resume(broken), std::invalid_argument,
+                        says("broken.safetensors: the config in its metadata is not valid JSON"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
