@@ -7,6 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "autodiff/allocator.hpp"
 #include "autodiff/random.hpp"
 
 namespace flowtape {
@@ -21,16 +22,16 @@ Storage::Storage(std::size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
   if (dev != Device::cpu)
     throw std::runtime_error(
         "flowtape: this build has no CUDA backend; tensors can only live on the cpu device");
-  // Always at least one cache line, so even an empty tensor has a valid pointer.
-  const std::size_t alloc = std::max<std::size_t>(64, (nbytes + 63) / 64 * 64);
-  ptr = std::aligned_alloc(64, alloc);
-  if (!ptr) throw std::bad_alloc();
+  // From the caching allocator: a training step reuses the previous step's buffers instead of
+  // calling malloc (and faulting in fresh pages) for every op. Always at least one cache line,
+  // so even an empty tensor has a valid pointer.
+  ptr = detail::cached_alloc(std::max<std::size_t>(nbytes, 1), capacity_);
   g_live_bytes.fetch_add(bytes, std::memory_order_relaxed);
 }
 
 Storage::~Storage() {
   g_live_bytes.fetch_sub(bytes, std::memory_order_relaxed);
-  std::free(ptr);
+  detail::cached_free(ptr, capacity_);
 }
 
 static const TensorImpl& checked(const std::shared_ptr<TensorImpl>& p) {
