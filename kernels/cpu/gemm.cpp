@@ -59,6 +59,10 @@ void pack_a(bool trans, const T* a, std::int64_t lda, std::int64_t i0, std::int6
       T* out = dst + p * MR;
       if (trans) {  // op(A)(i, p) = a[p, i]: the MR values are contiguous
         const T* src = a + (p0 + p) * lda + i0 + s;
+        if (rows == MR) {  // a fixed-size copy the compiler inlines (weight gradients, k = batch)
+          std::memcpy(out, src, MR * sizeof(T));
+          continue;
+        }
         for (std::int64_t r = 0; r < rows; ++r) out[r] = src[r];
       } else {
         const T* src = a + (i0 + s) * lda + p0 + p;
@@ -82,6 +86,9 @@ void pack_b(bool trans, const T* b, std::int64_t ldb, std::int64_t p0, std::int6
       if (trans) {  // op(B)(p, j) = b[j, p]
         const T* src = b + (j0 + s) * ldb + p0 + p;
         for (std::int64_t q = 0; q < cols; ++q) out[q] = src[q * ldb];
+      } else if (cols == NR) {  // fixed size: inlined as two vector moves, not a memcpy call
+        std::memcpy(out, b + (p0 + p) * ldb + j0 + s, NR * sizeof(T));
+        continue;
       } else {
         std::memcpy(out, b + (p0 + p) * ldb + j0 + s, static_cast<std::size_t>(cols) * sizeof(T));
       }
