@@ -9,7 +9,8 @@
 # PyTorch process (bench/py/flow_torch.py, the same step op for op), so both see the same
 # machine load; each reports the median steps/s of REPEATS timed blocks of ~BLOCK_S seconds
 # and its peak RSS. Output: one JSON line per process in $OUT/compare.jsonl, then a Markdown
-# table with the ratios (flowtape / torch steps/s) on stdout.
+# table with the ratios (flowtape / torch steps/s) on stdout (bench/py/compare_table.py, which
+# also re-prints the table of an earlier run: compare_table.py OUT/compare.jsonl).
 #
 # Fairness: torch gets torch.set_num_threads(T) and OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = T
 # (Debian's torch calls OpenBLAS, which set_num_threads does not reach), and glibc malloc
@@ -27,6 +28,7 @@ WIDTHS=${WIDTHS:-"64 256"}
 BATCHES=${BATCHES:-"256 1024 4096"}
 THREADS=${THREADS:-"1 2"}
 REPEATS=${REPEATS:-3}
+WARMUP=${WARMUP:-6}
 BLOCK_S=${BLOCK_S:-0.5}
 JVP_API=${JVP_API:-fwad}
 TUNABLES="glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296"
@@ -44,7 +46,8 @@ for loss in $LOSSES; do
   for w in $WIDTHS; do
     for b in $BATCHES; do
       for t in $THREADS; do
-        common=(--loss "$loss" --width "$w" --batch "$b" --threads "$t" --repeats "$REPEATS" --block-s "$BLOCK_S")
+        common=(--loss "$loss" --width "$w" --batch "$b" --threads "$t"
+                --repeats "$REPEATS" --block-s "$BLOCK_S" --warmup "$WARMUP")
         env GLIBC_TUNABLES="$TUNABLES" OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
           "$FT" "${common[@]}" | tee -a "$RES"
         env GLIBC_TUNABLES="$TUNABLES" OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
@@ -55,19 +58,4 @@ for loss in $LOSSES; do
 done
 echo "elapsed: $((SECONDS - start)) s" >&2
 
-$PY - "$RES" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-key = lambda r: (r["loss"], r["width"], r["batch"], r["threads"])
-ft = {key(r): r for r in rows if r["impl"] == "flowtape"}
-th = {key(r): r for r in rows if r["impl"] == "torch"}
-print("| loss | W | batch | threads | flowtape steps/s | torch steps/s | ratio | flowtape RSS MiB | torch RSS MiB |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-for k in ft:
-    if k not in th:
-        continue
-    a, b = ft[k], th[k]
-    print(f"| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {a['steps_per_s_median']:.1f} | "
-          f"{b['steps_per_s_median']:.1f} | {a['steps_per_s_median'] / b['steps_per_s_median']:.2f} | "
-          f"{a['peak_rss_mb']:.0f} | {b['peak_rss_mb']:.0f} |")
-PY
+$PY "$HERE/py/compare_table.py" "$RES"
