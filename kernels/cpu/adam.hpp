@@ -12,12 +12,12 @@ namespace flowtape::kernels::cpu {
 
 template <class T>
 struct AdamCoefficients {
-  T b1, b2;        // beta1, beta2
-  T c1, c2;        // 1 - beta1, 1 - beta2 (rounded from double by the caller)
-  T l2;            // L2 weight decay added to the gradient (Adam), 0 for AdamW
-  T shrink;        // decoupled decay factor 1 - lr wd (AdamW), 1 for Adam
-  T step_size;     // lr / (1 - beta1^t)
-  T root_bc2;      // sqrt(1 - beta2^t)
+  T b1, b2;     // beta1, beta2
+  T c1, c2;     // 1 - beta1, 1 - beta2 (rounded from double by the caller)
+  T l2;         // L2 weight decay added to the gradient (Adam), 0 for AdamW
+  T shrink;     // decoupled decay factor 1 - lr wd (AdamW), 1 for Adam
+  T step_size;  // lr / (1 - beta1^t)
+  T root_bc2;   // sqrt(1 - beta2^t)
   T eps;
 };
 
