@@ -27,7 +27,7 @@ int size_class(std::size_t bytes, std::size_t& size) {
   const std::size_t quarter = std::size_t{1} << (k - 2);
   const std::size_t steps = (bytes - (std::size_t{1} << k) + quarter - 1) / quarter;  // 1..4
   size = (std::size_t{1} << k) + steps * quarter;
-  return 4 * (k - 6) + static_cast<int>(steps) + 4;  // k >= 8 here: classes 9.. onward
+  return 4 * (k - 6) + static_cast<int>(steps) + 4;  // k >= 8 here: classes 13 and up
 }
 
 struct Cache {
