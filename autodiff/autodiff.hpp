@@ -6,3 +6,4 @@
 #include "autodiff/tape.hpp"
 #include "autodiff/tensor.hpp"
 #include "autodiff/verbs.hpp"
+#include "kernels/cpu/parallel.hpp"  // flowtape::set_num_threads

@@ -6,10 +6,11 @@
 //   primitive          file                 derivative
 //   add sub mul div    ops_elementwise.cpp  yes, with broadcasting
 //   neg exp log sqrt square pow abs tanh sigmoid relu silu softplus sin cos     yes
+//   silu_grad silu_grad2 (fused derivatives of silu)  ops_elementwise.cpp  yes
 //   where              ops_elementwise.cpp  yes (not w.r.t. the condition)
 //   greater less equal sign                 none (piecewise constant)
 //   sum max logsumexp softmax (one axis)    ops_reduce.cpp
-//   matmul (2-D, batched 3-D, transposes)   ops_matmul.cpp
+//   matmul (2-D, batched 3-D, transposes), linear   ops_matmul.cpp
 //   reshape broadcast_to sum_to permute concat slice pad identity   ops_shape.cpp
 //   to_device                               ops_device.cpp
 #pragma once
@@ -50,6 +51,10 @@ Tensor softplus(const Tensor& x);
 Tensor sin(const Tensor& x);
 Tensor cos(const Tensor& x);
 Tensor identity(const Tensor& x);  // a recorded no-op (shares the buffer)
+// g * silu'(x) and g * silu''(x), each one fused pass: silu's JVP and VJP rules (and their own
+// rules) use them instead of a chain of ~7 elementwise ops per layer. Broadcasting.
+Tensor silu_grad(const Tensor& x, const Tensor& g);
+Tensor silu_grad2(const Tensor& x, const Tensor& g);
 
 // --- reductions -------------------------------------------------------------------------------
 Tensor sum(const Tensor& x);  // all elements, a rank-0 result
@@ -67,6 +72,8 @@ Tensor softmax(const Tensor& x, int axis);
 Tensor matmul(const Tensor& a, const Tensor& b);
 // op(a) @ op(b), op = transpose of the last two axes when the flag is set (no copy is made).
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
+// x [m, k] @ w [n, k]^T + b [n] -> [m, n]: a Linear layer as one op (one GEMM onto the bias).
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
 
 // --- shape ------------------------------------------------------------------------------------
 Tensor reshape(const Tensor& x, const Shape& shape);  // shares the buffer

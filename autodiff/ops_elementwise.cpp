@@ -2,6 +2,7 @@
 // its op: shape rule, forward kernel, JVP rule, VJP rule (see op.hpp).
 #include <stdexcept>
 
+#include "autodiff/composite_forward.hpp"
 #include "autodiff/cuda_backend.hpp"
 #include "autodiff/op.hpp"
 #include "autodiff/ops.hpp"
@@ -140,12 +141,6 @@ Tensor d_abs(const Saved& s) { return sign(s.in[0]); }
 Tensor d_tanh(const Saved& s) { return sub(scalar_like(s.out, 1.0), square(s.out)); }
 Tensor d_sigmoid(const Saved& s) { return mul(s.out, sub(scalar_like(s.out, 1.0), s.out)); }
 Tensor d_relu(const Saved& s) { return greater(s.in[0], scalar_like(s.out, 0.0)); }
-// silu'(x) = s (1 + x (1 - s)), s = sigmoid(x)
-Tensor d_silu(const Saved& s) {
-  const Tensor sg = sigmoid(s.in[0]);
-  const Tensor one = scalar_like(s.out, 1.0);
-  return mul(sg, add(one, mul(s.in[0], sub(one, sg))));
-}
 Tensor d_softplus(const Saved& s) { return sigmoid(s.in[0]); }
 Tensor d_sin(const Saved& s) { return cos(s.in[0]); }
 Tensor d_cos(const Saved& s) { return neg(sin(s.in[0])); }
@@ -166,7 +161,11 @@ const OpDef kAbs = FLOWTAPE_UNARY("abs", fn::Abs, abs, d_abs);
 const OpDef kTanh = FLOWTAPE_UNARY("tanh", fn::Tanh, tanh, d_tanh);
 const OpDef kSigmoid = FLOWTAPE_UNARY("sigmoid", fn::Sigmoid, sigmoid, d_sigmoid);
 const OpDef kRelu = FLOWTAPE_UNARY("relu", fn::Relu, relu, d_relu);
-const OpDef kSilu = FLOWTAPE_UNARY("silu", fn::Silu, silu, d_silu);
+// silu's rules are one fused op each way: g silu'(x) (silu_grad, below).
+const OpDef kSilu{
+    "silu", same_shape, unary_forward<fn::Silu, CU::silu>,
+    [](const Saved& s, Inputs t) { return silu_grad(s.in[0], t[0]); },
+    [](const Saved& s, const Tensor& g, Grads& out) { out[0] = silu_grad(s.in[0], g); }};
 const OpDef kSoftplus = FLOWTAPE_UNARY("softplus", fn::Softplus, softplus, d_softplus);
 const OpDef kSin = FLOWTAPE_UNARY("sin", fn::Sin, sin, d_sin);
 const OpDef kCos = FLOWTAPE_UNARY("cos", fn::Cos, cos, d_cos);
@@ -181,6 +180,54 @@ const OpDef kPow{
       });
     },
     unary_jvp<d_pow>, unary_vjp<d_pow>};
+
+// silu'''(x) = s' ((1 - 2s)(3 + x (1 - 2s)) - 2 x s'), s = sigmoid(x), s' = s (1 - s): the
+// third derivative, needed only by the rules of silu_grad2 (third-order AD), so composed.
+Tensor silu_d3(const Tensor& x) {
+  const Tensor s = sigmoid(x);
+  const Tensor one = scalar_like(x, 1.0);
+  const Tensor sp = s * (one - s);
+  const Tensor q = one - 2.0 * s;
+  return sp * (q * (3.0 + x * q) - 2.0 * x * sp);
+}
+
+// silu_grad(x, g) = g silu'(x):  d = dg silu'(x) + dx g silu''(x).
+const OpDef kSiluGrad{
+    "silu_grad", FLOWTAPE_BINARY_SHAPE("silu_grad"),
+    [](Inputs in, const Attrs&, Tensor& out) {
+      const bool done = detail::composite_forward_on_cuda(out, [&] {
+        const Tensor s = sigmoid(in[0]), one = scalar_like(in[0], 1.0);
+        return in[1] * (s * (one + in[0] * (one - s)));
+      });
+      if (!done) nary_forward<2>(in, fn::SiluGrad{}, CN::add, out);  // CPU only: code unused
+    },
+    [](const Saved& s, Inputs t) {
+      return plus(t[0].defined() ? silu_grad2(s.in[0], mul(s.in[1], t[0])) : Tensor(),
+                  t[1].defined() ? silu_grad(s.in[0], t[1]) : Tensor());
+    },
+    [](const Saved& s, const Tensor& g, Grads& out) {
+      if (out.wants(0)) out[0] = sum_to(silu_grad2(s.in[0], mul(g, s.in[1])), s.in[0].shape());
+      if (out.wants(1)) out[1] = sum_to(silu_grad(s.in[0], g), s.in[1].shape());
+    }};
+
+// silu_grad2(x, g) = g silu''(x):  d = dg silu''(x) + dx g silu'''(x).
+const OpDef kSiluGrad2{
+    "silu_grad2", FLOWTAPE_BINARY_SHAPE("silu_grad2"),
+    [](Inputs in, const Attrs&, Tensor& out) {
+      const bool done = detail::composite_forward_on_cuda(out, [&] {
+        const Tensor s = sigmoid(in[0]), one = scalar_like(in[0], 1.0);
+        return in[1] * (s * (one - s) * (2.0 + in[0] * (one - 2.0 * s)));
+      });
+      if (!done) nary_forward<2>(in, fn::SiluGrad2{}, CN::add, out);  // CPU only: code unused
+    },
+    [](const Saved& s, Inputs t) {
+      return plus(t[0].defined() ? mul(mul(s.in[1], t[0]), silu_d3(s.in[0])) : Tensor(),
+                  t[1].defined() ? silu_grad2(s.in[0], t[1]) : Tensor());
+    },
+    [](const Saved& s, const Tensor& g, Grads& out) {
+      if (out.wants(0)) out[0] = sum_to(mul(mul(g, s.in[1]), silu_d3(s.in[0])), s.in[0].shape());
+      if (out.wants(1)) out[1] = sum_to(silu_grad2(s.in[0], g), s.in[1].shape());
+    }};
 
 // The identity shares its input's buffer; it exists so a verb can give a tensor a fresh slot
 // on the tape while keeping it connected to its origin.
@@ -217,6 +264,8 @@ Tensor softplus(const Tensor& x) { return apply(kSoftplus, {x}); }
 Tensor sin(const Tensor& x) { return apply(kSin, {x}); }
 Tensor cos(const Tensor& x) { return apply(kCos, {x}); }
 Tensor identity(const Tensor& x) { return apply(kIdentity, {x}); }
+Tensor silu_grad(const Tensor& x, const Tensor& g) { return apply(kSiluGrad, {x, g}); }
+Tensor silu_grad2(const Tensor& x, const Tensor& g) { return apply(kSiluGrad2, {x, g}); }
 
 Tensor pow(const Tensor& x, double exponent) {
   if (exponent == 0.0) return ones_like(x);  // constant: no derivative, and no 0 * inf at x = 0

@@ -1,9 +1,12 @@
 // The op table, part 3: matrix multiplication, op(a) @ op(b), on 2-D matrices or 3-D batches
-// of them. The transposes are flags passed to the GEMM's packing, never materialised, which
-// is what keeps the backward pass (g @ b^T, a^T @ g) as cheap as the forward.
+// of them, and the affine layer linear(x, w, b) = x w^T + b. The transposes are flags passed
+// to the GEMM's packing, never materialised, which is what keeps the backward pass (g @ b^T,
+// a^T @ g) as cheap as the forward.
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
+#include "autodiff/composite_forward.hpp"
 #include "autodiff/cuda_backend.hpp"
 #include "autodiff/op.hpp"
 #include "autodiff/ops.hpp"
@@ -68,7 +71,48 @@ const OpDef kMatmul{
       if (out.wants(1)) out[1] = tb ? matmul(g, a, true, ta) : matmul(a, g, !ta, false);
     }};
 
+// linear(x, w, b) = x w^T + b, the affine layer as one primitive: C starts as the bias rows
+// and one GEMM accumulates x w^T onto it (beta = 1), which saves the broadcast add's extra
+// pass over the [m, n] output, its allocation and its tape node.
+const OpDef kLinear{
+    "linear",
+    [](Inputs in, const Attrs&) {
+      const Shape &x = in[0].shape(), &w = in[1].shape(), &b = in[2].shape();
+      if (x.rank() != 2 || w.rank() != 2 || b.rank() != 1 || x[1] != w[1] || b[0] != w[0])
+        throw std::invalid_argument("linear: expected x [m, k], w [n, k], b [n], got " + x.str() +
+                                    ", " + w.str() + ", " + b.str());
+      return Shape{x[0], w[0]};
+    },
+    [](Inputs in, const Attrs&, Tensor& out) {
+      if (detail::composite_forward_on_cuda(
+              out, [&] { return matmul(in[0], in[1], false, true) + in[2]; }))
+        return;
+      const std::int64_t m = in[0].size(0), k = in[0].size(1), n = in[1].size(0);
+      dispatch(out.dtype(), [&]<class T>() {
+        T* c = out.data<T>();
+        const T* b = in[2].data<T>();
+        for (std::int64_t i = 0; i < m; ++i) std::copy(b, b + n, c + i * n);
+        kernels::cpu::gemm<T>(false, true, m, n, k, T(1), in[0].data<T>(), k, in[1].data<T>(), k,
+                              T(1), c, n);
+      });
+    },
+    [](const Saved& s, Inputs t) {
+      const Tensor dx = t[0].defined() ? matmul(t[0], s.in[1], false, true) : Tensor();
+      const Tensor dw = t[1].defined() ? matmul(s.in[0], t[1], false, true) : Tensor();
+      return rules::plus(rules::plus(dx, dw), t[2]);
+    },
+    // dx = g w, dw = g^T x, db = the column sums of g.
+    [](const Saved& s, const Tensor& g, Grads& out) {
+      if (out.wants(0)) out[0] = matmul(g, s.in[1], false, false);
+      if (out.wants(1)) out[1] = matmul(g, s.in[0], true, false);
+      if (out.wants(2)) out[2] = sum(g, 0, false);
+    }};
+
 }  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  return apply(kLinear, {x, w, b});
+}
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   Attrs at;

@@ -109,11 +109,16 @@ std::vector<Tensor> Tape::gradient_from(const Tensor& y, std::span<const Tensor>
         Tensor& g_ref = adjoint[static_cast<std::size_t>(out_slot)];
         if (!g_ref.defined()) continue;
         const Tensor g = kept.count(out_slot) ? g_ref : std::move(g_ref);
-        // Copy the node's handles: recording with create_graph may reallocate nodes_.
-        const std::vector<Tensor> inputs = nodes_[i].inputs;
-        const Tensor out = nodes_[i].output;
-        const Attrs attrs = nodes_[i].attrs;
-        const OpDef& op = *nodes_[i].op;
+        // With create_graph the rules record new nodes, which may reallocate nodes_: then the
+        // node's handles are copied first. Without it nothing is recorded during the walk and
+        // the node can be read in place (saving a vector allocation per node).
+        Node copied{};
+        if (options.create_graph) copied = nodes_[i];
+        const Node& node = options.create_graph ? copied : nodes_[i];
+        const std::vector<Tensor>& inputs = node.inputs;
+        const Tensor& out = node.output;
+        const Attrs& attrs = node.attrs;
+        const OpDef& op = *node.op;
         grads.assign(inputs.size(), Tensor());
         wanted.assign(inputs.size(), 0);
         bool any = false;
@@ -150,7 +155,11 @@ NoGrad::~NoGrad() { t_no_grad = previous_; }
 namespace detail {
 RecordingScope::RecordingScope(bool on) : previous(!t_no_grad) { t_no_grad = !on; }
 RecordingScope::~RecordingScope() { t_no_grad = !previous; }
-bool tangents_enabled() { return !t_tangents_off; }
+// Tangents propagate only while a jvp() runs. The intermediates of a finished jvp() keep their
+// tangent fields (their handles may live on, as the saved inputs of tape nodes); without this
+// check every later op on them, the backward walk of a loss that contains a JVP above all,
+// would go on computing tangents nobody reads (one extra GEMM per linear layer's VJP).
+bool tangents_enabled() { return !t_tangents_off && t_in_jvp; }
 TangentsOff::TangentsOff() : previous(t_tangents_off) { t_tangents_off = true; }
 TangentsOff::~TangentsOff() { t_tangents_off = previous; }
 ForwardModeScope::ForwardModeScope() {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "autodiff/allocator.hpp"
 #include "autodiff/cuda_backend.hpp"
 #include "autodiff/ops.hpp"
 #include "autodiff/random.hpp"
@@ -25,10 +26,10 @@ Storage::Storage(std::size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
     g_live_bytes.fetch_add(bytes, std::memory_order_relaxed);
     return;
   }
-  // Always at least one cache line, so even an empty tensor has a valid pointer.
-  const std::size_t alloc = std::max<std::size_t>(64, (nbytes + 63) / 64 * 64);
-  ptr = std::aligned_alloc(64, alloc);
-  if (!ptr) throw std::bad_alloc();
+  // From the caching allocator: a training step reuses the previous step's buffers instead of
+  // calling malloc (and faulting in fresh pages) for every op. Always at least one cache line,
+  // so even an empty tensor has a valid pointer.
+  ptr = detail::cached_alloc(std::max<std::size_t>(nbytes, 1), capacity_);
   g_live_bytes.fetch_add(bytes, std::memory_order_relaxed);
 }
 
@@ -37,7 +38,7 @@ Storage::~Storage() {
   if (device == Device::cuda)
     cuda_backend::device_free(ptr, bytes);
   else
-    std::free(ptr);
+    detail::cached_free(ptr, capacity_);
 }
 
 static const TensorImpl& checked(const std::shared_ptr<TensorImpl>& p) {

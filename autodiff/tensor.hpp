@@ -70,6 +70,9 @@ struct Storage {
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
+
+ private:
+  std::size_t capacity_ = 0;  // the allocator's block size (>= bytes)
 };
 
 // Bytes currently held by all tensor storage on this process (all threads): a leak check and

@@ -23,6 +23,8 @@ Tensor Linear::operator()(const Tensor& x) const {
   if (x.rank() < 1 || x.size(-1) != in_)
     throw std::invalid_argument("Linear: input " + x.str() +
                                 " does not end in in_features=" + std::to_string(in_));
+  // The common 2-D case with a bias is the fused primitive (one GEMM onto the bias rows).
+  if (x.rank() == 2 && bias.defined()) return linear(x, weight, bias);
   Tensor y = matmul(x, weight, false, true);
   return bias.defined() ? y + bias : y;
 }

@@ -7,6 +7,7 @@
 
 #include "autodiff/cuda_backend.hpp"
 #include "autodiff/tape.hpp"
+#include "kernels/cpu/adam.hpp"
 
 namespace flowtape::nn {
 
@@ -145,24 +146,19 @@ void Adam::update(std::size_t i, const Tensor& grad) {
         {o_.beta1, o_.beta2, 1 - o_.beta1, 1 - o_.beta2, decoupled_ ? 0.0 : o_.weight_decay,
          decoupled_ ? 1 - lr_ * o_.weight_decay : 1.0, step_size, bc2_sqrt, o_.eps});
   dispatch(param.dtype(), [&]<class T>() {
-    T* p = param.data<T>();
-    const T* g = grad.data<T>();
-    T* m = (*exp_avg_)[i].data<T>();
-    T* v = (*exp_avg_sq_)[i].data<T>();
     // 1 - beta in double, then rounded: 1 - 0.999f is off by 5e-5 relative in float.
-    const T b1 = static_cast<T>(o_.beta1), b2 = static_cast<T>(o_.beta2);
-    const T c1 = static_cast<T>(1 - o_.beta1), c2 = static_cast<T>(1 - o_.beta2);
-    const T l2 = static_cast<T>(decoupled_ ? 0.0 : o_.weight_decay);
-    const T shrink = static_cast<T>(decoupled_ ? 1 - lr_ * o_.weight_decay : 1.0);
-    const T ss = static_cast<T>(step_size), root_bc2 = static_cast<T>(bc2_sqrt),
-            eps = static_cast<T>(o_.eps);
-    const std::int64_t n = param.numel();
-    for (std::int64_t j = 0; j < n; ++j) {
-      const T gj = g[j] + l2 * p[j];
-      m[j] = b1 * m[j] + c1 * gj;
-      v[j] = b2 * v[j] + c2 * gj * gj;
-      p[j] = p[j] * shrink - ss * m[j] / (std::sqrt(v[j]) / root_bc2 + eps);
-    }
+    const kernels::cpu::AdamCoefficients<T> k{
+        static_cast<T>(o_.beta1),
+        static_cast<T>(o_.beta2),
+        static_cast<T>(1 - o_.beta1),
+        static_cast<T>(1 - o_.beta2),
+        static_cast<T>(decoupled_ ? 0.0 : o_.weight_decay),
+        static_cast<T>(decoupled_ ? 1 - lr_ * o_.weight_decay : 1.0),
+        static_cast<T>(step_size),
+        static_cast<T>(bc2_sqrt),
+        static_cast<T>(o_.eps)};
+    kernels::cpu::adam_update(param.data<T>(), grad.data<T>(), (*exp_avg_)[i].data<T>(),
+                              (*exp_avg_sq_)[i].data<T>(), param.numel(), k);
   });
 }
 

@@ -1,23 +1,48 @@
 // Elementwise kernels: a unary map over a flat buffer, and N-ary maps with NumPy broadcasting
-// (the inner loop is specialised on which operands are broadcast along it).
+// (the inner loop is specialised on which operands are broadcast along it). Flat maps of at
+// least kParallelElements are cut into chunks run on the thread pool (see parallel.hpp); an
+// element's result does not depend on its chunk, so the thread count never changes results.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <utility>
 
 #include "kernels/cpu/broadcast.hpp"
+#include "kernels/cpu/parallel.hpp"
 #include "kernels/cpu/simd.hpp"
 
 namespace flowtape::kernels::cpu {
+
+// Below this many elements a map is not worth waking a second thread for.
+inline constexpr std::int64_t kParallelElements = std::int64_t{1} << 16;
+
+// Calls body(begin, end) over [0, n): at once when n is small or one thread is set, else in
+// chunks (multiples of 64 elements) spread over the pool.
+template <class Body>
+void for_chunks(std::int64_t n, Body&& body) {
+  const int threads = get_num_threads();
+  if (threads <= 1 || n < kParallelElements) {
+    body(std::int64_t{0}, n);
+    return;
+  }
+  const std::int64_t parts = 2 * static_cast<std::int64_t>(threads);
+  const std::int64_t per = ((n + parts - 1) / parts + 63) / 64 * 64;
+  parallel_for((n + per - 1) / per, [&](std::int64_t c) {
+    body(c * per, std::min(n, (c + 1) * per));
+  });
+}
 
 template <class T, class F>
 void map_unary(const T* x, T* y, std::int64_t n, F f) {
   using B = Batch<T>;
   constexpr std::int64_t W = kWidth<T>;
-  std::int64_t i = 0;
-  for (; i + W <= n; i += W) f(B::load_unaligned(x + i)).store_unaligned(y + i);
-  if (i < n) store_partial(f(load_partial(x + i, n - i)), y + i, n - i);
+  for_chunks(n, [&](std::int64_t lo, std::int64_t hi) {
+    std::int64_t i = lo;
+    for (; i + W <= hi; i += W) f(B::load_unaligned(x + i)).store_unaligned(y + i);
+    if (i < hi) store_partial(f(load_partial(x + i, hi - i)), y + i, hi - i);
+  });
 }
 
 namespace detail {
@@ -47,6 +72,16 @@ void map_broadcast(const std::array<const T*, N>& in, const std::array<const std
                    const std::array<int, N>& rank, T* y, const std::int64_t* out_shape,
                    int out_rank, F f) {
   const BroadcastPlan<N> plan = plan_broadcast<N>(out_shape, out_rank, shape, rank);
+  if (plan.rank == 1) {  // one flat row (no broadcasting, or scalars against a tensor)
+    std::array<std::int64_t, N> inner;
+    for (std::size_t k = 0; k < N; ++k) inner[k] = plan.stride[k][0];
+    for_chunks(plan.shape[0], [&](std::int64_t lo, std::int64_t hi) {
+      std::array<const T*, N> p;
+      for (std::size_t k = 0; k < N; ++k) p[k] = in[k] + (inner[k] == 0 ? 0 : lo);
+      detail::map_row<T, N>(p, inner, y + lo, hi - lo, f, std::make_index_sequence<N>{});
+    });
+    return;
+  }
   for_each_row(plan, [&](const std::array<std::int64_t, N>& off, std::int64_t out_off,
                          std::int64_t n, const std::array<std::int64_t, N>& inner) {
     std::array<const T*, N> p;

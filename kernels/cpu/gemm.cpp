@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 
+#include "kernels/cpu/parallel.hpp"
 #include "kernels/cpu/simd.hpp"
 
 namespace flowtape::kernels::cpu {
@@ -58,6 +59,10 @@ void pack_a(bool trans, const T* a, std::int64_t lda, std::int64_t i0, std::int6
       T* out = dst + p * MR;
       if (trans) {  // op(A)(i, p) = a[p, i]: the MR values are contiguous
         const T* src = a + (p0 + p) * lda + i0 + s;
+        if (rows == MR) {  // a fixed-size copy the compiler inlines (weight gradients, k = batch)
+          std::memcpy(out, src, MR * sizeof(T));
+          continue;
+        }
         for (std::int64_t r = 0; r < rows; ++r) out[r] = src[r];
       } else {
         const T* src = a + (i0 + s) * lda + p0 + p;
@@ -81,6 +86,9 @@ void pack_b(bool trans, const T* b, std::int64_t ldb, std::int64_t p0, std::int6
       if (trans) {  // op(B)(p, j) = b[j, p]
         const T* src = b + (j0 + s) * ldb + p0 + p;
         for (std::int64_t q = 0; q < cols; ++q) out[q] = src[q * ldb];
+      } else if (cols == NR) {  // fixed size: inlined as two vector moves, not a memcpy call
+        std::memcpy(out, b + (p0 + p) * ldb + j0 + s, NR * sizeof(T));
+        continue;
       } else {
         std::memcpy(out, b + (p0 + p) * ldb + j0 + s, static_cast<std::size_t>(cols) * sizeof(T));
       }
@@ -91,24 +99,40 @@ void pack_b(bool trans, const T* b, std::int64_t ldb, std::int64_t p0, std::int6
 }
 
 // C tile (mr x nr valid of MR x NR) = alpha * Ap Bp + beta * C.
-template <class T>
-void micro_kernel(std::int64_t kc, const T* __restrict ap, const T* __restrict bp, T* c,
-                  std::int64_t ldc, std::int64_t mr, std::int64_t nr, T alpha, T beta) {
+// Packed: ap is an MR-row sliver (lda unused). Unpacked: ap points at row 0 of MR full rows of
+// a row-major A with row stride lda, read in place (see gemm_serial for when).
+template <class T, bool kPackedA>
+void micro_kernel(std::int64_t kc, const T* __restrict ap, std::int64_t lda,
+                  const T* __restrict bp, T* c, std::int64_t ldc, std::int64_t mr, std::int64_t nr,
+                  T alpha, T beta) {
   using B = Batch<T>;
   constexpr std::int64_t MR = Blocking<T>::MR, NR = Blocking<T>::NR, W = Blocking<T>::W;
   B acc0[MR], acc1[MR];
 #pragma GCC unroll 6
   for (std::int64_t r = 0; r < MR; ++r) acc0[r] = acc1[r] = B(T(0));
-  for (std::int64_t p = 0; p < kc; ++p) {
-    const B b0 = B::load_aligned(bp), b1 = B::load_aligned(bp + W);
+  if constexpr (kPackedA) {
+    for (std::int64_t p = 0; p < kc; ++p) {
+      const B b0 = B::load_aligned(bp), b1 = B::load_aligned(bp + W);
 #pragma GCC unroll 6
-    for (std::int64_t r = 0; r < MR; ++r) {
-      const B av(ap[r]);
-      acc0[r] = xsimd::fma(av, b0, acc0[r]);
-      acc1[r] = xsimd::fma(av, b1, acc1[r]);
+      for (std::int64_t r = 0; r < MR; ++r) {
+        const B av(ap[r]);
+        acc0[r] = xsimd::fma(av, b0, acc0[r]);
+        acc1[r] = xsimd::fma(av, b1, acc1[r]);
+      }
+      ap += MR;
+      bp += NR;
     }
-    ap += MR;
-    bp += NR;
+  } else {
+    for (std::int64_t p = 0; p < kc; ++p) {
+      const B b0 = B::load_aligned(bp), b1 = B::load_aligned(bp + W);
+#pragma GCC unroll 6
+      for (std::int64_t r = 0; r < MR; ++r) {
+        const B av(ap[r * lda + p]);
+        acc0[r] = xsimd::fma(av, b0, acc0[r]);
+        acc1[r] = xsimd::fma(av, b1, acc1[r]);
+      }
+      bp += NR;
+    }
   }
   const B va(alpha), vb(beta);
   if (mr == MR && nr == NR) {
@@ -137,14 +161,54 @@ void micro_kernel(std::int64_t kc, const T* __restrict ap, const T* __restrict b
     }
 }
 
-}  // namespace
-
+// C = alpha A B^T + beta C for a C only a few columns wide (an MLP's output layer, n = d = 2):
+// each element is a dot product of two contiguous rows, vectorised along k. The tiled path
+// would spend 7/8 of every NR = 16 wide tile on padding there.
 template <class T>
-void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
-          const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
-          std::int64_t ldc) {
+void gemm_skinny_nt(std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
+                    std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+                    std::int64_t ldc) {
+  using B = Batch<T>;
+  constexpr std::int64_t W = kWidth<T>, kMaxN = 4;
+  // Two rows of C at a time, all n (<= 4) columns: up to 8 independent FMA chains, so the
+  // loop is not bound by the FMA latency of one dot product.
+  for (std::int64_t i = 0; i < m; i += 2) {
+    const std::int64_t rows = std::min<std::int64_t>(2, m - i);
+    B acc[2][kMaxN];
+    for (auto& row : acc)
+      for (B& x : row) x = B(T(0));
+    std::int64_t p = 0;
+    for (; p + W <= k; p += W)
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const B av = B::load_unaligned(a + (i + r) * lda + p);
+        for (std::int64_t j = 0; j < n; ++j)
+          acc[r][j] = xsimd::fma(av, B::load_unaligned(b + j * ldb + p), acc[r][j]);
+      }
+    if (p < k)
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const B av = load_partial(a + (i + r) * lda + p, k - p);
+        for (std::int64_t j = 0; j < n; ++j)
+          acc[r][j] = xsimd::fma(av, load_partial(b + j * ldb + p, k - p), acc[r][j]);
+      }
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t j = 0; j < n; ++j) {
+        const T dot = alpha * xsimd::hadd(acc[r][j]);
+        T& dst = c[(i + r) * ldc + j];
+        dst = beta == T(0) ? dot : dot + beta * dst;
+      }
+  }
+}
+
+// One thread's GEMM: the whole BLIS loop nest.
+template <class T>
+void gemm_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
+                 T alpha, const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+                 std::int64_t ldc) {
   using Blk = Blocking<T>;
-  if (m <= 0 || n <= 0) return;
+  if (!trans_a && trans_b && n <= 4 && k > 0) {
+    gemm_skinny_nt(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
   if (k <= 0) {  // op(A) op(B) is the zero matrix
     for (std::int64_t i = 0; i < m; ++i)
       for (std::int64_t j = 0; j < n; ++j)
@@ -156,6 +220,11 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
   const std::int64_t mc_max = std::min(Blk::MC, (m + Blk::MR - 1) / Blk::MR * Blk::MR);
   T* bp = scratch<T>(0, static_cast<std::size_t>(kc_max * nc_max));
   T* ap = scratch<T>(1, static_cast<std::size_t>(kc_max * mc_max));
+  // Packing A pays off when each packed block is reused across many NR-column slivers. For a
+  // narrow C (the [batch, 64] layers of a small MLP: 4 slivers) the scalar, strided packing of
+  // a row-major A cost as much as the arithmetic, so A is then read in place: each micro-tile
+  // streams MR contiguous rows, which the hardware prefetcher follows.
+  const bool in_place_a = !trans_a && n <= 8 * Blk::NR;
 
   for (std::int64_t jc = 0; jc < n; jc += Blk::NC) {
     const std::int64_t nc = std::min(Blk::NC, n - jc);
@@ -165,18 +234,80 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
       pack_b(trans_b, b, ldb, pc, kc, jc, nc, bp);
       for (std::int64_t ic = 0; ic < m; ic += Blk::MC) {
         const std::int64_t mc = std::min(Blk::MC, m - ic);
+        if (in_place_a) {
+          // Full MR-row tiles read A where it lies; only a ragged last sliver is packed.
+          const std::int64_t full = mc / Blk::MR * Blk::MR;
+          if (full < mc) pack_a(false, a, lda, ic + full, mc - full, pc, kc, ap);
+          for (std::int64_t jr = 0; jr < nc; jr += Blk::NR) {
+            const std::int64_t nr = std::min(Blk::NR, nc - jr);
+            for (std::int64_t ir = 0; ir < full; ir += Blk::MR)
+              micro_kernel<T, false>(kc, a + (ic + ir) * lda + pc, lda, bp + jr * kc,
+                                     c + (ic + ir) * ldc + jc + jr, ldc, Blk::MR, nr, alpha,
+                                     beta_block);
+            if (full < mc)
+              micro_kernel<T, true>(kc, ap, 0, bp + jr * kc, c + (ic + full) * ldc + jc + jr, ldc,
+                                    mc - full, nr, alpha, beta_block);
+          }
+          continue;
+        }
         pack_a(trans_a, a, lda, ic, mc, pc, kc, ap);
         for (std::int64_t jr = 0; jr < nc; jr += Blk::NR) {
           const std::int64_t nr = std::min(Blk::NR, nc - jr);
           for (std::int64_t ir = 0; ir < mc; ir += Blk::MR) {
             const std::int64_t mr = std::min(Blk::MR, mc - ir);
-            micro_kernel<T>(kc, ap + ir * kc, bp + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc, mr,
-                            nr, alpha, beta_block);
+            micro_kernel<T, true>(kc, ap + ir * kc, 0, bp + jr * kc, c + (ic + ir) * ldc + jc + jr,
+                                  ldc, mr, nr, alpha, beta_block);
           }
         }
       }
     }
   }
+}
+
+}  // namespace
+
+// Above kParallelMacs multiply-adds, C is cut into one block of rows (or of columns, when C
+// is wide and short, as in a weight gradient W x B^T with a small W) per thread, and each
+// block is an independent serial GEMM on the pool. Blocks are whole micro-tiles, so every
+// element is computed by the same instruction sequence whatever the thread count: results
+// are bit-identical with 1 or n threads. Below the threshold the pool's wake-up (~10 us)
+// would cost more than it saves.
+template <class T>
+void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+          const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+          std::int64_t ldc) {
+  using Blk = Blocking<T>;
+  if (m <= 0 || n <= 0) return;
+  constexpr double kParallelMacs = 1 << 20;
+  const int threads = get_num_threads();
+  if (threads <= 1 || static_cast<double>(m) * n * std::max<std::int64_t>(k, 1) < kParallelMacs) {
+    gemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  // Each block packs its own copy of op(B) (rows) or op(A) (columns): a block narrower than
+  // kMinPart would spend too much of its time on that duplicated packing (a weight gradient
+  // [64, 4096] x [4096, 64] got slower on two threads), so such a GEMM stays serial.
+  constexpr std::int64_t kMinPart = 96;
+  const bool by_rows = m >= n;
+  const std::int64_t extent = by_rows ? m : n, unit = by_rows ? Blk::MR : Blk::NR;
+  const std::int64_t units = (extent + unit - 1) / unit;
+  const std::int64_t parts = std::min<std::int64_t>(threads, extent / kMinPart);
+  if (parts < 2) {
+    gemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  const std::int64_t per = (units + parts - 1) / parts * unit;
+  parallel_for(parts, [&](std::int64_t part) {
+    const std::int64_t lo = part * per, len = std::min(per, extent - lo);
+    if (len <= 0) return;
+    if (by_rows) {  // rows [lo, lo+len) of op(A) and of C
+      const T* a_part = trans_a ? a + lo : a + lo * lda;
+      gemm_serial(trans_a, trans_b, len, n, k, alpha, a_part, lda, b, ldb, beta, c + lo * ldc, ldc);
+    } else {  // columns [lo, lo+len) of op(B) and of C
+      const T* b_part = trans_b ? b + lo * ldb : b + lo;
+      gemm_serial(trans_a, trans_b, m, len, k, alpha, a, lda, b_part, ldb, beta, c + lo, ldc);
+    }
+  });
 }
 
 template void gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, float, const float*,

@@ -28,6 +28,19 @@ struct Sigmoid {
 struct Silu {
   template <class B> B operator()(const B& x) const { return x / (B(1) + xsimd::exp(-x)); }
 };
+// g silu'(x) = g s (1 + x (1 - s)) and g silu''(x) = g s (1 - s) (2 + x (1 - 2 s)), s = sigmoid(x).
+struct SiluGrad {
+  template <class B> B operator()(const B& x, const B& g) const {
+    const B s = B(1) / (B(1) + xsimd::exp(-x));
+    return g * s * (B(1) + x * (B(1) - s));
+  }
+};
+struct SiluGrad2 {
+  template <class B> B operator()(const B& x, const B& g) const {
+    const B s = B(1) / (B(1) + xsimd::exp(-x));
+    return g * s * (B(1) - s) * (B(2) + x * (B(1) - B(2) * s));
+  }
+};
 // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): never overflows.
 struct Softplus {
   template <class B> B operator()(const B& x) const {

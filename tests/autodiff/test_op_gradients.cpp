@@ -65,6 +65,15 @@ BOOST_AUTO_TEST_CASE(unary) {
   check_gradients("sin", [](auto& x) { return sin(x[0]); }, {normal(s)});
   check_gradients("cos", [](auto& x) { return cos(x[0]); }, {normal(s)});
   check_gradients("identity", [](auto& x) { return identity(x[0]); }, {normal(s)});
+  // The fused derivatives of silu, also with broadcasting operands.
+  check_gradients("silu_grad", [](auto& x) { return silu_grad(x[0], x[1]); },
+                  {normal(s), normal(s)});
+  check_gradients("silu_grad2", [](auto& x) { return silu_grad2(x[0], x[1]); },
+                  {normal(s), normal(s)});
+  check_gradients("silu_grad bcast", [](auto& x) { return silu_grad(x[0], x[1]); },
+                  {normal({3, 1}), normal(s)});
+  check_gradients("silu_grad2 bcast", [](auto& x) { return silu_grad2(x[0], x[1]); },
+                  {normal(s), normal({5})});
 }
 
 BOOST_AUTO_TEST_CASE(reductions) {
@@ -80,6 +89,18 @@ BOOST_AUTO_TEST_CASE(reductions) {
     check_gradients("softmax", [=](auto& x) { return softmax(x[0], axis); }, {normal(s)});
   check_gradients("sum all", [](auto& x) { return sum(x[0]); }, {normal(s)});
   check_gradients("mean all", [](auto& x) { return mean(x[0]); }, {normal(s)});
+}
+
+BOOST_AUTO_TEST_CASE(linear_layer) {
+  check_gradients("linear", [](auto& x) { return linear(x[0], x[1], x[2]); },
+                  {normal({4, 3}), normal({5, 3}), normal({5})});
+  check_gradients("linear 1 row", [](auto& x) { return linear(x[0], x[1], x[2]); },
+                  {normal({1, 2}), normal({3, 2}), normal({3})});
+  // Agrees with the unfused composite.
+  const Tensor x = normal({4, 3}), w = normal({5, 3}), b = normal({5});
+  const std::vector<double> fused = linear(x, w, b).to_vector(),
+                            plain = (matmul(x, w, false, true) + b).to_vector();
+  BOOST_TEST(flowtape::test::rel_error(fused, plain) < 1e-14);
 }
 
 BOOST_AUTO_TEST_CASE(matmul_all_forms) {
@@ -138,6 +159,8 @@ BOOST_AUTO_TEST_CASE(second_order_through_every_rule) {
   second("sigmoid", [](const Tensor& x) { return sigmoid(x); }, normal(s));
   second("silu", [](const Tensor& x) { return silu(x); }, normal(s));
   second("softplus", [](const Tensor& x) { return softplus(x); }, normal(s));
+  second("silu_grad", [](const Tensor& x) { return silu_grad(x, x * x); }, normal(s));
+  second("silu_grad2", [](const Tensor& x) { return silu_grad2(x, sin(x)); }, normal(s));
   second("sin", [](const Tensor& x) { return sin(x); }, normal(s));
   second("cos", [](const Tensor& x) { return cos(x); }, normal(s));
   second("div", [](const Tensor& x) { return x / (x * x + 1.0); }, normal(s));
@@ -145,6 +168,10 @@ BOOST_AUTO_TEST_CASE(second_order_through_every_rule) {
   second("logsumexp", [](const Tensor& x) { return broadcast_to(logsumexp(x, 0, true), {3, 4}); }, normal(s));
   second("max", [](const Tensor& x) { return broadcast_to(max(x, 1, true), {3, 4}) * x; }, normal(s));
   second("matmul", [](const Tensor& x) { return matmul(tanh(matmul(x, x, false, true)), x); }, normal(s));
+  second(
+      "linear",
+      [](const Tensor& x) { return linear(x, tanh(matmul(x, x, true, false)), sum(x, 0)); },
+      normal(s));
   second("where/relu", [](const Tensor& x) { return relu(x) * x; }, away_from_zero(s));
 }
 

@@ -1,9 +1,12 @@
 // Tensor creation, data layout, shape ops' values, and the xtensor bridge.
 #include <boost/test/unit_test.hpp>
 
+#include <thread>
+
 #include <xtensor/xarray.hpp>
 #include <xtensor/xview.hpp>
 
+#include "autodiff/allocator.hpp"
 #include "autodiff/autodiff.hpp"
 #include "autodiff/xtensor.hpp"
 
@@ -90,6 +93,30 @@ BOOST_AUTO_TEST_CASE(xtensor_roundtrip) {
   const xt::xarray<float> f = to_xarray<float>(t);
   BOOST_TEST(f(1, 1) == 5.0f);
   BOOST_TEST(from_xtensor(xt::view(a, 1, xt::all())).to_vector() == (std::vector<double>{4, 5, 6}));
+}
+
+// The caching allocator: a freed buffer is reused by the next tensor of its size class, on
+// this thread and on others (a buffer freed on another thread joins that thread's cache).
+BOOST_AUTO_TEST_CASE(storage_buffers_are_reused) {
+  flowtape::detail::release_cached_memory();
+  const std::size_t live = live_storage_bytes();
+  const void* first = nullptr;
+  {
+    Tensor a = zeros({1000});
+    first = a.raw_data();
+    BOOST_TEST(live_storage_bytes() == live + 4000);
+  }
+  BOOST_TEST(live_storage_bytes() == live);
+  BOOST_TEST(flowtape::detail::cached_bytes() >= 4000u);
+  Tensor b = ones({999});  // same size class
+  BOOST_TEST(b.raw_data() == first);
+  BOOST_TEST(b.at(998) == 1.0);
+  Tensor c = zeros({1000});
+  BOOST_TEST(c.raw_data() != first);
+  std::thread([&] { b = Tensor(); }).join();  // freed on (and cached by) another thread
+  BOOST_TEST(live_storage_bytes() == live + 4000);
+  flowtape::detail::release_cached_memory();
+  BOOST_TEST(flowtape::detail::cached_bytes() == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -5,7 +5,10 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/gemm.hpp"
+#include "kernels/cpu/math.hpp"
+#include "kernels/cpu/parallel.hpp"
 #include "support/reference.hpp"
 
 using namespace flowtape::kernels::cpu;
@@ -49,6 +52,38 @@ BOOST_AUTO_TEST_CASE(alpha_beta_and_multiple_k_blocks) {
   check_gemm<double>(300, 70, 600, false, false, 0.5, 2.0);
   check_gemm<float>(300, 70, 600, true, true, -1.0f, 1.0f);
   check_gemm<double>(5, 3000, 9, false, true, 1.0, 0.0);  // n spans two NC panels
+}
+
+BOOST_AUTO_TEST_CASE(skinny_output_with_beta) {
+  // n <= 4 with op(B) = B^T takes the row-dot-product path.
+  check_gemm<float>(301, 2, 67, false, true, 1.0f, 0.5f);
+  check_gemm<double>(5, 4, 3, false, true, -2.0, 0.0);
+}
+
+// Two threads split C into whole micro-tiles, so results are bit-identical to one thread;
+// the elementwise maps split into chunks, which does not change any element either.
+BOOST_AUTO_TEST_CASE(threads_give_identical_results) {
+  namespace cpu = flowtape::kernels::cpu;
+  const std::int64_t m = 301, n = 70, k = 600;
+  const auto a = random_vector<float>(static_cast<std::size_t>(m * k), 1);
+  const auto b = random_vector<float>(static_cast<std::size_t>(k * n), 2);
+  std::vector<float> c1(static_cast<std::size_t>(m * n)), c2(c1.size()), c3(c1.size());
+  flowtape::set_num_threads(1);
+  cpu::gemm<float>(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c1.data(), n);
+  std::vector<float> e1(a.size()), e2(a.size());
+  map_unary(a.data(), e1.data(), static_cast<std::int64_t>(a.size()), fn::Silu{});
+  flowtape::set_num_threads(2);
+  BOOST_TEST(flowtape::get_num_threads() == 2);
+  cpu::gemm<float>(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c2.data(), n);
+  // Wide and short: split by columns.
+  cpu::gemm<float>(true, true, n, m, k, 1.0f, b.data(), n, a.data(), k, 0.0f, c3.data(), m);
+  map_unary(a.data(), e2.data(), static_cast<std::int64_t>(a.size()), fn::Silu{});
+  flowtape::set_num_threads(1);
+  BOOST_TEST(c1 == c2);
+  BOOST_TEST(e1 == e2);
+  std::vector<float> c4(c3.size());
+  cpu::gemm<float>(true, true, n, m, k, 1.0f, b.data(), n, a.data(), k, 0.0f, c4.data(), m);
+  BOOST_TEST(c3 == c4);
 }
 
 BOOST_AUTO_TEST_CASE(empty_inner_dimension) {

@@ -1,0 +1,131 @@
+// Flow-matching training throughput of flowtape: one process = one configuration, printing
+// one JSON line (steps/s median over timed blocks, and the peak resident set size), so that
+// bench/compare.sh can run it interleaved with the PyTorch peer (bench/py/flow_torch.py),
+// which mirrors this step op for op.
+//
+// One step: x0 ~ N(0, I), x1 ~ 8 gaussians (radius 2, std 0.1), t ~ U[0, 1), the rectified
+// path, VelocityMLP(2 -> W x 3 -> 2, SiLU, raw time input), the loss, its gradient
+// (nn::loss_and_grad), and an Adam step. Losses: cfm, entropic (lambda 0.3), fdm (one
+// Rademacher probe through jvp, w_div 0.1).
+//
+// Usage: flow_bench --loss cfm --width 256 --batch 1024 --threads 1 [--block-s 0.5]
+//                   [--repeats 3] [--warmup 10]
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "autodiff/autodiff.hpp"
+#include "flows/datasets.hpp"
+#include "flows/losses.hpp"
+#include "flows/path.hpp"
+#include "nn/grad_step.hpp"
+#include "nn/optimizer.hpp"
+#include "nn/velocity_mlp.hpp"
+
+using namespace flowtape;
+
+namespace {
+
+struct Args {
+  std::string loss = "cfm";
+  std::int64_t width = 256, batch = 256;
+  int threads = 1, repeats = 3, warmup = 10;
+  double block_s = 0.5;
+};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--loss")
+      a.loss = v;
+    else if (k == "--width")
+      a.width = std::stoll(v);
+    else if (k == "--batch")
+      a.batch = std::stoll(v);
+    else if (k == "--threads")
+      a.threads = std::stoi(v);
+    else if (k == "--repeats")
+      a.repeats = std::stoi(v);
+    else if (k == "--warmup")
+      a.warmup = std::stoi(v);
+    else if (k == "--block-s")
+      a.block_s = std::stod(v);
+    else
+      throw std::invalid_argument("flow_bench: unknown option " + k);
+  }
+  if (a.loss != "cfm" && a.loss != "entropic" && a.loss != "fdm")
+    throw std::invalid_argument("flow_bench: --loss must be cfm, entropic or fdm");
+  return a;
+}
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args a = parse(argc, argv);
+  set_num_threads(a.threads);
+  Generator gen(0);
+  nn::VelocityMLPOptions mo;
+  mo.time_embedding = nn::TimeEmbeddingKind::raw;
+  mo.activation = nn::Activation::silu;
+  nn::VelocityMLP model(2, a.width, 3, gen, mo);
+  const std::vector<Tensor> params = model.parameters();
+  nn::Adam opt(params, nn::AdamOptions{});
+  const flows::EightGaussians data(2.0, 0.1);
+  const flows::Path path = flows::Path::rectified();
+  const auto field = model.as_function();
+  const std::int64_t b = a.batch;
+
+  double loss_value = 0;
+  auto step = [&] {
+    const Tensor x0 = randn({b, 2}, gen);
+    const Tensor x1 = data.sample(b, gen);
+    const Tensor t = rand({b, 1}, gen);
+    const flows::PathSample ps = path.sample(x0, x1, t);
+    auto [loss, grads] = nn::loss_and_grad(params, [&] {
+      if (a.loss == "fdm") return flows::fdm_loss(field, ps, t, gen).total;
+      const Tensor v = model(ps.xt, t);
+      if (a.loss == "cfm") return flows::cfm_loss(v, ps.ut);
+      return flows::entropic_loss(flows::per_sample_loss(v, ps.ut), 0.3);
+    });
+    opt.step(grads);
+    loss_value = loss.item();
+  };
+
+  using clock = std::chrono::steady_clock;
+  // Block length from the second half of the warm-up (the first steps fill the allocator's
+  // cache and fault pages in).
+  for (int i = 0; i < a.warmup / 2; ++i) step();
+  const auto w0 = clock::now();
+  const int timed_warmup = std::max(a.warmup - a.warmup / 2, 1);
+  for (int i = 0; i < timed_warmup; ++i) step();
+  const double per_step = std::chrono::duration<double>(clock::now() - w0).count() / timed_warmup;
+  const int steps = std::max(5, static_cast<int>(a.block_s / std::max(per_step, 1e-6)));
+  std::vector<double> rates;
+  for (int r = 0; r < a.repeats; ++r) {
+    const auto t0 = clock::now();
+    for (int i = 0; i < steps; ++i) step();
+    rates.push_back(steps / std::chrono::duration<double>(clock::now() - t0).count());
+  }
+  std::sort(rates.begin(), rates.end());
+  std::printf(
+      "{\"impl\": \"flowtape\", \"loss\": \"%s\", \"width\": %lld, \"batch\": %lld, "
+      "\"threads\": %d, \"steps_used\": %d, \"steps_per_s_median\": %.2f, "
+      "\"steps_per_s_min\": %.2f, \"steps_per_s_max\": %.2f, \"peak_rss_mb\": %.1f, "
+      "\"loss_last\": %.5g}\n",
+      a.loss.c_str(), static_cast<long long>(a.width), static_cast<long long>(b), a.threads, steps,
+      rates[rates.size() / 2], rates.front(), rates.back(), peak_rss_mb(), loss_value);
+  return 0;
+}
