@@ -4,13 +4,13 @@
 # build-fuzz/corpus/<target>/, never into the repository; a crash, sanitizer report, timeout or
 # out-of-memory fails the script and leaves the input in build-fuzz/findings/. Keep such an
 # input as fuzz/corpus/<target>/regress_* with a unit test that expects its error message.
-#   bash scripts/fuzz.sh                      # 30 s per target (what CI runs)
+#   bash scripts/fuzz.sh                      # 20 s per target (what CI runs)
 #   FUZZ_SECONDS=600 bash scripts/fuzz.sh     # longer, locally
 #   FUZZ_TARGETS=cli bash scripts/fuzz.sh     # one target
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 JOBS=${JOBS:-$(nproc)}
-SECONDS_EACH=${FUZZ_SECONDS:-30}
+SECONDS_EACH=${FUZZ_SECONDS:-20}
 TARGETS=${FUZZ_TARGETS:-"safetensors cli"}
 
 if ! command -v clang++ >/dev/null; then
