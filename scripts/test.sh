@@ -27,10 +27,12 @@ if [ "${SANITIZE:-1}" = "1" ]; then
   # warnings as errors, and smoke-tested by the release pass, so their smoke tests are skipped
   # here (they would add a third to this pass's build time for little extra coverage: the
   # trainer and configuration code they share is exercised by app_tests under the sanitizers).
+  # flows_tests.flow_training (three 800-step trainings, 90 s under ASan) is skipped too: its
+  # code paths run under the sanitizers in app_tests and nn_tests.training.
   cmake --build build-sanitize -j"$JOBS" --target flowtape_tests
   (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-     ctest -j"$JOBS" --output-on-failure -E '^(examples|app[.]cli)')
+     ctest -j"$JOBS" --output-on-failure -E '^(examples|app[.]cli|flows_tests[.]flow_training)')
 fi
 
 if [ "${FUZZ:-1}" = "1" ]; then
