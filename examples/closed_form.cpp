@@ -22,9 +22,9 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <thread>
 
 #include "examples/app/evaluate.hpp"
+#include "examples/app/parallel_runs.hpp"
 #include "examples/app/plot.hpp"
 #include "examples/app/trainer.hpp"
 #include "flows/coupling.hpp"
@@ -106,31 +106,15 @@ int main(int argc, char** argv) {
   TrainConfig cfm_cfg = base, efm_cfg = base;
   efm_cfg.loss = "efm";
   std::unique_ptr<Trainer> cfm, efm;
-  std::exception_ptr failure;
-  {
-    std::thread a([&] {
-      try {
-        cfm = std::make_unique<Trainer>(cfm_cfg);
-        cfm->train();
-      } catch (...) {
-        failure = std::current_exception();
-      }
+  try {
+    run_parallel(2, 2, [&](std::size_t i) {
+      auto& trainer = i == 0 ? cfm : efm;
+      trainer = std::make_unique<Trainer>(i == 0 ? cfm_cfg : efm_cfg);
+      trainer->train();
     });
-    try {
-      efm = std::make_unique<Trainer>(efm_cfg);
-      efm->train();
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    a.join();
-  }
-  if (failure) {
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
-      return 1;
-    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
   }
   const Tensor train = cfm->train_targets();
   Generator gen(seed + 100);

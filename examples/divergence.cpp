@@ -16,10 +16,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <mutex>
 #include <thread>
 
 #include "examples/app/evaluate.hpp"
+#include "examples/app/parallel_runs.hpp"
 #include "examples/app/trainer.hpp"
 
 using namespace flowtape;
@@ -72,55 +72,38 @@ int main(int argc, char** argv) {
   }
   std::printf("divergence: %zu runs, %lld steps each, %u in parallel\n", runs.size(),
               static_cast<long long>(steps), jobs);
-  std::atomic<std::size_t> next{0};
-  std::mutex mu;
-  std::exception_ptr failure;
-  auto worker = [&] {
-    for (std::size_t i; (i = next++) < runs.size();) {
+  try {
+    run_parallel(runs.size(), jobs, [&](std::size_t i) {
       Run& r = runs[i];
-      try {
-        TrainConfig c;
-        c.dataset = r.dataset;
-        c.loss = r.loss;
-        c.fdm_weight = fdm_weight;
-        c.steps = steps;
-        c.batch = batch;
-        c.hidden = hidden;
-        c.depth = depth;
-        c.seed = r.seed;
-        c.eval_samples = samples;
-        c.nll_samples = nll_points;
-        const auto start = std::chrono::steady_clock::now();
-        Trainer trainer(c);
-        trainer.train();
-        const std::string dir =
-            out + "/" + r.dataset + "_" + r.loss + "_seed" + std::to_string(r.seed);
-        r.metrics = evaluate_to_folder(trainer.field(), trainer.dataset(), c, dir)["metrics"];
-        const double secs =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        std::lock_guard lock(mu);
+      TrainConfig c;
+      c.dataset = r.dataset;
+      c.loss = r.loss;
+      c.fdm_weight = fdm_weight;
+      c.steps = steps;
+      c.batch = batch;
+      c.hidden = hidden;
+      c.depth = depth;
+      c.seed = r.seed;
+      c.eval_samples = samples;
+      c.nll_samples = nll_points;
+      const auto start = std::chrono::steady_clock::now();
+      Trainer trainer(c);
+      trainer.train();
+      const std::string dir =
+          out + "/" + r.dataset + "_" + r.loss + "_seed" + std::to_string(r.seed);
+      r.metrics = evaluate_to_folder(trainer.field(), trainer.dataset(), c, dir)["metrics"];
+      const double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      report([&] {
         std::printf("%-13s %-4s seed %llu  NLL %.4f (true %.4f)  MMD %.5f  (%.1fs)\n",
                     r.dataset.c_str(), r.loss.c_str(), static_cast<unsigned long long>(r.seed),
                     r.metrics["nll_nats"].get<double>(), r.metrics["true_nll_nats"].get<double>(),
                     r.metrics["mmd_rbf"].get<double>(), secs);
-        std::fflush(stdout);
-      } catch (...) {
-        std::lock_guard lock(mu);
-        if (!failure) failure = std::current_exception();
-        next = runs.size();
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned k = 0; k < jobs; ++k) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
-  if (failure) {
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
-      return 1;
-    }
+      });
+    });
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
   }
 
   std::string md =

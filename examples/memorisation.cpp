@@ -18,10 +18,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <mutex>
 #include <thread>
 
 #include "examples/app/evaluate.hpp"
+#include "examples/app/parallel_runs.hpp"
 #include "examples/app/plot.hpp"
 #include "examples/app/trainer.hpp"
 #include "flows/metrics.hpp"
@@ -75,69 +75,52 @@ int main(int argc, char** argv) {
     runs.push_back({true, static_cast<std::uint64_t>(s)});
   }
   std::filesystem::create_directories(out);
-  std::atomic<std::size_t> next{0};
-  std::mutex mu;
-  std::exception_ptr failure;
-  auto worker = [&] {
-    for (std::size_t i; (i = next++) < runs.size();) {
+  try {
+    run_parallel(runs.size(), jobs, [&](std::size_t i) {
       Run& r = runs[i];
-      try {
-        TrainConfig c;
-        c.dataset = "8gaussians";
-        c.train_size = pairs;
-        c.coupling = "fixed";
-        c.path = r.noisy ? "independent" : "rectified";
-        c.sigma = r.noisy ? sigma : 0.0;
-        c.steps = steps;
-        c.batch = batch;
-        c.hidden = hidden;
-        c.depth = depth;
-        c.seed = r.seed;
-        Trainer trainer(c);
-        trainer.train();
-        NoGrad no_grad;
-        flows::SampleOptions so;
-        so.solver = solver_options(c);
-        so.trajectory_points = r.seed == 0 ? 41 : 0;
-        const flows::SampleResult from_train =
-            flows::sample(trainer.field(), trainer.train_sources(), so);
-        r.rate = flows::pairing_reproduction_rate(from_train.x, trainer.train_targets());
-        r.partner_distance =
-            mean(sqrt(sum(square(from_train.x - trainer.train_targets()), 1))).item();
-        Generator gen(500 + r.seed);
-        const auto fresh = generate(trainer.field(), samples, 2, c, gen);
-        const Tensor data = trainer.dataset().sample(samples, gen);
-        r.mmd = flows::mmd_rbf(fresh.x, data);
-        if (r.seed == 0) {
-          const Frame f = frame_of(data);
-          const std::string name = r.noisy ? "noisy" : "deterministic";
-          trajectory_plot(from_train.trajectory, f, static_cast<int>(pairs))
-              .save_png(out + "/" + name + "_training_pairs.png");
-          scatter_plot(fresh.x, data, f).save_png(out + "/" + name + "_fresh_samples.png");
-        }
-        std::lock_guard lock(mu);
+      TrainConfig c;
+      c.dataset = "8gaussians";
+      c.train_size = pairs;
+      c.coupling = "fixed";
+      c.path = r.noisy ? "independent" : "rectified";
+      c.sigma = r.noisy ? sigma : 0.0;
+      c.steps = steps;
+      c.batch = batch;
+      c.hidden = hidden;
+      c.depth = depth;
+      c.seed = r.seed;
+      Trainer trainer(c);
+      trainer.train();
+      NoGrad no_grad;
+      flows::SampleOptions so;
+      so.solver = solver_options(c);
+      so.trajectory_points = r.seed == 0 ? 41 : 0;
+      const flows::SampleResult from_train =
+          flows::sample(trainer.field(), trainer.train_sources(), so);
+      r.rate = flows::pairing_reproduction_rate(from_train.x, trainer.train_targets());
+      r.partner_distance =
+          mean(sqrt(sum(square(from_train.x - trainer.train_targets()), 1))).item();
+      Generator gen(500 + r.seed);
+      const auto fresh = generate(trainer.field(), samples, 2, c, gen);
+      const Tensor data = trainer.dataset().sample(samples, gen);
+      r.mmd = flows::mmd_rbf(fresh.x, data);
+      if (r.seed == 0) {
+        const Frame f = frame_of(data);
+        const std::string name = r.noisy ? "noisy" : "deterministic";
+        trajectory_plot(from_train.trajectory, f, static_cast<int>(pairs))
+            .save_png(out + "/" + name + "_training_pairs.png");
+        scatter_plot(fresh.x, data, f).save_png(out + "/" + name + "_fresh_samples.png");
+      }
+      report([&] {
         std::printf(
             "%-13s seed %llu  pairing reproduced %.3f  distance to partner %.4f  fresh MMD %.5f\n",
             r.noisy ? "sigma > 0" : "deterministic", static_cast<unsigned long long>(r.seed),
             r.rate, r.partner_distance, r.mmd);
-        std::fflush(stdout);
-      } catch (...) {
-        std::lock_guard lock(mu);
-        if (!failure) failure = std::current_exception();
-        next = runs.size();
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned k = 0; k < jobs; ++k) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
-  if (failure) {
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
-      return 1;
-    }
+      });
+    });
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
   }
   std::string md =
       "| interpolant | pairing-reproduction rate | distance to partner | fresh-sample MMD |\n| --- "

@@ -23,10 +23,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <mutex>
 #include <thread>
 
 #include "examples/app/evaluate.hpp"
+#include "examples/app/parallel_runs.hpp"
 #include "examples/app/plot.hpp"
 #include "examples/app/trainer.hpp"
 
@@ -100,67 +100,50 @@ int main(int argc, char** argv) {
   std::printf("rings: %zu runs (%d seeds x %zu methods), %lld steps each, %u in parallel\n",
               todo.size(), seeds, lambdas.size() + 1, static_cast<long long>(steps), jobs);
 
-  std::atomic<std::size_t> next{0}, finished{0};
-  std::mutex print_mutex;
-  std::exception_ptr failure;
-  auto worker = [&] {
-    for (std::size_t i; (i = next++) < todo.size();) {
+  std::atomic<std::size_t> finished{0};
+  try {
+    run_parallel(todo.size(), jobs, [&](std::size_t i) {
       Job& job = todo[i];
-      try {
-        TrainConfig c;
-        c.dataset = "rings";
-        c.loss = job.lambda_max == 0 ? "cfm" : "entropic";
-        c.lambda_max = job.lambda_max;
-        c.ramp_start = 0.0;
-        c.ramp_end = 0.5;
-        c.steps = steps;
-        c.batch = batch;
-        c.hidden = hidden;
-        c.depth = depth;
-        c.seed = job.seed;
-        c.eval_samples = samples;
-        const auto start = std::chrono::steady_clock::now();
-        Trainer trainer(c);
-        trainer.train();
-        Generator gen(1000 + job.seed);
-        const auto gen_samples =
-            generate(trainer.field(), samples, 2, c, gen, job.seed == 0 ? 41 : 0);
-        const Tensor reference = trainer.dataset().sample(samples, gen);
-        job.metrics = sample_metrics(trainer.dataset(), gen_samples.x, reference, gen);
-        job.seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        if (job.seed == 0) {
-          const std::string dir = out + "/" + method_folder(job);
-          std::filesystem::create_directories(dir);
-          const Frame f = frame_of(reference);
-          scatter_plot(gen_samples.x, reference, f).save_png(dir + "/samples.png");
-          density_plot(gen_samples.x, f).save_png(dir + "/density.png");
-          trajectory_plot(gen_samples.trajectory, f).save_png(dir + "/trajectories.png");
-        }
-        std::lock_guard lock(print_mutex);
+      TrainConfig c;
+      c.dataset = "rings";
+      c.loss = job.lambda_max == 0 ? "cfm" : "entropic";
+      c.lambda_max = job.lambda_max;
+      c.ramp_start = 0.0;
+      c.ramp_end = 0.5;
+      c.steps = steps;
+      c.batch = batch;
+      c.hidden = hidden;
+      c.depth = depth;
+      c.seed = job.seed;
+      c.eval_samples = samples;
+      const auto start = std::chrono::steady_clock::now();
+      Trainer trainer(c);
+      trainer.train();
+      Generator gen(1000 + job.seed);
+      const auto gen_samples =
+          generate(trainer.field(), samples, 2, c, gen, job.seed == 0 ? 41 : 0);
+      const Tensor reference = trainer.dataset().sample(samples, gen);
+      job.metrics = sample_metrics(trainer.dataset(), gen_samples.x, reference, gen);
+      job.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (job.seed == 0) {
+        const std::string dir = out + "/" + method_folder(job);
+        std::filesystem::create_directories(dir);
+        const Frame f = frame_of(reference);
+        scatter_plot(gen_samples.x, reference, f).save_png(dir + "/samples.png");
+        density_plot(gen_samples.x, f).save_png(dir + "/density.png");
+        trajectory_plot(gen_samples.trajectory, f).save_png(dir + "/trajectories.png");
+      }
+      report([&] {
         std::printf("[%2zu/%zu] %-14s seed %llu  angular spread err %.4f  gap rate %.4f  (%.1fs)\n",
                     ++finished, todo.size(), job.method.c_str(),
                     static_cast<unsigned long long>(job.seed),
                     job.metrics["angular_spread_error"].get<double>(),
                     job.metrics["gap_violation_rate"].get<double>(), job.seconds);
-        std::fflush(stdout);
-      } catch (...) {
-        std::lock_guard lock(print_mutex);
-        if (!failure) failure = std::current_exception();
-        next = todo.size();
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned k = 0; k < jobs; ++k) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
-  if (failure) {
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
-      return 1;
-    }
+      });
+    });
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
   }
 
   // Aggregate per method: mean and sample std over seeds.
