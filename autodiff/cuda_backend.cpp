@@ -54,6 +54,10 @@ void device_free(void* p, std::size_t bytes) noexcept {
 void empty_cache() {
   kc::empty_cache();
 }
+std::uint64_t host_waits() {
+  return kc::host_waits();
+}
+
 void synchronize() {
   kc::synchronize();
 }
@@ -183,6 +187,17 @@ void matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, std::int64_t bat
   dispatch(out.dtype(), [&]<class T>() {
     kc::gemm<T>(ta, tb, m, n, k, T(1), ptr<T>(a), lda, m * k, ptr<T>(b), ldb, k * n, T(0),
                 ptr<T>(out), n, m * n, batch);
+  });
+}
+
+void linear(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& out) {
+  const std::int64_t m = x.size(0), k = x.size(1), n = w.size(0);
+  dispatch(out.dtype(), [&]<class T>() {
+    if (kc::gemm_bias<T>(m, n, k, ptr<T>(x), ptr<T>(w), ptr<T>(b), ptr<T>(out))) return;
+    // Unsupported by cuBLASLt (or k = 0): every row of out = b, then the GEMM accumulates.
+    nary_n<1>(Nary::copy, Inputs(&b, 1), out);
+    kc::gemm<T>(false, true, m, n, k, T(1), ptr<T>(x), k, m * k, ptr<T>(w), k, n * k, T(1),
+                ptr<T>(out), n, m * n, 1);
   });
 }
 

@@ -38,6 +38,7 @@ void empty_cache();
 // Copies between any two devices; a copy to the host waits for the data.
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, std::size_t bytes);
 void synchronize();
+std::uint64_t host_waits();  // kernels/cuda/runtime.hpp
 
 // Creation and conversion on device tensors.
 void fill(Tensor& t, double value);
@@ -54,6 +55,8 @@ void reduce(Reduce op, const Tensor& x, int axis, Tensor& out);
 void sum_to(const Tensor& x, Tensor& out);  // out.shape() broadcasts to x.shape()
 void matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, std::int64_t batch,
             std::int64_t m, std::int64_t n, std::int64_t k, Tensor& out);
+// out = x w^T + b (x [m, k], w [n, k], b [n]): b's rows, then one GEMM accumulating onto them.
+void linear(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& out);
 void permute(const Tensor& x, std::span<const std::int64_t> perm, Tensor& out);
 void slice_axis(const Tensor& x, Tensor& out, std::int64_t outer, std::int64_t len,
                 std::int64_t inner, std::int64_t start, std::int64_t count);

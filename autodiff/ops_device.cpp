@@ -71,6 +71,9 @@ int cuda_device_count() {
 void cuda_synchronize() {
   cuda_backend::synchronize();
 }
+std::uint64_t cuda_host_waits() {
+  return cuda_backend::host_waits();
+}
 void cuda_empty_cache() {
   cuda_backend::empty_cache();
 }

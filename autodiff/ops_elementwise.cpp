@@ -2,7 +2,6 @@
 // its op: shape rule, forward kernel, JVP rule, VJP rule (see op.hpp).
 #include <stdexcept>
 
-#include "autodiff/composite_forward.hpp"
 #include "autodiff/cuda_backend.hpp"
 #include "autodiff/op.hpp"
 #include "autodiff/ops.hpp"
@@ -194,13 +193,7 @@ Tensor silu_d3(const Tensor& x) {
 // silu_grad(x, g) = g silu'(x):  d = dg silu'(x) + dx g silu''(x).
 const OpDef kSiluGrad{
     "silu_grad", FLOWTAPE_BINARY_SHAPE("silu_grad"),
-    [](Inputs in, const Attrs&, Tensor& out) {
-      const bool done = detail::composite_forward_on_cuda(out, [&] {
-        const Tensor s = sigmoid(in[0]), one = scalar_like(in[0], 1.0);
-        return in[1] * (s * (one + in[0] * (one - s)));
-      });
-      if (!done) nary_forward<2>(in, fn::SiluGrad{}, CN::add, out);  // CPU only: code unused
-    },
+    binary_forward<fn::SiluGrad, CN::silu_grad>,
     [](const Saved& s, Inputs t) {
       return plus(t[0].defined() ? silu_grad2(s.in[0], mul(s.in[1], t[0])) : Tensor(),
                   t[1].defined() ? silu_grad(s.in[0], t[1]) : Tensor());
@@ -213,13 +206,7 @@ const OpDef kSiluGrad{
 // silu_grad2(x, g) = g silu''(x):  d = dg silu''(x) + dx g silu'''(x).
 const OpDef kSiluGrad2{
     "silu_grad2", FLOWTAPE_BINARY_SHAPE("silu_grad2"),
-    [](Inputs in, const Attrs&, Tensor& out) {
-      const bool done = detail::composite_forward_on_cuda(out, [&] {
-        const Tensor s = sigmoid(in[0]), one = scalar_like(in[0], 1.0);
-        return in[1] * (s * (one - s) * (2.0 + in[0] * (one - 2.0 * s)));
-      });
-      if (!done) nary_forward<2>(in, fn::SiluGrad2{}, CN::add, out);  // CPU only: code unused
-    },
+    binary_forward<fn::SiluGrad2, CN::silu_grad2>,
     [](const Saved& s, Inputs t) {
       return plus(t[0].defined() ? mul(mul(s.in[1], t[0]), silu_d3(s.in[0])) : Tensor(),
                   t[1].defined() ? silu_grad2(s.in[0], t[1]) : Tensor());

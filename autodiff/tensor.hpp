@@ -136,6 +136,9 @@ bool cuda_built();
 int cuda_device_count();
 // Waits for all queued device work (timing); a no-op without CUDA.
 void cuda_synchronize();
+// How many times the host has waited for the device so far (copies to or from the host,
+// cuda_synchronize); 0 without CUDA. For checking that a loop stays asynchronous.
+std::uint64_t cuda_host_waits();
 // Returns the device allocator's cached (free) blocks to the driver.
 void cuda_empty_cache();
 

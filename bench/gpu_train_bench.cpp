@@ -4,8 +4,10 @@
 // the loop measures flowtape's GPU path, not host-to-device copies. Each timed call ends with
 // a device synchronise. bench/torch_gpu_train.py runs the same model and steps in PyTorch.
 //
-// Prints a note and exits 0 when the build has no CUDA or the machine no GPU.
+// Prints a note and exits 0 when the build has no CUDA or the machine no GPU. With arguments
+// `cfm|fdm BATCH STEPS` it runs one cell's steps untimed, for a profiler.
 #include <cstdio>
+#include <string>
 
 #include "bench/timing.hpp"
 #include "flows/losses.hpp"
@@ -16,13 +18,17 @@ using namespace flowtape;
 
 namespace {
 
-double steps_per_second(bool fdm, std::int64_t batch) {
-  Generator gen(0);
-  nn::VelocityMLP model(2, 256, 3, gen, {.time_embedding = nn::TimeEmbeddingKind::raw});
-  nn::to_device(model, Device::cuda);
-  nn::Adam opt(model.parameters(), {.lr = 1e-3});
+// One cell's training loop: `step()` runs one optimizer step and waits for it.
+struct Trainer {
+  Trainer(bool fdm_, std::int64_t batch_) : fdm(fdm_), batch(batch_) {}
+  bool fdm;
+  std::int64_t batch;
+  Generator gen{0};
+  nn::VelocityMLP model{2, 256, 3, gen, {.time_embedding = nn::TimeEmbeddingKind::raw}};
+  bool on_device = (nn::to_device(model, Device::cuda), true);  // before the optimizer's state
+  nn::Adam opt{model.parameters(), {.lr = 1e-3}};
   const flows::Path path = flows::Path::rectified();
-  auto step = [&] {
+  void step() {
     // x1: a two-component Gaussian mixture, made on the device from normals.
     const Tensor z = randn({batch, 2}, gen, DType::f32, Device::cuda);
     const Tensor side =
@@ -36,19 +42,34 @@ double steps_per_second(bool fdm, std::int64_t batch) {
     });
     opt.step(grads);
     cuda_synchronize();
-  };
-  return 1.0 / bench::median_seconds(step, 0.5, 5);
+  }
+};
+
+double steps_per_second(bool fdm, std::int64_t batch) {
+  Trainer trainer(fdm, batch);
+  return 1.0 / bench::median_seconds([&] { trainer.step(); }, 0.5, 5);
 }
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   if (!cuda_built()) {
     std::puts("gpu_train_bench: built without CUDA, skipping");
     return 0;
   }
   if (cuda_device_count() == 0) {
     std::puts("gpu_train_bench: no CUDA device found, skipping");
+    return 0;
+  }
+  // For a profiler: `gpu_train_bench cfm|fdm BATCH STEPS` runs that many steps, untimed.
+  if (argc == 4) {
+    const std::string objective = argv[1];
+    if (objective != "cfm" && objective != "fdm") {
+      std::fprintf(stderr, "usage: gpu_train_bench [cfm|fdm BATCH STEPS]\n");
+      return 2;
+    }
+    Trainer trainer(objective == "fdm", std::stoll(argv[2]));
+    for (long i = 0, n = std::stol(argv[3]); i < n; ++i) trainer.step();
     return 0;
   }
   std::puts("objective  batch   steps/s");

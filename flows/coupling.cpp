@@ -12,6 +12,9 @@ namespace flowtape::flows {
 
 Tensor take_rows(const Tensor& x, const std::vector<std::int64_t>& indices) {
   if (x.rank() < 1) throw std::invalid_argument("take_rows: x must have at least one axis");
+  // Device tensors: gathered on the host and sent back (the assignment that picks the rows is
+  // solved on the host anyway).
+  if (x.device() != Device::cpu) return take_rows(to_host(x), indices).to(x.device());
   const std::int64_t rows = x.shape()[0];
   Shape out_shape = x.shape();
   out_shape[0] = static_cast<std::int64_t>(indices.size());

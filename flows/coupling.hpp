@@ -15,7 +15,8 @@
 
 namespace flowtape::flows {
 
-// The rows of x ([N, ...]) at the given indices, as a new [indices.size(), ...] tensor.
+// The rows of x ([N, ...]) at the given indices, as a new [indices.size(), ...] tensor on x's
+// device (for a device tensor, through a copy to the host and back).
 Tensor take_rows(const Tensor& x, const std::vector<std::int64_t>& indices);
 
 // Solves the square linear assignment problem exactly: the permutation p minimising

@@ -34,7 +34,7 @@ LikelihoodResult log_likelihood(const VelocityField& v, const Tensor& x1,
         o.exact_divergence ? divergence_exact(v, x, tc) : divergence_hutchinson(v, x, tc, probes);
     return concat({fd.v, fd.div}, 1);
   };
-  const Tensor start = concat({x1, zeros(Shape{x1.shape()[0], 1}, x1.dtype())}, 1);
+  const Tensor start = concat({x1, zeros(Shape{x1.shape()[0], 1}, x1.dtype(), x1.device())}, 1);
   const solvers::Solution sol = solvers::integrate(augmented, start, o.t1, o.t0, o.solver);
   const Tensor& end = sol.ys.back();
   LikelihoodResult r;

@@ -13,7 +13,7 @@ using VelocityField = std::function<Tensor(const Tensor& x, const Tensor& t)>;
 
 // t as a [B, 1] column of the value `t` in x's dtype.
 inline Tensor time_column(double t, const Tensor& x) {
-  return full(Shape{x.shape()[0], 1}, t, x.dtype());
+  return full(Shape{x.shape()[0], 1}, t, x.dtype(), x.device());
 }
 
 }  // namespace flowtape::flows

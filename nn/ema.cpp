@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "autodiff/autodiff.hpp"
+
 namespace flowtape::nn {
 
 EMA::EMA(const std::vector<Tensor>& params, double decay) : decay_(decay) {
@@ -16,7 +18,8 @@ void EMA::check(const std::vector<Tensor>& params, const char* who) const {
     throw std::invalid_argument(std::string("EMA::") + who + ": " + std::to_string(params.size()) +
                                 " tensors, the average has " + std::to_string(shadow_.size()));
   for (std::size_t i = 0; i < params.size(); ++i)
-    if (!(params[i].shape() == shadow_[i].shape()) || params[i].dtype() != shadow_[i].dtype())
+    if (!(params[i].shape() == shadow_[i].shape()) || params[i].dtype() != shadow_[i].dtype() ||
+        params[i].device() != shadow_[i].device())
       throw std::invalid_argument(std::string("EMA::") + who + ": tensor " + std::to_string(i) +
                                   " is " + params[i].str() + ", the average is " +
                                   shadow_[i].str());
@@ -24,13 +27,20 @@ void EMA::check(const std::vector<Tensor>& params, const char* who) const {
 
 void EMA::update(const std::vector<Tensor>& params) {
   check(params, "update");
-  for (std::size_t i = 0; i < params.size(); ++i)
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (params[i].device() != Device::cpu) {
+      // On a device: the same update from ops, run there, written into the average's buffer.
+      NoGrad no_grad;
+      copy_into(shadow_[i], shadow_[i] * decay_ + params[i] * (1 - decay_));
+      continue;
+    }
     dispatch(params[i].dtype(), [&]<class T>() {
       T* s = shadow_[i].data<T>();
       const T* p = params[i].data<T>();
       const T d = static_cast<T>(decay_), c = static_cast<T>(1 - decay_);
       for (std::int64_t j = 0; j < params[i].numel(); ++j) s[j] = d * s[j] + c * p[j];
     });
+  }
 }
 
 void EMA::copy_to(const std::vector<Tensor>& params) const {

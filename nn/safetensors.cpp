@@ -166,8 +166,6 @@ std::string encode_safetensors(const NamedTensors& tensors, const Metadata& meta
     if (name.empty() || name == "__metadata__")
       throw CheckpointError("save_safetensors: invalid tensor name '" + name + "'");
     if (!t.defined()) throw CheckpointError("save_safetensors: tensor '" + name + "' is undefined");
-    if (t.device() != Device::cpu)
-      throw CheckpointError("save_safetensors: tensor '" + name + "' is not on the cpu");
     if (header.contains(name))
       throw CheckpointError("save_safetensors: duplicate tensor '" + name + "'");
     const std::uint64_t bytes = static_cast<std::uint64_t>(t.numel()) * dtype_size(t.dtype());
@@ -185,9 +183,11 @@ std::string encode_safetensors(const NamedTensors& tensors, const Metadata& meta
   const std::uint64_t n = json.size();
   out.append(reinterpret_cast<const char*>(&n), 8);
   out += json;
-  for (const auto& [name, t] : tensors)
-    out.append(static_cast<const char*>(t.raw_data()),
-               static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype()));
+  for (const auto& [name, t] : tensors) {
+    const Tensor host = to_host(t);  // a device tensor is copied back; a host one is itself
+    out.append(static_cast<const char*>(host.raw_data()),
+               static_cast<std::size_t>(host.numel()) * dtype_size(host.dtype()));
+  }
   return out;
 }
 

@@ -35,6 +35,7 @@ struct SafetensorsContents {
   Metadata metadata;
 };
 
+// Tensors on a device are copied to the host for writing; loading gives host tensors.
 void save_safetensors(const std::string& path, const NamedTensors& tensors,
                       const Metadata& metadata = {});
 SafetensorsContents load_safetensors(const std::string& path);

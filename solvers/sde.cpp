@@ -49,7 +49,7 @@ Solution euler_maruyama(const VectorField& f, const VectorField& g, const Tensor
   for (; next < ts.size() && ts[next] == t0; ++next) out.ys.push_back(y);
   for (std::size_t i = 0; i + 1 < grid.size(); ++i) {
     const double t = grid[i], dt = grid[i + 1] - t;
-    const Tensor dw = randn(y.shape(), gen, y.dtype()) * std::sqrt(std::abs(dt));
+    const Tensor dw = randn(y.shape(), gen, y.dtype(), y.device()) * std::sqrt(std::abs(dt));
     y = y + f(t, y) * dt + g(t, y) * dw;
     ++out.stats.nfe;
     ++out.stats.accepted;

@@ -31,8 +31,10 @@ enum class Unary {
   sign,
   pow_scalar
 };
-// copy (N = 1) is broadcast_to; where (N = 3) is cond != 0 ? a : b.
-enum class Nary { copy, add, sub, mul, div, greater, less, equal, where };
+// copy (N = 1) is broadcast_to; where (N = 3) is cond != 0 ? a : b. silu_grad(x, g) =
+// g silu'(x) and silu_grad2(x, g) = g silu''(x), the fused derivatives of SiLU (autodiff's
+// ops of those names).
+enum class Nary { copy, add, sub, mul, div, greater, less, equal, silu_grad, silu_grad2, where };
 
 // y[i] = op(x[i]); `scalar` is pow's exponent.
 template <class T>

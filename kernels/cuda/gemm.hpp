@@ -14,4 +14,12 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
           std::int64_t stride_b, T beta, T* c, std::int64_t ldc, std::int64_t stride_c,
           std::int64_t batch = 1);
 
+// The affine layer, row-major: c [m, n] = x [m, k] w [n, k]^T + bias [n], through cuBLASLt
+// with the bias added by the GEMM's epilogue (no separate pass over c). Returns false, having
+// written nothing, when cuBLASLt does not support the case; the caller then broadcasts the
+// bias into c and calls gemm with beta = 1.
+template <class T>
+bool gemm_bias(std::int64_t m, std::int64_t n, std::int64_t k, const T* x, const T* w,
+               const T* bias, T* c);
+
 }  // namespace flowtape::kernels::cuda

@@ -1,9 +1,19 @@
 // CUDA runtime wrappers (see runtime.hpp for the stream policy).
 #include "kernels/cuda/runtime.hpp"
 
+#include <atomic>
+
 #include "kernels/cuda/check.hpp"
 
 namespace flowtape::kernels::cuda {
+
+namespace {
+std::atomic<std::uint64_t> g_host_waits{0};
+}
+
+std::uint64_t host_waits() {
+  return g_host_waits.load(std::memory_order_relaxed);
+}
 
 int device_count() {
   int n = 0;
@@ -20,11 +30,15 @@ void check_launch(const char* what) {
 }
 
 void copy_host_to_device(void* dst, const void* src, std::size_t bytes) {
-  if (bytes) check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "copy host to device");
+  if (!bytes) return;
+  g_host_waits.fetch_add(1, std::memory_order_relaxed);
+  check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "copy host to device");
 }
 
 void copy_device_to_host(void* dst, const void* src, std::size_t bytes) {
-  if (bytes) check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copy device to host");
+  if (!bytes) return;
+  g_host_waits.fetch_add(1, std::memory_order_relaxed);
+  check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copy device to host");
 }
 
 void copy_device_to_device(void* dst, const void* src, std::size_t bytes) {
@@ -37,6 +51,7 @@ void zero_device(void* dst, std::size_t bytes) {
 }
 
 void synchronize() {
+  g_host_waits.fetch_add(1, std::memory_order_relaxed);
   check(cudaDeviceSynchronize(), "synchronize");
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace flowtape::kernels::cuda {
 
@@ -23,5 +24,10 @@ void copy_device_to_host(void* dst, const void* src, std::size_t bytes);    // w
 void copy_device_to_device(void* dst, const void* src, std::size_t bytes);  // asynchronous
 void zero_device(void* dst, std::size_t bytes);                             // asynchronous
 void synchronize();  // waits for all queued work; for benchmarks and tests
+
+// How many times the host has waited for the device so far: copies to or from the host
+// (cudaMemcpy orders after all queued work) and synchronize(). Tests use it to show that a
+// training step waits for nothing and a solve once per step.
+std::uint64_t host_waits();
 
 }  // namespace flowtape::kernels::cuda

@@ -89,6 +89,54 @@ BOOST_AUTO_TEST_CASE(reductions) {
     }
 }
 
+// Long axes with few outputs are cut into pieces whose partials a second kernel folds
+// (reduce.cu). f32 on the device against f64 on the CPU from the same values, so the check is
+// of the device's accuracy, not of two rounding errors against each other. Positive values, so
+// no sum cancels; softmax scaled by the axis length to be O(1).
+BOOST_AUTO_TEST_CASE(long_axis_reductions) {
+  const std::pair<Shape, int> cases[] = {{{3, 70000}, 1},     // rows cut into pieces
+                                         {{200001}, 0},       // one row
+                                         {{70000, 37}, 0},    // columns cut into pieces
+                                         {{4, 5000, 40}, 1},  // columns, outer > 1
+                                         {{65536, 256}, 0},   // a bias gradient at batch 65536
+                                         {{2, 100, 3}, 1}};   // short: one thread per output
+  for (const auto& [s, axis] : cases)
+    for (DType t : kTypes) {
+      const Tensor x = data(s, t, 0.5, 3.0);
+      const Tensor ref = to_dtype(x, DType::f64);
+      const double len = static_cast<double>(s[axis]);
+      const double tol = t == DType::f32 ? 1e-5 : 1e-12;
+      using F = Tensor (*)(const Tensor&, int, double);
+      const std::pair<const char*, F> ops[] = {
+          {"sum", [](const Tensor& v, int a, double) { return sum(v, a); }},
+          {"max", [](const Tensor& v, int a, double) { return max(v, a); }},
+          {"logsumexp", [](const Tensor& v, int a, double) { return logsumexp(v, a); }},
+          {"softmax x len", [](const Tensor& v, int a, double n) { return softmax(v, a) * n; }}};
+      for (auto [name, f] : ops)
+        BOOST_TEST_CONTEXT(name << " over axis " << axis << " of " << x.str()) {
+          const Tensor got = f(x.to(Device::cuda), axis, len);
+          BOOST_TEST(got.device() == Device::cuda);
+          BOOST_TEST(test::max_rel_diff(got.to_vector(), f(ref, axis, len).to_vector()) <= tol);
+        }
+    }
+}
+
+// The fused ops, which have their own kernels on the device.
+BOOST_AUTO_TEST_CASE(fused_ops) {
+  for (DType t : kTypes) {
+    const double tol = t == DType::f32 ? 1e-4 : 1e-12;
+    check_same(
+        "linear", [](const V& in) { return linear(in[0], in[1], in[2]); },
+        {data({37, 19}, t), data({23, 19}, t), data({23}, t)}, tol);
+    check_same(
+        "linear k = 1", [](const V& in) { return linear(in[0], in[1], in[2]); },
+        {data({1031, 1}, t), data({5, 1}, t), data({5}, t)}, tol);
+    const Tensor x = data({1031, 7}, t, -30.0, 30.0), g = data({7}, t);
+    check_same("silu_grad", [](const V& in) { return silu_grad(in[0], in[1]); }, {x, g});
+    check_same("silu_grad2", [](const V& in) { return silu_grad2(in[0], in[1]); }, {x, g});
+  }
+}
+
 BOOST_AUTO_TEST_CASE(reduction_edge_values) {
   const double inf = std::numeric_limits<double>::infinity();
   const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -100,6 +148,13 @@ BOOST_AUTO_TEST_CASE(reduction_edge_values) {
     check_same("logsumexp", [](const V& in) { return logsumexp(in[0], 1); }, {x});
     check_same("max strided", [](const V& in) { return max(in[0], 0); }, {x});
     check_same("logsumexp strided", [](const V& in) { return logsumexp(in[0], 0); }, {x});
+    check_same("softmax", [](const V& in) { return softmax(in[0], 1); }, {x});
+    check_same("softmax strided", [](const V& in) { return softmax(in[0], 0); }, {x});
+    // The same values along a long axis: the cut path's merge of partial states.
+    const Tensor wide = concat({x, full({3, 5000}, -inf, t)}, 1);
+    check_same("max long", [](const V& in) { return max(in[0], 1); }, {wide});
+    check_same("logsumexp long", [](const V& in) { return logsumexp(in[0], 1); }, {wide});
+    check_same("softmax long", [](const V& in) { return softmax(in[0], 1); }, {wide});
   }
 }
 

@@ -75,6 +75,10 @@ BOOST_AUTO_TEST_CASE(matmul_and_mlp) {
                     return matmul(x[0], x[1], false, true);
                   }),
                   {r({2, 3, 5}, 15), r({2, 4, 5}, 16)});
+  check_gradients("linear + silu", on_gpu([](const std::vector<Tensor>& x) {
+                    return silu(linear(x[0], x[1], x[2]));
+                  }),
+                  {r({6, 3}, 27), r({5, 3}, 28), r({5}, 29)});
   // A two-layer perceptron, the training workload.
   check_gradients("mlp", on_gpu([](const std::vector<Tensor>& x) {
                     const Tensor h = silu(matmul(x[0], x[1], false, true) + x[2]);

@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 
+#include "flows/coupling.hpp"
 #include "flows/datasets.hpp"
 #include "flows/losses.hpp"
 #include "flows/path.hpp"
@@ -58,6 +59,42 @@ BOOST_AUTO_TEST_CASE(adam_kernel_matches_cpu) {
     BOOST_TEST(test::max_rel_diff(to_host(gpu_opt.state()[1].second).to_vector(),
                                   cpu_opt.state()[1].second.to_vector()) <= 1e-5);
   }
+}
+
+// The training utilities that read their tensors: EMA, gradient clipping, checkpoints and the
+// OT coupling give on device tensors what they give on the host copies.
+BOOST_AUTO_TEST_CASE(utilities_accept_device_tensors) {
+  Generator gen(6);
+  const std::vector<Tensor> cpu = {randn({33, 7}, gen), randn({7}, gen, DType::f64)};
+  std::vector<Tensor> gpu;
+  for (const Tensor& t : cpu) gpu.push_back(t.to(Device::cuda));
+
+  nn::EMA ema_cpu({copy(cpu[0]), copy(cpu[1])}, 0.9), ema_gpu({copy(gpu[0]), copy(gpu[1])}, 0.9);
+  for (int i = 0; i < 3; ++i) {
+    ema_cpu.update({cpu[0] * double(i), cpu[1] * double(i)});
+    ema_gpu.update({gpu[0] * double(i), gpu[1] * double(i)});
+  }
+  for (std::size_t i = 0; i < 2; ++i)
+    BOOST_TEST(test::max_rel_diff(ema_gpu.state()[i].second.to_vector(),
+                                  ema_cpu.state()[i].second.to_vector()) <= 1e-6);
+
+  std::vector<Tensor> gc = cpu, gg = gpu;
+  const double norm_cpu = nn::clip_grad_norm(gc, 1.0), norm_gpu = nn::clip_grad_norm(gg, 1.0);
+  BOOST_TEST(std::abs(norm_gpu - norm_cpu) <= 1e-9 * norm_cpu);
+  BOOST_TEST(gg[0].device() == Device::cuda);
+  for (std::size_t i = 0; i < 2; ++i)
+    BOOST_TEST(test::max_rel_diff(gg[i].to_vector(), gc[i].to_vector()) <= 1e-6);
+
+  const nn::NamedTensors named_cpu = {{"a", cpu[0]}, {"b", cpu[1]}};
+  const nn::NamedTensors named_gpu = {{"a", gpu[0]}, {"b", gpu[1]}};
+  BOOST_TEST(nn::encode_safetensors(named_gpu) == nn::encode_safetensors(named_cpu));
+
+  const Tensor x0 = randn({40, 2}, gen, DType::f64), x1 = randn({40, 2}, gen, DType::f64);
+  const flows::Pair ot_cpu = flows::couple(flows::CouplingKind::minibatch_ot, x0, x1);
+  const flows::Pair ot_gpu =
+      flows::couple(flows::CouplingKind::minibatch_ot, x0.to(Device::cuda), x1.to(Device::cuda));
+  BOOST_TEST(ot_gpu.x1.device() == Device::cuda);
+  BOOST_TEST(test::max_rel_diff(ot_gpu.x1.to_vector(), ot_cpu.x1.to_vector()) == 0.0);
 }
 
 BOOST_AUTO_TEST_CASE(cfm_training_matches_cpu) {

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The GPU checks, as one script for a machine with an NVIDIA GPU: the CUDA test suite, the GPU
+# training benchmark and its PyTorch peer, then the CUDA suite again under compute-sanitizer
+# (and, with PROFILE=1, a per-kernel time profile of one training step through Nsight Compute).
+#
+# It runs prebuilt programs, so the GPU machine needs only the CUDA runtime, cuBLAS and
+# (for the peer) PyTorch; the build happens on a machine with the project's dependencies:
+#   bash scripts/gpu_check.sh pack            # here: copies the built programs into .gpu/
+#   bash scripts/gpu_check.sh run [LOG_DIR]   # on the GPU machine, from the repository root
+# On a machine that has both, `cmake --build build` then `bash scripts/gpu_check.sh pack run`.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PACK=.gpu
+
+pack() {
+  rm -rf "$PACK" && mkdir -p "$PACK/lib"
+  cp build/tests/cuda_tests build/bench/gpu_train_bench "$PACK/"
+  # The Boost.Test runtime the test programs link; the GPU machine's image may lack it.
+  cp "$(ldd build/tests/cuda_tests | awk '/libboost_unit_test_framework/ {print $3}')" "$PACK/lib/"
+  echo "packed into $PACK/: $(ls "$PACK" | tr '\n' ' ')"
+}
+
+run() {
+  local log=${1:-$PACK/logs}
+  mkdir -p "$log"
+  # cuBLAS and the CUDA runtime: the toolkit's, else the copies PyTorch's wheels bring.
+  local libs="$PWD/$PACK/lib"
+  for d in /usr/local/cuda/lib64 /usr/local/cuda/lib; do [ -d "$d" ] && libs+=":$d"; done
+  local cublas
+  cublas=$(find /usr/local /opt /usr/lib -name 'libcublas.so.13' 2>/dev/null | head -1)
+  [ -n "$cublas" ] && libs+=":$(dirname "$cublas")"
+  export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$log/device.txt"
+  ldd "$PACK/cuda_tests" | grep -E 'not found|cublas|cudart|boost' | tee -a "$log/device.txt"
+  local rc=0
+  echo "== cuda_tests =="
+  "$PACK/cuda_tests" --log_level=test_suite --report_level=short 2>&1 | tee "$log/cuda_tests.txt" || rc=1
+  echo "== gpu_train_bench (flowtape) =="
+  "$PACK/gpu_train_bench" 2>&1 | tee "$log/bench_flowtape.txt" || rc=1
+  echo "== torch_gpu_train.py (PyTorch) =="
+  PYTHONUNBUFFERED=1 python3 -c 'import torch; print("torch", torch.__version__)' | tee "$log/bench_torch.txt"
+  PYTHONUNBUFFERED=1 python3 bench/torch_gpu_train.py 2>&1 | tee -a "$log/bench_torch.txt" || rc=1
+  if [ "${PROFILE:-0}" = "1" ] && command -v ncu >/dev/null; then
+    # Where a CFM step at batch 65536 spends its time: each kernel's duration over two steps,
+    # after the first 200 kernels (warm-up steps)' kernels (bench/py/kernel_profile.py sums the CSV by kernel).
+    echo "== kernel durations (ncu), cfm batch 65536 =="
+    timeout 120 ncu --metrics gpu__time_duration.sum --clock-control none --csv \
+      -s "${PROFILE_SKIP:-200}" -c "${PROFILE_COUNT:-150}" \
+      "$PACK/gpu_train_bench" cfm 65536 12 >"$log/profile_cfm_65536.csv" 2>"$log/profile_stderr.txt" \
+      || echo "ncu failed (rc $?): see profile_stderr.txt"
+    python3 bench/py/kernel_profile.py "$log/profile_cfm_65536.csv" || true
+  fi
+  if command -v compute-sanitizer >/dev/null; then
+    echo "== cuda_tests under compute-sanitizer (memcheck) =="
+    timeout "${SANITIZER_SECONDS:-150}" compute-sanitizer --tool memcheck --print-limit 20 \
+      "$PACK/cuda_tests" --report_level=short 2>&1 | tail -60 | tee "$log/memcheck.txt" || rc=1
+  fi
+  return $rc
+}
+
+status=0
+for verb in "$@"; do
+  case "$verb" in
+    pack) pack || status=1 ;;
+    run) run "${LOG_DIR:-$PACK/logs}" || status=1 ;;
+    *) echo "usage: $0 pack|run ..." >&2; exit 2 ;;
+  esac
+done
+exit $status
