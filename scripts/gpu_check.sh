@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU checks, as one script for a machine with an NVIDIA GPU: the CUDA test suite, the GPU
-# training benchmark and its PyTorch peer, then the CUDA suite again under compute-sanitizer
+# The GPU checks, as one script for a machine with an NVIDIA GPU: the CUDA test suite, the CPU
+# suites (the same binaries, on that machine's host), the GPU training benchmark and its
+# PyTorch peer, then the CUDA suite again under compute-sanitizer
 # (and, with PROFILE=1, a per-kernel time profile of one training step through Nsight Compute).
 #
 # It runs prebuilt programs, so the GPU machine needs only the CUDA runtime, cuBLAS and
@@ -14,7 +15,7 @@ PACK=.gpu
 
 pack() {
   rm -rf "$PACK" && mkdir -p "$PACK/lib"
-  cp build/tests/cuda_tests build/bench/gpu_train_bench "$PACK/"
+  cp build/tests/*_tests build/bench/gpu_train_bench "$PACK/"
   # The Boost.Test runtime the test programs link; the GPU machine's image may lack it.
   cp "$(ldd build/tests/cuda_tests | awk '/libboost_unit_test_framework/ {print $3}')" "$PACK/lib/"
   echo "packed into $PACK/: $(ls "$PACK" | tr '\n' ' ')"
@@ -35,6 +36,13 @@ run() {
   local rc=0
   echo "== cuda_tests =="
   "$PACK/cuda_tests" --log_level=test_suite --report_level=short 2>&1 | tee "$log/cuda_tests.txt" || rc=1
+  echo "== the CPU suites =="
+  for t in "$PACK"/*_tests; do
+    [ "$(basename "$t")" = cuda_tests ] && continue
+    echo "-- $(basename "$t")"
+    "$t" --report_level=short 2>&1 | tail -4 || rc=1
+  done | tee "$log/cpu_suites.txt"
+  grep -q "failed" "$log/cpu_suites.txt" && rc=1
   echo "== gpu_train_bench (flowtape) =="
   "$PACK/gpu_train_bench" 2>&1 | tee "$log/bench_flowtape.txt" || rc=1
   echo "== torch_gpu_train.py (PyTorch) =="

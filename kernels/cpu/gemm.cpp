@@ -270,15 +270,17 @@ void gemm_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std
 // is wide and short, as in a weight gradient W x B^T with a small W) per thread, and each
 // block is an independent serial GEMM on the pool. Blocks are whole micro-tiles, so every
 // element is computed by the same instruction sequence whatever the thread count: results
-// are bit-identical with 1 or n threads. Below the threshold the pool's wake-up (~10 us)
-// would cost more than it saves.
+// are bit-identical with 1 or n threads. Below the threshold the pool's wake-up (~10 us) and
+// moving the blocks' rows between the cores' caches cost more than the second core saves: at
+// 2^20 a width-64 MLP's training step ([256, 64] x [64, 64] layers) ran a third slower on two
+// threads than on one (bench/compare.sh, 2026-11-26); at 2^22 the two are even.
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
           const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
           std::int64_t ldc) {
   using Blk = Blocking<T>;
   if (m <= 0 || n <= 0) return;
-  constexpr double kParallelMacs = 1 << 20;
+  constexpr double kParallelMacs = 1 << 22;
   const int threads = get_num_threads();
   if (threads <= 1 || static_cast<double>(m) * n * std::max<std::int64_t>(k, 1) < kParallelMacs) {
     gemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
