@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The GPU checks, as one script for a machine with an NVIDIA GPU: the CUDA test suite, the CPU
-# suites (the same binaries, on that machine's host), the GPU training benchmark and its
-# PyTorch peer, then the CUDA suite again under compute-sanitizer
-# (and, with PROFILE=1, a per-kernel time profile of one training step through Nsight Compute).
+# suites (the same binaries, on that machine's host; app_tests' device suite trains on the GPU
+# there), one `flowtape train --device cuda` run and the same run on the cpu, the GPU training
+# benchmark and its PyTorch peer, then the CUDA suite again under compute-sanitizer
+# (and, with PROFILE=1, a per-kernel time profile of one training step through Nsight Compute;
+# BENCH=0 stops after the tests and the command-line runs).
 #
 # It runs prebuilt programs, so the GPU machine needs only the CUDA runtime, cuBLAS and
 # (for the peer) PyTorch; the build happens on a machine with the project's dependencies:
@@ -15,9 +17,10 @@ PACK=.gpu
 
 pack() {
   rm -rf "$PACK" && mkdir -p "$PACK/lib"
-  cp build/tests/*_tests build/bench/gpu_train_bench "$PACK/"
+  cp build/tests/*_tests build/bench/gpu_train_bench build/examples/flowtape "$PACK/"
   # The Boost.Test runtime the test programs link; the GPU machine's image may lack it.
   cp "$(ldd build/tests/cuda_tests | awk '/libboost_unit_test_framework/ {print $3}')" "$PACK/lib/"
+  cp "$(ldd build/examples/flowtape | awk '/libstb/ {print $3}')" "$PACK/lib/"  # the PNG writer
   echo "packed into $PACK/: $(ls "$PACK" | tr '\n' ' ')"
 }
 
@@ -43,6 +46,15 @@ run() {
     "$t" --report_level=short 2>&1 | tail -4 || rc=1
   done | tee "$log/cpu_suites.txt"
   grep -q "failed" "$log/cpu_suites.txt" && rc=1
+  echo "== flowtape train --device cuda, then the same run on the cpu =="
+  for dev in cuda cpu; do
+    local start=$SECONDS
+    "$PACK/flowtape" train --device "$dev" --dataset checkerboard --loss fdm --steps 1000 \
+      --batch 1024 --hidden 256 --eval-samples 2000 --out "/tmp/flowtape_$dev" >"/tmp/metrics_$dev.json" \
+      2>/tmp/train_$dev.err || { rc=1; tail -3 "/tmp/train_$dev.err"; }
+    echo "$dev: $((SECONDS - start)) s, $(tr -d ' \n' <"/tmp/metrics_$dev.json")"
+  done | tee "$log/cli_runs.txt"
+  [ "${BENCH:-1}" = "1" ] || return $rc
   echo "== gpu_train_bench (flowtape) =="
   "$PACK/gpu_train_bench" 2>&1 | tee "$log/bench_flowtape.txt" || rc=1
   echo "== torch_gpu_train.py (PyTorch) =="

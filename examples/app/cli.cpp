@@ -6,6 +6,10 @@
 namespace flowtape::app {
 namespace {
 
+CLI::IsMember device_names() {
+  return CLI::IsMember(std::vector<std::string>{"cpu", "cuda"});
+}
+
 void add_training_options(Binder& b) {
   const auto set = [](std::vector<std::string> v) { return CLI::IsMember(std::move(v)); };
   b.option("--dataset", &TrainConfig::dataset, "training data")
@@ -58,6 +62,8 @@ void add_sampling_options(Binder& b) {
   b.option("--rtol", &TrainConfig::rtol, "relative tolerance of adaptive solvers");
   b.option("--atol", &TrainConfig::atol, "absolute tolerance of adaptive solvers");
   b.option("--euler-steps", &TrainConfig::euler_steps, "steps of fixed-step solvers");
+  b.option("--device", &TrainConfig::device, "where to train and sample: cpu or cuda")
+      ->check(device_names());
   b.option("--eval-samples", &TrainConfig::eval_samples, "samples generated for evaluation");
   b.flag("--nll,!--no-nll", &TrainConfig::nll,
          "estimate the NLL of held-out data during evaluation");
@@ -93,6 +99,8 @@ CommandLine::CommandLine() {
   sb.option("--rtol", &TrainConfig::rtol, "relative tolerance");
   sb.option("--atol", &TrainConfig::atol, "absolute tolerance");
   sb.option("--euler-steps", &TrainConfig::euler_steps, "steps of fixed-step solvers");
+  sb.option("--device", &TrainConfig::device, "where to sample: cpu or cuda (default: the run's)")
+      ->check(device_names());
 
   nll_cmd = app.add_subcommand("nll", "negative log-likelihood of data under a trained model");
   nb.app = nll_cmd;
@@ -109,6 +117,8 @@ CommandLine::CommandLine() {
   nll_cmd->add_option("--seed", sample_seed, "seed of the fresh points")->capture_default_str();
   nb.option("--rtol", &TrainConfig::rtol, "relative tolerance");
   nb.option("--atol", &TrainConfig::atol, "absolute tolerance");
+  nb.option("--device", &TrainConfig::device, "where to integrate: cpu or cuda (default: the run's)")
+      ->check(device_names());
 
   eval_cmd = app.add_subcommand("eval", "samples, metrics and plots of a trained model");
   eb.app = eval_cmd;

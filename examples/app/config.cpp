@@ -20,7 +20,7 @@ namespace flowtape::app {
   X(train_size) X(path) X(sigma) X(coupling) X(loss) X(lambda_max) X(ramp_start) X(ramp_end)     \
       X(fdm_weight) X(probes) X(probe) X(exact_divergence) X(efm_extra) X(hidden) X(depth)       \
           X(activation) X(time_embedding) X(steps) X(batch) X(lr) X(schedule) X(warmup)          \
-              X(weight_decay) X(grad_clip) X(seed) X(checkpoint_every) X(solver) X(rtol) X(atol) \
+              X(weight_decay) X(grad_clip) X(seed) X(device) X(checkpoint_every) X(solver) X(rtol) X(atol) \
                   X(euler_steps) X(eval_samples) X(nll) X(nll_samples)
 
 nlohmann::json to_json(const TrainConfig& c) {
@@ -159,6 +159,7 @@ void validate(const TrainConfig& c) {
   require(std::isfinite(c.grad_clip) && c.grad_clip >= 0, "grad_clip", c.grad_clip,
           "must be finite and >= 0 (0 turns clipping off)");
   require(c.checkpoint_every >= 0, "checkpoint_every", c.checkpoint_every, "must be >= 0");
+  one_of(c.device, "device", {"cpu", "cuda"});
   solvers::method_from_name(c.solver);  // throws with the list of methods
   require(std::isfinite(c.rtol) && c.rtol > 0, "rtol", c.rtol, "must be finite and > 0");
   require(std::isfinite(c.atol) && c.atol > 0, "atol", c.atol, "must be finite and > 0");

@@ -44,6 +44,10 @@ struct TrainConfig {
   double weight_decay = 0.0;  // AdamW when > 0, else Adam
   double grad_clip = 0.0;     // 0: off
   std::uint64_t seed = 0;
+  // Where the model trains, samples and is evaluated: "cpu" or "cuda". The batches are drawn on
+  // the host from the same generator either way (a cuda run sees the cpu run's data), then
+  // moved; not part of a run's identity, so a checkpoint resumes on either device.
+  std::string device = "cpu";
   std::int64_t checkpoint_every = 0;  // 0: only at the end
   // sampling and evaluation
   std::string solver = "dopri5";

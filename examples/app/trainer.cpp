@@ -18,6 +18,7 @@ nn::TimeEmbeddingKind embedding_from_name(const std::string& name) {
 }
 
 bool all_finite(const Tensor& x) {
+  if (x.device() != Device::cpu) return all_finite(to_host(x));
   bool ok = true;
   dispatch(x.dtype(), [&]<class T>() {
     const T* p = x.data<T>();
@@ -31,10 +32,23 @@ bool all_finite(const Tensor& x) {
 nlohmann::json training_identity(const TrainConfig& c) {
   nlohmann::json j = to_json(c);
   for (const char* k : {"steps", "checkpoint_every", "solver", "rtol", "atol", "euler_steps",
-                        "eval_samples", "nll", "nll_samples"}) {
+                        "eval_samples", "nll", "nll_samples", "device"}) {
     j.erase(k);
   }
   return j;
+}
+
+Device device_from_name(const std::string& name) {
+  if (name != "cuda") return Device::cpu;
+  if (!cuda_built())
+    throw std::invalid_argument(
+        "device 'cuda': this build has no CUDA backend (nvcc was not found when it was "
+        "configured, or FLOWTAPE_CUDA=OFF); use device 'cpu'");
+  if (cuda_device_count() == 0)
+    throw std::invalid_argument(
+        "device 'cuda': no CUDA device found (no NVIDIA driver or GPU on this machine); use "
+        "device 'cpu'");
+  return Device::cuda;
 }
 
 }  // namespace
@@ -64,6 +78,7 @@ Trainer::Trainer(TrainConfig config)
     : config_((validate(config), std::move(config))),
       dataset_(flows::make_dataset(config_.dataset)),
       path_(flows::Path::from_name(config_.path, config_.sigma)),
+      device_(device_from_name(config_.device)),
       gen_(config_.seed, 0) {
   // Separate streams for the training set and the initial weights, so that changing one
   // setting (say train_size) does not change the others' draws.
@@ -78,6 +93,7 @@ Trainer::Trainer(TrainConfig config)
   mo.time_embedding = embedding_from_name(config_.time_embedding);
   if (mo.time_embedding == nn::TimeEmbeddingKind::raw) mo.time_dim = 1;
   model_ = std::make_shared<nn::VelocityMLP>(d, config_.hidden, config_.depth, init_gen, mo);
+  nn::to_device(*model_, device_);  // before the optimizer, whose state follows the parameters
   if (config_.weight_decay > 0) {
     optimizer_ = std::make_unique<nn::AdamW>(
         model_->parameters(),
@@ -113,9 +129,23 @@ Tensor Trainer::batch_targets(std::int64_t b) {
   return flows::take_rows(train_x1_, idx);
 }
 
+flows::VelocityField Trainer::field() const {
+  if (device_ == Device::cpu) return model_->as_function();
+  // Host in, host out: evaluation, sampling and likelihoods hand the field host tensors, and
+  // get host tensors back; tensors already on the device pass through untouched (to_device of
+  // a tensor to its own device is the tensor). Both moves are differentiable ops, so the
+  // divergence JVPs of the likelihood run through them.
+  const flows::VelocityField on_device = model_->as_function();
+  const Device dev = device_;
+  return [on_device, dev](const Tensor& x, const Tensor& t) {
+    return to_device(on_device(to_device(x, dev), to_device(t, dev)), x.device());
+  };
+}
+
 Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, double lambda) {
-  const Tensor z =
-      path_.kind() == flows::PathKind::independent ? randn(x0.shape(), gen_) : Tensor();
+  const Tensor z = path_.kind() == flows::PathKind::independent
+                       ? randn(x0.shape(), gen_).to(device_)
+                       : Tensor();
   const flows::PathSample ps = path_.sample(x0, x1, t, z);
   const nn::VelocityMLP& model = *model_;
   if (config_.loss == "fdm") {
@@ -131,7 +161,8 @@ Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, do
     return flows::entropic_loss(flows::per_sample_loss(v, ps.ut), lambda);
   if (config_.loss == "efm") {
     const double sigma_min = path_.kind() == flows::PathKind::lipman ? path_.sigma() : 0.0;
-    const Tensor extra = config_.efm_extra > 0 ? batch_targets(config_.efm_extra) : Tensor();
+    const Tensor extra =
+        config_.efm_extra > 0 ? batch_targets(config_.efm_extra).to(device_) : Tensor();
     return flows::cfm_loss(v, flows::efm_target(ps.xt, t, x1, extra, sigma_min));
   }
   return flows::cfm_loss(v, ps.ut);
@@ -143,6 +174,14 @@ void Trainer::check_finite(const Tensor& loss, const std::vector<Tensor>& grads,
   if (!std::isfinite(loss.item())) {
     m << "training stopped at step " << step << ": the loss is " << loss.item();
     throw TrainingError(m.str(), step);
+  }
+  if (device_ != Device::cpu && !grads.empty()) {
+    // One read for all gradients on the device (the sum is finite iff every entry is); only
+    // when it is not, the per-parameter search below names the culprit.
+    NoGrad no_grad;
+    Tensor total = sum(abs(grads[0]));
+    for (std::size_t i = 1; i < grads.size(); ++i) total = total + sum(abs(grads[i]));
+    if (std::isfinite(total.item())) return;
   }
   const auto named = model_->named_parameters();
   for (std::size_t i = 0; i < grads.size(); ++i) {
@@ -169,7 +208,10 @@ StepReport Trainer::step() {
     x0 = randn({b, d}, gen_);
     if (config_.coupling == "ot") x1 = flows::couple(flows::CouplingKind::minibatch_ot, x0, x1).x1;
   }
-  const Tensor t = rand({b, 1}, gen_);
+  // Drawn on the host from gen_ whatever the device (the same batches as a cpu run), then moved.
+  x0 = x0.to(device_);
+  x1 = x1.to(device_);
+  const Tensor t = rand({b, 1}, gen_).to(device_);
   const double lambda = lambda_at(s);
   const double lr = schedule_(s);
   optimizer_->set_lr(lr);

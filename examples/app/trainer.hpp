@@ -68,7 +68,10 @@ class Trainer {
   const TrainConfig& config() const { return config_; }
   std::int64_t steps_done() const { return optimizer_->steps(); }
   nn::VelocityMLP& model() { return *model_; }
-  flows::VelocityField field() const { return model_->as_function(); }
+  // The model as a velocity field. With device 'cuda' it takes and returns host tensors (and
+  // passes device tensors through), so evaluation code needs no device handling.
+  flows::VelocityField field() const;
+  Device device() const { return device_; }
   const flows::Dataset& dataset() const { return *dataset_; }
   const flows::Path& path() const { return path_; }
   // The fixed training set (targets, and sources for coupling 'fixed'); empty without one.
@@ -84,6 +87,7 @@ class Trainer {
   TrainConfig config_;
   std::unique_ptr<flows::Dataset> dataset_;
   flows::Path path_;
+  Device device_;
   Generator gen_;  // batches, times, noise, probes: the only stream that moves during training
   Tensor train_x0_, train_x1_;
   std::shared_ptr<nn::VelocityMLP> model_;

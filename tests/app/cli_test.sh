@@ -51,6 +51,14 @@ grep -q "overflow.json: .*number overflow" "$TMP/overflow.err" ||
 "$FLOWTAPE" train --rtol inf --out "$TMP/bad" 2>"$TMP/inf.err"
 rc=$?; [ $rc -eq 1 ] || fail "--rtol inf exited $rc, expected 1"
 grep -q "invalid rtol = inf" "$TMP/inf.err" || fail "rtol not named: $(cat "$TMP/inf.err")"
+# --device cuda on a machine without a GPU (or a build without CUDA): refused, with the reason.
+# (On a GPU machine the short run simply trains.)
+"$FLOWTAPE" train --device cuda --steps 2 --no-eval --out "$TMP/dev" 2>"$TMP/dev.err"
+rc=$?
+if [ $rc -ne 0 ]; then
+  [ $rc -eq 1 ] || fail "--device cuda without a GPU exited $rc, expected 1"
+  grep -q "device 'cuda': no CUDA" "$TMP/dev.err" || fail "no reason given: $(cat "$TMP/dev.err")"
+fi
 "$FLOWTAPE" train --no-such-option 2>/dev/null
 rc=$?; [ $rc -eq 2 ] || fail "an unknown option exited $rc, expected 2"
 

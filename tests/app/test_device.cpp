@@ -1,0 +1,107 @@
+// --device (TrainConfig::device): a run that asks for a device it cannot have is refused before
+// anything happens, with the reason; on a machine with a GPU, a cuda run trains on the same
+// batches as the cpu run of the same config and ends where it does (the numbers differ only by
+// summation order), its checkpoints resume on either device, and its field() takes and returns
+// host tensors. The GPU cases skip, saying so, where there is no GPU (CI); scripts/gpu_check.sh
+// runs them on one.
+#include <boost/test/unit_test.hpp>
+
+#include "flows/sample.hpp"
+#include "support.hpp"
+
+using namespace flowtape;
+using namespace flowtape::app;
+using namespace flowtape::app::test;
+
+namespace {
+
+struct HaveGpu {
+  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
+    boost::test_tools::assertion_result r(cuda_device_count() > 0);
+    if (!r) r.message() << "no CUDA device";
+    return r;
+  }
+};
+
+auto message_has(const std::string& part) {
+  return [part](const std::invalid_argument& e) {
+    BOOST_TEST_MESSAGE("message: " << e.what());
+    return std::string(e.what()).find(part) != std::string::npos;
+  };
+}
+
+// Largest |a_i - b_i| / max(1, |b_i|) over every parameter.
+double weight_gap(nn::Module& a, nn::Module& b) {
+  const nn::NamedTensors sa = a.state_dict(), sb = b.state_dict();
+  double worst = 0;
+  for (std::size_t i = 0; i < sa.size(); ++i) {
+    const std::vector<double> x = sa[i].second.to_vector(), y = sb[i].second.to_vector();
+    for (std::size_t j = 0; j < x.size(); ++j)
+      worst = std::max(worst, std::abs(x[j] - y[j]) / std::max(1.0, std::abs(y[j])));
+  }
+  return worst;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(device)
+
+BOOST_AUTO_TEST_CASE(an_unknown_device_is_refused) {
+  TrainConfig c = small_config("cfm");
+  c.device = "tpu";
+  BOOST_CHECK_EXCEPTION(Trainer{c}, std::invalid_argument, message_has("device"));
+}
+
+BOOST_AUTO_TEST_CASE(cuda_without_a_gpu_is_refused_with_the_reason) {
+  if (cuda_device_count() > 0) {
+    BOOST_TEST_MESSAGE("this machine has a GPU: the refusal is not reachable here");
+    return;
+  }
+  TrainConfig c = small_config("cfm");
+  c.device = "cuda";
+  BOOST_CHECK_EXCEPTION(Trainer{c}, std::invalid_argument,
+                        message_has(cuda_built() ? "no CUDA device found" : "no CUDA backend"));
+}
+
+BOOST_AUTO_TEST_CASE(a_cuda_run_matches_the_cpu_run, *boost::unit_test::precondition(HaveGpu{})) {
+  Scratch scratch;
+  for (const char* loss : {"cfm", "entropic", "fdm"}) {
+    BOOST_TEST_CONTEXT(loss) {
+      TrainConfig c = small_config(loss);
+      c.steps = 40;
+      Trainer cpu(c);
+      c.device = "cuda";
+      Trainer gpu(c);
+      BOOST_TEST(gpu.model().parameters()[0].device() == Device::cuda);
+      double last_cpu = 0, last_gpu = 0;
+      cpu.train([&](const StepReport& r) { last_cpu = r.loss; });
+      gpu.train([&](const StepReport& r) { last_gpu = r.loss; });
+      BOOST_TEST(std::abs(last_gpu - last_cpu) <= 1e-3 * std::abs(last_cpu));
+      BOOST_TEST(weight_gap(gpu.model(), cpu.model()) <= 1e-3);
+
+      // A cuda checkpoint resumes on the device with the same bits, and on the cpu.
+      const std::string ckpt = scratch / (std::string(loss) + ".safetensors");
+      gpu.save(ckpt);
+      Trainer again(c);
+      again.resume(ckpt);
+      BOOST_TEST(again.steps_done() == 40);
+      BOOST_TEST(weight_gap(again.model(), gpu.model()) == 0.0);
+      c.device = "cpu";
+      Trainer on_cpu(c);
+      on_cpu.resume(ckpt);
+      BOOST_TEST(weight_gap(on_cpu.model(), gpu.model()) == 0.0);
+
+      // field(): host tensors in and out, the cpu model's answer.
+      Generator gen(9);
+      const Tensor x0 = randn({64, 2}, gen);
+      const Tensor a = flows::sample(gpu.field(), x0).x, b = flows::sample(cpu.field(), x0).x;
+      BOOST_TEST(a.device() == Device::cpu);
+      const std::vector<double> va = a.to_vector(), vb = b.to_vector();
+      double gap = 0;
+      for (std::size_t i = 0; i < va.size(); ++i) gap = std::max(gap, std::abs(va[i] - vb[i]));
+      BOOST_TEST(gap <= 1e-2);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
