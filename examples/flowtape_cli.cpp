@@ -39,6 +39,14 @@ TrainConfig read_config_file(const std::string& path) {
 // A trainer whose model holds the weights of a checkpoint written by `flowtape train`.
 std::unique_ptr<Trainer> load_model(const std::string& path, const Binder* overrides) {
   TrainConfig c = config_from_checkpoint(path);
+  // A run trained on a GPU still samples and evaluates on a machine without one (its weights
+  // are the same): the cpu, said on stderr; an explicit --device cuda is still refused there.
+  if (c.device == "cuda" && cuda_device_count() == 0) {
+    std::fprintf(stderr,
+                 "note: %s was trained with --device cuda; no CUDA device here, using the cpu\n",
+                 path.c_str());
+    c.device = "cpu";
+  }
   if (overrides) overrides->apply(c);  // sampling settings only
   auto t = std::make_unique<Trainer>(c);
   t->resume(path);
@@ -69,8 +77,8 @@ int run_train(const Binder& b, const TrainConfig& cli, const std::string& config
     b.apply(c);
   }
   validate(c);
+  Trainer trainer(c);  // refuses an unusable device before anything is written
   std::filesystem::create_directories(out);
-  Trainer trainer(c);
   if (resume) {
     trainer.resume(ckpt);
     std::fprintf(stderr, "resumed %s at step %lld\n", ckpt.c_str(),

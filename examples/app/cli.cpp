@@ -117,7 +117,8 @@ CommandLine::CommandLine() {
   nll_cmd->add_option("--seed", sample_seed, "seed of the fresh points")->capture_default_str();
   nb.option("--rtol", &TrainConfig::rtol, "relative tolerance");
   nb.option("--atol", &TrainConfig::atol, "absolute tolerance");
-  nb.option("--device", &TrainConfig::device, "where to integrate: cpu or cuda (default: the run's)")
+  nb.option("--device", &TrainConfig::device,
+            "where to integrate: cpu or cuda (default: the run's)")
       ->check(device_names());
 
   eval_cmd = app.add_subcommand("eval", "samples, metrics and plots of a trained model");

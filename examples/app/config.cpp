@@ -15,12 +15,13 @@
 namespace flowtape::app {
 
 // Every field once: the JSON key is the member's name.
-#define FLOWTAPE_CONFIG_FIELDS(X)                                                                \
-  X(dataset)                                                                                     \
-  X(train_size) X(path) X(sigma) X(coupling) X(loss) X(lambda_max) X(ramp_start) X(ramp_end)     \
-      X(fdm_weight) X(probes) X(probe) X(exact_divergence) X(efm_extra) X(hidden) X(depth)       \
-          X(activation) X(time_embedding) X(steps) X(batch) X(lr) X(schedule) X(warmup)          \
-              X(weight_decay) X(grad_clip) X(seed) X(device) X(checkpoint_every) X(solver) X(rtol) X(atol) \
+#define FLOWTAPE_CONFIG_FIELDS(X)                                                            \
+  X(dataset)                                                                                 \
+  X(train_size)                                                                              \
+  X(path) X(sigma) X(coupling) X(loss) X(lambda_max) X(ramp_start) X(ramp_end) X(fdm_weight) \
+      X(probes) X(probe) X(exact_divergence) X(efm_extra) X(hidden) X(depth) X(activation)   \
+          X(time_embedding) X(steps) X(batch) X(lr) X(schedule) X(warmup) X(weight_decay)    \
+              X(grad_clip) X(seed) X(device) X(checkpoint_every) X(solver) X(rtol) X(atol)   \
                   X(euler_steps) X(eval_samples) X(nll) X(nll_samples)
 
 nlohmann::json to_json(const TrainConfig& c) {

@@ -40,9 +40,9 @@ struct TrainConfig {
   std::int64_t batch = 256;
   double lr = 2e-3;
   std::string schedule = "cosine";  // constant | warmup | cosine
-  std::int64_t warmup = 0;  // linear warm-up steps (warmup and cosine schedules)
-  double weight_decay = 0.0;  // AdamW when > 0, else Adam
-  double grad_clip = 0.0;     // 0: off
+  std::int64_t warmup = 0;          // linear warm-up steps (warmup and cosine schedules)
+  double weight_decay = 0.0;        // AdamW when > 0, else Adam
+  double grad_clip = 0.0;           // 0: off
   std::uint64_t seed = 0;
   // Where the model trains, samples and is evaluated: "cpu" or "cuda". The batches are drawn on
   // the host from the same generator either way (a cuda run sees the cpu run's data), then

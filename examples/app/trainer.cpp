@@ -143,9 +143,8 @@ flows::VelocityField Trainer::field() const {
 }
 
 Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, double lambda) {
-  const Tensor z = path_.kind() == flows::PathKind::independent
-                       ? randn(x0.shape(), gen_).to(device_)
-                       : Tensor();
+  const Tensor z =
+      path_.kind() == flows::PathKind::independent ? randn(x0.shape(), gen_).to(device_) : Tensor();
   const flows::PathSample ps = path_.sample(x0, x1, t, z);
   const nn::VelocityMLP& model = *model_;
   if (config_.loss == "fdm") {
@@ -168,29 +167,40 @@ Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, do
   return flows::cfm_loss(v, ps.ut);
 }
 
-void Trainer::check_finite(const Tensor& loss, const std::vector<Tensor>& grads,
-                           std::int64_t step) const {
+double Trainer::check_finite(const Tensor& loss, const std::vector<Tensor>& grads,
+                             std::int64_t step) const {
+  // On the device, the loss and the sum of every |gradient| come back in one read (one wait for
+  // the device per step). A finite sum proves every entry finite; a non-finite one may also be
+  // an f32 overflow of finite entries, so the per-parameter search below decides.
+  double value = 0;
+  bool grads_known_finite = false;
+  if (device_ != Device::cpu) {
+    NoGrad no_grad;
+    std::vector<Tensor> parts = {reshape(loss, {1})};
+    for (const Tensor& g : grads) parts.push_back(reshape(sum(abs(g)), {1}));
+    const std::vector<double> read = concat(parts, 0).to_vector();
+    value = read[0];
+    double total = 0;
+    for (std::size_t i = 1; i < read.size(); ++i) total += read[i];
+    grads_known_finite = std::isfinite(total);
+  } else {
+    value = loss.item();
+  }
   std::ostringstream m;
-  if (!std::isfinite(loss.item())) {
-    m << "training stopped at step " << step << ": the loss is " << loss.item();
+  if (!std::isfinite(value)) {
+    m << "training stopped at step " << step << ": the loss is " << value;
     throw TrainingError(m.str(), step);
   }
-  if (device_ != Device::cpu && !grads.empty()) {
-    // One read for all gradients on the device (the sum is finite iff every entry is); only
-    // when it is not, the per-parameter search below names the culprit.
-    NoGrad no_grad;
-    Tensor total = sum(abs(grads[0]));
-    for (std::size_t i = 1; i < grads.size(); ++i) total = total + sum(abs(grads[i]));
-    if (std::isfinite(total.item())) return;
-  }
+  if (grads_known_finite) return value;
   const auto named = model_->named_parameters();
   for (std::size_t i = 0; i < grads.size(); ++i) {
     if (!all_finite(grads[i])) {
       m << "training stopped at step " << step << ": the gradient of " << named[i].first
-        << " is not finite (loss " << loss.item() << ")";
+        << " is not finite (loss " << value << ")";
       throw TrainingError(m.str(), step);
     }
   }
+  return value;
 }
 
 StepReport Trainer::step() {
@@ -217,10 +227,10 @@ StepReport Trainer::step() {
   optimizer_->set_lr(lr);
   auto [loss, grads] =
       nn::loss_and_grad(model_->parameters(), [&] { return loss_for(x0, x1, t, lambda); });
-  check_finite(loss, grads, s + 1);
+  const double value = check_finite(loss, grads, s + 1);
   if (config_.grad_clip > 0) nn::clip_grad_norm(grads, config_.grad_clip);
   optimizer_->step(grads);
-  return {s + 1, loss.item(), lambda, lr};
+  return {s + 1, value, lambda, lr};
 }
 
 void Trainer::train(const std::function<void(const StepReport&)>& on_step,

@@ -82,7 +82,9 @@ class Trainer {
  private:
   Tensor batch_targets(std::int64_t b);
   Tensor loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, double lambda);
-  void check_finite(const Tensor& loss, const std::vector<Tensor>& grads, std::int64_t step) const;
+  // Throws TrainingError on a non-finite loss or gradient; returns the loss's value.
+  double check_finite(const Tensor& loss, const std::vector<Tensor>& grads,
+                      std::int64_t step) const;
 
   TrainConfig config_;
   std::unique_ptr<flows::Dataset> dataset_;

@@ -79,8 +79,13 @@ struct LtHandle {
   void* workspace = nullptr;  // lets the heuristic pick split-K kernels; kept for the thread
   static constexpr std::size_t kWorkspaceBytes = std::size_t{32} << 20;
   LtHandle() {
-    check_blas(cublasLtCreate(&h), "cublasLtCreate");
     workspace = device_malloc(kWorkspaceBytes);
+    try {
+      check_blas(cublasLtCreate(&h), "cublasLtCreate");
+    } catch (...) {
+      device_free(workspace, kWorkspaceBytes);
+      throw;
+    }
   }
   ~LtHandle() {
     if (h) (void)cublasLtDestroy(h);

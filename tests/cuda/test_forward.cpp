@@ -94,12 +94,16 @@ BOOST_AUTO_TEST_CASE(reductions) {
 // of the device's accuracy, not of two rounding errors against each other. Positive values, so
 // no sum cancels; softmax scaled by the axis length to be O(1).
 BOOST_AUTO_TEST_CASE(long_axis_reductions) {
-  const std::pair<Shape, int> cases[] = {{{3, 70000}, 1},     // rows cut into pieces
-                                         {{200001}, 0},       // one row
-                                         {{70000, 37}, 0},    // columns cut into pieces
-                                         {{4, 5000, 40}, 1},  // columns, outer > 1
-                                         {{65536, 256}, 0},   // a bias gradient at batch 65536
-                                         {{2, 100, 3}, 1}};   // short: one thread per output
+  const std::pair<Shape, int> cases[] = {
+      {{3, 70000}, 1},      // rows cut into pieces
+      {{200001}, 0},        // one row
+      {{70000, 37}, 0},     // columns cut into pieces
+      {{4, 5000, 40}, 1},   // columns, outer > 1
+      {{65536, 256}, 0},    // a bias gradient at batch 65536
+      {{70000, 40}, 1},     // rows: more rows than a grid's y extent, strided
+      {{70000, 40, 3}, 1},  // columns: more than a grid's z extent, strided
+      {{4, 40, 70000}, 1},  // columns: outputs enough for one thread each
+      {{2, 20, 3}, 1}};     // short axis: one thread per output
   for (const auto& [s, axis] : cases)
     for (DType t : kTypes) {
       const Tensor x = data(s, t, 0.5, 3.0);
@@ -150,11 +154,15 @@ BOOST_AUTO_TEST_CASE(reduction_edge_values) {
     check_same("logsumexp strided", [](const V& in) { return logsumexp(in[0], 0); }, {x});
     check_same("softmax", [](const V& in) { return softmax(in[0], 1); }, {x});
     check_same("softmax strided", [](const V& in) { return softmax(in[0], 0); }, {x});
-    // The same values along a long axis: the cut path's merge of partial states.
-    const Tensor wide = concat({x, full({3, 5000}, -inf, t)}, 1);
+    // The same values after a long finite stretch, so the cut path merges the special values'
+    // partial (in the last piece) with finite ones; along rows and, transposed, columns.
+    const Tensor wide = concat({data({3, 5000}, t), x}, 1), tall = transpose(wide);
     check_same("max long", [](const V& in) { return max(in[0], 1); }, {wide});
     check_same("logsumexp long", [](const V& in) { return logsumexp(in[0], 1); }, {wide});
     check_same("softmax long", [](const V& in) { return softmax(in[0], 1); }, {wide});
+    check_same("max tall", [](const V& in) { return max(in[0], 0); }, {tall});
+    check_same("logsumexp tall", [](const V& in) { return logsumexp(in[0], 0); }, {tall});
+    check_same("softmax tall", [](const V& in) { return softmax(in[0], 0); }, {tall});
   }
 }
 
