@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end checks of the `flowtape` command (run by ctest as app.cli): training with
 # periodic checkpoints, --resume ending bit-identical to an uninterrupted run, exit code 3 and
-# the message on a diverging run with the last checkpoint kept, and the exit codes of bad
-# input (1: bad config file, 2: bad command line).
+# the message on a diverging run with the last checkpoint kept, the exit codes of bad input
+# (1: bad config file, 2: bad command line), and --device cuda on a machine without a GPU
+# (training refused with the reason; a GPU-trained checkpoint samples on the cpu, with a note).
 #   bash tests/app/cli_test.sh path/to/flowtape
 set -uo pipefail
 FLOWTAPE=${1:?usage: cli_test.sh path/to/flowtape}
@@ -59,6 +60,31 @@ if [ $rc -ne 0 ]; then
   [ $rc -eq 1 ] || fail "--device cuda without a GPU exited $rc, expected 1"
   grep -qE "device 'cuda': (no CUDA device|this build has no CUDA)" "$TMP/dev.err" ||
     fail "no reason given: $(cat "$TMP/dev.err")"
+fi
+# A checkpoint trained with --device cuda samples on a machine without a GPU: on the cpu, with a
+# note. (The checkpoint is the 6-step run's with "device": "cuda" written into its config, as a
+# GPU run writes it; the weights are the same either way.)
+if ! "$FLOWTAPE" train --device cuda --steps 1 --no-eval --out "$TMP/probe" 2>/dev/null; then
+  python3 - "$TMP/full/model.safetensors" "$TMP/gpu.safetensors" <<'PY'
+import json, struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+data = open(src, "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+header = json.loads(data[8:8 + n])
+config = json.loads(header["__metadata__"]["config"])
+config["device"] = "cuda"
+header["__metadata__"]["config"] = json.dumps(config)
+text = json.dumps(header).encode()
+text += b" " * ((8 - len(text) % 8) % 8)
+open(dst, "wb").write(struct.pack("<Q", len(text)) + text + data[8 + n:])
+PY
+  "$FLOWTAPE" sample --model "$TMP/gpu.safetensors" -n 10 --out "$TMP/gpu.csv" 2>"$TMP/gpu.err"
+  rc=$?; [ $rc -eq 0 ] || fail "sampling a cuda-trained checkpoint exited $rc: $(cat "$TMP/gpu.err")"
+  grep -q "no CUDA device here, using the cpu" "$TMP/gpu.err" || fail "no note: $(cat "$TMP/gpu.err")"
+  [ "$(wc -l <"$TMP/gpu.csv")" -ge 10 ] || fail "the samples were not written"
+  "$FLOWTAPE" sample --model "$TMP/gpu.safetensors" --device cuda -n 10 --out "$TMP/gpu2.csv" \
+    2>/dev/null
+  rc=$?; [ $rc -eq 1 ] || fail "an explicit --device cuda without a GPU exited $rc, expected 1"
 fi
 "$FLOWTAPE" train --no-such-option 2>/dev/null
 rc=$?; [ $rc -eq 2 ] || fail "an unknown option exited $rc, expected 2"
