@@ -106,7 +106,8 @@ __device__ S block_reduce(S v) {
   return v;
 }
 
-// Writes a finished output, or a chunk's partial state when the axis was cut.
+// Writes a finished output, or a state instead (a chunk's partial when the axis was cut, or
+// softmax's per-output state).
 template <class Acc, class T>
 __device__ void emit(typename Acc::State acc, T* y, typename Acc::State* partial,
                      std::int64_t out_index, std::int64_t partial_index) {
@@ -173,10 +174,7 @@ __global__ void fold_kernel(const T* __restrict__ in, T* __restrict__ y,
     const T* p = in + o * len * inner + j;
     typename Acc::State acc = Acc::init();
     for (std::int64_t k = 0; k < len; ++k) acc = Acc::push(acc, p[k * inner]);
-    if (states)
-      states[i] = acc;
-    else
-      y[i] = Acc::finish(acc);
+    emit<Acc>(acc, y, states, i, i);
   }
 }
 
@@ -196,12 +194,7 @@ __global__ void merge_kernel(const typename Acc::State* __restrict__ partial, T*
     for (std::int64_t c = lane; c < chunks; c += 32)
       acc = Acc::merge(acc, partial[(o * chunks + c) * inner + j]);
     for (int off = 16; off > 0; off /= 2) acc = Acc::merge(acc, shfl_down(acc, off));
-    if (lane == 0) {
-      if (states)
-        states[i] = acc;
-      else
-        y[i] = Acc::finish(acc);
-    }
+    if (lane == 0) emit<Acc>(acc, y, states, i, i);
   }
 }
 

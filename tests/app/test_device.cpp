@@ -8,20 +8,13 @@
 
 #include "flows/sample.hpp"
 #include "support.hpp"
+#include "support/gpu.hpp"
 
 using namespace flowtape;
 using namespace flowtape::app;
 using namespace flowtape::app::test;
 
 namespace {
-
-struct HaveGpu {
-  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
-    boost::test_tools::assertion_result r(cuda_device_count() > 0);
-    if (!r) r.message() << "no CUDA device";
-    return r;
-  }
-};
 
 auto message_has(const std::string& part) {
   return [part](const std::invalid_argument& e) {
@@ -30,15 +23,13 @@ auto message_has(const std::string& part) {
   };
 }
 
-// Largest |a_i - b_i| / max(1, |b_i|) over every parameter.
+// The largest flowtape::test::max_rel_diff over the two models' parameters and buffers.
 double weight_gap(nn::Module& a, nn::Module& b) {
   const nn::NamedTensors sa = a.state_dict(), sb = b.state_dict();
   double worst = 0;
-  for (std::size_t i = 0; i < sa.size(); ++i) {
-    const std::vector<double> x = sa[i].second.to_vector(), y = sb[i].second.to_vector();
-    for (std::size_t j = 0; j < x.size(); ++j)
-      worst = std::max(worst, std::abs(x[j] - y[j]) / std::max(1.0, std::abs(y[j])));
-  }
+  for (std::size_t i = 0; i < sa.size(); ++i)
+    worst = std::max(
+        worst, flowtape::test::max_rel_diff(sa[i].second.to_vector(), sb[i].second.to_vector()));
   return worst;
 }
 
@@ -63,7 +54,7 @@ BOOST_AUTO_TEST_CASE(cuda_without_a_gpu_is_refused_with_the_reason) {
                         message_has(cuda_built() ? "no CUDA device found" : "no CUDA backend"));
 }
 
-BOOST_AUTO_TEST_CASE(a_cuda_run_matches_the_cpu_run, *boost::unit_test::precondition(HaveGpu{})) {
+BOOST_AUTO_TEST_CASE(a_cuda_run_matches_the_cpu_run, *flowtape::test::needs_gpu()) {
   Scratch scratch;
   for (const char* loss : {"cfm", "entropic", "fdm"}) {
     BOOST_TEST_CONTEXT(loss) {

@@ -148,21 +148,18 @@ BOOST_AUTO_TEST_CASE(reduction_edge_values) {
     // Row 0 all -inf (logsumexp -inf), row 1 has +inf, row 2 a NaN (max propagates it).
     const std::vector<double> v = {-inf, -inf, -inf, 1.0, inf, 2.0, 3.0, nan, 1.0};
     const Tensor x = from_vector(v, {3, 3}, t);
-    check_same("max", [](const V& in) { return max(in[0], 1); }, {x});
-    check_same("logsumexp", [](const V& in) { return logsumexp(in[0], 1); }, {x});
-    check_same("max strided", [](const V& in) { return max(in[0], 0); }, {x});
-    check_same("logsumexp strided", [](const V& in) { return logsumexp(in[0], 0); }, {x});
-    check_same("softmax", [](const V& in) { return softmax(in[0], 1); }, {x});
-    check_same("softmax strided", [](const V& in) { return softmax(in[0], 0); }, {x});
     // The same values after a long finite stretch, so the cut path merges the special values'
     // partial (in the last piece) with finite ones; along rows and, transposed, columns.
     const Tensor wide = concat({data({3, 5000}, t), x}, 1), tall = transpose(wide);
-    check_same("max long", [](const V& in) { return max(in[0], 1); }, {wide});
-    check_same("logsumexp long", [](const V& in) { return logsumexp(in[0], 1); }, {wide});
-    check_same("softmax long", [](const V& in) { return softmax(in[0], 1); }, {wide});
-    check_same("max tall", [](const V& in) { return max(in[0], 0); }, {tall});
-    check_same("logsumexp tall", [](const V& in) { return logsumexp(in[0], 0); }, {tall});
-    check_same("softmax tall", [](const V& in) { return softmax(in[0], 0); }, {tall});
+    const std::pair<Tensor, int> cases[] = {{x, 1}, {x, 0}, {wide, 1}, {tall, 0}};
+    for (const auto& [in, axis] : cases) {
+      const int a = axis;
+      BOOST_TEST_CONTEXT("axis " << a << " of " << in.str()) {
+        check_same("max", [a](const V& i) { return max(i[0], a); }, {in});
+        check_same("logsumexp", [a](const V& i) { return logsumexp(i[0], a); }, {in});
+        check_same("softmax", [a](const V& i) { return softmax(i[0], a); }, {in});
+      }
+    }
   }
 }
 
