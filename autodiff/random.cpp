@@ -1,10 +1,13 @@
 // Philox-4x32-10 and the samplers built on it. Uniforms take the top bits of each word
 // (24 for f32, 53 for f64); normals use Box-Muller in double precision, so f32 and f64
-// samples from the same seed agree to f32 rounding.
+// samples from the same seed agree to f32 rounding. Box-Muller runs on SIMD lanes
+// (kernels/cpu/box_muller.hpp) over chunks of blocks, for single draws too, so a block's
+// normal is the same whichever call converts it.
 #include "autodiff/random.hpp"
 
-#include <cmath>
-#include <numbers>
+#include <algorithm>
+
+#include "kernels/cpu/box_muller.hpp"
 
 namespace flowtape {
 
@@ -32,11 +35,15 @@ Generator Generator::from_state(std::uint64_t key, std::uint64_t counter, std::u
   return g;
 }
 
-std::array<std::uint32_t, 4> Generator::next_block() {
+Generator::Block Generator::next_block() {
   const std::uint64_t n = counter_++;
   return philox4x32({static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(n >> 32),
                      static_cast<std::uint32_t>(stream_), static_cast<std::uint32_t>(stream_ >> 32)},
                     key_);
+}
+
+void Generator::next_blocks(Block* out, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = next_block();
 }
 
 Generator Generator::split() {
@@ -52,13 +59,9 @@ inline double to_unit_f64(std::uint32_t hi, std::uint32_t lo) {
   const std::uint64_t bits = ((static_cast<std::uint64_t>(hi) << 32) | lo) >> 11;
   return static_cast<double>(bits) * 0x1.0p-53;
 }
-// One Box-Muller pair from two uniforms in [0, 1); 1 - u1 is in (0, 1], so the log is finite.
-inline void box_muller(double u1, double u2, double& z0, double& z1) {
-  const double r = std::sqrt(-2.0 * std::log(1.0 - u1));
-  const double a = 2.0 * std::numbers::pi * u2;
-  z0 = r * std::cos(a);
-  z1 = r * std::sin(a);
-}
+// Blocks converted per vectorised Box-Muller call: enough to amortise the call, small enough
+// for the stack.
+constexpr std::int64_t kChunk = 64;
 }  // namespace
 
 void Generator::fill_uniform(float* out, std::int64_t n) {
@@ -76,26 +79,49 @@ void Generator::fill_uniform(double* out, std::int64_t n) {
   }
 }
 
-double Generator::uniform() {
-  const auto b = next_block();
-  return to_unit_f64(b[0], b[1]);
+double Generator::uniform_of(const Block& b) { return to_unit_f64(b[0], b[1]); }
+
+double Generator::uniform() { return uniform_of(next_block()); }
+
+// Each block gives one normal, from the cosine half of its Box-Muller pair.
+void Generator::normals_of(const Block* blocks, std::int64_t n, double* out) {
+  alignas(64) double u1[kChunk], u2[kChunk];
+  for (std::int64_t base = 0; base < n; base += kChunk) {
+    const std::int64_t m = std::min(kChunk, n - base);
+    for (std::int64_t i = 0; i < m; ++i) {
+      const Block& b = blocks[base + i];
+      u1[i] = to_unit_f64(b[0], b[1]);
+      u2[i] = to_unit_f64(b[2], b[3]);
+    }
+    kernels::cpu::box_muller(u1, u2, out + base, nullptr, m);
+  }
 }
 
 double Generator::normal() {
-  const auto b = next_block();
-  double z0, z1;
-  box_muller(to_unit_f64(b[0], b[1]), to_unit_f64(b[2], b[3]), z0, z1);
-  return z0;
+  const Block b = next_block();
+  double z;
+  normals_of(&b, 1, &z);
+  return z;
 }
 
+// Each block gives two normals: out[2j] and out[2j+1] are the pair of block j.
 template <class T>
 static void fill_normal_impl(Generator& g, T* out, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; i += 2) {
-    const auto b = g.next_block();
-    double z0, z1;
-    box_muller(to_unit_f64(b[0], b[1]), to_unit_f64(b[2], b[3]), z0, z1);
-    out[i] = static_cast<T>(z0);
-    if (i + 1 < n) out[i + 1] = static_cast<T>(z1);
+  alignas(64) double u1[kChunk], u2[kChunk], z0[kChunk], z1[kChunk];
+  const std::int64_t pairs = (n + 1) / 2;
+  for (std::int64_t base = 0; base < pairs; base += kChunk) {
+    const std::int64_t m = std::min(kChunk, pairs - base);
+    for (std::int64_t j = 0; j < m; ++j) {
+      const auto b = g.next_block();
+      u1[j] = to_unit_f64(b[0], b[1]);
+      u2[j] = to_unit_f64(b[2], b[3]);
+    }
+    kernels::cpu::box_muller(u1, u2, z0, z1, m);
+    for (std::int64_t j = 0; j < m; ++j) {
+      const std::int64_t i = 2 * (base + j);
+      out[i] = static_cast<T>(z0[j]);
+      if (i + 1 < n) out[i + 1] = static_cast<T>(z1[j]);
+    }
   }
 }
 

@@ -10,10 +10,14 @@ namespace flowtape {
 
 class Generator {
  public:
+  using Block = std::array<std::uint32_t, 4>;
+
   explicit Generator(std::uint64_t seed = 0, std::uint64_t stream = 0);
 
   // The next 128 random bits.
-  std::array<std::uint32_t, 4> next_block();
+  Block next_block();
+  // The next n blocks, as n calls of next_block() would give them.
+  void next_blocks(Block* out, std::int64_t n);
   // A generator whose stream is independent of this one's; advances this one.
   Generator split();
 
@@ -21,8 +25,14 @@ class Generator {
   void fill_uniform(double* out, std::int64_t n);  // [0, 1)
   void fill_normal(float* out, std::int64_t n);    // N(0, 1) by Box-Muller
   void fill_normal(double* out, std::int64_t n);
-  double uniform();  // one double in [0, 1)
-  double normal();   // one N(0, 1) double
+  double uniform();  // one double in [0, 1): uniform_of(next_block())
+  double normal();   // one N(0, 1) double: normals_of on next_block()
+
+  // What uniform() and normal() make of the block they draw. A sampler that interleaves those
+  // calls (a mixture: one uniform for the component, then normals) can draw all its blocks with
+  // next_blocks and convert the normals' blocks in one vectorised call, with the same values.
+  static double uniform_of(const Block& b);
+  static void normals_of(const Block* blocks, std::int64_t n, double* out);
 
   std::uint64_t key() const { return key_; }
   std::uint64_t counter() const { return counter_; }
