@@ -2,7 +2,6 @@
 // of them, and the affine layer linear(x, w, b) = x w^T + b. The transposes are flags passed
 // to the GEMM's packing, never materialised, which is what keeps the backward pass (g @ b^T,
 // a^T @ g) as cheap as the forward.
-#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -70,9 +69,10 @@ const OpDef kMatmul{
       if (out.wants(1)) out[1] = tb ? matmul(g, a, true, ta) : matmul(a, g, !ta, false);
     }};
 
-// linear(x, w, b) = x w^T + b, the affine layer as one primitive: C starts as the bias rows
-// and one GEMM accumulates x w^T onto it (beta = 1), which saves the broadcast add's extra
-// pass over the [m, n] output, its allocation and its tape node.
+// linear(x, w, b) = x w^T + b, the affine layer as one primitive: the GEMM adds the bias row
+// as it stores each tile of x w^T (its bias epilogue), which saves the broadcast add's extra
+// pass over the [m, n] output, its allocation and its tape node, and the pass that would
+// fill the output with bias rows first.
 const OpDef kLinear{
     "linear",
     [](Inputs in, const Attrs&) {
@@ -86,11 +86,8 @@ const OpDef kLinear{
       if (out.device() == Device::cuda) return cuda_backend::linear(in[0], in[1], in[2], out);
       const std::int64_t m = in[0].size(0), k = in[0].size(1), n = in[1].size(0);
       dispatch(out.dtype(), [&]<class T>() {
-        T* c = out.data<T>();
-        const T* b = in[2].data<T>();
-        for (std::int64_t i = 0; i < m; ++i) std::copy(b, b + n, c + i * n);
         kernels::cpu::gemm<T>(false, true, m, n, k, T(1), in[0].data<T>(), k, in[1].data<T>(), k,
-                              T(1), c, n);
+                              T(0), out.data<T>(), n, in[2].data<T>());
       });
     },
     [](const Saved& s, Inputs t) {

@@ -47,30 +47,45 @@ T* scratch(int which, std::size_t count) {
   return static_cast<T*>(buf[which].get());
 }
 
+// Writes the first `count` (< N) values of src, spaced `stride` apart, then zeros, to
+// out[0, N). The trip count is fixed: a variable-length copy and zero fill of a ragged sliver
+// compiled to rep movs / rep stos, whose start-up cost was most of the packing time of an
+// m = 64 weight gradient (64 = 10 slivers of 6 rows + 4).
+template <std::int64_t N, class T>
+inline void copy_padded(const T* src, std::int64_t stride, std::int64_t count, T* out) {
+#pragma GCC unroll 16
+  for (std::int64_t r = 0; r < N; ++r) out[r] = r < count ? src[r * stride] : T(0);
+}
+
 // Packs rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) into MR-row slivers: sliver s holds, for
 // each p, the MR values of rows s*MR.. (zero past the edge).
 template <class T>
 void pack_a(bool trans, const T* a, std::int64_t lda, std::int64_t i0, std::int64_t mc,
             std::int64_t p0, std::int64_t kc, T* dst) {
   constexpr std::int64_t MR = Blocking<T>::MR;
-  for (std::int64_t s = 0; s < mc; s += MR) {
-    const std::int64_t rows = std::min(MR, mc - s);
+  const std::int64_t full = mc / MR * MR;
+  if (trans) {
+    // op(A)(i, p) = a[p, i]: row p of a holds every sliver's values at p, contiguously. Taking
+    // a row at a time reads a once, in memory order, and writes the slivers' p-th entries
+    // (sliver s starts at dst + s * kc).
     for (std::int64_t p = 0; p < kc; ++p) {
+      const T* src = a + (p0 + p) * lda + i0;
       T* out = dst + p * MR;
-      if (trans) {  // op(A)(i, p) = a[p, i]: the MR values are contiguous
-        const T* src = a + (p0 + p) * lda + i0 + s;
-        if (rows == MR) {  // a fixed-size copy the compiler inlines (weight gradients, k = batch)
-          std::memcpy(out, src, MR * sizeof(T));
-          continue;
-        }
-        for (std::int64_t r = 0; r < rows; ++r) out[r] = src[r];
-      } else {
-        const T* src = a + (i0 + s) * lda + p0 + p;
-        for (std::int64_t r = 0; r < rows; ++r) out[r] = src[r * lda];
-      }
-      for (std::int64_t r = rows; r < MR; ++r) out[r] = T(0);
+      for (std::int64_t s = 0; s < full; s += MR)  // a fixed-size copy the compiler inlines
+        std::memcpy(out + s * kc, src + s, MR * sizeof(T));
+      if (full < mc) copy_padded<MR>(src + full, 1, mc - full, out + full * kc);
     }
-    dst += kc * MR;
+    return;
+  }
+  for (std::int64_t s = 0; s < mc; s += MR) {
+    const T* src = a + (i0 + s) * lda + p0;
+    T* out = dst + s * kc;
+    if (s < full)
+      for (std::int64_t p = 0; p < kc; ++p)
+#pragma GCC unroll 6
+        for (std::int64_t r = 0; r < MR; ++r) out[p * MR + r] = src[r * lda + p];
+    else
+      for (std::int64_t p = 0; p < kc; ++p) copy_padded<MR>(src + p, lda, mc - s, out + p * MR);
   }
 }
 
@@ -83,28 +98,25 @@ void pack_b(bool trans, const T* b, std::int64_t ldb, std::int64_t p0, std::int6
     const std::int64_t cols = std::min(NR, nc - s);
     for (std::int64_t p = 0; p < kc; ++p) {
       T* out = dst + p * NR;
-      if (trans) {  // op(B)(p, j) = b[j, p]
-        const T* src = b + (j0 + s) * ldb + p0 + p;
-        for (std::int64_t q = 0; q < cols; ++q) out[q] = src[q * ldb];
-      } else if (cols == NR) {  // fixed size: inlined as two vector moves, not a memcpy call
+      if (trans)  // op(B)(p, j) = b[j, p]
+        copy_padded<NR>(b + (j0 + s) * ldb + p0 + p, ldb, cols, out);
+      else if (cols == NR)  // fixed size: inlined as two vector moves, not a memcpy call
         std::memcpy(out, b + (p0 + p) * ldb + j0 + s, NR * sizeof(T));
-        continue;
-      } else {
-        std::memcpy(out, b + (p0 + p) * ldb + j0 + s, static_cast<std::size_t>(cols) * sizeof(T));
-      }
-      for (std::int64_t q = cols; q < NR; ++q) out[q] = T(0);
+      else
+        copy_padded<NR>(b + (p0 + p) * ldb + j0 + s, 1, cols, out);
     }
     dst += kc * NR;
   }
 }
 
-// C tile (mr x nr valid of MR x NR) = alpha * Ap Bp + beta * C.
+// C tile (mr x nr valid of MR x NR) = alpha * Ap Bp + beta * C (+ the bias row when bias is
+// non-null: it points at the tile's first column of the bias).
 // Packed: ap is an MR-row sliver (lda unused). Unpacked: ap points at row 0 of MR full rows of
 // a row-major A with row stride lda, read in place (see gemm_serial for when).
 template <class T, bool kPackedA>
 void micro_kernel(std::int64_t kc, const T* __restrict ap, std::int64_t lda,
                   const T* __restrict bp, T* c, std::int64_t ldc, std::int64_t mr, std::int64_t nr,
-                  T alpha, T beta) {
+                  T alpha, T beta, const T* bias) {
   using B = Batch<T>;
   constexpr std::int64_t MR = Blocking<T>::MR, NR = Blocking<T>::NR, W = Blocking<T>::W;
   B acc0[MR], acc1[MR];
@@ -136,6 +148,8 @@ void micro_kernel(std::int64_t kc, const T* __restrict ap, std::int64_t lda,
   }
   const B va(alpha), vb(beta);
   if (mr == MR && nr == NR) {
+    const B bias0 = bias ? B::load_unaligned(bias) : B(T(0));
+    const B bias1 = bias ? B::load_unaligned(bias + W) : B(T(0));
 #pragma GCC unroll 6
     for (std::int64_t r = 0; r < MR; ++r) {
       T* row = c + r * ldc;
@@ -143,6 +157,10 @@ void micro_kernel(std::int64_t kc, const T* __restrict ap, std::int64_t lda,
       if (beta != T(0)) {
         c0 = xsimd::fma(vb, B::load_unaligned(row), c0);
         c1 = xsimd::fma(vb, B::load_unaligned(row + W), c1);
+      }
+      if (bias) {
+        c0 += bias0;
+        c1 += bias1;
       }
       c0.store_unaligned(row);
       c1.store_unaligned(row + W);
@@ -158,6 +176,7 @@ void micro_kernel(std::int64_t kc, const T* __restrict ap, std::int64_t lda,
     for (std::int64_t q = 0; q < nr; ++q) {
       T& dst = c[r * ldc + q];
       dst = beta == T(0) ? tile[r * NR + q] : tile[r * NR + q] + beta * dst;
+      if (bias) dst += bias[q];
     }
 }
 
@@ -167,7 +186,7 @@ void micro_kernel(std::int64_t kc, const T* __restrict ap, std::int64_t lda,
 template <class T>
 void gemm_skinny_nt(std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
                     std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
-                    std::int64_t ldc) {
+                    std::int64_t ldc, const T* bias) {
   using B = Batch<T>;
   constexpr std::int64_t W = kWidth<T>, kMaxN = 4;
   // Two rows of C at a time, all n (<= 4) columns: up to 8 independent FMA chains, so the
@@ -195,6 +214,7 @@ void gemm_skinny_nt(std::int64_t m, std::int64_t n, std::int64_t k, T alpha, con
         const T dot = alpha * xsimd::hadd(acc[r][j]);
         T& dst = c[(i + r) * ldc + j];
         dst = beta == T(0) ? dot : dot + beta * dst;
+        if (bias) dst += bias[j];
       }
   }
 }
@@ -203,16 +223,19 @@ void gemm_skinny_nt(std::int64_t m, std::int64_t n, std::int64_t k, T alpha, con
 template <class T>
 void gemm_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
                  T alpha, const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
-                 std::int64_t ldc) {
+                 std::int64_t ldc, const T* bias) {
   using Blk = Blocking<T>;
   if (!trans_a && trans_b && n <= 4 && k > 0) {
-    gemm_skinny_nt(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_skinny_nt(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
     return;
   }
   if (k <= 0) {  // op(A) op(B) is the zero matrix
     for (std::int64_t i = 0; i < m; ++i)
-      for (std::int64_t j = 0; j < n; ++j)
-        c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+      for (std::int64_t j = 0; j < n; ++j) {
+        T& dst = c[i * ldc + j];
+        dst = beta == T(0) ? T(0) : beta * dst;
+        if (bias) dst += bias[j];
+      }
     return;
   }
   const std::int64_t kc_max = std::min(Blk::KC, k);
@@ -230,7 +253,9 @@ void gemm_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std
     const std::int64_t nc = std::min(Blk::NC, n - jc);
     for (std::int64_t pc = 0; pc < k; pc += Blk::KC) {
       const std::int64_t kc = std::min(Blk::KC, k - pc);
-      const T beta_block = pc == 0 ? beta : T(1);  // later k-blocks accumulate into C
+      // Later k-blocks accumulate into C, which already holds beta C and the bias.
+      const T beta_block = pc == 0 ? beta : T(1);
+      const T* bias_block = pc == 0 && bias ? bias + jc : nullptr;
       pack_b(trans_b, b, ldb, pc, kc, jc, nc, bp);
       for (std::int64_t ic = 0; ic < m; ic += Blk::MC) {
         const std::int64_t mc = std::min(Blk::MC, m - ic);
@@ -243,10 +268,11 @@ void gemm_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std
             for (std::int64_t ir = 0; ir < full; ir += Blk::MR)
               micro_kernel<T, false>(kc, a + (ic + ir) * lda + pc, lda, bp + jr * kc,
                                      c + (ic + ir) * ldc + jc + jr, ldc, Blk::MR, nr, alpha,
-                                     beta_block);
+                                     beta_block, bias_block ? bias_block + jr : nullptr);
             if (full < mc)
               micro_kernel<T, true>(kc, ap, 0, bp + jr * kc, c + (ic + full) * ldc + jc + jr, ldc,
-                                    mc - full, nr, alpha, beta_block);
+                                    mc - full, nr, alpha, beta_block,
+                                    bias_block ? bias_block + jr : nullptr);
           }
           continue;
         }
@@ -256,7 +282,8 @@ void gemm_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std
           for (std::int64_t ir = 0; ir < mc; ir += Blk::MR) {
             const std::int64_t mr = std::min(Blk::MR, mc - ir);
             micro_kernel<T, true>(kc, ap + ir * kc, 0, bp + jr * kc, c + (ic + ir) * ldc + jc + jr,
-                                  ldc, mr, nr, alpha, beta_block);
+                                  ldc, mr, nr, alpha, beta_block,
+                                  bias_block ? bias_block + jr : nullptr);
           }
         }
       }
@@ -277,13 +304,13 @@ void gemm_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
           const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
-          std::int64_t ldc) {
+          std::int64_t ldc, const T* bias) {
   using Blk = Blocking<T>;
   if (m <= 0 || n <= 0) return;
   constexpr double kParallelMacs = 1 << 22;
   const int threads = get_num_threads();
   if (threads <= 1 || static_cast<double>(m) * n * std::max<std::int64_t>(k, 1) < kParallelMacs) {
-    gemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
     return;
   }
   // Each block packs its own copy of op(B) (rows) or op(A) (columns): a block narrower than
@@ -295,7 +322,7 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
   const std::int64_t units = (extent + unit - 1) / unit;
   const std::int64_t parts = std::min<std::int64_t>(threads, extent / kMinPart);
   if (parts < 2) {
-    gemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
     return;
   }
   const std::int64_t per = (units + parts - 1) / parts * unit;
@@ -304,18 +331,21 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
     if (len <= 0) return;
     if (by_rows) {  // rows [lo, lo+len) of op(A) and of C
       const T* a_part = trans_a ? a + lo : a + lo * lda;
-      gemm_serial(trans_a, trans_b, len, n, k, alpha, a_part, lda, b, ldb, beta, c + lo * ldc, ldc);
+      gemm_serial(trans_a, trans_b, len, n, k, alpha, a_part, lda, b, ldb, beta, c + lo * ldc, ldc,
+                  bias);
     } else {  // columns [lo, lo+len) of op(B) and of C
       const T* b_part = trans_b ? b + lo * ldb : b + lo;
-      gemm_serial(trans_a, trans_b, m, len, k, alpha, a, lda, b_part, ldb, beta, c + lo, ldc);
+      gemm_serial(trans_a, trans_b, m, len, k, alpha, a, lda, b_part, ldb, beta, c + lo, ldc,
+                  bias ? bias + lo : nullptr);
     }
   });
 }
 
 template void gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, float, const float*,
-                          std::int64_t, const float*, std::int64_t, float, float*, std::int64_t);
+                          std::int64_t, const float*, std::int64_t, float, float*, std::int64_t,
+                          const float*);
 template void gemm<double>(bool, bool, std::int64_t, std::int64_t, std::int64_t, double,
                            const double*, std::int64_t, const double*, std::int64_t, double,
-                           double*, std::int64_t);
+                           double*, std::int64_t, const double*);
 
 }  // namespace flowtape::kernels::cpu

@@ -1,5 +1,6 @@
 // The packed GEMM against the triple loop: every transpose combination, odd sizes that
-// straddle the register tile and the cache blocks, beta = 0 (C unread) and beta != 0.
+// straddle the register tile and the cache blocks, beta = 0 (C unread) and beta != 0, and the
+// bias epilogue (bit-identical to filling C with the bias rows and accumulating onto them).
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
@@ -18,18 +19,31 @@ using flowtape::test::random_vector;
 namespace {
 
 template <class T>
-void check_gemm(std::int64_t m, std::int64_t n, std::int64_t k, bool ta, bool tb, T alpha, T beta) {
+void check_gemm(std::int64_t m, std::int64_t n, std::int64_t k, bool ta, bool tb, T alpha, T beta,
+                bool with_bias = false) {
   const auto a = random_vector<T>(static_cast<std::size_t>(m * k), 1);
   const auto b = random_vector<T>(static_cast<std::size_t>(k * n), 2);
   auto c = random_vector<T>(static_cast<std::size_t>(m * n), 3);
+  const auto bias = random_vector<T>(static_cast<std::size_t>(n), 4);
+  const T* bias_ptr = with_bias ? bias.data() : nullptr;
   if (beta == T(0)) std::fill(c.begin(), c.end(), std::numeric_limits<T>::quiet_NaN());
   auto expect = c;
   const std::int64_t lda = ta ? m : k, ldb = tb ? k : n;
-  gemm<T>(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), n);
-  gemm_reference<T>(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, expect.data(), n);
+  gemm<T>(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), n, bias_ptr);
+  gemm_reference<T>(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, expect.data(), n,
+                    bias_ptr);
   const double tol = (sizeof(T) == 4 ? 3e-6 : 1e-14) * static_cast<double>(std::max<std::int64_t>(k, 1));
-  BOOST_TEST(max_rel_error(c, expect) < tol,
-             "m=" << m << " n=" << n << " k=" << k << " ta=" << ta << " tb=" << tb << " beta=" << beta);
+  BOOST_TEST(max_rel_error(c, expect) < tol, "m=" << m << " n=" << n << " k=" << k << " ta=" << ta
+                                                  << " tb=" << tb << " beta=" << beta
+                                                  << " bias=" << with_bias);
+  if (with_bias && beta == T(0) && alpha == T(1)) {
+    // The affine layer's old form: C filled with the bias rows, then beta = 1. The epilogue
+    // must give the same bits, so a linear layer's results did not change with it.
+    std::vector<T> filled(c.size());
+    for (std::int64_t i = 0; i < m; ++i) std::copy(bias.begin(), bias.end(), filled.begin() + i * n);
+    gemm<T>(ta, tb, m, n, k, T(1), a.data(), lda, b.data(), ldb, T(1), filled.data(), n);
+    BOOST_TEST((c == filled), "bits differ: m=" << m << " n=" << n << " k=" << k);
+  }
 }
 
 template <class T>
@@ -52,6 +66,25 @@ BOOST_AUTO_TEST_CASE(alpha_beta_and_multiple_k_blocks) {
   check_gemm<double>(300, 70, 600, false, false, 0.5, 2.0);
   check_gemm<float>(300, 70, 600, true, true, -1.0f, 1.0f);
   check_gemm<double>(5, 3000, 9, false, true, 1.0, 0.0);  // n spans two NC panels
+}
+
+BOOST_AUTO_TEST_CASE(bias_epilogue) {
+  // Ragged tiles in both directions, the in-place-A path (n <= 128, A not transposed), the
+  // packed path, the skinny path (n <= 4, B^T), several k-blocks (the bias is added once) and
+  // two NC panels (the bias offset per panel).
+  for (std::int64_t m : {1, 7, 64, 257})
+    for (std::int64_t n : {1, 2, 33, 200})
+      for (std::int64_t k : {1, 64, 600})
+        for (int t = 0; t < 4; ++t) check_gemm<float>(m, n, k, t & 1, t & 2, 1.0f, 0.0f, true);
+  check_gemm<double>(300, 70, 600, false, true, 0.5, 2.0, true);
+  check_gemm<double>(5, 3000, 9, false, true, 1.0, 0.0, true);
+  check_gemm<float>(301, 2, 67, false, true, -1.0f, 0.5f, true);
+  // k = 0: C = beta C + bias.
+  std::vector<double> c = {1, 2, 3, 4};
+  const std::vector<double> bias = {10, 20};
+  flowtape::kernels::cpu::gemm<double>(false, true, 2, 2, 0, 1.0, nullptr, 1, nullptr, 1, 0.5,
+                                       c.data(), 2, bias.data());
+  BOOST_TEST(c == (std::vector<double>{10.5, 21, 11.5, 22}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(skinny_output_with_beta) {
@@ -84,6 +117,17 @@ BOOST_AUTO_TEST_CASE(threads_give_identical_results) {
   std::vector<float> c4(c3.size());
   cpu::gemm<float>(true, true, n, m, k, 1.0f, b.data(), n, a.data(), k, 0.0f, c4.data(), m);
   BOOST_TEST(c3 == c4);
+  // With a bias: each column block adds its own part of the bias row.
+  const auto bias = random_vector<float>(static_cast<std::size_t>(m), 5);
+  std::vector<float> d1(c3.size()), d2(c3.size());
+  cpu::gemm<float>(true, true, n, m, k, 1.0f, b.data(), n, a.data(), k, 0.0f, d1.data(), m,
+                   bias.data());
+  flowtape::set_num_threads(2);
+  cpu::gemm<float>(true, true, n, m, k, 1.0f, b.data(), n, a.data(), k, 0.0f, d2.data(), m,
+                   bias.data());
+  flowtape::set_num_threads(1);
+  BOOST_TEST(d1 == d2);
+  BOOST_TEST(d1[m - 1] != c4[m - 1]);
 }
 
 BOOST_AUTO_TEST_CASE(empty_inner_dimension) {
