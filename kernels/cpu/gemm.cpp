@@ -22,7 +22,7 @@ namespace {
 template <class T>
 struct Blocking {
   static constexpr std::int64_t W = kWidth<T>;
-  static constexpr std::int64_t MR = 6;      // rows of a tile: 6 x 2 accumulators + 3 = 15 registers
+  static constexpr std::int64_t MR = 6;  // rows of a tile: 6 x 2 accumulators + 3 = 15 registers
   static constexpr std::int64_t NR = 2 * W;  // columns of a tile: two SIMD registers
   static constexpr std::int64_t KC = 256;
   static constexpr std::int64_t MC = MR * (sizeof(T) == 4 ? 24 : 16);
@@ -114,9 +114,9 @@ void pack_b(bool trans, const T* b, std::int64_t ldb, std::int64_t p0, std::int6
 // Packed: ap is an MR-row sliver (lda unused). Unpacked: ap points at row 0 of MR full rows of
 // a row-major A with row stride lda, read in place (see gemm_serial for when).
 template <class T, bool kPackedA>
-void micro_kernel(std::int64_t kc, const T* __restrict ap, std::int64_t lda,
-                  const T* __restrict bp, T* c, std::int64_t ldc, std::int64_t mr, std::int64_t nr,
-                  T alpha, T beta, const T* bias) {
+void micro_kernel(std::int64_t kc, const T* __restrict ap, std::int64_t lda, const T* __restrict bp,
+                  T* c, std::int64_t ldc, std::int64_t mr, std::int64_t nr, T alpha, T beta,
+                  const T* bias) {
   using B = Batch<T>;
   constexpr std::int64_t MR = Blocking<T>::MR, NR = Blocking<T>::NR, W = Blocking<T>::W;
   B acc0[MR], acc1[MR];
@@ -185,8 +185,8 @@ void micro_kernel(std::int64_t kc, const T* __restrict ap, std::int64_t lda,
 // would spend 7/8 of every NR = 16 wide tile on padding there.
 template <class T>
 void gemm_skinny_nt(std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
-                    std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
-                    std::int64_t ldc, const T* bias) {
+                    std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc,
+                    const T* bias) {
   using B = Batch<T>;
   constexpr std::int64_t W = kWidth<T>, kMaxN = 4;
   // Two rows of C at a time, all n (<= 4) columns: up to 8 independent FMA chains, so the

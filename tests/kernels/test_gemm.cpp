@@ -2,7 +2,6 @@
 // straddle the register tile and the cache blocks, beta = 0 (C unread) and beta != 0, and the
 // bias epilogue (bit-identical to filling C with the bias rows and accumulating onto them).
 #include <boost/test/unit_test.hpp>
-
 #include <cmath>
 #include <limits>
 
@@ -32,7 +31,8 @@ void check_gemm(std::int64_t m, std::int64_t n, std::int64_t k, bool ta, bool tb
   gemm<T>(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), n, bias_ptr);
   gemm_reference<T>(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, expect.data(), n,
                     bias_ptr);
-  const double tol = (sizeof(T) == 4 ? 3e-6 : 1e-14) * static_cast<double>(std::max<std::int64_t>(k, 1));
+  const double tol =
+      (sizeof(T) == 4 ? 3e-6 : 1e-14) * static_cast<double>(std::max<std::int64_t>(k, 1));
   BOOST_TEST(max_rel_error(c, expect) < tol, "m=" << m << " n=" << n << " k=" << k << " ta=" << ta
                                                   << " tb=" << tb << " beta=" << beta
                                                   << " bias=" << with_bias);
@@ -40,7 +40,8 @@ void check_gemm(std::int64_t m, std::int64_t n, std::int64_t k, bool ta, bool tb
     // The affine layer's old form: C filled with the bias rows, then beta = 1. The epilogue
     // must give the same bits, so a linear layer's results did not change with it.
     std::vector<T> filled(c.size());
-    for (std::int64_t i = 0; i < m; ++i) std::copy(bias.begin(), bias.end(), filled.begin() + i * n);
+    for (std::int64_t i = 0; i < m; ++i)
+      std::copy(bias.begin(), bias.end(), filled.begin() + i * n);
     gemm<T>(ta, tb, m, n, k, T(1), a.data(), lda, b.data(), ldb, T(1), filled.data(), n);
     BOOST_TEST((c == filled), "bits differ: m=" << m << " n=" << n << " k=" << k);
   }
@@ -58,8 +59,12 @@ void sweep() {
 
 BOOST_AUTO_TEST_SUITE(gemm)
 
-BOOST_AUTO_TEST_CASE(odd_sizes_all_transposes_f32) { sweep<float>(); }
-BOOST_AUTO_TEST_CASE(odd_sizes_all_transposes_f64) { sweep<double>(); }
+BOOST_AUTO_TEST_CASE(odd_sizes_all_transposes_f32) {
+  sweep<float>();
+}
+BOOST_AUTO_TEST_CASE(odd_sizes_all_transposes_f64) {
+  sweep<double>();
+}
 
 BOOST_AUTO_TEST_CASE(alpha_beta_and_multiple_k_blocks) {
   // k = 600 spans three KC blocks; m, n exceed one MC block and several NR slivers.
@@ -132,9 +137,11 @@ BOOST_AUTO_TEST_CASE(threads_give_identical_results) {
 
 BOOST_AUTO_TEST_CASE(empty_inner_dimension) {
   std::vector<double> c = {1, 2, 3, 4};
-  flowtape::kernels::cpu::gemm<double>(false, false, 2, 2, 0, 1.0, nullptr, 1, nullptr, 2, 0.5, c.data(), 2);
+  flowtape::kernels::cpu::gemm<double>(false, false, 2, 2, 0, 1.0, nullptr, 1, nullptr, 2, 0.5,
+                                       c.data(), 2);
   BOOST_TEST(c[3] == 2.0);
-  flowtape::kernels::cpu::gemm<double>(false, false, 2, 2, 0, 1.0, nullptr, 1, nullptr, 2, 0.0, c.data(), 2);
+  flowtape::kernels::cpu::gemm<double>(false, false, 2, 2, 0, 1.0, nullptr, 1, nullptr, 2, 0.0,
+                                       c.data(), 2);
   BOOST_TEST(c[0] == 0.0);
 }
 
