@@ -68,7 +68,15 @@ void reduce_axis(const T* x, T* y, AxisView v, T init, Op op) {
   for (std::int64_t o = 0; o < v.outer; ++o) {
     const T* xo = x + o * v.len * v.inner;
     T* yo = y + o * v.inner;
-    if (v.inner == 1) {
+    if (v.inner == 1 && v.len < kWidth<T>) {
+      // Rows shorter than one batch (a per-sample loss summing 2 coordinates, over every
+      // row of the batch): fold in order, one value at a time. This is the value reduce_row
+      // gives (its lanes are x[0..len) then `init`, folded in order), without its setup and
+      // horizontal pass, which cost ~15x the two adds.
+      Batch<T> r(init);
+      for (std::int64_t k = 0; k < v.len; ++k) r = op(r, Batch<T>(xo[k]));
+      yo[0] = r.get(0);
+    } else if (v.inner == 1) {
       yo[0] = reduce_row(xo, v.len, init, op);
     } else {
       for (std::int64_t j = 0; j < v.inner; ++j) yo[j] = init;

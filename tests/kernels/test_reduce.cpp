@@ -101,6 +101,38 @@ BOOST_AUTO_TEST_CASE(max_propagates_nan) {
   x[20] = std::numeric_limits<float>::quiet_NaN();
   max_axis(x.data(), y.data(), {1, 33, 1});
   BOOST_TEST(std::isnan(y[0]));
+  // Rows shorter than a SIMD batch take their own path (see reduce.cpp).
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> rows = {1, nan, nan, 2, -1, -3};
+  std::vector<float> m(3);
+  max_axis(rows.data(), m.data(), {3, 2, 1});
+  BOOST_TEST((std::isnan(m[0]) && std::isnan(m[1]) && m[2] == -1.0f));
+}
+
+// Short contiguous rows (len below the SIMD width, as in a per-sample loss over 2 coordinates)
+// fold in order: the same bits as a left-to-right sum, signed zeros included.
+BOOST_AUTO_TEST_CASE(short_rows_fold_in_order) {
+  for (std::int64_t len = 1; len < 9; ++len) {
+    const std::int64_t outer = 37;
+    auto x = random_vector<float>(static_cast<std::size_t>(outer * len), 5u, -1e4, 1e4);
+    for (std::size_t i = 0; i < x.size(); i += 5) x[i] = 1e-4f;  // sums that round
+    std::vector<float> s(static_cast<std::size_t>(outer)), mx(s.size());
+    sum_axis(x.data(), s.data(), {outer, len, 1});
+    max_axis(x.data(), mx.data(), {outer, len, 1});
+    for (std::int64_t o = 0; o < outer; ++o) {
+      float acc = 0, best = -std::numeric_limits<float>::infinity();
+      for (std::int64_t k = 0; k < len; ++k) {
+        acc += x[static_cast<std::size_t>(o * len + k)];
+        best = std::max(best, x[static_cast<std::size_t>(o * len + k)]);
+      }
+      BOOST_TEST(s[static_cast<std::size_t>(o)] == acc, "len=" << len << " row " << o);
+      BOOST_TEST(mx[static_cast<std::size_t>(o)] == best, "len=" << len << " row " << o);
+    }
+  }
+  const std::vector<float> zeros = {-0.0f, -0.0f};
+  float z = 1;
+  sum_axis(zeros.data(), &z, {1, 2, 1});
+  BOOST_TEST((z == 0.0f && !std::signbit(z)));  // 0 + -0 + -0 = +0, as reduce_row gives
 }
 
 BOOST_AUTO_TEST_SUITE_END()
