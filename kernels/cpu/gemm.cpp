@@ -66,14 +66,25 @@ void pack_a(bool trans, const T* a, std::int64_t lda, std::int64_t i0, std::int6
   const std::int64_t full = mc / MR * MR;
   if (trans) {
     // op(A)(i, p) = a[p, i]: row p of a holds every sliver's values at p, contiguously. Taking
-    // a row at a time reads a once, in memory order, and writes the slivers' p-th entries
-    // (sliver s starts at dst + s * kc).
-    for (std::int64_t p = 0; p < kc; ++p) {
-      const T* src = a + (p0 + p) * lda + i0;
-      T* out = dst + p * MR;
-      for (std::int64_t s = 0; s < full; s += MR)  // a fixed-size copy the compiler inlines
-        std::memcpy(out + s * kc, src + s, MR * sizeof(T));
-      if (full < mc) copy_padded<MR>(src + full, 1, mc - full, out + full * kc);
+    // a row at a time reads a in memory order and writes the slivers' p-th entries (sliver s
+    // starts at dst + s * kc), kGroup rows at a time: a 144-row block's 24 slivers at once
+    // were 24 write streams and took 15.5 us against 5.0 in groups of 8 slivers (8.5 us
+    // sliver by sliver; at 64 rows 2.1 us against 3.0 sliver by sliver; 2026-11-26).
+    constexpr std::int64_t kGroup = 8 * MR;
+    for (std::int64_t g0 = 0; g0 < mc; g0 += kGroup) {
+      const std::int64_t g1 = std::min(mc, g0 + kGroup), g_full = std::min(full, g1);
+      for (std::int64_t p = 0; p < kc; ++p) {
+        const T* src = a + (p0 + p) * lda + i0;
+        T* out = dst + p * MR;
+        // The rows are lda apart: a stride the hardware prefetcher followed too late when a
+        // weight gradient's A (the [batch, width] output gradient) came from memory.
+        if (p + 8 < kc)
+          for (std::int64_t s = g0; s < g1; s += 64 / static_cast<std::int64_t>(sizeof(T)))
+            __builtin_prefetch(src + 8 * lda + s);
+        for (std::int64_t s = g0; s < g_full; s += MR)  // a fixed-size copy the compiler inlines
+          std::memcpy(out + s * kc, src + s, MR * sizeof(T));
+        if (g_full < g1) copy_padded<MR>(src + g_full, 1, g1 - g_full, out + g_full * kc);
+      }
     }
     return;
   }
