@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "autodiff/object_pool.hpp"
 #include "autodiff/op.hpp"
 #include "autodiff/ops.hpp"
 #include "autodiff/tape.hpp"
@@ -27,7 +28,7 @@ Tensor apply(const OpDef& op, std::vector<Tensor> in, const Attrs& attrs) {
   const Shape out_shape = op.shape(in, attrs);
   Tensor out;
   if (op.aliases_input) {
-    auto impl = std::make_shared<TensorImpl>();
+    auto impl = detail::make_pooled<TensorImpl>();
     impl->shape = out_shape;
     impl->dtype = in[0].dtype();
     impl->device = in[0].device();

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "autodiff/cuda_backend.hpp"
+#include "autodiff/object_pool.hpp"
 #include "autodiff/op.hpp"
 #include "autodiff/ops.hpp"
 #include "autodiff/rules.hpp"
@@ -24,7 +25,7 @@ const OpDef kToDevice{
     rules::same_shape,
     [](Inputs in, const Attrs& a, Tensor& out) {
       out.impl()->device = a.device;
-      out.impl()->storage = std::make_shared<Storage>(nbytes(in[0]), a.device);
+      out.impl()->storage = detail::make_pooled<Storage>(nbytes(in[0]), a.device);
       cuda_backend::copy_bytes(out.raw_data(), a.device, in[0].raw_data(), in[0].device(),
                                nbytes(in[0]));
     },
@@ -55,7 +56,7 @@ Tensor to_host(const Tensor& x) {
 void relocate(Tensor& x, Device device) {
   TensorImpl& impl = *x.impl();
   if (impl.device == device) return;
-  auto storage = std::make_shared<Storage>(nbytes(x), device);
+  auto storage = detail::make_pooled<Storage>(nbytes(x), device);
   cuda_backend::copy_bytes(storage->ptr, device, x.raw_data(), impl.device, nbytes(x));
   impl.storage = std::move(storage);
   impl.device = device;

@@ -9,6 +9,7 @@
 
 #include "autodiff/allocator.hpp"
 #include "autodiff/cuda_backend.hpp"
+#include "autodiff/object_pool.hpp"
 #include "autodiff/ops.hpp"
 #include "autodiff/random.hpp"
 
@@ -122,11 +123,11 @@ std::string Tensor::str() const {
 }
 
 Tensor empty(const Shape& shape, DType dtype, Device device) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = detail::make_pooled<TensorImpl>();
   impl->shape = shape;
   impl->dtype = dtype;
   impl->device = device;
-  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(shape.numel()) * dtype_size(dtype), device);
+  impl->storage = detail::make_pooled<Storage>(static_cast<std::size_t>(shape.numel()) * dtype_size(dtype), device);
   return Tensor(std::move(impl));
 }
 
@@ -235,7 +236,7 @@ Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DTyp
 }
 
 Tensor alias(const Tensor& x) {
-  auto impl = std::make_shared<TensorImpl>(*x.impl());
+  auto impl = detail::make_pooled<TensorImpl>(*x.impl());
   impl->tangent = Tensor();
   return Tensor(std::move(impl));
 }

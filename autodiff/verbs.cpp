@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "autodiff/object_pool.hpp"
 #include "autodiff/ops.hpp"
 #include "autodiff/tape.hpp"
 
@@ -15,7 +16,7 @@ namespace {
 
 // A new handle to x's buffer and tangent, not tracked on any tape.
 Tensor fresh_leaf(const Tensor& x) {
-  auto impl = std::make_shared<TensorImpl>(*x.impl());
+  auto impl = detail::make_pooled<TensorImpl>(*x.impl());
   impl->tape_id = 0;
   impl->slot = -1;
   return Tensor(std::move(impl));
@@ -106,7 +107,7 @@ Tensor hvp(const Function1& f, const Tensor& x, const Tensor& v) {
 }
 
 Tensor stop_gradient(const Tensor& x) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = detail::make_pooled<TensorImpl>();
   impl->shape = x.shape();
   impl->dtype = x.dtype();
   impl->device = x.device();
