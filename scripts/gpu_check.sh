@@ -9,7 +9,8 @@
 # It runs prebuilt programs, so the GPU machine needs only the CUDA runtime, cuBLAS and
 # (for the peer) PyTorch; the build happens on a machine with the project's dependencies:
 #   bash scripts/gpu_check.sh pack            # here: copies the built programs into .gpu/
-#   bash scripts/gpu_check.sh run [LOG_DIR]   # on the GPU machine, from the repository root
+#   bash scripts/gpu_check.sh run             # on the GPU machine, from the repository root
+#                                             # (logs in .gpu/logs, or LOG_DIR=dir)
 # On a machine that has both, `cmake --build build` then `bash scripts/gpu_check.sh pack run`.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
