@@ -1,47 +1,136 @@
-// GEMM throughput: flowtape's packed GEMM against OpenBLAS, single thread, square sizes, in
-// the same process. C = A B (row-major, alpha = 1, beta = 0), plus the transposed forms that
-// backward passes use (A^T B and A B^T) at one size.
-// Usage: gemm_bench [sizes...]   (default 64 128 256 512 1024)
+// GEMM throughput: flowtape's packed GEMM against OpenBLAS, single thread, in the same process,
+// with both measured in alternating rounds so that a change in machine load hits both. Prints
+// this core's f32 / f64 FMA peak (measured) and each GEMM's share of it, then two tables:
+//  - square C = A B, and the transposed forms a backward pass uses (A^T B, A B^T) at 512;
+//  - the GEMMs of one W x W layer of a training step at batch B: forward x w^T (with the
+//    bias row), the input gradient g w and the weight gradient g^T x.
+// Usage: gemm_bench [sizes...]   (default 64 128 256 512 1024; step shapes W in {64, 256},
+//                                 B in {256, 1024, 4096})
 #include <cblas.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "bench/timing.hpp"
 #include "kernels/cpu/gemm.hpp"
+#include "kernels/cpu/simd.hpp"
 
 extern "C" void openblas_set_num_threads(int);
 extern "C" char* openblas_get_corename(void);
 
 namespace {
 
-template <class T>
-void blas(bool ta, bool tb, int n, const T* a, const T* b, T* c) {
-  const auto oa = ta ? CblasTrans : CblasNoTrans, ob = tb ? CblasTrans : CblasNoTrans;
-  if constexpr (sizeof(T) == 4)
-    cblas_sgemm(CblasRowMajor, oa, ob, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-  else
-    cblas_dgemm(CblasRowMajor, oa, ob, n, n, n, 1.0, a, n, b, n, 0.0, c, n);
+using Clock = std::chrono::steady_clock;
+
+// Seconds per call of f, over calls repeated for at least `seconds`.
+template <class F>
+double per_call(F&& f, double seconds) {
+  const auto start = Clock::now();
+  long calls = 0;
+  double elapsed = 0;
+  do {
+    f();
+    ++calls;
+    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  } while (elapsed < seconds);
+  return elapsed / static_cast<double>(calls);
 }
 
+// Median seconds per call of a and of b, timed in alternating rounds.
+template <class A, class B>
+std::pair<double, double> alternate(A&& a, B&& b, int rounds = 7, double seconds = 0.06) {
+  a();
+  b();
+  std::vector<double> ta, tb;
+  for (int r = 0; r < rounds; ++r) {
+    ta.push_back(per_call(a, seconds));
+    tb.push_back(per_call(b, seconds));
+  }
+  std::sort(ta.begin(), ta.end());
+  std::sort(tb.begin(), tb.end());
+  return {ta[ta.size() / 2], tb[tb.size() / 2]};
+}
+
+// FLOP/s of independent FMA chains in registers: the arithmetic peak of one core for T, the
+// ceiling any GEMM on it can reach. Ten chains cover the FMA latency (4-5 cycles) times the
+// two FMA pipes.
 template <class T>
-void run(const char* type, int n, bool ta, bool tb) {
+double fma_peak() {
+  using B = flowtape::kernels::cpu::Batch<T>;
+  constexpr int kChains = 10;
+  B acc[kChains];
+  for (int j = 0; j < kChains; ++j) acc[j] = B(T(1) + T(j) * T(1e-3));
+  const B m(T(0.999999)), c(T(1e-7));
+  const long iters = 20'000'000;
+  double best = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto start = Clock::now();
+    for (long i = 0; i < iters; ++i) {
+#pragma GCC unroll 10
+      for (int j = 0; j < kChains; ++j) acc[j] = xsimd::fma(acc[j], m, c);
+    }
+    const double s = std::chrono::duration<double>(Clock::now() - start).count();
+    best = std::max(best, 2.0 * B::size * kChains * static_cast<double>(iters) / s);
+  }
+  B sum = acc[0];
+  for (int j = 1; j < kChains; ++j) sum += acc[j];
+  if (sum.get(0) == T(-1)) std::printf(" ");  // keeps the chains live
+  return best;
+}
+
+struct Shape {
+  std::string name;
+  bool ta, tb;
+  int m, n, k;
+  bool bias;  // the forward of an affine layer adds a bias row
+};
+
+template <class T>
+void run(const char* type, const Shape& s, double peak) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<double> d(-1, 1);
-  std::vector<T> a(static_cast<std::size_t>(n) * n), b(a.size()), c(a.size());
+  std::vector<T> a(static_cast<std::size_t>(s.m) * s.k), b(static_cast<std::size_t>(s.k) * s.n),
+      c(static_cast<std::size_t>(s.m) * s.n), bias(static_cast<std::size_t>(s.n));
   for (auto& v : a) v = static_cast<T>(d(rng));
   for (auto& v : b) v = static_cast<T>(d(rng));
-  const double flops = 2.0 * n * n * static_cast<double>(n);
-  const double t_ours = flowtape::bench::median_seconds([&] {
-    flowtape::kernels::cpu::gemm<T>(ta, tb, n, n, n, T(1), a.data(), n, b.data(), n, T(0), c.data(), n);
-  });
-  const double t_blas = flowtape::bench::median_seconds([&] { blas<T>(ta, tb, n, a.data(), b.data(), c.data()); });
-  const std::string form = std::string(ta ? "A^T" : "A") + (tb ? " B^T" : " B");
-  std::printf("| %s | %-7s | %5d | %8.1f | %8.1f | %5.2f |\n", type, form.c_str(), n,
-              flops / t_ours * 1e-9, flops / t_blas * 1e-9, t_blas / t_ours);
+  for (auto& v : bias) v = static_cast<T>(d(rng));
+  const int lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
+  const auto op_a = s.ta ? CblasTrans : CblasNoTrans, op_b = s.tb ? CblasTrans : CblasNoTrans;
+  const auto ours = [&] {
+    flowtape::kernels::cpu::gemm<T>(s.ta, s.tb, s.m, s.n, s.k, T(1), a.data(), lda, b.data(), ldb,
+                                    T(0), c.data(), s.n, s.bias ? bias.data() : nullptr);
+  };
+  // OpenBLAS has no bias epilogue: C is filled with the bias rows, then beta = 1, which is
+  // what a framework calling it does (PyTorch's addmm).
+  const auto blas = [&] {
+    T beta = T(0);
+    if (s.bias) {
+      for (int i = 0; i < s.m; ++i) std::copy(bias.begin(), bias.end(), c.begin() + i * s.n);
+      beta = T(1);
+    }
+    if constexpr (sizeof(T) == 4)
+      cblas_sgemm(CblasRowMajor, op_a, op_b, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb,
+                  beta, c.data(), s.n);
+    else
+      cblas_dgemm(CblasRowMajor, op_a, op_b, s.m, s.n, s.k, 1.0, a.data(), lda, b.data(), ldb, beta,
+                  c.data(), s.n);
+  };
+  const auto [t_ours, t_blas] = alternate(ours, blas);
+  const double flops = 2.0 * s.m * s.n * static_cast<double>(s.k);
+  std::printf("| %s | %-22s | %5d | %5d | %5d | %7.1f | %7.1f | %4.0f%% | %4.0f%% | %5.2f |\n",
+              type, s.name.c_str(), s.m, s.n, s.k, flops / t_ours * 1e-9, flops / t_blas * 1e-9,
+              100 * flops / t_ours / peak, 100 * flops / t_blas / peak, t_blas / t_ours);
+}
+
+void header() {
+  std::printf(
+      "| dtype | GEMM | m | n | k | flowtape GFLOP/s | OpenBLAS GFLOP/s | flowtape %% of peak | "
+      "OpenBLAS %% of peak | flowtape / OpenBLAS |\n");
+  std::printf("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
 }
 
 }  // namespace
@@ -51,13 +140,26 @@ int main(int argc, char** argv) {
   std::vector<int> sizes;
   for (int i = 1; i < argc; ++i) sizes.push_back(std::atoi(argv[i]));
   if (sizes.empty()) sizes = {64, 128, 256, 512, 1024};
-  std::printf("single thread; OpenBLAS core: %s\n\n", openblas_get_corename());
-  std::printf("| dtype | form | n | flowtape GFLOP/s | OpenBLAS GFLOP/s | flowtape / OpenBLAS |\n");
-  std::printf("| --- | --- | ---: | ---: | ---: | ---: |\n");
-  for (int n : sizes) run<float>("f32", n, false, false);
-  for (int n : sizes) run<double>("f64", n, false, false);
+  const double peak32 = fma_peak<float>(), peak64 = fma_peak<double>();
+  std::printf(
+      "single thread; OpenBLAS core: %s; FMA peak of this core: %.1f GFLOP/s f32, %.1f f64\n\n",
+      openblas_get_corename(), peak32 * 1e-9, peak64 * 1e-9);
+  header();
+  for (int n : sizes) run<float>("f32", {"A B", false, false, n, n, n, false}, peak32);
+  for (int n : sizes) run<double>("f64", {"A B", false, false, n, n, n, false}, peak64);
   const int mid = 512;
-  run<float>("f32", mid, true, false);
-  run<float>("f32", mid, false, true);
+  run<float>("f32", {"A^T B", true, false, mid, mid, mid, false}, peak32);
+  run<float>("f32", {"A B^T", false, true, mid, mid, mid, false}, peak32);
+  if (argc > 1) return 0;
+
+  std::printf("\nThe GEMMs of one W x W layer of a training step at batch B (f32):\n\n");
+  header();
+  for (int w : {64, 256})
+    for (int batch : {256, 1024, 4096}) {
+      const std::string at = " W=" + std::to_string(w) + " B=" + std::to_string(batch);
+      run<float>("f32", {"x w^T + b" + at, false, true, batch, w, w, true}, peak32);
+      run<float>("f32", {"g w" + at, false, false, batch, w, w, false}, peak32);
+      run<float>("f32", {"g^T x" + at, true, false, w, w, batch, false}, peak32);
+    }
   return 0;
 }

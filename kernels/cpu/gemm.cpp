@@ -105,17 +105,31 @@ template <class T>
 void pack_b(bool trans, const T* b, std::int64_t ldb, std::int64_t p0, std::int64_t kc,
             std::int64_t j0, std::int64_t nc, T* dst) {
   constexpr std::int64_t NR = Blocking<T>::NR;
-  for (std::int64_t s = 0; s < nc; s += NR) {
-    const std::int64_t cols = std::min(NR, nc - s);
-    for (std::int64_t p = 0; p < kc; ++p) {
-      T* out = dst + p * NR;
-      if (trans)  // op(B)(p, j) = b[j, p]
-        copy_padded<NR>(b + (j0 + s) * ldb + p0 + p, ldb, cols, out);
-      else if (cols == NR)  // fixed size: inlined as two vector moves, not a memcpy call
-        std::memcpy(out, b + (p0 + p) * ldb + j0 + s, NR * sizeof(T));
-      else
-        copy_padded<NR>(b + (p0 + p) * ldb + j0 + s, 1, cols, out);
+  if (!trans) {
+    // op(B) = B: row p holds every sliver's values at p. Rows are taken in memory order, a
+    // group of up to 8 slivers at a time (as pack_a does for a transposed A), so B streams
+    // in once; sliver by sliver, each row was revisited once per sliver.
+    constexpr std::int64_t kGroup = 8 * NR;
+    const std::int64_t full = nc / NR * NR;
+    for (std::int64_t g0 = 0; g0 < nc; g0 += kGroup) {
+      const std::int64_t g1 = std::min(nc, g0 + kGroup), g_full = std::min(full, g1);
+      for (std::int64_t p = 0; p < kc; ++p) {
+        const T* src = b + (p0 + p) * ldb + j0;
+        T* out = dst + p * NR;
+        if (p + 8 < kc)
+          for (std::int64_t q = g0; q < g1; q += 64 / static_cast<std::int64_t>(sizeof(T)))
+            __builtin_prefetch(src + 8 * ldb + q);
+        for (std::int64_t q = g0; q < g_full; q += NR)  // inlined as two vector moves
+          std::memcpy(out + q * kc, src + q, NR * sizeof(T));
+        if (g_full < g1) copy_padded<NR>(src + g_full, 1, g1 - g_full, out + g_full * kc);
+      }
     }
+    return;
+  }
+  for (std::int64_t s = 0; s < nc; s += NR) {  // op(B)(p, j) = b[j, p]
+    const std::int64_t cols = std::min(NR, nc - s);
+    for (std::int64_t p = 0; p < kc; ++p)
+      copy_padded<NR>(b + (j0 + s) * ldb + p0 + p, ldb, cols, dst + p * NR);
     dst += kc * NR;
   }
 }
