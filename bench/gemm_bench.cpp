@@ -6,6 +6,8 @@
 //    bias row), the input gradient g w and the weight gradient g^T x.
 // Usage: gemm_bench [sizes...]   (default 64 128 256 512 1024; step shapes W in {64, 256},
 //                                 B in {256, 1024, 4096})
+//        gemm_bench --peak       (prints only the f32 FMA peak in GFLOP/s: bench/compare.sh
+//                                 uses it for the ceiling column)
 #include <cblas.h>
 
 #include <algorithm>
@@ -137,6 +139,10 @@ void header() {
 
 int main(int argc, char** argv) {
   openblas_set_num_threads(1);
+  if (argc == 2 && std::string(argv[1]) == "--peak") {
+    std::printf("%.1f\n", fma_peak<float>() * 1e-9);
+    return 0;
+  }
   std::vector<int> sizes;
   for (int i = 1; i < argc; ++i) sizes.push_back(std::atoi(argv[i]));
   if (sizes.empty()) sizes = {64, 128, 256, 512, 1024};
