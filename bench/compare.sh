@@ -9,8 +9,9 @@
 # PyTorch process (bench/py/flow_torch.py, the same step op for op), so both see the same
 # machine load; each reports the median steps/s of REPEATS timed blocks of ~BLOCK_S seconds
 # and its peak RSS. Output: one JSON line per process in $OUT/compare.jsonl, then a Markdown
-# table with the ratios (flowtape / torch steps/s) on stdout (bench/py/compare_table.py, which
-# also re-prints the table of an earlier run: compare_table.py OUT/compare.jsonl).
+# table with the ratios (flowtape / torch steps/s) and each cell's ceiling on stdout
+# (bench/py/compare_table.py, which also re-prints the table of an earlier run:
+# compare_table.py OUT/compare.jsonl [--peak GFLOPS]).
 #
 # Fairness: torch gets torch.set_num_threads(T) and OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = T
 # (Debian's torch calls OpenBLAS, which set_num_threads does not reach), and glibc malloc
@@ -58,4 +59,11 @@ for loss in $LOSSES; do
 done
 echo "elapsed: $((SECONDS - start)) s" >&2
 
-$PY "$HERE/py/compare_table.py" "$RES"
+# The ceiling column needs this core's FMA peak, which gemm_bench measures (built when OpenBLAS
+# is installed); without it the table has no ceiling column.
+PEAK=()
+if [[ -x "$BUILD/bench/gemm_bench" ]]; then
+  PEAK=(--peak "$("$BUILD/bench/gemm_bench" --peak)")
+  echo "FMA peak of one core: ${PEAK[1]} GFLOP/s f32" | tee -a "$OUT/env.txt"
+fi
+$PY "$HERE/py/compare_table.py" "$RES" "${PEAK[@]}"
