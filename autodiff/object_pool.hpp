@@ -3,8 +3,8 @@
 // tensors' data already comes from a caching allocator (allocator.hpp); these blocks went to
 // malloc, whose per-thread cache keeps 7 blocks of a size, while a training step frees
 // hundreds at once when its tape ends, so most took malloc's slow path (~13% of a batch-8
-// step). Each thread keeps a free list per block size. A block freed on another thread than
-// the one that allocated it joins that thread's list, which is harmless: blocks of a size are
+// step). Each thread keeps a free list per block size. A block joins the list of the thread
+// that frees it, whichever thread allocated it, which is harmless: blocks of a size are
 // interchangeable. Under AddressSanitizer the pool is off, so every object stays visible to it.
 #pragma once
 

@@ -62,8 +62,8 @@ echo "elapsed: $((SECONDS - start)) s" >&2
 # The ceiling column needs this core's FMA peak, which gemm_bench measures (built when OpenBLAS
 # is installed); without it the table has no ceiling column.
 PEAK=()
-if [[ -x "$BUILD/bench/gemm_bench" ]]; then
-  PEAK=(--peak "$("$BUILD/bench/gemm_bench" --peak)")
-  echo "FMA peak of one core: ${PEAK[1]} GFLOP/s f32" | tee -a "$OUT/env.txt"
+if [[ -x "$BUILD/bench/gemm_bench" ]] && peak=$("$BUILD/bench/gemm_bench" --peak); then
+  PEAK=(--peak "$peak")
+  echo "FMA peak of one core: $peak GFLOP/s f32" | tee -a "$OUT/env.txt"
 fi
 $PY "$HERE/py/compare_table.py" "$RES" "${PEAK[@]}"

@@ -47,7 +47,7 @@ T* scratch(int which, std::size_t count) {
   return static_cast<T*>(buf[which].get());
 }
 
-// Writes the first `count` (< N) values of src, spaced `stride` apart, then zeros, to
+// Writes the first `count` (<= N) values of src, spaced `stride` apart, then zeros, to
 // out[0, N). The trip count is fixed: a variable-length copy and zero fill of a ragged sliver
 // compiled to rep movs / rep stos, whose start-up cost was most of the packing time of an
 // m = 64 weight gradient (64 = 10 slivers of 6 rows + 4).
@@ -78,9 +78,11 @@ void pack_a(bool trans, const T* a, std::int64_t lda, std::int64_t i0, std::int6
         T* out = dst + p * MR;
         // The rows are lda apart: a stride the hardware prefetcher followed too late when a
         // weight gradient's A (the [batch, width] output gradient) came from memory.
-        if (p + 8 < kc)
+        if (p + 8 < kc) {  // every line of the group's part of row p + 8
           for (std::int64_t s = g0; s < g1; s += 64 / static_cast<std::int64_t>(sizeof(T)))
             __builtin_prefetch(src + 8 * lda + s);
+          __builtin_prefetch(src + 8 * lda + g1 - 1);
+        }
         for (std::int64_t s = g0; s < g_full; s += MR)  // a fixed-size copy the compiler inlines
           std::memcpy(out + s * kc, src + s, MR * sizeof(T));
         if (g_full < g1) copy_padded<MR>(src + g_full, 1, g1 - g_full, out + g_full * kc);
@@ -116,9 +118,11 @@ void pack_b(bool trans, const T* b, std::int64_t ldb, std::int64_t p0, std::int6
       for (std::int64_t p = 0; p < kc; ++p) {
         const T* src = b + (p0 + p) * ldb + j0;
         T* out = dst + p * NR;
-        if (p + 8 < kc)
+        if (p + 8 < kc) {  // every line of the group's part of row p + 8
           for (std::int64_t q = g0; q < g1; q += 64 / static_cast<std::int64_t>(sizeof(T)))
             __builtin_prefetch(src + 8 * ldb + q);
+          __builtin_prefetch(src + 8 * ldb + g1 - 1);
+        }
         for (std::int64_t q = g0; q < g_full; q += NR)  // inlined as two vector moves
           std::memcpy(out + q * kc, src + q, NR * sizeof(T));
         if (g_full < g1) copy_padded<NR>(src + g_full, 1, g1 - g_full, out + g_full * kc);
@@ -258,8 +262,10 @@ void gemm_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std
     for (std::int64_t i = 0; i < m; ++i)
       for (std::int64_t j = 0; j < n; ++j) {
         T& dst = c[i * ldc + j];
-        dst = beta == T(0) ? T(0) : beta * dst;
-        if (bias) dst += bias[j];
+        if (bias)  // as the affine layer's old fill-then-accumulate: a -0 bias stays -0
+          dst = beta == T(0) ? bias[j] : beta * dst + bias[j];
+        else
+          dst = beta == T(0) ? T(0) : beta * dst;
       }
     return;
   }
@@ -269,7 +275,8 @@ void gemm_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std
   T* bp = scratch<T>(0, static_cast<std::size_t>(kc_max * nc_max));
   T* ap = scratch<T>(1, static_cast<std::size_t>(kc_max * mc_max));
   // Packing A pays off when each packed block is reused across many NR-column slivers. For a
-  // C up to 256 columns wide (an MLP's [batch, 64] and [batch, 256] layers: 4 and 16 slivers)
+  // C of up to 16 slivers (256 f32 columns with AVX2: an MLP's [batch, 64] and [batch, 256]
+  // layers are 4 and 16 slivers)
   // the scalar, strided packing of a row-major A cost more than reading it in place: each
   // micro-tile then streams MR contiguous rows, which the hardware prefetcher follows. At 256
   // columns this took the packing from 12% to 6% of a width-256 FDM step and the layer GEMMs

@@ -3,6 +3,7 @@
 // bias epilogue (bit-identical to filling C with the bias rows and accumulating onto them).
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "kernels/cpu/elementwise.hpp"
@@ -23,7 +24,8 @@ void check_gemm(std::int64_t m, std::int64_t n, std::int64_t k, bool ta, bool tb
   const auto a = random_vector<T>(static_cast<std::size_t>(m * k), 1);
   const auto b = random_vector<T>(static_cast<std::size_t>(k * n), 2);
   auto c = random_vector<T>(static_cast<std::size_t>(m * n), 3);
-  const auto bias = random_vector<T>(static_cast<std::size_t>(n), 4);
+  auto bias = random_vector<T>(static_cast<std::size_t>(n), 4);
+  bias[0] = T(-0.0);  // signed zeros must survive where nothing is added to them (k = 0)
   const T* bias_ptr = with_bias ? bias.data() : nullptr;
   if (beta == T(0)) std::fill(c.begin(), c.end(), std::numeric_limits<T>::quiet_NaN());
   auto expect = c;
@@ -43,7 +45,9 @@ void check_gemm(std::int64_t m, std::int64_t n, std::int64_t k, bool ta, bool tb
     for (std::int64_t i = 0; i < m; ++i)
       std::copy(bias.begin(), bias.end(), filled.begin() + i * n);
     gemm<T>(ta, tb, m, n, k, T(1), a.data(), lda, b.data(), ldb, T(1), filled.data(), n);
-    BOOST_TEST((c == filled), "bits differ: m=" << m << " n=" << n << " k=" << k);
+    // Bits, not ==, which would take -0 for +0.
+    BOOST_TEST(std::memcmp(c.data(), filled.data(), c.size() * sizeof(T)) == 0,
+               "bits differ: m=" << m << " n=" << n << " k=" << k);
   }
 }
 
@@ -74,13 +78,17 @@ BOOST_AUTO_TEST_CASE(alpha_beta_and_multiple_k_blocks) {
 }
 
 BOOST_AUTO_TEST_CASE(bias_epilogue) {
-  // Ragged tiles in both directions, the in-place-A path (n <= 128, A not transposed), the
+  // Ragged tiles in both directions, the in-place-A path (up to 16 slivers, A not transposed), the
   // packed path, the skinny path (n <= 4, B^T), several k-blocks (the bias is added once) and
   // two NC panels (the bias offset per panel).
   for (std::int64_t m : {1, 7, 64, 257})
     for (std::int64_t n : {1, 2, 33, 200})
       for (std::int64_t k : {1, 64, 600})
         for (int t = 0; t < 4; ++t) check_gemm<float>(m, n, k, t & 1, t & 2, 1.0f, 0.0f, true);
+  // Packed, not transposed A (more than 16 slivers), full and ragged slivers, both dtypes.
+  check_gemm<float>(50, 300, 64, false, true, 1.0f, 0.0f, true);
+  check_gemm<float>(48, 517, 300, false, false, 1.0f, 0.0f, true);
+  check_gemm<double>(37, 300, 70, false, false, 1.0, 0.0, true);
   check_gemm<double>(300, 70, 600, false, true, 0.5, 2.0, true);
   check_gemm<double>(5, 3000, 9, false, true, 1.0, 0.0, true);
   check_gemm<float>(301, 2, 67, false, true, -1.0f, 0.5f, true);
@@ -90,6 +98,9 @@ BOOST_AUTO_TEST_CASE(bias_epilogue) {
   flowtape::kernels::cpu::gemm<double>(false, true, 2, 2, 0, 1.0, nullptr, 1, nullptr, 1, 0.5,
                                        c.data(), 2, bias.data());
   BOOST_TEST(c == (std::vector<double>{10.5, 21, 11.5, 22}), boost::test_tools::per_element());
+  // The affine layer with no input features: every row is the bias, signed zeros included.
+  for (std::int64_t m : {1, 7})
+    for (std::int64_t n : {1, 33}) check_gemm<float>(m, n, 0, false, true, 1.0f, 0.0f, true);
 }
 
 BOOST_AUTO_TEST_CASE(skinny_output_with_beta) {

@@ -110,7 +110,7 @@ BOOST_AUTO_TEST_CASE(max_propagates_nan) {
 }
 
 // Short contiguous rows (len below the SIMD width, as in a per-sample loss over 2 coordinates)
-// fold in order: the same bits as a left-to-right sum, signed zeros included.
+// and strided axes fold in order: the same bits as a left-to-right sum, signed zeros included.
 BOOST_AUTO_TEST_CASE(short_rows_fold_in_order) {
   for (std::int64_t len = 1; len < 9; ++len) {
     const std::int64_t outer = 37;
@@ -128,6 +128,22 @@ BOOST_AUTO_TEST_CASE(short_rows_fold_in_order) {
       BOOST_TEST(s[static_cast<std::size_t>(o)] == acc, "len=" << len << " row " << o);
       BOOST_TEST(mx[static_cast<std::size_t>(o)] == best, "len=" << len << " row " << o);
     }
+  }
+  // Strided axes (a bias gradient's column sums) fold each column in row order too: inner
+  // widths below, at and above the four-batch register block, with a ragged last batch.
+  for (std::int64_t inner : {3, 33, 64, 75, 130}) {
+    const std::int64_t len = 41;
+    auto x = random_vector<float>(static_cast<std::size_t>(len * inner), 9u, -1e4, 1e4);
+    for (std::size_t i = 0; i < x.size(); i += 3) x[i] = 1e-4f;
+    std::vector<float> s(static_cast<std::size_t>(inner));
+    sum_axis(x.data(), s.data(), {1, len, inner});
+    int differ = 0;
+    for (std::int64_t j = 0; j < inner; ++j) {
+      float acc = 0;
+      for (std::int64_t k = 0; k < len; ++k) acc += x[static_cast<std::size_t>(k * inner + j)];
+      differ += s[static_cast<std::size_t>(j)] != acc;
+    }
+    BOOST_TEST(differ == 0, "inner=" << inner);
   }
   const std::vector<float> zeros = {-0.0f, -0.0f};
   float z = 1;
