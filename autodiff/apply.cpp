@@ -36,26 +36,31 @@ Tensor apply(const OpDef& op, std::vector<Tensor> in, const Attrs& attrs) {
   } else {
     out = empty(out_shape, in[0].dtype(), in[0].device());
   }
-  op.forward(in, attrs, out);
-
-  if (op.vjp && recording()) {
-    Tape* tape = Tape::active();
-    bool tracked = false;
+  // Whether the rules will run: the op is recorded (some input is on the active tape) or its
+  // tangent is computed (some input carries one). Only then is a residual worth keeping.
+  Tape* tape = op.vjp && recording() ? Tape::active() : nullptr;
+  bool tracked = false;
+  if (tape)
     for (const Tensor& x : in) tracked |= tape->tracks(x);
-    if (tracked) tape->record(op, in, out, attrs);
-  }
+  bool tangent = false;
+  if (op.jvp && detail::tangents_enabled())
+    for (const Tensor& x : in) tangent |= x.has_tangent();
 
-  if (op.jvp && detail::tangents_enabled()) {
-    bool any = false;
-    for (const Tensor& x : in) any |= x.has_tangent();
-    if (any) {
-      std::vector<Tensor> tangents(in.size());
-      for (std::size_t i = 0; i < in.size(); ++i) tangents[i] = in[i].tangent();
-      detail::TangentsOff rules_run_without_tangents;
-      Tensor t = op.jvp(Saved{in, out, attrs}, tangents);
-      if (t.defined() && !(t.shape() == out_shape)) t = broadcast_to(t, out_shape);
-      out.impl()->tangent = std::move(t);
-    }
+  Tensor residual;
+  if (op.forward_residual && (tracked || tangent))
+    op.forward_residual(in, attrs, out, residual);
+  else
+    op.forward(in, attrs, out);
+
+  if (tracked) tape->record(op, in, out, attrs, residual);
+
+  if (tangent) {
+    std::vector<Tensor> tangents(in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) tangents[i] = in[i].tangent();
+    detail::TangentsOff rules_run_without_tangents;
+    Tensor t = op.jvp(Saved{in, out, attrs, residual}, tangents);
+    if (t.defined() && !(t.shape() == out_shape)) t = broadcast_to(t, out_shape);
+    out.impl()->tangent = std::move(t);
   }
   return out;
 }

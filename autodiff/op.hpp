@@ -30,11 +30,14 @@ struct Attrs {
 
 using Inputs = std::span<const Tensor>;
 
-// What a rule can see: the op's inputs, its output and its attributes.
+// What a rule can see: the op's inputs, its output, its attributes and its residual: a
+// by-product of the forward pass kept for the rules (JAX's word), undefined when the op has
+// none or its forward ran without it.
 struct Saved {
   Inputs in;
   const Tensor& out;
   const Attrs& attrs;
+  const Tensor& residual;
 };
 
 // Where a VJP rule writes its results: grads[i] is the cotangent of input i (leave it
@@ -61,6 +64,11 @@ struct OpDef {
   // When true, forward() may replace out's storage with an input's (reshape): apply() then
   // skips allocating the output buffer.
   bool aliases_input = false;
+  // Optional: a forward that also returns a residual for the rules (it allocates it, or
+  // leaves it undefined). apply() calls it instead of forward() only when the op is recorded
+  // on a tape or its tangent is computed, so inference pays nothing. silu keeps 1 + e^-x,
+  // which saves its derivative an exp and a pass.
+  void (*forward_residual)(Inputs, const Attrs&, Tensor& out, Tensor& residual) = nullptr;
 };
 
 Tensor apply(const OpDef& op, std::vector<Tensor> inputs, const Attrs& attrs = {});

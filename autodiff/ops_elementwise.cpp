@@ -160,11 +160,22 @@ const OpDef kAbs = FLOWTAPE_UNARY("abs", fn::Abs, abs, d_abs);
 const OpDef kTanh = FLOWTAPE_UNARY("tanh", fn::Tanh, tanh, d_tanh);
 const OpDef kSigmoid = FLOWTAPE_UNARY("sigmoid", fn::Sigmoid, sigmoid, d_sigmoid);
 const OpDef kRelu = FLOWTAPE_UNARY("relu", fn::Relu, relu, d_relu);
-// silu's rules are one fused op each way: g silu'(x) (silu_grad, below).
+// silu's rules are one fused op each way: g silu'(x) (silu_grad, below). When they will run,
+// the forward also keeps its denominator d = 1 + e^-x as the residual, and the rules hand it
+// to silu_grad, which then skips the exp (the same bits; the device recomputes instead).
+void silu_forward_residual(Inputs in, const Attrs& a, Tensor& out, Tensor& residual) {
+  if (out.device() == Device::cuda) return unary_forward<fn::Silu, CU::silu>(in, a, out);
+  residual = empty(out.shape(), out.dtype(), out.device());
+  dispatch(out.dtype(), [&]<class T>() {
+    cpu::map_unary2(in[0].data<T>(), out.data<T>(), residual.data<T>(), out.numel(),
+                    fn::SiluAndDenominator{});
+  });
+}
 const OpDef kSilu{
     "silu", same_shape, unary_forward<fn::Silu, CU::silu>,
-    [](const Saved& s, Inputs t) { return silu_grad(s.in[0], t[0]); },
-    [](const Saved& s, const Tensor& g, Grads& out) { out[0] = silu_grad(s.in[0], g); }};
+    [](const Saved& s, Inputs t) { return silu_grad(s.in[0], t[0], s.residual); },
+    [](const Saved& s, const Tensor& g, Grads& out) { out[0] = silu_grad(s.in[0], g, s.residual); },
+    /*aliases_input=*/false, silu_forward_residual};
 const OpDef kSoftplus = FLOWTAPE_UNARY("softplus", fn::Softplus, softplus, d_softplus);
 const OpDef kSin = FLOWTAPE_UNARY("sin", fn::Sin, sin, d_sin);
 const OpDef kCos = FLOWTAPE_UNARY("cos", fn::Cos, cos, d_cos);
@@ -190,30 +201,52 @@ Tensor silu_d3(const Tensor& x) {
   return sp * (q * (3.0 + x * q) - 2.0 * x * sp);
 }
 
+// silu_grad and silu_grad2 take an optional third input: silu's denominator d = 1 + e^-x for
+// the same x, a cache the forward reads instead of recomputing the exp. It is a function of x,
+// not a variable: the rules differentiate through x alone (d gets no cotangent) and pass d on.
+Shape silu_derivative_shape(Inputs in, const char* name) {
+  if (in.size() == 3 && !(in[2].shape() == in[0].shape()))
+    throw std::invalid_argument(std::string(name) + ": the denominator has shape " +
+                                in[2].shape().str() + ", x has " + in[0].shape().str());
+  return broadcast_shapes(in[0].shape(), in[1].shape(), name);
+}
+template <class F, class FromDenominator, CN C>
+void silu_derivative_forward(Inputs in, const Attrs& a, Tensor& out) {
+  // The device kernels recompute the exp.
+  if (in.size() == 3 && out.device() != Device::cuda)
+    return nary_forward<3>(in, FromDenominator{}, C, out);
+  binary_forward<F, C>(in.first(2), a, out);
+}
+Tensor denominator_of(const Saved& s) { return s.in.size() == 3 ? s.in[2] : Tensor(); }
+
 // silu_grad(x, g) = g silu'(x):  d = dg silu'(x) + dx g silu''(x).
 const OpDef kSiluGrad{
-    "silu_grad", FLOWTAPE_BINARY_SHAPE("silu_grad"),
-    binary_forward<fn::SiluGrad, CN::silu_grad>,
+    "silu_grad",
+    [](Inputs in, const Attrs&) { return silu_derivative_shape(in, "silu_grad"); },
+    silu_derivative_forward<fn::SiluGrad, fn::SiluGradFromDenominator, CN::silu_grad>,
     [](const Saved& s, Inputs t) {
-      return plus(t[0].defined() ? silu_grad2(s.in[0], mul(s.in[1], t[0])) : Tensor(),
-                  t[1].defined() ? silu_grad(s.in[0], t[1]) : Tensor());
+      const Tensor d = denominator_of(s);
+      return plus(t[0].defined() ? silu_grad2(s.in[0], mul(s.in[1], t[0]), d) : Tensor(),
+                  t[1].defined() ? silu_grad(s.in[0], t[1], d) : Tensor());
     },
     [](const Saved& s, const Tensor& g, Grads& out) {
-      if (out.wants(0)) out[0] = sum_to(silu_grad2(s.in[0], mul(g, s.in[1])), s.in[0].shape());
-      if (out.wants(1)) out[1] = sum_to(silu_grad(s.in[0], g), s.in[1].shape());
+      const Tensor d = denominator_of(s);
+      if (out.wants(0)) out[0] = sum_to(silu_grad2(s.in[0], mul(g, s.in[1]), d), s.in[0].shape());
+      if (out.wants(1)) out[1] = sum_to(silu_grad(s.in[0], g, d), s.in[1].shape());
     }};
 
 // silu_grad2(x, g) = g silu''(x):  d = dg silu''(x) + dx g silu'''(x).
 const OpDef kSiluGrad2{
-    "silu_grad2", FLOWTAPE_BINARY_SHAPE("silu_grad2"),
-    binary_forward<fn::SiluGrad2, CN::silu_grad2>,
+    "silu_grad2",
+    [](Inputs in, const Attrs&) { return silu_derivative_shape(in, "silu_grad2"); },
+    silu_derivative_forward<fn::SiluGrad2, fn::SiluGrad2FromDenominator, CN::silu_grad2>,
     [](const Saved& s, Inputs t) {
       return plus(t[0].defined() ? mul(mul(s.in[1], t[0]), silu_d3(s.in[0])) : Tensor(),
-                  t[1].defined() ? silu_grad2(s.in[0], t[1]) : Tensor());
+                  t[1].defined() ? silu_grad2(s.in[0], t[1], denominator_of(s)) : Tensor());
     },
     [](const Saved& s, const Tensor& g, Grads& out) {
       if (out.wants(0)) out[0] = sum_to(mul(mul(g, s.in[1]), silu_d3(s.in[0])), s.in[0].shape());
-      if (out.wants(1)) out[1] = sum_to(silu_grad2(s.in[0], g), s.in[1].shape());
+      if (out.wants(1)) out[1] = sum_to(silu_grad2(s.in[0], g, denominator_of(s)), s.in[1].shape());
     }};
 
 // The identity shares its input's buffer; it exists so a verb can give a tensor a fresh slot
@@ -251,8 +284,14 @@ Tensor softplus(const Tensor& x) { return apply(kSoftplus, {x}); }
 Tensor sin(const Tensor& x) { return apply(kSin, {x}); }
 Tensor cos(const Tensor& x) { return apply(kCos, {x}); }
 Tensor identity(const Tensor& x) { return apply(kIdentity, {x}); }
-Tensor silu_grad(const Tensor& x, const Tensor& g) { return apply(kSiluGrad, {x, g}); }
-Tensor silu_grad2(const Tensor& x, const Tensor& g) { return apply(kSiluGrad2, {x, g}); }
+Tensor silu_grad(const Tensor& x, const Tensor& g, const Tensor& denominator) {
+  if (!denominator.defined()) return apply(kSiluGrad, {x, g});
+  return apply(kSiluGrad, {x, g, denominator});
+}
+Tensor silu_grad2(const Tensor& x, const Tensor& g, const Tensor& denominator) {
+  if (!denominator.defined()) return apply(kSiluGrad2, {x, g});
+  return apply(kSiluGrad2, {x, g, denominator});
+}
 
 Tensor pow(const Tensor& x, double exponent) {
   if (exponent == 0.0) return ones_like(x);  // constant: no derivative, and no 0 * inf at x = 0

@@ -60,9 +60,9 @@ void Tape::watch(std::span<const Tensor> xs) {
 }
 
 void Tape::record(const OpDef& op, std::vector<Tensor> inputs, const Tensor& out,
-                  const Attrs& attrs) {
+                  const Attrs& attrs, const Tensor& residual) {
   new_slot(*out.impl());
-  nodes_.push_back(Node{&op, std::move(inputs), out, attrs});
+  nodes_.push_back(Node{&op, std::move(inputs), out, attrs, residual});
 }
 
 std::vector<Tensor> Tape::gradient(const Tensor& y, std::span<const Tensor> wrt,
@@ -125,7 +125,7 @@ std::vector<Tensor> Tape::gradient_from(const Tensor& y, std::span<const Tensor>
         for (std::size_t j = 0; j < inputs.size(); ++j) any |= (wanted[j] = tracks(inputs[j]));
         if (!any) continue;
         Grads sink{grads, wanted};
-        op.vjp(Saved{inputs, out, attrs}, g, sink);
+        op.vjp(Saved{inputs, out, attrs, node.residual}, g, sink);
         for (std::size_t j = 0; j < inputs.size(); ++j) {
           if (!wanted[j] || !grads[j].defined()) continue;
           if (!(grads[j].shape() == inputs[j].shape()))

@@ -45,6 +45,27 @@ void map_unary(const T* x, T* y, std::int64_t n, F f) {
   });
 }
 
+// Two outputs from one input in one pass: f(batch) returns a pair {y, z}. (silu and the
+// denominator its derivatives reuse.)
+template <class T, class F>
+void map_unary2(const T* x, T* y, T* z, std::int64_t n, F f) {
+  using B = Batch<T>;
+  constexpr std::int64_t W = kWidth<T>;
+  for_chunks(n, [&](std::int64_t lo, std::int64_t hi) {
+    std::int64_t i = lo;
+    for (; i + W <= hi; i += W) {
+      const auto [a, b] = f(B::load_unaligned(x + i));
+      a.store_unaligned(y + i);
+      b.store_unaligned(z + i);
+    }
+    if (i < hi) {
+      const auto [a, b] = f(load_partial(x + i, hi - i));
+      store_partial(a, y + i, hi - i);
+      store_partial(b, z + i, hi - i);
+    }
+  });
+}
+
 namespace detail {
 // Loads W values from p, or broadcasts p[0] when the operand's stride along the row is 0.
 template <class T>

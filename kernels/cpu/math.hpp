@@ -2,6 +2,8 @@
 // push tails through the same code (see simd.hpp), so results do not depend on alignment.
 #pragma once
 
+#include <utility>
+
 #include "kernels/cpu/simd.hpp"
 
 namespace flowtape::kernels::cpu::fn {
@@ -28,17 +30,37 @@ struct Sigmoid {
 struct Silu {
   template <class B> B operator()(const B& x) const { return x / (B(1) + xsimd::exp(-x)); }
 };
-// g silu'(x) = g s (1 + x (1 - s)) and g silu''(x) = g s (1 - s) (2 + x (1 - 2 s)), s = sigmoid(x).
+// silu(x) and its denominator d = 1 + e^-x, which the derivatives below reuse: the same
+// operations as Silu, so the same bits.
+struct SiluAndDenominator {
+  template <class B> std::pair<B, B> operator()(const B& x) const {
+    const B d = B(1) + xsimd::exp(-x);
+    return {x / d, d};
+  }
+};
+// g silu'(x) = g s (1 + x (1 - s)) and g silu''(x) = g s (1 - s) (2 + x (1 - 2 s)),
+// s = sigmoid(x) = 1 / d. The *FromDenominator forms take d from silu's forward instead of
+// recomputing the exp, and give the same bits.
+struct SiluGradFromDenominator {
+  template <class B> B operator()(const B& x, const B& g, const B& d) const {
+    const B s = B(1) / d;
+    return g * s * (B(1) + x * (B(1) - s));
+  }
+};
+struct SiluGrad2FromDenominator {
+  template <class B> B operator()(const B& x, const B& g, const B& d) const {
+    const B s = B(1) / d;
+    return g * s * (B(1) - s) * (B(2) + x * (B(1) - B(2) * s));
+  }
+};
 struct SiluGrad {
   template <class B> B operator()(const B& x, const B& g) const {
-    const B s = B(1) / (B(1) + xsimd::exp(-x));
-    return g * s * (B(1) + x * (B(1) - s));
+    return SiluGradFromDenominator{}(x, g, B(1) + xsimd::exp(-x));
   }
 };
 struct SiluGrad2 {
   template <class B> B operator()(const B& x, const B& g) const {
-    const B s = B(1) / (B(1) + xsimd::exp(-x));
-    return g * s * (B(1) - s) * (B(2) + x * (B(1) - B(2) * s));
+    return SiluGrad2FromDenominator{}(x, g, B(1) + xsimd::exp(-x));
   }
 };
 // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): never overflows.

@@ -3,6 +3,9 @@
 // The second-order cases check that each op's rules are themselves differentiable.
 #include <boost/test/unit_test.hpp>
 
+#include <cstring>
+#include <string>
+
 #include "support/gradcheck.hpp"
 
 using namespace flowtape;
@@ -74,6 +77,40 @@ BOOST_AUTO_TEST_CASE(unary) {
                   {normal({3, 1}), normal(s)});
   check_gradients("silu_grad2 bcast", [](auto& x) { return silu_grad2(x[0], x[1]); },
                   {normal(s), normal({5})});
+}
+
+// silu keeps its denominator 1 + e^-x as a residual when its rules will run, and its rules
+// hand it to silu_grad / silu_grad2 instead of recomputing the exp. That must change no bit:
+// the VJP, the JVP and forward-over-reverse against the same derivatives computed from x
+// alone, in f32 and f64. (The finite-difference checks above already go through the residual.)
+BOOST_AUTO_TEST_CASE(silu_residual_gives_the_same_bits) {
+  for (DType dt : {DType::f32, DType::f64}) {
+    Generator g(7);
+    const Tensor x = randn({37, 5}, g, dt) * 4.0, u = randn({37, 5}, g, dt),
+                 v = randn({37, 5}, g, dt);
+    const auto bits_equal = [](const Tensor& a, const Tensor& b) {
+      const auto va = a.to_vector(), vb = b.to_vector();
+      return va.size() == vb.size() &&
+             std::memcmp(va.data(), vb.data(), va.size() * sizeof(double)) == 0;
+    };
+    // VJP: through the tape, u^T silu'(x).
+    const Tensor via_tape = vjp([](const Tensor& t) { return silu(t); }, x, u);
+    BOOST_TEST(bits_equal(via_tape, silu_grad(x, u)));
+    // JVP: silu'(x) v.
+    const auto [y, tangent] = jvp([](const Tensor& t) { return silu(t); }, x, v);
+    BOOST_TEST(bits_equal(y, silu(x)));
+    BOOST_TEST(bits_equal(tangent, silu_grad(x, v)));
+    // Forward-over-reverse, H v of sum(u * silu(x)): u silu''(x) v.
+    const Tensor hv = hvp([&](const Tensor& t) { return sum(u * silu(t)); }, x, v);
+    BOOST_TEST(bits_equal(hv, silu_grad2(x, u * v)));
+  }
+  // A denominator of the wrong shape is refused, naming both shapes.
+  const Tensor x = zeros({3, 4});
+  BOOST_CHECK_EXCEPTION(silu_grad(x, x, zeros({4})), std::invalid_argument,
+                        [](const std::invalid_argument& e) {
+                          return std::string(e.what()).find("[4]") != std::string::npos &&
+                                 std::string(e.what()).find("[3, 4]") != std::string::npos;
+                        });
 }
 
 BOOST_AUTO_TEST_CASE(reductions) {
