@@ -36,7 +36,7 @@ Tensor apply(const OpDef& op, std::vector<Tensor> in, const Attrs& attrs) {
   } else {
     out = empty(out_shape, in[0].dtype(), in[0].device());
   }
-  // Whether the rules will run: the op is recorded (some input is on the active tape) or its
+  // Whether the rules may run: the op is recorded (some input is on the active tape) or its
   // tangent is computed (some input carries one). Only then is a residual worth keeping.
   Tape* tape = op.vjp && recording() ? Tape::active() : nullptr;
   bool tracked = false;

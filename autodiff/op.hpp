@@ -67,7 +67,10 @@ struct OpDef {
   // Optional: a forward that also returns a residual for the rules (it allocates it, or
   // leaves it undefined). apply() calls it instead of forward() only when the op is recorded
   // on a tape or its tangent is computed, so inference pays nothing. silu keeps 1 + e^-x,
-  // which saves its derivative an exp and a pass.
+  // which saves its derivatives an exp (for one more buffer written and read). Like the
+  // inputs the tape keeps, a residual holds the values of forward time: writing into an
+  // input's buffer afterwards (not something the library does while a tape is in use) would
+  // leave the rules mixing new inputs with an old residual.
   void (*forward_residual)(Inputs, const Attrs&, Tensor& out, Tensor& residual) = nullptr;
 };
 

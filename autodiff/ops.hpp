@@ -53,8 +53,9 @@ Tensor cos(const Tensor& x);
 Tensor identity(const Tensor& x);  // a recorded no-op (shares the buffer)
 // g * silu'(x) and g * silu''(x), each one fused pass: silu's JVP and VJP rules (and their own
 // rules) use them instead of a chain of ~7 elementwise ops per layer. Broadcasting.
-// denominator (optional): 1 + e^-x for this x, as silu's forward keeps it; given, the exp is
-// not recomputed (same result). The rules pass it on; it never gets a gradient.
+// denominator (optional): 1 + e^-x for this very x, as silu's forward keeps it. It must be
+// that value: on the CPU it replaces the exp (same result), on CUDA it is ignored. It is a
+// cache, not a variable: the rules differentiate through x and give it no gradient.
 Tensor silu_grad(const Tensor& x, const Tensor& g, const Tensor& denominator = Tensor());
 Tensor silu_grad2(const Tensor& x, const Tensor& g, const Tensor& denominator = Tensor());
 

@@ -77,6 +77,14 @@ BOOST_AUTO_TEST_CASE(unary) {
                   {normal({3, 1}), normal(s)});
   check_gradients("silu_grad2 bcast", [](auto& x) { return silu_grad2(x[0], x[1]); },
                   {normal(s), normal({5})});
+  // With the denominator given (computed from x, so it is the cache the rules expect), and
+  // broadcast against g: the rules must still give the whole derivative through x.
+  check_gradients("silu_grad denom bcast",
+                  [](auto& x) { return silu_grad(x[0], x[1], 1.0 + exp(-x[0])); },
+                  {normal({3, 1}), normal(s)});
+  check_gradients("silu_grad2 denom bcast",
+                  [](auto& x) { return silu_grad2(x[0], x[1], 1.0 + exp(-x[0])); },
+                  {normal({3, 1}), normal(s)});
 }
 
 // silu keeps its denominator 1 + e^-x as a residual when its rules will run, and its rules
@@ -103,6 +111,27 @@ BOOST_AUTO_TEST_CASE(silu_residual_gives_the_same_bits) {
     // Forward-over-reverse, H v of sum(u * silu(x)): u silu''(x) v.
     const Tensor hv = hvp([&](const Tensor& t) { return sum(u * silu(t)); }, x, v);
     BOOST_TEST(bits_equal(hv, silu_grad2(x, u * v)));
+  }
+  // The residual is made only when the rules may run: recorded silu holds one more buffer of
+  // x's size than silu under NoGrad (the denominator), which shows the path above is taken.
+  {
+    Generator g3(3);
+    const Tensor x = randn({64, 8}, g3, DType::f32);
+    const std::size_t base = live_storage_bytes();
+    std::size_t plain = 0, recorded = 0;
+    {
+      NoGrad no_grad;
+      const Tensor y = silu(x);
+      plain = live_storage_bytes() - base;
+    }
+    {
+      Tape tape;
+      tape.watch(x);
+      const Tensor y = silu(x);
+      recorded = live_storage_bytes() - base;
+    }
+    BOOST_TEST(plain >= 64u * 8u * 4u);
+    BOOST_TEST(recorded == 2 * plain);
   }
   // A denominator of the wrong shape is refused, naming both shapes.
   const Tensor x = zeros({3, 4});
@@ -197,6 +226,8 @@ BOOST_AUTO_TEST_CASE(second_order_through_every_rule) {
   second("silu", [](const Tensor& x) { return silu(x); }, normal(s));
   second("softplus", [](const Tensor& x) { return softplus(x); }, normal(s));
   second("silu_grad", [](const Tensor& x) { return silu_grad(x, x * x); }, normal(s));
+  second("silu_grad2 with denominator",
+         [](const Tensor& x) { return silu_grad2(x, x * x, 1.0 + exp(-x)); }, normal(s));
   second("silu_grad2", [](const Tensor& x) { return silu_grad2(x, sin(x)); }, normal(s));
   second("sin", [](const Tensor& x) { return sin(x); }, normal(s));
   second("cos", [](const Tensor& x) { return cos(x); }, normal(s));
