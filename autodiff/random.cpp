@@ -62,6 +62,13 @@ inline double to_unit_f64(std::uint32_t hi, std::uint32_t lo) {
 // Blocks converted per vectorised Box-Muller call: enough to amortise the call, small enough
 // for the stack.
 constexpr std::int64_t kChunk = 64;
+// The Box-Muller uniforms of n blocks: u1 from the first two words, u2 from the last two.
+void box_muller_uniforms(const Generator::Block* blocks, std::int64_t n, double* u1, double* u2) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    u1[i] = to_unit_f64(blocks[i][0], blocks[i][1]);
+    u2[i] = to_unit_f64(blocks[i][2], blocks[i][3]);
+  }
+}
 }  // namespace
 
 void Generator::fill_uniform(float* out, std::int64_t n) {
@@ -88,11 +95,7 @@ void Generator::normals_of(const Block* blocks, std::int64_t n, double* out) {
   alignas(64) double u1[kChunk], u2[kChunk];
   for (std::int64_t base = 0; base < n; base += kChunk) {
     const std::int64_t m = std::min(kChunk, n - base);
-    for (std::int64_t i = 0; i < m; ++i) {
-      const Block& b = blocks[base + i];
-      u1[i] = to_unit_f64(b[0], b[1]);
-      u2[i] = to_unit_f64(b[2], b[3]);
-    }
+    box_muller_uniforms(blocks + base, m, u1, u2);
     kernels::cpu::box_muller(u1, u2, out + base, nullptr, m);
   }
 }
@@ -107,15 +110,13 @@ double Generator::normal() {
 // Each block gives two normals: out[2j] and out[2j+1] are the pair of block j.
 template <class T>
 static void fill_normal_impl(Generator& g, T* out, std::int64_t n) {
+  Generator::Block blocks[kChunk];
   alignas(64) double u1[kChunk], u2[kChunk], z0[kChunk], z1[kChunk];
   const std::int64_t pairs = (n + 1) / 2;
   for (std::int64_t base = 0; base < pairs; base += kChunk) {
     const std::int64_t m = std::min(kChunk, pairs - base);
-    for (std::int64_t j = 0; j < m; ++j) {
-      const auto b = g.next_block();
-      u1[j] = to_unit_f64(b[0], b[1]);
-      u2[j] = to_unit_f64(b[2], b[3]);
-    }
+    g.next_blocks(blocks, m);
+    box_muller_uniforms(blocks, m, u1, u2);
     kernels::cpu::box_muller(u1, u2, z0, z1, m);
     for (std::int64_t j = 0; j < m; ++j) {
       const std::int64_t i = 2 * (base + j);

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/timing.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/simd.hpp"
 
@@ -28,20 +29,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Seconds per call of f, over calls repeated for at least `seconds`.
-template <class F>
-double per_call(F&& f, double seconds) {
-  const auto start = Clock::now();
-  long calls = 0;
-  double elapsed = 0;
-  do {
-    f();
-    ++calls;
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  } while (elapsed < seconds);
-  return elapsed / static_cast<double>(calls);
-}
-
 // Median seconds per call of a and of b, timed in alternating rounds.
 template <class A, class B>
 std::pair<double, double> alternate(A&& a, B&& b, int rounds = 7, double seconds = 0.06) {
@@ -49,8 +36,8 @@ std::pair<double, double> alternate(A&& a, B&& b, int rounds = 7, double seconds
   b();
   std::vector<double> ta, tb;
   for (int r = 0; r < rounds; ++r) {
-    ta.push_back(per_call(a, seconds));
-    tb.push_back(per_call(b, seconds));
+    ta.push_back(flowtape::bench::seconds_per_call(a, seconds));
+    tb.push_back(flowtape::bench::seconds_per_call(b, seconds));
   }
   std::sort(ta.begin(), ta.end());
   std::sort(tb.begin(), tb.end());

@@ -8,22 +8,26 @@
 
 namespace flowtape::bench {
 
+// Seconds per call of f, over calls repeated until at least min_seconds have passed.
+template <class F>
+double seconds_per_call(F&& f, double min_seconds) {
+  using clock = std::chrono::steady_clock;
+  long calls = 0;
+  const auto start = clock::now();
+  double elapsed = 0;
+  do {
+    f();
+    ++calls;
+    elapsed = std::chrono::duration<double>(clock::now() - start).count();
+  } while (elapsed < min_seconds);
+  return elapsed / static_cast<double>(calls);
+}
+
 template <class F>
 double median_seconds(F&& f, double min_seconds = 0.2, int rounds = 5) {
-  using clock = std::chrono::steady_clock;
   f();  // warm-up
   std::vector<double> per_call;
-  for (int r = 0; r < rounds; ++r) {
-    long calls = 0;
-    const auto start = clock::now();
-    double elapsed = 0;
-    do {
-      f();
-      ++calls;
-      elapsed = std::chrono::duration<double>(clock::now() - start).count();
-    } while (elapsed < min_seconds);
-    per_call.push_back(elapsed / static_cast<double>(calls));
-  }
+  for (int r = 0; r < rounds; ++r) per_call.push_back(seconds_per_call(f, min_seconds));
   std::sort(per_call.begin(), per_call.end());
   return per_call[per_call.size() / 2];
 }

@@ -57,39 +57,45 @@ inline void copy_padded(const T* src, std::int64_t stride, std::int64_t count, T
   for (std::int64_t r = 0; r < N; ++r) out[r] = r < count ? src[r * stride] : T(0);
 }
 
+// Packs a row-major block, rows [0, kc) x columns [0, width) with row stride ld, into R-wide
+// slivers: sliver s (starting at column s) holds, at dst + s * kc, the R values of each row
+// (zero past the edge). This is a transposed A (R = MR) or a plain B (R = NR). Rows are
+// taken in memory order, so the block streams in once, and kGroup columns at a time: a
+// 144-row A block's 24 slivers at once were 24 write streams and took 15.5 us against 5.0
+// in groups of 8 slivers (8.5 us sliver by sliver; at 64 rows 2.1 us against 3.0 sliver by
+// sliver; 2026-11-26).
+template <std::int64_t R, class T>
+void pack_rows(const T* src0, std::int64_t ld, std::int64_t kc, std::int64_t width, T* dst) {
+  constexpr std::int64_t kGroup = 8 * R;
+  constexpr std::int64_t kLine = 64 / static_cast<std::int64_t>(sizeof(T));
+  const std::int64_t full = width / R * R;
+  for (std::int64_t g0 = 0; g0 < width; g0 += kGroup) {
+    const std::int64_t g1 = std::min(width, g0 + kGroup), g_full = std::min(full, g1);
+    for (std::int64_t p = 0; p < kc; ++p) {
+      const T* src = src0 + p * ld;
+      T* out = dst + p * R;
+      // The rows are ld apart: a stride the hardware prefetcher followed too late when a
+      // weight gradient's operands (the [batch, width] activations) came from memory.
+      if (p + 8 < kc) {  // every line of the group's part of row p + 8
+        for (std::int64_t q = g0; q < g1; q += kLine) __builtin_prefetch(src + 8 * ld + q);
+        __builtin_prefetch(src + 8 * ld + g1 - 1);
+      }
+      for (std::int64_t q = g0; q < g_full; q += R)  // a fixed-size copy the compiler inlines
+        std::memcpy(out + q * kc, src + q, R * sizeof(T));
+      if (g_full < g1) copy_padded<R>(src + g_full, 1, g1 - g_full, out + g_full * kc);
+    }
+  }
+}
+
 // Packs rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) into MR-row slivers: sliver s holds, for
 // each p, the MR values of rows s*MR.. (zero past the edge).
 template <class T>
 void pack_a(bool trans, const T* a, std::int64_t lda, std::int64_t i0, std::int64_t mc,
             std::int64_t p0, std::int64_t kc, T* dst) {
   constexpr std::int64_t MR = Blocking<T>::MR;
+  if (trans)  // op(A)(i, p) = a[p, i]: row p of a holds every sliver's values at p
+    return pack_rows<MR>(a + p0 * lda + i0, lda, kc, mc, dst);
   const std::int64_t full = mc / MR * MR;
-  if (trans) {
-    // op(A)(i, p) = a[p, i]: row p of a holds every sliver's values at p, contiguously. Taking
-    // a row at a time reads a in memory order and writes the slivers' p-th entries (sliver s
-    // starts at dst + s * kc), kGroup rows at a time: a 144-row block's 24 slivers at once
-    // were 24 write streams and took 15.5 us against 5.0 in groups of 8 slivers (8.5 us
-    // sliver by sliver; at 64 rows 2.1 us against 3.0 sliver by sliver; 2026-11-26).
-    constexpr std::int64_t kGroup = 8 * MR;
-    for (std::int64_t g0 = 0; g0 < mc; g0 += kGroup) {
-      const std::int64_t g1 = std::min(mc, g0 + kGroup), g_full = std::min(full, g1);
-      for (std::int64_t p = 0; p < kc; ++p) {
-        const T* src = a + (p0 + p) * lda + i0;
-        T* out = dst + p * MR;
-        // The rows are lda apart: a stride the hardware prefetcher followed too late when a
-        // weight gradient's A (the [batch, width] output gradient) came from memory.
-        if (p + 8 < kc) {  // every line of the group's part of row p + 8
-          for (std::int64_t s = g0; s < g1; s += 64 / static_cast<std::int64_t>(sizeof(T)))
-            __builtin_prefetch(src + 8 * lda + s);
-          __builtin_prefetch(src + 8 * lda + g1 - 1);
-        }
-        for (std::int64_t s = g0; s < g_full; s += MR)  // a fixed-size copy the compiler inlines
-          std::memcpy(out + s * kc, src + s, MR * sizeof(T));
-        if (g_full < g1) copy_padded<MR>(src + g_full, 1, g1 - g_full, out + g_full * kc);
-      }
-    }
-    return;
-  }
   for (std::int64_t s = 0; s < mc; s += MR) {
     const T* src = a + (i0 + s) * lda + p0;
     T* out = dst + s * kc;
@@ -107,29 +113,7 @@ template <class T>
 void pack_b(bool trans, const T* b, std::int64_t ldb, std::int64_t p0, std::int64_t kc,
             std::int64_t j0, std::int64_t nc, T* dst) {
   constexpr std::int64_t NR = Blocking<T>::NR;
-  if (!trans) {
-    // op(B) = B: row p holds every sliver's values at p. Rows are taken in memory order, a
-    // group of up to 8 slivers at a time (as pack_a does for a transposed A), so B streams
-    // in once; sliver by sliver, each row was revisited once per sliver.
-    constexpr std::int64_t kGroup = 8 * NR;
-    const std::int64_t full = nc / NR * NR;
-    for (std::int64_t g0 = 0; g0 < nc; g0 += kGroup) {
-      const std::int64_t g1 = std::min(nc, g0 + kGroup), g_full = std::min(full, g1);
-      for (std::int64_t p = 0; p < kc; ++p) {
-        const T* src = b + (p0 + p) * ldb + j0;
-        T* out = dst + p * NR;
-        if (p + 8 < kc) {  // every line of the group's part of row p + 8
-          for (std::int64_t q = g0; q < g1; q += 64 / static_cast<std::int64_t>(sizeof(T)))
-            __builtin_prefetch(src + 8 * ldb + q);
-          __builtin_prefetch(src + 8 * ldb + g1 - 1);
-        }
-        for (std::int64_t q = g0; q < g_full; q += NR)  // inlined as two vector moves
-          std::memcpy(out + q * kc, src + q, NR * sizeof(T));
-        if (g_full < g1) copy_padded<NR>(src + g_full, 1, g1 - g_full, out + g_full * kc);
-      }
-    }
-    return;
-  }
+  if (!trans) return pack_rows<NR>(b + p0 * ldb + j0, ldb, kc, nc, dst);
   for (std::int64_t s = 0; s < nc; s += NR) {  // op(B)(p, j) = b[j, p]
     const std::int64_t cols = std::min(NR, nc - s);
     for (std::int64_t p = 0; p < kc; ++p)

@@ -37,21 +37,21 @@ T reduce_row(const T* x, std::int64_t len, T init, Op op) {
   return lanes[0];
 }
 
-// y[0..n) = the fold over k < len of rows x + k * stride, starting from `init`, for a strided
-// axis (inner > 1: a bias gradient sums the rows of a [batch, width] gradient). Columns are
+// y[0..n) = the fold over k < len of the rows x + k * n of a [len, n] block, starting from
+// `init`: a strided axis (inner = n > 1; a bias gradient sums the rows of a [batch, width]
+// gradient). Columns are
 // taken four batches at a time with the accumulators in registers: folding a row at a time
 // into y in memory made each row wait on the previous row's store (~6 cycles a row). Each
 // column is still folded in the order k = 0, 1, ..., so the result is the same.
 template <class T, class Op>
-void fold_columns(const T* x, std::int64_t len, std::int64_t stride, std::int64_t n, T* y, T init,
-                  Op op) {
+void fold_columns(const T* x, std::int64_t len, std::int64_t n, T* y, T init, Op op) {
   using B = Batch<T>;
   constexpr std::int64_t W = kWidth<T>;
   std::int64_t j = 0;
   for (; j + 4 * W <= n; j += 4 * W) {
     B a0(init), a1(init), a2(init), a3(init);
     for (std::int64_t k = 0; k < len; ++k) {
-      const T* row = x + k * stride + j;
+      const T* row = x + k * n + j;
       a0 = op(a0, B::load_unaligned(row));
       a1 = op(a1, B::load_unaligned(row + W));
       a2 = op(a2, B::load_unaligned(row + 2 * W));
@@ -66,7 +66,7 @@ void fold_columns(const T* x, std::int64_t len, std::int64_t stride, std::int64_
     const std::int64_t m = std::min(W, n - j);
     B a(init);
     for (std::int64_t k = 0; k < len; ++k)
-      a = op(a, m == W ? B::load_unaligned(x + k * stride + j) : load_partial(x + k * stride + j, m));
+      a = op(a, m == W ? B::load_unaligned(x + k * n + j) : load_partial(x + k * n + j, m));
     if (m == W)
       a.store_unaligned(y + j);
     else
@@ -104,7 +104,7 @@ void reduce_axis(const T* x, T* y, AxisView v, T init, Op op) {
     } else if (v.inner == 1) {
       yo[0] = reduce_row(xo, v.len, init, op);
     } else {
-      fold_columns(xo, v.len, v.inner, v.inner, yo, init, op);
+      fold_columns(xo, v.len, v.inner, yo, init, op);
     }
   }
 }
