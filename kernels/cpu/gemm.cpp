@@ -5,7 +5,8 @@
 // MC x KC block of op(A), kept in L2); then MR x NR tiles of C computed by the micro-kernel
 // from an MR-row sliver of A and an NR-column sliver of B (kept in L1). Packing also applies
 // the transposes, so the micro-kernel always streams contiguous memory. Edges are handled by
-// zero-padding the packed slivers and writing the valid part of the tile.
+// zero-padding the packed slivers and writing the valid part of the tile. A dimension of at
+// most 4 goes to gemm_thin.cpp instead, whose kernels give the same bits without the padding.
 #include "kernels/cpu/gemm.hpp"
 
 #include <algorithm>
@@ -13,39 +14,18 @@
 #include <cstring>
 #include <memory>
 
+#include "kernels/cpu/gemm_common.hpp"
+#include "kernels/cpu/gemm_thin.hpp"
 #include "kernels/cpu/parallel.hpp"
 #include "kernels/cpu/simd.hpp"
 
 namespace flowtape::kernels::cpu {
 namespace {
 
-template <class T>
-struct Blocking {
-  static constexpr std::int64_t W = kWidth<T>;
-  static constexpr std::int64_t MR = 6;  // rows of a tile: 6 x 2 accumulators + 3 = 15 registers
-  static constexpr std::int64_t NR = 2 * W;  // columns of a tile: two SIMD registers
-  static constexpr std::int64_t KC = 256;
-  static constexpr std::int64_t MC = MR * (sizeof(T) == 4 ? 24 : 16);
-  static constexpr std::int64_t NC = NR * 128;
-};
-
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
-
-// A per-thread, 64-byte aligned scratch buffer that only grows.
-template <class T>
-T* scratch(int which, std::size_t count) {
-  thread_local std::unique_ptr<void, FreeDeleter> buf[2];
-  thread_local std::size_t cap[2] = {0, 0};
-  const std::size_t bytes = ((count * sizeof(T) + 63) / 64) * 64;
-  if (cap[which] < bytes) {
-    buf[which].reset(std::aligned_alloc(64, bytes));
-    if (!buf[which]) throw std::bad_alloc();
-    cap[which] = bytes;
-  }
-  return static_cast<T*>(buf[which].get());
-}
+using gemm_detail::Blocking;
+using gemm_detail::scratch;
+using gemm_detail::store_batch;
+using gemm_detail::store_scalar;
 
 // Writes the first `count` (<= N) values of src, spaced `stride` apart, then zeros, to
 // out[0, N). The trip count is fixed: a variable-length copy and zero fill of a ragged sliver
@@ -159,100 +139,50 @@ void micro_kernel(std::int64_t kc, const T* __restrict ap, std::int64_t lda, con
       bp += NR;
     }
   }
-  const B va(alpha), vb(beta);
+  const B va(alpha);
   if (mr == MR && nr == NR) {
-    const B bias0 = bias ? B::load_unaligned(bias) : B(T(0));
-    const B bias1 = bias ? B::load_unaligned(bias + W) : B(T(0));
 #pragma GCC unroll 6
     for (std::int64_t r = 0; r < MR; ++r) {
       T* row = c + r * ldc;
-      B c0 = va * acc0[r], c1 = va * acc1[r];
-      if (beta != T(0)) {
-        c0 = xsimd::fma(vb, B::load_unaligned(row), c0);
-        c1 = xsimd::fma(vb, B::load_unaligned(row + W), c1);
-      }
-      if (bias) {
-        c0 += bias0;
-        c1 += bias1;
-      }
-      c0.store_unaligned(row);
-      c1.store_unaligned(row + W);
+      store_batch(row, va * acc0[r], beta, bias);
+      store_batch(row + W, va * acc1[r], beta, bias ? bias + W : nullptr);
     }
     return;
   }
   alignas(64) T tile[MR * NR];
+#pragma GCC unroll 6
   for (std::int64_t r = 0; r < MR; ++r) {
     (va * acc0[r]).store_aligned(tile + r * NR);
     (va * acc1[r]).store_aligned(tile + r * NR + W);
   }
   for (std::int64_t r = 0; r < mr; ++r)
-    for (std::int64_t q = 0; q < nr; ++q) {
-      T& dst = c[r * ldc + q];
-      dst = beta == T(0) ? tile[r * NR + q] : tile[r * NR + q] + beta * dst;
-      if (bias) dst += bias[q];
-    }
+    for (std::int64_t q = 0; q < nr; ++q)
+      store_scalar(c[r * ldc + q], tile[r * NR + q], beta, bias ? bias + q : nullptr);
 }
 
-// C = alpha A B^T + beta C for a C only a few columns wide (an MLP's output layer, n = d = 2):
-// each element is a dot product of two contiguous rows, vectorised along k. The tiled path
-// would spend 7/8 of every NR = 16 wide tile on padding there.
-template <class T>
-void gemm_skinny_nt(std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
-                    std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc,
-                    const T* bias) {
-  using B = Batch<T>;
-  constexpr std::int64_t W = kWidth<T>, kMaxN = 4;
-  // Two rows of C at a time, all n (<= 4) columns: up to 8 independent FMA chains, so the
-  // loop is not bound by the FMA latency of one dot product.
-  for (std::int64_t i = 0; i < m; i += 2) {
-    const std::int64_t rows = std::min<std::int64_t>(2, m - i);
-    B acc[2][kMaxN];
-    for (auto& row : acc)
-      for (B& x : row) x = B(T(0));
-    std::int64_t p = 0;
-    for (; p + W <= k; p += W)
-      for (std::int64_t r = 0; r < rows; ++r) {
-        const B av = B::load_unaligned(a + (i + r) * lda + p);
-        for (std::int64_t j = 0; j < n; ++j)
-          acc[r][j] = xsimd::fma(av, B::load_unaligned(b + j * ldb + p), acc[r][j]);
-      }
-    if (p < k)
-      for (std::int64_t r = 0; r < rows; ++r) {
-        const B av = load_partial(a + (i + r) * lda + p, k - p);
-        for (std::int64_t j = 0; j < n; ++j)
-          acc[r][j] = xsimd::fma(av, load_partial(b + j * ldb + p, k - p), acc[r][j]);
-      }
-    for (std::int64_t r = 0; r < rows; ++r)
-      for (std::int64_t j = 0; j < n; ++j) {
-        const T dot = alpha * xsimd::hadd(acc[r][j]);
-        T& dst = c[(i + r) * ldc + j];
-        dst = beta == T(0) ? dot : dot + beta * dst;
-        if (bias) dst += bias[j];
-      }
+}  // namespace
+
+void* gemm_detail::scratch_bytes(int which, std::size_t bytes) {
+  struct FreeDeleter {
+    void operator()(void* p) const { std::free(p); }
+  };
+  thread_local std::unique_ptr<void, FreeDeleter> buf[3];
+  thread_local std::size_t cap[3] = {0, 0, 0};
+  bytes = (bytes + 63) / 64 * 64;
+  if (cap[which] < bytes) {
+    buf[which].reset(std::aligned_alloc(64, bytes));
+    if (!buf[which]) throw std::bad_alloc();
+    cap[which] = bytes;
   }
+  return buf[which].get();
 }
 
-// One thread's GEMM: the whole BLIS loop nest.
+// The BLIS loop nest. k > 0.
 template <class T>
-void gemm_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
-                 T alpha, const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
-                 std::int64_t ldc, const T* bias) {
+void gemm_detail::gemm_tiled(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n,
+                             std::int64_t k, T alpha, const T* a, std::int64_t lda, const T* b,
+                             std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
   using Blk = Blocking<T>;
-  if (!trans_a && trans_b && n <= 4 && k > 0) {
-    gemm_skinny_nt(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
-    return;
-  }
-  if (k <= 0) {  // op(A) op(B) is the zero matrix
-    for (std::int64_t i = 0; i < m; ++i)
-      for (std::int64_t j = 0; j < n; ++j) {
-        T& dst = c[i * ldc + j];
-        if (bias)  // as the affine layer's old fill-then-accumulate: a -0 bias stays -0
-          dst = beta == T(0) ? bias[j] : beta * dst + bias[j];
-        else
-          dst = beta == T(0) ? T(0) : beta * dst;
-      }
-    return;
-  }
   const std::int64_t kc_max = std::min(Blk::KC, k);
   const std::int64_t nc_max = std::min(Blk::NC, (n + Blk::NR - 1) / Blk::NR * Blk::NR);
   const std::int64_t mc_max = std::min(Blk::MC, (m + Blk::MR - 1) / Blk::MR * Blk::MR);
@@ -309,6 +239,29 @@ void gemm_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std
   }
 }
 
+namespace {
+
+// One thread's GEMM: k = 0, a thin kernel, or the tiles.
+template <class T>
+void gemm_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
+                 T alpha, const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+                 std::int64_t ldc, const T* bias) {
+  if (k <= 0) {  // op(A) op(B) is the zero matrix
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < n; ++j) {
+        T& dst = c[i * ldc + j];
+        if (bias)  // as the affine layer's old fill-then-accumulate: a -0 bias stays -0
+          dst = beta == T(0) ? bias[j] : beta * dst + bias[j];
+        else
+          dst = beta == T(0) ? T(0) : beta * dst;
+      }
+    return;
+  }
+  if (gemm_detail::gemm_thin(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias))
+    return;
+  gemm_detail::gemm_tiled(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
+}
+
 }  // namespace
 
 // Above kParallelMacs multiply-adds, C is cut into one block of rows (or of columns, when C
@@ -359,6 +312,14 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
   });
 }
 
+template void gemm_detail::gemm_tiled<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t,
+                                             float, const float*, std::int64_t, const float*,
+                                             std::int64_t, float, float*, std::int64_t,
+                                             const float*);
+template void gemm_detail::gemm_tiled<double>(bool, bool, std::int64_t, std::int64_t, std::int64_t,
+                                              double, const double*, std::int64_t, const double*,
+                                              std::int64_t, double, double*, std::int64_t,
+                                              const double*);
 template void gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, float, const float*,
                           std::int64_t, const float*, std::int64_t, float, float*, std::int64_t,
                           const float*);

@@ -1,6 +1,7 @@
 // The packed GEMM against the triple loop: every transpose combination, odd sizes that
 // straddle the register tile and the cache blocks, beta = 0 (C unread) and beta != 0, and the
-// bias epilogue (bit-identical to filling C with the bias rows and accumulating onto them).
+// bias epilogue (bit-identical to filling C with the bias rows and accumulating onto them), and
+// the kernels for a dimension of at most 4 (bit-identical to the tiles where they promise it).
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstring>
@@ -8,6 +9,7 @@
 
 #include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/gemm.hpp"
+#include "kernels/cpu/gemm_common.hpp"
 #include "kernels/cpu/math.hpp"
 #include "kernels/cpu/parallel.hpp"
 #include "support/reference.hpp"
@@ -59,6 +61,53 @@ void sweep() {
         for (int t = 0; t < 4; ++t) check_gemm<T>(m, n, k, t & 1, t & 2, T(1), T(0));
 }
 
+// The thin kernels (a dimension of at most 4) against the tiles, which gemm_tiled runs alone:
+// the same bits wherever gemm_thin.hpp promises them (k <= 4; n <= 4 with A transposed; m <= 4
+// with B not transposed), for every transpose, alpha, beta, the bias, ragged chunks and
+// several k-blocks. The dot-product kernel (n <= 4, A not transposed) is checked against the
+// triple loop by check_gemm.
+template <class T>
+void check_thin_bits(std::int64_t m, std::int64_t n, std::int64_t k, bool ta, bool tb, T alpha,
+                     T beta, bool with_bias) {
+  const auto a = random_vector<T>(static_cast<std::size_t>(m * k), 11);
+  const auto b = random_vector<T>(static_cast<std::size_t>(k * n), 12);
+  const auto c0 = random_vector<T>(static_cast<std::size_t>(m * n), 13);
+  auto bias = random_vector<T>(static_cast<std::size_t>(n), 14);
+  bias[0] = T(-0.0);
+  const T* bias_ptr = with_bias ? bias.data() : nullptr;
+  if (n <= 4 && !ta && k > 4) {  // the dot-product kernel: no bits promised
+    check_gemm<T>(m, n, k, ta, tb, alpha, beta, with_bias);
+    return;
+  }
+  auto thin = c0, tiled = c0;
+  const std::int64_t lda = ta ? m : k, ldb = tb ? k : n;
+  gemm<T>(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, thin.data(), n, bias_ptr);
+  flowtape::kernels::cpu::gemm_detail::gemm_tiled<T>(
+      ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, tiled.data(), n, bias_ptr);
+  BOOST_TEST(std::memcmp(thin.data(), tiled.data(), thin.size() * sizeof(T)) == 0,
+             "bits differ: m=" << m << " n=" << n << " k=" << k << " ta=" << ta << " tb=" << tb
+                               << " beta=" << beta << " bias=" << with_bias);
+  check_gemm<T>(m, n, k, ta, tb, alpha, beta, with_bias);
+}
+
+template <class T>
+void thin_sweep() {
+  for (int t = 0; t < 4; ++t) {
+    const bool ta = t & 1, tb = t & 2;
+    for (std::int64_t thin = 1; thin <= 4; ++thin)
+      for (int v = 0; v < 3; ++v) {
+        const T alpha = v == 2 ? T(-0.5) : T(1), beta = v == 0 ? T(0) : T(0.75);
+        const bool with_bias = v != 1;
+        for (std::int64_t wide : {1, 5, 16, 33, 70}) {
+          check_thin_bits<T>(wide, wide + 3, thin, ta, tb, alpha, beta, with_bias);      // k thin
+          if (ta) check_thin_bits<T>(wide, thin, 300, ta, tb, alpha, beta, with_bias);   // n
+          if (!tb) check_thin_bits<T>(thin, wide, 300, ta, tb, alpha, beta, with_bias);  // m
+          if (!ta) check_thin_bits<T>(wide, thin, 300, ta, tb, alpha, beta, with_bias);  // dot
+        }
+      }
+  }
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(gemm)
@@ -107,6 +156,13 @@ BOOST_AUTO_TEST_CASE(skinny_output_with_beta) {
   // n <= 4 with op(B) = B^T takes the row-dot-product path.
   check_gemm<float>(301, 2, 67, false, true, 1.0f, 0.5f);
   check_gemm<double>(5, 4, 3, false, true, -2.0, 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(thin_kernels_match_the_tiles_bit_for_bit_f32) {
+  thin_sweep<float>();
+}
+BOOST_AUTO_TEST_CASE(thin_kernels_match_the_tiles_bit_for_bit_f64) {
+  thin_sweep<double>();
 }
 
 // Two threads split C into whole micro-tiles, so results are bit-identical to one thread;

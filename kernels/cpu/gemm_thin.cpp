@@ -1,0 +1,260 @@
+// Kernels for a GEMM with a dimension of at most 4 (see gemm_thin.hpp). Each keeps the thin
+// dimension whole in registers and vectorises along a dimension that is contiguous in memory,
+// so nothing is packed or padded. Except for the dot-product kernel, each element is one FMA
+// chain over p in the tiled kernel's order (restarted at each KC block and stored through the
+// same epilogue), which is what makes the results bit-identical to the tiles.
+#include "kernels/cpu/gemm_thin.hpp"
+
+#include <algorithm>
+
+#include "kernels/cpu/gemm_common.hpp"
+
+namespace flowtape::kernels::cpu::gemm_detail {
+namespace {
+
+constexpr std::int64_t kThin = 4;
+
+// Values [0, count) of a chunk of two batches, zero past count.
+template <class T>
+inline void load_pair(const T* p, std::int64_t count, Batch<T>& lo, Batch<T>& hi) {
+  using B = Batch<T>;
+  constexpr std::int64_t W = kWidth<T>;
+  if (count >= 2 * W) {
+    lo = B::load_unaligned(p);
+    hi = B::load_unaligned(p + W);
+    return;
+  }
+  lo = count >= W ? B::load_unaligned(p) : load_partial(p, count);
+  hi = count > W ? load_partial(p + W, count - W) : B(T(0));
+}
+
+// Stores elements [0, count) of a chunk of one row of C from two batches of alpha-scaled sums.
+template <class T>
+inline void store_pair(T* dst, std::int64_t count, Batch<T> lo, Batch<T> hi, T beta,
+                       const T* bias) {
+  constexpr std::int64_t W = kWidth<T>;
+  if (count == 2 * W) {
+    store_batch(dst, lo, beta, bias);
+    store_batch(dst + W, hi, beta, bias ? bias + W : nullptr);
+    return;
+  }
+  alignas(64) T tmp[2 * W];
+  lo.store_aligned(tmp);
+  hi.store_aligned(tmp + W);
+  for (std::int64_t q = 0; q < count; ++q)
+    store_scalar(dst[q], tmp[q], beta, bias ? bias + q : nullptr);
+}
+
+// k = K: for each chunk of 2W columns, the K rows of op(B) stay in registers while every row
+// of C streams past, C[i, chunk] = sum_p op(A)[i, p] op(B)[p, chunk]. An input layer's
+// forward pass (x [batch, 2 + 1] w^T) and an output layer's input gradient (g [batch, 2] w).
+template <int K, class T>
+void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* a, std::int64_t lda,
+            const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
+  using B = Batch<T>;
+  constexpr std::int64_t W = kWidth<T>;
+  const std::int64_t a_row = ta ? 1 : lda, a_col = ta ? lda : 1;  // op(A)[i, p]
+  const B va(alpha);
+  for (std::int64_t j0 = 0; j0 < n; j0 += 2 * W) {
+    const std::int64_t count = std::min(2 * W, n - j0);
+    B lo[K], hi[K];
+    for (int p = 0; p < K; ++p) {
+      if (!tb) {
+        load_pair(b + p * ldb + j0, count, lo[p], hi[p]);
+        continue;
+      }
+      alignas(64) T column[2 * W];  // op(B)[p, chunk] = b[chunk, p], a strided column
+      for (std::int64_t q = 0; q < 2 * W; ++q) column[q] = q < count ? b[(j0 + q) * ldb + p] : T(0);
+      lo[p] = B::load_aligned(column);
+      hi[p] = B::load_aligned(column + W);
+    }
+    const T* bias_chunk = bias ? bias + j0 : nullptr;
+    for (std::int64_t i = 0; i < m; ++i) {
+      const T* ai = a + i * a_row;
+      B acc0(T(0)), acc1(T(0));
+#pragma GCC unroll 4
+      for (int p = 0; p < K; ++p) {
+        const B av(ai[p * a_col]);
+        acc0 = xsimd::fma(av, lo[p], acc0);
+        acc1 = xsimd::fma(av, hi[p], acc1);
+      }
+      store_pair(c + i * ldc + j0, count, va * acc0, va * acc1, beta, bias_chunk);
+    }
+  }
+}
+
+// n = N and op(A) = a^T: C[i, j] = sum_p a[p, i] op(B)[p, j]. Row p of a is contiguous in i,
+// so 2W rows of C and all N columns accumulate in registers; the [2W, N] block is transposed
+// through a buffer when stored. A first layer's weight gradient, g^T x with x [batch, 3].
+template <int N, class T>
+void thin_n_trans_a(bool tb, std::int64_t m, std::int64_t k, T alpha, const T* a, std::int64_t lda,
+                    const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
+  using B = Batch<T>;
+  constexpr std::int64_t W = kWidth<T>, KC = Blocking<T>::KC;
+  const std::int64_t b_row = tb ? 1 : ldb, b_col = tb ? ldb : 1;  // op(B)[p, j]
+  const B va(alpha);
+  for (std::int64_t i0 = 0; i0 < m; i0 += 2 * W) {
+    const std::int64_t rows = std::min(2 * W, m - i0);
+    for (std::int64_t pc = 0; pc < k; pc += KC) {
+      const std::int64_t p_end = std::min(k, pc + KC);
+      B acc0[N], acc1[N];
+      for (int j = 0; j < N; ++j) acc0[j] = acc1[j] = B(T(0));
+      for (std::int64_t p = pc; p < p_end; ++p) {
+        B a0, a1;
+        load_pair(a + p * lda + i0, rows, a0, a1);
+        const T* bp = b + p * b_row;
+#pragma GCC unroll 4
+        for (int j = 0; j < N; ++j) {
+          const B bv(bp[j * b_col]);
+          acc0[j] = xsimd::fma(a0, bv, acc0[j]);
+          acc1[j] = xsimd::fma(a1, bv, acc1[j]);
+        }
+      }
+      // Later k-blocks accumulate onto C, which already holds beta C and the bias.
+      const T beta_block = pc == 0 ? beta : T(1);
+      const T* bias_block = pc == 0 ? bias : nullptr;
+      alignas(64) T tile[N][2 * W];
+      for (int j = 0; j < N; ++j) {
+        (va * acc0[j]).store_aligned(tile[j]);
+        (va * acc1[j]).store_aligned(tile[j] + W);
+      }
+      for (std::int64_t r = 0; r < rows; ++r)
+        for (int j = 0; j < N; ++j)
+          store_scalar(c[(i0 + r) * ldc + j], tile[j][r], beta_block,
+                       bias_block ? bias_block + j : nullptr);
+    }
+  }
+}
+
+// m = M and op(B) = b: C[i, chunk] = sum_p op(A)[i, p] b[p, chunk], M rows of C and 2W columns
+// in registers, rows of b streaming past. An output layer's weight gradient, g^T h with
+// g [batch, 2].
+template <int M, class T>
+void thin_m(bool ta, std::int64_t n, std::int64_t k, T alpha, const T* a, std::int64_t lda,
+            const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
+  using B = Batch<T>;
+  constexpr std::int64_t W = kWidth<T>, KC = Blocking<T>::KC;
+  const std::int64_t a_row = ta ? 1 : lda, a_col = ta ? lda : 1;  // op(A)[i, p]
+  const B va(alpha);
+  for (std::int64_t j0 = 0; j0 < n; j0 += 2 * W) {
+    const std::int64_t count = std::min(2 * W, n - j0);
+    for (std::int64_t pc = 0; pc < k; pc += KC) {
+      const std::int64_t p_end = std::min(k, pc + KC);
+      B acc0[M], acc1[M];
+      for (int i = 0; i < M; ++i) acc0[i] = acc1[i] = B(T(0));
+      for (std::int64_t p = pc; p < p_end; ++p) {
+        B b0, b1;
+        load_pair(b + p * ldb + j0, count, b0, b1);
+#pragma GCC unroll 4
+        for (int i = 0; i < M; ++i) {
+          const B av(a[i * a_row + p * a_col]);
+          acc0[i] = xsimd::fma(av, b0, acc0[i]);
+          acc1[i] = xsimd::fma(av, b1, acc1[i]);
+        }
+      }
+      const T beta_block = pc == 0 ? beta : T(1);
+      const T* bias_block = pc == 0 && bias ? bias + j0 : nullptr;
+      for (int i = 0; i < M; ++i)
+        store_pair(c + i * ldc + j0, count, va * acc0[i], va * acc1[i], beta_block, bias_block);
+    }
+  }
+}
+
+// n = N and op(A) = a: each element is a dot product of a row of a and a row of bt (op(B)
+// transposed, n x k), vectorised along k and summed across the lanes at the end, so its bits
+// differ from the tiles'. Two rows of C at a time: 2N independent FMA chains. An output
+// layer's forward pass, h [batch, W] w^T with w [2, W].
+template <int N, class T>
+void thin_n_dot(std::int64_t m, std::int64_t k, T alpha, const T* a, std::int64_t lda, const T* bt,
+                std::int64_t ldbt, T beta, T* c, std::int64_t ldc, const T* bias) {
+  using B = Batch<T>;
+  constexpr std::int64_t W = kWidth<T>;
+  for (std::int64_t i = 0; i < m; i += 2) {
+    const std::int64_t rows = std::min<std::int64_t>(2, m - i);
+    B acc[2][N];
+    for (auto& row : acc)
+      for (B& x : row) x = B(T(0));
+    std::int64_t p = 0;
+    for (; p + W <= k; p += W)
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const B av = B::load_unaligned(a + (i + r) * lda + p);
+#pragma GCC unroll 4
+        for (int j = 0; j < N; ++j)
+          acc[r][j] = xsimd::fma(av, B::load_unaligned(bt + j * ldbt + p), acc[r][j]);
+      }
+    if (p < k)
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const B av = load_partial(a + (i + r) * lda + p, k - p);
+        for (int j = 0; j < N; ++j)
+          acc[r][j] = xsimd::fma(av, load_partial(bt + j * ldbt + p, k - p), acc[r][j]);
+      }
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (int j = 0; j < N; ++j)
+        store_scalar(c[(i + r) * ldc + j], alpha * xsimd::hadd(acc[r][j]), beta,
+                     bias ? bias + j : nullptr);
+  }
+}
+
+// Calls f.template operator()<V>() for the runtime value v in [1, kThin].
+template <class F>
+void with_thin(std::int64_t v, F&& f) {
+  switch (v) {
+    case 1:
+      return f.template operator()<1>();
+    case 2:
+      return f.template operator()<2>();
+    case 3:
+      return f.template operator()<3>();
+    default:
+      return f.template operator()<4>();
+  }
+}
+
+}  // namespace
+
+template <class T>
+bool gemm_thin(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+               const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+               std::int64_t ldc, const T* bias) {
+  if (k <= kThin) {
+    with_thin(k, [&]<int K>() {
+      rank_k<K>(trans_a, trans_b, m, n, alpha, a, lda, b, ldb, beta, c, ldc, bias);
+    });
+    return true;
+  }
+  if (n <= kThin && trans_a) {
+    with_thin(n, [&]<int N>() {
+      thin_n_trans_a<N>(trans_b, m, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
+    });
+    return true;
+  }
+  if (n <= kThin) {
+    const T* bt = b;  // op(B)^T, n x k with row stride ldbt
+    std::int64_t ldbt = ldb;
+    if (!trans_b) {  // b is k x n: copy its n columns out as rows
+      T* packed = scratch<T>(2, static_cast<std::size_t>(n * k));
+      for (std::int64_t p = 0; p < k; ++p)
+        for (std::int64_t j = 0; j < n; ++j) packed[j * k + p] = b[p * ldb + j];
+      bt = packed;
+      ldbt = k;
+    }
+    with_thin(n,
+              [&]<int N>() { thin_n_dot<N>(m, k, alpha, a, lda, bt, ldbt, beta, c, ldc, bias); });
+    return true;
+  }
+  if (m <= kThin && !trans_b) {
+    with_thin(
+        m, [&]<int M>() { thin_m<M>(trans_a, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias); });
+    return true;
+  }
+  return false;
+}
+
+template bool gemm_thin<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, float,
+                               const float*, std::int64_t, const float*, std::int64_t, float,
+                               float*, std::int64_t, const float*);
+template bool gemm_thin<double>(bool, bool, std::int64_t, std::int64_t, std::int64_t, double,
+                                const double*, std::int64_t, const double*, std::int64_t, double,
+                                double*, std::int64_t, const double*);
+
+}  // namespace flowtape::kernels::cpu::gemm_detail
