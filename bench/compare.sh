@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # flowtape against PyTorch CPU on flow-matching training steps, side by side, in one run.
 #
-#   bench/compare.sh                      # the full grid (~5-8 minutes)
+#   bench/compare.sh                      # the full grid, 3 rounds (~8 minutes)
 #   LOSSES=cfm WIDTHS=64 BATCHES=256 THREADS=1 bench/compare.sh   # a sub-grid
 #
 # Grid: loss {cfm, entropic, fdm} x width {64, 256} x batch {256, 1024, 4096} x threads {1, 2}.
-# For each cell the flowtape process (build/bench/flow_bench) runs, then immediately the
-# PyTorch process (bench/py/flow_torch.py, the same step op for op), so both see the same
-# machine load; each reports the median steps/s of REPEATS timed blocks of ~BLOCK_S seconds
-# and its peak RSS. Output: one JSON line per process in $OUT/compare.jsonl, then a Markdown
-# table with the ratios (flowtape / torch steps/s) and each cell's ceiling on stdout
-# (bench/py/compare_table.py, which also re-prints the table of an earlier run:
-# compare_table.py OUT/compare.jsonl [--peak GFLOPS]).
+# For each cell the flowtape process (build/bench/flow_bench) and the PyTorch process
+# (bench/py/flow_torch.py, the same step op for op) run back to back, ROUNDS times, the
+# order swapped every round, so that each pair sees the same machine load: on a shared VM
+# one process's speed moved by up to 1.9x between runs minutes apart. Each process reports
+# the median steps/s of REPEATS timed blocks of ~BLOCK_S seconds and its peak RSS. Output:
+# one JSON line per process in $OUT/compare.jsonl, then a Markdown table on stdout with the
+# median over rounds of each pair's ratio (flowtape / torch steps/s), its range, and each
+# cell's ceiling (bench/py/compare_table.py, which also re-prints the table of an earlier
+# run: compare_table.py OUT/compare.jsonl [--peak GFLOPS]).
 #
 # Fairness: torch gets torch.set_num_threads(T) and OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = T
 # (Debian's torch calls OpenBLAS, which set_num_threads does not reach), and glibc malloc
@@ -28,7 +30,8 @@ LOSSES=${LOSSES:-"cfm entropic fdm"}
 WIDTHS=${WIDTHS:-"64 256"}
 BATCHES=${BATCHES:-"256 1024 4096"}
 THREADS=${THREADS:-"1 2"}
-REPEATS=${REPEATS:-3}
+ROUNDS=${ROUNDS:-3}
+REPEATS=${REPEATS:-2}
 WARMUP=${WARMUP:-6}
 BLOCK_S=${BLOCK_S:-0.5}
 JVP_API=${JVP_API:-fwad}
@@ -49,10 +52,17 @@ for loss in $LOSSES; do
       for t in $THREADS; do
         common=(--loss "$loss" --width "$w" --batch "$b" --threads "$t"
                 --repeats "$REPEATS" --block-s "$BLOCK_S" --warmup "$WARMUP")
-        env GLIBC_TUNABLES="$TUNABLES" OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
-          "$FT" "${common[@]}" | tee -a "$RES"
-        env GLIBC_TUNABLES="$TUNABLES" OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
-          $PY "$HERE/py/flow_torch.py" "${common[@]}" --jvp-api "$JVP_API" | tee -a "$RES"
+        run_ft() {
+          env GLIBC_TUNABLES="$TUNABLES" OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
+            "$FT" "${common[@]}" | tee -a "$RES"
+        }
+        run_torch() {
+          env GLIBC_TUNABLES="$TUNABLES" OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
+            $PY "$HERE/py/flow_torch.py" "${common[@]}" --jvp-api "$JVP_API" | tee -a "$RES"
+        }
+        for ((r = 1; r <= ROUNDS; r++)); do
+          if ((r % 2)); then run_ft; run_torch; else run_torch; run_ft; fi
+        done
       done
     done
   done

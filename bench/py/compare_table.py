@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""Markdown table of a bench/compare.sh run: reads its compare.jsonl, pairs each flowtape cell
-with the PyTorch process of the same (loss, width, batch, threads), and prints steps/s, the
-ratio flowtape / torch, and both peak RSS.
+"""Markdown table of a bench/compare.sh run: reads its compare.jsonl, pairs the k-th flowtape
+process of each (loss, width, batch, threads) cell with the k-th PyTorch process of the same
+cell (one pair per round; the two ran back to back), and prints the medians over rounds of
+steps/s and of each pair's ratio flowtape / torch, the range of the ratios, and both peak
+RSS (the largest over rounds). A run with one round gives one pair per cell and no range.
 
 "vs best torch" divides by torch's faster thread setting for the cell (1 or 2 threads):
 torch with 2 OpenMP + 2 OpenBLAS threads can collapse on a busy 2-core machine (spinning
@@ -29,30 +31,51 @@ def gemm_flops(loss, w, batch):
     return 2.0 * macs * batch
 
 
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
+
+
 def main(path, peak):
     rows = [json.loads(l) for l in open(path) if l.startswith("{")]
     key = lambda r: (r["loss"], r["width"], r["batch"], r["threads"])  # noqa: E731
-    ft = {key(r): r for r in rows if r["impl"] == "flowtape"}
-    th = {key(r): r for r in rows if r["impl"] == "torch"}
+    ft, th = {}, {}
+    for r in rows:
+        (ft if r["impl"] == "flowtape" else th).setdefault(key(r), []).append(r)
+    # Round i's best torch for (loss, W, batch): the faster of its thread settings in round i.
     best = {}
-    for k, r in th.items():
-        best[k[:3]] = max(best.get(k[:3], 0), r["steps_per_s_median"])
+    for k, runs in th.items():
+        cur = best.setdefault(k[:3], [])
+        for i, r in enumerate(runs):
+            if i < len(cur):
+                cur[i] = max(cur[i], r["steps_per_s_median"])
+            else:
+                cur.append(r["steps_per_s_median"])
+    rounds = max(len(v) for v in ft.values()) if ft else 0
+    spread = " ratio range |" if rounds > 1 else ""
     ceiling = " ceiling |" if peak else ""
-    print("| loss | W | batch | threads | flowtape steps/s | torch steps/s | ratio | vs best torch "
-          f"| flowtape RSS MiB | torch RSS MiB |{ceiling}")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" +
-          (" ---: |" if peak else ""))
+    print("| loss | W | batch | threads | flowtape steps/s | torch steps/s | ratio |"
+          f"{spread} vs best torch | flowtape RSS MiB | torch RSS MiB |{ceiling}")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if rounds > 1 else "") +
+          " ---: | ---: | ---: |" + (" ---: |" if peak else ""))
     for k in ft:
         if k not in th:
             continue
-        a, b = ft[k]["steps_per_s_median"], th[k]["steps_per_s_median"]
-        extra = ""
+        n = min(len(ft[k]), len(th[k]))
+        a = [r["steps_per_s_median"] for r in ft[k][:n]]
+        b = [r["steps_per_s_median"] for r in th[k][:n]]
+        ratios = [x / y for x, y in zip(a, b)]
+        vs_best = median([x / y for x, y in zip(a, best[k[:3]])])
+        extra = f" {min(ratios):.2f}-{max(ratios):.2f} |" if rounds > 1 else ""
+        rss_a = max(r["peak_rss_mb"] for r in ft[k][:n])
+        rss_b = max(r["peak_rss_mb"] for r in th[k][:n])
+        tail = ""
         if peak:
             floor_s = gemm_flops(k[0], k[1], k[2]) / (peak * 1e9 * k[3])
-            extra = f" {(1 / best[k[:3]]) / floor_s:.2f} |"
-        print(f"| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {a:.1f} | {b:.1f} | {a / b:.2f} | "
-              f"{a / best[k[:3]]:.2f} | {ft[k]['peak_rss_mb']:.0f} | {th[k]['peak_rss_mb']:.0f} |"
-              f"{extra}")
+            tail = f" {(1 / median(best[k[:3]])) / floor_s:.2f} |"
+        print(f"| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {median(a):.1f} | {median(b):.1f} | "
+              f"{median(ratios):.2f} |{extra} {vs_best:.2f} | {rss_a:.0f} | {rss_b:.0f} |{tail}")
 
 
 if __name__ == "__main__":
