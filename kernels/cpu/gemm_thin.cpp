@@ -45,118 +45,161 @@ inline void store_pair(T* dst, std::int64_t count, Batch<T> lo, Batch<T> hi, T b
     store_scalar(dst[q], tmp[q], beta, bias ? bias + q : nullptr);
 }
 
-// k = K: for each chunk of 2W columns, the K rows of op(B) stay in registers while every row
-// of C streams past, C[i, chunk] = sum_p op(A)[i, p] op(B)[p, chunk]. An input layer's
-// forward pass (x [batch, 2 + 1] w^T) and an output layer's input gradient (g [batch, 2] w).
+// Rows of op(A) or b taken at a time by the outer-product kernels: 16 rows of a width-256
+// f32 matrix are 16 KB, which stay in L1 while every chunk of C passes over them.
+constexpr std::int64_t kRowBlock = 16;
+
+// n rounded up to whole chunks of two batches.
+template <class T>
+std::int64_t padded(std::int64_t n) {
+  constexpr std::int64_t C = 2 * kWidth<T>;
+  return (n + C - 1) / C * C;
+}
+
+// k = K: op(B) (K x n, zero-padded to whole chunks) is copied once into a buffer that stays in
+// L1, then C is written row by row, in memory order: C[i, :] = sum_p op(A)[i, p] op(B)[p, :].
+// An input layer's forward pass (x [batch, 2 + 1] w^T) and an output layer's input gradient
+// (g [batch, 2] w). Writing C a column chunk at a time instead (op(B)'s chunk in registers)
+// strode through C a row apart and ran 3x slower once C outgrew the caches.
 template <int K, class T>
 void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* a, std::int64_t lda,
             const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
   using B = Batch<T>;
   constexpr std::int64_t W = kWidth<T>;
   const std::int64_t a_row = ta ? 1 : lda, a_col = ta ? lda : 1;  // op(A)[i, p]
+  const std::int64_t n_pad = padded<T>(n);
+  T* bk = scratch<T>(2, static_cast<std::size_t>(K * n_pad));
+  for (int p = 0; p < K; ++p)
+    for (std::int64_t j = 0; j < n_pad; ++j)
+      bk[p * n_pad + j] = j >= n ? T(0) : tb ? b[j * ldb + p] : b[p * ldb + j];
   const B va(alpha);
-  for (std::int64_t j0 = 0; j0 < n; j0 += 2 * W) {
-    const std::int64_t count = std::min(2 * W, n - j0);
-    B lo[K], hi[K];
+  // Two rows at a time share each load of op(B).
+  for (std::int64_t i = 0; i < m; i += 2) {
+    const bool pair = i + 1 < m;
+    B av0[K], av1[K];
     for (int p = 0; p < K; ++p) {
-      if (!tb) {
-        load_pair(b + p * ldb + j0, count, lo[p], hi[p]);
-        continue;
-      }
-      alignas(64) T column[2 * W];  // op(B)[p, chunk] = b[chunk, p], a strided column
-      for (std::int64_t q = 0; q < 2 * W; ++q) column[q] = q < count ? b[(j0 + q) * ldb + p] : T(0);
-      lo[p] = B::load_aligned(column);
-      hi[p] = B::load_aligned(column + W);
+      av0[p] = B(a[i * a_row + p * a_col]);
+      av1[p] = pair ? B(a[(i + 1) * a_row + p * a_col]) : B(T(0));
     }
-    const T* bias_chunk = bias ? bias + j0 : nullptr;
-    for (std::int64_t i = 0; i < m; ++i) {
-      const T* ai = a + i * a_row;
-      B acc0(T(0)), acc1(T(0));
+    for (std::int64_t j0 = 0; j0 < n; j0 += 2 * W) {
+      B acc00(T(0)), acc01(T(0)), acc10(T(0)), acc11(T(0));
 #pragma GCC unroll 4
       for (int p = 0; p < K; ++p) {
-        const B av(ai[p * a_col]);
-        acc0 = xsimd::fma(av, lo[p], acc0);
-        acc1 = xsimd::fma(av, hi[p], acc1);
+        const B b0 = B::load_aligned(bk + p * n_pad + j0),
+                b1 = B::load_aligned(bk + p * n_pad + j0 + W);
+        acc00 = xsimd::fma(av0[p], b0, acc00);
+        acc01 = xsimd::fma(av0[p], b1, acc01);
+        acc10 = xsimd::fma(av1[p], b0, acc10);
+        acc11 = xsimd::fma(av1[p], b1, acc11);
       }
-      store_pair(c + i * ldc + j0, count, va * acc0, va * acc1, beta, bias_chunk);
+      const std::int64_t count = std::min(2 * W, n - j0);
+      const T* bias_chunk = bias ? bias + j0 : nullptr;
+      store_pair(c + i * ldc + j0, count, va * acc00, va * acc01, beta, bias_chunk);
+      if (pair) store_pair(c + (i + 1) * ldc + j0, count, va * acc10, va * acc11, beta, bias_chunk);
     }
   }
 }
 
 // n = N and op(A) = a^T: C[i, j] = sum_p a[p, i] op(B)[p, j]. Row p of a is contiguous in i,
-// so 2W rows of C and all N columns accumulate in registers; the [2W, N] block is transposed
-// through a buffer when stored. A first layer's weight gradient, g^T x with x [batch, 3].
+// so a chunk of 2W rows of C and all N columns accumulate in registers. Rows of a are read in
+// memory order, kRowBlock at a time; for each block, every chunk's running sums come from a
+// buffer, advance through the block and go back. A first layer's weight gradient, g^T x with
+// x [batch, 3].
 template <int N, class T>
 void thin_n_trans_a(bool tb, std::int64_t m, std::int64_t k, T alpha, const T* a, std::int64_t lda,
                     const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
   using B = Batch<T>;
   constexpr std::int64_t W = kWidth<T>, KC = Blocking<T>::KC;
   const std::int64_t b_row = tb ? 1 : ldb, b_col = tb ? ldb : 1;  // op(B)[p, j]
-  const B va(alpha);
-  for (std::int64_t i0 = 0; i0 < m; i0 += 2 * W) {
-    const std::int64_t rows = std::min(2 * W, m - i0);
-    for (std::int64_t pc = 0; pc < k; pc += KC) {
-      const std::int64_t p_end = std::min(k, pc + KC);
-      B acc0[N], acc1[N];
-      for (int j = 0; j < N; ++j) acc0[j] = acc1[j] = B(T(0));
-      for (std::int64_t p = pc; p < p_end; ++p) {
-        B a0, a1;
-        load_pair(a + p * lda + i0, rows, a0, a1);
-        const T* bp = b + p * b_row;
-#pragma GCC unroll 4
+  const std::int64_t m_pad = padded<T>(m);
+  T* sums = scratch<T>(2, static_cast<std::size_t>(N * m_pad));  // sums[j * m_pad + i]
+  for (std::int64_t pc = 0; pc < k; pc += KC) {
+    const std::int64_t p_end = std::min(k, pc + KC);
+    std::fill(sums, sums + N * m_pad, T(0));
+    for (std::int64_t pb = pc; pb < p_end; pb += kRowBlock) {
+      const std::int64_t pe = std::min(p_end, pb + kRowBlock);
+      for (std::int64_t i0 = 0; i0 < m; i0 += 2 * W) {
+        const std::int64_t rows = std::min(2 * W, m - i0);
+        B acc0[N], acc1[N];
         for (int j = 0; j < N; ++j) {
-          const B bv(bp[j * b_col]);
-          acc0[j] = xsimd::fma(a0, bv, acc0[j]);
-          acc1[j] = xsimd::fma(a1, bv, acc1[j]);
+          acc0[j] = B::load_aligned(sums + j * m_pad + i0);
+          acc1[j] = B::load_aligned(sums + j * m_pad + i0 + W);
+        }
+        for (std::int64_t p = pb; p < pe; ++p) {
+          B a0, a1;
+          load_pair(a + p * lda + i0, rows, a0, a1);
+          const T* bp = b + p * b_row;
+#pragma GCC unroll 4
+          for (int j = 0; j < N; ++j) {
+            const B bv(bp[j * b_col]);
+            acc0[j] = xsimd::fma(a0, bv, acc0[j]);
+            acc1[j] = xsimd::fma(a1, bv, acc1[j]);
+          }
+        }
+        for (int j = 0; j < N; ++j) {
+          acc0[j].store_aligned(sums + j * m_pad + i0);
+          acc1[j].store_aligned(sums + j * m_pad + i0 + W);
         }
       }
-      // Later k-blocks accumulate onto C, which already holds beta C and the bias.
-      const T beta_block = pc == 0 ? beta : T(1);
-      const T* bias_block = pc == 0 ? bias : nullptr;
-      alignas(64) T tile[N][2 * W];
-      for (int j = 0; j < N; ++j) {
-        (va * acc0[j]).store_aligned(tile[j]);
-        (va * acc1[j]).store_aligned(tile[j] + W);
-      }
-      for (std::int64_t r = 0; r < rows; ++r)
-        for (int j = 0; j < N; ++j)
-          store_scalar(c[(i0 + r) * ldc + j], tile[j][r], beta_block,
-                       bias_block ? bias_block + j : nullptr);
     }
+    // Later k-blocks accumulate onto C, which already holds beta C and the bias.
+    const T beta_block = pc == 0 ? beta : T(1);
+    const T* bias_block = pc == 0 ? bias : nullptr;
+    for (std::int64_t i = 0; i < m; ++i)
+      for (int j = 0; j < N; ++j)
+        store_scalar(c[i * ldc + j], alpha * sums[j * m_pad + i], beta_block,
+                     bias_block ? bias_block + j : nullptr);
   }
 }
 
-// m = M and op(B) = b: C[i, chunk] = sum_p op(A)[i, p] b[p, chunk], M rows of C and 2W columns
-// in registers, rows of b streaming past. An output layer's weight gradient, g^T h with
-// g [batch, 2].
+// m = M and op(B) = b: C[i, chunk] = sum_p op(A)[i, p] b[p, chunk], M rows of C and a chunk
+// of 2W columns in registers. Rows of b are read in memory order, kRowBlock at a time, as in
+// thin_n_trans_a. An output layer's weight gradient, g^T h with g [batch, 2].
 template <int M, class T>
 void thin_m(bool ta, std::int64_t n, std::int64_t k, T alpha, const T* a, std::int64_t lda,
             const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
   using B = Batch<T>;
   constexpr std::int64_t W = kWidth<T>, KC = Blocking<T>::KC;
   const std::int64_t a_row = ta ? 1 : lda, a_col = ta ? lda : 1;  // op(A)[i, p]
+  const std::int64_t n_pad = padded<T>(n);
+  T* sums = scratch<T>(2, static_cast<std::size_t>(M * n_pad));  // sums[i * n_pad + j]
   const B va(alpha);
-  for (std::int64_t j0 = 0; j0 < n; j0 += 2 * W) {
-    const std::int64_t count = std::min(2 * W, n - j0);
-    for (std::int64_t pc = 0; pc < k; pc += KC) {
-      const std::int64_t p_end = std::min(k, pc + KC);
-      B acc0[M], acc1[M];
-      for (int i = 0; i < M; ++i) acc0[i] = acc1[i] = B(T(0));
-      for (std::int64_t p = pc; p < p_end; ++p) {
-        B b0, b1;
-        load_pair(b + p * ldb + j0, count, b0, b1);
-#pragma GCC unroll 4
+  for (std::int64_t pc = 0; pc < k; pc += KC) {
+    const std::int64_t p_end = std::min(k, pc + KC);
+    std::fill(sums, sums + M * n_pad, T(0));
+    for (std::int64_t pb = pc; pb < p_end; pb += kRowBlock) {
+      const std::int64_t pe = std::min(p_end, pb + kRowBlock);
+      for (std::int64_t j0 = 0; j0 < n; j0 += 2 * W) {
+        const std::int64_t count = std::min(2 * W, n - j0);
+        B acc0[M], acc1[M];
         for (int i = 0; i < M; ++i) {
-          const B av(a[i * a_row + p * a_col]);
-          acc0[i] = xsimd::fma(av, b0, acc0[i]);
-          acc1[i] = xsimd::fma(av, b1, acc1[i]);
+          acc0[i] = B::load_aligned(sums + i * n_pad + j0);
+          acc1[i] = B::load_aligned(sums + i * n_pad + j0 + W);
+        }
+        for (std::int64_t p = pb; p < pe; ++p) {
+          B b0, b1;
+          load_pair(b + p * ldb + j0, count, b0, b1);
+#pragma GCC unroll 4
+          for (int i = 0; i < M; ++i) {
+            const B av(a[i * a_row + p * a_col]);
+            acc0[i] = xsimd::fma(av, b0, acc0[i]);
+            acc1[i] = xsimd::fma(av, b1, acc1[i]);
+          }
+        }
+        for (int i = 0; i < M; ++i) {
+          acc0[i].store_aligned(sums + i * n_pad + j0);
+          acc1[i].store_aligned(sums + i * n_pad + j0 + W);
         }
       }
-      const T beta_block = pc == 0 ? beta : T(1);
-      const T* bias_block = pc == 0 && bias ? bias + j0 : nullptr;
-      for (int i = 0; i < M; ++i)
-        store_pair(c + i * ldc + j0, count, va * acc0[i], va * acc1[i], beta_block, bias_block);
     }
+    const T beta_block = pc == 0 ? beta : T(1);
+    const T* bias_block = pc == 0 ? bias : nullptr;
+    for (int i = 0; i < M; ++i)
+      for (std::int64_t j0 = 0; j0 < n; j0 += 2 * W)
+        store_pair(c + i * ldc + j0, std::min(2 * W, n - j0),
+                   va * B::load_aligned(sums + i * n_pad + j0),
+                   va * B::load_aligned(sums + i * n_pad + j0 + W), beta_block,
+                   bias_block ? bias_block + j0 : nullptr);
   }
 }
 
