@@ -22,9 +22,10 @@ struct AdamCoefficients {
 };
 
 // m = b1 m + c1 g';  v = b2 v + c2 g'^2;  p = p shrink - step m / (sqrt(v) / root_bc2 + eps),
-// with g' = g + l2 p.
+// with g' = g + l2 p. The coefficients are taken by value: read through a reference, each
+// would be reloaded after every store (xsimd stores may alias anything).
 template <class T>
-void adam_update(T* p, const T* g, T* m, T* v, std::int64_t n, const AdamCoefficients<T>& k) {
+void adam_update(T* p, const T* g, T* m, T* v, std::int64_t n, const AdamCoefficients<T> k) {
   using B = Batch<T>;
   constexpr std::int64_t W = kWidth<T>;
   std::int64_t j = 0;

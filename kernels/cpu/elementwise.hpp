@@ -34,11 +34,15 @@ void for_chunks(std::int64_t n, Body&& body) {
   });
 }
 
+// The loops below take their pointers and strides by value, never through a reference: an
+// xsimd store writes through a may_alias vector type, so the compiler must assume it can
+// change any object in memory and would reload every referenced pointer after each store
+// (SiLU's forward ran 10% faster without those reloads).
 template <class T, class F>
 void map_unary(const T* x, T* y, std::int64_t n, F f) {
   using B = Batch<T>;
   constexpr std::int64_t W = kWidth<T>;
-  for_chunks(n, [&](std::int64_t lo, std::int64_t hi) {
+  for_chunks(n, [x, y, f](std::int64_t lo, std::int64_t hi) {
     std::int64_t i = lo;
     for (; i + W <= hi; i += W) f(B::load_unaligned(x + i)).store_unaligned(y + i);
     if (i < hi) store_partial(f(load_partial(x + i, hi - i)), y + i, hi - i);
@@ -51,7 +55,7 @@ template <class T, class F>
 void map_unary2(const T* x, T* y, T* z, std::int64_t n, F f) {
   using B = Batch<T>;
   constexpr std::int64_t W = kWidth<T>;
-  for_chunks(n, [&](std::int64_t lo, std::int64_t hi) {
+  for_chunks(n, [x, y, z, f](std::int64_t lo, std::int64_t hi) {
     std::int64_t i = lo;
     for (; i + W <= hi; i += W) {
       const auto [a, b] = f(B::load_unaligned(x + i));
@@ -78,8 +82,8 @@ inline Batch<T> fetch_tail(const T* p, std::int64_t stride, std::int64_t i, std:
 }
 
 template <class T, std::size_t N, class F, std::size_t... K>
-void map_row(const std::array<const T*, N>& in, const std::array<std::int64_t, N>& s, T* y,
-             std::int64_t n, F& f, std::index_sequence<K...>) {
+void map_row(const std::array<const T*, N> in, const std::array<std::int64_t, N> s, T* y,
+             std::int64_t n, F f, std::index_sequence<K...>) {
   constexpr std::int64_t W = kWidth<T>;
   std::int64_t i = 0;
   for (; i + W <= n; i += W) f(fetch(in[K], s[K], i)...).store_unaligned(y + i);
