@@ -1,9 +1,11 @@
 // GEMM throughput: flowtape's packed GEMM against OpenBLAS, single thread, in the same process,
 // with both measured in alternating rounds so that a change in machine load hits both. Prints
-// this core's f32 / f64 FMA peak (measured) and each GEMM's share of it, then two tables:
+// this core's f32 / f64 FMA peak (measured) and each GEMM's share of it, then three tables:
 //  - square C = A B, and the transposed forms a backward pass uses (A^T B, A B^T) at 512;
 //  - the GEMMs of one W x W layer of a training step at batch B: forward x w^T (with the
-//    bias row), the input gradient g w and the weight gradient g^T x.
+//    bias row), the input gradient g w and the weight gradient g^T x;
+//  - the GEMMs of the step's first and last layers (3 inputs, 2 outputs), which take the
+//    thin kernels.
 // Usage: gemm_bench [sizes...]   (default 64 128 256 512 1024; step shapes W in {64, 256},
 //                                 B in {256, 1024, 4096})
 //        gemm_bench --peak       (prints only the f32 FMA peak in GFLOP/s: bench/compare.sh
@@ -110,7 +112,7 @@ void run(const char* type, const Shape& s, double peak) {
   };
   const auto [t_ours, t_blas] = alternate(ours, blas);
   const double flops = 2.0 * s.m * s.n * static_cast<double>(s.k);
-  std::printf("| %s | %-22s | %5d | %5d | %5d | %7.1f | %7.1f | %4.0f%% | %4.0f%% | %5.2f |\n",
+  std::printf("| %s | %-27s | %5d | %5d | %5d | %7.1f | %7.1f | %4.0f%% | %4.0f%% | %5.2f |\n",
               type, s.name.c_str(), s.m, s.n, s.k, flops / t_ours * 1e-9, flops / t_blas * 1e-9,
               100 * flops / t_ours / peak, 100 * flops / t_blas / peak, t_blas / t_ours);
 }
@@ -153,6 +155,21 @@ int main(int argc, char** argv) {
       run<float>("f32", {"x w^T + b" + at, false, true, batch, w, w, true}, peak32);
       run<float>("f32", {"g w" + at, false, false, batch, w, w, false}, peak32);
       run<float>("f32", {"g^T x" + at, true, false, w, w, batch, false}, peak32);
+    }
+
+  // The thin kernels (kernels/cpu/gemm_thin.cpp): input (x, t) has 3 features, output 2.
+  std::printf(
+      "\nThe first and last layers' GEMMs (3 inputs, 2 outputs: a dimension of at most 4, "
+      "gemm_thin.cpp), f32:\n\n");
+  header();
+  for (int w : {64, 256})
+    for (int batch : {256, 4096}) {
+      const std::string at = " W=" + std::to_string(w) + " B=" + std::to_string(batch);
+      run<float>("f32", {"in: x w^T + b" + at, false, true, batch, w, 3, true}, peak32);
+      run<float>("f32", {"in: g^T x" + at, true, false, w, 3, batch, false}, peak32);
+      run<float>("f32", {"out: h w^T + b" + at, false, true, batch, 2, w, true}, peak32);
+      run<float>("f32", {"out: g w" + at, false, false, batch, w, 2, false}, peak32);
+      run<float>("f32", {"out: g^T h" + at, true, false, 2, w, batch, false}, peak32);
     }
   return 0;
 }
