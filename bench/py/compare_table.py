@@ -22,6 +22,7 @@ adds the JVP's tangent pass (one more forward) and its backward (one more backwa
 """
 import argparse
 import json
+import sys
 
 
 def gemm_flops(loss, w, batch):
@@ -43,7 +44,9 @@ def main(path, peak):
     ft, th = {}, {}
     for r in rows:
         (ft if r["impl"] == "flowtape" else th).setdefault(key(r), []).append(r)
-    # Round i's best torch for (loss, W, batch): the faster of its thread settings in round i.
+    # Round i's best torch for (loss, W, batch): the faster of its two thread settings' i-th
+    # runs. Those ran minutes apart (the grid loops over threads inside batch), so this pairing
+    # is not back to back; "ratio" is the paired measure.
     best = {}
     for k, runs in th.items():
         cur = best.setdefault(k[:3], [])
@@ -61,8 +64,12 @@ def main(path, peak):
           " ---: | ---: | ---: |" + (" ---: |" if peak else ""))
     for k in ft:
         if k not in th:
+            print(f"warning: {k}: no torch run, cell left out", file=sys.stderr)
             continue
         n = min(len(ft[k]), len(th[k]))
+        if len(ft[k]) != len(th[k]):
+            print(f"warning: {k}: {len(ft[k])} flowtape and {len(th[k])} torch runs; "
+                  f"pairing the first {n}", file=sys.stderr)
         a = [r["steps_per_s_median"] for r in ft[k][:n]]
         b = [r["steps_per_s_median"] for r in th[k][:n]]
         ratios = [x / y for x, y in zip(a, b)]

@@ -5,8 +5,9 @@
 // MC x KC block of op(A), kept in L2); then MR x NR tiles of C computed by the micro-kernel
 // from an MR-row sliver of A and an NR-column sliver of B (kept in L1). Packing also applies
 // the transposes, so the micro-kernel always streams contiguous memory. Edges are handled by
-// zero-padding the packed slivers and writing the valid part of the tile. A dimension of at
-// most 4 goes to gemm_thin.cpp instead, whose kernels give the same bits without the padding.
+// zero-padding the packed slivers and writing the valid part of the tile. Most shapes with a
+// dimension of at most 4 go to gemm_thin.cpp instead (see gemm_thin.hpp for which, and for
+// the one kernel there whose bits differ from the tiles').
 #include "kernels/cpu/gemm.hpp"
 
 #include <algorithm>
@@ -105,7 +106,7 @@ void pack_b(bool trans, const T* b, std::int64_t ldb, std::int64_t p0, std::int6
 // C tile (mr x nr valid of MR x NR) = alpha * Ap Bp + beta * C (+ the bias row when bias is
 // non-null: it points at the tile's first column of the bias).
 // Packed: ap is an MR-row sliver (lda unused). Unpacked: ap points at row 0 of MR full rows of
-// a row-major A with row stride lda, read in place (see gemm_serial for when).
+// a row-major A with row stride lda, read in place (see gemm_tiled for when).
 template <class T, bool kPackedA>
 void micro_kernel(std::int64_t kc, const T* __restrict ap, std::int64_t lda, const T* __restrict bp,
                   T* c, std::int64_t ldc, std::int64_t mr, std::int64_t nr, T alpha, T beta,
@@ -166,8 +167,8 @@ void* gemm_detail::scratch_bytes(int which, std::size_t bytes) {
   struct FreeDeleter {
     void operator()(void* p) const { std::free(p); }
   };
-  thread_local std::unique_ptr<void, FreeDeleter> buf[3];
-  thread_local std::size_t cap[3] = {0, 0, 0};
+  thread_local std::unique_ptr<void, FreeDeleter> buf[2];
+  thread_local std::size_t cap[2] = {0, 0};
   bytes = (bytes + 63) / 64 * 64;
   if (cap[which] < bytes) {
     buf[which].reset(std::aligned_alloc(64, bytes));
@@ -201,8 +202,7 @@ void gemm_detail::gemm_tiled(bool trans_a, bool trans_b, std::int64_t m, std::in
     const std::int64_t nc = std::min(Blk::NC, n - jc);
     for (std::int64_t pc = 0; pc < k; pc += Blk::KC) {
       const std::int64_t kc = std::min(Blk::KC, k - pc);
-      // Later k-blocks accumulate into C, which already holds beta C and the bias.
-      const T beta_block = pc == 0 ? beta : T(1);
+      const T beta_block = gemm_detail::block_beta(pc, beta);
       const T* bias_block = pc == 0 && bias ? bias + jc : nullptr;
       pack_b(trans_b, b, ldb, pc, kc, jc, nc, bp);
       for (std::int64_t ic = 0; ic < m; ic += Blk::MC) {
@@ -266,9 +266,11 @@ void gemm_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std
 
 // Above kParallelMacs multiply-adds, C is cut into one block of rows (or of columns, when C
 // is wide and short, as in a weight gradient W x B^T with a small W) per thread, and each
-// block is an independent serial GEMM on the pool. Blocks are whole micro-tiles, so every
-// element is computed by the same instruction sequence whatever the thread count: results
-// are bit-identical with 1 or n threads. Below the threshold the pool's wake-up (~10 us) and
+// block is an independent serial GEMM on the pool. Blocks are whole micro-tiles, and no block
+// is thin where C is not (a remainder of at most kThin columns would take gemm_thin's
+// dot-product kernel, so the last block absorbs it), so every element is computed by the
+// same instruction sequence whatever the thread count: results are bit-identical with 1 or
+// n threads. Below the threshold the pool's wake-up (~10 us) and
 // moving the blocks' rows between the cores' caches cost more than the second core saves: at
 // 2^20 a width-64 MLP's training step ([256, 64] x [64, 64] layers) ran a third slower on two
 // threads than on one (bench/compare.sh, 2026-11-26); at 2^22 the two are even.
@@ -297,9 +299,10 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
     return;
   }
   const std::int64_t per = (units + parts - 1) / parts * unit;
-  parallel_for(parts, [&](std::int64_t part) {
-    const std::int64_t lo = part * per, len = std::min(per, extent - lo);
-    if (len <= 0) return;
+  std::int64_t blocks = (extent + per - 1) / per;
+  if (extent - (blocks - 1) * per <= gemm_detail::kThin) --blocks;
+  parallel_for(blocks, [&](std::int64_t part) {
+    const std::int64_t lo = part * per, len = part == blocks - 1 ? extent - lo : per;
     if (by_rows) {  // rows [lo, lo+len) of op(A) and of C
       const T* a_part = trans_a ? a + lo : a + lo * lda;
       gemm_serial(trans_a, trans_b, len, n, k, alpha, a_part, lda, b, ldb, beta, c + lo * ldc, ldc,

@@ -1,11 +1,13 @@
 // What the GEMM's two families of kernels share (gemm.cpp's packed tiles, gemm_thin.cpp's
 // kernels for a dimension of at most 4): the k blocking, the scratch buffers, and how a
-// finished dot product is combined with beta C and the bias and stored. Every path stores
-// through store_batch / store_scalar and accumulates in the same order, one FMA chain per
-// element restarted at each KC block, so the thin kernels give the tiles' bits.
+// finished dot product is combined with beta C and the bias and stored. Every kernel but the
+// k = 0 case stores through store_batch / store_scalar, and all but gemm_thin's dot-product
+// kernel accumulate in the same order (one FMA chain per element, restarted at each KC
+// block), so the thin kernels give the tiles' bits. gemm.cpp and gemm_thin.cpp are compiled
+// with -ffp-contract=off, so that the compiler cannot fuse a multiply and an add in one
+// kernel and not in another.
 #pragma once
 
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -23,7 +25,9 @@ struct Blocking {
   static constexpr std::int64_t NC = NR * 128;
 };
 
-// A per-thread, 64-byte aligned scratch buffer that only grows; `which` picks one of three.
+// A per-thread, 64-byte aligned scratch buffer that only grows; `which` picks one of two. The
+// tiles pack op(B) into 0 and op(A) into 1; a thin kernel uses 0 (the two never run at once
+// on one thread).
 void* scratch_bytes(int which, std::size_t bytes);
 
 template <class T>
@@ -48,13 +52,27 @@ inline void store_batch(T* dst, Batch<T> scaled, T beta, const T* bias) {
   scaled.store_unaligned(dst);
 }
 
-// The same for one element: the same operations (an explicit fma, as in store_batch), so an
-// element on a ragged edge gets the bits it would get inside a full batch.
+// The same for one element, through the same batch operations (a one-lane use of a batch):
+// where the target has no FMA instruction, xsimd::fma is a rounded multiply and add, while
+// std::fma would still be fused, so an element on a ragged edge could differ from one inside
+// a full batch.
 template <class T>
 inline void store_scalar(T& dst, T scaled, T beta, const T* bias) {
-  if (beta != T(0)) scaled = std::fma(beta, dst, scaled);
+  using B = Batch<T>;
+  if (beta != T(0)) scaled = xsimd::fma(B(beta), B(dst), B(scaled)).get(0);
   if (bias) scaled += *bias;
   dst = scaled;
+}
+
+// Later k-blocks accumulate onto C, which already holds beta C and the bias: block pc's beta
+// and bias.
+template <class T>
+inline T block_beta(std::int64_t pc, T beta) {
+  return pc == 0 ? beta : T(1);
+}
+template <class T>
+inline const T* block_bias(std::int64_t pc, const T* bias) {
+  return pc == 0 ? bias : nullptr;
 }
 
 }  // namespace flowtape::kernels::cpu::gemm_detail

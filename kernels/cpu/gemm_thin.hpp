@@ -9,10 +9,14 @@
 
 namespace flowtape::kernels::cpu::gemm_detail {
 
+// The largest dimension the thin kernels take.
+inline constexpr std::int64_t kThin = 4;
+
 // Computes C = alpha op(A) op(B) + beta C + 1 bias^T as gemm() does, and returns true, when a
-// thin kernel fits the shape; returns false (and touches nothing) otherwise. Requires k > 0.
-// Bit-identical to the tiled kernel, except where n <= 4 and op(A) = A (each element is then
-// a dot product along the rows of A, summed across SIMD lanes).
+// thin kernel fits the shape: k <= kThin, n <= kThin, or m <= kThin with op(B) = B (m <= kThin
+// with op(B) = B^T is left to the tiles). Returns false, touching nothing, otherwise. Requires
+// k > 0. Bit-identical to the tiled kernel, except where n <= kThin, k > kThin and op(A) = A:
+// each element is then a dot product along the rows of A, summed across SIMD lanes.
 template <class T>
 bool gemm_thin(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
                const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,

@@ -10,6 +10,7 @@
 #include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/gemm_common.hpp"
+#include "kernels/cpu/gemm_thin.hpp"
 #include "kernels/cpu/math.hpp"
 #include "kernels/cpu/parallel.hpp"
 #include "support/reference.hpp"
@@ -63,31 +64,41 @@ void sweep() {
 
 // The thin kernels (a dimension of at most 4) against the tiles, which gemm_tiled runs alone:
 // the same bits wherever gemm_thin.hpp promises them (k <= 4; n <= 4 with A transposed; m <= 4
-// with B not transposed), for every transpose, alpha, beta, the bias, ragged chunks and
-// several k-blocks. The dot-product kernel (n <= 4, A not transposed) is checked against the
-// triple loop by check_gemm.
+// with B not transposed), for every transpose, alpha (0.3 makes alpha * sum inexact), beta,
+// the bias, ragged chunks (remainders 1-15 of a 16-wide f32 chunk), several k-blocks and row
+// strides wider than the rows (`pad`; the padding must come out untouched). gemm_thin itself
+// must take the shape, or the comparison would be the tiles against themselves. The
+// dot-product kernel (n <= 4, k > 4, A not transposed) is checked against the triple loop.
 template <class T>
 void check_thin_bits(std::int64_t m, std::int64_t n, std::int64_t k, bool ta, bool tb, T alpha,
-                     T beta, bool with_bias) {
-  const auto a = random_vector<T>(static_cast<std::size_t>(m * k), 11);
-  const auto b = random_vector<T>(static_cast<std::size_t>(k * n), 12);
-  const auto c0 = random_vector<T>(static_cast<std::size_t>(m * n), 13);
-  auto bias = random_vector<T>(static_cast<std::size_t>(n), 14);
-  bias[0] = T(-0.0);
-  const T* bias_ptr = with_bias ? bias.data() : nullptr;
+                     T beta, bool with_bias, std::int64_t pad = 0) {
+  namespace detail = flowtape::kernels::cpu::gemm_detail;
   if (n <= 4 && !ta && k > 4) {  // the dot-product kernel: no bits promised
     check_gemm<T>(m, n, k, ta, tb, alpha, beta, with_bias);
     return;
   }
-  auto thin = c0, tiled = c0;
-  const std::int64_t lda = ta ? m : k, ldb = tb ? k : n;
-  gemm<T>(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, thin.data(), n, bias_ptr);
-  flowtape::kernels::cpu::gemm_detail::gemm_tiled<T>(
-      ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, tiled.data(), n, bias_ptr);
-  BOOST_TEST(std::memcmp(thin.data(), tiled.data(), thin.size() * sizeof(T)) == 0,
+  const std::int64_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+  const auto a = random_vector<T>(static_cast<std::size_t>((ta ? k : m) * lda), 11);
+  const auto b = random_vector<T>(static_cast<std::size_t>((tb ? n : k) * ldb), 12);
+  const auto c0 = random_vector<T>(static_cast<std::size_t>(m * ldc), 13);
+  auto bias = random_vector<T>(static_cast<std::size_t>(n), 14);
+  bias[0] = T(-0.0);
+  const T* bias_ptr = with_bias ? bias.data() : nullptr;
+  auto thin = c0, direct = c0, tiled = c0;
+  gemm<T>(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, thin.data(), ldc, bias_ptr);
+  const bool taken = detail::gemm_thin<T>(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb,
+                                          beta, direct.data(), ldc, bias_ptr);
+  BOOST_TEST(taken, "not a thin shape: m=" << m << " n=" << n << " k=" << k);
+  detail::gemm_tiled<T>(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, tiled.data(),
+                        ldc, bias_ptr);
+  const auto same = [](const std::vector<T>& x, const std::vector<T>& y) {
+    return std::memcmp(x.data(), y.data(), x.size() * sizeof(T)) == 0;
+  };
+  BOOST_TEST((same(thin, tiled) && same(direct, tiled)),
              "bits differ: m=" << m << " n=" << n << " k=" << k << " ta=" << ta << " tb=" << tb
-                               << " beta=" << beta << " bias=" << with_bias);
-  check_gemm<T>(m, n, k, ta, tb, alpha, beta, with_bias);
+                               << " alpha=" << alpha << " beta=" << beta << " bias=" << with_bias
+                               << " pad=" << pad);
+  if (pad == 0) check_gemm<T>(m, n, k, ta, tb, alpha, beta, with_bias);
 }
 
 template <class T>
@@ -95,14 +106,16 @@ void thin_sweep() {
   for (int t = 0; t < 4; ++t) {
     const bool ta = t & 1, tb = t & 2;
     for (std::int64_t thin = 1; thin <= 4; ++thin)
-      for (int v = 0; v < 3; ++v) {
-        const T alpha = v == 2 ? T(-0.5) : T(1), beta = v == 0 ? T(0) : T(0.75);
+      for (int v = 0; v < 4; ++v) {
+        const T alpha = v == 2 ? T(-0.5) : v == 3 ? T(0.3) : T(1);
+        const T beta = v == 1 || v == 2 ? T(0.75) : T(0);
         const bool with_bias = v != 1;
-        for (std::int64_t wide : {1, 5, 16, 33, 70}) {
-          check_thin_bits<T>(wide, wide + 3, thin, ta, tb, alpha, beta, with_bias);      // k thin
-          if (ta) check_thin_bits<T>(wide, thin, 300, ta, tb, alpha, beta, with_bias);   // n
-          if (!tb) check_thin_bits<T>(thin, wide, 300, ta, tb, alpha, beta, with_bias);  // m
-          if (!ta) check_thin_bits<T>(wide, thin, 300, ta, tb, alpha, beta, with_bias);  // dot
+        const std::int64_t pad = v == 3 ? 3 : 0;
+        for (std::int64_t wide : {1, 5, 13, 16, 29, 70}) {
+          check_thin_bits<T>(wide, wide + 3, thin, ta, tb, alpha, beta, with_bias, pad);      // k
+          if (ta) check_thin_bits<T>(wide, thin, 300, ta, tb, alpha, beta, with_bias, pad);   // n
+          if (!tb) check_thin_bits<T>(thin, wide, 300, ta, tb, alpha, beta, with_bias, pad);  // m
+          if (!ta) check_thin_bits<T>(wide, thin, 300, ta, tb, alpha, beta, with_bias);       // dot
         }
       }
   }
@@ -128,8 +141,8 @@ BOOST_AUTO_TEST_CASE(alpha_beta_and_multiple_k_blocks) {
 
 BOOST_AUTO_TEST_CASE(bias_epilogue) {
   // Ragged tiles in both directions, the in-place-A path (up to 16 slivers, A not transposed), the
-  // packed path, the skinny path (n <= 4, B^T), several k-blocks (the bias is added once) and
-  // two NC panels (the bias offset per panel).
+  // packed path, the thin kernels (a dimension of at most 4), several k-blocks (the bias is added
+  // once) and two NC panels (the bias offset per panel).
   for (std::int64_t m : {1, 7, 64, 257})
     for (std::int64_t n : {1, 2, 33, 200})
       for (std::int64_t k : {1, 64, 600})
@@ -153,8 +166,9 @@ BOOST_AUTO_TEST_CASE(bias_epilogue) {
 }
 
 BOOST_AUTO_TEST_CASE(skinny_output_with_beta) {
-  // n <= 4 with op(B) = B^T takes the row-dot-product path.
+  // n <= 4, k > 4 with op(A) = A takes the row-dot-product kernel; k <= 4 the rank-k update.
   check_gemm<float>(301, 2, 67, false, true, 1.0f, 0.5f);
+  check_gemm<float>(301, 3, 67, false, false, 1.0f, 0.5f);
   check_gemm<double>(5, 4, 3, false, true, -2.0, 0.0);
 }
 
@@ -200,6 +214,35 @@ BOOST_AUTO_TEST_CASE(threads_give_identical_results) {
   flowtape::set_num_threads(1);
   BOOST_TEST(d1 == d2);
   BOOST_TEST(d1[m - 1] != c4[m - 1]);
+}
+
+// A split that would leave a block of at most 4 columns (which would take the dot-product
+// kernel, whose bits differ from the tiles') gives those columns to the previous block: with 7
+// threads, 673 columns would be 6 blocks of 112 and 1 column. The last case splits rows.
+BOOST_AUTO_TEST_CASE(thread_split_leaves_no_thin_block) {
+  namespace cpu = flowtape::kernels::cpu;
+  struct Case {
+    std::int64_t m, n, k;
+    bool ta, tb;
+  };
+  for (const Case& s : {Case{600, 673, 64, false, false}, Case{600, 673, 64, false, true},
+                        Case{600, 676, 64, true, false}, Case{676, 600, 64, false, true}}) {
+    const std::int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
+    const auto a = random_vector<float>(static_cast<std::size_t>(s.m * s.k), 21);
+    const auto b = random_vector<float>(static_cast<std::size_t>(s.k * s.n), 22);
+    const auto bias = random_vector<float>(static_cast<std::size_t>(s.n), 23);
+    std::vector<float> one(static_cast<std::size_t>(s.m * s.n)), seven(one.size());
+    flowtape::set_num_threads(1);
+    cpu::gemm<float>(s.ta, s.tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f,
+                     one.data(), s.n, bias.data());
+    flowtape::set_num_threads(7);
+    cpu::gemm<float>(s.ta, s.tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f,
+                     seven.data(), s.n, bias.data());
+    flowtape::set_num_threads(1);
+    BOOST_TEST(std::memcmp(one.data(), seven.data(), one.size() * sizeof(float)) == 0,
+               "bits differ with 7 threads: m=" << s.m << " n=" << s.n << " ta=" << s.ta
+                                                << " tb=" << s.tb);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(empty_inner_dimension) {
