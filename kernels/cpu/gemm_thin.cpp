@@ -1,8 +1,9 @@
 // Kernels for a GEMM with a dimension of at most 4 (see gemm_thin.hpp). Each keeps the thin
 // dimension whole in registers and vectorises along a dimension that is contiguous in memory,
-// so nothing is packed or padded. Except for the dot-product kernel, each element is one FMA
-// chain over p in the tiled kernel's order (restarted at each KC block and stored through the
-// same epilogue), which is what makes the results bit-identical to the tiles.
+// so no work is spent on padding to a register tile. Except for the dot-product kernel, each
+// element is one FMA chain over p in the tiled kernel's order (restarted at each KC block and
+// stored through the same epilogue), which is what makes the results bit-identical to the
+// tiles.
 #include "kernels/cpu/gemm_thin.hpp"
 
 #include <algorithm>
@@ -55,11 +56,11 @@ std::int64_t padded(std::int64_t n) {
 }
 
 // k = K: op(B) (K x n, zero-padded to whole chunks) is copied once into a buffer (in L1 for
-// the widths an MLP has: 16 KB at n = 1024, K = 4), then C is written row by row, in memory order:
-// C[i, :] = sum_p op(A)[i, p] op(B)[p, :]. An input layer's forward pass (x [batch, 2 + 1] w^T) and
-// an output layer's input gradient (g [batch, 2] w). Writing C a column chunk at a time instead
-// (op(B)'s chunk in registers) strode through C a row apart and ran 3x slower once C outgrew the
-// caches.
+// the widths an MLP has: 16 KB at n = 1024, K = 4), then C is written row by row, in memory
+// order: C[i, :] = sum_p op(A)[i, p] op(B)[p, :]. An input layer's forward pass
+// (x [batch, 2 + 1] w^T) and an output layer's input gradient (g [batch, 2] w). Writing C a
+// column chunk at a time instead (op(B)'s chunk in registers) strode through C a row apart:
+// 1.7-1.8x slower for a [4096, 256] C, and 1.2-1.4x at [256, 64].
 template <int K, class T>
 void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* a, std::int64_t lda,
             const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
