@@ -257,6 +257,13 @@ const OpDef kIdentity{
     [](const Saved&, Inputs t) { return t[0]; },
     [](const Saved&, const Tensor& g, Grads& out) { out[0] = g; }, /*aliases_input=*/true};
 
+// A silu derivative op on (x, g), with the denominator as a third input when there is one.
+Tensor apply_silu_derivative(const OpDef& op, const Tensor& x, const Tensor& g,
+                             const Tensor& denominator) {
+  if (!denominator.defined()) return apply(op, {x, g});
+  return apply(op, {x, g, denominator});
+}
+
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) { return apply(kAdd, {a, b}); }
@@ -285,12 +292,10 @@ Tensor sin(const Tensor& x) { return apply(kSin, {x}); }
 Tensor cos(const Tensor& x) { return apply(kCos, {x}); }
 Tensor identity(const Tensor& x) { return apply(kIdentity, {x}); }
 Tensor silu_grad(const Tensor& x, const Tensor& g, const Tensor& denominator) {
-  if (!denominator.defined()) return apply(kSiluGrad, {x, g});
-  return apply(kSiluGrad, {x, g, denominator});
+  return apply_silu_derivative(kSiluGrad, x, g, denominator);
 }
 Tensor silu_grad2(const Tensor& x, const Tensor& g, const Tensor& denominator) {
-  if (!denominator.defined()) return apply(kSiluGrad2, {x, g});
-  return apply(kSiluGrad2, {x, g, denominator});
+  return apply_silu_derivative(kSiluGrad2, x, g, denominator);
 }
 
 Tensor pow(const Tensor& x, double exponent) {

@@ -25,8 +25,7 @@ namespace {
 
 using gemm_detail::Blocking;
 using gemm_detail::scratch;
-using gemm_detail::store_batch;
-using gemm_detail::store_scalar;
+using gemm_detail::store_pair;
 
 // Writes the first `count` (<= N) values of src, spaced `stride` apart, then zeros, to
 // out[0, N). The trip count is fixed: a variable-length copy and zero fill of a ragged sliver
@@ -141,24 +140,9 @@ void micro_kernel(std::int64_t kc, const T* __restrict ap, std::int64_t lda, con
     }
   }
   const B va(alpha);
-  if (mr == MR && nr == NR) {
 #pragma GCC unroll 6
-    for (std::int64_t r = 0; r < MR; ++r) {
-      T* row = c + r * ldc;
-      store_batch(row, va * acc0[r], beta, bias);
-      store_batch(row + W, va * acc1[r], beta, bias ? bias + W : nullptr);
-    }
-    return;
-  }
-  alignas(64) T tile[MR * NR];
-#pragma GCC unroll 6
-  for (std::int64_t r = 0; r < MR; ++r) {
-    (va * acc0[r]).store_aligned(tile + r * NR);
-    (va * acc1[r]).store_aligned(tile + r * NR + W);
-  }
-  for (std::int64_t r = 0; r < mr; ++r)
-    for (std::int64_t q = 0; q < nr; ++q)
-      store_scalar(c[r * ldc + q], tile[r * NR + q], beta, bias ? bias + q : nullptr);
+  for (std::int64_t r = 0; r < MR; ++r)
+    if (r < mr) store_pair(c + r * ldc, nr, va * acc0[r], va * acc1[r], beta, bias);
 }
 
 }  // namespace
@@ -270,10 +254,10 @@ void gemm_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std
 // is thin where C is not (a remainder of at most kThin columns would take gemm_thin's
 // dot-product kernel, so the last block absorbs it), so every element is computed by the
 // same instruction sequence whatever the thread count: results are bit-identical with 1 or
-// n threads. Below the threshold the pool's wake-up (~10 us) and
-// moving the blocks' rows between the cores' caches cost more than the second core saves: at
-// 2^20 a width-64 MLP's training step ([256, 64] x [64, 64] layers) ran a third slower on two
-// threads than on one (bench/compare.sh, 2026-11-26); at 2^22 the two are even.
+// n threads. Below the threshold the pool's wake-up (~10 us) and moving the blocks' rows
+// between the cores' caches cost more than the second core saves: at 2^20 a width-64 MLP's
+// training step ([256, 64] x [64, 64] layers) ran a third slower on two threads than on one
+// (bench/compare.sh, 2026-11-26); at 2^22 the two are even.
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
           const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,

@@ -64,6 +64,24 @@ inline void store_scalar(T& dst, T scaled, T beta, const T* bias) {
   dst = scaled;
 }
 
+// Stores elements [0, count) (count <= 2W) of a chunk of one row of C from two batches of
+// alpha-scaled sums: whole batches through store_batch, a ragged chunk element by element.
+template <class T>
+inline void store_pair(T* dst, std::int64_t count, Batch<T> lo, Batch<T> hi, T beta,
+                       const T* bias) {
+  constexpr std::int64_t W = kWidth<T>;
+  if (count == 2 * W) {
+    store_batch(dst, lo, beta, bias);
+    store_batch(dst + W, hi, beta, bias ? bias + W : nullptr);
+    return;
+  }
+  alignas(64) T tmp[2 * W];
+  lo.store_aligned(tmp);
+  hi.store_aligned(tmp + W);
+  for (std::int64_t q = 0; q < count; ++q)
+    store_scalar(dst[q], tmp[q], beta, bias ? bias + q : nullptr);
+}
+
 // Later k-blocks accumulate onto C, which already holds beta C and the bias: block pc's beta
 // and bias.
 template <class T>

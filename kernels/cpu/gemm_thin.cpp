@@ -7,6 +7,7 @@
 #include "kernels/cpu/gemm_thin.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "kernels/cpu/gemm_common.hpp"
 
@@ -27,26 +28,15 @@ inline void load_pair(const T* p, std::int64_t count, Batch<T>& lo, Batch<T>& hi
   hi = count > W ? load_partial(p + W, count - W) : B(T(0));
 }
 
-// Stores elements [0, count) of a chunk of one row of C from two batches of alpha-scaled sums.
-template <class T>
-inline void store_pair(T* dst, std::int64_t count, Batch<T> lo, Batch<T> hi, T beta,
-                       const T* bias) {
-  constexpr std::int64_t W = kWidth<T>;
-  if (count == 2 * W) {
-    store_batch(dst, lo, beta, bias);
-    store_batch(dst + W, hi, beta, bias ? bias + W : nullptr);
-    return;
-  }
-  alignas(64) T tmp[2 * W];
-  lo.store_aligned(tmp);
-  hi.store_aligned(tmp + W);
-  for (std::int64_t q = 0; q < count; ++q)
-    store_scalar(dst[q], tmp[q], beta, bias ? bias + q : nullptr);
-}
-
 // Rows of op(A) or b taken at a time by the outer-product kernels: 16 rows of a width-256
 // f32 matrix are 16 KB, which stay in L1 while every chunk of C passes over them.
 constexpr std::int64_t kRowBlock = 16;
+
+// The strides of op(X) for X stored with row stride ld: op(X)[r, c] = x[r * first + c * second].
+inline std::pair<std::int64_t, std::int64_t> element_strides(bool trans, std::int64_t ld) {
+  using Strides = std::pair<std::int64_t, std::int64_t>;
+  return trans ? Strides{1, ld} : Strides{ld, 1};
+}
 
 // n rounded up to whole chunks of two batches.
 template <class T>
@@ -66,7 +56,7 @@ void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* 
             const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
   using B = Batch<T>;
   constexpr std::int64_t W = kWidth<T>;
-  const std::int64_t a_row = ta ? 1 : lda, a_col = ta ? lda : 1;  // op(A)[i, p]
+  const auto [a_row, a_col] = element_strides(ta, lda);  // op(A)[i, p]
   const std::int64_t n_pad = padded<T>(n);
   T* bk = scratch<T>(0, static_cast<std::size_t>(K * n_pad));
   for (int p = 0; p < K; ++p)
@@ -147,7 +137,7 @@ template <int N, class T>
 void thin_n_trans_a(bool tb, std::int64_t m, std::int64_t k, T alpha, const T* a, std::int64_t lda,
                     const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
   constexpr std::int64_t KC = Blocking<T>::KC;
-  const std::int64_t b_row = tb ? 1 : ldb, b_col = tb ? ldb : 1;  // op(B)[p, j]
+  const auto [b_row, b_col] = element_strides(tb, ldb);  // op(B)[p, j]
   const std::int64_t m_pad = padded<T>(m);
   T* sums = scratch<T>(0, static_cast<std::size_t>(N * m_pad));  // sums[j * m_pad + i]
   for (std::int64_t pc = 0; pc < k; pc += KC) {
@@ -168,7 +158,7 @@ void thin_m(bool ta, std::int64_t n, std::int64_t k, T alpha, const T* a, std::i
             const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
   using B = Batch<T>;
   constexpr std::int64_t W = kWidth<T>, KC = Blocking<T>::KC;
-  const std::int64_t a_row = ta ? 1 : lda, a_col = ta ? lda : 1;  // op(A)[i, p]
+  const auto [a_row, a_col] = element_strides(ta, lda);  // op(A)[i, p]
   const std::int64_t n_pad = padded<T>(n);
   T* sums = scratch<T>(0, static_cast<std::size_t>(M * n_pad));  // sums[i * n_pad + j]
   const B va(alpha);

@@ -39,10 +39,10 @@ T reduce_row(const T* x, std::int64_t len, T init, Op op) {
 
 // y[0..n) = the fold over k < len of the rows x + k * n of a [len, n] block, starting from
 // `init`: a strided axis (inner = n > 1; a bias gradient sums the rows of a [batch, width]
-// gradient). Columns are
-// taken four batches at a time with the accumulators in registers: folding a row at a time
-// into y in memory made each row wait on the previous row's store (~6 cycles a row). Each
-// column is still folded in the order k = 0, 1, ..., so the result is the same.
+// gradient). Columns are taken four batches at a time with the accumulators in registers:
+// folding a row at a time into y in memory made each row wait on the previous row's store
+// (~6 cycles a row). Each column is still folded in the order k = 0, 1, ..., so the result is
+// the same.
 template <class T, class Op>
 void fold_columns(const T* x, std::int64_t len, std::int64_t n, T* y, T init, Op op) {
   using B = Batch<T>;
