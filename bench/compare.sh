@@ -45,6 +45,16 @@ RES="$OUT/compare.jsonl"
 : > "$RES"
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), $(nproc) cores; torch $($PY -c 'import torch; print(torch.__version__)')" | tee "$OUT/env.txt"
 
+# One process of the current cell ($t threads, arguments $common), its JSON line appended to $RES.
+run_ft() {
+  env GLIBC_TUNABLES="$TUNABLES" OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
+    "$FT" "${common[@]}" | tee -a "$RES"
+}
+run_torch() {
+  env GLIBC_TUNABLES="$TUNABLES" OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
+    $PY "$HERE/py/flow_torch.py" "${common[@]}" --jvp-api "$JVP_API" | tee -a "$RES"
+}
+
 start=$SECONDS
 for loss in $LOSSES; do
   for w in $WIDTHS; do
@@ -52,14 +62,6 @@ for loss in $LOSSES; do
       for t in $THREADS; do
         common=(--loss "$loss" --width "$w" --batch "$b" --threads "$t"
                 --repeats "$REPEATS" --block-s "$BLOCK_S" --warmup "$WARMUP")
-        run_ft() {
-          env GLIBC_TUNABLES="$TUNABLES" OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
-            "$FT" "${common[@]}" | tee -a "$RES"
-        }
-        run_torch() {
-          env GLIBC_TUNABLES="$TUNABLES" OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
-            $PY "$HERE/py/flow_torch.py" "${common[@]}" --jvp-api "$JVP_API" | tee -a "$RES"
-        }
         for ((r = 1; r <= ROUNDS; r++)); do
           if ((r % 2)); then run_ft; run_torch; else run_torch; run_ft; fi
         done

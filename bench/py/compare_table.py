@@ -23,6 +23,7 @@ adds the JVP's tangent pass (one more forward) and its backward (one more backwa
 import argparse
 import json
 import sys
+from statistics import median
 
 
 def gemm_flops(loss, w, batch):
@@ -30,12 +31,6 @@ def gemm_flops(loss, w, batch):
     if loss == "fdm":
         macs *= 2
     return 2.0 * macs * batch
-
-
-def median(xs):
-    xs = sorted(xs)
-    n = len(xs)
-    return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
 
 
 def main(path, peak):
