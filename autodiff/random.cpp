@@ -1,4 +1,5 @@
-// Philox-4x32-10 and the samplers built on it. Uniforms take the top bits of each word
+// The Generator (Philox-4x32-10, kernels/cpu/philox.hpp, which draws runs of blocks on SIMD
+// lanes) and the samplers built on it. Uniforms take the top bits of each word
 // (24 for f32, 53 for f64); normals use Box-Muller in double precision, so f32 and f64
 // samples from the same seed agree to f32 rounding. Box-Muller runs on SIMD lanes
 // (kernels/cpu/box_muller.hpp) over chunks of blocks, for single draws too, so a block's
@@ -8,23 +9,12 @@
 #include <algorithm>
 
 #include "kernels/cpu/box_muller.hpp"
+#include "kernels/cpu/philox.hpp"
 
 namespace flowtape {
 
 std::array<std::uint32_t, 4> philox4x32(std::array<std::uint32_t, 4> c, std::uint64_t key) {
-  constexpr std::uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
-  constexpr std::uint32_t kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
-  std::uint32_t k0 = static_cast<std::uint32_t>(key), k1 = static_cast<std::uint32_t>(key >> 32);
-  for (int round = 0; round < 10; ++round) {
-    const std::uint64_t p0 = static_cast<std::uint64_t>(kM0) * c[0];
-    const std::uint64_t p1 = static_cast<std::uint64_t>(kM1) * c[2];
-    const auto hi0 = static_cast<std::uint32_t>(p0 >> 32), lo0 = static_cast<std::uint32_t>(p0);
-    const auto hi1 = static_cast<std::uint32_t>(p1 >> 32), lo1 = static_cast<std::uint32_t>(p1);
-    c = {hi1 ^ c[1] ^ k0, lo1, hi0 ^ c[3] ^ k1, lo0};
-    k0 += kW0;
-    k1 += kW1;
-  }
-  return c;
+  return kernels::cpu::philox4x32(c, key);
 }
 
 Generator::Generator(std::uint64_t seed, std::uint64_t stream) : key_(seed), stream_(stream) {}
@@ -36,14 +26,13 @@ Generator Generator::from_state(std::uint64_t key, std::uint64_t counter, std::u
 }
 
 Generator::Block Generator::next_block() {
-  const std::uint64_t n = counter_++;
-  return philox4x32({static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(n >> 32),
-                     static_cast<std::uint32_t>(stream_), static_cast<std::uint32_t>(stream_ >> 32)},
-                    key_);
+  return kernels::cpu::philox_block(key_, counter_++, stream_);
 }
 
 void Generator::next_blocks(Block* out, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) out[i] = next_block();
+  if (n <= 0) return;
+  kernels::cpu::philox_run(key_, counter_, stream_, out, n);
+  counter_ += static_cast<std::uint64_t>(n);
 }
 
 Generator Generator::split() {
@@ -71,18 +60,29 @@ void box_muller_uniforms(const Generator::Block* blocks, std::int64_t n, double*
 }
 }  // namespace
 
+// Uniforms come from blocks drawn kChunk at a time: f32 takes the four words of a block in
+// turn, f64 two words per value.
 void Generator::fill_uniform(float* out, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; i += 4) {
-    const auto b = next_block();
-    for (std::int64_t j = 0; j < 4 && i + j < n; ++j) out[i + j] = to_unit_f32(b[j]);
+  Block blocks[kChunk];
+  for (std::int64_t base = 0; base < n; base += 4 * kChunk) {
+    const std::int64_t m = std::min(kChunk, (n - base + 3) / 4);
+    next_blocks(blocks, m);
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < 4 && base + 4 * i + j < n; ++j)
+        out[base + 4 * i + j] = to_unit_f32(blocks[i][j]);
   }
 }
 
 void Generator::fill_uniform(double* out, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; i += 2) {
-    const auto b = next_block();
-    out[i] = to_unit_f64(b[0], b[1]);
-    if (i + 1 < n) out[i + 1] = to_unit_f64(b[2], b[3]);
+  Block blocks[kChunk];
+  for (std::int64_t base = 0; base < n; base += 2 * kChunk) {
+    const std::int64_t m = std::min(kChunk, (n - base + 1) / 2);
+    next_blocks(blocks, m);
+    for (std::int64_t i = 0; i < m; ++i) {
+      const std::int64_t at = base + 2 * i;
+      out[at] = to_unit_f64(blocks[i][0], blocks[i][1]);
+      if (at + 1 < n) out[at + 1] = to_unit_f64(blocks[i][2], blocks[i][3]);
+    }
   }
 }
 

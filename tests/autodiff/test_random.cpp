@@ -28,6 +28,47 @@ BOOST_AUTO_TEST_CASE(philox_known_answer) {
   BOOST_TEST(p[3] == 0x24126ea1u);
 }
 
+// next_blocks runs eight or sixteen counters at a time on SIMD lanes (kernels/cpu/philox.hpp):
+// every run length, including the scalar tails, must give the blocks next_block() gives, and
+// the counter's high word must carry into lanes past a 2^32 boundary.
+BOOST_AUTO_TEST_CASE(bulk_blocks_equal_single_blocks) {
+  const std::uint64_t key = 0x0123456789abcdefull, stream = 0xfedcba9876543210ull;
+  for (const std::uint64_t counter : {std::uint64_t{0}, (std::uint64_t{1} << 32) - 11,
+                                      ~std::uint64_t{0} - 20}) {
+    for (std::int64_t n = 0; n <= 41; ++n) {
+      Generator bulk = Generator::from_state(key, counter, stream);
+      Generator single = bulk;
+      std::vector<Generator::Block> blocks(static_cast<std::size_t>(n));
+      bulk.next_blocks(blocks.data(), n);
+      for (std::int64_t i = 0; i < n; ++i) BOOST_TEST((blocks[i] == single.next_block()));
+      BOOST_TEST(bulk.counter() == single.counter());
+    }
+  }
+  // The uniforms, drawn in chunks of blocks, are the words of consecutive blocks in order.
+  for (const std::int64_t n : {1, 3, 4, 5, 255, 256, 257, 1000}) {
+    Generator a(77, 3), b(77, 3);
+    std::vector<float> u(static_cast<std::size_t>(n));
+    a.fill_uniform(u.data(), n);
+    std::vector<double> ud(static_cast<std::size_t>(n));
+    Generator c(77, 3);
+    c.fill_uniform(ud.data(), n);
+    Generator d(77, 3);
+    for (std::int64_t i = 0; i < n; i += 4) {
+      const Generator::Block blk = b.next_block();
+      for (std::int64_t j = 0; j < 4 && i + j < n; ++j)
+        BOOST_TEST(u[i + j] == static_cast<float>(blk[j] >> 8) * 0x1.0p-24f);
+    }
+    for (std::int64_t i = 0; i < n; i += 2) {
+      const Generator::Block blk = d.next_block();
+      BOOST_TEST(ud[i] == Generator::uniform_of(blk));
+      const std::uint64_t bits = ((std::uint64_t{blk[2]} << 32) | blk[3]) >> 11;
+      if (i + 1 < n) BOOST_TEST(ud[i + 1] == static_cast<double>(bits) * 0x1.0p-53);
+    }
+    BOOST_TEST(a.counter() == b.counter());
+    BOOST_TEST(c.counter() == d.counter());
+  }
+}
+
 BOOST_AUTO_TEST_CASE(same_seed_same_stream_and_splits_differ) {
   Generator a(99), b(99);
   const auto xa = randn({1000}, a).to_vector(), xb = randn({1000}, b).to_vector();
