@@ -102,20 +102,26 @@ void pack_b(bool trans, const T* b, std::int64_t ldb, std::int64_t p0, std::int6
   }
 }
 
-// C tile (mr x nr valid of MR x NR) = alpha * Ap Bp + beta * C (+ the bias row when bias is
-// non-null: it points at the tile's first column of the bias).
-// Packed: ap is an MR-row sliver (lda unused). Unpacked: ap points at row 0 of MR full rows of
-// a row-major A with row stride lda, read in place (see gemm_tiled for when).
-template <class T, bool kPackedA>
-void micro_kernel(std::int64_t kc, const T* __restrict ap, std::int64_t lda, const T* __restrict bp,
-                  T* c, std::int64_t ldc, std::int64_t mr, std::int64_t nr, T alpha, T beta,
-                  const T* bias) {
+// Where the micro-kernel reads its MR-row sliver of op(A): packed (MR values per p, one after
+// the other), or in place in a row-major A (op(A) = a: row r at r * lda) or a transposed one
+// (op(A) = a^T: the MR values of each p contiguous, p at p * lda). See gemm_tiled for when.
+enum class ASliver { packed, rows, columns };
+
+// C tile (mr x nr valid of MR x NR) = alpha * op(A) Bp + beta * C (+ the bias row when bias is
+// non-null: it points at the tile's first column of the bias). ap points at the sliver's
+// (row 0, p 0); lda is unused when it is packed. Not inlined: inlined into gemm_tiled beside
+// its other layouts, the row-major loop had one B batch spilled to the stack (35% slower).
+template <class T, ASliver kA>
+[[gnu::noinline]] void micro_kernel(std::int64_t kc, const T* __restrict ap, std::int64_t lda,
+                                    const T* __restrict bp, T* c, std::int64_t ldc, std::int64_t mr,
+                                    std::int64_t nr, T alpha, T beta, const T* bias) {
   using B = Batch<T>;
   constexpr std::int64_t MR = Blocking<T>::MR, NR = Blocking<T>::NR, W = Blocking<T>::W;
   B acc0[MR], acc1[MR];
 #pragma GCC unroll 6
   for (std::int64_t r = 0; r < MR; ++r) acc0[r] = acc1[r] = B(T(0));
-  if constexpr (kPackedA) {
+  // One loop per layout, each with its strides known to the compiler.
+  if constexpr (kA == ASliver::packed) {
     for (std::int64_t p = 0; p < kc; ++p) {
       const B b0 = B::load_aligned(bp), b1 = B::load_aligned(bp + W);
 #pragma GCC unroll 6
@@ -127,7 +133,7 @@ void micro_kernel(std::int64_t kc, const T* __restrict ap, std::int64_t lda, con
       ap += MR;
       bp += NR;
     }
-  } else {
+  } else if constexpr (kA == ASliver::rows) {
     for (std::int64_t p = 0; p < kc; ++p) {
       const B b0 = B::load_aligned(bp), b1 = B::load_aligned(bp + W);
 #pragma GCC unroll 6
@@ -136,6 +142,18 @@ void micro_kernel(std::int64_t kc, const T* __restrict ap, std::int64_t lda, con
         acc0[r] = xsimd::fma(av, b0, acc0[r]);
         acc1[r] = xsimd::fma(av, b1, acc1[r]);
       }
+      bp += NR;
+    }
+  } else {
+    for (std::int64_t p = 0; p < kc; ++p) {
+      const B b0 = B::load_aligned(bp), b1 = B::load_aligned(bp + W);
+#pragma GCC unroll 6
+      for (std::int64_t r = 0; r < MR; ++r) {
+        const B av(ap[r]);
+        acc0[r] = xsimd::fma(av, b0, acc0[r]);
+        acc1[r] = xsimd::fma(av, b1, acc1[r]);
+      }
+      ap += lda;
       bp += NR;
     }
   }
@@ -180,7 +198,13 @@ void gemm_detail::gemm_tiled(bool trans_a, bool trans_b, std::int64_t m, std::in
   // micro-tile then streams MR contiguous rows, which the hardware prefetcher follows. At 256
   // columns this took the packing from 12% to 6% of a width-256 FDM step and the layer GEMMs
   // from 86-90 to 91-94 GFLOP/s at batch 1024 (gemm_bench, 2026-11-26).
-  const bool in_place_a = !trans_a && n <= 16 * Blk::NR;
+  // A transposed A (a weight gradient x^T g) is read in place only when its rows are at most
+  // kColumnsLd values apart: the sliver's rows then sit in many L1 sets. Rows 1 KB apart (width
+  // 256) fell in a few sets, and reading in place lost 10-40% against packing. At width 64
+  // it made the weight gradient (m = n = 64, k = 16..4096) 1.06-1.12x faster (one process,
+  // old against new, 2026-11-26).
+  constexpr std::int64_t kColumnsLd = 64;
+  const bool in_place_a = n <= 16 * Blk::NR && (!trans_a || lda <= kColumnsLd);
 
   for (std::int64_t jc = 0; jc < n; jc += Blk::NC) {
     const std::int64_t nc = std::min(Blk::NC, n - jc);
@@ -192,19 +216,27 @@ void gemm_detail::gemm_tiled(bool trans_a, bool trans_b, std::int64_t m, std::in
       for (std::int64_t ic = 0; ic < m; ic += Blk::MC) {
         const std::int64_t mc = std::min(Blk::MC, m - ic);
         if (in_place_a) {
-          // Full MR-row tiles read A where it lies; only a ragged last sliver is packed.
+          // Full MR-row tiles read A where it lies (reading past a ragged edge would leave the
+          // buffer); only a ragged last sliver is packed.
           const std::int64_t full = mc / Blk::MR * Blk::MR;
-          if (full < mc) pack_a(false, a, lda, ic + full, mc - full, pc, kc, ap);
+          if (full < mc) pack_a(trans_a, a, lda, ic + full, mc - full, pc, kc, ap);
           for (std::int64_t jr = 0; jr < nc; jr += Blk::NR) {
             const std::int64_t nr = std::min(Blk::NR, nc - jr);
-            for (std::int64_t ir = 0; ir < full; ir += Blk::MR)
-              micro_kernel<T, false>(kc, a + (ic + ir) * lda + pc, lda, bp + jr * kc,
-                                     c + (ic + ir) * ldc + jc + jr, ldc, Blk::MR, nr, alpha,
-                                     beta_block, bias_block ? bias_block + jr : nullptr);
+            T* c_tile = c + ic * ldc + jc + jr;
+            const T* bias_tile = bias_block ? bias_block + jr : nullptr;
+            for (std::int64_t ir = 0; ir < full; ir += Blk::MR) {
+              if (trans_a)
+                micro_kernel<T, ASliver::columns>(kc, a + pc * lda + ic + ir, lda, bp + jr * kc,
+                                                  c_tile + ir * ldc, ldc, Blk::MR, nr, alpha,
+                                                  beta_block, bias_tile);
+              else
+                micro_kernel<T, ASliver::rows>(kc, a + (ic + ir) * lda + pc, lda, bp + jr * kc,
+                                               c_tile + ir * ldc, ldc, Blk::MR, nr, alpha,
+                                               beta_block, bias_tile);
+            }
             if (full < mc)
-              micro_kernel<T, true>(kc, ap, 0, bp + jr * kc, c + (ic + full) * ldc + jc + jr, ldc,
-                                    mc - full, nr, alpha, beta_block,
-                                    bias_block ? bias_block + jr : nullptr);
+              micro_kernel<T, ASliver::packed>(kc, ap, 0, bp + jr * kc, c_tile + full * ldc, ldc,
+                                               mc - full, nr, alpha, beta_block, bias_tile);
           }
           continue;
         }
@@ -213,9 +245,9 @@ void gemm_detail::gemm_tiled(bool trans_a, bool trans_b, std::int64_t m, std::in
           const std::int64_t nr = std::min(Blk::NR, nc - jr);
           for (std::int64_t ir = 0; ir < mc; ir += Blk::MR) {
             const std::int64_t mr = std::min(Blk::MR, mc - ir);
-            micro_kernel<T, true>(kc, ap + ir * kc, 0, bp + jr * kc, c + (ic + ir) * ldc + jc + jr,
-                                  ldc, mr, nr, alpha, beta_block,
-                                  bias_block ? bias_block + jr : nullptr);
+            micro_kernel<T, ASliver::packed>(kc, ap + ir * kc, 0, bp + jr * kc,
+                                             c + (ic + ir) * ldc + jc + jr, ldc, mr, nr, alpha,
+                                             beta_block, bias_block ? bias_block + jr : nullptr);
           }
         }
       }

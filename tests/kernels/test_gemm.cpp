@@ -179,6 +179,30 @@ BOOST_AUTO_TEST_CASE(thin_kernels_match_the_tiles_bit_for_bit_f64) {
   thin_sweep<double>();
 }
 
+// A transposed A whose rows are at most 64 values apart is read in place (a weight gradient
+// x^T g at width <= 64); with wider rows it is packed. Both must give the same bits: the same
+// data with its rows 80 apart takes the packed path.
+BOOST_AUTO_TEST_CASE(transposed_a_in_place_matches_packed_bits) {
+  constexpr std::int64_t kWideLd = 80;
+  for (std::int64_t m : {6, 7, 40, 64})
+    for (std::int64_t n : {16, 64, 100})
+      for (std::int64_t k : {5, 300}) {
+        const auto a = random_vector<float>(static_cast<std::size_t>(k * m), 31);
+        std::vector<float> a_wide(static_cast<std::size_t>(k * kWideLd), 0.0f);
+        for (std::int64_t p = 0; p < k; ++p)
+          std::copy_n(a.begin() + p * m, m, a_wide.begin() + p * kWideLd);
+        const auto b = random_vector<float>(static_cast<std::size_t>(k * n), 32);
+        const auto bias = random_vector<float>(static_cast<std::size_t>(n), 33);
+        std::vector<float> in_place(static_cast<std::size_t>(m * n)), packed(in_place.size());
+        gemm_detail::gemm_tiled<float>(true, false, m, n, k, 0.3f, a.data(), m, b.data(), n, 0.0f,
+                                       in_place.data(), n, bias.data());
+        gemm_detail::gemm_tiled<float>(true, false, m, n, k, 0.3f, a_wide.data(), kWideLd,
+                                       b.data(), n, 0.0f, packed.data(), n, bias.data());
+        BOOST_TEST(std::memcmp(in_place.data(), packed.data(), packed.size() * sizeof(float)) == 0,
+                   "bits differ: m=" << m << " n=" << n << " k=" << k);
+      }
+}
+
 // Two threads split C into whole micro-tiles, so results are bit-identical to one thread;
 // the elementwise maps split into chunks, which does not change any element either.
 BOOST_AUTO_TEST_CASE(threads_give_identical_results) {
