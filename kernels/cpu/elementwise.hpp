@@ -89,6 +89,44 @@ void map_row(const std::array<const T*, N> in, const std::array<std::int64_t, N>
   for (; i + W <= n; i += W) f(fetch(in[K], s[K], i)...).store_unaligned(y + i);
   if (i < n) store_partial(f(fetch_tail(in[K], s[K], i, n - i)...), y + i, n - i);
 }
+
+// A rank-2 plan whose rows are shorter than one batch ([B, 2] against a per-sample [B, 1]):
+// row by row, each row would be one partial batch, and the partial loads and stores cost
+// several times the arithmetic. Instead W consecutive outputs at a time are gathered
+// element by element into full batches. Each lane is still f of its own operands, so the
+// bits are those of the row-by-row loop.
+template <class T, std::size_t N, class F, std::size_t... K>
+void map_short_rows(const std::array<const T*, N> in, const BroadcastPlan<N>& plan, T* y, F f,
+                    std::index_sequence<K...>) {
+  using B = Batch<T>;
+  constexpr std::int64_t W = kWidth<T>;
+  const std::int64_t n = plan.shape[1], total = plan.shape[0] * n;
+  std::array<std::int64_t, N> row_stride, col_stride;
+  for (std::size_t k = 0; k < N; ++k) {
+    row_stride[k] = plan.stride[k][0];
+    col_stride[k] = plan.stride[k][1];
+  }
+  for_chunks(total, [in, row_stride, col_stride, n, y, f](std::int64_t lo, std::int64_t hi) {
+    alignas(64) T buf[N][W];
+    std::int64_t r = lo / n, j = lo % n;
+    for (std::int64_t e = lo; e < hi; e += W) {
+      const std::int64_t m = hi - e < W ? hi - e : W;
+      for (std::int64_t q = 0; q < m; ++q) {
+        ((buf[K][q] = in[K][r * row_stride[K] + j * col_stride[K]]), ...);
+        if (++j == n) {
+          j = 0;
+          ++r;
+        }
+      }
+      for (std::int64_t q = m; q < W; ++q) ((buf[K][q] = buf[K][0]), ...);  // unused lanes
+      const B out = f(B::load_aligned(buf[K])...);
+      if (m == W)
+        out.store_unaligned(y + e);
+      else
+        store_partial(out, y + e, m);
+    }
+  });
+}
 }  // namespace detail
 
 // y[out_shape] = f(in_0, ..., in_{N-1}) with broadcasting. Shapes are right-aligned.
@@ -105,6 +143,10 @@ void map_broadcast(const std::array<const T*, N>& in, const std::array<const std
       for (std::size_t k = 0; k < N; ++k) p[k] = in[k] + (inner[k] == 0 ? 0 : lo);
       detail::map_row<T, N>(p, inner, y + lo, hi - lo, f, std::make_index_sequence<N>{});
     });
+    return;
+  }
+  if (plan.rank == 2 && plan.shape[1] < kWidth<T>) {
+    detail::map_short_rows<T, N>(in, plan, y, f, std::make_index_sequence<N>{});
     return;
   }
   for_each_row(plan, [&](const std::array<std::int64_t, N>& off, std::int64_t out_off,
