@@ -15,7 +15,8 @@
 
 namespace flowtape::kernels::cpu {
 
-// Below this many elements a map is not worth waking a second thread for.
+// Below this many elements a map is not worth a second thread (2^14 and 2^15 gained nothing
+// measurable on training steps, even with the pool's workers spinning between jobs).
 inline constexpr std::int64_t kParallelElements = std::int64_t{1} << 16;
 
 // Calls body(begin, end) over [0, n): at once when n is small or one thread is set, else in

@@ -286,10 +286,13 @@ void gemm_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std
 // is thin where C is not (a remainder of at most kThin columns would take gemm_thin's
 // dot-product kernel, so the last block absorbs it), so every element is computed by the
 // same instruction sequence whatever the thread count: results are bit-identical with 1 or
-// n threads. Below the threshold the pool's wake-up (~10 us) and moving the blocks' rows
-// between the cores' caches cost more than the second core saves: at 2^20 a width-64 MLP's
-// training step ([256, 64] x [64, 64] layers) ran a third slower on two threads than on one
-// (bench/compare.sh, 2026-11-26); at 2^22 the two are even.
+// n threads. Below the threshold the pool's wake-up and moving the blocks' rows between the
+// cores' caches cost more than the second core saves: at 2^20 a width-64 MLP's training step
+// ([256, 64] x [64, 64] layers) ran a third slower on two threads than on one with a pool
+// whose workers slept between jobs (bench/compare.sh, 2026-11-26); at 2^22 the two were even.
+// With workers that spin between jobs (parallel.cpp), such a GEMM ran only 1.1-1.2x faster on
+// two threads in a loop, and thresholds of 2^19 and 2^20 gained nothing measurable on whole
+// steps, so the threshold stayed.
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
           const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,

@@ -1,16 +1,22 @@
 // The persistent thread pool behind parallel_for (see parallel.hpp for the policy).
 //
 // A job lives on the caller's stack: the task, the index count and an atomic next-index
-// counter that the caller and the workers drain together. Workers sleep on a condition
-// variable and attach to the current job when they wake. The caller never waits for a worker
-// that has not woken yet: it works through the indices itself, detaches the job, and then
+// counter that the caller and the workers drain together. The caller never waits for a worker
+// that has not attached yet: it works through the indices itself, detaches the job, and then
 // waits only for the workers that attached (and may still run a claimed index). On a loaded
 // machine a sleeping worker may take milliseconds to be scheduled; waiting for it would turn
 // the second thread into a slowdown.
+//
+// A worker that finishes a job spins for kSpin before it sleeps on the condition variable, and
+// the caller spins as long for attached workers to finish before it sleeps: a training step
+// issues its kernels microseconds apart, and waking a sleeping thread took ~10 us, as long
+// as the whole kernel at batch 256 (the reason the thresholds in gemm.cpp and elementwise.hpp
+// were set high). OpenMP runtimes spin the same way (GOMP_SPINCOUNT).
 #include "kernels/cpu/parallel.hpp"
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -36,9 +42,32 @@ struct Job {
   const std::function<void(std::int64_t)>* task;
   std::int64_t count;
   std::atomic<std::int64_t> next{0};
-  int users = 0;  // attached workers; guarded by the pool's mutex
+  std::atomic<int> users{0};  // attached workers: incremented under the pool's mutex
   std::exception_ptr error;
 };
+
+// How long a worker polls for the next job, and the caller for attached workers, before
+// blocking.
+constexpr auto kSpin = std::chrono::microseconds(100);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Polls done() until it returns true or kSpin has passed; returns its last answer.
+template <class Done>
+bool spin_until(Done&& done) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  while (true) {
+    for (int i = 0; i < 64; ++i) {  // the clock is read every 64 polls
+      if (done()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() > deadline) return done();
+  }
+}
 
 class Pool {
  public:
@@ -58,14 +87,17 @@ class Pool {
       std::lock_guard<std::mutex> lk(m_);
       grow(threads - 1);
       job_ = &job;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     drain(job);
     {
+      std::lock_guard<std::mutex> lk(m_);
+      job_ = nullptr;  // workers attaching from now on find nothing to do
+    }
+    if (!spin_until([&] { return job.users.load(std::memory_order_acquire) == 0; })) {
       std::unique_lock<std::mutex> lk(m_);
-      job_ = nullptr;  // workers waking from now on find nothing to do
-      done_.wait(lk, [&] { return job.users == 0; });
+      done_.wait(lk, [&] { return job.users.load(std::memory_order_acquire) == 0; });
     }
     if (job.error) std::rethrow_exception(job.error);
   }
@@ -74,6 +106,7 @@ class Pool {
     {
       std::lock_guard<std::mutex> lk(m_);
       stop_ = true;
+      stopping_.store(true);
     }
     wake_.notify_all();
     for (auto& w : workers_) w.join();
@@ -99,27 +132,37 @@ class Pool {
 
   void loop() {
     std::uint64_t seen = 0;
-    std::unique_lock<std::mutex> lk(m_);
     while (true) {
-      wake_.wait(lk, [&] { return stop_ || (job_ && generation_ != seen); });
+      spin_until([&] {
+        return generation_.load(std::memory_order_acquire) != seen ||
+               stopping_.load(std::memory_order_relaxed);
+      });
+      std::unique_lock<std::mutex> lk(m_);
+      wake_.wait(lk, [&] { return stop_ || generation_.load() != seen; });
       if (stop_) return;
-      seen = generation_;
+      seen = generation_.load();
       Job* job = job_;
-      ++job->users;
+      if (!job) continue;  // that job was over before this worker got to it
+      job->users.fetch_add(1);
       lk.unlock();
       drain(*job);
-      lk.lock();
-      if (--job->users == 0) done_.notify_all();
+      // The job may be gone once users reaches 0 (it lives on the caller's stack); the
+      // notification takes the mutex so that a caller about to block cannot miss it.
+      if (job->users.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> done_lk(m_);
+        done_.notify_all();
+      }
     }
   }
 
   std::mutex busy_;  // held by the caller for a whole job
-  std::mutex m_;     // guards the fields below and Job::users
+  std::mutex m_;     // guards the fields below and the attaching of workers to a job
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
   Job* job_ = nullptr;
-  std::uint64_t generation_ = 0;
+  std::atomic<std::uint64_t> generation_{0};
   bool stop_ = false;
+  std::atomic<bool> stopping_{false};  // stop_, readable while spinning
 };
 
 }  // namespace

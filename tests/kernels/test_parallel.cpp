@@ -1,0 +1,79 @@
+// The thread pool behind parallel_for: every index runs exactly once, whether the workers are
+// spinning (calls back to back) or asleep (calls far apart); a task's exception reaches the
+// caller and leaves the pool usable; nested and concurrent calls finish (they run serially).
+#include <atomic>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "kernels/cpu/parallel.hpp"
+
+using flowtape::kernels::cpu::parallel_for;
+
+namespace {
+
+// Restores one thread when a test ends, passed or not.
+struct Threads {
+  explicit Threads(int n) { flowtape::set_num_threads(n); }
+  ~Threads() { flowtape::set_num_threads(1); }
+};
+
+// Runs parallel_for over n indices and checks each ran once.
+void check_once(std::int64_t n) {
+  std::vector<std::atomic<int>> hits(static_cast<std::size_t>(n));
+  parallel_for(n, [&](std::int64_t i) { hits[static_cast<std::size_t>(i)].fetch_add(1); });
+  int wrong = 0;
+  for (const auto& h : hits) wrong += h.load() != 1;
+  BOOST_TEST(wrong == 0, "n=" << n);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(parallel)
+
+BOOST_AUTO_TEST_CASE(every_index_runs_once) {
+  for (const int threads : {2, 3}) {
+    const Threads scope(threads);
+    for (int round = 0; round < 200; ++round) check_once(1 + round % 37);  // workers spinning
+    for (int round = 0; round < 5; ++round) {  // workers gone to sleep in between
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      check_once(64);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(exceptions_reach_the_caller) {
+  const Threads scope(2);
+  for (int round = 0; round < 20; ++round) {
+    std::atomic<int> ran{0};
+    BOOST_CHECK_THROW(parallel_for(8,
+                                   [&](std::int64_t i) {
+                                     ran.fetch_add(1);
+                                     if (i == 3) throw std::runtime_error("task 3");
+                                   }),
+                      std::runtime_error);
+    BOOST_TEST(ran.load() == 8);  // the other tasks still ran
+    check_once(16);               // and the pool still works
+  }
+}
+
+BOOST_AUTO_TEST_CASE(nested_and_concurrent_calls_finish) {
+  const Threads scope(2);
+  std::atomic<int> inner{0};
+  parallel_for(4,
+               [&](std::int64_t) { parallel_for(5, [&](std::int64_t) { inner.fetch_add(1); }); });
+  BOOST_TEST(inner.load() == 20);
+  std::atomic<long> total{0};
+  std::vector<std::thread> callers;
+  for (int c = 0; c < 3; ++c)
+    callers.emplace_back([&] {
+      for (int round = 0; round < 100; ++round)
+        parallel_for(6, [&](std::int64_t i) { total.fetch_add(i); });
+    });
+  for (auto& t : callers) t.join();
+  BOOST_TEST(total.load() == 3L * 100 * 15);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
