@@ -32,6 +32,7 @@ void adam_update(T* p, const T* g, T* m, T* v, std::int64_t n, const AdamCoeffic
   constexpr std::int64_t W = kWidth<T>;
   // Chunks start at multiples of 64 elements, so the same elements take the scalar tail
   // whatever the thread count, and the results do not depend on it.
+  static_assert(64 % W == 0, "for_chunks' chunk starts must be whole batches");
   for_chunks(n, [p, g, m, v, k](std::int64_t lo, std::int64_t hi) {
     std::int64_t j = lo;
     for (; j + W <= hi; j += W) {

@@ -95,7 +95,10 @@ void map_row(const std::array<const T*, N> in, const std::array<std::int64_t, N>
 // row by row, each row would be one partial batch, and the partial loads and stores cost
 // several times the arithmetic. Instead W consecutive outputs at a time are gathered
 // element by element into full batches. Each lane is still f of its own operands, so the
-// bits are those of the row-by-row loop.
+// bits are those of the row-by-row loop, for the lane-wise functors that reach
+// map_broadcast (arithmetic, comparisons, where, copy). A functor that branched on all of a
+// batch's lanes at once (xsimd's sin and cos pick their range reduction that way) could
+// differ. Rows are at least one element long (the caller skips empty rows).
 template <class T, std::size_t N, class F, std::size_t... K>
 void map_short_rows(const std::array<const T*, N> in, const BroadcastPlan<N>& plan, T* y, F f,
                     std::index_sequence<K...>) {
@@ -146,7 +149,7 @@ void map_broadcast(const std::array<const T*, N>& in, const std::array<const std
     });
     return;
   }
-  if (plan.rank == 2 && plan.shape[1] < kWidth<T>) {
+  if (plan.rank == 2 && plan.shape[1] > 0 && plan.shape[1] < kWidth<T>) {
     detail::map_short_rows<T, N>(in, plan, y, f, std::make_index_sequence<N>{});
     return;
   }

@@ -199,12 +199,14 @@ void gemm_detail::gemm_tiled(bool trans_a, bool trans_b, std::int64_t m, std::in
   // columns this took the packing from 12% to 6% of a width-256 FDM step and the layer GEMMs
   // from 86-90 to 91-94 GFLOP/s at batch 1024 (gemm_bench, 2026-11-26).
   // A transposed A (a weight gradient x^T g) is read in place only when its rows are at most
-  // kColumnsLd values apart: the sliver's rows then sit in many L1 sets. Rows 1 KB apart (width
-  // 256) fell in a few sets, and reading in place lost 10-40% against packing. At width 64
-  // it made the weight gradient (m = n = 64, k = 16..4096) 1.06-1.12x faster (one process,
-  // old against new, 2026-11-26).
-  constexpr std::int64_t kColumnsLd = 64;
-  const bool in_place_a = n <= 16 * Blk::NR && (!trans_a || lda <= kColumnsLd);
+  // kColumnsBytes apart: the sliver's rows then sit in many L1 sets. Rows 1 KB apart (f32
+  // width 256) fell in a few sets, and reading in place lost 10-40% against packing. At f32
+  // width 64 (rows 256 B apart) it made the weight gradient (m = n = 64, k = 16..4096)
+  // 1.06-1.12x faster (one process, old against new, 2026-11-26). f64 was not timed; the
+  // limit in bytes gives it the same cache behaviour (width 32).
+  constexpr std::int64_t kColumnsBytes = 256;
+  const bool in_place_a = n <= 16 * Blk::NR &&
+                          (!trans_a || lda * static_cast<std::int64_t>(sizeof(T)) <= kColumnsBytes);
 
   for (std::int64_t jc = 0; jc < n; jc += Blk::NC) {
     const std::int64_t nc = std::min(Blk::NC, n - jc);

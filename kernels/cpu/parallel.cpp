@@ -38,13 +38,19 @@ int default_threads() {
 std::atomic<int> g_threads{default_threads()};
 
 struct Job {
-  Job(const std::function<void(std::int64_t)>* t, std::int64_t n) : task(t), count(n) {}
+  Job(const std::function<void(std::int64_t)>* t, std::int64_t n, int helpers)
+      : task(t), count(n), max_users(helpers) {}
   const std::function<void(std::int64_t)>* task;
   std::int64_t count;
+  int max_users;  // at most this many workers attach: the thread count less the caller
   std::atomic<std::int64_t> next{0};
   std::atomic<int> users{0};  // attached workers: incremented under the pool's mutex
   std::exception_ptr error;
 };
+
+// Set while this thread runs a pool task (a worker always): a parallel_for called from a task
+// runs serially, without touching the pool's locks, which the caller's own thread may hold.
+thread_local bool t_in_task = false;
 
 // How long a worker polls for the next job, and the caller for attached workers, before
 // blocking.
@@ -77,20 +83,27 @@ class Pool {
   }
 
   void run(std::int64_t n, const std::function<void(std::int64_t)>& task, int threads) {
-    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
-    if (!busy.owns_lock()) {  // another thread's job, or a nested call from a task
+    if (t_in_task) {  // a nested call from a task
       for (std::int64_t i = 0; i < n; ++i) task(i);
       return;
     }
-    Job job(&task, n);
+    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+    if (!busy.owns_lock()) {  // another thread's job
+      for (std::int64_t i = 0; i < n; ++i) task(i);
+      return;
+    }
+    Job job(&task, n, threads - 1);
     {
       std::lock_guard<std::mutex> lk(m_);
       grow(threads - 1);
+      spinners_.store(threads - 1, std::memory_order_relaxed);
       job_ = &job;
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
+    t_in_task = true;
     drain(job);
+    t_in_task = false;
     {
       std::lock_guard<std::mutex> lk(m_);
       job_ = nullptr;  // workers attaching from now on find nothing to do
@@ -115,7 +128,10 @@ class Pool {
  private:
   // Called with m_ held.
   void grow(int wanted) {
-    while (static_cast<int>(workers_.size()) < wanted) workers_.emplace_back([this] { loop(); });
+    while (static_cast<int>(workers_.size()) < wanted) {
+      const int index = static_cast<int>(workers_.size());
+      workers_.emplace_back([this, index] { loop(index); });
+    }
   }
 
   // Takes indices until none are left; records the first exception.
@@ -130,19 +146,24 @@ class Pool {
     }
   }
 
-  void loop() {
+  // Worker `index` (0-based). Only the workers the latest job could use spin; the others (the
+  // thread count was lowered) go straight back to sleep.
+  void loop(int index) {
+    t_in_task = true;
     std::uint64_t seen = 0;
     while (true) {
-      spin_until([&] {
-        return generation_.load(std::memory_order_acquire) != seen ||
-               stopping_.load(std::memory_order_relaxed);
-      });
+      if (index < spinners_.load(std::memory_order_relaxed))
+        spin_until([&] {
+          return generation_.load(std::memory_order_acquire) != seen ||
+                 stopping_.load(std::memory_order_relaxed);
+        });
       std::unique_lock<std::mutex> lk(m_);
       wake_.wait(lk, [&] { return stop_ || generation_.load() != seen; });
       if (stop_) return;
       seen = generation_.load();
       Job* job = job_;
-      if (!job) continue;  // that job was over before this worker got to it
+      // That job was over before this worker got to it, or has all the workers it may use.
+      if (!job || job->users.load() >= job->max_users) continue;
       job->users.fetch_add(1);
       lk.unlock();
       drain(*job);
@@ -161,6 +182,7 @@ class Pool {
   std::vector<std::thread> workers_;
   Job* job_ = nullptr;
   std::atomic<std::uint64_t> generation_{0};
+  std::atomic<int> spinners_{0};  // workers that spin between jobs: the latest job's helpers
   bool stop_ = false;
   std::atomic<bool> stopping_{false};  // stop_, readable while spinning
 };

@@ -60,8 +60,10 @@ BOOST_AUTO_TEST_CASE(softplus_does_not_overflow) {
 }
 
 // Broadcast shapes: each case is (a shape, b shape, out shape), right-aligned like NumPy.
-// Rows shorter than one batch ([33, 2] against [33, 1], and so on) take the gathering loop;
-// each result must still be exactly a - b.
+// Rank-2 outputs whose rows are shorter than one batch ([33, 2] against [33, 1]; [5, 3];
+// [257, 5] in f32) take the gathering loop, and [40000, 3] against [40000, 1] is cut into
+// chunks that start mid-row when two threads are set; each result must still be exactly
+// a - b. Empty rows ([3, 0] against [3, 1]) write nothing.
 template <class T>
 void check_broadcast_sub() {
   struct Case {
@@ -78,7 +80,9 @@ void check_broadcast_sub() {
                                    {{33, 1}, {33, 3}, {33, 3}},
                                    {{1, 3}, {5, 1}, {5, 3}},
                                    {{257, 5}, {5}, {257, 5}},
-                                   {{4, 1, 3}, {4, 6, 1}, {4, 6, 3}}};
+                                   {{4, 1, 3}, {4, 6, 1}, {4, 6, 3}},
+                                   {{40000, 3}, {40000, 1}, {40000, 3}},
+                                   {{3, 0}, {3, 1}, {3, 0}}};
   for (const auto& c : cases) {
     auto numel = [](const std::vector<std::int64_t>& s) {
       std::int64_t n = 1;
@@ -117,6 +121,13 @@ BOOST_AUTO_TEST_CASE(binary_broadcast_matches_reference_f64) {
   check_broadcast_sub<double>();
 }
 BOOST_AUTO_TEST_CASE(binary_broadcast_matches_reference_f32) {
+  check_broadcast_sub<float>();
+}
+BOOST_AUTO_TEST_CASE(binary_broadcast_two_threads) {
+  struct Threads {  // back to one thread however the test ends
+    Threads() { flowtape::set_num_threads(2); }
+    ~Threads() { flowtape::set_num_threads(1); }
+  } two;
   check_broadcast_sub<float>();
 }
 

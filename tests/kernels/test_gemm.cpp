@@ -179,28 +179,37 @@ BOOST_AUTO_TEST_CASE(thin_kernels_match_the_tiles_bit_for_bit_f64) {
   thin_sweep<double>();
 }
 
-// A transposed A whose rows are at most 64 values apart is read in place (a weight gradient
-// x^T g at width <= 64); with wider rows it is packed. Both must give the same bits: the same
-// data with its rows 80 apart takes the packed path.
-BOOST_AUTO_TEST_CASE(transposed_a_in_place_matches_packed_bits) {
+// A transposed A whose rows are at most 256 bytes apart (64 f32 or 32 f64 values: a weight
+// gradient x^T g at width <= 64) is read in place; with wider rows it is packed. Both must
+// give the same bits: the same data with its rows 80 values apart takes the packed path.
+template <class T>
+void check_transposed_a_in_place() {
   constexpr std::int64_t kWideLd = 80;
-  for (std::int64_t m : {6, 7, 40, 64})
+  const std::int64_t limit = 256 / static_cast<std::int64_t>(sizeof(T));
+  for (std::int64_t m : {std::int64_t{6}, std::int64_t{7}, limit - 24, limit})
     for (std::int64_t n : {16, 64, 100})
       for (std::int64_t k : {5, 300}) {
-        const auto a = random_vector<float>(static_cast<std::size_t>(k * m), 31);
-        std::vector<float> a_wide(static_cast<std::size_t>(k * kWideLd), 0.0f);
+        const auto a = random_vector<T>(static_cast<std::size_t>(k * m), 31);
+        std::vector<T> a_wide(static_cast<std::size_t>(k * kWideLd), T(0));
         for (std::int64_t p = 0; p < k; ++p)
           std::copy_n(a.begin() + p * m, m, a_wide.begin() + p * kWideLd);
-        const auto b = random_vector<float>(static_cast<std::size_t>(k * n), 32);
-        const auto bias = random_vector<float>(static_cast<std::size_t>(n), 33);
-        std::vector<float> in_place(static_cast<std::size_t>(m * n)), packed(in_place.size());
-        gemm_detail::gemm_tiled<float>(true, false, m, n, k, 0.3f, a.data(), m, b.data(), n, 0.0f,
-                                       in_place.data(), n, bias.data());
-        gemm_detail::gemm_tiled<float>(true, false, m, n, k, 0.3f, a_wide.data(), kWideLd,
-                                       b.data(), n, 0.0f, packed.data(), n, bias.data());
-        BOOST_TEST(std::memcmp(in_place.data(), packed.data(), packed.size() * sizeof(float)) == 0,
+        const auto b = random_vector<T>(static_cast<std::size_t>(k * n), 32);
+        const auto bias = random_vector<T>(static_cast<std::size_t>(n), 33);
+        std::vector<T> in_place(static_cast<std::size_t>(m * n)), packed(in_place.size());
+        gemm_detail::gemm_tiled<T>(true, false, m, n, k, T(0.3), a.data(), m, b.data(), n, T(0),
+                                   in_place.data(), n, bias.data());
+        gemm_detail::gemm_tiled<T>(true, false, m, n, k, T(0.3), a_wide.data(), kWideLd, b.data(),
+                                   n, T(0), packed.data(), n, bias.data());
+        BOOST_TEST(std::memcmp(in_place.data(), packed.data(), packed.size() * sizeof(T)) == 0,
                    "bits differ: m=" << m << " n=" << n << " k=" << k);
       }
+}
+
+BOOST_AUTO_TEST_CASE(transposed_a_in_place_matches_packed_bits_f32) {
+  check_transposed_a_in_place<float>();
+}
+BOOST_AUTO_TEST_CASE(transposed_a_in_place_matches_packed_bits_f64) {
+  check_transposed_a_in_place<double>();
 }
 
 // Two threads split C into whole micro-tiles, so results are bit-identical to one thread;

@@ -1,9 +1,12 @@
 // The thread pool behind parallel_for: every index runs exactly once, whether the workers are
 // spinning (calls back to back) or asleep (calls far apart); a task's exception reaches the
-// caller and leaves the pool usable; nested and concurrent calls finish (they run serially).
+// caller and leaves the pool usable; nested and concurrent calls finish (they run serially);
+// a job uses no more threads than get_num_threads() says.
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -74,6 +77,26 @@ BOOST_AUTO_TEST_CASE(nested_and_concurrent_calls_finish) {
     });
   for (auto& t : callers) t.join();
   BOOST_TEST(total.load() == 3L * 100 * 15);
+}
+
+// Lowering the thread count after the pool has grown must lower the threads a job uses: the
+// extra workers stay out of it.
+BOOST_AUTO_TEST_CASE(a_lower_thread_count_is_respected) {
+  {
+    const Threads three(3);
+    check_once(64);  // the pool now has two workers
+  }
+  const Threads two(2);
+  for (int round = 0; round < 200; ++round) {
+    std::mutex m;
+    std::set<std::thread::id> ids;
+    parallel_for(16, [&](std::int64_t) {
+      std::this_thread::sleep_for(std::chrono::microseconds(20));  // time for every worker
+      const std::lock_guard<std::mutex> lk(m);
+      ids.insert(std::this_thread::get_id());
+    });
+    BOOST_TEST_REQUIRE(ids.size() <= 2u, "round " << round << ": " << ids.size() << " threads");
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -146,6 +146,9 @@ BOOST_AUTO_TEST_CASE(ema_average_and_copy) {
 // A large parameter's update is split over the thread pool: two threads must give the bits
 // of one (the chunks start at multiples of 64, so the scalar tail is the same elements).
 BOOST_AUTO_TEST_CASE(adam_threads_give_identical_bits) {
+  struct OneThreadAfter {  // however the test ends
+    ~OneThreadAfter() { set_num_threads(1); }
+  } restore;
   const std::int64_t n = (std::int64_t{1} << 17) + 13;
   std::vector<float> results[2];
   for (const int threads : {1, 2}) {
@@ -157,7 +160,6 @@ BOOST_AUTO_TEST_CASE(adam_threads_give_identical_bits) {
     const float* d = p.data<float>();
     results[threads - 1].assign(d, d + n);
   }
-  set_num_threads(1);
   BOOST_TEST(std::memcmp(results[0].data(), results[1].data(), results[0].size() * 4) == 0);
   Generator gen(5);
   BOOST_TEST(results[0][7] != randn({n}, gen).data<float>()[7]);  // the update did something
