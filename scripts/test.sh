@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds flowtape and runs every test suite, then the suites again under AddressSanitizer
-# and UndefinedBehaviorSanitizer, then the fuzzers (scripts/fuzz.sh, 20 s each). Installs its
+# and UndefinedBehaviorSanitizer, the multithreaded kernels' suites under ThreadSanitizer
+# (scripts/tsan.sh), then the fuzzers (scripts/fuzz.sh, 20 s each). Installs its
 # dependencies first (scripts/setup.sh).
 #   bash scripts/test.sh                    # all three passes
 #   SANITIZE=0 FUZZ=0 bash scripts/test.sh  # the optimised pass only
@@ -33,6 +34,8 @@ if [ "${SANITIZE:-1}" = "1" ]; then
   (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
      ctest -j"$JOBS" --output-on-failure -E '^(examples|app[.]cli|flows_tests[.]flow_training)')
+  echo "== ThreadSanitizer: the thread pool and the kernels that use it =="
+  bash scripts/tsan.sh
 fi
 
 if [ "${FUZZ:-1}" = "1" ]; then

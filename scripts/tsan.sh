@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# ThreadSanitizer over the code that runs on more than one thread: the thread pool
+# (kernels/cpu/parallel.cpp, whose workers spin and sleep between jobs) and the kernels that
+# split work over it (GEMM blocks, elementwise chunks), with their test suites. Built directly
+# with the compiler, outside CMake, since only these few files are needed (~1 minute).
+#   bash scripts/tsan.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+OUT=${OUT:-build-tsan}
+mkdir -p "$OUT"
+CXX=${CXX:-c++}
+FLAGS=(-std=c++20 -O1 -g -fsanitize=thread -march=native -I. -Itests -DBOOST_TEST_DYN_LINK)
+objs=()
+for f in kernels/cpu/parallel.cpp kernels/cpu/gemm.cpp kernels/cpu/gemm_thin.cpp \
+         tests/kernels/main.cpp tests/kernels/test_parallel.cpp tests/kernels/test_gemm.cpp \
+         tests/kernels/test_elementwise.cpp; do
+  o="$OUT/$(echo "$f" | tr / _).o"
+  extra=()
+  case "$f" in kernels/cpu/gemm*.cpp) extra=(-ffp-contract=off) ;; esac
+  "$CXX" "${FLAGS[@]}" "${extra[@]}" -c "$f" -o "$o" &
+  objs+=("$o")
+done
+wait
+"$CXX" -fsanitize=thread "${objs[@]}" -lboost_unit_test_framework -lpthread -o "$OUT/kernels_tsan"
+TSAN_OPTIONS=halt_on_error=1 "$OUT/kernels_tsan" --run_test=parallel,gemm,elementwise \
+  --report_level=short
