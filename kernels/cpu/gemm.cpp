@@ -120,20 +120,10 @@ template <class T, ASliver kA>
   B acc0[MR], acc1[MR];
 #pragma GCC unroll 6
   for (std::int64_t r = 0; r < MR; ++r) acc0[r] = acc1[r] = B(T(0));
-  // One loop per layout, each with its strides known to the compiler.
-  if constexpr (kA == ASliver::packed) {
-    for (std::int64_t p = 0; p < kc; ++p) {
-      const B b0 = B::load_aligned(bp), b1 = B::load_aligned(bp + W);
-#pragma GCC unroll 6
-      for (std::int64_t r = 0; r < MR; ++r) {
-        const B av(ap[r]);
-        acc0[r] = xsimd::fma(av, b0, acc0[r]);
-        acc1[r] = xsimd::fma(av, b1, acc1[r]);
-      }
-      ap += MR;
-      bp += NR;
-    }
-  } else if constexpr (kA == ASliver::rows) {
+  // Two loops, each with its strides known to the compiler: the MR values of each p are
+  // contiguous in a packed sliver (the next p MR values on) and in a transposed A read in
+  // place (the next p a row of a, lda, on); a row-major A holds them a row apart.
+  if constexpr (kA == ASliver::rows) {
     for (std::int64_t p = 0; p < kc; ++p) {
       const B b0 = B::load_aligned(bp), b1 = B::load_aligned(bp + W);
 #pragma GCC unroll 6
@@ -145,6 +135,7 @@ template <class T, ASliver kA>
       bp += NR;
     }
   } else {
+    const std::int64_t a_step = kA == ASliver::packed ? MR : lda;
     for (std::int64_t p = 0; p < kc; ++p) {
       const B b0 = B::load_aligned(bp), b1 = B::load_aligned(bp + W);
 #pragma GCC unroll 6
@@ -153,7 +144,7 @@ template <class T, ASliver kA>
         acc0[r] = xsimd::fma(av, b0, acc0[r]);
         acc1[r] = xsimd::fma(av, b1, acc1[r]);
       }
-      ap += lda;
+      ap += a_step;
       bp += NR;
     }
   }
