@@ -83,12 +83,10 @@ class Pool {
   }
 
   void run(std::int64_t n, const std::function<void(std::int64_t)>& task, int threads) {
-    if (t_in_task) {  // a nested call from a task
-      for (std::int64_t i = 0; i < n; ++i) task(i);
-      return;
-    }
-    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
-    if (!busy.owns_lock()) {  // another thread's job
+    // A nested call from a task (tested first: its thread may hold busy_), or another
+    // thread's job under way: run serially.
+    std::unique_lock<std::mutex> busy(busy_, std::defer_lock);
+    if (t_in_task || !busy.try_lock()) {
       for (std::int64_t i = 0; i < n; ++i) task(i);
       return;
     }
@@ -108,9 +106,10 @@ class Pool {
       std::lock_guard<std::mutex> lk(m_);
       job_ = nullptr;  // workers attaching from now on find nothing to do
     }
-    if (!spin_until([&] { return job.users.load(std::memory_order_acquire) == 0; })) {
+    const auto detached = [&] { return job.users.load(std::memory_order_acquire) == 0; };
+    if (!spin_until(detached)) {
       std::unique_lock<std::mutex> lk(m_);
-      done_.wait(lk, [&] { return job.users.load(std::memory_order_acquire) == 0; });
+      done_.wait(lk, detached);
     }
     if (job.error) std::rethrow_exception(job.error);
   }
