@@ -6,6 +6,7 @@
 #include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/math.hpp"
 #include "support/reference.hpp"
+#include "support/threads.hpp"
 
 using namespace flowtape::kernels::cpu;
 using flowtape::test::kOddSizes;
@@ -124,10 +125,7 @@ BOOST_AUTO_TEST_CASE(binary_broadcast_matches_reference_f32) {
   check_broadcast_sub<float>();
 }
 BOOST_AUTO_TEST_CASE(binary_broadcast_two_threads) {
-  struct Threads {  // back to one thread however the test ends
-    Threads() { flowtape::set_num_threads(2); }
-    ~Threads() { flowtape::set_num_threads(1); }
-  } two;
+  const flowtape::test::ScopedThreads two(2);
   check_broadcast_sub<float>();
 }
 

@@ -12,16 +12,12 @@
 #include <vector>
 
 #include "kernels/cpu/parallel.hpp"
+#include "support/threads.hpp"
 
 using flowtape::kernels::cpu::parallel_for;
+using flowtape::test::ScopedThreads;
 
 namespace {
-
-// Restores one thread when a test ends, passed or not.
-struct Threads {
-  explicit Threads(int n) { flowtape::set_num_threads(n); }
-  ~Threads() { flowtape::set_num_threads(1); }
-};
 
 // Runs parallel_for over n indices and checks each ran once.
 void check_once(std::int64_t n) {
@@ -38,7 +34,7 @@ BOOST_AUTO_TEST_SUITE(parallel)
 
 BOOST_AUTO_TEST_CASE(every_index_runs_once) {
   for (const int threads : {2, 3}) {
-    const Threads scope(threads);
+    const ScopedThreads scope(threads);
     for (int round = 0; round < 200; ++round) check_once(1 + round % 37);  // workers spinning
     for (int round = 0; round < 5; ++round) {  // workers gone to sleep in between
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -48,7 +44,7 @@ BOOST_AUTO_TEST_CASE(every_index_runs_once) {
 }
 
 BOOST_AUTO_TEST_CASE(exceptions_reach_the_caller) {
-  const Threads scope(2);
+  const ScopedThreads scope(2);
   for (int round = 0; round < 20; ++round) {
     std::atomic<int> ran{0};
     BOOST_CHECK_THROW(parallel_for(8,
@@ -63,7 +59,7 @@ BOOST_AUTO_TEST_CASE(exceptions_reach_the_caller) {
 }
 
 BOOST_AUTO_TEST_CASE(nested_and_concurrent_calls_finish) {
-  const Threads scope(2);
+  const ScopedThreads scope(2);
   std::atomic<int> inner{0};
   parallel_for(4,
                [&](std::int64_t) { parallel_for(5, [&](std::int64_t) { inner.fetch_add(1); }); });
@@ -83,10 +79,10 @@ BOOST_AUTO_TEST_CASE(nested_and_concurrent_calls_finish) {
 // extra workers stay out of it.
 BOOST_AUTO_TEST_CASE(a_lower_thread_count_is_respected) {
   {
-    const Threads three(3);
+    const ScopedThreads three(3);
     check_once(64);  // the pool now has two workers
   }
-  const Threads two(2);
+  const ScopedThreads two(2);
   for (int round = 0; round < 200; ++round) {
     std::mutex m;
     std::set<std::thread::id> ids;

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "nn/nn.hpp"
+#include "support/threads.hpp"
 
 using namespace flowtape;
 using namespace flowtape::nn;
@@ -146,13 +147,10 @@ BOOST_AUTO_TEST_CASE(ema_average_and_copy) {
 // A large parameter's update is split over the thread pool: two threads must give the bits
 // of one (the chunks start at multiples of 64, so the scalar tail is the same elements).
 BOOST_AUTO_TEST_CASE(adam_threads_give_identical_bits) {
-  struct OneThreadAfter {  // however the test ends
-    ~OneThreadAfter() { set_num_threads(1); }
-  } restore;
   const std::int64_t n = (std::int64_t{1} << 17) + 13;
   std::vector<float> results[2];
   for (const int threads : {1, 2}) {
-    set_num_threads(threads);
+    const test::ScopedThreads scope(threads);
     Generator gen(5);
     Tensor p = randn({n}, gen);
     AdamW opt({p}, AdamWOptions{1e-2, 0.9, 0.999, 1e-8, 0.01});
