@@ -139,6 +139,18 @@ BOOST_AUTO_TEST_CASE(alpha_beta_and_multiple_k_blocks) {
   check_gemm<double>(5, 3000, 9, false, true, 1.0, 0.0);  // n spans two NC panels
 }
 
+BOOST_AUTO_TEST_CASE(prefetched_blocks_stay_inside_the_operands) {
+  // Shapes where gemm_tiled prefetches the next block of op(A) and panel of op(B) (operands
+  // over 256 KiB, m, n, k >= 128): the next rows, the next k block and the next NC panel of
+  // columns (n over NC: 2048 f32 or 1024 f64 columns). A prefetch cannot change a result or
+  // fault; under AddressSanitizer each prefetched row's ends are also read, so this test
+  // fails there if a block leaves its operand.
+  for (int t = 0; t < 4; ++t) {
+    check_gemm<double>(200, 1030, 300, t & 1, t & 2, 1.0, 0.5);
+    check_gemm<float>(260, 2060, 260, t & 1, t & 2, 1.0f, 0.0f);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(bias_epilogue) {
   // Ragged tiles in both directions, the in-place-A path (up to 16 slivers, A not transposed), the
   // packed path, the thin kernels (a dimension of at most 4), several k-blocks (the bias is added
