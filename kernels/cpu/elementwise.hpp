@@ -35,18 +35,62 @@ void for_chunks(std::int64_t n, Body&& body) {
   });
 }
 
-// The loops below take their pointers and strides by value, never through a reference: an
-// xsimd store writes through a may_alias vector type, so the compiler must assume it can
-// change any object in memory and would reload every referenced pointer after each store
-// (SiLU's forward ran 10% faster without those reloads).
+namespace detail {
+// Runs the full batches of [0, n): compute(i) gives the result for elements [i, i + W),
+// store(i, result) writes it; returns the first index not done. Batches go two at a time,
+// both computed before either is stored: an xsimd store writes through a may_alias type, so
+// the compiler keeps the next batch's loads and arithmetic after it, one long dependency
+// chain (an exp, a division) after the other, and side by side the core overlaps the two.
+// Each batch is still computed on its own, so the bits do not change. With the pointers
+// below taken as parameters, silu with its denominator (map_unary2) ran 1.08-1.22x faster,
+// silu alone 1.00-1.06x (2026-11-26). map_row keeps one batch at a time: paired, a
+// three-operand map (silu's derivative) ran 0.6-0.9x as fast.
+template <std::int64_t W, class Compute, class Store>
+inline std::int64_t for_batches(std::int64_t n, Compute compute, Store store) {
+  std::int64_t i = 0;
+  for (; i + 2 * W <= n; i += 2 * W) {
+    const auto first = compute(i);
+    const auto second = compute(i + W);
+    store(i, first);
+    store(i + W, second);
+  }
+  for (; i + W <= n; i += W) store(i, compute(i));
+  return i;
+}
+
+// The loops take their pointers and strides as function parameters, never from a lambda's
+// captures (members of a closure reached through its address) or through a reference: after
+// each may_alias store the compiler would reload them from memory.
+template <class T, class F>
+void unary_row(const T* x, T* y, std::int64_t n, F f) {
+  using B = Batch<T>;
+  const std::int64_t i = for_batches<kWidth<T>>(
+      n, [x, f](std::int64_t j) { return f(B::load_unaligned(x + j)); },
+      [y](std::int64_t j, const B& r) { r.store_unaligned(y + j); });
+  if (i < n) store_partial(f(load_partial(x + i, n - i)), y + i, n - i);
+}
+
+template <class T, class F>
+void unary2_row(const T* x, T* y, T* z, std::int64_t n, F f) {
+  using B = Batch<T>;
+  const std::int64_t i = for_batches<kWidth<T>>(
+      n, [x, f](std::int64_t j) { return f(B::load_unaligned(x + j)); },
+      [y, z](std::int64_t j, const std::pair<B, B>& r) {
+        r.first.store_unaligned(y + j);
+        r.second.store_unaligned(z + j);
+      });
+  if (i < n) {
+    const auto [a, b] = f(load_partial(x + i, n - i));
+    store_partial(a, y + i, n - i);
+    store_partial(b, z + i, n - i);
+  }
+}
+}  // namespace detail
+
 template <class T, class F>
 void map_unary(const T* x, T* y, std::int64_t n, F f) {
-  using B = Batch<T>;
-  constexpr std::int64_t W = kWidth<T>;
   for_chunks(n, [x, y, f](std::int64_t lo, std::int64_t hi) {
-    std::int64_t i = lo;
-    for (; i + W <= hi; i += W) f(B::load_unaligned(x + i)).store_unaligned(y + i);
-    if (i < hi) store_partial(f(load_partial(x + i, hi - i)), y + i, hi - i);
+    detail::unary_row(x + lo, y + lo, hi - lo, f);
   });
 }
 
@@ -54,20 +98,8 @@ void map_unary(const T* x, T* y, std::int64_t n, F f) {
 // denominator its derivatives reuse.)
 template <class T, class F>
 void map_unary2(const T* x, T* y, T* z, std::int64_t n, F f) {
-  using B = Batch<T>;
-  constexpr std::int64_t W = kWidth<T>;
   for_chunks(n, [x, y, z, f](std::int64_t lo, std::int64_t hi) {
-    std::int64_t i = lo;
-    for (; i + W <= hi; i += W) {
-      const auto [a, b] = f(B::load_unaligned(x + i));
-      a.store_unaligned(y + i);
-      b.store_unaligned(z + i);
-    }
-    if (i < hi) {
-      const auto [a, b] = f(load_partial(x + i, hi - i));
-      store_partial(a, y + i, hi - i);
-      store_partial(b, z + i, hi - i);
-    }
+    detail::unary2_row(x + lo, y + lo, z + lo, hi - lo, f);
   });
 }
 
