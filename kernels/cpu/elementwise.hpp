@@ -58,9 +58,11 @@ inline std::int64_t for_batches(std::int64_t n, Compute compute, Store store) {
   return i;
 }
 
-// The loops take their pointers and strides as function parameters, never from a lambda's
-// captures (members of a closure reached through its address) or through a reference: after
-// each may_alias store the compiler would reload them from memory.
+// The row loops below (and map_row) take their pointers as function parameters: for_chunks'
+// body is reached through a reference, so pointers read from its captures, which live in the
+// closure object in memory, were reloaded after every may_alias store. The small lambdas
+// inside the row loops are local objects whose address never escapes, so their captures stay
+// in registers.
 template <class T, class F>
 void unary_row(const T* x, T* y, std::int64_t n, F f) {
   using B = Batch<T>;
@@ -75,9 +77,10 @@ void unary2_row(const T* x, T* y, T* z, std::int64_t n, F f) {
   using B = Batch<T>;
   const std::int64_t i = for_batches<kWidth<T>>(
       n, [x, f](std::int64_t j) { return f(B::load_unaligned(x + j)); },
-      [y, z](std::int64_t j, const std::pair<B, B>& r) {
-        r.first.store_unaligned(y + j);
-        r.second.store_unaligned(z + j);
+      [y, z](std::int64_t j, const auto& r) {
+        const auto& [a, b] = r;
+        a.store_unaligned(y + j);
+        b.store_unaligned(z + j);
       });
   if (i < n) {
     const auto [a, b] = f(load_partial(x + i, n - i));

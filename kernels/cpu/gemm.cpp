@@ -21,6 +21,15 @@
 #include "kernels/cpu/parallel.hpp"
 #include "kernels/cpu/simd.hpp"
 
+// Whether AddressSanitizer instruments this file (GCC's macro, clang's feature test).
+#if defined(__SANITIZE_ADDRESS__)
+#define FLOWTAPE_GEMM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FLOWTAPE_GEMM_ASAN 1
+#endif
+#endif
+
 namespace flowtape::kernels::cpu {
 namespace {
 
@@ -112,8 +121,9 @@ class BlockPrefetch {
  public:
   void start(const void* base, std::int64_t rows, std::int64_t row_bytes, std::int64_t ld_bytes,
              std::int64_t steps) {
-    base_ = static_cast<const char*>(base);
-    rows_ = rows;
+    rows_ = rows > 0 && row_bytes > 0 ? rows : 0;
+    if (rows_ == 0) return;
+    base_ = reinterpret_cast<std::uintptr_t>(base);
     row_bytes_ = row_bytes;
     ld_bytes_ = ld_bytes;
     row_ = 0;
@@ -123,7 +133,8 @@ class BlockPrefetch {
   void stop() { rows_ = 0; }
   void step() {
     for (std::int64_t i = 0; i < per_step_ && row_ < rows_; ++i) {
-      __builtin_prefetch(line_, 0, 2);  // prefetcht1: into L2, not into L1 where B's sliver is
+      // prefetcht1: into L2, not into L1, where the micro-kernel keeps B's sliver.
+      __builtin_prefetch(reinterpret_cast<const void*>(line_), 0, 2);
       line_ += kLine;
       if (line_ >= row_end_ && ++row_ < rows_) start_row();
     }
@@ -131,22 +142,27 @@ class BlockPrefetch {
 
  private:
   static constexpr std::int64_t kLine = 64;
+  // Addresses are integers: the first line of a row may start before the operand, and the
+  // last may end past it, which a pointer may not.
   void start_row() {
-    const char* first = base_ + row_ * ld_bytes_;
-    line_ = first - reinterpret_cast<std::uintptr_t>(first) % kLine;
-    row_end_ = first + row_bytes_;
-#if defined(__SANITIZE_ADDRESS__)
+    const std::uintptr_t first = base_ + static_cast<std::uintptr_t>(row_ * ld_bytes_);
+    line_ = first - first % kLine;
+    row_end_ = first + static_cast<std::uintptr_t>(row_bytes_);
+#if defined(FLOWTAPE_GEMM_ASAN)
     // A prefetch never faults, so under AddressSanitizer the row's first and last bytes are
     // also read: a block that strays outside its operand is then reported (test_gemm.cpp).
-    static_cast<void>(*static_cast<const volatile char*>(first));
-    static_cast<void>(*static_cast<const volatile char*>(row_end_ - 1));
+    static_cast<void>(*reinterpret_cast<const volatile char*>(first));
+    static_cast<void>(*reinterpret_cast<const volatile char*>(row_end_ - 1));
 #endif
   }
-  const char* base_ = nullptr;
-  const char* line_ = nullptr;
-  const char* row_end_ = nullptr;
+  std::uintptr_t base_ = 0, line_ = 0, row_end_ = 0;
   std::int64_t rows_ = 0, row_bytes_ = 0, ld_bytes_ = 0, row_ = 0, per_step_ = 0;
 };
+
+// Prefetching (of C's tile in micro_kernel, of the next block in gemm_tiled) only for k of at
+// least this: with short micro-kernel calls (k = 34, an MLP's first layer; k = 64, a
+// width-64 layer) C is in cache and the prefetches' own instructions cost 2-30% (see there).
+constexpr std::int64_t kPrefetchMinK = 128;
 
 // Where the micro-kernel reads its MR-row sliver of op(A): packed (MR values per p, one after
 // the other), or in place in a row-major A (op(A) = a: row r at r * lda) or a transposed one
@@ -167,17 +183,19 @@ template <class T, ASliver kA>
 #pragma GCC unroll 6
   for (std::int64_t r = 0; r < MR; ++r) acc0[r] = acc1[r] = B(T(0));
   // The tile of C is read (beta != 0) or written only after the k loop, too late for
-  // out-of-order execution to hide a miss: fetch its lines now, for writing. At width 256
-  // (C of [batch, 256]) that made the layer GEMMs 1.04x faster with beta = 0 and 1.2x with
-  // beta = 1 when their operands came from memory. A short loop (kc = 64 in a width-64 layer)
-  // lost 2-4% to the prefetches with C already in cache, so it skips them.
-  if (kc >= 128)
+  // out-of-order execution to hide a miss: fetch each row's first and last line now, for
+  // writing (with AVX2 a row of the tile is 64 bytes, one line or two). At width 256 (C of
+  // [batch, 256]) that made the layer GEMMs 1.01-1.04x faster with beta = 0 and 1.11-1.23x
+  // with beta = 1 when their operands came from memory; with kc = 64 and C in cache it cost
+  // 2-4%, hence kPrefetchMinK.
+  if (kc >= kPrefetchMinK) {
 #pragma GCC unroll 6
     for (std::int64_t r = 0; r < MR; ++r)
       if (r < mr) {
         __builtin_prefetch(c + r * ldc, 1);
         __builtin_prefetch(c + r * ldc + nr - 1, 1);
       }
+  }
   // Two loops, each with its strides known to the compiler: the MR values of each p are
   // contiguous in a packed sliver (the next p MR values on) and in a transposed A read in
   // place (the next p a row of a, lda, on); a row-major A holds them a row apart.
@@ -261,18 +279,20 @@ void gemm_detail::gemm_tiled(bool trans_a, bool trans_b, std::int64_t m, std::in
   // next block of op(A) over the block's micro-kernel calls, the next panel of op(B) over the
   // panel's. Only where it pays:
   // - for an operand larger than kPrefetchBytes; a smaller one stays in L2 between uses;
-  // - for k of at least kPrefetchMin: with short micro-kernel calls (k = 34 or 64, an MLP's
+  // - for k of at least kPrefetchMinK: with short micro-kernel calls (k = 34 or 64, an MLP's
   //   first layer or a width-64 one) the prefetching's own instructions made such GEMMs
   //   0.7-0.9x as fast;
-  // - for an operand whose values are each used at least kPrefetchMin times (n for A, m for
-  //   B): a width-64 weight gradient (m = n = 64, k = 4096) issued a prefetch for every 1K
+  // - for an operand whose values are each used at least kPrefetchMinUses times (n for A, m
+  //   for B): a width-64 weight gradient (m = n = 64, k = 4096) issued a prefetch for every 1K
   //   multiply-adds and ran 0.88x as fast with its operands in cache (1.11x from memory;
   //   in a width-64 step at batch 4096 they are in cache, and the step was 0.94-0.96x).
-  // Width 256 (1 MiB or 4 MiB activations) gained 1.04-1.08x on each GEMM from memory, and
+  // Width 256 (1 MiB or 4 MiB activations) gained 1.04-1.13x on each GEMM from memory, and
   // 1.01-1.08x on whole width-256 steps at batch 1024 and 4096 (2026-11-26).
-  constexpr std::int64_t kPrefetchBytes = 256 << 10, kPrefetchMin = 128, sz = sizeof(T);
-  const bool prefetch_a = k >= kPrefetchMin && n >= kPrefetchMin && m * k * sz > kPrefetchBytes;
-  const bool prefetch_b = k >= kPrefetchMin && m >= kPrefetchMin && k * n * sz > kPrefetchBytes;
+  constexpr std::int64_t kPrefetchBytes = 256 << 10, kPrefetchMinUses = 128, sz = sizeof(T);
+  const bool prefetch_a =
+      k >= kPrefetchMinK && n >= kPrefetchMinUses && m * k * sz > kPrefetchBytes;
+  const bool prefetch_b =
+      k >= kPrefetchMinK && m >= kPrefetchMinUses && k * n * sz > kPrefetchBytes;
   // Starts pf over block [r0, r0 + rows) x [c0, c0 + cols) of op(X), stored as x with row
   // stride ld (transposed when trans), in `steps` steps.
   const auto start = [](BlockPrefetch& pf, bool trans, const T* x, std::int64_t ld, std::int64_t r0,

@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <cstring>
 
 #include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/math.hpp"
@@ -45,12 +46,54 @@ void check_all_unary() {
   check_unary<T>(fn::PowScalar{1.5}, [](double v) { return std::pow(v, 1.5); }, 0.1, 4);
 }
 
+// map_unary and map_unary2 against f applied one element at a time (a one-lane partial
+// batch), bit for bit: every length from 0 to 5 batches (pairs of batches, a single leftover
+// batch, a partial tail), on one thread and on two with chunks over kParallelElements.
+template <class T>
+void check_unary_batch_splits() {
+  const auto one_by_one = [](const std::vector<T>& x, auto f, std::vector<T>& y,
+                             std::vector<T>& z) {
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const auto [a, b] = f(load_partial(x.data() + i, 1));
+      store_partial(a, y.data() + i, 1);
+      store_partial(b, z.data() + i, 1);
+    }
+  };
+  const auto same = [](const std::vector<T>& u, const std::vector<T>& v) {
+    return u.size() == v.size() &&
+           (u.empty() || std::memcmp(u.data(), v.data(), u.size() * sizeof(T)) == 0);
+  };
+  std::vector<std::int64_t> sizes;
+  for (std::int64_t n = 0; n <= 5 * kWidth<T>; ++n) sizes.push_back(n);
+  sizes.push_back(kParallelElements + 37);
+  for (int threads : {1, 2}) {
+    const flowtape::test::ScopedThreads scoped(threads);
+    for (std::int64_t n : sizes) {
+      const auto x =
+          random_vector<T>(static_cast<std::size_t>(n), 40u + static_cast<unsigned>(n), -8, 8);
+      std::vector<T> y(x.size()), z(x.size()), y1(x.size()), z1(x.size()), s(x.size());
+      map_unary2(x.data(), y.data(), z.data(), n, fn::SiluAndDenominator{});
+      map_unary(x.data(), s.data(), n, fn::Silu{});
+      one_by_one(x, fn::SiluAndDenominator{}, y1, z1);
+      BOOST_TEST((same(y, y1) && same(z, z1) && same(s, y1)),
+                 "n = " << n << ", threads = " << threads);
+    }
+  }
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(elementwise)
 
 BOOST_AUTO_TEST_CASE(unary_matches_reference_f32) { check_all_unary<float>(); }
 BOOST_AUTO_TEST_CASE(unary_matches_reference_f64) { check_all_unary<double>(); }
+
+BOOST_AUTO_TEST_CASE(unary_maps_give_the_bits_of_one_element_at_a_time_f32) {
+  check_unary_batch_splits<float>();
+}
+BOOST_AUTO_TEST_CASE(unary_maps_give_the_bits_of_one_element_at_a_time_f64) {
+  check_unary_batch_splits<double>();
+}
 
 BOOST_AUTO_TEST_CASE(softplus_does_not_overflow) {
   std::vector<double> x = {-1000, -50, 0, 50, 1000}, y(5);

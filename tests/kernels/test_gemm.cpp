@@ -14,6 +14,7 @@
 #include "kernels/cpu/math.hpp"
 #include "kernels/cpu/parallel.hpp"
 #include "support/reference.hpp"
+#include "support/threads.hpp"
 
 using namespace flowtape::kernels::cpu;
 using flowtape::test::max_rel_error;
@@ -141,14 +142,20 @@ BOOST_AUTO_TEST_CASE(alpha_beta_and_multiple_k_blocks) {
 
 BOOST_AUTO_TEST_CASE(prefetched_blocks_stay_inside_the_operands) {
   // Shapes where gemm_tiled prefetches the next block of op(A) and panel of op(B) (operands
-  // over 256 KiB, m, n, k >= 128): the next rows, the next k block and the next NC panel of
-  // columns (n over NC: 2048 f32 or 1024 f64 columns). A prefetch cannot change a result or
-  // fault; under AddressSanitizer each prefetched row's ends are also read, so this test
-  // fails there if a block leaves its operand.
+  // over 256 KiB; m, n, k >= 128): the next rows, the next k block (k > KC = 256), the next
+  // NC-column panel, and A read in place (n <= 16 NR, A not transposed). A prefetch cannot
+  // change a result or fault; under AddressSanitizer each prefetched row's ends are also
+  // read, so this test fails there if a block leaves its operand. One thread: a split GEMM's
+  // parts could be too small to prefetch.
+  namespace detail = flowtape::kernels::cpu::gemm_detail;
+  const flowtape::test::ScopedThreads one(1);
+  const std::int64_t nc64 = detail::Blocking<double>::NC, nc32 = detail::Blocking<float>::NC;
   for (int t = 0; t < 4; ++t) {
-    check_gemm<double>(200, 1030, 300, t & 1, t & 2, 1.0, 0.5);
-    check_gemm<float>(260, 2060, 260, t & 1, t & 2, 1.0f, 0.0f);
+    check_gemm<double>(200, nc64 + 6, 300, t & 1, t & 2, 1.0, 0.5);
+    check_gemm<float>(300, nc32 + 12, 260, t & 1, t & 2, 1.0f, 0.0f);
   }
+  check_gemm<float>(1100, 16 * detail::Blocking<float>::NR, 300, false, true, 1.0f, 0.0f, true);
+  check_gemm<double>(700, 16 * detail::Blocking<double>::NR, 300, false, false, 1.0, 0.5);
 }
 
 BOOST_AUTO_TEST_CASE(bias_epilogue) {
