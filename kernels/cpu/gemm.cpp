@@ -375,12 +375,13 @@ void gemm_detail::gemm_tiled(bool trans_a, bool trans_b, std::int64_t m, std::in
           pack_a(trans_a, a, lda, ic, mc, pc, kc, ap);
           for (std::int64_t jr = 0; jr < nc; jr += Blk::NR) {
             const std::int64_t nr = std::min(Blk::NR, nc - jr);
+            T* c_tile = c + ic * ldc + jc + jr;
+            const T* bias_tile = bias_block ? bias_block + jr : nullptr;
             for (std::int64_t ir = 0; ir < mc; ir += Blk::MR) {
-              const std::int64_t mr = std::min(Blk::MR, mc - ir);
               prefetch_step();
-              micro_kernel<T, ASliver::packed>(kc, ap + ir * kc, 0, bp + jr * kc,
-                                               c + (ic + ir) * ldc + jc + jr, ldc, mr, nr, alpha,
-                                               beta_block, bias_block ? bias_block + jr : nullptr);
+              micro_kernel<T, ASliver::packed>(kc, ap + ir * kc, 0, bp + jr * kc, c_tile + ir * ldc,
+                                               ldc, std::min(Blk::MR, mc - ir), nr, alpha,
+                                               beta_block, bias_tile);
             }
           }
         };

@@ -68,6 +68,26 @@ inline void store(const Lanes& s, PhiloxBlock* out) {
   _mm256_storeu_si256(p + 3, _mm256_permute2x128_si256(b26, b37, 0x31));
 }
 
+// Blocks n + i, i < 8 G, in G groups of eight whose rounds are interleaved: one group's rounds
+// are a chain of dependent multiplies, and a second group fills the multiplier's latency.
+template <int G>
+inline void run_groups(std::uint64_t key, std::uint64_t n, std::uint64_t stream, PhiloxBlock* out) {
+  using philox_detail::kRounds;
+  using philox_detail::kW0;
+  using philox_detail::kW1;
+  Lanes s[G];
+  for (int g = 0; g < G; ++g) s[g] = start(n + 8 * static_cast<std::uint64_t>(g), stream);
+  std::uint32_t k0 = static_cast<std::uint32_t>(key), k1 = static_cast<std::uint32_t>(key >> 32);
+  for (int r = 0; r < kRounds; ++r) {
+    const __m256i vk0 = _mm256_set1_epi32(static_cast<int>(k0));
+    const __m256i vk1 = _mm256_set1_epi32(static_cast<int>(k1));
+    for (int g = 0; g < G; ++g) philox_round(s[g], vk0, vk1);
+    k0 += kW0;
+    k1 += kW1;
+  }
+  for (int g = 0; g < G; ++g) store(s[g], out + 8 * g);
+}
+
 }  // namespace
 #endif
 
@@ -75,37 +95,10 @@ void philox_run(std::uint64_t key, std::uint64_t n, std::uint64_t stream, Philox
                 std::int64_t count) {
   std::int64_t i = 0;
 #if defined(__AVX2__)
-  using philox_detail::kRounds;
-  using philox_detail::kW0;
-  using philox_detail::kW1;
-  // Two independent groups per pass: one group's rounds are a chain of dependent multiplies,
-  // and the second fills the multiplier's latency.
-  for (; i + 16 <= count; i += 16) {
-    const auto at = static_cast<std::uint64_t>(i);
-    Lanes a = start(n + at, stream), b = start(n + at + 8, stream);
-    std::uint32_t k0 = static_cast<std::uint32_t>(key), k1 = static_cast<std::uint32_t>(key >> 32);
-    for (int r = 0; r < kRounds; ++r) {
-      const __m256i vk0 = _mm256_set1_epi32(static_cast<int>(k0));
-      const __m256i vk1 = _mm256_set1_epi32(static_cast<int>(k1));
-      philox_round(a, vk0, vk1);
-      philox_round(b, vk0, vk1);
-      k0 += kW0;
-      k1 += kW1;
-    }
-    store(a, out + i);
-    store(b, out + i + 8);
-  }
-  for (; i + 8 <= count; i += 8) {
-    Lanes a = start(n + static_cast<std::uint64_t>(i), stream);
-    std::uint32_t k0 = static_cast<std::uint32_t>(key), k1 = static_cast<std::uint32_t>(key >> 32);
-    for (int r = 0; r < kRounds; ++r) {
-      philox_round(a, _mm256_set1_epi32(static_cast<int>(k0)),
-                   _mm256_set1_epi32(static_cast<int>(k1)));
-      k0 += kW0;
-      k1 += kW1;
-    }
-    store(a, out + i);
-  }
+  for (; i + 16 <= count; i += 16)
+    run_groups<2>(key, n + static_cast<std::uint64_t>(i), stream, out + i);
+  for (; i + 8 <= count; i += 8)
+    run_groups<1>(key, n + static_cast<std::uint64_t>(i), stream, out + i);
 #endif
   for (; i < count; ++i) out[i] = philox_block(key, n + static_cast<std::uint64_t>(i), stream);
 }
