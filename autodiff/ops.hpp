@@ -11,6 +11,7 @@
 //   greater less equal sign                 none (piecewise constant)
 //   sum max logsumexp softmax (one axis)    ops_reduce.cpp
 //   matmul (2-D, batched 3-D, transposes), linear   ops_matmul.cpp
+//   linear_silu (linear then silu as one op)        ops_layer.cpp
 //   reshape broadcast_to sum_to permute concat slice pad identity   ops_shape.cpp
 //   to_device                               ops_device.cpp
 #pragma once
@@ -77,6 +78,14 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
 // x [m, k] @ w [n, k]^T + b [n] -> [m, n]: a Linear layer as one op (one GEMM onto the bias).
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
+// silu(linear(x, w, b)), an MLP's hidden layer, as one op on the CPU: the same bits, one tape
+// node, and the backward pass sums the bias gradient in the pass that applies silu'. Where a
+// tangent flows through it (inside jvp) or off the CPU it runs the two ops.
+Tensor linear_silu(const Tensor& x, const Tensor& w, const Tensor& b);
+namespace detail {
+// The fused op itself, never the two ops (tests reach its JVP rule through it).
+Tensor linear_silu_op(const Tensor& x, const Tensor& w, const Tensor& b);
+}  // namespace detail
 
 // --- shape ------------------------------------------------------------------------------------
 Tensor reshape(const Tensor& x, const Shape& shape);  // shares the buffer

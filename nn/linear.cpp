@@ -29,4 +29,10 @@ Tensor Linear::operator()(const Tensor& x) const {
   return bias.defined() ? y + bias : y;
 }
 
+Tensor Linear::operator()(const Tensor& x, Activation a) const {
+  if (a == Activation::silu && x.rank() == 2 && x.size(-1) == in_ && bias.defined())
+    return linear_silu(x, weight, bias);
+  return activate(a, (*this)(x));
+}
+
 }  // namespace flowtape::nn

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "autodiff/random.hpp"
+#include "nn/activation.hpp"
 #include "nn/module.hpp"
 
 namespace flowtape::nn {
@@ -15,6 +16,9 @@ class Linear : public Module {
 
   // x [..., in] -> [..., out]
   Tensor operator()(const Tensor& x) const;
+  // activate(a, (*this)(x)): the layer and its activation, as the one op linear_silu where
+  // that applies (SiLU, a bias, 2-D x), which gives the same bits.
+  Tensor operator()(const Tensor& x, Activation a) const;
 
   std::int64_t in_features() const { return in_; }
   std::int64_t out_features() const { return out_; }

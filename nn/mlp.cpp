@@ -23,8 +23,8 @@ MLP::MLP(const std::vector<std::int64_t>& widths, Generator& gen, Activation act
 Tensor MLP::operator()(const Tensor& x) const {
   Tensor h = x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    h = (*layers_[i])(h);
-    if (i + 1 < layers_.size() || activate_last_) h = activate(activation_, h);
+    const bool activated = i + 1 < layers_.size() || activate_last_;
+    h = activated ? (*layers_[i])(h, activation_) : (*layers_[i])(h);
   }
   return h;
 }
@@ -39,7 +39,7 @@ ResidualBlock::ResidualBlock(std::int64_t width, Generator& gen, Activation acti
 
 Tensor ResidualBlock::operator()(const Tensor& x) const {
   const Tensor h = norm_ ? (*norm_)(x) : x;
-  return x + (*fc2_)(activate(activation_, (*fc1_)(h)));
+  return x + (*fc2_)((*fc1_)(h, activation_));
 }
 
 }  // namespace flowtape::nn

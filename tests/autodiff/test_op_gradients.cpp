@@ -3,10 +3,12 @@
 // The second-order cases check that each op's rules are themselves differentiable.
 #include <boost/test/unit_test.hpp>
 
+#include <array>
 #include <cstring>
 #include <string>
 
 #include "support/gradcheck.hpp"
+#include "support/threads.hpp"
 
 using namespace flowtape;
 using flowtape::test::check_gradients;
@@ -169,6 +171,97 @@ BOOST_AUTO_TEST_CASE(linear_layer) {
   BOOST_TEST(flowtape::test::rel_error(fused, plain) < 1e-14);
 }
 
+// linear_silu: the fused op's own rules (detail::linear_silu_op reaches its JVP rule, which
+// linear_silu() leaves to the two ops), then the public function, in f64.
+BOOST_AUTO_TEST_CASE(linear_silu_layer) {
+  for (const auto& [m, k, n] : {std::array<std::int64_t, 3>{4, 3, 5}, {1, 2, 3}, {6, 5, 9}}) {
+    const std::vector<Tensor> in = {normal({m, k}) * 2.0, normal({n, k}), normal({n})};
+    check_gradients(
+        "linear_silu op", [](auto& x) { return detail::linear_silu_op(x[0], x[1], x[2]); }, in);
+    check_gradients(
+        "linear_silu", [](auto& x) { return linear_silu(x[0], x[1], x[2]); }, in);
+  }
+  // Shapes are checked, naming all three.
+  BOOST_CHECK_EXCEPTION(linear_silu(zeros({4, 3}), zeros({5, 2}), zeros({5})),
+                        std::invalid_argument, [](const std::invalid_argument& e) {
+                          const std::string what = e.what();
+                          return what.find("[4, 3]") != std::string::npos &&
+                                 what.find("[5, 2]") != std::string::npos &&
+                                 what.find("[5]") != std::string::npos;
+                        });
+}
+
+// linear_silu gives the bits of linear then silu: the output with and without a tape, the
+// gradients of a plain backward pass (which read z from the residual and sum the bias
+// gradient in the pass that applies silu'), the JVP and Hessian-vector products (which
+// recompute z), in f32 and f64, on 1 and 2 threads, at shapes under and over the kernels'
+// threading threshold and with ragged widths.
+BOOST_AUTO_TEST_CASE(linear_silu_gives_the_bits_of_linear_then_silu) {
+  const auto bits_equal = [](const Tensor& a, const Tensor& b) {
+    const auto va = a.to_vector(), vb = b.to_vector();
+    return a.shape() == b.shape() &&
+           std::memcmp(va.data(), vb.data(), va.size() * sizeof(double)) == 0;
+  };
+  for (DType dt : {DType::f32, DType::f64})
+    for (int threads : {1, 2})
+      for (const auto& [m, k, n] :
+           {std::array<std::int64_t, 3>{37, 5, 11}, {300, 64, 256}, {1030, 3, 100}}) {
+        BOOST_TEST_CONTEXT(dtype_name(dt) << " [" << m << ", " << k << "] -> " << n << ", "
+                                          << threads << " threads") {
+          flowtape::test::ScopedThreads scoped(threads);
+          Generator g(5);
+          const Tensor x = randn({m, k}, g, dt) * 2.0, w = randn({n, k}, g, dt),
+                       b = randn({n}, g, dt), u = randn({m, n}, g, dt);
+          const auto fused = [](const std::vector<Tensor>& p) {
+            return linear_silu(p[0], p[1], p[2]);
+          };
+          const auto plain = [](const std::vector<Tensor>& p) {
+            return silu(linear(p[0], p[1], p[2]));
+          };
+          {
+            NoGrad no_grad;
+            BOOST_TEST(bits_equal(linear_silu(x, w, b), silu(linear(x, w, b))));
+          }
+          const auto [y_fused, grads_fused] = vjp(fused, {x, w, b}, u);
+          const auto [y_plain, grads_plain] = vjp(plain, {x, w, b}, u);
+          BOOST_TEST(bits_equal(y_fused, y_plain));
+          for (std::size_t i = 0; i < 3; ++i)
+            BOOST_TEST(bits_equal(grads_fused[i], grads_plain[i]));
+          // The fused op's own JVP rule, and forward over reverse through both of its rules.
+          const std::vector<Tensor> v = {randn({m, k}, g, dt), randn({n, k}, g, dt),
+                                         randn({n}, g, dt)};
+          const auto op = [](const std::vector<Tensor>& p) {
+            return detail::linear_silu_op(p[0], p[1], p[2]);
+          };
+          BOOST_TEST(bits_equal(jvp(op, {x, w, b}, v).second, jvp(plain, {x, w, b}, v).second));
+          const auto hv = [&](auto f) {
+            return hvp([&](const Tensor& t) { return sum(u * f({t, w, b})); }, x, v[0]);
+          };
+          BOOST_TEST(bits_equal(hv(op), hv(plain)));
+        }
+      }
+  // The residual (z and silu's denominator) is made only when the rules may run.
+  Generator g(3);
+  const Tensor x = randn({64, 8}, g, DType::f32), w = randn({16, 8}, g, DType::f32),
+               b = randn({16}, g, DType::f32);
+  const std::size_t base = live_storage_bytes();
+  std::size_t plain = 0, recorded = 0;
+  {
+    NoGrad no_grad;
+    const Tensor y = linear_silu(x, w, b);
+    plain = live_storage_bytes() - base;
+  }
+  {
+    Tape tape;
+    tape.watch(x);
+    const Tensor y = linear_silu(x, w, b);
+    recorded = live_storage_bytes() - base;
+    BOOST_TEST(tape.num_nodes() == 1u);  // one op, not linear and silu
+  }
+  BOOST_TEST(plain >= 64u * 16u * 4u);
+  BOOST_TEST(recorded == 3 * plain);
+}
+
 BOOST_AUTO_TEST_CASE(matmul_all_forms) {
   for (int t = 0; t < 4; ++t) {
     const bool ta = t & 1, tb = t & 2;
@@ -239,6 +332,12 @@ BOOST_AUTO_TEST_CASE(second_order_through_every_rule) {
   second(
       "linear",
       [](const Tensor& x) { return linear(x, tanh(matmul(x, x, true, false)), sum(x, 0)); },
+      normal(s));
+  second(
+      "linear_silu",
+      [](const Tensor& x) {
+        return detail::linear_silu_op(x, tanh(matmul(x, x, true, false)), sum(x, 0));
+      },
       normal(s));
   second("where/relu", [](const Tensor& x) { return relu(x) * x; }, away_from_zero(s));
 }
