@@ -3,7 +3,8 @@
 // dz = g silu'(z) and the bias gradient db = the column sums of dz in one pass. Apart, they
 // were two passes over [rows, cols] (silu_grad's map, then sum_axis reading dz back), and at
 // batch 4096 both ran from memory. The bits are those of the two passes: dz through the same
-// functor, lane by lane, and each column of db folded from 0 in row order, as sum_axis does.
+// functor, lane by lane, and each column of db folded from 0 in row order, as sum_axis does
+// for a strided axis (a single column is left to sum_axis).
 #pragma once
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/math.hpp"
 #include "kernels/cpu/parallel.hpp"
+#include "kernels/cpu/reduce.hpp"
 #include "kernels/cpu/simd.hpp"
 
 namespace flowtape::kernels::cpu {
@@ -70,6 +72,13 @@ void add_rows(const T* x, T* db, std::int64_t cols, std::int64_t r0, std::int64_
 template <class T>
 void silu_grad_and_column_sums(const T* z, const T* g, const T* d, T* dz, T* db, std::int64_t rows,
                                std::int64_t cols) {
+  if (db && cols == 1) {
+    // One column is a contiguous axis, which sum_axis folds in four interleaved sums rather
+    // than in row order: the derivative alone, then sum_axis, gives its bits.
+    silu_grad_and_column_sums(z, g, d, dz, static_cast<T*>(nullptr), rows, cols);
+    sum_axis(dz, db, AxisView{1, rows, 1});
+    return;
+  }
   if (db) std::fill(db, db + cols, T(0));
   const std::int64_t threads = get_num_threads();
   if (threads <= 1 || rows * cols < kParallelElements || rows < 2) {

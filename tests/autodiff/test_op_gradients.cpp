@@ -205,7 +205,7 @@ BOOST_AUTO_TEST_CASE(linear_silu_gives_the_bits_of_linear_then_silu) {
   for (DType dt : {DType::f32, DType::f64})
     for (int threads : {1, 2})
       for (const auto& [m, k, n] :
-           {std::array<std::int64_t, 3>{37, 5, 11}, {300, 64, 256}, {1030, 3, 100}}) {
+           {std::array<std::int64_t, 3>{37, 5, 11}, {300, 64, 256}, {1030, 3, 100}, {37, 5, 1}}) {
         BOOST_TEST_CONTEXT(dtype_name(dt) << " [" << m << ", " << k << "] -> " << n << ", "
                                           << threads << " threads") {
           flowtape::test::ScopedThreads scoped(threads);
@@ -238,6 +238,21 @@ BOOST_AUTO_TEST_CASE(linear_silu_gives_the_bits_of_linear_then_silu) {
             return hvp([&](const Tensor& t) { return sum(u * f({t, w, b})); }, x, v[0]);
           };
           BOOST_TEST(bits_equal(hv(op), hv(plain)));
+          // Forward over reverse where only the cotangent carries a tangent: the weight
+          // gradient of sum(layer(x) * c), differentiated along c. The layer's inputs carry
+          // none, so the fused op runs, and its VJP must see the tangent on g.
+          const auto weight_grad = [&](auto layer) {
+            return [&, layer](const std::vector<Tensor>& c) {
+              return grad(
+                  [&](const std::vector<Tensor>& p) {
+                    return sum(layer({x, p[0], b}) * c[0]);
+                  },
+                  {w})[0];
+            };
+          };
+          const Tensor dc = randn({m, n}, g, dt);
+          BOOST_TEST(bits_equal(jvp(weight_grad(fused), {u}, {dc}).second,
+                                jvp(weight_grad(plain), {u}, {dc}).second));
         }
       }
   // The residual (z and silu's denominator) is made only when the rules may run.

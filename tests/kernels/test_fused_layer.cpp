@@ -1,7 +1,7 @@
 // The fused linear + SiLU layer's backward kernel against the two passes it replaces (silu's
 // derivative as an elementwise map, then sum_axis over the rows), bit for bit: ragged widths,
-// one row, shapes above the threading threshold, 1 and 2 threads, with and without the bias
-// gradient.
+// one row, one column (which sum_axis folds differently), shapes above the threading
+// threshold, 1 and 2 threads, with and without the bias gradient.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstring>
@@ -30,7 +30,8 @@ bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
 template <class T>
 void check_against_two_passes() {
   const std::vector<std::pair<std::int64_t, std::int64_t>> shapes = {
-      {1, 1}, {3, 5}, {7, 8}, {2, 17}, {17, 37}, {256, 64}, {300, 256}, {1024, 100}, {4100, 20}};
+      {1, 1},     {3, 5},      {7, 8},     {2, 17}, {17, 37},  {256, 64},
+      {300, 256}, {1024, 100}, {4100, 20}, {37, 1}, {70000, 1}};
   for (const auto& [rows, cols] : shapes)
     for (int threads : {1, 2}) {
       BOOST_TEST_CONTEXT("rows " << rows << ", cols " << cols << ", threads " << threads) {
