@@ -8,6 +8,7 @@
 #include "autodiff/rules.hpp"
 #include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/math.hpp"
+#include "kernels/cpu/silu_grad_vjp.hpp"
 
 namespace flowtape {
 namespace {
@@ -219,6 +220,24 @@ void silu_derivative_forward(Inputs in, const Attrs& a, Tensor& out) {
 }
 Tensor denominator_of(const Saved& s) { return s.in.size() == 3 ? s.in[2] : Tensor(); }
 
+// silu_grad's VJP in one kernel pass (kernels/cpu/silu_grad_vjp.hpp), where it applies: both
+// cotangents wanted, no broadcasting, the denominator at hand, on the CPU, and nothing traced
+// (rules::untraced). The backward pass of the FDM loss meets it at every SiLU layer. Returns
+// whether it wrote out[0] and out[1] (the bits of the composed rule below).
+bool fused_silu_grad_vjp(const Saved& s, const Tensor& g, Grads& out) {
+  const Tensor &x = s.in[0], &t = s.in[1];
+  if (s.in.size() != 3 || x.device() != Device::cpu || !(t.shape() == x.shape()) ||
+      !(g.shape() == x.shape()) || !rules::untraced(s, g))
+    return false;
+  out[0] = empty(x.shape(), x.dtype(), x.device());
+  out[1] = empty(x.shape(), x.dtype(), x.device());
+  dispatch(x.dtype(), [&]<class T>() {
+    cpu::silu_grad_vjp(x.data<T>(), s.in[2].data<T>(), g.data<T>(), t.data<T>(), out[0].data<T>(),
+                       out[1].data<T>(), x.numel());
+  });
+  return true;
+}
+
 // silu_grad(x, g) = g silu'(x):  d = dg silu'(x) + dx g silu''(x).
 const OpDef kSiluGrad{
     "silu_grad",
@@ -231,6 +250,7 @@ const OpDef kSiluGrad{
     },
     [](const Saved& s, const Tensor& g, Grads& out) {
       const Tensor d = denominator_of(s);
+      if (out.wants(0) && out.wants(1) && fused_silu_grad_vjp(s, g, out)) return;
       if (out.wants(0)) out[0] = sum_to(silu_grad2(s.in[0], mul(g, s.in[1]), d), s.in[0].shape());
       if (out.wants(1)) out[1] = sum_to(silu_grad(s.in[0], g, d), s.in[1].shape());
     }};

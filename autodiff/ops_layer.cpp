@@ -14,7 +14,6 @@
 #include "autodiff/op.hpp"
 #include "autodiff/ops.hpp"
 #include "autodiff/rules.hpp"
-#include "autodiff/tape.hpp"
 #include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/fused_layer.hpp"
 #include "kernels/cpu/gemm.hpp"
@@ -69,14 +68,9 @@ Tensor linear_tangent(const Saved& s, Inputs t) {
   return rules::plus(rules::plus(dx, dw), t[2]);
 }
 
-// Whether the VJP rule may read z from the residual: what it computes is neither recorded
-// (create_graph) nor given tangents (forward over reverse).
+// Whether the VJP rule may read z from the residual (see rules::untraced).
 bool plain_backward(const Saved& s, const Tensor& g) {
-  if (recording() || !s.residual.defined() || !(g.shape() == s.out.shape())) return false;
-  if (!detail::tangents_enabled()) return true;
-  bool tangent = g.has_tangent();
-  for (const Tensor& x : s.in) tangent |= x.has_tangent();
-  return !tangent;
+  return s.residual.defined() && g.shape() == s.out.shape() && rules::untraced(s, g);
 }
 
 const OpDef kLinearSilu{

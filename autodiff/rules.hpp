@@ -3,6 +3,7 @@
 
 #include "autodiff/op.hpp"
 #include "autodiff/ops.hpp"
+#include "autodiff/tape.hpp"
 
 namespace flowtape::rules {
 
@@ -24,5 +25,17 @@ void unary_vjp(const Saved& s, const Tensor& g, Grads& out) {
 }
 
 inline Shape same_shape(Inputs in, const Attrs&) { return in[0].shape(); }
+
+// Whether what a VJP rule computes now leaves no trace: nothing is recorded (no create_graph,
+// no grad inside a recording tape) and no tangent flows through it (no forward over reverse).
+// Only then may a rule call a kernel directly, or read a residual as a constant, instead of
+// composing differentiable ops (linear_silu, silu_grad's fused VJP).
+inline bool untraced(const Saved& s, const Tensor& g) {
+  if (recording()) return false;
+  if (!detail::tangents_enabled()) return true;
+  bool tangent = g.has_tangent();
+  for (const Tensor& x : s.in) tangent |= x.has_tangent();
+  return !tangent;
+}
 
 }  // namespace flowtape::rules

@@ -81,6 +81,10 @@ BOOST_AUTO_TEST_CASE(unary) {
                   {normal(s), normal({5})});
   // With the denominator given (computed from x, so it is the cache the rules expect), and
   // broadcast against g: the rules must still give the whole derivative through x.
+  // Same shapes with the denominator: silu_grad's VJP is then one fused kernel pass.
+  check_gradients("silu_grad denom",
+                  [](auto& x) { return silu_grad(x[0], x[1], 1.0 + exp(-x[0])); },
+                  {normal({3, 5}), normal({3, 5})});
   check_gradients("silu_grad denom bcast",
                   [](auto& x) { return silu_grad(x[0], x[1], 1.0 + exp(-x[0])); },
                   {normal({3, 1}), normal(s)});
@@ -113,6 +117,23 @@ BOOST_AUTO_TEST_CASE(silu_residual_gives_the_same_bits) {
     // Forward-over-reverse, H v of sum(u * silu(x)): u silu''(x) v.
     const Tensor hv = hvp([&](const Tensor& t) { return sum(u * silu(t)); }, x, v);
     BOOST_TEST(bits_equal(hv, silu_grad2(x, u * v)));
+  }
+  // silu_grad's VJP (reverse over forward through silu, as the FDM loss takes) is one kernel
+  // pass in a plain backward pass: the bits of its composed rule, g t silu''(x) and g silu'(x).
+  for (DType dt : {DType::f32, DType::f64}) {
+    Generator g(11);
+    const Tensor x = randn({37, 5}, g, dt) * 4.0, t = randn({37, 5}, g, dt),
+                 u = randn({37, 5}, g, dt);
+    const Tensor d = 1.0 + exp(-x);
+    const auto bits_equal = [](const Tensor& a, const Tensor& b) {
+      const auto va = a.to_vector(), vb = b.to_vector();
+      return va.size() == vb.size() &&
+             std::memcmp(va.data(), vb.data(), va.size() * sizeof(double)) == 0;
+    };
+    const auto [y, grads] =
+        vjp([&](const std::vector<Tensor>& p) { return silu_grad(p[0], p[1], d); }, {x, t}, u);
+    BOOST_TEST(bits_equal(grads[0], silu_grad2(x, u * t, d)));
+    BOOST_TEST(bits_equal(grads[1], silu_grad(x, u, d)));
   }
   // The residual is made only when the rules may run: recorded silu holds one more buffer of
   // x's size than silu under NoGrad (the denominator), which shows the path above is taken.
@@ -334,6 +355,8 @@ BOOST_AUTO_TEST_CASE(second_order_through_every_rule) {
   second("silu", [](const Tensor& x) { return silu(x); }, normal(s));
   second("softplus", [](const Tensor& x) { return softplus(x); }, normal(s));
   second("silu_grad", [](const Tensor& x) { return silu_grad(x, x * x); }, normal(s));
+  second("silu_grad with denominator",
+         [](const Tensor& x) { return silu_grad(x, x * x, 1.0 + exp(-x)); }, normal(s));
   second("silu_grad2 with denominator",
          [](const Tensor& x) { return silu_grad2(x, x * x, 1.0 + exp(-x)); }, normal(s));
   second("silu_grad2", [](const Tensor& x) { return silu_grad2(x, sin(x)); }, normal(s));

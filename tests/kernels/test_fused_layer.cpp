@@ -1,7 +1,8 @@
 // The fused linear + SiLU layer's backward kernel against the two passes it replaces (silu's
 // derivative as an elementwise map, then sum_axis over the rows), bit for bit: ragged widths,
 // one row, one column (which sum_axis folds differently), shapes above the threading
-// threshold, 1 and 2 threads, with and without the bias gradient.
+// threshold, 1 and 2 threads, with and without the bias gradient. And silu_grad's one-pass VJP
+// against the three maps it replaces.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include "kernels/cpu/fused_layer.hpp"
 #include "kernels/cpu/math.hpp"
 #include "kernels/cpu/reduce.hpp"
+#include "kernels/cpu/silu_grad_vjp.hpp"
 #include "support/reference.hpp"
 #include "support/threads.hpp"
 
@@ -63,9 +65,42 @@ void check_against_two_passes() {
     }
 }
 
+// silu_grad's one-pass VJP against the three maps it replaces (g t, then each derivative).
+template <class T>
+void check_silu_grad_vjp() {
+  for (std::int64_t n : {0, 1, 7, 8, 9, 100, 70001})
+    for (int threads : {1, 2}) {
+      BOOST_TEST_CONTEXT("n " << n << ", threads " << threads) {
+        ScopedThreads scoped(threads);
+        const std::size_t size = static_cast<std::size_t>(n);
+        const auto x = random_vector<T>(size, 5u, -6, 6);
+        const auto g = random_vector<T>(size, 6u), t = random_vector<T>(size, 7u);
+        std::vector<T> d(size);
+        for (std::size_t i = 0; i < size; ++i) d[i] = T(1) + std::exp(-x[i]);
+        std::vector<T> gt(size), dx_ref(size), dt_ref(size);
+        map_broadcast<T, 2>({g.data(), t.data()}, {&n, &n}, {1, 1}, gt.data(), &n, 1, fn::Mul{});
+        map_broadcast<T, 3>({x.data(), gt.data(), d.data()}, {&n, &n, &n}, {1, 1, 1}, dx_ref.data(),
+                            &n, 1, fn::SiluGrad2FromDenominator{});
+        map_broadcast<T, 3>({x.data(), g.data(), d.data()}, {&n, &n, &n}, {1, 1, 1}, dt_ref.data(),
+                            &n, 1, fn::SiluGradFromDenominator{});
+        std::vector<T> dx(size, T(-7)), dt(size, T(-7));
+        silu_grad_vjp(x.data(), d.data(), g.data(), t.data(), dx.data(), dt.data(), n);
+        BOOST_TEST(same_bits(dx, dx_ref));
+        BOOST_TEST(same_bits(dt, dt_ref));
+      }
+    }
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(fused_layer)
+
+BOOST_AUTO_TEST_CASE(silu_grad_vjp_gives_the_bits_of_three_maps_f32) {
+  check_silu_grad_vjp<float>();
+}
+BOOST_AUTO_TEST_CASE(silu_grad_vjp_gives_the_bits_of_three_maps_f64) {
+  check_silu_grad_vjp<double>();
+}
 
 BOOST_AUTO_TEST_CASE(silu_grad_and_column_sums_give_the_bits_of_two_passes_f32) {
   check_against_two_passes<float>();
