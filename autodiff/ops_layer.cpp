@@ -16,7 +16,6 @@
 #include "autodiff/rules.hpp"
 #include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/fused_layer.hpp"
-#include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/math.hpp"
 
 namespace flowtape {
@@ -24,14 +23,6 @@ namespace {
 
 namespace cpu = kernels::cpu;
 namespace fn = kernels::cpu::fn;
-
-// z [m, n] = x [m, k] w [n, k]^T + b, the GEMM adding the bias as it stores (as linear does).
-template <class T>
-void gemm_onto_bias(Inputs in, T* z) {
-  const std::int64_t m = in[0].size(0), k = in[0].size(1), n = in[1].size(0);
-  cpu::gemm<T>(false, true, m, n, k, T(1), in[0].data<T>(), k, in[1].data<T>(), k, T(0), z, n,
-               in[2].data<T>());
-}
 
 void require_cpu(const Tensor& out) {
   // linear_silu() sends device tensors to linear and silu; only a caller of the op itself
@@ -45,7 +36,7 @@ void forward_plain(Inputs in, const Attrs&, Tensor& out) {
   require_cpu(out);
   dispatch(out.dtype(), [&]<class T>() {
     T* y = out.data<T>();
-    gemm_onto_bias<T>(in, y);
+    rules::affine_cpu<T>(in, y);
     cpu::map_unary(y, y, out.numel(), fn::Silu{});
   });
 }
@@ -56,16 +47,9 @@ void forward_residual(Inputs in, const Attrs&, Tensor& out, Tensor& residual) {
   residual = empty(Shape{2, out.size(0), out.size(1)}, out.dtype(), out.device());
   dispatch(out.dtype(), [&]<class T>() {
     T* z = residual.data<T>();
-    gemm_onto_bias<T>(in, z);
+    rules::affine_cpu<T>(in, z);
     cpu::map_unary2(z, out.data<T>(), z + out.numel(), out.numel(), fn::SiluAndDenominator{});
   });
-}
-
-// The tangent of z, as linear's JVP rule gives it.
-Tensor linear_tangent(const Saved& s, Inputs t) {
-  const Tensor dx = t[0].defined() ? matmul(t[0], s.in[1], false, true) : Tensor();
-  const Tensor dw = t[1].defined() ? matmul(s.in[0], t[1], false, true) : Tensor();
-  return rules::plus(rules::plus(dx, dw), t[2]);
 }
 
 // Whether the VJP rule may read z from the residual (see rules::untraced).
@@ -74,18 +58,11 @@ bool plain_backward(const Saved& s, const Tensor& g) {
 }
 
 const OpDef kLinearSilu{
-    "linear_silu",
-    [](Inputs in, const Attrs&) {
-      const Shape &x = in[0].shape(), &w = in[1].shape(), &b = in[2].shape();
-      if (x.rank() != 2 || w.rank() != 2 || b.rank() != 1 || x[1] != w[1] || b[0] != w[0])
-        throw std::invalid_argument("linear_silu: expected x [m, k], w [n, k], b [n], got " +
-                                    x.str() + ", " + w.str() + ", " + b.str());
-      return Shape{x[0], w[0]};
-    },
+    "linear_silu", [](Inputs in, const Attrs&) { return rules::affine_shape(in, "linear_silu"); },
     forward_plain,
     // d silu(z) = silu'(z) dz, with z recomputed (tracked) and dz = dx w^T + x dw^T + db.
     [](const Saved& s, Inputs t) {
-      const Tensor dz = linear_tangent(s, t);
+      const Tensor dz = rules::affine_tangent(s.in, t);
       if (!dz.defined()) return Tensor();
       return silu_grad(linear(s.in[0], s.in[1], s.in[2]), dz);
     },

@@ -74,27 +74,12 @@ const OpDef kMatmul{
 // pass over the [m, n] output, its allocation and its tape node, and the pass that would
 // fill the output with bias rows first.
 const OpDef kLinear{
-    "linear",
-    [](Inputs in, const Attrs&) {
-      const Shape &x = in[0].shape(), &w = in[1].shape(), &b = in[2].shape();
-      if (x.rank() != 2 || w.rank() != 2 || b.rank() != 1 || x[1] != w[1] || b[0] != w[0])
-        throw std::invalid_argument("linear: expected x [m, k], w [n, k], b [n], got " + x.str() +
-                                    ", " + w.str() + ", " + b.str());
-      return Shape{x[0], w[0]};
-    },
+    "linear", [](Inputs in, const Attrs&) { return rules::affine_shape(in, "linear"); },
     [](Inputs in, const Attrs&, Tensor& out) {
       if (out.device() == Device::cuda) return cuda_backend::linear(in[0], in[1], in[2], out);
-      const std::int64_t m = in[0].size(0), k = in[0].size(1), n = in[1].size(0);
-      dispatch(out.dtype(), [&]<class T>() {
-        kernels::cpu::gemm<T>(false, true, m, n, k, T(1), in[0].data<T>(), k, in[1].data<T>(), k,
-                              T(0), out.data<T>(), n, in[2].data<T>());
-      });
+      dispatch(out.dtype(), [&]<class T>() { rules::affine_cpu<T>(in, out.data<T>()); });
     },
-    [](const Saved& s, Inputs t) {
-      const Tensor dx = t[0].defined() ? matmul(t[0], s.in[1], false, true) : Tensor();
-      const Tensor dw = t[1].defined() ? matmul(s.in[0], t[1], false, true) : Tensor();
-      return rules::plus(rules::plus(dx, dw), t[2]);
-    },
+    [](const Saved& s, Inputs t) { return rules::affine_tangent(s.in, t); },
     // dx = g w, dw = g^T x, db = the column sums of g.
     [](const Saved& s, const Tensor& g, Grads& out) {
       if (out.wants(0)) out[0] = matmul(g, s.in[1], false, false);

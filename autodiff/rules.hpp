@@ -1,9 +1,13 @@
 // Small helpers shared by the op definitions in ops_*.cpp (not part of the public API).
 #pragma once
 
+#include <stdexcept>
+#include <string>
+
 #include "autodiff/op.hpp"
 #include "autodiff/ops.hpp"
 #include "autodiff/tape.hpp"
+#include "kernels/cpu/gemm.hpp"
 
 namespace flowtape::rules {
 
@@ -25,6 +29,28 @@ void unary_vjp(const Saved& s, const Tensor& g, Grads& out) {
 }
 
 inline Shape same_shape(Inputs in, const Attrs&) { return in[0].shape(); }
+
+// The affine layer z = x w^T + b, shared by linear and linear_silu: the shape rule (x [m, k],
+// w [n, k], b [n]; errors name the op `name`), the CPU forward (one GEMM that adds the bias
+// row as it stores each tile) and the tangent dz = dx w^T + x dw^T + db of inputs (x, w, b).
+inline Shape affine_shape(Inputs in, const char* name) {
+  const Shape &x = in[0].shape(), &w = in[1].shape(), &b = in[2].shape();
+  if (x.rank() != 2 || w.rank() != 2 || b.rank() != 1 || x[1] != w[1] || b[0] != w[0])
+    throw std::invalid_argument(std::string(name) + ": expected x [m, k], w [n, k], b [n], got " +
+                                x.str() + ", " + w.str() + ", " + b.str());
+  return Shape{x[0], w[0]};
+}
+template <class T>
+void affine_cpu(Inputs in, T* z) {
+  const std::int64_t m = in[0].size(0), k = in[0].size(1), n = in[1].size(0);
+  kernels::cpu::gemm<T>(false, true, m, n, k, T(1), in[0].data<T>(), k, in[1].data<T>(), k, T(0), z,
+                        n, in[2].data<T>());
+}
+inline Tensor affine_tangent(Inputs in, Inputs t) {
+  const Tensor dx = t[0].defined() ? matmul(t[0], in[1], false, true) : Tensor();
+  const Tensor dw = t[1].defined() ? matmul(in[0], t[1], false, true) : Tensor();
+  return plus(plus(dx, dw), t[2]);
+}
 
 // Whether what a VJP rule computes now leaves no trace: nothing is recorded (no create_graph,
 // no grad inside a recording tape) and no tangent flows through it (no forward over reverse).

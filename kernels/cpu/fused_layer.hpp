@@ -81,15 +81,9 @@ void silu_grad_and_column_sums(const T* z, const T* g, const T* d, T* dz, T* db,
   }
   if (db) std::fill(db, db + cols, T(0));
   const std::int64_t threads = get_num_threads();
-  if (threads <= 1 || rows * cols < kParallelElements || rows < 2) {
-    if (db)
-      detail::silu_grad_rows<true>(z, g, d, dz, db, cols, 0, rows);
-    else
-      detail::silu_grad_rows<false>(z, g, d, dz, db, cols, 0, rows);
-    return;
-  }
-  const std::int64_t parts = std::min(rows, threads);
-  const std::int64_t per = (rows + parts - 1) / parts;
+  const std::int64_t parts =
+      threads <= 1 || rows * cols < kParallelElements ? 1 : std::min(rows, threads);
+  const std::int64_t per = std::max<std::int64_t>(1, (rows + parts - 1) / parts);
   parallel_for((rows + per - 1) / per, [&](std::int64_t p) {
     const std::int64_t r0 = p * per, r1 = std::min(rows, r0 + per);
     if (p == 0 && db)

@@ -29,6 +29,14 @@ Tensor away_from_zero(const Shape& s) {
   return x * (flip * 2.0 - 1.0);
 }
 
+// Same shape and the same bits (f32 values widen to f64 exactly, so the f64 copies compare
+// the f32 bits too).
+bool bits_equal(const Tensor& a, const Tensor& b) {
+  const auto va = a.to_vector(), vb = b.to_vector();
+  return a.shape() == b.shape() &&
+         std::memcmp(va.data(), vb.data(), va.size() * sizeof(double)) == 0;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(op_gradients)
@@ -102,11 +110,6 @@ BOOST_AUTO_TEST_CASE(silu_residual_gives_the_same_bits) {
     Generator g(7);
     const Tensor x = randn({37, 5}, g, dt) * 4.0, u = randn({37, 5}, g, dt),
                  v = randn({37, 5}, g, dt);
-    const auto bits_equal = [](const Tensor& a, const Tensor& b) {
-      const auto va = a.to_vector(), vb = b.to_vector();
-      return va.size() == vb.size() &&
-             std::memcmp(va.data(), vb.data(), va.size() * sizeof(double)) == 0;
-    };
     // VJP: through the tape, u^T silu'(x).
     const Tensor via_tape = vjp([](const Tensor& t) { return silu(t); }, x, u);
     BOOST_TEST(bits_equal(via_tape, silu_grad(x, u)));
@@ -125,11 +128,6 @@ BOOST_AUTO_TEST_CASE(silu_residual_gives_the_same_bits) {
     const Tensor x = randn({37, 5}, g, dt) * 4.0, t = randn({37, 5}, g, dt),
                  u = randn({37, 5}, g, dt);
     const Tensor d = 1.0 + exp(-x);
-    const auto bits_equal = [](const Tensor& a, const Tensor& b) {
-      const auto va = a.to_vector(), vb = b.to_vector();
-      return va.size() == vb.size() &&
-             std::memcmp(va.data(), vb.data(), va.size() * sizeof(double)) == 0;
-    };
     const auto [y, grads] =
         vjp([&](const std::vector<Tensor>& p) { return silu_grad(p[0], p[1], d); }, {x, t}, u);
     BOOST_TEST(bits_equal(grads[0], silu_grad2(x, u * t, d)));
@@ -218,11 +216,6 @@ BOOST_AUTO_TEST_CASE(linear_silu_layer) {
 // recompute z), in f32 and f64, on 1 and 2 threads, at shapes under and over the kernels'
 // threading threshold and with ragged widths.
 BOOST_AUTO_TEST_CASE(linear_silu_gives_the_bits_of_linear_then_silu) {
-  const auto bits_equal = [](const Tensor& a, const Tensor& b) {
-    const auto va = a.to_vector(), vb = b.to_vector();
-    return a.shape() == b.shape() &&
-           std::memcmp(va.data(), vb.data(), va.size() * sizeof(double)) == 0;
-  };
   for (DType dt : {DType::f32, DType::f64})
     for (int threads : {1, 2})
       for (const auto& [m, k, n] :
