@@ -11,7 +11,7 @@
 
 namespace flowtape {
 
-Tensor apply(const OpDef& op, std::vector<Tensor> in, const Attrs& attrs) {
+Tensor apply(const OpDef& op, TensorList in, const Attrs& attrs) {
   for (std::size_t i = 0; i < in.size(); ++i) {
     if (!in[i].defined())
       throw std::invalid_argument(std::string(op.name) + ": input " + std::to_string(i) +
@@ -55,7 +55,7 @@ Tensor apply(const OpDef& op, std::vector<Tensor> in, const Attrs& attrs) {
   if (tracked) tape->record(op, in, out, attrs, residual);
 
   if (tangent) {
-    std::vector<Tensor> tangents(in.size());
+    TensorList tangents(in.size());
     for (std::size_t i = 0; i < in.size(); ++i) tangents[i] = in[i].tangent();
     detail::TangentsOff rules_run_without_tangents;
     Tensor t = op.jvp(Saved{in, out, attrs, residual}, tangents);

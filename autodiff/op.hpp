@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "autodiff/tensor.hpp"
+#include "autodiff/tensor_list.hpp"
 
 namespace flowtape {
 
@@ -74,6 +75,7 @@ struct OpDef {
   void (*forward_residual)(Inputs, const Attrs&, Tensor& out, Tensor& residual) = nullptr;
 };
 
-Tensor apply(const OpDef& op, std::vector<Tensor> inputs, const Attrs& attrs = {});
+// The inputs come as a TensorList, which holds up to four without a heap call.
+Tensor apply(const OpDef& op, TensorList inputs, const Attrs& attrs = {});
 
 }  // namespace flowtape

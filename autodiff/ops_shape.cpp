@@ -1,6 +1,8 @@
 // The op table, part 4: shape and data-movement primitives. They come in adjoint pairs, and
 // each one's VJP is its partner: reshape/reshape, broadcast_to/sum_to, permute/permute by the
 // inverse, slice/pad, concat/slices.
+#include <algorithm>
+#include <array>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -160,11 +162,24 @@ const OpDef kConcat{
       return s;
     },
     [](Inputs in, const Attrs& a, Tensor& out) {
-      std::vector<const void*> parts;
-      std::vector<std::int64_t> lens;
-      for (const Tensor& x : in) {
-        parts.push_back(x.raw_data());
-        lens.push_back(x.size(a.axis));
+      // The parts' pointers and lengths: on the stack for up to TensorList::kInline parts (the
+      // usual two or three), so the op makes no heap call.
+      constexpr std::size_t kStack = TensorList::kInline;
+      std::array<const void*, kStack> parts_stack{};
+      std::array<std::int64_t, kStack> lens_stack{};
+      std::vector<const void*> parts_heap;
+      std::vector<std::int64_t> lens_heap;
+      if (in.size() > kStack) {
+        parts_heap.resize(in.size());
+        lens_heap.resize(in.size());
+      }
+      const std::span<const void*> parts(in.size() > kStack ? parts_heap.data() : parts_stack.data(),
+                                         in.size());
+      const std::span<std::int64_t> lens(in.size() > kStack ? lens_heap.data() : lens_stack.data(),
+                                         in.size());
+      for (std::size_t i = 0; i < in.size(); ++i) {
+        parts[i] = in[i].raw_data();
+        lens[i] = in[i].size(a.axis);
       }
       const Shape& s = out.shape();
       if (out.device() == Device::cuda)
@@ -174,8 +189,8 @@ const OpDef kConcat{
                        prod(s, a.axis + 1, s.rank()));
     },
     [](const Saved& s, Inputs t) {
-      std::vector<Tensor> parts;
-      for (std::size_t i = 0; i < t.size(); ++i) parts.push_back(t[i].defined() ? t[i] : zeros_like(s.in[i]));
+      TensorList parts(t.size());
+      for (std::size_t i = 0; i < t.size(); ++i) parts[i] = t[i].defined() ? t[i] : zeros_like(s.in[i]);
       return concat(parts, s.attrs.axis);
     },
     [](const Saved& s, const Tensor& g, Grads& out) {
@@ -190,7 +205,13 @@ const OpDef kConcat{
 }  // namespace
 
 Tensor reshape(const Tensor& x, std::initializer_list<std::int64_t> dims) {
-  std::vector<std::int64_t> d(dims);
+  if (dims.size() > static_cast<std::size_t>(Shape::kMaxRank))
+    throw std::invalid_argument("reshape: flowtape supports tensors of rank at most " +
+                                std::to_string(Shape::kMaxRank) + "; got " +
+                                std::to_string(dims.size()) + " dimensions");
+  std::array<std::int64_t, Shape::kMaxRank> storage{};  // on the stack: reshape is per step
+  std::copy(dims.begin(), dims.end(), storage.begin());
+  const std::span<std::int64_t> d(storage.data(), dims.size());
   int infer = -1;
   std::int64_t known = 1;
   for (std::size_t i = 0; i < d.size(); ++i) {
@@ -208,7 +229,7 @@ Tensor reshape(const Tensor& x, std::initializer_list<std::int64_t> dims) {
     }
     d[static_cast<std::size_t>(infer)] = x.numel() / known;
   }
-  return reshape(x, Shape(std::span<const std::int64_t>(d)));
+  return reshape(x, Shape(std::span<const std::int64_t>(d.data(), d.size())));
 }
 
 Tensor reshape(const Tensor& x, const Shape& shape) {
@@ -295,7 +316,7 @@ Tensor pad(const Tensor& x, int axis, std::int64_t start, std::int64_t length) {
   return apply(kPad, {x}, a);
 }
 
-Tensor concat(const std::vector<Tensor>& xs, int axis) {
+Tensor concat(const TensorList& xs, int axis) {
   if (xs.empty()) throw std::invalid_argument("concat: no tensors to concatenate");
   if (xs.size() == 1) return xs[0];
   Attrs a;

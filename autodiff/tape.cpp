@@ -4,7 +4,6 @@
 #include <atomic>
 #include <stdexcept>
 #include <string>
-#include <unordered_set>
 
 #include "autodiff/ops.hpp"
 
@@ -14,8 +13,23 @@ thread_local Tape* t_active = nullptr;
 thread_local bool t_no_grad = false;
 thread_local bool t_tangents_off = false;
 thread_local bool t_in_jvp = false;
+thread_local bool t_spare_nodes_gone = false;  // trivially destructible: valid until thread exit
 std::atomic<std::uint64_t> g_next_tape_id{1};
 }  // namespace
+
+// A training loop makes one tape per step. Each tape's node list starts with the capacity the
+// last one on its thread reached (handed over by ~Tape), so recording makes no heap calls
+// after the first step. nullptr once the thread's spare list is destroyed (a tape that
+// outlives its thread's thread_locals, as a static one may).
+std::vector<Tape::Node>* Tape::spare_nodes() {
+  if (t_spare_nodes_gone) return nullptr;
+  struct Spare {
+    std::vector<Node> nodes;
+    ~Spare() { t_spare_nodes_gone = true; }
+  };
+  thread_local Spare spare;
+  return &spare.nodes;
+}
 
 Tape::Tape() : id_(g_next_tape_id.fetch_add(1)) {
   if (t_active)
@@ -24,10 +38,14 @@ Tape::Tape() : id_(g_next_tape_id.fetch_add(1)) {
         "higher-order derivatives call grad()/vjp() inside the active tape, or use "
         "GradientOptions::create_graph");
   t_active = this;
+  if (std::vector<Node>* spare = spare_nodes()) nodes_.swap(*spare);
 }
 
 Tape::~Tape() {
   if (t_active == this) t_active = nullptr;
+  nodes_.clear();  // frees what the step kept
+  std::vector<Node>* spare = spare_nodes();
+  if (spare && nodes_.capacity() > spare->capacity()) spare->swap(nodes_);
 }
 
 Tape* Tape::active() { return t_active; }
@@ -59,7 +77,7 @@ void Tape::watch(std::span<const Tensor> xs) {
   for (const Tensor& x : xs) watch(x);
 }
 
-void Tape::record(const OpDef& op, std::vector<Tensor> inputs, const Tensor& out,
+void Tape::record(const OpDef& op, TensorList inputs, const Tensor& out,
                   const Attrs& attrs, const Tensor& residual) {
   new_slot(*out.impl());
   nodes_.push_back(Node{&op, std::move(inputs), out, attrs, residual});
@@ -94,8 +112,10 @@ std::vector<Tensor> Tape::gradient_from(const Tensor& y, std::span<const Tensor>
   std::vector<Tensor> result(wrt.size());
   if (tracks(y)) {
     adjoint[static_cast<std::size_t>(y.impl()->slot)] = seed;
-    std::unordered_set<std::int64_t> kept;  // adjoints the caller asked for outlive the walk
-    for (const Tensor& w : wrt) kept.insert(w.impl()->slot);
+    // Adjoints the caller asked for outlive the walk (a flag per slot: one heap call, where a
+    // hash set made one per entry).
+    std::vector<char> kept(static_cast<std::size_t>(num_slots_), 0);
+    for (const Tensor& w : wrt) kept[static_cast<std::size_t>(w.impl()->slot)] = 1;
 
     const bool previous_no_grad = t_no_grad;
     t_no_grad = !options.create_graph;
@@ -108,14 +128,14 @@ std::vector<Tensor> Tape::gradient_from(const Tensor& y, std::span<const Tensor>
         const std::int64_t out_slot = nodes_[i].output.impl()->slot;
         Tensor& g_ref = adjoint[static_cast<std::size_t>(out_slot)];
         if (!g_ref.defined()) continue;
-        const Tensor g = kept.count(out_slot) ? g_ref : std::move(g_ref);
+        const Tensor g = kept[static_cast<std::size_t>(out_slot)] ? g_ref : std::move(g_ref);
         // With create_graph the rules record new nodes, which may reallocate nodes_: then the
         // node's handles are copied first. Without it nothing is recorded during the walk and
         // the node can be read in place (saving a vector allocation per node).
         Node copied{};
         if (options.create_graph) copied = nodes_[i];
         const Node& node = options.create_graph ? copied : nodes_[i];
-        const std::vector<Tensor>& inputs = node.inputs;
+        const TensorList& inputs = node.inputs;
         const Tensor& out = node.output;
         const Attrs& attrs = node.attrs;
         const OpDef& op = *node.op;

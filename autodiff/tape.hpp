@@ -59,7 +59,7 @@ class Tape {
 
   // --- engine internals (used by apply() and the verbs) -------------------------------------
   // Appends a node for `out = op(inputs)` and gives `out` a slot.
-  void record(const OpDef& op, std::vector<Tensor> inputs, const Tensor& out, const Attrs& attrs,
+  void record(const OpDef& op, TensorList inputs, const Tensor& out, const Attrs& attrs,
               const Tensor& residual = Tensor());
   // The backward walk over nodes [first_node, end).
   std::vector<Tensor> gradient_from(const Tensor& y, std::span<const Tensor> wrt,
@@ -68,12 +68,13 @@ class Tape {
  private:
   struct Node {
     const OpDef* op;
-    std::vector<Tensor> inputs;
+    TensorList inputs;
     Tensor output;
     Attrs attrs;
     Tensor residual;  // the op's forward by-product for its VJP rule (see OpDef)
   };
   std::int64_t new_slot(TensorImpl& t);
+  static std::vector<Node>* spare_nodes();
 
   std::uint64_t id_;
   std::int64_t num_slots_ = 0;

@@ -27,6 +27,8 @@
 namespace flowtape {
 namespace {
 
+using Task = kernels::cpu::FunctionRef<void(std::int64_t)>;
+
 int default_threads() {
   if (const char* e = std::getenv("FLOWTAPE_NUM_THREADS")) {
     const int n = std::atoi(e);
@@ -38,9 +40,9 @@ int default_threads() {
 std::atomic<int> g_threads{default_threads()};
 
 struct Job {
-  Job(const std::function<void(std::int64_t)>* t, std::int64_t n, int helpers)
+  Job(const Task* t, std::int64_t n, int helpers)
       : task(t), count(n), max_users(helpers) {}
-  const std::function<void(std::int64_t)>* task;
+  const Task* task;
   std::int64_t count;
   int max_users;  // at most this many workers attach: the thread count less the caller
   std::atomic<std::int64_t> next{0};
@@ -82,7 +84,7 @@ class Pool {
     return pool;
   }
 
-  void run(std::int64_t n, const std::function<void(std::int64_t)>& task, int threads) {
+  void run(std::int64_t n, const Task& task, int threads) {
     // A nested call from a task (tested first: its thread may hold busy_), or another
     // thread's job under way: run serially.
     std::unique_lock<std::mutex> busy(busy_, std::defer_lock);
@@ -201,7 +203,7 @@ int get_num_threads() {
 
 namespace flowtape::kernels::cpu {
 
-void parallel_for(std::int64_t n, const std::function<void(std::int64_t)>& task) {
+void parallel_for(std::int64_t n, FunctionRef<void(std::int64_t)> task) {
   const int threads = get_num_threads();
   if (threads <= 1 || n <= 1) {
     for (std::int64_t i = 0; i < n; ++i) task(i);

@@ -12,7 +12,8 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
+
+#include "kernels/cpu/function_ref.hpp"
 
 namespace flowtape {
 
@@ -26,6 +27,6 @@ namespace flowtape::kernels::cpu {
 
 // Runs task(i) for i in [0, n) with up to get_num_threads() threads (the caller is one of
 // them) and returns when all are done. The first exception thrown by a task is rethrown.
-void parallel_for(std::int64_t n, const std::function<void(std::int64_t)>& task);
+void parallel_for(std::int64_t n, FunctionRef<void(std::int64_t)> task);
 
 }  // namespace flowtape::kernels::cpu
