@@ -3,6 +3,7 @@
 // out * dx) see it as a tracked tensor and reverse mode flows through them.
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "autodiff/object_pool.hpp"
 #include "autodiff/op.hpp"
@@ -52,7 +53,8 @@ Tensor apply(const OpDef& op, TensorList in, const Attrs& attrs) {
   else
     op.forward(in, attrs, out);
 
-  if (tracked) tape->record(op, in, out, attrs, residual);
+  // The node keeps the inputs; they are still needed below only for the tangent.
+  if (tracked) tape->record(op, tangent ? in : std::move(in), out, attrs, residual);
 
   if (tangent) {
     TensorList tangents(in.size());

@@ -96,7 +96,7 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape);
 Tensor sum_to(const Tensor& x, const Shape& shape);  // the adjoint of broadcast_to
 Tensor permute(const Tensor& x, const Shape& perm);  // output axis d is input axis perm[d]
 Tensor transpose(const Tensor& x);                   // swaps the last two axes
-Tensor concat(const TensorList& xs, int axis);  // from a braced list or a std::vector
+Tensor concat(const TensorList& xs, int axis);       // from a braced list or a std::vector
 Tensor slice(const Tensor& x, int axis, std::int64_t start, std::int64_t stop);  // [start, stop)
 // Zeros of extent `length` along axis with x written from `start` (the adjoint of slice).
 Tensor pad(const Tensor& x, int axis, std::int64_t start, std::int64_t length);

@@ -173,8 +173,8 @@ const OpDef kConcat{
         parts_heap.resize(in.size());
         lens_heap.resize(in.size());
       }
-      const std::span<const void*> parts(in.size() > kStack ? parts_heap.data() : parts_stack.data(),
-                                         in.size());
+      const std::span<const void*> parts(
+          in.size() > kStack ? parts_heap.data() : parts_stack.data(), in.size());
       const std::span<std::int64_t> lens(in.size() > kStack ? lens_heap.data() : lens_stack.data(),
                                          in.size());
       for (std::size_t i = 0; i < in.size(); ++i) {
@@ -190,7 +190,8 @@ const OpDef kConcat{
     },
     [](const Saved& s, Inputs t) {
       TensorList parts(t.size());
-      for (std::size_t i = 0; i < t.size(); ++i) parts[i] = t[i].defined() ? t[i] : zeros_like(s.in[i]);
+      for (std::size_t i = 0; i < t.size(); ++i)
+        parts[i] = t[i].defined() ? t[i] : zeros_like(s.in[i]);
       return concat(parts, s.attrs.axis);
     },
     [](const Saved& s, const Tensor& g, Grads& out) {

@@ -19,8 +19,13 @@ std::atomic<std::uint64_t> g_next_tape_id{1};
 
 // A training loop makes one tape per step. Each tape's node list starts with the capacity the
 // last one on its thread reached (handed over by ~Tape), so recording makes no heap calls
-// after the first step. nullptr once the thread's spare list is destroyed (a tape that
-// outlives its thread's thread_locals, as a static one may).
+// after the first step. Lists of more than kMaxSpareNodes (a node is ~350 bytes; a training
+// step records tens to hundreds) are freed instead, so one long tape (the backward pass
+// through a long solve) does not hold its list's memory for the rest of the thread.
+constexpr std::size_t kMaxSpareNodes = 8192;
+
+// This thread's spare node list; nullptr once it is destroyed (a tape that outlives its
+// thread's thread_locals, as a static one may).
 std::vector<Tape::Node>* Tape::spare_nodes() {
   if (t_spare_nodes_gone) return nullptr;
   struct Spare {
@@ -45,7 +50,8 @@ Tape::~Tape() {
   if (t_active == this) t_active = nullptr;
   nodes_.clear();  // frees what the step kept
   std::vector<Node>* spare = spare_nodes();
-  if (spare && nodes_.capacity() > spare->capacity()) spare->swap(nodes_);
+  if (spare && nodes_.capacity() > spare->capacity() && nodes_.capacity() <= kMaxSpareNodes)
+    spare->swap(nodes_);
 }
 
 Tape* Tape::active() { return t_active; }
@@ -77,8 +83,8 @@ void Tape::watch(std::span<const Tensor> xs) {
   for (const Tensor& x : xs) watch(x);
 }
 
-void Tape::record(const OpDef& op, TensorList inputs, const Tensor& out,
-                  const Attrs& attrs, const Tensor& residual) {
+void Tape::record(const OpDef& op, TensorList inputs, const Tensor& out, const Attrs& attrs,
+                  const Tensor& residual) {
   new_slot(*out.impl());
   nodes_.push_back(Node{&op, std::move(inputs), out, attrs, residual});
 }
@@ -131,7 +137,7 @@ std::vector<Tensor> Tape::gradient_from(const Tensor& y, std::span<const Tensor>
         const Tensor g = kept[static_cast<std::size_t>(out_slot)] ? g_ref : std::move(g_ref);
         // With create_graph the rules record new nodes, which may reallocate nodes_: then the
         // node's handles are copied first. Without it nothing is recorded during the walk and
-        // the node can be read in place (saving a vector allocation per node).
+        // the node can be read in place (saving a copy of its handles per node).
         Node copied{};
         if (options.create_graph) copied = nodes_[i];
         const Node& node = options.create_graph ? copied : nodes_[i];

@@ -4,13 +4,14 @@
 // apply() takes one per op, the tape keeps one in each node, and forward mode builds one of
 // tangents per op: with std::vector each of those was a heap call, two or three per op in a
 // training step. A step now makes the same heap calls whatever the number of its ops (see
-// tests/autodiff/test_heap_calls.cpp).
+// tests/heap/test_heap_calls.cpp).
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <initializer_list>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "autodiff/tensor.hpp"
@@ -35,6 +36,23 @@ class TensorList {
   TensorList(std::initializer_list<Tensor> xs)
       : TensorList(std::span<const Tensor>(xs.begin(), xs.size())) {}
   TensorList(const std::vector<Tensor>& xs) : TensorList(std::span<const Tensor>(xs)) {}
+
+  TensorList(const TensorList&) = default;
+  TensorList& operator=(const TensorList&) = default;
+  // A moved-from list is empty (the defaults would keep its size over moved-out handles).
+  TensorList(TensorList&& other) noexcept
+      : inline_(std::move(other.inline_)),
+        heap_(std::move(other.heap_)),
+        size_(std::exchange(other.size_, 0)) {}
+  TensorList& operator=(TensorList&& other) noexcept {
+    if (this != &other) {
+      inline_ = std::move(other.inline_);
+      heap_ = std::move(other.heap_);
+      size_ = std::exchange(other.size_, 0);
+    }
+    return *this;
+  }
+  ~TensorList() = default;
 
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }

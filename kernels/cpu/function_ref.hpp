@@ -15,16 +15,25 @@ namespace flowtape::kernels::cpu {
 template <class Signature>
 class FunctionRef;
 
+// F can be referred to as a FunctionRef<R(Args...)>: callable so, and not a FunctionRef itself
+// (which the copy constructor takes).
+template <class F, class Ref, class R, class... Args>
+concept ReferableAs =
+    !std::is_same_v<std::remove_cvref_t<F>, Ref> && std::is_invocable_r_v<R, F&, Args...>;
+
 template <class R, class... Args>
 class FunctionRef<R(Args...)> {
  public:
-  template <class F>
-  requires(!std::is_same_v<std::remove_cvref_t<F>, FunctionRef> &&
-           std::is_invocable_r_v<R, F&, Args...>) FunctionRef(F&& f)
-  noexcept  // NOLINT: implicit, like std::function's
+  // Implicit, as std::function's constructor is.
+  template <ReferableAs<FunctionRef, R, Args...> F>
+  FunctionRef(F&& f) noexcept
       : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
         call_([](void* object, Args... args) -> R {
-          return (*static_cast<std::remove_reference_t<F>*>(object))(std::forward<Args>(args)...);
+          auto& callable = *static_cast<std::remove_reference_t<F>*>(object);
+          if constexpr (std::is_void_v<R>)
+            callable(std::forward<Args>(args)...);  // a result, if any, is dropped
+          else
+            return callable(std::forward<Args>(args)...);
         }) {}
 
   R operator()(Args... args) const { return call_(object_, std::forward<Args>(args)...); }

@@ -40,8 +40,7 @@ int default_threads() {
 std::atomic<int> g_threads{default_threads()};
 
 struct Job {
-  Job(const Task* t, std::int64_t n, int helpers)
-      : task(t), count(n), max_users(helpers) {}
+  Job(const Task* t, std::int64_t n, int helpers) : task(t), count(n), max_users(helpers) {}
   const Task* task;
   std::int64_t count;
   int max_users;  // at most this many workers attach: the thread count less the caller

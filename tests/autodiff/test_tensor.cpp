@@ -119,4 +119,37 @@ BOOST_AUTO_TEST_CASE(storage_buffers_are_reused) {
   BOOST_TEST(flowtape::detail::cached_bytes() == 0u);
 }
 
+// An op's inputs: up to four inline, more on the heap; copies share the handles; a moved-from
+// list is empty.
+BOOST_AUTO_TEST_CASE(tensor_lists_copy_and_move) {
+  std::vector<Tensor> xs;
+  for (int i = 0; i < 6; ++i) xs.push_back(full({1}, i));
+  for (const std::size_t n : {std::size_t{0}, std::size_t{3}, std::size_t{4}, std::size_t{6}}) {
+    TensorList a(std::vector<Tensor>(xs.begin(), xs.begin() + static_cast<std::ptrdiff_t>(n)));
+    BOOST_TEST(a.size() == n);
+    for (std::size_t i = 0; i < n; ++i) BOOST_TEST(a[i].impl() == xs[i].impl());
+    TensorList b = a;
+    BOOST_TEST(b.size() == n);
+    for (std::size_t i = 0; i < n; ++i) BOOST_TEST(b[i].impl() == xs[i].impl());
+    TensorList c = std::move(a);
+    BOOST_TEST(a.size() == 0u);  // NOLINT(bugprone-use-after-move): checking the moved-from state
+    BOOST_TEST(c.size() == n);
+    const std::span<const Tensor> view = c;
+    BOOST_TEST(view.size() == n);
+    for (std::size_t i = 0; i < n; ++i) BOOST_TEST(view[i].impl() == xs[i].impl());
+    b = std::move(c);
+    BOOST_TEST(c.size() == 0u);  // NOLINT(bugprone-use-after-move)
+    BOOST_TEST(b.size() == n);
+    TensorList& same = b;
+    b = std::move(same);  // self-move keeps the list
+    BOOST_TEST(b.size() == n);
+  }
+  const TensorList empty_slots(5);
+  BOOST_TEST(empty_slots.size() == 5u);
+  BOOST_TEST(!empty_slots[4].defined());
+  // concat takes a braced list, a vector, or more than four parts.
+  BOOST_TEST(concat({xs[0], xs[1]}, 0).to_vector() == (std::vector<double>{0, 1}));
+  BOOST_TEST(concat(xs, 0).to_vector() == (std::vector<double>{0, 1, 2, 3, 4, 5}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -92,6 +93,23 @@ BOOST_AUTO_TEST_CASE(a_lower_thread_count_is_respected) {
       ids.insert(std::this_thread::get_id());
     });
     BOOST_TEST_REQUIRE(ids.size() <= 2u, "round " << round << ": " << ids.size() << " threads");
+  }
+}
+
+// parallel_for takes its task as a FunctionRef: an lvalue, a const one, a callable whose result
+// is dropped, and a std::function all work, on one thread and on several.
+BOOST_AUTO_TEST_CASE(tasks_of_any_callable_kind) {
+  for (const int threads : {1, 2}) {
+    const ScopedThreads scope(threads);
+    std::atomic<std::int64_t> sum{0};
+    auto lvalue = [&](std::int64_t i) { sum += i; };
+    const auto const_lvalue = [&](std::int64_t i) { sum += 10 * i; };
+    const std::function<void(std::int64_t)> function = [&](std::int64_t i) { sum += 100 * i; };
+    parallel_for(4, lvalue);
+    parallel_for(4, const_lvalue);
+    parallel_for(4, function);
+    parallel_for(4, [&](std::int64_t i) { return sum += 1000 * i; });  // returns a value
+    BOOST_TEST(sum.load() == 6 * 1111);
   }
 }
 
