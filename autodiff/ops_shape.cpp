@@ -162,31 +162,30 @@ const OpDef kConcat{
       return s;
     },
     [](Inputs in, const Attrs& a, Tensor& out) {
-      // The parts' pointers and lengths: on the stack for up to TensorList::kInline parts (the
-      // usual two or three), so the op makes no heap call.
-      constexpr std::size_t kStack = TensorList::kInline;
-      std::array<const void*, kStack> parts_stack{};
-      std::array<std::int64_t, kStack> lens_stack{};
-      std::vector<const void*> parts_heap;
-      std::vector<std::int64_t> lens_heap;
-      if (in.size() > kStack) {
-        parts_heap.resize(in.size());
-        lens_heap.resize(in.size());
-      }
-      const std::span<const void*> parts(
-          in.size() > kStack ? parts_heap.data() : parts_stack.data(), in.size());
-      const std::span<std::int64_t> lens(in.size() > kStack ? lens_heap.data() : lens_stack.data(),
-                                         in.size());
-      for (std::size_t i = 0; i < in.size(); ++i) {
-        parts[i] = in[i].raw_data();
-        lens[i] = in[i].size(a.axis);
-      }
       const Shape& s = out.shape();
-      if (out.device() == Device::cuda)
-        return cuda_backend::concat_axis(in, lens, out, prod(s, 0, a.axis),
-                                         prod(s, a.axis + 1, s.rank()));
-      cpu::concat_axis(parts, lens, out.raw_data(), dtype_size(out.dtype()), prod(s, 0, a.axis),
-                       prod(s, a.axis + 1, s.rank()));
+      // Fills the parts' pointers and lengths into the buffers given, then copies.
+      const auto run = [&](std::span<const void*> parts, std::span<std::int64_t> lens) {
+        for (std::size_t i = 0; i < in.size(); ++i) {
+          parts[i] = in[i].raw_data();
+          lens[i] = in[i].size(a.axis);
+        }
+        if (out.device() == Device::cuda)
+          return cuda_backend::concat_axis(in, lens, out, prod(s, 0, a.axis),
+                                           prod(s, a.axis + 1, s.rank()));
+        cpu::concat_axis(parts, lens, out.raw_data(), dtype_size(out.dtype()), prod(s, 0, a.axis),
+                         prod(s, a.axis + 1, s.rank()));
+      };
+      // On the stack for up to TensorList::kInline parts (the usual two or three), so the op
+      // makes no heap call.
+      const std::size_t n = in.size();
+      if (n <= TensorList::kInline) {
+        std::array<const void*, TensorList::kInline> parts{};
+        std::array<std::int64_t, TensorList::kInline> lens{};
+        return run({parts.data(), n}, {lens.data(), n});
+      }
+      std::vector<const void*> parts(n);
+      std::vector<std::int64_t> lens(n);
+      run(parts, lens);
     },
     [](const Saved& s, Inputs t) {
       TensorList parts(t.size());
@@ -230,7 +229,7 @@ Tensor reshape(const Tensor& x, std::initializer_list<std::int64_t> dims) {
     }
     d[static_cast<std::size_t>(infer)] = x.numel() / known;
   }
-  return reshape(x, Shape(std::span<const std::int64_t>(d.data(), d.size())));
+  return reshape(x, Shape(d));
 }
 
 Tensor reshape(const Tensor& x, const Shape& shape) {
