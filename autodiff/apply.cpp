@@ -1,6 +1,7 @@
 // apply(): runs one primitive op. The order matters: the output is recorded on the tape
 // before its tangent is computed, so that tangent ops which read the output (exp's tangent is
-// out * dx) see it as a tracked tensor and reverse mode flows through them.
+// out * dx) see it as a tracked tensor and reverse mode flows through them. An op with joint
+// rules for itself and its tangent (silu) is recorded after both, as one node.
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -47,23 +48,49 @@ Tensor apply(const OpDef& op, TensorList in, const Attrs& attrs) {
   if (op.jvp && detail::tangents_enabled())
     for (const Tensor& x : in) tangent |= x.has_tangent();
 
-  Tensor residual;
-  if (op.forward_residual && (tracked || tangent))
-    op.forward_residual(in, attrs, out, residual);
-  else
-    op.forward(in, attrs, out);
-
-  // The node keeps the inputs; they are still needed below only for the tangent.
-  if (tracked) tape->record(op, tangent ? in : std::move(in), out, attrs, residual);
-
-  if (tangent) {
-    TensorList tangents(in.size());
-    for (std::size_t i = 0; i < in.size(); ++i) tangents[i] = in[i].tangent();
-    detail::TangentsOff rules_run_without_tangents;
-    Tensor t = op.jvp(Saved{in, out, attrs, residual}, tangents);
-    if (t.defined() && !(t.shape() == out_shape)) t = broadcast_to(t, out_shape);
-    out.impl()->tangent = std::move(t);
+  if (!tangent) {
+    Tensor residual;
+    if (op.forward_residual && tracked)
+      op.forward_residual(in, attrs, out, residual);
+    else
+      op.forward(in, attrs, out);
+    if (tracked) tape->record(op, std::move(in), out, attrs, residual);
+    return out;
   }
+
+  // An op with a joint rule for itself and its tangent is recorded as one node with both
+  // outputs, and its JVP rule's ops are not recorded (the joint rule stands for them). Where no
+  // tangent op is to be recorded, an op may compute its tangent in its forward pass.
+  const bool joint = tracked && op.vjp_with_tangent;
+  TensorList tangents(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) tangents[i] = in[i].tangent();
+  Tensor residual, t;
+  const bool fused = op.forward_with_tangent && (joint || !recording()) &&
+                     op.forward_with_tangent(in, tangents, attrs, out, residual, t);
+  if (!fused) {
+    if (op.forward_residual)
+      op.forward_residual(in, attrs, out, residual);
+    else
+      op.forward(in, attrs, out);
+  }
+  if (tracked && !joint) tape->record(op, in, out, attrs, residual);
+  if (!fused) {
+    detail::TangentsOff rules_run_without_tangents;
+    detail::RecordingScope recorded_unless_joint(recording() && !joint);
+    t = op.jvp(Saved{in, out, attrs, residual}, tangents);
+    if (t.defined() && !(t.shape() == out_shape)) t = broadcast_to(t, out_shape);
+  }
+  if (joint && t.defined()) {
+    TensorList inputs_and_tangents(2 * in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      inputs_and_tangents[i] = std::move(in[i]);
+      inputs_and_tangents[in.size() + i] = std::move(tangents[i]);
+    }
+    tape->record_with_tangent(op, std::move(inputs_and_tangents), out, t, attrs, residual);
+  } else if (joint) {
+    tape->record(op, std::move(in), out, attrs, residual);
+  }
+  out.impl()->tangent = std::move(t);
   return out;
 }
 

@@ -73,6 +73,23 @@ struct OpDef {
   // input's buffer afterwards (not something the library does while a tape is in use) would
   // leave the rules mixing new inputs with an old residual.
   void (*forward_residual)(Inputs, const Attrs&, Tensor& out, Tensor& residual) = nullptr;
+  // Optional: the VJP of the op and of its tangent together, for reverse mode through forward
+  // mode (a loss that holds a JVP, as FDM's divergence does). When an op with this rule is
+  // recorded while its tangent is computed, apply() records one node with two outputs, out and
+  // its tangent t, instead of the op's node followed by the nodes of its JVP rule's ops; the
+  // backward pass then reads the shared inputs once and adds no two partial cotangents. The
+  // rule gets the cotangents g of out and gt of t (either may be undefined, not both) and
+  // writes those of the inputs in grads[0, n) and of their tangents in grads[n, 2n). The op's
+  // JVP rule must return a new tensor (t gets a slot of its own on the tape).
+  void (*vjp_with_tangent)(const Saved&, Inputs tangents, const Tensor& g, const Tensor& gt,
+                           Grads& grads) = nullptr;
+  // Optional: the forward and the tangent in one pass, as forward_residual does plus the JVP
+  // rule's result in t (broadcast to out's shape). apply() calls it when a tangent is computed
+  // and no tangent op is to be recorded (outside a tape, or on a tape with vjp_with_tangent);
+  // it returns false where it does not apply (a device, a shape), and apply() then runs the
+  // forward and the JVP rule.
+  bool (*forward_with_tangent)(Inputs, Inputs tangents, const Attrs&, Tensor& out, Tensor& residual,
+                               Tensor& t) = nullptr;
 };
 
 // The inputs come as a TensorList, which holds up to four without a heap call.

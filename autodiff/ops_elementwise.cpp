@@ -8,7 +8,7 @@
 #include "autodiff/rules.hpp"
 #include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/math.hpp"
-#include "kernels/cpu/silu_grad_vjp.hpp"
+#include "kernels/cpu/silu_fused.hpp"
 
 namespace flowtape {
 namespace {
@@ -172,11 +172,54 @@ void silu_forward_residual(Inputs in, const Attrs& a, Tensor& out, Tensor& resid
                     fn::SiluAndDenominator{});
   });
 }
+// silu, its denominator and its tangent silu'(x) dx in one pass, on the CPU.
+bool silu_forward_with_tangent(Inputs in, Inputs t, const Attrs&, Tensor& out, Tensor& residual,
+                               Tensor& tangent) {
+  const Tensor &x = in[0], &dx = t[0];
+  if (x.device() != Device::cpu || !dx.defined() || !(dx.shape() == x.shape())) return false;
+  residual = empty(x.shape(), x.dtype(), x.device());
+  tangent = empty(x.shape(), x.dtype(), x.device());
+  dispatch(x.dtype(), [&]<class T>() {
+    cpu::silu_with_tangent(x.data<T>(), dx.data<T>(), out.data<T>(), residual.data<T>(),
+                           tangent.data<T>(), x.numel());
+  });
+  return true;
+}
+// silu and its tangent t = silu'(x) dx as one node (OpDef::vjp_with_tangent): with the
+// cotangents g of silu(x) and gt of t,
+//   x gets g silu'(x) + (gt dx) silu''(x),  dx gets gt silu'(x).
+// Untraced on the CPU with both cotangents, one kernel pass; otherwise composed of the
+// derivative ops, in the order the separate nodes would have added them.
+void silu_vjp_with_tangent(const Saved& s, Inputs t, const Tensor& g, const Tensor& gt,
+                           Grads& out) {
+  const Tensor &x = s.in[0], &dx = t[0], &d = s.residual;
+  const bool fused = g.defined() && gt.defined() && d.defined() && x.device() == Device::cpu &&
+                     g.shape() == x.shape() && gt.shape() == x.shape() && !gt.has_tangent() &&
+                     !dx.has_tangent() && rules::untraced(s, g);
+  if (fused) {
+    out[0] = empty(x.shape(), x.dtype(), x.device());
+    out[1] = empty(x.shape(), x.dtype(), x.device());
+    dispatch(x.dtype(), [&]<class T>() {
+      cpu::silu_with_tangent_vjp(x.data<T>(), d.data<T>(), dx.data<T>(), g.data<T>(), gt.data<T>(),
+                                 out[0].data<T>(), out[1].data<T>(), x.numel());
+    });
+    return;
+  }
+  if (out.wants(0))
+    out[0] = plus(gt.defined() ? silu_grad2(x, mul(gt, dx), d) : Tensor(),
+                  g.defined() ? silu_grad(x, g, d) : Tensor());
+  if (out.wants(1) && gt.defined()) out[1] = silu_grad(x, gt, d);
+}
 const OpDef kSilu{
-    "silu", same_shape, unary_forward<fn::Silu, CU::silu>,
+    "silu",
+    same_shape,
+    unary_forward<fn::Silu, CU::silu>,
     [](const Saved& s, Inputs t) { return silu_grad(s.in[0], t[0], s.residual); },
     [](const Saved& s, const Tensor& g, Grads& out) { out[0] = silu_grad(s.in[0], g, s.residual); },
-    /*aliases_input=*/false, silu_forward_residual};
+    /*aliases_input=*/false,
+    silu_forward_residual,
+    silu_vjp_with_tangent,
+    silu_forward_with_tangent};
 const OpDef kSoftplus = FLOWTAPE_UNARY("softplus", fn::Softplus, softplus, d_softplus);
 const OpDef kSin = FLOWTAPE_UNARY("sin", fn::Sin, sin, d_sin);
 const OpDef kCos = FLOWTAPE_UNARY("cos", fn::Cos, cos, d_cos);
@@ -220,7 +263,7 @@ void silu_derivative_forward(Inputs in, const Attrs& a, Tensor& out) {
 }
 Tensor denominator_of(const Saved& s) { return s.in.size() == 3 ? s.in[2] : Tensor(); }
 
-// silu_grad's VJP in one kernel pass (kernels/cpu/silu_grad_vjp.hpp), where it applies: both
+// silu_grad's VJP in one kernel pass (kernels/cpu/silu_fused.hpp), where it applies: both
 // cotangents wanted, no broadcasting, the denominator at hand, on the CPU, and nothing traced
 // (rules::untraced). The backward pass of the FDM loss meets it at every SiLU layer. Returns
 // whether it wrote out[0] and out[1] (the bits of the composed rule below).

@@ -86,7 +86,14 @@ void Tape::watch(std::span<const Tensor> xs) {
 void Tape::record(const OpDef& op, TensorList inputs, const Tensor& out, const Attrs& attrs,
                   const Tensor& residual) {
   new_slot(*out.impl());
-  nodes_.push_back(Node{&op, std::move(inputs), out, attrs, residual});
+  nodes_.push_back(Node{&op, std::move(inputs), out, attrs, residual, Tensor()});
+}
+
+void Tape::record_with_tangent(const OpDef& op, TensorList inputs, const Tensor& out,
+                               const Tensor& t, const Attrs& attrs, const Tensor& residual) {
+  new_slot(*out.impl());
+  new_slot(*t.impl());
+  nodes_.push_back(Node{&op, std::move(inputs), out, attrs, residual, t});
 }
 
 std::vector<Tensor> Tape::gradient(const Tensor& y, std::span<const Tensor> wrt,
@@ -130,11 +137,19 @@ std::vector<Tensor> Tape::gradient_from(const Tensor& y, std::span<const Tensor>
       const std::size_t end = nodes_.size();
       std::vector<Tensor> grads;
       std::vector<char> wanted;
+      // The adjoint of an output, moved out of the table unless the caller asked for it.
+      auto take = [&](const Tensor& out) -> Tensor {
+        const auto slot = static_cast<std::size_t>(out.impl()->slot);
+        return kept[slot] ? adjoint[slot] : std::move(adjoint[slot]);
+      };
       for (std::size_t i = end; i-- > first_node;) {
-        const std::int64_t out_slot = nodes_[i].output.impl()->slot;
-        Tensor& g_ref = adjoint[static_cast<std::size_t>(out_slot)];
-        if (!g_ref.defined()) continue;
-        const Tensor g = kept[static_cast<std::size_t>(out_slot)] ? g_ref : std::move(g_ref);
+        const bool with_tangent = nodes_[i].tangent.defined();
+        if (!adjoint[static_cast<std::size_t>(nodes_[i].output.impl()->slot)].defined() &&
+            !(with_tangent &&
+              adjoint[static_cast<std::size_t>(nodes_[i].tangent.impl()->slot)].defined()))
+          continue;
+        const Tensor g = take(nodes_[i].output);
+        const Tensor gt = with_tangent ? take(nodes_[i].tangent) : Tensor();
         // With create_graph the rules record new nodes, which may reallocate nodes_: then the
         // node's handles are copied first. Without it nothing is recorded during the walk and
         // the node can be read in place (saving a copy of its handles per node).
@@ -151,7 +166,15 @@ std::vector<Tensor> Tape::gradient_from(const Tensor& y, std::span<const Tensor>
         for (std::size_t j = 0; j < inputs.size(); ++j) any |= (wanted[j] = tracks(inputs[j]));
         if (!any) continue;
         Grads sink{grads, wanted};
-        op.vjp(Saved{inputs, out, attrs, node.residual}, g, sink);
+        if (with_tangent) {
+          // inputs: the op's n inputs, then their n tangents.
+          const std::span<const Tensor> all = inputs;
+          const std::size_t n = all.size() / 2;
+          op.vjp_with_tangent(Saved{all.first(n), out, attrs, node.residual}, all.subspan(n), g, gt,
+                              sink);
+        } else {
+          op.vjp(Saved{inputs, out, attrs, node.residual}, g, sink);
+        }
         for (std::size_t j = 0; j < inputs.size(); ++j) {
           if (!wanted[j] || !grads[j].defined()) continue;
           if (!(grads[j].shape() == inputs[j].shape()))

@@ -32,4 +32,26 @@ inline void store_partial(const Batch<T>& b, T* p, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) p[i] = tmp[i];
 }
 
+// b as computed, an opaque value to the optimiser: an expression that uses it cannot fuse b's
+// last multiply into a fused multiply-add (GCC contracts a * b + c by default in C++). A fused
+// kernel that adds values the separate maps stored, and so rounded, puts its terms through
+// this to keep their bits. Costs no instruction where the register constraint is known.
+template <class B>
+inline B rounded(B b) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  typename B::register_type r = b;
+  asm("" : "+v"(r));
+  return B(r);
+#elif defined(__GNUC__) && defined(__aarch64__)
+  typename B::register_type r = b;
+  asm("" : "+w"(r));
+  return B(r);
+#elif defined(__GNUC__)
+  asm("" : "+m"(b));  // through memory, where the register constraint is not known
+  return b;
+#else
+  return b;  // MSVC contracts only under /fp:contract
+#endif
+}
+
 }  // namespace flowtape::kernels::cpu

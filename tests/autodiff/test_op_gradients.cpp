@@ -163,6 +163,47 @@ BOOST_AUTO_TEST_CASE(silu_residual_gives_the_same_bits) {
                         });
 }
 
+// Reverse mode through a JVP of silu (the FDM loss at every SiLU layer): silu and its tangent
+// are one tape node with a joint rule (OpDef::vjp_with_tangent), computed in one kernel pass
+// each way. It must give the bits the separate nodes gave: x gets (gt dx) silu''(x) + g
+// silu'(x) and dx gets gt silu'(x), for the cotangents g of silu(x) and gt of its tangent,
+// also when only one of them is nonzero; and it records one node where silu's node and its
+// JVP rule's ops made two.
+BOOST_AUTO_TEST_CASE(silu_and_its_tangent_are_one_node) {
+  for (DType dt : {DType::f32, DType::f64})
+    for (const auto& [use_value, use_tangent] :
+         {std::pair{true, true}, std::pair{false, true}, std::pair{true, false}}) {
+      BOOST_TEST_CONTEXT(dtype_name(dt) << ", value " << use_value << ", tangent " << use_tangent) {
+        Generator g(13);
+        const Tensor x = randn({37, 5}, g, dt) * 4.0, dx = randn({37, 5}, g, dt),
+                     u = randn({37, 5}, g, dt), v = randn({37, 5}, g, dt);
+        Tape tape;
+        tape.watch(x);
+        tape.watch(dx);
+        const std::size_t start = tape.num_nodes();
+        jvp([](const Tensor& z) { return z; }, x, dx);
+        const std::size_t framing = tape.num_nodes() - start;  // what jvp itself records
+        const std::size_t before = tape.num_nodes();
+        const auto [y, t] = jvp([](const Tensor& z) { return silu(z); }, x, dx);
+        BOOST_TEST(tape.num_nodes() - before == framing + 1);
+        BOOST_TEST(bits_equal(y, silu(x)));
+        BOOST_TEST(bits_equal(t, silu_grad(x, dx)));
+
+        Tensor loss = scalar(0.0, dt);
+        if (use_value) loss = loss + sum(u * y);
+        if (use_tangent) loss = loss + sum(v * t);
+        const auto grads = tape.gradient(loss, {x, dx});
+        NoGrad no_grad;
+        const Tensor through_tangent = silu_grad2(x, v * dx), through_value = silu_grad(x, u);
+        const Tensor gx = use_value && use_tangent ? through_tangent + through_value
+                          : use_tangent            ? through_tangent
+                                                   : through_value;
+        BOOST_TEST(bits_equal(grads[0], gx));
+        BOOST_TEST(bits_equal(grads[1], use_tangent ? silu_grad(x, v) : zeros_like(dx)));
+      }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(reductions) {
   const Shape s{3, 4, 5};
   for (int axis : {0, 1, -1})

@@ -1,8 +1,8 @@
 // The fused linear + SiLU layer's backward kernel against the two passes it replaces (silu's
 // derivative as an elementwise map, then sum_axis over the rows), bit for bit: ragged widths,
 // one row, one column (which sum_axis folds differently), shapes above the threading
-// threshold, 1 and 2 threads, with and without the bias gradient. And silu_grad's one-pass VJP
-// against the three maps it replaces.
+// threshold, 1 and 2 threads, with and without the bias gradient. And SiLU's other fused
+// passes (kernels/cpu/silu_fused.hpp) against the maps they replace.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstring>
@@ -13,7 +13,7 @@
 #include "kernels/cpu/fused_layer.hpp"
 #include "kernels/cpu/math.hpp"
 #include "kernels/cpu/reduce.hpp"
-#include "kernels/cpu/silu_grad_vjp.hpp"
+#include "kernels/cpu/silu_fused.hpp"
 #include "support/reference.hpp"
 #include "support/threads.hpp"
 
@@ -91,9 +91,56 @@ void check_silu_grad_vjp() {
     }
 }
 
+// silu with its tangent, forward (silu, its denominator, silu'(x) dx) and backward (the VJP of
+// the pair), against the separate maps the tape ran before: silu with its denominator, then
+// silu_grad; and silu_grad_vjp, silu's VJP, then the sum of x's two cotangents.
+template <class T>
+void check_silu_with_tangent() {
+  for (std::int64_t n : {0, 1, 7, 8, 9, 100, 70001})
+    for (int threads : {1, 2}) {
+      BOOST_TEST_CONTEXT("n " << n << ", threads " << threads) {
+        ScopedThreads scoped(threads);
+        const std::size_t size = static_cast<std::size_t>(n);
+        const auto x = random_vector<T>(size, 8u, -6, 6);
+        const auto dx = random_vector<T>(size, 9u), gy = random_vector<T>(size, 10u),
+                   gt = random_vector<T>(size, 11u);
+
+        std::vector<T> y_ref(size), d_ref(size), t_ref(size);
+        map_unary2(x.data(), y_ref.data(), d_ref.data(), n, fn::SiluAndDenominator{});
+        map_broadcast<T, 3>({x.data(), dx.data(), d_ref.data()}, {&n, &n, &n}, {1, 1, 1},
+                            t_ref.data(), &n, 1, fn::SiluGradFromDenominator{});
+        std::vector<T> y(size, T(-7)), d(size, T(-7)), t(size, T(-7));
+        silu_with_tangent(x.data(), dx.data(), y.data(), d.data(), t.data(), n);
+        BOOST_TEST(same_bits(y, y_ref));
+        BOOST_TEST(same_bits(d, d_ref));
+        BOOST_TEST(same_bits(t, t_ref));
+
+        std::vector<T> through_tangent(size), through_value(size), gx_ref(size), gdx_ref(size);
+        silu_grad_vjp(x.data(), d.data(), gt.data(), dx.data(), through_tangent.data(),
+                      gdx_ref.data(), n);
+        map_broadcast<T, 3>({x.data(), gy.data(), d.data()}, {&n, &n, &n}, {1, 1, 1},
+                            through_value.data(), &n, 1, fn::SiluGradFromDenominator{});
+        map_broadcast<T, 2>({through_tangent.data(), through_value.data()}, {&n, &n}, {1, 1},
+                            gx_ref.data(), &n, 1, fn::Add{});
+        std::vector<T> gx(size, T(-7)), gdx(size, T(-7));
+        silu_with_tangent_vjp(x.data(), d.data(), dx.data(), gy.data(), gt.data(), gx.data(),
+                              gdx.data(), n);
+        BOOST_TEST(same_bits(gx, gx_ref));
+        BOOST_TEST(same_bits(gdx, gdx_ref));
+      }
+    }
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(fused_layer)
+
+BOOST_AUTO_TEST_CASE(silu_with_tangent_gives_the_bits_of_separate_maps_f32) {
+  check_silu_with_tangent<float>();
+}
+BOOST_AUTO_TEST_CASE(silu_with_tangent_gives_the_bits_of_separate_maps_f64) {
+  check_silu_with_tangent<double>();
+}
 
 BOOST_AUTO_TEST_CASE(silu_grad_vjp_gives_the_bits_of_three_maps_f32) {
   check_silu_grad_vjp<float>();

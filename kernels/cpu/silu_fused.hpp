@@ -1,0 +1,113 @@
+// SiLU's fused passes over flat buffers, each giving the bits of the separate maps it replaces
+// (every value comes from the same functor, lane by lane, rounded where those maps round it):
+// - silu_grad_vjp: the VJP of silu_grad (y = t silu'(x));
+// - silu_with_tangent: silu, its denominator and its tangent in one forward pass;
+// - silu_with_tangent_vjp: the backward pass of silu and its tangent as one tape node.
+// A backward pass through a JVP of a SiLU network (the FDM loss) takes the last two at every
+// layer. All take silu's denominator d = 1 + e^-x instead of recomputing the exp.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cpu/elementwise.hpp"
+#include "kernels/cpu/math.hpp"
+#include "kernels/cpu/simd.hpp"
+
+namespace flowtape::kernels::cpu {
+
+namespace detail {
+// Runs body(load, store) for each batch of [0, n): load(p) (or load(p, fill)) gives the batch
+// of p at the current position and store(b, p) writes b there. The ragged tail goes through
+// the same body with partial loads (padded with fill) and stores, so an element's result does
+// not depend on its position.
+template <class T, class Body>
+inline void for_each_batch(std::int64_t n, Body body) {
+  using B = Batch<T>;
+  constexpr std::int64_t W = kWidth<T>;
+  std::int64_t i = 0;
+  for (; i + W <= n; i += W)
+    body([i](const T* p, T = T(0)) { return B::load_unaligned(p + i); },
+         [i](const B& b, T* p) { b.store_unaligned(p + i); });
+  if (i < n) {
+    const std::int64_t m = n - i;
+    body([i, m](const T* p, T fill = T(0)) { return load_partial(p + i, m, fill); },
+         [i, m](const B& b, T* p) { store_partial(b, p + i, m); });
+  }
+}
+
+// The denominators are loaded with fill 1, so padding lanes divide by 1, not 0.
+template <class T>
+void silu_grad_vjp_row(const T* x, const T* d, const T* g, const T* t, T* dx, T* dt,
+                       std::int64_t n) {
+  const fn::SiluGradFromDenominator first;
+  const fn::SiluGrad2FromDenominator second;
+  for_each_batch<T>(n, [&](auto load, auto store) {
+    const Batch<T> xv = load(x), dv = load(d, T(1)), gv = load(g);
+    store(second(xv, gv * load(t), dv), dx);
+    store(first(xv, gv, dv), dt);
+  });
+}
+
+template <class T>
+void silu_with_tangent_row(const T* x, const T* dx, T* y, T* d, T* t, std::int64_t n) {
+  const fn::SiluAndDenominator value;
+  const fn::SiluGradFromDenominator first;
+  for_each_batch<T>(n, [&](auto load, auto store) {
+    const Batch<T> xv = load(x);
+    const auto [yv, dv] = value(xv);
+    store(yv, y);
+    store(dv, d);
+    store(first(xv, load(dx), dv), t);
+  });
+}
+
+template <class T>
+void silu_with_tangent_vjp_row(const T* x, const T* d, const T* t, const T* gy, const T* gt, T* dx,
+                               T* dt, std::int64_t n) {
+  const fn::SiluGradFromDenominator first;
+  const fn::SiluGrad2FromDenominator second;
+  for_each_batch<T>(n, [&](auto load, auto store) {
+    const Batch<T> xv = load(x), dv = load(d, T(1)), gtv = load(gt);
+    const Batch<T> through_tangent = second(xv, gtv * load(t), dv);
+    store(rounded(through_tangent) + rounded(first(xv, load(gy), dv)), dx);
+    store(first(xv, gtv, dv), dt);
+  });
+}
+}  // namespace detail
+
+// The VJP of silu_grad: given the cotangent g of y = t silu'(x), dx = (g t) silu''(x) and
+// dt = g silu'(x). Composed, it was three passes over [batch, width] (g t, then each
+// derivative), which read x and d twice. Flat, contiguous buffers; chunks on the pool as the
+// elementwise maps do (for_chunks).
+template <class T>
+void silu_grad_vjp(const T* x, const T* d, const T* g, const T* t, T* dx, T* dt, std::int64_t n) {
+  for_chunks(n, [x, d, g, t, dx, dt](std::int64_t lo, std::int64_t hi) {
+    detail::silu_grad_vjp_row(x + lo, d + lo, g + lo, t + lo, dx + lo, dt + lo, hi - lo);
+  });
+}
+
+// y = silu(x), its denominator d and its tangent t = silu'(x) dx in one pass over x and dx.
+// Separately, silu with its denominator then silu_grad read x twice and d once more.
+template <class T>
+void silu_with_tangent(const T* x, const T* dx, T* y, T* d, T* t, std::int64_t n) {
+  for_chunks(n, [x, dx, y, d, t](std::int64_t lo, std::int64_t hi) {
+    detail::silu_with_tangent_row(x + lo, dx + lo, y + lo, d + lo, t + lo, hi - lo);
+  });
+}
+
+// The backward pass of silu and its tangent recorded as one node (reverse mode through a JVP):
+// y = silu(x) and t' = silu'(x) t, with cotangents gy and gt, give
+//   dx = (gt t) silu''(x) + gy silu'(x),   dt = gt silu'(x),
+// As separate nodes this was silu_grad_vjp, silu's VJP (gy silu'(x), which reads x and d
+// again) and the tape's sum of the two cotangents of x: three passes, and two more buffers
+// written and read. The terms are rounded before the sum, as the tape's sum had them.
+template <class T>
+void silu_with_tangent_vjp(const T* x, const T* d, const T* t, const T* gy, const T* gt, T* dx,
+                           T* dt, std::int64_t n) {
+  for_chunks(n, [x, d, t, gy, gt, dx, dt](std::int64_t lo, std::int64_t hi) {
+    detail::silu_with_tangent_vjp_row(x + lo, d + lo, t + lo, gy + lo, gt + lo, dx + lo, dt + lo,
+                                      hi - lo);
+  });
+}
+
+}  // namespace flowtape::kernels::cpu
