@@ -1,7 +1,9 @@
 // apply(): runs one primitive op. The order matters: the output is recorded on the tape
 // before its tangent is computed, so that tangent ops which read the output (exp's tangent is
-// out * dx) see it as a tracked tensor and reverse mode flows through them. An op with joint
-// rules for itself and its tangent (silu) is recorded after both, as one node.
+// out * dx) see it as a tracked tensor and reverse mode flows through them. An op with a joint
+// rule for itself and its tangent (silu; OpDef::vjp_with_tangent) is recorded after both, as
+// one node, and its JVP rule runs unrecorded: the joint rule differentiates through it.
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -60,12 +62,16 @@ Tensor apply(const OpDef& op, TensorList in, const Attrs& attrs) {
 
   // An op with a joint rule for itself and its tangent is recorded as one node with both
   // outputs, and its JVP rule's ops are not recorded (the joint rule stands for them). Where no
-  // tangent op is to be recorded, an op may compute its tangent in its forward pass.
+  // tangent op is recorded, an op may compute its tangent in its forward pass.
   const bool joint = tracked && op.vjp_with_tangent;
   TensorList tangents(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) tangents[i] = in[i].tangent();
+  bool tangent_tracked = false;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    tangents[i] = in[i].tangent();
+    if (tape) tangent_tracked |= tape->tracks(tangents[i]);
+  }
   Tensor residual, t;
-  const bool fused = op.forward_with_tangent && (joint || !recording()) &&
+  const bool fused = op.forward_with_tangent && (joint || !(tracked || tangent_tracked)) &&
                      op.forward_with_tangent(in, tangents, attrs, out, residual, t);
   if (!fused) {
     if (op.forward_residual)
@@ -76,11 +82,19 @@ Tensor apply(const OpDef& op, TensorList in, const Attrs& attrs) {
   if (tracked && !joint) tape->record(op, in, out, attrs, residual);
   if (!fused) {
     detail::TangentsOff rules_run_without_tangents;
-    detail::RecordingScope recorded_unless_joint(recording() && !joint);
+    std::optional<detail::RecordingScope> joint_rule_stands_for_them;
+    if (joint) joint_rule_stands_for_them.emplace(false);
     t = op.jvp(Saved{in, out, attrs, residual}, tangents);
     if (t.defined() && !(t.shape() == out_shape)) t = broadcast_to(t, out_shape);
   }
   if (joint && t.defined()) {
+    // t gets a slot of its own: it must not be a tensor the tape or the caller already has.
+    bool taken = tape->tracks(t);
+    for (const Tensor& x : tangents) taken |= x.defined() && x.impl() == t.impl();
+    if (taken)
+      throw std::logic_error(std::string(op.name) +
+                             ": its JVP rule returned an input's tangent or a tracked tensor; an "
+                             "op with a joint rule (vjp_with_tangent) must return a new one");
     TensorList inputs_and_tangents(2 * in.size());
     for (std::size_t i = 0; i < in.size(); ++i) {
       inputs_and_tangents[i] = std::move(in[i]);

@@ -5,7 +5,9 @@
 // rules and PyTorch's derivatives.yaml: a shape rule, a forward that calls into kernels/, a
 // JVP rule and a VJP rule. Both rules are written with differentiable Tensor ops, which gives
 // with no further code: reverse mode, forward mode, reverse-over-forward (the tangent ops are
-// recorded) and forward-over-reverse (backward ops carry tangents).
+// recorded) and forward-over-reverse (backward ops carry tangents). An op may add a joint
+// rule for itself and its tangent (vjp_with_tangent, below): reverse-over-forward then
+// records one node for both instead of the tangent ops.
 #pragma once
 
 #include <cstdint>
@@ -67,7 +69,8 @@ struct OpDef {
   bool aliases_input = false;
   // Optional: a forward that also returns a residual for the rules (it allocates it, or
   // leaves it undefined). apply() calls it instead of forward() only when the op is recorded
-  // on a tape or its tangent is computed, so inference pays nothing. silu keeps 1 + e^-x,
+  // on a tape or its tangent is computed (and forward_with_tangent, if any, declined), so
+  // inference pays nothing. silu keeps 1 + e^-x,
   // which saves its derivatives an exp (for one more buffer written and read). Like the
   // inputs the tape keeps, a residual holds the values of forward time: writing into an
   // input's buffer afterwards (not something the library does while a tape is in use) would
@@ -76,16 +79,19 @@ struct OpDef {
   // Optional: the VJP of the op and of its tangent together, for reverse mode through forward
   // mode (a loss that holds a JVP, as FDM's divergence does). When an op with this rule is
   // recorded while its tangent is computed, apply() records one node with two outputs, out and
-  // its tangent t, instead of the op's node followed by the nodes of its JVP rule's ops; the
-  // backward pass then reads the shared inputs once and adds no two partial cotangents. The
-  // rule gets the cotangents g of out and gt of t (either may be undefined, not both) and
-  // writes those of the inputs in grads[0, n) and of their tangents in grads[n, 2n). The op's
-  // JVP rule must return a new tensor (t gets a slot of its own on the tape).
+  // its tangent t, instead of the op's node followed by the nodes of its JVP rule's ops (the
+  // JVP rule then runs unrecorded). The backward pass reads the shared inputs once, and the
+  // input's two partial cotangents (through out and through t) are summed by the rule, not by
+  // the tape. The rule gets the cotangents g of out and gt of t (either may be undefined, not
+  // both) and writes those of the inputs in grads[0, n) and of their tangents in
+  // grads[n, 2n). The op's JVP rule must return a new tensor (t gets a slot of its own on the
+  // tape; apply() refuses an input's tangent or a tracked tensor).
   void (*vjp_with_tangent)(const Saved&, Inputs tangents, const Tensor& g, const Tensor& gt,
                            Grads& grads) = nullptr;
   // Optional: the forward and the tangent in one pass, as forward_residual does plus the JVP
   // rule's result in t (broadcast to out's shape). apply() calls it when a tangent is computed
-  // and no tangent op is to be recorded (outside a tape, or on a tape with vjp_with_tangent);
+  // and no tangent op is to be recorded (no input or input tangent on the active tape, or the
+  // op recorded as a joint node);
   // it returns false where it does not apply (a device, a shape), and apply() then runs the
   // forward and the JVP rule.
   bool (*forward_with_tangent)(Inputs, Inputs tangents, const Attrs&, Tensor& out, Tensor& residual,

@@ -1,5 +1,7 @@
 // The op table, part 1: elementwise primitives. Each OpDef below is the single definition of
 // its op: shape rule, forward kernel, JVP rule, VJP rule (see op.hpp).
+#include <functional>
+#include <initializer_list>
 #include <stdexcept>
 
 #include "autodiff/cuda_backend.hpp"
@@ -172,43 +174,53 @@ void silu_forward_residual(Inputs in, const Attrs& a, Tensor& out, Tensor& resid
                     fn::SiluAndDenominator{});
   });
 }
-// silu, its denominator and its tangent silu'(x) dx in one pass, on the CPU.
-bool silu_forward_with_tangent(Inputs in, Inputs t, const Attrs&, Tensor& out, Tensor& residual,
-                               Tensor& tangent) {
-  const Tensor &x = in[0], &dx = t[0];
-  if (x.device() != Device::cpu || !dx.defined() || !(dx.shape() == x.shape())) return false;
+// Whether a silu rule may run one of its fused kernels (kernels/cpu/silu_fused.hpp) instead
+// of composing ops: x on the CPU, each operand defined and of x's shape (no broadcasting), and
+// nothing traced (no recording, no tangent on the inputs or the operands; rules::untraced).
+bool fusable(const Saved& s, std::initializer_list<std::reference_wrapper<const Tensor>> operands) {
+  const Tensor& x = s.in[0];
+  if (x.device() != Device::cpu || recording()) return false;
+  const bool tangents = detail::tangents_enabled();
+  for (const Tensor& a : s.in)
+    if (tangents && a.has_tangent()) return false;
+  for (const Tensor& a : operands)
+    if (!a.defined() || !(a.shape() == x.shape()) || (tangents && a.has_tangent())) return false;
+  return true;
+}
+// silu, its denominator and its tangent silu'(x) tx in one pass, on the CPU.
+bool silu_forward_with_tangent(Inputs in, Inputs tangents, const Attrs&, Tensor& out,
+                               Tensor& residual, Tensor& t) {
+  const Tensor &x = in[0], &tx = tangents[0];
+  if (x.device() != Device::cpu || !tx.defined() || !(tx.shape() == x.shape())) return false;
   residual = empty(x.shape(), x.dtype(), x.device());
-  tangent = empty(x.shape(), x.dtype(), x.device());
+  t = empty(x.shape(), x.dtype(), x.device());
   dispatch(x.dtype(), [&]<class T>() {
-    cpu::silu_with_tangent(x.data<T>(), dx.data<T>(), out.data<T>(), residual.data<T>(),
-                           tangent.data<T>(), x.numel());
+    cpu::silu_with_tangent(x.data<T>(), tx.data<T>(), out.data<T>(), residual.data<T>(),
+                           t.data<T>(), x.numel());
   });
   return true;
 }
-// silu and its tangent t = silu'(x) dx as one node (OpDef::vjp_with_tangent): with the
-// cotangents g of silu(x) and gt of t,
-//   x gets g silu'(x) + (gt dx) silu''(x),  dx gets gt silu'(x).
-// Untraced on the CPU with both cotangents, one kernel pass; otherwise composed of the
-// derivative ops, in the order the separate nodes would have added them.
-void silu_vjp_with_tangent(const Saved& s, Inputs t, const Tensor& g, const Tensor& gt,
+// silu and its tangent ty = silu'(x) tx as one node (OpDef::vjp_with_tangent): with the
+// cotangents gy of silu(x) and gty of ty,
+//   x gets gy silu'(x) + (gty tx) silu''(x),  tx gets gty silu'(x),
+// the rules of silu (the first term) and of silu_grad (the rest) summed. Untraced on the CPU
+// with both cotangents, one kernel pass; otherwise composed of the derivative ops.
+void silu_vjp_with_tangent(const Saved& s, Inputs tangents, const Tensor& gy, const Tensor& gty,
                            Grads& out) {
-  const Tensor &x = s.in[0], &dx = t[0], &d = s.residual;
-  const bool fused = g.defined() && gt.defined() && d.defined() && x.device() == Device::cpu &&
-                     g.shape() == x.shape() && gt.shape() == x.shape() && !gt.has_tangent() &&
-                     !dx.has_tangent() && rules::untraced(s, g);
-  if (fused) {
+  const Tensor &x = s.in[0], &tx = tangents[0], &d = s.residual;
+  if (fusable(s, {gy, gty, tx, d})) {
     out[0] = empty(x.shape(), x.dtype(), x.device());
     out[1] = empty(x.shape(), x.dtype(), x.device());
     dispatch(x.dtype(), [&]<class T>() {
-      cpu::silu_with_tangent_vjp(x.data<T>(), d.data<T>(), dx.data<T>(), g.data<T>(), gt.data<T>(),
-                                 out[0].data<T>(), out[1].data<T>(), x.numel());
+      cpu::silu_with_tangent_vjp(x.data<T>(), d.data<T>(), tx.data<T>(), gy.data<T>(),
+                                 gty.data<T>(), out[0].data<T>(), out[1].data<T>(), x.numel());
     });
     return;
   }
   if (out.wants(0))
-    out[0] = plus(gt.defined() ? silu_grad2(x, mul(gt, dx), d) : Tensor(),
-                  g.defined() ? silu_grad(x, g, d) : Tensor());
-  if (out.wants(1) && gt.defined()) out[1] = silu_grad(x, gt, d);
+    out[0] = plus(gty.defined() ? silu_grad2(x, mul(gty, tx), d) : Tensor(),
+                  gy.defined() ? silu_grad(x, gy, d) : Tensor());
+  if (out.wants(1) && gty.defined()) out[1] = silu_grad(x, gty, d);
 }
 const OpDef kSilu{
     "silu",
@@ -263,15 +275,14 @@ void silu_derivative_forward(Inputs in, const Attrs& a, Tensor& out) {
 }
 Tensor denominator_of(const Saved& s) { return s.in.size() == 3 ? s.in[2] : Tensor(); }
 
-// silu_grad's VJP in one kernel pass (kernels/cpu/silu_fused.hpp), where it applies: both
-// cotangents wanted, no broadcasting, the denominator at hand, on the CPU, and nothing traced
-// (rules::untraced). The backward pass of the FDM loss meets it at every SiLU layer. Returns
-// whether it wrote out[0] and out[1] (the bits of the composed rule below).
+// silu_grad's VJP in one kernel pass, where it applies: both cotangents wanted, the
+// denominator at hand and fusable(). A backward pass meets it where silu_grad was recorded as
+// an op: a JVP of silu whose input is off the tape while its tangent is on it, or the
+// gradient of a gradient (grad inside a tape). Returns whether it wrote out[0] and out[1]
+// (the bits of the composed rule below).
 bool fused_silu_grad_vjp(const Saved& s, const Tensor& g, Grads& out) {
   const Tensor &x = s.in[0], &t = s.in[1];
-  if (s.in.size() != 3 || x.device() != Device::cpu || !(t.shape() == x.shape()) ||
-      !(g.shape() == x.shape()) || !rules::untraced(s, g))
-    return false;
+  if (s.in.size() != 3 || !fusable(s, {t, g})) return false;
   out[0] = empty(x.shape(), x.dtype(), x.device());
   out[1] = empty(x.shape(), x.dtype(), x.device());
   dispatch(x.dtype(), [&]<class T>() {

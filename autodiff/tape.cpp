@@ -19,8 +19,8 @@ std::atomic<std::uint64_t> g_next_tape_id{1};
 
 // A training loop makes one tape per step. Each tape's node list starts with the capacity the
 // last one on its thread reached (handed over by ~Tape), so recording makes no heap calls
-// after the first step. Lists of more than kMaxSpareNodes (a node is ~350 bytes; a training
-// step records tens to hundreds) are freed instead, so one long tape (the backward pass
+// after the first step. Lists of more than kMaxSpareNodes (a node is a few hundred bytes; a
+// training step records tens to hundreds) are freed instead, so one long tape (the backward pass
 // through a long solve) does not hold its list's memory for the rest of the thread.
 constexpr std::size_t kMaxSpareNodes = 8192;
 

@@ -3,8 +3,10 @@
 // - silu_grad_vjp: the VJP of silu_grad (y = t silu'(x));
 // - silu_with_tangent: silu, its denominator and its tangent in one forward pass;
 // - silu_with_tangent_vjp: the backward pass of silu and its tangent as one tape node.
-// A backward pass through a JVP of a SiLU network (the FDM loss) takes the last two at every
-// layer. All take silu's denominator d = 1 + e^-x instead of recomputing the exp.
+// Reverse mode through a JVP of a SiLU network (the FDM loss) runs the last two at every
+// layer, one in the forward pass and one in the backward pass. Names: x the input, tx its
+// tangent, y = silu(x), ty = silu'(x) tx its tangent, g* the cotangent of *. All take silu's
+// denominator d = 1 + e^-x (from the forward) instead of recomputing the exp.
 #pragma once
 
 #include <cstdint>
@@ -49,7 +51,7 @@ void silu_grad_vjp_row(const T* x, const T* d, const T* g, const T* t, T* dx, T*
 }
 
 template <class T>
-void silu_with_tangent_row(const T* x, const T* dx, T* y, T* d, T* t, std::int64_t n) {
+void silu_with_tangent_row(const T* x, const T* tx, T* y, T* d, T* ty, std::int64_t n) {
   const fn::SiluAndDenominator value;
   const fn::SiluGradFromDenominator first;
   for_each_batch<T>(n, [&](auto load, auto store) {
@@ -57,20 +59,20 @@ void silu_with_tangent_row(const T* x, const T* dx, T* y, T* d, T* t, std::int64
     const auto [yv, dv] = value(xv);
     store(yv, y);
     store(dv, d);
-    store(first(xv, load(dx), dv), t);
+    store(first(xv, load(tx), dv), ty);
   });
 }
 
 template <class T>
-void silu_with_tangent_vjp_row(const T* x, const T* d, const T* t, const T* gy, const T* gt, T* dx,
-                               T* dt, std::int64_t n) {
+void silu_with_tangent_vjp_row(const T* x, const T* d, const T* tx, const T* gy, const T* gty,
+                               T* gx, T* gtx, std::int64_t n) {
   const fn::SiluGradFromDenominator first;
   const fn::SiluGrad2FromDenominator second;
   for_each_batch<T>(n, [&](auto load, auto store) {
-    const Batch<T> xv = load(x), dv = load(d, T(1)), gtv = load(gt);
-    const Batch<T> through_tangent = second(xv, gtv * load(t), dv);
-    store(rounded(through_tangent) + rounded(first(xv, load(gy), dv)), dx);
-    store(first(xv, gtv, dv), dt);
+    const Batch<T> xv = load(x), dv = load(d, T(1)), gtyv = load(gty);
+    const Batch<T> through_tangent = second(xv, gtyv * load(tx), dv);
+    store(rounded(through_tangent) + rounded(first(xv, load(gy), dv)), gx);
+    store(first(xv, gtyv, dv), gtx);
   });
 }
 }  // namespace detail
@@ -86,26 +88,26 @@ void silu_grad_vjp(const T* x, const T* d, const T* g, const T* t, T* dx, T* dt,
   });
 }
 
-// y = silu(x), its denominator d and its tangent t = silu'(x) dx in one pass over x and dx.
+// y = silu(x), its denominator d and its tangent ty = silu'(x) tx in one pass over x and tx.
 // Separately, silu with its denominator then silu_grad read x twice and d once more.
 template <class T>
-void silu_with_tangent(const T* x, const T* dx, T* y, T* d, T* t, std::int64_t n) {
-  for_chunks(n, [x, dx, y, d, t](std::int64_t lo, std::int64_t hi) {
-    detail::silu_with_tangent_row(x + lo, dx + lo, y + lo, d + lo, t + lo, hi - lo);
+void silu_with_tangent(const T* x, const T* tx, T* y, T* d, T* ty, std::int64_t n) {
+  for_chunks(n, [x, tx, y, d, ty](std::int64_t lo, std::int64_t hi) {
+    detail::silu_with_tangent_row(x + lo, tx + lo, y + lo, d + lo, ty + lo, hi - lo);
   });
 }
 
 // The backward pass of silu and its tangent recorded as one node (reverse mode through a JVP):
-// y = silu(x) and t' = silu'(x) t, with cotangents gy and gt, give
-//   dx = (gt t) silu''(x) + gy silu'(x),   dt = gt silu'(x),
+// with the cotangents gy of y and gty of ty,
+//   gx = (gty tx) silu''(x) + gy silu'(x),   gtx = gty silu'(x).
 // As separate nodes this was silu_grad_vjp, silu's VJP (gy silu'(x), which reads x and d
 // again) and the tape's sum of the two cotangents of x: three passes, and two more buffers
 // written and read. The terms are rounded before the sum, as the tape's sum had them.
 template <class T>
-void silu_with_tangent_vjp(const T* x, const T* d, const T* t, const T* gy, const T* gt, T* dx,
-                           T* dt, std::int64_t n) {
-  for_chunks(n, [x, d, t, gy, gt, dx, dt](std::int64_t lo, std::int64_t hi) {
-    detail::silu_with_tangent_vjp_row(x + lo, d + lo, t + lo, gy + lo, gt + lo, dx + lo, dt + lo,
+void silu_with_tangent_vjp(const T* x, const T* d, const T* tx, const T* gy, const T* gty, T* gx,
+                           T* gtx, std::int64_t n) {
+  for_chunks(n, [x, d, tx, gy, gty, gx, gtx](std::int64_t lo, std::int64_t hi) {
+    detail::silu_with_tangent_vjp_row(x + lo, d + lo, tx + lo, gy + lo, gty + lo, gx + lo, gtx + lo,
                                       hi - lo);
   });
 }

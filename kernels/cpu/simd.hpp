@@ -50,7 +50,7 @@ inline B rounded(B b) {
   asm("" : "+m"(b));  // through memory, where the register constraint is not known
   return b;
 #else
-  return b;  // MSVC contracts only under /fp:contract
+  return b;  // no barrier known for this compiler: a contraction would change the last bit
 #endif
 }
 

@@ -121,8 +121,9 @@ BOOST_AUTO_TEST_CASE(silu_residual_gives_the_same_bits) {
     const Tensor hv = hvp([&](const Tensor& t) { return sum(u * silu(t)); }, x, v);
     BOOST_TEST(bits_equal(hv, silu_grad2(x, u * v)));
   }
-  // silu_grad's VJP (reverse over forward through silu, as the FDM loss takes) is one kernel
-  // pass in a plain backward pass: the bits of its composed rule, g t silu''(x) and g silu'(x).
+  // silu_grad's VJP (where silu_grad is a recorded op: reverse over forward through silu with
+  // x off the tape, the gradient of a gradient) is one kernel pass in a plain backward pass: the
+  // bits of its composed rule, g t silu''(x) and g silu'(x).
   for (DType dt : {DType::f32, DType::f64}) {
     Generator g(11);
     const Tensor x = randn({37, 5}, g, dt) * 4.0, t = randn({37, 5}, g, dt),
@@ -165,10 +166,11 @@ BOOST_AUTO_TEST_CASE(silu_residual_gives_the_same_bits) {
 
 // Reverse mode through a JVP of silu (the FDM loss at every SiLU layer): silu and its tangent
 // are one tape node with a joint rule (OpDef::vjp_with_tangent), computed in one kernel pass
-// each way. It must give the bits the separate nodes gave: x gets (gt dx) silu''(x) + g
-// silu'(x) and dx gets gt silu'(x), for the cotangents g of silu(x) and gt of its tangent,
-// also when only one of them is nonzero; and it records one node where silu's node and its
-// JVP rule's ops made two.
+// each way. It must give the bits the separate nodes gave where x has no other use (as in an
+// MLP; with another use, the tape sums x's cotangents in another order): x gets
+// (gt dx) silu''(x) + g silu'(x) and dx gets gt silu'(x), for the cotangents g of silu(x) and
+// gt of its tangent, also when only one of them is nonzero; and it records one node where
+// silu's node and its JVP rule's ops made two.
 BOOST_AUTO_TEST_CASE(silu_and_its_tangent_are_one_node) {
   for (DType dt : {DType::f32, DType::f64})
     for (const auto& [use_value, use_tangent] :
@@ -202,6 +204,91 @@ BOOST_AUTO_TEST_CASE(silu_and_its_tangent_are_one_node) {
         BOOST_TEST(bits_equal(grads[1], use_tangent ? silu_grad(x, v) : zeros_like(dx)));
       }
     }
+}
+
+// The joint node's edges: x on the tape and its tangent not, or the reverse (then silu is not
+// recorded and its JVP rule's op is); a gradient asked of the tangent itself (the walk keeps
+// its adjoint); x with a second use, against finite differences; a jvp under a tape that
+// tracks none of its inputs records nothing; and a JVP rule that hands back an input's tangent
+// is refused (an op with a joint rule must return a new tensor).
+BOOST_AUTO_TEST_CASE(silu_joint_node_edges) {
+  Generator gen19(19);
+  const Tensor x = randn({9, 4}, gen19, DType::f64) * 3.0, dx = randn({9, 4}, gen19, DType::f64),
+               u = randn({9, 4}, gen19, DType::f64), v = randn({9, 4}, gen19, DType::f64);
+  auto loss_of = [&](const Tensor& y, const Tensor& t) { return sum(u * y) + sum(v * t); };
+  {
+    Tape tape;
+    tape.watch(x);
+    const auto [y, t] = jvp([](const Tensor& z) { return silu(z); }, x, dx);
+    const Tensor gx = tape.gradient(loss_of(y, t), {x})[0];
+    NoGrad no_grad;
+    BOOST_TEST(bits_equal(gx, silu_grad2(x, v * dx) + silu_grad(x, u)));
+  }
+  {
+    Tape tape;
+    tape.watch(dx);
+    const std::size_t before = tape.num_nodes();
+    const auto [y, t] = jvp([](const Tensor& z) { return silu(z); }, x, dx);
+    BOOST_TEST(tape.num_nodes() - before == 1u);  // silu_grad, the tangent op
+    BOOST_TEST(!tape.tracks(y));
+    const Tensor gdx = tape.gradient(loss_of(y, t), {dx})[0];
+    NoGrad no_grad;
+    BOOST_TEST(bits_equal(gdx, silu_grad(x, v)));
+  }
+  {
+    Tape tape;
+    tape.watch(x);
+    tape.watch(dx);
+    const auto [y, t] = jvp([](const Tensor& z) { return silu(z); }, x, dx);
+    const auto grads = tape.gradient(loss_of(y, t), {t, x, y});
+    NoGrad no_grad;
+    BOOST_TEST(bits_equal(grads[0], v));
+    BOOST_TEST(bits_equal(grads[1], silu_grad2(x, v * dx) + silu_grad(x, u)));
+    BOOST_TEST(bits_equal(grads[2], u));
+  }
+  GradcheckOptions opt;
+  opt.check_jvp = false;  // the function runs jvp itself
+  check_gradients(
+      "x silu(x) and its tangent",
+      [&](auto& p) {
+        const auto [y, t] = jvp([](const Tensor& z) { return z * silu(z); }, p[0], p[1]);
+        return y * u + t * v;
+      },
+      {x, dx}, opt);
+  {
+    Tape tape;
+    const Tensor w = scalar(1.0, DType::f64);
+    tape.watch(w);
+    const auto [y, t] = jvp([](const Tensor& z) { return silu(z); }, x, dx);
+    BOOST_TEST(tape.num_nodes() == 0u);
+    BOOST_TEST(bits_equal(y, silu(x)));
+    BOOST_TEST(bits_equal(t, silu_grad(x, dx)));
+  }
+  {
+    // identity's JVP rule returns its input's tangent; with a joint rule that is refused.
+    static const OpDef kJointIdentity{
+        "joint_identity",
+        [](Inputs in, const Attrs&) { return in[0].shape(); },
+        [](Inputs in, const Attrs&, Tensor& out) {
+          std::memcpy(out.data<double>(), in[0].data<double>(),
+                      static_cast<std::size_t>(in[0].numel()) * sizeof(double));
+        },
+        [](const Saved&, Inputs t) { return t[0]; },
+        [](const Saved&, const Tensor& g, Grads& out) { out[0] = g; },
+        /*aliases_input=*/false,
+        nullptr,
+        [](const Saved&, Inputs, const Tensor& g, const Tensor& gt, Grads& out) {
+          out[0] = g;
+          out[1] = gt;
+        }};
+    Tape tape;
+    tape.watch(x);
+    BOOST_CHECK_EXCEPTION(jvp([](const Tensor& z) { return apply(kJointIdentity, {z}); }, x, dx),
+                          std::logic_error, [](const std::logic_error& e) {
+                            return std::string(e.what()).find("joint_identity") !=
+                                   std::string::npos;
+                          });
+  }
 }
 
 BOOST_AUTO_TEST_CASE(reductions) {
