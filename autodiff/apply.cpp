@@ -50,36 +50,31 @@ Tensor apply(const OpDef& op, TensorList in, const Attrs& attrs) {
   if (op.jvp && detail::tangents_enabled())
     for (const Tensor& x : in) tangent |= x.has_tangent();
 
-  if (!tangent) {
-    Tensor residual;
-    if (op.forward_residual && tracked)
-      op.forward_residual(in, attrs, out, residual);
-    else
-      op.forward(in, attrs, out);
-    if (tracked) tape->record(op, std::move(in), out, attrs, residual);
-    return out;
-  }
-
   // An op with a joint rule for itself and its tangent is recorded as one node with both
   // outputs, and its JVP rule's ops are not recorded (the joint rule stands for them). Where no
   // tangent op is recorded, an op may compute its tangent in its forward pass.
-  const bool joint = tracked && op.vjp_with_tangent;
-  TensorList tangents(in.size());
+  const bool joint = tangent && tracked && op.vjp_with_tangent;
+  TensorList tangents(tangent ? in.size() : 0);
   bool tangent_tracked = false;
-  for (std::size_t i = 0; i < in.size(); ++i) {
+  for (std::size_t i = 0; i < tangents.size(); ++i) {
     tangents[i] = in[i].tangent();
     if (tape) tangent_tracked |= tape->tracks(tangents[i]);
   }
   Tensor residual, t;
-  const bool fused = op.forward_with_tangent && (joint || !(tracked || tangent_tracked)) &&
+  const bool fused = tangent && op.forward_with_tangent &&
+                     (joint || !(tracked || tangent_tracked)) &&
                      op.forward_with_tangent(in, tangents, attrs, out, residual, t);
   if (!fused) {
-    if (op.forward_residual)
+    if (op.forward_residual && (tracked || tangent))
       op.forward_residual(in, attrs, out, residual);
     else
       op.forward(in, attrs, out);
   }
-  if (tracked && !joint) tape->record(op, in, out, attrs, residual);
+
+  // The node keeps the inputs; they are still needed below only for the tangent.
+  if (tracked && !joint) tape->record(op, tangent ? in : std::move(in), out, attrs, residual);
+  if (!tangent) return out;
+
   if (!fused) {
     detail::TangentsOff rules_run_without_tangents;
     std::optional<detail::RecordingScope> joint_rule_stands_for_them;
@@ -87,7 +82,9 @@ Tensor apply(const OpDef& op, TensorList in, const Attrs& attrs) {
     t = op.jvp(Saved{in, out, attrs, residual}, tangents);
     if (t.defined() && !(t.shape() == out_shape)) t = broadcast_to(t, out_shape);
   }
-  if (joint && t.defined()) {
+  if (joint && !t.defined()) {
+    tape->record(op, std::move(in), out, attrs, residual);
+  } else if (joint) {
     // t gets a slot of its own: it must not be a tensor the tape or the caller already has.
     bool taken = tape->tracks(t);
     for (const Tensor& x : tangents) taken |= x.defined() && x.impl() == t.impl();
@@ -100,9 +97,7 @@ Tensor apply(const OpDef& op, TensorList in, const Attrs& attrs) {
       inputs_and_tangents[i] = std::move(in[i]);
       inputs_and_tangents[in.size() + i] = std::move(tangents[i]);
     }
-    tape->record_with_tangent(op, std::move(inputs_and_tangents), out, t, attrs, residual);
-  } else if (joint) {
-    tape->record(op, std::move(in), out, attrs, residual);
+    tape->record(op, std::move(inputs_and_tangents), out, attrs, residual, t);
   }
   out.impl()->tangent = std::move(t);
   return out;

@@ -84,16 +84,10 @@ void Tape::watch(std::span<const Tensor> xs) {
 }
 
 void Tape::record(const OpDef& op, TensorList inputs, const Tensor& out, const Attrs& attrs,
-                  const Tensor& residual) {
+                  const Tensor& residual, const Tensor& tangent) {
   new_slot(*out.impl());
-  nodes_.push_back(Node{&op, std::move(inputs), out, attrs, residual, Tensor()});
-}
-
-void Tape::record_with_tangent(const OpDef& op, TensorList inputs, const Tensor& out,
-                               const Tensor& t, const Attrs& attrs, const Tensor& residual) {
-  new_slot(*out.impl());
-  new_slot(*t.impl());
-  nodes_.push_back(Node{&op, std::move(inputs), out, attrs, residual, t});
+  if (tangent.defined()) new_slot(*tangent.impl());
+  nodes_.push_back(Node{&op, std::move(inputs), out, attrs, residual, tangent});
 }
 
 std::vector<Tensor> Tape::gradient(const Tensor& y, std::span<const Tensor> wrt,
@@ -137,16 +131,18 @@ std::vector<Tensor> Tape::gradient_from(const Tensor& y, std::span<const Tensor>
       const std::size_t end = nodes_.size();
       std::vector<Tensor> grads;
       std::vector<char> wanted;
+      auto adjoint_of = [&](const Tensor& x) -> Tensor& {
+        return adjoint[static_cast<std::size_t>(x.impl()->slot)];
+      };
       // The adjoint of an output, moved out of the table unless the caller asked for it.
-      auto take = [&](const Tensor& out) -> Tensor {
-        const auto slot = static_cast<std::size_t>(out.impl()->slot);
-        return kept[slot] ? adjoint[slot] : std::move(adjoint[slot]);
+      auto take = [&](const Tensor& x) -> Tensor {
+        Tensor& a = adjoint_of(x);
+        return kept[static_cast<std::size_t>(x.impl()->slot)] ? a : std::move(a);
       };
       for (std::size_t i = end; i-- > first_node;) {
         const bool with_tangent = nodes_[i].tangent.defined();
-        if (!adjoint[static_cast<std::size_t>(nodes_[i].output.impl()->slot)].defined() &&
-            !(with_tangent &&
-              adjoint[static_cast<std::size_t>(nodes_[i].tangent.impl()->slot)].defined()))
+        if (!adjoint_of(nodes_[i].output).defined() &&
+            !(with_tangent && adjoint_of(nodes_[i].tangent).defined()))
           continue;
         const Tensor g = take(nodes_[i].output);
         const Tensor gt = with_tangent ? take(nodes_[i].tangent) : Tensor();

@@ -58,14 +58,11 @@ class Tape {
   void reset();
 
   // --- engine internals (used by apply() and the verbs) -------------------------------------
-  // Appends a node for `out = op(inputs)` and gives `out` a slot.
+  // Appends a node for `out = op(inputs)` and gives `out` a slot. With `tangent` given, the
+  // node also stands for out's tangent (OpDef::vjp_with_tangent), which gets a slot too, and
+  // `inputs` holds the op's n inputs followed by their n tangents (undefined where zero).
   void record(const OpDef& op, TensorList inputs, const Tensor& out, const Attrs& attrs,
-              const Tensor& residual = Tensor());
-  // Appends one node for `out = op(x)` and its tangent `t` (OpDef::vjp_with_tangent) and
-  // gives both a slot; `inputs` holds x's n tensors followed by their n tangents (undefined
-  // where zero).
-  void record_with_tangent(const OpDef& op, TensorList inputs, const Tensor& out, const Tensor& t,
-                           const Attrs& attrs, const Tensor& residual);
+              const Tensor& residual = Tensor(), const Tensor& tangent = Tensor());
   // The backward walk over nodes [first_node, end).
   std::vector<Tensor> gradient_from(const Tensor& y, std::span<const Tensor> wrt,
                                     const GradientOptions& options, std::size_t first_node);
@@ -77,7 +74,7 @@ class Tape {
     Tensor output;
     Attrs attrs;
     Tensor residual;  // the op's forward by-product for its VJP rule (see OpDef)
-    Tensor tangent;   // out's tangent, for a node of record_with_tangent; else undefined
+    Tensor tangent;   // out's tangent, for a node of a joint rule; else undefined
   };
   std::int64_t new_slot(TensorImpl& t);
   static std::vector<Node>* spare_nodes();
