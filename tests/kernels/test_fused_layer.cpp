@@ -3,6 +3,7 @@
 // one row, one column (which sum_axis folds differently), shapes above the threading
 // threshold, 1 and 2 threads, with and without the bias gradient. And SiLU's other fused
 // passes (kernels/cpu/silu_fused.hpp) against the maps they replace.
+#include <array>
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstring>
@@ -29,6 +30,34 @@ bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
          (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
+// The reference for a fused pass: one elementwise map, f over equal-length flat buffers,
+// through the library's broadcasting map (the kernel the separate passes ran).
+template <class F, class T, class... In>
+std::vector<T> flat_map(const std::vector<T>& first, const In&... rest) {
+  constexpr std::size_t N = 1 + sizeof...(In);
+  std::int64_t n = static_cast<std::int64_t>(first.size());
+  std::array<const std::int64_t*, N> shapes;
+  std::array<int, N> ranks;
+  shapes.fill(&n);
+  ranks.fill(1);
+  std::vector<T> out(first.size());
+  map_broadcast<T, N>({first.data(), rest.data()...}, shapes, ranks, out.data(), &n, 1, F{});
+  return out;
+}
+
+// Runs check(n) for the flat sizes the fused passes are tested at (empty, one, around a SIMD
+// width, above the threading threshold), on 1 and 2 threads.
+template <class Check>
+void for_flat_sizes(Check check) {
+  for (std::int64_t n : {0, 1, 7, 8, 9, 100, 70001})
+    for (int threads : {1, 2}) {
+      BOOST_TEST_CONTEXT("n " << n << ", threads " << threads) {
+        ScopedThreads scoped(threads);
+        check(n);
+      }
+    }
+}
+
 template <class T>
 void check_against_two_passes() {
   const std::vector<std::pair<std::int64_t, std::int64_t>> shapes = {
@@ -45,10 +74,8 @@ void check_against_two_passes() {
         for (std::size_t i = 0; i < n; ++i) d[i] = T(1) + std::exp(-z[i]);
 
         // The two passes: silu_grad's map over the flat buffer, then the column sums.
-        std::vector<T> dz_ref(n), db_ref(static_cast<std::size_t>(cols));
-        const std::int64_t flat = rows * cols;
-        map_broadcast<T, 3>({z.data(), g.data(), d.data()}, {&flat, &flat, &flat}, {1, 1, 1},
-                            dz_ref.data(), &flat, 1, fn::SiluGradFromDenominator{});
+        const auto dz_ref = flat_map<fn::SiluGradFromDenominator>(z, g, d);
+        std::vector<T> db_ref(static_cast<std::size_t>(cols));
         sum_axis(dz_ref.data(), db_ref.data(), AxisView{1, rows, cols});
 
         std::vector<T> dz(n, T(-7)), db(static_cast<std::size_t>(cols), T(-7));
@@ -68,27 +95,20 @@ void check_against_two_passes() {
 // silu_grad's one-pass VJP against the three maps it replaces (g t, then each derivative).
 template <class T>
 void check_silu_grad_vjp() {
-  for (std::int64_t n : {0, 1, 7, 8, 9, 100, 70001})
-    for (int threads : {1, 2}) {
-      BOOST_TEST_CONTEXT("n " << n << ", threads " << threads) {
-        ScopedThreads scoped(threads);
-        const std::size_t size = static_cast<std::size_t>(n);
-        const auto x = random_vector<T>(size, 5u, -6, 6);
-        const auto g = random_vector<T>(size, 6u), t = random_vector<T>(size, 7u);
-        std::vector<T> d(size);
-        for (std::size_t i = 0; i < size; ++i) d[i] = T(1) + std::exp(-x[i]);
-        std::vector<T> gt(size), dx_ref(size), dt_ref(size);
-        map_broadcast<T, 2>({g.data(), t.data()}, {&n, &n}, {1, 1}, gt.data(), &n, 1, fn::Mul{});
-        map_broadcast<T, 3>({x.data(), gt.data(), d.data()}, {&n, &n, &n}, {1, 1, 1}, dx_ref.data(),
-                            &n, 1, fn::SiluGrad2FromDenominator{});
-        map_broadcast<T, 3>({x.data(), g.data(), d.data()}, {&n, &n, &n}, {1, 1, 1}, dt_ref.data(),
-                            &n, 1, fn::SiluGradFromDenominator{});
-        std::vector<T> dx(size, T(-7)), dt(size, T(-7));
-        silu_grad_vjp(x.data(), d.data(), g.data(), t.data(), dx.data(), dt.data(), n);
-        BOOST_TEST(same_bits(dx, dx_ref));
-        BOOST_TEST(same_bits(dt, dt_ref));
-      }
-    }
+  for_flat_sizes([](std::int64_t n) {
+    const std::size_t size = static_cast<std::size_t>(n);
+    const auto x = random_vector<T>(size, 5u, -6, 6);
+    const auto g = random_vector<T>(size, 6u), t = random_vector<T>(size, 7u);
+    std::vector<T> d(size);
+    for (std::size_t i = 0; i < size; ++i) d[i] = T(1) + std::exp(-x[i]);
+    const auto gt = flat_map<fn::Mul>(g, t);
+    const auto dx_ref = flat_map<fn::SiluGrad2FromDenominator>(x, gt, d);
+    const auto dt_ref = flat_map<fn::SiluGradFromDenominator>(x, g, d);
+    std::vector<T> dx(size, T(-7)), dt(size, T(-7));
+    silu_grad_vjp(x.data(), d.data(), g.data(), t.data(), dx.data(), dt.data(), n);
+    BOOST_TEST(same_bits(dx, dx_ref));
+    BOOST_TEST(same_bits(dt, dt_ref));
+  });
 }
 
 // silu with its tangent, forward (silu, its denominator, silu'(x) dx) and backward (the VJP of
@@ -96,39 +116,32 @@ void check_silu_grad_vjp() {
 // silu_grad; and silu_grad_vjp, silu's VJP, then the sum of x's two cotangents.
 template <class T>
 void check_silu_with_tangent() {
-  for (std::int64_t n : {0, 1, 7, 8, 9, 100, 70001})
-    for (int threads : {1, 2}) {
-      BOOST_TEST_CONTEXT("n " << n << ", threads " << threads) {
-        ScopedThreads scoped(threads);
-        const std::size_t size = static_cast<std::size_t>(n);
-        const auto x = random_vector<T>(size, 8u, -6, 6);
-        const auto dx = random_vector<T>(size, 9u), gy = random_vector<T>(size, 10u),
-                   gt = random_vector<T>(size, 11u);
+  for_flat_sizes([](std::int64_t n) {
+    const std::size_t size = static_cast<std::size_t>(n);
+    const auto x = random_vector<T>(size, 8u, -6, 6);
+    const auto dx = random_vector<T>(size, 9u), gy = random_vector<T>(size, 10u),
+               gt = random_vector<T>(size, 11u);
 
-        std::vector<T> y_ref(size), d_ref(size), t_ref(size);
-        map_unary2(x.data(), y_ref.data(), d_ref.data(), n, fn::SiluAndDenominator{});
-        map_broadcast<T, 3>({x.data(), dx.data(), d_ref.data()}, {&n, &n, &n}, {1, 1, 1},
-                            t_ref.data(), &n, 1, fn::SiluGradFromDenominator{});
-        std::vector<T> y(size, T(-7)), d(size, T(-7)), t(size, T(-7));
-        silu_with_tangent(x.data(), dx.data(), y.data(), d.data(), t.data(), n);
-        BOOST_TEST(same_bits(y, y_ref));
-        BOOST_TEST(same_bits(d, d_ref));
-        BOOST_TEST(same_bits(t, t_ref));
+    std::vector<T> y_ref(size), d_ref(size);
+    map_unary2(x.data(), y_ref.data(), d_ref.data(), n, fn::SiluAndDenominator{});
+    const auto t_ref = flat_map<fn::SiluGradFromDenominator>(x, dx, d_ref);
+    std::vector<T> y(size, T(-7)), d(size, T(-7)), t(size, T(-7));
+    silu_with_tangent(x.data(), dx.data(), y.data(), d.data(), t.data(), n);
+    BOOST_TEST(same_bits(y, y_ref));
+    BOOST_TEST(same_bits(d, d_ref));
+    BOOST_TEST(same_bits(t, t_ref));
 
-        std::vector<T> through_tangent(size), through_value(size), gx_ref(size), gdx_ref(size);
-        silu_grad_vjp(x.data(), d.data(), gt.data(), dx.data(), through_tangent.data(),
-                      gdx_ref.data(), n);
-        map_broadcast<T, 3>({x.data(), gy.data(), d.data()}, {&n, &n, &n}, {1, 1, 1},
-                            through_value.data(), &n, 1, fn::SiluGradFromDenominator{});
-        map_broadcast<T, 2>({through_tangent.data(), through_value.data()}, {&n, &n}, {1, 1},
-                            gx_ref.data(), &n, 1, fn::Add{});
-        std::vector<T> gx(size, T(-7)), gdx(size, T(-7));
-        silu_with_tangent_vjp(x.data(), d.data(), dx.data(), gy.data(), gt.data(), gx.data(),
-                              gdx.data(), n);
-        BOOST_TEST(same_bits(gx, gx_ref));
-        BOOST_TEST(same_bits(gdx, gdx_ref));
-      }
-    }
+    std::vector<T> through_tangent(size), gdx_ref(size);
+    silu_grad_vjp(x.data(), d.data(), gt.data(), dx.data(), through_tangent.data(), gdx_ref.data(),
+                  n);
+    const auto through_value = flat_map<fn::SiluGradFromDenominator>(x, gy, d);
+    const auto gx_ref = flat_map<fn::Add>(through_tangent, through_value);
+    std::vector<T> gx(size, T(-7)), gdx(size, T(-7));
+    silu_with_tangent_vjp(x.data(), d.data(), dx.data(), gy.data(), gt.data(), gx.data(),
+                          gdx.data(), n);
+    BOOST_TEST(same_bits(gx, gx_ref));
+    BOOST_TEST(same_bits(gdx, gdx_ref));
+  });
 }
 
 }  // namespace
