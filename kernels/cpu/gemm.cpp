@@ -91,7 +91,7 @@ void pack_a(bool trans, const T* a, std::int64_t lda, std::int64_t i0, std::int6
     T* out = dst + s * kc;
     if (s < full)
       for (std::int64_t p = 0; p < kc; ++p)
-#pragma GCC unroll 6
+#pragma GCC unroll 8
         for (std::int64_t r = 0; r < MR; ++r) out[p * MR + r] = src[r * lda + p];
     else
       for (std::int64_t p = 0; p < kc; ++p) copy_padded<MR>(src + p, lda, mc - s, out + p * MR);
@@ -180,7 +180,7 @@ template <class T, ASliver kA>
   using B = Batch<T>;
   constexpr std::int64_t MR = Blocking<T>::MR, NR = Blocking<T>::NR, W = Blocking<T>::W;
   B acc0[MR], acc1[MR];
-#pragma GCC unroll 6
+#pragma GCC unroll 8
   for (std::int64_t r = 0; r < MR; ++r) acc0[r] = acc1[r] = B(T(0));
   // The tile of C is read (beta != 0) or written only after the k loop, too late for
   // out-of-order execution to hide a miss: fetch each row's first and last line now, for
@@ -189,7 +189,7 @@ template <class T, ASliver kA>
   // with beta = 1 when their operands came from memory; with kc = 64 and C in cache it cost
   // 2-4%, hence kPrefetchMinK.
   if (kc >= kPrefetchMinK) {
-#pragma GCC unroll 6
+#pragma GCC unroll 8
     for (std::int64_t r = 0; r < MR; ++r)
       if (r < mr) {
         __builtin_prefetch(c + r * ldc, 1);
@@ -202,7 +202,7 @@ template <class T, ASliver kA>
   if constexpr (kA == ASliver::rows) {
     for (std::int64_t p = 0; p < kc; ++p) {
       const B b0 = B::load_aligned(bp), b1 = B::load_aligned(bp + W);
-#pragma GCC unroll 6
+#pragma GCC unroll 8
       for (std::int64_t r = 0; r < MR; ++r) {
         const B av(ap[r * lda + p]);
         acc0[r] = xsimd::fma(av, b0, acc0[r]);
@@ -214,7 +214,7 @@ template <class T, ASliver kA>
     const std::int64_t a_step = kA == ASliver::packed ? MR : lda;
     for (std::int64_t p = 0; p < kc; ++p) {
       const B b0 = B::load_aligned(bp), b1 = B::load_aligned(bp + W);
-#pragma GCC unroll 6
+#pragma GCC unroll 8
       for (std::int64_t r = 0; r < MR; ++r) {
         const B av(ap[r]);
         acc0[r] = xsimd::fma(av, b0, acc0[r]);
@@ -225,7 +225,7 @@ template <class T, ASliver kA>
     }
   }
   const B va(alpha);
-#pragma GCC unroll 6
+#pragma GCC unroll 8
   for (std::int64_t r = 0; r < MR; ++r)
     if (r < mr) store_pair(c + r * ldc, nr, va * acc0[r], va * acc1[r], beta, bias);
 }
