@@ -24,8 +24,9 @@ struct Blocking {
   static constexpr std::int64_t W = kWidth<T>;
   // Rows of a tile: MR x 2 accumulators + 2 batches of B + 1 of A. 6 fills AVX2's 16
   // registers (15). With AVX-512's 32, 8 rows (19 registers) made the layer GEMMs of a
-  // training step 1.01-1.15x as fast as 6 (most on the width-64 weight gradients), and 12 rows
-  // (27 registers) 0.94-1.05x (in-process A/B, alternating, Zen 5, 2026-11-27).
+  // training step 1.01-1.15x as fast as 6 in f32 (most on the width-64 weight gradients) and
+  // 0.98-1.01x in f64, and 12 rows (27 registers) 0.94-1.05x in f32 (in-process A/B,
+  // alternating, Zen 5, 2026-11-27).
   static constexpr std::int64_t MR = kVectorRegisters >= 32 ? 8 : 6;
   static constexpr std::int64_t NR = 2 * W;  // columns of a tile: two SIMD registers
   static constexpr std::int64_t KC = 256;
