@@ -40,7 +40,7 @@ using gemm_detail::store_pair;
 // Writes the first `count` (<= N) values of src, spaced `stride` apart, then zeros, to
 // out[0, N). The trip count is fixed: a variable-length copy and zero fill of a ragged sliver
 // compiled to rep movs / rep stos, whose start-up cost was most of the packing time of an
-// m = 64 weight gradient (64 = 10 slivers of 6 rows + 4).
+// m = 64 weight gradient (with 6-row tiles, 64 = 10 slivers of 6 rows + 4).
 template <std::int64_t N, class T>
 inline void copy_padded(const T* src, std::int64_t stride, std::int64_t count, T* out) {
 #pragma GCC unroll 16

@@ -28,6 +28,7 @@ struct Blocking {
   // 0.98-1.01x in f64, and 12 rows (27 registers) 0.94-1.05x in f32 (in-process A/B,
   // alternating, Zen 5, 2026-11-27).
   static constexpr std::int64_t MR = kVectorRegisters >= 32 ? 8 : 6;
+  static_assert(MR <= 8, "gemm.cpp unrolls its loops over a tile's rows 8 ways");
   static constexpr std::int64_t NR = 2 * W;  // columns of a tile: two SIMD registers
   static constexpr std::int64_t KC = 256;
   static constexpr std::int64_t MC = MR * (sizeof(T) == 4 ? 24 : 16);
