@@ -1,13 +1,18 @@
 // End-to-end: a short seeded CFM training of a VelocityMLP on 8 Gaussians brings the samples'
 // MMD to the data below a threshold that the untrained model fails; the same for the
-// risk-entropic loss at a small lambda and for FDM, so each objective is shown to train.
+// risk-entropic loss at a small lambda and for FDM, so each objective is shown to train. And
+// a training step's results do not depend on the thread count.
 #include <boost/test/unit_test.hpp>
+#include <cstring>
+#include <string>
+#include <vector>
 
 #include "flows/datasets.hpp"
 #include "flows/losses.hpp"
 #include "flows/metrics.hpp"
 #include "flows/sample.hpp"
 #include "nn/nn.hpp"
+#include "support/threads.hpp"
 
 using namespace flowtape;
 using namespace flowtape::flows;
@@ -41,9 +46,55 @@ std::pair<double, double> train(LossOf loss_of, int steps) {
   return {before, sample_mmd(model, data, eval_gen2)};
 }
 
+// The parameters after `steps` steps of `loss` ("cfm", "entropic" or "fdm") on `threads`
+// threads, flattened: width 64, 3 hidden layers, batch 2048, so that every kernel of the step
+// that can go parallel does (layer GEMMs of 2^23 multiply-adds, maps and the fused SiLU
+// backward over 2^17 elements).
+std::vector<float> params_after(const std::string& loss, int threads, int steps) {
+  const test::ScopedThreads scope(threads);
+  Generator gen(11);
+  const EightGaussians data;
+  nn::VelocityMLP model(2, 64, 3, gen, {.time_embedding = nn::TimeEmbeddingKind::raw});
+  nn::Adam opt(model.parameters(), {.lr = 1e-2});
+  const std::int64_t b = 2048;
+  for (int step = 0; step < steps; ++step) {
+    const Tensor x1 = data.sample(b, gen), x0 = randn({b, 2}, gen), t = rand({b, 1}, gen);
+    const PathSample p = Path::rectified().sample(x0, x1, t);
+    auto [l, grads] = nn::loss_and_grad(model.parameters(), [&] {
+      if (loss == "fdm") return fdm_loss(model, p, t, gen).total;
+      const Tensor v = model(p.xt, t);
+      return loss == "cfm" ? cfm_loss(v, p.ut) : entropic_loss(per_sample_loss(v, p.ut), 0.3);
+    });
+    opt.step(grads);
+  }
+  std::vector<float> flat;
+  for (const Tensor& w : model.parameters()) {
+    const float* d = w.data<float>();
+    flat.insert(flat.end(), d, d + w.numel());
+  }
+  return flat;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(flow_training)
+
+// Every kernel computes each value by the same instruction sequence whatever its chunk or
+// block (docs/benchmarks.md, Threads), so whole training steps on two threads give the bits
+// of one. This covers the GEMMs' blocks, the maps' chunks, the fused SiLU backward's column
+// sums, the JVP's fused nodes (FDM) and Adam together.
+BOOST_AUTO_TEST_CASE(training_steps_are_bit_identical_on_one_and_two_threads) {
+  for (const std::string loss : {"cfm", "entropic", "fdm"}) {
+    BOOST_TEST_CONTEXT("loss " << loss) {
+      const std::vector<float> one = params_after(loss, 1, 3), two = params_after(loss, 2, 3);
+      BOOST_TEST_REQUIRE(one.size() == two.size());
+      BOOST_TEST(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
+      // The steps moved the parameters: comparing untrained models would prove nothing.
+      BOOST_TEST(std::memcmp(one.data(), params_after(loss, 1, 0).data(),
+                             one.size() * sizeof(float)) != 0);
+    }
+  }
+}
 
 BOOST_AUTO_TEST_CASE(cfm_learns_eight_gaussians) {
   const auto [before, after] = train(
