@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The caching allocator behind tensor Storage: freed CPU buffers go to a per-thread cache of
 // size classes and are handed out again by the next allocation of the same class, so a
 // training step (which allocates the same shapes as the previous one) makes no heap calls and

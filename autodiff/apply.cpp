@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // apply(): runs one primitive op. The order matters: the output is recorded on the tape
 // before its tangent is computed, so that tangent ops which read the output (exp's tangent is
 // out * dx) see it as a tracked tensor and reverse mode flows through them. An op with a joint
@@ -8,10 +9,10 @@
 #include <string>
 #include <utility>
 
-#include "autodiff/object_pool.hpp"
-#include "autodiff/op.hpp"
-#include "autodiff/ops.hpp"
-#include "autodiff/tape.hpp"
+#include "flowtape/autodiff/object_pool.hpp"
+#include "flowtape/autodiff/op.hpp"
+#include "flowtape/autodiff/ops.hpp"
+#include "flowtape/autodiff/tape.hpp"
 
 namespace flowtape {
 

@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: MIT
 // flowtape's autodiff layer in one include: tensors, ops, the tape and the verbs.
 #pragma once
 
-#include "autodiff/ops.hpp"
-#include "autodiff/random.hpp"
-#include "autodiff/tape.hpp"
-#include "autodiff/tensor.hpp"
-#include "autodiff/verbs.hpp"
-#include "kernels/cpu/parallel.hpp"  // flowtape::set_num_threads
+#include "flowtape/autodiff/ops.hpp"
+#include "flowtape/autodiff/random.hpp"
+#include "flowtape/autodiff/tape.hpp"
+#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/autodiff/verbs.hpp"
+#include "flowtape/kernels/cpu/parallel.hpp"  // flowtape::set_num_threads

@@ -1,16 +1,17 @@
+// SPDX-License-Identifier: MIT
 // cuda_backend with CUDA (see cuda_backend.hpp): tensors to pointers, then kernels/cuda.
 // Nothing here synchronises except copies to the host.
-#include "autodiff/cuda_backend.hpp"
+#include "flowtape/autodiff/cuda_backend.hpp"
 
 #include <stdexcept>
 
-#include "autodiff/random.hpp"
-#include "kernels/cuda/allocator.hpp"
-#include "kernels/cuda/gemm.hpp"
-#include "kernels/cuda/layout.hpp"
-#include "kernels/cuda/optim.hpp"
-#include "kernels/cuda/random.hpp"
-#include "kernels/cuda/runtime.hpp"
+#include "flowtape/autodiff/random.hpp"
+#include "flowtape/kernels/cuda/allocator.hpp"
+#include "flowtape/kernels/cuda/gemm.hpp"
+#include "flowtape/kernels/cuda/layout.hpp"
+#include "flowtape/kernels/cuda/optim.hpp"
+#include "flowtape/kernels/cuda/random.hpp"
+#include "flowtape/kernels/cuda/runtime.hpp"
 
 namespace flowtape::cuda_backend {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The one seam between autodiff and kernels/cuda: Tensor-level entry points that the op
 // forwards, Storage and the optimizers call when their data is on Device::cuda. Each one
 // unpacks tensors into pointers, sizes and strides and calls the matching kernel.
@@ -13,9 +14,9 @@
 #include <span>
 #include <vector>
 
-#include "autodiff/op.hpp"
-#include "kernels/cuda/elementwise.hpp"
-#include "kernels/cuda/reduce.hpp"
+#include "flowtape/autodiff/op.hpp"
+#include "flowtape/kernels/cuda/elementwise.hpp"
+#include "flowtape/kernels/cuda/reduce.hpp"
 
 namespace flowtape {
 class Generator;

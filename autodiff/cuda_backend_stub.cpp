@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: MIT
 // cuda_backend for builds without CUDA: every entry point that would touch a device throws.
 // (Compiled instead of cuda_backend.cpp when FLOWTAPE_HAS_CUDA is not defined.)
 #include <stdexcept>
 
-#include "autodiff/cuda_backend.hpp"
+#include "flowtape/autodiff/cuda_backend.hpp"
 
 namespace flowtape::cuda_backend {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Element types and devices a Tensor can have, and the dispatch from a runtime dtype to the
 // C++ type a kernel is instantiated for.
 #pragma once

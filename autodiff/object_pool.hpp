@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Recycling of the small heap blocks every op allocates: a TensorImpl and a Storage, each in
 // one block with its shared_ptr control block (std::allocate_shared with PoolAllocator). The
 // tensors' data already comes from a caching allocator (allocator.hpp); these blocks went to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The shape of a primitive op's definition, and apply(), the one function that runs any op:
 // shape rule -> forward kernel -> record on the active tape -> forward-mode tangent.
 //
@@ -14,8 +15,8 @@
 #include <span>
 #include <vector>
 
-#include "autodiff/tensor.hpp"
-#include "autodiff/tensor_list.hpp"
+#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/autodiff/tensor_list.hpp"
 
 namespace flowtape {
 

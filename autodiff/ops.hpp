@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The differentiable operations on tensors. Each primitive here has exactly one definition
 // (shape rule, forward, JVP rule, VJP rule) in ops_*.cpp; the composites (mean, transpose,
 // the scalar overloads, ...) are written in terms of primitives and need no rules of their
@@ -18,8 +19,8 @@
 
 #include <vector>
 
-#include "autodiff/tensor.hpp"
-#include "autodiff/tensor_list.hpp"
+#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/autodiff/tensor_list.hpp"
 
 namespace flowtape {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The op table, part 5: moving tensors between devices, plus the host-side device helpers
 // declared in tensor.hpp (to_host, relocate, cuda_*). to_device is an ordinary primitive, so
 // a loss computed on the GPU from host data differentiates back to the host with no extra
@@ -5,11 +6,11 @@
 #include <cstring>
 #include <memory>
 
-#include "autodiff/cuda_backend.hpp"
-#include "autodiff/object_pool.hpp"
-#include "autodiff/op.hpp"
-#include "autodiff/ops.hpp"
-#include "autodiff/rules.hpp"
+#include "flowtape/autodiff/cuda_backend.hpp"
+#include "flowtape/autodiff/object_pool.hpp"
+#include "flowtape/autodiff/op.hpp"
+#include "flowtape/autodiff/ops.hpp"
+#include "flowtape/autodiff/rules.hpp"
 
 namespace flowtape {
 namespace {

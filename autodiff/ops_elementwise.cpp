@@ -1,16 +1,17 @@
+// SPDX-License-Identifier: MIT
 // The op table, part 1: elementwise primitives. Each OpDef below is the single definition of
 // its op: shape rule, forward kernel, JVP rule, VJP rule (see op.hpp).
 #include <functional>
 #include <initializer_list>
 #include <stdexcept>
 
-#include "autodiff/cuda_backend.hpp"
-#include "autodiff/op.hpp"
-#include "autodiff/ops.hpp"
-#include "autodiff/rules.hpp"
-#include "kernels/cpu/elementwise.hpp"
-#include "kernels/cpu/math.hpp"
-#include "kernels/cpu/silu_fused.hpp"
+#include "flowtape/autodiff/cuda_backend.hpp"
+#include "flowtape/autodiff/op.hpp"
+#include "flowtape/autodiff/ops.hpp"
+#include "flowtape/autodiff/rules.hpp"
+#include "flowtape/kernels/cpu/elementwise.hpp"
+#include "flowtape/kernels/cpu/math.hpp"
+#include "flowtape/kernels/cpu/silu_fused.hpp"
 
 namespace flowtape {
 namespace {

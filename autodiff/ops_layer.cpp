@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The op table, part 6: a fused layer. linear_silu(x, w, b) = silu(x w^T + b), an MLP's hidden
 // layer as one primitive. Against linear followed by silu it saves a tape node and, in the
 // backward pass, the bias gradient's own pass over [m, n]: one kernel writes g silu'(z) and
@@ -11,12 +12,12 @@
 // wherever a tangent would flow through the layer (inside jvp(), as the FDM loss does).
 #include <stdexcept>
 
-#include "autodiff/op.hpp"
-#include "autodiff/ops.hpp"
-#include "autodiff/rules.hpp"
-#include "kernels/cpu/elementwise.hpp"
-#include "kernels/cpu/fused_layer.hpp"
-#include "kernels/cpu/math.hpp"
+#include "flowtape/autodiff/op.hpp"
+#include "flowtape/autodiff/ops.hpp"
+#include "flowtape/autodiff/rules.hpp"
+#include "flowtape/kernels/cpu/elementwise.hpp"
+#include "flowtape/kernels/cpu/fused_layer.hpp"
+#include "flowtape/kernels/cpu/math.hpp"
 
 namespace flowtape {
 namespace {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The op table, part 3: matrix multiplication, op(a) @ op(b), on 2-D matrices or 3-D batches
 // of them, and the affine layer linear(x, w, b) = x w^T + b. The transposes are flags passed
 // to the GEMM's packing, never materialised, which is what keeps the backward pass (g @ b^T,
@@ -5,11 +6,11 @@
 #include <stdexcept>
 #include <string>
 
-#include "autodiff/cuda_backend.hpp"
-#include "autodiff/op.hpp"
-#include "autodiff/ops.hpp"
-#include "autodiff/rules.hpp"
-#include "kernels/cpu/gemm.hpp"
+#include "flowtape/autodiff/cuda_backend.hpp"
+#include "flowtape/autodiff/op.hpp"
+#include "flowtape/autodiff/ops.hpp"
+#include "flowtape/autodiff/rules.hpp"
+#include "flowtape/kernels/cpu/gemm.hpp"
 
 namespace flowtape {
 namespace {

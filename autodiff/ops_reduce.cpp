@@ -1,12 +1,13 @@
+// SPDX-License-Identifier: MIT
 // The op table, part 2: reductions along one axis (sum, max, logsumexp) and softmax.
 // Rules receive the attrs with the axis already normalised to [0, rank).
 #include <stdexcept>
 
-#include "autodiff/cuda_backend.hpp"
-#include "autodiff/op.hpp"
-#include "autodiff/ops.hpp"
-#include "autodiff/rules.hpp"
-#include "kernels/cpu/reduce.hpp"
+#include "flowtape/autodiff/cuda_backend.hpp"
+#include "flowtape/autodiff/op.hpp"
+#include "flowtape/autodiff/ops.hpp"
+#include "flowtape/autodiff/rules.hpp"
+#include "flowtape/kernels/cpu/reduce.hpp"
 
 namespace flowtape {
 namespace {

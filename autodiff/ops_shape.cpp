@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The op table, part 4: shape and data-movement primitives. They come in adjoint pairs, and
 // each one's VJP is its partner: reshape/reshape, broadcast_to/sum_to, permute/permute by the
 // inverse, slice/pad, concat/slices.
@@ -7,13 +8,13 @@
 #include <stdexcept>
 #include <string>
 
-#include "autodiff/cuda_backend.hpp"
-#include "autodiff/op.hpp"
-#include "autodiff/ops.hpp"
-#include "autodiff/rules.hpp"
-#include "kernels/cpu/elementwise.hpp"
-#include "kernels/cpu/layout.hpp"
-#include "kernels/cpu/reduce.hpp"
+#include "flowtape/autodiff/cuda_backend.hpp"
+#include "flowtape/autodiff/op.hpp"
+#include "flowtape/autodiff/ops.hpp"
+#include "flowtape/autodiff/rules.hpp"
+#include "flowtape/kernels/cpu/elementwise.hpp"
+#include "flowtape/kernels/cpu/layout.hpp"
+#include "flowtape/kernels/cpu/reduce.hpp"
 
 namespace flowtape {
 namespace {

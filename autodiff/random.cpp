@@ -1,15 +1,16 @@
+// SPDX-License-Identifier: MIT
 // The Generator (Philox-4x32-10, kernels/cpu/philox.hpp, which draws runs of blocks on SIMD
 // lanes) and the samplers built on it. Uniforms take the top bits of each word
 // (24 for f32, 53 for f64); normals use Box-Muller in double precision, so f32 and f64
 // samples from the same seed agree to f32 rounding. Box-Muller runs on SIMD lanes
 // (kernels/cpu/box_muller.hpp) over chunks of blocks, for single draws too, so a block's
 // normal is the same whichever call converts it.
-#include "autodiff/random.hpp"
+#include "flowtape/autodiff/random.hpp"
 
 #include <algorithm>
 
-#include "kernels/cpu/box_muller.hpp"
-#include "kernels/cpu/philox.hpp"
+#include "flowtape/kernels/cpu/box_muller.hpp"
+#include "flowtape/kernels/cpu/philox.hpp"
 
 namespace flowtape {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Generator: a counter-based Philox-4x32-10 random number generator (Salmon et al., SC'11).
 // A (key, counter) pair fully determines the stream, so runs are reproducible bit for bit,
 // and split() derives independent child streams without sharing state (as in JAX).

@@ -1,13 +1,14 @@
+// SPDX-License-Identifier: MIT
 // Small helpers shared by the op definitions in ops_*.cpp (not part of the public API).
 #pragma once
 
 #include <stdexcept>
 #include <string>
 
-#include "autodiff/op.hpp"
-#include "autodiff/ops.hpp"
-#include "autodiff/tape.hpp"
-#include "kernels/cpu/gemm.hpp"
+#include "flowtape/autodiff/op.hpp"
+#include "flowtape/autodiff/ops.hpp"
+#include "flowtape/autodiff/tape.hpp"
+#include "flowtape/kernels/cpu/gemm.hpp"
 
 namespace flowtape::rules {
 

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // Shape arithmetic and its error messages.
-#include "autodiff/shape.hpp"
+#include "flowtape/autodiff/shape.hpp"
 
 #include <stdexcept>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shape: the extents of a tensor (rank <= 8, stored inline so creating a tensor does not
 // allocate for it), NumPy broadcasting, and axis normalisation with readable errors.
 #pragma once

@@ -1,11 +1,12 @@
+// SPDX-License-Identifier: MIT
 // The tape, the recording scopes and the backward walk.
-#include "autodiff/tape.hpp"
+#include "flowtape/autodiff/tape.hpp"
 
 #include <atomic>
 #include <stdexcept>
 #include <string>
 
-#include "autodiff/ops.hpp"
+#include "flowtape/autodiff/ops.hpp"
 
 namespace flowtape {
 namespace {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tape: the Wengert list of reverse mode, and the scopes that control recording.
 //
 // While a Tape is alive it is the active tape of its thread (one per thread). Each op whose
@@ -15,8 +16,8 @@
 #include <span>
 #include <vector>
 
-#include "autodiff/op.hpp"
-#include "autodiff/tensor.hpp"
+#include "flowtape/autodiff/op.hpp"
+#include "flowtape/autodiff/tensor.hpp"
 
 namespace flowtape {
 

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // Tensor handles, storage and creation functions.
-#include "autodiff/tensor.hpp"
+#include "flowtape/autodiff/tensor.hpp"
 
 #include <atomic>
 #include <cmath>
@@ -7,11 +8,11 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "autodiff/allocator.hpp"
-#include "autodiff/cuda_backend.hpp"
-#include "autodiff/object_pool.hpp"
-#include "autodiff/ops.hpp"
-#include "autodiff/random.hpp"
+#include "flowtape/autodiff/allocator.hpp"
+#include "flowtape/autodiff/cuda_backend.hpp"
+#include "flowtape/autodiff/object_pool.hpp"
+#include "flowtape/autodiff/ops.hpp"
+#include "flowtape/autodiff/random.hpp"
 
 namespace flowtape {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tensor: a cheap, shared handle to a contiguous row-major buffer with a shape, a dtype and a
 // device, plus its autodiff metadata (its slot on the active tape, an optional forward-mode
 // tangent). Copying a Tensor copies the handle, not the data. The differentiable operations
@@ -10,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/dtype.hpp"
-#include "autodiff/shape.hpp"
+#include "flowtape/autodiff/dtype.hpp"
+#include "flowtape/autodiff/shape.hpp"
 
 namespace flowtape {
 

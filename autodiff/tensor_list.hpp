@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TensorList: the inputs of one op, held inside the object (no heap call) when there are at
 // most kInline of them, as for every primitive but a concat of many tensors.
 //
@@ -14,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "autodiff/tensor.hpp"
+#include "flowtape/autodiff/tensor.hpp"
 
 namespace flowtape {
 

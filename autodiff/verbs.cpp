@@ -1,15 +1,16 @@
+// SPDX-License-Identifier: MIT
 // The autodiff verbs. The reverse-mode ones share reverse(): on a fresh tape when none is
 // recording, or on the active tape with create_graph (then only the nodes recorded after the
 // call began are walked, and the leaves are identity copies that stay connected to the
 // caller's tensors, so the outer tape can differentiate through the result).
-#include "autodiff/verbs.hpp"
+#include "flowtape/autodiff/verbs.hpp"
 
 #include <stdexcept>
 #include <string>
 
-#include "autodiff/object_pool.hpp"
-#include "autodiff/ops.hpp"
-#include "autodiff/tape.hpp"
+#include "flowtape/autodiff/object_pool.hpp"
+#include "flowtape/autodiff/ops.hpp"
+#include "flowtape/autodiff/tape.hpp"
 
 namespace flowtape {
 namespace {

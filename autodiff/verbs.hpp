@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The autodiff verbs, in the functional style of JAX, over the tape engine:
 //
 //   grad(f, x)              d f / d x for a scalar f
@@ -19,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "autodiff/tensor.hpp"
+#include "flowtape/autodiff/tensor.hpp"
 
 namespace flowtape {
 

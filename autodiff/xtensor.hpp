@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Conversions between flowtape tensors and xtensor containers, so users handle data, metrics
 // and plots with xtensor. view() wraps a CPU tensor's buffer without copying.
 #pragma once
@@ -8,7 +9,7 @@
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xarray.hpp>
 
-#include "autodiff/tensor.hpp"
+#include "flowtape/autodiff/tensor.hpp"
 
 namespace flowtape {
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # flowtape against PyTorch CPU on flow-matching training steps, side by side, in one run.
 #
 #   bench/compare.sh                      # the full grid, 3 rounds (~8 minutes)
@@ -17,7 +18,7 @@
 #
 # Fairness: torch gets torch.set_num_threads(T) and OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = T
 # (Debian's torch calls OpenBLAS, which set_num_threads does not reach), and glibc malloc
-# tuned against per-step page faults (GLIBC_TUNABLES below, as /work/shared/bench does);
+# tuned against per-step page faults (GLIBC_TUNABLES below, as the peers' usual setup does);
 # flowtape gets flowtape::set_num_threads(T) and the same environment.
 # Needs Debian's python3-torch (run with /usr/bin/python3, not a pyenv python).
 set -euo pipefail

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Flow-matching training throughput of flowtape: one process = one configuration, printing
 // one JSON line (steps/s median over timed blocks, and the peak resident set size), so that
 // bench/compare.sh can run it interleaved with the PyTorch peer (bench/py/flow_torch.py),
@@ -20,13 +21,13 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/autodiff.hpp"
-#include "flows/datasets.hpp"
-#include "flows/losses.hpp"
-#include "flows/path.hpp"
-#include "nn/grad_step.hpp"
-#include "nn/optimizer.hpp"
-#include "nn/velocity_mlp.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
+#include "flowtape/flows/datasets.hpp"
+#include "flowtape/flows/losses.hpp"
+#include "flowtape/flows/path.hpp"
+#include "flowtape/nn/grad_step.hpp"
+#include "flowtape/nn/optimizer.hpp"
+#include "flowtape/nn/velocity_mlp.hpp"
 
 using namespace flowtape;
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // GEMM throughput: flowtape's packed GEMM against OpenBLAS, single thread, in the same process,
 // with both measured in alternating rounds so that a change in machine load hits both. Prints
 // this core's f32 / f64 FMA peak (measured) and each GEMM's share of it, then three tables:
@@ -21,8 +22,8 @@
 #include <vector>
 
 #include "bench/timing.hpp"
-#include "kernels/cpu/gemm.hpp"
-#include "kernels/cpu/simd.hpp"
+#include "flowtape/kernels/cpu/gemm.hpp"
+#include "flowtape/kernels/cpu/simd.hpp"
 
 extern "C" void openblas_set_num_threads(int);
 extern "C" char* openblas_get_corename(void);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Training throughput on the GPU: optimizer steps per second of CFM and FDM (Hutchinson, one
 // Rademacher probe) on a VelocityMLP (2-D data, 3 x 256 hidden, SiLU, raw time), f32, at
 // batch 1024 and 65536. Data, noise and times are drawn on the device each step (Philox), so
@@ -10,9 +11,9 @@
 #include <string>
 
 #include "bench/timing.hpp"
-#include "flows/losses.hpp"
-#include "flows/path.hpp"
-#include "nn/nn.hpp"
+#include "flowtape/flows/losses.hpp"
+#include "flowtape/flows/path.hpp"
+#include "flowtape/nn/nn.hpp"
 
 using namespace flowtape;
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Long-run check (not a test: it takes minutes): 100k training steps of a small velocity MLP
 // (batch 64) through the flowtape Trainer, printing the resident set size and the bytes held
 // by live tensors every 10k steps. Memory must stay flat: after the first 10k steps (warm-up:

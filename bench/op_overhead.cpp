@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: MIT
 // Per-op overhead of the autodiff engine: the cost of one small op (a [4] + [4] add) run
 // plainly, run while a tape records it, and the cost per node of the backward walk. The
 // difference between the first two is what recording costs.
 #include <cstdio>
 
-#include "autodiff/autodiff.hpp"
 #include "bench/timing.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
 
 using namespace flowtape;
 

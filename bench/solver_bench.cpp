@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ODE solver benchmark: flowtape's integrate() against Boost.Odeint's controlled dopri5 run in
 // the same process. (1) Solver overhead per step on a [1024, 2] batch with a cheap rotation
 // field; (2) NFE and time on a fixed random 2-layer tanh MLP field (2 -> 64 -> 2) for a
@@ -8,9 +9,9 @@
 #include <cstdio>
 #include <vector>
 
-#include "autodiff/autodiff.hpp"
 #include "bench/timing.hpp"
-#include "solvers/solvers.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
+#include "flowtape/solvers/solvers.hpp"
 
 using namespace flowtape;
 using namespace flowtape::solvers;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Timing helper for the benchmarks: repeats a call until a minimum time has passed, several
 // times, and reports the median seconds per call.
 #pragma once

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """PyTorch peer of bench/gpu_train_bench.cpp: optimizer steps per second of CFM and FDM
 (Hutchinson, one Rademacher probe, w_div = 0.1) on the same VelocityMLP (2-D data, raw time
 concatenated to x, 3 hidden layers of 256, SiLU), f32, at batch 1024 and 65536, with data,

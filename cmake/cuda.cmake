@@ -1,9 +1,12 @@
+# SPDX-License-Identifier: MIT
 # Decides whether the CUDA backend is built and, if so, enables the CUDA language and finds the
 # toolkit's libraries. Sets FLOWTAPE_HAS_CUDA (a CMake variable, and a compile definition on
-# flowtape_options so every target can test `#ifdef FLOWTAPE_HAS_CUDA`).
+# flowtape_build_options so every flowtape target can test `#ifdef FLOWTAPE_HAS_CUDA`).
 #
-# nvcc compiles without a GPU, so CI machines build and link the backend; its tests decide at
-# run time whether there is a device (tests/cuda).
+# Off unless asked for (FLOWTAPE_CUDA=ON or AUTO): a CPU-only user must not link cudart and
+# cuBLAS because nvcc happens to be installed. nvcc compiles without a GPU, so CI builds and
+# links the backend (scripts/test.sh asks for AUTO); its tests decide at run time whether
+# there is a device (tests/cuda).
 set(FLOWTAPE_HAS_CUDA OFF)
 string(TOUPPER "${FLOWTAPE_CUDA}" _flowtape_cuda_mode)
 if(NOT _flowtape_cuda_mode STREQUAL "OFF")
@@ -39,10 +42,10 @@ if(FLOWTAPE_HAS_CUDA)
   set(CMAKE_CUDA_STANDARD 20)
   set(CMAKE_CUDA_STANDARD_REQUIRED ON)
   set(CMAKE_CUDA_EXTENSIONS OFF)
-  target_compile_definitions(flowtape_options INTERFACE FLOWTAPE_HAS_CUDA)
+  target_compile_definitions(flowtape_build_options INTERFACE FLOWTAPE_HAS_CUDA)
   message(STATUS "flowtape: CUDA backend ON (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, "
                  "architectures ${CMAKE_CUDA_ARCHITECTURES})")
 else()
-  message(STATUS "flowtape: CUDA backend OFF (FLOWTAPE_CUDA=${FLOWTAPE_CUDA}; no CUDA compiler "
-                 "found or disabled): device=cuda tensors will throw")
+  message(STATUS "flowtape: CUDA backend OFF (FLOWTAPE_CUDA=${FLOWTAPE_CUDA}): device=cuda "
+                 "tensors will throw")
 endif()

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // autodiff_demo: the three modes of flowtape's autodiff on a small tanh MLP f: R^2 -> R^2.
 //  1. reverse mode: fit f to a rotation field v(x) = (-x2, x1) by gradient descent;
 //  2. forward mode: the exact divergence of f (two JVPs) and a Hutchinson estimate;
@@ -8,7 +9,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "autodiff/autodiff.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
 
 using namespace flowtape;
 

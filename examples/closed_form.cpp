@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: MIT
 // closed_form: what the closed-form empirical velocity says about flow matching (Bertrand,
-// Gagneux, Massias, Emonet, "On the closed-form of flow matching", NeurIPS 2025; PAPERS.md 4).
+// Gagneux, Massias, Emonet, "On the closed-form of flow matching", NeurIPS 2025;
+// docs/objectives.md).
 //
 //   1. The closed-form velocity u*(x, t) of a finite training set only reproduces training
 //      points: its samples land on them (distance to the nearest training point ~ 0).
@@ -16,7 +18,7 @@
 //   closed_form [--train-size 500] [--steps 3000] [--efm-extra 256] [--out runs/closed_form]
 //
 // The defaults take ~1.6 min on 2 cores (AMD EPYC, AVX2); the table it prints is in README.md.
-#include "flows/closed_form.hpp"
+#include "flowtape/flows/closed_form.hpp"
 
 #include <CLI/CLI.hpp>
 #include <cmath>
@@ -27,8 +29,8 @@
 #include "examples/app/parallel_runs.hpp"
 #include "examples/app/plot.hpp"
 #include "examples/app/trainer.hpp"
-#include "flows/coupling.hpp"
-#include "flows/metrics.hpp"
+#include "flowtape/flows/coupling.hpp"
+#include "flowtape/flows/metrics.hpp"
 
 using namespace flowtape;
 using namespace flowtape::app;

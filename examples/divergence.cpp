@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // divergence: conditional flow matching (CFM) against flow and divergence matching (FDM;
-// Huang et al., ICML 2025, PAPERS.md 2) on the 1-D four-peak Gaussian mixture and the 2-D
+// Huang et al., ICML 2025, docs/objectives.md) on the 1-D four-peak Gaussian mixture and the 2-D
 // checkerboard. FDM adds the squared conditional continuity residual, with the divergence of
 // the model from a Hutchinson probe through a forward-mode JVP and the stop-gradient of the
 // official code; its weight is the official 2-D code's 0.1 (`--fdm-weight`).

@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: MIT
 // embed_trainer: the whole training loop of a flowtape model in plain C++ - a VelocityMLP
 // regressed onto v(x, t) = -x + sin(3 t) with Adam, then saved as a safetensors checkpoint.
 // Usage: embed_trainer [checkpoint path (default embed_trainer.safetensors)]
 #include <cstdio>
 
-#include "nn/nn.hpp"
+#include "flowtape/nn/nn.hpp"
 
 using namespace flowtape;
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // flowtape: the command-line trainer.
 //
 //   flowtape train  --dataset rings --loss entropic --out runs/rings   train, then evaluate
@@ -19,7 +20,7 @@
 #include "examples/app/evaluate.hpp"
 #include "examples/app/progress.hpp"
 #include "examples/app/trainer.hpp"
-#include "flows/likelihood.hpp"
+#include "flowtape/flows/likelihood.hpp"
 
 using namespace flowtape;
 using namespace flowtape::app;

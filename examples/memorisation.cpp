@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // memorisation: does a flow trained on a fixed set of (x0, x1) pairs reproduce the pairing?
-// (Reu, Dromigny, Bronstein, Vargas, arXiv 2510.18118; PAPERS.md 3.) The pairs are random
+// (Reu, Dromigny, Bronstein, Vargas, arXiv 2510.18118; docs/objectives.md). The pairs are random
 // (x0 ~ N(0, I), x1 from the 8-Gaussians data, independently drawn), so straight lines cross;
 // the paper's claim is that with the deterministic interpolant x_t = (1 - t) x0 + t x1 the
 // network still learns a field whose flow maps each training source to its own partner
@@ -24,7 +25,7 @@
 #include "examples/app/parallel_runs.hpp"
 #include "examples/app/plot.hpp"
 #include "examples/app/trainer.hpp"
-#include "flows/metrics.hpp"
+#include "flowtape/flows/metrics.hpp"
 
 using namespace flowtape;
 using namespace flowtape::app;

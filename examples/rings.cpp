@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // rings: rectified flow matching against risk-entropic flow matching on the ring data with
-// lobes and angular gaps (Ramezani & Englard, arXiv 2512.03078; PAPERS.md 1). The flagship
+// lobes and angular gaps (Ramezani & Englard, arXiv 2512.03078; docs/objectives.md). The flagship
 // example and the README's main job.
 //
 // For each seed it trains the rectified-FM baseline and the entropic loss with a linear
@@ -7,7 +8,7 @@
 // each model with dopri5, and reports the paper's ring metrics (angular spread error, gap
 // violation rate, mode concentration, variance error) plus MMD, as mean +- std over seeds,
 // with the relative improvement in angular spread error over the baseline. The paper's own
-// data, network and step counts were not published; ours are the proposal in PAPERS.md 1.5
+// data, network and step counts were not published; ours are the proposal in docs/objectives.md
 // (flows/datasets.hpp), so compare trends, not digits.
 //
 //   rings [--steps 2000] [--seeds 3] [--lambdas 0.1,0.2,0.3,0.4,0.5] [--out runs/rings]

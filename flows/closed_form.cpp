@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: MIT
 // The closed-form empirical velocity; see closed_form.hpp.
-#include "flows/closed_form.hpp"
+#include "flowtape/flows/closed_form.hpp"
 
 #include <sstream>
 #include <stdexcept>
 
-#include "flows/path.hpp"
+#include "flowtape/flows/path.hpp"
 
 namespace flowtape::flows {
 

@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: MIT
 // The closed-form optimal velocity of flow matching for a finite dataset {x^(i)} under the
 // rectified path (Bertrand et al., "On the closed-form of flow matching", Prop. 1;
-// PAPERS.md 4.1), with Lipman's sigma_min as the repository implements it:
+// docs/objectives.md), with Lipman's sigma_min as the repository implements it:
 //
 //   sigma_t = 1 - (1 - sigma_min) t
 //   w(x, t) = softmax_i( -||x - t x^(i)||^2 / (2 sigma_t^2) )
@@ -13,7 +14,7 @@
 // pointing at the nearest training point instead of a division by zero.
 #pragma once
 
-#include "flows/velocity.hpp"
+#include "flowtape/flows/velocity.hpp"
 
 namespace flowtape::flows {
 

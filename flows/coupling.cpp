@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // Couplings and the exact assignment solver behind minibatch OT.
-#include "flows/coupling.hpp"
+#include "flowtape/flows/coupling.hpp"
 
 #include <algorithm>
 #include <cmath>

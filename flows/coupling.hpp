@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: MIT
 // Couplings: how a batch of sources x0 is paired with a batch of data x1 before the path is
 // sampled. Independent pairing keeps the draw order; minibatch optimal transport re-pairs the
 // batch by the exact assignment that minimises the total squared distance (Tong et al.'s
 // OT-CFM, Pooladian et al.); fixed pairs hold a training set of (x0, x1) for the
-// memorisation study (PAPERS.md 3), where the same source must always meet the same target.
+// memorisation study (docs/objectives.md), where the same source must always meet the same target.
 //
 // Couplings act on data, not on values with gradients: the outputs are fresh tensors.
 #pragma once
@@ -11,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "autodiff/autodiff.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
 
 namespace flowtape::flows {
 

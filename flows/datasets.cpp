@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // The toy datasets; see datasets.hpp for each one's definition and provenance.
-#include "flows/datasets.hpp"
+#include "flowtape/flows/datasets.hpp"
 
 #include <cmath>
 #include <limits>

@@ -1,12 +1,13 @@
+// SPDX-License-Identifier: MIT
 // Seeded toy datasets of the flow-matching literature, each drawable at any batch size from a
 // Generator, with its exact log-density where one exists (for NLL references).
 //
 //   rings         the risk-entropic paper's ring with lobes and angular gaps. Its exact
-//                 parameters were not published (PAPERS.md 1.5); ours is the proposal there:
+//                 parameters were not published (docs/objectives.md); ours is the proposal there:
 //                 K arcs centred at 2 pi k / K, each of half-width alpha pi / K (alpha < 1
 //                 leaves K gaps), angle uniform within the arc, radius R + N(0, s_r^2), and
 //                 lobe weights (by default one minority lobe, the "rare branch").
-//   checkerboard  the FDM paper's official 2-D data (PAPERS.md 2.4): eight unit squares in
+//   checkerboard  the FDM paper's official 2-D data (docs/objectives.md): eight unit squares in
 //                 [-2, 2]^2 scaled by 1/0.45; exact density 1 / 39.506.
 //   8gaussians    eight N(c_k, std^2 I) on a circle of radius 5, std 0.5.
 //   moons         two interleaved half circles (scikit-learn's make_moons geometry) + noise.
@@ -21,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include "autodiff/autodiff.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
 
 namespace flowtape::flows {
 

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // Divergence by forward-mode JVPs; see divergence.hpp.
-#include "flows/divergence.hpp"
+#include "flowtape/flows/divergence.hpp"
 
 #include <sstream>
 #include <stdexcept>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The divergence div_x v(x, t) = tr(d v / d x) of a velocity field, per sample, by forward-mode
 // JVPs: exactly with d JVPs (one per basis vector; right for low d), or by Hutchinson's
 // estimator E_z[z^T J z] with a few Gaussian or Rademacher probes. Inside a recording Tape the
@@ -8,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "flows/velocity.hpp"
+#include "flowtape/flows/velocity.hpp"
 
 namespace flowtape::flows {
 

@@ -1,13 +1,14 @@
+// SPDX-License-Identifier: MIT
 // flowtape's flow-matching pieces in one include.
 #pragma once
 
-#include "flows/closed_form.hpp"
-#include "flows/coupling.hpp"
-#include "flows/datasets.hpp"
-#include "flows/divergence.hpp"
-#include "flows/likelihood.hpp"
-#include "flows/losses.hpp"
-#include "flows/metrics.hpp"
-#include "flows/path.hpp"
-#include "flows/sample.hpp"
-#include "flows/velocity.hpp"
+#include "flowtape/flows/closed_form.hpp"
+#include "flowtape/flows/coupling.hpp"
+#include "flowtape/flows/datasets.hpp"
+#include "flowtape/flows/divergence.hpp"
+#include "flowtape/flows/likelihood.hpp"
+#include "flowtape/flows/losses.hpp"
+#include "flowtape/flows/metrics.hpp"
+#include "flowtape/flows/path.hpp"
+#include "flowtape/flows/sample.hpp"
+#include "flowtape/flows/velocity.hpp"

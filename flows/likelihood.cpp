@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // Log-likelihood by the augmented ODE; see likelihood.hpp.
-#include "flows/likelihood.hpp"
+#include "flowtape/flows/likelihood.hpp"
 
 #include <cmath>
 #include <numbers>

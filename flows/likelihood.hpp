@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Log-likelihood of data under a flow by the instantaneous change of variables: integrate the
 // augmented ODE d/dt (x, l) = (v(x, t), div v(x, t)) backward from t1 = 1 (the data) to t0 = 0
 // (the source), so that l(0) = -int_0^1 div v dt and
@@ -8,9 +9,9 @@
 
 #include <cstdint>
 
-#include "flows/divergence.hpp"
-#include "flows/velocity.hpp"
-#include "solvers/solvers.hpp"
+#include "flowtape/flows/divergence.hpp"
+#include "flowtape/flows/velocity.hpp"
+#include "flowtape/solvers/solvers.hpp"
 
 namespace flowtape::flows {
 

@@ -1,12 +1,13 @@
+// SPDX-License-Identifier: MIT
 // The flow-matching losses; the formulas and the choices made are in losses.hpp.
-#include "flows/losses.hpp"
+#include "flowtape/flows/losses.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
 
-#include "flows/closed_form.hpp"
+#include "flowtape/flows/closed_form.hpp"
 
 namespace flowtape::flows {
 

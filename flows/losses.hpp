@@ -1,18 +1,19 @@
+// SPDX-License-Identifier: MIT
 // The flow-matching objectives, each a function of model outputs and targets so it fits any
 // training loop (the example programs and the CLI use them as they are).
 //
-//   per_sample_loss  l_i = ||v_i - u_i||^2, summed over coordinates (PAPERS.md 1.2 reads the
+//   per_sample_loss  l_i = ||v_i - u_i||^2, summed over coordinates (docs/objectives.md reads the
 //                    entropic paper's l_i as a sum; a per-coordinate mean only rescales
 //                    lambda by d).
 //   cfm_loss         mean_i l_i: the conditional flow-matching regression.
 //   entropic_loss    (1/lambda) log((1/B) sum_i exp(lambda l_i)), the risk-entropic (tilted)
-//                    aggregation of the batch (PAPERS.md 1.2). Its gradient is
+//                    aggregation of the batch (docs/objectives.md). Its gradient is
 //                    sum_i softmax(lambda l)_i grad l_i. Exactly the mean at lambda = 0 and
 //                    smooth through it: for small lambda spreads it is evaluated as
 //                    mean(l) + log1p(mean(expm1(lambda (l - mean l)))) / lambda, which has no
 //                    cancellation; for large spreads as a max-shifted log-sum-exp, which
 //                    cannot overflow (l_i ~ 1e4 with lambda = 1 is fine).
-//   fdm_loss         flow and divergence matching (Huang et al., PAPERS.md 2.3): w_cfm L_CFM +
+//   fdm_loss         flow and divergence matching (Huang et al., docs/objectives.md): w_cfm L_CFM +
 //                    w_div L_CDM, with the conditional continuity residual
 //                    rho = sigma_t [ z^T J z + (z.s)(z.sg[v]) - (z.s)(z.u) - (sigma'/sigma)|z|^2 ]
 //                    from Hutchinson probes z through jvp, or its exact-trace form
@@ -28,9 +29,9 @@
 #include <cstdint>
 #include <string>
 
-#include "flows/divergence.hpp"
-#include "flows/path.hpp"
-#include "flows/velocity.hpp"
+#include "flowtape/flows/divergence.hpp"
+#include "flowtape/flows/path.hpp"
+#include "flowtape/flows/velocity.hpp"
 
 namespace flowtape::flows {
 
@@ -38,7 +39,7 @@ Tensor per_sample_loss(const Tensor& v, const Tensor& u);  // [B]
 Tensor cfm_loss(const Tensor& v, const Tensor& u);         // scalar
 Tensor entropic_loss(const Tensor& per_sample, double lambda);
 
-// The lambda schedule of the entropic loss (PAPERS.md 1.4): constant, or a linear ramp from 0
+// The lambda schedule of the entropic loss (docs/objectives.md): constant, or a linear ramp from 0
 // at step `start` to lambda_max at step `end`, held afterwards.
 class LambdaSchedule {
  public:

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // Sample-quality metrics; definitions in metrics.hpp.
-#include "flows/metrics.hpp"
+#include "flowtape/flows/metrics.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -81,7 +82,7 @@ double mmd_rbf(const Tensor& x, const Tensor& y, std::vector<double> bandwidths)
   const Points a = points(x, "mmd_rbf"), b = points(y, "mmd_rbf");
   same_dim(a, b, "mmd_rbf");
   if (bandwidths.empty()) {
-    // Median heuristic on (at most 500 of) each sample's points, pooled.
+    // Median heuristic over the distances between x's and y's points (at most 500 of each).
     std::vector<double> d2;
     const std::int64_t na = std::min<std::int64_t>(a.n, 500), nb = std::min<std::int64_t>(b.n, 500);
     for (std::int64_t i = 0; i < na; ++i) {

@@ -1,23 +1,25 @@
+// SPDX-License-Identifier: MIT
 // Sample-quality metrics for generated points against data, on plain values (no gradients).
 //
 //   mmd_rbf             squared maximum mean discrepancy with a sum of Gaussian kernels
 //                       (biased V-statistic, so it is >= 0); bandwidths default to the median
-//                       pairwise distance of the pooled sample times {0.5, 1, 2}.
+//                       distance between a point of x and a point of y (over at most 500 of
+//                       each) times {0.5, 1, 2}.
 //   sliced_wasserstein  sliced Wasserstein-2 (its square root), averaged over random unit
 //                       directions; equal sample counts.
 //   energy_distance     2 E|X - Y| - E|X - X'| - E|Y - Y'| (Szekely), >= 0.
-//   ring_metrics        the risk-entropic paper's vocabulary (PAPERS.md 1.1, 1.5 proposal):
+//   ring_metrics        the risk-entropic paper's vocabulary (docs/objectives.md):
 //                       angular spread error, gap violation rate, mode concentration, variance
 //                       error — computed against the data with the Rings geometry.
 //   pairing_reproduction_rate
 //                       fraction of generated x1 whose nearest training target is the one
-//                       paired with their source (the memorisation study, PAPERS.md 3.4).
+//                       paired with their source (the memorisation study, docs/objectives.md).
 #pragma once
 
 #include <vector>
 
-#include "autodiff/autodiff.hpp"
-#include "flows/datasets.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
+#include "flowtape/flows/datasets.hpp"
 
 namespace flowtape::flows {
 

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // The four named affine paths; see path.hpp for the conditional-Gaussian reading of each.
-#include "flows/path.hpp"
+#include "flowtape/flows/path.hpp"
 
 #include <cmath>
 #include <numbers>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Probability paths of flow matching: the affine interpolants x_t = a(t) x1 + b(t) x0 + s(t) z
 // with x0 ~ N(0, I) the source, x1 the data, z ~ N(0, I) extra noise, and what a loss needs
 // from them: the conditional velocity u_t, and for the divergence-matching loss the
@@ -9,14 +10,14 @@
 //   - with s > 0 (the independent-CFM interpolant) the condition is the pair c = (x0, x1):
 //       mu_t = a x1 + b x0, sigma_t = s, u_t = a' x1 + b' x0 + s' z.
 // In both cases div_x u_t = d sigma'_t / sigma_t and the score is -(x - mu_t) / sigma_t^2
-// (PAPERS.md 0.1). At the sample x = x_t these are evaluated without dividing by a vanishing
+// (docs/objectives.md). At the sample x = x_t these are evaluated without dividing by a vanishing
 // sigma where the closed form allows (the rectified score is -x0 / (1 - t)).
 #pragma once
 
 #include <string>
 #include <string_view>
 
-#include "autodiff/autodiff.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
 
 namespace flowtape::flows {
 

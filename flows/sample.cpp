@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // Sampling by integrating the velocity field; see sample.hpp.
-#include "flows/sample.hpp"
+#include "flowtape/flows/sample.hpp"
 
 #include <sstream>
 #include <stdexcept>

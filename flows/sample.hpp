@@ -1,11 +1,12 @@
+// SPDX-License-Identifier: MIT
 // Sampling: push source points x0 ~ N(0, I) through a velocity field with any solver of
 // solvers/, from t0 = 0 to t1 = 1 by default, optionally saving the trajectory.
 #pragma once
 
 #include <vector>
 
-#include "flows/velocity.hpp"
-#include "solvers/solvers.hpp"
+#include "flowtape/flows/velocity.hpp"
+#include "flowtape/solvers/solvers.hpp"
 
 namespace flowtape::flows {
 

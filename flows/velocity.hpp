@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The one interface between flows/ and whatever computes a velocity (an nn/ model, a closed
 // form, a test field): a callable v(x, t) with x of shape [B, d] and t of shape [B, 1], that
 // returns [B, d]. flows/ never depends on nn/.
@@ -5,7 +6,7 @@
 
 #include <functional>
 
-#include "autodiff/autodiff.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
 
 namespace flowtape::flows {
 

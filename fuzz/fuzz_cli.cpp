@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: the `flowtape` command's option and config parsing.
 //
 // An input whose first line is "flowtape" is a command line, one argument per following line,

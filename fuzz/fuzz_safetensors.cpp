@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: the safetensors loader on arbitrary bytes. Every input must either be
 // refused with a CheckpointError or decode to tensors that re-encode and decode to the same
 // bytes; a decoded file is then validated and loaded against a small model and its optimizer,
@@ -9,8 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "flowtape/nn/nn.hpp"
 #include "fuzz/small_model.hpp"
-#include "nn/nn.hpp"
 
 using namespace flowtape;
 

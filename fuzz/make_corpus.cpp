@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Writes the generated part of the seed corpus (fuzz/corpus/safetensors/gen_*): checkpoints of
 // fuzz::SmallModel written by save_checkpoint, and variants with one field broken, so the
 // fuzzer starts from files our own code writes. Run by hand after a format change:
@@ -8,8 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include "flowtape/nn/nn.hpp"
 #include "fuzz/small_model.hpp"
-#include "nn/nn.hpp"
 
 using namespace flowtape;
 

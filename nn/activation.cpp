@@ -1,11 +1,12 @@
+// SPDX-License-Identifier: MIT
 // Activation dispatch; the functions themselves are autodiff primitives (gelu is a composite).
-#include "nn/activation.hpp"
+#include "flowtape/nn/activation.hpp"
 
 #include <cmath>
 #include <numbers>
 #include <stdexcept>
 
-#include "autodiff/ops.hpp"
+#include "flowtape/autodiff/ops.hpp"
 
 namespace flowtape::nn {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Activation functions by name, so layer builders and command lines can choose one.
 // gelu is the tanh approximation (Hendrycks & Gimpel; PyTorch's approximate="tanh"):
 //   0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), built from differentiable ops.
@@ -5,7 +6,7 @@
 
 #include <string>
 
-#include "autodiff/tensor.hpp"
+#include "flowtape/autodiff/tensor.hpp"
 
 namespace flowtape::nn {
 

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // save_checkpoint / load_checkpoint.
-#include "nn/checkpoint.hpp"
+#include "flowtape/nn/checkpoint.hpp"
 
 #include <stdexcept>
 #include <unordered_set>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Training checkpoints: a model's state_dict, optionally an optimizer's and an EMA's state, and
 // string metadata, in one safetensors file. Model tensors keep their plain names
 // ("layers.0.weight"), so the file loads as weights anywhere; optimizer and EMA state are
@@ -12,10 +13,10 @@
 
 #include <string>
 
-#include "nn/ema.hpp"
-#include "nn/module.hpp"
-#include "nn/optimizer.hpp"
-#include "nn/safetensors.hpp"
+#include "flowtape/nn/ema.hpp"
+#include "flowtape/nn/module.hpp"
+#include "flowtape/nn/optimizer.hpp"
+#include "flowtape/nn/safetensors.hpp"
 
 namespace flowtape::nn {
 

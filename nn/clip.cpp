@@ -1,11 +1,12 @@
+// SPDX-License-Identifier: MIT
 // clip_grad_norm.
-#include "nn/clip.hpp"
+#include "flowtape/nn/clip.hpp"
 
 #include <cmath>
 #include <stdexcept>
 
-#include "autodiff/ops.hpp"
-#include "autodiff/tape.hpp"
+#include "flowtape/autodiff/ops.hpp"
+#include "flowtape/autodiff/tape.hpp"
 
 namespace flowtape::nn {
 

@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: MIT
 // Gradient clipping by global norm, as torch.nn.utils.clip_grad_norm_: the total 2-norm over
 // all gradients; if it exceeds max_norm every gradient is scaled by max_norm / (norm + 1e-6).
 #pragma once
 
 #include <vector>
 
-#include "autodiff/tensor.hpp"
+#include "flowtape/autodiff/tensor.hpp"
 
 namespace flowtape::nn {
 

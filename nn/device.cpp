@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // nn::to_device: relocates every parameter and buffer of a module tree.
-#include "nn/device.hpp"
+#include "flowtape/nn/device.hpp"
 
 namespace flowtape::nn {
 

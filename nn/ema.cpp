@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: MIT
 // EMA of weights.
-#include "nn/ema.hpp"
+#include "flowtape/nn/ema.hpp"
 
 #include <stdexcept>
 #include <string>
 
-#include "autodiff/autodiff.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
 
 namespace flowtape::nn {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // EMA: an exponential moving average of the weights, shadow = decay * shadow + (1 - decay) * p
 // after each update; evaluation and sampling often use the averaged weights. The shadow starts
 // as a copy of the parameters. Its tensors ("ema.0", ...) go into checkpoints like any state.
@@ -5,7 +6,7 @@
 
 #include <vector>
 
-#include "nn/named_tensors.hpp"
+#include "flowtape/nn/named_tensors.hpp"
 
 namespace flowtape::nn {
 

@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: MIT
 // loss_and_grad.
-#include "nn/grad_step.hpp"
+#include "flowtape/nn/grad_step.hpp"
 
 #include <stdexcept>
 
-#include "autodiff/tape.hpp"
+#include "flowtape/autodiff/tape.hpp"
 
 namespace flowtape::nn {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // loss_and_grad: the reverse-mode half of a training step over a model's parameters.
 // value_and_grad() differentiates a function of its arguments; a model reads its own
 // parameter handles instead, so here the parameters are watched on a fresh Tape, the loss is
@@ -11,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "autodiff/tensor.hpp"
+#include "flowtape/autodiff/tensor.hpp"
 
 namespace flowtape::nn {
 

@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: MIT
 // LayerNorm, written with differentiable ops (its gradient comes from the op table).
-#include "nn/layer_norm.hpp"
+#include "flowtape/nn/layer_norm.hpp"
 
 #include <stdexcept>
 #include <string>
 
-#include "autodiff/ops.hpp"
+#include "flowtape/autodiff/ops.hpp"
 
 namespace flowtape::nn {
 

@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: MIT
 // LayerNorm over the last axis with a learnable gain (ones) and bias (zeros), as in PyTorch:
 //   y = (x - mean) / sqrt(var + eps) * gain + bias, var the biased variance.
 #pragma once
 
-#include "nn/module.hpp"
+#include "flowtape/nn/module.hpp"
 
 namespace flowtape::nn {
 

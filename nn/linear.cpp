@@ -1,11 +1,12 @@
+// SPDX-License-Identifier: MIT
 // Linear layer.
-#include "nn/linear.hpp"
+#include "flowtape/nn/linear.hpp"
 
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
-#include "autodiff/ops.hpp"
+#include "flowtape/autodiff/ops.hpp"
 
 namespace flowtape::nn {
 

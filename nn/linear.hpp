@@ -1,11 +1,12 @@
+// SPDX-License-Identifier: MIT
 // Linear: y = x W^T + b with W stored [out, in] as in PyTorch (so checkpoints map one to one),
 // applied by matmul's transpose flag rather than a copy. Initialisation is PyTorch's default:
 // W and b ~ U(-1/sqrt(in), 1/sqrt(in)) (Kaiming-uniform with a = sqrt(5)), drawn from `gen`.
 #pragma once
 
-#include "autodiff/random.hpp"
-#include "nn/activation.hpp"
-#include "nn/module.hpp"
+#include "flowtape/autodiff/random.hpp"
+#include "flowtape/nn/activation.hpp"
+#include "flowtape/nn/module.hpp"
 
 namespace flowtape::nn {
 

@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: MIT
 // MLP and ResidualBlock.
-#include "nn/mlp.hpp"
+#include "flowtape/nn/mlp.hpp"
 
 #include <stdexcept>
 #include <string>
 
-#include "autodiff/ops.hpp"
+#include "flowtape/autodiff/ops.hpp"
 
 namespace flowtape::nn {
 

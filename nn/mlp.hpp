@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // MLP: Linear layers of the given widths with an activation between them, and a residual
 // block. The MLP's layers are named "layers.0", "layers.1", ... so the weights read
 // "layers.0.weight" in a checkpoint.
@@ -6,9 +7,9 @@
 #include <memory>
 #include <vector>
 
-#include "nn/activation.hpp"
-#include "nn/layer_norm.hpp"
-#include "nn/linear.hpp"
+#include "flowtape/nn/activation.hpp"
+#include "flowtape/nn/layer_norm.hpp"
+#include "flowtape/nn/linear.hpp"
 
 namespace flowtape::nn {
 

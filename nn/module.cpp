@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // Module: hierarchical names, state_dict and its validated, in-place loading.
-#include "nn/module.hpp"
+#include "flowtape/nn/module.hpp"
 
 #include <stdexcept>
 #include <unordered_set>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Module: the base of every layer. A module owns named parameters (tensors the optimizer
 // updates), named buffers (fixed tensors that belong to the model, such as random Fourier
 // frequencies: saved with it, never trained) and named child modules; names are hierarchical,
@@ -18,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "nn/named_tensors.hpp"
+#include "flowtape/nn/named_tensors.hpp"
 
 namespace flowtape::nn {
 

@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: MIT
 // NamedTensors helpers.
-#include "nn/named_tensors.hpp"
+#include "flowtape/nn/named_tensors.hpp"
 
 #include <cstring>
 #include <stdexcept>
 
-#include "autodiff/cuda_backend.hpp"
+#include "flowtape/autodiff/cuda_backend.hpp"
 
 namespace flowtape::nn {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // NamedTensors: an ordered list of (name, tensor) pairs. It is what a state_dict, an optimizer's
 // state and a safetensors file hold. Insertion order is kept (not sorted) so "layers.2" comes
 // before "layers.10", as in PyTorch's state_dict; lookups are linear, which is fine for the few
@@ -8,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "autodiff/tensor.hpp"
+#include "flowtape/autodiff/tensor.hpp"
 
 namespace flowtape::nn {
 

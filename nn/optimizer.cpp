@@ -1,13 +1,14 @@
+// SPDX-License-Identifier: MIT
 // Optimizer state handling and the fused SGD / Adam / AdamW update loops.
-#include "nn/optimizer.hpp"
+#include "flowtape/nn/optimizer.hpp"
 
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
 
-#include "autodiff/cuda_backend.hpp"
-#include "autodiff/tape.hpp"
-#include "kernels/cpu/adam.hpp"
+#include "flowtape/autodiff/cuda_backend.hpp"
+#include "flowtape/autodiff/tape.hpp"
+#include "flowtape/kernels/cpu/adam.hpp"
 
 namespace flowtape::nn {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Optimizers over a list of parameter tensors: SGD (momentum, Nesterov, weight decay), Adam and
 // AdamW, with PyTorch's update rules and defaults. step(grads) writes the new values into the
 // parameters' buffers in place (one fused loop per tensor over the raw f32/f64 data: the hot
@@ -20,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/named_tensors.hpp"
+#include "flowtape/nn/named_tensors.hpp"
 
 namespace flowtape::nn {
 

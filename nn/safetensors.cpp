@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // safetensors encoding, validated decoding and atomic writes.
-#include "nn/safetensors.hpp"
+#include "flowtape/nn/safetensors.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

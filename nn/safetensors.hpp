@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The safetensors file format (https://github.com/huggingface/safetensors), so checkpoints open
 // in PyTorch, JAX and numpy tools:
 //
@@ -10,8 +11,9 @@
 // name. Loading checks everything and throws CheckpointError naming the problem: a truncated
 // file, a header length beyond the file, invalid JSON or JSON nested more than 32 levels, a
 // bad or unsupported dtype, a shape that is not a list of extents or has more than 2^63
-// elements, offsets that are out of range, overlap, or disagree with shape x itemsize. Writing is atomic: the bytes go to "<path>.tmp.<pid>", are fsync'ed and
-// renamed over <path>, so a failed save never leaves a half-written file where the old one was.
+// elements, offsets that are out of range, overlap, or disagree with shape x itemsize. Writing is
+// atomic: the bytes go to "<path>.tmp.<pid>", are fsync'ed and renamed over <path>, so a failed
+// save never leaves a half-written file where the old one was.
 #pragma once
 
 #include <map>
@@ -19,7 +21,7 @@
 #include <string>
 #include <string_view>
 
-#include "nn/named_tensors.hpp"
+#include "flowtape/nn/named_tensors.hpp"
 
 namespace flowtape::nn {
 

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // Learning-rate schedules.
-#include "nn/schedule.hpp"
+#include "flowtape/nn/schedule.hpp"
 
 #include <algorithm>
 #include <cmath>

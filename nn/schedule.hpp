@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Learning-rate schedules as callables step -> lr, where step counts the updates already taken
 // (0 for the first). Use: opt.set_lr(schedule(opt.steps())); opt.step(grads);
 #pragma once

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // Sinusoidal and random Fourier time embeddings.
-#include "nn/time_embedding.hpp"
+#include "flowtape/nn/time_embedding.hpp"
 
 #include <cmath>
 #include <numbers>
@@ -7,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/ops.hpp"
-#include "autodiff/tape.hpp"
+#include "flowtape/autodiff/ops.hpp"
+#include "flowtape/autodiff/tape.hpp"
 
 namespace flowtape::nn {
 namespace {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Embeddings of the flow time t (a scalar per sample) into `dim` features.
 //
 //  - SinusoidalEmbedding: the transformer / DDPM embedding [cos(s t f_k), sin(s t f_k)] with
@@ -10,8 +11,8 @@
 // `batch` sets B) and return [B, dim].
 #pragma once
 
-#include "autodiff/random.hpp"
-#include "nn/module.hpp"
+#include "flowtape/autodiff/random.hpp"
+#include "flowtape/nn/module.hpp"
 
 namespace flowtape::nn {
 

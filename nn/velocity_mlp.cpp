@@ -1,12 +1,33 @@
+// SPDX-License-Identifier: MIT
 // VelocityMLP.
-#include "nn/velocity_mlp.hpp"
+#include "flowtape/nn/velocity_mlp.hpp"
 
 #include <stdexcept>
 #include <string>
 
-#include "autodiff/ops.hpp"
+#include "flowtape/autodiff/ops.hpp"
 
 namespace flowtape::nn {
+
+TimeEmbeddingKind time_embedding_from_name(std::string_view name) {
+  if (name == "raw") return TimeEmbeddingKind::raw;
+  if (name == "sinusoidal") return TimeEmbeddingKind::sinusoidal;
+  if (name == "fourier") return TimeEmbeddingKind::fourier;
+  throw std::invalid_argument("unknown time embedding '" + std::string(name.substr(0, 64)) +
+                              "' (raw, sinusoidal, fourier)");
+}
+
+const char* time_embedding_name(TimeEmbeddingKind kind) {
+  switch (kind) {
+    case TimeEmbeddingKind::raw:
+      return "raw";
+    case TimeEmbeddingKind::sinusoidal:
+      return "sinusoidal";
+    case TimeEmbeddingKind::fourier:
+      return "fourier";
+  }
+  return "raw";
+}
 
 VelocityMLP::VelocityMLP(std::int64_t dim, std::int64_t hidden, int depth, Generator& gen,
                          const VelocityMLPOptions& options)

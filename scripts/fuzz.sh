@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the libFuzzer targets of fuzz/ with clang (ASan + UBSan, in build-fuzz/) and runs each
 # for a fixed time over its seed corpus (fuzz/corpus/<target>/). New interesting inputs go to
 # build-fuzz/corpus/<target>/, never into the repository; a crash, sanitizer report, timeout or

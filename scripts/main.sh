@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The main job: installs dependencies, builds flowtape, and runs the flagship example, rings
 # (rectified vs risk-entropic flow matching on ring data with gaps, 3 seeds). Its table is
 # printed and written to runs/rings/results.md, with plots under runs/rings/<method>/.

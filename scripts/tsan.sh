@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ThreadSanitizer over the code that runs on more than one thread: the thread pool
 # (kernels/cpu/parallel.cpp, whose workers spin and sleep between jobs) and the kernels that
 # split work over it (GEMM blocks, elementwise chunks), with their test suites. Built directly
@@ -9,7 +10,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=${OUT:-build-tsan}
 mkdir -p "$OUT"
 CXX=${CXX:-c++}
-FLAGS=(-std=c++20 -O1 -g -fsanitize=thread -march=native -I. -Itests -DBOOST_TEST_DYN_LINK)
+# Sources include <flowtape/kernels/...>: map the prefix as the CMake build does (cmake/headers.cmake).
+mkdir -p "$OUT/include/flowtape"
+ln -sfn "$PWD/kernels" "$OUT/include/flowtape/kernels"
+FLAGS=(-std=c++20 -O1 -g -fsanitize=thread -march=native -I"$OUT/include" -I. -Itests -DBOOST_TEST_DYN_LINK)
 objs=()
 for f in kernels/cpu/parallel.cpp kernels/cpu/gemm.cpp kernels/cpu/gemm_thin.cpp \
          tests/kernels/main.cpp tests/kernels/test_parallel.cpp tests/kernels/test_gemm.cpp \

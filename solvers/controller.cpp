@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // PI step-size control on doubles.
-#include "solvers/controller.hpp"
+#include "flowtape/solvers/controller.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The PI step-size controller (Gustafsson; Hairer & Wanner, Solving ODEs II, IV.2; the
 // pcoeff = 0.4, icoeff = 0.3 setting diffrax recommends):
 //
@@ -9,7 +10,7 @@
 // torchdiffeq and diffrax do by default).
 #pragma once
 
-#include "solvers/options.hpp"
+#include "flowtape/solvers/options.hpp"
 
 namespace flowtape::solvers {
 

@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: MIT
 // Tableau and Hermite interpolants, written with differentiable ops so saved states carry
 // gradients like stepped ones.
-#include "solvers/dense_output.hpp"
+#include "flowtape/solvers/dense_output.hpp"
 
-#include "autodiff/ops.hpp"
+#include "flowtape/autodiff/ops.hpp"
 
 namespace flowtape::solvers {
 

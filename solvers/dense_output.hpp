@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Dense output: the state anywhere inside an accepted step without stepping there. Methods
 // whose tableau carries an interpolant (dopri5) use it; the others use the cubic Hermite
 // polynomial through y and f at both ends (third order, which needs f(t1, y1): for FSAL
@@ -7,8 +8,8 @@
 
 #include <vector>
 
-#include "autodiff/tensor.hpp"
-#include "solvers/tableau.hpp"
+#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/solvers/tableau.hpp"
 
 namespace flowtape::solvers {
 

@@ -1,12 +1,13 @@
+// SPDX-License-Identifier: MIT
 // Scaled error norms, computed with Tensor ops (so they run wherever the state lives) and read
 // back with item().
-#include "solvers/error_norm.hpp"
+#include "flowtape/solvers/error_norm.hpp"
 
 #include <cmath>
 
-#include "autodiff/ops.hpp"
-#include "autodiff/tape.hpp"
-#include "autodiff/verbs.hpp"
+#include "flowtape/autodiff/ops.hpp"
+#include "flowtape/autodiff/tape.hpp"
+#include "flowtape/autodiff/verbs.hpp"
 
 namespace flowtape::solvers {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The scaled error norm the step-size controller reads: e = v / (atol + rtol * max(|y0|, |y1|))
 // reduced to one number by RMS over the whole state, or per sample (axis 0 is the batch; the
 // worst sample's RMS), so that one badly resolved sample in a batch cannot hide behind the
@@ -6,9 +7,9 @@
 
 #include <vector>
 
-#include "autodiff/tensor.hpp"
-#include "solvers/options.hpp"
-#include "solvers/tableau.hpp"
+#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/solvers/options.hpp"
+#include "flowtape/solvers/tableau.hpp"
 
 namespace flowtape::solvers {
 

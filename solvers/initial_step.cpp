@@ -1,13 +1,14 @@
+// SPDX-License-Identifier: MIT
 // Starting step size selection (values only, unrecorded).
-#include "solvers/initial_step.hpp"
+#include "flowtape/solvers/initial_step.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "autodiff/ops.hpp"
-#include "autodiff/tape.hpp"
-#include "autodiff/verbs.hpp"
-#include "solvers/error_norm.hpp"
+#include "flowtape/autodiff/ops.hpp"
+#include "flowtape/autodiff/tape.hpp"
+#include "flowtape/autodiff/verbs.hpp"
+#include "flowtape/solvers/error_norm.hpp"
 
 namespace flowtape::solvers {
 

@@ -1,11 +1,12 @@
+// SPDX-License-Identifier: MIT
 // Hairer's starting step size (Hairer, Norsett & Wanner, Solving ODEs I, II.4, "Automatic
 // step size control", starting step size algorithm): two norms of the state and derivative, one
 // explicit Euler trial step to estimate the second derivative, and h chosen so that the
 // leading error term of a method of `order` is about the tolerance. Costs one evaluation of f.
 #pragma once
 
-#include "autodiff/tensor.hpp"
-#include "solvers/options.hpp"
+#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/solvers/options.hpp"
 
 namespace flowtape::solvers {
 

@@ -1,18 +1,19 @@
+// SPDX-License-Identifier: MIT
 // The integration driver: option checks, the adaptive and the fixed-step loops, saving by
 // dense output, and the failure modes (each a SolverError naming t and the step).
-#include "solvers/integrate.hpp"
+#include "flowtape/solvers/integrate.hpp"
 
 #include <cmath>
 #include <sstream>
 #include <string>
 
-#include "autodiff/ops.hpp"
-#include "solvers/controller.hpp"
-#include "solvers/dense_output.hpp"
-#include "solvers/error_norm.hpp"
-#include "solvers/initial_step.hpp"
-#include "solvers/stepper.hpp"
-#include "solvers/tableau.hpp"
+#include "flowtape/autodiff/ops.hpp"
+#include "flowtape/solvers/controller.hpp"
+#include "flowtape/solvers/dense_output.hpp"
+#include "flowtape/solvers/error_norm.hpp"
+#include "flowtape/solvers/initial_step.hpp"
+#include "flowtape/solvers/stepper.hpp"
+#include "flowtape/solvers/tableau.hpp"
 
 namespace flowtape::solvers {
 namespace {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // integrate(): solve dy/dt = f(t, y) from t0 to t1 (t1 < t0 integrates backward in time) with
 // any method of method.hpp. Adaptive methods choose steps with the PI controller and save at
 // requested times by dense output; fixed-step methods take dt0-sized or n_steps equal steps.
@@ -7,8 +8,8 @@
 // Bad options throw std::invalid_argument; a solve that cannot finish throws SolverError.
 #pragma once
 
-#include "autodiff/tensor.hpp"
-#include "solvers/options.hpp"
+#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/solvers/options.hpp"
 
 namespace flowtape::solvers {
 

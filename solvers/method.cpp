@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // Method names: the single table mapping Method <-> string.
-#include "solvers/method.hpp"
+#include "flowtape/solvers/method.hpp"
 
 #include <array>
 #include <stdexcept>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The named integration methods and their string names ("dopri5", ...), for options and
 // command lines.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The vocabulary of integrate(): the vector field type, the options, the result and the error
 // a failed solve throws.
 #pragma once
@@ -7,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/tensor.hpp"
-#include "solvers/method.hpp"
+#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/solvers/method.hpp"
 
 namespace flowtape::solvers {
 

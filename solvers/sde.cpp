@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // Euler-Maruyama on a grid made of n_steps equal steps plus the save times.
-#include "solvers/sde.hpp"
+#include "flowtape/solvers/sde.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,8 +8,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "autodiff/ops.hpp"
-#include "solvers/error_norm.hpp"
+#include "flowtape/autodiff/ops.hpp"
+#include "flowtape/solvers/error_norm.hpp"
 
 namespace flowtape::solvers {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Euler-Maruyama for the Ito SDE dx = f(t, x) dt + g(t, x) dW with diagonal noise: g returns a
 // tensor broadcastable to x (a scalar, a per-feature scale, or one value per element). Strong
 // order 1/2, weak order 1. Seeded by the caller's Generator, so a run is reproducible; inside
@@ -6,9 +7,9 @@
 
 #include <vector>
 
-#include "autodiff/random.hpp"
-#include "autodiff/tensor.hpp"
-#include "solvers/options.hpp"
+#include "flowtape/autodiff/random.hpp"
+#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/solvers/options.hpp"
 
 namespace flowtape::solvers {
 

@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: MIT
 // flowtape's ODE/SDE solvers in one include.
 #pragma once
 
-#include "solvers/integrate.hpp"
-#include "solvers/method.hpp"
-#include "solvers/options.hpp"
-#include "solvers/sde.hpp"
-#include "solvers/tableau.hpp"
+#include "flowtape/solvers/integrate.hpp"
+#include "flowtape/solvers/method.hpp"
+#include "flowtape/solvers/options.hpp"
+#include "flowtape/solvers/sde.hpp"
+#include "flowtape/solvers/tableau.hpp"

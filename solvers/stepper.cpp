@@ -1,7 +1,8 @@
+// SPDX-License-Identifier: MIT
 // The generic explicit Runge-Kutta step.
-#include "solvers/stepper.hpp"
+#include "flowtape/solvers/stepper.hpp"
 
-#include "autodiff/ops.hpp"
+#include "flowtape/autodiff/ops.hpp"
 
 namespace flowtape::solvers {
 namespace {

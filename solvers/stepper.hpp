@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One explicit Runge-Kutta step for any tableau. Every state update is a differentiable Tensor
 // op, so inside an active Tape the step is recorded and a loss on the solution can be
 // differentiated through it (discretise-then-optimise).
@@ -5,9 +6,9 @@
 
 #include <vector>
 
-#include "autodiff/tensor.hpp"
-#include "solvers/options.hpp"
-#include "solvers/tableau.hpp"
+#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/solvers/options.hpp"
+#include "flowtape/solvers/tableau.hpp"
 
 namespace flowtape::solvers {
 

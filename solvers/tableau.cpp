@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // Method -> tableau lookup.
-#include "solvers/tableau.hpp"
+#include "flowtape/solvers/tableau.hpp"
 
 #include <stdexcept>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Butcher tableaus as constexpr data: the coefficients of every explicit Runge-Kutta method the
 // stepper runs, with their orders, embedded error weights, FSAL flag and, where the method
 // has one, its own dense-output polynomial. The stepper (stepper.hpp) is generic over these;
@@ -8,7 +9,7 @@
 #include <array>
 #include <string_view>
 
-#include "solvers/method.hpp"
+#include "flowtape/solvers/method.hpp"
 
 namespace flowtape::solvers {
 

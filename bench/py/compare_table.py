@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Markdown table of a bench/compare.sh run: reads its compare.jsonl, pairs the k-th flowtape
 process of each (loss, width, batch, threads) cell with the k-th PyTorch process of the same
 cell (one pair per round; the two ran back to back), and prints the medians over rounds of

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """PyTorch CPU peer of bench/flow_bench.cpp: the same flow-matching training step, op for op.
 
 One process = one configuration; prints ONE JSON line (steps/s median over timed blocks and

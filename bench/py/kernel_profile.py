@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Sums an Nsight Compute CSV (ncu --metrics gpu__time_duration.sum --csv) by kernel name and
 prints the kernels by total time, with their share: where a profiled training step goes.
 

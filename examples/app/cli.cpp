@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The `flowtape` command line's grammar; see cli.hpp.
 #include "examples/app/cli.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The `flowtape` command line: its subcommands and options, set up in one place so that the
 // program (examples/flowtape_cli.cpp) and the option-parsing fuzzer (fuzz/fuzz_cli.cpp) parse
 // exactly the same grammar. Construct a CommandLine, call app.parse(argc, argv), then read the

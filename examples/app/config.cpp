@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TrainConfig's JSON form and its validation.
 #include "examples/app/config.hpp"
 
@@ -9,8 +10,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "flows/datasets.hpp"
-#include "solvers/method.hpp"
+#include "flowtape/flows/datasets.hpp"
+#include "flowtape/solvers/method.hpp"
 
 namespace flowtape::app {
 

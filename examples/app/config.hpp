@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TrainConfig: every choice of a flow-matching training run, with the defaults the `flowtape`
 // command and the example programs start from. It round-trips through JSON so a run folder
 // records exactly what produced it (metrics.json, the checkpoint's metadata) and --resume can
@@ -7,6 +8,8 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "flowtape/nn/velocity_mlp.hpp"
 
 namespace flowtape::app {
 
@@ -32,9 +35,8 @@ struct TrainConfig {
   int hidden = 128;
   int depth = 3;
   std::string activation = "silu";
-  // raw t (as torchcfm's and Meta's 2-D examples do): sinusoidal features at DDPM's scale make
-  // the field oscillate in t and cost adaptive solvers ~20x more steps (measured: 842 vs 44).
-  std::string time_embedding = "raw";  // raw | sinusoidal | fourier
+  // raw | sinusoidal | fourier; the library's default (nn/velocity_mlp.hpp says why).
+  std::string time_embedding = nn::time_embedding_name(nn::VelocityMLPOptions{}.time_embedding);
   // optimisation
   std::int64_t steps = 3000;
   std::int64_t batch = 256;

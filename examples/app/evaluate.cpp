@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Evaluation and run-folder outputs; see evaluate.hpp.
 #include "examples/app/evaluate.hpp"
 
@@ -8,9 +9,9 @@
 #include <stdexcept>
 
 #include "examples/app/plot.hpp"
-#include "flows/likelihood.hpp"
-#include "flows/metrics.hpp"
-#include "solvers/tableau.hpp"
+#include "flowtape/flows/likelihood.hpp"
+#include "flowtape/flows/metrics.hpp"
+#include "flowtape/solvers/tableau.hpp"
 
 namespace flowtape::app {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Evaluation of a trained velocity field: generate samples with the configured solver, score
 // them against fresh data (MMD, sliced W2, energy distance, and the ring metrics on the rings
 // data), estimate the NLL of held-out data, and write a run folder's outputs.
@@ -8,9 +9,9 @@
 #include <vector>
 
 #include "examples/app/config.hpp"
-#include "flows/datasets.hpp"
-#include "flows/sample.hpp"
-#include "flows/velocity.hpp"
+#include "flowtape/flows/datasets.hpp"
+#include "flowtape/flows/sample.hpp"
+#include "flowtape/flows/velocity.hpp"
 
 namespace flowtape::app {
 

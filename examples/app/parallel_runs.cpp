@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The example programs' job runner; see parallel_runs.hpp.
 #include "examples/app/parallel_runs.hpp"
 

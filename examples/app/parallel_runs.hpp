@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // run_parallel: the example programs' job runner. Runs body(i) for every i in [0, count) on
 // `jobs` threads (each training uses its own thread's tape); the first exception stops handing
 // out new work and is rethrown once every thread has joined. `report` serialises the progress

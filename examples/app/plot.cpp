@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // PNG plots; see plot.hpp.
 #include "examples/app/plot.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Small raster plots written as PNG (stb_image_write from libstb-dev): a scatter of generated
 // points over the data, a 2-D histogram heat map of the samples, trajectories from noise to
 // data, and a 1-D histogram comparison. No text is drawn: file names say what each plot is,
@@ -8,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/autodiff.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
 
 namespace flowtape::app {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Progress line; see progress.hpp.
 #include "examples/app/progress.hpp"
 

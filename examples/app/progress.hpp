@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A progress line for long work: step, loss, lambda, iterations per second and ETA. On a
 // terminal it rewrites one line in place; elsewhere (a log file, CI) it prints a plain line
 // about every 5% so logs stay short.

@@ -1,21 +1,16 @@
+// SPDX-License-Identifier: MIT
 // The training loop behind `flowtape train` and the examples; see trainer.hpp.
 #include "examples/app/trainer.hpp"
 
 #include <cmath>
 #include <sstream>
 
-#include "flows/coupling.hpp"
-#include "flows/losses.hpp"
+#include "flowtape/flows/coupling.hpp"
+#include "flowtape/flows/losses.hpp"
 
 namespace flowtape::app {
 
 namespace {
-
-nn::TimeEmbeddingKind embedding_from_name(const std::string& name) {
-  if (name == "raw") return nn::TimeEmbeddingKind::raw;
-  if (name == "fourier") return nn::TimeEmbeddingKind::fourier;
-  return nn::TimeEmbeddingKind::sinusoidal;
-}
 
 bool all_finite(const Tensor& x) {
   if (x.device() != Device::cpu) return all_finite(to_host(x));
@@ -90,8 +85,7 @@ Trainer::Trainer(TrainConfig config)
   }
   nn::VelocityMLPOptions mo;
   mo.activation = nn::activation_from_name(config_.activation);
-  mo.time_embedding = embedding_from_name(config_.time_embedding);
-  if (mo.time_embedding == nn::TimeEmbeddingKind::raw) mo.time_dim = 1;
+  mo.time_embedding = nn::time_embedding_from_name(config_.time_embedding);
   model_ = std::make_shared<nn::VelocityMLP>(d, config_.hidden, config_.depth, init_gen, mo);
   nn::to_device(*model_, device_);  // before the optimizer, whose state follows the parameters
   if (config_.weight_decay > 0) {

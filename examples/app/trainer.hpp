@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Trainer: one flow-matching training run as configured by a TrainConfig: data, coupling,
 // path, objective (CFM, risk-entropic, FDM, EFM), a VelocityMLP and Adam(W) with a learning
 // rate schedule. It is what the `flowtape train` command and the example programs run.
@@ -19,10 +20,10 @@
 #include <string>
 
 #include "examples/app/config.hpp"
-#include "flows/datasets.hpp"
-#include "flows/path.hpp"
-#include "flows/velocity.hpp"
-#include "nn/nn.hpp"
+#include "flowtape/flows/datasets.hpp"
+#include "flowtape/flows/path.hpp"
+#include "flowtape/flows/velocity.hpp"
+#include "flowtape/nn/nn.hpp"
 
 namespace flowtape::app {
 

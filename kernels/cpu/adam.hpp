@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The fused Adam / AdamW update on raw buffers: one pass over parameter, gradient and the two
 // moment buffers, in SIMD batches (GCC does not vectorise the scalar loop, since std::sqrt
 // may set errno), split over the thread pool for large tensors. The tail runs the same
@@ -7,8 +8,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kernels/cpu/elementwise.hpp"
-#include "kernels/cpu/simd.hpp"
+#include "flowtape/kernels/cpu/elementwise.hpp"
+#include "flowtape/kernels/cpu/simd.hpp"
 
 namespace flowtape::kernels::cpu {
 

@@ -1,15 +1,16 @@
+// SPDX-License-Identifier: MIT
 // Box-Muller on SIMD lanes: pairs of uniforms in [0, 1) to pairs of standard normals, in double
 // precision. The Generator's samplers call this instead of libm's scalar log/cos/sin, which
-// made drawing a batch a tenth of a small training step (on the benchmark machine, 2026-11-26:
-// 44.5 ns a pair with libm, 10.3 here). Results differ from libm's by at most an ulp or two in
-// double; in the f32 samples training uses that almost never shows (tests/autodiff/
-// test_random.cpp checks 2^17 f32 samples equal libm's, bit for bit).
+// made drawing a batch a tenth of a small training step (libm was about 4x slower a pair).
+// Results differ from libm's by at most an ulp or two in double; in the f32 samples training
+// uses that almost never shows (tests/autodiff/test_random.cpp checks 2^17 f32 samples equal
+// libm's, bit for bit).
 #pragma once
 
 #include <cstdint>
 #include <numbers>
 
-#include "kernels/cpu/simd.hpp"
+#include "flowtape/kernels/cpu/simd.hpp"
 
 namespace flowtape::kernels::cpu {
 

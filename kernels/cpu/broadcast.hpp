@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // NumPy broadcasting for N-ary elementwise kernels. A plan maps every input onto the output's
 // index space with stride 0 along broadcast dimensions, then merges adjacent dimensions that
 // stay contiguous for every operand, so most calls end as one flat loop.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Elementwise kernels: a unary map over a flat buffer, and N-ary maps with NumPy broadcasting
 // (the inner loop is specialised on which operands are broadcast along it). Flat maps of at
 // least kParallelElements are cut into chunks run on the thread pool (see parallel.hpp); an
@@ -9,9 +10,9 @@
 #include <cstdint>
 #include <utility>
 
-#include "kernels/cpu/broadcast.hpp"
-#include "kernels/cpu/parallel.hpp"
-#include "kernels/cpu/simd.hpp"
+#include "flowtape/kernels/cpu/broadcast.hpp"
+#include "flowtape/kernels/cpu/parallel.hpp"
+#include "flowtape/kernels/cpu/simd.hpp"
 
 namespace flowtape::kernels::cpu {
 
@@ -24,8 +25,7 @@ inline constexpr std::int64_t kParallelElements = std::int64_t{1} << 16;
 // GEMM cuts C into one block of rows per thread: the caller takes the first chunk of a map
 // over a layer's output as it took the first rows of the GEMM that wrote it, so each core
 // reads what it wrote. Two chunks per thread, claimed in turn, sent half of each core's rows
-// to the other core: one chunk per thread made two-thread steps 1.03-1.10x as fast (width 64,
-// batch 1024 and width 256, batch 256 and 1024; Zen 5, 2026-11-27).
+// to the other core; one chunk per thread made two-thread training steps up to 1.1x as fast.
 template <class Body>
 void for_chunks(std::int64_t n, Body&& body) {
   const int threads = get_num_threads();
@@ -47,9 +47,9 @@ namespace detail {
 // the compiler keeps the next batch's loads and arithmetic after it, one long dependency
 // chain (an exp, a division) after the other, and side by side the core overlaps the two.
 // Each batch is still computed on its own, so the bits do not change. With the pointers
-// below taken as parameters, silu with its denominator (map_unary2) ran 1.08-1.22x faster,
-// silu alone 1.00-1.06x (2026-11-26). map_row keeps one batch at a time: paired, a
-// three-operand map (silu's derivative) ran 0.58-1.00x as fast.
+// below taken as parameters, silu with its denominator (map_unary2) ran up to 1.2x faster.
+// map_row keeps one batch at a time: paired, a three-operand map (silu's derivative) ran
+// slower.
 template <std::int64_t W, class Compute, class Store>
 inline std::int64_t for_batches(std::int64_t n, Compute compute, Store store) {
   std::int64_t i = 0;

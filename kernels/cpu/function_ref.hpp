@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // FunctionRef<R(A...)>: a non-owning reference to a callable, two pointers wide, that never
 // allocates. parallel_for takes its task this way: a task is a lambda capturing a kernel's
 // pointers and sizes by reference, too large for std::function's inline buffer, so with

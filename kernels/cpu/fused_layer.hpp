@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The backward kernel of the fused linear + SiLU layer (autodiff's linear_silu): from the
 // pre-activation z, silu's denominator d = 1 + e^-z and the output's cotangent g, it writes
 // dz = g silu'(z) and the bias gradient db = the column sums of dz in one pass. Apart, they
@@ -10,11 +11,11 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "kernels/cpu/elementwise.hpp"
-#include "kernels/cpu/math.hpp"
-#include "kernels/cpu/parallel.hpp"
-#include "kernels/cpu/reduce.hpp"
-#include "kernels/cpu/simd.hpp"
+#include "flowtape/kernels/cpu/elementwise.hpp"
+#include "flowtape/kernels/cpu/math.hpp"
+#include "flowtape/kernels/cpu/parallel.hpp"
+#include "flowtape/kernels/cpu/reduce.hpp"
+#include "flowtape/kernels/cpu/simd.hpp"
 
 namespace flowtape::kernels::cpu {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Packed, register-blocked GEMM in the style of BLIS/GotoBLAS.
 //
 // Loops, outermost first: columns of C in panels of NC; the k dimension in blocks of KC
@@ -8,7 +9,7 @@
 // zero-padding the packed slivers and writing the valid part of the tile. Most shapes with a
 // dimension of at most 4 go to gemm_thin.cpp instead (see gemm_thin.hpp for which, and for
 // the one kernel there whose bits differ from the tiles').
-#include "kernels/cpu/gemm.hpp"
+#include "flowtape/kernels/cpu/gemm.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -16,10 +17,10 @@
 #include <cstring>
 #include <memory>
 
-#include "kernels/cpu/gemm_common.hpp"
-#include "kernels/cpu/gemm_thin.hpp"
-#include "kernels/cpu/parallel.hpp"
-#include "kernels/cpu/simd.hpp"
+#include "flowtape/kernels/cpu/gemm_common.hpp"
+#include "flowtape/kernels/cpu/gemm_thin.hpp"
+#include "flowtape/kernels/cpu/parallel.hpp"
+#include "flowtape/kernels/cpu/simd.hpp"
 
 // Whether AddressSanitizer instruments this file (GCC's macro, clang's feature test).
 #if defined(__SANITIZE_ADDRESS__)
@@ -50,10 +51,10 @@ inline void copy_padded(const T* src, std::int64_t stride, std::int64_t count, T
 // Packs a row-major block, rows [0, kc) x columns [0, width) with row stride ld, into R-wide
 // slivers: sliver s (starting at column s) holds, at dst + s * kc, the R values of each row
 // (zero past the edge). This is a transposed A (R = MR) or a plain B (R = NR). Rows are
-// taken in memory order, so the block streams in once, and kGroup columns at a time: a
-// 144-row A block's 24 slivers at once were 24 write streams and took 15.5 us against 5.0
-// in groups of 8 slivers (8.5 us sliver by sliver; at 64 rows 2.1 us against 3.0 sliver by
-// sliver; 2026-11-26).
+// taken in memory order, so the block streams in once, and kGroup columns at a time: all of
+// a block's slivers at once would be one write stream each (a 144-row A block: 24 streams,
+// about 3x slower than groups of 8), and one sliver at a time walks the block once per
+// sliver (also slower).
 template <std::int64_t R, class T>
 void pack_rows(const T* src0, std::int64_t ld, std::int64_t kc, std::int64_t width, T* dst) {
   constexpr std::int64_t kGroup = 8 * R;
@@ -184,10 +185,9 @@ template <class T, ASliver kA>
   for (std::int64_t r = 0; r < MR; ++r) acc0[r] = acc1[r] = B(T(0));
   // The tile of C is read (beta != 0) or written only after the k loop, too late for
   // out-of-order execution to hide a miss: fetch each row's first and last line now, for
-  // writing (with AVX2 a row of the tile is 64 bytes, one line or two). At width 256 (C of
-  // [batch, 256]) that made the layer GEMMs 1.01-1.04x faster with beta = 0 and 1.11-1.23x
-  // with beta = 1 when their operands came from memory; with kc = 64 and C in cache it cost
-  // 2-4%, hence kPrefetchMinK.
+  // writing (with AVX2 a row of the tile is 64 bytes, one line or two). It pays at width 256
+  // with operands from memory (up to 1.2x with beta = 1); with kc = 64 and C in cache it
+  // costs a few percent, hence kPrefetchMinK.
   if (kc >= kPrefetchMinK) {
 #pragma GCC unroll 8
     for (std::int64_t r = 0; r < MR; ++r)
@@ -260,17 +260,14 @@ void gemm_detail::gemm_tiled(bool trans_a, bool trans_b, std::int64_t m, std::in
   T* ap = scratch<T>(1, static_cast<std::size_t>(kc_max * mc_max));
   // Packing A pays off when each packed block is reused across many NR-column slivers. For a
   // C of up to 16 slivers (256 f32 columns with AVX2: an MLP's [batch, 64] and [batch, 256]
-  // layers are 4 and 16 slivers)
-  // the scalar, strided packing of a row-major A cost more than reading it in place: each
-  // micro-tile then streams MR contiguous rows, which the hardware prefetcher follows. At 256
-  // columns this took the packing from 12% to 6% of a width-256 FDM step and the layer GEMMs
-  // from 86-90 to 91-94 GFLOP/s at batch 1024 (gemm_bench, 2026-11-26).
+  // layers are 4 and 16 slivers) the scalar, strided packing of a row-major A cost more than
+  // reading it in place: each micro-tile then streams MR contiguous rows, which the hardware
+  // prefetcher follows (at 256 columns it halved the packing's share of a width-256 FDM step).
   // A transposed A (a weight gradient x^T g) is read in place only when its rows are at most
   // kColumnsBytes apart: the sliver's rows then sit in many L1 sets. Rows 1 KB apart (f32
-  // width 256) fell in a few sets, and reading in place lost 10-40% against packing. At f32
-  // width 64 (rows 256 B apart) it made the weight gradient (m = n = 64, k = 16..4096)
-  // 1.06-1.12x faster (one process, old against new, 2026-11-26). f64 was not timed; the
-  // limit in bytes gives it the same cache behaviour (width 32).
+  // width 256) fell in a few sets, and reading in place lost to packing there; at f32 width 64
+  // (rows 256 B apart) it made the weight gradient faster. f64 was not timed; the limit in
+  // bytes gives it the same cache behaviour (width 32).
   constexpr std::int64_t kColumnsBytes = 256;
   const bool in_place_a = n <= 16 * Blk::NR &&
                           (!trans_a || lda * static_cast<std::int64_t>(sizeof(T)) <= kColumnsBytes);
@@ -280,14 +277,13 @@ void gemm_detail::gemm_tiled(bool trans_a, bool trans_b, std::int64_t m, std::in
   // panel's. Only where it pays:
   // - for an operand larger than kPrefetchBytes; a smaller one stays in L2 between uses;
   // - for k of at least kPrefetchMinK: with short micro-kernel calls (k = 34 or 64, an MLP's
-  //   first layer or a width-64 one) the prefetching's own instructions made such GEMMs
-  //   0.7-0.9x as fast;
+  //   first layer or a width-64 one) the prefetching's own instructions slowed such GEMMs;
   // - for an operand whose values are each used at least kPrefetchMinUses times (n for A, m
-  //   for B): a width-64 weight gradient (m = n = 64, k = 4096) issued a prefetch for every 1K
-  //   multiply-adds and ran 0.88x as fast with its operands in cache (1.11x from memory;
-  //   in a width-64 step at batch 4096 they are in cache, and the step was 0.94-0.96x).
-  // Width 256 (1 MiB or 4 MiB activations) gained 1.04-1.13x on each GEMM from memory, and
-  // 1.01-1.08x on whole width-256 steps at batch 1024 and 4096 (2026-11-26).
+  //   for B): a width-64 weight gradient (m = n = 64, k = 4096) would issue a prefetch every
+  //   1K multiply-adds, which loses when its operands are in cache, as they are in a width-64
+  //   training step.
+  // Width 256 (1 MiB or 4 MiB activations from memory) gains on each GEMM and on whole steps
+  // (up to 1.08x a step at batch 1024 and 4096).
   constexpr std::int64_t kPrefetchBytes = 256 << 10, kPrefetchMinUses = 128, sz = sizeof(T);
   const bool prefetch_a =
       k >= kPrefetchMinK && n >= kPrefetchMinUses && m * k * sz > kPrefetchBytes;
@@ -427,11 +423,9 @@ void gemm_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std
 // same instruction sequence whatever the thread count: results are bit-identical with 1 or
 // n threads. Below the threshold the pool's wake-up and moving the blocks' rows between the
 // cores' caches cost more than the second core saves: at 2^20 a width-64 MLP's training step
-// ([256, 64] x [64, 64] layers) ran a third slower on two threads than on one with a pool
-// whose workers slept between jobs (bench/compare.sh, 2026-11-26); at 2^22 the two were even.
-// With workers that spin between jobs (parallel.cpp), such a GEMM ran only 1.1-1.2x faster on
-// two threads in a loop, and thresholds of 2^19 and 2^20 gained nothing measurable on whole
-// steps, so the threshold stayed.
+// ([256, 64] x [64, 64] layers) ran a third slower on two threads than on one, at 2^22 the
+// two were even, and lower thresholds gained nothing on whole steps even with spinning
+// workers (docs/performance.md, Threads).
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
           const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // General matrix multiply on row-major buffers: C = alpha * op(A) op(B) + beta * C, where
 // op(X) is X or its transpose (what a matmul's backward pass needs). Packed and
 // register-blocked; see gemm.cpp for the blocking.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the GEMM's two families of kernels share (gemm.cpp's packed tiles, gemm_thin.cpp's
 // kernels for a dimension of at most 4): the k blocking, the scratch buffers, and how a
 // finished dot product is combined with beta C and the bias and stored. Every kernel but the
@@ -11,7 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/cpu/simd.hpp"
+#include "flowtape/kernels/cpu/simd.hpp"
 
 namespace flowtape::kernels::cpu::gemm_detail {
 
@@ -23,10 +24,9 @@ template <class T>
 struct Blocking {
   static constexpr std::int64_t W = kWidth<T>;
   // Rows of a tile: MR x 2 accumulators + 2 batches of B + 1 of A. 6 fills AVX2's 16
-  // registers (15). With AVX-512's 32, 8 rows (19 registers) made the layer GEMMs of a
-  // training step 1.01-1.15x as fast as 6 in f32 (most on the width-64 weight gradients) and
-  // 0.98-1.01x in f64, and 12 rows (27 registers) 0.94-1.05x in f32 (in-process A/B,
-  // alternating, Zen 5, 2026-11-27).
+  // registers (15). With AVX-512's 32, 8 rows (19 registers) made a training step's layer
+  // GEMMs up to 1.15x as fast as 6 in f32 (most on the width-64 weight gradients) and left f64
+  // even; 10 and 12 rows were no better than 8.
   static constexpr std::int64_t MR = kVectorRegisters >= 32 ? 8 : 6;
   static_assert(MR <= 8, "gemm.cpp unrolls its loops over a tile's rows 8 ways");
   static constexpr std::int64_t NR = 2 * W;  // columns of a tile: two SIMD registers

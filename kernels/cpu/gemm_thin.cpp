@@ -1,15 +1,16 @@
+// SPDX-License-Identifier: MIT
 // Kernels for a GEMM with a dimension of at most 4 (see gemm_thin.hpp). Each keeps the thin
 // dimension whole in registers and vectorises along a dimension that is contiguous in memory,
 // so no work is spent on padding to a register tile. Except for the dot-product kernel, each
 // element is one FMA chain over p in the tiled kernel's order (restarted at each KC block and
 // stored through the same epilogue), which is what makes the results bit-identical to the
 // tiles.
-#include "kernels/cpu/gemm_thin.hpp"
+#include "flowtape/kernels/cpu/gemm_thin.hpp"
 
 #include <algorithm>
 #include <utility>
 
-#include "kernels/cpu/gemm_common.hpp"
+#include "flowtape/kernels/cpu/gemm_common.hpp"
 
 namespace flowtape::kernels::cpu::gemm_detail {
 namespace {

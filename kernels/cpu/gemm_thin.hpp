@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // GEMMs with a dimension of at most 4, the shapes an MLP's first and last layers make: a
 // 2-D input (k = 3 with time), a 2-D velocity (n = 2), and their weight gradients (m or n =
 // 2 or 3, k = batch). The tiled kernel pads such a dimension to its 6 x 16 register tile and

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // Data movement kernels: memcpy of the largest contiguous chunks each layout allows.
-#include "kernels/cpu/layout.hpp"
+#include "flowtape/kernels/cpu/layout.hpp"
 
 #include <array>
 #include <cstring>

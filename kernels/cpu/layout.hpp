@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Data movement on contiguous row-major buffers, independent of element type: axis
 // permutation, slicing and zero-padding along one axis, and concatenation.
 #pragma once

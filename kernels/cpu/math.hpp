@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: MIT
 // Elementwise math as functors over xsimd batches. Each functor works on a batch; the kernels
 // push tails through the same code (see simd.hpp), so results do not depend on alignment.
 #pragma once
 
 #include <utility>
 
-#include "kernels/cpu/simd.hpp"
+#include "flowtape/kernels/cpu/simd.hpp"
 
 namespace flowtape::kernels::cpu::fn {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The persistent thread pool behind parallel_for (see parallel.hpp for the policy).
 //
 // A job lives on the caller's stack: the task, the index count and an atomic next-index
@@ -12,7 +13,7 @@
 // issues its kernels microseconds apart, and waking a sleeping thread took ~10 us, as long
 // as the whole kernel at batch 256 (the reason the thresholds in gemm.cpp and elementwise.hpp
 // were set high). OpenMP runtimes spin the same way (GOMP_SPINCOUNT).
-#include "kernels/cpu/parallel.hpp"
+#include "flowtape/kernels/cpu/parallel.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -56,10 +57,9 @@ thread_local bool t_in_task = false;
 // How long a worker polls for the next job, and the caller for attached workers, before
 // blocking. A width-64 step at batch 4096 has serial stretches longer than 100 us (its
 // [64, 4096] x [4096, 64] weight gradients stay on one thread), so with 100 us the worker
-// slept through them and every parallel kernel after one paid a futex wake-up (3% of the
-// step's CPU time in pthread_cond_broadcast). 1 ms made such steps 1.11x (CFM) and 1.24x
-// (FDM) as fast on two threads and changed nothing measurable at batch 256 and 1024 (Zen 5,
-// 2026-11-27). A spinning worker only holds a core that the process asked for.
+// slept through them and every parallel kernel after one paid a futex wake-up. 1 ms made
+// such steps up to 1.24x as fast on two threads and changed nothing measurable at batch 256
+// and 1024. A spinning worker only holds a core that the process asked for.
 constexpr auto kSpin = std::chrono::microseconds(1000);
 
 inline void cpu_relax() {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Threads for the CPU kernels: one process-wide setting, flowtape::set_num_threads(n), and a
 // tiny persistent pool that runs a kernel's independent pieces (GEMM row or column blocks).
 //
@@ -13,7 +14,7 @@
 
 #include <cstdint>
 
-#include "kernels/cpu/function_ref.hpp"
+#include "flowtape/kernels/cpu/function_ref.hpp"
 
 namespace flowtape {
 

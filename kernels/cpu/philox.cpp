@@ -1,7 +1,8 @@
+// SPDX-License-Identifier: MIT
 // Philox-4x32-10 on AVX2 lanes (see philox.hpp). In a source file of its own so that the
 // intrinsics and their #if live in one translation unit: an inline definition whose body
 // depended on __AVX2__ would break the one-definition rule across differently built units.
-#include "kernels/cpu/philox.hpp"
+#include "flowtape/kernels/cpu/philox.hpp"
 
 #if defined(__AVX2__)
 #include <immintrin.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Philox-4x32-10 (Salmon et al., SC'11) on one block, and on a run of consecutive counters
 // eight blocks to a SIMD register. The Generator draws every batch of random numbers through
 // philox_run; one block at a time it was 13.6 ns a block, most of a small training step's

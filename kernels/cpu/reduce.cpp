@@ -1,13 +1,14 @@
+// SPDX-License-Identifier: MIT
 // Axis reductions. Two layouts matter: inner == 1 (the axis is contiguous: horizontal SIMD
 // reduction per row) and inner > 1 (SIMD runs across `inner`, accumulating whole rows).
-#include "kernels/cpu/reduce.hpp"
+#include "flowtape/kernels/cpu/reduce.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
-#include "kernels/cpu/simd.hpp"
+#include "flowtape/kernels/cpu/simd.hpp"
 
 namespace flowtape::kernels::cpu {
 namespace {

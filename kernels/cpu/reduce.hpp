@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Reductions along one axis of a contiguous buffer viewed as [outer, len, inner]: sum, max,
 // and the numerically stable log-sum-exp and softmax.
 #pragma once

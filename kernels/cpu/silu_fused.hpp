@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SiLU's fused passes over flat buffers, each giving the bits of the separate maps it replaces
 // (every value comes from the same functor, lane by lane, rounded where those maps round it):
 // - silu_grad_vjp: the VJP of silu_grad (y = t silu'(x));
@@ -11,9 +12,9 @@
 
 #include <cstdint>
 
-#include "kernels/cpu/elementwise.hpp"
-#include "kernels/cpu/math.hpp"
-#include "kernels/cpu/simd.hpp"
+#include "flowtape/kernels/cpu/elementwise.hpp"
+#include "flowtape/kernels/cpu/math.hpp"
+#include "flowtape/kernels/cpu/simd.hpp"
 
 namespace flowtape::kernels::cpu {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SIMD vocabulary shared by the CPU kernels: the batch type for the instruction set this
 // translation unit is compiled for, and loaders that handle ragged tails.
 #pragma once

@@ -1,11 +1,12 @@
+// SPDX-License-Identifier: MIT
 // The caching device allocator (see allocator.hpp for the policy).
-#include "kernels/cuda/allocator.hpp"
+#include "flowtape/kernels/cuda/allocator.hpp"
 
 #include <map>
 #include <mutex>
 #include <vector>
 
-#include "kernels/cuda/check.hpp"
+#include "flowtape/kernels/cuda/check.hpp"
 
 namespace flowtape::kernels::cuda {
 

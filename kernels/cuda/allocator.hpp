@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A caching allocator for device memory. cudaMalloc and cudaFree are slow and cudaFree
 // synchronises the device, so freed blocks go to a free list keyed by size class and the
 // next request of that class reuses one; cudaMalloc runs only on a miss (and, if it fails,

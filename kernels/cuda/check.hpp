@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Error checking for CUDA runtime and cuBLAS calls inside kernels/cuda (not a public header).
 #pragma once
 

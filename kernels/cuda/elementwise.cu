@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Elementwise CUDA kernels (see elementwise.hpp). A grid-stride loop in which each thread
 // takes kUnroll elements a block apart (a warp's accesses stay coalesced) and issues all their
 // loads before computing, so enough bytes are in flight to reach the memory bandwidth (one
@@ -8,9 +9,9 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "kernels/cpu/broadcast.hpp"
-#include "kernels/cuda/elementwise.hpp"
-#include "kernels/cuda/launch.cuh"
+#include "flowtape/kernels/cpu/broadcast.hpp"
+#include "flowtape/kernels/cuda/elementwise.hpp"
+#include "flowtape/kernels/cuda/launch.cuh"
 
 namespace flowtape::kernels::cuda {
 

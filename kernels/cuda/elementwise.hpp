@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Elementwise kernels on device buffers: unary maps, N-ary maps with NumPy broadcasting
 // (planned exactly as on the CPU, kernels/cpu/broadcast.hpp), fill, arange and dtype casts.
 // The op is a runtime code rather than a functor type so that this header stays plain C++;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cuBLAS GEMM for row-major data. cuBLAS is column-major, and a row-major M x N matrix is
 // the column-major N x M matrix of its transpose, so row-major C = op(A) op(B) is computed as
 // column-major C^T = op(B)^T op(A)^T: swap the operands and the m/n extents, keep each
@@ -8,7 +9,7 @@
 // One cuBLAS handle per host thread (handles must not be used by two threads at once), bound
 // to the legacy default stream like every other kernel. Math mode stays CUBLAS_DEFAULT_MATH:
 // f32 GEMMs run in full f32 (no TF32), so GPU results match the CPU within f32 rounding.
-#include "kernels/cuda/gemm.hpp"
+#include "flowtape/kernels/cuda/gemm.hpp"
 
 #include <cublasLt.h>
 #include <cublas_v2.h>
@@ -17,8 +18,8 @@
 #include <string>
 #include <type_traits>
 
-#include "kernels/cuda/allocator.hpp"
-#include "kernels/cuda/check.hpp"
+#include "flowtape/kernels/cuda/allocator.hpp"
+#include "flowtape/kernels/cuda/check.hpp"
 
 namespace flowtape::kernels::cuda {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Batched GEMM on row-major device buffers through cuBLAS: for b in [0, batch),
 //   C_b = alpha * op(A_b) op(B_b) + beta * C_b,  X_b = X + b * stride_x,
 // with the same conventions as kernels/cpu/gemm.hpp (op(A) is m x k: A stored m x k with row

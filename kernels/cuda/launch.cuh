@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: MIT
 // Launch helpers shared by the .cu files of kernels/cuda (not a public header).
 #pragma once
 
 #include <cstdint>
 
-#include "kernels/cuda/runtime.hpp"
+#include "flowtape/kernels/cuda/runtime.hpp"
 
 namespace flowtape::kernels::cuda {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Data movement (see layout.hpp). Slices, pads and concatenations are strided block copies,
 // which cudaMemcpy2DAsync does at copy-engine speed: `outer` rows of one contiguous chunk
 // each, with different pitches on the two sides. Only permute needs a kernel.
@@ -5,9 +6,9 @@
 #include <cstdint>
 #include <stdexcept>
 
-#include "kernels/cuda/check.hpp"
-#include "kernels/cuda/launch.cuh"
-#include "kernels/cuda/layout.hpp"
+#include "flowtape/kernels/cuda/check.hpp"
+#include "flowtape/kernels/cuda/launch.cuh"
+#include "flowtape/kernels/cuda/layout.hpp"
 
 namespace flowtape::kernels::cuda {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Data movement on contiguous row-major device buffers, independent of element type: the
 // same four functions, with the same signatures and meaning, as kernels/cpu/layout.hpp.
 // All are asynchronous on the stream.

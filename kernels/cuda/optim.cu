@@ -1,7 +1,8 @@
+// SPDX-License-Identifier: MIT
 // Fused Adam and SGD updates (see optim.hpp): one pass over p, g and the state, one thread
 // per element, no temporaries.
-#include "kernels/cuda/launch.cuh"
-#include "kernels/cuda/optim.hpp"
+#include "flowtape/kernels/cuda/launch.cuh"
+#include "flowtape/kernels/cuda/optim.hpp"
 
 namespace flowtape::kernels::cuda {
 

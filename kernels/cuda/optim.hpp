@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fused optimizer updates on device buffers, one kernel per parameter tensor, with the
 // arithmetic of nn/optimizer.cpp's CPU loops (the host computes the scalar factors in double,
 // as PyTorch does, and passes them rounded to T).

@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: MIT
 // Device Philox-4x32-10 (see random.hpp). The bijection and the bits-to-float conversions
 // are transcriptions of autodiff/random.cpp; keep the two in step.
 #include <cstdint>
 
-#include "kernels/cuda/launch.cuh"
-#include "kernels/cuda/random.hpp"
+#include "flowtape/kernels/cuda/launch.cuh"
+#include "flowtape/kernels/cuda/random.hpp"
 
 namespace flowtape::kernels::cuda {
 

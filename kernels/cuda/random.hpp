@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Philox-4x32-10 samplers on the device, giving the numbers flowtape::Generator gives on the
 // CPU for the same (key, stream) and starting block counter: block b (counter + b) fills
 // uniform f32 elements 4b..4b+3, uniform f64 and normal elements 2b and 2b+1, exactly the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Axis reductions (see reduce.hpp) of a buffer viewed as [outer, len, inner]. Each output folds
 // `len` values with an accumulator (Sum, Max, or Lse: the running maximum and the sum of
 // exp(x - maximum), rescaled when the maximum grows), and the work is cut so the whole device
@@ -18,9 +19,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/cuda/allocator.hpp"
-#include "kernels/cuda/launch.cuh"
-#include "kernels/cuda/reduce.hpp"
+#include "flowtape/kernels/cuda/allocator.hpp"
+#include "flowtape/kernels/cuda/launch.cuh"
+#include "flowtape/kernels/cuda/reduce.hpp"
 
 namespace flowtape::kernels::cuda {
 

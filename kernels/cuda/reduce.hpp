@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Reductions along one axis of a contiguous device buffer viewed as [outer, len, inner]:
 // sum, max (NaN propagates), log-sum-exp (shifted by the maximum; an all -inf slice gives
 // -inf) and softmax, with the same semantics as kernels/cpu/reduce.hpp.

@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: MIT
 // CUDA runtime wrappers (see runtime.hpp for the stream policy).
-#include "kernels/cuda/runtime.hpp"
+#include "flowtape/kernels/cuda/runtime.hpp"
 
 #include <atomic>
 
-#include "kernels/cuda/check.hpp"
+#include "flowtape/kernels/cuda/check.hpp"
 
 namespace flowtape::kernels::cuda {
 

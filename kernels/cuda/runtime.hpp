@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The CUDA runtime calls flowtape needs, behind a plain C++ interface (no CUDA headers), so
 // .cpp files compiled by the host compiler can use them.
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # End-to-end checks of the `flowtape` command (run by ctest as app.cli): training with
 # periodic checkpoints, --resume ending bit-identical to an uninterrupted run, exit code 3 and
 # the message on a diverging run with the last checkpoint kept, the exit codes of bad input

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared helpers of the app tests: small, fast training configs, a per-process scratch folder,
 // and bitwise comparison of models.
 #pragma once

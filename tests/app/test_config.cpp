@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TrainConfig's JSON form: an exact round trip, and refusal of unknown keys, values of the
 // wrong kind or out of range, and invalid settings, each with a message naming the field.
 #include <boost/test/unit_test.hpp>

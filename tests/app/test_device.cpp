@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // --device (TrainConfig::device): a run that asks for a device it cannot have is refused before
 // anything happens, with the reason; on a machine with a GPU, a cuda run trains on the same
 // batches as the cpu run of the same config and ends where it does (the numbers differ only by
@@ -6,7 +7,7 @@
 // runs them on one.
 #include <boost/test/unit_test.hpp>
 
-#include "flows/sample.hpp"
+#include "flowtape/flows/sample.hpp"
 #include "support.hpp"
 #include "support/gpu.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Thread safety: each thread has its own tape, so two Trainers on two threads at once must
 // give the same bits as the same two runs one after the other. To check for data races too:
 //   cmake -S . -B build-tsan -DFLOWTAPE_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS=-fsanitize=thread

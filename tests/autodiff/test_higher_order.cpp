@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Mixed-mode derivatives: reverse-over-forward (the divergence losses), forward-over-reverse
 // and reverse-over-reverse Hessian-vector products, and exact divergences from JVPs.
 #include <boost/test/unit_test.hpp>

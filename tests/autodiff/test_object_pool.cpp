@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The per-thread pool of TensorImpl / Storage blocks (autodiff/object_pool.hpp): blocks are
 // reused, a block freed on another thread is kept there, a thread's list is drained when it
 // ends, and tensors made through the pool behave as before. The reuse checks need the pool,
@@ -6,8 +7,8 @@
 #include <thread>
 #include <vector>
 
-#include "autodiff/autodiff.hpp"
-#include "autodiff/object_pool.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
+#include "flowtape/autodiff/object_pool.hpp"
 
 using namespace flowtape;
 

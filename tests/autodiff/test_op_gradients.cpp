@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Every primitive (and the composites) checked in f64: JVP and VJP against central finite
 // differences, and the dot-product test <u, J v> == <J^T u, v>, including broadcast shapes.
 // The second-order cases check that each op's rules are themselves differentiable.

@@ -1,13 +1,13 @@
+// SPDX-License-Identifier: MIT
 // The Philox generator: a published known-answer vector, reproducibility, independent
 // splits, the vectorised Box-Muller against libm, bulk draws against one-at-a-time draws, and
 // the moments of the samplers.
 #include <boost/test/unit_test.hpp>
-
 #include <cmath>
 #include <numbers>
 #include <vector>
 
-#include "autodiff/autodiff.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
 
 using namespace flowtape;
 

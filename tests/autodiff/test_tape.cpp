@@ -1,12 +1,13 @@
+// SPDX-License-Identifier: MIT
 // Tape semantics and misuse: recording rules, NoGrad, stop_gradient, flat memory over many
 // steps, and the errors users see (each names the shapes or dtypes involved).
-#include <boost/test/unit_test.hpp>
-
-#include <fstream>
-#include <string>
 #include <unistd.h>
 
-#include "autodiff/autodiff.hpp"
+#include <boost/test/unit_test.hpp>
+#include <fstream>
+#include <string>
+
+#include "flowtape/autodiff/autodiff.hpp"
 
 using namespace flowtape;
 

@@ -1,14 +1,13 @@
+// SPDX-License-Identifier: MIT
 // Tensor creation, data layout, shape ops' values, and the xtensor bridge.
 #include <boost/test/unit_test.hpp>
-
 #include <thread>
-
 #include <xtensor/xarray.hpp>
 #include <xtensor/xview.hpp>
 
-#include "autodiff/allocator.hpp"
-#include "autodiff/autodiff.hpp"
-#include "autodiff/xtensor.hpp"
+#include "flowtape/autodiff/allocator.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
+#include "flowtape/autodiff/xtensor.hpp"
 
 using namespace flowtape;
 

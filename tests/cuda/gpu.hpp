@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared helpers of the CUDA suites: CPU-vs-GPU comparison of an op's result (the GPU
 // precondition and max_rel_diff are in tests/support/gpu.hpp, shared with app_tests).
 #pragma once
@@ -5,7 +6,7 @@
 #include <boost/test/unit_test.hpp>
 #include <vector>
 
-#include "autodiff/autodiff.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
 #include "support/gpu.hpp"
 
 namespace flowtape::test {

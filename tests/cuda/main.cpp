@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Test runner for the CUDA suites. Built whenever the CUDA backend is (CI compiles it with
 // nvcc but has no GPU): with no device, the global fixture says so in the log and every suite's
 // precondition (gpu.hpp) marks its cases skipped, so CTest passes.
@@ -7,7 +8,7 @@
 #include <boost/test/unit_test.hpp>
 #include <iostream>
 
-#include "autodiff/autodiff.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
 
 namespace {
 

@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: MIT
 // The caching device allocator: size classes (pure arithmetic, checked even without a GPU),
 // reuse of freed blocks without cudaMalloc, and empty_cache.
 #include <boost/test/unit_test.hpp>
 
+#include "flowtape/kernels/cuda/allocator.hpp"
 #include "gpu.hpp"
-#include "kernels/cuda/allocator.hpp"
 
 using namespace flowtape;
 namespace kc = flowtape::kernels::cuda;

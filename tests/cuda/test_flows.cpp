@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The flow-matching layer on the GPU: every loss and its parameter gradients against the CPU's
 // in f64 (FDM's Hutchinson probes come from the device Philox, which gives the CPU's numbers),
 // an adaptive solve against the CPU's, and the claim of the CUDA issue that a training step
@@ -6,9 +7,9 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 
-#include "flows/flows.hpp"
+#include "flowtape/flows/flows.hpp"
+#include "flowtape/nn/nn.hpp"
 #include "gpu.hpp"
-#include "nn/nn.hpp"
 
 using namespace flowtape;
 

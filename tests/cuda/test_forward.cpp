@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Every primitive's CUDA forward against its CPU forward, in f32 and f64, on odd shapes (not
 // multiples of a warp or a block), broadcast shapes, rank-0 operands and the reductions' two
 // layouts (contiguous axis, strided axis).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Gradient checks in f64 on the GPU. The checked function moves its (CPU) inputs to the
 // device, computes there and brings the result back, so tests/support/gradcheck.hpp runs
 // unchanged on the host while every primitive's forward, JVP rule and VJP rule executes on the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The device Philox samplers give the CPU Generator's numbers for the same state, and leave
 // the generator where the CPU fill would.
 #include <boost/test/unit_test.hpp>

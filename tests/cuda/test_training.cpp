@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // End to end on the GPU: the fused Adam step matches the CPU's, and a few hundred CFM steps of
 // a small VelocityMLP on cuda reach the CPU run's loss (same seeds, same data; the runs
 // differ only by floating-point summation order, so they track each other closely without
@@ -5,12 +6,12 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 
-#include "flows/coupling.hpp"
-#include "flows/datasets.hpp"
-#include "flows/losses.hpp"
-#include "flows/path.hpp"
+#include "flowtape/flows/coupling.hpp"
+#include "flowtape/flows/datasets.hpp"
+#include "flowtape/flows/losses.hpp"
+#include "flowtape/flows/path.hpp"
+#include "flowtape/nn/nn.hpp"
 #include "gpu.hpp"
-#include "nn/nn.hpp"
 
 using namespace flowtape;
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // check_outputs: verifies that files an example wrote exist and parse — JSON (nlohmann),
 // CSV (numbers, equal column counts), PNG (signature and a non-empty IHDR), safetensors (our
 // validating loader). Used by the examples' smoke tests; exits 1 naming the first bad file.
@@ -8,7 +9,7 @@
 #include <string>
 
 #include "examples/app/evaluate.hpp"
-#include "nn/safetensors.hpp"
+#include "flowtape/nn/safetensors.hpp"
 
 namespace {
 bool ends_with(const std::string& s, const std::string& suffix) {

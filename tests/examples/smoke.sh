@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Smoke test of one example program at a tiny setting (seconds): it must run, exit 0, and write
 # outputs that parse. Usage: smoke.sh <bin dir> <check_outputs> <example> <scratch dir>
 set -euo pipefail

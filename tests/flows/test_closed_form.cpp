@@ -1,10 +1,11 @@
-// The closed-form empirical velocity: hand values (PAPERS.md 5), agreement with a Monte-Carlo
-// estimate of E[x1 - x0 | x_t = x], its gradient, and the EFM target's construction.
+// SPDX-License-Identifier: MIT
+// The closed-form empirical velocity: hand values (docs/objectives.md), agreement with a
+// Monte-Carlo estimate of E[x1 - x0 | x_t = x], its gradient, and the EFM target's construction.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 
-#include "flows/closed_form.hpp"
-#include "flows/losses.hpp"
+#include "flowtape/flows/closed_form.hpp"
+#include "flowtape/flows/losses.hpp"
 #include "support/gradcheck.hpp"
 
 using namespace flowtape;

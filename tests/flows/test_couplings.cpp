@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: MIT
 // Couplings: the assignment solver against brute force, OT pairing lowers the transport cost,
 // fixed pairs keep their pairing.
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <numeric>
 
-#include "flows/coupling.hpp"
+#include "flowtape/flows/coupling.hpp"
 #include "support/gradcheck.hpp"
 
 using namespace flowtape;

@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: MIT
 // Datasets (determinism, geometry, exact densities) and metrics (their defining properties).
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 
-#include "flows/datasets.hpp"
-#include "flows/metrics.hpp"
+#include "flowtape/flows/datasets.hpp"
+#include "flowtape/flows/metrics.hpp"
 #include "support/gradcheck.hpp"
 
 using namespace flowtape;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // End-to-end: a short seeded CFM training of a VelocityMLP on 8 Gaussians brings the samples'
 // MMD to the data below a threshold that the untrained model fails; the same for the
 // risk-entropic loss at a small lambda and for FDM, so each objective is shown to train. And
@@ -7,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "flows/datasets.hpp"
-#include "flows/losses.hpp"
-#include "flows/metrics.hpp"
-#include "flows/sample.hpp"
-#include "nn/nn.hpp"
+#include "flowtape/flows/datasets.hpp"
+#include "flowtape/flows/losses.hpp"
+#include "flowtape/flows/metrics.hpp"
+#include "flowtape/flows/sample.hpp"
+#include "flowtape/nn/nn.hpp"
 #include "support/threads.hpp"
 
 using namespace flowtape;
@@ -80,7 +81,7 @@ std::vector<float> params_after(const std::string& loss, int threads, int steps)
 BOOST_AUTO_TEST_SUITE(flow_training)
 
 // Every kernel computes each value by the same instruction sequence whatever its chunk or
-// block (docs/benchmarks.md, Threads), so whole training steps on two threads give the bits
+// block (docs/performance.md, Threads), so whole training steps on two threads give the bits
 // of one. This covers the GEMMs' blocks, the maps' chunks, the fused SiLU backward's column
 // sums, the JVP's fused nodes (FDM) and Adam together.
 BOOST_AUTO_TEST_CASE(training_steps_are_bit_identical_on_one_and_two_threads) {

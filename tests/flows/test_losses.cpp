@@ -1,10 +1,11 @@
-// Losses: the entropic aggregation against closed forms (PAPERS.md 5), its lambda -> 0 limit,
-// overflow safety and gradient weights; the FDM residual against hand-computed values, the
+// SPDX-License-Identifier: MIT
+// Losses: the entropic aggregation against closed forms (docs/objectives.md), its lambda -> 0
+// limit, overflow safety and gradient weights; the FDM residual against hand-computed values, the
 // Hutchinson estimator's unbiasedness, and FDM gradients against finite differences.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 
-#include "flows/losses.hpp"
+#include "flowtape/flows/losses.hpp"
 #include "support/gradcheck.hpp"
 
 using namespace flowtape;
@@ -107,7 +108,7 @@ VelocityField linear_field(const Tensor& A, const Tensor& b) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(residual_matches_hand_values) {
-  // PAPERS.md 5: OT path, t = 0.5, x0 = (1, 0), x1 = (0, 2), z = (1, -1), A, b below.
+  // docs/objectives.md: OT path, t = 0.5, x0 = (1, 0), x1 = (0, 2), z = (1, -1), A, b below.
   const Tensor A = from_vector(std::vector<double>{0.5, 0.1, 0.2, -0.3}, Shape{2, 2}, DType::f64);
   const Tensor b = from_vector(std::vector<double>{0.1, 0.2}, Shape{1, 2}, DType::f64);
   const Tensor x0 = from_vector(std::vector<double>{1, 0}, Shape{1, 2}, DType::f64);

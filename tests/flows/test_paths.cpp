@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: MIT
 // Paths: x_t and u_t agree (u_t = d x_t / dt at fixed x0, x1, z), and the Gaussian reading
 // (sigma_t, sigma'_t / sigma_t, the score) is consistent with u_t as a function of x.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 
-#include "flows/path.hpp"
+#include "flowtape/flows/path.hpp"
 #include "support/gradcheck.hpp"
 
 using namespace flowtape;

@@ -1,13 +1,14 @@
+// SPDX-License-Identifier: MIT
 // Sampling and likelihood through the solvers: the exact affine flow from N(0, I) to N(m, S)
 // gives the analytic log-density; the closed-form empirical velocity carries noise onto the
 // training points; trajectories come back at the requested times.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 
-#include "flows/closed_form.hpp"
-#include "flows/datasets.hpp"
-#include "flows/likelihood.hpp"
-#include "flows/sample.hpp"
+#include "flowtape/flows/closed_form.hpp"
+#include "flowtape/flows/datasets.hpp"
+#include "flowtape/flows/likelihood.hpp"
+#include "flowtape/flows/sample.hpp"
 #include "support/gradcheck.hpp"
 
 using namespace flowtape;
@@ -15,7 +16,7 @@ using namespace flowtape::flows;
 
 namespace {
 
-// The displacement-interpolation field between N(0, I) and N(mu, S) (PAPERS.md 3.2):
+// The displacement-interpolation field between N(0, I) and N(mu, S) (docs/objectives.md):
 // v(x, t) = mu + K(t) (x - t mu), K(t) = Theta (I + t Theta)^-1, Theta = S^1/2 - I. 2-D.
 struct GaussianOtField {
   double mu[2];

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Heap calls on the training hot path (issue 8: no per-op heap allocation). This program
 // replaces the global operator new and delete (every form) to count the calls, so it is an
 // executable of its own.
@@ -15,15 +16,15 @@
 #include <new>
 #include <string>
 
-#include "autodiff/autodiff.hpp"
-#include "autodiff/object_pool.hpp"
-#include "flows/datasets.hpp"
-#include "flows/losses.hpp"
-#include "flows/path.hpp"
-#include "kernels/cpu/parallel.hpp"
-#include "nn/grad_step.hpp"
-#include "nn/optimizer.hpp"
-#include "nn/velocity_mlp.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
+#include "flowtape/autodiff/object_pool.hpp"
+#include "flowtape/flows/datasets.hpp"
+#include "flowtape/flows/losses.hpp"
+#include "flowtape/flows/path.hpp"
+#include "flowtape/kernels/cpu/parallel.hpp"
+#include "flowtape/nn/grad_step.hpp"
+#include "flowtape/nn/optimizer.hpp"
+#include "flowtape/nn/velocity_mlp.hpp"
 #include "support/threads.hpp"
 
 namespace {
@@ -122,13 +123,12 @@ long heap_calls_of(F&& f) {
 
 // Under AddressSanitizer the object pool is off (autodiff/object_pool.hpp): every op then
 // takes its handles from the heap, so that ASan sees each one, and these counts do not hold.
-struct ObjectPoolOn {
-  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
-    boost::test_tools::assertion_result r(FLOWTAPE_OBJECT_POOL != 0);
-    if (!r) r.message() << "built with AddressSanitizer, which turns the object pool off";
-    return r;
-  }
-};
+// (A plain function for the precondition, as in tests/support/gpu.hpp.)
+boost::test_tools::assertion_result object_pool_on(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result r(FLOWTAPE_OBJECT_POOL != 0);
+  if (!r) r.message() << "built with AddressSanitizer, which turns the object pool off";
+  return r;
+}
 
 // The heap calls of `steps` training steps of a VelocityMLP with `depth` hidden layers (after
 // warm-up steps that fill the caches), as in bench/flow_bench.cpp.
@@ -163,7 +163,7 @@ long heap_calls_per_steps(const std::string& loss, int depth, std::int64_t batch
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(heap_calls, *boost::unit_test::precondition(ObjectPoolOn{}))
+BOOST_AUTO_TEST_SUITE(heap_calls, *boost::unit_test::precondition(&object_pool_on))
 
 BOOST_AUTO_TEST_CASE(a_recorded_op_on_a_warm_tape_makes_no_heap_call) {
   Generator gen(1);

@@ -1,11 +1,11 @@
+// SPDX-License-Identifier: MIT
 // Elementwise kernels against plain loops over std:: math, on odd sizes and broadcast shapes.
 #include <boost/test/unit_test.hpp>
-
 #include <cmath>
 #include <cstring>
 
-#include "kernels/cpu/elementwise.hpp"
-#include "kernels/cpu/math.hpp"
+#include "flowtape/kernels/cpu/elementwise.hpp"
+#include "flowtape/kernels/cpu/math.hpp"
 #include "support/reference.hpp"
 #include "support/threads.hpp"
 

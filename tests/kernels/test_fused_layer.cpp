@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The fused linear + SiLU layer's backward kernel against the two passes it replaces (silu's
 // derivative as an elementwise map, then sum_axis over the rows), bit for bit: ragged widths,
 // one row, one column (which sum_axis folds differently), shapes above the threading
@@ -10,11 +11,11 @@
 #include <utility>
 #include <vector>
 
-#include "kernels/cpu/elementwise.hpp"
-#include "kernels/cpu/fused_layer.hpp"
-#include "kernels/cpu/math.hpp"
-#include "kernels/cpu/reduce.hpp"
-#include "kernels/cpu/silu_fused.hpp"
+#include "flowtape/kernels/cpu/elementwise.hpp"
+#include "flowtape/kernels/cpu/fused_layer.hpp"
+#include "flowtape/kernels/cpu/math.hpp"
+#include "flowtape/kernels/cpu/reduce.hpp"
+#include "flowtape/kernels/cpu/silu_fused.hpp"
 #include "support/reference.hpp"
 #include "support/threads.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The packed GEMM against the triple loop: every transpose combination, odd sizes that
 // straddle the register tile and the cache blocks, beta = 0 (C unread) and beta != 0, and the
 // bias epilogue (bit-identical to filling C with the bias rows and accumulating onto them), and
@@ -7,12 +8,12 @@
 #include <cstring>
 #include <limits>
 
-#include "kernels/cpu/elementwise.hpp"
-#include "kernels/cpu/gemm.hpp"
-#include "kernels/cpu/gemm_common.hpp"
-#include "kernels/cpu/gemm_thin.hpp"
-#include "kernels/cpu/math.hpp"
-#include "kernels/cpu/parallel.hpp"
+#include "flowtape/kernels/cpu/elementwise.hpp"
+#include "flowtape/kernels/cpu/gemm.hpp"
+#include "flowtape/kernels/cpu/gemm_common.hpp"
+#include "flowtape/kernels/cpu/gemm_thin.hpp"
+#include "flowtape/kernels/cpu/math.hpp"
+#include "flowtape/kernels/cpu/parallel.hpp"
 #include "support/reference.hpp"
 #include "support/threads.hpp"
 

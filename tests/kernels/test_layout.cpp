@@ -1,10 +1,10 @@
+// SPDX-License-Identifier: MIT
 // Data-movement kernels against index arithmetic.
 #include <boost/test/unit_test.hpp>
-
 #include <numeric>
 #include <vector>
 
-#include "kernels/cpu/layout.hpp"
+#include "flowtape/kernels/cpu/layout.hpp"
 
 using namespace flowtape::kernels::cpu;
 

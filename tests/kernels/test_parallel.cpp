@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The thread pool behind parallel_for: every index runs exactly once, whether the workers are
 // spinning (calls back to back) or asleep (calls far apart); a task's exception reaches the
 // caller and leaves the pool usable; nested and concurrent calls finish (they run serially);
@@ -12,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "kernels/cpu/parallel.hpp"
+#include "flowtape/kernels/cpu/parallel.hpp"
 #include "support/threads.hpp"
 
 using flowtape::kernels::cpu::parallel_for;

@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: MIT
 // Axis reductions against plain loops, for every layout: contiguous axis (inner == 1),
 // strided axis, odd lengths, and the log-sum-exp edge cases.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <limits>
 
-#include "kernels/cpu/reduce.hpp"
+#include "flowtape/kernels/cpu/reduce.hpp"
 #include "support/reference.hpp"
 
 using namespace flowtape::kernels::cpu;

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 # Independent oracle for tests/nn/test_optimizers.cpp: PyTorch's SGD / Adam / AdamW update
 # rules (torch/optim/{sgd,adam,adamw}.py, single-tensor path) written out by hand in plain
 # Python doubles, three steps on f(p) = 0.5 * sum(a * (p - c)^2), gradient a * (p - c).

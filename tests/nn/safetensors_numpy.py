@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 # Independent safetensors reader and writer for tests/nn/test_checkpoint.cpp, written by hand
 # from the format description with only numpy and the standard library (no safetensors
 # package, no flowtape code). Both sides agree on the fixture content below.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // safetensors checkpoints: exact round trips, every refusal named, atomic saves, and interop
 // with an independent numpy reader/writer (tests/nn/safetensors_numpy.py).
 #include <sys/resource.h>
@@ -11,7 +12,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "nn/nn.hpp"
+#include "flowtape/nn/nn.hpp"
 
 using namespace flowtape;
 using namespace flowtape::nn;
@@ -356,9 +357,9 @@ BOOST_AUTO_TEST_CASE(fuzzer_findings_are_refused_by_name) {
 BOOST_AUTO_TEST_CASE(optimizer_step_must_be_a_count) {
   const std::string path =
       std::string(FLOWTAPE_FUZZ_CORPUS_DIR) + "/safetensors/regress_optimizer_step_nan.safetensors";
-  // fuzz::SmallModel: VelocityMLP(2, 8, 1) from Generator(7), and Adam.
+  // fuzz::SmallModel: VelocityMLP(2, 8, 1) with sinusoidal time from Generator(7), and Adam.
   Generator gen(7);
-  VelocityMLP model(2, 8, 1, gen);
+  VelocityMLP model(2, 8, 1, gen, {.time_embedding = TimeEmbeddingKind::sinusoidal});
   Adam opt(model.parameters(), AdamOptions{});
   const NamedTensors before = model.state_dict();
   BOOST_CHECK_EXCEPTION(load_checkpoint(path, model, &opt), CheckpointError,

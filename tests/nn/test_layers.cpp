@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Layers: parameter names and state_dict, PyTorch's Linear init, LayerNorm and the time
 // embeddings against finite differences, the VelocityMLP's time forms and std::function view.
 #include <boost/test/unit_test.hpp>
@@ -5,7 +6,7 @@
 #include <functional>
 #include <numbers>
 
-#include "nn/nn.hpp"
+#include "flowtape/nn/nn.hpp"
 #include "support/gradcheck.hpp"
 
 using namespace flowtape;

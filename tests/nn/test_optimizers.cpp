@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: MIT
 // Optimizers against an independent oracle (tests/nn/reference_optimizers.py: PyTorch's update
 // rules written out in plain Python), their state round trip, clipping and the EMA.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstring>
 
-#include "nn/nn.hpp"
+#include "flowtape/nn/nn.hpp"
 #include "support/threads.hpp"
 
 using namespace flowtape;

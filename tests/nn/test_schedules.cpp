@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: MIT
 // Learning-rate schedules.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 
-#include "nn/nn.hpp"
+#include "flowtape/nn/nn.hpp"
 
 using namespace flowtape::nn;
 

@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: MIT
 // End-to-end training with the nn layer: a seeded regression fit, and bit-identical runs from
 // the same seed.
 #include <boost/test/unit_test.hpp>
 #include <cstring>
 
-#include "nn/nn.hpp"
+#include "flowtape/nn/nn.hpp"
 
 using namespace flowtape;
 using namespace flowtape::nn;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Adaptive solves: global error against known solutions across tolerances, NFE falling as the
 // tolerance loosens, dopri5's NFE against Boost.Odeint's controlled runge_kutta_dopri5,
 // backward integration, and a batched [1024, 2] state under both error norms.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Saving at requested times by dense output: accurate at 100 times, and saving never changes
 // the steps taken (same accepted steps, same NFE up to the end derivative of the last step).
 #include <boost/test/unit_test.hpp>

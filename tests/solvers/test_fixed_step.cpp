@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Convergence orders: the log-log slope of the global error against the step size, for every
 // method run on a fixed grid, on y' = -y and on the 2-D rotation, within 0.2 of its order.
 #include <boost/test/unit_test.hpp>

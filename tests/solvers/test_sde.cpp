@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Euler-Maruyama on the Ornstein-Uhlenbeck process dx = -theta x dt + sigma dW, x(0) = 1:
 // mean x0 e^(-theta t) and variance sigma^2 (1 - e^(-2 theta t)) / (2 theta) at t = 1 within
 // a few standard errors of 20000 seeded paths; bitwise deterministic for a fixed seed.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Failures end with a named error, never a hang: blow-up (step size underflow), max_steps,
 // NaN fields (adaptive and fixed), and bad options as std::invalid_argument.
 #include <boost/test/unit_test.hpp>

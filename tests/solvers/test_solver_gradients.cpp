@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Differentiating through a solve (discretise-then-optimise): dL/dk for y' = -k y against
 // central finite differences of the same solver and against the exact derivative, fixed and
 // adaptive, through saved (interpolated) states too; and the weights of an MLP field.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Every tableau against the theory: row sums c_i = sum_j a_ij, the order conditions of all
 // rooted trees up to the stated order for b (and the embedded order for b_hat), at least one
 // condition of the next order violated (the order is not understated), the FSAL structure, and
@@ -6,7 +7,7 @@
 #include <cmath>
 #include <vector>
 
-#include "solvers/tableau.hpp"
+#include "flowtape/solvers/tableau.hpp"
 
 using namespace flowtape::solvers;
 namespace coeffs = flowtape::solvers::tableaus;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Test helpers for code that may run on a GPU, shared by the CUDA suites (tests/cuda) and
 // the suites of code that can be asked to use one (app_tests' device suite): the "is there a
 // GPU" precondition, and the relative difference used to compare results across devices.
@@ -8,20 +9,21 @@
 #include <cmath>
 #include <vector>
 
-#include "autodiff/autodiff.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
 
 namespace flowtape::test {
 
 // Decorates a suite so that, with no device, its cases are reported as skipped (not failed).
-struct HaveGpu {
-  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
-    boost::test_tools::assertion_result r(cuda_device_count() > 0);
-    if (!r) r.message() << "no CUDA device";
-    return r;
-  }
-};
+// A plain function, not an empty functor: boost::function copies its whole small-object
+// buffer, and an empty functor leaves that buffer unwritten (GCC 12 then warns that it is used
+// uninitialized, at every use of the decorator).
+inline boost::test_tools::assertion_result have_gpu(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result r(cuda_device_count() > 0);
+  if (!r) r.message() << "no CUDA device";
+  return r;
+}
 inline auto needs_gpu() {
-  return boost::unit_test::precondition(HaveGpu{});
+  return boost::unit_test::precondition(&have_gpu);
 }
 
 // max_i |a_i - b_i| / max(1, |b_i|); NaNs must match NaNs, infinities must match exactly.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Gradient checking for the autodiff tests, in double precision:
 //  - forward mode:  J v from jvp() against central finite differences (f(x+hv) - f(x-hv)) / 2h;
 //  - reverse mode:  J^T u from vjp() against the finite-difference gradient of <u, f(x)>,
@@ -6,12 +7,11 @@
 #pragma once
 
 #include <boost/test/unit_test.hpp>
-
 #include <cmath>
 #include <string>
 #include <vector>
 
-#include "autodiff/autodiff.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
 
 namespace flowtape::test {
 

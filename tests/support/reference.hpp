@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Helpers for kernel tests: seeded random buffers and a max-relative-error comparison.
 #pragma once
 

@@ -1,11 +1,12 @@
+// SPDX-License-Identifier: MIT
 // ODE test problems with known solutions, shared by the solver suites (f64 unless asked).
 #pragma once
 
 #include <cmath>
 #include <vector>
 
-#include "autodiff/autodiff.hpp"
-#include "solvers/solvers.hpp"
+#include "flowtape/autodiff/autodiff.hpp"
+#include "flowtape/solvers/solvers.hpp"
 #include "support/gradcheck.hpp"
 
 namespace flowtape::test {

@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: MIT
 // Sets the kernels' thread count for a scope and puts it back to 1 (the default) however the
 // scope ends, so a failing test cannot leave the suites after it on several threads.
 #pragma once
 
-#include "kernels/cpu/parallel.hpp"
+#include "flowtape/kernels/cpu/parallel.hpp"
 
 namespace flowtape::test {
 

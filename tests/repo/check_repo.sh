@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Repository hygiene, for a clone (skipped, saying so, outside a git checkout):
+#   - a LICENSE, and an SPDX line in the first lines of every source, build and script file;
+#   - nothing points outside the repository (the project's docs are its own).
+#   bash tests/repo/check_repo.sh [SOURCE_DIR]
+set -euo pipefail
+cd "${1:-$(dirname "${BASH_SOURCE[0]}")/../..}"
+if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  echo "SKIP: not a git checkout, the tracked files cannot be listed"
+  exit 0
+fi
+status=0
+[ -f LICENSE ] || { echo "FAIL: no LICENSE file"; status=1; }
+
+missing=0
+while IFS= read -r f; do
+  [ -f "$f" ] || continue
+  if ! head -n 3 "$f" | grep -q "SPDX-License-Identifier: MIT"; then
+    echo "FAIL: no SPDX line in $f"
+    missing=$((missing + 1))
+  fi
+done < <(git ls-files --cached --others --exclude-standard -- \
+           '*.cpp' '*.hpp' '*.cu' '*.cuh' '*.sh' '*.py' '*.cmake' '*CMakeLists.txt' '.ci/run')
+[ "$missing" -eq 0 ] || status=1
+
+# Built from pieces so that this script does not match itself.
+outside="\.\./sha""red|/work/sha""red|DESIGN""\.md|PAPERS""\.md"
+if git grep -nE "$outside" -- . >/tmp/flowtape_outside.$$ 2>/dev/null; then
+  echo "FAIL: references to files outside the repository:"
+  cat /tmp/flowtape_outside.$$
+  status=1
+fi
+rm -f /tmp/flowtape_outside.$$
+[ "$status" -eq 0 ] && echo "repository checks passed"
+exit "$status"
