@@ -15,6 +15,14 @@ if(FLOWTAPE_WERROR)
   target_compile_options(flowtape_build_options INTERFACE $<${_cxx}:-Werror>)
 endif()
 if(FLOWTAPE_ARCH)
+  # Refused at configure time, with the reason, rather than by every compile.
+  include(CheckCXXCompilerFlag)
+  string(MAKE_C_IDENTIFIER "FLOWTAPE_ARCH_${FLOWTAPE_ARCH}_OK" _arch_ok)
+  check_cxx_compiler_flag(-march=${FLOWTAPE_ARCH} ${_arch_ok})
+  if(NOT ${_arch_ok})
+    message(FATAL_ERROR "FLOWTAPE_ARCH=${FLOWTAPE_ARCH}: ${CMAKE_CXX_COMPILER} does not accept "
+                        "-march=${FLOWTAPE_ARCH} (try native, x86-64-v3 or x86-64-v4)")
+  endif()
   target_compile_options(flowtape_build_options INTERFACE $<${_cxx}:-march=${FLOWTAPE_ARCH}>)
 endif()
 if(FLOWTAPE_SANITIZE)
@@ -22,7 +30,6 @@ if(FLOWTAPE_SANITIZE)
                          -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
   # The sanitizers' instrumentation makes GCC 12's flow analysis report false "may be used
   # uninitialized" warnings inside xsimd's headers (code it inlines under instrumentation only).
-  target_compile_options(flowtape_build_options INTERFACE -Wno-maybe-uninitialized)
   target_link_options(flowtape_build_options INTERFACE -fsanitize=address,undefined)
 endif()
 if(FLOWTAPE_FUZZ)

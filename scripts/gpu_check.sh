@@ -12,7 +12,9 @@
 #   bash scripts/gpu_check.sh pack            # here: copies the built programs into .gpu/
 #   bash scripts/gpu_check.sh run             # on the GPU machine, from the repository root
 #                                             # (logs in .gpu/logs, or LOG_DIR=dir)
-# On a machine that has both, `cmake --build build` then `bash scripts/gpu_check.sh pack run`.
+# The build needs the CUDA backend, which is off unless asked for:
+#   cmake -S . -B build -DFLOWTAPE_CUDA=ON && cmake --build build -j2
+# On a machine that has both, build so, then `bash scripts/gpu_check.sh pack run`.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PACK=.gpu

@@ -3,7 +3,24 @@
 // translation unit is compiled for, and loaders that handle ragged tails.
 #pragma once
 
+// GCC 12's AVX-512 intrinsic headers initialise "undefined" vectors from themselves
+// (_mm512_undefined_epi32 and kin), which -Wuninitialized and -Wmaybe-uninitialized report in
+// every function that inlines them: hundreds of warnings in an AVX-512 build, none of them ours
+// (GCC bug 105593, fixed in GCC 13). The warnings are located in those headers, so ignoring the
+// two warnings while they are read silences exactly them and nothing in flowtape's code.
+// <immintrin.h> comes first so that this is where it is read, whatever includes it later.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 #include <xsimd/xsimd.hpp>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #include <cstddef>
 #include <cstdint>
