@@ -28,8 +28,6 @@ endif()
 if(FLOWTAPE_SANITIZE)
   target_compile_options(flowtape_build_options INTERFACE -fsanitize=address,undefined
                          -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
-  # The sanitizers' instrumentation makes GCC 12's flow analysis report false "may be used
-  # uninitialized" warnings inside xsimd's headers (code it inlines under instrumentation only).
   target_link_options(flowtape_build_options INTERFACE -fsanitize=address,undefined)
 endif()
 if(FLOWTAPE_FUZZ)
