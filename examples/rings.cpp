@@ -8,7 +8,7 @@
 // each model with dopri5, and reports the paper's ring metrics (angular spread error, gap
 // violation rate, mode concentration, variance error) plus MMD, as mean +- std over seeds,
 // with the relative improvement in angular spread error over the baseline. The paper's own
-// data, network and step counts were not published; ours are the proposal in docs/objectives.md
+// data, network and step counts were not published; ours are in the README ("rings")
 // (flows/datasets.hpp), so compare trends, not digits.
 //
 //   rings [--steps 2000] [--seeds 3] [--lambdas 0.1,0.2,0.3,0.4,0.5] [--out runs/rings]

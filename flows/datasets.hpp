@@ -3,11 +3,11 @@
 // Generator, with its exact log-density where one exists (for NLL references).
 //
 //   rings         the risk-entropic paper's ring with lobes and angular gaps. Its exact
-//                 parameters were not published (docs/objectives.md); ours is the proposal there:
+//                 parameters were not published; ours (README, "rings") are:
 //                 K arcs centred at 2 pi k / K, each of half-width alpha pi / K (alpha < 1
 //                 leaves K gaps), angle uniform within the arc, radius R + N(0, s_r^2), and
 //                 lobe weights (by default one minority lobe, the "rare branch").
-//   checkerboard  the FDM paper's official 2-D data (docs/objectives.md): eight unit squares in
+//   checkerboard  the FDM paper's official 2-D data: eight unit squares in
 //                 [-2, 2]^2 scaled by 1/0.45; exact density 1 / 39.506.
 //   8gaussians    eight N(c_k, std^2 I) on a circle of radius 5, std 0.5.
 //   moons         two interleaved half circles (scikit-learn's make_moons geometry) + noise.

@@ -38,7 +38,7 @@ if [ "${SANITIZE:-1}" = "1" ]; then
   (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
      ctest -j"$JOBS" --output-on-failure \
-       -E '^(examples|app[.]cli|flows_tests[.]flow_training|docs|package|repo)[.]')
+       -E '^(examples[.]|app[.]cli$|flows_tests[.]flow_training$|docs[.]|package[.]|repo[.])')
   echo "== ThreadSanitizer: the thread pool and the kernels that use it =="
   bash scripts/tsan.sh
 fi
