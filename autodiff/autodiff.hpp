@@ -2,6 +2,7 @@
 // flowtape's autodiff layer in one include: tensors, ops, the tape and the verbs.
 #pragma once
 
+#include "flowtape/autodiff/format.hpp"
 #include "flowtape/autodiff/ops.hpp"
 #include "flowtape/autodiff/random.hpp"
 #include "flowtape/autodiff/tape.hpp"

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "flowtape/autodiff/op.hpp"
@@ -55,6 +56,11 @@ class Tape {
   }
 
   std::size_t num_nodes() const { return nodes_.size(); }
+  // What was recorded, for reading (tape_inspect.cpp): one line per node, "%3 = tanh(%2) ->
+  // [64, 16] f32", where %N is a tracked tensor's slot and untracked inputs show as constants;
+  // or the same graph in Graphviz's dot language (`dot -Tsvg`).
+  std::string dump() const;
+  std::string to_dot() const;
   // Forgets everything recorded: the tape starts over with a new identity.
   void reset();
 

@@ -34,6 +34,12 @@ std::pair<Tensor, std::vector<Tensor>> reverse(const Function& f, const std::vec
   Tape* outer = Tape::active();
   if (!outer) {
     Tape tape;
+    // Under NoGrad with no tape of the caller's, nothing f does would be recorded and every
+    // gradient would come back zero: refuse instead (jvp needs no tape and works there).
+    if (!recording())
+      throw std::logic_error(std::string(verb) +
+                             ": called inside NoGrad, where nothing is recorded, so every gradient "
+                             "would be zero; call it outside the NoGrad scope");
     for (const Tensor& x : xs) leaves.push_back(tape.watch(fresh_leaf(x)));
     Tensor y = f(leaves);
     auto grads = tape.gradient(y, leaves, options);
@@ -104,7 +110,9 @@ std::pair<Tensor, Tensor> jvp(const Function1& f, const Tensor& x, const Tensor&
 }
 
 Tensor hvp(const Function1& f, const Tensor& x, const Tensor& v) {
-  return jvp([&f](const Tensor& z) { return grad(f, z); }, x, v).second;
+  return jvp([&f](const Tensor& z) { return reverse(lift(f), {z}, Tensor(), "hvp").second[0]; }, x,
+             v)
+      .second;
 }
 
 Tensor stop_gradient(const Tensor& x) {

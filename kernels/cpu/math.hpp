@@ -3,6 +3,8 @@
 // push tails through the same code (see simd.hpp), so results do not depend on alignment.
 #pragma once
 
+#include <cmath>
+#include <limits>
 #include <utility>
 
 #include "flowtape/kernels/cpu/simd.hpp"
@@ -10,8 +12,39 @@
 namespace flowtape::kernels::cpu::fn {
 
 struct Neg { template <class B> B operator()(const B& x) const { return -x; } };
-struct Exp { template <class B> B operator()(const B& x) const { return xsimd::exp(x); } };
-struct Log { template <class B> B operator()(const B& x) const { return xsimd::log(x); } };
+// e^x over IEEE's whole range. xsimd's exp overflows a little early (f64 at 709.44 instead of
+// 709.78, f32 at 88.38 instead of 88.72) and flushes results below the smallest normal number
+// to zero. Lanes past where it is exact (rare: a branch on any() keeps the common case one
+// exp) are recomputed as e^(x/2) squared: x/2 is exact and in range, and the square rounds
+// once, into the top of the range or gradually into the subnormals.
+struct Exp {
+  template <class B>
+  B operator()(const B& x) const {
+    using T = typename B::value_type;
+    constexpr T hi = sizeof(T) == 8 ? T(709) : T(88);    // xsimd's exp is exact below ...
+    constexpr T lo = sizeof(T) == 8 ? T(-708) : T(-87);  // ... and above these
+    const B r = xsimd::exp(x);
+    const auto outside = (x > B(hi)) | (x < B(lo));
+    if (!xsimd::any(outside)) return r;
+    const B half = xsimd::exp(x * B(T(0.5)));
+    return xsimd::select(outside, half * half, r);
+  }
+};
+// log x, subnormal x included: xsimd's log reads a subnormal's exponent as the smallest one
+// (f64 log(1e-310) came out -746.5 instead of -713.8), so such lanes are scaled into the normal
+// range first, log(x 2^k) - k log 2, with k = 54 (f64) or 25 (f32).
+struct Log {
+  template <class B>
+  B operator()(const B& x) const {
+    using T = typename B::value_type;
+    const B r = xsimd::log(x);
+    const auto subnormal = (x > B(T(0))) & (x < B(std::numeric_limits<T>::min()));
+    if (!xsimd::any(subnormal)) return r;
+    constexpr int k = sizeof(T) == 8 ? 54 : 25;
+    const B scaled = xsimd::log(x * B(std::ldexp(T(1), k))) - B(T(k) * std::log(T(2)));
+    return xsimd::select(subnormal, scaled, r);
+  }
+};
 // e^x - 1 and log(1 + x), accurate where x is tiny (no cancellation against 1).
 struct Expm1 { template <class B> B operator()(const B& x) const { return xsimd::expm1(x); } };
 struct Log1p { template <class B> B operator()(const B& x) const { return xsimd::log1p(x); } };
@@ -21,8 +54,12 @@ struct Abs { template <class B> B operator()(const B& x) const { return xsimd::a
 struct Tanh { template <class B> B operator()(const B& x) const { return xsimd::tanh(x); } };
 struct Sin { template <class B> B operator()(const B& x) const { return xsimd::sin(x); } };
 struct Cos { template <class B> B operator()(const B& x) const { return xsimd::cos(x); } };
+// max(x, 0) that keeps a NaN a NaN (as IEEE fmax would not, and xsimd::max need not).
 struct Relu {
-  template <class B> B operator()(const B& x) const { return xsimd::max(x, B(0)); }
+  template <class B>
+  B operator()(const B& x) const {
+    return xsimd::select((x > B(0)) | xsimd::isnan(x), x, B(0));
+  }
 };
 // 1 / (1 + e^-x): e^-x overflows to inf for very negative x, and 1/inf = 0 is the right limit.
 struct Sigmoid {
@@ -76,10 +113,19 @@ struct Sign {
     return xsimd::select(x > B(0), B(1), xsimd::select(x < B(0), B(-1), B(0)));
   }
 };
+// x^p with IEEE's special cases, which xsimd::pow does not give (it returns 0 for 0^p with
+// p <= 0): x^0 = 1 for every x, NaN included; 0^p = inf for p < 0 (-0^p = -inf when p is an
+// odd integer). So d/dx x^0.5 at 0 is inf here as on the GPU, in std::pow and in PyTorch.
 struct PowScalar {
   double p;
   template <class B> B operator()(const B& x) const {
-    return xsimd::pow(x, B(static_cast<typename B::value_type>(p)));
+    using T = typename B::value_type;
+    if (p == 0) return B(T(1));
+    const B r = xsimd::pow(x, B(static_cast<T>(p)));
+    if (p > 0) return r;
+    const B inf(std::numeric_limits<T>::infinity());
+    const bool odd = std::fmod(p, 2.0) == -1.0;
+    return xsimd::select(x == B(T(0)), odd ? xsimd::copysign(inf, x) : inf, r);
   }
 };
 

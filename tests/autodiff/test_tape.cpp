@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
+#include <cmath>
 #include <fstream>
 #include <string>
 
@@ -166,6 +167,22 @@ BOOST_AUTO_TEST_CASE(misuse_is_reported_clearly) {
     jvp([](const Tensor& z) { return jvp([](const Tensor& q) { return q; }, z, z).second; }, zeros({1}), zeros({1}));
   });
   BOOST_TEST(contains(e, "nested"), e);
+}
+
+// Inside NoGrad nothing is recorded, so grad and hvp would return zeros: they refuse, naming
+// the verb, while jvp (which needs no tape) works. An enclosing tape still makes grad work.
+BOOST_AUTO_TEST_CASE(reverse_verbs_refuse_inside_nograd) {
+  const Tensor x = full({3}, 0.5, DType::f64);
+  auto f = [](const Tensor& z) { return sum(sin(z)); };
+  NoGrad no_grad;
+  BOOST_TEST(error_of([&] { (void)grad(f, x); }).find("grad: called inside NoGrad") == 0u);
+  BOOST_TEST(error_of([&] { (void)hvp(f, x, ones_like(x)); }).find("hvp: called inside NoGrad") ==
+             0u);
+  BOOST_TEST(error_of([&] { (void)vjp(f, x, scalar(1.0, DType::f64)); }).find("vjp:") == 0u);
+  const auto [y, dy] = jvp(f, x, ones_like(x));
+  BOOST_TEST(dy.item() == 3 * std::cos(0.5), boost::test_tools::tolerance(1e-12));
+  Tape tape;
+  BOOST_TEST(grad(f, x).at(0) == std::cos(0.5), boost::test_tools::tolerance(1e-12));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+// A tape you can look at: Tape::dump() lists the recorded nodes as text, Tape::to_dot() draws
+// them as a Graphviz graph. Both only read the tape; neither is part of differentiation.
+//
+// A recorded tensor is named by its adjoint slot, %N. A node's inputs are either slots (a
+// watched leaf or an earlier node's output) or constants: tensors the tape does not track,
+// shown with their shape and dtype, since they receive no gradient.
+#include <sstream>
+#include <string>
+
+#include "flowtape/autodiff/tape.hpp"
+#include "flowtape/autodiff/tensor.hpp"
+
+namespace flowtape {
+
+namespace {
+
+std::string describe(const Tensor& t) {
+  return t.shape().str() + " " + dtype_name(t.dtype());
+}
+
+}  // namespace
+
+std::string Tape::dump() const {
+  std::ostringstream os;
+  os << "tape: " << nodes_.size() << " node" << (nodes_.size() == 1 ? "" : "s") << ", "
+     << num_slots_ << " slot" << (num_slots_ == 1 ? "" : "s") << "\n";
+  for (const Node& node : nodes_) {
+    os << "  %" << node.output.impl()->slot << " = " << node.op->name << "(";
+    for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+      const Tensor& in = node.inputs[i];
+      if (i > 0) os << ", ";
+      if (!in.defined())
+        os << "-";
+      else if (tracks(in))
+        os << "%" << in.impl()->slot;
+      else
+        os << "const " << describe(in);
+    }
+    os << ") -> " << describe(node.output);
+    if (node.tangent.defined()) os << ", tangent %" << node.tangent.impl()->slot;
+    os << "\n";
+  }
+  return os.str();
+}
+
+std::string Tape::to_dot() const {
+  std::ostringstream os;
+  os << "digraph tape {\n  rankdir=LR;\n  node [fontname=\"monospace\", fontsize=10];\n";
+  // Slots that no node produces are the watched leaves.
+  std::vector<bool> produced(static_cast<std::size_t>(num_slots_), false);
+  for (const Node& node : nodes_) {
+    produced[static_cast<std::size_t>(node.output.impl()->slot)] = true;
+    if (node.tangent.defined())
+      produced[static_cast<std::size_t>(node.tangent.impl()->slot)] = true;
+  }
+  for (std::int64_t s = 0; s < num_slots_; ++s)
+    if (!produced[static_cast<std::size_t>(s)])
+      os << "  s" << s << " [shape=box, style=filled, fillcolor=\"#dde8f5\", label=\"%" << s
+         << " watched\"];\n";
+  int constants = 0;
+  for (std::size_t n = 0; n < nodes_.size(); ++n) {
+    const Node& node = nodes_[n];
+    const std::int64_t out = node.output.impl()->slot;
+    os << "  s" << out << " [shape=ellipse, label=\"%" << out << " " << node.op->name << "\\n"
+       << describe(node.output) << "\"];\n";
+    for (const Tensor& in : node.inputs) {
+      if (!in.defined()) continue;
+      if (tracks(in)) {
+        os << "  s" << in.impl()->slot << " -> s" << out << ";\n";
+      } else {
+        os << "  c" << constants << " [shape=plaintext, fontcolor=gray40, label=\"const "
+           << describe(in) << "\"];\n  c" << constants << " -> s" << out << " [color=gray60];\n";
+        ++constants;
+      }
+    }
+    if (node.tangent.defined()) {  // a joint node's second output: its own tangent
+      const std::int64_t t = node.tangent.impl()->slot;
+      os << "  s" << t << " [shape=ellipse, label=\"%" << t << " tangent of " << node.op->name
+         << "\\n"
+         << describe(node.tangent) << "\"];\n  s" << out << " -> s" << t
+         << " [style=dashed, label=\"same node\"];\n";
+    }
+  }
+  os << "}\n";
+  return os.str();
+}
+
+}  // namespace flowtape

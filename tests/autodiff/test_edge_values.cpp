@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+// Edge values that follow IEEE 754 and PyTorch: x^p at zero and x^0 (with the derivative that
+// follows from them), relu of a NaN, exp up to its overflow point and into the subnormals, and
+// log of subnormal inputs. Each checked in f32 and f64.
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "flowtape/autodiff/autodiff.hpp"
+
+using namespace flowtape;
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+Tensor values(std::vector<double> v, DType dtype) {
+  return from_vector(std::span<const double>(v), Shape{static_cast<std::int64_t>(v.size())}, dtype);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(edge_values)
+
+BOOST_AUTO_TEST_CASE(pow_follows_ieee_at_zero) {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    BOOST_TEST_CONTEXT(dtype_name(dtype)) {
+      const Tensor zeros2 = values({0.0, -0.0}, dtype);
+      auto r = pow(zeros2, -1.0).to_vector();
+      BOOST_TEST(r[0] == kInf);
+      BOOST_TEST(r[1] == -kInf);  // an odd integer keeps the zero's sign
+      r = pow(zeros2, -0.5).to_vector();
+      BOOST_TEST((r[0] == kInf && r[1] == kInf));
+      r = pow(zeros2, -2.0).to_vector();
+      BOOST_TEST((r[0] == kInf && r[1] == kInf));
+      r = pow(zeros2, 0.5).to_vector();
+      BOOST_TEST((r[0] == 0.0 && r[1] == 0.0));
+      // x^0 = 1 for every x, zero and NaN included.
+      r = pow(values({0.0, -3.0, NAN, kInf}, dtype), 0.0).to_vector();
+      for (double v : r) BOOST_TEST(v == 1.0);
+      // Away from zero nothing changes.
+      r = pow(values({4.0, -2.0}, dtype), -1.0).to_vector();
+      BOOST_TEST(r[0] == 0.25);
+      BOOST_TEST(r[1] == -0.5);
+      // d/dx x^0.5 = 0.5 x^-0.5: inf at 0, as in PyTorch.
+      const Tensor g =
+          grad([](const Tensor& x) { return sum(pow(x, 0.5)); }, values({0.0, 4.0}, dtype));
+      BOOST_TEST(g.at(0) == kInf);
+      BOOST_TEST(g.at(1) == 0.25);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(relu_keeps_nan) {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    BOOST_TEST_CONTEXT(dtype_name(dtype)) {
+      const auto r = relu(values({NAN, -1.0, 2.0, -0.0, -kInf, kInf}, dtype)).to_vector();
+      BOOST_TEST(std::isnan(r[0]));
+      BOOST_TEST(r[1] == 0.0);
+      BOOST_TEST(r[2] == 2.0);
+      BOOST_TEST((r[3] == 0.0 && !std::signbit(r[3])));
+      BOOST_TEST(r[4] == 0.0);
+      BOOST_TEST(r[5] == kInf);
+    }
+  }
+}
+
+// exp reaches IEEE's overflow point (ln of the largest finite number) and rounds gradually
+// into the subnormals; log reads subnormal inputs right. Against std::exp / std::log: within
+// 4 ulp where the result is normal, within 2 of the smallest subnormal steps where it is not.
+BOOST_AUTO_TEST_CASE(exp_and_log_cover_the_whole_range) {
+  auto check = [](DType dtype, const std::vector<double>& xs, bool is_exp) {
+    const bool f64 = dtype == DType::f64;
+    const Tensor in = values(xs, dtype);
+    const auto got = (is_exp ? exp(in) : log(in)).to_vector();
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      const double want = f64 ? (is_exp ? std::exp(xs[i]) : std::log(xs[i]))
+                              : double(is_exp ? std::exp(float(xs[i])) : std::log(float(xs[i])));
+      const double eps = f64 ? 0x1p-52 : 0x1p-23;
+      const double tiny = f64 ? 0x1p-1074 : 0x1p-149, normal = f64 ? 0x1p-1022 : 0x1p-126;
+      const double tol = std::abs(want) < normal ? 2 * tiny : 4 * eps * std::abs(want);
+      BOOST_TEST_CONTEXT((is_exp ? "exp(" : "log(") << xs[i] << ") " << dtype_name(dtype)) {
+        if (std::isinf(want))
+          BOOST_TEST(got[i] == want);
+        else
+          BOOST_TEST(std::abs(got[i] - want) <= tol);
+      }
+    }
+  };
+  check(DType::f64,
+        {709.0, 709.44, 709.5, 709.78, 709.79, 800.0, -708.0, -708.4, -709.0, -720.0, -745.0,
+         -745.2, -800.0, 0.0, 1.0},
+        true);
+  check(DType::f32, {88.0, 88.38, 88.5, 88.72, 88.73, -87.0, -87.4, -88.0, -100.0, -103.9, -104.0},
+        true);
+  check(DType::f64, {0x1p-1022, 2.2e-308, 1e-310, 0x1p-1074, 1e-300, 1.0}, false);
+  check(DType::f32, {0x1p-126, 1e-39, 0x1p-149, 1e-30}, false);
+  // Overflow where IEEE says: e^709.78 is finite, e^709.79 is not.
+  BOOST_TEST(std::isfinite(exp(values({709.78}, DType::f64)).item()));
+  BOOST_TEST(std::isinf(exp(values({709.79}, DType::f64)).item()));
+  BOOST_TEST(exp(values({-INFINITY}, DType::f64)).item() == 0.0);
+  BOOST_TEST(std::isnan(exp(values({NAN}, DType::f64)).item()));
+  BOOST_TEST(log(values({0.0}, DType::f64)).item() == -kInf);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
