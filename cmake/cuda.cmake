@@ -8,7 +8,16 @@
 # links the backend (scripts/test.sh asks for AUTO); its tests decide at run time whether
 # there is a device (tests/cuda).
 set(FLOWTAPE_HAS_CUDA OFF)
+# CMake's usual spellings of on and off count (ON/YES/TRUE/1, OFF/NO/FALSE/0/empty); anything
+# else but AUTO is refused rather than guessed.
 string(TOUPPER "${FLOWTAPE_CUDA}" _flowtape_cuda_mode)
+if(_flowtape_cuda_mode MATCHES "^(ON|YES|TRUE|Y|1)$")
+  set(_flowtape_cuda_mode ON)
+elseif(_flowtape_cuda_mode MATCHES "^(OFF|NO|FALSE|N|0|)$")
+  set(_flowtape_cuda_mode OFF)
+elseif(NOT _flowtape_cuda_mode STREQUAL "AUTO")
+  message(FATAL_ERROR "FLOWTAPE_CUDA=${FLOWTAPE_CUDA}: use OFF, ON or AUTO")
+endif()
 if(NOT _flowtape_cuda_mode STREQUAL "OFF")
   # check_language looks on PATH; the project's machines keep the toolkit at /usr/local/cuda,
   # which is often not on PATH.

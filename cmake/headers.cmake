@@ -48,7 +48,6 @@ function(flowtape_install_headers subdir)
   foreach(header ${ARGN})
     list(APPEND files ${CMAKE_CURRENT_SOURCE_DIR}/${header})
   endforeach()
-  set_property(GLOBAL APPEND PROPERTY FLOWTAPE_PUBLIC_HEADERS ${files})
   if(FLOWTAPE_INSTALL)
     install(FILES ${files} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/flowtape/${subdir}
             COMPONENT development)

@@ -9,16 +9,6 @@ include(CMakePackageConfigHelpers)
 
 set(FLOWTAPE_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/flowtape)
 
-# flowtape::cuda: a marker target for find_package(flowtape COMPONENTS cuda), present only in a
-# build with the CUDA backend (the core links the backend itself).
-if(FLOWTAPE_HAS_CUDA)
-  add_library(flowtape_cuda INTERFACE)
-  add_library(flowtape::cuda ALIAS flowtape_cuda)
-  set_target_properties(flowtape_cuda PROPERTIES EXPORT_NAME cuda)
-  target_link_libraries(flowtape_cuda INTERFACE flowtape_autodiff)
-  set_property(GLOBAL APPEND PROPERTY FLOWTAPE_LIBRARY_TARGETS flowtape_cuda)
-endif()
-
 get_property(_flowtape_targets GLOBAL PROPERTY FLOWTAPE_LIBRARY_TARGETS)
 install(TARGETS flowtape_all ${_flowtape_targets} EXPORT flowtapeTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
@@ -40,9 +30,10 @@ endif()
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/flowtapeConfig.cmake.in
                               ${PROJECT_BINARY_DIR}/flowtapeConfig.cmake
                               INSTALL_DESTINATION ${FLOWTAPE_CMAKE_DIR})
-# Same major version, this minor or a later one: the API may grow within a major version.
+# Before 1.0 a minor version may change behaviour (0.2 made raw t VelocityMLP's default time
+# embedding), so a request for 0.2 is met by 0.2.x only.
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/flowtapeConfigVersion.cmake
-                                 COMPATIBILITY SameMajorVersion)
+                                 COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/flowtapeConfig.cmake
               ${PROJECT_BINARY_DIR}/flowtapeConfigVersion.cmake
         DESTINATION ${FLOWTAPE_CMAKE_DIR} COMPONENT development)
@@ -78,4 +69,6 @@ set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
 # The archives were built by this machine's g++ and need its C++ runtime to link.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6-dev, libstdc++-12-dev | libstdc++-dev")
 set(CPACK_GENERATOR DEB)
-include(CPack)
+if(PROJECT_IS_TOP_LEVEL)  # a parent project's own CPack settings stay its own
+  include(CPack)
+endif()

@@ -15,6 +15,8 @@ mkdir -p "$OUT/include/flowtape"
 ln -sfn "$PWD/kernels" "$OUT/include/flowtape/kernels"
 FLAGS=(-std=c++20 -O1 -g -fsanitize=thread -march=native -I"$OUT/include" -I. -Itests -DBOOST_TEST_DYN_LINK)
 objs=()
+pids=()
+rm -f "$OUT"/*.o  # a failed compile must not leave an old object to link
 for f in kernels/cpu/parallel.cpp kernels/cpu/gemm.cpp kernels/cpu/gemm_thin.cpp \
          tests/kernels/main.cpp tests/kernels/test_parallel.cpp tests/kernels/test_gemm.cpp \
          tests/kernels/test_elementwise.cpp; do
@@ -22,9 +24,10 @@ for f in kernels/cpu/parallel.cpp kernels/cpu/gemm.cpp kernels/cpu/gemm_thin.cpp
   extra=()
   case "$f" in kernels/cpu/gemm*.cpp) extra=(-ffp-contract=off) ;; esac
   "$CXX" "${FLAGS[@]}" "${extra[@]}" -c "$f" -o "$o" &
+  pids+=($!)
   objs+=("$o")
 done
-wait
+for pid in "${pids[@]}"; do wait "$pid"; done  # set -e: the first failed compile stops here
 "$CXX" -fsanitize=thread "${objs[@]}" -lboost_unit_test_framework -lpthread -o "$OUT/kernels_tsan"
 # setarch -R turns address-space randomisation off for the run: with the 32 random mmap bits
 # of recent kernels, GCC 12's ThreadSanitizer can stop at start-up on an "unexpected memory

@@ -7,7 +7,8 @@
 // (_mm512_undefined_epi32 and kin), which -Wuninitialized and -Wmaybe-uninitialized report in
 // every function that inlines them: hundreds of warnings in an AVX-512 build, none of them ours
 // (GCC bug 105593, fixed in GCC 13). The warnings are located in those headers, so ignoring the
-// two warnings while they are read silences exactly them and nothing in flowtape's code.
+// two warnings while they are read silences them there (and anything else these two warnings
+// would say about xsimd's own code), never in flowtape's.
 // <immintrin.h> comes first so that this is where it is read, whatever includes it later.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push

@@ -5,8 +5,10 @@
 #   install   cmake --install, then find_package(flowtape) (plus every installed header alone)
 #   pkgconfig the same install through pkg-config and a bare g++ command line
 #   deb       cpack -G DEB, the package unpacked, then find_package against it
-#   subdir    add_subdirectory(<flowtape source>) from a parent project
-# In each, the user's own compile line must carry none of flowtape's flags.
+#   subdir    flowtape as a subproject (FetchContent, i.e. add_subdirectory), built the way a
+#             parent builds it (CPU only, no -march); that build is then installed too, and
+#             used with xtensor hidden, and asked for the cuda component it lacks
+# In each, the user's compile line must be the project's own plus include folders only.
 #   bash tests/consumer/run.sh BUILD_DIR [WORK_DIR] [MODES...]   (default: all four)
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -20,27 +22,55 @@ consumer="$source_dir/tests/consumer"
 rm -rf "$work" && mkdir -p "$work"
 
 # The user's flags: a plain optimised build with no build type, so that a flowtape which forced
-# one (or added its own -O3, -march or warnings) shows up in the checks.
+# one (or added its own flags) shows up in the checks.
 user_flags=(-DCMAKE_BUILD_TYPE= -DCMAKE_CXX_FLAGS=-O1)
 
-# Fails if the compile line of train_moons.cpp in $1/compile_commands.json has a flowtape flag.
+# Fails unless train_moons.cpp's compile line in $1/compile_commands.json is baseline.cpp's
+# (the same project, no flowtape) plus include folders.
 check_compile_line() {
-  local line
-  line=$(grep -o '"command": "[^"]*train_moons.cpp[^"]*"' "$1/compile_commands.json")
-  for flag in -march -Wall -Wextra -Wpedantic -Wshadow -Werror -O3 -fsanitize; do
-    if grep -q -- " $flag" <<<"$line"; then
-      echo "FAIL: flowtape put $flag on the user's compile line: $line" >&2
-      exit 1
-    fi
-  done
-  echo "compile line clean: $line"
+  python3 - "$1/compile_commands.json" <<'PY'
+import json, shlex, sys
+entries = {e["file"].rsplit("/", 1)[-1]: e for e in json.load(open(sys.argv[1]))}
+def flags(name):
+    args = shlex.split(entries[name]["command"])[1:]
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+            continue
+        if a in ("-o", "-c"):
+            skip = True
+            continue
+        if not a.endswith(".cpp"):
+            out.append(a)
+    return out
+base, user = flags("baseline.cpp"), flags("train_moons.cpp")
+extra, i = [], 0
+while i < len(user):
+    a = user[i]
+    if a in ("-isystem", "-I"):
+        i += 2
+        continue
+    if a.startswith("-I") or a.startswith("-isystem"):
+        i += 1
+        continue
+    if a not in base:
+        extra.append(a)
+    i += 1
+missing = [a for a in base if a not in user]
+if extra or missing:
+    sys.exit(f"FAIL: train_moons.cpp's compile line differs from the project's own beyond "
+             f"include folders: added {extra}, dropped {missing}")
+print("compile line: the project's own flags plus include folders")
+PY
 }
 
 # Configures, builds and runs the consumer in $1 with the extra cmake arguments after it.
 build_and_run() {
   local dir=$1
   shift
-  cmake -S "$consumer" -B "$dir" "${user_flags[@]}" -DFLOWTAPE_CONSUMER_CHECKS=ON "$@" >"$dir.log"
+  cmake -S "$consumer" -B "$dir" "${user_flags[@]}" -DFLOWTAPE_CONSUMER_CHECKS=ON "$@" >"$dir.log" || {
+    cat "$dir.log"; exit 1; }
   cmake --build "$dir" -j"$jobs" >>"$dir.log" || { cat "$dir.log"; exit 1; }
   check_compile_line "$dir"
   "$dir/train_moons"
@@ -55,10 +85,15 @@ for mode in "${modes[@]}"; do
       ;;
     pkgconfig)
       [ -d "$work/prefix" ] || cmake --install "$build" --prefix "$work/prefix" >/dev/null
-      flags=$(PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --cflags --libs flowtape)
-      echo "pkg-config: $flags"
-      # shellcheck disable=SC2086  # the flags are words
-      g++ -std=c++20 -O1 "$consumer/train_moons.cpp" $flags -o "$work/train_moons_pc"
+      export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
+      cflags=$(pkg-config --cflags flowtape)
+      for flag in $cflags; do
+        [[ $flag == -I* ]] || { echo "FAIL: pkg-config --cflags gives '$flag'" >&2; exit 1; }
+      done
+      echo "pkg-config: $cflags $(pkg-config --libs flowtape)"
+      # shellcheck disable=SC2046  # the flags are words
+      g++ -std=c++20 -O1 "$consumer/train_moons.cpp" $(pkg-config --cflags --libs flowtape) \
+        -o "$work/train_moons_pc"
       "$work/train_moons_pc"
       ;;
     deb)
@@ -70,7 +105,19 @@ for mode in "${modes[@]}"; do
       build_and_run "$work/deb" -DCMAKE_PREFIX_PATH="$work/root/usr"
       ;;
     subdir)
-      build_and_run "$work/subdir" -DFLOWTAPE_SOURCE_DIR="$source_dir"
+      build_and_run "$work/subdir" -DFLOWTAPE_SOURCE_DIR="$source_dir" -DFLOWTAPE_INSTALL=ON
+      # That CPU-only build, installed: used without xtensor, and asked for cuda.
+      cmake --install "$work/subdir" --prefix "$work/cpu-prefix" >/dev/null
+      build_and_run "$work/cpu" -DCMAKE_PREFIX_PATH="$work/cpu-prefix" \
+        -DCMAKE_DISABLE_FIND_PACKAGE_xtensor=ON
+      if cmake -S "$consumer" -B "$work/probe" -DCMAKE_PREFIX_PATH="$work/cpu-prefix" \
+           -DFLOWTAPE_CONSUMER_PROBE_COMPONENTS="core;cuda" >"$work/probe.log" 2>&1; then
+        echo "FAIL: find_package(flowtape COMPONENTS cuda) succeeded on a CPU-only install" >&2
+        exit 1
+      fi
+      grep -q "built without its CUDA backend" "$work/probe.log" || {
+        cat "$work/probe.log"; echo "FAIL: no reason given for the missing cuda component" >&2; exit 1; }
+      echo "find_package(flowtape COMPONENTS cuda) on a CPU-only install: refused, with the reason"
       ;;
     *)
       echo "unknown mode '$mode' (install, pkgconfig, deb, subdir)" >&2

@@ -6,12 +6,17 @@
 # #line directive, so a compile error names the Markdown file and line. Every ```cmake block
 # must be a quote of the consumer project that tests/consumer/run.sh builds: each of its lines
 # must appear there (a snippet that drifts from the tested project fails here). ```c++ blocks
-# are excerpts of library code, quoted for reading, and are not built.
+# are excerpts of library code, quoted for reading: one whose first line names a file of the
+# repository (// autodiff/apply.cpp) must quote it, each line found there (ignoring leading
+# space; "..." lines mark cuts). Other fences (bash, text, plain) are prose; an unknown fence
+# label is an error, so that a typo cannot hide a snippet.
 # Prints the snippet names, separated by semicolons (a CMake list); exits 1 on a bad snippet.
 import pathlib
 import re
 import sys
 
+KNOWN_FENCES = {"cpp", "c++", "cmake", "bash", "text", ""}
+REPO = pathlib.Path(__file__).resolve().parents[2]
 out_dir = pathlib.Path(sys.argv[1])
 consumer_lines = {l.strip() for l in pathlib.Path(sys.argv[2]).read_text().splitlines()}
 out_dir.mkdir(parents=True, exist_ok=True)
@@ -30,6 +35,19 @@ for md in map(pathlib.Path, sys.argv[3:]):
         if stripped != "```":
             body.append(line)
             continue
+        if fence not in KNOWN_FENCES:
+            errors.append(f"{md}:{start}: unknown fence label ```{fence} (use one of {sorted(KNOWN_FENCES)})")
+        elif fence == "c++" and body:
+            m = re.match(r"^\s*//\s*(\S+\.(?:cpp|hpp|cu|cuh))\s*$", body[0])
+            source = REPO / m.group(1) if m else None
+            if source and source.is_file():
+                source_lines = {l.strip() for l in source.read_text().splitlines()}
+                for j, l in enumerate(body[1:]):
+                    t = l.strip()
+                    if t and t not in source_lines and "..." not in t:
+                        errors.append(f"{md}:{start + 2 + j}: not in {m.group(1)}: {t}")
+            elif m:
+                errors.append(f"{md}:{start + 1}: the excerpt names {m.group(1)}, which does not exist")
         if fence == "cpp":
             name = f"{doc}_{len([n for n in names if n.startswith(doc + '_')]) + 1}"
             if not any("int main(" in l for l in body):
@@ -46,6 +64,8 @@ for md in map(pathlib.Path, sys.argv[3:]):
         fence = None
     if fence is not None:
         errors.append(f"{md}:{start}: unclosed ``` block")
+if not names:
+    errors.append("no ```cpp snippet found in " + ", ".join(sys.argv[3:]))
 for stale in out_dir.glob("*.cpp"):
     if stale.stem not in names:
         stale.unlink()

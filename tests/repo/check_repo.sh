@@ -21,7 +21,7 @@ while IFS= read -r f; do
     missing=$((missing + 1))
   fi
 done < <(git ls-files --cached --others --exclude-standard -- \
-           '*.cpp' '*.hpp' '*.cu' '*.cuh' '*.sh' '*.py' '*.cmake' '*CMakeLists.txt' '.ci/run')
+           '*.cpp' '*.hpp' '*.cu' '*.cuh' '*.sh' '*.py' '*.cmake' '*.in' '*CMakeLists.txt' '.ci/run')
 [ "$missing" -eq 0 ] || status=1
 
 # Built from pieces so that this script does not match itself.
