@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The tensor printer (format.hpp). Numbers are written in fixed notation, or in scientific
-// notation when the shown values span too wide a range for it (NumPy's rule: a magnitude of
-// 1e8 or more, or a ratio above 1e3 between the largest and smallest nonzero magnitudes with
-// the smallest below 1e-4), and padded to one width so that columns line up.
+// notation where fixed would hide digits (NumPy's rule, on the nonzero finite magnitudes
+// shown: the largest is 1e8 or more, the smallest is below 1e-4, or they differ by more than
+// 1e3), and padded to one width so that columns line up.
 #include "flowtape/autodiff/format.hpp"
 
 #include <algorithm>
@@ -46,8 +46,9 @@ struct Printer {
   std::string number(double v) const {
     if (std::isnan(v)) return "nan";
     if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-    char buf[64];
-    std::snprintf(buf, sizeof buf, scientific ? "%.*e" : "%.*f", options.precision, v);
+    char buf[64];  // fixed notation only below 1e8: at most 9 + 1 + 30 characters
+    std::snprintf(buf, sizeof buf, scientific ? "%.*e" : "%.*f",
+                  std::clamp(options.precision, 0, 30), v);
     return buf;
   }
 
@@ -67,7 +68,7 @@ struct Printer {
       largest = std::max(largest, a);
       smallest = std::min(smallest, a);
     });
-    scientific = largest >= 1e8 || (smallest < 1e-4 && largest / smallest > 1e3);
+    scientific = largest > 0 && (largest >= 1e8 || smallest < 1e-4 || largest / smallest > 1e3);
     each_shown(0, 0, [&](std::int64_t k) {
       width = std::max(width, static_cast<int>(number(values[static_cast<std::size_t>(k)]).size()));
     });

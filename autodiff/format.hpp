@@ -14,7 +14,7 @@
 namespace flowtape {
 
 struct PrintOptions {
-  int precision = 4;              // digits after the point (or of the mantissa)
+  int precision = 4;              // digits after the point, 0 to 30
   std::int64_t threshold = 1000;  // more elements than this: summarise with "..."
   std::int64_t edge_items = 3;    // entries shown at each end of a summarised axis
 };

@@ -63,6 +63,9 @@ Tensor silu_grad(const Tensor& x, const Tensor& g, const Tensor& denominator = T
 Tensor silu_grad2(const Tensor& x, const Tensor& g, const Tensor& denominator = Tensor());
 
 // --- reductions -------------------------------------------------------------------------------
+// Over an empty axis (or tensor) a reduction gives its identity where it has one: sum 0,
+// logsumexp -inf (softmax of an empty axis is empty). mean and max have none and refuse,
+// naming the axis, as NumPy does.
 Tensor sum(const Tensor& x);  // all elements, a rank-0 result
 Tensor sum(const Tensor& x, int axis, bool keepdims = false);
 Tensor mean(const Tensor& x);

@@ -91,7 +91,12 @@ Tensor reduce(const OpDef& op, const Tensor& x, int axis, bool keepdims) {
 }  // namespace
 
 Tensor sum(const Tensor& x, int axis, bool keepdims) { return reduce(kSum, x, axis, keepdims); }
-Tensor max(const Tensor& x, int axis, bool keepdims) { return reduce(kMax, x, axis, keepdims); }
+Tensor max(const Tensor& x, int axis, bool keepdims) {
+  if (x.defined() && x.shape()[normalize_axis(axis, x.shape(), "max")] == 0)
+    throw std::invalid_argument("max: axis " + std::to_string(axis) + " of " + x.str() +
+                                " is empty, and max has no identity");
+  return reduce(kMax, x, axis, keepdims);
+}
 Tensor logsumexp(const Tensor& x, int axis, bool keepdims) {
   return reduce(kLogsumexp, x, axis, keepdims);
 }

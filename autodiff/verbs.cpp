@@ -34,12 +34,10 @@ std::pair<Tensor, std::vector<Tensor>> reverse(const Function& f, const std::vec
   Tape* outer = Tape::active();
   if (!outer) {
     Tape tape;
-    // Under NoGrad with no tape of the caller's, nothing f does would be recorded and every
-    // gradient would come back zero: refuse instead (jvp needs no tape and works there).
-    if (!recording())
-      throw std::logic_error(std::string(verb) +
-                             ": called inside NoGrad, where nothing is recorded, so every gradient "
-                             "would be zero; call it outside the NoGrad scope");
+    // The verbs are transformations of f, like jax.grad: they differentiate f even inside
+    // NoGrad (which stops recording on the caller's tapes, not here), as jvp does; otherwise
+    // nothing would be recorded there and every gradient would silently be zero.
+    detail::RecordingScope on(true);
     for (const Tensor& x : xs) leaves.push_back(tape.watch(fresh_leaf(x)));
     Tensor y = f(leaves);
     auto grads = tape.gradient(y, leaves, options);
@@ -110,9 +108,7 @@ std::pair<Tensor, Tensor> jvp(const Function1& f, const Tensor& x, const Tensor&
 }
 
 Tensor hvp(const Function1& f, const Tensor& x, const Tensor& v) {
-  return jvp([&f](const Tensor& z) { return reverse(lift(f), {z}, Tensor(), "hvp").second[0]; }, x,
-             v)
-      .second;
+  return jvp([&f](const Tensor& z) { return grad(f, z); }, x, v).second;
 }
 
 Tensor stop_gradient(const Tensor& x) {

@@ -15,6 +15,9 @@ std::pair<Tensor, std::vector<Tensor>> loss_and_grad(const std::vector<Tensor>& 
         "loss_and_grad: a Tape is already active on this thread; take the gradient on it "
         "(tape.watch(params); tape.gradient(loss, params)) instead");
   Tape tape;
+  // Like the autodiff verbs, a transformation of loss_fn: it differentiates even inside NoGrad
+  // (where it would otherwise record nothing and return zeros).
+  detail::RecordingScope on(true);
   tape.watch(params);
   Tensor loss = loss_fn();
   std::vector<Tensor> grads = tape.gradient(loss, params);

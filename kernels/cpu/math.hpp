@@ -122,7 +122,7 @@ struct PowScalar {
     using T = typename B::value_type;
     if (p == 0) return B(T(1));
     const B r = xsimd::pow(x, B(static_cast<T>(p)));
-    if (p > 0) return r;
+    if (!(p < 0)) return r;  // p > 0, or NaN (x^NaN is NaN but for x = 1)
     const B inf(std::numeric_limits<T>::infinity());
     const bool odd = std::fmod(p, 2.0) == -1.0;
     return xsimd::select(x == B(T(0)), odd ? xsimd::copysign(inf, x) : inf, r);

@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "flowtape/autodiff/autodiff.hpp"
@@ -102,6 +103,25 @@ BOOST_AUTO_TEST_CASE(exp_and_log_cover_the_whole_range) {
   BOOST_TEST(exp(values({-INFINITY}, DType::f64)).item() == 0.0);
   BOOST_TEST(std::isnan(exp(values({NAN}, DType::f64)).item()));
   BOOST_TEST(log(values({0.0}, DType::f64)).item() == -kInf);
+}
+
+// One rule for empty axes: the identity where the reduction has one, an error where not.
+BOOST_AUTO_TEST_CASE(reductions_over_an_empty_axis) {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    const Tensor x = zeros({3, 0}, dtype);
+    BOOST_TEST(sum(x, 1).to_vector() == std::vector<double>(3, 0.0),
+               boost::test_tools::per_element());
+    BOOST_TEST(sum(x).item() == 0.0);
+    for (double v : logsumexp(x, 1).to_vector()) BOOST_TEST(v == -kInf);
+    BOOST_TEST(softmax(x, 1).numel() == 0);
+    BOOST_CHECK_THROW(mean(x, 1), std::invalid_argument);
+    BOOST_CHECK_THROW(mean(x), std::invalid_argument);
+    BOOST_CHECK_EXCEPTION(max(x, 1), std::invalid_argument, [](const std::invalid_argument& e) {
+      return std::string(e.what()).find("max: axis 1 of") == 0;
+    });
+    // A non-empty axis of a tensor with an empty other axis is fine: the result is empty.
+    BOOST_TEST(max(x, 0).numel() == 0);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

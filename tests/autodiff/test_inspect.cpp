@@ -43,13 +43,13 @@ BOOST_AUTO_TEST_CASE(printer_lays_out_rows_like_numpy) {
 
 BOOST_AUTO_TEST_CASE(printer_summarises_large_tensors_and_switches_notation) {
   std::vector<double> v(2000);
-  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(i);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = 1000.0 + static_cast<double>(i);
   const std::string s = format(values(v, {2000}, DType::f64), {.precision = 0});
-  BOOST_TEST(s == "tensor([   0,    1,    2, ..., 1997, 1998, 1999], f64)");
+  BOOST_TEST(s == "tensor([1000, 1001, 1002, ..., 2997, 2998, 2999], f64)");
   const std::string rows = format(values(v, {1000, 2}, DType::f64), {.precision = 0});
-  BOOST_TEST(contains(rows, "[   0,    1],\n"));
+  BOOST_TEST(contains(rows, "tensor([[1000, 1001],\n"));
   BOOST_TEST(contains(rows, "...,\n"));
-  BOOST_TEST(contains(rows, "[1998, 1999]]"));
+  BOOST_TEST(contains(rows, "[2998, 2999]]"));
   // A small threshold summarises a small tensor too; edge_items sets how much is kept.
   BOOST_TEST(
       format(values({1, 2, 3, 4, 5}, {5}), {.precision = 0, .threshold = 4, .edge_items = 1}) ==
@@ -59,6 +59,12 @@ BOOST_AUTO_TEST_CASE(printer_summarises_large_tensors_and_switches_notation) {
              "tensor([1.00e+09, 1.00e+00], f64)");
   BOOST_TEST(format(values({1e-6, 1}, {2}, DType::f64), {.precision = 2}) ==
              "tensor([1.00e-06, 1.00e+00], f64)");
+  // Small values alone would print as zeros in fixed notation (small gradients, say).
+  BOOST_TEST(format(values({1e-6, 2e-6, 0}, {3}, DType::f64), {.precision = 2}) ==
+             "tensor([1.00e-06, 2.00e-06, 0.00e+00], f64)");
+  // A spread above 1e3 too: 0.5 and 2000 would lose 0.5's digits next to 2000's.
+  BOOST_TEST(format(values({0.5, 2000}, {2}, DType::f64), {.precision = 1}) ==
+             "tensor([5.0e-01, 2.0e+03], f64)");
   BOOST_TEST(format(values({NAN, INFINITY, -INFINITY, 1}, {4}), {.precision = 1}) ==
              "tensor([ nan,  inf, -inf,  1.0], f32)");
 }
