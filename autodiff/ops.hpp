@@ -15,6 +15,7 @@
 //   linear_silu (linear then silu as one op)        ops_layer.cpp
 //   reshape broadcast_to sum_to permute concat slice pad identity   ops_shape.cpp
 //   to_device                               ops_device.cpp
+//   composites: min, squeeze, unsqueeze, sum and mean over several axes   ops_composite.cpp
 #pragma once
 
 #include <vector>
@@ -72,6 +73,11 @@ Tensor mean(const Tensor& x);
 Tensor mean(const Tensor& x, int axis, bool keepdims = false);
 // Maximum along an axis; its gradient is shared equally among tied maxima.
 Tensor max(const Tensor& x, int axis, bool keepdims = false);
+// Minimum along an axis (-max(-x)); ties share the gradient as in max.
+Tensor min(const Tensor& x, int axis, bool keepdims = false);
+// Sums and means over several distinct axes at once (sum(x, {0, 2})).
+Tensor sum(const Tensor& x, const std::vector<int>& axes, bool keepdims = false);
+Tensor mean(const Tensor& x, const std::vector<int>& axes, bool keepdims = false);
 // log(sum(exp(x))) along an axis, shifted by the maximum so it never overflows.
 Tensor logsumexp(const Tensor& x, int axis, bool keepdims = false);
 Tensor softmax(const Tensor& x, int axis);
@@ -96,6 +102,10 @@ Tensor linear_silu_op(const Tensor& x, const Tensor& w, const Tensor& b);
 Tensor reshape(const Tensor& x, const Shape& shape);  // shares the buffer
 // The same, where one extent may be -1: it is inferred from the element count.
 Tensor reshape(const Tensor& x, std::initializer_list<std::int64_t> dims);
+// Drops an axis of extent 1; adds one at `axis` of the result (-1: last), both sharing the
+// buffer like reshape.
+Tensor squeeze(const Tensor& x, int axis);
+Tensor unsqueeze(const Tensor& x, int axis);
 Tensor broadcast_to(const Tensor& x, const Shape& shape);
 Tensor sum_to(const Tensor& x, const Shape& shape);  // the adjoint of broadcast_to
 Tensor permute(const Tensor& x, const Shape& perm);  // output axis d is input axis perm[d]

@@ -300,11 +300,23 @@ BOOST_AUTO_TEST_CASE(reductions) {
       check_gradients("mean", [=](auto& x) { return mean(x[0], axis, keep); }, {normal(s)});
       check_gradients("max", [=](auto& x) { return max(x[0], axis, keep); }, {normal(s)});
       check_gradients("logsumexp", [=](auto& x) { return logsumexp(x[0], axis, keep); }, {normal(s)});
+      check_gradients("min", [=](auto& x) { return min(x[0], axis, keep); }, {normal(s)});
     }
   for (int axis : {0, 1, 2})
     check_gradients("softmax", [=](auto& x) { return softmax(x[0], axis); }, {normal(s)});
   check_gradients("sum all", [](auto& x) { return sum(x[0]); }, {normal(s)});
   check_gradients("mean all", [](auto& x) { return mean(x[0]); }, {normal(s)});
+  for (bool keep : {false, true}) {
+    check_gradients("sum axes", [=](auto& x) { return sum(x[0], {0, -1}, keep); }, {normal(s)});
+    check_gradients("mean axes", [=](auto& x) { return mean(x[0], {2, 1}, keep); }, {normal(s)});
+  }
+  // Several axes at once: the values of one axis after another, in either order given.
+  const Tensor x = normal(s);
+  BOOST_TEST(sum(x, {0, 2}).shape() == Shape{4});
+  BOOST_TEST(sum(x, {2, 0}, true).shape() == (Shape{1, 4, 1}));
+  BOOST_TEST(bits_equal(sum(x, {0, 2}), sum(sum(x, 2), 0)));
+  BOOST_TEST(bits_equal(min(x, 1), -max(-x, 1)));
+  BOOST_CHECK_THROW(sum(x, {1, -2}), std::invalid_argument);  // the same axis twice
 }
 
 BOOST_AUTO_TEST_CASE(linear_layer) {
@@ -445,6 +457,13 @@ BOOST_AUTO_TEST_CASE(shape_ops) {
   check_gradients("slice rows", [](auto& x) { return slice(x[0], 0, 1, 3); }, {normal({4, 5})});
   check_gradients("slice columns", [](auto& x) { return slice(x[0], -1, 2, 4); }, {normal({4, 5})});
   check_gradients("pad", [](auto& x) { return pad(x[0], 1, 1, 6); }, {normal({4, 3})});
+  check_gradients("squeeze", [](auto& x) { return squeeze(x[0], 1); }, {normal({4, 1, 3})});
+  check_gradients("unsqueeze", [](auto& x) { return unsqueeze(x[0], -1); }, {normal({4, 3})});
+  BOOST_TEST(unsqueeze(normal({4, 3}), 0).shape() == (Shape{1, 4, 3}));
+  BOOST_TEST(unsqueeze(normal({4, 3}), 1).shape() == (Shape{4, 1, 3}));
+  BOOST_TEST(squeeze(normal({1}), 0).shape() == Shape{});
+  BOOST_CHECK_THROW(squeeze(normal({4, 3}), 1), std::invalid_argument);
+  BOOST_CHECK_THROW(unsqueeze(normal({4, 3}), 3), std::invalid_argument);
 }
 
 // A composite: the rules compose through a whole expression.

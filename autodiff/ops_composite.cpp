@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+// Composite ops: written with primitives only, so they need no rules of their own (their
+// derivatives, in every mode, are those of the primitives they call).
+//   min                  -max(-x): negation is exact, and ties share the gradient as in max
+//   squeeze, unsqueeze   reshapes that drop or add an axis of extent 1
+//   sum, mean over axes  one primitive sum per axis, from the last axis to the first
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "flowtape/autodiff/ops.hpp"
+
+namespace flowtape {
+
+namespace {
+
+// The distinct axes of `axes`, normalised and sorted from the last to the first.
+std::vector<int> distinct_axes(const std::vector<int>& axes, const Shape& shape, const char* op) {
+  std::vector<int> out;
+  for (int a : axes) out.push_back(normalize_axis(a, shape, op));
+  std::sort(out.begin(), out.end(), std::greater<int>());
+  if (std::adjacent_find(out.begin(), out.end()) != out.end())
+    throw std::invalid_argument(std::string(op) +
+                                ": an axis is named twice for a tensor of shape " + shape.str());
+  return out;
+}
+
+}  // namespace
+
+Tensor min(const Tensor& x, int axis, bool keepdims) {
+  return -max(-x, axis, keepdims);
+}
+
+Tensor squeeze(const Tensor& x, int axis) {
+  const int a = normalize_axis(axis, x.shape(), "squeeze");
+  if (x.shape()[a] != 1)
+    throw std::invalid_argument("squeeze: axis " + std::to_string(axis) + " of " + x.str() +
+                                " has extent " + std::to_string(x.shape()[a]) + ", not 1");
+  return reshape(x, x.shape().reduced(a, false));
+}
+
+Tensor unsqueeze(const Tensor& x, int axis) {
+  const int rank = x.rank();
+  if (axis < -(rank + 1) || axis > rank)
+    throw std::invalid_argument("unsqueeze: axis " + std::to_string(axis) +
+                                " is out of range for " + x.str() + " (the new axis goes in [" +
+                                std::to_string(-(rank + 1)) + ", " + std::to_string(rank) + "])");
+  const int a = axis < 0 ? axis + rank + 1 : axis;
+  Shape shape;
+  for (int d = 0; d < rank; ++d) {
+    if (d == a) shape.push_back(1);
+    shape.push_back(x.shape()[d]);
+  }
+  if (a == rank) shape.push_back(1);
+  return reshape(x, shape);
+}
+
+Tensor sum(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
+  if (!x.defined()) throw std::invalid_argument("sum: undefined input");
+  Tensor y = x;
+  for (int a : distinct_axes(axes, x.shape(), "sum")) y = sum(y, a, keepdims);
+  return y;
+}
+
+Tensor mean(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
+  if (!x.defined()) throw std::invalid_argument("mean: undefined input");
+  std::int64_t n = 1;
+  for (int a : distinct_axes(axes, x.shape(), "mean")) n *= x.shape()[a];
+  if (n == 0) throw std::invalid_argument("mean: the axes of " + x.str() + " hold no elements");
+  return sum(x, axes, keepdims) * (1.0 / static_cast<double>(n));
+}
+
+}  // namespace flowtape
