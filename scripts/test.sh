@@ -20,12 +20,12 @@ cmake --build build -j"$JOBS"
 
 if [ "${SANITIZE:-1}" = "1" ]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer build: tests =="
-  # -O1 without debug info, with assertions on (a Debug build whose flags are just -O1; an empty
-  # build type would get the top level's Release default): the sanitizers need neither more
-  # optimisation nor -g to report (frames come from the frame pointers).
+  # Release flags, as the release pass: the sanitizers need no -g to report (frames come from
+  # the frame pointers), the suites run faster optimised, and at -O1 GCC 12 reports false
+  # "may be used uninitialized" warnings for the kernels' empty functors under the sanitizers.
   # CUDA is off here: the CUDA runtime does not run under ASan, and this pass compiles the
   # "built without CUDA" stubs instead, so both configurations are built on every CI run.
-  cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1" -DFLOWTAPE_SANITIZE=ON \
+  cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Release -DFLOWTAPE_SANITIZE=ON \
         -DFLOWTAPE_WERROR=ON -DFLOWTAPE_BUILD_BENCH=OFF -DFLOWTAPE_CUDA=OFF >/dev/null
   # Only the test executables: the example programs and the flowtape command are compiled,
   # warnings as errors, and smoke-tested by the release pass, so their smoke tests are skipped
