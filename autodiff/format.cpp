@@ -56,8 +56,9 @@ struct Printer {
   template <class F>
   void each_shown(int axis, std::int64_t offset, F&& f) const {
     if (axis == shape.rank()) return f(offset);
+    const std::int64_t step = stride(axis);
     for (std::int64_t i : shown(axis))
-      if (i >= 0) each_shown(axis + 1, offset + i * stride(axis), f);
+      if (i >= 0) each_shown(axis + 1, offset + i * step, f);
   }
 
   void choose_notation() {
@@ -79,6 +80,7 @@ struct Printer {
     out += '[';
     const std::vector<std::int64_t> idx = shown(axis);
     const bool last_axis = axis + 1 == shape.rank();
+    const std::int64_t step = stride(axis);
     for (std::size_t j = 0; j < idx.size(); ++j) {
       if (j > 0) {
         out += ',';
@@ -95,7 +97,7 @@ struct Printer {
         const std::string s = number(values[static_cast<std::size_t>(offset + idx[j])]);
         out += std::string(static_cast<std::size_t>(width) - s.size(), ' ') + s;
       } else {
-        write(out, axis + 1, offset + idx[j] * stride(axis), indent + 1);
+        write(out, axis + 1, offset + idx[j] * step, indent + 1);
       }
     }
     out += ']';

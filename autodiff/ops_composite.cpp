@@ -26,6 +26,14 @@ std::vector<int> distinct_axes(const std::vector<int>& axes, const Shape& shape,
   return out;
 }
 
+// One primitive sum per axis of `sorted` (from distinct_axes: last first, so that removing an
+// axis never renumbers the ones still to come).
+Tensor sum_over(const Tensor& x, const std::vector<int>& sorted, bool keepdims) {
+  Tensor y = x;
+  for (int a : sorted) y = sum(y, a, keepdims);
+  return y;
+}
+
 }  // namespace
 
 Tensor min(const Tensor& x, int axis, bool keepdims) {
@@ -58,17 +66,16 @@ Tensor unsqueeze(const Tensor& x, int axis) {
 
 Tensor sum(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
   if (!x.defined()) throw std::invalid_argument("sum: undefined input");
-  Tensor y = x;
-  for (int a : distinct_axes(axes, x.shape(), "sum")) y = sum(y, a, keepdims);
-  return y;
+  return sum_over(x, distinct_axes(axes, x.shape(), "sum"), keepdims);
 }
 
 Tensor mean(const Tensor& x, const std::vector<int>& axes, bool keepdims) {
   if (!x.defined()) throw std::invalid_argument("mean: undefined input");
+  const std::vector<int> sorted = distinct_axes(axes, x.shape(), "mean");
   std::int64_t n = 1;
-  for (int a : distinct_axes(axes, x.shape(), "mean")) n *= x.shape()[a];
+  for (int a : sorted) n *= x.shape()[a];
   if (n == 0) throw std::invalid_argument("mean: the axes of " + x.str() + " hold no elements");
-  return sum(x, axes, keepdims) * (1.0 / static_cast<double>(n));
+  return sum_over(x, sorted, keepdims) * (1.0 / static_cast<double>(n));
 }
 
 }  // namespace flowtape

@@ -53,8 +53,16 @@ Tensor max_share(const Saved& s) {
   return div(hit, sum(hit, s.attrs.axis, true));
 }
 
+// max has no identity, so an empty axis is refused where every reduction's shape is checked.
+Shape max_shape(Inputs in, const Attrs& a) {
+  if (in[0].shape()[a.axis] == 0)
+    throw std::invalid_argument("max: axis " + std::to_string(a.axis) + " of " + in[0].str() +
+                                " is empty, and max has no identity");
+  return reduced_shape(in, a);
+}
+
 const OpDef kMax{
-    "max", reduced_shape, reduce_forward<cpu::max_axis<float>, cpu::max_axis<double>, cuda_backend::Reduce::max>,
+    "max", max_shape, reduce_forward<cpu::max_axis<float>, cpu::max_axis<double>, cuda_backend::Reduce::max>,
     [](const Saved& s, Inputs t) { return sum(mul(max_share(s), t[0]), s.attrs.axis, s.attrs.keepdims); },
     [](const Saved& s, const Tensor& g, Grads& out) { out[0] = mul(max_share(s), kept(g, s)); }};
 
@@ -91,12 +99,7 @@ Tensor reduce(const OpDef& op, const Tensor& x, int axis, bool keepdims) {
 }  // namespace
 
 Tensor sum(const Tensor& x, int axis, bool keepdims) { return reduce(kSum, x, axis, keepdims); }
-Tensor max(const Tensor& x, int axis, bool keepdims) {
-  if (x.defined() && x.shape()[normalize_axis(axis, x.shape(), "max")] == 0)
-    throw std::invalid_argument("max: axis " + std::to_string(axis) + " of " + x.str() +
-                                " is empty, and max has no identity");
-  return reduce(kMax, x, axis, keepdims);
-}
+Tensor max(const Tensor& x, int axis, bool keepdims) { return reduce(kMax, x, axis, keepdims); }
 Tensor logsumexp(const Tensor& x, int axis, bool keepdims) {
   return reduce(kLogsumexp, x, axis, keepdims);
 }

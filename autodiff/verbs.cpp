@@ -32,20 +32,20 @@ std::pair<Tensor, std::vector<Tensor>> reverse(const Function& f, const std::vec
   options.seed = seed;
   std::vector<Tensor> leaves;
   Tape* outer = Tape::active();
+  // Whether the caller's tape is recording: if so, the gradient is recorded on it too.
+  const bool was_recording = recording();
+  // The verbs are transformations of f, like jax.grad: they differentiate f even inside NoGrad
+  // (which stops recording on the caller's tapes, not here), as jvp does; otherwise nothing
+  // would be recorded and every gradient would silently be zero.
+  detail::RecordingScope on(true);
   if (!outer) {
     Tape tape;
-    // The verbs are transformations of f, like jax.grad: they differentiate f even inside
-    // NoGrad (which stops recording on the caller's tapes, not here), as jvp does; otherwise
-    // nothing would be recorded there and every gradient would silently be zero.
-    detail::RecordingScope on(true);
     for (const Tensor& x : xs) leaves.push_back(tape.watch(fresh_leaf(x)));
     Tensor y = f(leaves);
     auto grads = tape.gradient(y, leaves, options);
     return {y, grads};
   }
   // Nested inside an active tape: record everything there.
-  const bool was_recording = recording();
-  detail::RecordingScope on(true);
   const std::size_t mark = outer->num_nodes();
   for (const Tensor& x : xs)
     leaves.push_back(outer->tracks(x) ? identity(x) : outer->watch(fresh_leaf(x)));
