@@ -11,6 +11,10 @@
 //
 // Usage: flow_bench --loss cfm --width 256 --batch 1024 --threads 1 [--block-s 0.5]
 //                   [--repeats 3] [--warmup 10]
+//        flow_bench --loss fdm --width 64 --batch 256 --digest-steps 20
+// The second form times nothing: it runs exactly that many steps from the fixed seed and
+// prints a digest of the parameters' bytes, so that two builds can be checked to train to the
+// same bits (bench/ab_steps.sh).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -36,7 +40,7 @@ namespace {
 struct Args {
   std::string loss = "cfm";
   std::int64_t width = 256, batch = 256;
-  int threads = 1, repeats = 3, warmup = 10;
+  int threads = 1, repeats = 3, warmup = 10, digest_steps = 0;
   double block_s = 0.5;
 };
 
@@ -58,6 +62,8 @@ Args parse(int argc, char** argv) {
       a.warmup = std::stoi(v);
     else if (k == "--block-s")
       a.block_s = std::stod(v);
+    else if (k == "--digest-steps")
+      a.digest_steps = std::stoi(v);
     else
       throw std::invalid_argument("flow_bench: unknown option " + k);
   }
@@ -70,6 +76,17 @@ double peak_rss_mb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+// FNV-1a over the bytes of every parameter, in order.
+std::uint64_t digest(const std::vector<Tensor>& params) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (const Tensor& p : params) {
+    const auto* bytes = static_cast<const unsigned char*>(p.raw_data());
+    const std::size_t n = static_cast<std::size_t>(p.numel()) * dtype_size(p.dtype());
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ bytes[i]) * 1099511628211ull;
+  }
+  return h;
 }
 
 }  // namespace
@@ -104,6 +121,15 @@ int main(int argc, char** argv) {
     opt.step(grads);
     loss_value = loss.item();
   };
+
+  if (a.digest_steps > 0) {
+    for (int i = 0; i < a.digest_steps; ++i) step();
+    std::printf("{\"loss\": \"%s\", \"width\": %lld, \"batch\": %lld, \"steps\": %d, "
+                "\"digest\": \"%016llx\", \"loss_last\": %.17g}\n",
+                a.loss.c_str(), static_cast<long long>(a.width), static_cast<long long>(b),
+                a.digest_steps, static_cast<unsigned long long>(digest(params)), loss_value);
+    return 0;
+  }
 
   using clock = std::chrono::steady_clock;
   // Block length from the second half of the warm-up (the first steps fill the allocator's
