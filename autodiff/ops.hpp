@@ -7,12 +7,12 @@
 //   primitive          file                 derivative
 //   add sub mul div    ops_elementwise.cpp  yes, with broadcasting
 //   neg exp log sqrt square pow abs tanh sigmoid relu silu softplus sin cos     yes
-//   silu_grad silu_grad2 (fused derivatives of silu)  ops_elementwise.cpp  yes
+//   silu_grad silu_grad2 (fused derivatives of silu), silu's fast paths  ops_silu.cpp  yes
 //   where              ops_elementwise.cpp  yes (not w.r.t. the condition)
 //   greater less equal sign                 none (piecewise constant)
 //   sum max logsumexp softmax (one axis)    ops_reduce.cpp
 //   matmul (2-D, batched 3-D, transposes), linear   ops_matmul.cpp
-//   linear_silu (linear then silu as one op)        ops_layer.cpp
+//   linear_silu (linear then silu as one op), silu_grad_column_sums  ops_layer.cpp
 //   reshape broadcast_to sum_to permute concat slice pad identity   ops_shape.cpp
 //   to_device                               ops_device.cpp
 //   composites: min, squeeze, unsqueeze, sum and mean over several axes   ops_composite.cpp
@@ -89,13 +89,20 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
 // x [m, k] @ w [n, k]^T + b [n] -> [m, n]: a Linear layer as one op (one GEMM onto the bias).
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
-// silu(linear(x, w, b)), an MLP's hidden layer, as one op on the CPU: the same bits, one tape
-// node, and the backward pass sums the bias gradient in the pass that applies silu'. Where a
-// tangent flows through it (inside jvp) or off the CPU it runs the two ops.
+// silu(linear(x, w, b)), an MLP's hidden layer, as one op on the CPU where it will be
+// differentiated in reverse mode: the same bits, one tape node, and the backward pass sums the
+// bias gradient in the pass that applies silu'. Elsewhere (inference, inside jvp, off the CPU)
+// it runs the two ops.
 Tensor linear_silu(const Tensor& x, const Tensor& w, const Tensor& b);
 namespace detail {
-// The fused op itself, never the two ops (tests reach its JVP rule through it).
-Tensor linear_silu_op(const Tensor& x, const Tensor& w, const Tensor& b);
+// The fast-path primitives themselves, for the tests (ops_silu.cpp, ops_layer.cpp say what
+// each computes); silu() and linear_silu() choose them.
+TensorList linear_silu_op(const Tensor& x, const Tensor& w, const Tensor& b);  // y, z, d
+TensorList silu_grad_column_sums(const Tensor& z, const Tensor& g, const Tensor& d);
+TensorList silu_keeping_denominator(const Tensor& x);             // y, d
+TensorList silu_with_tangent(const Tensor& x, const Tensor& tx);  // y, ty, d
+TensorList silu_with_tangent_vjp(const Tensor& x, const Tensor& tx, const Tensor& gy,
+                                 const Tensor& gty, const Tensor& d);  // gx, gtx
 }  // namespace detail
 
 // --- shape ------------------------------------------------------------------------------------

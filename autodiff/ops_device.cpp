@@ -24,14 +24,14 @@ std::size_t nbytes(const Tensor& t) {
 const OpDef kToDevice{
     "to_device",
     rules::same_shape,
-    [](Inputs in, const Attrs& a, Tensor& out) {
-      out.impl()->device = a.device;
-      out.impl()->storage = detail::make_pooled<Storage>(nbytes(in[0]), a.device);
-      cuda_backend::copy_bytes(out.raw_data(), a.device, in[0].raw_data(), in[0].device(),
+    [](Inputs in, const Attrs& a, Outputs out) {
+      out[0].impl()->device = a.device;
+      out[0].impl()->storage = detail::make_pooled<Storage>(nbytes(in[0]), a.device);
+      cuda_backend::copy_bytes(out[0].raw_data(), a.device, in[0].raw_data(), in[0].device(),
                                nbytes(in[0]));
     },
-    [](const Saved& s, Inputs t) { return to_device(t[0], s.attrs.device); },
-    [](const Saved& s, const Tensor& g, Grads& out) { out[0] = to_device(g, s.in[0].device()); },
+    [](const Saved& s, Inputs t) -> TensorList { return to_device(t[0], s.attrs.device); },
+    [](const Saved& s, Inputs g, Grads& out) { out[0] = to_device(g[0], s.in[0].device()); },
     /*aliases_input=*/true};
 
 }  // namespace

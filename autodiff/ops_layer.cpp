@@ -1,20 +1,21 @@
 // SPDX-License-Identifier: MIT
 // The op table, part 6: a fused layer. linear_silu(x, w, b) = silu(x w^T + b), an MLP's hidden
-// layer as one primitive. Against linear followed by silu it saves a tape node and, in the
-// backward pass, the bias gradient's own pass over [m, n]: one kernel writes g silu'(z) and
-// sums its columns (kernels/cpu/fused_layer.hpp). Every result has the bits of the two ops.
+// layer as one primitive of outputs y = silu(z), z = x w^T + b (differentiable both) and the
+// residual d = 1 + e^-z. Against linear followed by silu it saves a tape node and, in the
+// backward pass, the bias gradient's own pass over [m, n]: silu_grad_column_sums writes
+// g silu'(z) and sums its columns in one kernel (kernels/cpu/fused_layer.hpp). Every result
+// has the bits of the two ops (tests/autodiff/test_silu_paths.cpp).
 //
-// Its rules need the pre-activation z. The forward keeps z (and silu's denominator) as the
-// residual, but a residual is a constant to the tape, so the rules read it only where nothing
-// they compute is recorded or carries a tangent (a plain backward pass). Elsewhere (second
-// order, forward over reverse) they recompute z = linear(x, w, b), tracked, which gives the
-// same values. The JVP rule always recomputes, so linear_silu() runs the two ops instead
-// wherever a tangent would flow through the layer (inside jvp(), as the FDM loss does).
+// z is an output, not a residual, so that the rules may read it even where what they compute
+// is differentiated again (second order): a rule's ops that read z are recorded as reading
+// this node's output, and the tape brings their cotangent back to z.
 #include <stdexcept>
+#include <string>
 
 #include "flowtape/autodiff/op.hpp"
 #include "flowtape/autodiff/ops.hpp"
 #include "flowtape/autodiff/rules.hpp"
+#include "flowtape/autodiff/tape.hpp"
 #include "flowtape/kernels/cpu/elementwise.hpp"
 #include "flowtape/kernels/cpu/fused_layer.hpp"
 #include "flowtape/kernels/cpu/math.hpp"
@@ -25,85 +26,123 @@ namespace {
 namespace cpu = kernels::cpu;
 namespace fn = kernels::cpu::fn;
 
-void require_cpu(const Tensor& out) {
-  // linear_silu() sends device tensors to linear and silu; only a caller of the op itself
-  // could get here.
-  if (out.device() != Device::cpu)
-    throw std::logic_error("linear_silu: the fused op runs on the CPU only");
+void require_cpu(const char* name, const Tensor& x) {
+  // linear_silu() sends device tensors to linear and silu; only a caller of the primitive
+  // itself could get here.
+  if (x.device() != Device::cpu)
+    throw std::logic_error(std::string(name) +
+                           ": a CPU primitive (linear_silu() uses it only there)");
 }
 
-// Without rules to feed (inference, NoGrad): z goes into the output and silu runs over it.
-void forward_plain(Inputs in, const Attrs&, Tensor& out) {
-  require_cpu(out);
-  dispatch(out.dtype(), [&]<class T>() {
-    T* y = out.data<T>();
-    rules::affine_cpu<T>(in, y);
-    cpu::map_unary(y, y, out.numel(), fn::Silu{});
-  });
-}
-
-// With rules to feed, the residual [2, m, n] holds z, then silu's denominator 1 + e^-z.
-void forward_residual(Inputs in, const Attrs&, Tensor& out, Tensor& residual) {
-  require_cpu(out);
-  residual = empty(Shape{2, out.size(0), out.size(1)}, out.dtype(), out.device());
-  dispatch(out.dtype(), [&]<class T>() {
-    T* z = residual.data<T>();
-    rules::affine_cpu<T>(in, z);
-    cpu::map_unary2(z, out.data<T>(), z + out.numel(), out.numel(), fn::SiluAndDenominator{});
-  });
-}
-
-// Whether the VJP rule may read z from the residual (see rules::untraced).
-bool plain_backward(const Saved& s, const Tensor& g) {
-  return s.residual.defined() && g.shape() == s.out.shape() && rules::untraced(s, g);
-}
+// silu_grad_column_sums(z, g, d) -> gz = g silu'(z) [m, n] and db = gz's column sums [n]: the
+// backward pass of the layer's activation and bias in one pass.
+const OpDef kSiluGradColumnSums{
+    .name = "silu_grad_column_sums",
+    .shape =
+        [](Inputs in, const Attrs&) {
+          const Shape& z = in[0].shape();
+          if (z.rank() != 2 || !(in[1].shape() == z) || !(in[2].shape() == z))
+            throw std::invalid_argument(
+                "silu_grad_column_sums: expected z, g and d of one shape "
+                "[m, n], got " +
+                z.str() + ", " + in[1].shape().str() + ", " + in[2].shape().str());
+          return z;
+        },
+    .forward =
+        [](Inputs in, const Attrs&, Outputs out) {
+          require_cpu("silu_grad_column_sums", in[0]);
+          const std::int64_t m = in[0].size(0), n = in[0].size(1);
+          out[1] = empty(Shape{n}, in[0].dtype(), in[0].device());
+          dispatch(in[0].dtype(), [&]<class T>() {
+            cpu::silu_grad_and_column_sums(in[0].data<T>(), in[1].data<T>(), in[2].data<T>(),
+                                           out[0].data<T>(), out[1].data<T>(), m, n);
+          });
+        },
+    // dgz = dg silu'(z) + g dz silu''(z),  ddb = dgz's column sums.
+    .jvp = [](const Saved& s, Inputs t) -> TensorList {
+      const Tensor &z = s.in[0], &g = s.in[1], &d = s.in[2];
+      const Tensor dgz = rules::plus(t[1].defined() ? silu_grad(z, t[1], d) : Tensor(),
+                                     t[0].defined() ? silu_grad2(z, mul(g, t[0]), d) : Tensor());
+      if (!dgz.defined()) return TensorList(2);
+      return {dgz, sum(dgz, 0, false)};
+    },
+    // With the cotangents a of gz and c of db, gz's total cotangent is a + c (each row):
+    // z gets (a + c) g silu''(z), g gets (a + c) silu'(z).
+    .vjp =
+        [](const Saved& s, Inputs g, Grads& out) {
+          const Tensor &z = s.in[0], &d = s.in[2];
+          const Tensor a =
+              rules::plus(g[0], g[1].defined() ? broadcast_to(g[1], z.shape()) : Tensor());
+          if (out.wants(0)) out[0] = silu_grad2(z, mul(a, s.in[1]), d);
+          if (out.wants(1)) out[1] = silu_grad(z, a, d);
+        },
+    .outputs = 2};
 
 const OpDef kLinearSilu{
-    "linear_silu", [](Inputs in, const Attrs&) { return rules::affine_shape(in, "linear_silu"); },
-    forward_plain,
-    // d silu(z) = silu'(z) dz, with z recomputed (tracked) and dz = dx w^T + x dw^T + db.
-    [](const Saved& s, Inputs t) {
+    .name = "linear_silu",
+    .shape = [](Inputs in, const Attrs&) { return rules::affine_shape(in, "linear_silu"); },
+    .forward =
+        [](Inputs in, const Attrs&, Outputs out) {
+          require_cpu("linear_silu", in[0]);
+          out[1] = empty(out[0].shape(), out[0].dtype(), out[0].device());
+          out[2] = empty(out[0].shape(), out[0].dtype(), out[0].device());
+          dispatch(out[0].dtype(), [&]<class T>() {
+            T* z = out[1].data<T>();
+            rules::affine_cpu<T>(in, z);
+            cpu::map_unary2(z, out[0].data<T>(), out[2].data<T>(), out[0].numel(),
+                            fn::SiluAndDenominator{});
+          });
+        },
+    // dz = dx w^T + x dw^T + db,  dy = silu'(z) dz.
+    .jvp = [](const Saved& s, Inputs t) -> TensorList {
       const Tensor dz = rules::affine_tangent(s.in, t);
-      if (!dz.defined()) return Tensor();
-      return silu_grad(linear(s.in[0], s.in[1], s.in[2]), dz);
+      if (!dz.defined()) return TensorList(2);
+      return {silu_grad(s.out[1], dz, s.out[2]), dz};
     },
-    // gz = g silu'(z); dx = gz w, dw = gz^T x, db = the column sums of gz.
-    [](const Saved& s, const Tensor& g, Grads& out) {
-      const Tensor &x = s.in[0], &w = s.in[1];
-      Tensor gz, db;
-      if (plain_backward(s, g)) {
-        const std::int64_t m = s.out.size(0), n = s.out.size(1);
-        gz = empty(s.out.shape(), s.out.dtype(), s.out.device());
-        if (out.wants(2)) db = empty(Shape{n}, s.out.dtype(), s.out.device());
-        dispatch(gz.dtype(), [&]<class T>() {
-          const T* z = s.residual.data<T>();
-          cpu::silu_grad_and_column_sums(z, g.data<T>(), z + m * n, gz.data<T>(),
-                                         db.defined() ? db.data<T>() : nullptr, m, n);
-        });
-      } else {
-        gz = silu_grad(linear(x, w, s.in[2]), g);
-        if (out.wants(2)) db = sum(gz, 0, false);
-      }
-      if (out.wants(0)) out[0] = matmul(gz, w, false, false);
-      if (out.wants(1)) out[1] = matmul(gz, x, true, false);
-      if (out.wants(2)) out[2] = db;
-    },
-    /*aliases_input=*/false, forward_residual};
+    // gz = gy silu'(z) + (z's own cotangent); dx = gz w, dw = gz^T x, db = the column sums
+    // of gz, the first two terms in one pass where z has no cotangent of its own.
+    .vjp =
+        [](const Saved& s, Inputs g, Grads& out) {
+          const Tensor &x = s.in[0], &w = s.in[1], &z = s.out[1], &d = s.out[2];
+          Tensor gz, db;
+          if (g[0].defined() && !g[1].defined()) {
+            TensorList r = apply_all(kSiluGradColumnSums, {z, g[0], d});
+            gz = std::move(r[0]);
+            db = std::move(r[1]);
+          } else {
+            gz = rules::plus(g[0].defined() ? silu_grad(z, g[0], d) : Tensor(), g[1]);
+            if (out.wants(2)) db = sum(gz, 0, false);
+          }
+          if (out.wants(0)) out[0] = matmul(gz, w, false, false);
+          if (out.wants(1)) out[1] = matmul(gz, x, true, false);
+          if (out.wants(2)) out[2] = db;
+        },
+    .outputs = 2,
+    .residuals = 1};
 
 }  // namespace
 
 namespace detail {
-Tensor linear_silu_op(const Tensor& x, const Tensor& w, const Tensor& b) {
-  return apply(kLinearSilu, {x, w, b});
+TensorList linear_silu_op(const Tensor& x, const Tensor& w, const Tensor& b) {
+  return apply_all(kLinearSilu, {x, w, b});
+}
+TensorList silu_grad_column_sums(const Tensor& z, const Tensor& g, const Tensor& d) {
+  return apply_all(kSiluGradColumnSums, {z, g, d});
 }
 }  // namespace detail
 
+// The rewrite: the fused layer where it will be differentiated in reverse mode only (some
+// input on the recording tape, no tangent flowing, on the CPU); elsewhere the two ops, which
+// give the same bits (inference needs neither z nor d).
 Tensor linear_silu(const Tensor& x, const Tensor& w, const Tensor& b) {
   const bool defined = x.defined() && w.defined() && b.defined();
-  const bool tangent = defined && detail::tangents_enabled() &&
-                       (x.has_tangent() || w.has_tangent() || b.has_tangent());
-  if (!defined || tangent || x.device() != Device::cpu) return silu(linear(x, w, b));
-  return detail::linear_silu_op(x, w, b);
+  if (!defined || x.device() != Device::cpu) return silu(linear(x, w, b));
+  const bool tangent =
+      detail::tangents_enabled() && (x.has_tangent() || w.has_tangent() || b.has_tangent());
+  Tape* tape = recording() ? Tape::active() : nullptr;
+  const bool taped = tape && (tape->tracks(x) || tape->tracks(w) || tape->tracks(b));
+  if (tangent || !taped) return silu(linear(x, w, b));
+  return std::move(detail::linear_silu_op(x, w, b)[0]);
 }
 
 }  // namespace flowtape

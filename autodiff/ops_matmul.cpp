@@ -43,31 +43,32 @@ const OpDef kMatmul{
       const Dims d = matmul_dims(in[0].shape(), in[1].shape(), at.trans_a, at.trans_b);
       return in[0].rank() == 3 ? Shape{d.batch, d.m, d.n} : Shape{d.m, d.n};
     },
-    [](Inputs in, const Attrs& at, Tensor& out) {
+    [](Inputs in, const Attrs& at, Outputs out) {
       const Dims d = matmul_dims(in[0].shape(), in[1].shape(), at.trans_a, at.trans_b);
-      if (out.device() == Device::cuda)  // cuBLAS, batched when rank 3
-        return cuda_backend::matmul(in[0], in[1], at.trans_a, at.trans_b, d.batch, d.m, d.n, d.k, out);
+      if (out[0].device() == Device::cuda)  // cuBLAS, batched when rank 3
+        return cuda_backend::matmul(in[0], in[1], at.trans_a, at.trans_b, d.batch, d.m, d.n, d.k,
+                                    out[0]);
       const std::int64_t lda = in[0].size(-1), ldb = in[1].size(-1);
-      dispatch(out.dtype(), [&]<class T>() {
+      dispatch(out[0].dtype(), [&]<class T>() {
         const T* a = in[0].data<T>();
         const T* b = in[1].data<T>();
-        T* c = out.data<T>();
+        T* c = out[0].data<T>();
         for (std::int64_t i = 0; i < d.batch; ++i)
           kernels::cpu::gemm<T>(at.trans_a, at.trans_b, d.m, d.n, d.k, T(1), a + i * d.m * d.k, lda,
                                 b + i * d.k * d.n, ldb, T(0), c + i * d.m * d.n, d.n);
       });
     },
-    [](const Saved& s, Inputs t) {
+    [](const Saved& s, Inputs t) -> TensorList {
       const bool ta = s.attrs.trans_a, tb = s.attrs.trans_b;
       return rules::plus(t[0].defined() ? matmul(t[0], s.in[1], ta, tb) : Tensor(),
                          t[1].defined() ? matmul(s.in[0], t[1], ta, tb) : Tensor());
     },
     // C = op(A) op(B):  dA = g op(B)^T (transposed back when A was),  dB = op(A)^T g (likewise).
-    [](const Saved& s, const Tensor& g, Grads& out) {
+    [](const Saved& s, Inputs g, Grads& out) {
       const Tensor &a = s.in[0], &b = s.in[1];
       const bool ta = s.attrs.trans_a, tb = s.attrs.trans_b;
-      if (out.wants(0)) out[0] = ta ? matmul(b, g, tb, true) : matmul(g, b, false, !tb);
-      if (out.wants(1)) out[1] = tb ? matmul(g, a, true, ta) : matmul(a, g, !ta, false);
+      if (out.wants(0)) out[0] = ta ? matmul(b, g[0], tb, true) : matmul(g[0], b, false, !tb);
+      if (out.wants(1)) out[1] = tb ? matmul(g[0], a, true, ta) : matmul(a, g[0], !ta, false);
     }};
 
 // linear(x, w, b) = x w^T + b, the affine layer as one primitive: the GEMM adds the bias row
@@ -76,16 +77,16 @@ const OpDef kMatmul{
 // fill the output with bias rows first.
 const OpDef kLinear{
     "linear", [](Inputs in, const Attrs&) { return rules::affine_shape(in, "linear"); },
-    [](Inputs in, const Attrs&, Tensor& out) {
-      if (out.device() == Device::cuda) return cuda_backend::linear(in[0], in[1], in[2], out);
-      dispatch(out.dtype(), [&]<class T>() { rules::affine_cpu<T>(in, out.data<T>()); });
+    [](Inputs in, const Attrs&, Outputs out) {
+      if (out[0].device() == Device::cuda) return cuda_backend::linear(in[0], in[1], in[2], out[0]);
+      dispatch(out[0].dtype(), [&]<class T>() { rules::affine_cpu<T>(in, out[0].data<T>()); });
     },
-    [](const Saved& s, Inputs t) { return rules::affine_tangent(s.in, t); },
+    [](const Saved& s, Inputs t) -> TensorList { return rules::affine_tangent(s.in, t); },
     // dx = g w, dw = g^T x, db = the column sums of g.
-    [](const Saved& s, const Tensor& g, Grads& out) {
-      if (out.wants(0)) out[0] = matmul(g, s.in[1], false, false);
-      if (out.wants(1)) out[1] = matmul(g, s.in[0], true, false);
-      if (out.wants(2)) out[2] = sum(g, 0, false);
+    [](const Saved& s, Inputs g, Grads& out) {
+      if (out.wants(0)) out[0] = matmul(g[0], s.in[1], false, false);
+      if (out.wants(1)) out[1] = matmul(g[0], s.in[0], true, false);
+      if (out.wants(2)) out[2] = sum(g[0], 0, false);
     }};
 
 }  // namespace

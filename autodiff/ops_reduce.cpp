@@ -29,27 +29,30 @@ Tensor kept(const Tensor& t, const Saved& s) {
   return s.attrs.keepdims ? t : reshape(t, s.in[0].shape().reduced(s.attrs.axis, true));
 }
 
-template <void (*K)(const float*, float*, cpu::AxisView), void (*K64)(const double*, double*, cpu::AxisView),
-          cuda_backend::Reduce C>
-void reduce_forward(Inputs in, const Attrs& a, Tensor& out) {
-  if (out.device() == Device::cuda) return cuda_backend::reduce(C, in[0], a.axis, out);
+template <void (*K)(const float*, float*, cpu::AxisView),
+          void (*K64)(const double*, double*, cpu::AxisView), cuda_backend::Reduce C>
+void reduce_forward(Inputs in, const Attrs& a, Outputs out) {
+  if (out[0].device() == Device::cuda) return cuda_backend::reduce(C, in[0], a.axis, out[0]);
   const cpu::AxisView v = axis_view(in[0].shape(), a.axis);
-  if (out.dtype() == DType::f32)
-    K(in[0].data<float>(), out.data<float>(), v);
+  if (out[0].dtype() == DType::f32)
+    K(in[0].data<float>(), out[0].data<float>(), v);
   else
-    K64(in[0].data<double>(), out.data<double>(), v);
+    K64(in[0].data<double>(), out[0].data<double>(), v);
 }
 
 const OpDef kSum{
-    "sum", reduced_shape, reduce_forward<cpu::sum_axis<float>, cpu::sum_axis<double>, cuda_backend::Reduce::sum>,
-    [](const Saved& s, Inputs t) { return sum(t[0], s.attrs.axis, s.attrs.keepdims); },
-    [](const Saved& s, const Tensor& g, Grads& out) {
-      out[0] = broadcast_to(kept(g, s), s.in[0].shape());
+    "sum", reduced_shape,
+    reduce_forward<cpu::sum_axis<float>, cpu::sum_axis<double>, cuda_backend::Reduce::sum>,
+    [](const Saved& s, Inputs t) -> TensorList {
+      return sum(t[0], s.attrs.axis, s.attrs.keepdims);
+    },
+    [](const Saved& s, Inputs g, Grads& out) {
+      out[0] = broadcast_to(kept(g[0], s), s.in[0].shape());
     }};
 
 // The gradient goes to the maxima, split equally between ties (like PyTorch's amax).
 Tensor max_share(const Saved& s) {
-  const Tensor hit = equal(s.in[0], kept(s.out, s));
+  const Tensor hit = equal(s.in[0], kept(s.out[0], s));
   return div(hit, sum(hit, s.attrs.axis, true));
 }
 
@@ -62,31 +65,38 @@ Shape max_shape(Inputs in, const Attrs& a) {
 }
 
 const OpDef kMax{
-    "max", max_shape, reduce_forward<cpu::max_axis<float>, cpu::max_axis<double>, cuda_backend::Reduce::max>,
-    [](const Saved& s, Inputs t) { return sum(mul(max_share(s), t[0]), s.attrs.axis, s.attrs.keepdims); },
-    [](const Saved& s, const Tensor& g, Grads& out) { out[0] = mul(max_share(s), kept(g, s)); }};
+    "max", max_shape,
+    reduce_forward<cpu::max_axis<float>, cpu::max_axis<double>, cuda_backend::Reduce::max>,
+    [](const Saved& s, Inputs t) -> TensorList {
+      return sum(mul(max_share(s), t[0]), s.attrs.axis, s.attrs.keepdims);
+    },
+    [](const Saved& s, Inputs g, Grads& out) { out[0] = mul(max_share(s), kept(g[0], s)); }};
 
 // d logsumexp = softmax . dx
-Tensor lse_softmax(const Saved& s) { return exp(sub(s.in[0], kept(s.out, s))); }
+Tensor lse_softmax(const Saved& s) {
+  return exp(sub(s.in[0], kept(s.out[0], s)));
+}
 
 const OpDef kLogsumexp{
     "logsumexp", reduced_shape,
-    reduce_forward<cpu::logsumexp_axis<float>, cpu::logsumexp_axis<double>, cuda_backend::Reduce::logsumexp>,
-    [](const Saved& s, Inputs t) {
+    reduce_forward<cpu::logsumexp_axis<float>, cpu::logsumexp_axis<double>,
+                   cuda_backend::Reduce::logsumexp>,
+    [](const Saved& s, Inputs t) -> TensorList {
       return sum(mul(lse_softmax(s), t[0]), s.attrs.axis, s.attrs.keepdims);
     },
-    [](const Saved& s, const Tensor& g, Grads& out) { out[0] = mul(lse_softmax(s), kept(g, s)); }};
+    [](const Saved& s, Inputs g, Grads& out) { out[0] = mul(lse_softmax(s), kept(g[0], s)); }};
 
 // y = softmax(x): dy = y * (dx - <y, dx>), and the VJP has the same form with g for dx.
 Tensor softmax_apply(const Saved& s, const Tensor& v) {
-  return mul(s.out, sub(v, sum(mul(s.out, v), s.attrs.axis, true)));
+  return mul(s.out[0], sub(v, sum(mul(s.out[0], v), s.attrs.axis, true)));
 }
 
 const OpDef kSoftmax{
     "softmax", rules::same_shape,
-    reduce_forward<cpu::softmax_axis<float>, cpu::softmax_axis<double>, cuda_backend::Reduce::softmax>,
-    [](const Saved& s, Inputs t) { return softmax_apply(s, t[0]); },
-    [](const Saved& s, const Tensor& g, Grads& out) { out[0] = softmax_apply(s, g); }};
+    reduce_forward<cpu::softmax_axis<float>, cpu::softmax_axis<double>,
+                   cuda_backend::Reduce::softmax>,
+    [](const Saved& s, Inputs t) -> TensorList { return softmax_apply(s, t[0]); },
+    [](const Saved& s, Inputs g, Grads& out) { out[0] = softmax_apply(s, g[0]); }};
 
 Tensor reduce(const OpDef& op, const Tensor& x, int axis, bool keepdims) {
   if (!x.defined()) throw std::invalid_argument(std::string(op.name) + ": undefined input");

@@ -28,10 +28,11 @@ std::int64_t prod(const Shape& s, int from, int to) {
 }
 
 const OpDef kReshape{
-    "reshape", [](Inputs, const Attrs& a) { return a.shape; },
-    [](Inputs in, const Attrs&, Tensor& out) { out.impl()->storage = in[0].impl()->storage; },
-    [](const Saved& s, Inputs t) { return reshape(t[0], s.out.shape()); },
-    [](const Saved& s, const Tensor& g, Grads& out) { out[0] = reshape(g, s.in[0].shape()); },
+    "reshape",
+    [](Inputs, const Attrs& a) { return a.shape; },
+    [](Inputs in, const Attrs&, Outputs out) { out[0].impl()->storage = in[0].impl()->storage; },
+    [](const Saved& s, Inputs t) -> TensorList { return reshape(t[0], s.out[0].shape()); },
+    [](const Saved& s, Inputs g, Grads& out) { out[0] = reshape(g[0], s.in[0].shape()); },
     /*aliases_input=*/true};
 
 struct Copy {
@@ -40,15 +41,16 @@ struct Copy {
 
 const OpDef kBroadcastTo{
     "broadcast_to", [](Inputs, const Attrs& a) { return a.shape; },
-    [](Inputs in, const Attrs&, Tensor& out) {
-      if (out.device() == Device::cuda) return cuda_backend::nary(cuda_backend::Nary::copy, in, out);
-      dispatch(out.dtype(), [&]<class T>() {
+    [](Inputs in, const Attrs&, Outputs out) {
+      if (out[0].device() == Device::cuda)
+        return cuda_backend::nary(cuda_backend::Nary::copy, in, out[0]);
+      dispatch(out[0].dtype(), [&]<class T>() {
         cpu::map_broadcast<T, 1>({in[0].data<T>()}, {in[0].shape().data()}, {in[0].rank()},
-                                 out.data<T>(), out.shape().data(), out.rank(), Copy{});
+                                 out[0].data<T>(), out[0].shape().data(), out[0].rank(), Copy{});
       });
     },
-    [](const Saved& s, Inputs t) { return broadcast_to(t[0], s.out.shape()); },
-    [](const Saved& s, const Tensor& g, Grads& out) { out[0] = sum_to(g, s.in[0].shape()); }};
+    [](const Saved& s, Inputs t) -> TensorList { return broadcast_to(t[0], s.out[0].shape()); },
+    [](const Saved& s, Inputs g, Grads& out) { out[0] = sum_to(g[0], s.in[0].shape()); }};
 
 // Sums x over its leading extra axes and over the axes where the target has extent 1.
 template <class T>
@@ -77,12 +79,13 @@ void sum_to_kernel(const Tensor& x, const Shape& target, T* y) {
 
 const OpDef kSumTo{
     "sum_to", [](Inputs, const Attrs& a) { return a.shape; },
-    [](Inputs in, const Attrs& a, Tensor& out) {
-      if (out.device() == Device::cuda) return cuda_backend::sum_to(in[0], out);
-      dispatch(out.dtype(), [&]<class T>() { sum_to_kernel<T>(in[0], a.shape, out.data<T>()); });
+    [](Inputs in, const Attrs& a, Outputs out) {
+      if (out[0].device() == Device::cuda) return cuda_backend::sum_to(in[0], out[0]);
+      dispatch(out[0].dtype(),
+               [&]<class T>() { sum_to_kernel<T>(in[0], a.shape, out[0].data<T>()); });
     },
-    [](const Saved& s, Inputs t) { return sum_to(t[0], s.out.shape()); },
-    [](const Saved& s, const Tensor& g, Grads& out) { out[0] = broadcast_to(g, s.in[0].shape()); }};
+    [](const Saved& s, Inputs t) -> TensorList { return sum_to(t[0], s.out[0].shape()); },
+    [](const Saved& s, Inputs g, Grads& out) { out[0] = broadcast_to(g[0], s.in[0].shape()); }};
 
 Shape inverse_perm(const Shape& p) {
   Shape inv = p;
@@ -94,16 +97,20 @@ const OpDef kPermute{
     "permute",
     [](Inputs in, const Attrs& a) {
       Shape out;
-      for (int d = 0; d < a.perm.rank(); ++d) out.push_back(in[0].shape()[static_cast<int>(a.perm[d])]);
+      for (int d = 0; d < a.perm.rank(); ++d)
+        out.push_back(in[0].shape()[static_cast<int>(a.perm[d])]);
       return out;
     },
-    [](Inputs in, const Attrs& a, Tensor& out) {
-      if (out.device() == Device::cuda) return cuda_backend::permute(in[0], a.perm.span(), out);
-      cpu::permute(in[0].raw_data(), out.raw_data(), dtype_size(out.dtype()), in[0].shape().span(),
-                   a.perm.span());
+    [](Inputs in, const Attrs& a, Outputs out) {
+      if (out[0].device() == Device::cuda)
+        return cuda_backend::permute(in[0], a.perm.span(), out[0]);
+      cpu::permute(in[0].raw_data(), out[0].raw_data(), dtype_size(out[0].dtype()),
+                   in[0].shape().span(), a.perm.span());
     },
-    [](const Saved& s, Inputs t) { return permute(t[0], s.attrs.perm); },
-    [](const Saved& s, const Tensor& g, Grads& out) { out[0] = permute(g, inverse_perm(s.attrs.perm)); }};
+    [](const Saved& s, Inputs t) -> TensorList { return permute(t[0], s.attrs.perm); },
+    [](const Saved& s, Inputs g, Grads& out) {
+      out[0] = permute(g[0], inverse_perm(s.attrs.perm));
+    }};
 
 const OpDef kSlice{
     "slice",
@@ -112,19 +119,21 @@ const OpDef kSlice{
       s[a.axis] = a.count;
       return s;
     },
-    [](Inputs in, const Attrs& a, Tensor& out) {
+    [](Inputs in, const Attrs& a, Outputs out) {
       const Shape& s = in[0].shape();
-      if (out.device() == Device::cuda)
-        return cuda_backend::slice_axis(in[0], out, prod(s, 0, a.axis), s[a.axis],
-                                        prod(s, a.axis + 1, s.rank()), a.start, a.count);
-      cpu::slice_axis(in[0].raw_data(), out.raw_data(), dtype_size(out.dtype()), prod(s, 0, a.axis),
-                      s[a.axis], prod(s, a.axis + 1, s.rank()), a.start, a.count);
+      if (out[0].device() == Device::cuda)
+        return cuda_backend::slice_axis(in[0], out[0], prod(s, 0, a.axis), s[a.axis],
+                                        prod(s, a.axis + 1, s.rank()), a.start,
+                                        a.count);
+      cpu::slice_axis(in[0].raw_data(), out[0].raw_data(),
+                      dtype_size(out[0].dtype()), prod(s, 0, a.axis), s[a.axis],
+                      prod(s, a.axis + 1, s.rank()), a.start, a.count);
     },
-    [](const Saved& s, Inputs t) {
+    [](const Saved& s, Inputs t) -> TensorList {
       return slice(t[0], s.attrs.axis, s.attrs.start, s.attrs.start + s.attrs.count);
     },
-    [](const Saved& s, const Tensor& g, Grads& out) {
-      out[0] = pad(g, s.attrs.axis, s.attrs.start, s.in[0].size(s.attrs.axis));
+    [](const Saved& s, Inputs g, Grads& out) {
+      out[0] = pad(g[0], s.attrs.axis, s.attrs.start, s.in[0].size(s.attrs.axis));
     }};
 
 const OpDef kPad{
@@ -134,17 +143,20 @@ const OpDef kPad{
       s[a.axis] = a.length;
       return s;
     },
-    [](Inputs in, const Attrs& a, Tensor& out) {
-      const Shape& s = out.shape();
-      if (out.device() == Device::cuda)
-        return cuda_backend::pad_axis(in[0], out, prod(s, 0, a.axis), a.length,
+    [](Inputs in, const Attrs& a, Outputs out) {
+      const Shape& s = out[0].shape();
+      if (out[0].device() == Device::cuda)
+        return cuda_backend::pad_axis(in[0], out[0], prod(s, 0, a.axis), a.length,
                                       prod(s, a.axis + 1, s.rank()), a.start, in[0].size(a.axis));
-      cpu::pad_axis(in[0].raw_data(), out.raw_data(), dtype_size(out.dtype()), prod(s, 0, a.axis),
-                    a.length, prod(s, a.axis + 1, s.rank()), a.start, in[0].size(a.axis));
+      cpu::pad_axis(in[0].raw_data(), out[0].raw_data(), dtype_size(out[0].dtype()),
+                    prod(s, 0, a.axis), a.length, prod(s, a.axis + 1, s.rank()), a.start,
+                    in[0].size(a.axis));
     },
-    [](const Saved& s, Inputs t) { return pad(t[0], s.attrs.axis, s.attrs.start, s.attrs.length); },
-    [](const Saved& s, const Tensor& g, Grads& out) {
-      out[0] = slice(g, s.attrs.axis, s.attrs.start, s.attrs.start + s.in[0].size(s.attrs.axis));
+    [](const Saved& s, Inputs t) -> TensorList {
+      return pad(t[0], s.attrs.axis, s.attrs.start, s.attrs.length);
+    },
+    [](const Saved& s, Inputs g, Grads& out) {
+      out[0] = slice(g[0], s.attrs.axis, s.attrs.start, s.attrs.start + s.in[0].size(s.attrs.axis));
     }};
 
 const OpDef kConcat{
@@ -162,19 +174,19 @@ const OpDef kConcat{
       }
       return s;
     },
-    [](Inputs in, const Attrs& a, Tensor& out) {
-      const Shape& s = out.shape();
+    [](Inputs in, const Attrs& a, Outputs out) {
+      const Shape& s = out[0].shape();
       // Fills the parts' pointers and lengths into the buffers given, then copies.
       const auto run = [&](std::span<const void*> parts, std::span<std::int64_t> lens) {
         for (std::size_t i = 0; i < in.size(); ++i) {
           parts[i] = in[i].raw_data();
           lens[i] = in[i].size(a.axis);
         }
-        if (out.device() == Device::cuda)
-          return cuda_backend::concat_axis(in, lens, out, prod(s, 0, a.axis),
+        if (out[0].device() == Device::cuda)
+          return cuda_backend::concat_axis(in, lens, out[0], prod(s, 0, a.axis),
                                            prod(s, a.axis + 1, s.rank()));
-        cpu::concat_axis(parts, lens, out.raw_data(), dtype_size(out.dtype()), prod(s, 0, a.axis),
-                         prod(s, a.axis + 1, s.rank()));
+        cpu::concat_axis(parts, lens, out[0].raw_data(), dtype_size(out[0].dtype()),
+                         prod(s, 0, a.axis), prod(s, a.axis + 1, s.rank()));
       };
       // On the stack for up to TensorList::kInline parts (the usual two or three), so the op
       // makes no heap call.
@@ -188,17 +200,17 @@ const OpDef kConcat{
       std::vector<std::int64_t> lens(n);
       run(parts, lens);
     },
-    [](const Saved& s, Inputs t) {
+    [](const Saved& s, Inputs t) -> TensorList {
       TensorList parts(t.size());
       for (std::size_t i = 0; i < t.size(); ++i)
         parts[i] = t[i].defined() ? t[i] : zeros_like(s.in[i]);
       return concat(parts, s.attrs.axis);
     },
-    [](const Saved& s, const Tensor& g, Grads& out) {
+    [](const Saved& s, Inputs g, Grads& out) {
       std::int64_t start = 0;
       for (std::size_t i = 0; i < s.in.size(); ++i) {
         const std::int64_t len = s.in[i].size(s.attrs.axis);
-        if (out.wants(i)) out[i] = slice(g, s.attrs.axis, start, start + len);
+        if (out.wants(i)) out[i] = slice(g[0], s.attrs.axis, start, start + len);
         start += len;
       }
     }};

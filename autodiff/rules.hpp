@@ -7,7 +7,6 @@
 
 #include "flowtape/autodiff/op.hpp"
 #include "flowtape/autodiff/ops.hpp"
-#include "flowtape/autodiff/tape.hpp"
 #include "flowtape/kernels/cpu/gemm.hpp"
 
 namespace flowtape::rules {
@@ -21,12 +20,12 @@ inline Tensor plus(const Tensor& a, const Tensor& b) {
 
 // The unary ops' JVP and VJP are both multiplication by the derivative D(saved), written once.
 template <Tensor (*D)(const Saved&)>
-Tensor unary_jvp(const Saved& s, Inputs t) {
+TensorList unary_jvp(const Saved& s, Inputs t) {
   return mul(D(s), t[0]);
 }
 template <Tensor (*D)(const Saved&)>
-void unary_vjp(const Saved& s, const Tensor& g, Grads& out) {
-  out[0] = mul(g, D(s));
+void unary_vjp(const Saved& s, Inputs g, Grads& out) {
+  out[0] = mul(g[0], D(s));
 }
 
 inline Shape same_shape(Inputs in, const Attrs&) { return in[0].shape(); }
@@ -51,18 +50,6 @@ inline Tensor affine_tangent(Inputs in, Inputs t) {
   const Tensor dx = t[0].defined() ? matmul(t[0], in[1], false, true) : Tensor();
   const Tensor dw = t[1].defined() ? matmul(in[0], t[1], false, true) : Tensor();
   return plus(plus(dx, dw), t[2]);
-}
-
-// Whether what a VJP rule computes now leaves no trace: nothing is recorded (no create_graph,
-// no grad inside a recording tape) and no tangent flows through it (no forward over reverse).
-// Only then may a rule call a kernel directly, or read a residual as a constant, instead of
-// composing differentiable ops (linear_silu, silu_grad's fused VJP).
-inline bool untraced(const Saved& s, const Tensor& g) {
-  if (recording()) return false;
-  if (!detail::tangents_enabled()) return true;
-  bool tangent = g.has_tangent();
-  for (const Tensor& x : s.in) tangent |= x.has_tangent();
-  return !tangent;
 }
 
 }  // namespace flowtape::rules

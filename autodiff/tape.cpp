@@ -84,11 +84,10 @@ void Tape::watch(std::span<const Tensor> xs) {
   for (const Tensor& x : xs) watch(x);
 }
 
-void Tape::record(const OpDef& op, TensorList inputs, const Tensor& out, const Attrs& attrs,
-                  const Tensor& residual, const Tensor& tangent) {
-  new_slot(*out.impl());
-  if (tangent.defined()) new_slot(*tangent.impl());
-  nodes_.push_back(Node{&op, std::move(inputs), out, attrs, residual, tangent});
+void Tape::record(const OpDef& op, TensorList inputs, const TensorList& outputs,
+                  const Attrs& attrs) {
+  for (int k = 0; k < op.outputs; ++k) new_slot(*outputs[static_cast<std::size_t>(k)].impl());
+  nodes_.push_back(Node{&op, std::move(inputs), outputs, attrs});
 }
 
 std::vector<Tensor> Tape::gradient(const Tensor& y, std::span<const Tensor> wrt,
@@ -140,13 +139,15 @@ std::vector<Tensor> Tape::gradient_from(const Tensor& y, std::span<const Tensor>
         Tensor& a = adjoint_of(x);
         return kept[static_cast<std::size_t>(x.impl()->slot)] ? a : std::move(a);
       };
+      TensorList g;
       for (std::size_t i = end; i-- > first_node;) {
-        const bool with_tangent = nodes_[i].tangent.defined();
-        if (!adjoint_of(nodes_[i].output).defined() &&
-            !(with_tangent && adjoint_of(nodes_[i].tangent).defined()))
-          continue;
-        const Tensor g = take(nodes_[i].output);
-        const Tensor gt = with_tangent ? take(nodes_[i].tangent) : Tensor();
+        const std::size_t n_out = static_cast<std::size_t>(nodes_[i].op->outputs);
+        bool reached = false;
+        for (std::size_t k = 0; k < n_out; ++k)
+          reached |= adjoint_of(nodes_[i].outputs[k]).defined();
+        if (!reached) continue;
+        g = TensorList(n_out);
+        for (std::size_t k = 0; k < n_out; ++k) g[k] = take(nodes_[i].outputs[k]);
         // With create_graph the rules record new nodes, which may reallocate nodes_: then the
         // node's handles are copied first. Without it nothing is recorded during the walk and
         // the node can be read in place (saving a copy of its handles per node).
@@ -154,8 +155,6 @@ std::vector<Tensor> Tape::gradient_from(const Tensor& y, std::span<const Tensor>
         if (options.create_graph) copied = nodes_[i];
         const Node& node = options.create_graph ? copied : nodes_[i];
         const TensorList& inputs = node.inputs;
-        const Tensor& out = node.output;
-        const Attrs& attrs = node.attrs;
         const OpDef& op = *node.op;
         grads.assign(inputs.size(), Tensor());
         wanted.assign(inputs.size(), 0);
@@ -163,15 +162,7 @@ std::vector<Tensor> Tape::gradient_from(const Tensor& y, std::span<const Tensor>
         for (std::size_t j = 0; j < inputs.size(); ++j) any |= (wanted[j] = tracks(inputs[j]));
         if (!any) continue;
         Grads sink{grads, wanted};
-        if (with_tangent) {
-          // inputs: the op's n inputs, then their n tangents.
-          const std::span<const Tensor> all = inputs;
-          const std::size_t n = all.size() / 2;
-          op.vjp_with_tangent(Saved{all.first(n), out, attrs, node.residual}, all.subspan(n), g, gt,
-                              sink);
-        } else {
-          op.vjp(Saved{inputs, out, attrs, node.residual}, g, sink);
-        }
+        op.vjp(Saved{inputs, node.outputs, node.attrs}, g, sink);
         for (std::size_t j = 0; j < inputs.size(); ++j) {
           if (!wanted[j] || !grads[j].defined()) continue;
           if (!(grads[j].shape() == inputs[j].shape()))

@@ -65,11 +65,8 @@ class Tape {
   void reset();
 
   // --- engine internals (used by apply() and the verbs) -------------------------------------
-  // Appends a node for `out = op(inputs)` and gives `out` a slot. With `tangent` given, the
-  // node also stands for out's tangent (OpDef::vjp_with_tangent), which gets a slot too, and
-  // `inputs` holds the op's n inputs followed by their n tangents (undefined where zero).
-  void record(const OpDef& op, TensorList inputs, const Tensor& out, const Attrs& attrs,
-              const Tensor& residual = Tensor(), const Tensor& tangent = Tensor());
+  // Appends a node for `outputs = op(inputs)` and gives each differentiable output a slot.
+  void record(const OpDef& op, TensorList inputs, const TensorList& outputs, const Attrs& attrs);
   // The backward walk over nodes [first_node, end).
   std::vector<Tensor> gradient_from(const Tensor& y, std::span<const Tensor> wrt,
                                     const GradientOptions& options, std::size_t first_node);
@@ -78,10 +75,8 @@ class Tape {
   struct Node {
     const OpDef* op;
     TensorList inputs;
-    Tensor output;
+    TensorList outputs;  // the differentiable ones, then the residuals (see OpDef)
     Attrs attrs;
-    Tensor residual;  // the op's forward by-product for its VJP rule (see OpDef)
-    Tensor tangent;   // out's tangent, for a node of a joint rule; else undefined
   };
   std::int64_t new_slot(TensorImpl& t);
   static std::vector<Node>* spare_nodes();

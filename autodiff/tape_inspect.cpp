@@ -26,7 +26,10 @@ std::string Tape::dump() const {
   os << "tape: " << nodes_.size() << " node" << (nodes_.size() == 1 ? "" : "s") << ", "
      << num_slots_ << " slot" << (num_slots_ == 1 ? "" : "s") << "\n";
   for (const Node& node : nodes_) {
-    os << "  %" << node.output.impl()->slot << " = " << node.op->name << "(";
+    os << "  ";
+    for (int k = 0; k < node.op->outputs; ++k)
+      os << (k ? ", %" : "%") << node.outputs[static_cast<std::size_t>(k)].impl()->slot;
+    os << " = " << node.op->name << "(";
     for (std::size_t i = 0; i < node.inputs.size(); ++i) {
       const Tensor& in = node.inputs[i];
       if (i > 0) os << ", ";
@@ -37,8 +40,9 @@ std::string Tape::dump() const {
       else
         os << "const " << describe(in);
     }
-    os << ") -> " << describe(node.output);
-    if (node.tangent.defined()) os << ", tangent %" << node.tangent.impl()->slot;
+    os << ") -> ";
+    for (int k = 0; k < node.op->outputs; ++k)
+      os << (k ? ", " : "") << describe(node.outputs[static_cast<std::size_t>(k)]);
     os << "\n";
   }
   return os.str();
@@ -49,11 +53,10 @@ std::string Tape::to_dot() const {
   os << "digraph tape {\n  rankdir=LR;\n  node [fontname=\"monospace\", fontsize=10];\n";
   // Slots that no node produces are the watched leaves.
   std::vector<bool> produced(static_cast<std::size_t>(num_slots_), false);
-  for (const Node& node : nodes_) {
-    produced[static_cast<std::size_t>(node.output.impl()->slot)] = true;
-    if (node.tangent.defined())
-      produced[static_cast<std::size_t>(node.tangent.impl()->slot)] = true;
-  }
+  for (const Node& node : nodes_)
+    for (int k = 0; k < node.op->outputs; ++k)
+      produced[static_cast<std::size_t>(node.outputs[static_cast<std::size_t>(k)].impl()->slot)] =
+          true;
   for (std::int64_t s = 0; s < num_slots_; ++s)
     if (!produced[static_cast<std::size_t>(s)])
       os << "  s" << s << " [shape=box, style=filled, fillcolor=\"#dde8f5\", label=\"%" << s
@@ -61,9 +64,10 @@ std::string Tape::to_dot() const {
   int constants = 0;
   for (std::size_t n = 0; n < nodes_.size(); ++n) {
     const Node& node = nodes_[n];
-    const std::int64_t out = node.output.impl()->slot;
+    // A node of several outputs is drawn as its first output, the others linked to it.
+    const std::int64_t out = node.outputs[0].impl()->slot;
     os << "  s" << out << " [shape=ellipse, label=\"%" << out << " " << node.op->name << "\\n"
-       << describe(node.output) << "\"];\n";
+       << describe(node.outputs[0]) << "\"];\n";
     for (const Tensor& in : node.inputs) {
       if (!in.defined()) continue;
       if (tracks(in)) {
@@ -74,11 +78,12 @@ std::string Tape::to_dot() const {
         ++constants;
       }
     }
-    if (node.tangent.defined()) {  // a joint node's second output: its own tangent
-      const std::int64_t t = node.tangent.impl()->slot;
-      os << "  s" << t << " [shape=ellipse, label=\"%" << t << " tangent of " << node.op->name
-         << "\\n"
-         << describe(node.tangent) << "\"];\n  s" << out << " -> s" << t
+    for (int k = 1; k < node.op->outputs; ++k) {
+      const Tensor& more = node.outputs[static_cast<std::size_t>(k)];
+      const std::int64_t slot = more.impl()->slot;
+      os << "  s" << slot << " [shape=ellipse, label=\"%" << slot << " " << node.op->name
+         << " output " << k << "\\n"
+         << describe(more) << "\"];\n  s" << out << " -> s" << slot
          << " [style=dashed, label=\"same node\"];\n";
     }
   }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// TensorList: the inputs of one op, held inside the object (no heap call) when there are at
-// most kInline of them, as for every primitive but a concat of many tensors.
+// TensorList: the inputs (or outputs, or tangents) of one op, held inside the object (no heap
+// call) when there are at most kInline of them, as for every primitive but a concat of many
+// tensors.
 //
 // apply() takes one per op, the tape keeps one in each node, and forward mode builds one of
 // tangents per op: with std::vector each of those was a heap call, two or three per op in a
@@ -21,9 +22,11 @@ namespace flowtape {
 
 class TensorList {
  public:
-  static constexpr std::size_t kInline = 4;
+  static constexpr std::size_t kInline = 5;
 
   TensorList() = default;
+  // One tensor is a list of one (what a single-output op's JVP rule returns).
+  TensorList(Tensor x) : size_(1) { inline_[0] = std::move(x); }
   // n undefined tensors.
   explicit TensorList(std::size_t n) : size_(n) {
     if (n > kInline) heap_.resize(n);

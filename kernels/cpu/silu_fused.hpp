@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT
 // SiLU's fused passes over flat buffers, each giving the bits of the separate maps it replaces
 // (every value comes from the same functor, lane by lane, rounded where those maps round it):
-// - silu_grad_vjp: the VJP of silu_grad (y = t silu'(x));
 // - silu_with_tangent: silu, its denominator and its tangent in one forward pass;
 // - silu_with_tangent_vjp: the backward pass of silu and its tangent as one tape node.
-// Reverse mode through a JVP of a SiLU network (the FDM loss) runs the last two at every
+// Reverse mode through a JVP of a SiLU network (the FDM loss) runs both at every
 // layer, one in the forward pass and one in the backward pass. Names: x the input, tx its
 // tangent, y = silu(x), ty = silu'(x) tx its tangent, g* the cotangent of *. All take silu's
 // denominator d = 1 + e^-x (from the forward) instead of recomputing the exp.
@@ -38,19 +37,6 @@ inline void for_each_batch(std::int64_t n, Body body) {
   }
 }
 
-// The denominators are loaded with fill 1, so padding lanes divide by 1, not 0.
-template <class T>
-void silu_grad_vjp_row(const T* x, const T* d, const T* g, const T* t, T* dx, T* dt,
-                       std::int64_t n) {
-  const fn::SiluGradFromDenominator first;
-  const fn::SiluGrad2FromDenominator second;
-  for_each_batch<T>(n, [&](auto load, auto store) {
-    const Batch<T> xv = load(x), dv = load(d, T(1)), gv = load(g);
-    store(second(xv, gv * load(t), dv), dx);
-    store(first(xv, gv, dv), dt);
-  });
-}
-
 template <class T>
 void silu_with_tangent_row(const T* x, const T* tx, T* y, T* d, T* ty, std::int64_t n) {
   const fn::SiluAndDenominator value;
@@ -64,6 +50,7 @@ void silu_with_tangent_row(const T* x, const T* tx, T* y, T* d, T* ty, std::int6
   });
 }
 
+// The denominators are loaded with fill 1, so padding lanes divide by 1, not 0.
 template <class T>
 void silu_with_tangent_vjp_row(const T* x, const T* d, const T* tx, const T* gy, const T* gty,
                                T* gx, T* gtx, std::int64_t n) {
@@ -78,17 +65,6 @@ void silu_with_tangent_vjp_row(const T* x, const T* d, const T* tx, const T* gy,
 }
 }  // namespace detail
 
-// The VJP of silu_grad: given the cotangent g of y = t silu'(x), dx = (g t) silu''(x) and
-// dt = g silu'(x). Composed, it was three passes over [batch, width] (g t, then each
-// derivative), which read x and d twice. Flat, contiguous buffers; chunks on the pool as the
-// elementwise maps do (for_chunks).
-template <class T>
-void silu_grad_vjp(const T* x, const T* d, const T* g, const T* t, T* dx, T* dt, std::int64_t n) {
-  for_chunks(n, [x, d, g, t, dx, dt](std::int64_t lo, std::int64_t hi) {
-    detail::silu_grad_vjp_row(x + lo, d + lo, g + lo, t + lo, dx + lo, dt + lo, hi - lo);
-  });
-}
-
 // y = silu(x), its denominator d and its tangent ty = silu'(x) tx in one pass over x and tx.
 // Separately, silu with its denominator then silu_grad read x twice and d once more.
 template <class T>
@@ -101,8 +77,8 @@ void silu_with_tangent(const T* x, const T* tx, T* y, T* d, T* ty, std::int64_t 
 // The backward pass of silu and its tangent recorded as one node (reverse mode through a JVP):
 // with the cotangents gy of y and gty of ty,
 //   gx = (gty tx) silu''(x) + gy silu'(x),   gtx = gty silu'(x).
-// As separate nodes this was silu_grad_vjp, silu's VJP (gy silu'(x), which reads x and d
-// again) and the tape's sum of the two cotangents of x: three passes, and two more buffers
+// As separate nodes this was silu_grad's VJP (two maps), silu's VJP (gy silu'(x), which reads x and
+// d again) and the tape's sum of the two cotangents of x: three passes, and two more buffers
 // written and read. The terms are rounded before the sum, as the tape's sum had them.
 template <class T>
 void silu_with_tangent_vjp(const T* x, const T* d, const T* tx, const T* gy, const T* gty, T* gx,

@@ -9,6 +9,8 @@
 #include <string>
 
 #include "flowtape/autodiff/autodiff.hpp"
+#include "flowtape/autodiff/op.hpp"
+#include "support/gradcheck.hpp"
 
 using namespace flowtape;
 
@@ -33,6 +35,36 @@ std::string error_of(F&& f) {
 }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// A primitive written outside the library, with two outputs and a residual: sin x, cos x,
+// and x^2 (read by nothing; there to show a residual gets no slot). The rules read the
+// outputs: d sin = cos dx, d cos = -sin dx.
+const OpDef kSinCos{.name = "sincos",
+                    .shape = [](Inputs in, const Attrs&) { return in[0].shape(); },
+                    .forward =
+                        [](Inputs in, const Attrs&, Outputs out) {
+                          out[1] = empty(in[0].shape(), DType::f64);
+                          out[2] = empty(in[0].shape(), DType::f64);
+                          for (std::int64_t i = 0; i < in[0].numel(); ++i) {
+                            const double x = in[0].data<double>()[i];
+                            out[0].data<double>()[i] = std::sin(x);
+                            out[1].data<double>()[i] = std::cos(x);
+                            out[2].data<double>()[i] = x * x;
+                          }
+                        },
+                    .jvp = [](const Saved& s, Inputs t) -> TensorList {
+                      return {s.out[1] * t[0], -(s.out[0] * t[0])};
+                    },
+                    .vjp =
+                        [](const Saved& s, Inputs g, Grads& out) {
+                          Tensor gx;
+                          if (g[0].defined()) gx = g[0] * s.out[1];
+                          if (g[1].defined())
+                            gx = gx.defined() ? gx - g[1] * s.out[0] : -(g[1] * s.out[0]);
+                          out[0] = gx;
+                        },
+                    .outputs = 2,
+                    .residuals = 1};
 
 }  // namespace
 
@@ -198,6 +230,36 @@ BOOST_AUTO_TEST_CASE(verbs_differentiate_inside_nograd) {
     check();
     BOOST_TEST(!tape.tracks(w * 2.0));  // the caller's tape still records nothing here
   }
+}
+
+// The engine has no op-specific code: a primitive defined by a user, of several outputs, is
+// recorded as one node, differentiated in every mode (each output alone, both, and to second
+// order) and refused by apply(), which returns one output.
+BOOST_AUTO_TEST_CASE(a_user_primitive_with_several_outputs) {
+  Generator gen(3);
+  const Tensor x = randn({4, 3}, gen, DType::f64), a = randn({4, 3}, gen, DType::f64);
+  for (int use = 0; use < 3; ++use)
+    flowtape::test::check_gradients("sincos " + std::to_string(use),
+                                    [=](auto& p) {
+                                      const TensorList r = apply_all(kSinCos, {p[0]});
+                                      return use == 0 ? r[0] : use == 1 ? r[1] : r[0] * a + r[1];
+                                    },
+                                    {x});
+  flowtape::test::check_gradients(
+      "grad of sincos",
+      [](auto& p) {
+        return grad([](const Tensor& z) { return sum(apply_all(kSinCos, {z})[0] * z); }, p[0]);
+      },
+      {x});
+  Tape tape;
+  tape.watch(x);
+  const TensorList r = apply_all(kSinCos, {x});
+  BOOST_TEST(tape.num_nodes() == 1u);
+  BOOST_TEST(tape.tracks(r[0]));
+  BOOST_TEST(tape.tracks(r[1]));
+  BOOST_TEST(!tape.tracks(r[2]));  // the residual
+  BOOST_TEST(contains(tape.dump(), "%1, %2 = sincos(%0) -> [4, 3] f64, [4, 3] f64"));
+  BOOST_TEST(contains(error_of([&] { apply(kSinCos, {x}); }), "apply_all"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
