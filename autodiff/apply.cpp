@@ -73,7 +73,7 @@ TensorList apply_all(const OpDef& op, TensorList in, const Attrs& attrs) {
   TensorList t;
   {
     detail::TangentsOff rules_run_without_tangents;
-    t = op.jvp(Saved{in, out, attrs}, tangents);
+    t = op.jvp(Saved{op, in, out, attrs}, tangents);
   }
   for (std::size_t k = 0; k < t.size(); ++k) {
     if (t[k].defined() && !(t[k].shape() == out[k].shape()))

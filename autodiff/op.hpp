@@ -38,8 +38,11 @@ struct Attrs {
 using Inputs = std::span<const Tensor>;
 using Outputs = std::span<Tensor>;
 
-// What a rule can see: the op's inputs, its outputs (residuals included) and its attributes.
+struct OpDef;
+
+// What a rule can see: the op, its inputs, its outputs (residuals included) and its attributes.
 struct Saved {
+  const OpDef& op;
   Inputs in;
   Inputs out;
   const Attrs& attrs;

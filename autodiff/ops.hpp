@@ -22,6 +22,7 @@
 
 #include "flowtape/autodiff/tensor.hpp"
 #include "flowtape/autodiff/tensor_list.hpp"
+#include "flowtape/kernels/unary_ops.hpp"
 
 namespace flowtape {
 
@@ -38,22 +39,13 @@ Tensor equal(const Tensor& a, const Tensor& b);
 Tensor sign(const Tensor& x);  // -1, 0 or 1
 
 // --- elementwise, unary -----------------------------------------------------------------------
-Tensor neg(const Tensor& x);
-Tensor exp(const Tensor& x);
-Tensor log(const Tensor& x);
-Tensor expm1(const Tensor& x);  // e^x - 1, exact near 0
-Tensor log1p(const Tensor& x);  // log(1 + x), exact near 0
-Tensor sqrt(const Tensor& x);
-Tensor square(const Tensor& x);
+// neg exp log expm1 log1p sqrt square abs tanh sigmoid relu softplus sin cos: one declaration
+// per row of the unary table, where each row says what its function does at the edges.
+#define FLOWTAPE_DECLARE_UNARY(name, ...) Tensor name(const Tensor& x);
+FLOWTAPE_UNARY_OPS(FLOWTAPE_DECLARE_UNARY)
+#undef FLOWTAPE_DECLARE_UNARY
 Tensor pow(const Tensor& x, double exponent);
-Tensor abs(const Tensor& x);  // derivative sign(x), 0 at 0
-Tensor tanh(const Tensor& x);
-Tensor sigmoid(const Tensor& x);
-Tensor relu(const Tensor& x);  // derivative 0 at 0
 Tensor silu(const Tensor& x);  // x * sigmoid(x), also called swish
-Tensor softplus(const Tensor& x);
-Tensor sin(const Tensor& x);
-Tensor cos(const Tensor& x);
 Tensor identity(const Tensor& x);  // a recorded no-op (shares the buffer)
 // g * silu'(x) and g * silu''(x), each one fused pass: silu's JVP and VJP rules (and their own
 // rules) use them instead of a chain of ~7 elementwise ops per layer. Broadcasting.

@@ -9,6 +9,7 @@
 #include "flowtape/autodiff/cuda_backend.hpp"
 #include "flowtape/autodiff/object_pool.hpp"
 #include "flowtape/autodiff/op.hpp"
+#include "flowtape/autodiff/op_list.hpp"
 #include "flowtape/autodiff/ops.hpp"
 #include "flowtape/autodiff/rules.hpp"
 
@@ -19,9 +20,11 @@ std::size_t nbytes(const Tensor& t) {
   return static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype());
 }
 
+}  // namespace
+
 // The output is created by the forward (aliases_input stops apply() from allocating it on the
 // input's device).
-const OpDef kToDevice{
+const OpDef op_to_device{
     "to_device",
     rules::same_shape,
     [](Inputs in, const Attrs& a, Outputs out) {
@@ -30,17 +33,15 @@ const OpDef kToDevice{
       cuda_backend::copy_bytes(out[0].raw_data(), a.device, in[0].raw_data(), in[0].device(),
                                nbytes(in[0]));
     },
-    [](const Saved& s, Inputs t) -> TensorList { return to_device(t[0], s.attrs.device); },
+    rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) { out[0] = to_device(g[0], s.in[0].device()); },
     /*aliases_input=*/true};
-
-}  // namespace
 
 Tensor to_device(const Tensor& x, Device device) {
   if (x.device() == device) return x;
   Attrs a;
   a.device = device;
-  return apply(kToDevice, {x}, a);
+  return apply(op_to_device, {x}, a);
 }
 
 Tensor Tensor::to(Device device) const {

@@ -8,6 +8,7 @@
 #include "flowtape/autodiff/cuda_backend.hpp"
 #include "flowtape/autodiff/elementwise_forward.hpp"
 #include "flowtape/autodiff/op.hpp"
+#include "flowtape/autodiff/op_list.hpp"
 #include "flowtape/autodiff/ops.hpp"
 #include "flowtape/autodiff/rules.hpp"
 #include "flowtape/kernels/cpu/elementwise.hpp"
@@ -33,7 +34,9 @@ using rules::unary_vjp;
 
 // --- binary arithmetic ------------------------------------------------------------------------
 
-const OpDef kAdd{
+}  // namespace
+
+const OpDef op_add{
     "add", FLOWTAPE_BINARY_SHAPE("add"), binary_forward<fn::Add, CN::add>,
     [](const Saved&, Inputs t) -> TensorList { return plus(t[0], t[1]); },
     [](const Saved& s, Inputs g, Grads& out) {
@@ -41,7 +44,7 @@ const OpDef kAdd{
       if (out.wants(1)) out[1] = sum_to(g[0], s.in[1].shape());
     }};
 
-const OpDef kSub{
+const OpDef op_sub{
     "sub", FLOWTAPE_BINARY_SHAPE("sub"), binary_forward<fn::Sub, CN::sub>,
     [](const Saved&, Inputs t) -> TensorList {
       return t[1].defined() ? plus(t[0], neg(t[1])) : t[0];
@@ -51,7 +54,7 @@ const OpDef kSub{
       if (out.wants(1)) out[1] = neg(sum_to(g[0], s.in[1].shape()));
     }};
 
-const OpDef kMul{
+const OpDef op_mul{
     "mul", FLOWTAPE_BINARY_SHAPE("mul"), binary_forward<fn::Mul, CN::mul>,
     [](const Saved& s, Inputs t) -> TensorList {
       return plus(t[0].defined() ? mul(t[0], s.in[1]) : Tensor(),
@@ -63,7 +66,7 @@ const OpDef kMul{
     }};
 
 // y = a / b: dy = (da - y db) / b.
-const OpDef kDiv{
+const OpDef op_div{
     "div", FLOWTAPE_BINARY_SHAPE("div"), binary_forward<fn::Div, CN::div>,
     [](const Saved& s, Inputs t) -> TensorList {
       return plus(t[0].defined() ? div(t[0], s.in[1]) : Tensor(),
@@ -75,9 +78,13 @@ const OpDef kDiv{
         out[1] = sum_to(neg(div(mul(g[0], s.out[0]), s.in[1])), s.in[1].shape());
     }};
 
+namespace {
+
 // --- selection and piecewise-constant ops -----------------------------------------------------
 
-const OpDef kWhere{
+}  // namespace
+
+const OpDef op_where{
     "where",
     [](Inputs in, const Attrs&) {
       return broadcast_shapes(in[0].shape(), broadcast_shapes(in[1].shape(), in[2].shape(), "where"),
@@ -96,16 +103,21 @@ const OpDef kWhere{
       if (out.wants(2)) out[2] = sum_to(where(s.in[0], zero, g[0]), s.in[2].shape());
     }};
 
-const OpDef kGreater{
+const OpDef op_greater{
     "greater", FLOWTAPE_BINARY_SHAPE("greater"), binary_forward<fn::Greater, CN::greater>,
     nullptr, nullptr};
-const OpDef kLess{
+
+const OpDef op_less{
     "less", FLOWTAPE_BINARY_SHAPE("less"), binary_forward<fn::Less, CN::less>, nullptr, nullptr};
-const OpDef kEqual{
+
+const OpDef op_equal{
     "equal", FLOWTAPE_BINARY_SHAPE("equal"), binary_forward<fn::Equal, CN::equal>, nullptr,
     nullptr};
-const OpDef kSign{
+
+const OpDef op_sign{
     "sign", same_shape, unary_forward<fn::Sign, CU::sign>, nullptr, nullptr};
+
+namespace {
 
 // --- unary: each derivative is written once and serves both rules ----------------------------
 
@@ -148,27 +160,18 @@ Tensor d_softplus(const Saved& s) { return sigmoid(s.in[0]); }
 Tensor d_sin(const Saved& s) { return cos(s.in[0]); }
 Tensor d_cos(const Saved& s) { return neg(sin(s.in[0])); }
 
-#define FLOWTAPE_UNARY(name, functor, code, deriv)                                       \
-  OpDef {                                                                                \
-    name, same_shape, unary_forward<functor, CU::code>, unary_jvp<deriv>, unary_vjp<deriv> \
-  }
+}  // namespace
 
-const OpDef kNeg = FLOWTAPE_UNARY("neg", fn::Neg, neg, d_neg);
-const OpDef kExp = FLOWTAPE_UNARY("exp", fn::Exp, exp, d_exp);
-const OpDef kLog = FLOWTAPE_UNARY("log", fn::Log, log, d_log);
-const OpDef kExpm1 = FLOWTAPE_UNARY("expm1", fn::Expm1, expm1, d_expm1);
-const OpDef kLog1p = FLOWTAPE_UNARY("log1p", fn::Log1p, log1p, d_log1p);
-const OpDef kSqrt = FLOWTAPE_UNARY("sqrt", fn::Sqrt, sqrt, d_sqrt);
-const OpDef kSquare = FLOWTAPE_UNARY("square", fn::Square, square, d_square);
-const OpDef kAbs = FLOWTAPE_UNARY("abs", fn::Abs, abs, d_abs);
-const OpDef kTanh = FLOWTAPE_UNARY("tanh", fn::Tanh, tanh, d_tanh);
-const OpDef kSigmoid = FLOWTAPE_UNARY("sigmoid", fn::Sigmoid, sigmoid, d_sigmoid);
-const OpDef kRelu = FLOWTAPE_UNARY("relu", fn::Relu, relu, d_relu);
-const OpDef kSoftplus = FLOWTAPE_UNARY("softplus", fn::Softplus, softplus, d_softplus);
-const OpDef kSin = FLOWTAPE_UNARY("sin", fn::Sin, sin, d_sin);
-const OpDef kCos = FLOWTAPE_UNARY("cos", fn::Cos, cos, d_cos);
+// The unary table (kernels/unary_ops.hpp): each row's primitive and entry function, with the
+// rules multiplying by d_<name> above.
+#define FLOWTAPE_DEFINE_UNARY(name, Functor)                                              \
+  const OpDef op_##name{#name, same_shape, unary_forward<fn::Functor, CU::name>,          \
+                        unary_jvp<d_##name>, unary_vjp<d_##name>};                        \
+  Tensor name(const Tensor& x) { return apply(op_##name, {x}); }
+FLOWTAPE_UNARY_OPS(FLOWTAPE_DEFINE_UNARY)
+#undef FLOWTAPE_DEFINE_UNARY
 
-const OpDef kPow{
+const OpDef op_pow{
     "pow", same_shape,
     [](Inputs in, const Attrs& a, Outputs out) {
       if (out[0].device() == Device::cuda)
@@ -182,7 +185,7 @@ const OpDef kPow{
 
 // The identity shares its input's buffer; it exists so a verb can give a tensor a fresh slot
 // on the tape while keeping it connected to its origin.
-const OpDef kIdentity{
+const OpDef op_identity{
     "identity",
     same_shape,
     [](Inputs in, const Attrs&, Outputs out) { out[0].impl()->storage = in[0].impl()->storage; },
@@ -190,35 +193,17 @@ const OpDef kIdentity{
     [](const Saved&, Inputs g, Grads& out) { out[0] = g[0]; },
     /*aliases_input=*/true};
 
-}  // namespace
-
-Tensor add(const Tensor& a, const Tensor& b) { return apply(kAdd, {a, b}); }
-Tensor sub(const Tensor& a, const Tensor& b) { return apply(kSub, {a, b}); }
-Tensor mul(const Tensor& a, const Tensor& b) { return apply(kMul, {a, b}); }
-Tensor div(const Tensor& a, const Tensor& b) { return apply(kDiv, {a, b}); }
-Tensor where(const Tensor& c, const Tensor& a, const Tensor& b) { return apply(kWhere, {c, a, b}); }
-Tensor greater(const Tensor& a, const Tensor& b) { return apply(kGreater, {a, b}); }
-Tensor less(const Tensor& a, const Tensor& b) { return apply(kLess, {a, b}); }
-Tensor equal(const Tensor& a, const Tensor& b) { return apply(kEqual, {a, b}); }
-Tensor sign(const Tensor& x) { return apply(kSign, {x}); }
-Tensor neg(const Tensor& x) { return apply(kNeg, {x}); }
-Tensor exp(const Tensor& x) { return apply(kExp, {x}); }
-Tensor log(const Tensor& x) { return apply(kLog, {x}); }
-Tensor expm1(const Tensor& x) { return apply(kExpm1, {x}); }
-Tensor log1p(const Tensor& x) { return apply(kLog1p, {x}); }
-Tensor sqrt(const Tensor& x) { return apply(kSqrt, {x}); }
-Tensor square(const Tensor& x) { return apply(kSquare, {x}); }
-Tensor abs(const Tensor& x) { return apply(kAbs, {x}); }
-Tensor tanh(const Tensor& x) { return apply(kTanh, {x}); }
-Tensor sigmoid(const Tensor& x) { return apply(kSigmoid, {x}); }
-Tensor relu(const Tensor& x) {
-  return apply(kRelu, {x});
-}
-Tensor softplus(const Tensor& x) { return apply(kSoftplus, {x}); }
-Tensor sin(const Tensor& x) { return apply(kSin, {x}); }
-Tensor cos(const Tensor& x) { return apply(kCos, {x}); }
+Tensor add(const Tensor& a, const Tensor& b) { return apply(op_add, {a, b}); }
+Tensor sub(const Tensor& a, const Tensor& b) { return apply(op_sub, {a, b}); }
+Tensor mul(const Tensor& a, const Tensor& b) { return apply(op_mul, {a, b}); }
+Tensor div(const Tensor& a, const Tensor& b) { return apply(op_div, {a, b}); }
+Tensor where(const Tensor& c, const Tensor& a, const Tensor& b) { return apply(op_where, {c, a, b}); }
+Tensor greater(const Tensor& a, const Tensor& b) { return apply(op_greater, {a, b}); }
+Tensor less(const Tensor& a, const Tensor& b) { return apply(op_less, {a, b}); }
+Tensor equal(const Tensor& a, const Tensor& b) { return apply(op_equal, {a, b}); }
+Tensor sign(const Tensor& x) { return apply(op_sign, {x}); }
 Tensor identity(const Tensor& x) {
-  return apply(kIdentity, {x});
+  return apply(op_identity, {x});
 }
 Tensor pow(const Tensor& x, double exponent) {
   if (exponent == 0.0) return ones_like(x);  // constant: no derivative, and no 0 * inf at x = 0
@@ -226,7 +211,7 @@ Tensor pow(const Tensor& x, double exponent) {
   if (exponent == 2.0) return square(x);
   Attrs a;
   a.scalar = exponent;
-  return apply(kPow, {x}, a);
+  return apply(op_pow, {x}, a);
 }
 
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "flowtape/autodiff/op.hpp"
+#include "flowtape/autodiff/op_list.hpp"
 #include "flowtape/autodiff/ops.hpp"
 #include "flowtape/autodiff/rules.hpp"
 #include "flowtape/autodiff/tape.hpp"
@@ -34,9 +35,11 @@ void require_cpu(const char* name, const Tensor& x) {
                            ": a CPU primitive (linear_silu() uses it only there)");
 }
 
+}  // namespace
+
 // silu_grad_column_sums(z, g, d) -> gz = g silu'(z) [m, n] and db = gz's column sums [n]: the
 // backward pass of the layer's activation and bias in one pass.
-const OpDef kSiluGradColumnSums{
+const OpDef op_silu_grad_column_sums{
     .name = "silu_grad_column_sums",
     .shape =
         [](Inputs in, const Attrs&) {
@@ -78,7 +81,7 @@ const OpDef kSiluGradColumnSums{
         },
     .outputs = 2};
 
-const OpDef kLinearSilu{
+const OpDef op_linear_silu{
     .name = "linear_silu",
     .shape = [](Inputs in, const Attrs&) { return rules::affine_shape(in, "linear_silu"); },
     .forward =
@@ -106,7 +109,7 @@ const OpDef kLinearSilu{
           const Tensor &x = s.in[0], &w = s.in[1], &z = s.out[1], &d = s.out[2];
           Tensor gz, db;
           if (g[0].defined() && !g[1].defined()) {
-            TensorList r = apply_all(kSiluGradColumnSums, {z, g[0], d});
+            TensorList r = apply_all(op_silu_grad_column_sums, {z, g[0], d});
             gz = std::move(r[0]);
             db = std::move(r[1]);
           } else {
@@ -120,14 +123,12 @@ const OpDef kLinearSilu{
     .outputs = 2,
     .residuals = 1};
 
-}  // namespace
-
 namespace detail {
 TensorList linear_silu_op(const Tensor& x, const Tensor& w, const Tensor& b) {
-  return apply_all(kLinearSilu, {x, w, b});
+  return apply_all(op_linear_silu, {x, w, b});
 }
 TensorList silu_grad_column_sums(const Tensor& z, const Tensor& g, const Tensor& d) {
-  return apply_all(kSiluGradColumnSums, {z, g, d});
+  return apply_all(op_silu_grad_column_sums, {z, g, d});
 }
 }  // namespace detail
 

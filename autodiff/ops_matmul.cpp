@@ -8,6 +8,7 @@
 
 #include "flowtape/autodiff/cuda_backend.hpp"
 #include "flowtape/autodiff/op.hpp"
+#include "flowtape/autodiff/op_list.hpp"
 #include "flowtape/autodiff/ops.hpp"
 #include "flowtape/autodiff/rules.hpp"
 #include "flowtape/kernels/cpu/gemm.hpp"
@@ -37,7 +38,9 @@ Dims matmul_dims(const Shape& a, const Shape& b, bool ta, bool tb) {
   return d;
 }
 
-const OpDef kMatmul{
+}  // namespace
+
+const OpDef op_matmul{
     "matmul",
     [](Inputs in, const Attrs& at) {
       const Dims d = matmul_dims(in[0].shape(), in[1].shape(), at.trans_a, at.trans_b);
@@ -75,7 +78,7 @@ const OpDef kMatmul{
 // as it stores each tile of x w^T (its bias epilogue), which saves the broadcast add's extra
 // pass over the [m, n] output, its allocation and its tape node, and the pass that would
 // fill the output with bias rows first.
-const OpDef kLinear{
+const OpDef op_linear{
     "linear", [](Inputs in, const Attrs&) { return rules::affine_shape(in, "linear"); },
     [](Inputs in, const Attrs&, Outputs out) {
       if (out[0].device() == Device::cuda) return cuda_backend::linear(in[0], in[1], in[2], out[0]);
@@ -89,17 +92,15 @@ const OpDef kLinear{
       if (out.wants(2)) out[2] = sum(g[0], 0, false);
     }};
 
-}  // namespace
-
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
-  return apply(kLinear, {x, w, b});
+  return apply(op_linear, {x, w, b});
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   Attrs at;
   at.trans_a = trans_a;
   at.trans_b = trans_b;
-  return apply(kMatmul, {a, b}, at);
+  return apply(op_matmul, {a, b}, at);
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {

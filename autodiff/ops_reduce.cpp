@@ -5,6 +5,7 @@
 
 #include "flowtape/autodiff/cuda_backend.hpp"
 #include "flowtape/autodiff/op.hpp"
+#include "flowtape/autodiff/op_list.hpp"
 #include "flowtape/autodiff/ops.hpp"
 #include "flowtape/autodiff/rules.hpp"
 #include "flowtape/kernels/cpu/reduce.hpp"
@@ -40,15 +41,17 @@ void reduce_forward(Inputs in, const Attrs& a, Outputs out) {
     K64(in[0].data<double>(), out[0].data<double>(), v);
 }
 
-const OpDef kSum{
+}  // namespace
+
+const OpDef op_sum{
     "sum", reduced_shape,
     reduce_forward<cpu::sum_axis<float>, cpu::sum_axis<double>, cuda_backend::Reduce::sum>,
-    [](const Saved& s, Inputs t) -> TensorList {
-      return sum(t[0], s.attrs.axis, s.attrs.keepdims);
-    },
+    rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) {
       out[0] = broadcast_to(kept(g[0], s), s.in[0].shape());
     }};
+
+namespace {
 
 // The gradient goes to the maxima, split equally between ties (like PyTorch's amax).
 Tensor max_share(const Saved& s) {
@@ -64,7 +67,9 @@ Shape max_shape(Inputs in, const Attrs& a) {
   return reduced_shape(in, a);
 }
 
-const OpDef kMax{
+}  // namespace
+
+const OpDef op_max{
     "max", max_shape,
     reduce_forward<cpu::max_axis<float>, cpu::max_axis<double>, cuda_backend::Reduce::max>,
     [](const Saved& s, Inputs t) -> TensorList {
@@ -72,12 +77,16 @@ const OpDef kMax{
     },
     [](const Saved& s, Inputs g, Grads& out) { out[0] = mul(max_share(s), kept(g[0], s)); }};
 
+namespace {
+
 // d logsumexp = softmax . dx
 Tensor lse_softmax(const Saved& s) {
   return exp(sub(s.in[0], kept(s.out[0], s)));
 }
 
-const OpDef kLogsumexp{
+}  // namespace
+
+const OpDef op_logsumexp{
     "logsumexp", reduced_shape,
     reduce_forward<cpu::logsumexp_axis<float>, cpu::logsumexp_axis<double>,
                    cuda_backend::Reduce::logsumexp>,
@@ -86,17 +95,23 @@ const OpDef kLogsumexp{
     },
     [](const Saved& s, Inputs g, Grads& out) { out[0] = mul(lse_softmax(s), kept(g[0], s)); }};
 
+namespace {
+
 // y = softmax(x): dy = y * (dx - <y, dx>), and the VJP has the same form with g for dx.
 Tensor softmax_apply(const Saved& s, const Tensor& v) {
   return mul(s.out[0], sub(v, sum(mul(s.out[0], v), s.attrs.axis, true)));
 }
 
-const OpDef kSoftmax{
+}  // namespace
+
+const OpDef op_softmax{
     "softmax", rules::same_shape,
     reduce_forward<cpu::softmax_axis<float>, cpu::softmax_axis<double>,
                    cuda_backend::Reduce::softmax>,
     [](const Saved& s, Inputs t) -> TensorList { return softmax_apply(s, t[0]); },
     [](const Saved& s, Inputs g, Grads& out) { out[0] = softmax_apply(s, g[0]); }};
+
+namespace {
 
 Tensor reduce(const OpDef& op, const Tensor& x, int axis, bool keepdims) {
   if (!x.defined()) throw std::invalid_argument(std::string(op.name) + ": undefined input");
@@ -108,12 +123,12 @@ Tensor reduce(const OpDef& op, const Tensor& x, int axis, bool keepdims) {
 
 }  // namespace
 
-Tensor sum(const Tensor& x, int axis, bool keepdims) { return reduce(kSum, x, axis, keepdims); }
-Tensor max(const Tensor& x, int axis, bool keepdims) { return reduce(kMax, x, axis, keepdims); }
+Tensor sum(const Tensor& x, int axis, bool keepdims) { return reduce(op_sum, x, axis, keepdims); }
+Tensor max(const Tensor& x, int axis, bool keepdims) { return reduce(op_max, x, axis, keepdims); }
 Tensor logsumexp(const Tensor& x, int axis, bool keepdims) {
-  return reduce(kLogsumexp, x, axis, keepdims);
+  return reduce(op_logsumexp, x, axis, keepdims);
 }
-Tensor softmax(const Tensor& x, int axis) { return reduce(kSoftmax, x, axis, true); }
+Tensor softmax(const Tensor& x, int axis) { return reduce(op_softmax, x, axis, true); }
 
 Tensor sum(const Tensor& x) { return sum(reshape(x, Shape{x.numel()}), 0, false); }
 

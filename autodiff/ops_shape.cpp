@@ -10,6 +10,7 @@
 
 #include "flowtape/autodiff/cuda_backend.hpp"
 #include "flowtape/autodiff/op.hpp"
+#include "flowtape/autodiff/op_list.hpp"
 #include "flowtape/autodiff/ops.hpp"
 #include "flowtape/autodiff/rules.hpp"
 #include "flowtape/kernels/cpu/elementwise.hpp"
@@ -27,19 +28,25 @@ std::int64_t prod(const Shape& s, int from, int to) {
   return p;
 }
 
-const OpDef kReshape{
+}  // namespace
+
+const OpDef op_reshape{
     "reshape",
     [](Inputs, const Attrs& a) { return a.shape; },
     [](Inputs in, const Attrs&, Outputs out) { out[0].impl()->storage = in[0].impl()->storage; },
-    [](const Saved& s, Inputs t) -> TensorList { return reshape(t[0], s.out[0].shape()); },
+    rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) { out[0] = reshape(g[0], s.in[0].shape()); },
     /*aliases_input=*/true};
+
+namespace {
 
 struct Copy {
   template <class B> B operator()(const B& x) const { return x; }
 };
 
-const OpDef kBroadcastTo{
+}  // namespace
+
+const OpDef op_broadcast_to{
     "broadcast_to", [](Inputs, const Attrs& a) { return a.shape; },
     [](Inputs in, const Attrs&, Outputs out) {
       if (out[0].device() == Device::cuda)
@@ -49,8 +56,10 @@ const OpDef kBroadcastTo{
                                  out[0].data<T>(), out[0].shape().data(), out[0].rank(), Copy{});
       });
     },
-    [](const Saved& s, Inputs t) -> TensorList { return broadcast_to(t[0], s.out[0].shape()); },
+    rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) { out[0] = sum_to(g[0], s.in[0].shape()); }};
+
+namespace {
 
 // Sums x over its leading extra axes and over the axes where the target has extent 1.
 template <class T>
@@ -77,15 +86,19 @@ void sum_to_kernel(const Tensor& x, const Shape& target, T* y) {
   std::copy(cur.begin(), cur.end(), y);
 }
 
-const OpDef kSumTo{
+}  // namespace
+
+const OpDef op_sum_to{
     "sum_to", [](Inputs, const Attrs& a) { return a.shape; },
     [](Inputs in, const Attrs& a, Outputs out) {
       if (out[0].device() == Device::cuda) return cuda_backend::sum_to(in[0], out[0]);
       dispatch(out[0].dtype(),
                [&]<class T>() { sum_to_kernel<T>(in[0], a.shape, out[0].data<T>()); });
     },
-    [](const Saved& s, Inputs t) -> TensorList { return sum_to(t[0], s.out[0].shape()); },
+    rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) { out[0] = broadcast_to(g[0], s.in[0].shape()); }};
+
+namespace {
 
 Shape inverse_perm(const Shape& p) {
   Shape inv = p;
@@ -93,7 +106,9 @@ Shape inverse_perm(const Shape& p) {
   return inv;
 }
 
-const OpDef kPermute{
+}  // namespace
+
+const OpDef op_permute{
     "permute",
     [](Inputs in, const Attrs& a) {
       Shape out;
@@ -107,12 +122,12 @@ const OpDef kPermute{
       cpu::permute(in[0].raw_data(), out[0].raw_data(), dtype_size(out[0].dtype()),
                    in[0].shape().span(), a.perm.span());
     },
-    [](const Saved& s, Inputs t) -> TensorList { return permute(t[0], s.attrs.perm); },
+    rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) {
       out[0] = permute(g[0], inverse_perm(s.attrs.perm));
     }};
 
-const OpDef kSlice{
+const OpDef op_slice{
     "slice",
     [](Inputs in, const Attrs& a) {
       Shape s = in[0].shape();
@@ -129,14 +144,12 @@ const OpDef kSlice{
                       dtype_size(out[0].dtype()), prod(s, 0, a.axis), s[a.axis],
                       prod(s, a.axis + 1, s.rank()), a.start, a.count);
     },
-    [](const Saved& s, Inputs t) -> TensorList {
-      return slice(t[0], s.attrs.axis, s.attrs.start, s.attrs.start + s.attrs.count);
-    },
+    rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) {
       out[0] = pad(g[0], s.attrs.axis, s.attrs.start, s.in[0].size(s.attrs.axis));
     }};
 
-const OpDef kPad{
+const OpDef op_pad{
     "pad",
     [](Inputs in, const Attrs& a) {
       Shape s = in[0].shape();
@@ -152,14 +165,12 @@ const OpDef kPad{
                     prod(s, 0, a.axis), a.length, prod(s, a.axis + 1, s.rank()), a.start,
                     in[0].size(a.axis));
     },
-    [](const Saved& s, Inputs t) -> TensorList {
-      return pad(t[0], s.attrs.axis, s.attrs.start, s.attrs.length);
-    },
+    rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) {
       out[0] = slice(g[0], s.attrs.axis, s.attrs.start, s.attrs.start + s.in[0].size(s.attrs.axis));
     }};
 
-const OpDef kConcat{
+const OpDef op_concat{
     "concat",
     [](Inputs in, const Attrs& a) {
       Shape s = in[0].shape();
@@ -200,12 +211,7 @@ const OpDef kConcat{
       std::vector<std::int64_t> lens(n);
       run(parts, lens);
     },
-    [](const Saved& s, Inputs t) -> TensorList {
-      TensorList parts(t.size());
-      for (std::size_t i = 0; i < t.size(); ++i)
-        parts[i] = t[i].defined() ? t[i] : zeros_like(s.in[i]);
-      return concat(parts, s.attrs.axis);
-    },
+    rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) {
       std::int64_t start = 0;
       for (std::size_t i = 0; i < s.in.size(); ++i) {
@@ -214,8 +220,6 @@ const OpDef kConcat{
         start += len;
       }
     }};
-
-}  // namespace
 
 Tensor reshape(const Tensor& x, std::initializer_list<std::int64_t> dims) {
   if (dims.size() > static_cast<std::size_t>(Shape::kMaxRank))
@@ -252,7 +256,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
   if (shape == x.shape()) return x;
   Attrs a;
   a.shape = shape;
-  return apply(kReshape, {x}, a);
+  return apply(op_reshape, {x}, a);
 }
 
 Tensor broadcast_to(const Tensor& x, const Shape& shape) {
@@ -261,7 +265,7 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
     throw std::invalid_argument("broadcast_to: cannot broadcast " + x.shape().str() + " to " + shape.str());
   Attrs a;
   a.shape = shape;
-  return apply(kBroadcastTo, {x}, a);
+  return apply(op_broadcast_to, {x}, a);
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
@@ -275,7 +279,7 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
     throw std::invalid_argument("sum_to: " + shape.str() + " does not broadcast to " + x.shape().str());
   Attrs a;
   a.shape = shape;
-  return apply(kSumTo, {x}, a);
+  return apply(op_sum_to, {x}, a);
 }
 
 Tensor permute(const Tensor& x, const Shape& perm) {
@@ -293,7 +297,7 @@ Tensor permute(const Tensor& x, const Shape& perm) {
   if (trivial) return x;
   Attrs a;
   a.perm = perm;
-  return apply(kPermute, {x}, a);
+  return apply(op_permute, {x}, a);
 }
 
 Tensor transpose(const Tensor& x) {
@@ -314,7 +318,7 @@ Tensor slice(const Tensor& x, int axis, std::int64_t start, std::int64_t stop) {
   if (start == 0 && stop == len) return x;
   a.start = start;
   a.count = stop - start;
-  return apply(kSlice, {x}, a);
+  return apply(op_slice, {x}, a);
 }
 
 Tensor pad(const Tensor& x, int axis, std::int64_t start, std::int64_t length) {
@@ -326,7 +330,7 @@ Tensor pad(const Tensor& x, int axis, std::int64_t start, std::int64_t length) {
   if (length == x.size(a.axis)) return x;
   a.start = start;
   a.length = length;
-  return apply(kPad, {x}, a);
+  return apply(op_pad, {x}, a);
 }
 
 Tensor concat(const TensorList& xs, int axis) {
@@ -334,7 +338,7 @@ Tensor concat(const TensorList& xs, int axis) {
   if (xs.size() == 1) return xs[0];
   Attrs a;
   a.axis = normalize_axis(axis, xs[0].shape(), "concat");
-  return apply(kConcat, xs, a);
+  return apply(op_concat, xs, a);
 }
 
 }  // namespace flowtape

@@ -20,6 +20,7 @@
 
 #include "flowtape/autodiff/elementwise_forward.hpp"
 #include "flowtape/autodiff/op.hpp"
+#include "flowtape/autodiff/op_list.hpp"
 #include "flowtape/autodiff/ops.hpp"
 #include "flowtape/autodiff/rules.hpp"
 #include "flowtape/autodiff/tape.hpp"
@@ -51,10 +52,14 @@ Tensor silu_d3(const Tensor& x) {
 
 // --- the reference --------------------------------------------------------------------------
 
-const OpDef kSilu{
+}  // namespace
+
+const OpDef op_silu{
     "silu", rules::same_shape, rules::unary_forward<fn::Silu, CU::silu>,
     [](const Saved& s, Inputs t) -> TensorList { return silu_grad(s.in[0], t[0]); },
     [](const Saved& s, Inputs g, Grads& out) { out[0] = silu_grad(s.in[0], g[0]); }};
+
+namespace {
 
 // silu_grad and silu_grad2 take an optional third input: silu's denominator d = 1 + e^-x for
 // the same x, a cache the forward reads instead of recomputing the exp. It is a function of x,
@@ -76,8 +81,10 @@ Tensor denominator_of(const Saved& s) {
   return s.in.size() == 3 ? s.in[2] : Tensor();
 }
 
+}  // namespace
+
 // silu_grad(x, g) = g silu'(x):  d = dg silu'(x) + dx g silu''(x).
-const OpDef kSiluGrad{
+const OpDef op_silu_grad{
     "silu_grad", [](Inputs in, const Attrs&) { return silu_derivative_shape(in, "silu_grad"); },
     silu_derivative_forward<fn::SiluGrad, fn::SiluGradFromDenominator, CN::silu_grad>,
     [](const Saved& s, Inputs t) -> TensorList {
@@ -93,7 +100,7 @@ const OpDef kSiluGrad{
     }};
 
 // silu_grad2(x, g) = g silu''(x):  d = dg silu''(x) + dx g silu'''(x).
-const OpDef kSiluGrad2{
+const OpDef op_silu_grad2{
     "silu_grad2", [](Inputs in, const Attrs&) { return silu_derivative_shape(in, "silu_grad2"); },
     silu_derivative_forward<fn::SiluGrad2, fn::SiluGrad2FromDenominator, CN::silu_grad2>,
     [](const Saved& s, Inputs t) -> TensorList {
@@ -105,6 +112,8 @@ const OpDef kSiluGrad2{
       if (out.wants(1))
         out[1] = sum_to(silu_grad2(s.in[0], g[0], denominator_of(s)), s.in[1].shape());
     }};
+
+namespace {
 
 // --- the fast paths -------------------------------------------------------------------------
 
@@ -126,7 +135,9 @@ Tensor like(const Tensor& x) {
   return empty(x.shape(), x.dtype(), x.device());
 }
 
-const OpDef kSiluKeepingDenominator{
+}  // namespace
+
+const OpDef op_silu_keeping_denominator{
     .name = "silu_keeping_denominator",
     .shape = rules::same_shape,
     .forward =
@@ -145,10 +156,14 @@ const OpDef kSiluKeepingDenominator{
               Grads& out) { out[0] = silu_grad(s.in[0], g[0], s.out[1]); },
     .residuals = 1};
 
+namespace {
+
 // silu_with_tangent_vjp(x, tx, gy, gty, d): with y = silu(x) and ty = silu'(x) tx,
 //   gx = gy silu'(x) + gty tx silu''(x),   gtx = gty silu'(x).
 constexpr char kSiluWithTangentVjpName[] = "silu_with_tangent_vjp";
-const OpDef kSiluWithTangentVjp{
+}  // namespace
+
+const OpDef op_silu_with_tangent_vjp{
     .name = kSiluWithTangentVjpName,
     .shape = all_same_shape<kSiluWithTangentVjpName>,
     .forward =
@@ -197,8 +212,12 @@ const OpDef kSiluWithTangentVjp{
         },
     .outputs = 2};
 
+namespace {
+
 constexpr char kSiluWithTangentName[] = "silu_with_tangent";
-const OpDef kSiluWithTangent{
+}  // namespace
+
+const OpDef op_silu_with_tangent{
     .name = kSiluWithTangentName,
     .shape = all_same_shape<kSiluWithTangentName>,
     .forward =
@@ -225,7 +244,7 @@ const OpDef kSiluWithTangent{
           const Tensor &x = s.in[0], &tx = s.in[1], &d = s.out[2];
           const Tensor &gy = g[0], &gty = g[1];
           if (gy.defined() && gty.defined()) {
-            TensorList r = apply_all(kSiluWithTangentVjp, {x, tx, gy, gty, d});
+            TensorList r = apply_all(op_silu_with_tangent_vjp, {x, tx, gy, gty, d});
             out[0] = std::move(r[0]);
             out[1] = std::move(r[1]);
             return;
@@ -237,6 +256,8 @@ const OpDef kSiluWithTangent{
     .outputs = 2,
     .residuals = 1};
 
+namespace {
+
 // A silu derivative op on (x, g), with the denominator as a third input when there is one.
 Tensor apply_silu_derivative(const OpDef& op, const Tensor& x, const Tensor& g,
                              const Tensor& denominator) {
@@ -247,22 +268,22 @@ Tensor apply_silu_derivative(const OpDef& op, const Tensor& x, const Tensor& g,
 }  // namespace
 
 Tensor silu_grad(const Tensor& x, const Tensor& g, const Tensor& denominator) {
-  return apply_silu_derivative(kSiluGrad, x, g, denominator);
+  return apply_silu_derivative(op_silu_grad, x, g, denominator);
 }
 Tensor silu_grad2(const Tensor& x, const Tensor& g, const Tensor& denominator) {
-  return apply_silu_derivative(kSiluGrad2, x, g, denominator);
+  return apply_silu_derivative(op_silu_grad2, x, g, denominator);
 }
 
 namespace detail {
 TensorList silu_keeping_denominator(const Tensor& x) {
-  return apply_all(kSiluKeepingDenominator, {x});
+  return apply_all(op_silu_keeping_denominator, {x});
 }
 TensorList silu_with_tangent(const Tensor& x, const Tensor& tx) {
-  return apply_all(kSiluWithTangent, {x, tx});
+  return apply_all(op_silu_with_tangent, {x, tx});
 }
 TensorList silu_with_tangent_vjp(const Tensor& x, const Tensor& tx, const Tensor& gy,
                                  const Tensor& gty, const Tensor& d) {
-  return apply_all(kSiluWithTangentVjp, {x, tx, gy, gty, d});
+  return apply_all(op_silu_with_tangent_vjp, {x, tx, gy, gty, d});
 }
 }  // namespace detail
 
@@ -277,15 +298,15 @@ Tensor silu(const Tensor& x) {
       TensorList r;
       {
         detail::TangentsOff the_tangent_is_an_input;
-        r = apply_all(kSiluWithTangent, {x, x.tangent()});
+        r = apply_all(op_silu_with_tangent, {x, x.tangent()});
       }
       r[0].impl()->tangent = std::move(r[1]);
       return std::move(r[0]);
     } else if (Tape* tape = recording() ? Tape::active() : nullptr; tape && tape->tracks(x)) {
-      return std::move(apply_all(kSiluKeepingDenominator, {x})[0]);
+      return std::move(apply_all(op_silu_keeping_denominator, {x})[0]);
     }
   }
-  return apply(kSilu, {x});
+  return apply(op_silu, {x});
 }
 
 }  // namespace flowtape

@@ -28,6 +28,19 @@ void unary_vjp(const Saved& s, Inputs g, Grads& out) {
   out[0] = mul(g[0], D(s));
 }
 
+// The JVP of an op linear in its inputs (reshape, slice, sum, ...) is the op itself, with its
+// attributes, applied to the tangents (an undefined one standing for zeros).
+inline TensorList linear_jvp(const Saved& s, Inputs t) {
+  bool any = false;
+  TensorList tangents(t.size());
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    any |= t[i].defined();
+    tangents[i] = t[i].defined() ? t[i] : zeros_like(s.in[i]);
+  }
+  if (!any) return TensorList(static_cast<std::size_t>(s.op.outputs));
+  return apply_all(s.op, std::move(tangents), s.attrs);
+}
+
 inline Shape same_shape(Inputs in, const Attrs&) { return in[0].shape(); }
 
 // The affine layer z = x w^T + b, shared by linear and linear_silu: the shape rule (x [m, k],

@@ -162,7 +162,7 @@ std::vector<Tensor> Tape::gradient_from(const Tensor& y, std::span<const Tensor>
         for (std::size_t j = 0; j < inputs.size(); ++j) any |= (wanted[j] = tracks(inputs[j]));
         if (!any) continue;
         Grads sink{grads, wanted};
-        op.vjp(Saved{inputs, node.outputs, node.attrs}, g, sink);
+        op.vjp(Saved{op, inputs, node.outputs, node.attrs}, g, sink);
         for (std::size_t j = 0; j < inputs.size(); ++j) {
           if (!wanted[j] || !grads[j].defined()) continue;
           if (!(grads[j].shape() == inputs[j].shape()))

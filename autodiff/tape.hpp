@@ -61,6 +61,8 @@ class Tape {
   // or the same graph in Graphviz's dot language (`dot -Tsvg`).
   std::string dump() const;
   std::string to_dot() const;
+  // The op of each recorded node, in order: which primitives a computation used.
+  std::vector<const OpDef*> ops() const;
   // Forgets everything recorded: the tape starts over with a new identity.
   void reset();
 

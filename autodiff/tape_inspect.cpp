@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // A tape you can look at: Tape::dump() lists the recorded nodes as text, Tape::to_dot() draws
-// them as a Graphviz graph. Both only read the tape; neither is part of differentiation.
+// them as a Graphviz graph, Tape::ops() lists their ops. Both only read the tape; neither is part of differentiation.
 //
 // A recorded tensor is named by its adjoint slot, %N. A node's inputs are either slots (a
 // watched leaf or an earlier node's output) or constants: tensors the tape does not track,
@@ -46,6 +46,13 @@ std::string Tape::dump() const {
     os << "\n";
   }
   return os.str();
+}
+
+std::vector<const OpDef*> Tape::ops() const {
+  std::vector<const OpDef*> result;
+  result.reserve(nodes_.size());
+  for (const Node& node : nodes_) result.push_back(node.op);
+  return result;
 }
 
 std::string Tape::to_dot() const {

@@ -224,18 +224,14 @@ template <class T>
 void unary(Unary op, const T* x, T* y, std::int64_t n, double p) {
   if (n == 0) return;
   switch (op) {
-#define FLOWTAPE_CASE(name)                \
+#define FLOWTAPE_CASE(name, ...)           \
   case Unary::name:                        \
     launch_unary<Unary::name>(x, y, n, p); \
     break;
-    FLOWTAPE_CASE(neg)
-    FLOWTAPE_CASE(exp)
-    FLOWTAPE_CASE(log)
-    FLOWTAPE_CASE(expm1)
-    FLOWTAPE_CASE(log1p) FLOWTAPE_CASE(sqrt) FLOWTAPE_CASE(square) FLOWTAPE_CASE(abs)
-        FLOWTAPE_CASE(tanh) FLOWTAPE_CASE(sigmoid) FLOWTAPE_CASE(relu) FLOWTAPE_CASE(silu)
-            FLOWTAPE_CASE(softplus) FLOWTAPE_CASE(sin) FLOWTAPE_CASE(cos) FLOWTAPE_CASE(sign)
-                FLOWTAPE_CASE(pow_scalar)
+    FLOWTAPE_UNARY_OPS(FLOWTAPE_CASE)
+    FLOWTAPE_CASE(silu)
+    FLOWTAPE_CASE(sign)
+    FLOWTAPE_CASE(pow_scalar)
 #undef FLOWTAPE_CASE
   }
   check_launch("unary kernel");

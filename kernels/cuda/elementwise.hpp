@@ -9,29 +9,16 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "flowtape/kernels/unary_ops.hpp"
+
 namespace flowtape::kernels::cuda {
 
 // The same functions as kernels/cpu/math.hpp, with the same conventions (sign(0) = 0,
-// comparisons give 1 or 0 in the operands' type, softplus never overflows).
-enum class Unary {
-  neg,
-  exp,
-  log,
-  expm1,
-  log1p,
-  sqrt,
-  square,
-  abs,
-  tanh,
-  sigmoid,
-  relu,
-  silu,
-  softplus,
-  sin,
-  cos,
-  sign,
-  pow_scalar
-};
+// comparisons give 1 or 0 in the operands' type, softplus never overflows): the unary table's
+// rows (kernels/unary_ops.hpp), then silu, sign and pow with a scalar exponent.
+#define FLOWTAPE_UNARY_CODE(name, ...) name,
+enum class Unary { FLOWTAPE_UNARY_OPS(FLOWTAPE_UNARY_CODE) silu, sign, pow_scalar };
+#undef FLOWTAPE_UNARY_CODE
 // copy (N = 1) is broadcast_to; where (N = 3) is cond != 0 ? a : b. silu_grad(x, g) =
 // g silu'(x) and silu_grad2(x, g) = g silu''(x), the fused derivatives of SiLU (autodiff's
 // ops of those names).

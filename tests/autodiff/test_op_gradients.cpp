@@ -5,8 +5,10 @@
 #include <array>
 #include <boost/test/unit_test.hpp>
 #include <cstring>
+#include <set>
 #include <string>
 
+#include "flowtape/autodiff/op_list.hpp"
 #include "support/gradcheck.hpp"
 
 using namespace flowtape;
@@ -30,6 +32,12 @@ Tensor away_from_zero(const Shape& s) {
 
 // Same shape and the same bits (f32 values widen to f64 exactly, so the f64 copies compare
 // the f32 bits too).
+// The primitives whose rules second_order_through_every_rule differentiates again.
+std::set<std::string>& second_order_primitives() {
+  static std::set<std::string> names;
+  return names;
+}
+
 bool bits_equal(const Tensor& a, const Tensor& b) {
   const auto va = a.to_vector(), vb = b.to_vector();
   return a.shape() == b.shape() &&
@@ -106,6 +114,9 @@ BOOST_AUTO_TEST_CASE(unary) {
 // test_silu_paths.cpp.
 BOOST_AUTO_TEST_CASE(silu_fast_path_primitives) {
   const Shape s{5, 3};
+  // The reference, which silu() runs where nothing is differentiated (or on the GPU).
+  check_gradients("silu (the reference primitive)", [](auto& x) { return apply(op_silu, {x[0]}); },
+                  {normal(s) * 3.0});
   check_gradients("silu_keeping_denominator",
                   [](auto& x) { return detail::silu_keeping_denominator(x[0])[0]; },
                   {normal(s) * 3.0});
@@ -260,6 +271,9 @@ BOOST_AUTO_TEST_CASE(second_order_through_every_rule) {
     Function g = [op, w](const std::vector<Tensor>& xs) {
       return grad([&](const Tensor& z) { return sum(op(z) * w); }, xs[0]);
     };
+    for (const std::string& p :
+         flowtape::test::primitives_of([&](const std::vector<Tensor>& z) { return op(z[0]); }, {x}))
+      second_order_primitives().insert(p);
     check_gradients("grad of " + name, g, {x});
   };
   const Shape s{3, 4};
@@ -328,6 +342,43 @@ BOOST_AUTO_TEST_CASE(second_order_through_every_rule) {
       },
       normal(s));
   second("where/relu", [](const Tensor& x) { return relu(x) * x; }, away_from_zero(s));
+  second("where", [](const Tensor& x) { return where(greater(x, zeros_like(x)), x * x, sin(x)); },
+         away_from_zero(s));
+  second("sub and square", [](const Tensor& x) { return square(x) - sin(x); }, normal(s));
+  second("abs", [](const Tensor& x) { return abs(x) * x; }, away_from_zero(s));
+  second("identity", [](const Tensor& x) { return identity(x) * x; }, normal(s));
+  second("silu (the reference primitive)", [](const Tensor& x) { return apply(op_silu, {x}); },
+         normal(s));
+  second("concat and slice",
+         [](const Tensor& x) { return slice(concat({x * x, x}, 0), 0, 0, 3) * x; }, normal(s));
+  second("pad", [](const Tensor& x) { return slice(pad(x * x, 1, 1, 6), 1, 1, 5) * x; }, normal(s));
+  second("permute",
+         [](const Tensor& x) { return permute(permute(x, {1, 0}) * permute(x, {1, 0}), {1, 0}); },
+         normal(s));
+  second("sum_to", [](const Tensor& x) { return broadcast_to(sum_to(x * x, {1, 4}), {3, 4}) * x; },
+         normal(s));
+}
+
+// Runs last in this suite: every primitive of the op list that has rules must have been
+// gradient-checked above, in both modes (check_gradients saw it on the tape) and to second
+// order, so a primitive added to the list without tests fails here, by name. to_device needs
+// a GPU: tests/cuda/test_gradients.cpp checks it. Ops without a derivative must say so
+// (both rules absent), and each OpDef's name is its row's.
+BOOST_AUTO_TEST_CASE(every_primitive_is_checked) {
+  const std::set<std::string> needs_a_gpu = {"to_device"};
+  for (const OpDef* op : all_ops()) {
+    BOOST_TEST_CONTEXT("primitive " << op->name) {
+      BOOST_TEST((op->jvp == nullptr) == (op->vjp == nullptr));
+      if (!op->vjp || needs_a_gpu.count(op->name)) continue;
+      BOOST_TEST(flowtape::test::checked_primitives().count(op->name) == 1u,
+                 op->name << " has no gradient check (test_op_gradients.cpp)");
+      BOOST_TEST(second_order_primitives().count(op->name) == 1u,
+                 op->name << " has no second-order check (second_order_through_every_rule)");
+    }
+  }
+#define FLOWTAPE_NAME_MATCHES(row, ...) BOOST_TEST(std::string(op_##row.name) == #row);
+  FLOWTAPE_PRIMITIVES(FLOWTAPE_NAME_MATCHES)
+#undef FLOWTAPE_NAME_MATCHES
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -8,10 +8,12 @@
 
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "flowtape/autodiff/autodiff.hpp"
+#include "flowtape/autodiff/op.hpp"
 
 namespace flowtape::test {
 
@@ -49,11 +51,30 @@ struct GradcheckOptions {
   std::uint64_t seed = 1234;
 };
 
+// The primitives whose rules check_gradients has checked in this process (both rules, where
+// check_jvp is on): tests/autodiff/test_op_gradients.cpp ends by asking that every primitive
+// of the op list be among them.
+inline std::set<std::string>& checked_primitives() {
+  static std::set<std::string> names;
+  return names;
+}
+// The primitives f records when its inputs are watched.
+inline std::vector<std::string> primitives_of(const Function& f, const std::vector<Tensor>& xs) {
+  Tape tape;
+  tape.watch(xs);
+  f(xs);
+  std::vector<std::string> names;
+  for (const OpDef* op : tape.ops()) names.emplace_back(op->name);
+  return names;
+}
+
 inline void check_gradients(const std::string& name, const Function& f, const std::vector<Tensor>& xs,
                             const GradcheckOptions& opt = {}) {
   BOOST_TEST_CONTEXT("op " << name) {
     Generator gen(opt.seed);
     const Tensor y = f(xs);
+    if (opt.check_jvp)
+      for (const std::string& op : primitives_of(f, xs)) checked_primitives().insert(op);
     const Tensor u = randn(y.shape(), gen, DType::f64);
     std::vector<Tensor> vs;
     for (const Tensor& x : xs) vs.push_back(randn(x.shape(), gen, DType::f64));
