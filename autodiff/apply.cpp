@@ -55,30 +55,37 @@ TensorList apply_all(const OpDef& op, TensorList in, const Attrs& attrs) {
   op.forward(in, attrs, out);
 
   // 3. Record, if some input is on the active tape. The node keeps the inputs (moved in when
-  // the tangent below does not need them).
-  bool tangent = false;
-  if (op.jvp && detail::tangents_enabled())
-    for (const Tensor& x : in) tangent |= x.has_tangent();
+  // no tangent below needs them).
+  const int levels = op.jvp ? detail::tangent_depth() : 0;
+  unsigned with_tangents = 0;  // bit k: some input has a tangent of level k + 1
+  for (int k = 0; k < levels; ++k)
+    for (const Tensor& x : in)
+      if (x.impl()->tangents[static_cast<std::size_t>(k)].defined()) with_tangents |= 1u << k;
   if (Tape* tape = op.vjp && recording() ? Tape::active() : nullptr) {
     bool tracked = false;
     for (const Tensor& x : in) tracked |= tape->tracks(x);
-    if (tracked) tape->record(op, tangent ? in : std::move(in), out, attrs);
+    if (tracked) tape->record(op, with_tangents ? in : std::move(in), out, attrs);
   }
 
-  // 4. Tangents, if some input carries one. The JVP rule's own ops get none (one level of
-  // forward mode); they are recorded like any op, which is reverse-over-forward.
-  if (!tangent) return out;
-  TensorList tangents(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) tangents[i] = in[i].tangent();
-  TensorList t;
-  {
-    detail::TangentsOff rules_run_without_tangents;
-    t = op.jvp(Saved{op, in, out, attrs}, tangents);
-  }
-  for (std::size_t k = 0; k < t.size(); ++k) {
-    if (t[k].defined() && !(t[k].shape() == out[k].shape()))
-      t[k] = broadcast_to(t[k], out[k].shape());
-    out[k].impl()->tangent = std::move(t[k]);
+  // 4. Tangents, level by level from the outermost jvp() in, if some input carries one. The JVP
+  // rule of level k runs with the levels outside it on, so its ops carry their tangents
+  // (forward over forward) and read the outputs' tangents already set; they are recorded like
+  // any op, which is reverse over forward.
+  for (int k = 0; k < levels; ++k) {
+    if (!(with_tangents & (1u << k))) continue;
+    TensorList tangents(in.size());
+    for (std::size_t i = 0; i < in.size(); ++i)
+      tangents[i] = in[i].impl()->tangents[static_cast<std::size_t>(k)];
+    TensorList t;
+    {
+      detail::TangentDepth outer_levels_only(k);
+      t = op.jvp(Saved{op, in, out, attrs}, tangents);
+    }
+    for (std::size_t j = 0; j < t.size(); ++j) {
+      if (t[j].defined() && !(t[j].shape() == out[j].shape()))
+        t[j] = broadcast_to(t[j], out[j].shape());
+      out[j].impl()->tangents[static_cast<std::size_t>(k)] = std::move(t[j]);
+    }
   }
   return out;
 }

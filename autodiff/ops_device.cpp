@@ -62,7 +62,8 @@ void relocate(Tensor& x, Device device) {
   cuda_backend::copy_bytes(storage->ptr, device, x.raw_data(), impl.device, nbytes(x));
   impl.storage = std::move(storage);
   impl.device = device;
-  if (impl.tangent.defined()) relocate(impl.tangent, device);
+  for (Tensor& tangent : impl.tangents)
+    if (tangent.defined()) relocate(tangent, device);
 }
 
 bool cuda_built() {

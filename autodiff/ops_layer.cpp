@@ -138,8 +138,10 @@ TensorList silu_grad_column_sums(const Tensor& z, const Tensor& g, const Tensor&
 Tensor linear_silu(const Tensor& x, const Tensor& w, const Tensor& b) {
   const bool defined = x.defined() && w.defined() && b.defined();
   if (!defined || x.device() != Device::cpu) return silu(linear(x, w, b));
-  const bool tangent =
-      detail::tangents_enabled() && (x.has_tangent() || w.has_tangent() || b.has_tangent());
+  bool tangent = false;
+  for (int k = 0; k < detail::tangent_depth(); ++k)
+    for (const Tensor* p : {&x, &w, &b})
+      tangent |= p->impl()->tangents[static_cast<std::size_t>(k)].defined();
   Tape* tape = recording() ? Tape::active() : nullptr;
   const bool taped = tape && (tape->tracks(x) || tape->tracks(w) || tape->tracks(b));
   if (tangent || !taped) return silu(linear(x, w, b));

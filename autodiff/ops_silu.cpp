@@ -287,20 +287,21 @@ TensorList silu_with_tangent_vjp(const Tensor& x, const Tensor& tx, const Tensor
 }
 }  // namespace detail
 
-// The rewrite. On the CPU, silu whose tangent is computed (inside jvp(); apply() gives every
-// tangent its tensor's shape) runs silu_with_tangent with the tangent as an explicit input: apply()
+// The rewrite. On the CPU, silu whose tangent is computed (inside one jvp(), not nested;
+// apply() gives every tangent its tensor's shape) runs silu_with_tangent with the tangent as an explicit input: apply()
 // then computes no tangent for it (tangents are off around the call), and y gets ty as its tangent
 // here. Otherwise a silu that will be differentiated (x on the recording tape) keeps its
 // denominator; anything else (inference, the GPU) runs the reference.
 Tensor silu(const Tensor& x) {
   if (x.defined() && x.device() == Device::cpu) {
-    if (detail::tangents_enabled() && x.has_tangent()) {
+    if (detail::tangent_depth() == 1 && x.has_tangent()) {
+      const Tensor tx = x.tangent();
       TensorList r;
       {
         detail::TangentsOff the_tangent_is_an_input;
-        r = apply_all(op_silu_with_tangent, {x, x.tangent()});
+        r = apply_all(op_silu_with_tangent, {x, tx});
       }
-      r[0].impl()->tangent = std::move(r[1]);
+      r[0].impl()->tangents[0] = std::move(r[1]);
       return std::move(r[0]);
     } else if (Tape* tape = recording() ? Tape::active() : nullptr; tape && tape->tracks(x)) {
       return std::move(apply_all(op_silu_keeping_denominator, {x})[0]);

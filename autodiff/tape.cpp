@@ -2,7 +2,9 @@
 // The tape, the recording scopes and the backward walk.
 #include "flowtape/autodiff/tape.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -12,29 +14,30 @@ namespace flowtape {
 namespace {
 thread_local Tape* t_active = nullptr;
 thread_local bool t_no_grad = false;
-thread_local bool t_tangents_off = false;
-thread_local bool t_in_jvp = false;
-thread_local bool t_spare_nodes_gone = false;  // trivially destructible: valid until thread exit
+thread_local int t_jvp_depth = 0;      // jvp() calls running
+thread_local int t_tangent_depth = 0;  // tangent levels 1..this propagate
+thread_local bool t_spare_gone = false;  // trivially destructible: valid until thread exit
 std::atomic<std::uint64_t> g_next_tape_id{1};
 }  // namespace
 
-// A training loop makes one tape per step. Each tape's node list starts with the capacity the
-// last one on its thread reached (handed over by ~Tape), so recording makes no heap calls
-// after the first step. Lists of more than kMaxSpareNodes (a node is a few hundred bytes; a
-// training step records tens to hundreds) are freed instead, so one long tape (the backward pass
-// through a long solve) does not hold its list's memory for the rest of the thread.
+// A training loop makes one tape per step. Each tape's node and leaf lists start with the
+// capacity the last ones on its thread reached (handed over by ~Tape), so recording makes no
+// heap calls after the first step. Node lists of more than kMaxSpareNodes (a node is a few
+// hundred bytes; a training step records tens to hundreds) are freed instead, so one long tape
+// (the backward pass through a long solve) does not hold its list's memory for the rest of
+// the thread.
 constexpr std::size_t kMaxSpareNodes = 8192;
 
-// This thread's spare node list; nullptr once it is destroyed (a tape that outlives its
+// This thread's spare lists; nullptr once they are destroyed (a tape that outlives its
 // thread's thread_locals, as a static one may).
-std::vector<Tape::Node>* Tape::spare_nodes() {
-  if (t_spare_nodes_gone) return nullptr;
+Tape::Lists* Tape::spare_lists() {
+  if (t_spare_gone) return nullptr;
   struct Spare {
-    std::vector<Node> nodes;
-    ~Spare() { t_spare_nodes_gone = true; }
+    Lists lists;
+    ~Spare() { t_spare_gone = true; }
   };
   thread_local Spare spare;
-  return &spare.nodes;
+  return &spare.lists;
 }
 
 Tape::Tape() : id_(g_next_tape_id.fetch_add(1)) {
@@ -44,15 +47,21 @@ Tape::Tape() : id_(g_next_tape_id.fetch_add(1)) {
         "higher-order derivatives call grad()/vjp() inside the active tape, or use "
         "GradientOptions::create_graph");
   t_active = this;
-  if (std::vector<Node>* spare = spare_nodes()) nodes_.swap(*spare);
+  if (Lists* spare = spare_lists()) {
+    nodes_.swap(spare->nodes);
+    leaves_.swap(spare->leaves);
+  }
 }
 
 Tape::~Tape() {
   if (t_active == this) t_active = nullptr;
   nodes_.clear();  // frees what the step kept
-  std::vector<Node>* spare = spare_nodes();
-  if (spare && nodes_.capacity() > spare->capacity() && nodes_.capacity() <= kMaxSpareNodes)
-    spare->swap(nodes_);
+  leaves_.clear();
+  Lists* spare = spare_lists();
+  if (!spare) return;
+  if (nodes_.capacity() > spare->nodes.capacity() && nodes_.capacity() <= kMaxSpareNodes)
+    spare->nodes.swap(nodes_);
+  if (leaves_.capacity() > spare->leaves.capacity()) spare->leaves.swap(leaves_);
 }
 
 Tape* Tape::active() { return t_active; }
@@ -60,6 +69,8 @@ bool recording() { return t_active != nullptr && !t_no_grad; }
 
 void Tape::reset() {
   nodes_.clear();
+  leaves_.clear();
+  leaf_filter_ = 0;
   num_slots_ = 0;
   id_ = g_next_tape_id.fetch_add(1);
 }
@@ -70,13 +81,28 @@ std::int64_t Tape::new_slot(TensorImpl& t) {
   return t.slot;
 }
 
-bool Tape::tracks(const Tensor& x) const {
-  return x.defined() && x.impl()->tape_id == id_ && x.impl()->slot >= 0;
+// One bit of the watched tensors' filter per address (a multiplicative hash's top 6 bits).
+std::uint64_t Tape::filter_bit(const TensorImpl* impl) {
+  return std::uint64_t{1} << ((reinterpret_cast<std::uintptr_t>(impl) * 0x9E3779B97F4A7C15ull) >> 58);
 }
+
+std::int64_t Tape::slot_of(const Tensor& x) const {
+  if (!x.defined()) return -1;
+  const TensorImpl* impl = x.impl();
+  if (impl->tape_id == id_) return impl->slot;  // computed by an op on this tape
+  if (!(leaf_filter_ & filter_bit(impl))) return -1;
+  for (const Leaf& leaf : leaves_)
+    if (leaf.tensor.get() == impl) return leaf.slot;
+  return -1;
+}
+
+bool Tape::tracks(const Tensor& x) const { return slot_of(x) >= 0; }
 
 const Tensor& Tape::watch(const Tensor& x) {
   if (!x.defined()) throw std::invalid_argument("Tape::watch: the tensor is undefined");
-  if (!tracks(x)) new_slot(*x.impl());
+  if (tracks(x)) return x;
+  leaves_.push_back(Leaf{x.impl_ptr(), num_slots_++});
+  leaf_filter_ |= filter_bit(x.impl());
   return x;
 }
 
@@ -118,11 +144,11 @@ std::vector<Tensor> Tape::gradient_from(const Tensor& y, std::span<const Tensor>
   std::vector<Tensor> adjoint(static_cast<std::size_t>(num_slots_));
   std::vector<Tensor> result(wrt.size());
   if (tracks(y)) {
-    adjoint[static_cast<std::size_t>(y.impl()->slot)] = seed;
+    adjoint[static_cast<std::size_t>(slot_of(y))] = seed;
     // Adjoints the caller asked for outlive the walk (a flag per slot: one heap call, where a
     // hash set made one per entry).
     std::vector<char> kept(static_cast<std::size_t>(num_slots_), 0);
-    for (const Tensor& w : wrt) kept[static_cast<std::size_t>(w.impl()->slot)] = 1;
+    for (const Tensor& w : wrt) kept[static_cast<std::size_t>(slot_of(w))] = 1;
 
     const bool previous_no_grad = t_no_grad;
     t_no_grad = !options.create_graph;
@@ -132,12 +158,12 @@ std::vector<Tensor> Tape::gradient_from(const Tensor& y, std::span<const Tensor>
       std::vector<Tensor> grads;
       std::vector<char> wanted;
       auto adjoint_of = [&](const Tensor& x) -> Tensor& {
-        return adjoint[static_cast<std::size_t>(x.impl()->slot)];
+        return adjoint[static_cast<std::size_t>(slot_of(x))];
       };
       // The adjoint of an output, moved out of the table unless the caller asked for it.
       auto take = [&](const Tensor& x) -> Tensor {
         Tensor& a = adjoint_of(x);
-        return kept[static_cast<std::size_t>(x.impl()->slot)] ? a : std::move(a);
+        return kept[static_cast<std::size_t>(slot_of(x))] ? a : std::move(a);
       };
       TensorList g;
       for (std::size_t i = end; i-- > first_node;) {
@@ -169,7 +195,7 @@ std::vector<Tensor> Tape::gradient_from(const Tensor& y, std::span<const Tensor>
             throw std::logic_error(std::string("internal error: the VJP rule of '") + op.name +
                                    "' returned a cotangent of shape " + grads[j].shape().str() +
                                    " for an input of shape " + inputs[j].shape().str());
-          Tensor& acc = adjoint[static_cast<std::size_t>(inputs[j].impl()->slot)];
+          Tensor& acc = adjoint[static_cast<std::size_t>(slot_of(inputs[j]))];
           acc = acc.defined() ? add(acc, grads[j]) : grads[j];
         }
       }
@@ -180,7 +206,7 @@ std::vector<Tensor> Tape::gradient_from(const Tensor& y, std::span<const Tensor>
     t_no_grad = previous_no_grad;
   }
   for (std::size_t i = 0; i < wrt.size(); ++i) {
-    const Tensor& a = adjoint[static_cast<std::size_t>(wrt[i].impl()->slot)];
+    const Tensor& a = adjoint[static_cast<std::size_t>(slot_of(wrt[i]))];
     result[i] = a.defined() ? a : zeros_like(wrt[i]);
   }
   return result;
@@ -196,17 +222,25 @@ RecordingScope::~RecordingScope() { t_no_grad = !previous; }
 // tangent fields (their handles may live on, as the saved inputs of tape nodes); without this
 // check every later op on them, the backward walk of a loss that contains a JVP above all,
 // would go on computing tangents nobody reads (one extra GEMM per linear layer's VJP).
-bool tangents_enabled() { return !t_tangents_off && t_in_jvp; }
-TangentsOff::TangentsOff() : previous(t_tangents_off) { t_tangents_off = true; }
-TangentsOff::~TangentsOff() { t_tangents_off = previous; }
-ForwardModeScope::ForwardModeScope() {
-  if (t_in_jvp)
-    throw std::logic_error(
-        "jvp: nested forward mode is not supported (flowtape has one level of tangents); for "
-        "second derivatives use jvp of grad (forward-over-reverse) or grad inside a Tape");
-  t_in_jvp = true;
+int jvp_depth() { return t_jvp_depth; }
+int tangent_depth() { return t_tangent_depth; }
+bool tangents_enabled() { return t_tangent_depth > 0; }
+TangentDepth::TangentDepth(int depth) : previous(t_tangent_depth) {
+  t_tangent_depth = std::min(depth, previous);
 }
-ForwardModeScope::~ForwardModeScope() { t_in_jvp = false; }
+TangentDepth::~TangentDepth() { t_tangent_depth = previous; }
+ForwardModeScope::ForwardModeScope() : previous_tangent_depth(t_tangent_depth) {
+  if (t_jvp_depth == TensorImpl::kMaxJvpDepth)
+    throw std::logic_error("jvp: nested " + std::to_string(t_jvp_depth + 1) +
+                           " deep; flowtape's forward mode nests up to " +
+                           std::to_string(TensorImpl::kMaxJvpDepth) + " jvp() calls");
+  depth = ++t_jvp_depth;
+  t_tangent_depth = depth;
+}
+ForwardModeScope::~ForwardModeScope() {
+  --t_jvp_depth;
+  t_tangent_depth = previous_tangent_depth;
+}
 }  // namespace detail
 
 }  // namespace flowtape

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -40,7 +41,8 @@ class Tape {
   // The active tape of this thread, or nullptr.
   static Tape* active();
 
-  // Starts tracking x as a leaf (x's handle and all its copies see it). Returns x.
+  // Starts tracking x as a leaf (x's handle and all its copies see it; x itself is not
+  // written, so other threads may watch it on their own tapes at once). Returns x.
   const Tensor& watch(const Tensor& x);
   void watch(std::span<const Tensor> xs);
   // Whether x is recorded on this tape (watched, or computed from a watched tensor).
@@ -80,12 +82,28 @@ class Tape {
     TensorList outputs;  // the differentiable ones, then the residuals (see OpDef)
     Attrs attrs;
   };
+  // A watched tensor and its slot. Watched tensors are shared (a model's parameters, which
+  // several threads may differentiate at once), so the tape keeps their slots here instead of
+  // writing into them; holding them also keeps their addresses theirs.
+  struct Leaf {
+    std::shared_ptr<TensorImpl> tensor;
+    std::int64_t slot;
+  };
+  struct Lists {
+    std::vector<Node> nodes;
+    std::vector<Leaf> leaves;
+  };
+  // x's adjoint slot on this tape, or -1.
+  std::int64_t slot_of(const Tensor& x) const;
   std::int64_t new_slot(TensorImpl& t);
-  static std::vector<Node>* spare_nodes();
+  static std::uint64_t filter_bit(const TensorImpl* impl);
+  static Lists* spare_lists();
 
   std::uint64_t id_;
   std::int64_t num_slots_ = 0;
   std::vector<Node> nodes_;
+  std::vector<Leaf> leaves_;
+  std::uint64_t leaf_filter_ = 0;  // one bit per watched address: most misses cost one test
 };
 
 // Suspends recording on this thread for its lifetime (the optimizer update, evaluation).
@@ -110,17 +128,26 @@ struct RecordingScope {
   ~RecordingScope();
   bool previous;
 };
-// Forward-mode bookkeeping: rules run with tangent propagation off (one level of forward
-// mode), and jvp() may not nest.
-bool tangents_enabled();
-struct TangentsOff {
-  TangentsOff();
-  ~TangentsOff();
-  bool previous;
+// Forward mode nests: the jvp() at nesting depth k attaches tangents of level k. Tangents of
+// levels 1..tangent_depth() propagate through ops: those of every running jvp(), except while
+// the JVP rule of a level-k tangent runs, when only the outer levels 1..k-1 do (the rule's ops
+// carry the outer tangents, which is forward-over-forward) and TangentsOff, which stops all.
+int jvp_depth();
+int tangent_depth();
+bool tangents_enabled();  // tangent_depth() > 0
+struct TangentDepth {
+  explicit TangentDepth(int depth);  // lowers tangent_depth() to depth for its lifetime
+  ~TangentDepth();
+  int previous;
+};
+struct TangentsOff : TangentDepth {
+  TangentsOff() : TangentDepth(0) {}
 };
 struct ForwardModeScope {
-  ForwardModeScope();  // throws if a jvp() is already running on this thread
+  ForwardModeScope();  // one level deeper; throws past TensorImpl::kMaxJvpDepth
   ~ForwardModeScope();
+  int depth;
+  int previous_tangent_depth;
 };
 }  // namespace detail
 

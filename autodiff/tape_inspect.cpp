@@ -28,7 +28,7 @@ std::string Tape::dump() const {
   for (const Node& node : nodes_) {
     os << "  ";
     for (int k = 0; k < node.op->outputs; ++k)
-      os << (k ? ", %" : "%") << node.outputs[static_cast<std::size_t>(k)].impl()->slot;
+      os << (k ? ", %" : "%") << slot_of(node.outputs[static_cast<std::size_t>(k)]);
     os << " = " << node.op->name << "(";
     for (std::size_t i = 0; i < node.inputs.size(); ++i) {
       const Tensor& in = node.inputs[i];
@@ -36,7 +36,7 @@ std::string Tape::dump() const {
       if (!in.defined())
         os << "-";
       else if (tracks(in))
-        os << "%" << in.impl()->slot;
+        os << "%" << slot_of(in);
       else
         os << "const " << describe(in);
     }
@@ -62,7 +62,7 @@ std::string Tape::to_dot() const {
   std::vector<bool> produced(static_cast<std::size_t>(num_slots_), false);
   for (const Node& node : nodes_)
     for (int k = 0; k < node.op->outputs; ++k)
-      produced[static_cast<std::size_t>(node.outputs[static_cast<std::size_t>(k)].impl()->slot)] =
+      produced[static_cast<std::size_t>(slot_of(node.outputs[static_cast<std::size_t>(k)]))] =
           true;
   for (std::int64_t s = 0; s < num_slots_; ++s)
     if (!produced[static_cast<std::size_t>(s)])
@@ -72,13 +72,13 @@ std::string Tape::to_dot() const {
   for (std::size_t n = 0; n < nodes_.size(); ++n) {
     const Node& node = nodes_[n];
     // A node of several outputs is drawn as its first output, the others linked to it.
-    const std::int64_t out = node.outputs[0].impl()->slot;
+    const std::int64_t out = slot_of(node.outputs[0]);
     os << "  s" << out << " [shape=ellipse, label=\"%" << out << " " << node.op->name << "\\n"
        << describe(node.outputs[0]) << "\"];\n";
     for (const Tensor& in : node.inputs) {
       if (!in.defined()) continue;
       if (tracks(in)) {
-        os << "  s" << in.impl()->slot << " -> s" << out << ";\n";
+        os << "  s" << slot_of(in) << " -> s" << out << ";\n";
       } else {
         os << "  c" << constants << " [shape=plaintext, fontcolor=gray40, label=\"const "
            << describe(in) << "\"];\n  c" << constants << " -> s" << out << " [color=gray60];\n";
@@ -87,7 +87,7 @@ std::string Tape::to_dot() const {
     }
     for (int k = 1; k < node.op->outputs; ++k) {
       const Tensor& more = node.outputs[static_cast<std::size_t>(k)];
-      const std::int64_t slot = more.impl()->slot;
+      const std::int64_t slot = slot_of(more);
       os << "  s" << slot << " [shape=ellipse, label=\"%" << slot << " " << node.op->name
          << " output " << k << "\\n"
          << describe(more) << "\"];\n  s" << out << " -> s" << slot

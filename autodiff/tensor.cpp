@@ -2,6 +2,7 @@
 // Tensor handles, storage and creation functions.
 #include "flowtape/autodiff/tensor.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include "flowtape/autodiff/cuda_backend.hpp"
 #include "flowtape/autodiff/object_pool.hpp"
 #include "flowtape/autodiff/ops.hpp"
+#include "flowtape/autodiff/tape.hpp"
 #include "flowtape/autodiff/random.hpp"
 
 namespace flowtape {
@@ -114,8 +116,11 @@ std::vector<double> Tensor::to_vector() const {
   return v;
 }
 
-bool Tensor::has_tangent() const { return impl_ && impl_->tangent.defined(); }
-Tensor Tensor::tangent() const { return impl_ ? impl_->tangent : Tensor(); }
+bool Tensor::has_tangent() const { return tangent().defined(); }
+Tensor Tensor::tangent() const {
+  const int depth = detail::tangent_depth();
+  return impl_ && depth > 0 ? impl_->tangents[static_cast<std::size_t>(depth - 1)] : Tensor();
+}
 
 std::string Tensor::str() const {
   if (!impl_) return "Tensor(undefined)";
@@ -236,9 +241,10 @@ Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DTyp
   return t;
 }
 
-Tensor alias(const Tensor& x) {
+Tensor alias(const Tensor& x, int depth) {
   auto impl = detail::make_pooled<TensorImpl>(*x.impl());
-  impl->tangent = Tensor();
+  for (int k = std::max(depth, 1); k <= TensorImpl::kMaxJvpDepth; ++k)
+    impl->tangents[static_cast<std::size_t>(k - 1)] = Tensor();
   return Tensor(std::move(impl));
 }
 

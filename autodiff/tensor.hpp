@@ -5,6 +5,7 @@
 // on tensors are declared in ops.hpp; creation functions are below.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -50,7 +51,8 @@ class Tensor {
   // when the tensor is already there.
   Tensor to(Device device) const;
 
-  // Forward mode: the tangent attached while inside jvp(), if any.
+  // Forward mode: the tangent attached while inside jvp() (the innermost one whose tangents
+  // propagate now), if any.
   bool has_tangent() const;
   Tensor tangent() const;
 
@@ -85,11 +87,14 @@ struct TensorImpl {
   DType dtype = DType::f32;
   Device device = Device::cpu;
   std::shared_ptr<Storage> storage;
-  // Autodiff metadata: the tensor is recorded on tape `tape_id` (if that tape is still the
-  // active one) under adjoint slot `slot`; `tangent` is its forward-mode tangent.
+  // Autodiff metadata, written only into tensors an op has just made, never into a watched
+  // one (a tape keeps its watched tensors' slots itself): the op that computed this tensor was
+  // recorded on tape `tape_id` (if that tape is still the active one), which gave it adjoint
+  // slot `slot`; tangents[k] is its tangent for the jvp() at nesting depth k + 1.
+  static constexpr int kMaxJvpDepth = 4;
   std::uint64_t tape_id = 0;
   std::int64_t slot = -1;
-  Tensor tangent;
+  std::array<Tensor, kMaxJvpDepth> tangents;
 };
 
 // --- creation -------------------------------------------------------------------------------
@@ -118,9 +123,10 @@ Tensor rand(const Shape& shape, Generator& gen, DType dtype = DType::f32,
 Tensor uniform(const Shape& shape, double low, double high, Generator& gen,
                DType dtype = DType::f32, Device device = Device::cpu);
 
-// A new handle to the same buffer with the same autodiff slot, without a tangent. Used by the
-// autodiff verbs; users want stop_gradient() or copy().
-Tensor alias(const Tensor& x);
+// A new handle to the same buffer with the same autodiff slot and no tangents from jvp depth
+// `depth` inward (all of them by default). Used by the autodiff verbs; users want
+// stop_gradient() or copy().
+Tensor alias(const Tensor& x, int depth = 1);
 // A deep copy of the data, detached from any tape.
 Tensor copy(const Tensor& x);
 // Converts to another dtype (a copy, detached from any tape).

@@ -15,7 +15,7 @@
 namespace flowtape {
 namespace {
 
-// A new handle to x's buffer and tangent, not tracked on any tape.
+// A new handle to x's buffer and tangents, not tracked on any tape.
 Tensor fresh_leaf(const Tensor& x) {
   auto impl = detail::make_pooled<TensorImpl>(*x.impl());
   impl->tape_id = 0;
@@ -87,6 +87,7 @@ std::pair<Tensor, Tensor> jvp(const Function& f, const std::vector<Tensor>& xs,
     throw std::invalid_argument("jvp: " + std::to_string(xs.size()) + " primals but " +
                                 std::to_string(vs.size()) + " tangents");
   detail::ForwardModeScope scope;
+  const auto level = static_cast<std::size_t>(scope.depth - 1);
   std::vector<Tensor> primals;
   for (std::size_t i = 0; i < xs.size(); ++i) {
     if (!xs[i].defined() || !vs[i].defined())
@@ -94,13 +95,17 @@ std::pair<Tensor, Tensor> jvp(const Function& f, const std::vector<Tensor>& xs,
     if (!(xs[i].shape() == vs[i].shape()) || xs[i].dtype() != vs[i].dtype())
       throw std::invalid_argument("jvp: tangent " + std::to_string(i) + " " + vs[i].str() +
                                   " does not match its primal " + xs[i].str());
-    Tensor p = alias(xs[i]);  // keeps the tape slot: reverse mode still sees the primal
-    p.impl()->tangent = vs[i];
+    // A new handle to x, recorded as identity(x) where x is on the active tape (reverse mode
+    // still reaches x through it) and carrying x's tangents of outer jvp() calls; this jvp's
+    // tangent goes on it, not on the caller's tensor.
+    Tensor p = identity(xs[i]);
+    p.impl()->tangents[level] = vs[i];
     primals.push_back(std::move(p));
   }
   Tensor y = f(primals);
-  Tensor dy = y.has_tangent() ? y.tangent() : zeros_like(y);
-  return {alias(y), dy};
+  Tensor dy = y.impl()->tangents[level];
+  if (!dy.defined()) dy = zeros_like(y);
+  return {alias(y, scope.depth), dy};
 }
 
 std::pair<Tensor, Tensor> jvp(const Function1& f, const Tensor& x, const Tensor& v) {

@@ -13,7 +13,7 @@
 // (reverse-over-reverse). jvp inside a recording Tape records the tangent computation, so a
 // loss built from J v can be differentiated (reverse-over-forward: the divergence losses).
 // jvp(grad(f)) carries tangents through the backward pass (forward-over-reverse: hvp).
-// Forward mode has one level: jvp may not be nested inside jvp.
+// jvp nests (forward-over-forward, up to four deep): jvp(jvp(f, ., v), x, u) = d2f[u, v].
 #pragma once
 
 #include <functional>

@@ -2,35 +2,56 @@
 # SPDX-License-Identifier: MIT
 # ThreadSanitizer over the code that runs on more than one thread: the thread pool
 # (kernels/cpu/parallel.cpp, whose workers spin and sleep between jobs) and the kernels that
-# split work over it (GEMM blocks, elementwise chunks), with their test suites. Built directly
-# with the compiler, outside CMake, since only these few files are needed (~1 minute).
+# split work over it (GEMM blocks, elementwise chunks), with their test suites; and the autodiff
+# engine with two threads differentiating one shared model, each on its own tape
+# (tests/autodiff/test_shared_model.cpp). Built directly with the compiler, outside CMake,
+# since only these files are needed (~4 minutes on 2 cores).
 #   bash scripts/tsan.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=${OUT:-build-tsan}
 mkdir -p "$OUT"
 CXX=${CXX:-c++}
-# Sources include <flowtape/kernels/...>: map the prefix as the CMake build does (cmake/headers.cmake).
+# Sources include <flowtape/LAYER/...>: map the prefix as the CMake build does (cmake/headers.cmake).
 mkdir -p "$OUT/include/flowtape"
 ln -sfn "$PWD/kernels" "$OUT/include/flowtape/kernels"
+ln -sfn "$PWD/autodiff" "$OUT/include/flowtape/autodiff"
 FLAGS=(-std=c++20 -O1 -g -fsanitize=thread -march=native -I"$OUT/include" -I. -Itests -DBOOST_TEST_DYN_LINK)
-objs=()
-pids=()
+
+KERNELS=(kernels/cpu/parallel.cpp kernels/cpu/gemm.cpp kernels/cpu/gemm_thin.cpp
+         kernels/cpu/reduce.cpp kernels/cpu/layout.cpp kernels/cpu/philox.cpp)
+AUTODIFF=()
+for f in autodiff/*.cpp; do [[ "$f" == autodiff/cuda_backend.cpp ]] || AUTODIFF+=("$f"); done
+KERNEL_TESTS=(tests/kernels/main.cpp tests/kernels/test_parallel.cpp tests/kernels/test_gemm.cpp
+              tests/kernels/test_elementwise.cpp)
+AUTODIFF_TESTS=(tests/autodiff/main.cpp tests/autodiff/test_shared_model.cpp)
+
+object_of() { echo "$OUT/$(echo "$1" | tr / _).o"; }
+compile() {
+  local extra=()
+  case "$1" in kernels/cpu/gemm*.cpp) extra=(-ffp-contract=off) ;; esac
+  "$CXX" "${FLAGS[@]}" "${extra[@]}" -c "$1" -o "$(object_of "$1")"
+}
 rm -f "$OUT"/*.o  # a failed compile must not leave an old object to link
-for f in kernels/cpu/parallel.cpp kernels/cpu/gemm.cpp kernels/cpu/gemm_thin.cpp \
-         tests/kernels/main.cpp tests/kernels/test_parallel.cpp tests/kernels/test_gemm.cpp \
-         tests/kernels/test_elementwise.cpp; do
-  o="$OUT/$(echo "$f" | tr / _).o"
-  extra=()
-  case "$f" in kernels/cpu/gemm*.cpp) extra=(-ffp-contract=off) ;; esac
-  "$CXX" "${FLAGS[@]}" "${extra[@]}" -c "$f" -o "$o" &
-  pids+=($!)
-  objs+=("$o")
+# As many compiles at once as there are cores; the first that fails stops the script.
+running=0
+for f in "${KERNELS[@]}" "${AUTODIFF[@]}" "${KERNEL_TESTS[@]}" "${AUTODIFF_TESTS[@]}"; do
+  compile "$f" &
+  if ((++running >= $(nproc))); then wait -n || exit 1; ((running--)); fi
 done
-for pid in "${pids[@]}"; do wait "$pid"; done  # set -e: the first failed compile stops here
-"$CXX" -fsanitize=thread "${objs[@]}" -lboost_unit_test_framework -lpthread -o "$OUT/kernels_tsan"
+while ((running > 0)); do wait -n || exit 1; ((running--)); done
+
+objects() { for f in "$@"; do object_of "$f"; done; }
+mapfile -t kernel_objects < <(objects "${KERNELS[@]:0:3}" "${KERNEL_TESTS[@]}")
+mapfile -t autodiff_objects < <(objects "${KERNELS[@]}" "${AUTODIFF[@]}" "${AUTODIFF_TESTS[@]}")
+"$CXX" -fsanitize=thread "${kernel_objects[@]}" -lboost_unit_test_framework -lpthread \
+  -o "$OUT/kernels_tsan"
+"$CXX" -fsanitize=thread "${autodiff_objects[@]}" -lboost_unit_test_framework -lpthread \
+  -o "$OUT/autodiff_tsan"
 # setarch -R turns address-space randomisation off for the run: with the 32 random mmap bits
 # of recent kernels, GCC 12's ThreadSanitizer can stop at start-up on an "unexpected memory
 # mapping".
 TSAN_OPTIONS=halt_on_error=1 setarch "$(uname -m)" -R "$OUT/kernels_tsan" \
   --run_test=parallel,gemm,elementwise --report_level=short
+TSAN_OPTIONS=halt_on_error=1 setarch "$(uname -m)" -R "$OUT/autodiff_tsan" \
+  --run_test=shared_model --report_level=short

@@ -7,7 +7,6 @@
 
 using namespace flowtape;
 using flowtape::test::check_gradients;
-using flowtape::test::GradcheckOptions;
 using flowtape::test::rel_error;
 
 namespace {
@@ -50,9 +49,8 @@ BOOST_AUTO_TEST_CASE(reverse_over_forward_hutchinson_loss) {
     const Tensor jv = jvp([&](const Tensor& z) { return mlp(z, p); }, x, eps).second;
     return square(sum(eps * jv));
   };
-  GradcheckOptions opt;
-  opt.check_jvp = false;  // the function itself runs jvp; forward mode does not nest
-  check_gradients("(eps^T J eps)^2 w.r.t. weights", loss, params, opt);
+  // (check_gradients' JVP check nests a jvp around the function's own.)
+  check_gradients("(eps^T J eps)^2 w.r.t. weights", loss, params);
 
   // And the same loss with the Jacobian from finite differences, as a value check.
   const auto J = fd_jacobian(x, params);
@@ -64,7 +62,7 @@ BOOST_AUTO_TEST_CASE(reverse_over_forward_hutchinson_loss) {
 }
 
 // The same loss for a SiLU network, plus a value term: its backward pass meets silu and its
-// tangent as one node (OpDef::vjp_with_tangent) with both cotangents nonzero. Against finite
+// tangent as one node (silu_with_tangent) with both cotangents nonzero. Against finite
 // differences in the weights; and reverse-over-reverse through that node (create_graph, where
 // its rule is composed of differentiable ops) against finite differences of the gradient.
 BOOST_AUTO_TEST_CASE(reverse_over_forward_through_silu) {
@@ -79,9 +77,7 @@ BOOST_AUTO_TEST_CASE(reverse_over_forward_through_silu) {
     const auto [y, jv] = jvp([&](const Tensor& z) { return silu_mlp(z, p); }, x, eps);
     return square(sum(eps * jv)) + 0.5 * sum(y * y);
   };
-  GradcheckOptions opt;
-  opt.check_jvp = false;  // the function itself runs jvp; forward mode does not nest
-  check_gradients("silu network: (eps^T J eps)^2 + |f|^2 / 2 w.r.t. weights", loss, params, opt);
+  check_gradients("silu network: (eps^T J eps)^2 + |f|^2 / 2 w.r.t. weights", loss, params);
 
   // H r for a direction r in the weights: reverse over reverse over forward.
   std::vector<Tensor> r;
@@ -181,6 +177,46 @@ BOOST_AUTO_TEST_CASE(jvp_through_a_tape_keeps_primal_gradients) {
   const double t = std::tanh(1.7 * 0.3), s = 1 - t * t;
   const double expect = 0.3 * s + s + 1.7 * (-2 * t * s * 0.3);
   BOOST_TEST(std::abs(dw.item() - expect) < 1e-12);
+}
+
+// Forward over forward: jvp nests. J(x) v of a tanh and of a SiLU network, as a function of
+// the input and the weights, checked in both modes against finite differences of that JVP
+// (the JVP check puts a second jvp around the function's own); the second directional
+// derivative jvp(jvp(f, ., v), x, u) = d2f[u, v] against central differences of f; and three
+// levels: the third derivative of a cubic.
+BOOST_AUTO_TEST_CASE(forward_over_forward) {
+  Generator g(21);
+  const auto params = mlp_params(g);
+  const Tensor x = randn({3, 2}, g, DType::f64), v = randn({3, 2}, g, DType::f64),
+               u = randn({3, 2}, g, DType::f64);
+  auto silu_mlp = [](const Tensor& z, const std::vector<Tensor>& p) {
+    return linear(silu(linear(z, transpose(p[0]), p[1])), transpose(p[2]), p[3]);
+  };
+  std::vector<Tensor> inputs = {x};
+  inputs.insert(inputs.end(), params.begin(), params.end());
+  for (const bool use_silu : {false, true}) {
+    const Function jv = [&, use_silu](const std::vector<Tensor>& a) {
+      const std::vector<Tensor> p(a.begin() + 1, a.end());
+      return jvp([&](const Tensor& z) { return use_silu ? silu_mlp(z, p) : mlp(z, p); }, a[0], v)
+          .second;
+    };
+    check_gradients(use_silu ? "J v of a SiLU MLP" : "J v of a tanh MLP", jv, inputs);
+
+    const auto f = [&](const Tensor& z) { return use_silu ? silu_mlp(z, params) : mlp(z, params); };
+    const Tensor d2 =
+        jvp([&](const Tensor& z) { return jvp(f, z, v).second; }, x, u).second;
+    const double h = 1e-4;
+    const Tensor fd = (f(x + u * h + v * h) - f(x + u * h - v * h) - f(x - u * h + v * h) +
+                       f(x - u * h - v * h)) *
+                      (1.0 / (4 * h * h));
+    BOOST_TEST(rel_error(d2.to_vector(), fd.to_vector()) < 1e-6);
+  }
+  const Tensor z = scalar(1.5, DType::f64), one = scalar(1.0, DType::f64);
+  const auto d = [&](const Function1& fn) {
+    return [&, fn](const Tensor& q) { return jvp(fn, q, one).second; };
+  };
+  const Function1 cube = [](const Tensor& q) { return q * q * q; };
+  BOOST_TEST(d(d(d(cube)))(z).item() == 6.0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

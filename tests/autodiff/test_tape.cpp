@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <string>
 
 #include "flowtape/autodiff/autodiff.hpp"
@@ -195,10 +196,15 @@ BOOST_AUTO_TEST_CASE(misuse_is_reported_clearly) {
   });
   BOOST_TEST(contains(e, "not watched"), e);
 
-  e = error_of([&] {
-    jvp([](const Tensor& z) { return jvp([](const Tensor& q) { return q; }, z, z).second; }, zeros({1}), zeros({1}));
-  });
-  BOOST_TEST(contains(e, "nested"), e);
+  // jvp nests, up to TensorImpl::kMaxJvpDepth deep.
+  std::function<Tensor(const Tensor&, int)> nest = [&](const Tensor& z, int depth) -> Tensor {
+    if (depth == 0) return z * z;
+    return jvp([&](const Tensor& q) { return nest(q, depth - 1); }, z, ones_like(z)).second;
+  };
+  BOOST_TEST(nest(scalar(3.0), TensorImpl::kMaxJvpDepth).item() == 0.0);
+  BOOST_TEST(nest(scalar(3.0), 2).item() == 2.0);
+  e = error_of([&] { nest(scalar(3.0), TensorImpl::kMaxJvpDepth + 1); });
+  BOOST_TEST(contains(e, "nests up to 4"), e);
 }
 
 // The verbs transform f whatever the recording state: inside NoGrad grad, vjp,

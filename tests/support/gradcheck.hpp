@@ -47,7 +47,7 @@ struct GradcheckOptions {
   double h = 1e-6;
   double fd_tol = 1e-6;    // relative error against finite differences
   double dot_tol = 1e-10;  // relative error of the dot-product test
-  bool check_jvp = true;   // off for functions that call jvp themselves (no nesting)
+  bool check_jvp = true;   // the JVP check (a jvp around f, nested if f runs its own)
   std::uint64_t seed = 1234;
 };
 
