@@ -17,6 +17,9 @@ namespace flowtape {
 namespace {
 
 void check_inputs(const OpDef& op, const TensorList& in) {
+  if (op.outputs < 1 || op.residuals < 0 || op.outputs + op.residuals > OpDef::kMaxOutputs)
+    throw std::logic_error(std::string(op.name) + ": an op has 1 to " +
+                           std::to_string(OpDef::kMaxOutputs) + " outputs and residuals in all");
   if (in.empty()) throw std::invalid_argument(std::string(op.name) + ": no inputs");
   for (std::size_t i = 0; i < in.size(); ++i) {
     if (!in[i].defined())
@@ -42,15 +45,13 @@ Tensor first_output(const OpDef& op, const Shape& shape, const Tensor& like) {
   return Tensor(std::move(impl));
 }
 
-}  // namespace
-
-TensorList apply_all(const OpDef& op, TensorList in, const Attrs& attrs) {
+// The four steps, into `out` (op.outputs + op.residuals of them).
+void run(const OpDef& op, TensorList& in, const Attrs& attrs, Outputs out) {
   // 1. Check.
   check_inputs(op, in);
   const Shape shape = op.shape(in, attrs);
 
   // 2. Forward.
-  TensorList out(static_cast<std::size_t>(op.outputs + op.residuals));
   out[0] = first_output(op, shape, in[0]);
   op.forward(in, attrs, out);
 
@@ -60,7 +61,7 @@ TensorList apply_all(const OpDef& op, TensorList in, const Attrs& attrs) {
   unsigned with_tangents = 0;  // bit k: some input has a tangent of level k + 1
   for (int k = 0; k < levels; ++k)
     for (const Tensor& x : in)
-      if (x.impl()->tangents[static_cast<std::size_t>(k)].defined()) with_tangents |= 1u << k;
+      if (x.impl()->tangent(k).defined()) with_tangents |= 1u << k;
   if (Tape* tape = op.vjp && recording() ? Tape::active() : nullptr) {
     bool tracked = false;
     for (const Tensor& x : in) tracked |= tape->tracks(x);
@@ -75,7 +76,7 @@ TensorList apply_all(const OpDef& op, TensorList in, const Attrs& attrs) {
     if (!(with_tangents & (1u << k))) continue;
     TensorList tangents(in.size());
     for (std::size_t i = 0; i < in.size(); ++i)
-      tangents[i] = in[i].impl()->tangents[static_cast<std::size_t>(k)];
+      tangents[i] = in[i].impl()->tangent(k);
     TensorList t;
     {
       detail::TangentDepth outer_levels_only(k);
@@ -84,16 +85,25 @@ TensorList apply_all(const OpDef& op, TensorList in, const Attrs& attrs) {
     for (std::size_t j = 0; j < t.size(); ++j) {
       if (t[j].defined() && !(t[j].shape() == out[j].shape()))
         t[j] = broadcast_to(t[j], out[j].shape());
-      out[j].impl()->tangents[static_cast<std::size_t>(k)] = std::move(t[j]);
+      out[j].impl()->set_tangent(k, std::move(t[j]));
     }
   }
+}
+
+}  // namespace
+
+TensorList apply_all(const OpDef& op, TensorList in, const Attrs& attrs) {
+  TensorList out(static_cast<std::size_t>(op.outputs + op.residuals));
+  run(op, in, attrs, {out.data(), out.size()});
   return out;
 }
 
 Tensor apply(const OpDef& op, TensorList in, const Attrs& attrs) {
   if (op.outputs + op.residuals != 1)
     throw std::logic_error(std::string(op.name) + " has several outputs: call apply_all()");
-  return std::move(apply_all(op, std::move(in), attrs)[0]);
+  Tensor out;
+  run(op, in, attrs, {&out, 1});
+  return out;
 }
 
 }  // namespace flowtape

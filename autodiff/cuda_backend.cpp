@@ -25,7 +25,7 @@ const T* ptr(const Tensor& t) {
 }
 template <class T>
 T* ptr(Tensor& t) {
-  return static_cast<T*>(t.raw_data());
+  return static_cast<T*>(t.mutable_raw_data());
 }
 
 std::int64_t prod(const Shape& s, int from, int to) {
@@ -79,12 +79,12 @@ void fill(Tensor& t, double value) {
 }
 
 void zero(Tensor& t) {
-  kc::zero_device(t.raw_data(), nbytes(t));
+  kc::zero_device(t.mutable_raw_data(), nbytes(t));
 }
 
 void cast(const Tensor& x, Tensor& y) {
   if (x.dtype() == y.dtype())
-    return kc::copy_device_to_device(y.raw_data(), x.raw_data(), nbytes(x));
+    return kc::copy_device_to_device(y.mutable_raw_data(), x.raw_data(), nbytes(x));
   if (x.dtype() == DType::f32)
     kc::cast<float, double>(ptr<float>(x), ptr<double>(y), x.numel());
   else
@@ -179,7 +179,7 @@ void sum_to(const Tensor& x, Tensor& out) {
       cur_shape = reduced;
     }
   });
-  kc::copy_device_to_device(out.raw_data(), cur.raw_data(), nbytes(out));
+  kc::copy_device_to_device(out.mutable_raw_data(), cur.raw_data(), nbytes(out));
 }
 
 void matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, std::int64_t batch, std::int64_t m,
@@ -203,18 +203,18 @@ void linear(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& out) {
 }
 
 void permute(const Tensor& x, std::span<const std::int64_t> perm, Tensor& out) {
-  kc::permute(x.raw_data(), out.raw_data(), dtype_size(out.dtype()), x.shape().span(), perm);
+  kc::permute(x.raw_data(), out.mutable_raw_data(), dtype_size(out.dtype()), x.shape().span(), perm);
 }
 
 void slice_axis(const Tensor& x, Tensor& out, std::int64_t outer, std::int64_t len,
                 std::int64_t inner, std::int64_t start, std::int64_t count) {
-  kc::slice_axis(x.raw_data(), out.raw_data(), dtype_size(out.dtype()), outer, len, inner, start,
+  kc::slice_axis(x.raw_data(), out.mutable_raw_data(), dtype_size(out.dtype()), outer, len, inner, start,
                  count);
 }
 
 void pad_axis(const Tensor& x, Tensor& out, std::int64_t outer, std::int64_t len,
               std::int64_t inner, std::int64_t start, std::int64_t count) {
-  kc::pad_axis(x.raw_data(), out.raw_data(), dtype_size(out.dtype()), outer, len, inner, start,
+  kc::pad_axis(x.raw_data(), out.mutable_raw_data(), dtype_size(out.dtype()), outer, len, inner, start,
                count);
 }
 
@@ -222,7 +222,7 @@ void concat_axis(Inputs parts, std::span<const std::int64_t> lens, Tensor& out, 
                  std::int64_t inner) {
   std::vector<const void*> p;
   for (const Tensor& t : parts) p.push_back(t.raw_data());
-  kc::concat_axis(p, lens, out.raw_data(), dtype_size(out.dtype()), outer, inner);
+  kc::concat_axis(p, lens, out.mutable_raw_data(), dtype_size(out.dtype()), outer, inner);
 }
 
 void adam_update(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamArgs& a) {

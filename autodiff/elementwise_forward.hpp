@@ -17,7 +17,7 @@ template <class F, cuda_backend::Unary C>
 void unary_forward(Inputs in, const Attrs&, Outputs out) {
   if (out[0].device() == Device::cuda) return cuda_backend::unary(C, in[0], out[0]);
   dispatch(out[0].dtype(), [&]<class T>() {
-    kernels::cpu::map_unary(in[0].data<T>(), out[0].data<T>(), out[0].numel(), F{});
+    kernels::cpu::map_unary(in[0].data<T>(), out[0].mutable_data<T>(), out[0].numel(), F{});
   });
 }
 
@@ -33,7 +33,7 @@ void nary_forward(Inputs in, F f, cuda_backend::Nary code, Tensor& out) {
       s[k] = in[k].shape().data();
       r[k] = in[k].rank();
     }
-    kernels::cpu::map_broadcast<T, N>(p, s, r, out.data<T>(), out.shape().data(), out.rank(), f);
+    kernels::cpu::map_broadcast<T, N>(p, s, r, out.mutable_data<T>(), out.shape().data(), out.rank(), f);
   });
 }
 

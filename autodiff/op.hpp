@@ -75,9 +75,11 @@ struct OpDef {
   // When true, forward() may replace out[0]'s storage with an input's (reshape): apply() then
   // skips allocating its buffer.
   bool aliases_input = false;
-  // How many outputs are differentiated, and how many residuals follow them.
+  // How many outputs are differentiated, and how many residuals follow them (at most
+  // kMaxOutputs in all, which keeps a tape node small).
   int outputs = 1;
   int residuals = 0;
+  static constexpr int kMaxOutputs = 3;
 };
 
 // Runs `op` on the inputs (a TensorList holds up to five without a heap call). apply()

@@ -11,11 +11,12 @@
 //   where              ops_elementwise.cpp  yes (not w.r.t. the condition)
 //   greater less equal sign                 none (piecewise constant)
 //   sum max logsumexp softmax (one axis)    ops_reduce.cpp
-//   matmul (2-D, batched 3-D, transposes), linear   ops_matmul.cpp
+//   matmul (2-D, batched 3-D, transposes; any batch rank on top), linear   ops_matmul.cpp
 //   linear_silu (linear then silu as one op), silu_grad_column_sums  ops_layer.cpp
 //   reshape broadcast_to sum_to permute concat slice pad identity   ops_shape.cpp
 //   to_device                               ops_device.cpp
-//   composites: min, squeeze, unsqueeze, sum and mean over several axes   ops_composite.cpp
+//   composites: min, argmax, argmin, maximum, minimum, clamp, squeeze, unsqueeze, sum and
+//   mean over several axes   ops_composite.cpp
 #pragma once
 
 #include <vector>
@@ -37,6 +38,12 @@ Tensor greater(const Tensor& a, const Tensor& b);  // 1 where a > b, else 0
 Tensor less(const Tensor& a, const Tensor& b);
 Tensor equal(const Tensor& a, const Tensor& b);
 Tensor sign(const Tensor& x);  // -1, 0 or 1
+// Elementwise maximum and minimum, broadcasting; at a tie the gradient is shared half and
+// half, and a NaN operand gives NaN.
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+// x limited to [lo, hi]; derivative 1 inside, bounds included, and 0 outside.
+Tensor clamp(const Tensor& x, double lo, double hi);
 
 // --- elementwise, unary -----------------------------------------------------------------------
 // neg exp log expm1 log1p sqrt square abs tanh sigmoid relu softplus sin cos: one declaration
@@ -67,6 +74,10 @@ Tensor mean(const Tensor& x, int axis, bool keepdims = false);
 Tensor max(const Tensor& x, int axis, bool keepdims = false);
 // Minimum along an axis (-max(-x)); ties share the gradient as in max.
 Tensor min(const Tensor& x, int axis, bool keepdims = false);
+// The first index of the maximum (minimum) along an axis, as a tensor of x's dtype (flowtape
+// tensors hold f32 or f64; indices up to 2^24 are exact in f32). No derivative.
+Tensor argmax(const Tensor& x, int axis, bool keepdims = false);
+Tensor argmin(const Tensor& x, int axis, bool keepdims = false);
 // Sums and means over several distinct axes at once (sum(x, {0, 2})).
 Tensor sum(const Tensor& x, const std::vector<int>& axes, bool keepdims = false);
 Tensor mean(const Tensor& x, const std::vector<int>& axes, bool keepdims = false);
@@ -75,7 +86,8 @@ Tensor logsumexp(const Tensor& x, int axis, bool keepdims = false);
 Tensor softmax(const Tensor& x, int axis);
 
 // --- linear algebra ---------------------------------------------------------------------------
-// a [m, k] @ b [k, n] -> [m, n]; a [batch, m, k] @ b [batch, k, n]; a [..., m, k] @ b [k, n].
+// a [m, k] @ b [k, n] -> [m, n]; batches of any rank, a [..., m, k] @ b [..., k, n], whose
+// leading axes broadcast as NumPy's do (a 2-D operand serves the whole batch).
 Tensor matmul(const Tensor& a, const Tensor& b);
 // op(a) @ op(b), op = transpose of the last two axes when the flag is set (no copy is made).
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);

@@ -2,6 +2,9 @@
 // Composite ops: written with primitives only, so they need no rules of their own (their
 // derivatives, in every mode, are those of the primitives they call).
 //   min                  -max(-x): negation is exact, and ties share the gradient as in max
+//   argmax, argmin       the first index of the extreme along an axis, from max and equal
+//   maximum, minimum     elementwise, from where and the comparisons; ties share the gradient
+//   clamp                where(x < lo, lo, where(x > hi, hi, x))
 //   squeeze, unsqueeze   reshapes that drop or add an axis of extent 1
 //   sum, mean over axes  one primitive sum per axis, from the last axis to the first
 #include <algorithm>
@@ -10,6 +13,7 @@
 #include <vector>
 
 #include "flowtape/autodiff/ops.hpp"
+#include "flowtape/autodiff/verbs.hpp"
 
 namespace flowtape {
 
@@ -38,6 +42,47 @@ Tensor sum_over(const Tensor& x, const std::vector<int>& sorted, bool keepdims) 
 
 Tensor min(const Tensor& x, int axis, bool keepdims) {
   return -max(-x, axis, keepdims);
+}
+
+// The first index along `axis` where x equals its maximum: the index where that holds, the
+// axis's length elsewhere, and the least of those (-max(-i)). Computed from constants, so it
+// carries no derivative.
+Tensor argmax(const Tensor& x, int axis, bool keepdims) {
+  if (!x.defined()) throw std::invalid_argument("argmax: undefined input");
+  const Tensor v = stop_gradient(x);
+  const int a = normalize_axis(axis, v.shape(), "argmax");
+  const std::int64_t n = v.shape()[a];
+  const Tensor hit = equal(v, max(v, a, true));  // max refuses an empty axis
+  Shape index_shape(std::vector<std::int64_t>(static_cast<std::size_t>(v.rank()), 1));
+  index_shape[a] = n;
+  const Tensor index = to_dtype(reshape(arange(n), index_shape), v.dtype()).to(v.device());
+  const Tensor miss = full_like(index, static_cast<double>(n));
+  return -max(-where(hit, index, miss), a, keepdims);
+}
+
+Tensor argmin(const Tensor& x, int axis, bool keepdims) {
+  if (!x.defined()) throw std::invalid_argument("argmin: undefined input");
+  return argmax(-stop_gradient(x), axis, keepdims);
+}
+
+// Where a > b the value and gradient are a's, where a < b b's; at a tie the value is a (as
+// 0.5 a + 0.5 b, which equals it) and the gradient is shared, half to each, as PyTorch does.
+// A NaN in either operand gives NaN.
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  return where(greater(a, b), a, where(less(a, b), b, a * 0.5 + b * 0.5));
+}
+
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  return -maximum(-a, -b);
+}
+
+// The bounds are constants; inside [lo, hi], bounds included, the derivative is 1.
+Tensor clamp(const Tensor& x, double lo, double hi) {
+  if (!(lo <= hi))
+    throw std::invalid_argument("clamp: need lo <= hi, got [" + std::to_string(lo) + ", " +
+                                std::to_string(hi) + "]");
+  const Tensor low = scalar_like(x, lo), high = scalar_like(x, hi);
+  return where(less(x, low), low, where(greater(x, high), high, x));
 }
 
 Tensor squeeze(const Tensor& x, int axis) {

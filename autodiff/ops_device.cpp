@@ -30,7 +30,7 @@ const OpDef op_to_device{
     [](Inputs in, const Attrs& a, Outputs out) {
       out[0].impl()->device = a.device;
       out[0].impl()->storage = detail::make_pooled<Storage>(nbytes(in[0]), a.device);
-      cuda_backend::copy_bytes(out[0].raw_data(), a.device, in[0].raw_data(), in[0].device(),
+      cuda_backend::copy_bytes(out[0].mutable_raw_data(), a.device, in[0].raw_data(), in[0].device(),
                                nbytes(in[0]));
     },
     rules::linear_jvp,
@@ -51,7 +51,7 @@ Tensor Tensor::to(Device device) const {
 Tensor to_host(const Tensor& x) {
   if (x.device() == Device::cpu) return x;
   Tensor t = empty(x.shape(), x.dtype(), Device::cpu);
-  cuda_backend::copy_bytes(t.raw_data(), Device::cpu, x.raw_data(), x.device(), nbytes(x));
+  cuda_backend::copy_bytes(t.mutable_raw_data(), Device::cpu, x.raw_data(), x.device(), nbytes(x));
   return t;
 }
 
@@ -62,8 +62,11 @@ void relocate(Tensor& x, Device device) {
   cuda_backend::copy_bytes(storage->ptr, device, x.raw_data(), impl.device, nbytes(x));
   impl.storage = std::move(storage);
   impl.device = device;
-  for (Tensor& tangent : impl.tangents)
-    if (tangent.defined()) relocate(tangent, device);
+  for (int k = 0; k < TensorImpl::kMaxJvpDepth; ++k) {
+    Tensor tangent = impl.tangent(k);
+    if (!tangent.defined()) continue;
+    relocate(tangent, device);
+  }
 }
 
 bool cuda_built() {

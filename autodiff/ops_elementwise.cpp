@@ -177,7 +177,7 @@ const OpDef op_pow{
       if (out[0].device() == Device::cuda)
         return cuda_backend::unary(CU::pow_scalar, in[0], out[0], a.scalar);
       dispatch(out[0].dtype(), [&]<class T>() {
-        cpu::map_unary(in[0].data<T>(), out[0].data<T>(), out[0].numel(),
+        cpu::map_unary(in[0].data<T>(), out[0].mutable_data<T>(), out[0].numel(),
                        fn::PowScalar{a.scalar});
       });
     },

@@ -58,7 +58,7 @@ const OpDef op_silu_grad_column_sums{
           out[1] = empty(Shape{n}, in[0].dtype(), in[0].device());
           dispatch(in[0].dtype(), [&]<class T>() {
             cpu::silu_grad_and_column_sums(in[0].data<T>(), in[1].data<T>(), in[2].data<T>(),
-                                           out[0].data<T>(), out[1].data<T>(), m, n);
+                                           out[0].mutable_data<T>(), out[1].mutable_data<T>(), m, n);
           });
         },
     // dgz = dg silu'(z) + g dz silu''(z),  ddb = dgz's column sums.
@@ -90,9 +90,9 @@ const OpDef op_linear_silu{
           out[1] = empty(out[0].shape(), out[0].dtype(), out[0].device());
           out[2] = empty(out[0].shape(), out[0].dtype(), out[0].device());
           dispatch(out[0].dtype(), [&]<class T>() {
-            T* z = out[1].data<T>();
+            T* z = out[1].mutable_data<T>();
             rules::affine_cpu<T>(in, z);
-            cpu::map_unary2(z, out[0].data<T>(), out[2].data<T>(), out[0].numel(),
+            cpu::map_unary2(z, out[0].mutable_data<T>(), out[2].mutable_data<T>(), out[0].numel(),
                             fn::SiluAndDenominator{});
           });
         },
@@ -141,7 +141,7 @@ Tensor linear_silu(const Tensor& x, const Tensor& w, const Tensor& b) {
   bool tangent = false;
   for (int k = 0; k < detail::tangent_depth(); ++k)
     for (const Tensor* p : {&x, &w, &b})
-      tangent |= p->impl()->tangents[static_cast<std::size_t>(k)].defined();
+      tangent |= p->impl()->tangent(k).defined();
   Tape* tape = recording() ? Tape::active() : nullptr;
   const bool taped = tape && (tape->tracks(x) || tape->tracks(w) || tape->tracks(b));
   if (tangent || !taped) return silu(linear(x, w, b));

@@ -55,7 +55,7 @@ const OpDef op_matmul{
       dispatch(out[0].dtype(), [&]<class T>() {
         const T* a = in[0].data<T>();
         const T* b = in[1].data<T>();
-        T* c = out[0].data<T>();
+        T* c = out[0].mutable_data<T>();
         for (std::int64_t i = 0; i < d.batch; ++i)
           kernels::cpu::gemm<T>(at.trans_a, at.trans_b, d.m, d.n, d.k, T(1), a + i * d.m * d.k, lda,
                                 b + i * d.k * d.n, ldb, T(0), c + i * d.m * d.n, d.n);
@@ -82,7 +82,7 @@ const OpDef op_linear{
     "linear", [](Inputs in, const Attrs&) { return rules::affine_shape(in, "linear"); },
     [](Inputs in, const Attrs&, Outputs out) {
       if (out[0].device() == Device::cuda) return cuda_backend::linear(in[0], in[1], in[2], out[0]);
-      dispatch(out[0].dtype(), [&]<class T>() { rules::affine_cpu<T>(in, out[0].data<T>()); });
+      dispatch(out[0].dtype(), [&]<class T>() { rules::affine_cpu<T>(in, out[0].mutable_data<T>()); });
     },
     [](const Saved& s, Inputs t) -> TensorList { return rules::affine_tangent(s.in, t); },
     // dx = g w, dw = g^T x, db = the column sums of g.
@@ -96,7 +96,46 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   return apply(op_linear, {x, w, b});
 }
 
+namespace {
+
+// Batches of any rank, NumPy's rule: a [..., m, k] @ b [..., k, n] with the leading axes
+// broadcast against each other (a 2-D operand is one matrix for the whole batch). Written
+// with the primitive's 3-D batched form: each operand is broadcast to the batch shape (a copy
+// only where it needs one), flattened to [batch, rows, cols], multiplied, and the result given
+// the batch shape back.
+Tensor batched_matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  const Shape &sa = a.shape(), &sb = b.shape();
+  const auto leading = [](const Shape& s) {
+    Shape l;
+    for (int d = 0; d + 2 < s.rank(); ++d) l.push_back(s[d]);
+    return l;
+  };
+  const Shape batch = broadcast_shapes(leading(sa), leading(sb), "matmul (batch axes)");
+  const auto to_batch = [&](const Tensor& x) {
+    Shape full = batch, flat{batch.numel()};
+    for (int d = x.rank() - 2; d < x.rank(); ++d) {
+      full.push_back(x.shape()[d]);
+      flat.push_back(x.shape()[d]);
+    }
+    return reshape(broadcast_to(x, full), flat);
+  };
+  Attrs at;
+  at.trans_a = trans_a;
+  at.trans_b = trans_b;
+  const Tensor y = apply(op_matmul, {to_batch(a), to_batch(b)}, at);
+  Shape out = batch;
+  out.push_back(y.size(1));
+  out.push_back(y.size(2));
+  return reshape(y, out);
+}
+
+}  // namespace
+
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  if (a.defined() && b.defined() && a.rank() >= 2 && b.rank() >= 2 &&
+      (a.rank() > 3 || b.rank() > 3 || a.rank() != b.rank() ||
+       (a.rank() == 3 && a.size(0) != b.size(0))))
+    return batched_matmul(a, b, trans_a, trans_b);
   Attrs at;
   at.trans_a = trans_a;
   at.trans_b = trans_b;

@@ -36,9 +36,9 @@ void reduce_forward(Inputs in, const Attrs& a, Outputs out) {
   if (out[0].device() == Device::cuda) return cuda_backend::reduce(C, in[0], a.axis, out[0]);
   const cpu::AxisView v = axis_view(in[0].shape(), a.axis);
   if (out[0].dtype() == DType::f32)
-    K(in[0].data<float>(), out[0].data<float>(), v);
+    K(in[0].data<float>(), out[0].mutable_data<float>(), v);
   else
-    K64(in[0].data<double>(), out[0].data<double>(), v);
+    K64(in[0].data<double>(), out[0].mutable_data<double>(), v);
 }
 
 }  // namespace

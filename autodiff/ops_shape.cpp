@@ -53,7 +53,7 @@ const OpDef op_broadcast_to{
         return cuda_backend::nary(cuda_backend::Nary::copy, in, out[0]);
       dispatch(out[0].dtype(), [&]<class T>() {
         cpu::map_broadcast<T, 1>({in[0].data<T>()}, {in[0].shape().data()}, {in[0].rank()},
-                                 out[0].data<T>(), out[0].shape().data(), out[0].rank(), Copy{});
+                                 out[0].mutable_data<T>(), out[0].shape().data(), out[0].rank(), Copy{});
       });
     },
     rules::linear_jvp,
@@ -93,7 +93,7 @@ const OpDef op_sum_to{
     [](Inputs in, const Attrs& a, Outputs out) {
       if (out[0].device() == Device::cuda) return cuda_backend::sum_to(in[0], out[0]);
       dispatch(out[0].dtype(),
-               [&]<class T>() { sum_to_kernel<T>(in[0], a.shape, out[0].data<T>()); });
+               [&]<class T>() { sum_to_kernel<T>(in[0], a.shape, out[0].mutable_data<T>()); });
     },
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) { out[0] = broadcast_to(g[0], s.in[0].shape()); }};
@@ -119,7 +119,7 @@ const OpDef op_permute{
     [](Inputs in, const Attrs& a, Outputs out) {
       if (out[0].device() == Device::cuda)
         return cuda_backend::permute(in[0], a.perm.span(), out[0]);
-      cpu::permute(in[0].raw_data(), out[0].raw_data(), dtype_size(out[0].dtype()),
+      cpu::permute(in[0].raw_data(), out[0].mutable_raw_data(), dtype_size(out[0].dtype()),
                    in[0].shape().span(), a.perm.span());
     },
     rules::linear_jvp,
@@ -140,7 +140,7 @@ const OpDef op_slice{
         return cuda_backend::slice_axis(in[0], out[0], prod(s, 0, a.axis), s[a.axis],
                                         prod(s, a.axis + 1, s.rank()), a.start,
                                         a.count);
-      cpu::slice_axis(in[0].raw_data(), out[0].raw_data(),
+      cpu::slice_axis(in[0].raw_data(), out[0].mutable_raw_data(),
                       dtype_size(out[0].dtype()), prod(s, 0, a.axis), s[a.axis],
                       prod(s, a.axis + 1, s.rank()), a.start, a.count);
     },
@@ -161,7 +161,7 @@ const OpDef op_pad{
       if (out[0].device() == Device::cuda)
         return cuda_backend::pad_axis(in[0], out[0], prod(s, 0, a.axis), a.length,
                                       prod(s, a.axis + 1, s.rank()), a.start, in[0].size(a.axis));
-      cpu::pad_axis(in[0].raw_data(), out[0].raw_data(), dtype_size(out[0].dtype()),
+      cpu::pad_axis(in[0].raw_data(), out[0].mutable_raw_data(), dtype_size(out[0].dtype()),
                     prod(s, 0, a.axis), a.length, prod(s, a.axis + 1, s.rank()), a.start,
                     in[0].size(a.axis));
     },
@@ -196,7 +196,7 @@ const OpDef op_concat{
         if (out[0].device() == Device::cuda)
           return cuda_backend::concat_axis(in, lens, out[0], prod(s, 0, a.axis),
                                            prod(s, a.axis + 1, s.rank()));
-        cpu::concat_axis(parts, lens, out[0].raw_data(), dtype_size(out[0].dtype()),
+        cpu::concat_axis(parts, lens, out[0].mutable_raw_data(), dtype_size(out[0].dtype()),
                          prod(s, 0, a.axis), prod(s, a.axis + 1, s.rank()));
       };
       // On the stack for up to TensorList::kInline parts (the usual two or three), so the op

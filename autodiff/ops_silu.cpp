@@ -145,7 +145,7 @@ const OpDef op_silu_keeping_denominator{
           require_cpu("silu_keeping_denominator", in[0]);
           out[1] = like(in[0]);
           dispatch(in[0].dtype(), [&]<class T>() {
-            cpu::map_unary2(in[0].data<T>(), out[0].data<T>(), out[1].data<T>(), in[0].numel(),
+            cpu::map_unary2(in[0].data<T>(), out[0].mutable_data<T>(), out[1].mutable_data<T>(), in[0].numel(),
                             fn::SiluAndDenominator{});
           });
         },
@@ -172,8 +172,8 @@ const OpDef op_silu_with_tangent_vjp{
           out[1] = like(in[0]);
           dispatch(in[0].dtype(), [&]<class T>() {
             cpu::silu_with_tangent_vjp(in[0].data<T>(), in[4].data<T>(), in[1].data<T>(),
-                                       in[2].data<T>(), in[3].data<T>(), out[0].data<T>(),
-                                       out[1].data<T>(), in[0].numel());
+                                       in[2].data<T>(), in[3].data<T>(), out[0].mutable_data<T>(),
+                                       out[1].mutable_data<T>(), in[0].numel());
           });
         },
     // dgx = dgy s' + (gy s'' + gty tx s''') dx + (dgty tx + gty dtx) s'',
@@ -226,8 +226,8 @@ const OpDef op_silu_with_tangent{
           out[1] = like(in[0]);
           out[2] = like(in[0]);
           dispatch(in[0].dtype(), [&]<class T>() {
-            cpu::silu_with_tangent(in[0].data<T>(), in[1].data<T>(), out[0].data<T>(),
-                                   out[2].data<T>(), out[1].data<T>(), in[0].numel());
+            cpu::silu_with_tangent(in[0].data<T>(), in[1].data<T>(), out[0].mutable_data<T>(),
+                                   out[2].mutable_data<T>(), out[1].mutable_data<T>(), in[0].numel());
           });
         },
     // dy = silu'(x) dx,  dty = silu''(x) tx dx + silu'(x) dtx.
@@ -301,7 +301,7 @@ Tensor silu(const Tensor& x) {
         detail::TangentsOff the_tangent_is_an_input;
         r = apply_all(op_silu_with_tangent, {x, tx});
       }
-      r[0].impl()->tangents[0] = std::move(r[1]);
+      r[0].impl()->set_tangent(0, std::move(r[1]));
       return std::move(r[0]);
     } else if (Tape* tape = recording() ? Tape::active() : nullptr; tape && tape->tracks(x)) {
       return std::move(apply_all(op_silu_keeping_denominator, {x})[0]);

@@ -3,8 +3,10 @@
 #include "flowtape/autodiff/tape.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -50,6 +52,7 @@ Tape::Tape() : id_(g_next_tape_id.fetch_add(1)) {
   if (Lists* spare = spare_lists()) {
     nodes_.swap(spare->nodes);
     leaves_.swap(spare->leaves);
+    versions_.swap(spare->versions);
   }
 }
 
@@ -57,8 +60,10 @@ Tape::~Tape() {
   if (t_active == this) t_active = nullptr;
   nodes_.clear();  // frees what the step kept
   leaves_.clear();
+  versions_.clear();
   Lists* spare = spare_lists();
   if (!spare) return;
+  if (versions_.capacity() > spare->versions.capacity()) spare->versions.swap(versions_);
   if (nodes_.capacity() > spare->nodes.capacity() && nodes_.capacity() <= kMaxSpareNodes)
     spare->nodes.swap(nodes_);
   if (leaves_.capacity() > spare->leaves.capacity()) spare->leaves.swap(leaves_);
@@ -70,6 +75,7 @@ bool recording() { return t_active != nullptr && !t_no_grad; }
 void Tape::reset() {
   nodes_.clear();
   leaves_.clear();
+  versions_.clear();
   leaf_filter_ = 0;
   num_slots_ = 0;
   id_ = g_next_tape_id.fetch_add(1);
@@ -110,25 +116,35 @@ void Tape::watch(std::span<const Tensor> xs) {
   for (const Tensor& x : xs) watch(x);
 }
 
-void Tape::record(const OpDef& op, TensorList inputs, const TensorList& outputs,
-                  const Attrs& attrs) {
+void Tape::record(const OpDef& op, TensorList inputs, Inputs outputs, const Attrs& attrs) {
   for (int k = 0; k < op.outputs; ++k) new_slot(*outputs[static_cast<std::size_t>(k)].impl());
-  nodes_.push_back(Node{&op, std::move(inputs), outputs, attrs});
+  const std::size_t first_version = versions_.size();
+  for (const Tensor& x : inputs) versions_.push_back(x.impl()->storage->version);
+  for (const Tensor& y : outputs) versions_.push_back(y.impl()->storage->version);
+  Node& node = nodes_.emplace_back(&op, std::move(inputs), std::array<Tensor, OpDef::kMaxOutputs>{},
+                                   attrs, first_version);
+  std::copy(outputs.begin(), outputs.end(), node.outputs.begin());
+}
+
+void Tape::check_unwritten(const Node& node) const {
+  std::size_t v = node.first_version;
+  const auto check = [&](const Tensor& t, const char* role, std::size_t index) {
+    if (t.impl()->storage->version == versions_[v++]) return;
+    const std::int64_t slot = slot_of(t);
+    throw std::logic_error(
+        "gradient: " + std::string(role) + " " + std::to_string(index) + " of the recorded op '" +
+        node.op->name + "' (" + t.str() + (slot >= 0 ? ", slot %" + std::to_string(slot) : "") +
+        ") was written in place (mutable_data) after the op was recorded, so its rule would "
+        "read the new values; write into a copy, or compute it again after the write");
+  };
+  for (std::size_t j = 0; j < node.inputs.size(); ++j) check(node.inputs[j], "input", j);
+  const auto n = static_cast<std::size_t>(node.op->outputs + node.op->residuals);
+  for (std::size_t k = 0; k < n; ++k) check(node.outputs[k], "output", k);
 }
 
 std::vector<Tensor> Tape::gradient(const Tensor& y, std::span<const Tensor> wrt,
                                    const GradientOptions& options) {
-  return gradient_from(y, wrt, options, 0);
-}
-
-std::vector<Tensor> Tape::gradient_from(const Tensor& y, std::span<const Tensor> wrt,
-                                        const GradientOptions& options, std::size_t first_node) {
   if (!y.defined()) throw std::invalid_argument("gradient: the output tensor is undefined");
-  for (std::size_t i = 0; i < wrt.size(); ++i)
-    if (!tracks(wrt[i]))
-      throw std::invalid_argument("gradient: argument " + std::to_string(i) + " (" + wrt[i].str() +
-                                  ") is not watched on this tape; call tape.watch() on it before "
-                                  "computing with it");
   Tensor seed = options.seed;
   if (!seed.defined()) {
     if (y.numel() != 1)
@@ -136,66 +152,96 @@ std::vector<Tensor> Tape::gradient_from(const Tensor& y, std::span<const Tensor>
                                   ", not a scalar; pass GradientOptions::seed (a cotangent of "
                                   "that shape) or reduce it first");
     seed = ones_like(y);
-  } else if (!(seed.shape() == y.shape()) || seed.dtype() != y.dtype()) {
-    throw std::invalid_argument("gradient: the seed " + seed.str() + " does not match the output " +
-                                y.str());
   }
+  return gradient_from({&y, 1}, {&seed, 1}, wrt, options.create_graph, 0);
+}
+
+std::vector<Tensor> Tape::gradient_from(std::span<const Tensor> ys, std::span<const Tensor> seeds,
+                                        std::span<const Tensor> wrt, bool create_graph,
+                                        std::size_t first_node) {
+  for (std::size_t i = 0; i < ys.size(); ++i) {
+    if (!ys[i].defined()) throw std::invalid_argument("gradient: the output tensor is undefined");
+    if (!(seeds[i].shape() == ys[i].shape()) || seeds[i].dtype() != ys[i].dtype())
+      throw std::invalid_argument("gradient: the seed " + seeds[i].str() +
+                                  " does not match the output " + ys[i].str());
+  }
+  for (std::size_t i = 0; i < wrt.size(); ++i)
+    if (!tracks(wrt[i]))
+      throw std::invalid_argument("gradient: argument " + std::to_string(i) + " (" + wrt[i].str() +
+                                  ") is not watched on this tape; call tape.watch() on it before "
+                                  "computing with it");
 
   std::vector<Tensor> adjoint(static_cast<std::size_t>(num_slots_));
   std::vector<Tensor> result(wrt.size());
-  if (tracks(y)) {
-    adjoint[static_cast<std::size_t>(slot_of(y))] = seed;
+  bool reached_an_output = false;
+  for (std::size_t i = 0; i < ys.size(); ++i) {
+    const std::int64_t slot = slot_of(ys[i]);
+    if (slot < 0) continue;
+    Tensor& a = adjoint[static_cast<std::size_t>(slot)];
+    a = a.defined() ? add(a, seeds[i]) : seeds[i];  // an output named twice gets both
+    reached_an_output = true;
+  }
+  if (reached_an_output) {
     // Adjoints the caller asked for outlive the walk (a flag per slot: one heap call, where a
     // hash set made one per entry).
     std::vector<char> kept(static_cast<std::size_t>(num_slots_), 0);
     for (const Tensor& w : wrt) kept[static_cast<std::size_t>(slot_of(w))] = 1;
 
     const bool previous_no_grad = t_no_grad;
-    t_no_grad = !options.create_graph;
+    t_no_grad = !create_graph;
     try {
       // Nodes appended by create_graph land past `end` and are not walked.
       const std::size_t end = nodes_.size();
       std::vector<Tensor> grads;
       std::vector<char> wanted;
-      auto adjoint_of = [&](const Tensor& x) -> Tensor& {
-        return adjoint[static_cast<std::size_t>(slot_of(x))];
+      std::vector<std::int64_t> slots;  // the node's inputs' slots (-1: untracked)
+      const auto adjoint_at = [&](std::int64_t slot) -> Tensor& {
+        return adjoint[static_cast<std::size_t>(slot)];
       };
-      // The adjoint of an output, moved out of the table unless the caller asked for it.
-      auto take = [&](const Tensor& x) -> Tensor {
-        Tensor& a = adjoint_of(x);
-        return kept[static_cast<std::size_t>(slot_of(x))] ? a : std::move(a);
-      };
-      TensorList g;
+      // The outputs' adjoints, each moved out of the table unless the caller asked for it.
+      std::array<Tensor, TensorList::kInline> g;
       for (std::size_t i = end; i-- > first_node;) {
         const std::size_t n_out = static_cast<std::size_t>(nodes_[i].op->outputs);
         bool reached = false;
-        for (std::size_t k = 0; k < n_out; ++k)
-          reached |= adjoint_of(nodes_[i].outputs[k]).defined();
+        for (std::size_t k = 0; k < n_out; ++k) {
+          const std::int64_t slot = slot_of(nodes_[i].outputs[k]);
+          Tensor& a = adjoint_at(slot);
+          reached |= a.defined();
+          g[k] = kept[static_cast<std::size_t>(slot)] ? a : std::move(a);
+        }
         if (!reached) continue;
-        g = TensorList(n_out);
-        for (std::size_t k = 0; k < n_out; ++k) g[k] = take(nodes_[i].outputs[k]);
         // With create_graph the rules record new nodes, which may reallocate nodes_: then the
         // node's handles are copied first. Without it nothing is recorded during the walk and
         // the node can be read in place (saving a copy of its handles per node).
-        Node copied{};
-        if (options.create_graph) copied = nodes_[i];
-        const Node& node = options.create_graph ? copied : nodes_[i];
+        std::optional<Node> copied;
+        if (create_graph) copied = nodes_[i];
+        const Node& node = copied ? *copied : nodes_[i];
         const TensorList& inputs = node.inputs;
         const OpDef& op = *node.op;
         grads.assign(inputs.size(), Tensor());
         wanted.assign(inputs.size(), 0);
+        slots.resize(inputs.size());
         bool any = false;
-        for (std::size_t j = 0; j < inputs.size(); ++j) any |= (wanted[j] = tracks(inputs[j]));
-        if (!any) continue;
+        for (std::size_t j = 0; j < inputs.size(); ++j) {
+          slots[j] = slot_of(inputs[j]);
+          any |= (wanted[j] = slots[j] >= 0);
+        }
+        if (!any) {
+          for (std::size_t k = 0; k < n_out; ++k) g[k] = Tensor();
+          continue;
+        }
+        check_unwritten(node);
         Grads sink{grads, wanted};
-        op.vjp(Saved{op, inputs, node.outputs, node.attrs}, g, sink);
+        const Inputs outputs(node.outputs.data(), static_cast<std::size_t>(op.outputs + op.residuals));
+        op.vjp(Saved{op, inputs, outputs, node.attrs}, Inputs(g.data(), n_out), sink);
+        for (std::size_t k = 0; k < n_out; ++k) g[k] = Tensor();
         for (std::size_t j = 0; j < inputs.size(); ++j) {
           if (!wanted[j] || !grads[j].defined()) continue;
           if (!(grads[j].shape() == inputs[j].shape()))
             throw std::logic_error(std::string("internal error: the VJP rule of '") + op.name +
                                    "' returned a cotangent of shape " + grads[j].shape().str() +
                                    " for an input of shape " + inputs[j].shape().str());
-          Tensor& acc = adjoint[static_cast<std::size_t>(slot_of(inputs[j]))];
+          Tensor& acc = adjoint_at(slots[j]);
           acc = acc.defined() ? add(acc, grads[j]) : grads[j];
         }
       }

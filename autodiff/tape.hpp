@@ -12,6 +12,7 @@
 //   Tensor dw = tape.gradient(loss, {w})[0];
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -70,17 +71,21 @@ class Tape {
 
   // --- engine internals (used by apply() and the verbs) -------------------------------------
   // Appends a node for `outputs = op(inputs)` and gives each differentiable output a slot.
-  void record(const OpDef& op, TensorList inputs, const TensorList& outputs, const Attrs& attrs);
-  // The backward walk over nodes [first_node, end).
-  std::vector<Tensor> gradient_from(const Tensor& y, std::span<const Tensor> wrt,
-                                    const GradientOptions& options, std::size_t first_node);
+  void record(const OpDef& op, TensorList inputs, Inputs outputs, const Attrs& attrs);
+  // The backward walk over nodes [first_node, end) from outputs ys with cotangents seeds (one
+  // each), recording the rules' ops when create_graph is set.
+  std::vector<Tensor> gradient_from(std::span<const Tensor> ys, std::span<const Tensor> seeds,
+                                    std::span<const Tensor> wrt, bool create_graph,
+                                    std::size_t first_node);
 
  private:
   struct Node {
     const OpDef* op;
     TensorList inputs;
-    TensorList outputs;  // the differentiable ones, then the residuals (see OpDef)
+    // The differentiable outputs, then the residuals (see OpDef); op->outputs + residuals used.
+    std::array<Tensor, OpDef::kMaxOutputs> outputs;
     Attrs attrs;
+    std::size_t first_version;  // where its tensors' versions start in versions_
   };
   // A watched tensor and its slot. Watched tensors are shared (a model's parameters, which
   // several threads may differentiate at once), so the tape keeps their slots here instead of
@@ -92,17 +97,22 @@ class Tape {
   struct Lists {
     std::vector<Node> nodes;
     std::vector<Leaf> leaves;
+    std::vector<std::uint32_t> versions;
   };
   // x's adjoint slot on this tape, or -1.
   std::int64_t slot_of(const Tensor& x) const;
   std::int64_t new_slot(TensorImpl& t);
   static std::uint64_t filter_bit(const TensorImpl* impl);
+  // Throws, naming the tensor, if one the node keeps was written since it was recorded.
+  void check_unwritten(const Node& node) const;
   static Lists* spare_lists();
 
   std::uint64_t id_;
   std::int64_t num_slots_ = 0;
   std::vector<Node> nodes_;
   std::vector<Leaf> leaves_;
+  // The storage version (Storage::version) of each input and output of each node, as recorded.
+  std::vector<std::uint32_t> versions_;
   std::uint64_t leaf_filter_ = 0;  // one bit per watched address: most misses cost one test
 };
 

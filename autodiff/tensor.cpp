@@ -59,8 +59,10 @@ std::int64_t Tensor::size(int axis) const {
 }
 
 template <class T>
-T* Tensor::data() {
-  return const_cast<T*>(static_cast<const Tensor*>(this)->data<T>());
+T* Tensor::mutable_data() {
+  T* p = const_cast<T*>(static_cast<const Tensor*>(this)->data<T>());
+  ++impl_->storage->version;
+  return p;
 }
 
 template <class T>
@@ -74,12 +76,16 @@ const T* Tensor::data() const {
   return static_cast<const T*>(t.storage->ptr);
 }
 
-template float* Tensor::data<float>();
-template double* Tensor::data<double>();
+template float* Tensor::mutable_data<float>();
+template double* Tensor::mutable_data<double>();
 template const float* Tensor::data<float>() const;
 template const double* Tensor::data<double>() const;
 
-void* Tensor::raw_data() { return checked(impl_).storage->ptr; }
+void* Tensor::mutable_raw_data() {
+  Storage& s = *checked(impl_).storage;
+  ++s.version;
+  return s.ptr;
+}
 const void* Tensor::raw_data() const { return checked(impl_).storage->ptr; }
 
 double Tensor::at(std::int64_t i) const {
@@ -119,7 +125,7 @@ std::vector<double> Tensor::to_vector() const {
 bool Tensor::has_tangent() const { return tangent().defined(); }
 Tensor Tensor::tangent() const {
   const int depth = detail::tangent_depth();
-  return impl_ && depth > 0 ? impl_->tangents[static_cast<std::size_t>(depth - 1)] : Tensor();
+  return impl_ && depth > 0 ? impl_->tangent(depth - 1) : Tensor();
 }
 
 std::string Tensor::str() const {
@@ -144,7 +150,7 @@ Tensor full(const Shape& shape, double value, DType dtype, Device device) {
     return t;
   }
   dispatch(dtype, [&]<class T>() {
-    T* p = t.data<T>();
+    T* p = t.mutable_data<T>();
     const T v = static_cast<T>(value);
     for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = v;
   });
@@ -157,7 +163,7 @@ Tensor zeros(const Shape& shape, DType dtype, Device device) {
     cuda_backend::zero(t);
     return t;
   }
-  std::memset(t.raw_data(), 0, static_cast<std::size_t>(shape.numel()) * dtype_size(dtype));
+  std::memset(t.mutable_raw_data(), 0, static_cast<std::size_t>(shape.numel()) * dtype_size(dtype));
   return t;
 }
 
@@ -175,7 +181,7 @@ Tensor arange(double start, double stop, double step, DType dtype) {
   const auto n = static_cast<std::int64_t>(std::max(0.0, std::ceil(span)));
   Tensor t = empty(Shape{n}, dtype);
   dispatch(dtype, [&]<class T>() {
-    T* p = t.data<T>();
+    T* p = t.mutable_data<T>();
     for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
   });
   return t;
@@ -190,7 +196,7 @@ Tensor from_vector(std::span<const double> values, const Shape& shape, DType dty
                                 std::to_string(shape.numel()) + " elements)");
   Tensor t = empty(shape, dtype);
   dispatch(dtype, [&]<class T>() {
-    T* p = t.data<T>();
+    T* p = t.mutable_data<T>();
     for (std::size_t i = 0; i < values.size(); ++i) p[i] = static_cast<T>(values[i]);
   });
   return t;
@@ -201,7 +207,7 @@ Tensor from_vector(std::span<const float> values, const Shape& shape) {
     throw std::invalid_argument("from_vector: " + std::to_string(values.size()) +
                                 " values cannot fill shape " + shape.str());
   Tensor t = empty(shape, DType::f32);
-  std::memcpy(t.raw_data(), values.data(), values.size() * sizeof(float));
+  std::memcpy(t.mutable_raw_data(), values.data(), values.size() * sizeof(float));
   return t;
 }
 
@@ -211,7 +217,7 @@ Tensor randn(const Shape& shape, Generator& gen, DType dtype, Device device) {
     cuda_backend::fill_normal(t, gen);
     return t;
   }
-  dispatch(dtype, [&]<class T>() { gen.fill_normal(t.data<T>(), t.numel()); });
+  dispatch(dtype, [&]<class T>() { gen.fill_normal(t.mutable_data<T>(), t.numel()); });
   return t;
 }
 
@@ -221,7 +227,7 @@ Tensor rand(const Shape& shape, Generator& gen, DType dtype, Device device) {
     cuda_backend::fill_uniform(t, gen);
     return t;
   }
-  dispatch(dtype, [&]<class T>() { gen.fill_uniform(t.data<T>(), t.numel()); });
+  dispatch(dtype, [&]<class T>() { gen.fill_uniform(t.mutable_data<T>(), t.numel()); });
   return t;
 }
 
@@ -234,7 +240,7 @@ Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DTyp
     return rand(shape, gen, dtype, device) * (high - low) + low;
   Tensor t = rand(shape, gen, dtype);
   dispatch(dtype, [&]<class T>() {
-    T* p = t.data<T>();
+    T* p = t.mutable_data<T>();
     for (std::int64_t i = 0; i < t.numel(); ++i)
       p[i] = static_cast<T>(low + (high - low) * static_cast<double>(p[i]));
   });
@@ -244,18 +250,18 @@ Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DTyp
 Tensor alias(const Tensor& x, int depth) {
   auto impl = detail::make_pooled<TensorImpl>(*x.impl());
   for (int k = std::max(depth, 1); k <= TensorImpl::kMaxJvpDepth; ++k)
-    impl->tangents[static_cast<std::size_t>(k - 1)] = Tensor();
+    impl->set_tangent(k - 1, Tensor());
   return Tensor(std::move(impl));
 }
 
 Tensor copy(const Tensor& x) {
   Tensor t = empty(x.shape(), x.dtype(), x.device());
   if (x.device() == Device::cuda) {
-    cuda_backend::copy_bytes(t.raw_data(), Device::cuda, x.raw_data(), Device::cuda,
+    cuda_backend::copy_bytes(t.mutable_raw_data(), Device::cuda, x.raw_data(), Device::cuda,
                              static_cast<std::size_t>(x.numel()) * dtype_size(x.dtype()));
     return t;
   }
-  std::memcpy(t.raw_data(), x.raw_data(), static_cast<std::size_t>(x.numel()) * dtype_size(x.dtype()));
+  std::memcpy(t.mutable_raw_data(), x.raw_data(), static_cast<std::size_t>(x.numel()) * dtype_size(x.dtype()));
   return t;
 }
 
@@ -269,7 +275,7 @@ Tensor to_dtype(const Tensor& x, DType dtype) {
   dispatch(x.dtype(), [&]<class S>() {
     dispatch(dtype, [&]<class D>() {
       const S* s = x.data<S>();
-      D* d = t.data<D>();
+      D* d = t.mutable_data<D>();
       for (std::int64_t i = 0; i < x.numel(); ++i) d[i] = static_cast<D>(s[i]);
     });
   });

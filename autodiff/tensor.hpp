@@ -34,13 +34,16 @@ class Tensor {
   Device device() const;
 
   // Typed access to the elements; throws if T is not the tensor's dtype or the data is not
-  // on the CPU. Writing through data() changes every handle that shares the buffer.
-  template <class T>
-  T* data();
+  // on the CPU. data() reads. mutable_data() writes, through every handle that shares the
+  // buffer, and counts as a write: a tape that recorded the tensor before refuses to
+  // differentiate through it afterwards (Storage::version), as its rules would read the new
+  // values. The raw forms do the same without the checks, on any device.
   template <class T>
   const T* data() const;
-  void* raw_data();
+  template <class T>
+  T* mutable_data();
   const void* raw_data() const;
+  void* mutable_raw_data();
 
   double item() const;                    // the single element of a one-element tensor
   double at(std::int64_t flat) const;     // element by flat row-major index, as double
@@ -69,6 +72,9 @@ struct Storage {
   void* ptr = nullptr;
   std::size_t bytes = 0;
   Device device = Device::cpu;
+  // How many times the buffer has been handed out for writing (Tensor::mutable_data): a tape
+  // notes it for each tensor it records and checks it before using the tensor again.
+  std::uint32_t version = 0;
   Storage(std::size_t nbytes, Device dev);
   ~Storage();
   Storage(const Storage&) = delete;
@@ -90,11 +96,48 @@ struct TensorImpl {
   // Autodiff metadata, written only into tensors an op has just made, never into a watched
   // one (a tape keeps its watched tensors' slots itself): the op that computed this tensor was
   // recorded on tape `tape_id` (if that tape is still the active one), which gave it adjoint
-  // slot `slot`; tangents[k] is its tangent for the jvp() at nesting depth k + 1.
+  // slot `slot`; tangent(k) is its tangent for the jvp() at nesting depth k + 1.
   static constexpr int kMaxJvpDepth = 4;
   std::uint64_t tape_id = 0;
   std::int64_t slot = -1;
-  std::array<Tensor, kMaxJvpDepth> tangents;
+  const Tensor& tangent(int k) const { return k == 0 ? tangent_ : deeper_.at(k); }
+  void set_tangent(int k, Tensor t) {
+    if (k == 0)
+      tangent_ = std::move(t);
+    else
+      deeper_.set(k, std::move(t));
+  }
+
+ private:
+  // Depth 1 is held here; deeper tangents, which only nested jvp() calls make, out of line,
+  // so that every tensor does not carry (and construct and destroy) four handles.
+  class DeeperTangents {
+   public:
+    DeeperTangents() = default;
+    DeeperTangents(const DeeperTangents& o)
+        : p_(o.p_ ? std::make_unique<Array>(*o.p_) : nullptr) {}
+    DeeperTangents& operator=(const DeeperTangents& o) {
+      p_ = o.p_ ? std::make_unique<Array>(*o.p_) : nullptr;
+      return *this;
+    }
+    const Tensor& at(int k) const {
+      static const Tensor none;
+      return p_ ? (*p_)[static_cast<std::size_t>(k - 1)] : none;
+    }
+    void set(int k, Tensor t) {
+      if (!p_) {
+        if (!t.defined()) return;
+        p_ = std::make_unique<Array>();
+      }
+      (*p_)[static_cast<std::size_t>(k - 1)] = std::move(t);
+    }
+
+   private:
+    using Array = std::array<Tensor, kMaxJvpDepth - 1>;
+    std::unique_ptr<Array> p_;
+  };
+  Tensor tangent_;
+  DeeperTangents deeper_;
 };
 
 // --- creation -------------------------------------------------------------------------------

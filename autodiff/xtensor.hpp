@@ -33,16 +33,17 @@ Tensor from_xtensor(const xt::xexpression<E>& expr) {
   Shape s;
   for (auto d : a.shape()) s.push_back(static_cast<std::int64_t>(d));
   Tensor t = empty(s, dtype_of<T>());
-  std::copy(a.begin(), a.end(), t.data<T>());
+  std::copy(a.begin(), a.end(), t.mutable_data<T>());
   return t;
 }
 
-// An xtensor view of x's buffer (no copy). Writes go to the tensor; the view must not
+// An xtensor view of x's buffer (no copy). Writes go to the tensor (making the view counts as a
+// write, as mutable_data does); the view must not
 // outlive x.
 template <class T>
 auto view(Tensor& x) {
   std::vector<std::size_t> shape(x.shape().begin(), x.shape().end());
-  return xt::adapt(x.data<T>(), static_cast<std::size_t>(x.numel()), xt::no_ownership(), shape);
+  return xt::adapt(x.mutable_data<T>(), static_cast<std::size_t>(x.numel()), xt::no_ownership(), shape);
 }
 
 }  // namespace flowtape

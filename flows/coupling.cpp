@@ -22,7 +22,7 @@ Tensor take_rows(const Tensor& x, const std::vector<std::int64_t>& indices) {
   Tensor out = empty(out_shape, x.dtype());
   const std::int64_t row_bytes = (rows == 0 ? 0 : x.numel() / rows) * dtype_size(x.dtype());
   const auto* src = static_cast<const char*>(x.raw_data());
-  auto* dst = static_cast<char*>(out.raw_data());
+  auto* dst = static_cast<char*>(out.mutable_raw_data());
   for (std::size_t i = 0; i < indices.size(); ++i) {
     const std::int64_t r = indices[i];
     if (r < 0 || r >= rows) {

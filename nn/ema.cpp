@@ -36,7 +36,7 @@ void EMA::update(const std::vector<Tensor>& params) {
       continue;
     }
     dispatch(params[i].dtype(), [&]<class T>() {
-      T* s = shadow_[i].data<T>();
+      T* s = shadow_[i].mutable_data<T>();
       const T* p = params[i].data<T>();
       const T d = static_cast<T>(decay_), c = static_cast<T>(1 - decay_);
       for (std::int64_t j = 0; j < params[i].numel(); ++j) s[j] = d * s[j] + c * p[j];

@@ -103,9 +103,9 @@ void SGD::update(std::size_t i, const Tensor& grad) {
     return cuda_backend::sgd_update(param, grad, momentum_ ? &(*momentum_)[i] : nullptr, lr_,
                                     o_.weight_decay, o_.momentum, o_.nesterov);
   dispatch(param.dtype(), [&]<class T>() {
-    T* p = param.data<T>();
+    T* p = param.mutable_data<T>();
     const T* g = grad.data<T>();
-    T* buf = momentum_ ? (*momentum_)[i].data<T>() : nullptr;
+    T* buf = momentum_ ? (*momentum_)[i].mutable_data<T>() : nullptr;
     const T lr = static_cast<T>(lr_), wd = static_cast<T>(o_.weight_decay),
             mu = static_cast<T>(o_.momentum);
     const bool nesterov = o_.nesterov;
@@ -158,8 +158,9 @@ void Adam::update(std::size_t i, const Tensor& grad) {
         static_cast<T>(step_size),
         static_cast<T>(bc2_sqrt),
         static_cast<T>(o_.eps)};
-    kernels::cpu::adam_update(param.data<T>(), grad.data<T>(), (*exp_avg_)[i].data<T>(),
-                              (*exp_avg_sq_)[i].data<T>(), param.numel(), k);
+    kernels::cpu::adam_update(param.mutable_data<T>(), grad.data<T>(),
+                              (*exp_avg_)[i].mutable_data<T>(), (*exp_avg_sq_)[i].mutable_data<T>(),
+                              param.numel(), k);
   });
 }
 

@@ -53,7 +53,7 @@ BOOST_AUTO_TEST_CASE(step_reports_the_gradient_or_loss_of_a_poisoned_model) {
   // A NaN weight makes the very first loss non-finite: the error names step 1.
   Trainer trainer(small_config("cfm"));
   Tensor w = trainer.model().parameters().front();
-  w.data<float>()[0] = std::numeric_limits<float>::quiet_NaN();
+  w.mutable_data<float>()[0] = std::numeric_limits<float>::quiet_NaN();
   BOOST_CHECK_EXCEPTION(trainer.step(), TrainingError, [](const TrainingError& e) {
     BOOST_TEST_MESSAGE("message: " << e.what());
     return e.step() == 1 &&

@@ -27,7 +27,7 @@ std::vector<double> fd_jacobian(const Tensor& x1, const std::vector<Tensor>& p) 
   const double h = 1e-6;
   for (int j = 0; j < 2; ++j) {
     Tensor e = zeros({1, 2}, DType::f64);
-    e.data<double>()[j] = 1.0;
+    e.mutable_data<double>()[j] = 1.0;
     const auto fp = mlp(x1 + e * h, p).to_vector(), fm = mlp(x1 - e * h, p).to_vector();
     for (int i = 0; i < 2; ++i) J[static_cast<std::size_t>(i * 2 + j)] = (fp[static_cast<std::size_t>(i)] - fm[static_cast<std::size_t>(i)]) / (2 * h);
   }
@@ -116,7 +116,7 @@ BOOST_AUTO_TEST_CASE(exact_divergence_from_jvps) {
   Tensor div = zeros({5}, DType::f64);
   for (int j = 0; j < 2; ++j) {
     Tensor e = zeros({5, 2}, DType::f64);
-    for (int n = 0; n < 5; ++n) e.data<double>()[n * 2 + j] = 1.0;
+    for (int n = 0; n < 5; ++n) e.mutable_data<double>()[n * 2 + j] = 1.0;
     const Tensor jv = jvp([&](const Tensor& z) { return mlp(z, params); }, x, e).second;
     div = div + reshape(slice(jv, 1, j, j + 1), {5});  // (J e_j)_j, summed over j
   }
@@ -217,6 +217,49 @@ BOOST_AUTO_TEST_CASE(forward_over_forward) {
   };
   const Function1 cube = [](const Tensor& q) { return q * q * q; };
   BOOST_TEST(d(d(d(cube)))(z).item() == 6.0);
+}
+
+// Functions of several outputs: jvp gives each output's tangent, vjp takes a cotangent per
+// output, each against the single-output verbs on each output; hvp over several inputs
+// against finite differences of the gradient.
+BOOST_AUTO_TEST_CASE(several_outputs_and_inputs) {
+  Generator g(31);
+  const auto params = mlp_params(g);
+  const Tensor x = randn({3, 2}, g, DType::f64), v = randn({3, 2}, g, DType::f64);
+  const FunctionN two = [&](const std::vector<Tensor>& a) {
+    const Tensor y = mlp(a[0], params);
+    return std::vector<Tensor>{y, sum(y * y, 1, false)};
+  };
+  const auto [ys, dys] = jvp(two, {x}, {v});
+  BOOST_TEST(ys.size() == 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const Function only = [&, i](const std::vector<Tensor>& a) { return two(a)[i]; };
+    const auto [y1, dy1] = jvp(only, {x}, {v});
+    BOOST_TEST(rel_error(ys[i].to_vector(), y1.to_vector()) == 0.0);
+    BOOST_TEST(rel_error(dys[i].to_vector(), dy1.to_vector()) < 1e-14);
+  }
+  const Tensor u0 = randn({3, 2}, g, DType::f64), u1 = randn({3}, g, DType::f64);
+  const auto [ys2, grads] = vjp(two, {x}, {u0, u1});
+  const Tensor expected =
+      vjp([&](const std::vector<Tensor>& a) { return two(a)[0]; }, {x}, u0).second[0] +
+      vjp([&](const std::vector<Tensor>& a) { return two(a)[1]; }, {x}, u1).second[0];
+  BOOST_TEST(rel_error(grads[0].to_vector(), expected.to_vector()) < 1e-14);
+  BOOST_CHECK_THROW(vjp(two, {x}, {u0}), std::invalid_argument);
+
+  // H v over (x, W1): f = sum(mlp(x; W1)^2), blocks against differences of the gradient.
+  const Function f = [&](const std::vector<Tensor>& a) {
+    return sum(square(mlp(a[0], {a[1], params[1], params[2], params[3]})));
+  };
+  const std::vector<Tensor> at = {x, params[0]};
+  const std::vector<Tensor> dir = {v, randn(params[0].shape(), g, DType::f64)};
+  const std::vector<Tensor> hv = hvp(f, at, dir);
+  const double h = 1e-6;
+  const auto shifted = [&](double s) {
+    return grad(f, {x + dir[0] * s, params[0] + dir[1] * s});
+  };
+  const auto gp = shifted(h), gm = shifted(-h);
+  for (std::size_t i = 0; i < 2; ++i)
+    BOOST_TEST(rel_error(hv[i].to_vector(), ((gp[i] - gm[i]) * (0.5 / h)).to_vector()) < 1e-6);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

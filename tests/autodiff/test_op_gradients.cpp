@@ -3,6 +3,7 @@
 // differences, and the dot-product test <u, J v> == <J^T u, v>, including broadcast shapes.
 // The second-order cases check that each op's rules are themselves differentiable.
 #include <array>
+#include <cmath>
 #include <boost/test/unit_test.hpp>
 #include <cstring>
 #include <set>
@@ -221,6 +222,46 @@ BOOST_AUTO_TEST_CASE(linear_silu_layer) {
                         });
 }
 
+// Elementwise maximum, minimum and clamp (composites): gradients away from ties and bounds;
+// at a tie the gradient is split half and half, at a bound it passes (derivative 1).
+BOOST_AUTO_TEST_CASE(maximum_minimum_clamp) {
+  const Shape s{4, 3};
+  check_gradients("maximum", [](auto& x) { return maximum(x[0], x[1]); }, {normal(s), normal(s)});
+  check_gradients("minimum bcast", [](auto& x) { return minimum(x[0], x[1]); },
+                  {normal(s), normal({1, 3})});
+  check_gradients("clamp", [](auto& x) { return clamp(x[0], -0.5, 0.5); }, {normal(s)});
+  const Tensor a = from_vector(std::vector<double>{1, 2, 3, 4}, {4}, DType::f64);
+  const Tensor b = from_vector(std::vector<double>{1, 5, 0, 4}, {4}, DType::f64);
+  const auto [y, g] = vjp([](const std::vector<Tensor>& p) { return maximum(p[0], p[1]); }, {a, b},
+                          ones({4}, DType::f64));
+  BOOST_TEST(y.to_vector() == (std::vector<double>{1, 5, 3, 4}));
+  BOOST_TEST(g[0].to_vector() == (std::vector<double>{0.5, 0, 1, 0.5}));
+  BOOST_TEST(g[1].to_vector() == (std::vector<double>{0.5, 1, 0, 0.5}));
+  BOOST_TEST(minimum(a, b).to_vector() == (std::vector<double>{1, 2, 0, 4}));
+  const Tensor edge = from_vector(std::vector<double>{-2, -1, 0, 1, 2}, {5}, DType::f64);
+  BOOST_TEST(clamp(edge, -1, 1).to_vector() == (std::vector<double>{-1, -1, 0, 1, 1}));
+  BOOST_TEST(grad([](const Tensor& x) { return sum(clamp(x, -1, 1)); }, edge).to_vector() ==
+             (std::vector<double>{0, 1, 1, 1, 0}));
+  const Tensor nan = full({2}, std::nan(""), DType::f64);
+  BOOST_TEST(std::isnan(maximum(nan, zeros({2}, DType::f64)).at(0)));
+  BOOST_TEST(std::isnan(clamp(nan, -1, 1).at(1)));
+  BOOST_CHECK_THROW(clamp(a, 1, -1), std::invalid_argument);
+}
+
+// argmax / argmin: the first index of the extreme, no derivative, any axis.
+BOOST_AUTO_TEST_CASE(argmax_argmin) {
+  const Tensor x = from_vector(std::vector<double>{3, 1, 3, 0, 2, 5}, {2, 3}, DType::f64);
+  BOOST_TEST(argmax(x, 1).to_vector() == (std::vector<double>{0, 2}));
+  BOOST_TEST(argmin(x, 1).to_vector() == (std::vector<double>{1, 0}));
+  BOOST_TEST(argmax(x, 0).to_vector() == (std::vector<double>{0, 1, 1}));
+  BOOST_TEST(argmax(x, -1, true).shape() == (Shape{2, 1}));
+  BOOST_TEST(argmax(x, 1).dtype() == DType::f64);
+  Tape tape;
+  tape.watch(x);
+  BOOST_TEST(!tape.tracks(argmax(x, 1)));
+  BOOST_CHECK_THROW(argmax(zeros({2, 0}), 1), std::invalid_argument);
+}
+
 BOOST_AUTO_TEST_CASE(matmul_all_forms) {
   for (int t = 0; t < 4; ++t) {
     const bool ta = t & 1, tb = t & 2;
@@ -233,6 +274,25 @@ BOOST_AUTO_TEST_CASE(matmul_all_forms) {
   }
   check_gradients("matmul [..., m, k] @ [k, n]", [](auto& x) { return matmul(x[0], x[1]); },
                   {normal({2, 3, 4}), normal({4, 2})});
+  // Batches of any rank, broadcast against each other.
+  check_gradients("matmul 4-D", [](auto& x) { return matmul(x[0], x[1]); },
+                  {normal({2, 3, 2, 4}), normal({2, 3, 4, 2})});
+  check_gradients("matmul broadcast batch", [](auto& x) { return matmul(x[0], x[1], false, true); },
+                  {normal({2, 1, 3, 4}), normal({5, 2, 4})});
+  check_gradients("matmul [m, k] @ [b, k, n]", [](auto& x) { return matmul(x[0], x[1]); },
+                  {normal({3, 4}), normal({2, 4, 5})});
+  {
+    const Tensor a = normal({2, 3, 2, 4}), b = normal({3, 4, 5});
+    const Tensor c = matmul(a, b);
+    BOOST_TEST(c.shape() == (Shape{2, 3, 2, 5}));
+    // Each matrix of the batch against the 2-D product.
+    const Tensor a11 = reshape(slice(slice(a, 0, 1, 2), 1, 1, 2), {2, 4});
+    const Tensor b1 = reshape(slice(b, 0, 1, 2), {4, 5});
+    BOOST_TEST(flowtape::test::rel_error(
+                   reshape(slice(slice(c, 0, 1, 2), 1, 1, 2), {2, 5}).to_vector(),
+                   matmul(a11, b1).to_vector()) < 1e-14);
+  }
+  BOOST_CHECK_THROW(matmul(normal({2, 3, 4}), normal({3, 4, 5})), std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_CASE(shape_ops) {

@@ -5,6 +5,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <string>
@@ -48,9 +49,9 @@ const OpDef kSinCos{.name = "sincos",
                           out[2] = empty(in[0].shape(), DType::f64);
                           for (std::int64_t i = 0; i < in[0].numel(); ++i) {
                             const double x = in[0].data<double>()[i];
-                            out[0].data<double>()[i] = std::sin(x);
-                            out[1].data<double>()[i] = std::cos(x);
-                            out[2].data<double>()[i] = x * x;
+                            out[0].mutable_data<double>()[i] = std::sin(x);
+                            out[1].mutable_data<double>()[i] = std::cos(x);
+                            out[2].mutable_data<double>()[i] = x * x;
                           }
                         },
                     .jvp = [](const Saved& s, Inputs t) -> TensorList {
@@ -235,6 +236,45 @@ BOOST_AUTO_TEST_CASE(verbs_differentiate_inside_nograd) {
     NoGrad no_grad;
     check();
     BOOST_TEST(!tape.tracks(w * 2.0));  // the caller's tape still records nothing here
+  }
+}
+
+// A tensor a node keeps, written in place after the node was recorded (as PyTorch's version
+// counter catches): the backward pass refuses, naming the op, the role and the tensor; reading
+// through data() is not a write, and writing a tensor no node keeps is harmless.
+BOOST_AUTO_TEST_CASE(a_recorded_tensor_written_in_place_is_refused) {
+  Generator gen(4);
+  const Tensor x = randn({3, 2}, gen);
+  Tensor c = randn({3, 2}, gen);
+  {
+    Tape tape;
+    tape.watch(x);
+    const Tensor y = sum(x * c);
+    c.mutable_data<float>()[0] = 5.0f;  // c is input 1 of mul
+    const std::string e = error_of([&] { tape.gradient(y, {x}); });
+    BOOST_TEST(contains(e, "input 1 of the recorded op 'mul'"), e);
+    BOOST_TEST(contains(e, "[3, 2]"), e);
+    BOOST_TEST(contains(e, "written in place"), e);
+  }
+  {
+    Tape tape;
+    tape.watch(x);
+    Tensor y = exp(x);  // exp's rule reads its output
+    const Tensor loss = sum(y * c);
+    y.mutable_data<float>()[1] = 0.0f;
+    const std::string e = error_of([&] { tape.gradient(loss, {x}); });
+    BOOST_TEST(contains(e, "of the recorded op 'mul'"), e);  // the last node that keeps y
+    BOOST_TEST(contains(e, "slot %1"), e);
+  }
+  {
+    Tape tape;
+    tape.watch(x);
+    Tensor y = tanh(x);
+    const float first = y.data<float>()[0];  // a read, on a non-const handle
+    Tensor unrelated = zeros({4});
+    unrelated.mutable_data<float>()[0] = first;  // a write no node sees
+    const Tensor g = tape.gradient(sum(y), {x})[0];
+    BOOST_TEST(std::abs(g.at(0) - (1.0 - first * first)) < 1e-6);
   }
 }
 

@@ -75,7 +75,7 @@ BOOST_AUTO_TEST_CASE(shape_ops_values) {
 BOOST_AUTO_TEST_CASE(reshape_shares_the_buffer) {
   Tensor x = zeros({2, 3}, DType::f64);
   Tensor y = reshape(x, {3, 2});
-  x.data<double>()[5] = 7.0;
+  x.mutable_data<double>()[5] = 7.0;
   BOOST_TEST(y.at(5) == 7.0);
 }
 

@@ -146,7 +146,7 @@ BOOST_AUTO_TEST_CASE(exact_divergence_of_a_nonlinear_field_matches_finite_differ
     double fd = 0;
     for (int j = 0; j < 3; ++j) {
       Tensor e = zeros({2, 3}, DType::f64);
-      e.data<double>()[i * 3 + j] = h;
+      e.mutable_data<double>()[i * 3 + j] = h;
       fd += (field(x + e, t).at(i * 3 + j) - field(x - e, t).at(i * 3 + j)) / (2 * h);
     }
     BOOST_TEST(div.at(i) == fd, boost::test_tools::tolerance(1e-7));
@@ -232,8 +232,8 @@ BOOST_AUTO_TEST_CASE(fdm_gradients_match_finite_differences) {
           std::vector<Tensor> plus = theta0, minus = theta0;
           plus[i] = copy(theta0[i]);
           minus[i] = copy(theta0[i]);
-          plus[i].data<double>()[j] += h;
-          minus[i].data<double>()[j] -= h;
+          plus[i].mutable_data<double>()[j] += h;
+          minus[i].mutable_data<double>()[j] -= h;
           fd[static_cast<std::size_t>(j)] = (frozen_loss(plus) - frozen_loss(minus)) / (2 * h);
         }
         BOOST_TEST(rel_error(g[i].to_vector(), fd) < 1e-6, "parameter " << i);

@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(velocity_mlp_time_forms_and_function_view) {
   std::function<Tensor(const Tensor&, const Tensor&)> f = v;
   BOOST_TEST(f(x, scalar(0.25)).to_vector() == a, boost::test_tools::per_element());
   Tensor w = v.parameters().back();
-  w.data<float>()[0] += 1.0f;  // the output bias of coordinate 0
+  w.mutable_data<float>()[0] += 1.0f;  // the output bias of coordinate 0
   BOOST_TEST(std::abs(f(x, scalar(0.25)).at(0) - (a[0] + 1.0)) < 1e-5);
 }
 
@@ -200,7 +200,7 @@ BOOST_AUTO_TEST_CASE(state_dict_copies_and_validates) {
     BOOST_TEST(b.parameters()[i].to_vector() == sa[i].second.to_vector(),
                boost::test_tools::per_element());
   // state_dict() is a deep copy: changing the model later does not change it.
-  a.parameters()[0].data<float>()[0] += 1.0f;
+  a.parameters()[0].mutable_data<float>()[0] += 1.0f;
   BOOST_TEST(sa[0].second.at(0) != a.parameters()[0].at(0));
 
   MLP wide({2, 5, 1}, g1);

@@ -132,7 +132,7 @@ BOOST_AUTO_TEST_CASE(clip_grad_norm_pytorch_semantics) {
 BOOST_AUTO_TEST_CASE(ema_average_and_copy) {
   Tensor p = from_vector(std::vector<double>{1.0, 2.0}, {2}, DType::f64);
   EMA ema({p}, 0.9);
-  p.data<double>()[0] = 11.0;
+  p.mutable_data<double>()[0] = 11.0;
   ema.update({p});  // 0.9 * 1 + 0.1 * 11 = 2
   BOOST_TEST(std::abs(ema.shadow()[0].at(0) - 2.0) < 1e-15);
   BOOST_TEST(ema.shadow()[0].at(1) == 2.0);

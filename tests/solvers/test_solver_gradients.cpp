@@ -94,7 +94,7 @@ BOOST_AUTO_TEST_CASE(mlp_field_weights) {
   const double h = 1e-6;
   for (std::int64_t j : {0, 5, 11, 15}) {
     Tensor e = zeros_like(w1);
-    e.data<double>()[j] = 1.0;
+    e.mutable_data<double>()[j] = 1.0;
     const double fd = (loss(shifted(w1, e, h)).item() - loss(shifted(w1, e, -h)).item()) / (2 * h);
     BOOST_TEST(std::abs(g.at(j) - fd) < 1e-6 * std::max(1.0, std::abs(fd)),
                "weight " << j << ": " << g.at(j) << " vs " << fd);

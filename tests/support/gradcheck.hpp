@@ -86,7 +86,7 @@ inline void check_gradients(const std::string& name, const Function& f, const st
       std::vector<double> fd(static_cast<std::size_t>(xs[i].numel()));
       for (std::int64_t j = 0; j < xs[i].numel(); ++j) {
         Tensor e = zeros_like(xs[i]);
-        e.data<double>()[j] = 1.0;
+        e.mutable_data<double>()[j] = 1.0;
         std::vector<Tensor> plus = xs, minus = xs;
         plus[i] = shifted(xs[i], e, opt.h);
         minus[i] = shifted(xs[i], e, -opt.h);
