@@ -1,12 +1,10 @@
 // SPDX-License-Identifier: MIT
-// Tensor handles, storage and creation functions.
+// Tensor handles and their storage (the creation functions are in tensor_creation.cpp).
 #include "flowtape/autodiff/tensor.hpp"
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <stdexcept>
 
 #include "flowtape/autodiff/allocator.hpp"
@@ -14,7 +12,6 @@
 #include "flowtape/autodiff/object_pool.hpp"
 #include "flowtape/autodiff/ops.hpp"
 #include "flowtape/autodiff/tape.hpp"
-#include "flowtape/autodiff/random.hpp"
 
 namespace flowtape {
 
@@ -134,118 +131,6 @@ std::string Tensor::str() const {
          (device() == Device::cuda ? ", cuda" : "") + ")";
 }
 
-Tensor empty(const Shape& shape, DType dtype, Device device) {
-  auto impl = detail::make_pooled<TensorImpl>();
-  impl->shape = shape;
-  impl->dtype = dtype;
-  impl->device = device;
-  impl->storage = detail::make_pooled<Storage>(static_cast<std::size_t>(shape.numel()) * dtype_size(dtype), device);
-  return Tensor(std::move(impl));
-}
-
-Tensor full(const Shape& shape, double value, DType dtype, Device device) {
-  Tensor t = empty(shape, dtype, device);
-  if (device == Device::cuda) {
-    cuda_backend::fill(t, value);
-    return t;
-  }
-  dispatch(dtype, [&]<class T>() {
-    T* p = t.mutable_data<T>();
-    const T v = static_cast<T>(value);
-    for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = v;
-  });
-  return t;
-}
-
-Tensor zeros(const Shape& shape, DType dtype, Device device) {
-  Tensor t = empty(shape, dtype, device);
-  if (device == Device::cuda) {
-    cuda_backend::zero(t);
-    return t;
-  }
-  std::memset(t.mutable_raw_data(), 0, static_cast<std::size_t>(shape.numel()) * dtype_size(dtype));
-  return t;
-}
-
-Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
-Tensor scalar(double value, DType dtype) { return full(Shape{}, value, dtype); }
-Tensor zeros_like(const Tensor& x) { return zeros(x.shape(), x.dtype(), x.device()); }
-Tensor ones_like(const Tensor& x) { return ones(x.shape(), x.dtype(), x.device()); }
-Tensor full_like(const Tensor& x, double v) { return full(x.shape(), v, x.dtype(), x.device()); }
-Tensor scalar_like(const Tensor& x, double v) { return full(Shape{}, v, x.dtype(), x.device()); }
-
-Tensor arange(double start, double stop, double step, DType dtype) {
-  if (step == 0.0 || !std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step))
-    throw std::invalid_argument("arange: start, stop and step must be finite and step non-zero");
-  const double span = (stop - start) / step;
-  const auto n = static_cast<std::int64_t>(std::max(0.0, std::ceil(span)));
-  Tensor t = empty(Shape{n}, dtype);
-  dispatch(dtype, [&]<class T>() {
-    T* p = t.mutable_data<T>();
-    for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
-  });
-  return t;
-}
-
-Tensor arange(std::int64_t n, DType dtype) { return arange(0.0, static_cast<double>(n), 1.0, dtype); }
-
-Tensor from_vector(std::span<const double> values, const Shape& shape, DType dtype) {
-  if (static_cast<std::int64_t>(values.size()) != shape.numel())
-    throw std::invalid_argument("from_vector: " + std::to_string(values.size()) +
-                                " values cannot fill shape " + shape.str() + " (" +
-                                std::to_string(shape.numel()) + " elements)");
-  Tensor t = empty(shape, dtype);
-  dispatch(dtype, [&]<class T>() {
-    T* p = t.mutable_data<T>();
-    for (std::size_t i = 0; i < values.size(); ++i) p[i] = static_cast<T>(values[i]);
-  });
-  return t;
-}
-
-Tensor from_vector(std::span<const float> values, const Shape& shape) {
-  if (static_cast<std::int64_t>(values.size()) != shape.numel())
-    throw std::invalid_argument("from_vector: " + std::to_string(values.size()) +
-                                " values cannot fill shape " + shape.str());
-  Tensor t = empty(shape, DType::f32);
-  std::memcpy(t.mutable_raw_data(), values.data(), values.size() * sizeof(float));
-  return t;
-}
-
-Tensor randn(const Shape& shape, Generator& gen, DType dtype, Device device) {
-  Tensor t = empty(shape, dtype, device);
-  if (device == Device::cuda) {
-    cuda_backend::fill_normal(t, gen);
-    return t;
-  }
-  dispatch(dtype, [&]<class T>() { gen.fill_normal(t.mutable_data<T>(), t.numel()); });
-  return t;
-}
-
-Tensor rand(const Shape& shape, Generator& gen, DType dtype, Device device) {
-  Tensor t = empty(shape, dtype, device);
-  if (device == Device::cuda) {
-    cuda_backend::fill_uniform(t, gen);
-    return t;
-  }
-  dispatch(dtype, [&]<class T>() { gen.fill_uniform(t.mutable_data<T>(), t.numel()); });
-  return t;
-}
-
-Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype,
-               Device device) {
-  if (!(low < high))
-    throw std::invalid_argument("uniform: need low < high, got [" + std::to_string(low) + ", " +
-                                std::to_string(high) + ")");
-  if (device == Device::cuda)  // the same map as below, as tensor ops in T's precision
-    return rand(shape, gen, dtype, device) * (high - low) + low;
-  Tensor t = rand(shape, gen, dtype);
-  dispatch(dtype, [&]<class T>() {
-    T* p = t.mutable_data<T>();
-    for (std::int64_t i = 0; i < t.numel(); ++i)
-      p[i] = static_cast<T>(low + (high - low) * static_cast<double>(p[i]));
-  });
-  return t;
-}
 
 Tensor alias(const Tensor& x, int depth) {
   auto impl = detail::make_pooled<TensorImpl>(*x.impl());
@@ -254,32 +139,5 @@ Tensor alias(const Tensor& x, int depth) {
   return Tensor(std::move(impl));
 }
 
-Tensor copy(const Tensor& x) {
-  Tensor t = empty(x.shape(), x.dtype(), x.device());
-  if (x.device() == Device::cuda) {
-    cuda_backend::copy_bytes(t.mutable_raw_data(), Device::cuda, x.raw_data(), Device::cuda,
-                             static_cast<std::size_t>(x.numel()) * dtype_size(x.dtype()));
-    return t;
-  }
-  std::memcpy(t.mutable_raw_data(), x.raw_data(), static_cast<std::size_t>(x.numel()) * dtype_size(x.dtype()));
-  return t;
-}
-
-Tensor to_dtype(const Tensor& x, DType dtype) {
-  if (x.dtype() == dtype) return copy(x);
-  Tensor t = empty(x.shape(), dtype, x.device());
-  if (x.device() == Device::cuda) {
-    cuda_backend::cast(x, t);
-    return t;
-  }
-  dispatch(x.dtype(), [&]<class S>() {
-    dispatch(dtype, [&]<class D>() {
-      const S* s = x.data<S>();
-      D* d = t.mutable_data<D>();
-      for (std::int64_t i = 0; i < x.numel(); ++i) d[i] = static_cast<D>(s[i]);
-    });
-  });
-  return t;
-}
 
 }  // namespace flowtape
