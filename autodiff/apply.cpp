@@ -75,8 +75,7 @@ void run(const OpDef& op, TensorList& in, const Attrs& attrs, Outputs out) {
   for (int k = 0; k < levels; ++k) {
     if (!(with_tangents & (1u << k))) continue;
     TensorList tangents(in.size());
-    for (std::size_t i = 0; i < in.size(); ++i)
-      tangents[i] = in[i].impl()->tangent(k);
+    for (std::size_t i = 0; i < in.size(); ++i) tangents[i] = in[i].impl()->tangent(k);
     TensorList t;
     {
       detail::TangentDepth outer_levels_only(k);

@@ -203,19 +203,20 @@ void linear(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& out) {
 }
 
 void permute(const Tensor& x, std::span<const std::int64_t> perm, Tensor& out) {
-  kc::permute(x.raw_data(), out.mutable_raw_data(), dtype_size(out.dtype()), x.shape().span(), perm);
+  kc::permute(x.raw_data(), out.mutable_raw_data(), dtype_size(out.dtype()), x.shape().span(),
+              perm);
 }
 
 void slice_axis(const Tensor& x, Tensor& out, std::int64_t outer, std::int64_t len,
                 std::int64_t inner, std::int64_t start, std::int64_t count) {
-  kc::slice_axis(x.raw_data(), out.mutable_raw_data(), dtype_size(out.dtype()), outer, len, inner, start,
-                 count);
+  kc::slice_axis(x.raw_data(), out.mutable_raw_data(), dtype_size(out.dtype()), outer, len, inner,
+                 start, count);
 }
 
 void pad_axis(const Tensor& x, Tensor& out, std::int64_t outer, std::int64_t len,
               std::int64_t inner, std::int64_t start, std::int64_t count) {
-  kc::pad_axis(x.raw_data(), out.mutable_raw_data(), dtype_size(out.dtype()), outer, len, inner, start,
-               count);
+  kc::pad_axis(x.raw_data(), out.mutable_raw_data(), dtype_size(out.dtype()), outer, len, inner,
+               start, count);
 }
 
 void concat_axis(Inputs parts, std::span<const std::int64_t> lens, Tensor& out, std::int64_t outer,

@@ -33,7 +33,8 @@ void nary_forward(Inputs in, F f, cuda_backend::Nary code, Tensor& out) {
       s[k] = in[k].shape().data();
       r[k] = in[k].rank();
     }
-    kernels::cpu::map_broadcast<T, N>(p, s, r, out.mutable_data<T>(), out.shape().data(), out.rank(), f);
+    kernels::cpu::map_broadcast<T, N>(p, s, r, out.mutable_data<T>(), out.shape().data(),
+                                      out.rank(), f);
   });
 }
 

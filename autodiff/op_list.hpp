@@ -15,6 +15,7 @@
 #include "flowtape/kernels/unary_ops.hpp"
 
 // X(name, ...): the extra arguments are the unary table's.
+// clang-format off
 #define FLOWTAPE_PRIMITIVES(X)                                                                \
   /* ops_elementwise.cpp */                                                                   \
   X(add) X(sub) X(mul) X(div) X(where) X(greater) X(less) X(equal) X(sign) X(pow) X(identity) \
@@ -32,6 +33,7 @@
   X(reshape) X(broadcast_to) X(sum_to) X(permute) X(slice) X(pad) X(concat)                   \
   /* ops_device.cpp */                                                                        \
   X(to_device)
+// clang-format on
 
 namespace flowtape {
 

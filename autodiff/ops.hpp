@@ -52,7 +52,7 @@ Tensor clamp(const Tensor& x, double lo, double hi);
 FLOWTAPE_UNARY_OPS(FLOWTAPE_DECLARE_UNARY)
 #undef FLOWTAPE_DECLARE_UNARY
 Tensor pow(const Tensor& x, double exponent);
-Tensor silu(const Tensor& x);  // x * sigmoid(x), also called swish
+Tensor silu(const Tensor& x);      // x * sigmoid(x), also called swish
 Tensor identity(const Tensor& x);  // a recorded no-op (shares the buffer)
 // g * silu'(x) and g * silu''(x), each one fused pass: silu's JVP and VJP rules (and their own
 // rules) use them instead of a chain of ~7 elementwise ops per layer. Broadcasting.

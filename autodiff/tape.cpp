@@ -16,8 +16,8 @@ namespace flowtape {
 namespace {
 thread_local Tape* t_active = nullptr;
 thread_local bool t_no_grad = false;
-thread_local int t_jvp_depth = 0;      // jvp() calls running
-thread_local int t_tangent_depth = 0;  // tangent levels 1..this propagate
+thread_local int t_jvp_depth = 0;        // jvp() calls running
+thread_local int t_tangent_depth = 0;    // tangent levels 1..this propagate
 thread_local bool t_spare_gone = false;  // trivially destructible: valid until thread exit
 std::atomic<std::uint64_t> g_next_tape_id{1};
 }  // namespace
@@ -89,7 +89,8 @@ std::int64_t Tape::new_slot(TensorImpl& t) {
 
 // One bit of the watched tensors' filter per address (a multiplicative hash's top 6 bits).
 std::uint64_t Tape::filter_bit(const TensorImpl* impl) {
-  return std::uint64_t{1} << ((reinterpret_cast<std::uintptr_t>(impl) * 0x9E3779B97F4A7C15ull) >> 58);
+  return std::uint64_t{1} << ((reinterpret_cast<std::uintptr_t>(impl) * 0x9E3779B97F4A7C15ull) >>
+                              58);
 }
 
 std::int64_t Tape::slot_of(const Tensor& x) const {
@@ -102,7 +103,9 @@ std::int64_t Tape::slot_of(const Tensor& x) const {
   return -1;
 }
 
-bool Tape::tracks(const Tensor& x) const { return slot_of(x) >= 0; }
+bool Tape::tracks(const Tensor& x) const {
+  return slot_of(x) >= 0;
+}
 
 const Tensor& Tape::watch(const Tensor& x) {
   if (!x.defined()) throw std::invalid_argument("Tape::watch: the tensor is undefined");
@@ -232,7 +235,8 @@ std::vector<Tensor> Tape::gradient_from(std::span<const Tensor> ys, std::span<co
         }
         check_unwritten(node);
         Grads sink{grads, wanted};
-        const Inputs outputs(node.outputs.data(), static_cast<std::size_t>(op.outputs + op.residuals));
+        const Inputs outputs(node.outputs.data(),
+                             static_cast<std::size_t>(op.outputs + op.residuals));
         op.vjp(Saved{op, inputs, outputs, node.attrs}, Inputs(g.data(), n_out), sink);
         for (std::size_t k = 0; k < n_out; ++k) g[k] = Tensor();
         for (std::size_t j = 0; j < inputs.size(); ++j) {
@@ -268,13 +272,21 @@ RecordingScope::~RecordingScope() { t_no_grad = !previous; }
 // tangent fields (their handles may live on, as the saved inputs of tape nodes); without this
 // check every later op on them, the backward walk of a loss that contains a JVP above all,
 // would go on computing tangents nobody reads (one extra GEMM per linear layer's VJP).
-int jvp_depth() { return t_jvp_depth; }
-int tangent_depth() { return t_tangent_depth; }
-bool tangents_enabled() { return t_tangent_depth > 0; }
+int jvp_depth() {
+  return t_jvp_depth;
+}
+int tangent_depth() {
+  return t_tangent_depth;
+}
+bool tangents_enabled() {
+  return t_tangent_depth > 0;
+}
 TangentDepth::TangentDepth(int depth) : previous(t_tangent_depth) {
   t_tangent_depth = std::min(depth, previous);
 }
-TangentDepth::~TangentDepth() { t_tangent_depth = previous; }
+TangentDepth::~TangentDepth() {
+  t_tangent_depth = previous;
+}
 ForwardModeScope::ForwardModeScope() : previous_tangent_depth(t_tangent_depth) {
   if (t_jvp_depth == TensorImpl::kMaxJvpDepth)
     throw std::logic_error("jvp: nested " + std::to_string(t_jvp_depth + 1) +

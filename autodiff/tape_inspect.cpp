@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // A tape you can look at: Tape::dump() lists the recorded nodes as text, Tape::to_dot() draws
-// them as a Graphviz graph, Tape::ops() lists their ops. Both only read the tape; neither is part of differentiation.
+// them as a Graphviz graph, Tape::ops() lists their ops. Both only read the tape; neither is part
+// of differentiation.
 //
 // A recorded tensor is named by its adjoint slot, %N. A node's inputs are either slots (a
 // watched leaf or an earlier node's output) or constants: tensors the tape does not track,
@@ -62,8 +63,7 @@ std::string Tape::to_dot() const {
   std::vector<bool> produced(static_cast<std::size_t>(num_slots_), false);
   for (const Node& node : nodes_)
     for (int k = 0; k < node.op->outputs; ++k)
-      produced[static_cast<std::size_t>(slot_of(node.outputs[static_cast<std::size_t>(k)]))] =
-          true;
+      produced[static_cast<std::size_t>(slot_of(node.outputs[static_cast<std::size_t>(k)]))] = true;
   for (std::int64_t s = 0; s < num_slots_; ++s)
     if (!produced[static_cast<std::size_t>(s)])
       os << "  s" << s << " [shape=box, style=filled, fillcolor=\"#dde8f5\", label=\"%" << s

@@ -119,7 +119,9 @@ std::vector<double> Tensor::to_vector() const {
   return v;
 }
 
-bool Tensor::has_tangent() const { return tangent().defined(); }
+bool Tensor::has_tangent() const {
+  return tangent().defined();
+}
 Tensor Tensor::tangent() const {
   const int depth = detail::tangent_depth();
   return impl_ && depth > 0 ? impl_->tangent(depth - 1) : Tensor();
@@ -131,13 +133,11 @@ std::string Tensor::str() const {
          (device() == Device::cuda ? ", cuda" : "") + ")";
 }
 
-
 Tensor alias(const Tensor& x, int depth) {
   auto impl = detail::make_pooled<TensorImpl>(*x.impl());
   for (int k = std::max(depth, 1); k <= TensorImpl::kMaxJvpDepth; ++k)
     impl->set_tangent(k - 1, Tensor());
   return Tensor(std::move(impl));
 }
-
 
 }  // namespace flowtape

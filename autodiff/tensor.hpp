@@ -114,8 +114,7 @@ struct TensorImpl {
   class DeeperTangents {
    public:
     DeeperTangents() = default;
-    DeeperTangents(const DeeperTangents& o)
-        : p_(o.p_ ? std::make_unique<Array>(*o.p_) : nullptr) {}
+    DeeperTangents(const DeeperTangents& o) : p_(o.p_ ? std::make_unique<Array>(*o.p_) : nullptr) {}
     DeeperTangents& operator=(const DeeperTangents& o) {
       p_ = o.p_ ? std::make_unique<Array>(*o.p_) : nullptr;
       return *this;

@@ -20,7 +20,8 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
   impl->shape = shape;
   impl->dtype = dtype;
   impl->device = device;
-  impl->storage = detail::make_pooled<Storage>(static_cast<std::size_t>(shape.numel()) * dtype_size(dtype), device);
+  impl->storage = detail::make_pooled<Storage>(
+      static_cast<std::size_t>(shape.numel()) * dtype_size(dtype), device);
   return Tensor(std::move(impl));
 }
 
@@ -48,12 +49,24 @@ Tensor zeros(const Shape& shape, DType dtype, Device device) {
   return t;
 }
 
-Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
-Tensor scalar(double value, DType dtype) { return full(Shape{}, value, dtype); }
-Tensor zeros_like(const Tensor& x) { return zeros(x.shape(), x.dtype(), x.device()); }
-Tensor ones_like(const Tensor& x) { return ones(x.shape(), x.dtype(), x.device()); }
-Tensor full_like(const Tensor& x, double v) { return full(x.shape(), v, x.dtype(), x.device()); }
-Tensor scalar_like(const Tensor& x, double v) { return full(Shape{}, v, x.dtype(), x.device()); }
+Tensor ones(const Shape& shape, DType dtype, Device device) {
+  return full(shape, 1.0, dtype, device);
+}
+Tensor scalar(double value, DType dtype) {
+  return full(Shape{}, value, dtype);
+}
+Tensor zeros_like(const Tensor& x) {
+  return zeros(x.shape(), x.dtype(), x.device());
+}
+Tensor ones_like(const Tensor& x) {
+  return ones(x.shape(), x.dtype(), x.device());
+}
+Tensor full_like(const Tensor& x, double v) {
+  return full(x.shape(), v, x.dtype(), x.device());
+}
+Tensor scalar_like(const Tensor& x, double v) {
+  return full(Shape{}, v, x.dtype(), x.device());
+}
 
 Tensor arange(double start, double stop, double step, DType dtype) {
   if (step == 0.0 || !std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step))
@@ -63,12 +76,15 @@ Tensor arange(double start, double stop, double step, DType dtype) {
   Tensor t = empty(Shape{n}, dtype);
   dispatch(dtype, [&]<class T>() {
     T* p = t.mutable_data<T>();
-    for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
+    for (std::int64_t i = 0; i < n; ++i)
+      p[i] = static_cast<T>(start + static_cast<double>(i) * step);
   });
   return t;
 }
 
-Tensor arange(std::int64_t n, DType dtype) { return arange(0.0, static_cast<double>(n), 1.0, dtype); }
+Tensor arange(std::int64_t n, DType dtype) {
+  return arange(0.0, static_cast<double>(n), 1.0, dtype);
+}
 
 Tensor from_vector(std::span<const double> values, const Shape& shape, DType dtype) {
   if (static_cast<std::int64_t>(values.size()) != shape.numel())
@@ -135,7 +151,8 @@ Tensor copy(const Tensor& x) {
                              static_cast<std::size_t>(x.numel()) * dtype_size(x.dtype()));
     return t;
   }
-  std::memcpy(t.mutable_raw_data(), x.raw_data(), static_cast<std::size_t>(x.numel()) * dtype_size(x.dtype()));
+  std::memcpy(t.mutable_raw_data(), x.raw_data(),
+              static_cast<std::size_t>(x.numel()) * dtype_size(x.dtype()));
   return t;
 }
 

@@ -32,7 +32,8 @@ std::pair<TensorList, std::vector<Tensor>> reverse(const F& f, const std::vector
                                                    TensorList seeds, const char* verb) {
   for (std::size_t i = 0; i < xs.size(); ++i)
     if (!xs[i].defined())
-      throw std::invalid_argument(std::string(verb) + ": argument " + std::to_string(i) + " is undefined");
+      throw std::invalid_argument(std::string(verb) + ": argument " + std::to_string(i) +
+                                  " is undefined");
   std::vector<Tensor> leaves;
   Tape* outer = Tape::active();
   // Whether the caller's tape is recording: if so, the gradient is recorded on it too.
@@ -113,7 +114,9 @@ std::pair<TensorList, TensorList> forward(const F& f, const std::vector<Tensor>&
   return {std::move(ys), std::move(dys)};
 }
 
-std::vector<Tensor> to_vector(const TensorList& list) { return {list.begin(), list.end()}; }
+std::vector<Tensor> to_vector(const TensorList& list) {
+  return {list.begin(), list.end()};
+}
 
 Function lift(const Function1& f) {
   return [f](const std::vector<Tensor>& xs) { return f(xs[0]); };

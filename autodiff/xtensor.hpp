@@ -43,7 +43,8 @@ Tensor from_xtensor(const xt::xexpression<E>& expr) {
 template <class T>
 auto view(Tensor& x) {
   std::vector<std::size_t> shape(x.shape().begin(), x.shape().end());
-  return xt::adapt(x.mutable_data<T>(), static_cast<std::size_t>(x.numel()), xt::no_ownership(), shape);
+  return xt::adapt(x.mutable_data<T>(), static_cast<std::size_t>(x.numel()), xt::no_ownership(),
+                   shape);
 }
 
 }  // namespace flowtape

@@ -22,8 +22,9 @@ void copy_into(Tensor& dst, const Tensor& src) {
   if (dst.device() == Device::cuda || src.device() == Device::cuda) {
     if (dst.raw_data() == src.raw_data()) return;
     // Distinct tensors' buffers never overlap, so a plain copy between devices is safe.
-    return cuda_backend::copy_bytes(dst.mutable_raw_data(), dst.device(), src.raw_data(), src.device(),
-                                    static_cast<std::size_t>(src.numel()) * dtype_size(src.dtype()));
+    return cuda_backend::copy_bytes(
+        dst.mutable_raw_data(), dst.device(), src.raw_data(), src.device(),
+        static_cast<std::size_t>(src.numel()) * dtype_size(src.dtype()));
   }
   // memmove: a source that shares dst's buffer is harmless.
   std::memmove(dst.mutable_raw_data(), src.raw_data(),

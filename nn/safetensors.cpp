@@ -249,7 +249,8 @@ SafetensorsContents decode_safetensors(std::string_view bytes, const std::string
   }
   for (const Entry* e : by_offset) {
     Tensor t = empty(e->shape, e->dtype);
-    if (e->end > e->begin) std::memcpy(t.mutable_raw_data(), data.data() + e->begin, e->end - e->begin);
+    if (e->end > e->begin)
+      std::memcpy(t.mutable_raw_data(), data.data() + e->begin, e->end - e->begin);
     out.tensors.emplace_back(e->name, t);
   }
   return out;

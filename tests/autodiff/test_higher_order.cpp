@@ -203,8 +203,7 @@ BOOST_AUTO_TEST_CASE(forward_over_forward) {
     check_gradients(use_silu ? "J v of a SiLU MLP" : "J v of a tanh MLP", jv, inputs);
 
     const auto f = [&](const Tensor& z) { return use_silu ? silu_mlp(z, params) : mlp(z, params); };
-    const Tensor d2 =
-        jvp([&](const Tensor& z) { return jvp(f, z, v).second; }, x, u).second;
+    const Tensor d2 = jvp([&](const Tensor& z) { return jvp(f, z, v).second; }, x, u).second;
     const double h = 1e-4;
     const Tensor fd = (f(x + u * h + v * h) - f(x + u * h - v * h) - f(x - u * h + v * h) +
                        f(x - u * h - v * h)) *
@@ -254,9 +253,7 @@ BOOST_AUTO_TEST_CASE(several_outputs_and_inputs) {
   const std::vector<Tensor> dir = {v, randn(params[0].shape(), g, DType::f64)};
   const std::vector<Tensor> hv = hvp(f, at, dir);
   const double h = 1e-6;
-  const auto shifted = [&](double s) {
-    return grad(f, {x + dir[0] * s, params[0] + dir[1] * s});
-  };
+  const auto shifted = [&](double s) { return grad(f, {x + dir[0] * s, params[0] + dir[1] * s}); };
   const auto gp = shifted(h), gm = shifted(-h);
   for (std::size_t i = 0; i < 2; ++i)
     BOOST_TEST(rel_error(hv[i].to_vector(), ((gp[i] - gm[i]) * (0.5 / h)).to_vector()) < 1e-6);

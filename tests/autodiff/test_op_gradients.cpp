@@ -3,8 +3,8 @@
 // differences, and the dot-product test <u, J v> == <J^T u, v>, including broadcast shapes.
 // The second-order cases check that each op's rules are themselves differentiable.
 #include <array>
-#include <cmath>
 #include <boost/test/unit_test.hpp>
+#include <cmath>
 #include <cstring>
 #include <set>
 #include <string>
@@ -288,9 +288,9 @@ BOOST_AUTO_TEST_CASE(matmul_all_forms) {
     // Each matrix of the batch against the 2-D product.
     const Tensor a11 = reshape(slice(slice(a, 0, 1, 2), 1, 1, 2), {2, 4});
     const Tensor b1 = reshape(slice(b, 0, 1, 2), {4, 5});
-    BOOST_TEST(flowtape::test::rel_error(
-                   reshape(slice(slice(c, 0, 1, 2), 1, 1, 2), {2, 5}).to_vector(),
-                   matmul(a11, b1).to_vector()) < 1e-14);
+    BOOST_TEST(
+        flowtape::test::rel_error(reshape(slice(slice(c, 0, 1, 2), 1, 1, 2), {2, 5}).to_vector(),
+                                  matmul(a11, b1).to_vector()) < 1e-14);
   }
   BOOST_CHECK_THROW(matmul(normal({2, 3, 4}), normal({3, 4, 5})), std::invalid_argument);
 }
@@ -402,21 +402,38 @@ BOOST_AUTO_TEST_CASE(second_order_through_every_rule) {
       },
       normal(s));
   second("where/relu", [](const Tensor& x) { return relu(x) * x; }, away_from_zero(s));
-  second("where", [](const Tensor& x) { return where(greater(x, zeros_like(x)), x * x, sin(x)); },
-         away_from_zero(s));
-  second("sub and square", [](const Tensor& x) { return square(x) - sin(x); }, normal(s));
-  second("abs", [](const Tensor& x) { return abs(x) * x; }, away_from_zero(s));
-  second("identity", [](const Tensor& x) { return identity(x) * x; }, normal(s));
-  second("silu (the reference primitive)", [](const Tensor& x) { return apply(op_silu, {x}); },
-         normal(s));
-  second("concat and slice",
-         [](const Tensor& x) { return slice(concat({x * x, x}, 0), 0, 0, 3) * x; }, normal(s));
-  second("pad", [](const Tensor& x) { return slice(pad(x * x, 1, 1, 6), 1, 1, 5) * x; }, normal(s));
-  second("permute",
-         [](const Tensor& x) { return permute(permute(x, {1, 0}) * permute(x, {1, 0}), {1, 0}); },
-         normal(s));
-  second("sum_to", [](const Tensor& x) { return broadcast_to(sum_to(x * x, {1, 4}), {3, 4}) * x; },
-         normal(s));
+  second(
+      "where", [](const Tensor& x) { return where(greater(x, zeros_like(x)), x * x, sin(x)); },
+      away_from_zero(s));
+  second(
+      "sub and square", [](const Tensor& x) { return square(x) - sin(x); }, normal(s));
+  second(
+      "abs", [](const Tensor& x) { return abs(x) * x; }, away_from_zero(s));
+  second(
+      "identity", [](const Tensor& x) { return identity(x) * x; }, normal(s));
+  second(
+      "silu (the reference primitive)", [](const Tensor& x) { return apply(op_silu, {x}); },
+      normal(s));
+  second(
+      "concat and slice",
+      [](const Tensor& x) {
+        return slice(concat({x * x, x}, 0), 0, 0, 3) * x;
+      },
+      normal(s));
+  second(
+      "pad", [](const Tensor& x) { return slice(pad(x * x, 1, 1, 6), 1, 1, 5) * x; }, normal(s));
+  second(
+      "permute",
+      [](const Tensor& x) {
+        return permute(permute(x, {1, 0}) * permute(x, {1, 0}), {1, 0});
+      },
+      normal(s));
+  second(
+      "sum_to",
+      [](const Tensor& x) {
+        return broadcast_to(sum_to(x * x, {1, 4}), {3, 4}) * x;
+      },
+      normal(s));
 }
 
 // Runs last in this suite: every primitive of the op list that has rules must have been

@@ -4,7 +4,6 @@
 // each gets the bits a single thread gets. scripts/tsan.sh runs this suite under
 // ThreadSanitizer.
 #include <boost/test/unit_test.hpp>
-
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -67,10 +66,9 @@ BOOST_AUTO_TEST_CASE(two_threads_differentiate_one_model_at_once) {
   for (int i = 0; i < kThreads; ++i)
     workers.emplace_back([&, i] {
       for (int step = 0; step < kSteps; ++step)
-        matches[static_cast<std::size_t>(i)] +=
-            same_bits(gradients(model, xs[static_cast<std::size_t>(i)],
-                                probes[static_cast<std::size_t>(i)]),
-                      expected[static_cast<std::size_t>(i)]);
+        matches[static_cast<std::size_t>(i)] += same_bits(
+            gradients(model, xs[static_cast<std::size_t>(i)], probes[static_cast<std::size_t>(i)]),
+            expected[static_cast<std::size_t>(i)]);
     });
   for (std::thread& w : workers) w.join();
   for (int i = 0; i < kThreads; ++i) BOOST_TEST(matches[static_cast<std::size_t>(i)] == kSteps);

@@ -170,13 +170,13 @@ BOOST_AUTO_TEST_CASE(silu_with_tangent_edges) {
     BOOST_TEST(bits_equal(grads[2], u));
   }
   // (The JVP check nests a jvp around this one: silu then takes the reference path.)
-  check_gradients(
-      "x silu(x) and its tangent",
-      [&](auto& p) {
-        const auto [y, t] = jvp([](const Tensor& z) { return z * silu(z); }, p[0], p[1]);
-        return y * u + t * v;
-      },
-      {x, dx});
+  check_gradients("x silu(x) and its tangent",
+                  [&](auto& p) {
+                    const auto [y, t] =
+                        jvp([](const Tensor& z) { return z * silu(z); }, p[0], p[1]);
+                    return y * u + t * v;
+                  },
+                  {x, dx});
   {
     Tape tape;
     const Tensor w = scalar(1.0, DType::f64);
