@@ -30,8 +30,8 @@ const OpDef op_to_device{
     [](Inputs in, const Attrs& a, Outputs out) {
       out[0].impl()->device = a.device;
       out[0].impl()->storage = detail::make_pooled<Storage>(nbytes(in[0]), a.device);
-      cuda_backend::copy_bytes(out[0].mutable_raw_data(), a.device, in[0].raw_data(), in[0].device(),
-                               nbytes(in[0]));
+      cuda_backend::copy_bytes(out[0].mutable_raw_data(), a.device, in[0].raw_data(),
+                               in[0].device(), nbytes(in[0]));
     },
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) { out[0] = to_device(g[0], s.in[0].device()); },

@@ -197,7 +197,9 @@ Tensor add(const Tensor& a, const Tensor& b) { return apply(op_add, {a, b}); }
 Tensor sub(const Tensor& a, const Tensor& b) { return apply(op_sub, {a, b}); }
 Tensor mul(const Tensor& a, const Tensor& b) { return apply(op_mul, {a, b}); }
 Tensor div(const Tensor& a, const Tensor& b) { return apply(op_div, {a, b}); }
-Tensor where(const Tensor& c, const Tensor& a, const Tensor& b) { return apply(op_where, {c, a, b}); }
+Tensor where(const Tensor& c, const Tensor& a, const Tensor& b) {
+  return apply(op_where, {c, a, b});
+}
 Tensor greater(const Tensor& a, const Tensor& b) { return apply(op_greater, {a, b}); }
 Tensor less(const Tensor& a, const Tensor& b) { return apply(op_less, {a, b}); }
 Tensor equal(const Tensor& a, const Tensor& b) { return apply(op_equal, {a, b}); }

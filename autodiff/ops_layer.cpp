@@ -58,7 +58,8 @@ const OpDef op_silu_grad_column_sums{
           out[1] = empty(Shape{n}, in[0].dtype(), in[0].device());
           dispatch(in[0].dtype(), [&]<class T>() {
             cpu::silu_grad_and_column_sums(in[0].data<T>(), in[1].data<T>(), in[2].data<T>(),
-                                           out[0].mutable_data<T>(), out[1].mutable_data<T>(), m, n);
+                                           out[0].mutable_data<T>(), out[1].mutable_data<T>(), m,
+                                           n);
           });
         },
     // dgz = dg silu'(z) + g dz silu''(z),  ddb = dgz's column sums.

@@ -82,7 +82,8 @@ const OpDef op_linear{
     "linear", [](Inputs in, const Attrs&) { return rules::affine_shape(in, "linear"); },
     [](Inputs in, const Attrs&, Outputs out) {
       if (out[0].device() == Device::cuda) return cuda_backend::linear(in[0], in[1], in[2], out[0]);
-      dispatch(out[0].dtype(), [&]<class T>() { rules::affine_cpu<T>(in, out[0].mutable_data<T>()); });
+      dispatch(out[0].dtype(),
+               [&]<class T>() { rules::affine_cpu<T>(in, out[0].mutable_data<T>()); });
     },
     [](const Saved& s, Inputs t) -> TensorList { return rules::affine_tangent(s.in, t); },
     // dx = g w, dw = g^T x, db = the column sums of g.

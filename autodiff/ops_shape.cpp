@@ -53,7 +53,8 @@ const OpDef op_broadcast_to{
         return cuda_backend::nary(cuda_backend::Nary::copy, in, out[0]);
       dispatch(out[0].dtype(), [&]<class T>() {
         cpu::map_broadcast<T, 1>({in[0].data<T>()}, {in[0].shape().data()}, {in[0].rank()},
-                                 out[0].mutable_data<T>(), out[0].shape().data(), out[0].rank(), Copy{});
+                                 out[0].mutable_data<T>(), out[0].shape().data(), out[0].rank(),
+                                 Copy{});
       });
     },
     rules::linear_jvp,

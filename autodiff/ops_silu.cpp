@@ -145,8 +145,8 @@ const OpDef op_silu_keeping_denominator{
           require_cpu("silu_keeping_denominator", in[0]);
           out[1] = like(in[0]);
           dispatch(in[0].dtype(), [&]<class T>() {
-            cpu::map_unary2(in[0].data<T>(), out[0].mutable_data<T>(), out[1].mutable_data<T>(), in[0].numel(),
-                            fn::SiluAndDenominator{});
+            cpu::map_unary2(in[0].data<T>(), out[0].mutable_data<T>(), out[1].mutable_data<T>(),
+                            in[0].numel(), fn::SiluAndDenominator{});
           });
         },
     .jvp = [](const Saved& s, Inputs t) -> TensorList {
@@ -227,7 +227,8 @@ const OpDef op_silu_with_tangent{
           out[2] = like(in[0]);
           dispatch(in[0].dtype(), [&]<class T>() {
             cpu::silu_with_tangent(in[0].data<T>(), in[1].data<T>(), out[0].mutable_data<T>(),
-                                   out[2].mutable_data<T>(), out[1].mutable_data<T>(), in[0].numel());
+                                   out[2].mutable_data<T>(), out[1].mutable_data<T>(),
+                                   in[0].numel());
           });
         },
     // dy = silu'(x) dx,  dty = silu''(x) tx dx + silu'(x) dtx.
@@ -288,10 +289,10 @@ TensorList silu_with_tangent_vjp(const Tensor& x, const Tensor& tx, const Tensor
 }  // namespace detail
 
 // The rewrite. On the CPU, silu whose tangent is computed (inside one jvp(), not nested;
-// apply() gives every tangent its tensor's shape) runs silu_with_tangent with the tangent as an explicit input: apply()
-// then computes no tangent for it (tangents are off around the call), and y gets ty as its tangent
-// here. Otherwise a silu that will be differentiated (x on the recording tape) keeps its
-// denominator; anything else (inference, the GPU) runs the reference.
+// apply() gives every tangent its tensor's shape) runs silu_with_tangent with the tangent as an
+// explicit input: apply() then computes no tangent for it (tangents are off around the call), and y
+// gets ty as its tangent here. Otherwise a silu that will be differentiated (x on the recording
+// tape) keeps its denominator; anything else (inference, the GPU) runs the reference.
 Tensor silu(const Tensor& x) {
   if (x.defined() && x.device() == Device::cpu) {
     if (detail::tangent_depth() == 1 && x.has_tangent()) {
