@@ -19,12 +19,15 @@ namespace kc = kernels::cuda;
 
 namespace {
 
+// A tensor's device buffer, to read (in_ptr) or to write (out_ptr, which counts as a write:
+// Storage::version). Two names, so that a non-const handle to an input cannot pick the writing
+// form.
 template <class T>
-const T* ptr(const Tensor& t) {
+const T* in_ptr(const Tensor& t) {
   return static_cast<const T*>(t.raw_data());
 }
 template <class T>
-T* ptr(Tensor& t) {
+T* out_ptr(Tensor& t) {
   return static_cast<T*>(t.mutable_raw_data());
 }
 
@@ -75,7 +78,7 @@ void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, std:
 }
 
 void fill(Tensor& t, double value) {
-  dispatch(t.dtype(), [&]<class T>() { kc::fill<T>(ptr<T>(t), t.numel(), static_cast<T>(value)); });
+  dispatch(t.dtype(), [&]<class T>() { kc::fill<T>(out_ptr<T>(t), t.numel(), static_cast<T>(value)); });
 }
 
 void zero(Tensor& t) {
@@ -86,16 +89,16 @@ void cast(const Tensor& x, Tensor& y) {
   if (x.dtype() == y.dtype())
     return kc::copy_device_to_device(y.mutable_raw_data(), x.raw_data(), nbytes(x));
   if (x.dtype() == DType::f32)
-    kc::cast<float, double>(ptr<float>(x), ptr<double>(y), x.numel());
+    kc::cast<float, double>(in_ptr<float>(x), out_ptr<double>(y), x.numel());
   else
-    kc::cast<double, float>(ptr<double>(x), ptr<float>(y), x.numel());
+    kc::cast<double, float>(in_ptr<double>(x), out_ptr<float>(y), x.numel());
 }
 
 // The device kernels start at gen's counter; gen then skips the blocks they used, exactly as
 // Generator::fill_* would have advanced it.
 void fill_normal(Tensor& t, Generator& gen) {
   dispatch(t.dtype(), [&]<class T>() {
-    kc::philox_normal<T>(ptr<T>(t), t.numel(), gen.key(), gen.counter(), gen.stream());
+    kc::philox_normal<T>(out_ptr<T>(t), t.numel(), gen.key(), gen.counter(), gen.stream());
   });
   gen = Generator::from_state(gen.key(), gen.counter() + kc::philox_blocks_pairs(t.numel()),
                               gen.stream());
@@ -103,7 +106,7 @@ void fill_normal(Tensor& t, Generator& gen) {
 
 void fill_uniform(Tensor& t, Generator& gen) {
   dispatch(t.dtype(), [&]<class T>() {
-    kc::philox_uniform<T>(ptr<T>(t), t.numel(), gen.key(), gen.counter(), gen.stream());
+    kc::philox_uniform<T>(out_ptr<T>(t), t.numel(), gen.key(), gen.counter(), gen.stream());
   });
   const std::uint64_t blocks = t.dtype() == DType::f32 ? kc::philox_blocks_uniform_f32(t.numel())
                                                        : kc::philox_blocks_pairs(t.numel());
@@ -112,7 +115,7 @@ void fill_uniform(Tensor& t, Generator& gen) {
 
 void unary(Unary op, const Tensor& x, Tensor& out, double scalar) {
   dispatch(out.dtype(),
-           [&]<class T>() { kc::unary<T>(op, ptr<T>(x), ptr<T>(out), out.numel(), scalar); });
+           [&]<class T>() { kc::unary<T>(op, in_ptr<T>(x), out_ptr<T>(out), out.numel(), scalar); });
 }
 
 namespace {
@@ -123,11 +126,11 @@ void nary_n(Nary op, Inputs in, Tensor& out) {
     std::array<const std::int64_t*, N> s;
     std::array<int, N> r;
     for (std::size_t k = 0; k < N; ++k) {
-      p[k] = ptr<T>(in[k]);
+      p[k] = in_ptr<T>(in[k]);
       s[k] = in[k].shape().data();
       r[k] = in[k].rank();
     }
-    kc::nary<T, N>(op, p, s, r, ptr<T>(out), out.shape().data(), out.rank());
+    kc::nary<T, N>(op, p, s, r, out_ptr<T>(out), out.shape().data(), out.rank());
   });
 }
 }  // namespace
@@ -148,7 +151,7 @@ void nary(Nary op, Inputs in, Tensor& out) {
 void reduce(Reduce op, const Tensor& x, int axis, Tensor& out) {
   const Shape& s = x.shape();
   dispatch(out.dtype(), [&]<class T>() {
-    kc::reduce_axis<T>(op, ptr<T>(x), ptr<T>(out), prod(s, 0, axis), s[axis],
+    kc::reduce_axis<T>(op, in_ptr<T>(x), out_ptr<T>(out), prod(s, 0, axis), s[axis],
                        prod(s, axis + 1, s.rank()));
   });
 }
@@ -165,7 +168,7 @@ void sum_to(const Tensor& x, Tensor& out) {
   dispatch(out.dtype(), [&]<class T>() {
     if (lead > 0) {
       Tensor next = empty(cur_shape, x.dtype(), Device::cuda);
-      kc::reduce_axis<T>(Reduce::sum, ptr<T>(cur), ptr<T>(next), 1, prod(xs, 0, lead),
+      kc::reduce_axis<T>(Reduce::sum, in_ptr<T>(cur), out_ptr<T>(next), 1, prod(xs, 0, lead),
                          cur_shape.numel());
       cur = next;
     }
@@ -173,7 +176,7 @@ void sum_to(const Tensor& x, Tensor& out) {
       if (target[d] != 1 || cur_shape[d] == 1) continue;
       const Shape reduced = cur_shape.reduced(d, true);
       Tensor next = empty(reduced, x.dtype(), Device::cuda);
-      kc::reduce_axis<T>(Reduce::sum, ptr<T>(cur), ptr<T>(next), prod(cur_shape, 0, d),
+      kc::reduce_axis<T>(Reduce::sum, in_ptr<T>(cur), out_ptr<T>(next), prod(cur_shape, 0, d),
                          cur_shape[d], prod(cur_shape, d + 1, cur_shape.rank()));
       cur = next;
       cur_shape = reduced;
@@ -186,19 +189,19 @@ void matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, std::int64_t bat
             std::int64_t n, std::int64_t k, Tensor& out) {
   const std::int64_t lda = a.size(-1), ldb = b.size(-1);
   dispatch(out.dtype(), [&]<class T>() {
-    kc::gemm<T>(ta, tb, m, n, k, T(1), ptr<T>(a), lda, m * k, ptr<T>(b), ldb, k * n, T(0),
-                ptr<T>(out), n, m * n, batch);
+    kc::gemm<T>(ta, tb, m, n, k, T(1), in_ptr<T>(a), lda, m * k, in_ptr<T>(b), ldb, k * n, T(0),
+                out_ptr<T>(out), n, m * n, batch);
   });
 }
 
 void linear(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& out) {
   const std::int64_t m = x.size(0), k = x.size(1), n = w.size(0);
   dispatch(out.dtype(), [&]<class T>() {
-    if (kc::gemm_bias<T>(m, n, k, ptr<T>(x), ptr<T>(w), ptr<T>(b), ptr<T>(out))) return;
+    if (kc::gemm_bias<T>(m, n, k, in_ptr<T>(x), in_ptr<T>(w), in_ptr<T>(b), out_ptr<T>(out))) return;
     // Unsupported by cuBLASLt (or k = 0): every row of out = b, then the GEMM accumulates.
     nary_n<1>(Nary::copy, Inputs(&b, 1), out);
-    kc::gemm<T>(false, true, m, n, k, T(1), ptr<T>(x), k, m * k, ptr<T>(w), k, n * k, T(1),
-                ptr<T>(out), n, m * n, 1);
+    kc::gemm<T>(false, true, m, n, k, T(1), in_ptr<T>(x), k, m * k, in_ptr<T>(w), k, n * k, T(1),
+                out_ptr<T>(out), n, m * n, 1);
   });
 }
 
@@ -232,14 +235,14 @@ void adam_update(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamArg
         static_cast<T>(a.b1),        static_cast<T>(a.b2),       static_cast<T>(a.c1),
         static_cast<T>(a.c2),        static_cast<T>(a.l2),       static_cast<T>(a.shrink),
         static_cast<T>(a.step_size), static_cast<T>(a.root_bc2), static_cast<T>(a.eps)};
-    kc::adam_update<T>(ptr<T>(p), ptr<T>(g), ptr<T>(m), ptr<T>(v), p.numel(), s);
+    kc::adam_update<T>(out_ptr<T>(p), in_ptr<T>(g), out_ptr<T>(m), out_ptr<T>(v), p.numel(), s);
   });
 }
 
 void sgd_update(Tensor& p, const Tensor& g, Tensor* buf, double lr, double wd, double mu,
                 bool nesterov) {
   dispatch(p.dtype(), [&]<class T>() {
-    kc::sgd_update<T>(ptr<T>(p), ptr<T>(g), buf ? ptr<T>(*buf) : nullptr, p.numel(),
+    kc::sgd_update<T>(out_ptr<T>(p), in_ptr<T>(g), buf ? out_ptr<T>(*buf) : nullptr, p.numel(),
                       static_cast<T>(lr), static_cast<T>(wd), static_cast<T>(mu), nesterov);
   });
 }

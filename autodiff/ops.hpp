@@ -75,7 +75,8 @@ Tensor max(const Tensor& x, int axis, bool keepdims = false);
 // Minimum along an axis (-max(-x)); ties share the gradient as in max.
 Tensor min(const Tensor& x, int axis, bool keepdims = false);
 // The first index of the maximum (minimum) along an axis, as a tensor of x's dtype (flowtape
-// tensors hold f32 or f64; indices up to 2^24 are exact in f32). No derivative.
+// tensors hold f32 or f64; indices up to 2^24 are exact in f32). No derivative. A slice whose
+// extreme is NaN gives the axis's length.
 Tensor argmax(const Tensor& x, int axis, bool keepdims = false);
 Tensor argmin(const Tensor& x, int axis, bool keepdims = false);
 // Sums and means over several distinct axes at once (sum(x, {0, 2})).

@@ -46,7 +46,7 @@ Tensor min(const Tensor& x, int axis, bool keepdims) {
 
 // The first index along `axis` where x equals its maximum: the index where that holds, the
 // axis's length elsewhere, and the least of those (-max(-i)). Computed from constants, so it
-// carries no derivative.
+// carries no derivative. A slice whose maximum is NaN matches nowhere and gives the length.
 Tensor argmax(const Tensor& x, int axis, bool keepdims) {
   if (!x.defined()) throw std::invalid_argument("argmax: undefined input");
   const Tensor v = stop_gradient(x);
@@ -66,18 +66,21 @@ Tensor argmin(const Tensor& x, int axis, bool keepdims) {
 }
 
 // Where a > b the value and gradient are a's, where a < b b's; at a tie the value is a (as
-// 0.5 a + 0.5 b, which equals it) and the gradient is shared, half to each, as PyTorch does.
-// A NaN in either operand gives NaN.
+// 0.5 a + 0.5 b, which equals it but for a tie of two subnormals, which rounds) and the
+// gradient is shared, half to each, as PyTorch does. A NaN in either operand gives NaN.
 Tensor maximum(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined()) throw std::invalid_argument("maximum: undefined input");
   return where(greater(a, b), a, where(less(a, b), b, a * 0.5 + b * 0.5));
 }
 
 Tensor minimum(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined()) throw std::invalid_argument("minimum: undefined input");
   return -maximum(-a, -b);
 }
 
 // The bounds are constants; inside [lo, hi], bounds included, the derivative is 1.
 Tensor clamp(const Tensor& x, double lo, double hi) {
+  if (!x.defined()) throw std::invalid_argument("clamp: undefined input");
   if (!(lo <= hi))
     throw std::invalid_argument("clamp: need lo <= hi, got [" + std::to_string(lo) + ", " +
                                 std::to_string(hi) + "]");

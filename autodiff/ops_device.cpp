@@ -59,6 +59,7 @@ void relocate(Tensor& x, Device device) {
   TensorImpl& impl = *x.impl();
   if (impl.device == device) return;
   auto storage = detail::make_pooled<Storage>(nbytes(x), device);
+  storage->version = impl.storage->version + 1;  // a tape that kept x sees the move as a write
   cuda_backend::copy_bytes(storage->ptr, device, x.raw_data(), impl.device, nbytes(x));
   impl.storage = std::move(storage);
   impl.device = device;

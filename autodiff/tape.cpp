@@ -75,6 +75,7 @@ bool recording() { return t_active != nullptr && !t_no_grad; }
 void Tape::reset() {
   nodes_.clear();
   leaves_.clear();
+  leaf_index_.clear();
   versions_.clear();
   leaf_filter_ = 0;
   num_slots_ = 0;
@@ -98,6 +99,10 @@ std::int64_t Tape::slot_of(const Tensor& x) const {
   const TensorImpl* impl = x.impl();
   if (impl->tape_id == id_) return impl->slot;  // computed by an op on this tape
   if (!(leaf_filter_ & filter_bit(impl))) return -1;
+  if (!leaf_index_.empty()) {
+    const auto it = leaf_index_.find(impl);
+    return it == leaf_index_.end() ? -1 : it->second;
+  }
   for (const Leaf& leaf : leaves_)
     if (leaf.tensor.get() == impl) return leaf.slot;
   return -1;
@@ -112,6 +117,10 @@ const Tensor& Tape::watch(const Tensor& x) {
   if (tracks(x)) return x;
   leaves_.push_back(Leaf{x.impl_ptr(), num_slots_++});
   leaf_filter_ |= filter_bit(x.impl());
+  if (leaves_.size() == kManyLeaves)
+    for (const Leaf& leaf : leaves_) leaf_index_.emplace(leaf.tensor.get(), leaf.slot);
+  else if (leaves_.size() > kManyLeaves)
+    leaf_index_.emplace(x.impl(), leaves_.back().slot);
   return x;
 }
 
@@ -124,8 +133,7 @@ void Tape::record(const OpDef& op, TensorList inputs, Inputs outputs, const Attr
   const std::size_t first_version = versions_.size();
   for (const Tensor& x : inputs) versions_.push_back(x.impl()->storage->version);
   for (const Tensor& y : outputs) versions_.push_back(y.impl()->storage->version);
-  Node& node = nodes_.emplace_back(&op, std::move(inputs), std::array<Tensor, OpDef::kMaxOutputs>{},
-                                   attrs, first_version);
+  Node& node = nodes_.emplace_back(&op, std::move(inputs), attrs, first_version);
   std::copy(outputs.begin(), outputs.end(), node.outputs.begin());
 }
 

@@ -17,6 +17,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "flowtape/autodiff/op.hpp"
@@ -80,6 +81,9 @@ class Tape {
 
  private:
   struct Node {
+    // (A constructor, so that emplace_back builds the node in place on every compiler.)
+    Node(const OpDef* op_, TensorList inputs_, const Attrs& attrs_, std::size_t first_version_)
+        : op(op_), inputs(std::move(inputs_)), attrs(attrs_), first_version(first_version_) {}
     const OpDef* op;
     TensorList inputs;
     // The differentiable outputs, then the residuals (see OpDef); op->outputs + residuals used.
@@ -114,6 +118,10 @@ class Tape {
   // The storage version (Storage::version) of each input and output of each node, as recorded.
   std::vector<std::uint32_t> versions_;
   std::uint64_t leaf_filter_ = 0;  // one bit per watched address: most misses cost one test
+  // Past kManyLeaves watched tensors the filter is mostly ones and the list long: an index then
+  // finds a slot in constant time (small models never build it, and make no heap call for it).
+  static constexpr std::size_t kManyLeaves = 64;
+  std::unordered_map<const TensorImpl*, std::int64_t> leaf_index_;
 };
 
 // Suspends recording on this thread for its lifetime (the optimizer update, evaluation).

@@ -109,7 +109,15 @@ std::pair<TensorList, TensorList> forward(const F& f, const std::vector<Tensor>&
       throw std::invalid_argument("jvp: output " + std::to_string(i) + " of f is undefined");
     const Tensor& dy = ys[i].impl()->tangent(level);
     dys[i] = dy.defined() ? dy : zeros_like(ys[i]);
-    ys[i] = alias(ys[i], scope.depth);
+    // The value without this call's tangents. An alias keeps the slot of a tensor an op made
+    // on the active tape; a watched tensor returned as it is (its slot lives in the tape, not
+    // in the copy) goes out through identity, with the outer levels' tangents only.
+    Tensor value = alias(ys[i], scope.depth);
+    if (Tape* tape = Tape::active(); tape && tape->tracks(ys[i]) && !tape->tracks(value)) {
+      detail::TangentDepth outer_levels_only(scope.depth - 1);
+      value = identity(ys[i]);
+    }
+    ys[i] = std::move(value);
   }
   return {std::move(ys), std::move(dys)};
 }

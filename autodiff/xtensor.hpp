@@ -37,13 +37,20 @@ Tensor from_xtensor(const xt::xexpression<E>& expr) {
   return t;
 }
 
-// An xtensor view of x's buffer (no copy). Writes go to the tensor (making the view counts as a
-// write, as mutable_data does); the view must not
-// outlive x.
+// An xtensor view of x's buffer (no copy); it must not outlive x. Writes go to the tensor, and
+// making a writable view counts as a write (mutable_data): a tape checks versions when the view
+// is made, so write through a view made after recording, not one kept from before.
 template <class T>
 auto view(Tensor& x) {
   std::vector<std::size_t> shape(x.shape().begin(), x.shape().end());
   return xt::adapt(x.mutable_data<T>(), static_cast<std::size_t>(x.numel()), xt::no_ownership(),
+                   shape);
+}
+// A read-only view (not a write).
+template <class T>
+auto view(const Tensor& x) {
+  std::vector<std::size_t> shape(x.shape().begin(), x.shape().end());
+  return xt::adapt(x.data<T>(), static_cast<std::size_t>(x.numel()), xt::no_ownership(),
                    shape);
 }
 

@@ -260,6 +260,9 @@ BOOST_AUTO_TEST_CASE(argmax_argmin) {
   tape.watch(x);
   BOOST_TEST(!tape.tracks(argmax(x, 1)));
   BOOST_CHECK_THROW(argmax(zeros({2, 0}), 1), std::invalid_argument);
+  const Tensor with_nan =
+      from_vector(std::vector<double>{1, std::nan(""), 3, 0, 2, 1}, {2, 3}, DType::f64);
+  BOOST_TEST(argmax(with_nan, 1).to_vector() == (std::vector<double>{3, 1}));
 }
 
 BOOST_AUTO_TEST_CASE(matmul_all_forms) {

@@ -278,6 +278,34 @@ BOOST_AUTO_TEST_CASE(a_recorded_tensor_written_in_place_is_refused) {
   }
 }
 
+// Watched tensors' slots live in the tape: past kManyLeaves of them it indexes them, and every
+// one still gets its gradient; a watched tensor that a jvp() returns as it is stays connected.
+BOOST_AUTO_TEST_CASE(many_watched_tensors_and_a_watched_jvp_output) {
+  std::vector<Tensor> ws;
+  for (int i = 0; i < 100; ++i) ws.push_back(full({2}, 0.5 * i, DType::f64));
+  {
+    Tape tape;
+    tape.watch(ws);
+    Tensor y = scalar(0.0, DType::f64);
+    for (int i = 0; i < 100; ++i) y = y + sum(ws[static_cast<std::size_t>(i)] * double(i));
+    const auto g = tape.gradient(y, ws);
+    bool all = true;
+    for (int i = 0; i < 100; ++i)
+      all &= g[static_cast<std::size_t>(i)].to_vector() == std::vector<double>(2, double(i));
+    BOOST_TEST(all);
+  }
+  Tape tape;
+  const Tensor w = scalar(3.0, DType::f64), x = scalar(2.0, DType::f64);
+  tape.watch(w);
+  const FunctionN f = [&](const std::vector<Tensor>& a) {
+    return std::vector<Tensor>{a[0] * w, w};
+  };
+  const auto [ys, dys] = jvp(f, {x}, {scalar(1.0, DType::f64)});
+  BOOST_TEST(tape.tracks(ys[1]));
+  BOOST_TEST(tape.gradient(ys[0] + ys[1] * 5.0, {w})[0].item() == 7.0);
+  BOOST_TEST(dys[1].item() == 0.0);
+}
+
 // The engine has no op-specific code: a primitive defined by a user, of several outputs, is
 // recorded as one node, differentiated in every mode (each output alone, both, and to second
 // order) and refused by apply(), which returns one output.

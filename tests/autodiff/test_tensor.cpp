@@ -89,6 +89,10 @@ BOOST_AUTO_TEST_CASE(xtensor_roundtrip) {
   auto v = view<double>(t);
   v(0, 0) = -1.0;  // writes through to the tensor
   BOOST_TEST(t.at(0) == -1.0);
+  const std::uint32_t version = t.impl()->storage->version;
+  const Tensor& read_only = t;
+  BOOST_TEST(view<double>(read_only)(1, 2) == 6.0);  // a read: no new version
+  BOOST_TEST(t.impl()->storage->version == version);
   const xt::xarray<float> f = to_xarray<float>(t);
   BOOST_TEST(f(1, 1) == 5.0f);
   BOOST_TEST(from_xtensor(xt::view(a, 1, xt::all())).to_vector() == (std::vector<double>{4, 5, 6}));
