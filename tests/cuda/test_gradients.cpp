@@ -112,4 +112,33 @@ BOOST_AUTO_TEST_CASE(second_order) {
                   {r({5}, 25), r({5}, 26)});
 }
 
+// The composites and verbs of the core's second edition on the device: maximum, minimum and
+// clamp (where and the comparisons), argmax, matmul over a 4-D broadcast batch, a function of
+// two outputs through jvp and vjp, and a nested jvp.
+BOOST_AUTO_TEST_CASE(second_edition_composites) {
+  check_gradients("maximum, minimum, clamp", on_gpu([](const std::vector<Tensor>& x) {
+                    return maximum(x[0], x[1]) * minimum(x[0], x[1]) + clamp(x[0], -0.5, 0.5);
+                  }),
+                  {r({4, 3}, 31), r({1, 3}, 32)});
+  check_gradients("matmul 4-D broadcast",
+                  on_gpu([](const std::vector<Tensor>& x) { return matmul(x[0], x[1]); }),
+                  {r({2, 1, 3, 4}, 33), r({2, 4, 2}, 34)});
+  const Tensor x = r({2, 3}, 35);
+  BOOST_TEST(argmax(to_device(x, Device::cuda), 1).to_vector() == argmax(x, 1).to_vector());
+  const FunctionN two = [](const std::vector<Tensor>& a) {
+    return std::vector<Tensor>{tanh(a[0]), sum(a[0] * a[0], 1, false)};
+  };
+  const Tensor xd = to_device(x, Device::cuda), vd = to_device(r({2, 3}, 36), Device::cuda);
+  const auto [ys, dys] = jvp(two, {xd}, {vd});
+  const auto [ys_cpu, dys_cpu] = jvp(two, {x}, {to_host(vd)});
+  for (std::size_t i = 0; i < 2; ++i)
+    BOOST_TEST(test::rel_error(dys[i].to_vector(), dys_cpu[i].to_vector()) < 1e-12);
+  const auto d2 = jvp(
+      [&](const Tensor& z) {
+        return jvp([](const Tensor& q) { return q * q * q; }, z, ones_like(z)).second;
+      },
+      xd, ones_like(xd));
+  BOOST_TEST(test::rel_error(d2.second.to_vector(), (x * 6.0).to_vector()) < 1e-12);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
