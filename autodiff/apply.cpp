@@ -8,10 +8,10 @@
 #include <string>
 #include <utility>
 
-#include "flowtape/autodiff/object_pool.hpp"
 #include "flowtape/autodiff/op.hpp"
 #include "flowtape/autodiff/ops.hpp"
 #include "flowtape/autodiff/tape.hpp"
+#include "flowtape/runtime/object_pool.hpp"
 
 namespace flowtape {
 namespace {

@@ -18,8 +18,8 @@
 #include <span>
 #include <vector>
 
-#include "flowtape/autodiff/tensor.hpp"
-#include "flowtape/autodiff/tensor_list.hpp"
+#include "flowtape/runtime/tensor.hpp"
+#include "flowtape/runtime/tensor_list.hpp"
 
 namespace flowtape {
 

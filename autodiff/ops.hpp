@@ -21,9 +21,9 @@
 
 #include <vector>
 
-#include "flowtape/autodiff/tensor.hpp"
-#include "flowtape/autodiff/tensor_list.hpp"
 #include "flowtape/kernels/unary_ops.hpp"
+#include "flowtape/runtime/tensor.hpp"
+#include "flowtape/runtime/tensor_list.hpp"
 
 namespace flowtape {
 

@@ -5,23 +5,15 @@
 #include <initializer_list>
 #include <stdexcept>
 
-#include "flowtape/autodiff/cuda_backend.hpp"
 #include "flowtape/autodiff/elementwise_forward.hpp"
 #include "flowtape/autodiff/op.hpp"
 #include "flowtape/autodiff/op_list.hpp"
 #include "flowtape/autodiff/ops.hpp"
 #include "flowtape/autodiff/rules.hpp"
-#include "flowtape/kernels/cpu/elementwise.hpp"
-#include "flowtape/kernels/cpu/math.hpp"
 
 namespace flowtape {
 namespace {
 
-namespace cpu = kernels::cpu;
-namespace fn = kernels::cpu::fn;
-using CU = cuda_backend::Unary;
-using CN = cuda_backend::Nary;
-using rules::binary_forward;
 using rules::nary_forward;
 using rules::plus;
 using rules::same_shape;
@@ -37,7 +29,7 @@ using rules::unary_vjp;
 }  // namespace
 
 const OpDef op_add{
-    "add", FLOWTAPE_BINARY_SHAPE("add"), binary_forward<fn::Add, CN::add>,
+    "add", FLOWTAPE_BINARY_SHAPE("add"), nary_forward<NaryOp::add>,
     [](const Saved&, Inputs t) -> TensorList { return plus(t[0], t[1]); },
     [](const Saved& s, Inputs g, Grads& out) {
       if (out.wants(0)) out[0] = sum_to(g[0], s.in[0].shape());
@@ -45,7 +37,7 @@ const OpDef op_add{
     }};
 
 const OpDef op_sub{
-    "sub", FLOWTAPE_BINARY_SHAPE("sub"), binary_forward<fn::Sub, CN::sub>,
+    "sub", FLOWTAPE_BINARY_SHAPE("sub"), nary_forward<NaryOp::sub>,
     [](const Saved&, Inputs t) -> TensorList {
       return t[1].defined() ? plus(t[0], neg(t[1])) : t[0];
     },
@@ -55,7 +47,7 @@ const OpDef op_sub{
     }};
 
 const OpDef op_mul{
-    "mul", FLOWTAPE_BINARY_SHAPE("mul"), binary_forward<fn::Mul, CN::mul>,
+    "mul", FLOWTAPE_BINARY_SHAPE("mul"), nary_forward<NaryOp::mul>,
     [](const Saved& s, Inputs t) -> TensorList {
       return plus(t[0].defined() ? mul(t[0], s.in[1]) : Tensor(),
                   t[1].defined() ? mul(s.in[0], t[1]) : Tensor());
@@ -67,7 +59,7 @@ const OpDef op_mul{
 
 // y = a / b: dy = (da - y db) / b.
 const OpDef op_div{
-    "div", FLOWTAPE_BINARY_SHAPE("div"), binary_forward<fn::Div, CN::div>,
+    "div", FLOWTAPE_BINARY_SHAPE("div"), nary_forward<NaryOp::div>,
     [](const Saved& s, Inputs t) -> TensorList {
       return plus(t[0].defined() ? div(t[0], s.in[1]) : Tensor(),
                   t[1].defined() ? neg(div(mul(s.out[0], t[1]), s.in[1])) : Tensor());
@@ -90,9 +82,7 @@ const OpDef op_where{
       return broadcast_shapes(in[0].shape(), broadcast_shapes(in[1].shape(), in[2].shape(), "where"),
                               "where");
     },
-    [](Inputs in, const Attrs&, Outputs out) {
-      nary_forward<3>(in, fn::Where{}, CN::where, out[0]);
-    },
+    nary_forward<NaryOp::where>,
     [](const Saved& s, Inputs t) -> TensorList {
       const Tensor zero = scalar_like(s.out[0], 0.0);
       return where(s.in[0], t[1].defined() ? t[1] : zero, t[2].defined() ? t[2] : zero);
@@ -104,18 +94,18 @@ const OpDef op_where{
     }};
 
 const OpDef op_greater{
-    "greater", FLOWTAPE_BINARY_SHAPE("greater"), binary_forward<fn::Greater, CN::greater>,
+    "greater", FLOWTAPE_BINARY_SHAPE("greater"), nary_forward<NaryOp::greater>,
     nullptr, nullptr};
 
 const OpDef op_less{
-    "less", FLOWTAPE_BINARY_SHAPE("less"), binary_forward<fn::Less, CN::less>, nullptr, nullptr};
+    "less", FLOWTAPE_BINARY_SHAPE("less"), nary_forward<NaryOp::less>, nullptr, nullptr};
 
 const OpDef op_equal{
-    "equal", FLOWTAPE_BINARY_SHAPE("equal"), binary_forward<fn::Equal, CN::equal>, nullptr,
+    "equal", FLOWTAPE_BINARY_SHAPE("equal"), nary_forward<NaryOp::equal>, nullptr,
     nullptr};
 
 const OpDef op_sign{
-    "sign", same_shape, unary_forward<fn::Sign, CU::sign>, nullptr, nullptr};
+    "sign", same_shape, unary_forward<UnaryOp::sign>, nullptr, nullptr};
 
 namespace {
 
@@ -164,8 +154,8 @@ Tensor d_cos(const Saved& s) { return neg(sin(s.in[0])); }
 
 // The unary table (kernels/unary_ops.hpp): each row's primitive and entry function, with the
 // rules multiplying by d_<name> above.
-#define FLOWTAPE_DEFINE_UNARY(name, Functor)                                              \
-  const OpDef op_##name{#name, same_shape, unary_forward<fn::Functor, CU::name>,          \
+#define FLOWTAPE_DEFINE_UNARY(name, ...)                                                  \
+  const OpDef op_##name{#name, same_shape, unary_forward<UnaryOp::name>,                  \
                         unary_jvp<d_##name>, unary_vjp<d_##name>};                        \
   Tensor name(const Tensor& x) { return apply(op_##name, {x}); }
 FLOWTAPE_UNARY_OPS(FLOWTAPE_DEFINE_UNARY)
@@ -173,14 +163,7 @@ FLOWTAPE_UNARY_OPS(FLOWTAPE_DEFINE_UNARY)
 
 const OpDef op_pow{
     "pow", same_shape,
-    [](Inputs in, const Attrs& a, Outputs out) {
-      if (out[0].device() == Device::cuda)
-        return cuda_backend::unary(CU::pow_scalar, in[0], out[0], a.scalar);
-      dispatch(out[0].dtype(), [&]<class T>() {
-        cpu::map_unary(in[0].data<T>(), out[0].mutable_data<T>(), out[0].numel(),
-                       fn::PowScalar{a.scalar});
-      });
-    },
+    unary_forward<UnaryOp::pow_scalar>,
     unary_jvp<d_pow>, unary_vjp<d_pow>};
 
 // The identity shares its input's buffer; it exists so a verb can give a tensor a fresh slot

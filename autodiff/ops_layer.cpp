@@ -20,20 +20,13 @@
 #include "flowtape/kernels/cpu/elementwise.hpp"
 #include "flowtape/kernels/cpu/fused_layer.hpp"
 #include "flowtape/kernels/cpu/math.hpp"
+#include "flowtape/runtime/backend.hpp"
 
 namespace flowtape {
 namespace {
 
 namespace cpu = kernels::cpu;
 namespace fn = kernels::cpu::fn;
-
-void require_cpu(const char* name, const Tensor& x) {
-  // linear_silu() sends device tensors to linear and silu; only a caller of the primitive
-  // itself could get here.
-  if (x.device() != Device::cpu)
-    throw std::logic_error(std::string(name) +
-                           ": a CPU primitive (linear_silu() uses it only there)");
-}
 
 }  // namespace
 
@@ -53,7 +46,7 @@ const OpDef op_silu_grad_column_sums{
         },
     .forward =
         [](Inputs in, const Attrs&, Outputs out) {
-          require_cpu("silu_grad_column_sums", in[0]);
+          rules::require_cpu("silu_grad_column_sums", "linear_silu()", in[0]);
           const std::int64_t m = in[0].size(0), n = in[0].size(1);
           out[1] = empty(Shape{n}, in[0].dtype(), in[0].device());
           dispatch(in[0].dtype(), [&]<class T>() {
@@ -87,14 +80,13 @@ const OpDef op_linear_silu{
     .shape = [](Inputs in, const Attrs&) { return rules::affine_shape(in, "linear_silu"); },
     .forward =
         [](Inputs in, const Attrs&, Outputs out) {
-          require_cpu("linear_silu", in[0]);
+          rules::require_cpu("linear_silu", "linear_silu()", in[0]);
           out[1] = empty(out[0].shape(), out[0].dtype(), out[0].device());
           out[2] = empty(out[0].shape(), out[0].dtype(), out[0].device());
+          backend_of(out[1]).linear(in[0], in[1], in[2], out[1]);  // z, then y and d from z
           dispatch(out[0].dtype(), [&]<class T>() {
-            T* z = out[1].mutable_data<T>();
-            rules::affine_cpu<T>(in, z);
-            cpu::map_unary2(z, out[0].mutable_data<T>(), out[2].mutable_data<T>(), out[0].numel(),
-                            fn::SiluAndDenominator{});
+            cpu::map_unary2(out[1].data<T>(), out[0].mutable_data<T>(), out[2].mutable_data<T>(),
+                            out[0].numel(), fn::SiluAndDenominator{});
           });
         },
     // dz = dx w^T + x dw^T + db,  dy = silu'(z) dz.

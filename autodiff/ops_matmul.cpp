@@ -6,12 +6,11 @@
 #include <stdexcept>
 #include <string>
 
-#include "flowtape/autodiff/cuda_backend.hpp"
 #include "flowtape/autodiff/op.hpp"
 #include "flowtape/autodiff/op_list.hpp"
 #include "flowtape/autodiff/ops.hpp"
 #include "flowtape/autodiff/rules.hpp"
-#include "flowtape/kernels/cpu/gemm.hpp"
+#include "flowtape/runtime/backend.hpp"
 
 namespace flowtape {
 namespace {
@@ -48,18 +47,8 @@ const OpDef op_matmul{
     },
     [](Inputs in, const Attrs& at, Outputs out) {
       const Dims d = matmul_dims(in[0].shape(), in[1].shape(), at.trans_a, at.trans_b);
-      if (out[0].device() == Device::cuda)  // cuBLAS, batched when rank 3
-        return cuda_backend::matmul(in[0], in[1], at.trans_a, at.trans_b, d.batch, d.m, d.n, d.k,
-                                    out[0]);
-      const std::int64_t lda = in[0].size(-1), ldb = in[1].size(-1);
-      dispatch(out[0].dtype(), [&]<class T>() {
-        const T* a = in[0].data<T>();
-        const T* b = in[1].data<T>();
-        T* c = out[0].mutable_data<T>();
-        for (std::int64_t i = 0; i < d.batch; ++i)
-          kernels::cpu::gemm<T>(at.trans_a, at.trans_b, d.m, d.n, d.k, T(1), a + i * d.m * d.k, lda,
-                                b + i * d.k * d.n, ldb, T(0), c + i * d.m * d.n, d.n);
-      });
+      backend_of(out[0]).matmul(in[0], in[1], at.trans_a, at.trans_b, d.batch, d.m, d.n, d.k,
+                                out[0]);
     },
     [](const Saved& s, Inputs t) -> TensorList {
       const bool ta = s.attrs.trans_a, tb = s.attrs.trans_b;
@@ -81,9 +70,7 @@ const OpDef op_matmul{
 const OpDef op_linear{
     "linear", [](Inputs in, const Attrs&) { return rules::affine_shape(in, "linear"); },
     [](Inputs in, const Attrs&, Outputs out) {
-      if (out[0].device() == Device::cuda) return cuda_backend::linear(in[0], in[1], in[2], out[0]);
-      dispatch(out[0].dtype(),
-               [&]<class T>() { rules::affine_cpu<T>(in, out[0].mutable_data<T>()); });
+      backend_of(out[0]).linear(in[0], in[1], in[2], out[0]);
     },
     [](const Saved& s, Inputs t) -> TensorList { return rules::affine_tangent(s.in, t); },
     // dx = g w, dw = g^T x, db = the column sums of g.

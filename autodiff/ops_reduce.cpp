@@ -3,25 +3,14 @@
 // Rules receive the attrs with the axis already normalised to [0, rank).
 #include <stdexcept>
 
-#include "flowtape/autodiff/cuda_backend.hpp"
 #include "flowtape/autodiff/op.hpp"
 #include "flowtape/autodiff/op_list.hpp"
 #include "flowtape/autodiff/ops.hpp"
 #include "flowtape/autodiff/rules.hpp"
-#include "flowtape/kernels/cpu/reduce.hpp"
+#include "flowtape/runtime/backend.hpp"
 
 namespace flowtape {
 namespace {
-
-namespace cpu = kernels::cpu;
-
-cpu::AxisView axis_view(const Shape& s, int axis) {
-  cpu::AxisView v;
-  for (int d = 0; d < axis; ++d) v.outer *= s[d];
-  v.len = s[axis];
-  for (int d = axis + 1; d < s.rank(); ++d) v.inner *= s[d];
-  return v;
-}
 
 Shape reduced_shape(Inputs in, const Attrs& a) { return in[0].shape().reduced(a.axis, a.keepdims); }
 
@@ -30,22 +19,16 @@ Tensor kept(const Tensor& t, const Saved& s) {
   return s.attrs.keepdims ? t : reshape(t, s.in[0].shape().reduced(s.attrs.axis, true));
 }
 
-template <void (*K)(const float*, float*, cpu::AxisView),
-          void (*K64)(const double*, double*, cpu::AxisView), cuda_backend::Reduce C>
+template <ReduceOp C>
 void reduce_forward(Inputs in, const Attrs& a, Outputs out) {
-  if (out[0].device() == Device::cuda) return cuda_backend::reduce(C, in[0], a.axis, out[0]);
-  const cpu::AxisView v = axis_view(in[0].shape(), a.axis);
-  if (out[0].dtype() == DType::f32)
-    K(in[0].data<float>(), out[0].mutable_data<float>(), v);
-  else
-    K64(in[0].data<double>(), out[0].mutable_data<double>(), v);
+  backend_of(out[0]).reduce(C, in[0], a.axis, out[0]);
 }
 
 }  // namespace
 
 const OpDef op_sum{
     "sum", reduced_shape,
-    reduce_forward<cpu::sum_axis<float>, cpu::sum_axis<double>, cuda_backend::Reduce::sum>,
+    reduce_forward<ReduceOp::sum>,
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) {
       out[0] = broadcast_to(kept(g[0], s), s.in[0].shape());
@@ -71,7 +54,7 @@ Shape max_shape(Inputs in, const Attrs& a) {
 
 const OpDef op_max{
     "max", max_shape,
-    reduce_forward<cpu::max_axis<float>, cpu::max_axis<double>, cuda_backend::Reduce::max>,
+    reduce_forward<ReduceOp::max>,
     [](const Saved& s, Inputs t) -> TensorList {
       return sum(mul(max_share(s), t[0]), s.attrs.axis, s.attrs.keepdims);
     },
@@ -88,8 +71,7 @@ Tensor lse_softmax(const Saved& s) {
 
 const OpDef op_logsumexp{
     "logsumexp", reduced_shape,
-    reduce_forward<cpu::logsumexp_axis<float>, cpu::logsumexp_axis<double>,
-                   cuda_backend::Reduce::logsumexp>,
+    reduce_forward<ReduceOp::logsumexp>,
     [](const Saved& s, Inputs t) -> TensorList {
       return sum(mul(lse_softmax(s), t[0]), s.attrs.axis, s.attrs.keepdims);
     },
@@ -106,8 +88,7 @@ Tensor softmax_apply(const Saved& s, const Tensor& v) {
 
 const OpDef op_softmax{
     "softmax", rules::same_shape,
-    reduce_forward<cpu::softmax_axis<float>, cpu::softmax_axis<double>,
-                   cuda_backend::Reduce::softmax>,
+    reduce_forward<ReduceOp::softmax>,
     [](const Saved& s, Inputs t) -> TensorList { return softmax_apply(s, t[0]); },
     [](const Saved& s, Inputs g, Grads& out) { out[0] = softmax_apply(s, g[0]); }};
 

@@ -7,20 +7,17 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
-#include "flowtape/autodiff/cuda_backend.hpp"
+#include "flowtape/autodiff/elementwise_forward.hpp"
 #include "flowtape/autodiff/op.hpp"
 #include "flowtape/autodiff/op_list.hpp"
 #include "flowtape/autodiff/ops.hpp"
 #include "flowtape/autodiff/rules.hpp"
-#include "flowtape/kernels/cpu/elementwise.hpp"
-#include "flowtape/kernels/cpu/layout.hpp"
-#include "flowtape/kernels/cpu/reduce.hpp"
+#include "flowtape/runtime/backend.hpp"
 
 namespace flowtape {
 namespace {
-
-namespace cpu = kernels::cpu;
 
 std::int64_t prod(const Shape& s, int from, int to) {
   std::int64_t p = 1;
@@ -38,64 +35,15 @@ const OpDef op_reshape{
     [](const Saved& s, Inputs g, Grads& out) { out[0] = reshape(g[0], s.in[0].shape()); },
     /*aliases_input=*/true};
 
-namespace {
-
-struct Copy {
-  template <class B> B operator()(const B& x) const { return x; }
-};
-
-}  // namespace
-
 const OpDef op_broadcast_to{
     "broadcast_to", [](Inputs, const Attrs& a) { return a.shape; },
-    [](Inputs in, const Attrs&, Outputs out) {
-      if (out[0].device() == Device::cuda)
-        return cuda_backend::nary(cuda_backend::Nary::copy, in, out[0]);
-      dispatch(out[0].dtype(), [&]<class T>() {
-        cpu::map_broadcast<T, 1>({in[0].data<T>()}, {in[0].shape().data()}, {in[0].rank()},
-                                 out[0].mutable_data<T>(), out[0].shape().data(), out[0].rank(),
-                                 Copy{});
-      });
-    },
+    rules::nary_forward<NaryOp::copy>,
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) { out[0] = sum_to(g[0], s.in[0].shape()); }};
 
-namespace {
-
-// Sums x over its leading extra axes and over the axes where the target has extent 1.
-template <class T>
-void sum_to_kernel(const Tensor& x, const Shape& target, T* y) {
-  const Shape& xs = x.shape();
-  const int lead = xs.rank() - target.rank();
-  std::vector<T> cur(x.data<T>(), x.data<T>() + x.numel()), next;
-  Shape cur_shape;
-  for (int d = lead; d < xs.rank(); ++d) cur_shape.push_back(xs[d]);
-  if (lead > 0) {
-    next.resize(static_cast<std::size_t>(cur_shape.numel()));
-    cpu::sum_axis<T>(cur.data(), next.data(), {1, prod(xs, 0, lead), cur_shape.numel()});
-    cur.swap(next);
-  }
-  for (int d = 0; d < target.rank(); ++d) {
-    if (target[d] != 1 || cur_shape[d] == 1) continue;
-    const Shape reduced = cur_shape.reduced(d, true);
-    next.resize(static_cast<std::size_t>(reduced.numel()));
-    cpu::sum_axis<T>(cur.data(), next.data(),
-                     {prod(cur_shape, 0, d), cur_shape[d], prod(cur_shape, d + 1, cur_shape.rank())});
-    cur.swap(next);
-    cur_shape = reduced;
-  }
-  std::copy(cur.begin(), cur.end(), y);
-}
-
-}  // namespace
-
 const OpDef op_sum_to{
     "sum_to", [](Inputs, const Attrs& a) { return a.shape; },
-    [](Inputs in, const Attrs& a, Outputs out) {
-      if (out[0].device() == Device::cuda) return cuda_backend::sum_to(in[0], out[0]);
-      dispatch(out[0].dtype(),
-               [&]<class T>() { sum_to_kernel<T>(in[0], a.shape, out[0].mutable_data<T>()); });
-    },
+    [](Inputs in, const Attrs&, Outputs out) { backend_of(out[0]).sum_to(in[0], out[0]); },
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) { out[0] = broadcast_to(g[0], s.in[0].shape()); }};
 
@@ -118,10 +66,7 @@ const OpDef op_permute{
       return out;
     },
     [](Inputs in, const Attrs& a, Outputs out) {
-      if (out[0].device() == Device::cuda)
-        return cuda_backend::permute(in[0], a.perm.span(), out[0]);
-      cpu::permute(in[0].raw_data(), out[0].mutable_raw_data(), dtype_size(out[0].dtype()),
-                   in[0].shape().span(), a.perm.span());
+      backend_of(out[0]).permute(in[0], a.perm.span(), out[0]);
     },
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) {
@@ -137,13 +82,8 @@ const OpDef op_slice{
     },
     [](Inputs in, const Attrs& a, Outputs out) {
       const Shape& s = in[0].shape();
-      if (out[0].device() == Device::cuda)
-        return cuda_backend::slice_axis(in[0], out[0], prod(s, 0, a.axis), s[a.axis],
-                                        prod(s, a.axis + 1, s.rank()), a.start,
-                                        a.count);
-      cpu::slice_axis(in[0].raw_data(), out[0].mutable_raw_data(),
-                      dtype_size(out[0].dtype()), prod(s, 0, a.axis), s[a.axis],
-                      prod(s, a.axis + 1, s.rank()), a.start, a.count);
+      backend_of(out[0]).slice_axis(in[0], out[0], prod(s, 0, a.axis), s[a.axis],
+                                    prod(s, a.axis + 1, s.rank()), a.start, a.count);
     },
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) {
@@ -159,12 +99,8 @@ const OpDef op_pad{
     },
     [](Inputs in, const Attrs& a, Outputs out) {
       const Shape& s = out[0].shape();
-      if (out[0].device() == Device::cuda)
-        return cuda_backend::pad_axis(in[0], out[0], prod(s, 0, a.axis), a.length,
-                                      prod(s, a.axis + 1, s.rank()), a.start, in[0].size(a.axis));
-      cpu::pad_axis(in[0].raw_data(), out[0].mutable_raw_data(), dtype_size(out[0].dtype()),
-                    prod(s, 0, a.axis), a.length, prod(s, a.axis + 1, s.rank()), a.start,
-                    in[0].size(a.axis));
+      backend_of(out[0]).pad_axis(in[0], out[0], prod(s, 0, a.axis), a.length,
+                                  prod(s, a.axis + 1, s.rank()), a.start, in[0].size(a.axis));
     },
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) {
@@ -188,29 +124,15 @@ const OpDef op_concat{
     },
     [](Inputs in, const Attrs& a, Outputs out) {
       const Shape& s = out[0].shape();
-      // Fills the parts' pointers and lengths into the buffers given, then copies.
-      const auto run = [&](std::span<const void*> parts, std::span<std::int64_t> lens) {
-        for (std::size_t i = 0; i < in.size(); ++i) {
-          parts[i] = in[i].raw_data();
-          lens[i] = in[i].size(a.axis);
-        }
-        if (out[0].device() == Device::cuda)
-          return cuda_backend::concat_axis(in, lens, out[0], prod(s, 0, a.axis),
-                                           prod(s, a.axis + 1, s.rank()));
-        cpu::concat_axis(parts, lens, out[0].mutable_raw_data(), dtype_size(out[0].dtype()),
-                         prod(s, 0, a.axis), prod(s, a.axis + 1, s.rank()));
-      };
-      // On the stack for up to TensorList::kInline parts (the usual two or three), so the op
-      // makes no heap call.
+      // The parts' lengths, on the stack for up to TensorList::kInline parts (the usual two or
+      // three), so the op makes no heap call.
       const std::size_t n = in.size();
-      if (n <= TensorList::kInline) {
-        std::array<const void*, TensorList::kInline> parts{};
-        std::array<std::int64_t, TensorList::kInline> lens{};
-        return run({parts.data(), n}, {lens.data(), n});
-      }
-      std::vector<const void*> parts(n);
-      std::vector<std::int64_t> lens(n);
-      run(parts, lens);
+      std::array<std::int64_t, TensorList::kInline> stack{};
+      std::vector<std::int64_t> heap(n > stack.size() ? n : 0);
+      const std::span<std::int64_t> lens = heap.empty() ? std::span(stack.data(), n) : std::span(heap);
+      for (std::size_t i = 0; i < n; ++i) lens[i] = in[i].size(a.axis);
+      backend_of(out[0]).concat_axis(in, lens, out[0], prod(s, 0, a.axis),
+                                     prod(s, a.axis + 1, s.rank()));
     },
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) {

@@ -31,8 +31,6 @@ namespace {
 
 namespace cpu = kernels::cpu;
 namespace fn = kernels::cpu::fn;
-using CU = cuda_backend::Unary;
-using CN = cuda_backend::Nary;
 using rules::plus;
 
 // a * b, where an undefined factor means zero.
@@ -55,7 +53,7 @@ Tensor silu_d3(const Tensor& x) {
 }  // namespace
 
 const OpDef op_silu{
-    "silu", rules::same_shape, rules::unary_forward<fn::Silu, CU::silu>,
+    "silu", rules::same_shape, rules::unary_forward<UnaryOp::silu>,
     [](const Saved& s, Inputs t) -> TensorList { return silu_grad(s.in[0], t[0]); },
     [](const Saved& s, Inputs g, Grads& out) { out[0] = silu_grad(s.in[0], g[0]); }};
 
@@ -70,12 +68,9 @@ Shape silu_derivative_shape(Inputs in, const char* name) {
                                 in[2].shape().str() + ", x has " + in[0].shape().str());
   return broadcast_shapes(in[0].shape(), in[1].shape(), name);
 }
-template <class F, class FromDenominator, CN C>
-void silu_derivative_forward(Inputs in, const Attrs& a, Outputs out) {
-  // The device kernels recompute the exp.
-  if (in.size() == 3 && out[0].device() != Device::cuda)
-    return rules::nary_forward<3>(in, FromDenominator{}, C, out[0]);
-  rules::binary_forward<F, C>(in.first(2), a, out);
+template <NaryOp Plain, NaryOp WithDenominator>
+void silu_derivative_forward(Inputs in, const Attrs&, Outputs out) {
+  backend_of(out[0]).nary(in.size() == 3 ? WithDenominator : Plain, in, out[0]);
 }
 Tensor denominator_of(const Saved& s) {
   return s.in.size() == 3 ? s.in[2] : Tensor();
@@ -86,7 +81,7 @@ Tensor denominator_of(const Saved& s) {
 // silu_grad(x, g) = g silu'(x):  d = dg silu'(x) + dx g silu''(x).
 const OpDef op_silu_grad{
     "silu_grad", [](Inputs in, const Attrs&) { return silu_derivative_shape(in, "silu_grad"); },
-    silu_derivative_forward<fn::SiluGrad, fn::SiluGradFromDenominator, CN::silu_grad>,
+    silu_derivative_forward<NaryOp::silu_grad, NaryOp::silu_grad_denominator>,
     [](const Saved& s, Inputs t) -> TensorList {
       const Tensor d = denominator_of(s);
       return plus(t[0].defined() ? silu_grad2(s.in[0], mul(s.in[1], t[0]), d) : Tensor(),
@@ -102,7 +97,7 @@ const OpDef op_silu_grad{
 // silu_grad2(x, g) = g silu''(x):  d = dg silu''(x) + dx g silu'''(x).
 const OpDef op_silu_grad2{
     "silu_grad2", [](Inputs in, const Attrs&) { return silu_derivative_shape(in, "silu_grad2"); },
-    silu_derivative_forward<fn::SiluGrad2, fn::SiluGrad2FromDenominator, CN::silu_grad2>,
+    silu_derivative_forward<NaryOp::silu_grad2, NaryOp::silu_grad2_denominator>,
     [](const Saved& s, Inputs t) -> TensorList {
       return plus(t[0].defined() ? mul(mul(s.in[1], t[0]), silu_d3(s.in[0])) : Tensor(),
                   t[1].defined() ? silu_grad2(s.in[0], t[1], denominator_of(s)) : Tensor());
@@ -117,10 +112,6 @@ namespace {
 
 // --- the fast paths -------------------------------------------------------------------------
 
-void require_cpu(const char* name, const Tensor& x) {
-  if (x.device() != Device::cpu)
-    throw std::logic_error(std::string(name) + ": a CPU primitive (silu() uses it only there)");
-}
 // The shape rule of a primitive whose inputs all have the same shape.
 template <const char* Name>
 Shape all_same_shape(Inputs in, const Attrs&) {
@@ -142,7 +133,7 @@ const OpDef op_silu_keeping_denominator{
     .shape = rules::same_shape,
     .forward =
         [](Inputs in, const Attrs&, Outputs out) {
-          require_cpu("silu_keeping_denominator", in[0]);
+          rules::require_cpu("silu_keeping_denominator", "silu()", in[0]);
           out[1] = like(in[0]);
           dispatch(in[0].dtype(), [&]<class T>() {
             cpu::map_unary2(in[0].data<T>(), out[0].mutable_data<T>(), out[1].mutable_data<T>(),
@@ -168,7 +159,7 @@ const OpDef op_silu_with_tangent_vjp{
     .shape = all_same_shape<kSiluWithTangentVjpName>,
     .forward =
         [](Inputs in, const Attrs&, Outputs out) {
-          require_cpu(kSiluWithTangentVjpName, in[0]);
+          rules::require_cpu(kSiluWithTangentVjpName, "silu()", in[0]);
           out[1] = like(in[0]);
           dispatch(in[0].dtype(), [&]<class T>() {
             cpu::silu_with_tangent_vjp(in[0].data<T>(), in[4].data<T>(), in[1].data<T>(),
@@ -222,7 +213,7 @@ const OpDef op_silu_with_tangent{
     .shape = all_same_shape<kSiluWithTangentName>,
     .forward =
         [](Inputs in, const Attrs&, Outputs out) {
-          require_cpu(kSiluWithTangentName, in[0]);
+          rules::require_cpu(kSiluWithTangentName, "silu()", in[0]);
           out[1] = like(in[0]);
           out[2] = like(in[0]);
           dispatch(in[0].dtype(), [&]<class T>() {

@@ -7,7 +7,6 @@
 
 #include "flowtape/autodiff/op.hpp"
 #include "flowtape/autodiff/ops.hpp"
-#include "flowtape/kernels/cpu/gemm.hpp"
 
 namespace flowtape::rules {
 
@@ -43,21 +42,24 @@ inline TensorList linear_jvp(const Saved& s, Inputs t) {
 
 inline Shape same_shape(Inputs in, const Attrs&) { return in[0].shape(); }
 
+// The fused primitives that exist only on the CPU (ops_silu.cpp, ops_layer.cpp) call
+// kernels/cpu directly; `chooser`, the function whose rewrite picks them, does so only there,
+// so only a caller of the primitive itself could send a device tensor.
+inline void require_cpu(const char* name, const char* chooser, const Tensor& x) {
+  if (x.device() != Device::cpu)
+    throw std::logic_error(std::string(name) + ": a CPU primitive (" + chooser +
+                           " uses it only there)");
+}
+
 // The affine layer z = x w^T + b, shared by linear and linear_silu: the shape rule (x [m, k],
-// w [n, k], b [n]; errors name the op `name`), the CPU forward (one GEMM that adds the bias
-// row as it stores each tile) and the tangent dz = dx w^T + x dw^T + db of inputs (x, w, b).
+// w [n, k], b [n]; errors name the op `name`) and the tangent dz = dx w^T + x dw^T + db of
+// inputs (x, w, b).
 inline Shape affine_shape(Inputs in, const char* name) {
   const Shape &x = in[0].shape(), &w = in[1].shape(), &b = in[2].shape();
   if (x.rank() != 2 || w.rank() != 2 || b.rank() != 1 || x[1] != w[1] || b[0] != w[0])
     throw std::invalid_argument(std::string(name) + ": expected x [m, k], w [n, k], b [n], got " +
                                 x.str() + ", " + w.str() + ", " + b.str());
   return Shape{x[0], w[0]};
-}
-template <class T>
-void affine_cpu(Inputs in, T* z) {
-  const std::int64_t m = in[0].size(0), k = in[0].size(1), n = in[1].size(0);
-  kernels::cpu::gemm<T>(false, true, m, n, k, T(1), in[0].data<T>(), k, in[1].data<T>(), k, T(0), z,
-                        n, in[2].data<T>());
 }
 inline Tensor affine_tangent(Inputs in, Inputs t) {
   const Tensor dx = t[0].defined() ? matmul(t[0], in[1], false, true) : Tensor();

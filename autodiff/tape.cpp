@@ -309,4 +309,13 @@ ForwardModeScope::~ForwardModeScope() {
 }
 }  // namespace detail
 
+// Declared with the handle (runtime/tensor.hpp); they read the forward-mode state kept here.
+bool Tensor::has_tangent() const {
+  return tangent().defined();
+}
+Tensor Tensor::tangent() const {
+  const int depth = detail::tangent_depth();
+  return impl() && depth > 0 ? impl()->tangent(depth - 1) : Tensor();
+}
+
 }  // namespace flowtape

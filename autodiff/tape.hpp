@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "flowtape/autodiff/op.hpp"
-#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/runtime/tensor.hpp"
 
 namespace flowtape {
 

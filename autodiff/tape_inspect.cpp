@@ -10,7 +10,7 @@
 #include <string>
 
 #include "flowtape/autodiff/tape.hpp"
-#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/runtime/tensor.hpp"
 
 namespace flowtape {
 

@@ -8,9 +8,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "flowtape/autodiff/object_pool.hpp"
 #include "flowtape/autodiff/ops.hpp"
 #include "flowtape/autodiff/tape.hpp"
+#include "flowtape/runtime/object_pool.hpp"
 
 namespace flowtape {
 namespace {

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/runtime/tensor.hpp"
 
 namespace flowtape::nn {
 

@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/runtime/tensor.hpp"
 
 namespace flowtape::nn {
 

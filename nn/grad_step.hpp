@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/runtime/tensor.hpp"
 
 namespace flowtape::nn {
 

@@ -4,9 +4,9 @@
 // W and b ~ U(-1/sqrt(in), 1/sqrt(in)) (Kaiming-uniform with a = sqrt(5)), drawn from `gen`.
 #pragma once
 
-#include "flowtape/autodiff/random.hpp"
 #include "flowtape/nn/activation.hpp"
 #include "flowtape/nn/module.hpp"
+#include "flowtape/runtime/random.hpp"
 
 namespace flowtape::nn {
 

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
-// Optimizer state handling and the fused SGD / Adam / AdamW update loops.
+// Optimizer state handling and the SGD / Adam / AdamW updates (each one fused loop, run by
+// the parameters' backend: runtime/backend.hpp).
 #include "flowtape/nn/optimizer.hpp"
 
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
 
-#include "flowtape/autodiff/cuda_backend.hpp"
 #include "flowtape/autodiff/tape.hpp"
-#include "flowtape/kernels/cpu/adam.hpp"
+#include "flowtape/runtime/backend.hpp"
 
 namespace flowtape::nn {
 
@@ -99,26 +99,8 @@ SGD::SGD(std::vector<Tensor> params, const SGDOptions& options)
 
 void SGD::update(std::size_t i, const Tensor& grad) {
   Tensor& param = params_[i];
-  if (param.device() == Device::cuda)  // the same loop as below, as one fused kernel
-    return cuda_backend::sgd_update(param, grad, momentum_ ? &(*momentum_)[i] : nullptr, lr_,
-                                    o_.weight_decay, o_.momentum, o_.nesterov);
-  dispatch(param.dtype(), [&]<class T>() {
-    T* p = param.mutable_data<T>();
-    const T* g = grad.data<T>();
-    T* buf = momentum_ ? (*momentum_)[i].mutable_data<T>() : nullptr;
-    const T lr = static_cast<T>(lr_), wd = static_cast<T>(o_.weight_decay),
-            mu = static_cast<T>(o_.momentum);
-    const bool nesterov = o_.nesterov;
-    const std::int64_t n = param.numel();
-    for (std::int64_t j = 0; j < n; ++j) {
-      T d = g[j] + wd * p[j];
-      if (buf) {
-        buf[j] = mu * buf[j] + d;
-        d = nesterov ? d + mu * buf[j] : buf[j];
-      }
-      p[j] -= lr * d;
-    }
-  });
+  backend_of(param).sgd_update(param, grad, momentum_ ? &(*momentum_)[i] : nullptr, lr_,
+                               o_.weight_decay, o_.momentum, o_.nesterov);
 }
 
 // --- Adam / AdamW -----------------------------------------------------------------------------
@@ -141,27 +123,10 @@ void Adam::update(std::size_t i, const Tensor& grad) {
   const double t = static_cast<double>(steps_);
   const double bc1 = 1 - std::pow(o_.beta1, t), bc2 = 1 - std::pow(o_.beta2, t);
   const double step_size = lr_ / bc1, bc2_sqrt = std::sqrt(bc2);
-  if (param.device() == Device::cuda)  // the same loop as below, as one fused kernel
-    return cuda_backend::adam_update(
-        param, grad, (*exp_avg_)[i], (*exp_avg_sq_)[i],
-        {o_.beta1, o_.beta2, 1 - o_.beta1, 1 - o_.beta2, decoupled_ ? 0.0 : o_.weight_decay,
-         decoupled_ ? 1 - lr_ * o_.weight_decay : 1.0, step_size, bc2_sqrt, o_.eps});
-  dispatch(param.dtype(), [&]<class T>() {
-    // 1 - beta in double, then rounded: 1 - 0.999f is off by 5e-5 relative in float.
-    const kernels::cpu::AdamCoefficients<T> k{
-        static_cast<T>(o_.beta1),
-        static_cast<T>(o_.beta2),
-        static_cast<T>(1 - o_.beta1),
-        static_cast<T>(1 - o_.beta2),
-        static_cast<T>(decoupled_ ? 0.0 : o_.weight_decay),
-        static_cast<T>(decoupled_ ? 1 - lr_ * o_.weight_decay : 1.0),
-        static_cast<T>(step_size),
-        static_cast<T>(bc2_sqrt),
-        static_cast<T>(o_.eps)};
-    kernels::cpu::adam_update(param.mutable_data<T>(), grad.data<T>(),
-                              (*exp_avg_)[i].mutable_data<T>(), (*exp_avg_sq_)[i].mutable_data<T>(),
-                              param.numel(), k);
-  });
+  backend_of(param).adam_update(
+      param, grad, (*exp_avg_)[i], (*exp_avg_sq_)[i],
+      {o_.beta1, o_.beta2, 1 - o_.beta1, 1 - o_.beta2, decoupled_ ? 0.0 : o_.weight_decay,
+       decoupled_ ? 1 - lr_ * o_.weight_decay : 1.0, step_size, bc2_sqrt, o_.eps});
 }
 
 AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& o)

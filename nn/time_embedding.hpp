@@ -11,8 +11,8 @@
 // `batch` sets B) and return [B, dim].
 #pragma once
 
-#include "flowtape/autodiff/random.hpp"
 #include "flowtape/nn/module.hpp"
+#include "flowtape/runtime/random.hpp"
 
 namespace flowtape::nn {
 

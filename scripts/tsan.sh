@@ -15,13 +15,15 @@ CXX=${CXX:-c++}
 # Sources include <flowtape/LAYER/...>: map the prefix as the CMake build does (cmake/headers.cmake).
 mkdir -p "$OUT/include/flowtape"
 ln -sfn "$PWD/kernels" "$OUT/include/flowtape/kernels"
+ln -sfn "$PWD/runtime" "$OUT/include/flowtape/runtime"
 ln -sfn "$PWD/autodiff" "$OUT/include/flowtape/autodiff"
 FLAGS=(-std=c++20 -O1 -g -fsanitize=thread -march=native -I"$OUT/include" -I. -Itests -DBOOST_TEST_DYN_LINK)
 
 KERNELS=(kernels/cpu/parallel.cpp kernels/cpu/gemm.cpp kernels/cpu/gemm_thin.cpp
          kernels/cpu/reduce.cpp kernels/cpu/layout.cpp kernels/cpu/philox.cpp)
+# The runtime (its CUDA backend's stand-in, as in a build without CUDA) and autodiff.
 AUTODIFF=()
-for f in autodiff/*.cpp; do [[ "$f" == autodiff/cuda_backend.cpp ]] || AUTODIFF+=("$f"); done
+for f in runtime/*.cpp autodiff/*.cpp; do [[ "$f" == runtime/cuda_backend.cpp ]] || AUTODIFF+=("$f"); done
 KERNEL_TESTS=(tests/kernels/main.cpp tests/kernels/test_parallel.cpp tests/kernels/test_gemm.cpp
               tests/kernels/test_elementwise.cpp)
 AUTODIFF_TESTS=(tests/autodiff/main.cpp tests/autodiff/test_shared_model.cpp)

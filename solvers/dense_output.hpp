@@ -8,7 +8,7 @@
 
 #include <vector>
 
-#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/runtime/tensor.hpp"
 #include "flowtape/solvers/tableau.hpp"
 
 namespace flowtape::solvers {

@@ -5,7 +5,7 @@
 // leading error term of a method of `order` is about the tolerance. Costs one evaluation of f.
 #pragma once
 
-#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/runtime/tensor.hpp"
 #include "flowtape/solvers/options.hpp"
 
 namespace flowtape::solvers {

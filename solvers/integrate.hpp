@@ -8,7 +8,7 @@
 // Bad options throw std::invalid_argument; a solve that cannot finish throws SolverError.
 #pragma once
 
-#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/runtime/tensor.hpp"
 #include "flowtape/solvers/options.hpp"
 
 namespace flowtape::solvers {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/runtime/tensor.hpp"
 #include "flowtape/solvers/method.hpp"
 
 namespace flowtape::solvers {

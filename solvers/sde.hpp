@@ -7,8 +7,8 @@
 
 #include <vector>
 
-#include "flowtape/autodiff/random.hpp"
-#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/runtime/random.hpp"
+#include "flowtape/runtime/tensor.hpp"
 #include "flowtape/solvers/options.hpp"
 
 namespace flowtape::solvers {

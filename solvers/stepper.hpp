@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/runtime/tensor.hpp"
 #include "flowtape/solvers/options.hpp"
 #include "flowtape/solvers/tableau.hpp"
 

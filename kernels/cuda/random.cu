@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Device Philox-4x32-10 (see random.hpp). The bijection and the bits-to-float conversions
-// are transcriptions of autodiff/random.cpp; keep the two in step.
+// are transcriptions of runtime/random.cpp; keep the two in step.
 #include <cstdint>
 
 #include "flowtape/kernels/cuda/launch.cuh"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The per-thread pool of TensorImpl / Storage blocks (autodiff/object_pool.hpp): blocks are
+// The per-thread pool of TensorImpl / Storage blocks (runtime/object_pool.hpp): blocks are
 // reused, a block freed on another thread is kept there, a thread's list is drained when it
 // ends, and tensors made through the pool behave as before. The reuse checks need the pool,
 // which is off under AddressSanitizer (so ASan sees every object); they say so and skip.
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "flowtape/autodiff/autodiff.hpp"
-#include "flowtape/autodiff/object_pool.hpp"
+#include "flowtape/runtime/object_pool.hpp"
 
 using namespace flowtape;
 

@@ -5,9 +5,9 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xview.hpp>
 
-#include "flowtape/autodiff/allocator.hpp"
 #include "flowtape/autodiff/autodiff.hpp"
-#include "flowtape/autodiff/xtensor.hpp"
+#include "flowtape/runtime/allocator.hpp"
+#include "flowtape/runtime/xtensor.hpp"
 
 using namespace flowtape;
 

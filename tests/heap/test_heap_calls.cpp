@@ -7,7 +7,7 @@
 // adjoint table, the returned gradients, the dataset's draws); the tests check that the count
 // does not grow with the number of ops, and that a recorded op on a warm tape makes none.
 // Tensor storage is not counted here: it comes from the caching allocator
-// (autodiff/allocator.hpp), which reuses its blocks from step to step.
+// (runtime/allocator.hpp), which reuses its blocks from step to step.
 #define BOOST_TEST_MODULE flowtape_heap_calls
 #include <atomic>
 #include <boost/test/unit_test.hpp>
@@ -17,7 +17,6 @@
 #include <string>
 
 #include "flowtape/autodiff/autodiff.hpp"
-#include "flowtape/autodiff/object_pool.hpp"
 #include "flowtape/flows/datasets.hpp"
 #include "flowtape/flows/losses.hpp"
 #include "flowtape/flows/path.hpp"
@@ -25,6 +24,7 @@
 #include "flowtape/nn/grad_step.hpp"
 #include "flowtape/nn/optimizer.hpp"
 #include "flowtape/nn/velocity_mlp.hpp"
+#include "flowtape/runtime/object_pool.hpp"
 #include "support/threads.hpp"
 
 namespace {
@@ -121,7 +121,7 @@ long heap_calls_of(F&& f) {
   return g_heap_calls.load() - before;
 }
 
-// Under AddressSanitizer the object pool is off (autodiff/object_pool.hpp): every op then
+// Under AddressSanitizer the object pool is off (runtime/object_pool.hpp): every op then
 // takes its handles from the heap, so that ASan sees each one, and these counts do not hold.
 // (A plain function for the precondition, as in tests/support/gpu.hpp.)
 boost::test_tools::assertion_result object_pool_on(boost::unit_test::test_unit_id) {

@@ -5,7 +5,7 @@
 // samples from the same seed agree to f32 rounding. Box-Muller runs on SIMD lanes
 // (kernels/cpu/box_muller.hpp) over chunks of blocks, for single draws too, so a block's
 // normal is the same whichever call converts it.
-#include "flowtape/autodiff/random.hpp"
+#include "flowtape/runtime/random.hpp"
 
 #include <algorithm>
 
@@ -44,7 +44,9 @@ Generator Generator::split() {
 }
 
 namespace {
-inline float to_unit_f32(std::uint32_t w) { return static_cast<float>(w >> 8) * 0x1.0p-24f; }
+inline float to_unit_f32(std::uint32_t w) {
+  return static_cast<float>(w >> 8) * 0x1.0p-24f;
+}
 inline double to_unit_f64(std::uint32_t hi, std::uint32_t lo) {
   const std::uint64_t bits = ((static_cast<std::uint64_t>(hi) << 32) | lo) >> 11;
   return static_cast<double>(bits) * 0x1.0p-53;
@@ -87,9 +89,13 @@ void Generator::fill_uniform(double* out, std::int64_t n) {
   }
 }
 
-double Generator::uniform_of(const Block& b) { return to_unit_f64(b[0], b[1]); }
+double Generator::uniform_of(const Block& b) {
+  return to_unit_f64(b[0], b[1]);
+}
 
-double Generator::uniform() { return uniform_of(next_block()); }
+double Generator::uniform() {
+  return uniform_of(next_block());
+}
 
 // Each block gives one normal, from the cosine half of its Box-Muller pair.
 void Generator::normals_of(const Block* blocks, std::int64_t n, double* out) {
@@ -127,7 +133,11 @@ static void fill_normal_impl(Generator& g, T* out, std::int64_t n) {
   }
 }
 
-void Generator::fill_normal(float* out, std::int64_t n) { fill_normal_impl(*this, out, n); }
-void Generator::fill_normal(double* out, std::int64_t n) { fill_normal_impl(*this, out, n); }
+void Generator::fill_normal(float* out, std::int64_t n) {
+  fill_normal_impl(*this, out, n);
+}
+void Generator::fill_normal(double* out, std::int64_t n) {
+  fill_normal_impl(*this, out, n);
+}
 
 }  // namespace flowtape

@@ -1,17 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Tensor handles and their storage (the creation functions are in tensor_creation.cpp).
-#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/runtime/tensor.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <stdexcept>
 
-#include "flowtape/autodiff/allocator.hpp"
-#include "flowtape/autodiff/cuda_backend.hpp"
-#include "flowtape/autodiff/object_pool.hpp"
-#include "flowtape/autodiff/ops.hpp"
-#include "flowtape/autodiff/tape.hpp"
+#include "flowtape/runtime/backend.hpp"
+#include "flowtape/runtime/object_pool.hpp"
 
 namespace flowtape {
 
@@ -19,27 +16,19 @@ namespace {
 std::atomic<std::size_t> g_live_bytes{0};
 }
 
-std::size_t live_storage_bytes() { return g_live_bytes.load(std::memory_order_relaxed); }
+std::size_t live_storage_bytes() {
+  return g_live_bytes.load(std::memory_order_relaxed);
+}
 
+// Always at least one byte, so even an empty tensor has a valid pointer.
 Storage::Storage(std::size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
-  if (dev == Device::cuda) {  // the caching device allocator (throws without CUDA)
-    ptr = cuda_backend::device_alloc(nbytes);
-    g_live_bytes.fetch_add(bytes, std::memory_order_relaxed);
-    return;
-  }
-  // From the caching allocator: a training step reuses the previous step's buffers instead of
-  // calling malloc (and faulting in fresh pages) for every op. Always at least one cache line,
-  // so even an empty tensor has a valid pointer.
-  ptr = detail::cached_alloc(std::max<std::size_t>(nbytes, 1), capacity_);
+  ptr = backend(dev).allocate(std::max<std::size_t>(nbytes, 1), capacity_);
   g_live_bytes.fetch_add(bytes, std::memory_order_relaxed);
 }
 
 Storage::~Storage() {
   g_live_bytes.fetch_sub(bytes, std::memory_order_relaxed);
-  if (device == Device::cuda)
-    cuda_backend::device_free(ptr, bytes);
-  else
-    detail::cached_free(ptr, capacity_);
+  backend(device).deallocate(ptr, capacity_);
 }
 
 static const TensorImpl& checked(const std::shared_ptr<TensorImpl>& p) {
@@ -47,9 +36,15 @@ static const TensorImpl& checked(const std::shared_ptr<TensorImpl>& p) {
   return *p;
 }
 
-const Shape& Tensor::shape() const { return checked(impl_).shape; }
-DType Tensor::dtype() const { return checked(impl_).dtype; }
-Device Tensor::device() const { return checked(impl_).device; }
+const Shape& Tensor::shape() const {
+  return checked(impl_).shape;
+}
+DType Tensor::dtype() const {
+  return checked(impl_).dtype;
+}
+Device Tensor::device() const {
+  return checked(impl_).device;
+}
 
 std::int64_t Tensor::size(int axis) const {
   return shape()[normalize_axis(axis, shape(), "Tensor::size")];
@@ -66,8 +61,8 @@ template <class T>
 const T* Tensor::data() const {
   const TensorImpl& t = checked(impl_);
   if (t.dtype != dtype_of<T>())
-    throw std::invalid_argument(std::string("Tensor::data: tensor has dtype ") + dtype_name(t.dtype) +
-                                ", requested " + dtype_name(dtype_of<T>()));
+    throw std::invalid_argument(std::string("Tensor::data: tensor has dtype ") +
+                                dtype_name(t.dtype) + ", requested " + dtype_name(dtype_of<T>()));
   if (t.device != Device::cpu)
     throw std::invalid_argument("Tensor::data: tensor is on the cuda device; copy it to cpu first");
   return static_cast<const T*>(t.storage->ptr);
@@ -83,34 +78,31 @@ void* Tensor::mutable_raw_data() {
   ++s.version;
   return s.ptr;
 }
-const void* Tensor::raw_data() const { return checked(impl_).storage->ptr; }
+const void* Tensor::raw_data() const {
+  return checked(impl_).storage->ptr;
+}
 
 double Tensor::at(std::int64_t i) const {
   if (i < 0 || i >= numel())
     throw std::out_of_range("Tensor::at: index " + std::to_string(i) + " out of range for shape " +
                             shape().str());
-  if (device() == Device::cuda) {  // one element to the host (synchronises)
-    double v = 0;
-    dispatch(dtype(), [&]<class T>() {
-      T e;
-      cuda_backend::copy_bytes(&e, Device::cpu, static_cast<const T*>(raw_data()) + i, Device::cuda,
-                               sizeof(T));
-      v = static_cast<double>(e);
-    });
-    return v;
-  }
-  return dispatch(dtype(), [&]<class T>() { return static_cast<double>(data<T>()[i]); });
+  // One element to the host (which waits for a device).
+  return dispatch(dtype(), [&]<class T>() {
+    T e;
+    copy_bytes(&e, Device::cpu, static_cast<const T*>(raw_data()) + i, device(), sizeof(T));
+    return static_cast<double>(e);
+  });
 }
 
 double Tensor::item() const {
   if (numel() != 1)
-    throw std::invalid_argument("Tensor::item: tensor of shape " + shape().str() +
-                                " has " + std::to_string(numel()) + " elements, not 1");
+    throw std::invalid_argument("Tensor::item: tensor of shape " + shape().str() + " has " +
+                                std::to_string(numel()) + " elements, not 1");
   return at(0);
 }
 
 std::vector<double> Tensor::to_vector() const {
-  if (device() == Device::cuda) return to_host(*this).to_vector();
+  if (device() != Device::cpu) return to_host(*this).to_vector();
   std::vector<double> v(static_cast<std::size_t>(numel()));
   dispatch(dtype(), [&]<class T>() {
     const T* p = data<T>();
@@ -119,18 +111,10 @@ std::vector<double> Tensor::to_vector() const {
   return v;
 }
 
-bool Tensor::has_tangent() const {
-  return tangent().defined();
-}
-Tensor Tensor::tangent() const {
-  const int depth = detail::tangent_depth();
-  return impl_ && depth > 0 ? impl_->tangent(depth - 1) : Tensor();
-}
-
 std::string Tensor::str() const {
   if (!impl_) return "Tensor(undefined)";
   return std::string("Tensor(") + dtype_name(dtype()) + ", " + shape().str() +
-         (device() == Device::cuda ? ", cuda" : "") + ")";
+         (device() == Device::cpu ? "" : std::string(", ") + device_name(device())) + ")";
 }
 
 Tensor alias(const Tensor& x, int depth) {

@@ -5,11 +5,10 @@
 
 #include <stdexcept>
 #include <vector>
-
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xarray.hpp>
 
-#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/runtime/tensor.hpp"
 
 namespace flowtape {
 
@@ -50,8 +49,7 @@ auto view(Tensor& x) {
 template <class T>
 auto view(const Tensor& x) {
   std::vector<std::size_t> shape(x.shape().begin(), x.shape().end());
-  return xt::adapt(x.data<T>(), static_cast<std::size_t>(x.numel()), xt::no_ownership(),
-                   shape);
+  return xt::adapt(x.data<T>(), static_cast<std::size_t>(x.numel()), xt::no_ownership(), shape);
 }
 
 }  // namespace flowtape

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "flowtape/autodiff/dtype.hpp"
-#include "flowtape/autodiff/shape.hpp"
+#include "flowtape/runtime/dtype.hpp"
+#include "flowtape/runtime/shape.hpp"
 
 namespace flowtape {
 
@@ -143,7 +143,8 @@ struct TensorImpl {
 Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu);
 Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu);
 Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu);
-Tensor full(const Shape& shape, double value, DType dtype = DType::f32, Device device = Device::cpu);
+Tensor full(const Shape& shape, double value, DType dtype = DType::f32,
+            Device device = Device::cpu);
 Tensor scalar(double value, DType dtype = DType::f32);  // a rank-0 tensor
 Tensor zeros_like(const Tensor& x);
 Tensor ones_like(const Tensor& x);

@@ -3,7 +3,7 @@
 // notation where fixed would hide digits (NumPy's rule, on the nonzero finite magnitudes
 // shown: the largest is 1e8 or more, the smallest is below 1e-4, or they differ by more than
 // 1e3), and padded to one width so that columns line up.
-#include "flowtape/autodiff/format.hpp"
+#include "flowtape/runtime/format.hpp"
 
 #include <algorithm>
 #include <cmath>

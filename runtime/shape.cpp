@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Shape arithmetic and its error messages.
-#include "flowtape/autodiff/shape.hpp"
+#include "flowtape/runtime/shape.hpp"
 
 #include <stdexcept>
 
 namespace flowtape {
 
-Shape::Shape(std::initializer_list<std::int64_t> dims) : Shape(std::span<const std::int64_t>(dims.begin(), dims.size())) {}
+Shape::Shape(std::initializer_list<std::int64_t> dims)
+    : Shape(std::span<const std::int64_t>(dims.begin(), dims.size())) {}
 
 Shape::Shape(std::span<const std::int64_t> dims) {
   for (std::int64_t d : dims) push_back(d);
@@ -59,8 +60,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
     const int ia = i - (r - a.rank()), ib = i - (r - b.rank());
     const std::int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
     if (da != db && da != 1 && db != 1)
-      throw std::invalid_argument(std::string(op) + ": cannot broadcast shapes " + a.str() + " and " +
-                                  b.str() + " (dimension " + std::to_string(i) + ": " +
+      throw std::invalid_argument(std::string(op) + ": cannot broadcast shapes " + a.str() +
+                                  " and " + b.str() + " (dimension " + std::to_string(i) + ": " +
                                   std::to_string(da) + " vs " + std::to_string(db) + ")");
     out.push_back(da == 1 ? db : da);
   }

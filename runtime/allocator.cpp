@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Per-thread size-class cache of aligned buffers (see allocator.hpp for the policy).
-#include "flowtape/autodiff/allocator.hpp"
+#include "flowtape/runtime/allocator.hpp"
 
 #include <array>
 #include <bit>

@@ -9,7 +9,7 @@
 #include <iosfwd>
 #include <string>
 
-#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/runtime/tensor.hpp"
 
 namespace flowtape {
 

@@ -7,11 +7,10 @@
 #include <stdexcept>
 #include <string>
 
-#include "flowtape/autodiff/cuda_backend.hpp"
-#include "flowtape/autodiff/object_pool.hpp"
-#include "flowtape/autodiff/ops.hpp"
-#include "flowtape/autodiff/random.hpp"
-#include "flowtape/autodiff/tensor.hpp"
+#include "flowtape/runtime/backend.hpp"
+#include "flowtape/runtime/object_pool.hpp"
+#include "flowtape/runtime/random.hpp"
+#include "flowtape/runtime/tensor.hpp"
 
 namespace flowtape {
 
@@ -27,26 +26,12 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
 
 Tensor full(const Shape& shape, double value, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
-  if (device == Device::cuda) {
-    cuda_backend::fill(t, value);
-    return t;
-  }
-  dispatch(dtype, [&]<class T>() {
-    T* p = t.mutable_data<T>();
-    const T v = static_cast<T>(value);
-    for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = v;
-  });
+  backend(device).fill(t, value);
   return t;
 }
 
 Tensor zeros(const Shape& shape, DType dtype, Device device) {
-  Tensor t = empty(shape, dtype, device);
-  if (device == Device::cuda) {
-    cuda_backend::zero(t);
-    return t;
-  }
-  std::memset(t.mutable_raw_data(), 0, static_cast<std::size_t>(shape.numel()) * dtype_size(dtype));
-  return t;
+  return full(shape, 0.0, dtype, device);
 }
 
 Tensor ones(const Shape& shape, DType dtype, Device device) {
@@ -110,21 +95,13 @@ Tensor from_vector(std::span<const float> values, const Shape& shape) {
 
 Tensor randn(const Shape& shape, Generator& gen, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
-  if (device == Device::cuda) {
-    cuda_backend::fill_normal(t, gen);
-    return t;
-  }
-  dispatch(dtype, [&]<class T>() { gen.fill_normal(t.mutable_data<T>(), t.numel()); });
+  backend(device).fill_normal(t, gen);
   return t;
 }
 
 Tensor rand(const Shape& shape, Generator& gen, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
-  if (device == Device::cuda) {
-    cuda_backend::fill_uniform(t, gen);
-    return t;
-  }
-  dispatch(dtype, [&]<class T>() { gen.fill_uniform(t.mutable_data<T>(), t.numel()); });
+  backend(device).fill_uniform(t, gen, 0.0, 1.0);
   return t;
 }
 
@@ -133,43 +110,22 @@ Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DTyp
   if (!(low < high))
     throw std::invalid_argument("uniform: need low < high, got [" + std::to_string(low) + ", " +
                                 std::to_string(high) + ")");
-  if (device == Device::cuda)  // the same map as below, as tensor ops in T's precision
-    return rand(shape, gen, dtype, device) * (high - low) + low;
-  Tensor t = rand(shape, gen, dtype);
-  dispatch(dtype, [&]<class T>() {
-    T* p = t.mutable_data<T>();
-    for (std::int64_t i = 0; i < t.numel(); ++i)
-      p[i] = static_cast<T>(low + (high - low) * static_cast<double>(p[i]));
-  });
+  Tensor t = empty(shape, dtype, device);
+  backend(device).fill_uniform(t, gen, low, high);
   return t;
 }
 
 Tensor copy(const Tensor& x) {
   Tensor t = empty(x.shape(), x.dtype(), x.device());
-  if (x.device() == Device::cuda) {
-    cuda_backend::copy_bytes(t.mutable_raw_data(), Device::cuda, x.raw_data(), Device::cuda,
-                             static_cast<std::size_t>(x.numel()) * dtype_size(x.dtype()));
-    return t;
-  }
-  std::memcpy(t.mutable_raw_data(), x.raw_data(),
-              static_cast<std::size_t>(x.numel()) * dtype_size(x.dtype()));
+  copy_bytes(t.mutable_raw_data(), x.device(), x.raw_data(), x.device(),
+             static_cast<std::size_t>(x.numel()) * dtype_size(x.dtype()));
   return t;
 }
 
 Tensor to_dtype(const Tensor& x, DType dtype) {
   if (x.dtype() == dtype) return copy(x);
   Tensor t = empty(x.shape(), dtype, x.device());
-  if (x.device() == Device::cuda) {
-    cuda_backend::cast(x, t);
-    return t;
-  }
-  dispatch(x.dtype(), [&]<class S>() {
-    dispatch(dtype, [&]<class D>() {
-      const S* s = x.data<S>();
-      D* d = t.mutable_data<D>();
-      for (std::int64_t i = 0; i < x.numel(); ++i) d[i] = static_cast<D>(s[i]);
-    });
-  });
+  backend(x.device()).cast(x, t);
   return t;
 }
 

@@ -25,7 +25,9 @@ class Shape {
   std::int64_t& operator[](int axis) { return dims_[static_cast<std::size_t>(axis)]; }
   std::int64_t numel() const;
   const std::int64_t* data() const { return dims_.data(); }
-  std::span<const std::int64_t> span() const { return {dims_.data(), static_cast<std::size_t>(rank_)}; }
+  std::span<const std::int64_t> span() const {
+    return {dims_.data(), static_cast<std::size_t>(rank_)};
+  }
   const std::int64_t* begin() const { return dims_.data(); }
   const std::int64_t* end() const { return dims_.data() + rank_; }
 
@@ -41,7 +43,9 @@ class Shape {
   int rank_ = 0;
 };
 
-inline std::ostream& operator<<(std::ostream& os, const Shape& s) { return os << s.str(); }
+inline std::ostream& operator<<(std::ostream& os, const Shape& s) {
+  return os << s.str();
+}
 
 // The NumPy broadcast of a and b; throws std::invalid_argument naming both shapes and `op`.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: MIT
+// The cpu backend (backend.hpp): tensors to pointers and views, then kernels/cpu. The op codes
+// become functor types here, so each (op, dtype) pair is its own instantiation of the SIMD map.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "flowtape/kernels/cpu/adam.hpp"
+#include "flowtape/kernels/cpu/elementwise.hpp"
+#include "flowtape/kernels/cpu/gemm.hpp"
+#include "flowtape/kernels/cpu/layout.hpp"
+#include "flowtape/kernels/cpu/math.hpp"
+#include "flowtape/kernels/cpu/reduce.hpp"
+#include "flowtape/runtime/allocator.hpp"
+#include "flowtape/runtime/backend.hpp"
+#include "flowtape/runtime/random.hpp"
+
+namespace flowtape {
+namespace {
+
+namespace cpu = kernels::cpu;
+namespace fn = kernels::cpu::fn;
+
+std::int64_t prod(const Shape& s, int from, int to) {
+  std::int64_t p = 1;
+  for (int d = from; d < to; ++d) p *= s[d];
+  return p;
+}
+
+struct Copy {
+  template <class B>
+  B operator()(const B& x) const {
+    return x;
+  }
+};
+
+template <class T, std::size_t N, class F>
+void map_n(std::span<const Tensor> in, Tensor& out, F f) {
+  std::array<const T*, N> p;
+  std::array<const std::int64_t*, N> s;
+  std::array<int, N> r;
+  for (std::size_t k = 0; k < N; ++k) {
+    p[k] = in[k].data<T>();
+    s[k] = in[k].shape().data();
+    r[k] = in[k].rank();
+  }
+  cpu::map_broadcast<T, N>(p, s, r, out.mutable_data<T>(), out.shape().data(), out.rank(), f);
+}
+
+// Sums x over its leading extra axes and over the axes where the target has extent 1.
+template <class T>
+void sum_to_kernel(const Tensor& x, const Shape& target, T* y) {
+  const Shape& xs = x.shape();
+  const int lead = xs.rank() - target.rank();
+  std::vector<T> cur(x.data<T>(), x.data<T>() + x.numel()), next;
+  Shape cur_shape;
+  for (int d = lead; d < xs.rank(); ++d) cur_shape.push_back(xs[d]);
+  if (lead > 0) {
+    next.resize(static_cast<std::size_t>(cur_shape.numel()));
+    cpu::sum_axis<T>(cur.data(), next.data(), {1, prod(xs, 0, lead), cur_shape.numel()});
+    cur.swap(next);
+  }
+  for (int d = 0; d < target.rank(); ++d) {
+    if (target[d] != 1 || cur_shape[d] == 1) continue;
+    const Shape reduced = cur_shape.reduced(d, true);
+    next.resize(static_cast<std::size_t>(reduced.numel()));
+    cpu::sum_axis<T>(
+        cur.data(), next.data(),
+        {prod(cur_shape, 0, d), cur_shape[d], prod(cur_shape, d + 1, cur_shape.rank())});
+    cur.swap(next);
+    cur_shape = reduced;
+  }
+  std::copy(cur.begin(), cur.end(), y);
+}
+
+class CpuBackend final : public Backend {
+ public:
+  void* allocate(std::size_t bytes, std::size_t& capacity) override {
+    // From the caching allocator: a training step reuses the previous step's buffers instead
+    // of calling malloc (and faulting in fresh pages) for every op.
+    return detail::cached_alloc(bytes, capacity);
+  }
+  void deallocate(void* ptr, std::size_t capacity) noexcept override {
+    detail::cached_free(ptr, capacity);
+  }
+  void copy(void* dst, Device, const void* src, Device, std::size_t bytes) override {
+    std::memcpy(dst, src, bytes);
+  }
+
+  void fill(Tensor& t, double value) override {
+    if (value == 0.0 && !std::signbit(value)) {
+      std::memset(t.mutable_raw_data(), 0,
+                  static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype()));
+      return;
+    }
+    dispatch(t.dtype(), [&]<class T>() {
+      T* p = t.mutable_data<T>();
+      const T v = static_cast<T>(value);
+      for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = v;
+    });
+  }
+  void cast(const Tensor& x, Tensor& y) override {
+    dispatch(x.dtype(), [&]<class S>() {
+      dispatch(y.dtype(), [&]<class D>() {
+        const S* s = x.data<S>();
+        D* d = y.mutable_data<D>();
+        for (std::int64_t i = 0; i < x.numel(); ++i) d[i] = static_cast<D>(s[i]);
+      });
+    });
+  }
+  void fill_normal(Tensor& t, Generator& gen) override {
+    dispatch(t.dtype(), [&]<class T>() { gen.fill_normal(t.mutable_data<T>(), t.numel()); });
+  }
+  void fill_uniform(Tensor& t, Generator& gen, double low, double high) override {
+    dispatch(t.dtype(), [&]<class T>() {
+      T* p = t.mutable_data<T>();
+      gen.fill_uniform(p, t.numel());
+      if (low == 0.0 && high == 1.0) return;
+      for (std::int64_t i = 0; i < t.numel(); ++i)
+        p[i] = static_cast<T>(low + (high - low) * static_cast<double>(p[i]));
+    });
+  }
+
+  void unary(UnaryOp op, const Tensor& x, Tensor& out, double scalar) override {
+    dispatch(out.dtype(), [&]<class T>() {
+      const auto map = [&](auto f) {
+        cpu::map_unary(x.data<T>(), out.mutable_data<T>(), out.numel(), f);
+      };
+      switch (op) {
+#define FLOWTAPE_UNARY_CASE(name, Functor) \
+  case UnaryOp::name:                      \
+    return map(fn::Functor{});
+        FLOWTAPE_UNARY_OPS(FLOWTAPE_UNARY_CASE)
+#undef FLOWTAPE_UNARY_CASE
+        case UnaryOp::silu:
+          return map(fn::Silu{});
+        case UnaryOp::sign:
+          return map(fn::Sign{});
+        case UnaryOp::pow_scalar:
+          return map(fn::PowScalar{scalar});
+      }
+    });
+  }
+
+  void nary(NaryOp op, std::span<const Tensor> in, Tensor& out) override {
+    dispatch(out.dtype(), [&]<class T>() {
+      switch (op) {
+        case NaryOp::copy:
+          return map_n<T, 1>(in, out, Copy{});
+        case NaryOp::add:
+          return map_n<T, 2>(in, out, fn::Add{});
+        case NaryOp::sub:
+          return map_n<T, 2>(in, out, fn::Sub{});
+        case NaryOp::mul:
+          return map_n<T, 2>(in, out, fn::Mul{});
+        case NaryOp::div:
+          return map_n<T, 2>(in, out, fn::Div{});
+        case NaryOp::greater:
+          return map_n<T, 2>(in, out, fn::Greater{});
+        case NaryOp::less:
+          return map_n<T, 2>(in, out, fn::Less{});
+        case NaryOp::equal:
+          return map_n<T, 2>(in, out, fn::Equal{});
+        case NaryOp::silu_grad:
+          return map_n<T, 2>(in, out, fn::SiluGrad{});
+        case NaryOp::silu_grad2:
+          return map_n<T, 2>(in, out, fn::SiluGrad2{});
+        case NaryOp::where:
+          return map_n<T, 3>(in, out, fn::Where{});
+        case NaryOp::silu_grad_denominator:
+          return map_n<T, 3>(in, out, fn::SiluGradFromDenominator{});
+        case NaryOp::silu_grad2_denominator:
+          return map_n<T, 3>(in, out, fn::SiluGrad2FromDenominator{});
+      }
+    });
+  }
+
+  void reduce(ReduceOp op, const Tensor& x, int axis, Tensor& out) override {
+    const Shape& s = x.shape();
+    const cpu::AxisView v{prod(s, 0, axis), s[axis], prod(s, axis + 1, s.rank())};
+    dispatch(out.dtype(), [&]<class T>() {
+      const T* px = x.data<T>();
+      T* py = out.mutable_data<T>();
+      switch (op) {
+        case ReduceOp::sum:
+          return cpu::sum_axis<T>(px, py, v);
+        case ReduceOp::max:
+          return cpu::max_axis<T>(px, py, v);
+        case ReduceOp::logsumexp:
+          return cpu::logsumexp_axis<T>(px, py, v);
+        case ReduceOp::softmax:
+          return cpu::softmax_axis<T>(px, py, v);
+      }
+    });
+  }
+
+  void sum_to(const Tensor& x, Tensor& out) override {
+    dispatch(out.dtype(),
+             [&]<class T>() { sum_to_kernel<T>(x, out.shape(), out.mutable_data<T>()); });
+  }
+
+  void matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, std::int64_t batch,
+              std::int64_t m, std::int64_t n, std::int64_t k, Tensor& out) override {
+    const std::int64_t lda = a.size(-1), ldb = b.size(-1);
+    dispatch(out.dtype(), [&]<class T>() {
+      const T* pa = a.data<T>();
+      const T* pb = b.data<T>();
+      T* c = out.mutable_data<T>();
+      for (std::int64_t i = 0; i < batch; ++i)
+        cpu::gemm<T>(ta, tb, m, n, k, T(1), pa + i * m * k, lda, pb + i * k * n, ldb, T(0),
+                     c + i * m * n, n);
+    });
+  }
+
+  // One GEMM that adds the bias row as it stores each tile (its bias epilogue).
+  void linear(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& out) override {
+    const std::int64_t m = x.size(0), k = x.size(1), n = w.size(0);
+    dispatch(out.dtype(), [&]<class T>() {
+      cpu::gemm<T>(false, true, m, n, k, T(1), x.data<T>(), k, w.data<T>(), k, T(0),
+                   out.mutable_data<T>(), n, b.data<T>());
+    });
+  }
+
+  void permute(const Tensor& x, std::span<const std::int64_t> perm, Tensor& out) override {
+    cpu::permute(x.raw_data(), out.mutable_raw_data(), dtype_size(out.dtype()), x.shape().span(),
+                 perm);
+  }
+  void slice_axis(const Tensor& x, Tensor& out, std::int64_t outer, std::int64_t len,
+                  std::int64_t inner, std::int64_t start, std::int64_t count) override {
+    cpu::slice_axis(x.raw_data(), out.mutable_raw_data(), dtype_size(out.dtype()), outer, len,
+                    inner, start, count);
+  }
+  void pad_axis(const Tensor& x, Tensor& out, std::int64_t outer, std::int64_t len,
+                std::int64_t inner, std::int64_t start, std::int64_t count) override {
+    cpu::pad_axis(x.raw_data(), out.mutable_raw_data(), dtype_size(out.dtype()), outer, len, inner,
+                  start, count);
+  }
+  void concat_axis(std::span<const Tensor> parts, std::span<const std::int64_t> lens, Tensor& out,
+                   std::int64_t outer, std::int64_t inner) override {
+    // On the stack for the usual two or three parts, so the op makes no heap call.
+    constexpr std::size_t kStack = 8;
+    std::array<const void*, kStack> stack{};
+    std::vector<const void*> heap;
+    std::span<const void*> p(stack.data(), parts.size());
+    if (parts.size() > kStack) {
+      heap.resize(parts.size());
+      p = heap;
+    }
+    for (std::size_t i = 0; i < parts.size(); ++i) p[i] = parts[i].raw_data();
+    cpu::concat_axis(p, lens, out.mutable_raw_data(), dtype_size(out.dtype()), outer, inner);
+  }
+
+  void adam_update(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamStep& s) override {
+    dispatch(p.dtype(), [&]<class T>() {
+      // 1 - beta comes in double, then rounded: 1 - 0.999f is off by 5e-5 relative in float.
+      const cpu::AdamCoefficients<T> k{
+          static_cast<T>(s.b1),        static_cast<T>(s.b2),       static_cast<T>(s.c1),
+          static_cast<T>(s.c2),        static_cast<T>(s.l2),       static_cast<T>(s.shrink),
+          static_cast<T>(s.step_size), static_cast<T>(s.root_bc2), static_cast<T>(s.eps)};
+      cpu::adam_update(p.mutable_data<T>(), g.data<T>(), m.mutable_data<T>(), v.mutable_data<T>(),
+                       p.numel(), k);
+    });
+  }
+
+  void sgd_update(Tensor& param, const Tensor& grad, Tensor* buffer, double lr_, double wd_,
+                  double mu_, bool nesterov) override {
+    dispatch(param.dtype(), [&]<class T>() {
+      T* p = param.mutable_data<T>();
+      const T* g = grad.data<T>();
+      T* buf = buffer ? buffer->mutable_data<T>() : nullptr;
+      const T lr = static_cast<T>(lr_), wd = static_cast<T>(wd_), mu = static_cast<T>(mu_);
+      const std::int64_t n = param.numel();
+      for (std::int64_t j = 0; j < n; ++j) {
+        T d = g[j] + wd * p[j];
+        if (buf) {
+          buf[j] = mu * buf[j] + d;
+          d = nesterov ? d + mu * buf[j] : buf[j];
+        }
+        p[j] -= lr * d;
+      }
+    });
+  }
+};
+
+}  // namespace
+
+namespace detail {
+Backend& cpu_backend() {
+  static CpuBackend b;
+  return b;
+}
+}  // namespace detail
+
+}  // namespace flowtape

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT
+// The cuda backend (backend.hpp), built with CUDA: tensors to pointers, then kernels/cuda.
+// Nothing here synchronises except copies to the host. (cuda_backend_stub.cpp stands in for it
+// in a build without CUDA.)
+#include <array>
+#include <cmath>
+#include <stdexcept>
+#include <vector>
+
+#include "flowtape/kernels/cuda/allocator.hpp"
+#include "flowtape/kernels/cuda/elementwise.hpp"
+#include "flowtape/kernels/cuda/gemm.hpp"
+#include "flowtape/kernels/cuda/layout.hpp"
+#include "flowtape/kernels/cuda/optim.hpp"
+#include "flowtape/kernels/cuda/random.hpp"
+#include "flowtape/kernels/cuda/reduce.hpp"
+#include "flowtape/kernels/cuda/runtime.hpp"
+#include "flowtape/runtime/backend.hpp"
+#include "flowtape/runtime/random.hpp"
+
+namespace flowtape {
+namespace {
+
+namespace kc = kernels::cuda;
+
+// The runtime's op codes and the kernels' are spelled from the same lists, in the same order.
+static_assert(static_cast<int>(UnaryOp::pow_scalar) == static_cast<int>(kc::Unary::pow_scalar));
+static_assert(static_cast<int>(NaryOp::where) == static_cast<int>(kc::Nary::where));
+static_assert(static_cast<int>(ReduceOp::softmax) == static_cast<int>(kc::Reduce::softmax));
+
+// A tensor's device buffer, to read (in_ptr) or to write (out_ptr, which counts as a write:
+// Storage::version). Two names, so that a non-const handle to an input cannot pick the writing
+// form.
+template <class T>
+const T* in_ptr(const Tensor& t) {
+  return static_cast<const T*>(t.raw_data());
+}
+template <class T>
+T* out_ptr(Tensor& t) {
+  return static_cast<T*>(t.mutable_raw_data());
+}
+
+std::int64_t prod(const Shape& s, int from, int to) {
+  std::int64_t p = 1;
+  for (int d = from; d < to; ++d) p *= s[d];
+  return p;
+}
+
+std::size_t nbytes(const Tensor& t) {
+  return static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype());
+}
+
+template <std::size_t N>
+void nary_n(kc::Nary op, std::span<const Tensor> in, Tensor& out) {
+  dispatch(out.dtype(), [&]<class T>() {
+    std::array<const T*, N> p;
+    std::array<const std::int64_t*, N> s;
+    std::array<int, N> r;
+    for (std::size_t k = 0; k < N; ++k) {
+      p[k] = in_ptr<T>(in[k]);
+      s[k] = in[k].shape().data();
+      r[k] = in[k].rank();
+    }
+    kc::nary<T, N>(op, p, s, r, out_ptr<T>(out), out.shape().data(), out.rank());
+  });
+}
+
+class CudaBackend final : public Backend {
+ public:
+  void* allocate(std::size_t bytes, std::size_t& capacity) override {
+    capacity = bytes;
+    return kc::device_malloc(bytes);  // the caching device allocator
+  }
+  void deallocate(void* ptr, std::size_t capacity) noexcept override {
+    kc::device_free(ptr, capacity);
+  }
+  void copy(void* dst, Device dst_dev, const void* src, Device src_dev,
+            std::size_t bytes) override {
+    if (dst_dev == Device::cuda && src_dev == Device::cuda)
+      kc::copy_device_to_device(dst, src, bytes);
+    else if (dst_dev == Device::cuda)
+      kc::copy_host_to_device(dst, src, bytes);
+    else
+      kc::copy_device_to_host(dst, src, bytes);
+  }
+
+  void fill(Tensor& t, double value) override {
+    if (value == 0.0 && !std::signbit(value))
+      return kc::zero_device(t.mutable_raw_data(), nbytes(t));
+    dispatch(t.dtype(),
+             [&]<class T>() { kc::fill<T>(out_ptr<T>(t), t.numel(), static_cast<T>(value)); });
+  }
+  void cast(const Tensor& x, Tensor& y) override {
+    if (x.dtype() == y.dtype())
+      return kc::copy_device_to_device(y.mutable_raw_data(), x.raw_data(), nbytes(x));
+    if (x.dtype() == DType::f32)
+      kc::cast<float, double>(in_ptr<float>(x), out_ptr<double>(y), x.numel());
+    else
+      kc::cast<double, float>(in_ptr<double>(x), out_ptr<float>(y), x.numel());
+  }
+  // The device kernels start at gen's counter; gen then skips the blocks they used, exactly as
+  // Generator::fill_* would have advanced it.
+  void fill_normal(Tensor& t, Generator& gen) override {
+    dispatch(t.dtype(), [&]<class T>() {
+      kc::philox_normal<T>(out_ptr<T>(t), t.numel(), gen.key(), gen.counter(), gen.stream());
+    });
+    gen = Generator::from_state(gen.key(), gen.counter() + kc::philox_blocks_pairs(t.numel()),
+                                gen.stream());
+  }
+  void fill_uniform(Tensor& t, Generator& gen, double low, double high) override {
+    dispatch(t.dtype(), [&]<class T>() {
+      kc::philox_uniform<T>(out_ptr<T>(t), t.numel(), gen.key(), gen.counter(), gen.stream());
+    });
+    const std::uint64_t blocks = t.dtype() == DType::f32 ? kc::philox_blocks_uniform_f32(t.numel())
+                                                         : kc::philox_blocks_pairs(t.numel());
+    gen = Generator::from_state(gen.key(), gen.counter() + blocks, gen.stream());
+    if (low == 0.0 && high == 1.0) return;
+    // low + (high - low) u, as two broadcast maps in the tensor's precision.
+    const Tensor scale = full(Shape{}, high - low, t.dtype(), Device::cuda);
+    const Tensor shift = full(Shape{}, low, t.dtype(), Device::cuda);
+    const std::array<Tensor, 2> times{t, scale};
+    nary_n<2>(kc::Nary::mul, times, t);
+    const std::array<Tensor, 2> plus{t, shift};
+    nary_n<2>(kc::Nary::add, plus, t);
+  }
+
+  void unary(UnaryOp op, const Tensor& x, Tensor& out, double scalar) override {
+    dispatch(out.dtype(), [&]<class T>() {
+      kc::unary<T>(static_cast<kc::Unary>(op), in_ptr<T>(x), out_ptr<T>(out), out.numel(), scalar);
+    });
+  }
+  void nary(NaryOp op, std::span<const Tensor> in, Tensor& out) override {
+    // The device kernels recompute silu's exp rather than read the denominator.
+    if (op == NaryOp::silu_grad_denominator)
+      return nary_n<2>(kc::Nary::silu_grad, in.first(2), out);
+    if (op == NaryOp::silu_grad2_denominator)
+      return nary_n<2>(kc::Nary::silu_grad2, in.first(2), out);
+    const auto code = static_cast<kc::Nary>(op);
+    switch (in.size()) {
+      case 1:
+        return nary_n<1>(code, in, out);
+      case 2:
+        return nary_n<2>(code, in, out);
+      case 3:
+        return nary_n<3>(code, in, out);
+      default:
+        throw std::invalid_argument("cuda backend nary: 1, 2 or 3 inputs");
+    }
+  }
+  void reduce(ReduceOp op, const Tensor& x, int axis, Tensor& out) override {
+    const Shape& s = x.shape();
+    dispatch(out.dtype(), [&]<class T>() {
+      kc::reduce_axis<T>(static_cast<kc::Reduce>(op), in_ptr<T>(x), out_ptr<T>(out),
+                         prod(s, 0, axis), s[axis], prod(s, axis + 1, s.rank()));
+    });
+  }
+  // As the CPU kernel: sum the leading extra axes in one pass, then each axis where the target
+  // has extent 1, through device temporaries from the caching allocator.
+  void sum_to(const Tensor& x, Tensor& out) override {
+    const Shape& xs = x.shape();
+    const Shape& target = out.shape();
+    const int lead = xs.rank() - target.rank();
+    Tensor cur = x;
+    Shape cur_shape;
+    for (int d = lead; d < xs.rank(); ++d) cur_shape.push_back(xs[d]);
+    dispatch(out.dtype(), [&]<class T>() {
+      if (lead > 0) {
+        Tensor next = empty(cur_shape, x.dtype(), Device::cuda);
+        kc::reduce_axis<T>(kc::Reduce::sum, in_ptr<T>(cur), out_ptr<T>(next), 1, prod(xs, 0, lead),
+                           cur_shape.numel());
+        cur = next;
+      }
+      for (int d = 0; d < target.rank(); ++d) {
+        if (target[d] != 1 || cur_shape[d] == 1) continue;
+        const Shape reduced = cur_shape.reduced(d, true);
+        Tensor next = empty(reduced, x.dtype(), Device::cuda);
+        kc::reduce_axis<T>(kc::Reduce::sum, in_ptr<T>(cur), out_ptr<T>(next), prod(cur_shape, 0, d),
+                           cur_shape[d], prod(cur_shape, d + 1, cur_shape.rank()));
+        cur = next;
+        cur_shape = reduced;
+      }
+    });
+    kc::copy_device_to_device(out.mutable_raw_data(), cur.raw_data(), nbytes(out));
+  }
+  void matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, std::int64_t batch,
+              std::int64_t m, std::int64_t n, std::int64_t k, Tensor& out) override {
+    const std::int64_t lda = a.size(-1), ldb = b.size(-1);
+    dispatch(out.dtype(), [&]<class T>() {
+      kc::gemm<T>(ta, tb, m, n, k, T(1), in_ptr<T>(a), lda, m * k, in_ptr<T>(b), ldb, k * n, T(0),
+                  out_ptr<T>(out), n, m * n, batch);
+    });
+  }
+  void linear(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& out) override {
+    const std::int64_t m = x.size(0), k = x.size(1), n = w.size(0);
+    dispatch(out.dtype(), [&]<class T>() {
+      if (kc::gemm_bias<T>(m, n, k, in_ptr<T>(x), in_ptr<T>(w), in_ptr<T>(b), out_ptr<T>(out)))
+        return;
+      // Unsupported by cuBLASLt (or k = 0): every row of out = b, then the GEMM accumulates.
+      nary_n<1>(kc::Nary::copy, std::span<const Tensor>(&b, 1), out);
+      kc::gemm<T>(false, true, m, n, k, T(1), in_ptr<T>(x), k, m * k, in_ptr<T>(w), k, n * k, T(1),
+                  out_ptr<T>(out), n, m * n, 1);
+    });
+  }
+  void permute(const Tensor& x, std::span<const std::int64_t> perm, Tensor& out) override {
+    kc::permute(x.raw_data(), out.mutable_raw_data(), dtype_size(out.dtype()), x.shape().span(),
+                perm);
+  }
+  void slice_axis(const Tensor& x, Tensor& out, std::int64_t outer, std::int64_t len,
+                  std::int64_t inner, std::int64_t start, std::int64_t count) override {
+    kc::slice_axis(x.raw_data(), out.mutable_raw_data(), dtype_size(out.dtype()), outer, len, inner,
+                   start, count);
+  }
+  void pad_axis(const Tensor& x, Tensor& out, std::int64_t outer, std::int64_t len,
+                std::int64_t inner, std::int64_t start, std::int64_t count) override {
+    kc::pad_axis(x.raw_data(), out.mutable_raw_data(), dtype_size(out.dtype()), outer, len, inner,
+                 start, count);
+  }
+  void concat_axis(std::span<const Tensor> parts, std::span<const std::int64_t> lens, Tensor& out,
+                   std::int64_t outer, std::int64_t inner) override {
+    std::vector<const void*> p;
+    for (const Tensor& t : parts) p.push_back(t.raw_data());
+    kc::concat_axis(p, lens, out.mutable_raw_data(), dtype_size(out.dtype()), outer, inner);
+  }
+
+  void adam_update(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamStep& a) override {
+    dispatch(p.dtype(), [&]<class T>() {
+      const kc::AdamScalars<T> s{
+          static_cast<T>(a.b1),        static_cast<T>(a.b2),       static_cast<T>(a.c1),
+          static_cast<T>(a.c2),        static_cast<T>(a.l2),       static_cast<T>(a.shrink),
+          static_cast<T>(a.step_size), static_cast<T>(a.root_bc2), static_cast<T>(a.eps)};
+      kc::adam_update<T>(out_ptr<T>(p), in_ptr<T>(g), out_ptr<T>(m), out_ptr<T>(v), p.numel(), s);
+    });
+  }
+  void sgd_update(Tensor& p, const Tensor& g, Tensor* buf, double lr, double wd, double mu,
+                  bool nesterov) override {
+    dispatch(p.dtype(), [&]<class T>() {
+      kc::sgd_update<T>(out_ptr<T>(p), in_ptr<T>(g), buf ? out_ptr<T>(*buf) : nullptr, p.numel(),
+                        static_cast<T>(lr), static_cast<T>(wd), static_cast<T>(mu), nesterov);
+    });
+  }
+};
+
+}  // namespace
+
+namespace detail {
+Backend& cuda_backend() {
+  static CudaBackend b;
+  return b;
+}
+}  // namespace detail
+
+bool cuda_built() {
+  return true;
+}
+int cuda_device_count() {
+  return kc::device_count();
+}
+void cuda_synchronize() {
+  kc::synchronize();
+}
+std::uint64_t cuda_host_waits() {
+  return kc::host_waits();
+}
+void cuda_empty_cache() {
+  kc::empty_cache();
+}
+
+}  // namespace flowtape
