@@ -16,7 +16,20 @@
 namespace flowtape {
 namespace {
 
-void check_inputs(const OpDef& op, const TensorList& in) {
+// The inputs share one floating-point dtype, output 0's.
+DType floating_dtype(Inputs in, const char* name) {
+  for (const Tensor& x : in)
+    if (x.dtype() != in[0].dtype())
+      throw std::invalid_argument(std::string(name) + ": dtype mismatch, " + in[0].str() + " and " +
+                                  x.str() + " (convert with to_dtype)");
+  if (!is_floating(in[0].dtype()))
+    throw std::invalid_argument(std::string(name) + ": needs floating-point tensors, got " +
+                                in[0].str() + " (convert with to_dtype)");
+  return in[0].dtype();
+}
+
+// Checks the inputs and returns output 0's dtype.
+DType check_inputs(const OpDef& op, const TensorList& in) {
   if (op.outputs < 1 || op.residuals < 0 || op.outputs + op.residuals > OpDef::kMaxOutputs)
     throw std::logic_error(std::string(op.name) + ": an op has 1 to " +
                            std::to_string(OpDef::kMaxOutputs) + " outputs and residuals in all");
@@ -25,35 +38,35 @@ void check_inputs(const OpDef& op, const TensorList& in) {
     if (!in[i].defined())
       throw std::invalid_argument(std::string(op.name) + ": input " + std::to_string(i) +
                                   " is an undefined Tensor");
-    if (in[i].dtype() != in[0].dtype())
-      throw std::invalid_argument(std::string(op.name) + ": dtype mismatch, " + in[0].str() +
-                                  " and " + in[i].str() + " (convert with to_dtype)");
     if (in[i].device() != in[0].device())
       throw std::invalid_argument(std::string(op.name) + ": device mismatch, " + in[0].str() +
                                   " and " + in[i].str());
   }
+  const Inputs all(in.data(), in.size());
+  return op.dtype ? op.dtype(all, op.name) : floating_dtype(all, op.name);
 }
 
 // Output 0 as the forward receives it: allocated, or (aliases_input) a shell whose storage
 // the forward sets.
-Tensor first_output(const OpDef& op, const Shape& shape, const Tensor& like) {
-  if (!op.aliases_input) return empty(shape, like.dtype(), like.device());
+Tensor first_output(const OpDef& op, const Shape& shape, DType dtype, Device device) {
+  if (!op.aliases_input) return empty(shape, dtype, device);
   auto impl = detail::make_pooled<TensorImpl>();
   impl->shape = shape;
-  impl->dtype = like.dtype();
-  impl->device = like.device();
+  impl->dtype = dtype;
+  impl->device = device;
   return Tensor(std::move(impl));
 }
 
 // The four steps, into `out` (op.outputs + op.residuals of them).
 void run(const OpDef& op, TensorList& in, const Attrs& attrs, Outputs out) {
   // 1. Check.
-  check_inputs(op, in);
+  const DType dtype = check_inputs(op, in);
   const Shape shape = op.shape(in, attrs);
 
   // 2. Forward.
-  out[0] = first_output(op, shape, in[0]);
+  out[0] = first_output(op, shape, dtype, in[0].device());
   op.forward(in, attrs, out);
+  if (!is_floating(dtype)) return;  // integers and booleans have no derivatives
 
   // 3. Record, if some input is on the active tape. The node keeps the inputs (moved in when
   // no tangent below needs them).

@@ -62,16 +62,21 @@ struct OpDef {
   // Validates the inputs (throwing std::invalid_argument that names the shapes) and returns
   // the shape of output 0.
   Shape (*shape)(Inputs, const Attrs&);
-  // Fills the outputs. out[0] comes allocated with the shape rule's shape and the inputs'
-  // dtype and device; the forward allocates any further outputs itself.
+  // Fills the outputs. out[0] comes allocated with the shape rule's shape, the dtype rule's
+  // dtype (below) and the inputs' device; the forward allocates any further outputs itself.
   void (*forward)(Inputs, const Attrs&, Outputs out);
   // The outputs' tangents (one per differentiable output; undefined = zero) from the inputs'
   // tangents (undefined = zero). A tangent may have any shape that broadcasts to its output's.
   // nullptr: the op has no derivative (comparisons, sign).
-  TensorList (*jvp)(const Saved&, Inputs tangents);
+  TensorList (*jvp)(const Saved&, Inputs tangents) = nullptr;
   // The inputs' cotangents from the outputs' cotangents g (one per differentiable output;
   // undefined = zero, never all of them). nullptr: no derivative.
-  void (*vjp)(const Saved&, Inputs g, Grads& grads);
+  void (*vjp)(const Saved&, Inputs g, Grads& grads) = nullptr;
+  // Checks the inputs' dtypes (throwing std::invalid_argument that names them) and returns
+  // output 0's. nullptr: the inputs share one floating-point dtype, which output 0 has. Only
+  // floating-point outputs are differentiable: an op whose output 0 is an integer or boolean
+  // tensor (a comparison) is not recorded and gets no tangent.
+  DType (*dtype)(Inputs, const char* name) = nullptr;
   // When true, forward() may replace out[0]'s storage with an input's (reshape): apply() then
   // skips allocating its buffer.
   bool aliases_input = false;

@@ -31,6 +31,8 @@
   X(linear_silu) X(silu_grad_column_sums)                                                     \
   /* ops_shape.cpp */                                                                         \
   X(reshape) X(broadcast_to) X(sum_to) X(permute) X(slice) X(pad) X(concat)                   \
+  /* ops_index.cpp */                                                                         \
+  X(gather) X(scatter_add)                                                                    \
   /* ops_device.cpp */                                                                        \
   X(to_device)
 // clang-format on

@@ -32,12 +32,14 @@ Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);
-Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);  // cond != 0 ? a : b
-// Piecewise-constant functions: their outputs carry no derivative.
-Tensor greater(const Tensor& a, const Tensor& b);  // 1 where a > b, else 0
+// cond ? a : b. cond is a boolean mask, or 0 / 1 in a and b's dtype; it gets no gradient.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+// Comparisons, broadcasting: boolean masks (to_dtype(m, DType::f32) gives 0 / 1), with no
+// derivative.
+Tensor greater(const Tensor& a, const Tensor& b);  // a > b
 Tensor less(const Tensor& a, const Tensor& b);
 Tensor equal(const Tensor& a, const Tensor& b);
-Tensor sign(const Tensor& x);  // -1, 0 or 1
+Tensor sign(const Tensor& x);  // -1, 0 or 1, piecewise constant: no derivative
 // Elementwise maximum and minimum, broadcasting; at a tie the gradient is shared half and
 // half, and a NaN operand gives NaN.
 Tensor maximum(const Tensor& a, const Tensor& b);
@@ -74,9 +76,8 @@ Tensor mean(const Tensor& x, int axis, bool keepdims = false);
 Tensor max(const Tensor& x, int axis, bool keepdims = false);
 // Minimum along an axis (-max(-x)); ties share the gradient as in max.
 Tensor min(const Tensor& x, int axis, bool keepdims = false);
-// The first index of the maximum (minimum) along an axis, as a tensor of x's dtype (flowtape
-// tensors hold f32 or f64; indices up to 2^24 are exact in f32). No derivative. A slice whose
-// extreme is NaN gives the axis's length.
+// The first index of the maximum (minimum) along an axis, an i64 tensor. No derivative. A
+// slice whose extreme is NaN gives the axis's length.
 Tensor argmax(const Tensor& x, int axis, bool keepdims = false);
 Tensor argmin(const Tensor& x, int axis, bool keepdims = false);
 // Sums and means over several distinct axes at once (sum(x, {0, 2})).
@@ -126,6 +127,23 @@ Tensor concat(const TensorList& xs, int axis);       // from a braced list or a 
 Tensor slice(const Tensor& x, int axis, std::int64_t start, std::int64_t stop);  // [start, stop)
 // Zeros of extent `length` along axis with x written from `start` (the adjoint of slice).
 Tensor pad(const Tensor& x, int axis, std::int64_t start, std::int64_t length);
+
+// --- integer indexing -------------------------------------------------------------------------
+// Indices are i64 tensors on x's device, each in [0, extent of the axis) (a negative or too
+// large index throws std::out_of_range, naming it; on cuda the indices are copied to the host
+// for that check). Differentiable in x, not in the indices.
+//
+// index_select: x's slices along `axis` at the 1-D `indices`, in their order, repeats allowed;
+// the result has x's shape with that axis's extent indices.size(0). x[indices] is
+// index_select(x, 0, indices).
+Tensor index_select(const Tensor& x, int axis, const Tensor& indices);
+// gather (NumPy's take_along_axis): index has x's rank and x's extents off the axis;
+// out[..., j, ...] = x[..., index[..., j, ...], ...] along `axis`, the result index's shape.
+Tensor gather(const Tensor& x, int axis, const Tensor& index);
+// The adjoint of both: zeros of src's shape with extent `length` along the axis, and src's
+// elements added where the index points (repeated indices accumulate). The index is 1-D
+// (index_select's) or src's shape (gather's).
+Tensor scatter_add(const Tensor& src, int axis, const Tensor& index, std::int64_t length);
 
 // --- devices ----------------------------------------------------------------------------------
 // A copy on `device`; x itself when it is already there. Differentiable: the cotangent is

@@ -2,7 +2,7 @@
 // Composite ops: written with primitives only, so they need no rules of their own (their
 // derivatives, in every mode, are those of the primitives they call).
 //   min                  -max(-x): negation is exact, and ties share the gradient as in max
-//   argmax, argmin       the first index of the extreme along an axis, from max and equal
+//   argmax, argmin       the first index of the extreme along an axis (i64), from max and equal
 //   maximum, minimum     elementwise, from where and the comparisons; ties share the gradient
 //   clamp                where(x < lo, lo, where(x > hi, hi, x))
 //   squeeze, unsqueeze   reshapes that drop or add an axis of extent 1
@@ -55,9 +55,11 @@ Tensor argmax(const Tensor& x, int axis, bool keepdims) {
   const Tensor hit = equal(v, max(v, a, true));  // max refuses an empty axis
   Shape index_shape(std::vector<std::int64_t>(static_cast<std::size_t>(v.rank()), 1));
   index_shape[a] = n;
+  // The positions of the maxima, n elsewhere, then their least (exact in f32 below 2^24, and
+  // in f64 for any axis a tensor can have).
   const Tensor index = to_dtype(reshape(arange(n), index_shape), v.dtype()).to(v.device());
   const Tensor miss = full_like(index, static_cast<double>(n));
-  return -max(-where(hit, index, miss), a, keepdims);
+  return to_dtype(-max(-where(hit, index, miss), a, keepdims), DType::i64);
 }
 
 Tensor argmin(const Tensor& x, int axis, bool keepdims) {

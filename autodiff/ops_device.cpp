@@ -35,6 +35,7 @@ const OpDef op_to_device{
     },
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) { out[0] = to_device(g[0], s.in[0].device()); },
+    rules::any_dtype,
     /*aliases_input=*/true};
 
 Tensor to_device(const Tensor& x, Device device) {

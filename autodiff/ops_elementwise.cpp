@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The op table, part 1: elementwise primitives. Each OpDef below is the single definition of
 // its op: shape rule, forward kernel, JVP rule, VJP rule (see op.hpp).
+#include <array>
 #include <functional>
 #include <initializer_list>
 #include <stdexcept>
@@ -10,6 +11,7 @@
 #include "flowtape/autodiff/op_list.hpp"
 #include "flowtape/autodiff/ops.hpp"
 #include "flowtape/autodiff/rules.hpp"
+#include "flowtape/runtime/backend.hpp"
 
 namespace flowtape {
 namespace {
@@ -74,35 +76,65 @@ namespace {
 
 // --- selection and piecewise-constant ops -----------------------------------------------------
 
+// The condition is boolean, or 0 / 1 in the operands' dtype; it has no derivative.
+DType where_dtype(Inputs in, const char* name) {
+  if (in[0].dtype() != DType::boolean && in[0].dtype() != in[1].dtype())
+    throw std::invalid_argument(std::string(name) + ": the condition " + in[0].str() +
+                                " must be boolean or of the operands' dtype");
+  return rules::floating(in, 1, 3, name);
+}
+
+void where_forward(Inputs in, const Attrs& a, Outputs out) {
+  if (in[0].dtype() == out[0].dtype()) return nary_forward<NaryOp::where>(in, a, out);
+  const std::array<Tensor, 3> args{to_dtype(in[0], out[0].dtype()), in[1], in[2]};
+  backend_of(out[0]).nary(NaryOp::where, args, out[0]);
+}
+
+// A comparison's mask, computed in the operands' dtype as 0 / 1, then stored as booleans.
+template <NaryOp C>
+void comparison_forward(Inputs in, const Attrs&, Outputs out) {
+  Tensor mask = empty(out[0].shape(), in[0].dtype(), in[0].device());
+  Backend& backend = backend_of(out[0]);
+  backend.nary(C, in, mask);
+  backend.cast(mask, out[0]);
+}
+
 }  // namespace
 
 const OpDef op_where{
-    "where",
-    [](Inputs in, const Attrs&) {
-      return broadcast_shapes(in[0].shape(), broadcast_shapes(in[1].shape(), in[2].shape(), "where"),
-                              "where");
-    },
-    nary_forward<NaryOp::where>,
-    [](const Saved& s, Inputs t) -> TensorList {
+    .name = "where",
+    .shape =
+        [](Inputs in, const Attrs&) {
+          return broadcast_shapes(in[0].shape(),
+                                  broadcast_shapes(in[1].shape(), in[2].shape(), "where"), "where");
+        },
+    .forward = where_forward,
+    .jvp = [](const Saved& s, Inputs t) -> TensorList {
       const Tensor zero = scalar_like(s.out[0], 0.0);
       return where(s.in[0], t[1].defined() ? t[1] : zero, t[2].defined() ? t[2] : zero);
     },
-    [](const Saved& s, Inputs g, Grads& out) {
-      const Tensor zero = scalar_like(g[0], 0.0);
-      if (out.wants(1)) out[1] = sum_to(where(s.in[0], g[0], zero), s.in[1].shape());
-      if (out.wants(2)) out[2] = sum_to(where(s.in[0], zero, g[0]), s.in[2].shape());
-    }};
+    .vjp =
+        [](const Saved& s, Inputs g, Grads& out) {
+          const Tensor zero = scalar_like(g[0], 0.0);
+          if (out.wants(1)) out[1] = sum_to(where(s.in[0], g[0], zero), s.in[1].shape());
+          if (out.wants(2)) out[2] = sum_to(where(s.in[0], zero, g[0]), s.in[2].shape());
+        },
+    .dtype = where_dtype};
 
-const OpDef op_greater{
-    "greater", FLOWTAPE_BINARY_SHAPE("greater"), nary_forward<NaryOp::greater>,
-    nullptr, nullptr};
+const OpDef op_greater{.name = "greater",
+                       .shape = FLOWTAPE_BINARY_SHAPE("greater"),
+                       .forward = comparison_forward<NaryOp::greater>,
+                       .dtype = rules::boolean_result};
 
-const OpDef op_less{
-    "less", FLOWTAPE_BINARY_SHAPE("less"), nary_forward<NaryOp::less>, nullptr, nullptr};
+const OpDef op_less{.name = "less",
+                    .shape = FLOWTAPE_BINARY_SHAPE("less"),
+                    .forward = comparison_forward<NaryOp::less>,
+                    .dtype = rules::boolean_result};
 
-const OpDef op_equal{
-    "equal", FLOWTAPE_BINARY_SHAPE("equal"), nary_forward<NaryOp::equal>, nullptr,
-    nullptr};
+const OpDef op_equal{.name = "equal",
+                     .shape = FLOWTAPE_BINARY_SHAPE("equal"),
+                     .forward = comparison_forward<NaryOp::equal>,
+                     .dtype = rules::boolean_result};
 
 const OpDef op_sign{
     "sign", same_shape, unary_forward<UnaryOp::sign>, nullptr, nullptr};
@@ -144,7 +176,7 @@ Tensor d_sigmoid(const Saved& s) {
   return mul(s.out[0], sub(scalar_like(s.out[0], 1.0), s.out[0]));
 }
 Tensor d_relu(const Saved& s) {
-  return greater(s.in[0], scalar_like(s.out[0], 0.0));
+  return to_dtype(greater(s.in[0], scalar_like(s.out[0], 0.0)), s.out[0].dtype());
 }
 Tensor d_softplus(const Saved& s) { return sigmoid(s.in[0]); }
 Tensor d_sin(const Saved& s) { return cos(s.in[0]); }
@@ -174,6 +206,7 @@ const OpDef op_identity{
     [](Inputs in, const Attrs&, Outputs out) { out[0].impl()->storage = in[0].impl()->storage; },
     [](const Saved&, Inputs t) -> TensorList { return t[0]; },
     [](const Saved&, Inputs g, Grads& out) { out[0] = g[0]; },
+    rules::any_dtype,
     /*aliases_input=*/true};
 
 Tensor add(const Tensor& a, const Tensor& b) { return apply(op_add, {a, b}); }

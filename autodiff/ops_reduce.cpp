@@ -38,7 +38,7 @@ namespace {
 
 // The gradient goes to the maxima, split equally between ties (like PyTorch's amax).
 Tensor max_share(const Saved& s) {
-  const Tensor hit = equal(s.in[0], kept(s.out[0], s));
+  const Tensor hit = to_dtype(equal(s.in[0], kept(s.out[0], s)), s.in[0].dtype());
   return div(hit, sum(hit, s.attrs.axis, true));
 }
 

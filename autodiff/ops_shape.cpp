@@ -33,6 +33,7 @@ const OpDef op_reshape{
     [](Inputs in, const Attrs&, Outputs out) { out[0].impl()->storage = in[0].impl()->storage; },
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) { out[0] = reshape(g[0], s.in[0].shape()); },
+    rules::any_dtype,
     /*aliases_input=*/true};
 
 const OpDef op_broadcast_to{
@@ -71,7 +72,8 @@ const OpDef op_permute{
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) {
       out[0] = permute(g[0], inverse_perm(s.attrs.perm));
-    }};
+    },
+    rules::any_dtype};
 
 const OpDef op_slice{
     "slice",
@@ -88,7 +90,8 @@ const OpDef op_slice{
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) {
       out[0] = pad(g[0], s.attrs.axis, s.attrs.start, s.in[0].size(s.attrs.axis));
-    }};
+    },
+    rules::any_dtype};
 
 const OpDef op_pad{
     "pad",
@@ -105,7 +108,8 @@ const OpDef op_pad{
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) {
       out[0] = slice(g[0], s.attrs.axis, s.attrs.start, s.attrs.start + s.in[0].size(s.attrs.axis));
-    }};
+    },
+    rules::any_dtype};
 
 const OpDef op_concat{
     "concat",
@@ -142,7 +146,8 @@ const OpDef op_concat{
         if (out.wants(i)) out[i] = slice(g[0], s.attrs.axis, start, start + len);
         start += len;
       }
-    }};
+    },
+    rules::any_dtype};
 
 Tensor reshape(const Tensor& x, std::initializer_list<std::int64_t> dims) {
   if (dims.size() > static_cast<std::size_t>(Shape::kMaxRank))

@@ -42,6 +42,37 @@ inline TensorList linear_jvp(const Saved& s, Inputs t) {
 
 inline Shape same_shape(Inputs in, const Attrs&) { return in[0].shape(); }
 
+// Dtype rules (OpDef::dtype). Inputs [from, to) must share one dtype, which is returned.
+inline DType shared_dtype(Inputs in, std::size_t from, std::size_t to, const char* name) {
+  for (std::size_t i = from; i < to; ++i)
+    if (in[i].dtype() != in[from].dtype())
+      throw std::invalid_argument(std::string(name) + ": dtype mismatch, " + in[from].str() +
+                                  " and " + in[i].str() + " (convert with to_dtype)");
+  return in[from].dtype();
+}
+inline DType floating(Inputs in, std::size_t from, std::size_t to, const char* name) {
+  const DType t = shared_dtype(in, from, to, name);
+  if (!is_floating(t))
+    throw std::invalid_argument(std::string(name) + ": needs floating-point tensors, got " +
+                                in[from].str() + " (convert with to_dtype)");
+  return t;
+}
+// Ops that move elements without arithmetic (reshape, slice, ...) take every dtype.
+inline DType any_dtype(Inputs in, const char* name) {
+  return shared_dtype(in, 0, in.size(), name);
+}
+// Comparisons: floating-point operands, a boolean result.
+inline DType boolean_result(Inputs in, const char* name) {
+  floating(in, 0, in.size(), name);
+  return DType::boolean;
+}
+// Input 1 is an i64 index into input 0, floating-point data (gather, scatter_add).
+inline DType data_and_index(Inputs in, const char* name) {
+  if (in[1].dtype() != DType::i64)
+    throw std::invalid_argument(std::string(name) + ": the index must be i64, got " + in[1].str());
+  return floating(in, 0, 1, name);
+}
+
 // The fused primitives that exist only on the CPU (ops_silu.cpp, ops_layer.cpp) call
 // kernels/cpu directly; `chooser`, the function whose rewrite picks them, does so only there,
 // so only a caller of the primitive itself could send a device tensor.

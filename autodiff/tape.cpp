@@ -114,6 +114,9 @@ bool Tape::tracks(const Tensor& x) const {
 
 const Tensor& Tape::watch(const Tensor& x) {
   if (!x.defined()) throw std::invalid_argument("Tape::watch: the tensor is undefined");
+  if (!is_floating(x.dtype()))
+    throw std::invalid_argument("Tape::watch: " + x.str() +
+                                " is not floating-point; only f32 and f64 tensors have gradients");
   if (tracks(x)) return x;
   leaves_.push_back(Leaf{x.impl_ptr(), num_slots_++});
   leaf_filter_ |= filter_bit(x.impl());

@@ -92,6 +92,9 @@ std::pair<TensorList, TensorList> forward(const F& f, const std::vector<Tensor>&
   for (std::size_t i = 0; i < xs.size(); ++i) {
     if (!xs[i].defined() || !vs[i].defined())
       throw std::invalid_argument("jvp: primal or tangent " + std::to_string(i) + " is undefined");
+    if (!is_floating(xs[i].dtype()))
+      throw std::invalid_argument("jvp: primal " + std::to_string(i) + " " + xs[i].str() +
+                                  " is not floating-point; only f32 and f64 tensors have tangents");
     if (!(xs[i].shape() == vs[i].shape()) || xs[i].dtype() != vs[i].dtype())
       throw std::invalid_argument("jvp: tangent " + std::to_string(i) + " " + vs[i].str() +
                                   " does not match its primal " + xs[i].str());

@@ -32,8 +32,8 @@ struct Trainer {
   void step() {
     // x1: a two-component Gaussian mixture, made on the device from normals.
     const Tensor z = randn({batch, 2}, gen, DType::f32, Device::cuda);
-    const Tensor side =
-        greater(rand({batch, 1}, gen, DType::f32, Device::cuda), scalar_like(z, 0.5));
+    const Tensor side = to_dtype(
+        greater(rand({batch, 1}, gen, DType::f32, Device::cuda), scalar_like(z, 0.5)), DType::f32);
     const Tensor x1 = z * 0.5 + (side * 8.0 - 4.0);
     const Tensor x0 = randn({batch, 2}, gen, DType::f32, Device::cuda);
     const Tensor t = rand({batch, 1}, gen, DType::f32, Device::cuda);

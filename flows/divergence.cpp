@@ -28,7 +28,7 @@ std::vector<Tensor> make_probes(ProbeKind kind, int k, const Shape& shape, Gener
     } else {
       // +1 where u > 1/2, else -1: never 0, unlike sign(u - 1/2).
       const Tensor u = rand(shape, gen, dtype, device);
-      probes.push_back(greater(u, scalar_like(u, 0.5)) * 2.0 - 1.0);
+      probes.push_back(to_dtype(greater(u, scalar_like(u, 0.5)), u.dtype()) * 2.0 - 1.0);
     }
   }
   return probes;

@@ -13,12 +13,14 @@
 #include <cstdint>
 #include <span>
 
+#include "flowtape/kernels/cpu/index.hpp"
 #include "flowtape/kernels/unary_ops.hpp"
 #include "flowtape/runtime/tensor.hpp"
 
 namespace flowtape {
 
 class Generator;
+using kernels::cpu::IndexView;
 
 // The elementwise maps: the unary table's rows (kernels/unary_ops.hpp), then silu, sign and pow
 // with a scalar exponent.
@@ -67,7 +69,8 @@ class Backend {
   virtual void copy(void* dst, Device dst_dev, const void* src, Device src_dev,
                     std::size_t bytes) = 0;
 
-  // Creation and conversion.
+  // Creation and conversion, for every dtype (convert_element's rules: a value an i64 cannot
+  // hold exactly throws).
   virtual void fill(Tensor& t, double value) = 0;
   virtual void cast(const Tensor& x, Tensor& y) = 0;  // y: x's shape, another dtype
   // Philox samples from gen's (key, counter, stream), advancing gen: the same numbers on every
@@ -97,6 +100,11 @@ class Backend {
   // out viewed as [outer, sum(lens), inner] is the parts side by side.
   virtual void concat_axis(std::span<const Tensor> parts, std::span<const std::int64_t> lens,
                            Tensor& out, std::int64_t outer, std::int64_t inner) = 0;
+  // Integer indexing along an axis (kernels/cpu/index.hpp has the views): out = x at the i64
+  // index, and its adjoint, out = zeros with src added at the index. The indices are checked.
+  virtual void gather(const Tensor& x, const Tensor& index, const IndexView& v, Tensor& out) = 0;
+  virtual void scatter_add(const Tensor& src, const Tensor& index, const IndexView& v,
+                           Tensor& out) = 0;
 
   // The optimizers' fused updates, in place on p and the state buffers.
   virtual void adam_update(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamStep& s) = 0;

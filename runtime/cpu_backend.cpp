@@ -11,6 +11,7 @@
 #include "flowtape/kernels/cpu/adam.hpp"
 #include "flowtape/kernels/cpu/elementwise.hpp"
 #include "flowtape/kernels/cpu/gemm.hpp"
+#include "flowtape/kernels/cpu/index.hpp"
 #include "flowtape/kernels/cpu/layout.hpp"
 #include "flowtape/kernels/cpu/math.hpp"
 #include "flowtape/kernels/cpu/reduce.hpp"
@@ -96,18 +97,18 @@ class CpuBackend final : public Backend {
                   static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype()));
       return;
     }
-    dispatch(t.dtype(), [&]<class T>() {
+    dispatch_any(t.dtype(), [&]<class T>() {
       T* p = t.mutable_data<T>();
-      const T v = static_cast<T>(value);
+      const T v = convert_element<T>(value, "fill");
       for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = v;
     });
   }
   void cast(const Tensor& x, Tensor& y) override {
-    dispatch(x.dtype(), [&]<class S>() {
-      dispatch(y.dtype(), [&]<class D>() {
+    dispatch_any(x.dtype(), [&]<class S>() {
+      dispatch_any(y.dtype(), [&]<class D>() {
         const S* s = x.data<S>();
         D* d = y.mutable_data<D>();
-        for (std::int64_t i = 0; i < x.numel(); ++i) d[i] = static_cast<D>(s[i]);
+        for (std::int64_t i = 0; i < x.numel(); ++i) d[i] = convert_element<D>(s[i], "to_dtype");
       });
     });
   }
@@ -251,6 +252,18 @@ class CpuBackend final : public Backend {
     }
     for (std::size_t i = 0; i < parts.size(); ++i) p[i] = parts[i].raw_data();
     cpu::concat_axis(p, lens, out.mutable_raw_data(), dtype_size(out.dtype()), outer, inner);
+  }
+
+  void gather(const Tensor& x, const Tensor& index, const IndexView& v, Tensor& out) override {
+    dispatch(out.dtype(), [&]<class T>() {
+      cpu::gather_axis<T>(x.data<T>(), index.data<std::int64_t>(), out.mutable_data<T>(), v);
+    });
+  }
+  void scatter_add(const Tensor& src, const Tensor& index, const IndexView& v,
+                   Tensor& out) override {
+    dispatch(out.dtype(), [&]<class T>() {
+      cpu::scatter_add_axis<T>(src.data<T>(), index.data<std::int64_t>(), out.mutable_data<T>(), v);
+    });
   }
 
   void adam_update(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamStep& s) override {

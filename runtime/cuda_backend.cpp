@@ -5,11 +5,13 @@
 #include <array>
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "flowtape/kernels/cuda/allocator.hpp"
 #include "flowtape/kernels/cuda/elementwise.hpp"
 #include "flowtape/kernels/cuda/gemm.hpp"
+#include "flowtape/kernels/cuda/index.hpp"
 #include "flowtape/kernels/cuda/layout.hpp"
 #include "flowtape/kernels/cuda/optim.hpp"
 #include "flowtape/kernels/cuda/random.hpp"
@@ -50,6 +52,15 @@ std::size_t nbytes(const Tensor& t) {
   return static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype());
 }
 
+// Fills device tensor t through a host tensor of its shape and dtype, which `make` fills: the
+// conversions the device kernels do not have (integer fills, checked casts).
+template <class F>
+void through_host(Tensor& t, F make) {
+  Tensor h = empty(t.shape(), t.dtype(), Device::cpu);
+  make(h);
+  kc::copy_host_to_device(t.mutable_raw_data(), h.raw_data(), nbytes(t));
+}
+
 template <std::size_t N>
 void nary_n(kc::Nary op, std::span<const Tensor> in, Tensor& out) {
   dispatch(out.dtype(), [&]<class T>() {
@@ -85,6 +96,8 @@ class CudaBackend final : public Backend {
   }
 
   void fill(Tensor& t, double value) override {
+    if (!is_floating(t.dtype()))
+      return through_host(t, [&](Tensor& h) { backend(Device::cpu).fill(h, value); });
     if (value == 0.0 && !std::signbit(value))
       return kc::zero_device(t.mutable_raw_data(), nbytes(t));
     dispatch(t.dtype(),
@@ -93,10 +106,16 @@ class CudaBackend final : public Backend {
   void cast(const Tensor& x, Tensor& y) override {
     if (x.dtype() == y.dtype())
       return kc::copy_device_to_device(y.mutable_raw_data(), x.raw_data(), nbytes(x));
-    if (x.dtype() == DType::f32)
-      kc::cast<float, double>(in_ptr<float>(x), out_ptr<double>(y), x.numel());
-    else
-      kc::cast<double, float>(in_ptr<double>(x), out_ptr<float>(y), x.numel());
+    // Floating to i64 goes through the host, which checks every value (a kernel cannot throw).
+    if (y.dtype() == DType::i64 && is_floating(x.dtype()))
+      return through_host(y, [&](Tensor& h) { backend(Device::cpu).cast(to_host(x), h); });
+    dispatch_any(x.dtype(), [&]<class S>() {
+      dispatch_any(y.dtype(), [&]<class D>() {
+        if constexpr (!std::is_same_v<S, D> &&
+                      !(std::is_same_v<D, std::int64_t> && std::is_floating_point_v<S>))
+          kc::cast<S, D>(in_ptr<S>(x), out_ptr<D>(y), x.numel());
+      });
+    });
   }
   // The device kernels start at gen's counter; gen then skips the blocks they used, exactly as
   // Generator::fill_* would have advanced it.
@@ -220,6 +239,19 @@ class CudaBackend final : public Backend {
     std::vector<const void*> p;
     for (const Tensor& t : parts) p.push_back(t.raw_data());
     kc::concat_axis(p, lens, out.mutable_raw_data(), dtype_size(out.dtype()), outer, inner);
+  }
+
+  // The indices were checked on the host (the ops do so before calling).
+  void gather(const Tensor& x, const Tensor& index, const IndexView& v, Tensor& out) override {
+    dispatch(out.dtype(), [&]<class T>() {
+      kc::gather_axis<T>(in_ptr<T>(x), in_ptr<std::int64_t>(index), out_ptr<T>(out), v);
+    });
+  }
+  void scatter_add(const Tensor& src, const Tensor& index, const IndexView& v,
+                   Tensor& out) override {
+    dispatch(out.dtype(), [&]<class T>() {
+      kc::scatter_add_axis<T>(in_ptr<T>(src), in_ptr<std::int64_t>(index), out_ptr<T>(out), v);
+    });
   }
 
   void adam_update(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamStep& a) override {

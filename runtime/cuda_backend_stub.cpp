@@ -47,6 +47,8 @@ class NoCudaBackend final : public Backend {
                    std::int64_t) override {
     no_cuda();
   }
+  void gather(const Tensor&, const Tensor&, const IndexView&, Tensor&) override { no_cuda(); }
+  void scatter_add(const Tensor&, const Tensor&, const IndexView&, Tensor&) override { no_cuda(); }
   void adam_update(Tensor&, const Tensor&, Tensor&, Tensor&, const AdamStep&) override {
     no_cuda();
   }

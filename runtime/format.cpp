@@ -2,7 +2,8 @@
 // The tensor printer (format.hpp). Numbers are written in fixed notation, or in scientific
 // notation where fixed would hide digits (NumPy's rule, on the nonzero finite magnitudes
 // shown: the largest is 1e8 or more, the smallest is below 1e-4, or they differ by more than
-// 1e3), and padded to one width so that columns line up.
+// 1e3), and padded to one width so that columns line up. Integers print as integers and
+// booleans as true / false.
 #include "flowtape/runtime/format.hpp"
 
 #include <algorithm>
@@ -20,6 +21,8 @@ struct Printer {
   const std::vector<double>& values;
   const PrintOptions& options;
   bool summarise;
+  DType dtype = DType::f32;
+  const std::int64_t* ints = nullptr;  // an i64 tensor's own values (doubles round past 2^53)
   bool scientific = false;
   int width = 0;
 
@@ -43,7 +46,10 @@ struct Printer {
     return s;
   }
 
-  std::string number(double v) const {
+  std::string number(std::size_t k) const {
+    if (dtype == DType::boolean) return values[k] != 0 ? "true" : "false";
+    if (dtype == DType::i64) return std::to_string(ints[k]);
+    const double v = values[k];
     if (std::isnan(v)) return "nan";
     if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
     char buf[64];  // fixed notation only below 1e8: at most 9 + 1 + 30 characters
@@ -62,6 +68,12 @@ struct Printer {
   }
 
   void choose_notation() {
+    if (!is_floating(dtype)) {
+      each_shown(0, 0, [&](std::int64_t k) {
+        width = std::max(width, static_cast<int>(number(static_cast<std::size_t>(k)).size()));
+      });
+      return;
+    }
     double largest = 0, smallest = INFINITY;
     each_shown(0, 0, [&](std::int64_t k) {
       const double a = std::abs(values[static_cast<std::size_t>(k)]);
@@ -71,7 +83,7 @@ struct Printer {
     });
     scientific = largest > 0 && (largest >= 1e8 || smallest < 1e-4 || largest / smallest > 1e3);
     each_shown(0, 0, [&](std::int64_t k) {
-      width = std::max(width, static_cast<int>(number(values[static_cast<std::size_t>(k)]).size()));
+      width = std::max(width, static_cast<int>(number(static_cast<std::size_t>(k)).size()));
     });
   }
 
@@ -94,7 +106,7 @@ struct Printer {
       if (idx[j] < 0) {
         out += "...";
       } else if (last_axis) {
-        const std::string s = number(values[static_cast<std::size_t>(offset + idx[j])]);
+        const std::string s = number(static_cast<std::size_t>(offset + idx[j]));
         out += std::string(static_cast<std::size_t>(width) - s.size(), ' ') + s;
       } else {
         write(out, axis + 1, offset + idx[j] * step, indent + 1);
@@ -112,9 +124,12 @@ std::string format(const Tensor& x, const PrintOptions& options) {
   if (x.device() != Device::cpu) suffix += std::string(", ") + device_name(x.device());
   if (x.numel() == 0) return "tensor([], shape=" + x.shape().str() + suffix + ")";
   const std::vector<double> values = x.to_vector();
-  Printer p{x.shape(), values, options, x.numel() > options.threshold};
+  const Tensor host = to_host(x);
+  Printer p{x.shape(), values,
+            options,   x.numel() > options.threshold,
+            x.dtype(), x.dtype() == DType::i64 ? host.data<std::int64_t>() : nullptr};
   p.choose_notation();
-  if (x.rank() == 0) return "tensor(" + p.number(values[0]) + suffix + ")";
+  if (x.rank() == 0) return "tensor(" + p.number(0) + suffix + ")";
   std::string out = "tensor(";
   p.write(out, 0, 0, out.size());
   return out + suffix + ")";

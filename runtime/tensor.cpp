@@ -70,8 +70,12 @@ const T* Tensor::data() const {
 
 template float* Tensor::mutable_data<float>();
 template double* Tensor::mutable_data<double>();
+template std::int64_t* Tensor::mutable_data<std::int64_t>();
+template bool* Tensor::mutable_data<bool>();
 template const float* Tensor::data<float>() const;
 template const double* Tensor::data<double>() const;
+template const std::int64_t* Tensor::data<std::int64_t>() const;
+template const bool* Tensor::data<bool>() const;
 
 void* Tensor::mutable_raw_data() {
   Storage& s = *checked(impl_).storage;
@@ -87,7 +91,7 @@ double Tensor::at(std::int64_t i) const {
     throw std::out_of_range("Tensor::at: index " + std::to_string(i) + " out of range for shape " +
                             shape().str());
   // One element to the host (which waits for a device).
-  return dispatch(dtype(), [&]<class T>() {
+  return dispatch_any(dtype(), [&]<class T>() {
     T e;
     copy_bytes(&e, Device::cpu, static_cast<const T*>(raw_data()) + i, device(), sizeof(T));
     return static_cast<double>(e);
@@ -104,7 +108,7 @@ double Tensor::item() const {
 std::vector<double> Tensor::to_vector() const {
   if (device() != Device::cpu) return to_host(*this).to_vector();
   std::vector<double> v(static_cast<std::size_t>(numel()));
-  dispatch(dtype(), [&]<class T>() {
+  dispatch_any(dtype(), [&]<class T>() {
     const T* p = data<T>();
     for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(p[i]);
   });

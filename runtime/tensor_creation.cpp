@@ -59,10 +59,10 @@ Tensor arange(double start, double stop, double step, DType dtype) {
   const double span = (stop - start) / step;
   const auto n = static_cast<std::int64_t>(std::max(0.0, std::ceil(span)));
   Tensor t = empty(Shape{n}, dtype);
-  dispatch(dtype, [&]<class T>() {
+  dispatch_any(dtype, [&]<class T>() {
     T* p = t.mutable_data<T>();
     for (std::int64_t i = 0; i < n; ++i)
-      p[i] = static_cast<T>(start + static_cast<double>(i) * step);
+      p[i] = convert_element<T>(start + static_cast<double>(i) * step, "arange");
   });
   return t;
 }
@@ -77,9 +77,10 @@ Tensor from_vector(std::span<const double> values, const Shape& shape, DType dty
                                 " values cannot fill shape " + shape.str() + " (" +
                                 std::to_string(shape.numel()) + " elements)");
   Tensor t = empty(shape, dtype);
-  dispatch(dtype, [&]<class T>() {
+  dispatch_any(dtype, [&]<class T>() {
     T* p = t.mutable_data<T>();
-    for (std::size_t i = 0; i < values.size(); ++i) p[i] = static_cast<T>(values[i]);
+    for (std::size_t i = 0; i < values.size(); ++i)
+      p[i] = convert_element<T>(values[i], "from_vector");
   });
   return t;
 }

@@ -316,5 +316,15 @@ FLOWTAPE_INSTANTIATE(double)
 #undef FLOWTAPE_INSTANTIATE
 template void cast<float, double>(const float*, double*, std::int64_t);
 template void cast<double, float>(const double*, float*, std::int64_t);
+// Masks and indices to and from the floating types. (Floating to i64 is converted on the host,
+// which checks every value: kernels cannot throw.)
+template void cast<float, bool>(const float*, bool*, std::int64_t);
+template void cast<double, bool>(const double*, bool*, std::int64_t);
+template void cast<bool, float>(const bool*, float*, std::int64_t);
+template void cast<bool, double>(const bool*, double*, std::int64_t);
+template void cast<std::int64_t, float>(const std::int64_t*, float*, std::int64_t);
+template void cast<std::int64_t, double>(const std::int64_t*, double*, std::int64_t);
+template void cast<std::int64_t, bool>(const std::int64_t*, bool*, std::int64_t);
+template void cast<bool, std::int64_t>(const bool*, std::int64_t*, std::int64_t);
 
 }  // namespace flowtape::kernels::cuda

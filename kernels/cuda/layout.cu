@@ -75,8 +75,11 @@ void permute(const void* x, void* y, std::size_t elem_size, std::span<const std:
   else if (elem_size == 8)
     permute_kernel<std::uint64_t><<<grid_for(n), kThreads>>>(static_cast<const std::uint64_t*>(x),
                                                              static_cast<std::uint64_t*>(y), p, n);
+  else if (elem_size == 1)  // boolean
+    permute_kernel<std::uint8_t><<<grid_for(n), kThreads>>>(static_cast<const std::uint8_t*>(x),
+                                                            static_cast<std::uint8_t*>(y), p, n);
   else
-    throw std::invalid_argument("flowtape cuda: permute supports 4- and 8-byte elements");
+    throw std::invalid_argument("flowtape cuda: permute supports 1-, 4- and 8-byte elements");
   check_launch("permute kernel");
 }
 

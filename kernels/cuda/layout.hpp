@@ -10,7 +10,7 @@
 
 namespace flowtape::kernels::cuda {
 
-// y = x with axes permuted: y's axis d is x's axis perm[d]. Rank <= 8; elem_size 4 or 8.
+// y = x with axes permuted: y's axis d is x's axis perm[d]. Rank <= 8; elem_size 1, 4 or 8.
 void permute(const void* x, void* y, std::size_t elem_size, std::span<const std::int64_t> x_shape,
              std::span<const std::int64_t> perm);
 

@@ -28,7 +28,7 @@ Tensor positive(const Shape& s) { return uniform(s, 0.5, 2.0, gen(), DType::f64)
 Tensor away_from_zero(const Shape& s) {
   Tensor x = uniform(s, 0.2, 2.0, gen(), DType::f64);
   Tensor flip = greater(rand(s, gen(), DType::f64), scalar(0.5, DType::f64));
-  return x * (flip * 2.0 - 1.0);
+  return x * (to_dtype(flip, DType::f64) * 2.0 - 1.0);
 }
 
 // Same shape and the same bits (f32 values widen to f64 exactly, so the f64 copies compare
@@ -222,6 +222,28 @@ BOOST_AUTO_TEST_CASE(linear_silu_layer) {
                         });
 }
 
+// Integer indexing: gather (take_along_axis), index_select and scatter_add, with repeated
+// indices (so scatter_add's sums and gather's shared cotangents are exercised), on every axis.
+BOOST_AUTO_TEST_CASE(integer_indexing) {
+  const Tensor rows = from_vector(std::vector<double>{2, 0, 2, 1}, {4}, DType::i64);
+  for (int axis : {0, 1, 2}) {
+    const Shape s{3, 3, 3};
+    check_gradients("index_select axis " + std::to_string(axis),
+                    [=](auto& x) { return index_select(x[0], axis, rows); }, {normal(s)});
+    Shape is = s;
+    is[axis] = 4;
+    std::vector<double> picks;
+    for (std::int64_t i = 0; i < is.numel(); ++i) picks.push_back(static_cast<double>((i * 7) % 3));
+    const Tensor index = from_vector(picks, is, DType::i64);
+    check_gradients("gather axis " + std::to_string(axis),
+                    [=](auto& x) { return gather(x[0], axis, index); }, {normal(s)});
+    check_gradients("scatter_add axis " + std::to_string(axis),
+                    [=](auto& x) { return scatter_add(x[0], axis, index, 5); }, {normal(is)});
+    check_gradients("scatter_add 1-D index axis " + std::to_string(axis),
+                    [=](auto& x) { return scatter_add(x[0], axis, rows, 3); }, {normal(is)});
+  }
+}
+
 // Elementwise maximum, minimum and clamp (composites): gradients away from ties and bounds;
 // at a tie the gradient is split half and half, at a bound it passes (derivative 1).
 BOOST_AUTO_TEST_CASE(maximum_minimum_clamp) {
@@ -255,7 +277,7 @@ BOOST_AUTO_TEST_CASE(argmax_argmin) {
   BOOST_TEST(argmin(x, 1).to_vector() == (std::vector<double>{1, 0}));
   BOOST_TEST(argmax(x, 0).to_vector() == (std::vector<double>{0, 1, 1}));
   BOOST_TEST(argmax(x, -1, true).shape() == (Shape{2, 1}));
-  BOOST_TEST(argmax(x, 1).dtype() == DType::f64);
+  BOOST_TEST(argmax(x, 1).dtype() == DType::i64);
   Tape tape;
   tape.watch(x);
   BOOST_TEST(!tape.tracks(argmax(x, 1)));
@@ -429,6 +451,14 @@ BOOST_AUTO_TEST_CASE(second_order_through_every_rule) {
       "permute",
       [](const Tensor& x) {
         return permute(permute(x, {1, 0}) * permute(x, {1, 0}), {1, 0});
+      },
+      normal(s));
+  second(
+      "gather and scatter_add",
+      [](const Tensor& x) {
+        const Tensor index = from_vector(std::vector<double>{3, 0, 0, 2, 1, 3}, {6}, DType::i64);
+        const Tensor picked = index_select(x, 1, index);  // [3, 6]
+        return scatter_add(picked * picked, 1, index, 4) * x;
       },
       normal(s));
   second(

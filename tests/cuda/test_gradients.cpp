@@ -141,4 +141,36 @@ BOOST_AUTO_TEST_CASE(second_edition_composites) {
   BOOST_TEST(test::rel_error(d2.second.to_vector(), (x * 6.0).to_vector()) < 1e-12);
 }
 
+// Integer indexing and the integer / boolean dtypes on the device, against the CPU.
+BOOST_AUTO_TEST_CASE(indexing_and_dtypes) {
+  const Tensor rows = from_vector(std::vector<double>{2, 0, 2, 1}, {4}, DType::i64);
+  const Tensor picks = from_vector(std::vector<double>{1, 1, 0, 2, 2, 0}, {3, 2}, DType::i64);
+  check_gradients("index_select, gather, scatter_add", on_gpu([=](const std::vector<Tensor>& x) {
+                    const Tensor r = to_device(rows, Device::cuda);
+                    const Tensor p = to_device(picks, Device::cuda);
+                    return index_select(x[0], 1, r) * 2.0 +
+                           sum(scatter_add(gather(x[0], 1, p), 1, p, 3), 1, true);
+                  }),
+                  {r({3, 3}, 37)});
+  const Tensor x = r({3, 4}, 38);
+  const Tensor xd = to_device(x, Device::cuda);
+  const Tensor mask = greater(xd, zeros_like(xd));
+  BOOST_TEST(mask.dtype() == DType::boolean);
+  BOOST_TEST(mask.to_vector() == greater(x, zeros_like(x)).to_vector());
+  BOOST_TEST(where(mask, xd, -xd).to_vector() == abs(x).to_vector());
+  BOOST_TEST(to_dtype(mask, DType::f64).to_vector() ==
+             to_dtype(greater(x, zeros_like(x)), DType::f64).to_vector());
+  BOOST_TEST(argmax(xd, 0).dtype() == DType::i64);
+  BOOST_TEST(argmax(xd, 0).to_vector() == argmax(x, 0).to_vector());
+  BOOST_TEST(to_dtype(to_device(rows, Device::cuda), DType::f32).to_vector() == rows.to_vector());
+  BOOST_TEST(full({3}, 7.0, DType::i64, Device::cuda).to_vector() ==
+             (std::vector<double>{7, 7, 7}));
+  BOOST_CHECK_THROW(to_dtype(xd, DType::i64), std::invalid_argument);  // not whole numbers
+  BOOST_CHECK_THROW(
+      index_select(xd, 0,
+                   to_device(from_vector(std::vector<double>{3}, {1}, DType::i64), Device::cuda)),
+      std::out_of_range);
+  BOOST_TEST(transpose(mask).to_vector() == transpose(greater(x, zeros_like(x))).to_vector());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
