@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Repository hygiene, for a clone (skipped, saying so, outside a git checkout):
 #   - a LICENSE, and an SPDX line in the first lines of every source, build and script file;
-#   - nothing points outside the repository (the project's docs are its own).
+#   - nothing points outside the repository (the project's docs are its own);
+#   - the layers' dependencies point down (docs/architecture.md): kernels include no other
+#     layer, the runtime only kernels, and nothing above autodiff calls a backend for an op.
 #   bash tests/repo/check_repo.sh [SOURCE_DIR]
 set -euo pipefail
 cd "${1:-$(dirname "${BASH_SOURCE[0]}")/../..}"
@@ -32,5 +34,19 @@ if git grep -nE "$outside" -- . >/tmp/flowtape_outside.$$ 2>/dev/null; then
   status=1
 fi
 rm -f /tmp/flowtape_outside.$$
+
+# A layer may include the layers below it only. (Comments may name any file.)
+includes_of() { git grep -hE '^#include "flowtape/' -- "$1" | sed -E 's|#include "flowtape/([a-z_]+)/.*|\1|' | sort -u; }
+check_layer() {
+  local layer=$1; shift
+  for used in $(includes_of "$layer/"); do
+    case " $* $layer " in *" $used "*) ;; *)
+      echo "FAIL: $layer/ includes flowtape/$used/, a layer above it"; status=1 ;;
+    esac
+  done
+}
+check_layer kernels
+check_layer runtime kernels
+check_layer autodiff runtime kernels
 [ "$status" -eq 0 ] && echo "repository checks passed"
 exit "$status"
