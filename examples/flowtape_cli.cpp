@@ -7,8 +7,13 @@
 //   flowtape eval   --model ... --out folder                          samples, metrics, plots
 //
 // A run folder holds model.safetensors (model, optimizer, generator state and config),
-// config.json, samples.csv, metrics.json and PNG plots. Exit codes: 0 success, 1 error,
-// 2 bad command line, 3 training stopped on a non-finite value (the last checkpoint is kept).
+// config.json, samples.csv, metrics.json and PNG plots, and is locked while a run trains in
+// it; training into a folder that holds a run needs --resume or --overwrite. Exit codes:
+// 0 success, 1 error, 2 bad command line, 3 training stopped on a non-finite value (the last
+// good checkpoint is kept), 130 / 143 interrupted by SIGINT / SIGTERM (a checkpoint of the
+// last finished step is saved first).
+#include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -19,7 +24,9 @@
 #include "examples/app/config.hpp"
 #include "examples/app/evaluate.hpp"
 #include "examples/app/progress.hpp"
+#include "examples/app/run_folder.hpp"
 #include "examples/app/trainer.hpp"
+#include "flowtape/flows/csv.hpp"
 #include "flowtape/flows/likelihood.hpp"
 
 using namespace flowtape;
@@ -64,9 +71,30 @@ std::string fields(const StepReport& r, const TrainConfig& c) {
   return buf;
 }
 
+// SIGINT / SIGTERM during training: the handler only notes the signal; the step loop then
+// saves a checkpoint and the command exits 128 + the signal's number.
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void note_stop_signal(int sig) {
+  g_stop_signal = sig;
+}
+struct Interrupted {
+  int signal;
+};
+
 int run_train(const Binder& b, const TrainConfig& cli, const std::string& config_file,
-              const std::string& out, bool resume, bool eval) {
-  const std::string ckpt = out + "/model.safetensors";
+              const std::string& out, bool resume, bool overwrite, bool eval) {
+  // The command line's own values first: a bad one is a bad command line (exit 2); a bad
+  // value that a config file or the resumed run brings is an error in that file (exit 1).
+  try {
+    validate(cli);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  }
+  const RunFolder folder(out, resume      ? RunFolder::Existing::resume
+                              : overwrite ? RunFolder::Existing::overwrite
+                                          : RunFolder::Existing::refuse);
+  const std::string ckpt = folder.file("model.safetensors");
   TrainConfig c = cli;
   if (resume) {
     if (!std::filesystem::exists(ckpt))
@@ -79,17 +107,31 @@ int run_train(const Binder& b, const TrainConfig& cli, const std::string& config
   }
   validate(c);
   Trainer trainer(c);  // refuses an unusable device before anything is written
-  std::filesystem::create_directories(out);
   if (resume) {
     trainer.resume(ckpt);
     std::fprintf(stderr, "resumed %s at step %lld\n", ckpt.c_str(),
                  static_cast<long long>(trainer.steps_done()));
   }
-  write_text_file(out + "/config.json", to_json(c).dump(2) + "\n");
+  write_text_file(folder.file("config.json"), to_json(c).dump(2) + "\n");
   Progress progress("train", c.steps);
   StepReport last{};
+  std::signal(SIGINT, note_stop_signal);
+  std::signal(SIGTERM, note_stop_signal);
   try {
-    trainer.train([&](const StepReport& r) { progress.update(r.step, fields(last = r, c)); }, ckpt);
+    trainer.train(
+        [&](const StepReport& r) {
+          progress.update(r.step, fields(last = r, c));
+          if (g_stop_signal) throw Interrupted{g_stop_signal};
+        },
+        ckpt);
+  } catch (const Interrupted& stop) {
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    trainer.save(ckpt);
+    std::fprintf(stderr, "\ninterrupted (%s) after step %lld; saved %s (continue with --resume)\n",
+                 stop.signal == SIGINT ? "SIGINT" : "SIGTERM",
+                 static_cast<long long>(trainer.steps_done()), ckpt.c_str());
+    return 128 + stop.signal;
   } catch (const TrainingError& e) {
     std::fprintf(stderr, "\nerror: %s\n", e.what());
     if (std::filesystem::exists(ckpt)) {
@@ -97,11 +139,13 @@ int run_train(const Binder& b, const TrainConfig& cli, const std::string& config
     }
     return 3;
   }
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
   progress.finish(fields(last, c));
   std::fprintf(stderr, "saved %s\n", ckpt.c_str());
   if (eval) {
-    const nlohmann::json m =
-        evaluate_to_folder(trainer.field(), trainer.dataset(), c, out, {{"final_loss", last.loss}});
+    const nlohmann::json m = evaluate_to_folder(trainer.field(), trainer.dataset(), c,
+                                                folder.path(), {{"final_loss", last.loss}});
     std::printf("%s\n", m["metrics"].dump(2).c_str());
   }
   return 0;
@@ -121,7 +165,8 @@ int main(int argc, char** argv) {
 
   try {
     if (*cl.train)
-      return run_train(cl.tb, cl.train_cli, cl.config_file, cl.out, cl.resume, !cl.no_eval);
+      return run_train(cl.tb, cl.train_cli, cl.config_file, cl.out, cl.resume, cl.overwrite,
+                       !cl.no_eval);
     if (*cl.sample_cmd) {
       auto t = load_model(cl.model, &cl.sb);
       Generator gen(cl.sample_seed);
@@ -134,7 +179,17 @@ int main(int argc, char** argv) {
     if (*cl.nll_cmd) {
       auto t = load_model(cl.model, &cl.nb);
       Generator gen(cl.sample_seed);
-      const Tensor x = cl.data_csv.empty() ? t->dataset().sample(cl.n, gen) : read_csv(cl.data_csv);
+      Tensor x;
+      if (cl.data_csv.empty()) {
+        x = t->dataset().sample(cl.n, gen);
+      } else {
+        const flows::CsvTable table =
+            flows::read_csv(cl.data_csv, {.drop_nonfinite = cl.drop_nonfinite});
+        if (table.dropped_rows > 0)
+          std::fprintf(stderr, "note: dropped %lld rows holding nan or inf\n",
+                       static_cast<long long>(table.dropped_rows));
+        x = table.values;
+      }
       if (x.shape()[1] != t->dataset().dim()) {
         throw std::runtime_error("the data has " + std::to_string(x.shape()[1]) +
                                  " columns but the model is " + std::to_string(t->dataset().dim()) +
@@ -144,8 +199,20 @@ int main(int argc, char** argv) {
       o.solver.rtol = t->config().rtol;
       o.solver.atol = t->config().atol;
       const double nats = flows::mean_nll(flows::log_likelihood(t->field(), x, o));
-      std::printf("{\"nll_nats\": %.6f, \"nll_bits_per_dim\": %.6f, \"points\": %lld}\n", nats,
-                  flows::bits_per_dim(nats, x.shape()[1]), static_cast<long long>(x.shape()[0]));
+      // JSON has no inf or nan: a non-finite NLL (a point where the model's density underflows
+      // to 0) is null, with the reason beside it and on stderr.
+      nlohmann::ordered_json out;
+      out["nll_nats"] = std::isfinite(nats) ? nlohmann::json(nats) : nlohmann::json(nullptr);
+      out["nll_bits_per_dim"] = std::isfinite(nats)
+                                    ? nlohmann::json(flows::bits_per_dim(nats, x.shape()[1]))
+                                    : nlohmann::json(nullptr);
+      out["points"] = x.shape()[0];
+      if (!std::isfinite(nats)) {
+        out["note"] = "the mean NLL is not finite (" + std::to_string(nats) +
+                      "): the model gives some point a density of 0 or a non-finite one";
+        std::fprintf(stderr, "note: %s\n", out["note"].get<std::string>().c_str());
+      }
+      std::printf("%s\n", out.dump().c_str());
       return 0;
     }
     if (*cl.eval_cmd) {

@@ -4,6 +4,7 @@
 
 #include "flowtape/flows/closed_form.hpp"
 #include "flowtape/flows/coupling.hpp"
+#include "flowtape/flows/csv.hpp"
 #include "flowtape/flows/datasets.hpp"
 #include "flowtape/flows/divergence.hpp"
 #include "flowtape/flows/likelihood.hpp"

@@ -6,6 +6,7 @@
 
 #include "flowtape/autodiff/autodiff.hpp"
 #include "flowtape/nn/activation.hpp"
+#include "flowtape/nn/atomic_file.hpp"
 #include "flowtape/nn/checkpoint.hpp"
 #include "flowtape/nn/clip.hpp"
 #include "flowtape/nn/device.hpp"

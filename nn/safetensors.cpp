@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// safetensors encoding, validated decoding and atomic writes.
+// safetensors encoding and validated decoding (files are written by atomic_file.hpp).
 #include "flowtape/nn/safetensors.hpp"
 
 #include <fcntl.h>
@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <vector>
+
+#include "flowtape/nn/atomic_file.hpp"
 
 namespace flowtape::nn {
 namespace {
@@ -258,7 +260,11 @@ SafetensorsContents decode_safetensors(std::string_view bytes, const std::string
 
 void save_safetensors(const std::string& path, const NamedTensors& tensors,
                       const Metadata& metadata) {
-  write_file_atomic(path, encode_safetensors(tensors, metadata));
+  try {
+    write_file_atomic(path, encode_safetensors(tensors, metadata));
+  } catch (const FileWriteError& e) {
+    throw CheckpointError(e.what());
+  }
 }
 
 SafetensorsContents load_safetensors(const std::string& path) {
@@ -269,50 +275,6 @@ SafetensorsContents load_safetensors(const std::string& path) {
   ss << in.rdbuf();
   if (in.bad()) throw CheckpointError("safetensors '" + path + "': read error");
   return decode_safetensors(ss.str(), path);
-}
-
-void write_file_atomic(const std::string& path, std::string_view bytes) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw CheckpointError("cannot save '" + path + "': cannot create '" + tmp +
-                          "': " + std::strerror(errno));
-  auto abandon = [&](const std::string& what) {
-    const int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw CheckpointError("cannot save '" + path + "': " + what + ": " + std::strerror(err));
-  };
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      abandon("write failed after " + std::to_string(done) + " of " + std::to_string(bytes.size()) +
-              " bytes");
-    }
-    done += static_cast<std::size_t>(w);
-  }
-  if (::fsync(fd) != 0) abandon("fsync failed");
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    throw CheckpointError("cannot save '" + path + "': close failed: " + std::strerror(err));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    throw CheckpointError("cannot save '" + path + "': rename failed: " + std::strerror(err));
-  }
-  // Make the rename itself durable (best effort: some file systems refuse to fsync a directory).
-  const auto slash = path.find_last_of('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
 }
 
 }  // namespace flowtape::nn

@@ -47,7 +47,4 @@ std::string encode_safetensors(const NamedTensors& tensors, const Metadata& meta
 SafetensorsContents decode_safetensors(std::string_view bytes,
                                        const std::string& source = "buffer");
 
-// Writes `bytes` to `path` atomically (temporary file, fsync, rename); throws CheckpointError.
-void write_file_atomic(const std::string& path, std::string_view bytes);
-
 }  // namespace flowtape::nn

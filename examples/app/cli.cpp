@@ -2,13 +2,36 @@
 // The `flowtape` command line's grammar; see cli.hpp.
 #include "examples/app/cli.hpp"
 
+#include <string>
 #include <utility>
+
+#include "flowtape/config.hpp"
 
 namespace flowtape::app {
 namespace {
 
 CLI::IsMember device_names() {
   return CLI::IsMember(std::vector<std::string>{"cpu", "cuda"});
+}
+
+// A whole number >= `least`, with a short message (CLI11's range check quotes the range up to
+// 1.8e308). Also keeps "-1" from wrapping round in an unsigned option.
+CLI::Validator whole_number(long long least) {
+  return CLI::Validator(
+      [least](std::string& s) -> std::string {
+        std::size_t used = 0;
+        long long v = 0;
+        try {
+          v = std::stoll(s, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != s.size() || v < least)
+          return "must be a whole number of at least " + std::to_string(least) + ", got '" +
+                 s.substr(0, 24) + (s.size() > 24 ? "...'" : "'");
+        return "";
+      },
+      "INT>=" + std::to_string(least));
 }
 
 void add_training_options(Binder& b) {
@@ -52,7 +75,8 @@ void add_training_options(Binder& b) {
   b.option("--warmup", &TrainConfig::warmup, "warm-up steps");
   b.option("--weight-decay", &TrainConfig::weight_decay, "AdamW decoupled weight decay (0: Adam)");
   b.option("--grad-clip", &TrainConfig::grad_clip, "clip gradients to this global norm (0: off)");
-  b.option("--seed", &TrainConfig::seed, "random seed: same seed, same run");
+  b.option("--seed", &TrainConfig::seed, "random seed: same seed, same run")
+      ->check(whole_number(0));
   b.option("--checkpoint-every", &TrainConfig::checkpoint_every,
            "also checkpoint every k steps (0: only at the end)");
 }
@@ -75,6 +99,7 @@ void add_sampling_options(Binder& b) {
 
 CommandLine::CommandLine() {
   app.require_subcommand(1);
+  app.set_version_flag("--version", "flowtape " FLOWTAPE_VERSION_STRING);
 
   train = app.add_subcommand("train", "train a velocity field, then evaluate it into --out");
   tb.app = train;
@@ -83,7 +108,10 @@ CommandLine::CommandLine() {
   train->add_option("--config", config_file,
                     "JSON file of settings (command-line options override it)");
   train->add_option("--out", out, "run folder")->capture_default_str();
-  train->add_flag("--resume", resume, "continue the run in --out from its checkpoint");
+  CLI::Option* resume_flag =
+      train->add_flag("--resume", resume, "continue the run in --out from its checkpoint");
+  train->add_flag("--overwrite", overwrite, "replace the run already in --out (its files only)")
+      ->excludes(resume_flag);
   train->add_flag("--no-eval", no_eval, "skip sampling, metrics and plots after training");
 
   sample_cmd = app.add_subcommand("sample", "draw samples from a trained model as CSV");
@@ -93,9 +121,11 @@ CommandLine::CommandLine() {
       ->check(CLI::ExistingFile);
   sample_cmd->add_option("-n,--count", n, "number of samples")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1));
   sample_cmd->add_option("--out", csv_out, "CSV file to write")->capture_default_str();
-  sample_cmd->add_option("--seed", sample_seed, "seed of the source noise")->capture_default_str();
+  sample_cmd->add_option("--seed", sample_seed, "seed of the source noise")
+      ->capture_default_str()
+      ->check(whole_number(0));
   sb.option("--solver", &TrainConfig::solver, "ODE solver");
   sb.option("--rtol", &TrainConfig::rtol, "relative tolerance");
   sb.option("--atol", &TrainConfig::atol, "absolute tolerance");
@@ -112,10 +142,14 @@ CommandLine::CommandLine() {
       ->add_option("--data", data_csv,
                    "CSV of points (default: fresh points of the model's dataset)")
       ->check(CLI::ExistingFile);
+  nll_cmd->add_flag("--drop-nonfinite", drop_nonfinite,
+                    "skip --data rows holding nan or inf (and count them) instead of refusing");
   nll_cmd->add_option("-n,--count", n, "fresh points when --data is not given")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  nll_cmd->add_option("--seed", sample_seed, "seed of the fresh points")->capture_default_str();
+      ->check(whole_number(1));
+  nll_cmd->add_option("--seed", sample_seed, "seed of the fresh points")
+      ->capture_default_str()
+      ->check(whole_number(0));
   nb.option("--rtol", &TrainConfig::rtol, "relative tolerance");
   nb.option("--atol", &TrainConfig::atol, "absolute tolerance");
   nb.option("--device", &TrainConfig::device,

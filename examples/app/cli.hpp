@@ -57,10 +57,11 @@ struct CommandLine {
   CLI::App* train = nullptr;
   Binder tb{nullptr, &train_cli, {}};
   std::string config_file, out = "runs/latest";
-  bool resume = false, no_eval = false;
+  bool resume = false, overwrite = false, no_eval = false;
 
   // sample / nll / eval share the model, count and seed variables
   std::string model, csv_out = "samples.csv", data_csv, eval_out = "runs/eval";
+  bool drop_nonfinite = false;
   std::int64_t n = 1000;
   std::uint64_t sample_seed = 0;
   TrainConfig sample_cli, nll_cli, eval_cli;

@@ -11,6 +11,7 @@
 #include "examples/app/plot.hpp"
 #include "flowtape/flows/likelihood.hpp"
 #include "flowtape/flows/metrics.hpp"
+#include "flowtape/nn/atomic_file.hpp"
 #include "flowtape/solvers/tableau.hpp"
 
 namespace flowtape::app {
@@ -70,17 +71,12 @@ nlohmann::json nll_metrics(const flows::VelocityField& v, const flows::Dataset& 
 }
 
 void write_text_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << text;
-    f.flush();
-    if (!f) {
-      std::remove(tmp.c_str());
-      throw std::runtime_error("could not write " + path);
-    }
+  if (path == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return;
   }
-  std::filesystem::rename(tmp, path);
+  nn::write_file_atomic(path, text);
 }
 
 void write_csv(const std::string& path, const Tensor& points) {
@@ -93,45 +89,6 @@ void write_csv(const std::string& path, const Tensor& points) {
   s << '\n';
   for (std::size_t i = 0; i < v.size(); ++i) s << v[i] << ((i + 1) % d ? ',' : '\n');
   write_text_file(path, s.str());
-}
-
-Tensor read_csv(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw std::runtime_error("cannot open " + path);
-  std::vector<double> values;
-  std::int64_t rows = 0, cols = -1;
-  std::string line;
-  int number = 0;
-  while (std::getline(f, line)) {
-    ++number;
-    if (line.empty() || line[0] == '#' || std::isalpha(static_cast<unsigned char>(line[0])))
-      continue;
-    std::stringstream ls(line);
-    std::string cell;
-    std::int64_t c = 0;
-    while (std::getline(ls, cell, ',')) {
-      std::size_t used = 0;
-      double x = 0;
-      try {
-        x = std::stod(cell, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used == 0)
-        throw std::runtime_error(path + ":" + std::to_string(number) + ": not a number: '" + cell +
-                                 "'");
-      values.push_back(x);
-      ++c;
-    }
-    if (cols >= 0 && c != cols) {
-      throw std::runtime_error(path + ":" + std::to_string(number) + ": " + std::to_string(c) +
-                               " columns, expected " + std::to_string(cols));
-    }
-    cols = c;
-    ++rows;
-  }
-  if (rows == 0) throw std::runtime_error(path + ": no data rows");
-  return from_vector(values, Shape{rows, cols}, DType::f32);
 }
 
 nlohmann::json evaluate_to_folder(const flows::VelocityField& v, const flows::Dataset& ds,

@@ -38,9 +38,9 @@ nlohmann::json evaluate_to_folder(const flows::VelocityField& v, const flows::Da
                                   const TrainConfig& c, const std::string& folder,
                                   const nlohmann::json& extra = {});
 
-// Helpers that write atomically (temp file + rename) and throw naming the path on failure.
+// Helpers that write atomically (nn::write_file_atomic: temp file, fsync, rename; links and
+// devices written through) and throw naming the path on failure. The path "-" is stdout.
 void write_text_file(const std::string& path, const std::string& text);
 void write_csv(const std::string& path, const Tensor& points);
-Tensor read_csv(const std::string& path);  // numbers only, one row per line, '#' comments
 
 }  // namespace flowtape::app

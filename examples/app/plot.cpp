@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "flowtape/nn/atomic_file.hpp"
+
 namespace flowtape::app {
 
 namespace {
@@ -103,12 +105,14 @@ void Image::border() {
 }
 
 void Image::save_png(const std::string& path) const {
-  const std::string tmp = path + ".tmp";
-  if (!stbi_write_png(tmp.c_str(), w_, h_, 3, rgb_.data(), w_ * 3)) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error("could not write the PNG " + path);
-  }
-  std::filesystem::rename(tmp, path);
+  std::string png;
+  const auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data),
+                                               static_cast<std::size_t>(size));
+  };
+  if (!stbi_write_png_to_func(append, &png, w_, h_, 3, rgb_.data(), w_ * 3))
+    throw std::runtime_error("could not encode the PNG " + path);
+  nn::write_file_atomic(path, png);
 }
 
 Image scatter_plot(const Tensor& generated, const Tensor& data, const Frame& frame, int size) {

@@ -241,6 +241,16 @@ void Trainer::train(const std::function<void(const StepReport&)>& on_step,
 }
 
 void Trainer::save(const std::string& path) const {
+  // "The last good checkpoint" must be good: weights that an update made non-finite are not
+  // written, and the file keeps the previous checkpoint.
+  for (const auto& [name, p] : model_->named_parameters())
+    for (double v : p.to_vector())
+      if (!std::isfinite(v)) {
+        std::ostringstream m;
+        m << "training stopped at step " << steps_done() << ": the parameter '" << name << "' is "
+          << v << " after the update; " << path << " was not overwritten";
+        throw TrainingError(m.str(), steps_done());
+      }
   nn::Metadata meta;
   meta["config"] = to_json(config_).dump();
   std::ostringstream g;

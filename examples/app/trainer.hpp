@@ -7,6 +7,8 @@
 //   - A non-finite loss or gradient stops training with a TrainingError naming the step and
 //     the quantity (the loss, or the gradient of a named parameter). The bad update is not
 //     applied, and the last checkpoint written stays as it was.
+//   - save() refuses (TrainingError) weights that are not all finite, so a checkpoint on disk
+//     is always a usable one.
 //   - Checkpoints are written atomically (temp file + rename, by nn::save_checkpoint) and hold
 //     the model, the optimizer, the generator's state, the step and the config, so resume()
 //     continues bit-identically to a run that was never interrupted.

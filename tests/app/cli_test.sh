@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: MIT
 # End-to-end checks of the `flowtape` command (run by ctest as app.cli): training with
 # periodic checkpoints, --resume ending bit-identical to an uninterrupted run, exit code 3 and
-# the message on a diverging run with the last checkpoint kept, the exit codes of bad input
-# (1: bad config file, 2: bad command line), and --device cuda on a machine without a GPU
-# (training refused with the reason; a GPU-trained checkpoint samples on the cpu, with a note).
+# the message on a diverging run with only a finite checkpoint kept, the exit codes of bad
+# input (1: bad config file, 2: bad command line) and --version, --device cuda on a machine
+# without a GPU, run folders (an existing run refused, --overwrite, the lock, stale temporary
+# files), SIGTERM / SIGINT (a checkpoint, then 143 / 130), outputs that are links, devices,
+# stdout or folders, and the strict CSV of nll --data with valid JSON out.
 #   bash tests/app/cli_test.sh path/to/flowtape
 set -uo pipefail
 FLOWTAPE=${1:?usage: cli_test.sh path/to/flowtape}
@@ -32,10 +34,22 @@ cmp -s "$TMP/full/model.safetensors" "$TMP/cut/model.safetensors" ||
 "$FLOWTAPE" train "${COMMON[@]}" --lr 1e30 --steps 50 --checkpoint-every 1 --out "$TMP/nan" \
   2>"$TMP/nan.err"
 rc=$?; [ $rc -eq 3 ] || fail "a diverging run exited $rc, expected 3"
-grep -Eq "training stopped at step [0-9]+: the (loss is|gradient of)" "$TMP/nan.err" ||
+grep -Eq "training stopped at step [0-9]+: the (loss is|gradient of|parameter)" "$TMP/nan.err" ||
   fail "no step / quantity in the message: $(cat "$TMP/nan.err")"
 grep -q "the last good checkpoint is" "$TMP/nan.err" || fail "the kept checkpoint was not named"
 [ -f "$TMP/nan/model.safetensors" ] || fail "the last good checkpoint is missing"
+# "The last good checkpoint" is good: an update to non-finite weights is never saved (with lr
+# 1e39 the first update already overflows, so no checkpoint is written at all).
+"$FLOWTAPE" train "${COMMON[@]}" --lr 1e39 --steps 5 --checkpoint-every 1 --out "$TMP/inf" \
+  2>"$TMP/inf-lr.err"
+rc=$?; [ $rc -eq 3 ] || fail "lr 1e39 exited $rc, expected 3"
+if [ -f "$TMP/inf/model.safetensors" ]; then
+  "$FLOWTAPE" sample --model "$TMP/inf/model.safetensors" -n 5 --out "$TMP/inf.csv" 2>/dev/null ||
+    fail "the kept checkpoint of the lr 1e39 run does not sample"
+  grep -qiE "nan|inf" "$TMP/inf.csv" && fail "the kept checkpoint holds non-finite weights"
+else
+  grep -q "was not overwritten" "$TMP/inf-lr.err" || fail "no reason: $(cat "$TMP/inf-lr.err")"
+fi
 ls "$TMP/nan" | grep -q '\.tmp\.' && fail "a temporary checkpoint file was left behind"
 
 # 4. Bad input: a config file with an unknown key (1), an unknown option (2).
@@ -51,7 +65,7 @@ grep -q "overflow.json: .*number overflow" "$TMP/overflow.err" ||
   fail "the overflow was not reported with the file: $(cat "$TMP/overflow.err")"
 # An infinite tolerance was accepted and written to config.json as null (found by fuzz_cli).
 "$FLOWTAPE" train --rtol inf --out "$TMP/bad" 2>"$TMP/inf.err"
-rc=$?; [ $rc -eq 1 ] || fail "--rtol inf exited $rc, expected 1"
+rc=$?; [ $rc -eq 2 ] || fail "--rtol inf exited $rc, expected 2 (a bad command line)"
 grep -q "invalid rtol = inf" "$TMP/inf.err" || fail "rtol not named: $(cat "$TMP/inf.err")"
 # --device cuda on a machine without a GPU (or a build without CUDA): refused, with the reason.
 # (On a GPU machine the short run simply trains.)
@@ -89,6 +103,109 @@ PY
 fi
 "$FLOWTAPE" train --no-such-option 2>/dev/null
 rc=$?; [ $rc -eq 2 ] || fail "an unknown option exited $rc, expected 2"
+
+# 5. Exit codes of the command line: bad values are 2, with short messages; --version is 0.
+"$FLOWTAPE" --version >"$TMP/version.out"; rc=$?
+[ $rc -eq 0 ] && grep -Eq "^flowtape [0-9]+\.[0-9]+\.[0-9]+" "$TMP/version.out" ||
+  fail "--version exited $rc: $(cat "$TMP/version.out")"
+for args in "train --steps 0 --out $TMP/zero" "train --seed -1 --out $TMP/zero" \
+            "train --dataset foo --out $TMP/zero" "sample --model $TMP/full/model.safetensors -n 0"; do
+  # shellcheck disable=SC2086
+  "$FLOWTAPE" $args 2>"$TMP/code.err"; rc=$?
+  [ $rc -eq 2 ] || fail "'$args' exited $rc, expected 2"
+  [ "$(wc -c <"$TMP/code.err")" -lt 300 ] || fail "'$args' printed a long message: $(cat "$TMP/code.err")"
+done
+[ -f "$TMP/zero/model.safetensors" ] && fail "a refused command line trained anyway"
+
+# 6. Run folders. A folder that holds a run is refused without --resume / --overwrite, and its
+# files are untouched; --overwrite replaces the run's files and keeps others.
+cp "$TMP/full/model.safetensors" "$TMP/full.before"
+"$FLOWTAPE" train "${COMMON[@]}" --steps 2 --out "$TMP/full" 2>"$TMP/exists.err"
+rc=$?; [ $rc -eq 1 ] || fail "training over an existing run exited $rc, expected 1"
+grep -q "already holds a run; continue it with --resume, replace it with --overwrite" \
+  "$TMP/exists.err" || fail "no advice: $(cat "$TMP/exists.err")"
+cmp -s "$TMP/full.before" "$TMP/full/model.safetensors" || fail "the refused run changed the model"
+mkdir -p "$TMP/over" && cp "$TMP/full/model.safetensors" "$TMP/over/" &&
+  echo '{}' >"$TMP/over/metrics.json" && echo keep >"$TMP/over/notes.txt"
+"$FLOWTAPE" train "${COMMON[@]}" --steps 2 --overwrite --out "$TMP/over" 2>"$TMP/over.err"
+rc=$?; [ $rc -eq 0 ] || fail "--overwrite exited $rc: $(cat "$TMP/over.err")"
+[ -f "$TMP/over/metrics.json" ] && fail "--overwrite left the old run's metrics.json"
+[ -f "$TMP/over/notes.txt" ] || fail "--overwrite removed a file that is not the run's"
+cmp -s "$TMP/full.before" "$TMP/over/model.safetensors" && fail "--overwrite kept the old model"
+# A folder locked by another process is refused, naming the holder.
+mkdir -p "$TMP/locked"
+flock -n "$TMP/locked/.lock" sleep 20 &
+holder=$!
+sleep 0.5
+"$FLOWTAPE" train "${COMMON[@]}" --steps 2 --out "$TMP/locked" 2>"$TMP/locked.err"
+rc=$?; [ $rc -eq 1 ] || fail "training into a locked folder exited $rc, expected 1"
+grep -q "is in use by another flowtape process" "$TMP/locked.err" ||
+  fail "no reason: $(cat "$TMP/locked.err")"
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+# Temporary files of killed writers (pids that no longer run) are removed.
+mkdir -p "$TMP/stale"
+: >"$TMP/stale/model.safetensors.tmp.999999999"
+: >"$TMP/stale/config.json.tmp"
+"$FLOWTAPE" train "${COMMON[@]}" --steps 1 --out "$TMP/stale" 2>/dev/null ||
+  fail "training into a folder with stale temporaries failed"
+ls "$TMP/stale" | grep -q '\.tmp' && fail "stale temporaries were left: $(ls "$TMP/stale")"
+
+# 7. SIGTERM and SIGINT: a checkpoint of the last finished step, exit 143 / 130, resumable.
+for sig in TERM INT; do
+  "$FLOWTAPE" train "${COMMON[@]}" --steps 1000000 --out "$TMP/sig$sig" 2>"$TMP/sig$sig.err" &
+  pid=$!
+  # config.json is written just before training starts (and the handlers with it).
+  for _ in $(seq 100); do [ -f "$TMP/sig$sig/config.json" ] && break; sleep 0.1; done
+  sleep 1
+  kill -s "$sig" "$pid"; wait "$pid"; rc=$?
+  want=$([ "$sig" = TERM ] && echo 143 || echo 130)
+  [ $rc -eq "$want" ] || fail "SIG$sig exited $rc, expected $want: $(tail -c 300 "$TMP/sig$sig.err")"
+  grep -q "interrupted (SIG$sig) after step [0-9]*; saved" "$TMP/sig$sig.err" ||
+    fail "no message for SIG$sig: $(tail -c 300 "$TMP/sig$sig.err")"
+  [ -f "$TMP/sig$sig/model.safetensors" ] || fail "no checkpoint after SIG$sig"
+done
+"$FLOWTAPE" train --resume --steps 3 --no-eval --out "$TMP/sigTERM" 2>"$TMP/sig-resume.err"
+rc=$?
+# (The interrupted run is past 3 steps, so there is nothing left to do; it must still load.)
+[ $rc -eq 0 ] || fail "resuming after SIGTERM exited $rc: $(cat "$TMP/sig-resume.err")"
+
+# 8. Outputs: a symbolic link is written through, a device written into, a folder refused.
+"$FLOWTAPE" sample --model "$TMP/full/model.safetensors" -n 3 --out - >"$TMP/stdout.csv" 2>/dev/null
+[ "$(wc -l <"$TMP/stdout.csv")" -eq 4 ] || fail "--out - did not write 3 samples and a header"
+ln -s "$TMP/target.csv" "$TMP/link.csv"
+"$FLOWTAPE" sample --model "$TMP/full/model.safetensors" -n 3 --out "$TMP/link.csv" 2>/dev/null
+[ -L "$TMP/link.csv" ] || fail "the symbolic link was replaced by a file"
+[ "$(wc -l <"$TMP/target.csv")" -eq 4 ] || fail "the link's target was not written"
+"$FLOWTAPE" sample --model "$TMP/full/model.safetensors" -n 3 --out /dev/stdout >"$TMP/dev.csv" \
+  2>/dev/null || fail "--out /dev/stdout failed"
+[ "$(wc -l <"$TMP/dev.csv")" -eq 4 ] || fail "--out /dev/stdout did not write the samples"
+mkdir -p "$TMP/adir"
+"$FLOWTAPE" sample --model "$TMP/full/model.safetensors" -n 3 --out "$TMP/adir" 2>"$TMP/adir.err"
+rc=$?; [ $rc -eq 1 ] || fail "--out DIR exited $rc, expected 1"
+grep -q "it is a directory" "$TMP/adir.err" || fail "no reason: $(cat "$TMP/adir.err")"
+ls "$TMP" | grep -q '^adir\.tmp' && fail "--out DIR left a temporary file"
+
+# 9. nll --data: strict CSV, non-finite rows refused by line or dropped on request, and the
+# output is JSON even when the NLL is not finite.
+printf 'x,y\n0.1,0.2\n1,2abc\n' >"$TMP/bad.csv"
+"$FLOWTAPE" nll --model "$TMP/full/model.safetensors" --data "$TMP/bad.csv" 2>"$TMP/bad-csv.err"
+rc=$?; [ $rc -eq 1 ] || fail "a malformed CSV exited $rc, expected 1"
+grep -q "bad.csv:3: column 2: '2abc' is not a number" "$TMP/bad-csv.err" ||
+  fail "no line / column: $(cat "$TMP/bad-csv.err")"
+printf 'nan,1\n0.1,0.2\n' >"$TMP/nan.csv"
+"$FLOWTAPE" nll --model "$TMP/full/model.safetensors" --data "$TMP/nan.csv" 2>"$TMP/nan-csv.err"
+rc=$?; [ $rc -eq 1 ] || fail "a nan row exited $rc, expected 1"
+grep -q "nan.csv:1: column 1: 'nan' is not a finite" "$TMP/nan-csv.err" ||
+  fail "no line: $(cat "$TMP/nan-csv.err")"
+"$FLOWTAPE" nll --model "$TMP/full/model.safetensors" --data "$TMP/nan.csv" --drop-nonfinite \
+  >"$TMP/drop.json" 2>"$TMP/drop.err" || fail "--drop-nonfinite failed: $(cat "$TMP/drop.err")"
+grep -q "dropped 1 rows" "$TMP/drop.err" || fail "the dropped rows were not counted"
+printf '1e30,1e30\n0.1,0.2\n' >"$TMP/far.csv"
+"$FLOWTAPE" nll --model "$TMP/full/model.safetensors" --data "$TMP/far.csv" >"$TMP/far.json" \
+  2>/dev/null
+python3 -c 'import json, sys; json.load(open(sys.argv[1]), parse_constant=lambda c: sys.exit(c))' \
+  "$TMP/far.json" ||
+  fail "nll printed invalid JSON: $(cat "$TMP/far.json")"
 
 if [ $failures -ne 0 ]; then
   echo "$failures check(s) failed"

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "examples/app/evaluate.hpp"
+#include "flowtape/flows/csv.hpp"
 #include "flowtape/nn/safetensors.hpp"
 
 namespace {
@@ -26,7 +27,7 @@ void check(const std::string& path) {
     const auto j = nlohmann::json::parse(bytes);
     if (j.empty()) throw std::runtime_error("an empty JSON document");
   } else if (ends_with(path, ".csv")) {
-    flowtape::app::read_csv(path);
+    flowtape::flows::read_csv(path);
   } else if (ends_with(path, ".png")) {
     const std::string sig = "\x89PNG\r\n\x1a\n";
     if (bytes.compare(0, 8, sig) != 0 || bytes.compare(12, 4, "IHDR") != 0)

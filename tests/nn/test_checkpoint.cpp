@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // safetensors checkpoints: exact round trips, every refusal named, atomic saves, and interop
 // with an independent numpy reader/writer (tests/nn/safetensors_numpy.py).
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
@@ -46,7 +48,7 @@ std::string craft(const std::string& header, const std::string& data) {
 }
 
 auto says(const std::string& part) {
-  return [part](const CheckpointError& e) {
+  return [part](const std::exception& e) {
     const bool ok = std::string(e.what()).find(part) != std::string::npos;
     if (!ok) BOOST_TEST_MESSAGE("message was: " << e.what());
     return ok;
@@ -376,6 +378,49 @@ BOOST_AUTO_TEST_CASE(optimizer_step_must_be_a_count) {
     BOOST_CHECK_EXCEPTION(load_checkpoint(scratch / "bad.safetensors", model, &opt),
                           CheckpointError, says("not a step count"));
   }
+}
+
+// write_file_atomic respects what is at the path: a symbolic link is written through (the link
+// stays), a FIFO is written into (not replaced by a file), a directory is refused with nothing
+// left behind; and remove_stale_temporaries removes only temporaries of dead writers.
+BOOST_AUTO_TEST_CASE(atomic_writes_respect_links_devices_and_folders) {
+  Scratch scratch;
+  write_file_atomic(scratch / "plain.txt", "one");
+  write_file_atomic(scratch / "plain.txt", "two");
+  BOOST_TEST(read_bytes(scratch / "plain.txt") == "two");
+
+  fs::create_symlink(scratch / "target.txt", scratch / "link.txt");
+  write_file_atomic(scratch / "link.txt", "through");
+  BOOST_TEST(fs::is_symlink(scratch / "link.txt"));
+  BOOST_TEST(read_bytes(scratch / "target.txt") == "through");
+
+  BOOST_REQUIRE(::mkfifo((scratch / "fifo").c_str(), 0600) == 0);
+  // The reader end opened first (non-blocking), so the writer's open does not wait; five bytes
+  // fit in the pipe's buffer.
+  const int reader = ::open((scratch / "fifo").c_str(), O_RDONLY | O_NONBLOCK);
+  BOOST_REQUIRE(reader >= 0);
+  write_file_atomic(scratch / "fifo", "piped");
+  char got[16] = {};
+  const ssize_t n = ::read(reader, got, sizeof got);
+  ::close(reader);
+  BOOST_TEST(std::string(got, n > 0 ? static_cast<std::size_t>(n) : 0) == "piped");
+  BOOST_TEST(fs::is_fifo(scratch / "fifo"));
+
+  fs::create_directories(scratch / "folder");
+  BOOST_CHECK_EXCEPTION(write_file_atomic(scratch / "folder", "x"), FileWriteError,
+                        says("it is a directory"));
+  BOOST_CHECK_EXCEPTION(write_file_atomic(scratch / "missing/x.txt", "x"), FileWriteError,
+                        says("cannot create"));
+
+  write_bytes(scratch / "a.tmp.999999999", "");  // beyond any pid: its writer is gone
+  write_bytes(scratch / "b.tmp", "");            // an older version's temporary
+  const std::string mine = scratch / ("c.tmp." + std::to_string(::getpid()));
+  write_bytes(mine, "");  // a live writer's
+  write_bytes(scratch / "notes.tmpl", "");
+  BOOST_TEST(remove_stale_temporaries(scratch.dir.string()) == 2);
+  BOOST_TEST(fs::exists(mine));
+  BOOST_TEST(fs::exists(scratch / "notes.tmpl"));
+  BOOST_TEST(!fs::exists(scratch / "b.tmp"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+// RunFolder (run_folder.hpp): an flock on DIR/.lock, held while the object lives. The lock
+// dies with its process, so a killed run never leaves a folder locked.
+#include "examples/app/run_folder.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include "flowtape/nn/atomic_file.hpp"
+
+namespace flowtape::app {
+namespace {
+
+// The files a run writes into its folder (the CLI's, evaluate_to_folder's).
+const char* const kRunFiles[] = {"model.safetensors", "config.json",      "metrics.json",
+                                 "metrics.csv",       "samples.csv",      "samples.png",
+                                 "density.png",       "trajectories.png", "histogram.png"};
+
+std::string read_pid(int fd) {
+  char buf[32] = {};
+  const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+  while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+  return pid.empty() ? "unknown" : pid;
+}
+
+}  // namespace
+
+bool RunFolder::holds_run(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::exists(path + "/model.safetensors", ec) ||
+         std::filesystem::exists(path + "/config.json", ec);
+}
+
+RunFolder::RunFolder(std::string path, Existing existing) : path_(std::move(path)) {
+  std::error_code ec;
+  std::filesystem::create_directories(path_, ec);
+  if (ec) throw std::runtime_error("cannot create the run folder " + path_ + ": " + ec.message());
+  const std::string lock = path_ + "/.lock";
+  lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) throw std::runtime_error("cannot open " + lock + ": " + std::strerror(errno));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    const std::string holder = read_pid(lock_fd_);
+    ::close(lock_fd_);
+    throw std::runtime_error(path_ + " is in use by another flowtape process (pid " + holder +
+                             "); wait for it, or train into another folder");
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock_fd_, 0) == 0 && ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0) {
+    // The pid is only for the message a second process prints; the lock stands without it.
+  }
+  nn::remove_stale_temporaries(path_);
+  if (!holds_run(path_)) return;
+  if (existing == Existing::refuse) {
+    ::close(lock_fd_);
+    throw std::runtime_error(path_ +
+                             " already holds a run; continue it with --resume, replace it "
+                             "with --overwrite, or choose another --out");
+  }
+  if (existing == Existing::overwrite) {
+    for (const char* name : kRunFiles) std::filesystem::remove(file(name), ec);
+    std::filesystem::remove_all(file("checkpoints"), ec);
+  }
+}
+
+RunFolder::~RunFolder() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+}  // namespace flowtape::app

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+// atomic_file.hpp: temp + fsync + rename + fsync of the folder, with links and devices
+// respected.
+#include "flowtape/nn/atomic_file.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+namespace flowtape::nn {
+namespace {
+
+[[noreturn]] void fail(const std::string& path, const std::string& what, int err) {
+  throw FileWriteError("cannot write '" + path + "': " + what +
+                       (err ? std::string(": ") + std::strerror(err) : std::string()));
+}
+
+// Writes all of `bytes` to fd; returns 0, or the errno of the failure with `done` the bytes
+// written before it.
+int write_all(int fd, std::string_view bytes, std::size_t& done) {
+  done = 0;
+  while (done < bytes.size()) {
+    const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    done += static_cast<std::size_t>(w);
+  }
+  return 0;
+}
+
+std::string partial(std::size_t done, std::size_t total) {
+  return "write failed after " + std::to_string(done) + " of " + std::to_string(total) + " bytes";
+}
+
+// Where a chain of symbolic links ends (the final target need not exist yet).
+std::string follow_links(const std::string& requested) {
+  std::filesystem::path p = requested;
+  for (int hops = 0; hops < 40; ++hops) {
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return p.string();
+    std::error_code ec;
+    const std::filesystem::path target = std::filesystem::read_symlink(p, ec);
+    if (ec) fail(requested, "cannot read the symbolic link", ec.value());
+    p = target.is_absolute() ? target : p.parent_path() / target;
+  }
+  fail(requested, "too many levels of symbolic links", ELOOP);
+}
+
+std::string folder_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
+}  // namespace
+
+void write_file_atomic(const std::string& requested, std::string_view bytes) {
+  // Through a link: its final target (which may not exist yet) gets the new file.
+  const std::string path = follow_links(requested);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) fail(requested, "it is a directory", 0);
+    if (!S_ISREG(st.st_mode)) {  // a device, pipe or socket: write into it as it is
+      const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0) fail(requested, "cannot open", errno);
+      std::size_t done = 0;
+      const int err = write_all(fd, bytes, done);
+      ::close(fd);
+      if (err) fail(requested, partial(done, bytes.size()), err);
+      return;
+    }
+  }
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail(requested, "cannot create '" + tmp + "'", errno);
+  auto abandon = [&](const std::string& what, int err) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    fail(requested, what, err);
+  };
+  std::size_t done = 0;
+  if (const int err = write_all(fd, bytes, done)) abandon(partial(done, bytes.size()), err);
+  if (::fsync(fd) != 0) abandon("fsync failed", errno);
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    fail(requested, "close failed", err);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    fail(requested, "rename failed", err);
+  }
+  // Make the rename itself durable (best effort: some file systems refuse to fsync a folder).
+  const int dfd = ::open(folder_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+int remove_stale_temporaries(const std::string& folder) {
+  std::error_code ec;
+  int removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
+    if (!entry.is_regular_file(ec)) continue;
+    const std::string name = entry.path().filename().string();
+    const auto at = name.rfind(".tmp");
+    if (at == std::string::npos || at == 0) continue;
+    const std::string rest = name.substr(at + 4);
+    bool stale = rest.empty();  // PATH.tmp, from before temporaries carried their writer's pid
+    if (rest.size() > 1 && rest[0] == '.' &&
+        rest.find_first_not_of("0123456789", 1) == std::string::npos && rest.size() < 12) {
+      const long pid = std::stol(rest.substr(1));
+      stale = pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+    }
+    if (stale && std::filesystem::remove(entry.path(), ec)) ++removed;
+  }
+  return removed;
+}
+
+}  // namespace flowtape::nn

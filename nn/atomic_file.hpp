@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: MIT
+// Writing a file so that a reader never sees half of it and a crash never loses the old one:
+// the bytes go to a temporary file beside it (PATH.tmp.PID), which is fsynced and renamed over
+// PATH, and the folder is fsynced so the rename survives a power cut. Outputs that are not
+// regular files are respected: a symbolic link is written through (its target is replaced,
+// the link stays), and a device or pipe (/dev/stdout, a FIFO) is written directly, never
+// replaced by a file. A directory is refused.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace flowtape::nn {
+
+class FileWriteError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Throws FileWriteError naming `path` and the reason; the temporary file is removed.
+void write_file_atomic(const std::string& path, std::string_view bytes);
+
+// The temporary files write_file_atomic leaves when its process is killed mid-write, in
+// `folder` (not below it): PATH.tmp.PID whose PID is no longer running, and the PATH.tmp of
+// earlier versions. Removes them and returns how many it removed.
+int remove_stale_temporaries(const std::string& folder);
+
+}  // namespace flowtape::nn
