@@ -7,8 +7,9 @@
 //   flowtape eval   --model ... --out folder                          samples, metrics, plots
 //
 // A run folder holds model.safetensors (model, optimizer, generator state and config),
-// config.json, samples.csv, metrics.json and PNG plots, and is locked while a run trains in
-// it; training into a folder that holds a run needs --resume or --overwrite. Exit codes:
+// config.json, metrics.csv (one row per step), samples.csv, metrics.json and PNG plots, and
+// is locked while a run trains in it; training into a folder that holds a run needs --resume
+// or --overwrite. Exit codes:
 // 0 success, 1 error, 2 bad command line, 3 training stopped on a non-finite value (the last
 // good checkpoint is kept), 130 / 143 interrupted by SIGINT / SIGTERM (a checkpoint of the
 // last finished step is saved first).
@@ -23,6 +24,7 @@
 #include "examples/app/cli.hpp"
 #include "examples/app/config.hpp"
 #include "examples/app/evaluate.hpp"
+#include "examples/app/metrics_log.hpp"
 #include "examples/app/progress.hpp"
 #include "examples/app/run_folder.hpp"
 #include "examples/app/trainer.hpp"
@@ -62,9 +64,12 @@ std::unique_ptr<Trainer> load_model(const std::string& path, const Binder* overr
 }
 
 std::string fields(const StepReport& r, const TrainConfig& c) {
-  char buf[128];
+  char buf[160];
   if (c.loss == "entropic") {
     std::snprintf(buf, sizeof buf, "loss %.4f  lambda %.3f  lr %.2e", r.loss, r.lambda, r.lr);
+  } else if (c.loss == "fdm") {
+    std::snprintf(buf, sizeof buf, "loss %.4f (cfm %.4f, divergence %.4f)  lr %.2e", r.loss, r.cfm,
+                  r.divergence, r.lr);
   } else {
     std::snprintf(buf, sizeof buf, "loss %.4f  lr %.2e", r.loss, r.lr);
   }
@@ -100,6 +105,10 @@ int run_train(const Binder& b, const TrainConfig& cli, const std::string& config
     if (!std::filesystem::exists(ckpt))
       throw std::runtime_error("--resume: no checkpoint at " + ckpt);
     c = config_from_checkpoint(ckpt);
+    // More steps continue the run's own schedule (to its original horizon) unless the command
+    // line sets --schedule-steps. (Only the cosine decay and the entropic ramp have one.)
+    const bool has_horizon = c.schedule == "cosine" || (c.loss == "entropic" && c.ramp_end > 0);
+    if (c.schedule_steps == 0 && has_horizon) c.schedule_steps = c.steps;
     b.apply(c);
   } else if (!config_file.empty()) {
     c = read_config_file(config_file);
@@ -113,7 +122,11 @@ int run_train(const Binder& b, const TrainConfig& cli, const std::string& config
                  static_cast<long long>(trainer.steps_done()));
   }
   write_text_file(folder.file("config.json"), to_json(c).dump(2) + "\n");
-  Progress progress("train", c.steps);
+  if (trainer.steps_done() >= c.steps)
+    std::fprintf(stderr, "nothing to train: the run is at step %lld of %lld (raise --steps)\n",
+                 static_cast<long long>(trainer.steps_done()), static_cast<long long>(c.steps));
+  Progress progress("train", c.steps, trainer.steps_done());
+  MetricsLog log(folder.file("metrics.csv"), resume ? trainer.steps_done() : 0);
   StepReport last{};
   std::signal(SIGINT, note_stop_signal);
   std::signal(SIGTERM, note_stop_signal);
@@ -121,6 +134,7 @@ int run_train(const Binder& b, const TrainConfig& cli, const std::string& config
     trainer.train(
         [&](const StepReport& r) {
           progress.update(r.step, fields(last = r, c));
+          log.append(r);
           if (g_stop_signal) throw Interrupted{g_stop_signal};
         },
         ckpt);
@@ -128,6 +142,7 @@ int run_train(const Binder& b, const TrainConfig& cli, const std::string& config
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
     trainer.save(ckpt);
+    log.flush();
     std::fprintf(stderr, "\ninterrupted (%s) after step %lld; saved %s (continue with --resume)\n",
                  stop.signal == SIGINT ? "SIGINT" : "SIGTERM",
                  static_cast<long long>(trainer.steps_done()), ckpt.c_str());
@@ -141,7 +156,8 @@ int run_train(const Binder& b, const TrainConfig& cli, const std::string& config
   }
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  progress.finish(fields(last, c));
+  log.flush();
+  if (last.step > 0) progress.finish(fields(last, c));
   std::fprintf(stderr, "saved %s\n", ckpt.c_str());
   if (eval) {
     const nlohmann::json m = evaluate_to_folder(trainer.field(), trainer.dataset(), c,

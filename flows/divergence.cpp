@@ -2,6 +2,7 @@
 // Divergence by forward-mode JVPs; see divergence.hpp.
 #include "flowtape/flows/divergence.hpp"
 
+#include <cmath>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -26,9 +27,11 @@ std::vector<Tensor> make_probes(ProbeKind kind, int k, const Shape& shape, Gener
     if (kind == ProbeKind::gaussian) {
       probes.push_back(randn(shape, gen, dtype, device));
     } else {
-      // +1 where u > 1/2, else -1: never 0, unlike sign(u - 1/2).
+      // +1 where u > 1/2, else -1, in two elementwise passes: u - 1/2 is exact, and moving it
+      // down by 2^-60 (below the spacing of every u a Generator draws: 2^-24 in f32, 2^-53 in
+      // f64) makes u = 1/2 negative, so the sign is never 0 and always greater(u, 1/2)'s.
       const Tensor u = rand(shape, gen, dtype, device);
-      probes.push_back(to_dtype(greater(u, scalar_like(u, 0.5)), u.dtype()) * 2.0 - 1.0);
+      probes.push_back(sign(u - 0.5 - std::ldexp(1.0, -60)));
     }
   }
   return probes;

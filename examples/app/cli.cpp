@@ -73,6 +73,9 @@ void add_training_options(Binder& b) {
   b.option("--schedule", &TrainConfig::schedule, "learning-rate schedule")
       ->check(set({"constant", "warmup", "cosine"}));
   b.option("--warmup", &TrainConfig::warmup, "warm-up steps");
+  b.option("--schedule-steps", &TrainConfig::schedule_steps,
+           "horizon of the cosine decay and the entropic ramp (0: --steps; a resumed run keeps "
+           "its own)");
   b.option("--weight-decay", &TrainConfig::weight_decay, "AdamW decoupled weight decay (0: Adam)");
   b.option("--grad-clip", &TrainConfig::grad_clip, "clip gradients to this global norm (0: off)");
   b.option("--seed", &TrainConfig::seed, "random seed: same seed, same run")
@@ -105,11 +108,12 @@ CommandLine::CommandLine() {
   tb.app = train;
   add_training_options(tb);
   add_sampling_options(tb);
-  train->add_option("--config", config_file,
-                    "JSON file of settings (command-line options override it)");
+  CLI::Option* config_option = train->add_option(
+      "--config", config_file, "JSON file of settings (command-line options override it)");
   train->add_option("--out", out, "run folder")->capture_default_str();
   CLI::Option* resume_flag =
-      train->add_flag("--resume", resume, "continue the run in --out from its checkpoint");
+      train->add_flag("--resume", resume, "continue the run in --out from its checkpoint")
+          ->excludes(config_option);
   train->add_flag("--overwrite", overwrite, "replace the run already in --out (its files only)")
       ->excludes(resume_flag);
   train->add_flag("--no-eval", no_eval, "skip sampling, metrics and plots after training");

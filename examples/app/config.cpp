@@ -16,14 +16,17 @@
 namespace flowtape::app {
 
 // Every field once: the JSON key is the member's name.
-#define FLOWTAPE_CONFIG_FIELDS(X)                                                            \
-  X(dataset)                                                                                 \
-  X(train_size)                                                                              \
-  X(path) X(sigma) X(coupling) X(loss) X(lambda_max) X(ramp_start) X(ramp_end) X(fdm_weight) \
-      X(probes) X(probe) X(exact_divergence) X(efm_extra) X(hidden) X(depth) X(activation)   \
-          X(time_embedding) X(steps) X(batch) X(lr) X(schedule) X(warmup) X(weight_decay)    \
-              X(grad_clip) X(seed) X(device) X(checkpoint_every) X(solver) X(rtol) X(atol)   \
-                  X(euler_steps) X(eval_samples) X(nll) X(nll_samples)
+#define FLOWTAPE_CONFIG_FIELDS(X)                                                                  \
+  X(dataset)                                                                                       \
+  X(train_size) X(path) X(sigma) X(coupling) X(loss) X(lambda_max) X(ramp_start) X(ramp_end)       \
+      X(fdm_weight) X(probes) X(probe) X(exact_divergence) X(efm_extra) X(hidden) X(depth)         \
+          X(activation) X(time_embedding) X(steps) X(batch) X(lr) X(schedule) X(warmup)            \
+              X(schedule_steps) X(weight_decay) X(grad_clip) X(seed) X(device) X(checkpoint_every) \
+                  X(solver) X(rtol) X(atol) X(euler_steps) X(eval_samples) X(nll) X(nll_samples)
+
+std::int64_t schedule_horizon(const TrainConfig& c) {
+  return c.schedule_steps > 0 ? c.schedule_steps : c.steps;
+}
 
 nlohmann::json to_json(const TrainConfig& c) {
   nlohmann::json j;
@@ -153,8 +156,10 @@ void validate(const TrainConfig& c) {
   require(std::isfinite(c.lr) && c.lr > 0, "lr", c.lr, "must be > 0");
   one_of(c.schedule, "schedule", {"constant", "warmup", "cosine"});
   require(c.warmup >= 0, "warmup", c.warmup, "must be >= 0");
+  require(c.schedule_steps >= 0, "schedule_steps", c.schedule_steps, "must be >= 0 (0: steps)");
   if (c.schedule != "constant") {
-    require(c.warmup < c.steps, "warmup", c.warmup, "must be shorter than the run (steps)");
+    require(c.warmup < schedule_horizon(c), "warmup", c.warmup,
+            "must be shorter than the run (steps, or schedule_steps when set)");
   }
   require(std::isfinite(c.weight_decay) && c.weight_decay >= 0, "weight_decay", c.weight_decay,
           "must be finite and >= 0");

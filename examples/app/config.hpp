@@ -43,6 +43,10 @@ struct TrainConfig {
   double lr = 2e-3;
   std::string schedule = "cosine";  // constant | warmup | cosine
   std::int64_t warmup = 0;          // linear warm-up steps (warmup and cosine schedules)
+  // The horizon of the cosine decay and of the entropic lambda ramp; 0 means `steps`. A run
+  // resumed with more steps (flowtape train --resume --steps N) keeps its original horizon,
+  // so its schedule continues where it was; set this to stretch it instead.
+  std::int64_t schedule_steps = 0;
   double weight_decay = 0.0;        // AdamW when > 0, else Adam
   double grad_clip = 0.0;           // 0: off
   std::uint64_t seed = 0;
@@ -64,6 +68,8 @@ struct TrainConfig {
 
 // Throws std::invalid_argument naming the first bad field and why.
 void validate(const TrainConfig& c);
+// schedule_steps, or steps when it is 0.
+std::int64_t schedule_horizon(const TrainConfig& c);
 
 nlohmann::json to_json(const TrainConfig& c);
 // Unknown keys are refused (a typo must not silently fall back to a default).

@@ -8,14 +8,17 @@
 
 namespace flowtape::app {
 
-Progress::Progress(std::string label, std::int64_t total, std::FILE* out)
-    : Progress(std::move(label), total, out, isatty(fileno(out)) != 0) {}
+Progress::Progress(std::string label, std::int64_t total, std::int64_t first, std::FILE* out)
+    : Progress(std::move(label), total, first, out, isatty(fileno(out)) != 0) {}
 
-Progress::Progress(std::string label, std::int64_t total, std::FILE* out, bool interactive)
+Progress::Progress(std::string label, std::int64_t total, std::int64_t first, std::FILE* out,
+                   bool interactive)
     : label_(std::move(label)),
       total_(std::max<std::int64_t>(total, 1)),
+      first_(std::clamp<std::int64_t>(first, 0, total_)),
       out_(out),
       interactive_(interactive),
+      next_plain_(first_),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
@@ -38,7 +41,7 @@ void Progress::finish(const std::string& fields) {
 void Progress::print(std::int64_t done, const std::string& fields, bool final) {
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  const double rate = secs > 0 ? static_cast<double>(done) / secs : 0.0;
+  const double rate = secs > 0 ? static_cast<double>(done - first_) / secs : 0.0;
   const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : 0.0;
   std::fprintf(out_, "%s%s %lld/%lld  %s  %.0f it/s  %s %.0fs%s", interactive_ ? "\r\033[K" : "",
                label_.c_str(), static_cast<long long>(done), static_cast<long long>(total_),

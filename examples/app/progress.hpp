@@ -13,8 +13,11 @@ namespace flowtape::app {
 
 class Progress {
  public:
-  Progress(std::string label, std::int64_t total, std::FILE* out = stderr);
-  Progress(std::string label, std::int64_t total, std::FILE* out, bool interactive);
+  // `first`: the units already done before this process started (a resumed run), which the
+  // rate leaves out.
+  Progress(std::string label, std::int64_t total, std::int64_t first = 0, std::FILE* out = stderr);
+  Progress(std::string label, std::int64_t total, std::int64_t first, std::FILE* out,
+           bool interactive);
   // done: units finished so far; fields: extra text such as "loss 0.31  lambda 0.20".
   void update(std::int64_t done, const std::string& fields);
   void finish(const std::string& fields = "");
@@ -23,6 +26,7 @@ class Progress {
   void print(std::int64_t done, const std::string& fields, bool final);
   std::string label_;
   std::int64_t total_;
+  std::int64_t first_;
   std::FILE* out_;
   bool interactive_;
   std::int64_t next_plain_ = 0;

@@ -22,12 +22,13 @@ bool all_finite(const Tensor& x) {
   return ok;
 }
 
-// The fields of a config that change what training computes (everything but the step count
-// and the evaluation settings): a resumed run must agree on these.
+// The fields of a config that change what training computes (everything but the step count,
+// the schedule's horizon, which a resumed run may extend on purpose, and the evaluation
+// settings): a resumed run must agree on these.
 nlohmann::json training_identity(const TrainConfig& c) {
   nlohmann::json j = to_json(c);
-  for (const char* k : {"steps", "checkpoint_every", "solver", "rtol", "atol", "euler_steps",
-                        "eval_samples", "nll", "nll_samples", "device"}) {
+  for (const char* k : {"steps", "schedule_steps", "checkpoint_every", "solver", "rtol", "atol",
+                        "euler_steps", "eval_samples", "nll", "nll_samples", "device"}) {
     j.erase(k);
   }
   return j;
@@ -101,14 +102,14 @@ Trainer::Trainer(TrainConfig config)
   } else if (config_.schedule == "warmup") {
     schedule_ = nn::linear_warmup(config_.lr, std::max<std::int64_t>(config_.warmup, 1));
   } else {
-    schedule_ = nn::cosine_decay(config_.lr, config_.steps, config_.warmup);
+    schedule_ = nn::cosine_decay(config_.lr, schedule_horizon(config_), config_.warmup);
   }
 }
 
 double Trainer::lambda_at(std::int64_t step) const {
   if (config_.loss != "entropic") return 0.0;
   if (config_.ramp_end == 0) return config_.lambda_max;
-  const auto n = static_cast<double>(config_.steps);
+  const auto n = static_cast<double>(schedule_horizon(config_));
   const auto start = static_cast<std::int64_t>(std::llround(config_.ramp_start * n));
   const auto end =
       std::max(start + 1, static_cast<std::int64_t>(std::llround(config_.ramp_end * n)));
@@ -147,7 +148,10 @@ Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, do
     o.exact_divergence = config_.exact_divergence;
     o.probes = config_.probes;
     o.probe = flows::probe_from_name(config_.probe);
-    return flows::fdm_loss(field(), ps, t, gen_, o).total;
+    const flows::FdmLoss l = flows::fdm_loss(field(), ps, t, gen_, o);
+    last_cfm_ = l.cfm;
+    last_divergence_ = l.cdm;
+    return l.total;
   }
   const Tensor v = model(ps.xt, t);
   if (config_.loss == "entropic")
@@ -161,31 +165,38 @@ Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, do
   return flows::cfm_loss(v, ps.ut);
 }
 
-double Trainer::check_finite(const Tensor& loss, const std::vector<Tensor>& grads,
-                             std::int64_t step) const {
-  // On the device, the loss and the sum of every |gradient| come back in one read (one wait for
-  // the device per step). A finite sum proves every entry finite; a non-finite one may also be
+void Trainer::read_step(const Tensor& loss, const std::vector<Tensor>& grads,
+                        StepReport& report) const {
+  // The loss, its parts and each gradient's sum of squares, in one read (one wait for a device
+  // per step). A finite total proves every gradient entry finite; a non-finite one may also be
   // an f32 overflow of finite entries, so the per-parameter search below decides.
-  double value = 0;
-  bool grads_known_finite = false;
-  if (device_ != Device::cpu) {
-    NoGrad no_grad;
-    std::vector<Tensor> parts = {reshape(loss, {1})};
-    for (const Tensor& g : grads) parts.push_back(reshape(sum(abs(g)), {1}));
-    const std::vector<double> read = concat(parts, 0).to_vector();
-    value = read[0];
-    double total = 0;
-    for (std::size_t i = 1; i < read.size(); ++i) total += read[i];
-    grads_known_finite = std::isfinite(total);
-  } else {
-    value = loss.item();
+  NoGrad no_grad;
+  std::vector<Tensor> parts = {reshape(loss, {1})};
+  const bool fdm = last_cfm_.defined();
+  if (fdm) {
+    parts.push_back(reshape(last_cfm_, {1}));
+    parts.push_back(reshape(last_divergence_, {1}));
   }
+  for (const Tensor& g : grads) parts.push_back(reshape(sum(square(g)), {1}));
+  const std::vector<double> read = concat(parts, 0).to_vector();
+  std::size_t at = 0;
+  const double value = read[at++];
+  report.loss = value;
+  if (fdm) {
+    report.cfm = read[at++];
+    report.divergence = read[at++];
+  }
+  double squares = 0;
+  for (; at < read.size(); ++at) squares += read[at];
+  report.grad_norm = std::sqrt(squares);
+  const bool grads_known_finite = std::isfinite(squares);
+  const std::int64_t step = report.step;
   std::ostringstream m;
   if (!std::isfinite(value)) {
     m << "training stopped at step " << step << ": the loss is " << value;
     throw TrainingError(m.str(), step);
   }
-  if (grads_known_finite) return value;
+  if (grads_known_finite) return;
   const auto named = model_->named_parameters();
   for (std::size_t i = 0; i < grads.size(); ++i) {
     if (!all_finite(grads[i])) {
@@ -194,7 +205,6 @@ double Trainer::check_finite(const Tensor& loss, const std::vector<Tensor>& grad
       throw TrainingError(m.str(), step);
     }
   }
-  return value;
 }
 
 StepReport Trainer::step() {
@@ -219,12 +229,14 @@ StepReport Trainer::step() {
   const double lambda = lambda_at(s);
   const double lr = schedule_(s);
   optimizer_->set_lr(lr);
+  last_cfm_ = last_divergence_ = Tensor();
   auto [loss, grads] =
       nn::loss_and_grad(model_->parameters(), [&] { return loss_for(x0, x1, t, lambda); });
-  const double value = check_finite(loss, grads, s + 1);
+  StepReport report{s + 1, 0.0, lambda, lr};
+  read_step(loss, grads, report);
   if (config_.grad_clip > 0) nn::clip_grad_norm(grads, config_.grad_clip);
   optimizer_->step(grads);
-  return {s + 1, value, lambda, lr};
+  return report;
 }
 
 void Trainer::train(const std::function<void(const StepReport&)>& on_step,

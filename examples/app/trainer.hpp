@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -44,6 +45,10 @@ struct StepReport {
   double loss;
   double lambda;  // the entropic lambda of this step (0 for other losses)
   double lr;
+  // FDM's two terms, loss = cfm + fdm_weight * divergence (NaN for the other losses).
+  double cfm = std::numeric_limits<double>::quiet_NaN();
+  double divergence = std::numeric_limits<double>::quiet_NaN();
+  double grad_norm = 0;  // the gradient's global 2-norm, before clipping
 };
 
 // The TrainConfig recorded in a checkpoint written by Trainer::save. Throws
@@ -85,9 +90,9 @@ class Trainer {
  private:
   Tensor batch_targets(std::int64_t b);
   Tensor loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, double lambda);
-  // Throws TrainingError on a non-finite loss or gradient; returns the loss's value.
-  double check_finite(const Tensor& loss, const std::vector<Tensor>& grads,
-                      std::int64_t step) const;
+  // Reads the step's scalars (in one transfer from a device) into `report` (loss, its FDM
+  // parts, the gradient norm); throws TrainingError on a non-finite loss or gradient.
+  void read_step(const Tensor& loss, const std::vector<Tensor>& grads, StepReport& report) const;
 
   TrainConfig config_;
   std::unique_ptr<flows::Dataset> dataset_;
@@ -98,6 +103,7 @@ class Trainer {
   std::shared_ptr<nn::VelocityMLP> model_;
   std::unique_ptr<nn::Optimizer> optimizer_;
   nn::Schedule schedule_;
+  Tensor last_cfm_, last_divergence_;  // the FDM terms of the step being taken
 };
 
 }  // namespace flowtape::app

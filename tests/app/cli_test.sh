@@ -30,6 +30,17 @@ grep -q "resumed .* at step 3" "$TMP/resume.err" || fail "--resume did not say w
 cmp -s "$TMP/full/model.safetensors" "$TMP/cut/model.safetensors" ||
   fail "the resumed run's checkpoint differs from the uninterrupted run's"
 
+# metrics.csv: a row per step, and a resumed run keeps its rows up to the checkpoint.
+[ "$(head -1 "$TMP/full/metrics.csv")" = "step,wall_s,loss,cfm,divergence,lr,lambda,grad_norm" ] ||
+  fail "metrics.csv header: $(head -1 "$TMP/full/metrics.csv")"
+[ "$(cut -d, -f1 "$TMP/cut/metrics.csv" | tail -n +2 | tr '\n' ' ')" = "1 2 3 4 5 6 " ] ||
+  fail "the resumed run's metrics.csv steps: $(cut -d, -f1 "$TMP/cut/metrics.csv" | tr '\n' ' ')"
+"$FLOWTAPE" train "${COMMON[@]}" --loss fdm --steps 2 --out "$TMP/fdm" 2>"$TMP/fdm.err" ||
+  fail "an fdm run failed: $(cat "$TMP/fdm.err")"
+grep -q "(cfm [0-9.]*, divergence [0-9.]*)" "$TMP/fdm.err" || fail "no fdm parts: $(cat "$TMP/fdm.err")"
+awk -F, 'NR > 1 && ($4 == "" || $5 == "" || $8 <= 0) { bad = 1 } END { exit bad }' \
+  "$TMP/fdm/metrics.csv" || fail "fdm rows lack parts or a gradient norm: $(cat "$TMP/fdm/metrics.csv")"
+
 # 3. A diverging run (Adam with lr 1e30): exit code 3, the step named, the checkpoint kept.
 "$FLOWTAPE" train "${COMMON[@]}" --lr 1e30 --steps 50 --checkpoint-every 1 --out "$TMP/nan" \
   2>"$TMP/nan.err"
@@ -103,6 +114,23 @@ PY
 fi
 "$FLOWTAPE" train --no-such-option 2>/dev/null
 rc=$?; [ $rc -eq 2 ] || fail "an unknown option exited $rc, expected 2"
+
+# 4b. Resume: the run's own config (a --config beside --resume is refused), its schedule kept
+# to the original horizon when steps are added, and a finished run says there is nothing to do.
+"$FLOWTAPE" train --resume --config "$TMP/bad.json" --out "$TMP/cut" 2>/dev/null
+rc=$?; [ $rc -eq 2 ] || fail "--resume with --config exited $rc, expected 2"
+"$FLOWTAPE" train --dataset rings --hidden 16 --depth 2 --batch 32 --seed 5 --no-eval \
+  --schedule cosine --lr 1e-3 --steps 4 --out "$TMP/cos" 2>/dev/null || fail "the cosine run failed"
+"$FLOWTAPE" train --resume --steps 6 --no-eval --out "$TMP/cos" 2>"$TMP/cos.err" ||
+  fail "extending the cosine run failed: $(cat "$TMP/cos.err")"
+grep -q '"schedule_steps": 4' "$TMP/cos/config.json" ||
+  fail "the resumed run did not keep its horizon: $(grep schedule "$TMP/cos/config.json")"
+grep -q "lr 0.00e+00" "$TMP/cos.err" || fail "the lr restarted: $(tail -c 300 "$TMP/cos.err")"
+"$FLOWTAPE" train --resume --no-eval --out "$TMP/cos" 2>"$TMP/done.err" ||
+  fail "resuming a finished run failed: $(cat "$TMP/done.err")"
+grep -q "nothing to train: the run is at step 6 of 6" "$TMP/done.err" ||
+  fail "no 'nothing to train': $(cat "$TMP/done.err")"
+grep -q "loss 0.0000" "$TMP/done.err" && fail "a finished run printed a zero loss"
 
 # 5. Exit codes of the command line: bad values are 2, with short messages; --version is 0.
 "$FLOWTAPE" --version >"$TMP/version.out"; rc=$?
