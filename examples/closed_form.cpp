@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "examples/app/cli.hpp"
 #include "examples/app/evaluate.hpp"
 #include "examples/app/parallel_runs.hpp"
 #include "examples/app/plot.hpp"
@@ -90,7 +91,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(2, 4096));
   app.add_option("--seed", seed, "seed")->capture_default_str();
   app.add_option("--out", out, "output folder")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  if (const auto code = parse_command_line(app, argc, argv)) return *code;
   std::filesystem::create_directories(out);
   nlohmann::json results;
   const double copy_radius = 0.01;

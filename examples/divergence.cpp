@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "examples/app/cli.hpp"
 #include "examples/app/evaluate.hpp"
 #include "examples/app/parallel_runs.hpp"
 #include "examples/app/trainer.hpp"
@@ -47,7 +48,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--fdm-weight", fdm_weight, "weight of the divergence term")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(finite_at_least(0.0));
   app.add_option("--samples", samples, "samples per evaluation")
       ->capture_default_str()
       ->check(CLI::Range(100, 1000000));
@@ -58,7 +60,7 @@ int main(int argc, char** argv) {
   app.add_option("--jobs", jobs, "runs in parallel")
       ->capture_default_str()
       ->check(CLI::Range(1u, 64u));
-  CLI11_PARSE(app, argc, argv);
+  if (const auto code = parse_command_line(app, argc, argv)) return *code;
 
   struct Run {
     std::string dataset, loss;

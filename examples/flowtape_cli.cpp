@@ -238,6 +238,9 @@ int main(int argc, char** argv) {
       std::printf("%s\n", m["metrics"].dump(2).c_str());
       return 0;
     }
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "error: out of memory; lower --batch, --hidden, -n or --eval-samples\n");
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "examples/app/cli.hpp"
 #include "examples/app/evaluate.hpp"
 #include "examples/app/parallel_runs.hpp"
 #include "examples/app/plot.hpp"
@@ -72,7 +73,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--lambdas", lambdas, "lambda_max values of the entropic runs")
       ->delimiter(',')
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(finite_at_least(0.0));
   app.add_option("--hidden", hidden, "hidden width")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -86,7 +88,7 @@ int main(int argc, char** argv) {
   app.add_option("--jobs", jobs, "runs in parallel")
       ->capture_default_str()
       ->check(CLI::Range(1u, 64u));
-  CLI11_PARSE(app, argc, argv);
+  if (const auto code = parse_command_line(app, argc, argv)) return *code;
 
   std::vector<Job> todo;
   for (int s = 0; s < seeds; ++s) {

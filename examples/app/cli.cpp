@@ -2,6 +2,7 @@
 // The `flowtape` command line's grammar; see cli.hpp.
 #include "examples/app/cli.hpp"
 
+#include <cmath>
 #include <string>
 #include <utility>
 
@@ -99,6 +100,33 @@ void add_sampling_options(Binder& b) {
 }
 
 }  // namespace
+
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return std::nullopt;
+}
+
+CLI::Validator finite_at_least(double least) {
+  return CLI::Validator(
+      [least](std::string& s) -> std::string {
+        std::size_t used = 0;
+        double v = 0;
+        try {
+          v = std::stod(s, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != s.size() || !std::isfinite(v) || v < least)
+          return "must be a finite number of at least " + std::to_string(least) + ", got '" +
+                 s.substr(0, 24) + (s.size() > 24 ? "...'" : "'");
+        return "";
+      },
+      "NUM>=" + std::to_string(least));
+}
 
 CommandLine::CommandLine() {
   app.require_subcommand(1);

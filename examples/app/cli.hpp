@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,5 +73,13 @@ struct CommandLine {
   Binder nb{nullptr, &nll_cli, {}};
   Binder eb{nullptr, &eval_cli, {}};
 };
+
+// Parses a program's command line the way every flowtape program does: nullopt to go on, or
+// the exit status to return (0 after --help or --version, 2 for a bad command line, with
+// CLI11's message on stderr; CLI11's own codes, 105 and up, are not the documented ones).
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv);
+
+// A finite number of at least `least` (CLI11's ranges let nan through).
+CLI::Validator finite_at_least(double least);
 
 }  // namespace flowtape::app

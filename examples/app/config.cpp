@@ -96,7 +96,7 @@ TrainConfig config_from_json(const nlohmann::json& j) {
 
 namespace {
 template <class T>
-void require(bool ok, const char* field, const T& value, const char* why) {
+void require(bool ok, const char* field, const T& value, const std::string& why) {
   if (ok) return;
   std::ostringstream m;
   m << "invalid " << field << " = " << value << ": " << why;
@@ -116,7 +116,8 @@ void one_of(const std::string& value, const char* field, std::initializer_list<c
 
 void validate(const TrainConfig& c) {
   flows::make_dataset(c.dataset);  // throws with the list of names
-  require(c.train_size >= 0, "train_size", c.train_size, "must be >= 0");
+  require(c.train_size >= 0 && c.train_size <= (std::int64_t{1} << 26), "train_size", c.train_size,
+          "must be in [0, 67108864]");
   one_of(c.path, "path", {"rectified", "lipman", "independent", "vp"});
   require(std::isfinite(c.sigma) && c.sigma >= 0, "sigma", c.sigma, "must be finite and >= 0");
   if (c.path == "independent")
@@ -133,7 +134,8 @@ void validate(const TrainConfig& c) {
             "the EFM target is the closed-form velocity of the rectified / lipman path");
     require(c.train_size > 0, "train_size", c.train_size,
             "loss 'efm' needs a finite training set (train_size > 0)");
-    require(c.efm_extra >= 0, "efm_extra", c.efm_extra, "must be >= 0");
+    require(c.efm_extra >= 0 && c.efm_extra <= (std::int64_t{1} << 24), "efm_extra", c.efm_extra,
+            "must be in [0, 16777216]");
   }
   require(std::isfinite(c.lambda_max), "lambda_max", c.lambda_max, "must be finite");
   require(c.ramp_start >= 0 && c.ramp_start <= 1, "ramp_start", c.ramp_start,
@@ -142,14 +144,24 @@ void validate(const TrainConfig& c) {
           "must be 0 (constant lambda) or a fraction in (ramp_start, 1]");
   require(std::isfinite(c.fdm_weight) && c.fdm_weight >= 0, "fdm_weight", c.fdm_weight,
           "must be finite and >= 0");
-  require(c.probes >= 1, "probes", c.probes, "must be >= 1");
+  require(c.probes >= 1 && c.probes <= 4096, "probes", c.probes, "must be in [1, 4096]");
   one_of(c.probe, "probe", {"gaussian", "rademacher"});
-  require(c.hidden >= 1, "hidden", c.hidden, "must be >= 1");
-  require(c.depth >= 1, "depth", c.depth, "must be >= 1");
+  // Sizes are bounded before anything is allocated, so a typo is refused in words, not by
+  // std::bad_alloc or the kernel's OOM killer minutes later.
+  require(c.hidden >= 1 && c.hidden <= 65536, "hidden", c.hidden, "must be in [1, 65536]");
+  require(c.depth >= 1 && c.depth <= 1024, "depth", c.depth, "must be in [1, 1024]");
   one_of(c.activation, "activation", {"relu", "silu", "tanh", "gelu", "softplus"});
   one_of(c.time_embedding, "time_embedding", {"raw", "sinusoidal", "fourier"});
   require(c.steps >= 1, "steps", c.steps, "must be >= 1");
-  require(c.batch >= 1, "batch", c.batch, "must be >= 1");
+  require(c.batch >= 1 && c.batch <= (std::int64_t{1} << 24), "batch", c.batch,
+          "must be in [1, 16777216]");
+  // The activations of one step: batch x hidden per layer, a few copies each (forward values,
+  // saved inputs, gradients), in f32; beyond 64 GiB no machine of ours trains it.
+  const double step_bytes = static_cast<double>(c.batch) * static_cast<double>(c.hidden) *
+                            static_cast<double>(c.depth + 2) * 4.0 * 8.0;
+  require(step_bytes <= 64.0 * (1ull << 30), "batch", c.batch,
+          "times hidden and depth needs about " + std::to_string(step_bytes / (1ull << 30)) +
+              " GiB per step; lower batch, hidden or depth");
   if (c.coupling == "ot")
     require(c.batch <= 4096, "batch", c.batch,
             "minibatch OT is exact and O(B^3): use batch <= 4096");
@@ -171,8 +183,10 @@ void validate(const TrainConfig& c) {
   require(std::isfinite(c.rtol) && c.rtol > 0, "rtol", c.rtol, "must be finite and > 0");
   require(std::isfinite(c.atol) && c.atol > 0, "atol", c.atol, "must be finite and > 0");
   require(c.euler_steps >= 1, "euler_steps", c.euler_steps, "must be >= 1");
-  require(c.eval_samples >= 2, "eval_samples", c.eval_samples, "must be >= 2");
-  require(c.nll_samples >= 1, "nll_samples", c.nll_samples, "must be >= 1");
+  require(c.eval_samples >= 2 && c.eval_samples <= (std::int64_t{1} << 24), "eval_samples",
+          c.eval_samples, "must be in [2, 16777216]");
+  require(c.nll_samples >= 1 && c.nll_samples <= (std::int64_t{1} << 24), "nll_samples",
+          c.nll_samples, "must be in [1, 16777216]");
 }
 
 }  // namespace flowtape::app

@@ -144,6 +144,13 @@ for args in "train --steps 0 --out $TMP/zero" "train --seed -1 --out $TMP/zero" 
   [ "$(wc -c <"$TMP/code.err")" -lt 300 ] || fail "'$args' printed a long message: $(cat "$TMP/code.err")"
 done
 [ -f "$TMP/zero/model.safetensors" ] && fail "a refused command line trained anyway"
+# Sizes are bounded before anything is allocated: refused in words, not by std::bad_alloc.
+"$FLOWTAPE" train --batch 100000000 --out "$TMP/big" 2>"$TMP/big.err"; rc=$?
+[ $rc -eq 2 ] && grep -q "invalid batch = 100000000: must be in \[1, 16777216\]" "$TMP/big.err" ||
+  fail "a huge --batch exited $rc: $(cat "$TMP/big.err")"
+"$FLOWTAPE" train --batch 10000000 --hidden 4096 --out "$TMP/big" 2>"$TMP/big.err"; rc=$?
+[ $rc -eq 2 ] && grep -q "GiB per step; lower batch, hidden or depth" "$TMP/big.err" ||
+  fail "a step too large for memory exited $rc: $(cat "$TMP/big.err")"
 
 # 6. Run folders. A folder that holds a run is refused without --resume / --overwrite, and its
 # files are untouched; --overwrite replaces the run's files and keeps others.

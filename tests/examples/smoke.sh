@@ -47,4 +47,21 @@ case "$name" in
     "$bin/autodiff_demo" ;;
   *) echo "unknown example $name"; exit 1 ;;
 esac
+# The paper programs share the CLI's exit codes: a bad command line is 2 (not CLI11's own 105
+# and up), refused before any training, and --help is 0.
+case "$name" in
+  rings|divergence|memorisation|closed_form)
+    bad=(--steps 0)
+    [ "$name" = rings ] && bad=(--lambdas 0.2,nan)
+    [ "$name" = divergence ] && bad=(--fdm-weight inf)
+    set +e
+    "$bin/$name" "${bad[@]}" --out "$out/bad" 2> "$out/bad.txt"
+    code=$?
+    "$bin/$name" --help > /dev/null
+    help=$?
+    set -e
+    [ "$code" = 2 ] || { echo "'$name ${bad[*]}' exited $code, expected 2"; cat "$out/bad.txt"; exit 1; }
+    [ ! -e "$out/bad" ] || { echo "'$name ${bad[*]}' wrote $out/bad before refusing"; exit 1; }
+    [ "$help" = 0 ] || { echo "'$name --help' exited $help"; exit 1; } ;;
+esac
 echo "smoke test of $name passed"
