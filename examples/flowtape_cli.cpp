@@ -48,7 +48,8 @@ TrainConfig read_config_file(const std::string& path) {
 
 // A trainer whose model holds the weights of a checkpoint written by `flowtape train`.
 std::unique_ptr<Trainer> load_model(const std::string& path, const Binder* overrides) {
-  TrainConfig c = config_from_checkpoint(path);
+  const nn::SafetensorsContents file = nn::load_safetensors(path);  // read once: pipes work
+  TrainConfig c = config_from_checkpoint(file, path);
   // A run trained on a GPU still samples and evaluates on a machine without one (its weights
   // are the same): the cpu, said on stderr; an explicit --device cuda is still refused there.
   if (c.device == "cuda" && cuda_device_count() == 0) {
@@ -59,7 +60,7 @@ std::unique_ptr<Trainer> load_model(const std::string& path, const Binder* overr
   }
   if (overrides) overrides->apply(c);  // sampling settings only
   auto t = std::make_unique<Trainer>(c);
-  t->resume(path);
+  t->resume(file, path);
   return t;
 }
 
@@ -101,10 +102,12 @@ int run_train(const Binder& b, const TrainConfig& cli, const std::string& config
                                           : RunFolder::Existing::refuse);
   const std::string ckpt = folder.file("model.safetensors");
   TrainConfig c = cli;
+  nn::SafetensorsContents checkpoint;
   if (resume) {
     if (!std::filesystem::exists(ckpt))
       throw std::runtime_error("--resume: no checkpoint at " + ckpt);
-    c = config_from_checkpoint(ckpt);
+    checkpoint = nn::load_safetensors(ckpt);
+    c = config_from_checkpoint(checkpoint, ckpt);
     // More steps continue the run's own schedule (to its original horizon) unless the command
     // line sets --schedule-steps. (Only the cosine decay and the entropic ramp have one.)
     const bool has_horizon = c.schedule == "cosine" || (c.loss == "entropic" && c.ramp_end > 0);
@@ -117,7 +120,7 @@ int run_train(const Binder& b, const TrainConfig& cli, const std::string& config
   validate(c);
   Trainer trainer(c);  // refuses an unusable device before anything is written
   if (resume) {
-    trainer.resume(ckpt);
+    trainer.resume(checkpoint, ckpt);
     std::fprintf(stderr, "resumed %s at step %lld\n", ckpt.c_str(),
                  static_cast<long long>(trainer.steps_done()));
   }

@@ -9,6 +9,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -267,14 +268,74 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
   }
 }
 
+namespace {
+
+// Appends up to `count` bytes of `in` to `bytes`; false when the stream ended first.
+bool read_up_to(std::istream& in, std::uint64_t count, std::string& bytes) {
+  constexpr std::uint64_t kChunk = std::uint64_t{1} << 20;
+  while (count > 0) {
+    const std::size_t want = static_cast<std::size_t>(std::min(count, kChunk));
+    const std::size_t before = bytes.size();
+    bytes.resize(before + want);
+    in.read(bytes.data() + before, static_cast<std::streamsize>(want));
+    const auto got = static_cast<std::size_t>(in.gcount());
+    bytes.resize(before + got);
+    if (got < want) return false;
+    count -= got;
+  }
+  return true;
+}
+
+// The end of the data section the header describes (the largest data_offsets end), or 0 when
+// the header cannot tell (decode_safetensors then reports why).
+std::uint64_t data_end(std::string_view header) {
+  constexpr int kMaxDepth = 32;
+  if (nesting_depth(header, kMaxDepth) > kMaxDepth) return 0;
+  const Json j = Json::parse(header.begin(), header.end(), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return 0;
+  std::uint64_t end = 0;
+  for (const auto& [name, entry] : j.items()) {
+    if (name == "__metadata__" || !entry.is_object() || !entry.contains("data_offsets")) continue;
+    const Json& off = entry["data_offsets"];
+    if (off.is_array() && off.size() == 2 && off[1].is_number_unsigned())
+      end = std::max(end, off[1].get<std::uint64_t>());
+  }
+  return end;
+}
+
+}  // namespace
+
+// Reads only what the header describes, in order (length, header, data), so a pipe works and
+// a hostile file costs no more than its header promises and the file holds: /dev/zero is
+// refused after 8 bytes, a header longer than the format's 100 MB limit (or than the file)
+// before it is read, and nothing past the last tensor is read.
 SafetensorsContents load_safetensors(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw CheckpointError("safetensors '" + path + "': cannot open: " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
+  std::string bytes;
+  if (read_up_to(in, 8, bytes)) {
+    std::uint64_t n = 0;
+    std::memcpy(&n, bytes.data(), 8);
+    constexpr std::uint64_t kMaxHeader = 100'000'000;
+    if (n > kMaxHeader)
+      fail(path, "header length " + std::to_string(n) + " exceeds the format's limit of " +
+                     std::to_string(kMaxHeader) + " bytes");
+    std::error_code ec;
+    const std::uintmax_t file_size = std::filesystem::is_regular_file(path, ec)
+                                         ? std::filesystem::file_size(path, ec)
+                                         : std::numeric_limits<std::uintmax_t>::max();
+    if (n > file_size - 8)
+      fail(path, "header length " + std::to_string(n) + " runs beyond the end of the file (" +
+                     std::to_string(file_size) + " bytes)");
+    if (read_up_to(in, n, bytes)) {
+      // (A file shorter than the offsets simply ends first; decode_safetensors names the
+      // tensor that runs past it.)
+      read_up_to(in, data_end(std::string_view(bytes).substr(8)), bytes);
+    }
+  }
   if (in.bad()) throw CheckpointError("safetensors '" + path + "': read error");
-  return decode_safetensors(ss.str(), path);
+  return decode_safetensors(bytes, path);
 }
 
 }  // namespace flowtape::nn

@@ -66,8 +66,27 @@ TrainConfig config_from_metadata(const nn::Metadata& meta, const std::string& pa
 }
 }  // namespace
 
+TrainConfig config_from_checkpoint(const nn::SafetensorsContents& file, const std::string& source) {
+  const TrainConfig c = config_from_metadata(file.metadata, source);
+  // The model that config describes must fit the values the file holds, checked before the
+  // model is built: a small file whose config claims hidden = 60000 would otherwise allocate
+  // gigabytes before its tensors' shapes are compared. Its hidden layers alone hold
+  // (depth - 1) hidden^2 weights.
+  std::uint64_t values = 0;
+  for (const auto& [name, t] : file.tensors) values += static_cast<std::uint64_t>(t.numel());
+  const double hidden = static_cast<double>(c.hidden);
+  const double least = static_cast<double>(c.depth - 1) * hidden * hidden + hidden;
+  if (least > static_cast<double>(values))
+    throw std::invalid_argument(source + ": its config describes a model of at least " +
+                                std::to_string(static_cast<std::uint64_t>(least)) +
+                                " parameters (hidden " + std::to_string(c.hidden) + ", depth " +
+                                std::to_string(c.depth) + ") but the file holds " +
+                                std::to_string(values) + " values");
+  return c;
+}
+
 TrainConfig config_from_checkpoint(const std::string& checkpoint_path) {
-  return config_from_metadata(nn::load_safetensors(checkpoint_path).metadata, checkpoint_path);
+  return config_from_checkpoint(nn::load_safetensors(checkpoint_path), checkpoint_path);
 }
 
 Trainer::Trainer(TrainConfig config)
@@ -273,8 +292,12 @@ void Trainer::save(const std::string& path) const {
 }
 
 void Trainer::resume(const std::string& checkpoint_path) {
+  resume(nn::load_safetensors(checkpoint_path), checkpoint_path);
+}
+
+void Trainer::resume(const nn::SafetensorsContents& file, const std::string& checkpoint_path) {
   // Check the file's config before touching the model, so a mismatch changes nothing.
-  const nn::Metadata meta = nn::load_safetensors(checkpoint_path).metadata;
+  const nn::Metadata& meta = file.metadata;
   if (!meta.count("config") || !meta.count("generator")) {
     throw std::invalid_argument("resume: " + checkpoint_path +
                                 " is not a flowtape training checkpoint (no config or generator "
@@ -293,7 +316,7 @@ void Trainer::resume(const std::string& checkpoint_path) {
     throw std::invalid_argument("resume: bad generator state '" + meta.at("generator") + "' in " +
                                 checkpoint_path);
   }
-  nn::load_checkpoint(checkpoint_path, *model_, optimizer_.get());
+  nn::load_checkpoint(file, checkpoint_path, *model_, optimizer_.get());
   gen_ = Generator::from_state(key, counter, stream);
 }
 

@@ -55,6 +55,9 @@ struct StepReport {
 // std::invalid_argument naming the file when it has no config or an unreadable one (and
 // nn::CheckpointError when the file itself is bad).
 TrainConfig config_from_checkpoint(const std::string& checkpoint_path);
+// The same from a file already read (one read serves the config and resume(), so a checkpoint
+// given as a pipe works). Also refuses a config whose model could not fit the file's values.
+TrainConfig config_from_checkpoint(const nn::SafetensorsContents& file, const std::string& source);
 
 class Trainer {
  public:
@@ -63,6 +66,7 @@ class Trainer {
   // Restores a checkpoint written by save(): model, optimizer, generator and step. The file's
   // config must match this one except for `steps` (a run may be extended).
   void resume(const std::string& checkpoint_path);
+  void resume(const nn::SafetensorsContents& file, const std::string& checkpoint_path);
 
   // Trains up to config().steps. After every step, on_step (if set). With a checkpoint path,
   // saves there every checkpoint_every steps (if > 0) and at the end.

@@ -220,6 +220,31 @@ rc=$?; [ $rc -eq 1 ] || fail "--out DIR exited $rc, expected 1"
 grep -q "it is a directory" "$TMP/adir.err" || fail "no reason: $(cat "$TMP/adir.err")"
 ls "$TMP" | grep -q '^adir\.tmp' && fail "--out DIR left a temporary file"
 
+# 8b. Checkpoints are read once, in order, and checked before anything is allocated: a pipe
+# works, /dev/zero is refused at once, and a config claiming a huge model in a small file is
+# refused before the model is built.
+"$FLOWTAPE" sample --model <(cat "$TMP/full/model.safetensors") -n 3 --out "$TMP/pipe.csv" \
+  2>"$TMP/pipe.err" || fail "a checkpoint through a pipe failed: $(cat "$TMP/pipe.err")"
+timeout 20 "$FLOWTAPE" sample --model /dev/zero -n 3 --out "$TMP/zero.csv" 2>"$TMP/zero.err"
+rc=$?; [ $rc -eq 1 ] || fail "--model /dev/zero exited $rc, expected 1: $(cat "$TMP/zero.err")"
+python3 - "$TMP/full/model.safetensors" "$TMP/huge.safetensors" <<'PY'
+import json, struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+data = open(src, "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+header = json.loads(data[8:8 + n])
+config = json.loads(header["__metadata__"]["config"])
+config["hidden"] = 60000
+header["__metadata__"]["config"] = json.dumps(config)
+text = json.dumps(header).encode()
+text += b" " * ((8 - len(text) % 8) % 8)
+open(dst, "wb").write(struct.pack("<Q", len(text)) + text + data[8 + n:])
+PY
+timeout 20 "$FLOWTAPE" sample --model "$TMP/huge.safetensors" -n 3 --out "$TMP/huge.csv" \
+  2>"$TMP/huge.err"
+rc=$?; [ $rc -eq 1 ] || fail "a config claiming hidden 60000 exited $rc, expected 1"
+grep -q "describes a model of at least" "$TMP/huge.err" || fail "no reason: $(cat "$TMP/huge.err")"
+
 # 9. nll --data: strict CSV, non-finite rows refused by line or dropped on request, and the
 # output is JSON even when the NLL is not finite.
 printf 'x,y\n0.1,0.2\n1,2abc\n' >"$TMP/bad.csv"
