@@ -13,6 +13,7 @@
 // 0 success, 1 error, 2 bad command line, 3 training stopped on a non-finite value (the last
 // good checkpoint is kept), 130 / 143 interrupted by SIGINT / SIGTERM (a checkpoint of the
 // last finished step is saved first).
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -20,6 +21,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <vector>
 
 #include "examples/app/cli.hpp"
 #include "examples/app/config.hpp"
@@ -87,8 +89,30 @@ struct Interrupted {
   int signal;
 };
 
+// checkpoints/step-N.safetensors every checkpoint_every steps, the newest `keep` of them kept
+// (model.safetensors is always the latest).
+void save_numbered_checkpoint(const Trainer& trainer, const RunFolder& folder, std::int64_t keep) {
+  namespace fs = std::filesystem;
+  const fs::path dir = folder.file("checkpoints");
+  fs::create_directories(dir);
+  trainer.save((dir / ("step-" + std::to_string(trainer.steps_done()) + ".safetensors")).string());
+  std::vector<std::pair<std::int64_t, fs::path>> numbered;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("step-", 0) != 0 || entry.path().extension() != ".safetensors") continue;
+    try {
+      numbered.emplace_back(std::stoll(name.substr(5)), entry.path());
+    } catch (const std::exception&) {
+      // not one of ours
+    }
+  }
+  std::sort(numbered.begin(), numbered.end());
+  for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < numbered.size(); ++i)
+    fs::remove(numbered[i].second);
+}
+
 int run_train(const Binder& b, const TrainConfig& cli, const std::string& config_file,
-              const std::string& out, bool resume, bool overwrite, bool eval) {
+              const std::string& out, bool resume, bool overwrite, bool eval, std::int64_t keep) {
   // The command line's own values first: a bad one is a bad command line (exit 2); a bad
   // value that a config file or the resumed run brings is an error in that file (exit 1).
   try {
@@ -138,6 +162,8 @@ int run_train(const Binder& b, const TrainConfig& cli, const std::string& config
         [&](const StepReport& r) {
           progress.update(r.step, fields(last = r, c));
           log.append(r);
+          if (c.checkpoint_every > 0 && r.step % c.checkpoint_every == 0)
+            save_numbered_checkpoint(trainer, folder, keep);
           if (g_stop_signal) throw Interrupted{g_stop_signal};
         },
         ckpt);
@@ -185,7 +211,7 @@ int main(int argc, char** argv) {
   try {
     if (*cl.train)
       return run_train(cl.tb, cl.train_cli, cl.config_file, cl.out, cl.resume, cl.overwrite,
-                       !cl.no_eval);
+                       !cl.no_eval, cl.keep);
     if (*cl.sample_cmd) {
       auto t = load_model(cl.model, &cl.sb);
       Generator gen(cl.sample_seed);

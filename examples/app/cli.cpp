@@ -144,6 +144,11 @@ CommandLine::CommandLine() {
           ->excludes(config_option);
   train->add_flag("--overwrite", overwrite, "replace the run already in --out (its files only)")
       ->excludes(resume_flag);
+  train
+      ->add_option("--keep", keep,
+                   "with --checkpoint-every: how many checkpoints/step-N files to keep (newest)")
+      ->capture_default_str()
+      ->check(whole_number(1));
   train->add_flag("--no-eval", no_eval, "skip sampling, metrics and plots after training");
 
   sample_cmd = app.add_subcommand("sample", "draw samples from a trained model as CSV");

@@ -59,6 +59,7 @@ struct CommandLine {
   Binder tb{nullptr, &train_cli, {}};
   std::string config_file, out = "runs/latest";
   bool resume = false, overwrite = false, no_eval = false;
+  std::int64_t keep = 3;  // checkpoints/step-N files kept with --checkpoint-every
 
   // sample / nll / eval share the model, count and seed variables
   std::string model, csv_out = "samples.csv", data_csv, eval_out = "runs/eval";

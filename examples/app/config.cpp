@@ -38,6 +38,16 @@ nlohmann::json to_json(const TrainConfig& c) {
 
 namespace {
 
+// At most 40 characters of a string from the user's file, for error messages: a 50 MB value
+// is quoted, not echoed.
+std::string excerpt(const std::string& s) {
+  constexpr std::size_t kMax = 40;
+  std::string out = s.substr(0, kMax);
+  for (char& ch : out)
+    if (static_cast<unsigned char>(ch) < 32) ch = '?';
+  return s.size() > kMax ? out + "... (" + std::to_string(s.size()) + " bytes)" : out;
+}
+
 // Strict readers: nlohmann's get_to converts between numbers and booleans silently ("steps":
 // true is 1, "hidden": 2.7 is 2, "seed": -1 wraps, "hidden": 4294967297 is 1). A config value
 // of the wrong kind or out of range is refused, naming the field.
@@ -84,7 +94,8 @@ TrainConfig config_from_json(const nlohmann::json& j) {
 #undef X
   };
   for (const auto& [key, value] : j.items()) {
-    if (!known.count(key)) throw std::invalid_argument("config: unknown key '" + key + "'");
+    if (!known.count(key))
+      throw std::invalid_argument("config: unknown key '" + excerpt(key) + "'");
   }
   TrainConfig c;
 #define X(f) \
@@ -109,12 +120,18 @@ void one_of(const std::string& value, const char* field, std::initializer_list<c
     if (value == o) return;
     list += (list.empty() ? "" : ", ") + std::string(o);
   }
-  throw std::invalid_argument("invalid " + std::string(field) + " '" + value +
+  throw std::invalid_argument("invalid " + std::string(field) + " '" + excerpt(value) +
                               "': expected one of " + list);
 }
 }  // namespace
 
 void validate(const TrainConfig& c) {
+  // (Names are short: the library's messages quote a name whole, so a long one stops here.)
+  for (const auto& [field, name] :
+       {std::pair<const char*, const std::string&>{"dataset", c.dataset}, {"solver", c.solver}})
+    if (name.size() > 64)
+      throw std::invalid_argument("invalid " + std::string(field) + " '" + excerpt(name) +
+                                  "': no such name");
   flows::make_dataset(c.dataset);  // throws with the list of names
   require(c.train_size >= 0 && c.train_size <= (std::int64_t{1} << 26), "train_size", c.train_size,
           "must be in [0, 67108864]");

@@ -30,6 +30,14 @@ grep -q "resumed .* at step 3" "$TMP/resume.err" || fail "--resume did not say w
 cmp -s "$TMP/full/model.safetensors" "$TMP/cut/model.safetensors" ||
   fail "the resumed run's checkpoint differs from the uninterrupted run's"
 
+# Numbered checkpoints: checkpoints/step-N every --checkpoint-every steps, the newest --keep.
+"$FLOWTAPE" train "${COMMON[@]}" --steps 5 --checkpoint-every 1 --keep 2 --out "$TMP/keep" \
+  2>/dev/null || fail "the --keep run failed"
+[ "$(ls "$TMP/keep/checkpoints" | tr '\n' ' ')" = "step-4.safetensors step-5.safetensors " ] ||
+  fail "checkpoints kept: $(ls "$TMP/keep/checkpoints" | tr '\n' ' ')"
+cmp -s "$TMP/keep/checkpoints/step-5.safetensors" "$TMP/keep/model.safetensors" ||
+  fail "model.safetensors is not the latest checkpoint"
+
 # metrics.csv: a row per step, and a resumed run keeps its rows up to the checkpoint.
 [ "$(head -1 "$TMP/full/metrics.csv")" = "step,wall_s,loss,cfm,divergence,lr,lambda,grad_norm" ] ||
   fail "metrics.csv header: $(head -1 "$TMP/full/metrics.csv")"

@@ -90,4 +90,28 @@ BOOST_AUTO_TEST_CASE(bad_values_are_refused_by_name) {
   bad([](TrainConfig& c) { c.loss = "efm"; }, "loss 'efm' needs a finite training set");
 }
 
+// A huge value in a config file is quoted, not echoed: the message stays short. Sizes are
+// bounded before any allocation.
+BOOST_AUTO_TEST_CASE(messages_quote_short_excerpts_and_sizes_are_bounded) {
+  const std::string huge(std::size_t{1} << 20, 'x');
+  for (const json& j : {json{{"dataset", huge}}, json{{huge, 1}}}) {
+    try {
+      validate(config_from_json(j));
+      BOOST_FAIL("a megabyte-long value was accepted");
+    } catch (const std::invalid_argument& e) {
+      BOOST_TEST(std::string(e.what()).size() < 200u);
+      BOOST_TEST(std::string(e.what()).find("(1048576 bytes)") != std::string::npos);
+    }
+  }
+  TrainConfig c;
+  c.batch = std::int64_t{1} << 30;
+  BOOST_CHECK_THROW(validate(c), std::invalid_argument);
+  c.batch = 1 << 20;
+  c.hidden = 8192;
+  BOOST_CHECK_THROW(validate(c), std::invalid_argument);  // ~GiB per step
+  c = TrainConfig{};
+  c.hidden = 100000;
+  BOOST_CHECK_THROW(validate(c), std::invalid_argument);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
