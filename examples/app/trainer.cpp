@@ -271,6 +271,28 @@ void Trainer::train(const std::function<void(const StepReport&)>& on_step,
   if (!checkpoint_path.empty()) save(checkpoint_path);
 }
 
+nlohmann::json Trainer::architecture() const {
+  nlohmann::json a;
+  a["model"] = "VelocityMLP";
+  a["input_dim"] = dataset_->dim();
+  a["hidden"] = config_.hidden;
+  a["depth"] = config_.depth;
+  a["activation"] = config_.activation;
+  a["time_embedding"] = config_.time_embedding;
+  a["forward"] =
+      "v(x, t) = net([x, emb(t)]): emb is t itself (raw) or the named embedding; net is depth "
+      "hidden Linear layers, each followed by the activation, then a Linear to input_dim; "
+      "Linear(x) = x W^T + b as in torch.nn.Linear";
+  nlohmann::json shapes = nlohmann::json::object();
+  for (const auto& [name, p] : model_->named_parameters()) {
+    nlohmann::json dims = nlohmann::json::array();
+    for (int d = 0; d < p.rank(); ++d) dims.push_back(p.shape()[d]);
+    shapes[name] = dims;
+  }
+  a["parameters"] = shapes;
+  return a;
+}
+
 void Trainer::save(const std::string& path) const {
   // "The last good checkpoint" must be good: weights that an update made non-finite are not
   // written, and the file keeps the previous checkpoint.
@@ -284,6 +306,7 @@ void Trainer::save(const std::string& path) const {
       }
   nn::Metadata meta;
   meta["config"] = to_json(config_).dump();
+  meta["architecture"] = architecture().dump();
   std::ostringstream g;
   g << gen_.key() << ' ' << gen_.counter() << ' ' << gen_.stream();
   meta["generator"] = g.str();

@@ -19,6 +19,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 
@@ -76,6 +77,10 @@ class Trainer {
   StepReport step();
 
   void save(const std::string& path) const;
+  // The model's architecture as a checkpoint records it (metadata key "architecture"): the
+  // model kind, sizes, activation and time embedding, how the forward pass composes them, and
+  // every parameter's name and shape, so another framework can rebuild the model to load it.
+  nlohmann::json architecture() const;
 
   const TrainConfig& config() const { return config_; }
   std::int64_t steps_done() const { return optimizer_->steps(); }

@@ -140,4 +140,35 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_without_a_readable_config_is_refused_by_name) 
                         says("broken.safetensors: the config in its metadata is not valid JSON"));
 }
 
+// A checkpoint records the architecture: sizes, activation, time embedding and every
+// parameter's name and shape, each matching a tensor in the file.
+BOOST_AUTO_TEST_CASE(checkpoint_records_the_architecture) {
+  Scratch scratch;
+  TrainConfig c = small_config("cfm");
+  c.hidden = 12;
+  c.depth = 3;
+  Trainer trainer(c);
+  trainer.save(scratch / "model.safetensors");
+  const nn::SafetensorsContents file = nn::load_safetensors(scratch / "model.safetensors");
+  const nlohmann::json a = nlohmann::json::parse(file.metadata.at("architecture"));
+  BOOST_TEST(a.at("model").get<std::string>() == "VelocityMLP");
+  BOOST_TEST(a.at("hidden").get<std::int64_t>() == 12);
+  BOOST_TEST(a.at("depth").get<std::int64_t>() == 3);
+  BOOST_TEST(a.at("input_dim").get<std::int64_t>() == trainer.dataset().dim());
+  BOOST_TEST(a.at("parameters").size() == trainer.model().named_parameters().size());
+  for (const auto& [name, dims] : a.at("parameters").items()) {
+    bool found = false;
+    for (const auto& [tensor_name, t] : file.tensors) {
+      if (tensor_name.size() < name.size() ||
+          tensor_name.compare(tensor_name.size() - name.size(), name.size(), name) != 0)
+        continue;
+      found = true;
+      BOOST_TEST(dims.size() == static_cast<std::size_t>(t.rank()), name);
+      for (int d = 0; d < t.rank(); ++d)
+        BOOST_TEST(dims[static_cast<std::size_t>(d)].get<std::int64_t>() == t.shape()[d], name);
+    }
+    BOOST_TEST(found, "no tensor for parameter " << name);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
