@@ -77,7 +77,8 @@ Tensor max(const Tensor& x, int axis, bool keepdims = false);
 // Minimum along an axis (-max(-x)); ties share the gradient as in max.
 Tensor min(const Tensor& x, int axis, bool keepdims = false);
 // The first index of the maximum (minimum) along an axis, an i64 tensor. No derivative. A
-// slice whose extreme is NaN gives the axis's length.
+// slice whose extreme is NaN gives the axis's length. (The index is found in x's dtype: exact
+// for axes up to 2^24 long in f32, any length in f64.)
 Tensor argmax(const Tensor& x, int axis, bool keepdims = false);
 Tensor argmin(const Tensor& x, int axis, bool keepdims = false);
 // Sums and means over several distinct axes at once (sum(x, {0, 2})).

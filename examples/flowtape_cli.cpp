@@ -14,6 +14,7 @@
 // good checkpoint is kept), 130 / 143 interrupted by SIGINT / SIGTERM (a checkpoint of the
 // last finished step is saved first).
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -61,6 +62,7 @@ std::unique_ptr<Trainer> load_model(const std::string& path, const Binder* overr
     c.device = "cpu";
   }
   if (overrides) overrides->apply(c);  // sampling settings only
+  validate(c);                         // a crafted file's sizes are bounded like the command line's
   auto t = std::make_unique<Trainer>(c);
   t->resume(file, path);
   return t;
@@ -81,9 +83,14 @@ std::string fields(const StepReport& r, const TrainConfig& c) {
 
 // SIGINT / SIGTERM during training: the handler only notes the signal; the step loop then
 // saves a checkpoint and the command exits 128 + the signal's number.
-volatile std::sig_atomic_t g_stop_signal = 0;
+// (An atomic, not a volatile: the signal may be delivered on a kernel worker thread.) A
+// second signal while the checkpoint is written is not caught: the handler restores the
+// default action, so Ctrl-C twice always stops.
+std::atomic<int> g_stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs a lock-free flag");
 extern "C" void note_stop_signal(int sig) {
-  g_stop_signal = sig;
+  g_stop_signal.store(sig, std::memory_order_relaxed);
+  std::signal(sig, SIG_DFL);
 }
 struct Interrupted {
   int signal;
@@ -113,17 +120,20 @@ void save_numbered_checkpoint(const Trainer& trainer, const RunFolder& folder, s
 
 int run_train(const Binder& b, const TrainConfig& cli, const std::string& config_file,
               const std::string& out, bool resume, bool overwrite, bool eval, std::int64_t keep) {
-  // The command line's own values first: a bad one is a bad command line (exit 2); a bad
-  // value that a config file or the resumed run brings is an error in that file (exit 1).
-  try {
-    validate(cli);
-  } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
+  // Without a config file or a run to resume, the command line is the whole configuration:
+  // a bad value is a bad command line (exit 2). With one, the merged configuration is checked
+  // below, and an error there is exit 1 (the file's value, or a combination, may be at fault).
+  if (config_file.empty() && !resume) {
+    try {
+      validate(cli);
+    } catch (const std::invalid_argument& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 2;
+    }
   }
-  const RunFolder folder(out, resume      ? RunFolder::Existing::resume
-                              : overwrite ? RunFolder::Existing::overwrite
-                                          : RunFolder::Existing::refuse);
+  RunFolder folder(out, resume      ? RunFolder::Existing::resume
+                        : overwrite ? RunFolder::Existing::overwrite
+                                    : RunFolder::Existing::refuse);
   const std::string ckpt = folder.file("model.safetensors");
   TrainConfig c = cli;
   nn::SafetensorsContents checkpoint;
@@ -143,6 +153,7 @@ int run_train(const Binder& b, const TrainConfig& cli, const std::string& config
   }
   validate(c);
   Trainer trainer(c);  // refuses an unusable device before anything is written
+  folder.clear_previous_run();  // --overwrite: only now that the new run can start
   if (resume) {
     trainer.resume(checkpoint, ckpt);
     std::fprintf(stderr, "resumed %s at step %lld\n", ckpt.c_str(),
@@ -164,14 +175,19 @@ int run_train(const Binder& b, const TrainConfig& cli, const std::string& config
           log.append(r);
           if (c.checkpoint_every > 0 && r.step % c.checkpoint_every == 0)
             save_numbered_checkpoint(trainer, folder, keep);
-          if (g_stop_signal) throw Interrupted{g_stop_signal};
+          if (const int sig = g_stop_signal.load(std::memory_order_relaxed)) throw Interrupted{sig};
         },
         ckpt);
   } catch (const Interrupted& stop) {
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
-    trainer.save(ckpt);
     log.flush();
+    try {
+      trainer.save(ckpt);
+    } catch (const TrainingError& e) {  // the last step's weights are not finite
+      std::fprintf(stderr, "\nerror: %s\n", e.what());
+      return 3;
+    }
     std::fprintf(stderr, "\ninterrupted (%s) after step %lld; saved %s (continue with --resume)\n",
                  stop.signal == SIGINT ? "SIGINT" : "SIGTERM",
                  static_cast<long long>(trainer.steps_done()), ckpt.c_str());

@@ -24,7 +24,9 @@ struct CsvOptions {
   bool drop_nonfinite = false;
   std::size_t max_line_bytes = std::size_t{1} << 20;
   std::int64_t max_columns = 1 << 16;
-  std::int64_t max_values = std::int64_t{1} << 28;  // rows x columns (1 GiB of f32)
+  // rows x columns; read as doubles, so up to 8 bytes each (16 while the buffer grows), plus
+  // the result: 2^27 values peak at about 2.5 GiB.
+  std::int64_t max_values = std::int64_t{1} << 27;
 };
 
 struct CsvTable {

@@ -77,9 +77,17 @@ void write_file_atomic(const std::string& requested, std::string_view bytes) {
       return;
     }
   }
+  // A replaced file keeps its permissions.
+  const bool exists = ::stat(path.c_str(), &st) == 0;
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // O_EXCL | O_NOFOLLOW: never write through something planted at the temporary's name; a
+  // leftover of this very pid (a reused pid) is removed first.
+  const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  int fd = ::open(tmp.c_str(), flags, 0644);
+  if (fd < 0 && errno == EEXIST && ::unlink(tmp.c_str()) == 0)
+    fd = ::open(tmp.c_str(), flags, 0644);
   if (fd < 0) fail(requested, "cannot create '" + tmp + "'", errno);
+  if (exists) ::fchmod(fd, st.st_mode & 07777);
   auto abandon = [&](const std::string& what, int err) {
     ::close(fd);
     ::unlink(tmp.c_str());
@@ -106,14 +114,15 @@ void write_file_atomic(const std::string& requested, std::string_view bytes) {
   }
 }
 
-int remove_stale_temporaries(const std::string& folder) {
+int remove_stale_temporaries(const std::string& folder,
+                             const std::function<bool(const std::string& name)>& ours) {
   std::error_code ec;
   int removed = 0;
   for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
     if (!entry.is_regular_file(ec)) continue;
     const std::string name = entry.path().filename().string();
     const auto at = name.rfind(".tmp");
-    if (at == std::string::npos || at == 0) continue;
+    if (at == std::string::npos || at == 0 || !ours(name.substr(0, at))) continue;
     const std::string rest = name.substr(at + 4);
     bool stale = rest.empty();  // PATH.tmp, from before temporaries carried their writer's pid
     if (rest.size() > 1 && rest[0] == '.' &&

@@ -7,6 +7,7 @@
 // replaced by a file. A directory is refused.
 #pragma once
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -22,8 +23,10 @@ class FileWriteError : public std::runtime_error {
 void write_file_atomic(const std::string& path, std::string_view bytes);
 
 // The temporary files write_file_atomic leaves when its process is killed mid-write, in
-// `folder` (not below it): PATH.tmp.PID whose PID is no longer running, and the PATH.tmp of
-// earlier versions. Removes them and returns how many it removed.
-int remove_stale_temporaries(const std::string& folder);
+// `folder` (not below it): NAME.tmp.PID whose PID is no longer running, and the NAME.tmp of
+// earlier versions, for the NAMEs `ours` accepts (a caller names its own files, so a user's
+// *.tmp beside them is never touched). Removes them and returns how many it removed.
+int remove_stale_temporaries(const std::string& folder,
+                             const std::function<bool(const std::string& name)>& ours);
 
 }  // namespace flowtape::nn

@@ -170,6 +170,9 @@ std::string encode_safetensors(const NamedTensors& tensors, const Metadata& meta
     if (name.empty() || name == "__metadata__")
       throw CheckpointError("save_safetensors: invalid tensor name '" + name + "'");
     if (!t.defined()) throw CheckpointError("save_safetensors: tensor '" + name + "' is undefined");
+    if (!is_floating(t.dtype()))
+      throw CheckpointError("save_safetensors: tensor '" + name + "' is " + dtype_name(t.dtype()) +
+                            "; flowtape writes F32 and F64 tensors only");
     if (header.contains(name))
       throw CheckpointError("save_safetensors: duplicate tensor '" + name + "'");
     const std::uint64_t bytes = static_cast<std::uint64_t>(t.numel()) * dtype_size(t.dtype());
@@ -330,8 +333,15 @@ SafetensorsContents load_safetensors(const std::string& path) {
                      std::to_string(file_size) + " bytes)");
     if (read_up_to(in, n, bytes)) {
       // (A file shorter than the offsets simply ends first; decode_safetensors names the
-      // tensor that runs past it.)
-      read_up_to(in, data_end(std::string_view(bytes).substr(8)), bytes);
+      // tensor that runs past it.) A pipe has no size to check the header against: its data
+      // is capped instead.
+      const std::uint64_t end = data_end(std::string_view(bytes).substr(8));
+      constexpr std::uint64_t kMaxStreamed = std::uint64_t{16} << 30;
+      if (file_size == std::numeric_limits<std::uintmax_t>::max() && end > kMaxStreamed)
+        fail(path, "the header describes " + std::to_string(end) +
+                       " bytes of data; a checkpoint read from a pipe may hold at most " +
+                       std::to_string(kMaxStreamed));
+      read_up_to(in, end, bytes);
     }
   }
   if (in.bad()) throw CheckpointError("safetensors '" + path + "': read error");

@@ -73,8 +73,10 @@ class Backend {
   // hold exactly throws).
   virtual void fill(Tensor& t, double value) = 0;
   virtual void cast(const Tensor& x, Tensor& y) = 0;  // y: x's shape, another dtype
-  // Philox samples from gen's (key, counter, stream), advancing gen: the same numbers on every
-  // backend for the same generator state. uniform is low + (high - low) u, u in [0, 1).
+  // Philox samples from gen's (key, counter, stream), advancing gen as the CPU does: the same
+  // draws on every backend for the same generator state. uniform is low + (high - low) u, u in
+  // [0, 1): the CPU maps u in double, the CUDA backend in the tensor's precision, so with
+  // (low, high) other than (0, 1) the last bit may differ.
   virtual void fill_normal(Tensor& t, Generator& gen) = 0;
   virtual void fill_uniform(Tensor& t, Generator& gen, double low, double high) = 0;
 
@@ -83,8 +85,9 @@ class Backend {
   virtual void nary(NaryOp op, std::span<const Tensor> in, Tensor& out) = 0;
   virtual void reduce(ReduceOp op, const Tensor& x, int axis, Tensor& out) = 0;
   virtual void sum_to(const Tensor& x, Tensor& out) = 0;  // out.shape() broadcasts to x's
-  // out[i] = op(a[i]) op(b[i]) for i < batch, a [batch, ..] row-major (m, k after op), b likewise
-  // (k, n), or b one [k, n] matrix shared by every batch when b is rank 2.
+  // out[i] = op(a[i]) op(b[i]) for i < batch: a, b and out are `batch` row-major matrices laid
+  // end to end (m x k, k x n and m x n after the transposes). The matmul primitive broadcasts
+  // batches before it gets here, so both operands have every batch.
   virtual void matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
                       std::int64_t batch, std::int64_t m, std::int64_t n, std::int64_t k,
                       Tensor& out) = 0;

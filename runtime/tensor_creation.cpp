@@ -15,12 +15,18 @@
 namespace flowtape {
 
 Tensor empty(const Shape& shape, DType dtype, Device device) {
+  // The byte count, checked: a shape whose element count or size wraps around std::size_t
+  // would otherwise allocate a small block that the caller then overruns.
+  std::size_t bytes = dtype_size(dtype);
+  for (int d = 0; d < shape.rank(); ++d)
+    if (shape[d] < 0 || __builtin_mul_overflow(bytes, static_cast<std::size_t>(shape[d]), &bytes))
+      throw std::length_error("empty: a tensor of shape " + shape.str() + " and dtype " +
+                              dtype_name(dtype) + " does not fit in memory");
   auto impl = detail::make_pooled<TensorImpl>();
   impl->shape = shape;
   impl->dtype = dtype;
   impl->device = device;
-  impl->storage = detail::make_pooled<Storage>(
-      static_cast<std::size_t>(shape.numel()) * dtype_size(dtype), device);
+  impl->storage = detail::make_pooled<Storage>(bytes, device);
   return Tensor(std::move(impl));
 }
 

@@ -3,6 +3,8 @@
 #include "examples/app/cli.hpp"
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -17,19 +19,23 @@ CLI::IsMember device_names() {
 
 // A whole number >= `least`, with a short message (CLI11's range check quotes the range up to
 // 1.8e308). Also keeps "-1" from wrapping round in an unsigned option.
-CLI::Validator whole_number(long long least) {
+CLI::Validator whole_number(
+    unsigned long long least,
+    unsigned long long most = std::numeric_limits<unsigned long long>::max()) {
   return CLI::Validator(
-      [least](std::string& s) -> std::string {
+      [least, most](std::string& s) -> std::string {
         std::size_t used = 0;
-        long long v = 0;
+        unsigned long long v = 0;
         try {
-          v = std::stoll(s, &used);
+          // stoull would wrap "-1" round to 2^64 - 1.
+          if (!s.empty() && s[0] != '-') v = std::stoull(s, &used);
         } catch (const std::exception&) {
           used = 0;
         }
-        if (used == 0 || used != s.size() || v < least)
-          return "must be a whole number of at least " + std::to_string(least) + ", got '" +
-                 s.substr(0, 24) + (s.size() > 24 ? "...'" : "'");
+        if (used == 0 || used != s.size() || v < least || v > most)
+          return "must be a whole number in [" + std::to_string(least) + ", " +
+                 std::to_string(most) + "], got '" + s.substr(0, 24) +
+                 (s.size() > 24 ? "...'" : "'");
         return "";
       },
       "INT>=" + std::to_string(least));
@@ -148,7 +154,7 @@ CommandLine::CommandLine() {
       ->add_option("--keep", keep,
                    "with --checkpoint-every: how many checkpoints/step-N files to keep (newest)")
       ->capture_default_str()
-      ->check(whole_number(1));
+      ->check(whole_number(1, std::uint64_t{1} << 26));
   train->add_flag("--no-eval", no_eval, "skip sampling, metrics and plots after training");
 
   sample_cmd = app.add_subcommand("sample", "draw samples from a trained model as CSV");
@@ -158,7 +164,7 @@ CommandLine::CommandLine() {
       ->check(CLI::ExistingFile);
   sample_cmd->add_option("-n,--count", n, "number of samples")
       ->capture_default_str()
-      ->check(whole_number(1));
+      ->check(whole_number(1, std::uint64_t{1} << 26));
   sample_cmd->add_option("--out", csv_out, "CSV file to write")->capture_default_str();
   sample_cmd->add_option("--seed", sample_seed, "seed of the source noise")
       ->capture_default_str()
@@ -183,7 +189,7 @@ CommandLine::CommandLine() {
                     "skip --data rows holding nan or inf (and count them) instead of refusing");
   nll_cmd->add_option("-n,--count", n, "fresh points when --data is not given")
       ->capture_default_str()
-      ->check(whole_number(1));
+      ->check(whole_number(1, std::uint64_t{1} << 26));
   nll_cmd->add_option("--seed", sample_seed, "seed of the fresh points")
       ->capture_default_str()
       ->check(whole_number(0));

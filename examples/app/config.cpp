@@ -172,12 +172,14 @@ void validate(const TrainConfig& c) {
   require(c.steps >= 1, "steps", c.steps, "must be >= 1");
   require(c.batch >= 1 && c.batch <= (std::int64_t{1} << 24), "batch", c.batch,
           "must be in [1, 16777216]");
-  // The activations of one step: batch x hidden per layer, a few copies each (forward values,
-  // saved inputs, gradients), in f32; beyond 64 GiB no machine of ours trains it.
-  const double step_bytes = static_cast<double>(c.batch) * static_cast<double>(c.hidden) *
-                            static_cast<double>(c.depth + 2) * 4.0 * 8.0;
+  // One step's memory: the activations (batch x hidden per layer, a few copies each: forward
+  // values, saved inputs, gradients) and the weights with their gradients and Adam's two
+  // moments, in f32; beyond 64 GiB no machine of ours trains it.
+  const double width = static_cast<double>(c.hidden), layers = static_cast<double>(c.depth + 2);
+  const double step_bytes = static_cast<double>(c.batch) * width * layers * 4.0 * 8.0 +
+                            width * width * layers * 4.0 * 4.0;
   require(step_bytes <= 64.0 * (1ull << 30), "batch", c.batch,
-          "times hidden and depth needs about " + std::to_string(step_bytes / (1ull << 30)) +
+          "with hidden and depth needs about " + std::to_string(step_bytes / (1ull << 30)) +
               " GiB per step; lower batch, hidden or depth");
   if (c.coupling == "ot")
     require(c.batch <= 4096, "batch", c.batch,

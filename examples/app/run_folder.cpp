@@ -31,6 +31,16 @@ std::string read_pid(int fd) {
   return pid.empty() ? "unknown" : pid;
 }
 
+bool is_run_file(const std::string& name) {
+  for (const char* f : kRunFiles)
+    if (name == f) return true;
+  return false;
+}
+bool is_numbered_checkpoint(const std::string& name) {
+  return name.rfind("step-", 0) == 0 && name.size() > 17 &&
+         name.compare(name.size() - 12, 12, ".safetensors") == 0;
+}
+
 }  // namespace
 
 bool RunFolder::holds_run(const std::string& path) {
@@ -39,7 +49,8 @@ bool RunFolder::holds_run(const std::string& path) {
          std::filesystem::exists(path + "/config.json", ec);
 }
 
-RunFolder::RunFolder(std::string path, Existing existing) : path_(std::move(path)) {
+RunFolder::RunFolder(std::string path, Existing existing)
+    : path_(std::move(path)), existing_(existing) {
   std::error_code ec;
   std::filesystem::create_directories(path_, ec);
   if (ec) throw std::runtime_error("cannot create the run folder " + path_ + ": " + ec.message());
@@ -56,18 +67,22 @@ RunFolder::RunFolder(std::string path, Existing existing) : path_(std::move(path
   if (::ftruncate(lock_fd_, 0) == 0 && ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0) {
     // The pid is only for the message a second process prints; the lock stands without it.
   }
-  nn::remove_stale_temporaries(path_);
-  if (!holds_run(path_)) return;
-  if (existing == Existing::refuse) {
+  if (existing == Existing::refuse && holds_run(path_)) {
     ::close(lock_fd_);
     throw std::runtime_error(path_ +
                              " already holds a run; continue it with --resume, replace it "
                              "with --overwrite, or choose another --out");
   }
-  if (existing == Existing::overwrite) {
-    for (const char* name : kRunFiles) std::filesystem::remove(file(name), ec);
-    std::filesystem::remove_all(file("checkpoints"), ec);
-  }
+  nn::remove_stale_temporaries(path_, is_run_file);
+  if (std::filesystem::is_directory(file("checkpoints"), ec))
+    nn::remove_stale_temporaries(file("checkpoints"), is_numbered_checkpoint);
+}
+
+void RunFolder::clear_previous_run() {
+  if (existing_ != Existing::overwrite) return;
+  std::error_code ec;
+  for (const char* name : kRunFiles) std::filesystem::remove(file(name), ec);
+  std::filesystem::remove_all(file("checkpoints"), ec);
 }
 
 RunFolder::~RunFolder() {

@@ -15,8 +15,9 @@ class RunFolder {
 
   // Creates `path` if needed and locks it for this object's lifetime. Throws
   // std::runtime_error when another process holds it (naming its pid), and, with
-  // Existing::refuse, when it already holds a run (the message says how to go on).
-  // Existing::overwrite removes the earlier run's files (and only those: other files stay).
+  // Existing::refuse, when it already holds a run (the message says how to go on). Then
+  // removes the run's own temporary files that killed writers left (only names a run writes;
+  // a user's other files are never touched).
   RunFolder(std::string path, Existing existing);
   ~RunFolder();
   RunFolder(const RunFolder&) = delete;
@@ -24,11 +25,15 @@ class RunFolder {
 
   const std::string& path() const { return path_; }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
+  // Existing::overwrite: removes the earlier run's files (only those). Called once the new
+  // run is known to start (its config checked, its model built), just before its first write.
+  void clear_previous_run();
   // Whether the folder holds a run's checkpoint or config (what refuse protects).
   static bool holds_run(const std::string& path);
 
  private:
   std::string path_;
+  Existing existing_;
   int lock_fd_ = -1;
 };
 

@@ -196,7 +196,9 @@ void Trainer::read_step(const Tensor& loss, const std::vector<Tensor>& grads,
     parts.push_back(reshape(last_cfm_, {1}));
     parts.push_back(reshape(last_divergence_, {1}));
   }
-  for (const Tensor& g : grads) parts.push_back(reshape(sum(square(g)), {1}));
+  // In f64: an f32 sum of squares overflows for gradients above ~1.8e19 that are still finite.
+  for (const Tensor& g : grads) parts.push_back(reshape(sum(square(to_dtype(g, DType::f64))), {1}));
+  for (Tensor& p : parts) p = to_dtype(p, DType::f64);
   const std::vector<double> read = concat(parts, 0).to_vector();
   std::size_t at = 0;
   const double value = read[at++];

@@ -145,6 +145,7 @@ grep -q "loss 0.0000" "$TMP/done.err" && fail "a finished run printed a zero los
 [ $rc -eq 0 ] && grep -Eq "^flowtape [0-9]+\.[0-9]+\.[0-9]+" "$TMP/version.out" ||
   fail "--version exited $rc: $(cat "$TMP/version.out")"
 for args in "train --steps 0 --out $TMP/zero" "train --seed -1 --out $TMP/zero" \
+            "sample --model $TMP/full/model.safetensors -n 2305843009213693952" \
             "train --dataset foo --out $TMP/zero" "sample --model $TMP/full/model.safetensors -n 0"; do
   # shellcheck disable=SC2086
   "$FLOWTAPE" $args 2>"$TMP/code.err"; rc=$?
@@ -175,6 +176,12 @@ rc=$?; [ $rc -eq 0 ] || fail "--overwrite exited $rc: $(cat "$TMP/over.err")"
 [ -f "$TMP/over/metrics.json" ] && fail "--overwrite left the old run's metrics.json"
 [ -f "$TMP/over/notes.txt" ] || fail "--overwrite removed a file that is not the run's"
 cmp -s "$TMP/full.before" "$TMP/over/model.safetensors" && fail "--overwrite kept the old model"
+# --overwrite deletes nothing when the new run cannot start (here: a bad config file).
+cp "$TMP/over/model.safetensors" "$TMP/over.before"
+"$FLOWTAPE" train --overwrite --config "$TMP/bad.json" --out "$TMP/over" 2>/dev/null
+rc=$?; [ $rc -eq 1 ] || fail "--overwrite with a bad config exited $rc, expected 1"
+cmp -s "$TMP/over.before" "$TMP/over/model.safetensors" ||
+  fail "--overwrite removed the old run although the new one was refused"
 # A folder locked by another process is refused, naming the holder.
 mkdir -p "$TMP/locked"
 flock -n "$TMP/locked/.lock" sleep 20 &
@@ -189,9 +196,12 @@ kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
 mkdir -p "$TMP/stale"
 : >"$TMP/stale/model.safetensors.tmp.999999999"
 : >"$TMP/stale/config.json.tmp"
+: >"$TMP/stale/notes.tmp"  # the user's, not a run file: kept
 "$FLOWTAPE" train "${COMMON[@]}" --steps 1 --out "$TMP/stale" 2>/dev/null ||
   fail "training into a folder with stale temporaries failed"
-ls "$TMP/stale" | grep -q '\.tmp' && fail "stale temporaries were left: $(ls "$TMP/stale")"
+ls "$TMP/stale" | grep -v '^notes\.tmp$' | grep -q '\.tmp' &&
+  fail "stale temporaries were left: $(ls "$TMP/stale")"
+[ -f "$TMP/stale/notes.tmp" ] || fail "a user's .tmp file was removed"
 
 # 7. SIGTERM and SIGINT: a checkpoint of the last finished step, exit 143 / 130, resumable.
 for sig in TERM INT; do

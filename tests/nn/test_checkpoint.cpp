@@ -385,6 +385,9 @@ BOOST_AUTO_TEST_CASE(optimizer_step_must_be_a_count) {
 // left behind; and remove_stale_temporaries removes only temporaries of dead writers.
 BOOST_AUTO_TEST_CASE(atomic_writes_respect_links_devices_and_folders) {
   Scratch scratch;
+  // Only floating-point tensors are written (safetensors' I64 / BOOL are not read back).
+  BOOST_CHECK_EXCEPTION(save_safetensors(scratch / "i.safetensors", {{"i", arange(3, DType::i64)}}),
+                        CheckpointError, says("is i64; flowtape writes F32 and F64 tensors only"));
   write_file_atomic(scratch / "plain.txt", "one");
   write_file_atomic(scratch / "plain.txt", "two");
   BOOST_TEST(read_bytes(scratch / "plain.txt") == "two");
@@ -417,7 +420,10 @@ BOOST_AUTO_TEST_CASE(atomic_writes_respect_links_devices_and_folders) {
   const std::string mine = scratch / ("c.tmp." + std::to_string(::getpid()));
   write_bytes(mine, "");  // a live writer's
   write_bytes(scratch / "notes.tmpl", "");
-  BOOST_TEST(remove_stale_temporaries(scratch.dir.string()) == 2);
+  write_bytes(scratch / "user.tmp", "");  // not a name the caller owns: kept
+  const auto ours = [](const std::string& name) { return name != "user"; };
+  BOOST_TEST(remove_stale_temporaries(scratch.dir.string(), ours) == 2);
+  BOOST_TEST(fs::exists(scratch / "user.tmp"));
   BOOST_TEST(fs::exists(mine));
   BOOST_TEST(fs::exists(scratch / "notes.tmpl"));
   BOOST_TEST(!fs::exists(scratch / "b.tmp"));

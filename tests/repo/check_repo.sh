@@ -4,7 +4,7 @@
 #   - a LICENSE, and an SPDX line in the first lines of every source, build and script file;
 #   - nothing points outside the repository (the project's docs are its own);
 #   - the layers' dependencies point down (docs/architecture.md): kernels include no other
-#     layer, the runtime only kernels, and nothing above autodiff calls a backend for an op.
+#     layer, the runtime only kernels, autodiff only the runtime and kernels.
 #   bash tests/repo/check_repo.sh [SOURCE_DIR]
 set -euo pipefail
 cd "${1:-$(dirname "${BASH_SOURCE[0]}")/../..}"
