@@ -6,6 +6,7 @@
 #include <string>
 
 #include "flowtape/autodiff/autodiff.hpp"
+#include "flowtape/runtime/backend.hpp"
 
 namespace flowtape::nn {
 
@@ -28,20 +29,8 @@ void EMA::check(const std::vector<Tensor>& params, const char* who) const {
 
 void EMA::update(const std::vector<Tensor>& params) {
   check(params, "update");
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    if (params[i].device() != Device::cpu) {
-      // On a device: the same update from ops, run there, written into the average's buffer.
-      NoGrad no_grad;
-      copy_into(shadow_[i], shadow_[i] * decay_ + params[i] * (1 - decay_));
-      continue;
-    }
-    dispatch(params[i].dtype(), [&]<class T>() {
-      T* s = shadow_[i].mutable_data<T>();
-      const T* p = params[i].data<T>();
-      const T d = static_cast<T>(decay_), c = static_cast<T>(1 - decay_);
-      for (std::int64_t j = 0; j < params[i].numel(); ++j) s[j] = d * s[j] + c * p[j];
-    });
-  }
+  for (std::size_t i = 0; i < params.size(); ++i)
+    backend_of(params[i]).ema_update(shadow_[i], params[i], decay_);
 }
 
 void EMA::copy_to(const std::vector<Tensor>& params) const {

@@ -114,6 +114,11 @@ class Backend {
   // d = g + wd p; with momentum buf = mu buf + d, d = nesterov ? d + mu buf : buf; p -= lr d.
   virtual void sgd_update(Tensor& p, const Tensor& g, Tensor* buf, double lr, double wd, double mu,
                           bool nesterov) = 0;
+  // An exponential moving average of weights: shadow = decay shadow + (1 - decay) p.
+  virtual void ema_update(Tensor& shadow, const Tensor& p, double decay) = 0;
+  // The sum of x's squared elements, accumulated in double, as a rank-0 f64 tensor on this
+  // device (gradient clipping adds them up there and reads the total once).
+  virtual Tensor sum_of_squares(const Tensor& x) = 0;
 };
 
 // The backend of `device`. Never throws; a device this build lacks answers with a backend

@@ -296,6 +296,26 @@ class CpuBackend final : public Backend {
       }
     });
   }
+
+  void ema_update(Tensor& shadow, const Tensor& param, double decay) override {
+    dispatch(param.dtype(), [&]<class T>() {
+      T* s = shadow.mutable_data<T>();
+      const T* p = param.data<T>();
+      const T d = static_cast<T>(decay), c = static_cast<T>(1 - decay);
+      for (std::int64_t j = 0; j < param.numel(); ++j) s[j] = d * s[j] + c * p[j];
+    });
+  }
+
+  Tensor sum_of_squares(const Tensor& x) override {
+    double sq = 0;
+    dispatch(x.dtype(), [&]<class T>() {
+      const T* d = x.data<T>();
+      for (std::int64_t j = 0; j < x.numel(); ++j) sq += static_cast<double>(d[j]) * d[j];
+    });
+    Tensor out = empty(Shape{}, DType::f64);
+    out.mutable_data<double>()[0] = sq;
+    return out;
+  }
 };
 
 }  // namespace

@@ -270,6 +270,29 @@ class CudaBackend final : public Backend {
                         static_cast<T>(lr), static_cast<T>(wd), static_cast<T>(mu), nesterov);
     });
   }
+
+  // As ops in the tensor's precision (decay s, then (1 - decay) p, then their sum), as the
+  // update was written before it became a backend entry.
+  void ema_update(Tensor& shadow, const Tensor& p, double decay) override {
+    const Tensor d = full(Shape{}, decay, p.dtype(), Device::cuda);
+    const Tensor c = full(Shape{}, 1 - decay, p.dtype(), Device::cuda);
+    Tensor a = empty(p.shape(), p.dtype(), Device::cuda);
+    Tensor b = empty(p.shape(), p.dtype(), Device::cuda);
+    nary_n<2>(kc::Nary::mul, std::array<Tensor, 2>{shadow, d}, a);
+    nary_n<2>(kc::Nary::mul, std::array<Tensor, 2>{p, c}, b);
+    nary_n<2>(kc::Nary::add, std::array<Tensor, 2>{a, b}, shadow);
+  }
+
+  // In f64 on the device: widened, squared in place, then summed to one element.
+  Tensor sum_of_squares(const Tensor& x) override {
+    Tensor wide = empty(x.shape(), DType::f64, Device::cuda);
+    cast(x, wide);
+    kc::unary<double>(kc::Unary::square, in_ptr<double>(wide), out_ptr<double>(wide), wide.numel());
+    Tensor out = empty(Shape{}, DType::f64, Device::cuda);
+    kc::reduce_axis<double>(kc::Reduce::sum, in_ptr<double>(wide), out_ptr<double>(out), 1,
+                            wide.numel(), 1);
+    return out;
+  }
 };
 
 }  // namespace

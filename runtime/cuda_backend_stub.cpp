@@ -55,6 +55,8 @@ class NoCudaBackend final : public Backend {
   void sgd_update(Tensor&, const Tensor&, Tensor*, double, double, double, bool) override {
     no_cuda();
   }
+  void ema_update(Tensor&, const Tensor&, double) override { no_cuda(); }
+  Tensor sum_of_squares(const Tensor&) override { no_cuda(); }
 };
 
 }  // namespace
