@@ -14,14 +14,6 @@
 #include "flowtape/runtime/object_pool.hpp"
 
 namespace flowtape {
-namespace {
-
-std::size_t nbytes(const Tensor& t) {
-  return static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype());
-}
-
-}  // namespace
-
 // The output is created by the forward (aliases_input stops apply() from allocating it on the
 // input's device).
 const OpDef op_to_device{
@@ -29,9 +21,9 @@ const OpDef op_to_device{
     rules::same_shape,
     [](Inputs in, const Attrs& a, Outputs out) {
       out[0].impl()->device = a.device;
-      out[0].impl()->storage = detail::make_pooled<Storage>(nbytes(in[0]), a.device);
-      copy_bytes(out[0].mutable_raw_data(), a.device, in[0].raw_data(),
-                               in[0].device(), nbytes(in[0]));
+      out[0].impl()->storage = detail::make_pooled<Storage>(in[0].nbytes(), a.device);
+      copy_bytes(out[0].mutable_raw_data(), a.device, in[0].raw_data(), in[0].device(),
+                 in[0].nbytes());
     },
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) { out[0] = to_device(g[0], s.in[0].device()); },

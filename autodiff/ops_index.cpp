@@ -21,10 +21,10 @@ namespace {
 // shape.
 IndexView index_view(const Shape& wide, const Shape& narrow, const Tensor& index, int axis) {
   IndexView v;
-  for (int d = 0; d < axis; ++d) v.outer *= wide[d];
+  v.outer = wide.numel(0, axis);
   v.len = wide[axis];
   v.k = narrow[axis];
-  for (int d = axis + 1; d < wide.rank(); ++d) v.inner *= wide[d];
+  v.inner = wide.numel(axis + 1, wide.rank());
   v.shared = index.rank() == 1;
   return v;
 }

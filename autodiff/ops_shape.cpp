@@ -17,16 +17,6 @@
 #include "flowtape/runtime/backend.hpp"
 
 namespace flowtape {
-namespace {
-
-std::int64_t prod(const Shape& s, int from, int to) {
-  std::int64_t p = 1;
-  for (int d = from; d < to; ++d) p *= s[d];
-  return p;
-}
-
-}  // namespace
-
 const OpDef op_reshape{
     "reshape",
     [](Inputs, const Attrs& a) { return a.shape; },
@@ -84,8 +74,8 @@ const OpDef op_slice{
     },
     [](Inputs in, const Attrs& a, Outputs out) {
       const Shape& s = in[0].shape();
-      backend_of(out[0]).slice_axis(in[0], out[0], prod(s, 0, a.axis), s[a.axis],
-                                    prod(s, a.axis + 1, s.rank()), a.start, a.count);
+      backend_of(out[0]).slice_axis(in[0], out[0], s.numel(0, a.axis), s[a.axis],
+                                    s.numel(a.axis + 1, s.rank()), a.start, a.count);
     },
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) {
@@ -102,8 +92,8 @@ const OpDef op_pad{
     },
     [](Inputs in, const Attrs& a, Outputs out) {
       const Shape& s = out[0].shape();
-      backend_of(out[0]).pad_axis(in[0], out[0], prod(s, 0, a.axis), a.length,
-                                  prod(s, a.axis + 1, s.rank()), a.start, in[0].size(a.axis));
+      backend_of(out[0]).pad_axis(in[0], out[0], s.numel(0, a.axis), a.length,
+                                  s.numel(a.axis + 1, s.rank()), a.start, in[0].size(a.axis));
     },
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) {
@@ -135,8 +125,8 @@ const OpDef op_concat{
       std::vector<std::int64_t> heap(n > stack.size() ? n : 0);
       const std::span<std::int64_t> lens = heap.empty() ? std::span(stack.data(), n) : std::span(heap);
       for (std::size_t i = 0; i < n; ++i) lens[i] = in[i].size(a.axis);
-      backend_of(out[0]).concat_axis(in, lens, out[0], prod(s, 0, a.axis),
-                                     prod(s, a.axis + 1, s.rank()));
+      backend_of(out[0]).concat_axis(in, lens, out[0], s.numel(0, a.axis),
+                                     s.numel(a.axis + 1, s.rank()));
     },
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) {

@@ -21,8 +21,7 @@ void copy_into(Tensor& dst, const Tensor& src) {
   if (dst.raw_data() == src.raw_data()) return;
   // Distinct tensors' buffers never overlap (a view shares the whole buffer, so it is caught
   // above), so a plain copy, between any two devices, is safe.
-  copy_bytes(dst.mutable_raw_data(), dst.device(), src.raw_data(), src.device(),
-             static_cast<std::size_t>(src.numel()) * dtype_size(src.dtype()));
+  copy_bytes(dst.mutable_raw_data(), dst.device(), src.raw_data(), src.device(), src.nbytes());
 }
 
 }  // namespace flowtape::nn

@@ -25,12 +25,6 @@ namespace {
 namespace cpu = kernels::cpu;
 namespace fn = kernels::cpu::fn;
 
-std::int64_t prod(const Shape& s, int from, int to) {
-  std::int64_t p = 1;
-  for (int d = from; d < to; ++d) p *= s[d];
-  return p;
-}
-
 struct Copy {
   template <class B>
   B operator()(const B& x) const {
@@ -61,7 +55,7 @@ void sum_to_kernel(const Tensor& x, const Shape& target, T* y) {
   for (int d = lead; d < xs.rank(); ++d) cur_shape.push_back(xs[d]);
   if (lead > 0) {
     next.resize(static_cast<std::size_t>(cur_shape.numel()));
-    cpu::sum_axis<T>(cur.data(), next.data(), {1, prod(xs, 0, lead), cur_shape.numel()});
+    cpu::sum_axis<T>(cur.data(), next.data(), {1, xs.numel(0, lead), cur_shape.numel()});
     cur.swap(next);
   }
   for (int d = 0; d < target.rank(); ++d) {
@@ -70,7 +64,7 @@ void sum_to_kernel(const Tensor& x, const Shape& target, T* y) {
     next.resize(static_cast<std::size_t>(reduced.numel()));
     cpu::sum_axis<T>(
         cur.data(), next.data(),
-        {prod(cur_shape, 0, d), cur_shape[d], prod(cur_shape, d + 1, cur_shape.rank())});
+        {cur_shape.numel(0, d), cur_shape[d], cur_shape.numel(d + 1, cur_shape.rank())});
     cur.swap(next);
     cur_shape = reduced;
   }
@@ -93,8 +87,7 @@ class CpuBackend final : public Backend {
 
   void fill(Tensor& t, double value) override {
     if (value == 0.0 && !std::signbit(value)) {
-      std::memset(t.mutable_raw_data(), 0,
-                  static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype()));
+      std::memset(t.mutable_raw_data(), 0, t.nbytes());
       return;
     }
     dispatch_any(t.dtype(), [&]<class T>() {
@@ -181,7 +174,7 @@ class CpuBackend final : public Backend {
 
   void reduce(ReduceOp op, const Tensor& x, int axis, Tensor& out) override {
     const Shape& s = x.shape();
-    const cpu::AxisView v{prod(s, 0, axis), s[axis], prod(s, axis + 1, s.rank())};
+    const cpu::AxisView v{s.numel(0, axis), s[axis], s.numel(axis + 1, s.rank())};
     dispatch(out.dtype(), [&]<class T>() {
       const T* px = x.data<T>();
       T* py = out.mutable_data<T>();

@@ -42,23 +42,13 @@ T* out_ptr(Tensor& t) {
   return static_cast<T*>(t.mutable_raw_data());
 }
 
-std::int64_t prod(const Shape& s, int from, int to) {
-  std::int64_t p = 1;
-  for (int d = from; d < to; ++d) p *= s[d];
-  return p;
-}
-
-std::size_t nbytes(const Tensor& t) {
-  return static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype());
-}
-
 // Fills device tensor t through a host tensor of its shape and dtype, which `make` fills: the
 // conversions the device kernels do not have (integer fills, checked casts).
 template <class F>
 void through_host(Tensor& t, F make) {
   Tensor h = empty(t.shape(), t.dtype(), Device::cpu);
   make(h);
-  kc::copy_host_to_device(t.mutable_raw_data(), h.raw_data(), nbytes(t));
+  kc::copy_host_to_device(t.mutable_raw_data(), h.raw_data(), t.nbytes());
 }
 
 template <std::size_t N>
@@ -99,13 +89,13 @@ class CudaBackend final : public Backend {
     if (!is_floating(t.dtype()))
       return through_host(t, [&](Tensor& h) { backend(Device::cpu).fill(h, value); });
     if (value == 0.0 && !std::signbit(value))
-      return kc::zero_device(t.mutable_raw_data(), nbytes(t));
+      return kc::zero_device(t.mutable_raw_data(), t.nbytes());
     dispatch(t.dtype(),
              [&]<class T>() { kc::fill<T>(out_ptr<T>(t), t.numel(), static_cast<T>(value)); });
   }
   void cast(const Tensor& x, Tensor& y) override {
     if (x.dtype() == y.dtype())
-      return kc::copy_device_to_device(y.mutable_raw_data(), x.raw_data(), nbytes(x));
+      return kc::copy_device_to_device(y.mutable_raw_data(), x.raw_data(), x.nbytes());
     // Floating to i64 goes through the host, which checks every value (a kernel cannot throw).
     if (y.dtype() == DType::i64 && is_floating(x.dtype()))
       return through_host(y, [&](Tensor& h) { backend(Device::cpu).cast(to_host(x), h); });
@@ -170,7 +160,7 @@ class CudaBackend final : public Backend {
     const Shape& s = x.shape();
     dispatch(out.dtype(), [&]<class T>() {
       kc::reduce_axis<T>(static_cast<kc::Reduce>(op), in_ptr<T>(x), out_ptr<T>(out),
-                         prod(s, 0, axis), s[axis], prod(s, axis + 1, s.rank()));
+                         s.numel(0, axis), s[axis], s.numel(axis + 1, s.rank()));
     });
   }
   // As the CPU kernel: sum the leading extra axes in one pass, then each axis where the target
@@ -185,7 +175,7 @@ class CudaBackend final : public Backend {
     dispatch(out.dtype(), [&]<class T>() {
       if (lead > 0) {
         Tensor next = empty(cur_shape, x.dtype(), Device::cuda);
-        kc::reduce_axis<T>(kc::Reduce::sum, in_ptr<T>(cur), out_ptr<T>(next), 1, prod(xs, 0, lead),
+        kc::reduce_axis<T>(kc::Reduce::sum, in_ptr<T>(cur), out_ptr<T>(next), 1, xs.numel(0, lead),
                            cur_shape.numel());
         cur = next;
       }
@@ -193,13 +183,13 @@ class CudaBackend final : public Backend {
         if (target[d] != 1 || cur_shape[d] == 1) continue;
         const Shape reduced = cur_shape.reduced(d, true);
         Tensor next = empty(reduced, x.dtype(), Device::cuda);
-        kc::reduce_axis<T>(kc::Reduce::sum, in_ptr<T>(cur), out_ptr<T>(next), prod(cur_shape, 0, d),
-                           cur_shape[d], prod(cur_shape, d + 1, cur_shape.rank()));
+        kc::reduce_axis<T>(kc::Reduce::sum, in_ptr<T>(cur), out_ptr<T>(next), cur_shape.numel(0, d),
+                           cur_shape[d], cur_shape.numel(d + 1, cur_shape.rank()));
         cur = next;
         cur_shape = reduced;
       }
     });
-    kc::copy_device_to_device(out.mutable_raw_data(), cur.raw_data(), nbytes(out));
+    kc::copy_device_to_device(out.mutable_raw_data(), cur.raw_data(), out.nbytes());
   }
   void matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, std::int64_t batch,
               std::int64_t m, std::int64_t n, std::int64_t k, Tensor& out) override {

@@ -8,27 +8,19 @@
 #include "flowtape/runtime/tensor.hpp"
 
 namespace flowtape {
-namespace {
-
-std::size_t nbytes(const Tensor& t) {
-  return static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype());
-}
-
-}  // namespace
-
 Tensor to_host(const Tensor& x) {
   if (x.device() == Device::cpu) return x;
   Tensor t = empty(x.shape(), x.dtype(), Device::cpu);
-  copy_bytes(t.mutable_raw_data(), Device::cpu, x.raw_data(), x.device(), nbytes(x));
+  copy_bytes(t.mutable_raw_data(), Device::cpu, x.raw_data(), x.device(), x.nbytes());
   return t;
 }
 
 void relocate(Tensor& x, Device device) {
   TensorImpl& impl = *x.impl();
   if (impl.device == device) return;
-  auto storage = detail::make_pooled<Storage>(nbytes(x), device);
+  auto storage = detail::make_pooled<Storage>(x.nbytes(), device);
   storage->version = impl.storage->version + 1;  // a tape that kept x sees the move as a write
-  copy_bytes(storage->ptr, device, x.raw_data(), impl.device, nbytes(x));
+  copy_bytes(storage->ptr, device, x.raw_data(), impl.device, x.nbytes());
   impl.storage = std::move(storage);
   impl.device = device;
   for (int k = 0; k < TensorImpl::kMaxJvpDepth; ++k) {

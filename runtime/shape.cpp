@@ -20,6 +20,12 @@ void Shape::push_back(std::int64_t d) {
   dims_[static_cast<std::size_t>(rank_++)] = d;
 }
 
+std::int64_t Shape::numel(int from, int to) const {
+  std::int64_t n = 1;
+  for (int i = from; i < to; ++i) n *= dims_[static_cast<std::size_t>(i)];
+  return n;
+}
+
 std::int64_t Shape::numel() const {
   std::int64_t n = 1;
   for (int i = 0; i < rank_; ++i) n *= dims_[static_cast<std::size_t>(i)];

@@ -24,6 +24,8 @@ class Shape {
   std::int64_t operator[](int axis) const { return dims_[static_cast<std::size_t>(axis)]; }
   std::int64_t& operator[](int axis) { return dims_[static_cast<std::size_t>(axis)]; }
   std::int64_t numel() const;
+  // The product of the extents of axes [from, to): the outer and inner sizes of an axis view.
+  std::int64_t numel(int from, int to) const;
   const std::int64_t* data() const { return dims_.data(); }
   std::span<const std::int64_t> span() const {
     return {dims_.data(), static_cast<std::size_t>(rank_)};

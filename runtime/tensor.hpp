@@ -29,6 +29,7 @@ class Tensor {
   const Shape& shape() const;
   int rank() const { return shape().rank(); }
   std::int64_t numel() const { return shape().numel(); }
+  std::size_t nbytes() const { return static_cast<std::size_t>(numel()) * dtype_size(dtype()); }
   std::int64_t size(int axis) const;  // negative axes count from the end
   DType dtype() const;
   Device device() const;

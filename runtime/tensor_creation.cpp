@@ -124,8 +124,7 @@ Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DTyp
 
 Tensor copy(const Tensor& x) {
   Tensor t = empty(x.shape(), x.dtype(), x.device());
-  copy_bytes(t.mutable_raw_data(), x.device(), x.raw_data(), x.device(),
-             static_cast<std::size_t>(x.numel()) * dtype_size(x.dtype()));
+  copy_bytes(t.mutable_raw_data(), x.device(), x.raw_data(), x.device(), x.nbytes());
   return t;
 }
 

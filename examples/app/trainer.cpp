@@ -7,6 +7,7 @@
 
 #include "flowtape/flows/coupling.hpp"
 #include "flowtape/flows/losses.hpp"
+#include "flowtape/runtime/backend.hpp"
 
 namespace flowtape::app {
 
@@ -190,15 +191,16 @@ void Trainer::read_step(const Tensor& loss, const std::vector<Tensor>& grads,
   // per step). A finite total proves every gradient entry finite; a non-finite one may also be
   // an f32 overflow of finite entries, so the per-parameter search below decides.
   NoGrad no_grad;
-  std::vector<Tensor> parts = {reshape(loss, {1})};
+  const auto f64_scalar = [](const Tensor& x) { return to_dtype(reshape(x, {1}), DType::f64); };
+  std::vector<Tensor> parts = {f64_scalar(loss)};
   const bool fdm = last_cfm_.defined();
   if (fdm) {
-    parts.push_back(reshape(last_cfm_, {1}));
-    parts.push_back(reshape(last_divergence_, {1}));
+    parts.push_back(f64_scalar(last_cfm_));
+    parts.push_back(f64_scalar(last_divergence_));
   }
-  // In f64: an f32 sum of squares overflows for gradients above ~1.8e19 that are still finite.
-  for (const Tensor& g : grads) parts.push_back(reshape(sum(square(to_dtype(g, DType::f64))), {1}));
-  for (Tensor& p : parts) p = to_dtype(p, DType::f64);
+  // In f64 (an f32 sum of squares overflows for gradients above ~1.8e19 that are still finite),
+  // by the gradient's backend, as clip_grad_norm sums them.
+  for (const Tensor& g : grads) parts.push_back(reshape(backend_of(g).sum_of_squares(g), {1}));
   const std::vector<double> read = concat(parts, 0).to_vector();
   std::size_t at = 0;
   const double value = read[at++];

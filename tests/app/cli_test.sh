@@ -14,6 +14,23 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+# with_config_value SRC DST KEY JSON: a copy of checkpoint SRC whose recorded config has KEY set
+# to the JSON value (the header rewritten, the tensors' bytes kept).
+with_config_value() {
+  python3 - "$@" <<'PY'
+import json, struct, sys
+src, dst, key, value = sys.argv[1:5]
+data = open(src, "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+header = json.loads(data[8:8 + n])
+config = json.loads(header["__metadata__"]["config"])
+config[key] = json.loads(value)
+header["__metadata__"]["config"] = json.dumps(config)
+text = json.dumps(header).encode()
+text += b" " * ((8 - len(text) % 8) % 8)
+open(dst, "wb").write(struct.pack("<Q", len(text)) + text + data[8 + n:])
+PY
+}
 # Small and fast; a constant learning rate so that the schedule does not depend on --steps.
 COMMON=(--dataset rings --hidden 16 --depth 2 --batch 32 --schedule constant --seed 5 --no-eval)
 
@@ -99,19 +116,7 @@ fi
 # note. (The checkpoint is the 6-step run's with "device": "cuda" written into its config, as a
 # GPU run writes it; the weights are the same either way.)
 if ! "$FLOWTAPE" train --device cuda --steps 1 --no-eval --out "$TMP/probe" 2>/dev/null; then
-  python3 - "$TMP/full/model.safetensors" "$TMP/gpu.safetensors" <<'PY'
-import json, struct, sys
-src, dst = sys.argv[1], sys.argv[2]
-data = open(src, "rb").read()
-n = struct.unpack("<Q", data[:8])[0]
-header = json.loads(data[8:8 + n])
-config = json.loads(header["__metadata__"]["config"])
-config["device"] = "cuda"
-header["__metadata__"]["config"] = json.dumps(config)
-text = json.dumps(header).encode()
-text += b" " * ((8 - len(text) % 8) % 8)
-open(dst, "wb").write(struct.pack("<Q", len(text)) + text + data[8 + n:])
-PY
+  with_config_value "$TMP/full/model.safetensors" "$TMP/gpu.safetensors" device '"cuda"'
   "$FLOWTAPE" sample --model "$TMP/gpu.safetensors" -n 10 --out "$TMP/gpu.csv" 2>"$TMP/gpu.err"
   rc=$?; [ $rc -eq 0 ] || fail "sampling a cuda-trained checkpoint exited $rc: $(cat "$TMP/gpu.err")"
   grep -q "no CUDA device here, using the cpu" "$TMP/gpu.err" || fail "no note: $(cat "$TMP/gpu.err")"
@@ -245,19 +250,7 @@ ls "$TMP" | grep -q '^adir\.tmp' && fail "--out DIR left a temporary file"
   2>"$TMP/pipe.err" || fail "a checkpoint through a pipe failed: $(cat "$TMP/pipe.err")"
 timeout 20 "$FLOWTAPE" sample --model /dev/zero -n 3 --out "$TMP/zero.csv" 2>"$TMP/zero.err"
 rc=$?; [ $rc -eq 1 ] || fail "--model /dev/zero exited $rc, expected 1: $(cat "$TMP/zero.err")"
-python3 - "$TMP/full/model.safetensors" "$TMP/huge.safetensors" <<'PY'
-import json, struct, sys
-src, dst = sys.argv[1], sys.argv[2]
-data = open(src, "rb").read()
-n = struct.unpack("<Q", data[:8])[0]
-header = json.loads(data[8:8 + n])
-config = json.loads(header["__metadata__"]["config"])
-config["hidden"] = 60000
-header["__metadata__"]["config"] = json.dumps(config)
-text = json.dumps(header).encode()
-text += b" " * ((8 - len(text) % 8) % 8)
-open(dst, "wb").write(struct.pack("<Q", len(text)) + text + data[8 + n:])
-PY
+with_config_value "$TMP/full/model.safetensors" "$TMP/huge.safetensors" hidden 60000
 timeout 20 "$FLOWTAPE" sample --model "$TMP/huge.safetensors" -n 3 --out "$TMP/huge.csv" \
   2>"$TMP/huge.err"
 rc=$?; [ $rc -eq 1 ] || fail "a config claiming hidden 60000 exited $rc, expected 1"
