@@ -13,7 +13,7 @@
 #include <fstream>
 #include <string>
 
-#include "examples/app/trainer.hpp"
+#include "flowtape/train/trainer.hpp"
 
 using namespace flowtape;
 
@@ -32,20 +32,20 @@ double rss_mb() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  app::TrainConfig c;
+  train::TrainSpec c;
   c.dataset = "rings";
   c.hidden = 64;
   c.depth = 3;
   c.batch = 64;
   c.steps = argc > 1 ? std::atoll(argv[1]) : 100000;
-  c.schedule = "cosine";
+  c.schedule = train::LrSchedule::cosine;
   c.seed = 1;
-  app::Trainer trainer(c);
+  train::Trainer trainer(c);
   const std::int64_t every = std::max<std::int64_t>(c.steps / 10, 1);
   double baseline = -1, worst_growth = 0, last_loss = 0;
   const auto start = std::chrono::steady_clock::now();
   std::printf("%8s %10s %12s %10s %8s\n", "step", "RSS MB", "tensor KB", "loss", "s");
-  trainer.train([&](const app::StepReport& r) {
+  trainer.train({.on_step = [&](const train::StepReport& r) {
     last_loss = r.loss;
     if (r.step % every != 0) return;
     const double rss = rss_mb();
@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
       baseline = rss;  // after warm-up
     else
       worst_growth = std::max(worst_growth, rss - baseline);
-  });
+  }});
   std::printf("RSS growth after warm-up: %.2f MB (limit %.1f MB); final loss %.4f\n", worst_growth,
               kSlackMB, last_loss);
   if (worst_growth > kSlackMB) {

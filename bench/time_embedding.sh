@@ -8,7 +8,7 @@
 set -euo pipefail
 BUILD=${1:-build}
 STEPS=${2:-2000}
-FT="$BUILD/examples/flowtape"
+FT="$BUILD/app/flowtape"
 [[ -x "$FT" ]] || { echo "missing $FT: build first (cmake --build $BUILD --target flowtape)" >&2; exit 1; }
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT

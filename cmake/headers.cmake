@@ -9,7 +9,7 @@
 include(GNUInstallDirs)
 set(FLOWTAPE_BUILD_INCLUDE_DIR ${PROJECT_BINARY_DIR}/include)
 file(MAKE_DIRECTORY ${FLOWTAPE_BUILD_INCLUDE_DIR}/flowtape)
-foreach(layer kernels runtime autodiff nn solvers flows)
+foreach(layer kernels runtime autodiff nn solvers flows train)
   file(CREATE_LINK ${PROJECT_SOURCE_DIR}/${layer} ${FLOWTAPE_BUILD_INCLUDE_DIR}/flowtape/${layer}
        SYMBOLIC)
 endforeach()

@@ -20,7 +20,7 @@ install(EXPORT flowtapeTargets NAMESPACE flowtape:: DESTINATION ${FLOWTAPE_CMAKE
         COMPONENT development)
 
 # The components find_package(flowtape COMPONENTS ...) can satisfy from this build.
-set(FLOWTAPE_COMPONENTS core nn solvers flows)
+set(FLOWTAPE_COMPONENTS core nn solvers flows train)
 if(FLOWTAPE_HAS_CUDA)
   list(APPEND FLOWTAPE_COMPONENTS cuda)
 endif()
@@ -40,7 +40,7 @@ install(FILES ${PROJECT_BINARY_DIR}/flowtapeConfig.cmake
 
 # pkg-config: static archives in dependency order, then what they need. The prefix is found
 # from the file's own place, so the same file works wherever the tree is installed or unpacked.
-set(FLOWTAPE_PC_LIBS "-lflowtape_flows -lflowtape_solvers -lflowtape_nn -lflowtape_autodiff -lflowtape_runtime -lflowtape_kernels")
+set(FLOWTAPE_PC_LIBS "-lflowtape_train -lflowtape_flows -lflowtape_solvers -lflowtape_nn -lflowtape_autodiff -lflowtape_runtime -lflowtape_kernels")
 if(FLOWTAPE_HAS_CUDA)
   string(APPEND FLOWTAPE_PC_LIBS " -lflowtape_kernels_cuda -L${CUDAToolkit_LIBRARY_DIR} -lcublasLt -lcublas -lcudart")
 endif()

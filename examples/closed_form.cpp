@@ -25,16 +25,17 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "examples/app/cli.hpp"
-#include "examples/app/evaluate.hpp"
-#include "examples/app/parallel_runs.hpp"
-#include "examples/app/plot.hpp"
-#include "examples/app/trainer.hpp"
+#include "app/cli.hpp"
+#include "app/evaluate.hpp"
+#include "app/parallel_runs.hpp"
+#include "app/plot.hpp"
 #include "flowtape/flows/coupling.hpp"
 #include "flowtape/flows/metrics.hpp"
+#include "flowtape/train/trainer.hpp"
 
 using namespace flowtape;
 using namespace flowtape::app;
+using flowtape::train::Trainer;
 
 namespace {
 
@@ -97,7 +98,7 @@ int main(int argc, char** argv) {
   const double copy_radius = 0.01;
 
   // Two models on the same finite training set, trained in parallel.
-  TrainConfig base;
+  train::TrainSpec base;
   base.dataset = "moons";
   base.train_size = train_size;
   base.steps = steps;
@@ -106,8 +107,8 @@ int main(int argc, char** argv) {
   base.depth = depth;
   base.seed = seed;
   base.efm_extra = efm_extra;
-  TrainConfig cfm_cfg = base, efm_cfg = base;
-  efm_cfg.loss = "efm";
+  train::TrainSpec cfm_cfg = base, efm_cfg = base;
+  efm_cfg.loss = train::Loss::efm;
   std::unique_ptr<Trainer> cfm, efm;
   try {
     run_parallel(2, 2, [&](std::size_t i) {

@@ -19,13 +19,14 @@
 #include <filesystem>
 #include <thread>
 
-#include "examples/app/cli.hpp"
-#include "examples/app/evaluate.hpp"
-#include "examples/app/parallel_runs.hpp"
-#include "examples/app/trainer.hpp"
+#include "app/cli.hpp"
+#include "app/evaluate.hpp"
+#include "app/parallel_runs.hpp"
+#include "flowtape/train/trainer.hpp"
 
 using namespace flowtape;
 using namespace flowtape::app;
+using flowtape::train::Trainer;
 
 int main(int argc, char** argv) {
   CLI::App app{"divergence: CFM vs FDM on a 1-D Gaussian mixture and the 2-D checkerboard"};
@@ -78,9 +79,9 @@ int main(int argc, char** argv) {
   try {
     run_parallel(runs.size(), jobs, [&](std::size_t i) {
       Run& r = runs[i];
-      TrainConfig c;
+      train::TrainSpec c;
       c.dataset = r.dataset;
-      c.loss = r.loss;
+      c.loss = train::choice_from_name<train::Loss>(r.loss, "loss");
       c.fdm_weight = fdm_weight;
       c.steps = steps;
       c.batch = batch;

@@ -21,15 +21,16 @@
 #include <filesystem>
 #include <thread>
 
-#include "examples/app/cli.hpp"
-#include "examples/app/evaluate.hpp"
-#include "examples/app/parallel_runs.hpp"
-#include "examples/app/plot.hpp"
-#include "examples/app/trainer.hpp"
+#include "app/cli.hpp"
+#include "app/evaluate.hpp"
+#include "app/parallel_runs.hpp"
+#include "app/plot.hpp"
 #include "flowtape/flows/metrics.hpp"
+#include "flowtape/train/trainer.hpp"
 
 using namespace flowtape;
 using namespace flowtape::app;
+using flowtape::train::Trainer;
 
 int main(int argc, char** argv) {
   CLI::App app{"memorisation: deterministic vs noisy interpolant on fixed training pairs"};
@@ -81,11 +82,11 @@ int main(int argc, char** argv) {
   try {
     run_parallel(runs.size(), jobs, [&](std::size_t i) {
       Run& r = runs[i];
-      TrainConfig c;
+      train::TrainSpec c;
       c.dataset = "8gaussians";
       c.train_size = pairs;
-      c.coupling = "fixed";
-      c.path = r.noisy ? "independent" : "rectified";
+      c.coupling = train::Coupling::fixed;
+      c.path = r.noisy ? flows::PathKind::independent : flows::PathKind::rectified;
       c.sigma = r.noisy ? sigma : 0.0;
       c.steps = steps;
       c.batch = batch;

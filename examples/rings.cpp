@@ -26,14 +26,15 @@
 #include <filesystem>
 #include <thread>
 
-#include "examples/app/cli.hpp"
-#include "examples/app/evaluate.hpp"
-#include "examples/app/parallel_runs.hpp"
-#include "examples/app/plot.hpp"
-#include "examples/app/trainer.hpp"
+#include "app/cli.hpp"
+#include "app/evaluate.hpp"
+#include "app/parallel_runs.hpp"
+#include "app/plot.hpp"
+#include "flowtape/train/trainer.hpp"
 
 using namespace flowtape;
 using namespace flowtape::app;
+using flowtape::train::Trainer;
 
 namespace {
 
@@ -107,9 +108,9 @@ int main(int argc, char** argv) {
   try {
     run_parallel(todo.size(), jobs, [&](std::size_t i) {
       Job& job = todo[i];
-      TrainConfig c;
+      train::TrainSpec c;
       c.dataset = "rings";
-      c.loss = job.lambda_max == 0 ? "cfm" : "entropic";
+      c.loss = job.lambda_max == 0 ? train::Loss::cfm : train::Loss::entropic;
       c.lambda_max = job.lambda_max;
       c.ramp_start = 0.0;
       c.ramp_end = 0.5;

@@ -14,16 +14,6 @@
 namespace flowtape::flows {
 namespace {
 
-// At most 40 characters of a cell, for error messages.
-std::string excerpt(std::string_view s) {
-  constexpr std::size_t kMax = 40;
-  std::string out(s.substr(0, kMax));
-  if (s.size() > kMax) out += "...";
-  for (char& c : out)
-    if (static_cast<unsigned char>(c) < 32) c = '?';
-  return "'" + out + "'";
-}
-
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
@@ -54,6 +44,15 @@ std::vector<std::string_view> split(std::string_view line) {
 }
 
 }  // namespace
+
+std::string excerpt(std::string_view text) {
+  constexpr std::size_t kMax = 40;
+  std::string out(text.substr(0, kMax));
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 32) c = '?';
+  if (text.size() <= kMax) return "'" + out + "'";
+  return "'" + out + "...' (" + std::to_string(text.size()) + " bytes)";
+}
 
 CsvTable parse_csv(std::istream& in, const std::string& source, const CsvOptions& o) {
   if (!is_floating(o.dtype))

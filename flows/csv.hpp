@@ -11,6 +11,7 @@
 #include <istream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "flowtape/runtime/tensor.hpp"
@@ -40,6 +41,11 @@ class CsvError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// At most 40 characters of text from a user's file, quoted, with control characters shown as
+// '?' and the full length after a cut ("'aaaa...' (1048576 bytes)"): what an error message
+// quotes, so a 50 MB cell is named, not echoed.
+std::string excerpt(std::string_view text);
 
 CsvTable read_csv(const std::string& path, const CsvOptions& options = {});
 // The same from a stream; `source` names it in errors.

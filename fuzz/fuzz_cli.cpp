@@ -2,10 +2,10 @@
 // libFuzzer target: the `flowtape` command's option and config parsing.
 //
 // An input whose first line is "flowtape" is a command line, one argument per following line,
-// parsed by the CLI's own grammar (examples/app/cli.hpp); the train command's settings are
-// then validated. Any other input is the text of a --config JSON file: parsed, read by
-// config_from_json and validated. Bad input must end in CLI::ParseError or
-// std::invalid_argument (or a JSON parse error); an accepted config must round-trip through
+// parsed by the CLI's own grammar (app/cli.hpp); the train command's settings are then
+// validated. Any other input is the text of a --config JSON file: read by
+// train::spec_from_json and validated. Bad input must end in CLI::ParseError or
+// std::invalid_argument; an accepted spec must round-trip through
 // JSON unchanged, since the run folder's config.json and a checkpoint's metadata are how a
 // resumed run gets its settings back.
 #include <cstdint>
@@ -15,30 +15,22 @@
 #include <string_view>
 #include <vector>
 
-#include "examples/app/cli.hpp"
-#include "examples/app/config.hpp"
+#include "app/cli.hpp"
+#include "flowtape/train/spec.hpp"
 
+using namespace flowtape;
 using namespace flowtape::app;
 
 namespace {
 
-void check_round_trip(const TrainConfig& c) {
-  const nlohmann::json j = to_json(c);
-  if (config_from_json(nlohmann::json::parse(j.dump())) != c) std::abort();
+void check_round_trip(const train::TrainSpec& c) {
+  if (train::spec_from_json(train::to_json(c)) != c) std::abort();
 }
 
 void fuzz_json(std::string_view text) {
-  nlohmann::json j;
+  train::TrainSpec c;
   try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception&) {
-    // parse_error, and out_of_range for a number beyond double ("1e400"): the CLI reports
-    // both, naming the file (read_config_file catches json::exception).
-    return;
-  }
-  TrainConfig c;
-  try {
-    c = config_from_json(j);
+    c = train::spec_from_json(text);
     validate(c);
   } catch (const std::invalid_argument&) {
     return;
@@ -64,7 +56,7 @@ void fuzz_command_line(std::string_view text) {
     return;
   }
   if (!*cl.train) return;
-  TrainConfig c;  // as `flowtape train` without --config: the defaults, then the options
+  train::TrainSpec c;  // as `flowtape train` without --config: the defaults, then the options
   cl.tb.apply(c);
   try {
     validate(c);

@@ -21,10 +21,10 @@ PACK=.gpu
 
 pack() {
   rm -rf "$PACK" && mkdir -p "$PACK/lib"
-  cp build/tests/*_tests build/bench/gpu_train_bench build/examples/flowtape "$PACK/"
+  cp build/tests/*_tests build/bench/gpu_train_bench build/app/flowtape "$PACK/"
   # The Boost.Test runtime the test programs link; the GPU machine's image may lack it.
   cp "$(ldd build/tests/cuda_tests | awk '/libboost_unit_test_framework/ {print $3}')" "$PACK/lib/"
-  cp "$(ldd build/examples/flowtape | awk '/libstb/ {print $3}')" "$PACK/lib/"  # the PNG writer
+  cp "$(ldd build/app/flowtape | awk '/libstb/ {print $3}')" "$PACK/lib/"  # the PNG writer
   echo "packed into $PACK/: $(ls "$PACK" | tr '\n' ' ')"
 }
 

@@ -37,6 +37,9 @@ COMMON=(--dataset rings --hidden 16 --depth 2 --batch 32 --schedule constant --s
 # 1. An uninterrupted 6-step run with a checkpoint every 3 steps.
 "$FLOWTAPE" train "${COMMON[@]}" --lr 1e-3 --steps 6 --checkpoint-every 3 --out "$TMP/full" 2>"$TMP/full.err"
 rc=$?; [ $rc -eq 0 ] || fail "train exited $rc: $(cat "$TMP/full.err")"
+# It ends with one summary line: steps, speed, the loss, the checkpoint.
+grep -Eq "^summary: 6 steps \(now at 6 of 6\) in [0-9.]+ s, [0-9]+ steps/s; loss [-0-9.e+]+ at the last step, [-0-9.e+]+ over the last 1; saved $TMP/full/model.safetensors$" "$TMP/full.err" ||
+  fail "no summary line: $(tail -n 2 "$TMP/full.err")"
 
 # 2. The same run cut after 3 steps, then resumed to 6: the checkpoint has the same bytes.
 "$FLOWTAPE" train "${COMMON[@]}" --lr 1e-3 --steps 3 --checkpoint-every 3 --out "$TMP/cut" 2>/dev/null

@@ -1,4 +1,4 @@
 // SPDX-License-Identifier: MIT
-// Test runner for the examples/app suites (the trainer, its config, and thread safety).
+// Test runner of the app suites: the flowtape command's shared code (parallel runs).
 #define BOOST_TEST_MODULE flowtape_app
 #include <boost/test/unit_test.hpp>

@@ -8,17 +8,17 @@
 #include <boost/test/unit_test.hpp>
 #include <thread>
 
-#include "support.hpp"
+#include "train/support.hpp"
 
 using namespace flowtape;
-using namespace flowtape::app;
-using namespace flowtape::app::test;
+using namespace flowtape::train;
+using namespace flowtape::train::test;
 
 BOOST_AUTO_TEST_SUITE(threads)
 
 BOOST_AUTO_TEST_CASE(two_trainers_in_two_threads_match_sequential_runs) {
   // Different objectives, so the threads run different op mixes (fdm uses forward mode).
-  TrainConfig a = small_config("cfm", 11), b = small_config("fdm", 12);
+  TrainSpec a = small_config("cfm", 11), b = small_config("fdm", 12);
   a.steps = b.steps = 20;
   Trainer seq_a(a), seq_b(b);
   seq_a.train();
@@ -44,9 +44,9 @@ BOOST_AUTO_TEST_CASE(two_trainers_in_two_threads_match_sequential_runs) {
   tb.join();
   if (error_a) std::rethrow_exception(error_a);
   if (error_b) std::rethrow_exception(error_b);
-  BOOST_TEST(same_weights(par_a.model(), seq_a.model()));
-  BOOST_TEST(same_weights(par_b.model(), seq_b.model()));
-  BOOST_TEST(!same_weights(par_a.model(), par_b.model()));  // the comparison can fail
+  BOOST_TEST(same_weights(par_a.module(), seq_a.module()));
+  BOOST_TEST(same_weights(par_b.module(), seq_b.module()));
+  BOOST_TEST(!same_weights(par_a.module(), par_b.module()));  // the comparison can fail
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "examples/app/evaluate.hpp"
+#include "app/evaluate.hpp"
 #include "flowtape/flows/csv.hpp"
 #include "flowtape/nn/safetensors.hpp"
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Smoke test of one example program at a tiny setting (seconds): it must run, exit 0, and write
-# outputs that parse. Usage: smoke.sh <bin dir> <check_outputs> <example> <scratch dir>
+# outputs that parse. Usage: smoke.sh <examples bin dir> <check_outputs> <example> <scratch dir>
+# <flowtape command>
 set -euo pipefail
-bin=$1 check=$2 name=$3 out=$4/$3
+bin=$1 check=$2 name=$3 out=$4/$3 flowtape=$5
 rm -rf "$out" && mkdir -p "$out"
 case "$name" in
   rings)
@@ -24,25 +25,27 @@ case "$name" in
                        --hidden 32 --out "$out"
     "$check" "$out/results.json" "$out/results.md" "$out/CFM_samples.png" "$out/closed_form_samples.png" ;;
   cli)
-    "$bin/flowtape" train --dataset moons --loss entropic --steps 30 --eval-samples 200 \
+    "$flowtape" train --dataset moons --loss entropic --steps 30 --eval-samples 200 \
                           --nll-samples 50 --hidden 32 --out "$out/run"
     "$check" "$out/run/model.safetensors" "$out/run/config.json" "$out/run/samples.csv" \
              "$out/run/metrics.json" "$out/run/samples.png" "$out/run/density.png" \
              "$out/run/trajectories.png"
-    "$bin/flowtape" sample --model "$out/run/model.safetensors" -n 50 --out "$out/s.csv"
-    "$bin/flowtape" nll --model "$out/run/model.safetensors" --data "$out/s.csv" > "$out/nll.json"
-    "$bin/flowtape" eval --model "$out/run/model.safetensors" --out "$out/eval" --eval-samples 100 --no-nll
+    "$flowtape" sample --model "$out/run/model.safetensors" -n 50 --out "$out/s.csv"
+    "$flowtape" nll --model "$out/run/model.safetensors" --data "$out/s.csv" > "$out/nll.json"
+    "$flowtape" eval --model "$out/run/model.safetensors" --out "$out/eval" --eval-samples 100 --no-nll
     "$check" "$out/s.csv" "$out/nll.json" "$out/eval/metrics.json" "$out/eval/samples.png"
     # A bad option is a clear error with exit code 2, not a crash.
     set +e
-    "$bin/flowtape" train --loss bogus --out "$out/bad" 2> "$out/err.txt"
+    "$flowtape" train --loss bogus --out "$out/bad" 2> "$out/err.txt"
     code=$?
     set -e
     [ "$code" = 2 ] || { echo "expected exit code 2 for a bad option, got $code"; exit 1; }
     grep -q "bogus" "$out/err.txt" || { echo "the error does not name the bad value"; cat "$out/err.txt"; exit 1; } ;;
   embed_trainer)
-    (cd "$out" && "$bin/embed_trainer" model.safetensors)
-    "$check" "$out/model.safetensors" ;;
+    (cd "$out" && "$bin/embed_trainer" model.safetensors) | tee "$out/log.txt"
+    "$check" "$out/model.safetensors"
+    # The trained flow must reach the data: a broken trainer leaves the MMD near 1.
+    awk '/MMD/ { if ($NF + 0 > 0.01) { print "FAIL: MMD " $NF " > 0.01"; exit 1 } }' "$out/log.txt" ;;
   autodiff_demo)
     "$bin/autodiff_demo" ;;
   *) echo "unknown example $name"; exit 1 ;;

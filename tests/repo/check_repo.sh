@@ -4,7 +4,8 @@
 #   - a LICENSE, and an SPDX line in the first lines of every source, build and script file;
 #   - nothing points outside the repository (the project's docs are its own);
 #   - the layers' dependencies point down (docs/architecture.md): kernels include no other
-#     layer, the runtime only kernels, autodiff only the runtime and kernels.
+#     layer, the runtime only kernels, autodiff only the runtime and kernels, and so on up to
+#     train (flows never includes nn: a velocity is any callable).
 #   bash tests/repo/check_repo.sh [SOURCE_DIR]
 set -euo pipefail
 cd "${1:-$(dirname "${BASH_SOURCE[0]}")/../..}"
@@ -48,5 +49,9 @@ check_layer() {
 check_layer kernels
 check_layer runtime kernels
 check_layer autodiff runtime kernels
+check_layer solvers autodiff runtime kernels
+check_layer nn autodiff runtime kernels
+check_layer flows solvers autodiff runtime kernels
+check_layer train flows nn solvers autodiff runtime kernels
 [ "$status" -eq 0 ] && echo "repository checks passed"
 exit "$status"

@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: MIT
 // The training loop behind `flowtape train` and the examples; see trainer.hpp.
-#include "examples/app/trainer.hpp"
+#include "flowtape/train/trainer.hpp"
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "flowtape/flows/coupling.hpp"
 #include "flowtape/flows/losses.hpp"
 #include "flowtape/runtime/backend.hpp"
 
-namespace flowtape::app {
+namespace flowtape::train {
 
 namespace {
 
@@ -26,8 +27,8 @@ bool all_finite(const Tensor& x) {
 // The fields of a config that change what training computes (everything but the step count,
 // the schedule's horizon, which a resumed run may extend on purpose, and the evaluation
 // settings): a resumed run must agree on these.
-nlohmann::json training_identity(const TrainConfig& c) {
-  nlohmann::json j = to_json(c);
+nlohmann::json training_identity(const TrainSpec& c) {
+  nlohmann::json j = nlohmann::json::parse(to_json(c));
   for (const char* k : {"steps", "schedule_steps", "checkpoint_every", "solver", "rtol", "atol",
                         "euler_steps", "eval_samples", "nll", "nll_samples", "device"}) {
     j.erase(k);
@@ -35,8 +36,8 @@ nlohmann::json training_identity(const TrainConfig& c) {
   return j;
 }
 
-Device device_from_name(const std::string& name) {
-  if (name != "cuda") return Device::cpu;
+void require_usable(Device device) {
+  if (device != Device::cuda) return;
   if (!cuda_built())
     throw std::invalid_argument(
         "device 'cuda': this build has no CUDA backend (nvcc was not found when it was "
@@ -45,30 +46,96 @@ Device device_from_name(const std::string& name) {
     throw std::invalid_argument(
         "device 'cuda': no CUDA device found (no NVIDIA driver or GPU on this machine); use "
         "device 'cpu'");
-  return Device::cuda;
 }
 
-}  // namespace
+flows::Path make_path(flows::PathKind kind, double sigma) {
+  switch (kind) {
+    case flows::PathKind::rectified:
+      return flows::Path::rectified();
+    case flows::PathKind::lipman:
+      return flows::Path::lipman(sigma);
+    case flows::PathKind::independent:
+      return flows::Path::independent(sigma);
+    case flows::PathKind::vp_cosine:
+      return flows::Path::vp_cosine();
+  }
+  throw std::invalid_argument("unknown path kind");
+}
 
-namespace {
-TrainConfig config_from_metadata(const nn::Metadata& meta, const std::string& path) {
+TrainSpec spec_from_metadata(const nn::Metadata& meta, const std::string& path) {
   const auto it = meta.find("config");
   if (it == meta.end())
     throw std::invalid_argument(
         path + " is not a flowtape training checkpoint (no config in its metadata)");
   try {
-    return config_from_json(nlohmann::json::parse(it->second));
-  } catch (const nlohmann::json::exception& e) {
-    throw std::invalid_argument(path +
-                                ": the config in its metadata is not valid JSON: " + e.what());
+    return spec_from_json(it->second);
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(path + ": " + e.what());
   }
 }
+
+// Copies the data and the model or makes the built-in ones; the spec is validated first, so
+// nothing is built for a bad one.
+std::shared_ptr<const flows::Dataset> data_or_builtin(const TrainSpec& spec,
+                                                      std::shared_ptr<const flows::Dataset> data) {
+  validate(spec);
+  require_usable(spec.device);
+  if (data) return data;
+  return flows::make_dataset(spec.dataset);
+}
+
+// {"name": [dims...], ...} in the module's order.
+nlohmann::ordered_json shapes_of(const nn::NamedTensors& tensors) {
+  nlohmann::ordered_json shapes = nlohmann::ordered_json::object();
+  for (const auto& [name, t] : tensors) {
+    nlohmann::json dims = nlohmann::json::array();
+    for (int d = 0; d < t.rank(); ++d) dims.push_back(t.shape()[d]);
+    shapes[name] = dims;
+  }
+  return shapes;
+}
+
 }  // namespace
 
-TrainConfig config_from_checkpoint(const nn::SafetensorsContents& file, const std::string& source) {
-  const TrainConfig c = config_from_metadata(file.metadata, source);
+VelocityModel velocity_mlp(const TrainSpec& spec, std::int64_t dim, Generator& gen) {
+  nn::VelocityMLPOptions mo;
+  mo.activation = spec.activation;
+  mo.time_embedding = spec.time_embedding;
+  auto model = std::make_shared<nn::VelocityMLP>(dim, spec.hidden, spec.depth, gen, mo);
+  nlohmann::ordered_json a;
+  a["model"] = "VelocityMLP";
+  a["input_dim"] = dim;
+  a["hidden"] = spec.hidden;
+  a["depth"] = spec.depth;
+  a["activation"] = name_of(spec.activation);
+  a["time_embedding"] = name_of(spec.time_embedding);
+  a["time_embedding_dim"] = spec.time_embedding == nn::TimeEmbeddingKind::raw ? 1 : mo.time_dim;
+  a["forward"] =
+      "v(x, t) = net([x, emb(t)]): x is [B, input_dim], t is [B, 1]; net is depth hidden Linear "
+      "layers (net.layers.0 .. net.layers.<depth-1>), each followed by the activation, then "
+      "net.layers.<depth>, a Linear to input_dim; Linear(z) = z W^T + b as in torch.nn.Linear; "
+      "gelu is the tanh approximation";
+  switch (spec.time_embedding) {
+    case nn::TimeEmbeddingKind::raw:
+      a["time_embedding_formula"] = "emb(t) = t";
+      break;
+    case nn::TimeEmbeddingKind::sinusoidal:
+      a["time_embedding_formula"] =
+          "emb(t) = [cos(1000 t f), sin(1000 t f)], f_k = exp(-ln(10000) k / h), k = 0 .. h-1, "
+          "h = time_embedding_dim / 2";
+      break;
+    case nn::TimeEmbeddingKind::fourier:
+      a["time_embedding_formula"] =
+          "emb(t) = [cos(2 pi t f), sin(2 pi t f)], f = the buffer time_embedding.freqs";
+      break;
+  }
+  a["parameters"] = shapes_of(model->named_parameters());
+  a["buffers"] = shapes_of(model->named_buffers());
+  return VelocityModel::of(std::move(model), a.dump());
+}
+
+TrainSpec spec_from_checkpoint(const nn::SafetensorsContents& file, const std::string& source) {
+  const TrainSpec c = spec_from_metadata(file.metadata, source);
   // The model that config describes must fit the values the file holds, checked before the
   // model is built: a small file whose config claims hidden = 60000 would otherwise allocate
   // gigabytes before its tensors' shapes are compared. Its hidden layers alone hold
@@ -86,54 +153,58 @@ TrainConfig config_from_checkpoint(const nn::SafetensorsContents& file, const st
   return c;
 }
 
-TrainConfig config_from_checkpoint(const std::string& checkpoint_path) {
-  return config_from_checkpoint(nn::load_safetensors(checkpoint_path), checkpoint_path);
+TrainSpec spec_from_checkpoint(const std::string& checkpoint_path) {
+  return spec_from_checkpoint(nn::load_safetensors(checkpoint_path), checkpoint_path);
 }
 
-Trainer::Trainer(TrainConfig config)
-    : config_((validate(config), std::move(config))),
-      dataset_(flows::make_dataset(config_.dataset)),
-      path_(flows::Path::from_name(config_.path, config_.sigma)),
-      device_(device_from_name(config_.device)),
-      gen_(config_.seed, 0) {
+Trainer::Trainer(TrainSpec spec) : Trainer(std::move(spec), nullptr, VelocityModel{}) {}
+
+Trainer::Trainer(TrainSpec spec, std::shared_ptr<const flows::Dataset> data, VelocityModel model)
+    : spec_(std::move(spec)),
+      dataset_(data_or_builtin(spec_, std::move(data))),
+      path_(make_path(spec_.path, spec_.sigma)),
+      gen_(spec_.seed, 0),
+      model_(std::move(model)) {
+  spec_.dataset = dataset_->name();
   // Separate streams for the training set and the initial weights, so that changing one
   // setting (say train_size) does not change the others' draws.
-  Generator data_gen(config_.seed, 1), init_gen(config_.seed, 2);
+  Generator data_gen(spec_.seed, 1), init_gen(spec_.seed, 2);
   const std::int64_t d = dataset_->dim();
-  if (config_.train_size > 0) {
-    train_x1_ = dataset_->sample(config_.train_size, data_gen);
-    if (config_.coupling == "fixed") train_x0_ = randn({config_.train_size, d}, data_gen);
+  if (spec_.train_size > 0) {
+    train_x1_ = dataset_->sample(spec_.train_size, data_gen);
+    if (spec_.coupling == Coupling::fixed) train_x0_ = randn({spec_.train_size, d}, data_gen);
   }
-  nn::VelocityMLPOptions mo;
-  mo.activation = nn::activation_from_name(config_.activation);
-  mo.time_embedding = nn::time_embedding_from_name(config_.time_embedding);
-  model_ = std::make_shared<nn::VelocityMLP>(d, config_.hidden, config_.depth, init_gen, mo);
-  nn::to_device(*model_, device_);  // before the optimizer, whose state follows the parameters
-  if (config_.weight_decay > 0) {
+  if (!model_.module) model_ = velocity_mlp(spec_, d, init_gen);
+  if (!model_.forward) throw std::invalid_argument("Trainer: the model has no forward function");
+  nn::to_device(*model_.module, spec_.device);  // before the optimizer: its state follows
+  if (spec_.weight_decay > 0) {
     optimizer_ = std::make_unique<nn::AdamW>(
-        model_->parameters(),
-        nn::AdamWOptions{.lr = config_.lr, .weight_decay = config_.weight_decay});
+        model_.module->parameters(),
+        nn::AdamWOptions{.lr = spec_.lr, .weight_decay = spec_.weight_decay});
   } else {
     optimizer_ =
-        std::make_unique<nn::Adam>(model_->parameters(), nn::AdamOptions{.lr = config_.lr});
+        std::make_unique<nn::Adam>(model_.module->parameters(), nn::AdamOptions{.lr = spec_.lr});
   }
-  if (config_.schedule == "constant") {
-    schedule_ = nn::constant_lr(config_.lr);
-  } else if (config_.schedule == "warmup") {
-    schedule_ = nn::linear_warmup(config_.lr, std::max<std::int64_t>(config_.warmup, 1));
-  } else {
-    schedule_ = nn::cosine_decay(config_.lr, schedule_horizon(config_), config_.warmup);
+  switch (spec_.schedule) {
+    case LrSchedule::constant:
+      schedule_ = nn::constant_lr(spec_.lr);
+      break;
+    case LrSchedule::warmup:
+      schedule_ = nn::linear_warmup(spec_.lr, std::max<std::int64_t>(spec_.warmup, 1));
+      break;
+    case LrSchedule::cosine:
+      schedule_ = nn::cosine_decay(spec_.lr, schedule_horizon(spec_), spec_.warmup);
+      break;
   }
 }
 
 double Trainer::lambda_at(std::int64_t step) const {
-  if (config_.loss != "entropic") return 0.0;
-  if (config_.ramp_end == 0) return config_.lambda_max;
-  const auto n = static_cast<double>(schedule_horizon(config_));
-  const auto start = static_cast<std::int64_t>(std::llround(config_.ramp_start * n));
-  const auto end =
-      std::max(start + 1, static_cast<std::int64_t>(std::llround(config_.ramp_end * n)));
-  return flows::LambdaSchedule::linear_ramp(config_.lambda_max, start, end)(step);
+  if (spec_.loss != Loss::entropic) return 0.0;
+  if (spec_.ramp_end == 0) return spec_.lambda_max;
+  const auto n = static_cast<double>(schedule_horizon(spec_));
+  const auto start = static_cast<std::int64_t>(std::llround(spec_.ramp_start * n));
+  const auto end = std::max(start + 1, static_cast<std::int64_t>(std::llround(spec_.ramp_end * n)));
+  return flows::LambdaSchedule::linear_ramp(spec_.lambda_max, start, end)(step);
 }
 
 Tensor Trainer::batch_targets(std::int64_t b) {
@@ -145,41 +216,41 @@ Tensor Trainer::batch_targets(std::int64_t b) {
 }
 
 flows::VelocityField Trainer::field() const {
-  if (device_ == Device::cpu) return model_->as_function();
+  if (spec_.device == Device::cpu) return model_.forward;
   // Host in, host out: evaluation, sampling and likelihoods hand the field host tensors, and
   // get host tensors back; tensors already on the device pass through untouched (to_device of
   // a tensor to its own device is the tensor). Both moves are differentiable ops, so the
   // divergence JVPs of the likelihood run through them.
-  const flows::VelocityField on_device = model_->as_function();
-  const Device dev = device_;
+  const flows::VelocityField on_device = model_.forward;
+  const Device dev = spec_.device;
   return [on_device, dev](const Tensor& x, const Tensor& t) {
     return to_device(on_device(to_device(x, dev), to_device(t, dev)), x.device());
   };
 }
 
 Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, double lambda) {
-  const Tensor z =
-      path_.kind() == flows::PathKind::independent ? randn(x0.shape(), gen_).to(device_) : Tensor();
+  const Tensor z = path_.kind() == flows::PathKind::independent
+                       ? randn(x0.shape(), gen_).to(device())
+                       : Tensor();
   const flows::PathSample ps = path_.sample(x0, x1, t, z);
-  const nn::VelocityMLP& model = *model_;
-  if (config_.loss == "fdm") {
+  if (spec_.loss == Loss::fdm) {
     flows::FdmOptions o;
-    o.w_div = config_.fdm_weight;
-    o.exact_divergence = config_.exact_divergence;
-    o.probes = config_.probes;
-    o.probe = flows::probe_from_name(config_.probe);
+    o.w_div = spec_.fdm_weight;
+    o.exact_divergence = spec_.exact_divergence;
+    o.probes = spec_.probes;
+    o.probe = spec_.probe;
     const flows::FdmLoss l = flows::fdm_loss(field(), ps, t, gen_, o);
     last_cfm_ = l.cfm;
     last_divergence_ = l.cdm;
     return l.total;
   }
-  const Tensor v = model(ps.xt, t);
-  if (config_.loss == "entropic")
+  const Tensor v = model_.forward(ps.xt, t);
+  if (spec_.loss == Loss::entropic)
     return flows::entropic_loss(flows::per_sample_loss(v, ps.ut), lambda);
-  if (config_.loss == "efm") {
+  if (spec_.loss == Loss::efm) {
     const double sigma_min = path_.kind() == flows::PathKind::lipman ? path_.sigma() : 0.0;
     const Tensor extra =
-        config_.efm_extra > 0 ? batch_targets(config_.efm_extra).to(device_) : Tensor();
+        spec_.efm_extra > 0 ? batch_targets(spec_.efm_extra).to(device()) : Tensor();
     return flows::cfm_loss(v, flows::efm_target(ps.xt, t, x1, extra, sigma_min));
   }
   return flows::cfm_loss(v, ps.ut);
@@ -220,7 +291,7 @@ void Trainer::read_step(const Tensor& loss, const std::vector<Tensor>& grads,
     throw TrainingError(m.str(), step);
   }
   if (grads_known_finite) return;
-  const auto named = model_->named_parameters();
+  const auto named = model_.module->named_parameters();
   for (std::size_t i = 0; i < grads.size(); ++i) {
     if (!all_finite(grads[i])) {
       m << "training stopped at step " << step << ": the gradient of " << named[i].first
@@ -232,9 +303,9 @@ void Trainer::read_step(const Tensor& loss, const std::vector<Tensor>& grads,
 
 StepReport Trainer::step() {
   const std::int64_t s = optimizer_->steps();  // updates already taken
-  const std::int64_t b = config_.batch, d = dataset_->dim();
+  const std::int64_t b = spec_.batch, d = dataset_->dim();
   Tensor x0, x1;
-  if (config_.coupling == "fixed") {
+  if (spec_.coupling == Coupling::fixed) {
     std::vector<std::int64_t> idx(static_cast<std::size_t>(b));
     const auto n = static_cast<double>(train_x1_.shape()[0]);
     for (auto& i : idx) i = static_cast<std::int64_t>(gen_.uniform() * n);
@@ -243,64 +314,51 @@ StepReport Trainer::step() {
   } else {
     x1 = batch_targets(b);
     x0 = randn({b, d}, gen_);
-    if (config_.coupling == "ot") x1 = flows::couple(flows::CouplingKind::minibatch_ot, x0, x1).x1;
+    if (spec_.coupling == Coupling::ot)
+      x1 = flows::couple(flows::CouplingKind::minibatch_ot, x0, x1).x1;
   }
   // Drawn on the host from gen_ whatever the device (the same batches as a cpu run), then moved.
-  x0 = x0.to(device_);
-  x1 = x1.to(device_);
-  const Tensor t = rand({b, 1}, gen_).to(device_);
+  x0 = x0.to(device());
+  x1 = x1.to(device());
+  const Tensor t = rand({b, 1}, gen_).to(device());
   const double lambda = lambda_at(s);
   const double lr = schedule_(s);
   optimizer_->set_lr(lr);
   last_cfm_ = last_divergence_ = Tensor();
   auto [loss, grads] =
-      nn::loss_and_grad(model_->parameters(), [&] { return loss_for(x0, x1, t, lambda); });
+      nn::loss_and_grad(model_.module->parameters(), [&] { return loss_for(x0, x1, t, lambda); });
   StepReport report{s + 1, 0.0, lambda, lr};
   read_step(loss, grads, report);
-  if (config_.grad_clip > 0) nn::clip_grad_norm(grads, config_.grad_clip);
+  if (spec_.grad_clip > 0) nn::clip_grad_norm(grads, spec_.grad_clip);
   optimizer_->step(grads);
   return report;
 }
 
-void Trainer::train(const std::function<void(const StepReport&)>& on_step,
-                    const std::string& checkpoint_path) {
-  while (steps_done() < config_.steps) {
+TrainOutcome Trainer::train(const TrainCallbacks& callbacks) {
+  const auto checkpoint = [&] {
+    if (callbacks.checkpoint) callbacks.checkpoint(*this);
+  };
+  while (steps_done() < spec_.steps) {
     const StepReport r = step();
-    if (on_step) on_step(r);
-    if (!checkpoint_path.empty() && config_.checkpoint_every > 0 &&
-        r.step % config_.checkpoint_every == 0 && r.step < config_.steps) {
-      save(checkpoint_path);
+    if (callbacks.on_step) callbacks.on_step(r);
+    const bool last = r.step >= spec_.steps;
+    if (!last && spec_.checkpoint_every > 0 && r.step % spec_.checkpoint_every == 0) checkpoint();
+    if (callbacks.evaluate && callbacks.evaluate_every > 0 &&
+        r.step % callbacks.evaluate_every == 0)
+      callbacks.evaluate(*this);
+    if (!last && callbacks.stop && callbacks.stop()) {
+      checkpoint();
+      return TrainOutcome::stopped;
     }
   }
-  if (!checkpoint_path.empty()) save(checkpoint_path);
-}
-
-nlohmann::json Trainer::architecture() const {
-  nlohmann::json a;
-  a["model"] = "VelocityMLP";
-  a["input_dim"] = dataset_->dim();
-  a["hidden"] = config_.hidden;
-  a["depth"] = config_.depth;
-  a["activation"] = config_.activation;
-  a["time_embedding"] = config_.time_embedding;
-  a["forward"] =
-      "v(x, t) = net([x, emb(t)]): emb is t itself (raw) or the named embedding; net is depth "
-      "hidden Linear layers, each followed by the activation, then a Linear to input_dim; "
-      "Linear(x) = x W^T + b as in torch.nn.Linear";
-  nlohmann::json shapes = nlohmann::json::object();
-  for (const auto& [name, p] : model_->named_parameters()) {
-    nlohmann::json dims = nlohmann::json::array();
-    for (int d = 0; d < p.rank(); ++d) dims.push_back(p.shape()[d]);
-    shapes[name] = dims;
-  }
-  a["parameters"] = shapes;
-  return a;
+  checkpoint();
+  return TrainOutcome::finished;
 }
 
 void Trainer::save(const std::string& path) const {
   // "The last good checkpoint" must be good: weights that an update made non-finite are not
   // written, and the file keeps the previous checkpoint.
-  for (const auto& [name, p] : model_->named_parameters())
+  for (const auto& [name, p] : model_.module->named_parameters())
     for (double v : p.to_vector())
       if (!std::isfinite(v)) {
         std::ostringstream m;
@@ -309,13 +367,13 @@ void Trainer::save(const std::string& path) const {
         throw TrainingError(m.str(), steps_done());
       }
   nn::Metadata meta;
-  meta["config"] = to_json(config_).dump();
-  meta["architecture"] = architecture().dump();
+  meta["config"] = to_json(spec_);
+  if (!model_.architecture.empty()) meta["architecture"] = model_.architecture;
   std::ostringstream g;
   g << gen_.key() << ' ' << gen_.counter() << ' ' << gen_.stream();
   meta["generator"] = g.str();
   meta["trainer_step"] = std::to_string(steps_done());
-  nn::save_checkpoint(path, *model_, optimizer_.get(), meta);
+  nn::save_checkpoint(path, *model_.module, optimizer_.get(), meta);
 }
 
 void Trainer::resume(const std::string& checkpoint_path) {
@@ -330,12 +388,12 @@ void Trainer::resume(const nn::SafetensorsContents& file, const std::string& che
                                 " is not a flowtape training checkpoint (no config or generator "
                                 "state in its metadata)");
   }
-  const TrainConfig saved = config_from_metadata(meta, checkpoint_path);
-  if (training_identity(saved) != training_identity(config_)) {
+  const TrainSpec saved = spec_from_metadata(meta, checkpoint_path);
+  if (training_identity(saved) != training_identity(spec_)) {
     throw std::invalid_argument("resume: " + checkpoint_path +
                                 " was written by a different training configuration:\n  file: " +
                                 training_identity(saved).dump() +
-                                "\n  this run: " + training_identity(config_).dump());
+                                "\n  this run: " + training_identity(spec_).dump());
   }
   std::uint64_t key = 0, counter = 0, stream = 0;
   std::istringstream g(meta.at("generator"));
@@ -343,8 +401,8 @@ void Trainer::resume(const nn::SafetensorsContents& file, const std::string& che
     throw std::invalid_argument("resume: bad generator state '" + meta.at("generator") + "' in " +
                                 checkpoint_path);
   }
-  nn::load_checkpoint(file, checkpoint_path, *model_, optimizer_.get());
+  nn::load_checkpoint(file, checkpoint_path, *model_.module, optimizer_.get());
   gen_ = Generator::from_state(key, counter, stream);
 }
 
-}  // namespace flowtape::app
+}  // namespace flowtape::train

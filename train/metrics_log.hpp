@@ -10,9 +10,9 @@
 #include <cstdio>
 #include <string>
 
-#include "examples/app/trainer.hpp"
+#include "flowtape/train/trainer.hpp"
 
-namespace flowtape::app {
+namespace flowtape::train {
 
 class MetricsLog {
  public:
@@ -34,4 +34,4 @@ class MetricsLog {
   std::chrono::steady_clock::time_point start_, last_flush_;
 };
 
-}  // namespace flowtape::app
+}  // namespace flowtape::train

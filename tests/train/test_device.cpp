@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// --device (TrainConfig::device): a run that asks for a device it cannot have is refused before
+// --device (TrainSpec::device): a run that asks for a device it cannot have is refused before
 // anything happens, with the reason; on a machine with a GPU, a cuda run trains on the same
 // batches as the cpu run of the same config and ends where it does (the numbers differ only by
 // summation order), its checkpoints resume on either device, and its field() takes and returns
@@ -8,12 +8,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include "flowtape/flows/sample.hpp"
-#include "support.hpp"
 #include "support/gpu.hpp"
+#include "train/support.hpp"
 
 using namespace flowtape;
-using namespace flowtape::app;
-using namespace flowtape::app::test;
+using namespace flowtape::train;
+using namespace flowtape::train::test;
 
 namespace {
 
@@ -39,8 +39,8 @@ double weight_gap(nn::Module& a, nn::Module& b) {
 BOOST_AUTO_TEST_SUITE(device)
 
 BOOST_AUTO_TEST_CASE(an_unknown_device_is_refused) {
-  TrainConfig c = small_config("cfm");
-  c.device = "tpu";
+  TrainSpec c = small_config("cfm");
+  c.device = static_cast<Device>(7);  // a value no choice names
   BOOST_CHECK_EXCEPTION(Trainer{c}, std::invalid_argument, message_has("device"));
 }
 
@@ -49,8 +49,8 @@ BOOST_AUTO_TEST_CASE(cuda_without_a_gpu_is_refused_with_the_reason) {
     BOOST_TEST_MESSAGE("this machine has a GPU: the refusal is not reachable here");
     return;
   }
-  TrainConfig c = small_config("cfm");
-  c.device = "cuda";
+  TrainSpec c = small_config("cfm");
+  c.device = Device::cuda;
   BOOST_CHECK_EXCEPTION(Trainer{c}, std::invalid_argument,
                         message_has(cuda_built() ? "no CUDA device found" : "no CUDA backend"));
 }
@@ -59,17 +59,17 @@ BOOST_AUTO_TEST_CASE(a_cuda_run_matches_the_cpu_run, *flowtape::test::needs_gpu(
   Scratch scratch;
   for (const char* loss : {"cfm", "entropic", "fdm"}) {
     BOOST_TEST_CONTEXT(loss) {
-      TrainConfig c = small_config(loss);
+      TrainSpec c = small_config(loss);
       c.steps = 40;
       Trainer cpu(c);
-      c.device = "cuda";
+      c.device = Device::cuda;
       Trainer gpu(c);
-      BOOST_TEST(gpu.model().parameters()[0].device() == Device::cuda);
+      BOOST_TEST(gpu.module().parameters()[0].device() == Device::cuda);
       double last_cpu = 0, last_gpu = 0;
-      cpu.train([&](const StepReport& r) { last_cpu = r.loss; });
-      gpu.train([&](const StepReport& r) { last_gpu = r.loss; });
+      cpu.train({.on_step = [&](const StepReport& r) { last_cpu = r.loss; }});
+      gpu.train({.on_step = [&](const StepReport& r) { last_gpu = r.loss; }});
       BOOST_TEST(std::abs(last_gpu - last_cpu) <= 1e-3 * std::abs(last_cpu));
-      BOOST_TEST(weight_gap(gpu.model(), cpu.model()) <= 1e-3);
+      BOOST_TEST(weight_gap(gpu.module(), cpu.module()) <= 1e-3);
 
       // A cuda checkpoint resumes on the device with the same bits, and on the cpu.
       const std::string ckpt = scratch / (std::string(loss) + ".safetensors");
@@ -77,11 +77,11 @@ BOOST_AUTO_TEST_CASE(a_cuda_run_matches_the_cpu_run, *flowtape::test::needs_gpu(
       Trainer again(c);
       again.resume(ckpt);
       BOOST_TEST(again.steps_done() == 40);
-      BOOST_TEST(weight_gap(again.model(), gpu.model()) == 0.0);
-      c.device = "cpu";
+      BOOST_TEST(weight_gap(again.module(), gpu.module()) == 0.0);
+      c.device = Device::cpu;
       Trainer on_cpu(c);
       on_cpu.resume(ckpt);
-      BOOST_TEST(weight_gap(on_cpu.model(), gpu.model()) == 0.0);
+      BOOST_TEST(weight_gap(on_cpu.module(), gpu.module()) == 0.0);
 
       // field(): host tensors in and out, the cpu model's answer.
       Generator gen(9);

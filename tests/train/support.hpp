@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Shared helpers of the app tests: small, fast training configs, a per-process scratch folder,
+// Shared helpers of the trainer tests: small, fast training configs, a per-process scratch folder,
 // and bitwise comparison of models.
 #pragma once
 
@@ -11,22 +11,22 @@
 #include <sstream>
 #include <string>
 
-#include "examples/app/trainer.hpp"
+#include "flowtape/train/trainer.hpp"
 
-namespace flowtape::app::test {
+namespace flowtape::train::test {
 
 // A few seconds of training at most: a tiny MLP on the 2-D rings, constant learning rate (so
 // a run's schedule does not depend on its length).
-inline TrainConfig small_config(const std::string& loss, std::uint64_t seed = 3) {
-  TrainConfig c;
+inline TrainSpec small_config(const std::string& loss, std::uint64_t seed = 3) {
+  TrainSpec c;
   c.dataset = "rings";
-  c.loss = loss;
+  c.loss = choice_from_name<Loss>(loss, "loss");
   c.hidden = 16;
   c.depth = 2;
   c.batch = 32;
   c.steps = 6;
   c.lr = 1e-3;
-  c.schedule = "constant";
+  c.schedule = LrSchedule::constant;
   c.seed = seed;
   if (loss == "efm") {
     c.train_size = 64;
@@ -66,4 +66,4 @@ inline bool same_weights(const nn::Module& a, const nn::Module& b) {
   return true;
 }
 
-}  // namespace flowtape::app::test
+}  // namespace flowtape::train::test

@@ -14,7 +14,7 @@
 // good checkpoint is kept), 130 / 143 interrupted by SIGINT / SIGTERM (a checkpoint of the
 // last finished step is saved first).
 #include <algorithm>
-#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -22,29 +22,33 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <sstream>
 #include <vector>
 
-#include "examples/app/cli.hpp"
-#include "examples/app/config.hpp"
-#include "examples/app/evaluate.hpp"
-#include "examples/app/metrics_log.hpp"
-#include "examples/app/progress.hpp"
-#include "examples/app/run_folder.hpp"
-#include "examples/app/trainer.hpp"
+#include "app/cli.hpp"
+#include "app/evaluate.hpp"
+#include "app/progress.hpp"
 #include "flowtape/flows/csv.hpp"
 #include "flowtape/flows/likelihood.hpp"
+#include "flowtape/train/train.hpp"
 
 using namespace flowtape;
 using namespace flowtape::app;
+using train::StepReport;
+using train::Trainer;
+using train::TrainingError;
+using train::TrainSpec;
 
 namespace {
 
-TrainConfig read_config_file(const std::string& path) {
+TrainSpec read_config_file(const std::string& path) {
   std::ifstream f(path);
   if (!f) throw std::runtime_error("cannot open the config file " + path);
+  std::ostringstream text;
+  text << f.rdbuf();
   try {
-    return config_from_json(nlohmann::json::parse(f));
-  } catch (const nlohmann::json::exception& e) {
+    return train::spec_from_json(text.str());
+  } catch (const std::invalid_argument& e) {
     throw std::runtime_error(path + ": " + e.what());
   }
 }
@@ -52,14 +56,14 @@ TrainConfig read_config_file(const std::string& path) {
 // A trainer whose model holds the weights of a checkpoint written by `flowtape train`.
 std::unique_ptr<Trainer> load_model(const std::string& path, const Binder* overrides) {
   const nn::SafetensorsContents file = nn::load_safetensors(path);  // read once: pipes work
-  TrainConfig c = config_from_checkpoint(file, path);
+  TrainSpec c = train::spec_from_checkpoint(file, path);
   // A run trained on a GPU still samples and evaluates on a machine without one (its weights
   // are the same): the cpu, said on stderr; an explicit --device cuda is still refused there.
-  if (c.device == "cuda" && cuda_device_count() == 0) {
+  if (c.device == Device::cuda && cuda_device_count() == 0) {
     std::fprintf(stderr,
                  "note: %s was trained with --device cuda; no CUDA device here, using the cpu\n",
                  path.c_str());
-    c.device = "cpu";
+    c.device = Device::cpu;
   }
   if (overrides) overrides->apply(c);  // sampling settings only
   validate(c);                         // a crafted file's sizes are bounded like the command line's
@@ -68,11 +72,11 @@ std::unique_ptr<Trainer> load_model(const std::string& path, const Binder* overr
   return t;
 }
 
-std::string fields(const StepReport& r, const TrainConfig& c) {
+std::string fields(const StepReport& r, const TrainSpec& c) {
   char buf[160];
-  if (c.loss == "entropic") {
+  if (c.loss == train::Loss::entropic) {
     std::snprintf(buf, sizeof buf, "loss %.4f  lambda %.3f  lr %.2e", r.loss, r.lambda, r.lr);
-  } else if (c.loss == "fdm") {
+  } else if (c.loss == train::Loss::fdm) {
     std::snprintf(buf, sizeof buf, "loss %.4f (cfm %.4f, divergence %.4f)  lr %.2e", r.loss, r.cfm,
                   r.divergence, r.lr);
   } else {
@@ -81,44 +85,27 @@ std::string fields(const StepReport& r, const TrainConfig& c) {
   return buf;
 }
 
-// SIGINT / SIGTERM during training: the handler only notes the signal; the step loop then
-// saves a checkpoint and the command exits 128 + the signal's number.
-// (An atomic, not a volatile: the signal may be delivered on a kernel worker thread.) A
-// second signal while the checkpoint is written is not caught: the handler restores the
-// default action, so Ctrl-C twice always stops.
-std::atomic<int> g_stop_signal{0};
-static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs a lock-free flag");
-extern "C" void note_stop_signal(int sig) {
-  g_stop_signal.store(sig, std::memory_order_relaxed);
-  std::signal(sig, SIG_DFL);
-}
-struct Interrupted {
-  int signal;
-};
-
-// checkpoints/step-N.safetensors every checkpoint_every steps, the newest `keep` of them kept
-// (model.safetensors is always the latest).
-void save_numbered_checkpoint(const Trainer& trainer, const RunFolder& folder, std::int64_t keep) {
-  namespace fs = std::filesystem;
-  const fs::path dir = folder.file("checkpoints");
-  fs::create_directories(dir);
-  trainer.save((dir / ("step-" + std::to_string(trainer.steps_done()) + ".safetensors")).string());
-  std::vector<std::pair<std::int64_t, fs::path>> numbered;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("step-", 0) != 0 || entry.path().extension() != ".safetensors") continue;
-    try {
-      numbered.emplace_back(std::stoll(name.substr(5)), entry.path());
-    } catch (const std::exception&) {
-      // not one of ours
-    }
+// One line at the end of training: what this process trained, how fast, where the loss ended
+// (the last step's loss is noisy: the mean of the last tenth of the steps beside it) and where
+// the model is.
+void print_summary(const std::vector<double>& losses, std::int64_t step, std::int64_t total,
+                   double seconds, const std::string& checkpoint) {
+  if (losses.empty()) {
+    std::fprintf(stderr, "summary: no steps trained; the model is %s\n", checkpoint.c_str());
+    return;
   }
-  std::sort(numbered.begin(), numbered.end());
-  for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < numbered.size(); ++i)
-    fs::remove(numbered[i].second);
+  const std::size_t tail = std::max<std::size_t>(1, losses.size() / 10);
+  double sum = 0;
+  for (std::size_t i = losses.size() - tail; i < losses.size(); ++i) sum += losses[i];
+  std::fprintf(stderr,
+               "summary: %zu steps (now at %lld of %lld) in %.1f s, %.0f steps/s; loss %.4g at "
+               "the last step, %.4g over the last %zu; saved %s\n",
+               losses.size(), static_cast<long long>(step), static_cast<long long>(total), seconds,
+               seconds > 0 ? static_cast<double>(losses.size()) / seconds : 0.0, losses.back(),
+               sum / static_cast<double>(tail), tail, checkpoint.c_str());
 }
 
-int run_train(const Binder& b, const TrainConfig& cli, const std::string& config_file,
+int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_file,
               const std::string& out, bool resume, bool overwrite, bool eval, std::int64_t keep) {
   // Without a config file or a run to resume, the command line is the whole configuration:
   // a bad value is a bad command line (exit 2). With one, the merged configuration is checked
@@ -131,79 +118,79 @@ int run_train(const Binder& b, const TrainConfig& cli, const std::string& config
       return 2;
     }
   }
+  using train::RunFolder;
   RunFolder folder(out, resume      ? RunFolder::Existing::resume
                         : overwrite ? RunFolder::Existing::overwrite
                                     : RunFolder::Existing::refuse);
-  const std::string ckpt = folder.file("model.safetensors");
-  TrainConfig c = cli;
+  const std::string ckpt = folder.checkpoint();
+  TrainSpec c = cli;
   nn::SafetensorsContents checkpoint;
   if (resume) {
     if (!std::filesystem::exists(ckpt))
       throw std::runtime_error("--resume: no checkpoint at " + ckpt);
     checkpoint = nn::load_safetensors(ckpt);
-    c = config_from_checkpoint(checkpoint, ckpt);
+    c = train::spec_from_checkpoint(checkpoint, ckpt);
     // More steps continue the run's own schedule (to its original horizon) unless the command
     // line sets --schedule-steps. (Only the cosine decay and the entropic ramp have one.)
-    const bool has_horizon = c.schedule == "cosine" || (c.loss == "entropic" && c.ramp_end > 0);
-    if (c.schedule_steps == 0 && has_horizon) c.schedule_steps = c.steps;
+    if (c.schedule_steps == 0 && train::has_horizon(c)) c.schedule_steps = c.steps;
     b.apply(c);
   } else if (!config_file.empty()) {
     c = read_config_file(config_file);
     b.apply(c);
   }
   validate(c);
-  Trainer trainer(c);  // refuses an unusable device before anything is written
+  Trainer trainer(c);           // refuses an unusable device before anything is written
   folder.clear_previous_run();  // --overwrite: only now that the new run can start
   if (resume) {
     trainer.resume(checkpoint, ckpt);
     std::fprintf(stderr, "resumed %s at step %lld\n", ckpt.c_str(),
                  static_cast<long long>(trainer.steps_done()));
   }
-  write_text_file(folder.file("config.json"), to_json(c).dump(2) + "\n");
+  write_text_file(folder.file("config.json"),
+                  nlohmann::ordered_json::parse(train::to_json(c)).dump(2) + "\n");
   if (trainer.steps_done() >= c.steps)
     std::fprintf(stderr, "nothing to train: the run is at step %lld of %lld (raise --steps)\n",
                  static_cast<long long>(trainer.steps_done()), static_cast<long long>(c.steps));
   Progress progress("train", c.steps, trainer.steps_done());
-  MetricsLog log(folder.file("metrics.csv"), resume ? trainer.steps_done() : 0);
+  train::MetricsLog log(folder.file("metrics.csv"), resume ? trainer.steps_done() : 0);
   StepReport last{};
-  std::signal(SIGINT, note_stop_signal);
-  std::signal(SIGTERM, note_stop_signal);
-  try {
-    trainer.train(
-        [&](const StepReport& r) {
-          progress.update(r.step, fields(last = r, c));
-          log.append(r);
-          if (c.checkpoint_every > 0 && r.step % c.checkpoint_every == 0)
-            save_numbered_checkpoint(trainer, folder, keep);
-          if (const int sig = g_stop_signal.load(std::memory_order_relaxed)) throw Interrupted{sig};
-        },
-        ckpt);
-  } catch (const Interrupted& stop) {
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-    log.flush();
+  std::vector<double> losses;  // this process's steps, for the summary line
+  const auto started = std::chrono::steady_clock::now();
+  train::TrainOutcome outcome;
+  {
+    const train::StopOnSignals stop_on_signals;
     try {
-      trainer.save(ckpt);
-    } catch (const TrainingError& e) {  // the last step's weights are not finite
+      outcome = trainer.train({
+          .on_step =
+              [&](const StepReport& r) {
+                progress.update(r.step, fields(last = r, c));
+                log.append(r);
+                losses.push_back(r.loss);
+              },
+          .checkpoint =
+              [&](const Trainer& t) { folder.save_checkpoint(t, c.checkpoint_every, keep); },
+          .stop = [] { return train::StopOnSignals::received() != 0; },
+      });
+    } catch (const TrainingError& e) {
+      log.flush();
       std::fprintf(stderr, "\nerror: %s\n", e.what());
+      if (std::filesystem::exists(ckpt))
+        std::fprintf(stderr, "the last good checkpoint is %s\n", ckpt.c_str());
       return 3;
     }
-    std::fprintf(stderr, "\ninterrupted (%s) after step %lld; saved %s (continue with --resume)\n",
-                 stop.signal == SIGINT ? "SIGINT" : "SIGTERM",
-                 static_cast<long long>(trainer.steps_done()), ckpt.c_str());
-    return 128 + stop.signal;
-  } catch (const TrainingError& e) {
-    std::fprintf(stderr, "\nerror: %s\n", e.what());
-    if (std::filesystem::exists(ckpt)) {
-      std::fprintf(stderr, "the last good checkpoint is %s\n", ckpt.c_str());
-    }
-    return 3;
   }
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
   log.flush();
+  if (outcome == train::TrainOutcome::stopped) {
+    const int sig = train::StopOnSignals::received();
+    std::fprintf(stderr, "\ninterrupted (%s) after step %lld; saved %s (continue with --resume)\n",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM", static_cast<long long>(trainer.steps_done()),
+                 ckpt.c_str());
+    return 128 + sig;
+  }
   if (last.step > 0) progress.finish(fields(last, c));
-  std::fprintf(stderr, "saved %s\n", ckpt.c_str());
+  print_summary(losses, trainer.steps_done(), c.steps,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                ckpt);
   if (eval) {
     const nlohmann::json m = evaluate_to_folder(trainer.field(), trainer.dataset(), c,
                                                 folder.path(), {{"final_loss", last.loss}});
@@ -231,7 +218,7 @@ int main(int argc, char** argv) {
     if (*cl.sample_cmd) {
       auto t = load_model(cl.model, &cl.sb);
       Generator gen(cl.sample_seed);
-      const auto s = generate(t->field(), cl.n, t->dataset().dim(), t->config(), gen);
+      const auto s = generate(t->field(), cl.n, t->dataset().dim(), t->spec(), gen);
       write_csv(cl.csv_out, s.x);
       std::fprintf(stderr, "wrote %lld samples to %s (%ld function evaluations)\n",
                    static_cast<long long>(cl.n), cl.csv_out.c_str(), s.stats.nfe);
@@ -257,8 +244,8 @@ int main(int argc, char** argv) {
                                  "-D");
       }
       flows::LikelihoodOptions o;
-      o.solver.rtol = t->config().rtol;
-      o.solver.atol = t->config().atol;
+      o.solver.rtol = t->spec().rtol;
+      o.solver.atol = t->spec().atol;
       const double nats = flows::mean_nll(flows::log_likelihood(t->field(), x, o));
       // JSON has no inf or nan: a non-finite NLL (a point where the model's density underflows
       // to 0) is null, with the reason beside it and on stderr.
@@ -278,8 +265,7 @@ int main(int argc, char** argv) {
     }
     if (*cl.eval_cmd) {
       auto t = load_model(cl.model, &cl.eb);
-      const nlohmann::json m =
-          evaluate_to_folder(t->field(), t->dataset(), t->config(), cl.eval_out);
+      const nlohmann::json m = evaluate_to_folder(t->field(), t->dataset(), t->spec(), cl.eval_out);
       std::printf("%s\n", m["metrics"].dump(2).c_str());
       return 0;
     }

@@ -8,38 +8,56 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
-#include "examples/app/config.hpp"
+#include "flowtape/train/spec.hpp"
 
 namespace flowtape::app {
 
-// Binds an option to a TrainConfig field and remembers how to copy it onto another config
-// when it was given on the command line (so a --config file or a resumed run's config is the
-// base and the command line overrides it).
+// The name -> value map of a choice (train::Choices), for CLI11's CheckedTransformer.
+template <class E>
+std::map<std::string, E> choice_map() {
+  std::map<std::string, E> m;
+  for (const auto& [value, name] : train::Choices<E>::all) m.emplace(name, value);
+  return m;
+}
+
+// Binds an option to a train::TrainSpec field and remembers how to copy it onto another spec
+// when it was given on the command line (so a --config file or a resumed run's spec is the
+// base and the command line overrides it). A choice (an enum field) takes its names.
 struct Binder {
   CLI::App* app;
-  TrainConfig* cli;
-  std::vector<std::function<void(TrainConfig&)>> overrides;
+  train::TrainSpec* cli;
+  std::vector<std::function<void(train::TrainSpec&)>> overrides;
 
   template <class T>
-  CLI::Option* option(const std::string& name, T TrainConfig::*field, const std::string& help) {
-    CLI::Option* o = app->add_option(name, cli->*field, help)->capture_default_str();
-    overrides.push_back([o, field, c = cli](TrainConfig& dst) {
+  CLI::Option* option(const std::string& name, T train::TrainSpec::*field,
+                      const std::string& help) {
+    CLI::Option* o = app->add_option(name, cli->*field, help);
+    if constexpr (std::is_enum_v<T>) {
+      o->transform(CLI::CheckedTransformer(choice_map<T>()))
+          ->default_str(train::name_of(cli->*field));
+    } else {
+      o->capture_default_str();
+    }
+    overrides.push_back([o, field, c = cli](train::TrainSpec& dst) {
       if (o->count() > 0) dst.*field = c->*field;
     });
     return o;
   }
-  CLI::Option* flag(const std::string& name, bool TrainConfig::*field, const std::string& help) {
+  CLI::Option* flag(const std::string& name, bool train::TrainSpec::*field,
+                    const std::string& help) {
     CLI::Option* o = app->add_flag(name, cli->*field, help);
-    overrides.push_back([o, field, c = cli](TrainConfig& dst) {
+    overrides.push_back([o, field, c = cli](train::TrainSpec& dst) {
       if (o->count() > 0) dst.*field = c->*field;
     });
     return o;
   }
-  void apply(TrainConfig& dst) const {
+  void apply(train::TrainSpec& dst) const {
     for (const auto& f : overrides) f(dst);
   }
 };
@@ -54,7 +72,7 @@ struct CommandLine {
   CLI::App app{"flowtape: flow-matching training with no ML framework"};
 
   // train
-  TrainConfig train_cli;
+  train::TrainSpec train_cli;
   CLI::App* train = nullptr;
   Binder tb{nullptr, &train_cli, {}};
   std::string config_file, out = "runs/latest";
@@ -66,7 +84,7 @@ struct CommandLine {
   bool drop_nonfinite = false;
   std::int64_t n = 1000;
   std::uint64_t sample_seed = 0;
-  TrainConfig sample_cli, nll_cli, eval_cli;
+  train::TrainSpec sample_cli, nll_cli, eval_cli;
   CLI::App* sample_cmd = nullptr;
   CLI::App* nll_cmd = nullptr;
   CLI::App* eval_cmd = nullptr;

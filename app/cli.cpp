@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The `flowtape` command line's grammar; see cli.hpp.
-#include "examples/app/cli.hpp"
+#include "app/cli.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -9,13 +9,10 @@
 #include <utility>
 
 #include "flowtape/config.hpp"
+#include "flowtape/flows/datasets.hpp"
 
 namespace flowtape::app {
 namespace {
-
-CLI::IsMember device_names() {
-  return CLI::IsMember(std::vector<std::string>{"cpu", "cuda"});
-}
 
 // A whole number >= `least`, with a short message (CLI11's range check quotes the range up to
 // 1.8e308). Also keeps "-1" from wrapping round in an unsigned option.
@@ -42,67 +39,58 @@ CLI::Validator whole_number(
 }
 
 void add_training_options(Binder& b) {
-  const auto set = [](std::vector<std::string> v) { return CLI::IsMember(std::move(v)); };
-  b.option("--dataset", &TrainConfig::dataset, "training data")
-      ->check(
-          set({"rings", "checkerboard", "8gaussians", "moons", "spirals", "gmm1d", "gaussian"}));
-  b.option("--train-size", &TrainConfig::train_size,
+  b.option("--dataset", &train::TrainSpec::dataset, "training data")
+      ->check(CLI::IsMember(flows::dataset_names()));
+  b.option("--train-size", &train::TrainSpec::train_size,
            "fixed training set size (0: fresh data every step)");
-  b.option("--path", &TrainConfig::path, "probability path")
-      ->check(set({"rectified", "lipman", "independent", "vp"}));
-  b.option("--sigma", &TrainConfig::sigma,
+  b.option("--path", &train::TrainSpec::path, "probability path");
+  b.option("--sigma", &train::TrainSpec::sigma,
            "sigma_min of the lipman path, sigma of the independent path");
-  b.option("--coupling", &TrainConfig::coupling, "pairing of noise and data")
-      ->check(set({"independent", "ot", "fixed"}));
-  b.option("--loss", &TrainConfig::loss, "objective")
-      ->check(set({"cfm", "entropic", "fdm", "efm"}));
-  b.option("--lambda-max", &TrainConfig::lambda_max, "entropic: lambda after the ramp");
-  b.option("--ramp-start", &TrainConfig::ramp_start,
+  b.option("--coupling", &train::TrainSpec::coupling, "pairing of noise and data");
+  b.option("--loss", &train::TrainSpec::loss, "objective");
+  b.option("--lambda-max", &train::TrainSpec::lambda_max, "entropic: lambda after the ramp");
+  b.option("--ramp-start", &train::TrainSpec::ramp_start,
            "entropic: ramp start, a fraction of the steps");
-  b.option("--ramp-end", &TrainConfig::ramp_end,
+  b.option("--ramp-end", &train::TrainSpec::ramp_end,
            "entropic: ramp end, a fraction of the steps (0: constant lambda)");
-  b.option("--fdm-weight", &TrainConfig::fdm_weight, "fdm: weight of the divergence term");
-  b.option("--probes", &TrainConfig::probes, "fdm: Hutchinson probes per sample");
-  b.option("--probe", &TrainConfig::probe, "fdm: probe distribution")
-      ->check(set({"gaussian", "rademacher"}));
-  b.flag("--exact-divergence", &TrainConfig::exact_divergence,
+  b.option("--fdm-weight", &train::TrainSpec::fdm_weight, "fdm: weight of the divergence term");
+  b.option("--probes", &train::TrainSpec::probes, "fdm: Hutchinson probes per sample");
+  b.option("--probe", &train::TrainSpec::probe, "fdm: probe distribution");
+  b.flag("--exact-divergence", &train::TrainSpec::exact_divergence,
          "fdm: exact trace (d JVPs) instead of Hutchinson");
-  b.option("--efm-extra", &TrainConfig::efm_extra, "efm: extra reference points per batch");
-  b.option("--hidden", &TrainConfig::hidden, "hidden width of the velocity MLP");
-  b.option("--depth", &TrainConfig::depth, "hidden layers of the velocity MLP");
-  b.option("--activation", &TrainConfig::activation, "activation")
-      ->check(set({"relu", "silu", "tanh", "gelu", "softplus"}));
-  b.option("--time-embedding", &TrainConfig::time_embedding, "time embedding")
-      ->check(set({"raw", "sinusoidal", "fourier"}));
-  b.option("--steps", &TrainConfig::steps, "training steps");
-  b.option("--batch", &TrainConfig::batch, "batch size");
-  b.option("--lr", &TrainConfig::lr, "peak learning rate (Adam)");
-  b.option("--schedule", &TrainConfig::schedule, "learning-rate schedule")
-      ->check(set({"constant", "warmup", "cosine"}));
-  b.option("--warmup", &TrainConfig::warmup, "warm-up steps");
-  b.option("--schedule-steps", &TrainConfig::schedule_steps,
+  b.option("--efm-extra", &train::TrainSpec::efm_extra, "efm: extra reference points per batch");
+  b.option("--hidden", &train::TrainSpec::hidden, "hidden width of the velocity MLP");
+  b.option("--depth", &train::TrainSpec::depth, "hidden layers of the velocity MLP");
+  b.option("--activation", &train::TrainSpec::activation, "activation");
+  b.option("--time-embedding", &train::TrainSpec::time_embedding, "time embedding");
+  b.option("--steps", &train::TrainSpec::steps, "training steps");
+  b.option("--batch", &train::TrainSpec::batch, "batch size");
+  b.option("--lr", &train::TrainSpec::lr, "peak learning rate (Adam)");
+  b.option("--schedule", &train::TrainSpec::schedule, "learning-rate schedule");
+  b.option("--warmup", &train::TrainSpec::warmup, "warm-up steps");
+  b.option("--schedule-steps", &train::TrainSpec::schedule_steps,
            "horizon of the cosine decay and the entropic ramp (0: --steps; a resumed run keeps "
            "its own)");
-  b.option("--weight-decay", &TrainConfig::weight_decay, "AdamW decoupled weight decay (0: Adam)");
-  b.option("--grad-clip", &TrainConfig::grad_clip, "clip gradients to this global norm (0: off)");
-  b.option("--seed", &TrainConfig::seed, "random seed: same seed, same run")
+  b.option("--weight-decay", &train::TrainSpec::weight_decay,
+           "AdamW decoupled weight decay (0: Adam)");
+  b.option("--grad-clip", &train::TrainSpec::grad_clip,
+           "clip gradients to this global norm (0: off)");
+  b.option("--seed", &train::TrainSpec::seed, "random seed: same seed, same run")
       ->check(whole_number(0));
-  b.option("--checkpoint-every", &TrainConfig::checkpoint_every,
+  b.option("--checkpoint-every", &train::TrainSpec::checkpoint_every,
            "also checkpoint every k steps (0: only at the end)");
 }
 
 void add_sampling_options(Binder& b) {
-  b.option("--solver", &TrainConfig::solver,
-           "ODE solver for sampling (euler, midpoint, heun, rk4, bosh3, dopri5, tsit5, dopri8)");
-  b.option("--rtol", &TrainConfig::rtol, "relative tolerance of adaptive solvers");
-  b.option("--atol", &TrainConfig::atol, "absolute tolerance of adaptive solvers");
-  b.option("--euler-steps", &TrainConfig::euler_steps, "steps of fixed-step solvers");
-  b.option("--device", &TrainConfig::device, "where to train and sample: cpu or cuda")
-      ->check(device_names());
-  b.option("--eval-samples", &TrainConfig::eval_samples, "samples generated for evaluation");
-  b.flag("--nll,!--no-nll", &TrainConfig::nll,
+  b.option("--solver", &train::TrainSpec::solver, "ODE solver for sampling");
+  b.option("--rtol", &train::TrainSpec::rtol, "relative tolerance of adaptive solvers");
+  b.option("--atol", &train::TrainSpec::atol, "absolute tolerance of adaptive solvers");
+  b.option("--euler-steps", &train::TrainSpec::euler_steps, "steps of fixed-step solvers");
+  b.option("--device", &train::TrainSpec::device, "where to train and sample: cpu or cuda");
+  b.option("--eval-samples", &train::TrainSpec::eval_samples, "samples generated for evaluation");
+  b.flag("--nll,!--no-nll", &train::TrainSpec::nll,
          "estimate the NLL of held-out data during evaluation");
-  b.option("--nll-samples", &TrainConfig::nll_samples, "held-out points for the NLL");
+  b.option("--nll-samples", &train::TrainSpec::nll_samples, "held-out points for the NLL");
 }
 
 }  // namespace
@@ -169,12 +157,12 @@ CommandLine::CommandLine() {
   sample_cmd->add_option("--seed", sample_seed, "seed of the source noise")
       ->capture_default_str()
       ->check(whole_number(0));
-  sb.option("--solver", &TrainConfig::solver, "ODE solver");
-  sb.option("--rtol", &TrainConfig::rtol, "relative tolerance");
-  sb.option("--atol", &TrainConfig::atol, "absolute tolerance");
-  sb.option("--euler-steps", &TrainConfig::euler_steps, "steps of fixed-step solvers");
-  sb.option("--device", &TrainConfig::device, "where to sample: cpu or cuda (default: the run's)")
-      ->check(device_names());
+  sb.option("--solver", &train::TrainSpec::solver, "ODE solver");
+  sb.option("--rtol", &train::TrainSpec::rtol, "relative tolerance");
+  sb.option("--atol", &train::TrainSpec::atol, "absolute tolerance");
+  sb.option("--euler-steps", &train::TrainSpec::euler_steps, "steps of fixed-step solvers");
+  sb.option("--device", &train::TrainSpec::device,
+            "where to sample: cpu or cuda (default: the run's)");
 
   nll_cmd = app.add_subcommand("nll", "negative log-likelihood of data under a trained model");
   nb.app = nll_cmd;
@@ -193,11 +181,10 @@ CommandLine::CommandLine() {
   nll_cmd->add_option("--seed", sample_seed, "seed of the fresh points")
       ->capture_default_str()
       ->check(whole_number(0));
-  nb.option("--rtol", &TrainConfig::rtol, "relative tolerance");
-  nb.option("--atol", &TrainConfig::atol, "absolute tolerance");
-  nb.option("--device", &TrainConfig::device,
-            "where to integrate: cpu or cuda (default: the run's)")
-      ->check(device_names());
+  nb.option("--rtol", &train::TrainSpec::rtol, "relative tolerance");
+  nb.option("--atol", &train::TrainSpec::atol, "absolute tolerance");
+  nb.option("--device", &train::TrainSpec::device,
+            "where to integrate: cpu or cuda (default: the run's)");
 
   eval_cmd = app.add_subcommand("eval", "samples, metrics and plots of a trained model");
   eb.app = eval_cmd;

@@ -4,12 +4,14 @@
 // a resumed run ends bit-identical to one that was never interrupted.
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
-#include "support.hpp"
+#include "flowtape/flows/sample.hpp"
+#include "train/support.hpp"
 
 using namespace flowtape;
-using namespace flowtape::app;
-using namespace flowtape::app::test;
+using namespace flowtape::train;
+using namespace flowtape::train::test;
 
 BOOST_AUTO_TEST_SUITE(trainer)
 
@@ -18,7 +20,7 @@ BOOST_AUTO_TEST_SUITE(trainer)
 BOOST_AUTO_TEST_CASE(non_finite_loss_stops_and_keeps_the_last_checkpoint) {
   Scratch scratch;
   const std::string ckpt = scratch / "model.safetensors";
-  TrainConfig c = small_config("cfm");
+  TrainSpec c = small_config("cfm");
   c.lr = 1e30;
   c.steps = 50;
   c.checkpoint_every = 1;
@@ -26,7 +28,7 @@ BOOST_AUTO_TEST_CASE(non_finite_loss_stops_and_keeps_the_last_checkpoint) {
   std::int64_t stopped_at = 0;
   std::string message;
   try {
-    trainer.train({}, ckpt);
+    trainer.train({.checkpoint = [&](const Trainer& t) { t.save(ckpt); }});
   } catch (const TrainingError& e) {
     stopped_at = e.step();
     message = e.what();
@@ -41,7 +43,7 @@ BOOST_AUTO_TEST_CASE(non_finite_loss_stops_and_keeps_the_last_checkpoint) {
   BOOST_TEST(trainer.steps_done() == stopped_at - 1);
   // ... and the file holds exactly the checkpoint of the last good step: the same bytes as an
   // independent run stopped there.
-  TrainConfig good = c;
+  TrainSpec good = c;
   Trainer reference(good);
   for (std::int64_t s = 1; s < stopped_at; ++s) reference.step();
   reference.save(scratch / "reference.safetensors");
@@ -52,7 +54,7 @@ BOOST_AUTO_TEST_CASE(non_finite_loss_stops_and_keeps_the_last_checkpoint) {
 BOOST_AUTO_TEST_CASE(step_reports_the_gradient_or_loss_of_a_poisoned_model) {
   // A NaN weight makes the very first loss non-finite: the error names step 1.
   Trainer trainer(small_config("cfm"));
-  Tensor w = trainer.model().parameters().front();
+  Tensor w = trainer.module().parameters().front();
   w.mutable_data<float>()[0] = std::numeric_limits<float>::quiet_NaN();
   BOOST_CHECK_EXCEPTION(trainer.step(), TrainingError, [](const TrainingError& e) {
     BOOST_TEST_MESSAGE("message: " << e.what());
@@ -66,26 +68,28 @@ BOOST_AUTO_TEST_CASE(step_reports_the_gradient_or_loss_of_a_poisoned_model) {
 // N/2 checkpoint and trains to N: the weights must have the same bits.
 void check_resume(const std::string& loss) {
   Scratch scratch;
-  TrainConfig c = small_config(loss);
+  TrainSpec c = small_config(loss);
   c.steps = 6;
   c.checkpoint_every = 3;
   const std::string ckpt = scratch / "model.safetensors", half = scratch / "half.safetensors";
   Trainer full(c);
-  full.train(
-      [&](const StepReport& r) {
-        // At step 4 the file still holds the step-3 checkpoint (it is rewritten at the end).
-        if (r.step == 4) std::filesystem::copy_file(ckpt, half);
-      },
-      ckpt);
+  full.train({
+      .on_step =
+          [&](const StepReport& r) {
+            // At step 4 the file still holds the step-3 checkpoint (rewritten at the end).
+            if (r.step == 4) std::filesystem::copy_file(ckpt, half);
+          },
+      .checkpoint = [&](const Trainer& t) { t.save(ckpt); },
+  });
   BOOST_REQUIRE(std::filesystem::exists(half));
 
   Trainer resumed(c);
   resumed.resume(half);
   BOOST_TEST(resumed.steps_done() == 3);
-  BOOST_TEST(!same_weights(resumed.model(), full.model()));  // the test can fail
+  BOOST_TEST(!same_weights(resumed.module(), full.module()));  // the test can fail
   resumed.train();
   BOOST_TEST(resumed.steps_done() == 6);
-  BOOST_TEST(same_weights(resumed.model(), full.model()), loss << ": resumed run differs");
+  BOOST_TEST(same_weights(resumed.module(), full.module()), loss << ": resumed run differs");
 }
 
 BOOST_AUTO_TEST_CASE(resume_is_bit_identical_cfm) {
@@ -106,7 +110,7 @@ BOOST_AUTO_TEST_CASE(resume_refuses_a_different_configuration) {
   Trainer a(small_config("cfm"));
   a.step();
   a.save(scratch / "a.safetensors");
-  TrainConfig other = small_config("cfm");
+  TrainSpec other = small_config("cfm");
   other.hidden = 8;
   Trainer b(other);
   BOOST_CHECK_EXCEPTION(b.resume(scratch / "a.safetensors"), std::invalid_argument,
@@ -123,8 +127,8 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_without_a_readable_config_is_refused_by_name) 
   Scratch scratch;
   Trainer a(small_config("cfm"));
   const std::string plain = scratch / "plain.safetensors", broken = scratch / "broken.safetensors";
-  nn::save_checkpoint(plain, a.model());
-  nn::save_checkpoint(broken, a.model(), nullptr,
+  nn::save_checkpoint(plain, a.module());
+  nn::save_checkpoint(broken, a.module(), nullptr,
                       {{"config", "{\"lr\": 1e400}"}, {"generator", "1 2 3"}});
   auto says = [](const std::string& part) {
     return [part](const std::invalid_argument& e) {
@@ -132,19 +136,86 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_without_a_readable_config_is_refused_by_name) 
       return std::string(e.what()).find(part) != std::string::npos;
     };
   };
-  BOOST_CHECK_EXCEPTION(config_from_checkpoint(plain), std::invalid_argument,
+  BOOST_CHECK_EXCEPTION(train::spec_from_checkpoint(plain), std::invalid_argument,
                         says("plain.safetensors is not a flowtape training checkpoint"));
-  BOOST_CHECK_EXCEPTION(config_from_checkpoint(broken), std::invalid_argument,
-                        says("broken.safetensors: the config in its metadata is not valid JSON"));
+  BOOST_CHECK_EXCEPTION(train::spec_from_checkpoint(broken), std::invalid_argument,
+                        says("broken.safetensors: config: not valid JSON"));
   BOOST_CHECK_EXCEPTION(a.resume(broken), std::invalid_argument,
-                        says("broken.safetensors: the config in its metadata is not valid JSON"));
+                        says("broken.safetensors: config: not valid JSON"));
+}
+
+// A model of the user's own (any module with operator()(x, t)) on a dataset of the user's own:
+// the same loop trains it, checkpoints it (with no architecture recorded) and resumes it.
+namespace {
+class ShiftField : public nn::Module {  // v(x, t) = x A + b: enough to learn a mean shift
+ public:
+  explicit ShiftField(Generator& gen)
+      : layer_(register_module("layer", std::make_shared<nn::Linear>(2, 2, gen))) {}
+  Tensor operator()(const Tensor& x, const Tensor& /*t*/) const { return (*layer_)(x); }
+
+ private:
+  std::shared_ptr<nn::Linear> layer_;
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(trains_a_users_model_on_a_users_dataset) {
+  Scratch scratch;
+  TrainSpec c = small_config("cfm");
+  c.steps = 300;
+  c.lr = 0.05;
+  c.batch = 128;
+  auto data = std::make_shared<flows::Gaussian>(std::vector<double>{3.0, -2.0},
+                                                std::vector<double>{1.0, 0.0, 0.0, 1.0});
+  Generator init(5);
+  auto make = [&] { return VelocityModel::of(std::make_shared<ShiftField>(init)); };
+  Trainer trainer(c, data, make());
+  BOOST_TEST(trainer.spec().dataset == "gaussian");
+  BOOST_TEST(trainer.architecture().empty());
+  int evaluations = 0;
+  trainer.train({.evaluate_every = 100, .evaluate = [&](Trainer&) { ++evaluations; }});
+  BOOST_TEST(evaluations == 3);
+  // Independent coupling, rectified path: the optimal affine field moves N(0, I) onto
+  // N(m, I), so samples end near the mean m = (3, -2).
+  Generator gen(6);
+  const Tensor x1 = flows::sample(trainer.field(), randn({2000, 2}, gen)).x;
+  const std::vector<double> m = mean(x1, 0).to_vector();
+  BOOST_TEST(std::abs(m[0] - 3.0) < 0.15);
+  BOOST_TEST(std::abs(m[1] + 2.0) < 0.15);
+
+  trainer.save(scratch / "own.safetensors");
+  BOOST_TEST(!nn::load_safetensors(scratch / "own.safetensors").metadata.count("architecture"));
+  Trainer again(c, data, make());
+  again.resume(scratch / "own.safetensors");
+  BOOST_TEST(same_weights(again.module(), trainer.module()));
+}
+
+// stop() ends training early, after a final checkpoint; the outcome says so.
+BOOST_AUTO_TEST_CASE(stop_ends_training_after_a_checkpoint) {
+  TrainSpec c = small_config("cfm");
+  c.steps = 20;
+  Trainer trainer(c);
+  std::vector<std::int64_t> checkpoints;
+  const TrainOutcome outcome = trainer.train({
+      .checkpoint = [&](const Trainer& t) { checkpoints.push_back(t.steps_done()); },
+      .stop = [&] { return trainer.steps_done() == 7; },
+  });
+  BOOST_TEST((outcome == TrainOutcome::stopped));
+  BOOST_TEST(trainer.steps_done() == 7);
+  BOOST_TEST((checkpoints == std::vector<std::int64_t>{7}));
+  c.checkpoint_every = 4;
+  Trainer every(c);
+  checkpoints.clear();
+  BOOST_TEST((every.train({.checkpoint = [&](const Trainer& t) {
+    checkpoints.push_back(t.steps_done());
+  }}) == TrainOutcome::finished));
+  BOOST_TEST((checkpoints == std::vector<std::int64_t>{4, 8, 12, 16, 20}));
 }
 
 // A checkpoint records the architecture: sizes, activation, time embedding and every
 // parameter's name and shape, each matching a tensor in the file.
 BOOST_AUTO_TEST_CASE(checkpoint_records_the_architecture) {
   Scratch scratch;
-  TrainConfig c = small_config("cfm");
+  TrainSpec c = small_config("cfm");
   c.hidden = 12;
   c.depth = 3;
   Trainer trainer(c);
@@ -155,7 +226,7 @@ BOOST_AUTO_TEST_CASE(checkpoint_records_the_architecture) {
   BOOST_TEST(a.at("hidden").get<std::int64_t>() == 12);
   BOOST_TEST(a.at("depth").get<std::int64_t>() == 3);
   BOOST_TEST(a.at("input_dim").get<std::int64_t>() == trainer.dataset().dim());
-  BOOST_TEST(a.at("parameters").size() == trainer.model().named_parameters().size());
+  BOOST_TEST(a.at("parameters").size() == trainer.module().named_parameters().size());
   for (const auto& [name, dims] : a.at("parameters").items()) {
     bool found = false;
     for (const auto& [tensor_name, t] : file.tensors) {

@@ -1,52 +1,59 @@
 // SPDX-License-Identifier: MIT
-// TrainConfig's JSON form and its validation.
-#include "examples/app/config.hpp"
+// TrainSpec's JSON form and its validation.
+#include "flowtape/train/spec.hpp"
 
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
 
-#include "flowtape/flows/datasets.hpp"
-#include "flowtape/solvers/method.hpp"
-
-namespace flowtape::app {
+namespace flowtape::train {
 
 // Every field once: the JSON key is the member's name.
-#define FLOWTAPE_CONFIG_FIELDS(X)                                                                  \
+#define FLOWTAPE_SPEC_FIELDS(X)                                                                    \
   X(dataset)                                                                                       \
-  X(train_size) X(path) X(sigma) X(coupling) X(loss) X(lambda_max) X(ramp_start) X(ramp_end)       \
-      X(fdm_weight) X(probes) X(probe) X(exact_divergence) X(efm_extra) X(hidden) X(depth)         \
-          X(activation) X(time_embedding) X(steps) X(batch) X(lr) X(schedule) X(warmup)            \
-              X(schedule_steps) X(weight_decay) X(grad_clip) X(seed) X(device) X(checkpoint_every) \
-                  X(solver) X(rtol) X(atol) X(euler_steps) X(eval_samples) X(nll) X(nll_samples)
+  X(train_size)                                                                                    \
+  X(path)                                                                                          \
+  X(sigma) X(coupling) X(loss) X(lambda_max) X(ramp_start) X(ramp_end) X(fdm_weight) X(probes)     \
+      X(probe) X(exact_divergence) X(efm_extra) X(hidden) X(depth) X(activation) X(time_embedding) \
+          X(steps) X(batch) X(lr) X(schedule) X(warmup) X(schedule_steps) X(weight_decay)          \
+              X(grad_clip) X(seed) X(device) X(checkpoint_every) X(solver) X(rtol) X(atol)         \
+                  X(euler_steps) X(eval_samples) X(nll) X(nll_samples)
 
-std::int64_t schedule_horizon(const TrainConfig& c) {
-  return c.schedule_steps > 0 ? c.schedule_steps : c.steps;
+std::int64_t schedule_horizon(const TrainSpec& s) {
+  return s.schedule_steps > 0 ? s.schedule_steps : s.steps;
 }
 
-nlohmann::json to_json(const TrainConfig& c) {
-  nlohmann::json j;
-#define X(f) j[#f] = c.f;
-  FLOWTAPE_CONFIG_FIELDS(X)
-#undef X
-  return j;
+bool has_horizon(const TrainSpec& s) {
+  return s.schedule == LrSchedule::cosine || (s.loss == Loss::entropic && s.ramp_end > 0);
 }
 
 namespace {
 
-// At most 40 characters of a string from the user's file, for error messages: a 50 MB value
-// is quoted, not echoed.
-std::string excerpt(const std::string& s) {
-  constexpr std::size_t kMax = 40;
-  std::string out = s.substr(0, kMax);
-  for (char& ch : out)
-    if (static_cast<unsigned char>(ch) < 32) ch = '?';
-  return s.size() > kMax ? out + "... (" + std::to_string(s.size()) + " bytes)" : out;
+template <class T>
+nlohmann::json json_value(const T& v) {
+  return v;
 }
+template <class E>
+requires std::is_enum_v<E> nlohmann::json json_value(const E& v) {
+  return name_of(v);
+}
+
+}  // namespace
+
+std::string to_json(const TrainSpec& s) {
+  nlohmann::ordered_json j;
+#define X(f) j[#f] = json_value(s.f);
+  FLOWTAPE_SPEC_FIELDS(X)
+#undef X
+  return j.dump();
+}
+
+namespace {
 
 // Strict readers: nlohmann's get_to converts between numbers and booleans silently ("steps":
 // true is 1, "hidden": 2.7 is 2, "seed": -1 wraps, "hidden": 4294967297 is 1). A config value
@@ -71,6 +78,13 @@ void read(const nlohmann::json& v, const char* field, double& out) {
   out = v.get<double>();
 }
 
+template <class E>
+requires std::is_enum_v<E>
+void read(const nlohmann::json& v, const char* field, E& out) {
+  if (!v.is_string()) bad_type(field, v, "a string");
+  out = choice_from_name<E>(v.get<std::string>(), field);
+}
+
 template <class Int>
 requires std::is_integral_v<Int>
 void read(const nlohmann::json& v, const char* field, Int& out) {
@@ -86,21 +100,27 @@ void read(const nlohmann::json& v, const char* field, Int& out) {
 
 }  // namespace
 
-TrainConfig config_from_json(const nlohmann::json& j) {
+TrainSpec spec_from_json(std::string_view text) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("config: not valid JSON: ") + e.what());
+  }
   if (!j.is_object()) throw std::invalid_argument("config: expected a JSON object");
   static const std::set<std::string> known = {
 #define X(f) #f,
-      FLOWTAPE_CONFIG_FIELDS(X)
+      FLOWTAPE_SPEC_FIELDS(X)
 #undef X
   };
   for (const auto& [key, value] : j.items()) {
     if (!known.count(key))
-      throw std::invalid_argument("config: unknown key '" + excerpt(key) + "'");
+      throw std::invalid_argument("config: unknown key " + flows::excerpt(key));
   }
-  TrainConfig c;
+  TrainSpec c;
 #define X(f) \
   if (auto it = j.find(#f); it != j.end()) read(*it, #f, c.f);
-  FLOWTAPE_CONFIG_FIELDS(X)
+  FLOWTAPE_SPEC_FIELDS(X)
 #undef X
   return c;
 }
@@ -114,40 +134,38 @@ void require(bool ok, const char* field, const T& value, const std::string& why)
   throw std::invalid_argument(m.str());
 }
 
-void one_of(const std::string& value, const char* field, std::initializer_list<const char*> ok) {
-  std::string list;
-  for (const char* o : ok) {
-    if (value == o) return;
-    list += (list.empty() ? "" : ", ") + std::string(o);
-  }
-  throw std::invalid_argument("invalid " + std::string(field) + " '" + excerpt(value) +
-                              "': expected one of " + list);
+// An enum field set by a cast to a value with no name.
+template <class E>
+void named(E value, const char* field) {
+  if (std::string_view(name_of(value)) == "?")
+    throw std::invalid_argument("invalid " + std::string(field) + " = " +
+                                std::to_string(static_cast<int>(value)) +
+                                ": not one of its choices");
 }
 }  // namespace
 
-void validate(const TrainConfig& c) {
+void validate(const TrainSpec& c) {
   // (Names are short: the library's messages quote a name whole, so a long one stops here.)
-  for (const auto& [field, name] :
-       {std::pair<const char*, const std::string&>{"dataset", c.dataset}, {"solver", c.solver}})
-    if (name.size() > 64)
-      throw std::invalid_argument("invalid " + std::string(field) + " '" + excerpt(name) +
-                                  "': no such name");
-  flows::make_dataset(c.dataset);  // throws with the list of names
+  if (c.dataset.empty() || c.dataset.size() > 64)
+    throw std::invalid_argument("invalid dataset " + flows::excerpt(c.dataset) +
+                                ": a name of 1 to 64 characters");
   require(c.train_size >= 0 && c.train_size <= (std::int64_t{1} << 26), "train_size", c.train_size,
           "must be in [0, 67108864]");
-  one_of(c.path, "path", {"rectified", "lipman", "independent", "vp"});
+  named(c.path, "path");
   require(std::isfinite(c.sigma) && c.sigma >= 0, "sigma", c.sigma, "must be finite and >= 0");
-  if (c.path == "independent")
+  if (c.path == flows::PathKind::independent)
     require(c.sigma > 0, "sigma", c.sigma, "the independent path needs sigma > 0");
-  if (c.path == "lipman") require(c.sigma < 1, "sigma", c.sigma, "sigma_min must be < 1");
-  one_of(c.coupling, "coupling", {"independent", "ot", "fixed"});
-  if (c.coupling == "fixed") {
+  if (c.path == flows::PathKind::lipman)
+    require(c.sigma < 1, "sigma", c.sigma, "sigma_min must be < 1");
+  named(c.coupling, "coupling");
+  if (c.coupling == Coupling::fixed) {
     require(c.train_size > 0, "train_size", c.train_size,
             "coupling 'fixed' needs a fixed training set (train_size > 0)");
   }
-  one_of(c.loss, "loss", {"cfm", "entropic", "fdm", "efm"});
-  if (c.loss == "efm") {
-    require(c.path == "rectified" || c.path == "lipman", "path", c.path,
+  named(c.loss, "loss");
+  if (c.loss == Loss::efm) {
+    require(c.path == flows::PathKind::rectified || c.path == flows::PathKind::lipman, "path",
+            name_of(c.path),
             "the EFM target is the closed-form velocity of the rectified / lipman path");
     require(c.train_size > 0, "train_size", c.train_size,
             "loss 'efm' needs a finite training set (train_size > 0)");
@@ -162,13 +180,13 @@ void validate(const TrainConfig& c) {
   require(std::isfinite(c.fdm_weight) && c.fdm_weight >= 0, "fdm_weight", c.fdm_weight,
           "must be finite and >= 0");
   require(c.probes >= 1 && c.probes <= 4096, "probes", c.probes, "must be in [1, 4096]");
-  one_of(c.probe, "probe", {"gaussian", "rademacher"});
+  named(c.probe, "probe");
   // Sizes are bounded before anything is allocated, so a typo is refused in words, not by
   // std::bad_alloc or the kernel's OOM killer minutes later.
   require(c.hidden >= 1 && c.hidden <= 65536, "hidden", c.hidden, "must be in [1, 65536]");
   require(c.depth >= 1 && c.depth <= 1024, "depth", c.depth, "must be in [1, 1024]");
-  one_of(c.activation, "activation", {"relu", "silu", "tanh", "gelu", "softplus"});
-  one_of(c.time_embedding, "time_embedding", {"raw", "sinusoidal", "fourier"});
+  named(c.activation, "activation");
+  named(c.time_embedding, "time_embedding");
   require(c.steps >= 1, "steps", c.steps, "must be >= 1");
   require(c.batch >= 1 && c.batch <= (std::int64_t{1} << 24), "batch", c.batch,
           "must be in [1, 16777216]");
@@ -181,14 +199,14 @@ void validate(const TrainConfig& c) {
   require(step_bytes <= 64.0 * (1ull << 30), "batch", c.batch,
           "with hidden and depth needs about " + std::to_string(step_bytes / (1ull << 30)) +
               " GiB per step; lower batch, hidden or depth");
-  if (c.coupling == "ot")
+  if (c.coupling == Coupling::ot)
     require(c.batch <= 4096, "batch", c.batch,
             "minibatch OT is exact and O(B^3): use batch <= 4096");
   require(std::isfinite(c.lr) && c.lr > 0, "lr", c.lr, "must be > 0");
-  one_of(c.schedule, "schedule", {"constant", "warmup", "cosine"});
+  named(c.schedule, "schedule");
   require(c.warmup >= 0, "warmup", c.warmup, "must be >= 0");
   require(c.schedule_steps >= 0, "schedule_steps", c.schedule_steps, "must be >= 0 (0: steps)");
-  if (c.schedule != "constant") {
+  if (c.schedule != LrSchedule::constant) {
     require(c.warmup < schedule_horizon(c), "warmup", c.warmup,
             "must be shorter than the run (steps, or schedule_steps when set)");
   }
@@ -197,8 +215,8 @@ void validate(const TrainConfig& c) {
   require(std::isfinite(c.grad_clip) && c.grad_clip >= 0, "grad_clip", c.grad_clip,
           "must be finite and >= 0 (0 turns clipping off)");
   require(c.checkpoint_every >= 0, "checkpoint_every", c.checkpoint_every, "must be >= 0");
-  one_of(c.device, "device", {"cpu", "cuda"});
-  solvers::method_from_name(c.solver);  // throws with the list of methods
+  named(c.device, "device");
+  named(c.solver, "solver");
   require(std::isfinite(c.rtol) && c.rtol > 0, "rtol", c.rtol, "must be finite and > 0");
   require(std::isfinite(c.atol) && c.atol > 0, "atol", c.atol, "must be finite and > 0");
   require(c.euler_steps >= 1, "euler_steps", c.euler_steps, "must be >= 1");
@@ -208,4 +226,4 @@ void validate(const TrainConfig& c) {
           c.nll_samples, "must be in [1, 16777216]");
 }
 
-}  // namespace flowtape::app
+}  // namespace flowtape::train

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The example programs' job runner; see parallel_runs.hpp.
-#include "examples/app/parallel_runs.hpp"
+#include "app/parallel_runs.hpp"
 
 #include <algorithm>
 #include <atomic>

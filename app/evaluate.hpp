@@ -8,19 +8,19 @@
 #include <string>
 #include <vector>
 
-#include "examples/app/config.hpp"
 #include "flowtape/flows/datasets.hpp"
 #include "flowtape/flows/sample.hpp"
 #include "flowtape/flows/velocity.hpp"
+#include "flowtape/train/spec.hpp"
 
 namespace flowtape::app {
 
-solvers::IntegrateOptions solver_options(const TrainConfig& c);
+solvers::IntegrateOptions solver_options(const train::TrainSpec& c);
 
 // n samples from N(0, I) pushed to t = 1 (no tape recording). With trajectory_points > 1 the
 // result also holds the trajectory.
 flows::SampleResult generate(const flows::VelocityField& v, std::int64_t n, std::int64_t dim,
-                             const TrainConfig& c, Generator& gen, int trajectory_points = 0);
+                             const train::TrainSpec& c, Generator& gen, int trajectory_points = 0);
 
 // Sample-quality metrics of `samples` against `reference` data from the same dataset.
 nlohmann::json sample_metrics(const flows::Dataset& ds, const Tensor& samples,
@@ -29,13 +29,13 @@ nlohmann::json sample_metrics(const flows::Dataset& ds, const Tensor& samples,
 // NLL (nats and bits/dim) of held-out data by the exact-divergence likelihood ODE, plus the
 // dataset's true NLL where it has a closed-form density.
 nlohmann::json nll_metrics(const flows::VelocityField& v, const flows::Dataset& ds,
-                           const TrainConfig& c, Generator& gen);
+                           const train::TrainSpec& c, Generator& gen);
 
 // Full evaluation into a run folder: samples.csv, metrics.json (merged with `extra`), and the
 // plots (2-D: samples.png, density.png, trajectories.png; 1-D: histogram.png). Returns the
 // metrics it wrote.
 nlohmann::json evaluate_to_folder(const flows::VelocityField& v, const flows::Dataset& ds,
-                                  const TrainConfig& c, const std::string& folder,
+                                  const train::TrainSpec& c, const std::string& folder,
                                   const nlohmann::json& extra = {});
 
 // Helpers that write atomically (nn::write_file_atomic: temp file, fsync, rename; links and

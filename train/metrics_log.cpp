@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // MetricsLog (metrics_log.hpp). Rows are buffered and flushed about once a second (and at the
 // end), so a long run makes few writes and a killed one loses at most a second of rows.
-#include "examples/app/metrics_log.hpp"
+#include "flowtape/train/metrics_log.hpp"
 
 #include <cerrno>
 #include <cmath>
@@ -12,7 +12,7 @@
 
 #include "flowtape/nn/atomic_file.hpp"
 
-namespace flowtape::app {
+namespace flowtape::train {
 namespace {
 
 // "" for a missing value (NaN), else the number with enough digits to read back.
@@ -73,4 +73,4 @@ void MetricsLog::flush() {
     throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
 }
 
-}  // namespace flowtape::app
+}  // namespace flowtape::train

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // PNG plots; see plot.hpp.
-#include "examples/app/plot.hpp"
+#include "app/plot.hpp"
 
 #include <stb_image_write.h>
 

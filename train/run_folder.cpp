@@ -1,21 +1,25 @@
 // SPDX-License-Identifier: MIT
 // RunFolder (run_folder.hpp): an flock on DIR/.lock, held while the object lives. The lock
 // dies with its process, so a killed run never leaves a folder locked.
-#include "examples/app/run_folder.hpp"
+#include "flowtape/train/run_folder.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "flowtape/nn/atomic_file.hpp"
+#include "flowtape/train/trainer.hpp"
 
-namespace flowtape::app {
+namespace flowtape::train {
 namespace {
 
 // The files a run writes into its folder (the CLI's, evaluate_to_folder's).
@@ -89,4 +93,29 @@ RunFolder::~RunFolder() {
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
-}  // namespace flowtape::app
+void RunFolder::save_checkpoint(const Trainer& trainer, std::int64_t every,
+                                std::int64_t keep) const {
+  namespace fs = std::filesystem;
+  const std::int64_t step = trainer.steps_done();
+  if (every > 0 && step > 0 && step % every == 0) {
+    const fs::path dir = file("checkpoints");
+    fs::create_directories(dir);
+    trainer.save((dir / ("step-" + std::to_string(step) + ".safetensors")).string());
+    std::vector<std::pair<std::int64_t, fs::path>> numbered;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind("step-", 0) != 0 || entry.path().extension() != ".safetensors") continue;
+      try {
+        numbered.emplace_back(std::stoll(name.substr(5)), entry.path());
+      } catch (const std::exception&) {
+        // not one of ours
+      }
+    }
+    std::sort(numbered.begin(), numbered.end());
+    for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < numbered.size(); ++i)
+      fs::remove(numbered[i].second);
+  }
+  trainer.save(checkpoint());
+}
+
+}  // namespace flowtape::train

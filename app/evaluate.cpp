@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Evaluation and run-folder outputs; see evaluate.hpp.
-#include "examples/app/evaluate.hpp"
+#include "app/evaluate.hpp"
 
 #include <cmath>
 #include <filesystem>
@@ -8,7 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "examples/app/plot.hpp"
+#include "app/plot.hpp"
 #include "flowtape/flows/likelihood.hpp"
 #include "flowtape/flows/metrics.hpp"
 #include "flowtape/nn/atomic_file.hpp"
@@ -16,9 +16,9 @@
 
 namespace flowtape::app {
 
-solvers::IntegrateOptions solver_options(const TrainConfig& c) {
+solvers::IntegrateOptions solver_options(const train::TrainSpec& c) {
   solvers::IntegrateOptions o;
-  o.method = solvers::method_from_name(c.solver);
+  o.method = c.solver;
   o.rtol = c.rtol;
   o.atol = c.atol;
   if (!solvers::tableau(o.method).adaptive()) o.n_steps = c.euler_steps;
@@ -26,7 +26,7 @@ solvers::IntegrateOptions solver_options(const TrainConfig& c) {
 }
 
 flows::SampleResult generate(const flows::VelocityField& v, std::int64_t n, std::int64_t dim,
-                             const TrainConfig& c, Generator& gen, int trajectory_points) {
+                             const train::TrainSpec& c, Generator& gen, int trajectory_points) {
   NoGrad no_grad;
   flows::SampleOptions o;
   o.solver = solver_options(c);
@@ -55,7 +55,7 @@ nlohmann::json sample_metrics(const flows::Dataset& ds, const Tensor& samples,
 }
 
 nlohmann::json nll_metrics(const flows::VelocityField& v, const flows::Dataset& ds,
-                           const TrainConfig& c, Generator& gen) {
+                           const train::TrainSpec& c, Generator& gen) {
   const Tensor x = ds.sample(c.nll_samples, gen);
   flows::LikelihoodOptions o;
   o.solver.rtol = c.rtol;
@@ -92,14 +92,14 @@ void write_csv(const std::string& path, const Tensor& points) {
 }
 
 nlohmann::json evaluate_to_folder(const flows::VelocityField& v, const flows::Dataset& ds,
-                                  const TrainConfig& c, const std::string& folder,
+                                  const train::TrainSpec& c, const std::string& folder,
                                   const nlohmann::json& extra) {
   std::filesystem::create_directories(folder);
   Generator gen(c.seed, 7);  // evaluation's own stream: independent of training
   const flows::SampleResult s = generate(v, c.eval_samples, ds.dim(), c, gen, 41);
   const Tensor reference = ds.sample(c.eval_samples, gen);
   nlohmann::json m = extra;
-  m["config"] = to_json(c);
+  m["config"] = nlohmann::json::parse(train::to_json(c));
   m["metrics"] = sample_metrics(ds, s.x, reference, gen);
   m["sampling"] = {
       {"nfe", s.stats.nfe}, {"accepted", s.stats.accepted}, {"rejected", s.stats.rejected}};

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Progress line; see progress.hpp.
-#include "examples/app/progress.hpp"
+#include "app/progress.hpp"
 
 #include <unistd.h>
 

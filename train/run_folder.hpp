@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
-// A training run's folder, held for the run: `flowtape train --out DIR` takes DIR's lock file
-// (so a second process training into DIR is refused instead of mixing two runs' files),
-// removes the temporary files that killed runs left, and refuses to train over an earlier
-// run unless told to continue it (--resume) or to replace it (--overwrite).
+// A training run's folder, held for the run: it takes the folder's lock file (so a second
+// process training into it is refused instead of mixing two runs' files), removes the
+// temporary files that killed runs left, refuses to train over an earlier run unless told to
+// continue it (resume) or to replace it (overwrite), and writes the run's checkpoints:
+// model.safetensors (always the latest) and checkpoints/step-N.safetensors (the newest few).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
-namespace flowtape::app {
+namespace flowtape::train {
+
+class Trainer;
 
 class RunFolder {
  public:
@@ -28,6 +32,12 @@ class RunFolder {
   // Existing::overwrite: removes the earlier run's files (only those). Called once the new
   // run is known to start (its config checked, its model built), just before its first write.
   void clear_previous_run();
+  // The latest checkpoint, model.safetensors.
+  std::string checkpoint() const { return file("model.safetensors"); }
+  // Saves the trainer to checkpoint(), and when its step is a multiple of `every` (> 0) also
+  // to checkpoints/step-N.safetensors, keeping the newest `keep` of those. A TrainingError
+  // (non-finite weights) leaves every file as it was.
+  void save_checkpoint(const Trainer& trainer, std::int64_t every, std::int64_t keep) const;
   // Whether the folder holds a run's checkpoint or config (what refuse protects).
   static bool holds_run(const std::string& path);
 
@@ -37,4 +47,4 @@ class RunFolder {
   int lock_fd_ = -1;
 };
 
-}  // namespace flowtape::app
+}  // namespace flowtape::train

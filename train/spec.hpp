@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: MIT
+// TrainSpec: every choice of a flow-matching training run, typed (enums and numbers, so the
+// training loop never compares strings), with the defaults the `flowtape` command and the
+// example programs start from. Its JSON form, with the choices by name, is what a run folder
+// records (config.json, a checkpoint's metadata) and what --resume checks it continues.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "flowtape/flows/csv.hpp"
+#include "flowtape/flows/divergence.hpp"
+#include "flowtape/flows/path.hpp"
+#include "flowtape/nn/activation.hpp"
+#include "flowtape/nn/velocity_mlp.hpp"
+#include "flowtape/solvers/method.hpp"
+
+namespace flowtape::train {
+
+enum class Loss { cfm, entropic, fdm, efm };
+// How a batch pairs noise with data: independently, by minibatch optimal transport, or as
+// fixed pairs drawn once with the training set (needs train_size > 0).
+enum class Coupling { independent, ot, fixed };
+enum class LrSchedule { constant, warmup, cosine };
+
+struct TrainSpec {
+  // data: a built-in dataset's name (flows::make_dataset), or the name of the dataset given
+  // to the Trainer
+  std::string dataset = "rings";
+  std::int64_t train_size = 0;  // 0: fresh samples every step; > 0: a fixed training set
+  // path and coupling
+  flows::PathKind path = flows::PathKind::rectified;
+  double sigma = 0.0;  // sigma_min (lipman) or sigma (independent)
+  Coupling coupling = Coupling::independent;
+  // objective
+  Loss loss = Loss::cfm;
+  double lambda_max = 0.3;  // entropic: lambda after the ramp
+  double ramp_start = 0.0;  // entropic: ramp from 0 at this fraction of the steps ...
+  double ramp_end = 0.5;    // ... to lambda_max at this fraction (ramp_end = 0: constant)
+  double fdm_weight = 0.1;  // fdm: weight of the divergence term (CFM weight 1)
+  int probes = 1;           // fdm: Hutchinson probes per sample
+  flows::ProbeKind probe = flows::ProbeKind::rademacher;
+  bool exact_divergence = false;
+  std::int64_t efm_extra = 256;  // efm: extra reference points per batch
+  // model (the built-in VelocityMLP; a model given to the Trainer ignores these)
+  int hidden = 128;
+  int depth = 3;
+  nn::Activation activation = nn::Activation::silu;
+  // The library's default (nn/velocity_mlp.hpp says why).
+  nn::TimeEmbeddingKind time_embedding = nn::VelocityMLPOptions{}.time_embedding;
+  // optimisation
+  std::int64_t steps = 3000;
+  std::int64_t batch = 256;
+  double lr = 2e-3;
+  LrSchedule schedule = LrSchedule::cosine;
+  std::int64_t warmup = 0;  // linear warm-up steps (warmup and cosine schedules)
+  // The horizon of the cosine decay and of the entropic lambda ramp; 0 means `steps`. A run
+  // resumed with more steps (flowtape train --resume --steps N) keeps its original horizon,
+  // so its schedule continues where it was; set this to stretch it instead.
+  std::int64_t schedule_steps = 0;
+  double weight_decay = 0.0;  // AdamW when > 0, else Adam
+  double grad_clip = 0.0;     // 0: off
+  std::uint64_t seed = 0;
+  // Where the model trains, samples and is evaluated. The batches are drawn on the host from
+  // the same generator either way (a cuda run sees the cpu run's data), then moved; not part
+  // of a run's identity, so a checkpoint resumes on either device.
+  Device device = Device::cpu;
+  std::int64_t checkpoint_every = 0;  // 0: only at the end
+  // sampling and evaluation
+  solvers::Method solver = solvers::Method::dopri5;
+  double rtol = 1e-5, atol = 1e-5;
+  int euler_steps = 100;  // for fixed-step solvers
+  std::int64_t eval_samples = 4000;
+  bool nll = true;  // estimate the NLL of held-out data (exact divergence)
+  std::int64_t nll_samples = 1000;
+
+  friend bool operator==(const TrainSpec&, const TrainSpec&) = default;
+};
+
+// Throws std::invalid_argument naming the first bad field and why.
+void validate(const TrainSpec& s);
+// schedule_steps, or steps when it is 0.
+std::int64_t schedule_horizon(const TrainSpec& s);
+// Whether the spec's schedule or lambda ramp depends on the horizon (cosine decay, entropic
+// ramp): a resumed run pins it.
+bool has_horizon(const TrainSpec& s);
+
+// JSON text, one key per field, choices by name ("loss": "fdm"); spec_from_json refuses
+// unknown keys (a typo must not silently fall back to a default), values of the wrong kind and
+// unknown names, with std::invalid_argument naming the field.
+std::string to_json(const TrainSpec& s);
+TrainSpec spec_from_json(std::string_view text);
+
+// The names of each choice, as the JSON form and the command line spell them.
+template <class E>
+struct Choices;
+template <>
+struct Choices<Loss> {
+  static constexpr std::array<std::pair<Loss, const char*>, 4> all{
+      {{Loss::cfm, "cfm"}, {Loss::entropic, "entropic"}, {Loss::fdm, "fdm"}, {Loss::efm, "efm"}}};
+};
+template <>
+struct Choices<Coupling> {
+  static constexpr std::array<std::pair<Coupling, const char*>, 3> all{
+      {{Coupling::independent, "independent"}, {Coupling::ot, "ot"}, {Coupling::fixed, "fixed"}}};
+};
+template <>
+struct Choices<LrSchedule> {
+  static constexpr std::array<std::pair<LrSchedule, const char*>, 3> all{
+      {{LrSchedule::constant, "constant"},
+       {LrSchedule::warmup, "warmup"},
+       {LrSchedule::cosine, "cosine"}}};
+};
+template <>
+struct Choices<flows::PathKind> {
+  static constexpr std::array<std::pair<flows::PathKind, const char*>, 4> all{
+      {{flows::PathKind::rectified, "rectified"},
+       {flows::PathKind::lipman, "lipman"},
+       {flows::PathKind::independent, "independent"},
+       {flows::PathKind::vp_cosine, "vp"}}};
+};
+template <>
+struct Choices<flows::ProbeKind> {
+  static constexpr std::array<std::pair<flows::ProbeKind, const char*>, 2> all{
+      {{flows::ProbeKind::gaussian, "gaussian"}, {flows::ProbeKind::rademacher, "rademacher"}}};
+};
+template <>
+struct Choices<nn::Activation> {  // (identity is not a choice for a hidden layer)
+  static constexpr std::array<std::pair<nn::Activation, const char*>, 5> all{
+      {{nn::Activation::relu, "relu"},
+       {nn::Activation::silu, "silu"},
+       {nn::Activation::tanh, "tanh"},
+       {nn::Activation::gelu, "gelu"},
+       {nn::Activation::softplus, "softplus"}}};
+};
+template <>
+struct Choices<nn::TimeEmbeddingKind> {
+  static constexpr std::array<std::pair<nn::TimeEmbeddingKind, const char*>, 3> all{
+      {{nn::TimeEmbeddingKind::raw, "raw"},
+       {nn::TimeEmbeddingKind::sinusoidal, "sinusoidal"},
+       {nn::TimeEmbeddingKind::fourier, "fourier"}}};
+};
+template <>
+struct Choices<Device> {
+  static constexpr std::array<std::pair<Device, const char*>, 2> all{
+      {{Device::cpu, "cpu"}, {Device::cuda, "cuda"}}};
+};
+template <>
+struct Choices<solvers::Method> {
+  static constexpr std::array<std::pair<solvers::Method, const char*>, 8> all{
+      {{solvers::Method::euler, "euler"},
+       {solvers::Method::midpoint, "midpoint"},
+       {solvers::Method::heun, "heun"},
+       {solvers::Method::rk4, "rk4"},
+       {solvers::Method::bosh3, "bosh3"},
+       {solvers::Method::dopri5, "dopri5"},
+       {solvers::Method::tsit5, "tsit5"},
+       {solvers::Method::dopri8, "dopri8"}}};
+};
+
+template <class E>
+const char* name_of(E e) {
+  for (const auto& [value, name] : Choices<E>::all)
+    if (value == e) return name;
+  return "?";
+}
+// The choice named `name`; std::invalid_argument ("invalid loss 'x': expected one of cfm,
+// entropic, fdm, efm") for another name.
+template <class E>
+E choice_from_name(std::string_view name, std::string_view field) {
+  std::string list;
+  for (const auto& [value, n] : Choices<E>::all) {
+    if (name == n) return value;
+    list += (list.empty() ? "" : ", ") + std::string(n);
+  }
+  throw std::invalid_argument("invalid " + std::string(field) + " " + flows::excerpt(name) +
+                              ": expected one of " + list);
+}
+
+}  // namespace flowtape::train
