@@ -30,9 +30,9 @@ if [ "${SANITIZE:-1}" = "1" ]; then
   # Only the test executables: the example programs and the flowtape command are compiled,
   # warnings as errors, and smoke-tested by the release pass, so their smoke tests are skipped
   # here (they would add a third to this pass's build time for little extra coverage: the
-  # trainer and configuration code they share is exercised by app_tests under the sanitizers).
+  # trainer and configuration code they share is exercised by train_tests under the sanitizers).
   # flows_tests.flow_training (three 800-step trainings, 90 s under ASan) is skipped too: its
-  # code paths run under the sanitizers in app_tests and nn_tests.training. So are the
+  # code paths run under the sanitizers in train_tests and nn_tests.training. So are the
   # documentation snippets, the package checks (a user's program does not link the ASan
   # runtime) and the repository checks, which the release pass runs.
   cmake --build build-sanitize -j"$JOBS" --target flowtape_tests
