@@ -85,7 +85,8 @@ void write_csv(const std::string& path, const Tensor& points) {
   s.precision(9);
   const std::vector<double> v = points.to_vector();
   const std::int64_t d = points.shape()[1];
-  for (std::int64_t j = 0; j < d; ++j) s << (j ? ",x" : "x") << j;
+  // dim0, dim1, ...: x0 and x1 would read as the noise and the data in flow-matching notation.
+  for (std::int64_t j = 0; j < d; ++j) s << (j ? ",dim" : "dim") << j;
   s << '\n';
   for (std::size_t i = 0; i < v.size(); ++i) s << v[i] << ((i + 1) % d ? ',' : '\n');
   write_text_file(path, s.str());

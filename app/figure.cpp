@@ -238,7 +238,12 @@ Image Figure::finish() {
   }
   img_.text(left_ + pw_ / 2 - Image::text_width(labels_.x) / 2, y_end + 22, labels_.x, kBlack);
   img_.text(4, top_ - 12, labels_.y, kBlack);
-  img_.text(left_ + pw_ / 2 - Image::text_width(labels_.title, 2) / 2, 6, labels_.title, kBlack, 2);
+  // The title at double size, centred over the plot, unless it would not fit the image.
+  const int scale = Image::text_width(labels_.title, 2) <= img_.width() - 8 ? 2 : 1;
+  const int title_x = left_ + pw_ / 2 - Image::text_width(labels_.title, scale) / 2;
+  img_.text(std::clamp(title_x, 4,
+                       std::max(4, img_.width() - 4 - Image::text_width(labels_.title, scale))),
+            scale == 2 ? 6 : 12, labels_.title, kBlack, scale);
   return img_;
 }
 

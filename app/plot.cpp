@@ -62,7 +62,7 @@ Image scatter_plot(const Tensor& generated, const Tensor& data, const Frame& fra
                    const std::string& title) {
   require_2d(generated, "scatter_plot");
   require_2d(data, "scatter_plot");
-  Figure fig(frame, {or_default(title, "generated samples over the data"), "x[0]", "x[1]"});
+  Figure fig(frame, {or_default(title, "generated samples over the data"), "dim 0", "dim 1"});
   const std::vector<double> d = data.to_vector(), g = generated.to_vector();
   for (std::size_t i = 0; i + 1 < d.size(); i += 2) fig.dot(d[i], d[i + 1], 1, kData, 0.5);
   for (std::size_t i = 0; i + 1 < g.size(); i += 2) fig.dot(g[i], g[i + 1], 1, kGenerated, 0.6);
@@ -83,7 +83,7 @@ Image density_plot(const Tensor& samples, const Frame& frame, const std::string&
            static_cast<std::size_t>(fx)] += 1;
   }
   const double peak = std::max(1.0, *std::max_element(hist.begin(), hist.end()));
-  Figure fig(frame, {or_default(title, "density of the generated samples"), "x[0]", "x[1]"}, 440,
+  Figure fig(frame, {or_default(title, "density of the generated samples"), "dim 0", "dim 1"}, 440,
              440, /*colour_bar=*/true);
   for (int by = 0; by < bins; ++by)
     for (int bx = 0; bx < bins; ++bx) {
@@ -101,7 +101,7 @@ Image density_plot(const Tensor& samples, const Frame& frame, const std::string&
 Image trajectory_plot(const std::vector<Tensor>& trajectory, const Frame& frame, int lines,
                       const std::string& title) {
   Figure fig(frame,
-             {or_default(title, "paths from noise (t = 0) to samples (t = 1)"), "x[0]", "x[1]"});
+             {or_default(title, "paths from noise (t = 0) to samples (t = 1)"), "dim 0", "dim 1"});
   if (trajectory.empty()) return fig.finish();
   for (const Tensor& x : trajectory) require_2d(x, "trajectory_plot");
   const std::int64_t n = std::min<std::int64_t>(lines, trajectory.front().shape()[0]);

@@ -150,7 +150,8 @@ int main(int argc, char** argv) {
         {"nearest_train_distance", dist}, {"copy_fraction", copies}, {"mmd_test", mmd}};
     std::string file = name.substr(0, name.find(' '));
     if (file == "closed") file = "closed_form";
-    scatter_plot(x, train, frame).save_png(out + "/" + file + "_samples.png");
+    scatter_plot(x, train, frame, name + " over the training set")
+        .save_png(out + "/" + file + "_samples.png");
   }
 
   // 3: hybrid sampling.

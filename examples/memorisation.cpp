@@ -111,9 +111,11 @@ int main(int argc, char** argv) {
       if (r.seed == 0) {
         const Frame f = frame_of(data);
         const std::string name = r.noisy ? "noisy" : "deterministic";
-        trajectory_plot(from_train.trajectory, f, static_cast<int>(pairs))
+        trajectory_plot(from_train.trajectory, f, static_cast<int>(pairs),
+                        name + " path: from the training noise")
             .save_png(out + "/" + name + "_training_pairs.png");
-        scatter_plot(fresh.x, data, f).save_png(out + "/" + name + "_fresh_samples.png");
+        scatter_plot(fresh.x, data, f, name + " path: samples from fresh noise")
+            .save_png(out + "/" + name + "_fresh_samples.png");
       }
       report([&] {
         std::printf(

@@ -133,9 +133,12 @@ int main(int argc, char** argv) {
         const std::string dir = out + "/" + method_folder(job);
         std::filesystem::create_directories(dir);
         const Frame f = frame_of(reference);
-        scatter_plot(gen_samples.x, reference, f).save_png(dir + "/samples.png");
-        density_plot(gen_samples.x, f).save_png(dir + "/density.png");
-        trajectory_plot(gen_samples.trajectory, f).save_png(dir + "/trajectories.png");
+        const std::string what = "rings, " + method_folder(job);
+        scatter_plot(gen_samples.x, reference, f, what + ": samples over the data")
+            .save_png(dir + "/samples.png");
+        density_plot(gen_samples.x, f, what + ": sample density").save_png(dir + "/density.png");
+        trajectory_plot(gen_samples.trajectory, f, 128, what + ": paths from noise")
+            .save_png(dir + "/trajectories.png");
       }
       report([&] {
         std::printf("[%2zu/%zu] %-14s seed %llu  angular spread err %.4f  gap rate %.4f  (%.1fs)\n",

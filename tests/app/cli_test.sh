@@ -77,6 +77,12 @@ grep -Eq "training stopped at step [0-9]+: the (loss is|gradient of|parameter)" 
   fail "no step / quantity in the message: $(cat "$TMP/nan.err")"
 grep -q "the last good checkpoint is" "$TMP/nan.err" || fail "the kept checkpoint was not named"
 [ -f "$TMP/nan/model.safetensors" ] || fail "the last good checkpoint is missing"
+# Samples are CSV with one column per dimension, named dim0, dim1 (not x0, x1: in flow-matching
+# notation those are the noise and the data).
+"$FLOWTAPE" sample --model "$TMP/full/model.safetensors" -n 3 --out "$TMP/three.csv" 2>/dev/null
+[ "$(head -n 1 "$TMP/three.csv")" = "dim0,dim1" ] && [ "$(wc -l < "$TMP/three.csv")" -eq 4 ] ||
+  fail "samples CSV: $(head -n 2 "$TMP/three.csv")"
+
 # "The last good checkpoint" is good: an update to non-finite weights is never saved (with lr
 # 1e39 the first update already overflows, so no checkpoint is written at all).
 "$FLOWTAPE" train "${COMMON[@]}" --lr 1e39 --steps 5 --checkpoint-every 1 --out "$TMP/inf" \
