@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <numeric>
 #include <sstream>
 #include <stdexcept>
 
@@ -102,6 +104,36 @@ CouplingKind coupling_from_name(std::string_view name) {
                               "'; expected one of: independent, ot");
 }
 
+namespace {
+
+// For each group of row indices, the exact OT assignment between x0's and x1's rows of that
+// group (squared Euclidean cost): order[i] is the row of x1 that row i of x0 meets. Rows are
+// only ever paired within their group.
+std::vector<std::int64_t> ot_order(const std::vector<double>& a, const std::vector<double>& b,
+                                   std::int64_t d,
+                                   const std::vector<std::vector<std::int64_t>>& groups) {
+  std::vector<std::int64_t> order(a.size() / static_cast<std::size_t>(d));
+  for (const auto& g : groups) {
+    const auto n = static_cast<std::int64_t>(g.size());
+    std::vector<double> cost(static_cast<std::size_t>(n * n));
+    for (std::int64_t i = 0; i < n; ++i) {
+      for (std::int64_t j = 0; j < n; ++j) {
+        double s = 0;
+        for (std::int64_t k = 0; k < d; ++k) {
+          const double diff = a[g[i] * d + k] - b[g[j] * d + k];
+          s += diff * diff;
+        }
+        cost[static_cast<std::size_t>(i * n + j)] = s;
+      }
+    }
+    const std::vector<std::int64_t> p = linear_assignment(cost, n);
+    for (std::int64_t i = 0; i < n; ++i) order[static_cast<std::size_t>(g[i])] = g[p[i]];
+  }
+  return order;
+}
+
+}  // namespace
+
 Pair couple(CouplingKind kind, const Tensor& x0, const Tensor& x1) {
   if (x0.rank() != 2 || x0.shape() != x1.shape()) {
     std::ostringstream m;
@@ -109,20 +141,26 @@ Pair couple(CouplingKind kind, const Tensor& x0, const Tensor& x1) {
     throw std::invalid_argument(m.str());
   }
   if (kind == CouplingKind::independent) return {x0, x1};
-  const std::int64_t n = x0.shape()[0], d = x0.shape()[1];
-  const std::vector<double> a = x0.to_vector(), b = x1.to_vector();
-  std::vector<double> cost(static_cast<std::size_t>(n * n));
-  for (std::int64_t i = 0; i < n; ++i) {
-    for (std::int64_t j = 0; j < n; ++j) {
-      double s = 0;
-      for (std::int64_t k = 0; k < d; ++k) {
-        const double diff = a[i * d + k] - b[j * d + k];
-        s += diff * diff;
-      }
-      cost[i * n + j] = s;
-    }
+  std::vector<std::int64_t> all(static_cast<std::size_t>(x0.shape()[0]));
+  std::iota(all.begin(), all.end(), std::int64_t{0});
+  return {x0, take_rows(x1, ot_order(x0.to_vector(), x1.to_vector(), x0.shape()[1], {all}))};
+}
+
+Pair couple_within_classes(const Tensor& x0, const Tensor& x1, const Tensor& labels) {
+  if (x0.rank() != 2 || x0.shape() != x1.shape() || labels.dtype() != DType::i64 ||
+      labels.rank() != 1 || labels.size(0) != x0.shape()[0]) {
+    std::ostringstream m;
+    m << "couple_within_classes: x0 and x1 must both be [B, d] and labels i64 [B], got "
+      << x0.shape() << ", " << x1.shape() << " and " << labels.str();
+    throw std::invalid_argument(m.str());
   }
-  return {x0, take_rows(x1, linear_assignment(cost, n))};
+  std::map<std::int64_t, std::vector<std::int64_t>> groups;
+  const std::vector<double> l = labels.to_vector();
+  for (std::size_t i = 0; i < l.size(); ++i)
+    groups[static_cast<std::int64_t>(l[i])].push_back(static_cast<std::int64_t>(i));
+  std::vector<std::vector<std::int64_t>> rows;
+  for (auto& [label, members] : groups) rows.push_back(std::move(members));
+  return {x0, take_rows(x1, ot_order(x0.to_vector(), x1.to_vector(), x0.shape()[1], rows))};
 }
 
 FixedPairs::FixedPairs(Tensor x0, Tensor x1) : x0_(std::move(x0)), x1_(std::move(x1)) {

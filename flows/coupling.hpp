@@ -36,6 +36,12 @@ struct Pair {
 // the OT partner of x0's row i (x0 unchanged).
 Pair couple(CouplingKind kind, const Tensor& x0, const Tensor& x1);
 
+// Minibatch OT within each class: row i of x0 is paired with a row of x1 of the same label
+// (labels: i64 [B]), by the exact assignment within that class, so every class keeps its own
+// data and each class's sources stay N(0, I). x1's rows are reordered; a row's label is
+// unchanged (it moves within its class).
+Pair couple_within_classes(const Tensor& x0, const Tensor& x1, const Tensor& labels);
+
 // A fixed training set of pairs; batches draw pair indices uniformly with replacement.
 class FixedPairs {
  public:

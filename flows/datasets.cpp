@@ -9,6 +9,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "flowtape/flows/coupling.hpp"
+
 namespace flowtape::flows {
 
 namespace {
@@ -179,7 +181,17 @@ Tensor Checkerboard::log_density(const Tensor& x) const {
 // --- 8 gaussians ---------------------------------------------------------------------------
 
 Tensor EightGaussians::sample(std::int64_t n, Generator& gen, DType dtype) const {
+  return draw_points(n, gen, dtype, false).x;
+}
+
+Dataset::Labeled EightGaussians::sample_labeled(std::int64_t n, Generator& gen, DType dtype) const {
+  return draw_points(n, gen, dtype, true);
+}
+
+Dataset::Labeled EightGaussians::draw_points(std::int64_t n, Generator& gen, DType dtype,
+                                             bool labels) const {
   check_n(n);
+  std::vector<double> classes(labels ? static_cast<std::size_t>(n) : 0);
   std::vector<double> out(static_cast<std::size_t>(2 * n));
   // The eight centres once per call, not a cos and a sin per point.
   double cx[8], cy[8];
@@ -193,8 +205,10 @@ Tensor EightGaussians::sample(std::int64_t n, Generator& gen, DType dtype) const
     const auto k = static_cast<int>(d.u[i] * 8) % 8;
     out[2 * i] = cx[k] + std_ * d.z[2 * i];
     out[2 * i + 1] = cy[k] + std_ * d.z[2 * i + 1];
+    if (labels) classes[static_cast<std::size_t>(i)] = k;
   }
-  return from_vector(out, Shape{n, 2}, dtype);
+  return {from_vector(out, Shape{n, 2}, dtype),
+          labels ? from_vector(classes, Shape{n}, DType::i64) : Tensor()};
 }
 
 Tensor EightGaussians::log_density(const Tensor& x) const {
@@ -364,6 +378,67 @@ Tensor Gaussian::log_density(const Tensor& x) const {
 
 std::vector<std::string> dataset_names() {
   return {"rings", "checkerboard", "8gaussians", "moons", "spirals", "gmm1d", "gaussian"};
+}
+
+TensorDataset::TensorDataset(Tensor points, Tensor conditions, std::string name,
+                             std::int64_t classes)
+    : points_(std::move(points)), conditions_(std::move(conditions)), name_(std::move(name)) {
+  if (!points_.defined() || points_.rank() != 2 || !is_floating(points_.dtype()) ||
+      points_.shape()[0] < 1 || points_.shape()[1] < 1)
+    throw std::invalid_argument(
+        "TensorDataset: points must be a floating [n, d] tensor with "
+        "n, d >= 1, got " +
+        (points_.defined() ? points_.str() : std::string("none")));
+  points_ = to_host(points_);
+  const std::int64_t n = points_.shape()[0];
+  if (!conditions_.defined()) return;
+  conditions_ = to_host(conditions_);
+  if (conditions_.dtype() == DType::i64) {
+    if (conditions_.rank() != 1 || conditions_.size(0) != n)
+      throw std::invalid_argument("TensorDataset: labels must be [" + std::to_string(n) +
+                                  "] (one per point), got " + conditions_.str());
+    std::int64_t largest = -1;
+    for (double v : conditions_.to_vector()) {
+      if (v < 0)
+        throw std::invalid_argument("TensorDataset: label " +
+                                    std::to_string(static_cast<long long>(v)) +
+                                    " is negative (labels are 0, 1, ...)");
+      largest = std::max(largest, static_cast<std::int64_t>(v));
+    }
+    if (classes > 0 && largest >= classes)
+      throw std::invalid_argument("TensorDataset: label " + std::to_string(largest) +
+                                  " is not below the " + std::to_string(classes) + " classes");
+    spec_ = {ConditionKind::labels, classes > 0 ? classes : largest + 1, 0};
+  } else if (is_floating(conditions_.dtype())) {
+    if (conditions_.rank() != 2 || conditions_.size(0) != n)
+      throw std::invalid_argument("TensorDataset: context vectors must be [" + std::to_string(n) +
+                                  ", k] (one row per point), got " + conditions_.str());
+    spec_ = {ConditionKind::context, 0, conditions_.size(1)};
+  } else {
+    throw std::invalid_argument(
+        "TensorDataset: conditions are i64 labels or floating context, "
+        "got " +
+        conditions_.str());
+  }
+}
+
+std::vector<std::int64_t> TensorDataset::draw_rows(std::int64_t n, Generator& gen) const {
+  check_n(n);
+  std::vector<std::int64_t> rows(static_cast<std::size_t>(n));
+  const auto size = static_cast<double>(points_.shape()[0]);
+  for (auto& r : rows)
+    r = std::min(static_cast<std::int64_t>(gen.uniform() * size), points_.shape()[0] - 1);
+  return rows;
+}
+
+Tensor TensorDataset::sample(std::int64_t n, Generator& gen, DType dtype) const {
+  return to_dtype(take_rows(points_, draw_rows(n, gen)), dtype);
+}
+
+Dataset::Labeled TensorDataset::sample_labeled(std::int64_t n, Generator& gen, DType dtype) const {
+  const std::vector<std::int64_t> rows = draw_rows(n, gen);
+  return {to_dtype(take_rows(points_, rows), dtype),
+          conditions_.defined() ? take_rows(conditions_, rows) : Tensor()};
 }
 
 std::unique_ptr<Dataset> make_dataset(std::string_view name) {

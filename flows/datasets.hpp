@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "flowtape/autodiff/autodiff.hpp"
+#include "flowtape/flows/condition.hpp"
 
 namespace flowtape::flows {
 
@@ -37,6 +38,42 @@ class Dataset {
   // std::logic_error naming the dataset.
   virtual bool has_log_density() const { return false; }
   virtual Tensor log_density(const Tensor& x) const;
+
+  // The condition each point comes with (condition.hpp), if any: a dataset of classes or of
+  // context vectors. Unconditional datasets keep the default.
+  virtual ConditionSpec condition() const { return {}; }
+  struct Labeled {
+    Tensor x;  // [n, dim()]
+    Tensor c;  // the points' conditions; undefined for an unconditional dataset
+  };
+  // n points with their conditions. The default: sample(), no condition.
+  virtual Labeled sample_labeled(std::int64_t n, Generator& gen, DType dtype = DType::f32) const {
+    return {sample(n, gen, dtype), Tensor()};
+  }
+};
+
+// A dataset held in memory: the rows of `points` ([n, d]), each with its condition when
+// `conditions` is given (i64 labels [n] in [0, classes), or floating context [n, k]). Samples
+// are rows drawn uniformly with replacement. The user's own data, read from a file or made in
+// code, is one of these.
+class TensorDataset : public Dataset {
+ public:
+  TensorDataset(Tensor points, Tensor conditions = Tensor(), std::string name = "data",
+                std::int64_t classes = 0);  // classes: 0 = the largest label + 1
+  std::string name() const override { return name_; }
+  std::int64_t dim() const override { return points_.shape()[1]; }
+  std::int64_t size() const { return points_.shape()[0]; }
+  Tensor sample(std::int64_t n, Generator& gen, DType dtype = DType::f32) const override;
+  ConditionSpec condition() const override { return spec_; }
+  Labeled sample_labeled(std::int64_t n, Generator& gen, DType dtype = DType::f32) const override;
+  const Tensor& points() const { return points_; }
+  const Tensor& conditions() const { return conditions_; }
+
+ private:
+  std::vector<std::int64_t> draw_rows(std::int64_t n, Generator& gen) const;
+  Tensor points_, conditions_;
+  std::string name_;
+  ConditionSpec spec_;
 };
 
 struct RingsConfig {
@@ -83,8 +120,12 @@ class EightGaussians : public Dataset {
   Tensor sample(std::int64_t n, Generator& gen, DType dtype = DType::f32) const override;
   bool has_log_density() const override { return true; }
   Tensor log_density(const Tensor& x) const override;
+  // Each point's class is its component, 0 .. 7 counter-clockwise from (radius, 0).
+  ConditionSpec condition() const override { return {ConditionKind::labels, 8, 0}; }
+  Labeled sample_labeled(std::int64_t n, Generator& gen, DType dtype = DType::f32) const override;
 
  private:
+  Labeled draw_points(std::int64_t n, Generator& gen, DType dtype, bool labels) const;
   double radius_, std_;
 };
 

@@ -5,6 +5,13 @@
 //   residual: Linear(dim + tdim -> hidden), depth pre-norm ResidualBlocks, act, Linear(-> dim).
 // It is copyable with shared weights (see Module), so it converts to the flows' and solvers'
 // std::function<Tensor(const Tensor&, const Tensor&)> and that function follows training.
+//
+// Conditional (options.classes or options.context_dim set): v(x, t, c) = MLP([x, emb(t), e(c)]).
+//   classes:  e(c) is row c of a learned table of classes + 1 rows (condition_embedding); label
+//             -1, "no condition", takes the extra row, learned by condition dropout;
+//   context:  e(c) = [c, 1], and [0, 0] for a row of NaN ("no condition").
+// Concatenation rather than FiLM: the condition enters the first layer like t does, which on
+// our examples (docs/conditioning.md) trained as well at no extra parameters.
 #pragma once
 
 #include <functional>
@@ -34,6 +41,9 @@ struct VelocityMLPOptions {
   double fourier_sigma = 4.0;  // std of the random Fourier frequencies
   bool residual = false;
   DType dtype = DType::f32;
+  std::int64_t classes = 0;         // > 0: conditioned on class labels 0 .. classes - 1
+  std::int64_t context_dim = 0;     // > 0: conditioned on context vectors of this length
+  std::int64_t condition_dim = 32;  // classes: the label embedding's width
 };
 
 class VelocityMLP : public Module {
@@ -43,13 +53,20 @@ class VelocityMLP : public Module {
               const VelocityMLPOptions& options = {});
 
   // x [B, dim]; t [B], [B, 1] or one element (broadcast over the batch) -> [B, dim].
+  // A conditional model refuses this form (it needs c).
   Tensor operator()(const Tensor& x, const Tensor& t) const;
+  // Conditional models: c is i64 labels [B] (-1: none) or context [B, context_dim] (a NaN row:
+  // none).
+  Tensor operator()(const Tensor& x, const Tensor& t, const Tensor& c) const;
+  bool conditional() const { return options_.classes > 0 || options_.context_dim > 0; }
 
   std::function<Tensor(const Tensor&, const Tensor&)> as_function() const { return *this; }
   std::int64_t dim() const { return dim_; }
 
  private:
   Tensor embed(const Tensor& t, std::int64_t batch) const;
+  Tensor encode_condition(const Tensor& c, std::int64_t batch, Device device) const;
+  Tensor forward(const Tensor& h) const;
 
   std::int64_t dim_;
   VelocityMLPOptions options_;
@@ -58,6 +75,7 @@ class VelocityMLP : public Module {
   std::shared_ptr<MLP> net_;          // plain
   std::shared_ptr<Linear> in_, out_;  // residual
   std::vector<std::shared_ptr<ResidualBlock>> blocks_;
+  Tensor condition_table_;  // classes: [classes + 1, condition_dim]
 };
 
 }  // namespace flowtape::nn

@@ -16,13 +16,13 @@ namespace flowtape::train {
 // Every field once: the JSON key is the member's name.
 #define FLOWTAPE_SPEC_FIELDS(X)                                                                    \
   X(dataset)                                                                                       \
-  X(train_size)                                                                                    \
-  X(path)                                                                                          \
-  X(sigma) X(coupling) X(loss) X(lambda_max) X(ramp_start) X(ramp_end) X(fdm_weight) X(probes)     \
-      X(probe) X(exact_divergence) X(efm_extra) X(hidden) X(depth) X(activation) X(time_embedding) \
-          X(steps) X(batch) X(lr) X(schedule) X(warmup) X(schedule_steps) X(weight_decay)          \
-              X(grad_clip) X(seed) X(device) X(checkpoint_every) X(solver) X(rtol) X(atol)         \
-                  X(euler_steps) X(eval_samples) X(nll) X(nll_samples)
+  X(train_size) X(data) X(label_column) X(labels) X(context) X(standardize) X(holdout)             \
+      X(conditional) X(cond_drop) X(condition_dim) X(guidance) X(path) X(sigma) X(coupling)        \
+          X(loss) X(lambda_max) X(ramp_start) X(ramp_end) X(fdm_weight) X(probes) X(probe)         \
+              X(exact_divergence) X(efm_extra) X(hidden) X(depth) X(activation) X(time_embedding)  \
+                  X(steps) X(batch) X(lr) X(schedule) X(warmup) X(schedule_steps) X(weight_decay)  \
+                      X(grad_clip) X(seed) X(device) X(checkpoint_every) X(solver) X(rtol) X(atol) \
+                          X(euler_steps) X(eval_samples) X(nll) X(nll_samples)
 
 std::int64_t schedule_horizon(const TrainSpec& s) {
   return s.schedule_steps > 0 ? s.schedule_steps : s.steps;
@@ -151,6 +151,42 @@ void validate(const TrainSpec& c) {
                                 ": a name of 1 to 64 characters");
   require(c.train_size >= 0 && c.train_size <= (std::int64_t{1} << 26), "train_size", c.train_size,
           "must be in [0, 67108864]");
+  for (const auto& [field, path] : {std::pair<const char*, const std::string&>{"data", c.data},
+                                    {"labels", c.labels},
+                                    {"context", c.context}})
+    if (path.size() > 4096)
+      throw std::invalid_argument(std::string("invalid ") + field + " " + flows::excerpt(path) +
+                                  ": a path of at most 4096 characters");
+  const int condition_sources = (c.label_column >= 0) + !c.labels.empty() + !c.context.empty();
+  require(c.label_column >= -1, "label_column", c.label_column, "must be >= 0, or -1 (none)");
+  require(condition_sources <= 1, "labels", flows::excerpt(c.labels),
+          "give one of label_column, labels and context");
+  require(c.data.empty() ? condition_sources == 0 : true, "data", "''",
+          "label_column, labels and context describe a data file; name it with data");
+  require(c.data.empty() || c.train_size == 0, "train_size", c.train_size,
+          "is for built-in datasets; a data file is the training set");
+  require(!c.standardize || !c.data.empty(), "standardize", "true",
+          "standardises a data file's columns; name one with data");
+  require(std::isfinite(c.holdout) && c.holdout >= 0 && c.holdout < 1, "holdout", c.holdout,
+          "must be a fraction in [0, 1)");
+  require(c.holdout == 0 || !c.data.empty(), "holdout", c.holdout,
+          "holds out rows of a data file; name one with data");
+  require(std::isfinite(c.cond_drop) && c.cond_drop >= 0 && c.cond_drop < 1, "cond_drop",
+          c.cond_drop, "must be a fraction in [0, 1)");
+  require(c.condition_dim >= 1 && c.condition_dim <= 4096, "condition_dim", c.condition_dim,
+          "must be in [1, 4096]");
+  require(std::isfinite(c.guidance), "guidance", c.guidance, "must be finite");
+  if (c.conditional) {
+    require(c.loss != Loss::efm, "loss", "efm",
+            "the EFM target is the unconditional closed form; use cfm, entropic or fdm");
+    require(c.coupling != Coupling::fixed, "coupling", "fixed",
+            "fixed pairs are unconditional; use independent or ot");
+    require(c.coupling != Coupling::ot || c.context.empty(), "coupling", "ot",
+            "minibatch OT pairs within a class; with context vectors use independent");
+  }
+  require(c.data.empty() || (c.loss != Loss::efm && c.coupling != Coupling::fixed), "data",
+          flows::excerpt(c.data),
+          "efm and coupling fixed need a fixed training set drawn from a built-in dataset");
   named(c.path, "path");
   require(std::isfinite(c.sigma) && c.sigma >= 0, "sigma", c.sigma, "must be finite and >= 0");
   if (c.path == flows::PathKind::independent)

@@ -32,6 +32,18 @@ struct TrainSpec {
   // to the Trainer
   std::string dataset = "rings";
   std::int64_t train_size = 0;  // 0: fresh samples every step; > 0: a fixed training set
+  // The user's own data instead (train/data.hpp): a CSV or .npy file of points, with labels
+  // from one of its columns (label_column >= 0) or from a file, or context vectors from a file.
+  std::string data;
+  std::int64_t label_column = -1;
+  std::string labels, context;
+  bool standardize = false;  // train on (x - mean) / std per column; sampling undoes it
+  double holdout = 0.0;      // the fraction of the rows held out for the metrics
+  // Conditional generation: v(x, t, c) on the data's labels or context (flows/condition.hpp).
+  bool conditional = false;
+  double cond_drop = 0.1;  // the fraction of rows trained with no condition (for guidance)
+  int condition_dim = 32;  // the label embedding's width
+  double guidance = 0.0;   // sampling: classifier-free guidance scale w (0: the conditional field)
   // path and coupling
   flows::PathKind path = flows::PathKind::rectified;
   double sigma = 0.0;  // sigma_min (lipman) or sigma (independent)

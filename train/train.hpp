@@ -3,6 +3,7 @@
 // folders, the per-step metrics log and the stop-on-signal flag.
 #pragma once
 
+#include "flowtape/train/data.hpp"
 #include "flowtape/train/metrics_log.hpp"
 #include "flowtape/train/run_folder.hpp"
 #include "flowtape/train/spec.hpp"

@@ -29,8 +29,11 @@ bool all_finite(const Tensor& x) {
 // settings): a resumed run must agree on these.
 nlohmann::json training_identity(const TrainSpec& c) {
   nlohmann::json j = nlohmann::json::parse(to_json(c));
-  for (const char* k : {"steps", "schedule_steps", "checkpoint_every", "solver", "rtol", "atol",
-                        "euler_steps", "eval_samples", "nll", "nll_samples", "device"}) {
+  // (The data's paths too: a moved file with the same values, checked by its fingerprint, is
+  // the same data.)
+  for (const char* k :
+       {"steps", "schedule_steps", "checkpoint_every", "solver", "rtol", "atol", "euler_steps",
+        "eval_samples", "nll", "nll_samples", "device", "guidance", "data", "labels", "context"}) {
     j.erase(k);
   }
   return j;
@@ -77,11 +80,24 @@ TrainSpec spec_from_metadata(const nn::Metadata& meta, const std::string& path) 
 // Copies the data and the model or makes the built-in ones; the spec is validated first, so
 // nothing is built for a bad one.
 std::shared_ptr<const flows::Dataset> data_or_builtin(const TrainSpec& spec,
-                                                      std::shared_ptr<const flows::Dataset> data) {
+                                                      std::shared_ptr<const flows::Dataset> data,
+                                                      LoadedData& loaded) {
   validate(spec);
   require_usable(spec.device);
   if (data) return data;
+  if (!spec.data.empty()) {
+    loaded = load_data(spec);
+    return loaded.train;
+  }
   return flows::make_dataset(spec.dataset);
+}
+
+nlohmann::json condition_json(const flows::ConditionSpec& c) {
+  return {{"kind", c.kind == flows::ConditionKind::labels    ? "labels"
+                   : c.kind == flows::ConditionKind::context ? "context"
+                                                             : "none"},
+          {"classes", c.classes},
+          {"dim", c.dim}};
 }
 
 // {"name": [dims...], ...} in the module's order.
@@ -97,10 +113,17 @@ nlohmann::ordered_json shapes_of(const nn::NamedTensors& tensors) {
 
 }  // namespace
 
-VelocityModel velocity_mlp(const TrainSpec& spec, std::int64_t dim, Generator& gen) {
+VelocityModel velocity_mlp(const TrainSpec& spec, std::int64_t dim, Generator& gen,
+                           const flows::ConditionSpec& condition) {
   nn::VelocityMLPOptions mo;
   mo.activation = spec.activation;
   mo.time_embedding = spec.time_embedding;
+  if (condition.kind == flows::ConditionKind::labels) {
+    mo.classes = condition.classes;
+    mo.condition_dim = spec.condition_dim;
+  } else if (condition.kind == flows::ConditionKind::context) {
+    mo.context_dim = condition.dim;
+  }
   auto model = std::make_shared<nn::VelocityMLP>(dim, spec.hidden, spec.depth, gen, mo);
   nlohmann::ordered_json a;
   a["model"] = "VelocityMLP";
@@ -110,6 +133,14 @@ VelocityModel velocity_mlp(const TrainSpec& spec, std::int64_t dim, Generator& g
   a["activation"] = name_of(spec.activation);
   a["time_embedding"] = name_of(spec.time_embedding);
   a["time_embedding_dim"] = spec.time_embedding == nn::TimeEmbeddingKind::raw ? 1 : mo.time_dim;
+  if (condition.kind != flows::ConditionKind::none) {
+    a["condition"] = condition_json(condition);
+    a["condition_formula"] =
+        condition.kind == flows::ConditionKind::labels
+            ? "e(c) = row c of condition_embedding.weight (row classes for c = -1, no "
+              "condition), concatenated after emb(t)"
+            : "e(c) = [c, 1] ([0, 0] for a row of NaN, no condition), concatenated after emb(t)";
+  }
   a["forward"] =
       "v(x, t) = net([x, emb(t)]): x is [B, input_dim], t is [B, 1]; net is depth hidden Linear "
       "layers (net.layers.0 .. net.layers.<depth-1>), each followed by the activation, then "
@@ -161,21 +192,43 @@ Trainer::Trainer(TrainSpec spec) : Trainer(std::move(spec), nullptr, VelocityMod
 
 Trainer::Trainer(TrainSpec spec, std::shared_ptr<const flows::Dataset> data, VelocityModel model)
     : spec_(std::move(spec)),
-      dataset_(data_or_builtin(spec_, std::move(data))),
+      dataset_(data_or_builtin(spec_, std::move(data), loaded_)),
       path_(make_path(spec_.path, spec_.sigma)),
       gen_(spec_.seed, 0),
       model_(std::move(model)) {
   spec_.dataset = dataset_->name();
+  standardization_ = loaded_.standardization;
+  heldout_x_ = loaded_.heldout_x;
+  heldout_c_ = loaded_.heldout_c;
+  data_fingerprint_ = loaded_.fingerprint;
+  loaded_ = {};
+  if (spec_.conditional) {
+    condition_ = dataset_->condition();
+    if (condition_.kind == flows::ConditionKind::none)
+      throw std::invalid_argument("conditional: the dataset " + dataset_->name() +
+                                  " has no labels or context vectors");
+    if (condition_.kind == flows::ConditionKind::context && spec_.coupling == Coupling::ot)
+      throw std::invalid_argument(
+          "coupling ot pairs within a class; with context vectors use independent");
+  }
   // Separate streams for the training set and the initial weights, so that changing one
   // setting (say train_size) does not change the others' draws.
   Generator data_gen(spec_.seed, 1), init_gen(spec_.seed, 2);
   const std::int64_t d = dataset_->dim();
-  if (spec_.train_size > 0) {
+  if (spec_.train_size > 0 && spec_.conditional) {
+    flows::Dataset::Labeled set = dataset_->sample_labeled(spec_.train_size, data_gen);
+    train_x1_ = set.x;
+    train_c_ = set.c;
+  } else if (spec_.train_size > 0) {
     train_x1_ = dataset_->sample(spec_.train_size, data_gen);
     if (spec_.coupling == Coupling::fixed) train_x0_ = randn({spec_.train_size, d}, data_gen);
   }
-  if (!model_.module) model_ = velocity_mlp(spec_, d, init_gen);
+  if (!model_.module) model_ = velocity_mlp(spec_, d, init_gen, condition_);
   if (!model_.forward) throw std::invalid_argument("Trainer: the model has no forward function");
+  if (spec_.conditional && !model_.conditional)
+    throw std::invalid_argument(
+        "Trainer: conditional training needs a model with a conditional "
+        "forward v(x, t, c)");
   nn::to_device(*model_.module, spec_.device);  // before the optimizer: its state follows
   if (spec_.weight_decay > 0) {
     optimizer_ = std::make_unique<nn::AdamW>(
@@ -207,6 +260,15 @@ double Trainer::lambda_at(std::int64_t step) const {
   return flows::LambdaSchedule::linear_ramp(spec_.lambda_max, start, end)(step);
 }
 
+flows::Dataset::Labeled Trainer::draw_batch(std::int64_t b) {
+  if (!spec_.conditional) return {batch_targets(b), Tensor()};
+  if (!train_x1_.defined()) return dataset_->sample_labeled(b, gen_);
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(b));
+  const auto n = static_cast<double>(train_x1_.shape()[0]);
+  for (auto& i : idx) i = static_cast<std::int64_t>(gen_.uniform() * n);
+  return {flows::take_rows(train_x1_, idx), flows::take_rows(train_c_, idx)};
+}
+
 Tensor Trainer::batch_targets(std::int64_t b) {
   if (!train_x1_.defined()) return dataset_->sample(b, gen_);
   std::vector<std::int64_t> idx(static_cast<std::size_t>(b));
@@ -215,7 +277,29 @@ Tensor Trainer::batch_targets(std::int64_t b) {
   return flows::take_rows(train_x1_, idx);
 }
 
+flows::ConditionalField Trainer::conditional_field() const {
+  if (!model_.conditional)
+    throw std::logic_error("conditional_field: the model is not conditional");
+  if (spec_.device == Device::cpu) return model_.conditional;
+  const flows::ConditionalField on_device = model_.conditional;
+  const Device dev = spec_.device;
+  return [on_device, dev](const Tensor& x, const Tensor& t, const Tensor& c) {
+    return to_device(on_device(to_device(x, dev), to_device(t, dev), c.to(dev)), x.device());
+  };
+}
+
+flows::VelocityField Trainer::field_for(const Tensor& c) const {
+  return flows::guided(conditional_field(), c, condition_, spec_.guidance);
+}
+
 flows::VelocityField Trainer::field() const {
+  if (spec_.conditional) {
+    const flows::ConditionalField f = conditional_field();
+    const flows::ConditionSpec spec = condition_;
+    return [f, spec](const Tensor& x, const Tensor& t) {
+      return f(x, t, flows::null_condition(spec, x.size(0), x.dtype()));
+    };
+  }
   if (spec_.device == Device::cpu) return model_.forward;
   // Host in, host out: evaluation, sampling and likelihoods hand the field host tensors, and
   // get host tensors back; tensors already on the device pass through untouched (to_device of
@@ -228,7 +312,8 @@ flows::VelocityField Trainer::field() const {
   };
 }
 
-Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, double lambda) {
+Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, const Tensor& c,
+                         double lambda) {
   const Tensor z = path_.kind() == flows::PathKind::independent
                        ? randn(x0.shape(), gen_).to(device())
                        : Tensor();
@@ -239,12 +324,13 @@ Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, do
     o.exact_divergence = spec_.exact_divergence;
     o.probes = spec_.probes;
     o.probe = spec_.probe;
-    const flows::FdmLoss l = flows::fdm_loss(field(), ps, t, gen_, o);
+    const flows::FdmLoss l = flows::fdm_loss(
+        spec_.conditional ? flows::bind(conditional_field(), c) : field(), ps, t, gen_, o);
     last_cfm_ = l.cfm;
     last_divergence_ = l.cdm;
     return l.total;
   }
-  const Tensor v = model_.forward(ps.xt, t);
+  const Tensor v = spec_.conditional ? model_.conditional(ps.xt, t, c) : model_.forward(ps.xt, t);
   if (spec_.loss == Loss::entropic)
     return flows::entropic_loss(flows::per_sample_loss(v, ps.ut), lambda);
   if (spec_.loss == Loss::efm) {
@@ -304,7 +390,7 @@ void Trainer::read_step(const Tensor& loss, const std::vector<Tensor>& grads,
 StepReport Trainer::step() {
   const std::int64_t s = optimizer_->steps();  // updates already taken
   const std::int64_t b = spec_.batch, d = dataset_->dim();
-  Tensor x0, x1;
+  Tensor x0, x1, c;
   if (spec_.coupling == Coupling::fixed) {
     std::vector<std::int64_t> idx(static_cast<std::size_t>(b));
     const auto n = static_cast<double>(train_x1_.shape()[0]);
@@ -312,10 +398,20 @@ StepReport Trainer::step() {
     x0 = flows::take_rows(train_x0_, idx);
     x1 = flows::take_rows(train_x1_, idx);
   } else {
-    x1 = batch_targets(b);
+    flows::Dataset::Labeled batch = draw_batch(b);
+    x1 = batch.x;
+    c = batch.c;
     x0 = randn({b, d}, gen_);
-    if (spec_.coupling == Coupling::ot)
+    if (spec_.coupling == Coupling::ot && condition_.kind == flows::ConditionKind::labels)
+      x1 = flows::couple_within_classes(x0, x1, c).x1;  // a row keeps its label
+    else if (spec_.coupling == Coupling::ot)
       x1 = flows::couple(flows::CouplingKind::minibatch_ot, x0, x1).x1;
+  }
+  if (spec_.conditional && spec_.cond_drop > 0) {
+    // Condition dropout: these rows learn the null condition, which guidance contrasts with.
+    std::vector<bool> keep(static_cast<std::size_t>(b));
+    for (std::size_t i = 0; i < keep.size(); ++i) keep[i] = gen_.uniform() >= spec_.cond_drop;
+    c = flows::drop_condition(condition_, c, keep);
   }
   // Drawn on the host from gen_ whatever the device (the same batches as a cpu run), then moved.
   x0 = x0.to(device());
@@ -325,8 +421,8 @@ StepReport Trainer::step() {
   const double lr = schedule_(s);
   optimizer_->set_lr(lr);
   last_cfm_ = last_divergence_ = Tensor();
-  auto [loss, grads] =
-      nn::loss_and_grad(model_.module->parameters(), [&] { return loss_for(x0, x1, t, lambda); });
+  auto [loss, grads] = nn::loss_and_grad(model_.module->parameters(),
+                                         [&] { return loss_for(x0, x1, t, c, lambda); });
   StepReport report{s + 1, 0.0, lambda, lr};
   read_step(loss, grads, report);
   if (spec_.grad_clip > 0) nn::clip_grad_norm(grads, spec_.grad_clip);
@@ -373,6 +469,11 @@ void Trainer::save(const std::string& path) const {
   g << gen_.key() << ' ' << gen_.counter() << ' ' << gen_.stream();
   meta["generator"] = g.str();
   meta["trainer_step"] = std::to_string(steps_done());
+  if (!standardization_.empty())
+    meta["standardization"] =
+        nlohmann::json{{"mean", standardization_.mean}, {"scale", standardization_.scale}}.dump();
+  if (!data_fingerprint_.empty()) meta["data_fingerprint"] = data_fingerprint_;
+  if (spec_.conditional) meta["condition"] = condition_json(condition_).dump();
   nn::save_checkpoint(path, *model_.module, optimizer_.get(), meta);
 }
 
@@ -401,8 +502,33 @@ void Trainer::resume(const nn::SafetensorsContents& file, const std::string& che
     throw std::invalid_argument("resume: bad generator state '" + meta.at("generator") + "' in " +
                                 checkpoint_path);
   }
+  const auto fingerprint = meta.find("data_fingerprint");
+  if (fingerprint != meta.end() && !data_fingerprint_.empty() &&
+      fingerprint->second != data_fingerprint_)
+    throw std::invalid_argument("resume: " + checkpoint_path + " was trained on other data than " +
+                                spec_.data + " holds now (its values changed)");
+  Standardization standardization = standardization_;
+  if (const auto it = meta.find("standardization"); it != meta.end()) {
+    try {
+      const nlohmann::json j = nlohmann::json::parse(it->second);
+      standardization.mean = j.at("mean").get<std::vector<double>>();
+      standardization.scale = j.at("scale").get<std::vector<double>>();
+    } catch (const nlohmann::json::exception& e) {
+      throw std::invalid_argument("resume: " + checkpoint_path +
+                                  ": unreadable standardization: " + e.what());
+    }
+    const auto d = static_cast<std::size_t>(dataset_->dim());
+    bool ok = standardization.mean.size() == d && standardization.scale.size() == d;
+    for (double s : standardization.scale) ok = ok && std::isfinite(s) && s > 0;
+    for (double m : standardization.mean) ok = ok && std::isfinite(m);
+    if (!ok)
+      throw std::invalid_argument("resume: " + checkpoint_path +
+                                  ": its standardization does not fit " + std::to_string(d) +
+                                  " finite columns with positive scales");
+  }
   nn::load_checkpoint(file, checkpoint_path, *model_.module, optimizer_.get());
   gen_ = Generator::from_state(key, counter, stream);
+  standardization_ = std::move(standardization);
 }
 
 }  // namespace flowtape::train

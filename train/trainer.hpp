@@ -28,10 +28,12 @@
 #include <string>
 #include <vector>
 
+#include "flowtape/flows/condition.hpp"
 #include "flowtape/flows/datasets.hpp"
 #include "flowtape/flows/path.hpp"
 #include "flowtape/flows/velocity.hpp"
 #include "flowtape/nn/nn.hpp"
+#include "flowtape/train/data.hpp"
 #include "flowtape/train/spec.hpp"
 
 namespace flowtape::train {
@@ -59,10 +61,12 @@ struct StepReport {
 
 // What a Trainer trains: a module (it owns the parameters) and its forward pass as a velocity
 // field sharing those weights. VelocityModel::of(model) wraps any nn::Module with
-// `Tensor operator()(const Tensor& x, const Tensor& t) const` (x [B, d], t [B, 1] -> [B, d]).
+// `Tensor operator()(const Tensor& x, const Tensor& t) const` (x [B, d], t [B, 1] -> [B, d]),
+// and, for conditional training, `operator()(x, t, c)` (flows/condition.hpp).
 struct VelocityModel {
   std::shared_ptr<nn::Module> module;
   flows::VelocityField forward;
+  flows::ConditionalField conditional;  // empty for an unconditional model
   // JSON recorded in checkpoints under "architecture" so other tools can rebuild the model;
   // empty: none recorded.
   std::string architecture;
@@ -72,13 +76,18 @@ struct VelocityModel {
       std::invocable<const M&, const Tensor&, const Tensor&>
   static VelocityModel of(std::shared_ptr<M> model, std::string architecture = "") {
     flows::VelocityField f = [model](const Tensor& x, const Tensor& t) { return (*model)(x, t); };
-    return {std::move(model), std::move(f), std::move(architecture)};
+    flows::ConditionalField cf;
+    if constexpr (std::invocable<const M&, const Tensor&, const Tensor&, const Tensor&>)
+      cf = [model](const Tensor& x, const Tensor& t, const Tensor& c) { return (*model)(x, t, c); };
+    return {std::move(model), std::move(f), std::move(cf), std::move(architecture)};
   }
 };
 
 // The built-in model the spec describes (VelocityMLP of its hidden, depth, activation and
-// time embedding), initialised from `gen`, with its architecture JSON.
-VelocityModel velocity_mlp(const TrainSpec& spec, std::int64_t dim, Generator& gen);
+// time embedding, conditioned on `condition` unless it is none), initialised from `gen`, with
+// its architecture JSON.
+VelocityModel velocity_mlp(const TrainSpec& spec, std::int64_t dim, Generator& gen,
+                           const flows::ConditionSpec& condition = {});
 
 class Trainer;
 
@@ -107,10 +116,12 @@ TrainSpec spec_from_checkpoint(const std::string& checkpoint_path);
 
 class Trainer {
  public:
-  // The spec's built-in dataset and a VelocityMLP sized by the spec.
+  // The spec's data (its data file, or its built-in dataset) and a VelocityMLP sized by the
+  // spec.
   explicit Trainer(TrainSpec spec);
   // Your data and your model (either may be null for the built-in one). The spec's `dataset`
-  // becomes data->name(); the model moves to spec.device.
+  // becomes data->name(); the model moves to spec.device. With spec.conditional the data must
+  // have conditions (Dataset::condition) and the model a conditional forward.
   Trainer(TrainSpec spec, std::shared_ptr<const flows::Dataset> data, VelocityModel model);
 
   // Restores a checkpoint written by save(): model, optimizer, generator and step. The file's
@@ -133,8 +144,20 @@ class Trainer {
   std::int64_t steps_done() const { return optimizer_->steps(); }
   nn::Module& module() { return *model_.module; }
   // The model as a velocity field. With device cuda it takes and returns host tensors (and
-  // passes device tensors through), so evaluation code needs no device handling.
+  // passes device tensors through), so evaluation code needs no device handling. A conditional
+  // model's field() is its unconditional (null-condition) field.
   flows::VelocityField field() const;
+  // A conditional model as v(x, t, c), host in and out like field(); throws for an
+  // unconditional one.
+  flows::ConditionalField conditional_field() const;
+  // The field that sampling uses for conditions c: guided by spec().guidance.
+  flows::VelocityField field_for(const Tensor& c) const;
+  // The conditions the model was trained on (none for an unconditional run).
+  const flows::ConditionSpec& condition() const { return condition_; }
+  // A data file's standardisation (empty otherwise) and held-out rows (in data space).
+  const Standardization& standardization() const { return standardization_; }
+  const Tensor& heldout_points() const { return heldout_x_; }
+  const Tensor& heldout_conditions() const { return heldout_c_; }
   Device device() const { return spec_.device; }
   const flows::Dataset& dataset() const { return *dataset_; }
   const flows::Path& path() const { return path_; }
@@ -145,16 +168,23 @@ class Trainer {
 
  private:
   Tensor batch_targets(std::int64_t b);
-  Tensor loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, double lambda);
+  flows::Dataset::Labeled draw_batch(std::int64_t b);  // targets and (conditional) conditions
+  Tensor loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, const Tensor& c,
+                  double lambda);
   // Reads the step's scalars (in one transfer from a device) into `report` (loss, its FDM
   // parts, the gradient norm); throws TrainingError on a non-finite loss or gradient.
   void read_step(const Tensor& loss, const std::vector<Tensor>& grads, StepReport& report) const;
 
   TrainSpec spec_;
+  LoadedData loaded_;  // a data file's contents while the constructor runs (before dataset_)
   std::shared_ptr<const flows::Dataset> dataset_;
   flows::Path path_;
   Generator gen_;  // batches, times, noise, probes: the only stream that moves during training
-  Tensor train_x0_, train_x1_;
+  Tensor train_x0_, train_x1_, train_c_;
+  flows::ConditionSpec condition_;
+  Standardization standardization_;
+  Tensor heldout_x_, heldout_c_;
+  std::string data_fingerprint_;
   VelocityModel model_;
   std::unique_ptr<nn::Optimizer> optimizer_;
   nn::Schedule schedule_;
