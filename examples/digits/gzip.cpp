@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+// gzip framing around stb's inflate; see gzip.hpp.
+#include "examples/digits/gzip.hpp"
+
+#include <stb_image.h>
+
+#include <array>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <stdexcept>
+
+namespace flowtape::examples {
+namespace {
+
+std::uint32_t crc32(const std::string& data) {
+  static const std::array<std::uint32_t, 256> table = [] {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : data) c = table[(c ^ b) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+std::uint32_t le32(const std::string& s, std::size_t at) {
+  std::uint32_t v = 0;
+  for (int k = 3; k >= 0; --k) v = (v << 8) | static_cast<unsigned char>(s[at + k]);
+  return v;
+}
+
+}  // namespace
+
+std::string gunzip(const std::string& bytes, const std::string& source) {
+  const auto fail = [&](const std::string& why) {
+    throw std::runtime_error(source + ": not a readable gzip file (" + why + ")");
+  };
+  if (bytes.size() < 18 || static_cast<unsigned char>(bytes[0]) != 0x1f ||
+      static_cast<unsigned char>(bytes[1]) != 0x8b)
+    fail("no gzip magic");
+  if (bytes[2] != 8) fail("compression method is not deflate");
+  if (bytes.size() > (std::size_t{1} << 30)) fail("larger than 1 GiB");
+  const auto flags = static_cast<unsigned char>(bytes[3]);
+  std::size_t at = 10;
+  if (flags & 0x04) {  // FEXTRA
+    if (at + 2 > bytes.size()) fail("truncated extra field");
+    at += 2 + (static_cast<unsigned char>(bytes[at]) |
+               (static_cast<unsigned char>(bytes[at + 1]) << 8));
+  }
+  for (const unsigned char zero_terminated : {0x08, 0x10})  // FNAME, FCOMMENT
+    if (flags & zero_terminated) {
+      const std::size_t end = bytes.find('\0', at);
+      if (end == std::string::npos) fail("unterminated name or comment");
+      at = end + 1;
+    }
+  if (flags & 0x02) at += 2;  // FHCRC
+  if (at + 8 > bytes.size()) fail("truncated");
+  const std::size_t deflate_len = bytes.size() - at - 8;
+  int out_len = 0;
+  std::unique_ptr<char, decltype(&std::free)> out(
+      stbi_zlib_decode_noheader_malloc(bytes.data() + at, static_cast<int>(deflate_len), &out_len),
+      &std::free);
+  if (!out) fail("the deflate stream does not decode");
+  std::string text(out.get(), static_cast<std::size_t>(out_len));
+  if (crc32(text) != le32(bytes, bytes.size() - 8)) fail("CRC-32 mismatch");
+  if (static_cast<std::uint32_t>(text.size()) != le32(bytes, bytes.size() - 4))
+    fail("length mismatch");
+  return text;
+}
+
+}  // namespace flowtape::examples
