@@ -43,6 +43,29 @@ void add_training_options(Binder& b) {
       ->check(CLI::IsMember(flows::dataset_names()));
   b.option("--train-size", &train::TrainSpec::train_size,
            "fixed training set size (0: fresh data every step)");
+  b.option("--data", &train::TrainSpec::data,
+           "your own points: a CSV (header optional) or .npy file, one row per point, instead "
+           "of --dataset")
+      ->check(CLI::ExistingFile);
+  b.option("--label-column", &train::TrainSpec::label_column,
+           "the --data column (from 0) that holds class labels (implies --conditional)");
+  b.option("--labels", &train::TrainSpec::labels,
+           "a CSV / .npy of one class label per --data row (implies --conditional)")
+      ->check(CLI::ExistingFile);
+  b.option("--context", &train::TrainSpec::context,
+           "a CSV / .npy of one context vector per --data row (implies --conditional)")
+      ->check(CLI::ExistingFile);
+  b.flag("--standardize", &train::TrainSpec::standardize,
+         "train on --data standardised per column (sampling undoes it)");
+  b.option("--holdout", &train::TrainSpec::holdout,
+           "fraction of --data rows held out for the metrics")
+      ->check(CLI::Range(0.0, 0.99));
+  b.flag("--conditional", &train::TrainSpec::conditional,
+         "learn v(x, t, c) on the data's labels or context (8gaussians: its components)");
+  b.option("--cond-drop", &train::TrainSpec::cond_drop,
+           "fraction of rows trained with no condition (for guidance)")
+      ->check(CLI::Range(0.0, 0.99));
+  b.option("--condition-dim", &train::TrainSpec::condition_dim, "width of the label embedding");
   b.option("--path", &train::TrainSpec::path, "probability path");
   b.option("--sigma", &train::TrainSpec::sigma,
            "sigma_min of the lipman path, sigma of the independent path");
@@ -87,6 +110,9 @@ void add_sampling_options(Binder& b) {
   b.option("--atol", &train::TrainSpec::atol, "absolute tolerance of adaptive solvers");
   b.option("--euler-steps", &train::TrainSpec::euler_steps, "steps of fixed-step solvers");
   b.option("--device", &train::TrainSpec::device, "where to train and sample: cpu or cuda");
+  b.option("--guidance", &train::TrainSpec::guidance,
+           "conditional models: classifier-free guidance scale w at sampling (0: none)")
+      ->check(finite_at_least(-1e6));
   b.option("--eval-samples", &train::TrainSpec::eval_samples, "samples generated for evaluation");
   b.flag("--nll,!--no-nll", &train::TrainSpec::nll,
          "estimate the NLL of held-out data during evaluation");
@@ -157,6 +183,14 @@ CommandLine::CommandLine() {
   sample_cmd->add_option("--seed", sample_seed, "seed of the source noise")
       ->capture_default_str()
       ->check(whole_number(0));
+  sample_cmd
+      ->add_option("--class", condition_class,
+                   "conditional models: the class of every sample (default: the classes in turn)")
+      ->check(whole_number(0, 1u << 30));
+  sample_cmd->add_option("--context", condition_context,
+                         "conditional models: the context vector of every sample, \"a,b,...\"");
+  sb.option("--guidance", &train::TrainSpec::guidance, "classifier-free guidance scale w")
+      ->check(finite_at_least(-1e6));
   sb.option("--solver", &train::TrainSpec::solver, "ODE solver");
   sb.option("--rtol", &train::TrainSpec::rtol, "relative tolerance");
   sb.option("--atol", &train::TrainSpec::atol, "absolute tolerance");
@@ -181,6 +215,17 @@ CommandLine::CommandLine() {
   nll_cmd->add_option("--seed", sample_seed, "seed of the fresh points")
       ->capture_default_str()
       ->check(whole_number(0));
+  nll_cmd
+      ->add_option("--class", condition_class,
+                   "conditional models: the class every point is scored under (default: no "
+                   "condition)")
+      ->check(whole_number(0, 1u << 30));
+  nll_cmd->add_option("--context", condition_context,
+                      "conditional models: the context vector, \"a,b,...\"");
+  nll_cmd
+      ->add_option("--label-column", nll_label_column,
+                   "conditional models: the --data column (from 0) of each point's class")
+      ->check(whole_number(0, 1u << 16));
   nb.option("--rtol", &train::TrainSpec::rtol, "relative tolerance");
   nb.option("--atol", &train::TrainSpec::atol, "absolute tolerance");
   nb.option("--device", &train::TrainSpec::device,

@@ -84,6 +84,9 @@ struct CommandLine {
   bool drop_nonfinite = false;
   std::int64_t n = 1000;
   std::uint64_t sample_seed = 0;
+  std::int64_t condition_class = -1;   // sample / nll --class: -1 when not given
+  std::string condition_context;       // sample / nll --context "a,b,..."
+  std::int64_t nll_label_column = -1;  // nll --label-column: --data's column of class labels
   train::TrainSpec sample_cli, nll_cli, eval_cli;
   CLI::App* sample_cmd = nullptr;
   CLI::App* nll_cmd = nullptr;

@@ -80,15 +80,30 @@ void write_text_file(const std::string& path, const std::string& text) {
 }
 
 void write_csv(const std::string& path, const Tensor& points) {
+  write_csv(path, points, Tensor());
+}
+
+void write_csv(const std::string& path, const Tensor& points, const Tensor& labels) {
   if (points.rank() != 2) throw std::invalid_argument("write_csv: needs [n, d] points");
+  if (labels.defined() && (labels.rank() != 1 || labels.size(0) != points.shape()[0]))
+    throw std::invalid_argument("write_csv: needs one label per point");
   std::ostringstream s;
   s.precision(9);
   const std::vector<double> v = points.to_vector();
+  const std::vector<double> l = labels.defined() ? labels.to_vector() : std::vector<double>{};
   const std::int64_t d = points.shape()[1];
   // dim0, dim1, ...: x0 and x1 would read as the noise and the data in flow-matching notation.
   for (std::int64_t j = 0; j < d; ++j) s << (j ? ",dim" : "dim") << j;
-  s << '\n';
-  for (std::size_t i = 0; i < v.size(); ++i) s << v[i] << ((i + 1) % d ? ',' : '\n');
+  s << (labels.defined() ? ",class\n" : "\n");
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    s << v[i];
+    if ((i + 1) % static_cast<std::size_t>(d) != 0) {
+      s << ',';
+    } else {
+      if (labels.defined()) s << ',' << static_cast<long long>(l[i / static_cast<std::size_t>(d)]);
+      s << '\n';
+    }
+  }
   write_text_file(path, s.str());
 }
 
@@ -112,6 +127,69 @@ nlohmann::json evaluate_to_folder(const flows::VelocityField& v, const flows::Da
     density_plot(s.x, f).save_png(folder + "/density.png");
     trajectory_plot(s.trajectory, f).save_png(folder + "/trajectories.png");
   } else if (ds.dim() == 1) {
+    histogram_plot(s.x, reference).save_png(folder + "/histogram.png");
+  }
+  write_text_file(folder + "/metrics.json", m.dump(2) + "\n");
+  return m;
+}
+
+nlohmann::json evaluate_to_folder(const train::Trainer& t, const std::string& folder,
+                                  const nlohmann::json& extra) {
+  const train::TrainSpec& c = t.spec();
+  if (!c.conditional && c.data.empty())
+    return evaluate_to_folder(t.field(), t.dataset(), c, folder, extra);
+  std::filesystem::create_directories(folder);
+  Generator gen(c.seed, 7);  // evaluation's own stream: independent of training
+  const train::Standardization& st = t.standardization();
+  // The reference points (data space) and their conditions.
+  Tensor reference, conditions;
+  if (t.heldout_points().defined()) {
+    const std::int64_t k = std::min(c.eval_samples, t.heldout_points().shape()[0]);
+    reference = slice(t.heldout_points(), 0, 0, k);
+    if (t.heldout_conditions().defined()) conditions = slice(t.heldout_conditions(), 0, 0, k);
+  } else {
+    const flows::Dataset::Labeled l =
+        c.conditional ? t.dataset().sample_labeled(c.eval_samples, gen)
+                      : flows::Dataset::Labeled{t.dataset().sample(c.eval_samples, gen), Tensor()};
+    reference = st.undo(l.x);
+    conditions = l.c;
+  }
+  if (!c.conditional) conditions = Tensor();
+  const std::int64_t n = reference.shape()[0], dim = reference.shape()[1];
+  const flows::VelocityField v = c.conditional ? t.field_for(conditions) : t.field();
+  flows::SampleResult s = generate(v, n, dim, c, gen, dim == 2 ? 41 : 0);
+  s.x = st.undo(s.x);
+  for (Tensor& x : s.trajectory) x = st.undo(x);
+  nlohmann::json m = extra;
+  m["config"] = nlohmann::json::parse(train::to_json(c));
+  m["reference"] = t.heldout_points().defined() ? "held-out rows" : "training data";
+  m["metrics"] = sample_metrics(t.dataset(), s.x, reference, gen);
+  m["sampling"] = {
+      {"nfe", s.stats.nfe}, {"accepted", s.stats.accepted}, {"rejected", s.stats.rejected}};
+  if (c.conditional) m["sampling"]["guidance"] = c.guidance;
+  if (c.nll) {
+    // The density of data-space points: the model's density of the standardised points, times
+    // the standardisation's Jacobian 1 / prod(scale).
+    const std::int64_t k = std::min(c.nll_samples, n);
+    const Tensor x = st.apply(slice(reference, 0, 0, k));
+    const flows::VelocityField vl =
+        c.conditional ? flows::bind(t.conditional_field(), slice(conditions, 0, 0, k)) : t.field();
+    flows::LikelihoodOptions o;
+    o.solver.rtol = c.rtol;
+    o.solver.atol = c.atol;
+    const double nll = flows::mean_nll(flows::log_likelihood(vl, x, o)) + st.log_scale();
+    m["metrics"]["nll_nats"] = nll;
+    m["metrics"]["nll_bits_per_dim"] = flows::bits_per_dim(nll, dim);
+    if (c.conditional) m["metrics"]["nll_given"] = "each point's own condition";
+  }
+  write_csv(folder + "/samples.csv", s.x,
+            c.conditional && conditions.dtype() == DType::i64 ? conditions : Tensor());
+  if (dim == 2) {
+    const Frame f = frame_of(reference);
+    scatter_plot(s.x, reference, f).save_png(folder + "/samples.png");
+    density_plot(s.x, f).save_png(folder + "/density.png");
+    trajectory_plot(s.trajectory, f).save_png(folder + "/trajectories.png");
+  } else if (dim == 1) {
     histogram_plot(s.x, reference).save_png(folder + "/histogram.png");
   }
   write_text_file(folder + "/metrics.json", m.dump(2) + "\n");

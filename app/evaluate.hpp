@@ -12,6 +12,7 @@
 #include "flowtape/flows/sample.hpp"
 #include "flowtape/flows/velocity.hpp"
 #include "flowtape/train/spec.hpp"
+#include "flowtape/train/trainer.hpp"
 
 namespace flowtape::app {
 
@@ -38,9 +39,18 @@ nlohmann::json evaluate_to_folder(const flows::VelocityField& v, const flows::Da
                                   const train::TrainSpec& c, const std::string& folder,
                                   const nlohmann::json& extra = {});
 
+// The same for a trained run, whatever its data: a data file's runs are compared with their
+// held-out rows (or, without a holdout, their training rows) in data space (standardisation
+// undone), and conditional runs draw each sample with the condition of a reference point
+// (guided by spec().guidance), so the class mix matches; their NLL is conditional.
+nlohmann::json evaluate_to_folder(const train::Trainer& trainer, const std::string& folder,
+                                  const nlohmann::json& extra = {});
+
 // Helpers that write atomically (nn::write_file_atomic: temp file, fsync, rename; links and
 // devices written through) and throw naming the path on failure. The path "-" is stdout.
 void write_text_file(const std::string& path, const std::string& text);
 void write_csv(const std::string& path, const Tensor& points);
+// Points with their class labels as a last column, "class" (labels: i64 [n]).
+void write_csv(const std::string& path, const Tensor& points, const Tensor& labels);
 
 }  // namespace flowtape::app

@@ -53,8 +53,96 @@ TrainSpec read_config_file(const std::string& path) {
   }
 }
 
-// A trainer whose model holds the weights of a checkpoint written by `flowtape train`.
-std::unique_ptr<Trainer> load_model(const std::string& path, const Binder* overrides) {
+// Stands in for a data file the model was trained on when only the model is needed (sample,
+// nll --data): its size and conditions, from the checkpoint; drawing from it is refused.
+class ModelOnlyData : public flows::Dataset {
+ public:
+  ModelOnlyData(std::string name, std::int64_t dim, flows::ConditionSpec condition)
+      : name_(std::move(name)), dim_(dim), condition_(condition) {}
+  std::string name() const override { return name_; }
+  std::int64_t dim() const override { return dim_; }
+  flows::ConditionSpec condition() const override { return condition_; }
+  Tensor sample(std::int64_t, Generator&, DType) const override {
+    throw std::runtime_error("this model was trained on a data file; give the points with --data");
+  }
+
+ private:
+  std::string name_;
+  std::int64_t dim_;
+  flows::ConditionSpec condition_;
+};
+
+// The model-only stand-in for a checkpoint of a data-file run (its architecture and condition
+// come from its metadata).
+std::shared_ptr<const flows::Dataset> model_only_data(const nn::Metadata& meta, const TrainSpec& c,
+                                                      const std::string& path) {
+  try {
+    const nlohmann::json arch = nlohmann::json::parse(meta.at("architecture"));
+    flows::ConditionSpec condition;
+    if (const auto it = meta.find("condition"); it != meta.end()) {
+      const nlohmann::json j = nlohmann::json::parse(it->second);
+      const std::string kind = j.at("kind").get<std::string>();
+      condition.kind = kind == "labels"    ? flows::ConditionKind::labels
+                       : kind == "context" ? flows::ConditionKind::context
+                                           : flows::ConditionKind::none;
+      condition.classes = j.at("classes").get<std::int64_t>();
+      condition.dim = j.at("dim").get<std::int64_t>();
+    }
+    const auto dim = arch.at("input_dim").get<std::int64_t>();
+    if (dim < 1 || dim > (1 << 20) || condition.classes < 0 || condition.classes > (1 << 24) ||
+        condition.dim < 0 || condition.dim > (1 << 20))
+      throw std::invalid_argument("sizes out of range");
+    return std::make_shared<ModelOnlyData>(c.dataset, dim, condition);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(path + ": its architecture or condition metadata is unreadable (" +
+                                std::string(e.what()) + ")");
+  }
+}
+
+// The condition of `n` samples or points from --class / --context: a conditional model gets
+// them repeated (labels default to the classes in turn for sampling, to no condition for nll);
+// an unconditional model refuses them.
+Tensor conditions_from(const CommandLine& cl, const Trainer& t, std::int64_t n, bool sampling) {
+  const flows::ConditionSpec& spec = t.condition();
+  const bool given = cl.condition_class >= 0 || !cl.condition_context.empty();
+  if (spec.kind == flows::ConditionKind::none) {
+    if (given) throw std::runtime_error("--class / --context: the model is not conditional");
+    return Tensor();
+  }
+  if (spec.kind == flows::ConditionKind::labels) {
+    if (!cl.condition_context.empty())
+      throw std::runtime_error("--context: the model is conditioned on class labels; use --class");
+    if (cl.condition_class >= spec.classes)
+      throw std::runtime_error("--class " + std::to_string(cl.condition_class) +
+                               ": the model has " + std::to_string(spec.classes) + " classes");
+    std::vector<double> labels(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i)
+      labels[static_cast<std::size_t>(i)] = cl.condition_class >= 0 ? double(cl.condition_class)
+                                            : sampling              ? double(i % spec.classes)
+                                                                    : -1.0;
+    return from_vector(labels, Shape{n}, DType::i64);
+  }
+  if (cl.condition_class >= 0)
+    throw std::runtime_error("--class: the model is conditioned on context vectors; use --context");
+  if (cl.condition_context.empty()) {
+    if (sampling)
+      throw std::runtime_error("the model is conditioned on a context vector of " +
+                               std::to_string(spec.dim) + " values; give --context \"a,b,...\"");
+    return flows::null_condition(spec, n);
+  }
+  std::istringstream row(cl.condition_context + "\n");
+  const Tensor one = flows::parse_csv(row, "--context").values;
+  if (one.shape()[0] != 1 || one.shape()[1] != spec.dim)
+    throw std::runtime_error("--context: the model takes " + std::to_string(spec.dim) +
+                             " values, got " + std::to_string(one.numel()));
+  return flows::repeat_condition(spec, one, n);
+}
+
+// A trainer whose model holds the weights of a checkpoint written by `flowtape train`. With
+// with_data a data-file run's file is read again (eval compares with it); without, a model-only
+// stand-in takes its place.
+std::unique_ptr<Trainer> load_model(const std::string& path, const Binder* overrides,
+                                    bool with_data = false) {
   const nn::SafetensorsContents file = nn::load_safetensors(path);  // read once: pipes work
   TrainSpec c = train::spec_from_checkpoint(file, path);
   // A run trained on a GPU still samples and evaluates on a machine without one (its weights
@@ -67,7 +155,10 @@ std::unique_ptr<Trainer> load_model(const std::string& path, const Binder* overr
   }
   if (overrides) overrides->apply(c);  // sampling settings only
   validate(c);                         // a crafted file's sizes are bounded like the command line's
-  auto t = std::make_unique<Trainer>(c);
+  auto t = !c.data.empty() && !with_data
+               ? std::make_unique<Trainer>(c, model_only_data(file.metadata, c, path),
+                                           train::VelocityModel{})
+               : std::make_unique<Trainer>(c);
   t->resume(file, path);
   return t;
 }
@@ -105,6 +196,11 @@ void print_summary(const std::vector<double>& losses, std::int64_t step, std::in
                sum / static_cast<double>(tail), tail, checkpoint.c_str());
 }
 
+// Labels or context vectors for the data make the run conditional (the command line's rule).
+void imply_conditional(TrainSpec& c) {
+  if (c.label_column >= 0 || !c.labels.empty() || !c.context.empty()) c.conditional = true;
+}
+
 int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_file,
               const std::string& out, bool resume, bool overwrite, bool eval, std::int64_t keep) {
   // Without a config file or a run to resume, the command line is the whole configuration:
@@ -112,7 +208,9 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
   // below, and an error there is exit 1 (the file's value, or a combination, may be at fault).
   if (config_file.empty() && !resume) {
     try {
-      validate(cli);
+      TrainSpec whole = cli;
+      imply_conditional(whole);
+      validate(whole);
     } catch (const std::invalid_argument& e) {
       std::fprintf(stderr, "error: %s\n", e.what());
       return 2;
@@ -138,6 +236,7 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
     c = read_config_file(config_file);
     b.apply(c);
   }
+  imply_conditional(c);
   validate(c);
   Trainer trainer(c);           // refuses an unusable device before anything is written
   folder.clear_previous_run();  // --overwrite: only now that the new run can start
@@ -192,8 +291,8 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
                 ckpt);
   if (eval) {
-    const nlohmann::json m = evaluate_to_folder(trainer.field(), trainer.dataset(), c,
-                                                folder.path(), {{"final_loss", last.loss}});
+    const nlohmann::json m =
+        evaluate_to_folder(trainer, folder.path(), {{"final_loss", last.loss}});
     std::printf("%s\n", m["metrics"].dump(2).c_str());
   }
   return 0;
@@ -218,8 +317,11 @@ int main(int argc, char** argv) {
     if (*cl.sample_cmd) {
       auto t = load_model(cl.model, &cl.sb);
       Generator gen(cl.sample_seed);
-      const auto s = generate(t->field(), cl.n, t->dataset().dim(), t->spec(), gen);
-      write_csv(cl.csv_out, s.x);
+      const Tensor c = conditions_from(cl, *t, cl.n, true);
+      const auto s = generate(c.defined() ? t->field_for(c) : t->field(), cl.n, t->dataset().dim(),
+                              t->spec(), gen);
+      write_csv(cl.csv_out, t->standardization().undo(s.x),
+                c.defined() && c.dtype() == DType::i64 ? c : Tensor());
       std::fprintf(stderr, "wrote %lld samples to %s (%ld function evaluations)\n",
                    static_cast<long long>(cl.n), cl.csv_out.c_str(), s.stats.nfe);
       return 0;
@@ -238,6 +340,29 @@ int main(int argc, char** argv) {
                        static_cast<long long>(table.dropped_rows));
         x = table.values;
       }
+      Tensor own_labels;  // --label-column: each point's class, from the file
+      if (cl.nll_label_column >= 0) {
+        if (cl.data_csv.empty() || cl.nll_label_column >= x.shape()[1] || cl.condition_class >= 0 ||
+            !cl.condition_context.empty())
+          throw std::runtime_error(
+              "--label-column names a column of --data (not with --class or "
+              "--context)");
+        std::vector<double> points, labels;
+        const std::vector<double> v = x.to_vector();
+        const std::int64_t w = x.shape()[1];
+        for (std::size_t i = 0; i < v.size(); ++i)
+          (static_cast<std::int64_t>(i) % w == cl.nll_label_column ? labels : points)
+              .push_back(v[i]);
+        for (double l : labels)
+          if (!(l >= 0 && l == std::floor(l) && l < double(t->condition().classes)))
+            throw std::runtime_error("--label-column: " + std::to_string(l) +
+                                     " is not a class of the model (0 .. " +
+                                     std::to_string(t->condition().classes - 1) + ")");
+        if (t->condition().kind != flows::ConditionKind::labels)
+          throw std::runtime_error("--label-column: the model is not conditioned on class labels");
+        x = from_vector(points, Shape{x.shape()[0], w - 1}, x.dtype());
+        own_labels = from_vector(labels, Shape{x.shape()[0]}, DType::i64);
+      }
       if (x.shape()[1] != t->dataset().dim()) {
         throw std::runtime_error("the data has " + std::to_string(x.shape()[1]) +
                                  " columns but the model is " + std::to_string(t->dataset().dim()) +
@@ -246,7 +371,13 @@ int main(int argc, char** argv) {
       flows::LikelihoodOptions o;
       o.solver.rtol = t->spec().rtol;
       o.solver.atol = t->spec().atol;
-      const double nats = flows::mean_nll(flows::log_likelihood(t->field(), x, o));
+      // Scored in the model's (standardised) space; the Jacobian term turns it into data space.
+      const Tensor c =
+          own_labels.defined() ? own_labels : conditions_from(cl, *t, x.shape()[0], false);
+      const double nats = flows::mean_nll(flows::log_likelihood(
+                              c.defined() ? flows::bind(t->conditional_field(), c) : t->field(),
+                              t->standardization().apply(x), o)) +
+                          t->standardization().log_scale();
       // JSON has no inf or nan: a non-finite NLL (a point where the model's density underflows
       // to 0) is null, with the reason beside it and on stderr.
       nlohmann::ordered_json out;
@@ -264,8 +395,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*cl.eval_cmd) {
-      auto t = load_model(cl.model, &cl.eb);
-      const nlohmann::json m = evaluate_to_folder(t->field(), t->dataset(), t->spec(), cl.eval_out);
+      auto t = load_model(cl.model, &cl.eb, /*with_data=*/true);
+      const nlohmann::json m = evaluate_to_folder(*t, cl.eval_out);
       std::printf("%s\n", m["metrics"].dump(2).c_str());
       return 0;
     }

@@ -6,7 +6,9 @@
 # input (1: bad config file, 2: bad command line) and --version, --device cuda on a machine
 # without a GPU, run folders (an existing run refused, --overwrite, the lock, stale temporary
 # files), SIGTERM / SIGINT (a checkpoint, then 143 / 130), outputs that are links, devices,
-# stdout or folders, and the strict CSV of nll --data with valid JSON out.
+# stdout or folders, the strict CSV of nll --data with valid JSON out, training on your own
+# CSV / .npy data with labels (conditional sampling and likelihood, hostile files refused) and a
+# conditional built-in dataset whose --class samples land on their class.
 #   bash tests/app/cli_test.sh path/to/flowtape
 set -uo pipefail
 FLOWTAPE=${1:?usage: cli_test.sh path/to/flowtape}
@@ -286,6 +288,88 @@ printf '1e30,1e30\n0.1,0.2\n' >"$TMP/far.csv"
 python3 -c 'import json, sys; json.load(open(sys.argv[1]), parse_constant=lambda c: sys.exit(c))' \
   "$TMP/far.json" ||
   fail "nll printed invalid JSON: $(cat "$TMP/far.json")"
+
+# 10. Your own data: a 3-D CSV with a label column trains a conditional model (standardised,
+# 10% held out); samples are 3-D with a class column, --class picks the class, nll takes each
+# point's label; a .npy file of the same points trains too. Hostile files are refused by place.
+python3 - "$TMP" <<'PY'
+import random, struct, sys
+random.seed(1)
+rows = []
+for i in range(1200):
+    k = i % 3
+    centre = [(10, 0, 0), (0, 10, 0), (0, 0, 10)][k]
+    rows.append([centre[j] + random.gauss(0, 1) for j in range(3)] + [k])
+with open(sys.argv[1] + "/own.csv", "w") as f:
+    f.write("a,b,c,label\n")
+    for r in rows:
+        f.write(",".join(f"{v:.6f}" for v in r[:3]) + f",{r[3]}\n")
+header = "{'descr': '<f8', 'fortran_order': False, 'shape': (%d, 3), }" % len(rows)
+header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
+with open(sys.argv[1] + "/own.npy", "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+    f.write(b"".join(struct.pack("<3d", *r[:3]) for r in rows))
+PY
+OWN=(--hidden 32 --depth 2 --batch 128 --steps 400 --eval-samples 200 --nll-samples 50)
+"$FLOWTAPE" train --data "$TMP/own.csv" --label-column 3 --standardize --holdout 0.1 "${OWN[@]}" \
+  --out "$TMP/own" >"$TMP/own.json" 2>"$TMP/own.err" || fail "train --data failed: $(tail -n 3 "$TMP/own.err")"
+[ "$(head -n 1 "$TMP/own/samples.csv")" = "dim0,dim1,dim2,class" ] ||
+  fail "own-data samples: $(head -n 1 "$TMP/own/samples.csv")"
+grep -q '"reference": "held-out rows"' "$TMP/own/metrics.json" || fail "no held-out reference"
+"$FLOWTAPE" sample --model "$TMP/own/model.safetensors" -n 200 --class 2 --out "$TMP/own2.csv" 2>/dev/null
+# Class 2 sits at (0, 0, 10): a model that ignored its condition would put the mean near
+# (3.3, 3.3, 3.3).
+python3 - "$TMP/own2.csv" <<'PY' || fail "samples of --class 2 are not at class 2's centre"
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))[1:]
+m = [sum(float(r[j]) for r in rows) / len(rows) for j in range(3)]
+print("class 2 mean", m)
+sys.exit(0 if abs(m[0]) < 1.5 and abs(m[1]) < 1.5 and abs(m[2] - 10) < 1.5 else 1)
+PY
+"$FLOWTAPE" nll --model "$TMP/own/model.safetensors" --data "$TMP/own.csv" --label-column 3 \
+  >"$TMP/own-nll.json" 2>"$TMP/own-nll.err" || fail "conditional nll failed: $(cat "$TMP/own-nll.err")"
+# Three unit Gaussians in 3-D, each scored under its own class: about 3/2 log(2 pi e) = 4.26.
+python3 -c 'import json,sys; n=json.load(open(sys.argv[1]))["nll_nats"]; print("nll", n); sys.exit(0 if 3.9 < n < 4.8 else 1)' \
+  "$TMP/own-nll.json" || fail "conditional NLL far from 4.26: $(cat "$TMP/own-nll.json")"
+"$FLOWTAPE" sample --model "$TMP/full/model.safetensors" -n 3 --class 1 --out - >/dev/null 2>"$TMP/nocls.err"
+rc=$?; [ $rc -eq 1 ] && grep -q "not conditional" "$TMP/nocls.err" ||
+  fail "--class on an unconditional model: rc $rc, $(cat "$TMP/nocls.err")"
+"$FLOWTAPE" train --data "$TMP/own.npy" "${OWN[@]}" --no-eval --out "$TMP/own-npy" 2>"$TMP/npy.err" ||
+  fail "train --data .npy failed: $(tail -n 2 "$TMP/npy.err")"
+"$FLOWTAPE" sample --model "$TMP/own-npy/model.safetensors" -n 4 --out "$TMP/npy4.csv" 2>/dev/null
+[ "$(head -n 1 "$TMP/npy4.csv")" = "dim0,dim1,dim2" ] || fail ".npy run samples: $(head -n 1 "$TMP/npy4.csv")"
+printf 'a,b\n1,2\n3,inf\n' >"$TMP/own-inf.csv"
+"$FLOWTAPE" train --data "$TMP/own-inf.csv" --steps 2 --no-eval --out "$TMP/own-inf" 2>"$TMP/own-inf.err"
+rc=$?; [ $rc -eq 1 ] && grep -q "own-inf.csv:3: column 2: 'inf' is not a finite" "$TMP/own-inf.err" ||
+  fail "a non-finite data row: rc $rc, $(cat "$TMP/own-inf.err")"
+head -c 60 "$TMP/own.npy" >"$TMP/short.npy"
+"$FLOWTAPE" train --data "$TMP/short.npy" --steps 2 --no-eval --out "$TMP/short" 2>"$TMP/short.err"
+rc=$?; [ $rc -eq 1 ] && grep -q "short.npy: byte" "$TMP/short.err" ||
+  fail "a truncated .npy: rc $rc, $(cat "$TMP/short.err")"
+"$FLOWTAPE" train --data "$TMP/own.csv" --label-column 7 --steps 2 --no-eval --out "$TMP/col7" 2>"$TMP/col7.err"
+rc=$?; [ $rc -eq 1 ] && grep -q "label_column 7 but the file has 4 columns" "$TMP/col7.err" ||
+  fail "--label-column 7: rc $rc, $(cat "$TMP/col7.err")"
+printf '0\n1\n' >"$TMP/two-labels.csv"
+"$FLOWTAPE" train --data "$TMP/own.npy" --labels "$TMP/two-labels.csv" --steps 2 --no-eval \
+  --out "$TMP/two" 2>"$TMP/two.err"
+rc=$?; [ $rc -eq 1 ] && grep -q "has 2 rows but" "$TMP/two.err" ||
+  fail "labels of the wrong length: rc $rc, $(cat "$TMP/two.err")"
+"$FLOWTAPE" train --data "$TMP/own.csv" --label-column 3 --loss efm --steps 2 --out "$TMP/efm" 2>"$TMP/efm.err"
+rc=$?; [ $rc -eq 2 ] || fail "conditional efm exited $rc, expected 2 (a bad command line)"
+
+# 11. A built-in conditional dataset: 8gaussians by component; --class 2 lands on (0, 5).
+"$FLOWTAPE" train --dataset 8gaussians --conditional --coupling ot --hidden 64 --depth 2 \
+  --batch 256 --steps 600 --lr 3e-3 --no-eval --out "$TMP/c8" 2>/dev/null || fail "conditional 8gaussians failed"
+for guidance in 0 2; do
+  "$FLOWTAPE" sample --model "$TMP/c8/model.safetensors" -n 300 --class 2 --guidance $guidance \
+    --out "$TMP/c8-$guidance.csv" 2>/dev/null
+  python3 - "$TMP/c8-$guidance.csv" <<'PY' || fail "8gaussians --class 2 (guidance $guidance) is not at (0, 5)"
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))[1:]
+m = [sum(float(r[j]) for r in rows) / len(rows) for j in range(2)]
+sys.exit(0 if abs(m[0]) < 1.0 and abs(m[1] - 5) < 1.0 and all(r[2] == "2" for r in rows) else 1)
+PY
+done
 
 if [ $failures -ne 0 ]; then
   echo "$failures check(s) failed"
