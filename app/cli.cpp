@@ -66,6 +66,9 @@ void add_training_options(Binder& b) {
            "fraction of rows trained with no condition (for guidance)")
       ->check(CLI::Range(0.0, 0.99));
   b.option("--condition-dim", &train::TrainSpec::condition_dim, "width of the label embedding");
+  b.option("--conditioning", &train::TrainSpec::conditioning,
+           "how the condition enters the network: concat (the first layer's input) or film "
+           "(scales and shifts of every hidden layer)");
   b.option("--path", &train::TrainSpec::path, "probability path");
   b.option("--sigma", &train::TrainSpec::sigma,
            "sigma_min of the lipman path, sigma of the independent path");

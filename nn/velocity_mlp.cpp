@@ -8,6 +8,7 @@
 
 #include "flowtape/autodiff/ops.hpp"
 #include "flowtape/autodiff/tape.hpp"
+#include "flowtape/runtime/backend.hpp"
 
 namespace flowtape::nn {
 
@@ -33,7 +34,7 @@ const char* time_embedding_name(TimeEmbeddingKind kind) {
 
 VelocityMLP::VelocityMLP(std::int64_t dim, std::int64_t hidden, int depth, Generator& gen,
                          const VelocityMLPOptions& options)
-    : dim_(dim), options_(options) {
+    : dim_(dim), options_(options), hidden_(hidden) {
   if (dim <= 0 || hidden <= 0 || depth < 1)
     throw std::invalid_argument(
         "VelocityMLP: need dim > 0, hidden > 0 and depth >= 1, got dim=" + std::to_string(dim) +
@@ -44,10 +45,13 @@ VelocityMLP::VelocityMLP(std::int64_t dim, std::int64_t hidden, int depth, Gener
     throw std::invalid_argument(
         "VelocityMLP: condition on classes or on a context vector (not both), each >= 0, with "
         "condition_dim >= 1");
-  // The condition's columns of the first layer's input.
-  const std::int64_t cdim = options.classes > 0       ? options.condition_dim
-                            : options.context_dim > 0 ? options.context_dim + 1
-                                                      : 0;
+  if (options.film && (options.residual || (options.classes == 0 && options.context_dim == 0)))
+    throw std::invalid_argument("VelocityMLP: film needs a condition and the plain MLP");
+  // The condition code's width, and its columns in the first layer's input (none for FiLM).
+  const std::int64_t code_dim = options.classes > 0       ? options.condition_dim
+                                : options.context_dim > 0 ? options.context_dim + 1
+                                                          : 0;
+  const std::int64_t cdim = options.film ? 0 : code_dim;
   std::int64_t tdim = 1;
   switch (options.time_embedding) {
     case TimeEmbeddingKind::raw:
@@ -87,6 +91,13 @@ VelocityMLP::VelocityMLP(std::int64_t dim, std::int64_t hidden, int depth, Gener
         "condition_embedding.weight",
         randn(Shape{options.classes + 1, options.condition_dim}, gen, options.dtype));
   }
+  if (options.film) {
+    film_ = register_module(
+        "film", std::make_shared<Linear>(code_dim, 2 * hidden * depth, gen, true, options.dtype));
+    // Zero modulation at the start: the network begins as the unconditioned one.
+    NoGrad no_grad;
+    for (Tensor p : film_->parameters()) backend_of(p).fill(p, 0.0);
+  }
 }
 
 Tensor VelocityMLP::embed(const Tensor& t, std::int64_t batch) const {
@@ -95,7 +106,19 @@ Tensor VelocityMLP::embed(const Tensor& t, std::int64_t batch) const {
   return time_column(t, batch, options_.dtype);
 }
 
-Tensor VelocityMLP::forward(const Tensor& h) const {
+Tensor VelocityMLP::forward(const Tensor& h, const Tensor& code) const {
+  if (film_) {
+    const auto& layers = net_->layers();
+    const Tensor modulation = (*film_)(code);  // [B, 2 hidden depth]
+    Tensor z = h;
+    for (std::size_t l = 0; l + 1 < layers.size(); ++l) {
+      const auto at = static_cast<std::int64_t>(2 * l) * hidden_;
+      z = activate(options_.activation, (*layers[l])(z));
+      z = z * (1.0 + slice(modulation, 1, at, at + hidden_)) +
+          slice(modulation, 1, at + hidden_, at + 2 * hidden_);
+    }
+    return (*layers.back())(z);
+  }
   if (net_) return (*net_)(h);
   Tensor z = (*in_)(h);
   for (const auto& block : blocks_) z = (*block)(z);
@@ -121,7 +144,9 @@ Tensor VelocityMLP::operator()(const Tensor& x, const Tensor& t, const Tensor& c
   if (x.rank() != 2 || x.size(1) != dim_)
     throw std::invalid_argument("VelocityMLP: x has shape " + x.shape().str() + "; expected [B, " +
                                 std::to_string(dim_) + "]");
-  return forward(concat({x, embed(t, x.size(0)), encode_condition(c, x.size(0), x.device())}, 1));
+  const Tensor code = encode_condition(c, x.size(0), x.device());
+  if (film_) return forward(concat({x, embed(t, x.size(0))}, 1), code);
+  return forward(concat({x, embed(t, x.size(0)), code}, 1));
 }
 
 Tensor VelocityMLP::encode_condition(const Tensor& c, std::int64_t batch, Device device) const {

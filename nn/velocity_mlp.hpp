@@ -6,12 +6,14 @@
 // It is copyable with shared weights (see Module), so it converts to the flows' and solvers'
 // std::function<Tensor(const Tensor&, const Tensor&)> and that function follows training.
 //
-// Conditional (options.classes or options.context_dim set): v(x, t, c) = MLP([x, emb(t), e(c)]).
+// Conditional (options.classes or options.context_dim set), with a condition code e(c):
 //   classes:  e(c) is row c of a learned table of classes + 1 rows (condition_embedding); label
 //             -1, "no condition", takes the extra row, learned by condition dropout;
 //   context:  e(c) = [c, 1], and [0, 0] for a row of NaN ("no condition").
-// Concatenation rather than FiLM: the condition enters the first layer like t does, which on
-// our examples (docs/conditioning.md) trained as well at no extra parameters.
+// and one of two ways in (docs/conditioning.md compares them):
+//   concat    v(x, t, c) = MLP([x, emb(t), e(c)]): e(c) enters the first layer as t does;
+//   film      each hidden layer's output h becomes h (1 + gamma_l) + beta_l, with
+//             [gamma, beta] = film(e(c)) a Linear that starts at zero (plain MLP only).
 #pragma once
 
 #include <functional>
@@ -44,6 +46,7 @@ struct VelocityMLPOptions {
   std::int64_t classes = 0;         // > 0: conditioned on class labels 0 .. classes - 1
   std::int64_t context_dim = 0;     // > 0: conditioned on context vectors of this length
   std::int64_t condition_dim = 32;  // classes: the label embedding's width
+  bool film = false;                // FiLM instead of concatenation (see above)
 };
 
 class VelocityMLP : public Module {
@@ -66,7 +69,7 @@ class VelocityMLP : public Module {
  private:
   Tensor embed(const Tensor& t, std::int64_t batch) const;
   Tensor encode_condition(const Tensor& c, std::int64_t batch, Device device) const;
-  Tensor forward(const Tensor& h) const;
+  Tensor forward(const Tensor& h, const Tensor& code = Tensor()) const;
 
   std::int64_t dim_;
   VelocityMLPOptions options_;
@@ -76,6 +79,8 @@ class VelocityMLP : public Module {
   std::shared_ptr<Linear> in_, out_;  // residual
   std::vector<std::shared_ptr<ResidualBlock>> blocks_;
   Tensor condition_table_;  // classes: [classes + 1, condition_dim]
+  std::shared_ptr<Linear> film_;  // film: the condition code -> [gamma, beta] of every layer
+  std::int64_t hidden_ = 0;
 };
 
 }  // namespace flowtape::nn

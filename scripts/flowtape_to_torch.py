@@ -12,13 +12,16 @@ As a module:
     from flowtape_to_torch import load_velocity_model
     model = load_velocity_model("runs/cb/model.safetensors")  # a torch.nn.Module, float32
     v = model(x, t)  # x [B, d], t [B, 1] or [B] -> [B, d]
+    v = model(x, t, c)  # a conditional model: c a LongTensor [B] of classes (-1: none) or a
+                        # float [B, k] of context vectors (a row of NaN: none)
 
 From the command line:
 
     python3 scripts/flowtape_to_torch.py MODEL              # print the rebuilt module
     python3 scripts/flowtape_to_torch.py MODEL --check REF  # compare with flowtape's velocities
 
-REF is a CSV with a header, columns x0..x{d-1}, t, v0..v{d-1}: points, times and the velocity
+REF is a CSV with a header, columns x0..x{d-1}, t, then for a conditional model c (the class)
+or c0..c{k-1} (the context), then v0..v{d-1}: points, times (conditions) and the velocity
 flowtape computed there. Needs torch and safetensors (pip install torch safetensors).
 Exit codes: 0 success, 1 error or a mismatch, 2 bad command line, 77 torch or safetensors is
 not installed (what the tests read as "skipped").
@@ -71,6 +74,16 @@ def build_velocity_mlp(arch):
     kind = arch["time_embedding"]
     if kind not in ("raw", "sinusoidal", "fourier"):
         raise ValueError(f"unsupported time embedding {kind!r}")
+    condition = arch.get("condition", {"kind": "none"})
+    if condition["kind"] == "labels":
+        code_dim = arch["parameters"]["condition_embedding.weight"][1]
+    elif condition["kind"] == "context":
+        code_dim = condition["dim"] + 1
+    else:
+        code_dim = 0
+    film = arch.get("conditioning") == "film"
+    if arch.get("conditioning", "concat") not in ("concat", "film"):
+        raise ValueError(f"unsupported conditioning {arch['conditioning']!r}")
 
     class TimeEmbedding(nn.Module):
         def __init__(self):
@@ -94,14 +107,19 @@ def build_velocity_mlp(arch):
         def __init__(self):
             super().__init__()
             d, h, depth = arch["input_dim"], arch["hidden"], arch["depth"]
-            widths = [d + arch["time_embedding_dim"]] + [h] * depth + [d]
+            widths = [d + arch["time_embedding_dim"] + (0 if film else code_dim)] + [h] * depth + [d]
             self.layers = nn.ModuleList(
                 nn.Linear(widths[i], widths[i + 1]) for i in range(depth + 1))
             self.act = activations[arch["activation"]]()
 
-        def forward(self, z):
-            for layer in self.layers[:-1]:
+        def forward(self, z, modulation=None):
+            h = arch["hidden"]
+            for i, layer in enumerate(self.layers[:-1]):
                 z = self.act(layer(z))
+                if modulation is not None:  # FiLM: h (1 + gamma_i) + beta_i
+                    gamma = modulation[:, 2 * i * h:(2 * i + 1) * h]
+                    beta = modulation[:, (2 * i + 1) * h:(2 * i + 2) * h]
+                    z = z * (1 + gamma) + beta
             return self.layers[-1](z)
 
     class VelocityMLP(nn.Module):
@@ -110,12 +128,34 @@ def build_velocity_mlp(arch):
             self.net = Net()
             if kind != "raw":
                 self.time_embedding = TimeEmbedding()
+            if condition["kind"] == "labels":
+                self.condition_embedding = nn.Embedding(condition["classes"] + 1, code_dim)
+            if film:
+                self.film = nn.Linear(code_dim, 2 * arch["hidden"] * arch["depth"])
             self.input_dim = arch["input_dim"]
+            self.condition = condition
 
-        def forward(self, x, t):
+        def code(self, c, batch):
+            """The condition's code e(c); the null condition is label -1 or a row of NaN."""
+            if c is None:
+                raise ValueError("this model is conditional: call it as model(x, t, c)")
+            if self.condition["kind"] == "labels":
+                c = torch.as_tensor(c, dtype=torch.long).reshape(batch)
+                c = torch.where(c < 0, torch.full_like(c, self.condition["classes"]), c)
+                return self.condition_embedding(c)
+            c = torch.as_tensor(c, dtype=torch.float32).reshape(batch, -1)
+            present = ~torch.isnan(c[:, :1])
+            return torch.cat([torch.where(present, c, torch.zeros_like(c)), present.float()], 1)
+
+        def forward(self, x, t, c=None):
             t = torch.as_tensor(t, dtype=x.dtype).reshape(-1, 1).expand(x.shape[0], 1)
             emb = t if kind == "raw" else self.time_embedding(t)
-            return self.net(torch.cat([x, emb], dim=1))
+            if self.condition["kind"] == "none":
+                return self.net(torch.cat([x, emb], dim=1))
+            e = self.code(c, x.shape[0])
+            if film:
+                return self.net(torch.cat([x, emb], dim=1), self.film(e))
+            return self.net(torch.cat([x, emb, e], dim=1))
 
     return VelocityMLP()
 
@@ -140,14 +180,19 @@ def check(model, reference_csv, tolerance):
     with open(reference_csv, newline="") as f:
         rows = list(csv.reader(f))
     header, values = rows[0], [[float(c) for c in r] for r in rows[1:]]
-    d = model.input_dim
-    if len(header) != 2 * d + 1:
-        raise ValueError(f"{reference_csv}: expected {2 * d + 1} columns (x, t, v), got "
-                         f"{len(header)}")
     data = torch.tensor(values, dtype=torch.float64)
-    x, t, v = data[:, :d].float(), data[:, d:d + 1].float(), data[:, d + 1:]
+    cols = {p: [i for i, name in enumerate(header) if name.startswith(p)] for p in "xtcv"}
+    d = model.input_dim
+    if len(cols["x"]) != d or len(cols["v"]) != d or len(cols["t"]) != 1:
+        raise ValueError(f"{reference_csv}: expected columns x0..x{d - 1}, t, [c...], "
+                         f"v0..v{d - 1}, got {header}")
+    x, t, v = data[:, cols["x"]].float(), data[:, cols["t"]].float(), data[:, cols["v"]]
+    c = None
+    if cols["c"]:
+        c = data[:, cols["c"]]
+        c = c[:, 0].long() if model.condition["kind"] == "labels" else c.float()
     with torch.no_grad():
-        got = model(x, t).double()
+        got = model(x, t, c).double()
     gap = (got - v).abs().max().item() / max(v.abs().max().item(), 1e-12)
     print(f"{reference_csv}: {len(values)} points, largest relative gap {gap:.2e} "
           f"(tolerance {tolerance:.0e})")

@@ -16,8 +16,9 @@ namespace flowtape::train {
 // Every field once: the JSON key is the member's name.
 #define FLOWTAPE_SPEC_FIELDS(X)                                                                    \
   X(dataset)                                                                                       \
-  X(train_size) X(data) X(label_column) X(labels) X(context) X(standardize) X(holdout)             \
-      X(conditional) X(cond_drop) X(condition_dim) X(guidance) X(path) X(sigma) X(coupling)        \
+  X(train_size)                                                                                    \
+  X(data) X(label_column) X(labels) X(context) X(standardize) X(holdout) X(conditional)            \
+      X(cond_drop) X(condition_dim) X(conditioning) X(guidance) X(path) X(sigma) X(coupling)       \
           X(loss) X(lambda_max) X(ramp_start) X(ramp_end) X(fdm_weight) X(probes) X(probe)         \
               X(exact_divergence) X(efm_extra) X(hidden) X(depth) X(activation) X(time_embedding)  \
                   X(steps) X(batch) X(lr) X(schedule) X(warmup) X(schedule_steps) X(weight_decay)  \
@@ -176,6 +177,7 @@ void validate(const TrainSpec& c) {
   require(c.condition_dim >= 1 && c.condition_dim <= 4096, "condition_dim", c.condition_dim,
           "must be in [1, 4096]");
   require(std::isfinite(c.guidance), "guidance", c.guidance, "must be finite");
+  named(c.conditioning, "conditioning");
   if (c.conditional) {
     require(c.loss != Loss::efm, "loss", "efm",
             "the EFM target is the unconditional closed form; use cfm, entropic or fdm");

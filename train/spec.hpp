@@ -26,6 +26,8 @@ enum class Loss { cfm, entropic, fdm, efm };
 // fixed pairs drawn once with the training set (needs train_size > 0).
 enum class Coupling { independent, ot, fixed };
 enum class LrSchedule { constant, warmup, cosine };
+// How a conditional VelocityMLP takes its condition (nn/velocity_mlp.hpp).
+enum class Conditioning { concat, film };
 
 struct TrainSpec {
   // data: a built-in dataset's name (flows::make_dataset), or the name of the dataset given
@@ -43,6 +45,7 @@ struct TrainSpec {
   bool conditional = false;
   double cond_drop = 0.1;  // the fraction of rows trained with no condition (for guidance)
   int condition_dim = 32;  // the label embedding's width
+  Conditioning conditioning = Conditioning::concat;
   double guidance = 0.0;   // sampling: classifier-free guidance scale w (0: the conditional field)
   // path and coupling
   flows::PathKind path = flows::PathKind::rectified;
@@ -126,6 +129,11 @@ struct Choices<LrSchedule> {
       {{LrSchedule::constant, "constant"},
        {LrSchedule::warmup, "warmup"},
        {LrSchedule::cosine, "cosine"}}};
+};
+template <>
+struct Choices<Conditioning> {
+  static constexpr std::array<std::pair<Conditioning, const char*>, 2> all{
+      {{Conditioning::concat, "concat"}, {Conditioning::film, "film"}}};
 };
 template <>
 struct Choices<flows::PathKind> {

@@ -124,6 +124,7 @@ VelocityModel velocity_mlp(const TrainSpec& spec, std::int64_t dim, Generator& g
   } else if (condition.kind == flows::ConditionKind::context) {
     mo.context_dim = condition.dim;
   }
+  mo.film = condition.kind != flows::ConditionKind::none && spec.conditioning == Conditioning::film;
   auto model = std::make_shared<nn::VelocityMLP>(dim, spec.hidden, spec.depth, gen, mo);
   nlohmann::ordered_json a;
   a["model"] = "VelocityMLP";
@@ -135,11 +136,15 @@ VelocityModel velocity_mlp(const TrainSpec& spec, std::int64_t dim, Generator& g
   a["time_embedding_dim"] = spec.time_embedding == nn::TimeEmbeddingKind::raw ? 1 : mo.time_dim;
   if (condition.kind != flows::ConditionKind::none) {
     a["condition"] = condition_json(condition);
+    a["conditioning"] = name_of(spec.conditioning);
     a["condition_formula"] =
-        condition.kind == flows::ConditionKind::labels
-            ? "e(c) = row c of condition_embedding.weight (row classes for c = -1, no "
-              "condition), concatenated after emb(t)"
-            : "e(c) = [c, 1] ([0, 0] for a row of NaN, no condition), concatenated after emb(t)";
+        std::string(condition.kind == flows::ConditionKind::labels
+                        ? "e(c) = row c of condition_embedding.weight (row classes for c = -1, "
+                          "no condition)"
+                        : "e(c) = [c, 1] ([0, 0] for a row of NaN, no condition)") +
+        (mo.film ? "; after each hidden layer's activation h = h (1 + gamma_l) + beta_l, where "
+                   "film(e(c)) = [gamma_0, beta_0, gamma_1, beta_1, ...], each hidden wide"
+                 : "; concatenated after emb(t)");
   }
   a["forward"] =
       "v(x, t) = net([x, emb(t)]): x is [B, input_dim], t is [B, 1]; net is depth hidden Linear "

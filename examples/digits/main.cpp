@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
   int hidden = 256, depth = 3, per_class = 100, classifier_steps = 1500;
   double guidance = 2.0, lr = 2e-3, cond_drop = 0.1, test_fraction = 0.2;
   std::uint64_t seed = 0;
+  train::Conditioning conditioning = train::Conditioning::concat;
   CLI::App cli{"digits: class-conditional flow matching on the 8x8 handwritten digits"};
   cli.add_option("--data", data, "digits.csv.gz (Debian package python3-sklearn)")
       ->capture_default_str();
@@ -141,6 +142,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
   cli.add_option("--seed", seed, "seed")->capture_default_str();
+  cli.add_option("--conditioning", conditioning, "how the class enters the network")
+      ->transform(CLI::CheckedTransformer(app::choice_map<train::Conditioning>()))
+      ->default_str("concat");
   if (const auto code = app::parse_command_line(cli, argc, argv)) return *code;
 
   if (!std::filesystem::exists(data)) {
@@ -174,6 +178,7 @@ int main(int argc, char** argv) {
     spec.batch = batch;
     spec.lr = lr;
     spec.seed = seed;
+    spec.conditioning = conditioning;
     auto dataset =
         std::make_shared<flows::TensorDataset>(split.train_x, split.train_y, "digits", 10);
     train::Trainer trainer(spec, dataset, {});

@@ -96,4 +96,31 @@ BOOST_AUTO_TEST_CASE(a_cuda_run_matches_the_cpu_run, *flowtape::test::needs_gpu(
   }
 }
 
+// Conditional training (labels, OT within classes, condition dropout, guidance) on the GPU
+// matches the cpu run, as unconditional training does.
+BOOST_AUTO_TEST_CASE(a_conditional_cuda_run_matches_the_cpu_run, *flowtape::test::needs_gpu()) {
+  for (const Conditioning way : {Conditioning::concat, Conditioning::film}) {
+    TrainSpec c = small_config("cfm");
+    c.dataset = "8gaussians";
+    c.conditional = true;
+    c.coupling = Coupling::ot;
+    c.conditioning = way;
+    c.steps = 40;
+    Trainer cpu(c);
+    c.device = Device::cuda;
+    Trainer gpu(c);
+    cpu.train();
+    gpu.train();
+    BOOST_TEST(weight_gap(gpu.module(), cpu.module()) <= 1e-3);
+    Generator gen(9);
+    const Tensor x0 = randn({64, 2}, gen);
+    const Tensor labels = full(Shape{64}, 3.0, DType::i64);
+    const std::vector<double> a = flows::sample(gpu.field_for(labels), x0).x.to_vector(),
+                              b = flows::sample(cpu.field_for(labels), x0).x.to_vector();
+    double gap = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) gap = std::max(gap, std::abs(a[i] - b[i]));
+    BOOST_TEST(gap <= 1e-2);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -225,6 +225,59 @@ BOOST_AUTO_TEST_CASE(a_conditional_model_follows_its_condition) {
   BOOST_TEST(std::hypot(all[0], all[1]) < 1.5);
 }
 
+// Context vectors: points at (3 c, 0) plus noise, for a scalar context c in [-1, 1]. Asked for
+// c = 1 and c = -1, the model's samples sit at x = 3 and x = -3 (ignoring c: near 0).
+BOOST_AUTO_TEST_CASE(a_context_conditioned_model_follows_its_context) {
+  Generator data_gen(4);
+  const std::int64_t n = 4000;
+  const Tensor context = rand({n, 1}, data_gen) * 2.0 - 1.0;
+  const Tensor points = concat({context * 3.0, zeros({n, 1})}, 1) + randn({n, 2}, data_gen) * 0.3;
+  auto data = std::make_shared<flows::TensorDataset>(points, context, "shifted");
+  BOOST_TEST((data->condition() == flows::ConditionSpec{flows::ConditionKind::context, 0, 1}));
+  TrainSpec c = small_config("cfm");
+  c.conditional = true;
+  c.hidden = 64;
+  c.batch = 256;
+  c.steps = 600;
+  c.lr = 3e-3;
+  Trainer trainer(c, data, {});
+  trainer.train();
+  Generator gen(12);
+  for (const double want : {1.0, -1.0}) {
+    const Tensor ctx = full(Shape{400, 1}, want);
+    const std::vector<double> m =
+        mean(flows::sample(trainer.field_for(ctx), randn({400, 2}, gen)).x, 0).to_vector();
+    BOOST_TEST_MESSAGE("context " << want << ": mean (" << m[0] << ", " << m[1] << ")");
+    BOOST_TEST(std::abs(m[0] - 3 * want) < 0.5);
+  }
+  // OT cannot pair within a context: refused with the reason.
+  c.coupling = Coupling::ot;
+  BOOST_CHECK_EXCEPTION(Trainer(c, data, {}), std::invalid_argument, [](const auto& e) {
+    return std::string(e.what()).find("within a class") != std::string::npos;
+  });
+}
+
+// FiLM conditioning trains through the same loop and also follows its class.
+BOOST_AUTO_TEST_CASE(film_conditioning_follows_its_class) {
+  TrainSpec c = small_config("fdm");  // FDM: the divergence of v(., t, c) on each row's class
+  c.dataset = "8gaussians";
+  c.conditional = true;
+  c.conditioning = Conditioning::film;
+  c.hidden = 64;
+  c.batch = 256;
+  c.steps = 600;
+  c.lr = 3e-3;
+  Trainer trainer(c);
+  BOOST_TEST(nlohmann::json::parse(trainer.architecture()).at("conditioning") == "film");
+  trainer.train();
+  Generator gen(13);
+  const Tensor labels = full(Shape{400}, 4.0, DType::i64);  // component 4 sits at (-5, 0)
+  const std::vector<double> m =
+      mean(flows::sample(trainer.field_for(labels), randn({400, 2}, gen)).x, 0).to_vector();
+  BOOST_TEST_MESSAGE("class 4: mean (" << m[0] << ", " << m[1] << ")");
+  BOOST_TEST(std::hypot(m[0] + 5, m[1]) < 1.0);
+}
+
 // stop() ends training early, after a final checkpoint; the outcome says so.
 BOOST_AUTO_TEST_CASE(stop_ends_training_after_a_checkpoint) {
   TrainSpec c = small_config("cfm");

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # The documented way to load a flowtape checkpoint into PyTorch (scripts/flowtape_to_torch.py)
 # must rebuild each model exactly: its velocities agree with flowtape's to float32 rounding, for
-# every time embedding. A reference with one velocity changed must fail the check (so the
+# every time embedding and every kind of condition (labels, with the null label, by
+# concatenation and by FiLM; context vectors). A reference with one velocity changed must fail the check (so the
 # check can fail). Skipped (exit 77), saying why, where python3 lacks torch or safetensors; set
 # FLOWTAPE_PYTHON to a python that has them (pip install torch safetensors).
 # Usage: torch_loader_test.sh <torch_reference> <flowtape_to_torch.py> <scratch dir>
@@ -15,7 +16,7 @@ if ! "$py" -c 'import torch, safetensors' 2>/dev/null; then
 fi
 rm -rf "$out" && mkdir -p "$out"
 "$reference" "$out"
-for name in raw_silu sinusoidal_gelu fourier_tanh; do
+for name in raw_silu sinusoidal_gelu fourier_tanh labels_concat labels_film context_concat; do
   "$py" "$script" "$out/$name.safetensors" --check "$out/$name.csv"
 done
 # A changed velocity (row 5, v0 + 1%) must be caught.
