@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
@@ -137,6 +138,43 @@ Tensor efm_target(const Tensor& xt, const Tensor& t, const Tensor& x1, const Ten
   const Tensor reference = extra.defined() && extra.numel() > 0 ? concat({x1, extra}, 0) : x1;
   return stop_gradient(
       empirical_velocity(stop_gradient(xt), stop_gradient(t), reference, sigma_min));
+}
+
+Tensor efm_target_by_class(const Tensor& xt, const Tensor& t, const Tensor& x1, const Tensor& extra,
+                           const Tensor& reference_labels, const Tensor& row_labels,
+                           double sigma_min) {
+  NoGrad no_grad;
+  const Tensor reference = extra.defined() && extra.numel() > 0 ? concat({x1, extra}, 0) : x1;
+  const std::vector<double> ref = reference_labels.to_vector(), rows = row_labels.to_vector();
+  if (static_cast<std::int64_t>(ref.size()) != reference.shape()[0] ||
+      static_cast<std::int64_t>(rows.size()) != xt.shape()[0])
+    throw std::invalid_argument("efm_target_by_class: one label per reference point and per row");
+  const Device device = xt.device();
+  const auto index = [&](const std::vector<double>& v) {
+    return from_vector(v, Shape{static_cast<std::int64_t>(v.size())}, DType::i64).to(device);
+  };
+  std::map<double, std::vector<double>> groups;  // label -> its rows
+  for (std::size_t i = 0; i < rows.size(); ++i) groups[rows[i]].push_back(double(i));
+  std::vector<Tensor> parts;
+  std::vector<double> order;  // the rows in the order of parts
+  for (const auto& [label, members] : groups) {
+    std::vector<double> refs;
+    for (std::size_t j = 0; j < ref.size(); ++j)
+      if (label < 0 || ref[j] == label) refs.push_back(double(j));
+    if (refs.empty())
+      throw std::invalid_argument("efm_target_by_class: no reference point of class " +
+                                  std::to_string(static_cast<long long>(label)));
+    const Tensor idx = index(members);
+    parts.push_back(empirical_velocity(index_select(stop_gradient(xt), 0, idx),
+                                       index_select(stop_gradient(t), 0, idx),
+                                       index_select(reference, 0, index(refs)), sigma_min));
+    order.insert(order.end(), members.begin(), members.end());
+  }
+  // Back to the rows' order: position order[k] holds part row k.
+  std::vector<double> inverse(order.size());
+  for (std::size_t k = 0; k < order.size(); ++k)
+    inverse[static_cast<std::size_t>(order[k])] = double(k);
+  return stop_gradient(index_select(concat(parts, 0), 0, index(inverse)));
 }
 
 }  // namespace flowtape::flows

@@ -87,5 +87,12 @@ FdmLoss fdm_loss(const VelocityField& field, const PathSample& path, const Tenso
 // Returned as a constant (no gradient), like any regression target.
 Tensor efm_target(const Tensor& xt, const Tensor& t, const Tensor& x1, const Tensor& extra,
                   double sigma_min = 0.0);
+// The class-conditional EFM target: row i's closed-form velocity over the reference points of
+// its own class, row_labels[i], among concat(x1, extra) labelled reference_labels (i64); a row
+// whose label is -1 (no condition) gets the closed form over every reference point, the
+// unconditional target. Each row's own x1 must be among the references (it is: x1 is).
+Tensor efm_target_by_class(const Tensor& xt, const Tensor& t, const Tensor& x1, const Tensor& extra,
+                           const Tensor& reference_labels, const Tensor& row_labels,
+                           double sigma_min = 0.0);
 
 }  // namespace flowtape::flows

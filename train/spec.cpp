@@ -179,8 +179,9 @@ void validate(const TrainSpec& c) {
   require(std::isfinite(c.guidance), "guidance", c.guidance, "must be finite");
   named(c.conditioning, "conditioning");
   if (c.conditional) {
-    require(c.loss != Loss::efm, "loss", "efm",
-            "the EFM target is the unconditional closed form; use cfm, entropic or fdm");
+    require(c.loss != Loss::efm || c.context.empty(), "loss", "efm",
+            "the conditional EFM target is a closed form per class; with context vectors use "
+            "cfm, entropic or fdm");
     require(c.coupling != Coupling::fixed, "coupling", "fixed",
             "fixed pairs are unconditional; use independent or ot");
     require(c.coupling != Coupling::ot || c.context.empty(), "coupling", "ot",

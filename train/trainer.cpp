@@ -215,6 +215,9 @@ Trainer::Trainer(TrainSpec spec, std::shared_ptr<const flows::Dataset> data, Vel
     if (condition_.kind == flows::ConditionKind::context && spec_.coupling == Coupling::ot)
       throw std::invalid_argument(
           "coupling ot pairs within a class; with context vectors use independent");
+    if (condition_.kind == flows::ConditionKind::context && spec_.loss == Loss::efm)
+      throw std::invalid_argument(
+          "loss efm is a closed form per class; with context vectors use cfm, entropic or fdm");
   }
   // Separate streams for the training set and the initial weights, so that changing one
   // setting (say train_size) does not change the others' draws.
@@ -318,7 +321,7 @@ flows::VelocityField Trainer::field() const {
 }
 
 Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, const Tensor& c,
-                         double lambda) {
+                         const Tensor& labels, double lambda) {
   const Tensor z = path_.kind() == flows::PathKind::independent
                        ? randn(x0.shape(), gen_).to(device())
                        : Tensor();
@@ -338,6 +341,17 @@ Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, co
   const Tensor v = spec_.conditional ? model_.conditional(ps.xt, t, c) : model_.forward(ps.xt, t);
   if (spec_.loss == Loss::entropic)
     return flows::entropic_loss(flows::per_sample_loss(v, ps.ut), lambda);
+  if (spec_.loss == Loss::efm && spec_.conditional) {
+    // Per class: each row's target is the closed form over the references of its class (of
+    // all of them for a row whose class was dropped).
+    const double sigma_min = path_.kind() == flows::PathKind::lipman ? path_.sigma() : 0.0;
+    const flows::Dataset::Labeled extra =
+        spec_.efm_extra > 0 ? draw_batch(spec_.efm_extra) : flows::Dataset::Labeled{};
+    const Tensor reference_labels = extra.x.defined() ? concat({labels, extra.c}, 0) : labels;
+    return flows::cfm_loss(v, flows::efm_target_by_class(
+                                  ps.xt, t, x1, extra.x.defined() ? extra.x.to(device()) : Tensor(),
+                                  reference_labels, c, sigma_min));
+  }
   if (spec_.loss == Loss::efm) {
     const double sigma_min = path_.kind() == flows::PathKind::lipman ? path_.sigma() : 0.0;
     const Tensor extra =
@@ -412,6 +426,7 @@ StepReport Trainer::step() {
     else if (spec_.coupling == Coupling::ot)
       x1 = flows::couple(flows::CouplingKind::minibatch_ot, x0, x1).x1;
   }
+  const Tensor labels = c;  // before dropout: the data's own classes (conditional EFM's references)
   if (spec_.conditional && spec_.cond_drop > 0) {
     // Condition dropout: these rows learn the null condition, which guidance contrasts with.
     std::vector<bool> keep(static_cast<std::size_t>(b));
@@ -427,7 +442,7 @@ StepReport Trainer::step() {
   optimizer_->set_lr(lr);
   last_cfm_ = last_divergence_ = Tensor();
   auto [loss, grads] = nn::loss_and_grad(model_.module->parameters(),
-                                         [&] { return loss_for(x0, x1, t, c, lambda); });
+                                         [&] { return loss_for(x0, x1, t, c, labels, lambda); });
   StepReport report{s + 1, 0.0, lambda, lr};
   read_step(loss, grads, report);
   if (spec_.grad_clip > 0) nn::clip_grad_norm(grads, spec_.grad_clip);

@@ -169,8 +169,9 @@ class Trainer {
  private:
   Tensor batch_targets(std::int64_t b);
   flows::Dataset::Labeled draw_batch(std::int64_t b);  // targets and (conditional) conditions
+  // c: the rows' conditions after dropout; labels: before (the data's own).
   Tensor loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, const Tensor& c,
-                  double lambda);
+                  const Tensor& labels, double lambda);
   // Reads the step's scalars (in one transfer from a device) into `report` (loss, its FDM
   // parts, the gradient norm); throws TrainingError on a non-finite loss or gradient.
   void read_step(const Tensor& loss, const std::vector<Tensor>& grads, StepReport& report) const;

@@ -90,6 +90,36 @@ BOOST_AUTO_TEST_CASE(conditional_cfm_loss_matches_a_hand_computation) {
   BOOST_TEST(std::abs(loss - want) < 1e-12);
 }
 
+// The class-conditional EFM target: a row of class k gets efm_target over class k's references
+// alone; a row with no condition gets it over all of them.
+BOOST_AUTO_TEST_CASE(conditional_efm_target_is_the_closed_form_of_each_rows_class) {
+  Generator gen(8);
+  const std::int64_t b = 12;
+  const Tensor x1 = randn({b, 2}, gen, DType::f64), extra = randn({6, 2}, gen, DType::f64);
+  const Tensor xt = randn({b, 2}, gen, DType::f64), t = rand({b, 1}, gen, DType::f64) * 0.9;
+  std::vector<double> ref_labels, row_labels;
+  for (int i = 0; i < b + 6; ++i) ref_labels.push_back(i % 2);
+  for (int i = 0; i < b; ++i) row_labels.push_back(i == 5 ? -1 : i % 2);
+  const Tensor got =
+      efm_target_by_class(xt, t, x1, extra, from_vector(ref_labels, Shape{b + 6}, DType::i64),
+                          from_vector(row_labels, Shape{b}, DType::i64));
+  const Tensor all = concat({x1, extra}, 0);
+  const auto rows_of = [&](int k) {
+    std::vector<std::int64_t> r;
+    for (int i = 0; i < b + 6; ++i)
+      if (i % 2 == k) r.push_back(i);
+    return take_rows(all, r);
+  };
+  const std::vector<double> g = got.to_vector();
+  for (std::int64_t i = 0; i < b; ++i) {
+    const Tensor xi = slice(xt, 0, i, i + 1), ti = slice(t, 0, i, i + 1);
+    const Tensor want = i == 5 ? efm_target(xi, ti, all, Tensor())
+                               : efm_target(xi, ti, rows_of(static_cast<int>(i % 2)), Tensor());
+    const std::vector<double> w = want.to_vector();
+    for (int k = 0; k < 2; ++k) BOOST_TEST(std::abs(g[2 * i + k] - w[k]) < 1e-12);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(ot_within_classes_never_moves_a_row_to_another_class) {
   Generator gen(5);
   const std::int64_t b = 64;

@@ -257,6 +257,28 @@ BOOST_AUTO_TEST_CASE(a_context_conditioned_model_follows_its_context) {
   });
 }
 
+// Conditional EFM: the closed form per class over a fixed training set also puts each class
+// on its component.
+BOOST_AUTO_TEST_CASE(conditional_efm_follows_its_class) {
+  TrainSpec c = small_config("efm");
+  c.dataset = "8gaussians";
+  c.conditional = true;
+  c.train_size = 512;
+  c.efm_extra = 128;
+  c.hidden = 64;
+  c.batch = 256;
+  c.steps = 600;
+  c.lr = 3e-3;
+  Trainer trainer(c);
+  trainer.train();
+  Generator gen(14);
+  const Tensor labels = full(Shape{400}, 6.0, DType::i64);  // component 6 sits at (0, -5)
+  const std::vector<double> m =
+      mean(flows::sample(trainer.field_for(labels), randn({400, 2}, gen)).x, 0).to_vector();
+  BOOST_TEST_MESSAGE("class 6: mean (" << m[0] << ", " << m[1] << ")");
+  BOOST_TEST(std::hypot(m[0], m[1] + 5) < 1.0);
+}
+
 // FiLM conditioning trains through the same loop and also follows its class.
 BOOST_AUTO_TEST_CASE(film_conditioning_follows_its_class) {
   TrainSpec c = small_config("fdm");  // FDM: the divergence of v(., t, c) on each row's class
