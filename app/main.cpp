@@ -246,7 +246,7 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
                  static_cast<long long>(trainer.steps_done()));
   }
   write_text_file(folder.file("config.json"),
-                  nlohmann::ordered_json::parse(train::to_json(c)).dump(2) + "\n");
+                  nlohmann::ordered_json::parse(train::to_json(trainer.spec())).dump(2) + "\n");
   if (trainer.steps_done() >= c.steps)
     std::fprintf(stderr, "nothing to train: the run is at step %lld of %lld (raise --steps)\n",
                  static_cast<long long>(trainer.steps_done()), static_cast<long long>(c.steps));
@@ -353,13 +353,13 @@ int main(int argc, char** argv) {
         for (std::size_t i = 0; i < v.size(); ++i)
           (static_cast<std::int64_t>(i) % w == cl.nll_label_column ? labels : points)
               .push_back(v[i]);
+        if (t->condition().kind != flows::ConditionKind::labels)
+          throw std::runtime_error("--label-column: the model is not conditioned on class labels");
         for (double l : labels)
           if (!(l >= 0 && l == std::floor(l) && l < double(t->condition().classes)))
             throw std::runtime_error("--label-column: " + std::to_string(l) +
                                      " is not a class of the model (0 .. " +
                                      std::to_string(t->condition().classes - 1) + ")");
-        if (t->condition().kind != flows::ConditionKind::labels)
-          throw std::runtime_error("--label-column: the model is not conditioned on class labels");
         x = from_vector(points, Shape{x.shape()[0], w - 1}, x.dtype());
         own_labels = from_vector(labels, Shape{x.shape()[0]}, DType::i64);
       }

@@ -141,6 +141,7 @@ Pair couple(CouplingKind kind, const Tensor& x0, const Tensor& x1) {
     throw std::invalid_argument(m.str());
   }
   if (kind == CouplingKind::independent) return {x0, x1};
+  if (x0.shape()[1] == 0) return {x0, x1};  // no coordinates: every pairing costs nothing
   std::vector<std::int64_t> all(static_cast<std::size_t>(x0.shape()[0]));
   std::iota(all.begin(), all.end(), std::int64_t{0});
   return {x0, take_rows(x1, ot_order(x0.to_vector(), x1.to_vector(), x0.shape()[1], {all}))};
@@ -154,6 +155,7 @@ Pair couple_within_classes(const Tensor& x0, const Tensor& x1, const Tensor& lab
       << x0.shape() << ", " << x1.shape() << " and " << labels.str();
     throw std::invalid_argument(m.str());
   }
+  if (x0.shape()[1] == 0) return {x0, x1};
   std::map<std::int64_t, std::vector<std::int64_t>> groups;
   const std::vector<double> l = labels.to_vector();
   for (std::size_t i = 0; i < l.size(); ++i)

@@ -405,6 +405,9 @@ TensorDataset::TensorDataset(Tensor points, Tensor conditions, std::string name,
                                     " is negative (labels are 0, 1, ...)");
       largest = std::max(largest, static_cast<std::int64_t>(v));
     }
+    if (largest >= (std::int64_t{1} << 16))
+      throw std::invalid_argument("TensorDataset: label " + std::to_string(largest) +
+                                  " (at most 65536 classes)");
     if (classes > 0 && largest >= classes)
       throw std::invalid_argument("TensorDataset: label " + std::to_string(largest) +
                                   " is not below the " + std::to_string(classes) + " classes");
@@ -413,6 +416,11 @@ TensorDataset::TensorDataset(Tensor points, Tensor conditions, std::string name,
     if (conditions_.rank() != 2 || conditions_.size(0) != n)
       throw std::invalid_argument("TensorDataset: context vectors must be [" + std::to_string(n) +
                                   ", k] (one row per point), got " + conditions_.str());
+    for (double x : conditions_.to_vector())
+      if (!std::isfinite(x))
+        throw std::invalid_argument(
+            "TensorDataset: context vectors must be finite (a NaN row "
+            "means no condition, which is for sampling, not for data)");
     spec_ = {ConditionKind::context, 0, conditions_.size(1)};
   } else {
     throw std::invalid_argument(

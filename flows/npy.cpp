@@ -36,21 +36,32 @@ class HeaderParser {
       if (peek() == '}') break;
       const std::string key = string_literal();
       expect(':');
+      const auto first = [&](bool& was_seen) {
+        if (was_seen) fail("the header repeats " + excerpt(key));
+        was_seen = true;
+      };
       if (key == "descr") {
+        first(seen[0]);
         h.descr = string_literal();
-        seen[0] = true;
       } else if (key == "fortran_order") {
+        first(seen[1]);
         h.fortran_order = boolean();
-        seen[1] = true;
       } else if (key == "shape") {
+        first(seen[2]);
         h.shape = tuple();
-        seen[2] = true;
       } else {
         fail("unknown header key " + excerpt(key));
       }
-      skip_space();
-      if (peek() == ',') ++i_;
+      // Between entries a comma; after the last, an optional comma, then '}'.
+      if (peek() == ',') {
+        ++i_;
+      } else if (peek() != '}') {
+        fail("expected ',' or '}' in the header");
+      }
     }
+    ++i_;  // '}'
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n')) ++i_;
+    if (i_ != s_.size()) fail("text after the header's '}'");
     if (!seen[0] || !seen[1] || !seen[2])
       fail("the header needs 'descr', 'fortran_order' and 'shape'");
     return h;
@@ -102,7 +113,11 @@ class HeaderParser {
       }
       if (i_ == start) fail("expected a dimension in the shape");
       dims.push_back(v);
-      if (peek() == ',') ++i_;
+      if (peek() == ',') {
+        ++i_;
+      } else if (peek() != ')') {
+        fail("expected ',' or ')' in the shape");
+      }
       if (dims.size() > 8) fail("too many axes");
     }
     ++i_;

@@ -174,7 +174,18 @@ Tensor VelocityMLP::encode_condition(const Tensor& c, std::int64_t batch, Device
                                 (c.defined() ? c.str() : std::string("none")));
   std::vector<double> out(static_cast<std::size_t>(batch * (k + 1)));
   for (std::int64_t i = 0; i < batch; ++i) {
-    const bool present = !std::isnan(v[static_cast<std::size_t>(i * k)]);
+    // A row is "no condition" when all of it is NaN; anything else must be all finite.
+    std::int64_t nans = 0, finite = 0;
+    for (std::int64_t j = 0; j < k; ++j) {
+      const double x = v[static_cast<std::size_t>(i * k + j)];
+      nans += std::isnan(x);
+      finite += std::isfinite(x);
+    }
+    if (nans != k && finite != k)
+      throw std::invalid_argument("VelocityMLP: context row " + std::to_string(i) +
+                                  " mixes NaN or inf with numbers (a row of NaN means no "
+                                  "condition; otherwise every value must be finite)");
+    const bool present = nans == 0;
     for (std::int64_t j = 0; j < k; ++j)
       out[static_cast<std::size_t>(i * (k + 1) + j)] =
           present ? v[static_cast<std::size_t>(i * k + j)] : 0.0;

@@ -17,11 +17,18 @@ namespace flowtape {
 Tensor empty(const Shape& shape, DType dtype, Device device) {
   // The byte count, checked: a shape whose element count or size wraps around std::size_t
   // would otherwise allocate a small block that the caller then overruns.
+  // A zero extent anywhere makes it empty, whatever the other extents multiply to.
   std::size_t bytes = dtype_size(dtype);
-  for (int d = 0; d < shape.rank(); ++d)
+  bool none = false;
+  for (int d = 0; d < shape.rank(); ++d) none = none || shape[d] == 0;
+  for (int d = 0; d < shape.rank() && !none; ++d)
     if (shape[d] < 0 || __builtin_mul_overflow(bytes, static_cast<std::size_t>(shape[d]), &bytes))
       throw std::length_error("empty: a tensor of shape " + shape.str() + " and dtype " +
                               dtype_name(dtype) + " does not fit in memory");
+  for (int d = 0; d < shape.rank(); ++d)
+    if (shape[d] < 0)
+      throw std::length_error("empty: a tensor of shape " + shape.str() + " has a negative extent");
+  if (none) bytes = 0;
   auto impl = detail::make_pooled<TensorImpl>();
   impl->shape = shape;
   impl->dtype = dtype;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <stdexcept>
 
@@ -21,20 +22,35 @@ bool ends_with(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// Every value finite and within float32's range (training runs in float32, where 1e39 is inf).
 void require_finite(const std::vector<double>& v, std::int64_t columns, const std::string& path) {
+  const double largest = std::numeric_limits<float>::max();
   for (std::size_t i = 0; i < v.size(); ++i)
-    if (!std::isfinite(v[i]))
+    if (!(std::abs(v[i]) <= largest))
       throw std::invalid_argument(path + ": row " + std::to_string(i / columns + 1) + ", column " +
                                   std::to_string(i % columns + 1) + " is " + std::to_string(v[i]) +
-                                  " (only finite values are read)");
+                                  " (only finite float32 values are read)");
 }
 
-// Whole numbers >= 0 as i64 labels.
+// Class labels: whole numbers 0, 1, ..., K - 1, every one of them present (a gap would be a
+// class the model never sees, or an ID column read as labels: refused, not renumbered).
 Tensor as_labels(const std::vector<double>& v, const std::string& where) {
-  for (std::size_t i = 0; i < v.size(); ++i)
-    if (!(v[i] >= 0 && v[i] == std::floor(v[i]) && v[i] < 1e9))
+  constexpr double kMostClasses = 65536;
+  double largest = -1;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (!(v[i] >= 0 && v[i] == std::floor(v[i]) && v[i] < kMostClasses))
       throw std::invalid_argument(where + ": label " + std::to_string(v[i]) + " on row " +
-                                  std::to_string(i + 1) + " is not a whole number >= 0");
+                                  std::to_string(i + 1) + " is not a whole number in [0, 65536)");
+    largest = std::max(largest, v[i]);
+  }
+  std::vector<bool> seen(static_cast<std::size_t>(largest + 1), false);
+  for (double l : v) seen[static_cast<std::size_t>(l)] = true;
+  for (std::size_t k = 0; k < seen.size(); ++k)
+    if (!seen[k])
+      throw std::invalid_argument(where + ": labels run to " +
+                                  std::to_string(static_cast<long long>(largest)) +
+                                  " but no row has label " + std::to_string(k) +
+                                  " (labels must be 0, 1, ..., K - 1 with every class present)");
   return from_vector(v, Shape{static_cast<std::int64_t>(v.size())}, DType::i64);
 }
 

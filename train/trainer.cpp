@@ -179,7 +179,26 @@ TrainSpec spec_from_checkpoint(const nn::SafetensorsContents& file, const std::s
   std::uint64_t values = 0;
   for (const auto& [name, t] : file.tensors) values += static_cast<std::uint64_t>(t.numel());
   const double hidden = static_cast<double>(c.hidden);
-  const double least = static_cast<double>(c.depth - 1) * hidden * hidden + hidden;
+  double least = static_cast<double>(c.depth - 1) * hidden * hidden + hidden;
+  // The input and output layers and the condition's table (or FiLM map), where the file's
+  // metadata gives their sizes.
+  try {
+    if (const auto it = file.metadata.find("architecture"); it != file.metadata.end()) {
+      const nlohmann::json a = nlohmann::json::parse(it->second);
+      const double d = a.value("input_dim", 0.0), tdim = a.value("time_embedding_dim", 1.0);
+      least += (2 * d + tdim) * hidden;
+    }
+    if (const auto it = file.metadata.find("condition"); it != file.metadata.end()) {
+      const nlohmann::json j = nlohmann::json::parse(it->second);
+      const double code =
+          j.value("classes", 0.0) > 0 ? double(c.condition_dim) : j.value("dim", 0.0) + 1;
+      least += j.value("classes", 0.0) * double(c.condition_dim) +
+               (c.conditioning == Conditioning::film ? code * 2 * hidden * c.depth : code * hidden);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(source + ": unreadable architecture or condition metadata (" +
+                                e.what() + ")");
+  }
   if (least > static_cast<double>(values))
     throw std::invalid_argument(source + ": its config describes a model of at least " +
                                 std::to_string(static_cast<std::uint64_t>(least)) +
@@ -297,6 +316,11 @@ flows::ConditionalField Trainer::conditional_field() const {
 }
 
 flows::VelocityField Trainer::field_for(const Tensor& c) const {
+  // Guidance contrasts with the null condition, which only condition dropout trains.
+  if (spec_.guidance != 0 && spec_.cond_drop == 0)
+    throw std::invalid_argument("guidance " + std::to_string(spec_.guidance) +
+                                ": the model was trained with cond_drop 0, so its null condition "
+                                "is untrained; use guidance 0 or train with cond_drop > 0");
   return flows::guided(conditional_field(), c, condition_, spec_.guidance);
 }
 

@@ -77,8 +77,15 @@ struct VelocityModel {
   static VelocityModel of(std::shared_ptr<M> model, std::string architecture = "") {
     flows::VelocityField f = [model](const Tensor& x, const Tensor& t) { return (*model)(x, t); };
     flows::ConditionalField cf;
-    if constexpr (std::invocable<const M&, const Tensor&, const Tensor&, const Tensor&>)
-      cf = [model](const Tensor& x, const Tensor& t, const Tensor& c) { return (*model)(x, t, c); };
+    if constexpr (std::invocable<const M&, const Tensor&, const Tensor&, const Tensor&>) {
+      // A model that can say whether it is conditional (VelocityMLP::conditional) is asked.
+      bool takes_condition = true;
+      if constexpr (requires { model->conditional(); }) takes_condition = model->conditional();
+      if (takes_condition)
+        cf = [model](const Tensor& x, const Tensor& t, const Tensor& c) {
+          return (*model)(x, t, c);
+        };
+    }
     return {std::move(model), std::move(f), std::move(cf), std::move(architecture)};
   }
 };

@@ -6,8 +6,6 @@
 
 #include <array>
 #include <cstdint>
-#include <cstdlib>
-#include <memory>
 #include <stdexcept>
 
 namespace flowtape::examples {
@@ -46,11 +44,17 @@ std::string gunzip(const std::string& bytes, const std::string& source) {
   if (bytes[2] != 8) fail("compression method is not deflate");
   if (bytes.size() > (std::size_t{1} << 30)) fail("larger than 1 GiB");
   const auto flags = static_cast<unsigned char>(bytes[3]);
+  if (flags & 0xE0) fail("reserved flag bits set");
+  // The trailer's length first: a small file that claims to inflate past the bound is refused
+  // before anything is decoded.
+  constexpr std::uint32_t kMostBytes = 64u << 20;
+  if (le32(bytes, bytes.size() - 4) > kMostBytes) fail("it would inflate past 64 MiB");
   std::size_t at = 10;
   if (flags & 0x04) {  // FEXTRA
     if (at + 2 > bytes.size()) fail("truncated extra field");
     at += 2 + (static_cast<unsigned char>(bytes[at]) |
                (static_cast<unsigned char>(bytes[at + 1]) << 8));
+    if (at > bytes.size()) fail("truncated extra field");
   }
   for (const unsigned char zero_terminated : {0x08, 0x10})  // FNAME, FCOMMENT
     if (flags & zero_terminated) {
@@ -61,15 +65,17 @@ std::string gunzip(const std::string& bytes, const std::string& source) {
   if (flags & 0x02) at += 2;  // FHCRC
   if (at + 8 > bytes.size()) fail("truncated");
   const std::size_t deflate_len = bytes.size() - at - 8;
-  int out_len = 0;
-  std::unique_ptr<char, decltype(&std::free)> out(
-      stbi_zlib_decode_noheader_malloc(bytes.data() + at, static_cast<int>(deflate_len), &out_len),
-      &std::free);
-  if (!out) fail("the deflate stream does not decode");
-  std::string text(out.get(), static_cast<std::size_t>(out_len));
+  // Into a buffer of the trailer's length (plus one byte, so a stream that inflates to more
+  // than it claims is caught, not truncated): memory stays within the bound whatever the
+  // stream holds.
+  const std::uint32_t claimed = le32(bytes, bytes.size() - 4);
+  std::string text(static_cast<std::size_t>(claimed) + 1, '\0');
+  const int got = stbi_zlib_decode_noheader_buffer(
+      text.data(), static_cast<int>(text.size()), bytes.data() + at, static_cast<int>(deflate_len));
+  if (got < 0) fail("the deflate stream does not decode, or inflates past its stated length");
+  if (static_cast<std::uint32_t>(got) != claimed) fail("length mismatch");
+  text.resize(static_cast<std::size_t>(got));
   if (crc32(text) != le32(bytes, bytes.size() - 8)) fail("CRC-32 mismatch");
-  if (static_cast<std::uint32_t>(text.size()) != le32(bytes, bytes.size() - 4))
-    fail("length mismatch");
   return text;
 }
 

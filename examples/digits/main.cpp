@@ -41,6 +41,7 @@ namespace {
 double mean_nearest(const Tensor& a, const Tensor& b) {
   const std::vector<double> av = a.to_vector(), bv = b.to_vector();
   const std::size_t d = static_cast<std::size_t>(a.shape()[1]);
+  if (av.empty() || bv.empty()) return 0.0;
   double total = 0;
   for (std::size_t i = 0; i < av.size() / d; ++i) {
     double best = 1e300;
@@ -132,9 +133,10 @@ int main(int argc, char** argv) {
   cli.add_option("--guidance", guidance, "guidance scale w of the guided samples")
       ->capture_default_str()
       ->check(app::finite_at_least(0));
-  cli.add_option("--cond-drop", cond_drop, "fraction of rows trained with no class")
+  cli.add_option("--cond-drop", cond_drop,
+                 "fraction of rows trained with no class (guidance needs it above 0)")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 0.9));
+      ->check(CLI::Range(0.01, 0.9));
   cli.add_option("--per-class", per_class, "generated digits per class and setting")
       ->capture_default_str()
       ->check(CLI::Range(10, 10000));

@@ -354,6 +354,32 @@ printf '0\n1\n' >"$TMP/two-labels.csv"
   --out "$TMP/two" 2>"$TMP/two.err"
 rc=$?; [ $rc -eq 1 ] && grep -q "has 2 rows but" "$TMP/two.err" ||
   fail "labels of the wrong length: rc $rc, $(cat "$TMP/two.err")"
+printf '0\n2\n' >"$TMP/gap-labels.csv"
+printf '1,2\n3,4\n' >"$TMP/two-points.csv"
+"$FLOWTAPE" train --data "$TMP/two-points.csv" --labels "$TMP/gap-labels.csv" --steps 2 --no-eval \
+  --out "$TMP/gap" 2>"$TMP/gap.err"
+rc=$?; [ $rc -eq 1 ] && grep -q "no row has label 1" "$TMP/gap.err" ||
+  fail "labels with a gap: rc $rc, $(cat "$TMP/gap.err")"
+printf '1,2\n3,1e39\n' >"$TMP/big.csv"
+"$FLOWTAPE" train --data "$TMP/big.csv" --steps 2 --no-eval --out "$TMP/big" 2>"$TMP/big.err"
+rc=$?; [ $rc -eq 1 ] && grep -q "row 2, column 2 is .* (only finite float32" "$TMP/big.err" ||
+  fail "a value beyond float32: rc $rc, $(cat "$TMP/big.err")"
+# A conditional checkpoint whose metadata claims 2^24 classes is refused before its table is built.
+python3 - "$TMP/own/model.safetensors" "$TMP/many-classes.safetensors" <<'PY'
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+header = json.loads(data[8:8 + n])
+condition = json.loads(header["__metadata__"]["condition"])
+condition["classes"] = 1 << 24
+header["__metadata__"]["condition"] = json.dumps(condition)
+text = json.dumps(header).encode()
+text += b" " * ((8 - len(text) % 8) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(text)) + text + data[8 + n:])
+PY
+"$FLOWTAPE" sample --model "$TMP/many-classes.safetensors" -n 2 --out - >/dev/null 2>"$TMP/many.err"
+rc=$?; [ $rc -eq 1 ] && grep -q "describes a model of at least" "$TMP/many.err" ||
+  fail "2^24 claimed classes: rc $rc, $(cat "$TMP/many.err")"
 "$FLOWTAPE" train --data "$TMP/own.csv" --label-column 3 --loss efm --steps 2 --out "$TMP/efm" 2>"$TMP/efm.err"
 rc=$?; [ $rc -eq 2 ] || fail "conditional efm exited $rc, expected 2 (a bad command line)"
 

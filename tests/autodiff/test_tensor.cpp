@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Tensor creation, data layout, shape ops' values, and the xtensor bridge.
 #include <boost/test/unit_test.hpp>
+#include <stdexcept>
 #include <thread>
 #include <xtensor/xarray.hpp>
 #include <xtensor/xview.hpp>
@@ -34,6 +35,18 @@ BOOST_AUTO_TEST_CASE(creation) {
   BOOST_TEST(reinterpret_cast<std::uintptr_t>(t.raw_data()) % 64 == 0u);
   BOOST_TEST(to_dtype(t, DType::f32).dtype() == DType::f32);
   BOOST_TEST(to_dtype(t, DType::f32).to_vector() == v);
+}
+
+// empty() checks the byte count: a shape whose size wraps std::size_t is refused, while a
+// shape with a zero extent holds no bytes whatever its other extents (the safetensors fuzzer's
+// [2^61 - 1, 4, 0]).
+BOOST_AUTO_TEST_CASE(creation_checks_the_byte_count) {
+  const std::int64_t huge = (std::int64_t{1} << 61) - 1;
+  const Tensor none = empty(Shape{huge, 4, 0});
+  BOOST_TEST(none.numel() == 0);
+  BOOST_TEST(none.nbytes() == 0);
+  BOOST_CHECK_THROW(empty(Shape{huge, 4, 1}), std::length_error);
+  BOOST_CHECK_THROW(empty(Shape{huge, 3}, DType::f64), std::length_error);
 }
 
 BOOST_AUTO_TEST_CASE(broadcasting_values) {

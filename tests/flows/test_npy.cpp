@@ -98,6 +98,19 @@ BOOST_AUTO_TEST_CASE(hostile_files_are_refused_with_the_place) {
   BOOST_TEST(has(
       error_of(npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), 'x': 1}", four)),
       "unknown header key 'x'"));
+  BOOST_TEST(
+      has(error_of(npy_file("{'descr': '<f8' 'fortran_order': False, 'shape': (2, 2), }", four)),
+          "expected ',' or '}'"));
+  BOOST_TEST(has(error_of(npy_file("{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, "
+                                   "'shape': (2, 2), }",
+                                   four)),
+                 "repeats 'descr'"));
+  BOOST_TEST(
+      has(error_of(npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (2 2), }", four)),
+          "expected ',' or ')'"));
+  BOOST_TEST(
+      has(error_of(npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), } x", four)),
+          "text after the header"));
   BOOST_TEST(has(error_of(npy_file("{'descr': '<f8', 'shape': (2, 2), }", four)),
                  "needs 'descr', 'fortran_order' and 'shape'"));
   // A shape of 2^40 values is refused by its bound, before any allocation.

@@ -250,6 +250,20 @@ BOOST_AUTO_TEST_CASE(a_context_conditioned_model_follows_its_context) {
     BOOST_TEST_MESSAGE("context " << want << ": mean (" << m[0] << ", " << m[1] << ")");
     BOOST_TEST(std::abs(m[0] - 3 * want) < 0.5);
   }
+  // A row is "no condition" only when all of it is NaN; an infinite context is refused.
+  const Tensor infinite =
+      from_vector(std::vector<double>{0.5, std::numeric_limits<double>::infinity()}, Shape{2, 1});
+  BOOST_CHECK_THROW(trainer.conditional_field()(randn({2, 2}, gen), rand({2, 1}, gen), infinite),
+                    std::invalid_argument);
+  // Guidance needs the null condition trained: with cond_drop 0 it is refused.
+  TrainSpec no_drop = c;
+  no_drop.cond_drop = 0;
+  no_drop.guidance = 2;
+  no_drop.steps = 1;
+  Trainer undropped(no_drop, data, {});
+  BOOST_CHECK_EXCEPTION(
+      undropped.field_for(full(Shape{2, 1}, 0.5)), std::invalid_argument,
+      [](const auto& e) { return std::string(e.what()).find("cond_drop 0") != std::string::npos; });
   // OT cannot pair within a context: refused with the reason.
   c.coupling = Coupling::ot;
   BOOST_CHECK_EXCEPTION(Trainer(c, data, {}), std::invalid_argument, [](const auto& e) {
