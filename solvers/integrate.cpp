@@ -12,6 +12,7 @@
 #include "flowtape/solvers/dense_output.hpp"
 #include "flowtape/solvers/error_norm.hpp"
 #include "flowtape/solvers/initial_step.hpp"
+#include "flowtape/solvers/order_conditions.hpp"
 #include "flowtape/solvers/stepper.hpp"
 #include "flowtape/solvers/tableau.hpp"
 
@@ -38,6 +39,14 @@ void validate(const VectorField& f, const Tensor& y0, double t0, double t1,
     bad_option("the fixed-step method '" + std::string(tab.name) +
                "' needs a step size dt0 > 0 or a step count n_steps > 0");
   if (o.max_steps <= 0) bad_option("max_steps must be > 0");
+  if (o.n_steps > o.max_steps)
+    bad_option("n_steps = " + std::to_string(o.n_steps) +
+               " exceeds max_steps = " + std::to_string(o.max_steps));
+  // dt0-sized fixed steps: their count is known before the run, so refused up front too.
+  if (!tab.adaptive() && o.dt0 > 0 &&
+      std::ceil(std::abs(t1 - t0) / o.dt0 * (1 - 1e-12)) > static_cast<double>(o.max_steps))
+    bad_option("dt0 = " + std::to_string(o.dt0) + " needs more than max_steps = " +
+               std::to_string(o.max_steps) + " steps to cover [t0, t1]");
   if (!(o.safety > 0 && o.safety <= 1)) bad_option("safety must be in (0, 1]");
   if (!(o.factor_min > 0 && o.factor_min < 1 && o.factor_max > 1))
     bad_option("need 0 < factor_min < 1 < factor_max");
@@ -55,11 +64,13 @@ void validate(const VectorField& f, const Tensor& y0, double t0, double t1,
   }
 }
 
-[[noreturn]] void fail(const Tableau& tab, const std::string& what, double t, long step) {
+// t, y: the last accepted state, which the error hands back.
+[[noreturn]] void fail(const Tableau& tab, const std::string& what, double t, long step,
+                       const Tensor& y, const Stats& stats) {
   std::ostringstream msg;
   msg.precision(17);
   msg << "integrate(" << tab.name << "): " << what << " at t = " << t << " (step " << step << ")";
-  throw SolverError(msg.str(), t, step);
+  throw SolverError(msg.str(), t, step, y, stats);
 }
 
 // Collects the states at the requested times as the solve passes them.
@@ -86,7 +97,9 @@ class Saver {
   void save_initial(double t0, const Tensor& y0) {
     for (; next_ < ts_.size() && ts_[next_] == t0; ++next_) ys_.push_back(y0);
   }
-  Solution finish(Stats stats) && { return {std::move(ts_), std::move(ys_), stats}; }
+  Solution finish(Stats stats, std::vector<double> step_ts) && {
+    return {std::move(ts_), std::move(ys_), stats, std::move(step_ts)};
+  }
 
  private:
   std::vector<double> ts_;
@@ -109,9 +122,8 @@ Solution integrate_fixed(const Tableau& tab, const VectorField& f, const Tensor&
   Stats stats;
   double t = t0;
   Tensor y = y0, k1;
+  std::vector<double> step_ts{t0};
   for (long i = 0; i < n; ++i) {
-    if (i >= o.max_steps)
-      fail(tab, "max_steps = " + std::to_string(o.max_steps) + " reached", t, i);
     // Times from t0 by multiplication, not accumulation; the last step lands on t1 exactly.
     const double t_new = i + 1 == n ? t1 : t0 + static_cast<double>(i + 1) * h;
     if (!k1.defined()) {
@@ -120,7 +132,8 @@ Solution integrate_fixed(const Tableau& tab, const VectorField& f, const Tensor&
     }
     RKStep s = rk_step(tab, f, t, y, k1, t_new - t, stats.nfe);
     if (!all_finite(s.y1))
-      fail(tab, "non-finite state or derivative in the step to t = " + std::to_string(t_new), t, i);
+      fail(tab, "non-finite state or derivative in the step to t = " + std::to_string(t_new), t, i,
+           y, stats);
     ++stats.accepted;
     Tensor f1 = s.f1;
     if (saver.pending_until(t_new)) {
@@ -135,8 +148,9 @@ Solution integrate_fixed(const Tableau& tab, const VectorField& f, const Tensor&
     t = t_new;
     y = s.y1;
     k1 = f1;
+    step_ts.push_back(t);
   }
-  return std::move(saver).finish(stats);
+  return std::move(saver).finish(stats, std::move(step_ts));
 }
 
 Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tensor& y0, double t0,
@@ -146,7 +160,7 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
   Tensor k1 = f(t0, y0);
   ++stats.nfe;
   if (!all_finite(k1) || !all_finite(y0))
-    fail(tab, "non-finite initial state or derivative", t0, 0);
+    fail(tab, "non-finite initial state or derivative", t0, 0, y0, stats);
   double h = dir * (o.dt0 > 0 ? std::min(o.dt0, span)
                               : initial_step(f, t0, y0, k1, tab.order, dir, span, o, stats.nfe));
   PIController controller(o, tab.error_order);
@@ -155,9 +169,10 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
   long step = 0;
   int nonfinite_in_a_row = 0;
   long last_nonfinite_step = -1000;
+  std::vector<double> step_ts{t0};
   while ((t1 - t) * dir > 0) {
     if (step >= o.max_steps)
-      fail(tab, "max_steps = " + std::to_string(o.max_steps) + " reached", t, step);
+      fail(tab, "max_steps = " + std::to_string(o.max_steps) + " reached", t, step, y, stats);
     const double h_min = min_step(t, span, o.dt_min);
     if (std::abs(h) < h_min) {
       std::ostringstream what;
@@ -168,7 +183,7 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
       else
         what << "step size underflow (|dt| = " << std::abs(h) << " < dt_min = " << h_min
              << "; the problem may be stiff or its solution blow up)";
-      fail(tab, what.str(), t, step);
+      fail(tab, what.str(), t, step, y, stats);
     }
     // Stretch a step that would leave a sliver before t1 (Hairer's 1.01), and land exactly.
     const bool last = (t + 1.01 * h - t1) * dir >= 0;
@@ -183,9 +198,9 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
     if (!std::isfinite(err)) {
       // Non-finite at the accepted state itself is an error of f; in the trial stages it may
       // be an overflow of too large a step, so shrink, but not forever.
-      if (!all_finite(k1)) fail(tab, "non-finite derivative f(t, y)", t, step);
+      if (!all_finite(k1)) fail(tab, "non-finite derivative f(t, y)", t, step, y, stats);
       if (++nonfinite_in_a_row >= 10)
-        fail(tab, "non-finite state or derivative in 10 successive trial steps", t, step);
+        fail(tab, "non-finite state or derivative in 10 successive trial steps", t, step, y, stats);
       ++stats.rejected;
       last_nonfinite_step = step;
       h *= o.factor_min;
@@ -214,19 +229,30 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
     y = s.y1;
     k1 = f1;  // FSAL (or the end derivative computed for saving): the next first stage
     h *= d.factor;
+    step_ts.push_back(t);
   }
-  return std::move(saver).finish(stats);
+  return std::move(saver).finish(stats, std::move(step_ts));
 }
 
 }  // namespace
 
 Solution integrate(const VectorField& f, const Tensor& y0, double t0, double t1,
                    const IntegrateOptions& opts) {
-  const Tableau& tab = tableau(opts.method);
+  return integrate(f, y0, t0, t1, tableau(opts.method), opts);
+}
+
+Solution integrate(const VectorField& f, const Tensor& y0, double t0, double t1, const Tableau& tab,
+                   const IntegrateOptions& opts) {
+  // The built-in tableaus are checked by the tests; any other is checked here, every call.
+  bool builtin = false;
+  for (const Method m : {Method::euler, Method::midpoint, Method::heun, Method::rk4, Method::bosh3,
+                         Method::dopri5, Method::tsit5, Method::dopri8})
+    builtin = builtin || &tab == &tableau(m);
+  if (!builtin) validate_tableau(tab);
   validate(f, y0, t0, t1, opts, tab);
   Saver saver(opts.save_at, t1, t1 >= t0 ? 1.0 : -1.0);
   saver.save_initial(t0, y0);
-  if (t0 == t1) return std::move(saver).finish({});
+  if (t0 == t1) return std::move(saver).finish({}, {t0});
   if (!tab.adaptive() || opts.n_steps > 0)
     return integrate_fixed(tab, f, y0, t0, t1, opts, std::move(saver));
   return integrate_adaptive(tab, f, y0, t0, t1, opts, std::move(saver));

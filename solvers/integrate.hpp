@@ -10,10 +10,17 @@
 
 #include "flowtape/runtime/tensor.hpp"
 #include "flowtape/solvers/options.hpp"
+#include "flowtape/solvers/tableau.hpp"
 
 namespace flowtape::solvers {
 
 Solution integrate(const VectorField& f, const Tensor& y0, double t0, double t1,
                    const IntegrateOptions& opts = {});
+
+// The same with any explicit Runge-Kutta tableau, yours included (opts.method is ignored). It
+// is checked first (validate_tableau: its order conditions, its structure); adaptive when it
+// has embedded weights (error_order > 0), with its own dense output or cubic Hermite.
+Solution integrate(const VectorField& f, const Tensor& y0, double t0, double t1,
+                   const Tableau& tableau, const IntegrateOptions& opts = {});
 
 }  // namespace flowtape::solvers

@@ -33,7 +33,7 @@ struct IntegrateOptions {
   long max_steps = 100000;  // attempted steps (accepted + rejected)
   // Times to save at, monotone in the direction t0 -> t1 and within [t0, t1]; reached by dense
   // output, never stepped on. Empty: only the final state.
-  std::vector<double> save_at;
+  std::vector<double> save_at = {};
   ErrorNorm norm = ErrorNorm::rms;
   double safety = 0.9, factor_min = 0.2, factor_max = 10.0;
   double dt_min = 0;  // 0: an automatic underflow guard, a few ulps of max(|t|, |t1 - t0|)
@@ -49,20 +49,29 @@ struct Solution {
   std::vector<double> ts;  // save_at, or {t1}
   std::vector<Tensor> ys;  // the state at each of ts
   Stats stats;
+  std::vector<double> step_ts;  // t0 and the end of every accepted step, in order
 };
 
 // A solve that could not finish: step size underflow, max_steps reached, non-finite state or
-// derivative. The message names the time and the step reached; so do the accessors.
+// derivative. The message names the time and the step reached; so do the accessors. The solve
+// so far is not lost: last_t() and last_y() are the last accepted state (t0 and y0 if no step
+// was accepted), stats() what it cost.
 class SolverError : public std::runtime_error {
  public:
-  SolverError(const std::string& what, double t, long step)
-      : std::runtime_error(what), t_(t), step_(step) {}
+  SolverError(const std::string& what, double t, long step, Tensor last_y = Tensor(),
+              Stats stats = {})
+      : std::runtime_error(what), t_(t), step_(step), last_y_(std::move(last_y)), stats_(stats) {}
   double t() const { return t_; }
   long step() const { return step_; }
+  double last_t() const { return t_; }
+  const Tensor& last_y() const { return last_y_; }
+  const Stats& stats() const { return stats_; }
 
  private:
   double t_;
   long step_;
+  Tensor last_y_;
+  Stats stats_;
 };
 
 }  // namespace flowtape::solvers

@@ -5,5 +5,6 @@
 #include "flowtape/solvers/integrate.hpp"
 #include "flowtape/solvers/method.hpp"
 #include "flowtape/solvers/options.hpp"
+#include "flowtape/solvers/order_conditions.hpp"
 #include "flowtape/solvers/sde.hpp"
 #include "flowtape/solvers/tableau.hpp"

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Failures end with a named error, never a hang: blow-up (step size underflow), max_steps,
-// NaN fields (adaptive and fixed), and bad options as std::invalid_argument.
+// NaN fields (adaptive and fixed), each handing back the last accepted state; and bad options
+// (n_steps beyond max_steps included) as std::invalid_argument before anything runs.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <limits>
@@ -74,13 +75,26 @@ BOOST_AUTO_TEST_CASE(max_steps_reached) {
   BOOST_TEST(e.step() == 5);
   BOOST_TEST(e.t() > 0.0);
   BOOST_TEST(e.t() < 10.0);
-  // Fixed step: 100 steps asked, 5 allowed.
+  // The last accepted state comes back with the error, and what the solve cost.
+  BOOST_TEST(e.last_t() == e.t());
+  BOOST_REQUIRE(e.last_y().defined());
+  const std::vector<double> y = e.last_y().to_vector();
+  BOOST_TEST(std::abs(y[0] - std::cos(e.t())) < 1e-6);  // rotation_field: (cos t, -sin t)
+  BOOST_TEST(e.stats().accepted == 5 - e.stats().rejected);
+  BOOST_TEST(e.stats().nfe > 5);
+  // Fixed step: 100 steps asked, 5 allowed: refused before running, as is a dt0 that needs
+  // more than max_steps steps.
   o.method = Method::rk4;
   o.n_steps = 100;
-  const SolverError f =
-      expect_solver_error([&] { integrate(decay_field, vec({1.0}), 0.0, 1.0, o); });
-  BOOST_TEST(f.step() == 5);
-  BOOST_TEST(std::abs(f.t() - 0.05) < 1e-12);
+  BOOST_CHECK_EXCEPTION(integrate(decay_field, vec({1.0}), 0.0, 1.0, o), std::invalid_argument,
+                        [](const std::invalid_argument& x) {
+                          return contains(x.what(), "n_steps = 100 exceeds max_steps = 5");
+                        });
+  o.n_steps = 0;
+  o.dt0 = 0.01;
+  BOOST_CHECK_EXCEPTION(
+      integrate(decay_field, vec({1.0}), 0.0, 1.0, o), std::invalid_argument,
+      [](const std::invalid_argument& x) { return contains(x.what(), "more than max_steps = 5"); });
 }
 
 // A field that turns NaN past t = 0.5: adaptive and fixed solvers stop there with the error.
@@ -97,6 +111,12 @@ BOOST_AUTO_TEST_CASE(nan_field) {
     BOOST_TEST(contains(e.what(), "non-finite"), e.what());
     BOOST_TEST(e.t() <= 0.55 + 1e-12);  // fixed steps of 0.05 notice at the next step
     BOOST_TEST(e.t() > 0.3);
+    // The last good state is handed back: y = y0 exp(-t) there, to the method's accuracy
+    // (20 Euler steps: about 1%).
+    const std::vector<double> last = e.last_y().to_vector();
+    const double tol = m == Method::euler ? 2e-2 : 1e-4;
+    BOOST_TEST(std::abs(last[0] - std::exp(-e.last_t())) < tol);
+    BOOST_TEST(std::abs(last[1] - 2 * std::exp(-e.last_t())) < 2 * tol);
   }
   // NaN from the very start.
   const SolverError e = expect_solver_error([&] {

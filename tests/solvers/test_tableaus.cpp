@@ -7,6 +7,9 @@
 #include <cmath>
 #include <vector>
 
+#include "flowtape/autodiff/autodiff.hpp"
+#include "flowtape/solvers/integrate.hpp"
+#include "flowtape/solvers/order_conditions.hpp"
 #include "flowtape/solvers/tableau.hpp"
 
 using namespace flowtape::solvers;
@@ -18,83 +21,16 @@ const std::vector<const Tableau*> kAll = {&coeffs::euler, &coeffs::midpoint, &co
                                           &coeffs::rk4,   &coeffs::bosh3,    &coeffs::dopri5,
                                           &coeffs::tsit5, &coeffs::dopri8};
 
-// A rooted tree: its children (indices into the list of smaller trees), order and density.
-struct Tree {
-  std::vector<int> children;
-  int order;
-  double gamma;
-};
-
-// All rooted trees with up to p vertices (1, 1, 2, 4, 9, 20, 48, 115, 286 of each order).
-std::vector<Tree> trees_up_to(int p) {
-  std::vector<Tree> all{{{}, 1, 1.0}};
-  for (int n = 2; n <= p; ++n) {
-    std::vector<Tree> fresh;
-    // Multisets of existing trees (non-decreasing indices) whose orders sum to n - 1.
-    std::vector<int> pick;
-    auto rec = [&](auto&& self, int remaining, int from) -> void {
-      if (remaining == 0) {
-        double g = n;
-        for (int c : pick) g *= all[static_cast<std::size_t>(c)].gamma;
-        fresh.push_back({pick, n, g});
-        return;
-      }
-      for (int i = from; i < static_cast<int>(all.size()); ++i) {
-        if (all[static_cast<std::size_t>(i)].order > remaining) break;
-        pick.push_back(i);
-        self(self, remaining - all[static_cast<std::size_t>(i)].order, i);
-        pick.pop_back();
-      }
-    };
-    rec(rec, n - 1, 0);
-    all.insert(all.end(), fresh.begin(), fresh.end());
-  }
-  return all;
-}
-
-// The stage vectors g_t(i) = prod over children c of (A g_c)(i), for every tree.
-std::vector<std::vector<double>> stage_weights(const Tableau& tab, const std::vector<Tree>& trees) {
-  const auto s = static_cast<std::size_t>(tab.stages);
-  std::vector<std::vector<double>> g;
-  for (const Tree& t : trees) {
-    std::vector<double> v(s, 1.0);
-    for (int c : t.children) {
-      const auto& gc = g[static_cast<std::size_t>(c)];
-      for (std::size_t i = 0; i < s; ++i) {
-        double a_gc = 0;
-        for (std::size_t j = 0; j < i; ++j) a_gc += tab.a[i][j] * gc[j];
-        v[i] *= a_gc;
-      }
-    }
-    g.push_back(v);
-  }
-  return g;
-}
-
-// max over trees of the given order of |sum_i w_i g_t(i) - 1 / gamma(t)|.
-double defect(const std::vector<Tree>& trees, const std::vector<std::vector<double>>& g,
-              const std::array<double, kMaxStages>& w, int stages, int order) {
-  double worst = 0;
-  for (std::size_t k = 0; k < trees.size(); ++k) {
-    if (trees[k].order != order) continue;
-    double phi = 0;
-    for (int i = 0; i < stages; ++i)
-      phi += w[static_cast<std::size_t>(i)] * g[k][static_cast<std::size_t>(i)];
-    worst = std::max(worst, std::abs(phi - 1.0 / trees[k].gamma));
-  }
-  return worst;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(tableaus)
 
 BOOST_AUTO_TEST_CASE(tree_counts) {
-  const auto trees = trees_up_to(9);
+  const auto trees = rooted_trees(9);
   const int expected[] = {0, 1, 1, 2, 4, 9, 20, 48, 115, 286};
   for (int n = 1; n <= 9; ++n) {
     int count = 0;
-    for (const Tree& t : trees) count += t.order == n;
+    for (const RootedTree& t : trees) count += t.order == n;
     BOOST_TEST(count == expected[n], "order " << n);
   }
 }
@@ -114,21 +50,84 @@ BOOST_AUTO_TEST_CASE(row_sums_equal_c) {
 }
 
 BOOST_AUTO_TEST_CASE(order_conditions) {
-  const auto trees = trees_up_to(9);
   for (const Tableau* tab : kAll) {
     BOOST_TEST_CONTEXT(tab->name) {
-      const auto g = stage_weights(*tab, trees);
       for (int p = 1; p <= tab->order; ++p)
-        BOOST_TEST(defect(trees, g, tab->b, tab->stages, p) < 1e-13, "b, order " << p);
+        BOOST_TEST(order_defect(*tab, tab->b, p) < 1e-13, "b, order " << p);
       // The stated order is the order: some condition of the next order fails.
-      BOOST_TEST(defect(trees, g, tab->b, tab->stages, tab->order + 1) > 1e-6);
+      BOOST_TEST(order_defect(*tab, tab->b, tab->order + 1) > 1e-6);
       if (tab->adaptive()) {
         for (int p = 1; p <= tab->error_order; ++p)
-          BOOST_TEST(defect(trees, g, tab->b_hat, tab->stages, p) < 1e-13, "b_hat, order " << p);
-        BOOST_TEST(defect(trees, g, tab->b_hat, tab->stages, tab->error_order + 1) > 1e-6);
+          BOOST_TEST(order_defect(*tab, tab->b_hat, p) < 1e-13, "b_hat, order " << p);
+        BOOST_TEST(order_defect(*tab, tab->b_hat, tab->error_order + 1) > 1e-6);
       }
+      // validate_tableau, which integrate() runs on a user's tableau, accepts every one of ours.
+      BOOST_CHECK_NO_THROW(validate_tableau(*tab));
     }
   }
+}
+
+// A tableau of the user's own, integrated through the public API: Ralston's third-order
+// method (fixed step) converges at order 3, and the Heun-Euler 2(1) pair runs adaptively to
+// its tolerance. A tableau that misstates its order or its structure is refused, naming why.
+BOOST_AUTO_TEST_CASE(a_users_tableau_is_checked_and_integrated) {
+  using flowtape::Tensor;
+  constexpr Tableau ralston3{.name = "ralston3",
+                             .stages = 3,
+                             .order = 3,
+                             .c = {0.0, 1.0 / 2, 3.0 / 4},
+                             .a = {{{}, {1.0 / 2}, {0.0, 3.0 / 4}}},
+                             .b = {2.0 / 9, 1.0 / 3, 4.0 / 9}};
+  const VectorField decay = [](double, const Tensor& y) { return -y; };
+  const Tensor y0 = flowtape::full(flowtape::Shape{1}, 1.0, flowtape::DType::f64);
+  double errors[2];
+  for (int k = 0; k < 2; ++k) {
+    IntegrateOptions o;
+    o.n_steps = 10 << k;
+    const double y1 = integrate(decay, y0, 0.0, 2.0, ralston3, o).ys.back().item();
+    errors[k] = std::abs(y1 - std::exp(-2.0));
+  }
+  BOOST_TEST_MESSAGE("ralston3: error ratio on halving the step " << errors[0] / errors[1]);
+  BOOST_TEST(std::abs(std::log2(errors[0] / errors[1]) - 3.0) < 0.2);
+
+  constexpr Tableau heun_euler{.name = "heun_euler",
+                               .stages = 2,
+                               .order = 2,
+                               .error_order = 1,
+                               .c = {0.0, 1.0},
+                               .a = {{{}, {1.0}}},
+                               .b = {1.0 / 2, 1.0 / 2},
+                               .b_hat = {1.0, 0.0}};
+  IntegrateOptions o;
+  o.rtol = 1e-6;
+  o.atol = 1e-9;
+  const Solution s = integrate(decay, y0, 0.0, 2.0, heun_euler, o);
+  BOOST_TEST(std::abs(s.ys.back().item() - std::exp(-2.0)) < 1e-4);
+  BOOST_TEST(s.stats.accepted > 20);  // a second-order method takes many steps at 1e-6
+  BOOST_TEST(s.step_ts.size() == static_cast<std::size_t>(s.stats.accepted + 1));
+  BOOST_TEST(s.step_ts.front() == 0.0);
+  BOOST_TEST(s.step_ts.back() == 2.0);
+  for (std::size_t i = 1; i < s.step_ts.size(); ++i) BOOST_TEST(s.step_ts[i] > s.step_ts[i - 1]);
+
+  const auto refused = [&](Tableau bad, const std::string& part) {
+    BOOST_CHECK_EXCEPTION(integrate(decay, y0, 0.0, 1.0, bad, {.n_steps = 4}),
+                          std::invalid_argument, [&](const std::invalid_argument& e) {
+                            BOOST_TEST_MESSAGE(e.what());
+                            return std::string(e.what()).find(part) != std::string::npos;
+                          });
+  };
+  Tableau overstated = ralston3;
+  overstated.order = 4;
+  refused(overstated, "misses an order-4 condition");
+  Tableau wrong_c = ralston3;
+  wrong_c.c[2] = 0.7;
+  refused(wrong_c, "is not the row sum");
+  Tableau implicit = ralston3;
+  implicit.a[1][1] = 0.1;
+  refused(implicit, "explicit methods only");
+  Tableau bad_embedded = heun_euler;
+  bad_embedded.b_hat = {0.9, 0.0};
+  refused(bad_embedded, "b_hat misses an order-1 condition");
 }
 
 BOOST_AUTO_TEST_CASE(fsal_structure) {
@@ -144,39 +143,45 @@ BOOST_AUTO_TEST_CASE(fsal_structure) {
   BOOST_TEST(!coeffs::dopri8.fsal);
 }
 
-// dopri5's interpolant: P_i(1) = b_i, P_i'(0) = [i == 0], P_i'(1) = [i == 6] (it matches f at
-// both ends), and sum_i P_i(theta) g_t(i) = theta^|t| / gamma(t) for all trees up to order 4.
-BOOST_AUTO_TEST_CASE(dopri5_dense_output) {
-  const Tableau& tab = coeffs::dopri5;
-  BOOST_TEST(tab.dense_degree == 4);
-  auto P = [&](std::size_t i, double th) {
-    double p = 0;
-    for (int j = tab.dense_degree - 1; j >= 0; --j)
-      p = p * th + tab.dense[i][static_cast<std::size_t>(j)];
-    return p * th;
-  };
-  auto dP = [&](std::size_t i, double th) {
-    double p = 0;
-    for (int j = tab.dense_degree - 1; j >= 0; --j)
-      p = p * th + (j + 1) * tab.dense[i][static_cast<std::size_t>(j)];
-    return p;
-  };
-  for (std::size_t i = 0; i < 7; ++i) {
-    BOOST_TEST(std::abs(P(i, 1.0) - tab.b[i]) < 1e-14, "stage " << i);
-    BOOST_TEST(std::abs(dP(i, 0.0) - (i == 0 ? 1.0 : 0.0)) < 1e-14, "stage " << i);
-    BOOST_TEST(std::abs(dP(i, 1.0) - (i == 6 ? 1.0 : 0.0)) < 1e-13, "stage " << i);
-  }
-  const auto trees = trees_up_to(5);
-  const auto g = stage_weights(tab, trees);
-  for (double th : {0.1, 0.37, 0.5, 0.81}) {
-    std::array<double, kMaxStages> w{};
-    for (std::size_t i = 0; i < 7; ++i) w[i] = P(i, th);
-    for (std::size_t k = 0; k < trees.size(); ++k) {
-      double phi = 0;
-      for (std::size_t i = 0; i < 7; ++i) phi += w[i] * g[k][i];
-      const double target = std::pow(th, trees[k].order) / trees[k].gamma;
-      if (trees[k].order <= 4)
-        BOOST_TEST(std::abs(phi - target) < 1e-14, "theta " << th << " tree " << k);
+// The methods' own interpolants (dopri5's and tsit5's): P_i(1) = b_i, P_i'(0) = [i == 0] (the
+// interpolant starts with f(y0)), and sum_i P_i(theta) Phi_t(i) = theta^|t| / gamma(t) for all
+// trees up to order 4, so the interpolant is fourth order at every theta. dopri5's also has
+// P_i'(1) = [i == 6]: it matches f at both ends. (tsit5's coefficients are decimals: 1e-12.)
+BOOST_AUTO_TEST_CASE(own_dense_output) {
+  for (const Tableau* t : {&coeffs::dopri5, &coeffs::tsit5}) {
+    const Tableau& tab = *t;
+    BOOST_TEST_CONTEXT(tab.name) {
+      BOOST_TEST(tab.dense_degree == 4);
+      const auto n = static_cast<std::size_t>(tab.stages);
+      auto P = [&](std::size_t i, double th) {
+        double p = 0;
+        for (int j = tab.dense_degree - 1; j >= 0; --j)
+          p = p * th + tab.dense[i][static_cast<std::size_t>(j)];
+        return p * th;
+      };
+      auto dP = [&](std::size_t i, double th) {
+        double p = 0;
+        for (int j = tab.dense_degree - 1; j >= 0; --j)
+          p = p * th + (j + 1) * tab.dense[i][static_cast<std::size_t>(j)];
+        return p;
+      };
+      for (std::size_t i = 0; i < n; ++i) {
+        BOOST_TEST(std::abs(P(i, 1.0) - tab.b[i]) < 1e-14, "stage " << i);
+        BOOST_TEST(std::abs(dP(i, 0.0) - (i == 0 ? 1.0 : 0.0)) < 1e-14, "stage " << i);
+        if (&tab == &coeffs::dopri5)
+          BOOST_TEST(std::abs(dP(i, 1.0) - (i == 6 ? 1.0 : 0.0)) < 1e-13, "stage " << i);
+      }
+      const auto trees = rooted_trees(5);
+      const auto g = stage_products(tab, trees);
+      for (double th : {0.1, 0.37, 0.5, 0.81}) {
+        for (std::size_t k = 0; k < trees.size(); ++k) {
+          double phi = 0;
+          for (std::size_t i = 0; i < n; ++i) phi += P(i, th) * g[k][i];
+          const double target = std::pow(th, trees[k].order) / trees[k].gamma;
+          if (trees[k].order <= 4)
+            BOOST_TEST(std::abs(phi - target) < 1e-12, "theta " << th << " tree " << k);
+        }
+      }
     }
   }
 }

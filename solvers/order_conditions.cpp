@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: MIT
+// Rooted trees and the order conditions; see order_conditions.hpp.
+#include "flowtape/solvers/order_conditions.hpp"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace flowtape::solvers {
+
+std::vector<RootedTree> rooted_trees(int max_order) {
+  std::vector<RootedTree> all;
+  if (max_order < 1) return all;
+  all.push_back({{}, 1, 1.0});
+  for (int n = 2; n <= max_order; ++n) {
+    std::vector<RootedTree> fresh;
+    // A tree of n vertices is a root above a multiset of smaller trees (non-decreasing
+    // indices) whose orders sum to n - 1.
+    std::vector<int> pick;
+    auto rec = [&](auto&& self, int remaining, int from) -> void {
+      if (remaining == 0) {
+        double g = n;
+        for (int c : pick) g *= all[static_cast<std::size_t>(c)].gamma;
+        fresh.push_back({pick, n, g});
+        return;
+      }
+      for (int i = from; i < static_cast<int>(all.size()); ++i) {
+        if (all[static_cast<std::size_t>(i)].order > remaining) break;
+        pick.push_back(i);
+        self(self, remaining - all[static_cast<std::size_t>(i)].order, i);
+        pick.pop_back();
+      }
+    };
+    rec(rec, n - 1, 0);
+    all.insert(all.end(), fresh.begin(), fresh.end());
+  }
+  return all;
+}
+
+std::vector<std::vector<double>> stage_products(const Tableau& tab,
+                                                const std::vector<RootedTree>& trees) {
+  const auto s = static_cast<std::size_t>(tab.stages);
+  std::vector<std::vector<double>> phi;  // smaller trees first, so a subtree's is ready
+  for (const RootedTree& t : trees) {
+    std::vector<double> v(s, 1.0);
+    for (int c : t.children) {
+      const auto& pc = phi[static_cast<std::size_t>(c)];
+      for (std::size_t i = 0; i < s; ++i) {
+        double a_pc = 0;
+        for (std::size_t j = 0; j < i; ++j) a_pc += tab.a[i][j] * pc[j];
+        v[i] *= a_pc;
+      }
+    }
+    phi.push_back(std::move(v));
+  }
+  return phi;
+}
+
+double order_defect(const Tableau& tab, const std::array<double, kMaxStages>& w, int order) {
+  const std::vector<RootedTree> trees = rooted_trees(order);
+  const std::vector<std::vector<double>> phi = stage_products(tab, trees);
+  double worst = 0;
+  for (std::size_t k = 0; k < trees.size(); ++k) {
+    if (trees[k].order != order) continue;
+    double sum = 0;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(tab.stages); ++i) sum += w[i] * phi[k][i];
+    worst = std::max(worst, std::abs(sum - 1.0 / trees[k].gamma));
+  }
+  return worst;
+}
+
+void validate_tableau(const Tableau& tab, double tolerance) {
+  const std::string who = "tableau '" + std::string(tab.name) + "': ";
+  const auto bad = [&](const std::string& why) { throw std::invalid_argument(who + why); };
+  if (tab.stages < 1 || tab.stages > kMaxStages)
+    bad("stages must be in [1, " + std::to_string(kMaxStages) + "], got " +
+        std::to_string(tab.stages));
+  if (tab.order < 1 || tab.order > 9) bad("order must be in [1, 9]");
+  if (tab.error_order < 0 || tab.error_order >= tab.order)
+    bad("error_order must be 0 (fixed step only) or in [1, order)");
+  if (tab.dense_degree < 0 || tab.dense_degree > kMaxDenseDegree)
+    bad("dense_degree must be in [0, " + std::to_string(kMaxDenseDegree) + "]");
+  const auto s = static_cast<std::size_t>(tab.stages);
+  for (std::size_t i = 0; i < static_cast<std::size_t>(kMaxStages); ++i) {
+    const bool used = i < s;
+    if (!std::isfinite(tab.c[i]) || !std::isfinite(tab.b[i]) || !std::isfinite(tab.b_hat[i]))
+      bad("coefficients must be finite");
+    if (!used && (tab.c[i] != 0 || tab.b[i] != 0 || tab.b_hat[i] != 0))
+      bad("a coefficient beyond stage " + std::to_string(tab.stages) + " is not zero");
+    for (std::size_t j = 0; j < static_cast<std::size_t>(kMaxStages); ++j) {
+      if (!std::isfinite(tab.a[i][j])) bad("coefficients must be finite");
+      if ((j >= i || !used) && tab.a[i][j] != 0)
+        bad("a[" + std::to_string(i) + "][" + std::to_string(j) +
+            "] must be zero (explicit methods only: A strictly lower triangular)");
+    }
+  }
+  if (tab.c[0] != 0) bad("c[0] must be 0");
+  for (std::size_t i = 1; i < s; ++i) {
+    double row = 0;
+    for (std::size_t j = 0; j < i; ++j) row += tab.a[i][j];
+    if (std::abs(row - tab.c[i]) > tolerance * (1 + std::abs(row)))
+      bad("c[" + std::to_string(i) + "] = " + std::to_string(tab.c[i]) +
+          " is not the row sum of a, " + std::to_string(row));
+  }
+  for (int p = 1; p <= tab.order; ++p)
+    if (const double d = order_defect(tab, tab.b, p); d > tolerance)
+      bad("b misses an order-" + std::to_string(p) + " condition by " + std::to_string(d) +
+          " (the tableau states order " + std::to_string(tab.order) + ")");
+  for (int p = 1; p <= tab.error_order; ++p)
+    if (const double d = order_defect(tab, tab.b_hat, p); d > tolerance)
+      bad("b_hat misses an order-" + std::to_string(p) + " condition by " + std::to_string(d) +
+          " (the tableau states error_order " + std::to_string(tab.error_order) + ")");
+  if (tab.fsal) {
+    const std::size_t last = s - 1;
+    bool ok = tab.c[last] == 1.0 && tab.b[last] == 0.0;
+    for (std::size_t j = 0; j < last; ++j) ok = ok && tab.a[last][j] == tab.b[j];
+    if (!ok) bad("fsal needs the last stage at c = 1 with a's last row equal to b and b_last = 0");
+  }
+}
+
+}  // namespace flowtape::solvers
