@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <numbers>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -21,7 +22,8 @@ LikelihoodResult log_likelihood(const VelocityField& v, const Tensor& x1,
     m << "log_likelihood: x1 must be [B, d], got " << x1.shape();
     throw std::invalid_argument(m.str());
   }
-  NoGrad no_grad;
+  std::optional<NoGrad> no_grad;
+  if (!o.differentiable) no_grad.emplace();
   const std::int64_t d = x1.shape()[1];
   std::vector<Tensor> probes;
   if (!o.exact_divergence) {
@@ -40,7 +42,14 @@ LikelihoodResult log_likelihood(const VelocityField& v, const Tensor& x1,
   const Tensor& end = sol.ys.back();
   LikelihoodResult r;
   r.x0 = slice(end, 1, 0, d);
-  r.log_prob = standard_normal_log_density(r.x0) + reshape(slice(end, 1, d, d + 1), {-1});
+  const Tensor log_p0 =
+      o.source_log_density ? o.source_log_density(r.x0) : standard_normal_log_density(r.x0);
+  if (log_p0.rank() != 1 || log_p0.shape()[0] != x1.shape()[0])
+    throw std::invalid_argument(
+        "log_likelihood: source_log_density must return one value per "
+        "row, [" +
+        std::to_string(x1.shape()[0]) + "], got " + log_p0.shape().str());
+  r.log_prob = log_p0 + reshape(slice(end, 1, d, d + 1), {-1});
   r.stats = sol.stats;
   return r;
 }

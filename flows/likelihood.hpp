@@ -5,9 +5,13 @@
 //     log p_1(x1) = log N(x0; 0, I) + l(0).
 // The divergence is exact (d JVPs) or Hutchinson's estimate with probes drawn once and held for
 // the whole solve (as FFJORD and the FDM paper's code do), which keeps the ODE smooth.
+// The source density is N(0, I) unless another log p0 is given. As an evaluation it records
+// nothing; with `differentiable` a recording Tape records the whole solve, so the
+// log-likelihood can be trained on (maximum likelihood, FFJORD style).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "flowtape/flows/divergence.hpp"
 #include "flowtape/flows/velocity.hpp"
@@ -22,6 +26,11 @@ struct LikelihoodOptions {
   ProbeKind probe = ProbeKind::gaussian;
   std::uint64_t seed = 0;  // for the Hutchinson probes
   double t0 = 0.0, t1 = 1.0;
+  // log p0(x0) per row ([B] from [B, d]); empty: the standard normal.
+  std::function<Tensor(const Tensor&)> source_log_density = {};
+  // Record the solve on the active Tape (gradients of log_prob reach the field's parameters
+  // through every step: discretise-then-optimise). Off: evaluated under NoGrad.
+  bool differentiable = false;
 };
 
 struct LikelihoodResult {
@@ -30,7 +39,7 @@ struct LikelihoodResult {
   solvers::Stats stats;
 };
 
-// Runs without recording on any tape (NoGrad): it is an evaluation.
+// Without options.differentiable it records on no tape (NoGrad): it is an evaluation.
 LikelihoodResult log_likelihood(const VelocityField& v, const Tensor& x1,
                                 const LikelihoodOptions& options = {});
 
