@@ -20,4 +20,27 @@ bool needs_end_derivative(const Tableau& tab);
 Tensor interpolate(const Tableau& tab, const Tensor& y0, const Tensor& y1, const Tensor& f0,
                    const Tensor& f1, const std::vector<Tensor>& k, double h, double theta);
 
+// Every accepted step of a solve with what its interpolant needs: the continuous solution
+// behind Solution::evaluate.
+class DenseOutput {
+ public:
+  DenseOutput(const Tableau& tab, double t0, double t1);
+  // The step from ta to tb (in the direction of integration, contiguous with the last one).
+  void add(double ta, double tb, Tensor y0, Tensor y1, Tensor f0, std::vector<Tensor> k);
+  // f(tb, y1) of the last step added, once known (the next step's first stage).
+  void set_end_derivative(Tensor f1);
+  bool needs_end_derivative() const;  // of the last step added
+  Tensor at(double t) const;
+
+ private:
+  struct Step {
+    double ta, tb;
+    Tensor y0, y1, f0, f1;
+    std::vector<Tensor> k;
+  };
+  Tableau tab_;  // a copy: a user's tableau may not outlive the solution
+  double t0_, t1_;
+  std::vector<Step> steps_;
+};
+
 }  // namespace flowtape::solvers

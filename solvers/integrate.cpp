@@ -97,8 +97,9 @@ class Saver {
   void save_initial(double t0, const Tensor& y0) {
     for (; next_ < ts_.size() && ts_[next_] == t0; ++next_) ys_.push_back(y0);
   }
-  Solution finish(Stats stats, std::vector<double> step_ts) && {
-    return {std::move(ts_), std::move(ys_), stats, std::move(step_ts)};
+  Solution finish(Stats stats, std::vector<double> step_ts,
+                  std::shared_ptr<const DenseOutput> dense = nullptr) && {
+    return {std::move(ts_), std::move(ys_), stats, std::move(step_ts), std::move(dense)};
   }
 
  private:
@@ -107,6 +108,14 @@ class Saver {
   std::size_t next_ = 0;
   double dir_;
 };
+
+// The final step's end derivative, when its interpolant needs one no step supplied.
+void finish_dense(DenseOutput* dense, const VectorField& f, double t, const Tensor& y,
+                  Stats& stats) {
+  if (!dense || !dense->needs_end_derivative()) return;
+  dense->set_end_derivative(f(t, y));
+  ++stats.nfe;
+}
 
 Solution integrate_fixed(const Tableau& tab, const VectorField& f, const Tensor& y0, double t0,
                          double t1, const IntegrateOptions& o, Saver saver) {
@@ -123,12 +132,14 @@ Solution integrate_fixed(const Tableau& tab, const VectorField& f, const Tensor&
   double t = t0;
   Tensor y = y0, k1;
   std::vector<double> step_ts{t0};
+  const auto dense = o.dense ? std::make_shared<DenseOutput>(tab, t0, t1) : nullptr;
   for (long i = 0; i < n; ++i) {
     // Times from t0 by multiplication, not accumulation; the last step lands on t1 exactly.
     const double t_new = i + 1 == n ? t1 : t0 + static_cast<double>(i + 1) * h;
     if (!k1.defined()) {
       k1 = f(t, y);
       ++stats.nfe;
+      if (dense) dense->set_end_derivative(k1);  // the previous step's end
     }
     RKStep s = rk_step(tab, f, t, y, k1, t_new - t, stats.nfe);
     if (!all_finite(s.y1))
@@ -136,6 +147,7 @@ Solution integrate_fixed(const Tableau& tab, const VectorField& f, const Tensor&
            y, stats);
     ++stats.accepted;
     Tensor f1 = s.f1;
+    if (dense) dense->add(t, t_new, y, s.y1, k1, s.k);
     if (saver.pending_until(t_new)) {
       if (!f1.defined() && needs_end_derivative(tab) && saver.interpolates_before(t_new)) {
         f1 = f(t_new, s.y1);
@@ -145,12 +157,14 @@ Solution integrate_fixed(const Tableau& tab, const VectorField& f, const Tensor&
         return interpolate(tab, y, s.y1, k1, f1, s.k, t_new - t, theta);
       });
     }
+    if (dense && f1.defined()) dense->set_end_derivative(f1);
     t = t_new;
     y = s.y1;
     k1 = f1;
     step_ts.push_back(t);
   }
-  return std::move(saver).finish(stats, std::move(step_ts));
+  finish_dense(dense.get(), f, t, y, stats);
+  return std::move(saver).finish(stats, std::move(step_ts), dense);
 }
 
 Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tensor& y0, double t0,
@@ -170,6 +184,7 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
   int nonfinite_in_a_row = 0;
   long last_nonfinite_step = -1000;
   std::vector<double> step_ts{t0};
+  const auto dense = o.dense ? std::make_shared<DenseOutput>(tab, t0, t1) : nullptr;
   while ((t1 - t) * dir > 0) {
     if (step >= o.max_steps)
       fail(tab, "max_steps = " + std::to_string(o.max_steps) + " reached", t, step, y, stats);
@@ -191,6 +206,7 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
     if (!k1.defined()) {
       k1 = f(t, y);
       ++stats.nfe;
+      if (dense) dense->set_end_derivative(k1);  // the previous step's end
     }
     RKStep s = rk_step(tab, f, t, y, k1, h, stats.nfe);
     ++step;
@@ -216,6 +232,7 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
     ++stats.accepted;
     const double t_new = last ? t1 : t + h;
     Tensor f1 = s.f1;
+    if (dense) dense->add(t, t_new, y, s.y1, k1, s.k);
     if (saver.pending_until(t_new)) {
       if (!f1.defined() && needs_end_derivative(tab) && saver.interpolates_before(t_new)) {
         f1 = f(t_new, s.y1);
@@ -227,14 +244,22 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
     }
     t = t_new;
     y = s.y1;
+    if (dense && f1.defined()) dense->set_end_derivative(f1);
     k1 = f1;  // FSAL (or the end derivative computed for saving): the next first stage
     h *= d.factor;
     step_ts.push_back(t);
   }
-  return std::move(saver).finish(stats, std::move(step_ts));
+  finish_dense(dense.get(), f, t, y, stats);
+  return std::move(saver).finish(stats, std::move(step_ts), dense);
 }
 
 }  // namespace
+
+Tensor Solution::evaluate(double t) const {
+  if (!dense)
+    throw std::logic_error("Solution::evaluate: solve with IntegrateOptions::dense = true");
+  return dense->at(t);
+}
 
 Solution integrate(const VectorField& f, const Tensor& y0, double t0, double t1,
                    const IntegrateOptions& opts) {
@@ -252,7 +277,14 @@ Solution integrate(const VectorField& f, const Tensor& y0, double t0, double t1,
   validate(f, y0, t0, t1, opts, tab);
   Saver saver(opts.save_at, t1, t1 >= t0 ? 1.0 : -1.0);
   saver.save_initial(t0, y0);
-  if (t0 == t1) return std::move(saver).finish({}, {t0});
+  if (t0 == t1) {
+    std::shared_ptr<DenseOutput> dense;
+    if (opts.dense) {
+      dense = std::make_shared<DenseOutput>(tab, t0, t1);
+      dense->add(t0, t1, y0, y0, Tensor(), {});  // evaluate(t0) is y0
+    }
+    return std::move(saver).finish({}, {t0}, dense);
+  }
   if (!tab.adaptive() || opts.n_steps > 0)
     return integrate_fixed(tab, f, y0, t0, t1, opts, std::move(saver));
   return integrate_adaptive(tab, f, y0, t0, t1, opts, std::move(saver));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -37,6 +38,10 @@ struct IntegrateOptions {
   ErrorNorm norm = ErrorNorm::rms;
   double safety = 0.9, factor_min = 0.2, factor_max = 10.0;
   double dt_min = 0;  // 0: an automatic underflow guard, a few ulps of max(|t|, |t1 - t0|)
+  // Keep every accepted step's interpolant, so Solution::evaluate(t) gives the state anywhere
+  // in [t0, t1] (memory grows with the steps; a method without its own interpolant may cost
+  // one more evaluation of f at the very end).
+  bool dense = false;
 };
 
 struct Stats {
@@ -45,11 +50,18 @@ struct Stats {
   long rejected = 0;
 };
 
+class DenseOutput;  // dense_output.hpp
+
 struct Solution {
   std::vector<double> ts;  // save_at, or {t1}
   std::vector<Tensor> ys;  // the state at each of ts
   Stats stats;
   std::vector<double> step_ts;  // t0 and the end of every accepted step, in order
+  std::shared_ptr<const DenseOutput> dense;  // with IntegrateOptions::dense
+
+  // The state at any t in [t0, t1] by the step's interpolant (IntegrateOptions::dense needed;
+  // std::logic_error without it, std::invalid_argument for t outside).
+  Tensor evaluate(double t) const;
 };
 
 // A solve that could not finish: step size underflow, max_steps reached, non-finite state or

@@ -119,4 +119,39 @@ BOOST_AUTO_TEST_CASE(interpolation_error_within_10x_of_the_step_error) {
   }
 }
 
+// Solution::evaluate: with IntegrateOptions::dense the solve keeps every step's interpolant, so
+// the state is available anywhere in [t0, t1] after the fact, equal to what save_at would have
+// given, and steps are not changed by it. Forward and backward in time; without dense, or
+// outside [t0, t1], it refuses.
+BOOST_AUTO_TEST_CASE(a_solution_evaluates_anywhere) {
+  const Tensor y0 = reshape(vec({1.0, 0.0}), {1, 2});
+  for (Method m : {Method::dopri5, Method::tsit5, Method::dopri8, Method::rk4}) {
+    for (const double t1 : {6.0, -6.0}) {
+      BOOST_TEST_CONTEXT(method_name(m) << " to " << t1) {
+        IntegrateOptions o;
+        o.method = m;
+        o.rtol = o.atol = 1e-8;
+        if (m == Method::rk4) o.n_steps = 200;
+        std::vector<double> ts;
+        for (int i = 1; i < 50; ++i) ts.push_back(t1 * i / 50.0);
+        o.save_at = ts;
+        const Solution saved = integrate(rotation_field, y0, 0.0, t1, o);
+        o.save_at.clear();
+        o.dense = true;
+        const Solution s = integrate(rotation_field, y0, 0.0, t1, o);
+        BOOST_TEST(s.stats.accepted == saved.stats.accepted);
+        for (std::size_t i = 0; i < ts.size(); ++i) {
+          const std::vector<double> a = s.evaluate(ts[i]).to_vector(), b = saved.ys[i].to_vector();
+          BOOST_TEST(max_abs_diff(a, b) < 1e-12, "t = " << ts[i]);
+        }
+        BOOST_TEST(max_abs_diff(s.evaluate(t1).to_vector(), s.ys.back().to_vector()) == 0.0);
+        BOOST_TEST(max_abs_diff(s.evaluate(0.0).to_vector(), y0.to_vector()) == 0.0);
+        BOOST_CHECK_THROW(s.evaluate(t1 * 1.5), std::invalid_argument);
+      }
+    }
+  }
+  const Solution plain = integrate(rotation_field, y0, 0.0, 1.0);
+  BOOST_CHECK_THROW(plain.evaluate(0.5), std::logic_error);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
