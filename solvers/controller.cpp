@@ -8,22 +8,25 @@
 
 namespace flowtape::solvers {
 
-PIController::PIController(const IntegrateOptions& opts, int error_order)
+PIDController::PIDController(const IntegrateOptions& opts, int error_order)
     : safety_(opts.safety),
       factor_min_(opts.factor_min),
       factor_max_(opts.factor_max),
-      alpha_(0.7 / (error_order + 1)),
-      beta_(0.4 / (error_order + 1)),
+      e0_(-(opts.pcoeff + opts.icoeff + opts.dcoeff) / (error_order + 1)),
+      e1_((opts.pcoeff + 2 * opts.dcoeff) / (error_order + 1)),
+      e2_(-opts.dcoeff / (error_order + 1)),
       k_(error_order + 1) {}
 
-StepDecision PIController::decide(double err) {
+StepDecision PIDController::decide(double err) {
   if (err <= 1.0) {
     // Floor the errors (as Hairer's codes do) so an exact step cannot produce an infinite
     // factor; factor_max caps the growth anyway.
     const double e = std::max(err, 1e-10);
-    double factor = safety_ * std::pow(e, -alpha_) * std::pow(err_prev_, beta_);
+    double factor = safety_ * std::pow(e, e0_) * std::pow(err_prev_, e1_);
+    if (e2_ != 0) factor *= std::pow(err_prev2_, e2_);
     factor = std::clamp(factor, factor_min_, factor_max_);
     if (last_rejected_) factor = std::min(factor, 1.0);
+    err_prev2_ = err_prev_;
     err_prev_ = std::max(err, 1e-4);
     last_rejected_ = false;
     return {true, factor};

@@ -51,6 +51,9 @@ void validate(const VectorField& f, const Tensor& y0, double t0, double t1,
   if (!(o.factor_min > 0 && o.factor_min < 1 && o.factor_max > 1))
     bad_option("need 0 < factor_min < 1 < factor_max");
   if (!(o.dt_min >= 0)) bad_option("dt_min must be >= 0");
+  if (!std::isfinite(o.pcoeff) || !std::isfinite(o.icoeff) || !std::isfinite(o.dcoeff) ||
+      !(o.pcoeff + o.icoeff + o.dcoeff > 0))
+    bad_option("the controller's coefficients must be finite with pcoeff + icoeff + dcoeff > 0");
   const double dir = t1 >= t0 ? 1.0 : -1.0;
   for (std::size_t i = 0; i < o.save_at.size(); ++i) {
     const double s = o.save_at[i];
@@ -177,7 +180,7 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
     fail(tab, "non-finite initial state or derivative", t0, 0, y0, stats);
   double h = dir * (o.dt0 > 0 ? std::min(o.dt0, span)
                               : initial_step(f, t0, y0, k1, tab.order, dir, span, o, stats.nfe));
-  PIController controller(o, tab.error_order);
+  PIDController pid(o, tab.error_order);
   double t = t0;
   Tensor y = y0;
   long step = 0;
@@ -185,6 +188,15 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
   long last_nonfinite_step = -1000;
   std::vector<double> step_ts{t0};
   const auto dense = o.dense ? std::make_shared<DenseOutput>(tab, t0, t1) : nullptr;
+  const auto decide = [&](double err, double h_tried) {
+    if (!o.controller) return pid.decide(err);
+    StepDecision d = o.controller(err, h_tried);
+    if (!std::isfinite(d.factor) || !(d.factor > 0))
+      fail(tab, "the controller returned the step factor " + std::to_string(d.factor), t, step, y,
+           stats);
+    d.factor = std::clamp(d.factor, o.factor_min, o.factor_max);
+    return d;
+  };
   while ((t1 - t) * dir > 0) {
     if (step >= o.max_steps)
       fail(tab, "max_steps = " + std::to_string(o.max_steps) + " reached", t, step, y, stats);
@@ -219,11 +231,12 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
         fail(tab, "non-finite state or derivative in 10 successive trial steps", t, step, y, stats);
       ++stats.rejected;
       last_nonfinite_step = step;
+      pid.note_rejection();
       h *= o.factor_min;
       continue;
     }
     nonfinite_in_a_row = 0;
-    const StepDecision d = controller.decide(err);
+    const StepDecision d = decide(err, h);
     if (!d.accept) {
       ++stats.rejected;
       h *= d.factor;

@@ -17,6 +17,13 @@ namespace flowtape::solvers {
 // dy/dt = f(t, y). The returned tensor must have y's shape and dtype.
 using VectorField = std::function<Tensor(double t, const Tensor& y)>;
 
+// A step-size controller's verdict on a trial step: accept it or not, and the factor for the
+// next step size (h_next = factor * h).
+struct StepDecision {
+  bool accept;
+  double factor;
+};
+
 enum class ErrorNorm {
   rms,             // root mean square over the whole state
   per_sample_rms,  // axis 0 is the batch: the largest of the samples' RMS errors
@@ -37,6 +44,14 @@ struct IntegrateOptions {
   std::vector<double> save_at = {};
   ErrorNorm norm = ErrorNorm::rms;
   double safety = 0.9, factor_min = 0.2, factor_max = 10.0;
+  // The PID step-size controller's coefficients (controller.hpp): the default is the PI
+  // controller diffrax recommends; pcoeff = 0, icoeff = 1 is the classic I controller, and
+  // dcoeff > 0 adds the derivative term.
+  double pcoeff = 0.4, icoeff = 0.3, dcoeff = 0.0;
+  // Your own controller instead: given each trial step's scaled error norm (<= 1 is within
+  // tolerance) and its size, accept or reject it and say how to scale the next step.
+  // factor_min / factor_max still bound its factor; a non-finite error never reaches it.
+  std::function<StepDecision(double err, double h)> controller = {};
   double dt_min = 0;  // 0: an automatic underflow guard, a few ulps of max(|t|, |t1 - t0|)
   // Keep every accepted step's interpolant, so Solution::evaluate(t) gives the state anywhere
   // in [t0, t1] (memory grows with the steps; a method without its own interpolant may cost

@@ -195,4 +195,46 @@ BOOST_AUTO_TEST_CASE(initial_step_is_accepted) {
   BOOST_TEST(s.stats.accepted < 40);
 }
 
+// Step-size controllers: the default PI, the I controller (pcoeff 0, icoeff 1), a PID with a
+// derivative term, and a controller of the user's own all reach the tolerance on the rotation;
+// the user's controller is the one deciding (it is called once per trial step and its fixed
+// growth shows in the step count); nonsense coefficients and a non-finite factor are refused.
+BOOST_AUTO_TEST_CASE(controllers_pi_i_pid_and_your_own) {
+  const Tensor y0 = reshape(vec({1.0, 0.0}), {1, 2});
+  const auto run = [&](auto set) {
+    IntegrateOptions o;
+    o.rtol = o.atol = 1e-8;
+    set(o);
+    return integrate(rotation_field, y0, 0.0, 10.0, o);
+  };
+  const auto error_of = [&](const Solution& s) {
+    return max_abs_diff(s.ys.back().to_vector(), rotated(y0, 10.0));
+  };
+  const Solution pi = run([](IntegrateOptions&) {});
+  const Solution i = run([](IntegrateOptions& o) { o.pcoeff = 0, o.icoeff = 1; });
+  const Solution pid = run([](IntegrateOptions& o) { o.dcoeff = 0.1; });
+  long calls = 0;
+  const Solution own = run([&](IntegrateOptions& o) {
+    o.controller = [&](double err, double) -> StepDecision {
+      ++calls;
+      return err <= 1 ? StepDecision{true, 1.2} : StepDecision{false, 0.5};
+    };
+  });
+  for (const Solution* s : {&pi, &i, &pid, &own}) {
+    BOOST_TEST_MESSAGE("error " << error_of(*s) << ", " << s->stats.accepted << " accepted, "
+                                << s->stats.rejected << " rejected");
+    BOOST_TEST(error_of(*s) < 1e-6);
+  }
+  BOOST_TEST(calls == own.stats.accepted + own.stats.rejected);
+  BOOST_TEST((pid.step_ts != pi.step_ts));  // the derivative term changes the steps
+  BOOST_CHECK_THROW(run([](IntegrateOptions& o) { o.pcoeff = 0, o.icoeff = 0; }),
+                    std::invalid_argument);
+  BOOST_CHECK_THROW(run([](IntegrateOptions& o) {
+                      o.controller = [](double, double) {
+                        return StepDecision{true, std::nan("")};
+                      };
+                    }),
+                    SolverError);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
