@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The GPU checks, as one script for a machine with an NVIDIA GPU: the CUDA test suite, the CPU
-# suites (the same binaries, on that machine's host; app_tests' device suite trains on the GPU
+# suites (the same binaries, on that machine's host; train_tests' device suite trains on the GPU
 # there), one `flowtape train --device cuda` run and the same run on the cpu, the GPU training
 # benchmark and its PyTorch peer, then the CUDA suite again under compute-sanitizer
 # (and, with PROFILE=1, a per-kernel time profile of one training step through Nsight Compute;

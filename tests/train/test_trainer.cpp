@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The Trainer's reliability contract (examples/app/trainer.hpp): a non-finite loss or gradient
+// The Trainer's reliability contract (train/trainer.hpp): a non-finite loss or gradient
 // stops training naming the step and the quantity and leaves the last checkpoint as it was;
 // a resumed run ends bit-identical to one that was never interrupted.
 #include <boost/test/unit_test.hpp>
