@@ -290,18 +290,20 @@ double Trainer::lambda_at(std::int64_t step) const {
 flows::Dataset::Labeled Trainer::draw_batch(std::int64_t b) {
   if (!spec_.conditional) return {batch_targets(b), Tensor()};
   if (!train_x1_.defined()) return dataset_->sample_labeled(b, gen_);
-  std::vector<std::int64_t> idx(static_cast<std::size_t>(b));
-  const auto n = static_cast<double>(train_x1_.shape()[0]);
-  for (auto& i : idx) i = static_cast<std::int64_t>(gen_.uniform() * n);
+  const std::vector<std::int64_t> idx = training_rows(b);
   return {flows::take_rows(train_x1_, idx), flows::take_rows(train_c_, idx)};
 }
 
 Tensor Trainer::batch_targets(std::int64_t b) {
   if (!train_x1_.defined()) return dataset_->sample(b, gen_);
+  return flows::take_rows(train_x1_, training_rows(b));
+}
+
+std::vector<std::int64_t> Trainer::training_rows(std::int64_t b) {
   std::vector<std::int64_t> idx(static_cast<std::size_t>(b));
   const auto n = static_cast<double>(train_x1_.shape()[0]);
   for (auto& i : idx) i = static_cast<std::int64_t>(gen_.uniform() * n);
-  return flows::take_rows(train_x1_, idx);
+  return idx;
 }
 
 flows::ConditionalField Trainer::conditional_field() const {
@@ -435,9 +437,7 @@ StepReport Trainer::step() {
   const std::int64_t b = spec_.batch, d = dataset_->dim();
   Tensor x0, x1, c;
   if (spec_.coupling == Coupling::fixed) {
-    std::vector<std::int64_t> idx(static_cast<std::size_t>(b));
-    const auto n = static_cast<double>(train_x1_.shape()[0]);
-    for (auto& i : idx) i = static_cast<std::int64_t>(gen_.uniform() * n);
+    const std::vector<std::int64_t> idx = training_rows(b);
     x0 = flows::take_rows(train_x0_, idx);
     x1 = flows::take_rows(train_x1_, idx);
   } else {

@@ -176,6 +176,8 @@ class Trainer {
  private:
   Tensor batch_targets(std::int64_t b);
   flows::Dataset::Labeled draw_batch(std::int64_t b);  // targets and (conditional) conditions
+  // b row indices of the fixed training set, drawn uniformly with replacement from gen_.
+  std::vector<std::int64_t> training_rows(std::int64_t b);
   // c: the rows' conditions after dropout; labels: before (the data's own).
   Tensor loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, const Tensor& c,
                   const Tensor& labels, double lambda);
