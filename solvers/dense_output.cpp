@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Tableau and Hermite interpolants, written with differentiable ops so saved states carry
-// gradients like stepped ones.
+// Tableau, fresh-step and Hermite interpolants, written with differentiable ops so saved
+// states carry gradients like stepped ones.
 #include "flowtape/solvers/dense_output.hpp"
 
 #include <cmath>
@@ -8,18 +8,33 @@
 #include <string>
 
 #include "flowtape/autodiff/ops.hpp"
+#include "flowtape/solvers/stepper.hpp"
 
 namespace flowtape::solvers {
+namespace {
 
 bool needs_end_derivative(const Tableau& tab) {
-  return tab.dense_degree == 0;
+  return tab.dense_stages > 0 || (tab.dense_degree == 0 && !tab.dense_by_restep);
 }
 
-Tensor interpolate(const Tableau& tab, const Tensor& y0, const Tensor& y1, const Tensor& f0,
-                   const Tensor& f1, const std::vector<Tensor>& k, double h, double theta) {
+}  // namespace
+
+void complete_step_record(const Tableau& tab, const VectorField& f, StepRecord& step, long& nfe) {
+  if (!needs_end_derivative(tab)) return;
+  if (!step.f1.defined()) {
+    step.f1 = f(step.tb, step.y1);
+    ++nfe;
+  }
+  if (tab.dense_stages > 0 && step.k.size() == static_cast<std::size_t>(tab.stages))
+    add_dense_stages(tab, f, step.ta, step.y0, step.tb - step.ta, step.f1, step.k, nfe);
+}
+
+Tensor interpolate(const Tableau& tab, const StepRecord& step, double theta, const VectorField& f,
+                   long& nfe) {
+  const double h = step.tb - step.ta;
   if (tab.dense_degree > 0) {
     Tensor acc;
-    for (int i = 0; i < tab.stages; ++i) {
+    for (int i = 0; i < tab.stages + tab.dense_stages; ++i) {
       // P_i(theta) by Horner's rule on sum_j dense[i][j] theta^(j + 1).
       const auto& d = tab.dense[static_cast<std::size_t>(i)];
       double p = 0;
@@ -27,31 +42,24 @@ Tensor interpolate(const Tableau& tab, const Tensor& y0, const Tensor& y1, const
         p = p * theta + d[static_cast<std::size_t>(j)];
       p *= theta;
       if (p == 0.0) continue;
-      const Tensor term = k[static_cast<std::size_t>(i)] * (h * p);
+      const Tensor term = step.k[static_cast<std::size_t>(i)] * (h * p);
       acc = acc.defined() ? acc + term : term;
     }
-    return acc.defined() ? y0 + acc : y0;
+    return acc.defined() ? step.y0 + acc : step.y0;
   }
+  if (tab.dense_by_restep) return rk_step(tab, f, step.ta, step.y0, step.f0, theta * h, nfe).y1;
   // Cubic Hermite basis on [0, 1].
   const double t2 = theta * theta, t3 = t2 * theta;
   const double h00 = 2 * t3 - 3 * t2 + 1, h10 = t3 - 2 * t2 + theta;
   const double h01 = -2 * t3 + 3 * t2, h11 = t3 - t2;
-  return y0 * h00 + y1 * h01 + f0 * (h * h10) + f1 * (h * h11);
+  return step.y0 * h00 + step.y1 * h01 + step.f0 * (h * h10) + step.f1 * (h * h11);
 }
 
-DenseOutput::DenseOutput(const Tableau& tab, double t0, double t1) : tab_(tab), t0_(t0), t1_(t1) {}
+DenseOutput::DenseOutput(const Tableau& tab, const VectorField& f, double t0, double t1)
+    : tab_(tab), f_(tab.dense_by_restep ? f : VectorField()), t0_(t0), t1_(t1) {}
 
-void DenseOutput::add(double ta, double tb, Tensor y0, Tensor y1, Tensor f0,
-                      std::vector<Tensor> k) {
-  steps_.push_back({ta, tb, std::move(y0), std::move(y1), std::move(f0), Tensor(), std::move(k)});
-}
-
-void DenseOutput::set_end_derivative(Tensor f1) {
-  if (!steps_.empty()) steps_.back().f1 = std::move(f1);
-}
-
-bool DenseOutput::needs_end_derivative() const {
-  return !steps_.empty() && !steps_.back().f1.defined() && solvers::needs_end_derivative(tab_);
+void DenseOutput::add(StepRecord step) {
+  steps_.push_back(std::move(step));
 }
 
 Tensor DenseOutput::at(double t) const {
@@ -70,10 +78,11 @@ Tensor DenseOutput::at(double t) const {
     else
       lo = mid + 1;
   }
-  const Step& s = steps_[lo];
+  const StepRecord& s = steps_[lo];
   if (t == s.tb) return s.y1;
   if (t == s.ta) return s.y0;
-  return interpolate(tab_, s.y0, s.y1, s.f0, s.f1, s.k, s.tb - s.ta, (t - s.ta) / (s.tb - s.ta));
+  long nfe = 0;  // evaluations after the solve are not the solve's
+  return interpolate(tab_, s, (t - s.ta) / (s.tb - s.ta), f_, nfe);
 }
 
 }  // namespace flowtape::solvers

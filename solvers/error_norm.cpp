@@ -11,11 +11,11 @@
 
 namespace flowtape::solvers {
 
-Tensor local_error(const Tableau& tab, const std::vector<Tensor>& k, double h) {
+Tensor local_error(const Tableau& tab, const std::vector<Tensor>& k, double h, bool low) {
   NoGrad no_grad;
   Tensor e;
   for (int i = 0; i < tab.stages; ++i) {
-    const double w = h * tab.b_err(i);
+    const double w = h * (low ? tab.b_err_low(i) : tab.b_err(i));
     if (w == 0.0) continue;
     const Tensor term = stop_gradient(k[static_cast<std::size_t>(i)]) * w;
     e = e.defined() ? e + term : term;
@@ -36,6 +36,16 @@ double scaled_norm(const Tensor& v, const Tensor& y0, const Tensor& y1, double r
   // Per sample: mean over everything but axis 0, then the worst sample.
   const Tensor per_sample = mean(reshape(e, {e.size(0), -1}), 1);
   return std::sqrt(max(per_sample, 0).item());
+}
+
+double step_error(const Tableau& tab, const std::vector<Tensor>& k, double h, const Tensor& y0,
+                  const Tensor& y1, double rtol, double atol, ErrorNorm norm) {
+  const double err = scaled_norm(local_error(tab, k, h), y0, y1, rtol, atol, norm);
+  if (tab.error_order_low == 0) return err;
+  const double err_low = scaled_norm(local_error(tab, k, h, true), y0, y1, rtol, atol, norm);
+  // The low-order estimate tempers the high one where the latter is accidentally small.
+  const double denominator = std::sqrt(err * err + 0.01 * err_low * err_low);
+  return denominator > 0 ? err * err / denominator : 0.0;
 }
 
 bool all_finite(const Tensor& x) {

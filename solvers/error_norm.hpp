@@ -13,13 +13,19 @@
 
 namespace flowtape::solvers {
 
-// The local error estimate h sum_i b_err(i) k_i of an embedded pair (unrecorded).
-Tensor local_error(const Tableau& tab, const std::vector<Tensor>& k, double h);
+// The local error estimate h sum_i b_err(i) k_i of an embedded pair (unrecorded); with `low`,
+// the second estimate's h sum_i b_err_low(i) k_i.
+Tensor local_error(const Tableau& tab, const std::vector<Tensor>& k, double h, bool low = false);
 
 // || v / (atol + rtol * max(|y0|, |y1|)) || in the chosen norm; y1 may be undefined (then
 // only |y0| scales).
 double scaled_norm(const Tensor& v, const Tensor& y0, const Tensor& y1, double rtol, double atol,
                    ErrorNorm norm);
+
+// The scaled error of a trial step the controller reads: the embedded estimate's norm, or for a
+// tableau with a second estimate Hairer's err^2 / sqrt(err^2 + 0.01 err_low^2).
+double step_error(const Tableau& tab, const std::vector<Tensor>& k, double h, const Tensor& y0,
+                  const Tensor& y1, double rtol, double atol, ErrorNorm norm);
 
 // Whether every element of x is finite (unrecorded).
 bool all_finite(const Tensor& x);

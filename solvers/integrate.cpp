@@ -112,12 +112,17 @@ class Saver {
   double dir_;
 };
 
-// The final step's end derivative, when its interpolant needs one no step supplied.
-void finish_dense(DenseOutput* dense, const VectorField& f, double t, const Tensor& y,
-                  Stats& stats) {
-  if (!dense || !dense->needs_end_derivative()) return;
-  dense->set_end_derivative(f(t, y));
-  ++stats.nfe;
+// An accepted step: kept for dense output, interpolated at the requested times inside it. What
+// the interpolant needs is evaluated only for those steps; f(tb, y1) among it is the next
+// step's first stage, returned so that it is not evaluated twice.
+Tensor accept_step(const Tableau& tab, const VectorField& f, StepRecord step, Saver& saver,
+                   DenseOutput* dense, Stats& stats) {
+  if (dense || saver.interpolates_before(step.tb)) complete_step_record(tab, f, step, stats.nfe);
+  saver.save_step(step.ta, step.tb, step.y1,
+                  [&](double theta) { return interpolate(tab, step, theta, f, stats.nfe); });
+  Tensor f1 = step.f1;
+  if (dense) dense->add(std::move(step));
+  return f1;
 }
 
 Solution integrate_fixed(const Tableau& tab, const VectorField& f, const Tensor& y0, double t0,
@@ -135,38 +140,25 @@ Solution integrate_fixed(const Tableau& tab, const VectorField& f, const Tensor&
   double t = t0;
   Tensor y = y0, k1;
   std::vector<double> step_ts{t0};
-  const auto dense = o.dense ? std::make_shared<DenseOutput>(tab, t0, t1) : nullptr;
+  const auto dense = o.dense ? std::make_shared<DenseOutput>(tab, f, t0, t1) : nullptr;
   for (long i = 0; i < n; ++i) {
     // Times from t0 by multiplication, not accumulation; the last step lands on t1 exactly.
     const double t_new = i + 1 == n ? t1 : t0 + static_cast<double>(i + 1) * h;
     if (!k1.defined()) {
       k1 = f(t, y);
       ++stats.nfe;
-      if (dense) dense->set_end_derivative(k1);  // the previous step's end
     }
     RKStep s = rk_step(tab, f, t, y, k1, t_new - t, stats.nfe);
     if (!all_finite(s.y1))
       fail(tab, "non-finite state or derivative in the step to t = " + std::to_string(t_new), t, i,
            y, stats);
     ++stats.accepted;
-    Tensor f1 = s.f1;
-    if (dense) dense->add(t, t_new, y, s.y1, k1, s.k);
-    if (saver.pending_until(t_new)) {
-      if (!f1.defined() && needs_end_derivative(tab) && saver.interpolates_before(t_new)) {
-        f1 = f(t_new, s.y1);
-        ++stats.nfe;
-      }
-      saver.save_step(t, t_new, s.y1, [&](double theta) {
-        return interpolate(tab, y, s.y1, k1, f1, s.k, t_new - t, theta);
-      });
-    }
-    if (dense && f1.defined()) dense->set_end_derivative(f1);
+    k1 = accept_step(tab, f, {t, t_new, y, s.y1, k1, s.f1, std::move(s.k)}, saver, dense.get(),
+                     stats);
     t = t_new;
     y = s.y1;
-    k1 = f1;
     step_ts.push_back(t);
   }
-  finish_dense(dense.get(), f, t, y, stats);
   return std::move(saver).finish(stats, std::move(step_ts), dense);
 }
 
@@ -180,14 +172,14 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
     fail(tab, "non-finite initial state or derivative", t0, 0, y0, stats);
   double h = dir * (o.dt0 > 0 ? std::min(o.dt0, span)
                               : initial_step(f, t0, y0, k1, tab.order, dir, span, o, stats.nfe));
-  PIDController pid(o, tab.error_order);
+  PIDController pid(o, tab.controlled_order());
   double t = t0;
   Tensor y = y0;
   long step = 0;
   int nonfinite_in_a_row = 0;
   long last_nonfinite_step = -1000;
   std::vector<double> step_ts{t0};
-  const auto dense = o.dense ? std::make_shared<DenseOutput>(tab, t0, t1) : nullptr;
+  const auto dense = o.dense ? std::make_shared<DenseOutput>(tab, f, t0, t1) : nullptr;
   const auto decide = [&](double err, double h_tried) {
     if (!o.controller) return pid.decide(err);
     StepDecision d = o.controller(err, h_tried);
@@ -218,11 +210,10 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
     if (!k1.defined()) {
       k1 = f(t, y);
       ++stats.nfe;
-      if (dense) dense->set_end_derivative(k1);  // the previous step's end
     }
     RKStep s = rk_step(tab, f, t, y, k1, h, stats.nfe);
     ++step;
-    const double err = scaled_norm(local_error(tab, s.k, h), y, s.y1, o.rtol, o.atol, o.norm);
+    const double err = step_error(tab, s.k, h, y, s.y1, o.rtol, o.atol, o.norm);
     if (!std::isfinite(err)) {
       // Non-finite at the accepted state itself is an error of f; in the trial stages it may
       // be an overflow of too large a step, so shrink, but not forever.
@@ -244,25 +235,14 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
     }
     ++stats.accepted;
     const double t_new = last ? t1 : t + h;
-    Tensor f1 = s.f1;
-    if (dense) dense->add(t, t_new, y, s.y1, k1, s.k);
-    if (saver.pending_until(t_new)) {
-      if (!f1.defined() && needs_end_derivative(tab) && saver.interpolates_before(t_new)) {
-        f1 = f(t_new, s.y1);
-        ++stats.nfe;
-      }
-      saver.save_step(t, t_new, s.y1, [&](double theta) {
-        return interpolate(tab, y, s.y1, k1, f1, s.k, h, theta);
-      });
-    }
+    // FSAL's last stage, or the end derivative computed for interpolating: the next first stage.
+    k1 = accept_step(tab, f, {t, t_new, y, s.y1, k1, s.f1, std::move(s.k)}, saver, dense.get(),
+                     stats);
     t = t_new;
     y = s.y1;
-    if (dense && f1.defined()) dense->set_end_derivative(f1);
-    k1 = f1;  // FSAL (or the end derivative computed for saving): the next first stage
     h *= d.factor;
     step_ts.push_back(t);
   }
-  finish_dense(dense.get(), f, t, y, stats);
   return std::move(saver).finish(stats, std::move(step_ts), dense);
 }
 
@@ -283,9 +263,7 @@ Solution integrate(const VectorField& f, const Tensor& y0, double t0, double t1,
                    const IntegrateOptions& opts) {
   // The built-in tableaus are checked by the tests; any other is checked here, every call.
   bool builtin = false;
-  for (const Method m : {Method::euler, Method::midpoint, Method::heun, Method::rk4, Method::bosh3,
-                         Method::dopri5, Method::tsit5, Method::dopri8})
-    builtin = builtin || &tab == &tableau(m);
+  for (const Method m : kMethods) builtin = builtin || &tab == &tableau(m);
   if (!builtin) validate_tableau(tab);
   validate(f, y0, t0, t1, opts, tab);
   Saver saver(opts.save_at, t1, t1 >= t0 ? 1.0 : -1.0);
@@ -293,8 +271,8 @@ Solution integrate(const VectorField& f, const Tensor& y0, double t0, double t1,
   if (t0 == t1) {
     std::shared_ptr<DenseOutput> dense;
     if (opts.dense) {
-      dense = std::make_shared<DenseOutput>(tab, t0, t1);
-      dense->add(t0, t1, y0, y0, Tensor(), {});  // evaluate(t0) is y0
+      dense = std::make_shared<DenseOutput>(tab, f, t0, t1);
+      dense->add({t0, t1, y0, y0, Tensor(), Tensor(), {}});  // evaluate(t0) is y0
     }
     return std::move(saver).finish({}, {t0}, dense);
   }

@@ -10,7 +10,7 @@
 namespace flowtape::solvers {
 namespace {
 
-constexpr std::array<std::pair<Method, std::string_view>, 8> kNames = {{
+constexpr std::array<std::pair<Method, std::string_view>, kMethods.size()> kNames = {{
     {Method::euler, "euler"},
     {Method::midpoint, "midpoint"},
     {Method::heun, "heun"},
@@ -19,6 +19,7 @@ constexpr std::array<std::pair<Method, std::string_view>, 8> kNames = {{
     {Method::dopri5, "dopri5"},
     {Method::tsit5, "tsit5"},
     {Method::dopri8, "dopri8"},
+    {Method::dop853, "dop853"},
 }};
 
 }  // namespace

@@ -39,7 +39,7 @@ std::vector<RootedTree> rooted_trees(int max_order) {
 
 std::vector<std::vector<double>> stage_products(const Tableau& tab,
                                                 const std::vector<RootedTree>& trees) {
-  const auto s = static_cast<std::size_t>(tab.stages);
+  const auto s = static_cast<std::size_t>(tab.stages + tab.dense_stages);
   std::vector<std::vector<double>> phi;  // smaller trees first, so a subtree's is ready
   for (const RootedTree& t : trees) {
     std::vector<double> v(s, 1.0);
@@ -80,13 +80,28 @@ void validate_tableau(const Tableau& tab, double tolerance) {
     bad("error_order must be 0 (fixed step only) or in [1, order)");
   if (tab.dense_degree < 0 || tab.dense_degree > kMaxDenseDegree)
     bad("dense_degree must be in [0, " + std::to_string(kMaxDenseDegree) + "]");
+  if (tab.dense_stages < 0 || tab.stages + tab.dense_stages > kMaxStages)
+    bad("dense_stages must be >= 0 with stages + dense_stages <= " + std::to_string(kMaxStages));
+  if (tab.dense_stages > 0 && tab.dense_degree == 0)
+    bad("dense stages without an interpolant (dense_degree = 0)");
+  if (tab.error_order_low < 0 ||
+      (tab.error_order_low > 0 && tab.error_order_low >= tab.error_order))
+    bad("error_order_low must be 0 (none) or in [1, error_order)");
   const auto s = static_cast<std::size_t>(tab.stages);
+  const auto s_dense = static_cast<std::size_t>(tab.stages + tab.dense_stages);
   for (std::size_t i = 0; i < static_cast<std::size_t>(kMaxStages); ++i) {
-    const bool used = i < s;
-    if (!std::isfinite(tab.c[i]) || !std::isfinite(tab.b[i]) || !std::isfinite(tab.b_hat[i]))
+    const bool used = i < s_dense;
+    if (!std::isfinite(tab.c[i]) || !std::isfinite(tab.b[i]) || !std::isfinite(tab.b_hat[i]) ||
+        !std::isfinite(tab.b_hat_low[i]))
       bad("coefficients must be finite");
-    if (!used && (tab.c[i] != 0 || tab.b[i] != 0 || tab.b_hat[i] != 0))
+    if ((!used && tab.c[i] != 0) ||
+        (i >= s && (tab.b[i] != 0 || tab.b_hat[i] != 0 || tab.b_hat_low[i] != 0)))
       bad("a coefficient beyond stage " + std::to_string(tab.stages) + " is not zero");
+    for (std::size_t j = 0; j < static_cast<std::size_t>(kMaxDenseDegree); ++j)
+      if (!std::isfinite(tab.dense[i][j]) ||
+          ((!used || j >= static_cast<std::size_t>(tab.dense_degree)) && tab.dense[i][j] != 0))
+        bad("the dense output's coefficients must be finite, and zero beyond its stages and "
+            "degree");
     for (std::size_t j = 0; j < static_cast<std::size_t>(kMaxStages); ++j) {
       if (!std::isfinite(tab.a[i][j])) bad("coefficients must be finite");
       if ((j >= i || !used) && tab.a[i][j] != 0)
@@ -95,7 +110,7 @@ void validate_tableau(const Tableau& tab, double tolerance) {
     }
   }
   if (tab.c[0] != 0) bad("c[0] must be 0");
-  for (std::size_t i = 1; i < s; ++i) {
+  for (std::size_t i = 1; i < s_dense; ++i) {
     double row = 0;
     for (std::size_t j = 0; j < i; ++j) row += tab.a[i][j];
     if (std::abs(row - tab.c[i]) > tolerance * (1 + std::abs(row)))
@@ -110,6 +125,23 @@ void validate_tableau(const Tableau& tab, double tolerance) {
     if (const double d = order_defect(tab, tab.b_hat, p); d > tolerance)
       bad("b_hat misses an order-" + std::to_string(p) + " condition by " + std::to_string(d) +
           " (the tableau states error_order " + std::to_string(tab.error_order) + ")");
+  for (int p = 1; p <= tab.error_order_low; ++p)
+    if (const double d = order_defect(tab, tab.b_hat_low, p); d > tolerance)
+      bad("b_hat_low misses an order-" + std::to_string(p) + " condition by " + std::to_string(d) +
+          " (the tableau states error_order_low " + std::to_string(tab.error_order_low) + ")");
+  if (tab.dense_stages > 0) {
+    bool ok = tab.c[s] == 1.0;
+    for (std::size_t j = 0; j < s; ++j) ok = ok && tab.a[s][j] == tab.b[j];
+    if (!ok) bad("the first dense stage is f(t + h, y1): c = 1 and its row of a equal to b");
+  }
+  // The interpolant ends at the step's solution: P_i(1) = b_i.
+  for (std::size_t i = 0; tab.dense_degree > 0 && i < s_dense; ++i) {
+    double p1 = 0;
+    for (std::size_t j = 0; j < static_cast<std::size_t>(tab.dense_degree); ++j)
+      p1 += tab.dense[i][j];
+    if (std::abs(p1 - (i < s ? tab.b[i] : 0.0)) > tolerance * (1 + std::abs(p1)))
+      bad("the dense output at theta = 1 is not the solution (stage " + std::to_string(i) + ")");
+  }
   if (tab.fsal) {
     const std::size_t last = s - 1;
     bool ok = tab.c[last] == 1.0 && tab.b[last] == 0.0;

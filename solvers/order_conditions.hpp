@@ -36,8 +36,10 @@ double order_defect(const Tableau& tab, const std::array<double, kMaxStages>& w,
 
 // Throws std::invalid_argument naming the tableau and what fails: the stage count (1 ..
 // kMaxStages), finite coefficients, an explicit A (zero on and above the diagonal), c_1 = 0
-// and c_i = sum_j a_ij, b's order conditions up to `order` (at most 9) and b_hat's up to
-// `error_order`, the FSAL structure when fsal is set, and a dense output's degree. The order
+// and c_i = sum_j a_ij, b's order conditions up to `order` (at most 9), b_hat's up to
+// `error_order` and b_hat_low's up to `error_order_low`, the FSAL structure when fsal is set,
+// and a dense output's degree, its dense stages (the first is f(t + h, y1)) and its end value
+// P_i(1) = b_i. The order
 // conditions are checked to `tolerance` (coefficients are rounded to doubles).
 void validate_tableau(const Tableau& tab, double tolerance = 1e-12);
 

@@ -8,3 +8,4 @@
 #include "flowtape/solvers/order_conditions.hpp"
 #include "flowtape/solvers/sde.hpp"
 #include "flowtape/solvers/tableau.hpp"
+#include "flowtape/solvers/tableau_dop853.hpp"

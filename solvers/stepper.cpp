@@ -43,4 +43,14 @@ RKStep rk_step(const Tableau& tab, const VectorField& f, double t, const Tensor&
   return out;
 }
 
+void add_dense_stages(const Tableau& tab, const VectorField& f, double t, const Tensor& y, double h,
+                      const Tensor& f1, std::vector<Tensor>& k, long& nfe) {
+  k.push_back(f1);
+  for (int i = tab.stages + 1; i < tab.stages + tab.dense_stages; ++i) {
+    const auto ii = static_cast<std::size_t>(i);
+    k.push_back(f(t + tab.c[ii] * h, combine(y, k, tab.a[ii].data(), i, h)));
+    ++nfe;
+  }
+}
+
 }  // namespace flowtape::solvers

@@ -22,4 +22,8 @@ struct RKStep {
 RKStep rk_step(const Tableau& tab, const VectorField& f, double t, const Tensor& y,
                const Tensor& k1, double h, long& nfe);
 
+// Appends the tableau's dense stages to the step's k: f1 = f(t + h, y1), then the others.
+void add_dense_stages(const Tableau& tab, const VectorField& f, double t, const Tensor& y, double h,
+                      const Tensor& f1, std::vector<Tensor>& k, long& nfe);
+
 }  // namespace flowtape::solvers

@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "flowtape/solvers/tableau_dop853.hpp"
+
 namespace flowtape::solvers {
 
 const Tableau& tableau(Method m) {
@@ -24,6 +26,8 @@ const Tableau& tableau(Method m) {
       return tableaus::tsit5;
     case Method::dopri8:
       return tableaus::dopri8;
+    case Method::dop853:
+      return tableaus::dop853;
   }
   throw std::invalid_argument("tableau: invalid Method value");
 }

@@ -13,8 +13,8 @@
 
 namespace flowtape::solvers {
 
-inline constexpr int kMaxStages = 13;  // dopri8
-inline constexpr int kMaxDenseDegree = 4;
+inline constexpr int kMaxStages = 16;  // dop853's 12 with its interpolation stages
+inline constexpr int kMaxDenseDegree = 7;
 
 struct Tableau {
   std::string_view name;
@@ -28,14 +28,33 @@ struct Tableau {
   std::array<std::array<double, kMaxStages>, kMaxStages> a{};  // strictly lower triangular
   std::array<double, kMaxStages> b{};
   std::array<double, kMaxStages> b_hat{};  // embedded weights (unused when error_order == 0)
+  // A second, lower-order embedded estimate (DOP853's third-order one). With it the controller
+  // reads Hairer's combination err^2 / sqrt(err^2 + 0.01 err_low^2) of the two scaled norms,
+  // which behaves like h^(2 (error_order + 1) - (error_order_low + 1)). 0: none.
+  int error_order_low = 0;
+  std::array<double, kMaxStages> b_hat_low{};
   // The method's own interpolant, if any: y(t + theta h) = y0 + h sum_i k_i P_i(theta) with
-  // P_i(theta) = sum_j dense[i][j] theta^(j + 1). 0: none, cubic Hermite is used instead.
+  // P_i(theta) = sum_j dense[i][j] theta^(j + 1), i over the stages and the dense stages.
+  // 0: none; cubic Hermite is used instead, or a fresh step when dense_by_restep.
   int dense_degree = 0;
   std::array<std::array<double, kMaxDenseDegree>, kMaxStages> dense{};
+  // Stages the interpolant needs beyond the step's, evaluated only for steps that are
+  // interpolated: the first is f(t + h, y1) itself (its row of a is b, its c is 1; FSAL-free
+  // methods get it from the next step), the others by their rows of a and c.
+  int dense_stages = 0;
+  // No interpolant of the method's order exists (dopri8): the state inside a step is a fresh
+  // step of size theta h from the step's start, as accurate as a step at stages - 1 extra
+  // evaluations of f per point.
+  bool dense_by_restep = false;
 
   constexpr bool adaptive() const { return error_order > 0; }
   // Weights of the local error estimate y1 - y1_hat = h sum_i b_err(i) k_i.
   constexpr double b_err(int i) const { return b[i] - b_hat[i]; }
+  constexpr double b_err_low(int i) const { return b[i] - b_hat_low[i]; }
+  // The order p the step-size controller assumes: the controlled error behaves like h^(p + 1).
+  constexpr int controlled_order() const {
+    return error_order_low > 0 ? 2 * (error_order + 1) - (error_order_low + 1) - 1 : error_order;
+  }
 };
 
 // The tableau of a method (one static instance per method).
@@ -175,7 +194,9 @@ inline constexpr Tableau tsit5{
 // Prince & Dormand, "High order embedded Runge-Kutta formulae", J. Comput. Appl. Math. 7(1),
 // 1981: RK8(7)13M, an eighth-order solution with a seventh-order embedded estimate (the
 // "dopri8" of torchdiffeq and diffrax). The published coefficients are rational
-// approximations, as below. 13 stages, not FSAL; dense output is cubic Hermite.
+// approximations, as below. 13 stages, not FSAL. No continuous extension of its order is
+// published without extra stages (Bogacki & Shampine's costs none but is fifth order), so
+// states inside a step come from a fresh step (dense_by_restep).
 inline constexpr Tableau dopri8{
     .name = "dopri8",
     .stages = 13,
@@ -212,7 +233,8 @@ inline constexpr Tableau dopri8{
           760417239.0 / 1151165299, 118820643.0 / 751138087, -528747749.0 / 2220607170, 1.0 / 4},
     .b_hat = {13451932.0 / 455176623, 0.0, 0.0, 0.0, 0.0, -808719846.0 / 976000145,
               1757004468.0 / 5645159321, 656045339.0 / 265891186, -3867574721.0 / 1518517206,
-              465885868.0 / 322736535, 53011238.0 / 667516719, 2.0 / 45, 0.0}};
+              465885868.0 / 322736535, 53011238.0 / 667516719, 2.0 / 45, 0.0},
+    .dense_by_restep = true};
 
 }  // namespace tableaus
 }  // namespace flowtape::solvers

@@ -171,7 +171,7 @@ struct Choices<Device> {
 };
 template <>
 struct Choices<solvers::Method> {
-  static constexpr std::array<std::pair<solvers::Method, const char*>, 8> all{
+  static constexpr std::array<std::pair<solvers::Method, const char*>, 9> all{
       {{solvers::Method::euler, "euler"},
        {solvers::Method::midpoint, "midpoint"},
        {solvers::Method::heun, "heun"},
@@ -179,8 +179,11 @@ struct Choices<solvers::Method> {
        {solvers::Method::bosh3, "bosh3"},
        {solvers::Method::dopri5, "dopri5"},
        {solvers::Method::tsit5, "tsit5"},
-       {solvers::Method::dopri8, "dopri8"}}};
+       {solvers::Method::dopri8, "dopri8"},
+       {solvers::Method::dop853, "dop853"}}};
 };
+static_assert(Choices<solvers::Method>::all.size() == solvers::kMethods.size(),
+              "every solver method needs its name here");
 
 template <class E>
 const char* name_of(E e) {

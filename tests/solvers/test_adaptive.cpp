@@ -28,7 +28,7 @@ BOOST_AUTO_TEST_CASE(error_tracks_tolerance) {
       {"rotation", rotation_field, r0, rotated(r0, 1.0)},
       {"cos", cos_field, vec({1.0}), {std::exp(std::sin(1.0))}},
   };
-  for (Method m : {Method::bosh3, Method::dopri5, Method::tsit5, Method::dopri8}) {
+  for (Method m : {Method::bosh3, Method::dopri5, Method::tsit5, Method::dopri8, Method::dop853}) {
     for (const Problem& p : problems) {
       long prev_nfe = -1;
       for (double rtol : {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3}) {

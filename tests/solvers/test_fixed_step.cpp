@@ -46,6 +46,7 @@ const std::vector<Case> kCases = {
     {Method::heun, 2, {20, 40, 80, 160}},      {Method::rk4, 4, {10, 20, 40, 80}},
     {Method::bosh3, 3, {10, 20, 40, 80}},      {Method::dopri5, 5, {8, 16, 32, 64}},
     {Method::tsit5, 5, {8, 16, 32, 64}, true}, {Method::dopri8, 8, {4, 6, 8, 12}, true},
+    {Method::dop853, 8, {4, 6, 8, 12}, true},
 };
 
 void check_order(const VectorField& f, const Tensor& y0, double t1,
@@ -90,6 +91,8 @@ BOOST_AUTO_TEST_CASE(order_on_nonlinear) {
               {{Method::tsit5, 5, {32, 48, 64, 96, 128}},
                {Method::bosh3, 3, {32, 64, 128}},
                {Method::dopri5, 5, {32, 64, 128}}});
+  // dop853 is left to the linear problems and to its order conditions (test_tableaus): on these
+  // two its observed slopes are 8.5 and 7.7 before round-off is reached.
   check_order([](double, const Tensor& y) { return -square(y); }, vec({1.0}), 4.0, {1.0 / 5.0},
               "y' = -y^2", {{Method::dopri8, 8, {12, 16, 24, 32}}, {Method::rk4, 4, {16, 32, 64}}});
 }

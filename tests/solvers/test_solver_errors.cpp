@@ -48,7 +48,7 @@ BOOST_AUTO_TEST_SUITE(solver_errors)
 
 // y' = y^2, y(0) = 1 blows up at t = 1; asked to reach t = 2 the solver must stop near t = 1.
 BOOST_AUTO_TEST_CASE(blow_up_is_named) {
-  for (Method m : {Method::dopri5, Method::bosh3, Method::dopri8}) {
+  for (Method m : {Method::dopri5, Method::bosh3, Method::dopri8, Method::dop853}) {
     IntegrateOptions o;
     o.method = m;
     const SolverError e = expect_solver_error([&] {

@@ -48,7 +48,8 @@ BOOST_AUTO_TEST_SUITE(solver_gradients)
 
 BOOST_AUTO_TEST_CASE(decay_rate_fixed_and_adaptive) {
   const double k = 0.7, h = 1e-6;
-  for (Method m : {Method::rk4, Method::euler, Method::dopri5, Method::tsit5, Method::bosh3}) {
+  for (Method m : {Method::rk4, Method::euler, Method::dopri5, Method::tsit5, Method::bosh3,
+                   Method::dopri8, Method::dop853}) {
     for (bool save : {false, true}) {
       BOOST_TEST_CONTEXT(method_name(m) << (save ? ", saved at 0.3, 0.75, 1" : ", final state")) {
         IntegrateOptions o;

@@ -2,7 +2,8 @@
 // Every tableau against the theory: row sums c_i = sum_j a_ij, the order conditions of all
 // rooted trees up to the stated order for b (and the embedded order for b_hat), at least one
 // condition of the next order violated (the order is not understated), the FSAL structure, and
-// dopri5's interpolant (order 4 conditions at several theta, end values and slopes).
+// the interpolants (dopri5's and tsit5's of order 4, dop853's of order 7, at several theta; end
+// values and slopes).
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "flowtape/solvers/integrate.hpp"
 #include "flowtape/solvers/order_conditions.hpp"
 #include "flowtape/solvers/tableau.hpp"
+#include "flowtape/solvers/tableau_dop853.hpp"
 
 using namespace flowtape::solvers;
 namespace coeffs = flowtape::solvers::tableaus;
@@ -19,7 +21,7 @@ namespace {
 
 const std::vector<const Tableau*> kAll = {&coeffs::euler, &coeffs::midpoint, &coeffs::heun,
                                           &coeffs::rk4,   &coeffs::bosh3,    &coeffs::dopri5,
-                                          &coeffs::tsit5, &coeffs::dopri8};
+                                          &coeffs::tsit5, &coeffs::dopri8,   &coeffs::dop853};
 
 }  // namespace
 
@@ -60,6 +62,11 @@ BOOST_AUTO_TEST_CASE(order_conditions) {
         for (int p = 1; p <= tab->error_order; ++p)
           BOOST_TEST(order_defect(*tab, tab->b_hat, p) < 1e-13, "b_hat, order " << p);
         BOOST_TEST(order_defect(*tab, tab->b_hat, tab->error_order + 1) > 1e-6);
+      }
+      if (tab->error_order_low > 0) {
+        for (int p = 1; p <= tab->error_order_low; ++p)
+          BOOST_TEST(order_defect(*tab, tab->b_hat_low, p) < 1e-13, "b_hat_low, order " << p);
+        BOOST_TEST(order_defect(*tab, tab->b_hat_low, tab->error_order_low + 1) > 1e-6);
       }
       // validate_tableau, which integrate() runs on a user's tableau, accepts every one of ours.
       BOOST_CHECK_NO_THROW(validate_tableau(*tab));
@@ -139,20 +146,24 @@ BOOST_AUTO_TEST_CASE(fsal_structure) {
     for (std::size_t j = 0; j < last; ++j)
       BOOST_TEST(tab->a[last][j] == tab->b[j], tab->name << " " << j);
   }
-  // dopri8 (13M) is not FSAL: its last stage is not evaluated at y1.
+  // dopri8 (13M) and dop853 are not FSAL: their last stage is not evaluated at y1.
   BOOST_TEST(!coeffs::dopri8.fsal);
+  BOOST_TEST(!coeffs::dop853.fsal);
 }
 
-// The methods' own interpolants (dopri5's and tsit5's): P_i(1) = b_i, P_i'(0) = [i == 0] (the
-// interpolant starts with f(y0)), and sum_i P_i(theta) Phi_t(i) = theta^|t| / gamma(t) for all
-// trees up to order 4, so the interpolant is fourth order at every theta. dopri5's also has
-// P_i'(1) = [i == 6]: it matches f at both ends. (tsit5's coefficients are decimals: 1e-12.)
+// The methods' own interpolants: P_i(1) = b_i, P_i'(0) = [i == 0] (the interpolant starts with
+// f(y0)), and sum_i P_i(theta) Phi_t(i) = theta^|t| / gamma(t) for all trees up to the
+// interpolant's order (4 for dopri5 and tsit5, 7 for dop853, whose sums run over its dense
+// stages too), so it has that order at every theta, and not the next. dopri5's and dop853's
+// also match f at the end: P_i'(1) = [stage i is f(t + h, y1)]. (Decimal coefficients: 1e-12.)
 BOOST_AUTO_TEST_CASE(own_dense_output) {
-  for (const Tableau* t : {&coeffs::dopri5, &coeffs::tsit5}) {
+  for (const Tableau* t : {&coeffs::dopri5, &coeffs::tsit5, &coeffs::dop853}) {
     const Tableau& tab = *t;
+    const int order = &tab == &coeffs::dop853 ? 7 : 4;
+    const std::size_t end_stage = &tab == &coeffs::dop853 ? 12 : 6;
     BOOST_TEST_CONTEXT(tab.name) {
-      BOOST_TEST(tab.dense_degree == 4);
-      const auto n = static_cast<std::size_t>(tab.stages);
+      BOOST_TEST(tab.dense_degree == order);
+      const auto n = static_cast<std::size_t>(tab.stages + tab.dense_stages);
       auto P = [&](std::size_t i, double th) {
         double p = 0;
         for (int j = tab.dense_degree - 1; j >= 0; --j)
@@ -166,29 +177,32 @@ BOOST_AUTO_TEST_CASE(own_dense_output) {
         return p;
       };
       for (std::size_t i = 0; i < n; ++i) {
-        BOOST_TEST(std::abs(P(i, 1.0) - tab.b[i]) < 1e-14, "stage " << i);
-        BOOST_TEST(std::abs(dP(i, 0.0) - (i == 0 ? 1.0 : 0.0)) < 1e-14, "stage " << i);
-        if (&tab == &coeffs::dopri5)
-          BOOST_TEST(std::abs(dP(i, 1.0) - (i == 6 ? 1.0 : 0.0)) < 1e-13, "stage " << i);
+        BOOST_TEST(std::abs(P(i, 1.0) - tab.b[i]) < 1e-13, "stage " << i);
+        BOOST_TEST(std::abs(dP(i, 0.0) - (i == 0 ? 1.0 : 0.0)) < 1e-13, "stage " << i);
+        if (&tab != &coeffs::tsit5)
+          BOOST_TEST(std::abs(dP(i, 1.0) - (i == end_stage ? 1.0 : 0.0)) < 1e-12, "stage " << i);
       }
-      const auto trees = rooted_trees(5);
+      const auto trees = rooted_trees(order + 1);
       const auto g = stage_products(tab, trees);
       for (double th : {0.1, 0.37, 0.5, 0.81}) {
+        double next_order_defect = 0;
         for (std::size_t k = 0; k < trees.size(); ++k) {
           double phi = 0;
           for (std::size_t i = 0; i < n; ++i) phi += P(i, th) * g[k][i];
-          const double target = std::pow(th, trees[k].order) / trees[k].gamma;
-          if (trees[k].order <= 4)
-            BOOST_TEST(std::abs(phi - target) < 1e-12, "theta " << th << " tree " << k);
+          const double defect = std::abs(phi - std::pow(th, trees[k].order) / trees[k].gamma);
+          if (trees[k].order <= order)
+            BOOST_TEST(defect < 1e-12, "theta " << th << " tree " << k);
+          else
+            next_order_defect = std::max(next_order_defect, defect);
         }
+        BOOST_TEST(next_order_defect > 1e-6, "theta " << th);
       }
     }
   }
 }
 
 BOOST_AUTO_TEST_CASE(names_round_trip) {
-  for (Method m : {Method::euler, Method::midpoint, Method::heun, Method::rk4, Method::bosh3,
-                   Method::dopri5, Method::tsit5, Method::dopri8}) {
+  for (Method m : kMethods) {
     BOOST_TEST((method_from_name(method_name(m)) == m));
     BOOST_TEST(tableau(m).name == method_name(m));
   }
