@@ -24,24 +24,25 @@ LikelihoodResult log_likelihood(const VelocityField& v, const Tensor& x1,
   }
   std::optional<NoGrad> no_grad;
   if (!o.differentiable) no_grad.emplace();
-  const std::int64_t d = x1.shape()[1];
   std::vector<Tensor> probes;
   if (!o.exact_divergence) {
     Generator gen(o.seed);
     probes = make_probes(o.probe, o.probes, x1.shape(), gen, x1.dtype(), x1.device());
   }
-  const solvers::VectorField augmented = [&](double t, const Tensor& state) {
-    const Tensor x = slice(state, 1, 0, d);
+  // The state is the tuple (x, l): each part keeps its shape, and the error norm holds l (one
+  // number per row) to the tolerance on its own rather than averaged into x's d columns.
+  const solvers::TupleField augmented = [&](double t, const solvers::TensorTuple& state) {
+    const Tensor& x = state[0];
     const Tensor tc = time_column(t, x);
     const FieldAndDivergence fd =
         o.exact_divergence ? divergence_exact(v, x, tc) : divergence_hutchinson(v, x, tc, probes);
-    return concat({fd.v, fd.div}, 1);
+    return solvers::TensorTuple{fd.v, fd.div};
   };
-  const Tensor start = concat({x1, zeros(Shape{x1.shape()[0], 1}, x1.dtype(), x1.device())}, 1);
-  const solvers::Solution sol = solvers::integrate(augmented, start, o.t1, o.t0, o.solver);
-  const Tensor& end = sol.ys.back();
+  const solvers::TensorTuple start = {x1, zeros(Shape{x1.shape()[0], 1}, x1.dtype(), x1.device())};
+  const solvers::TupleSolution sol = solvers::integrate(augmented, start, o.t1, o.t0, o.solver);
+  const solvers::TensorTuple& end = sol.ys.back();
   LikelihoodResult r;
-  r.x0 = slice(end, 1, 0, d);
+  r.x0 = end[0];
   const Tensor log_p0 =
       o.source_log_density ? o.source_log_density(r.x0) : standard_normal_log_density(r.x0);
   if (log_p0.rank() != 1 || log_p0.shape()[0] != x1.shape()[0])
@@ -49,7 +50,7 @@ LikelihoodResult log_likelihood(const VelocityField& v, const Tensor& x1,
         "log_likelihood: source_log_density must return one value per "
         "row, [" +
         std::to_string(x1.shape()[0]) + "], got " + log_p0.shape().str());
-  r.log_prob = log_p0 + reshape(slice(end, 1, d, d + 1), {-1});
+  r.log_prob = log_p0 + reshape(end[1], {-1});
   r.stats = sol.stats;
   return r;
 }

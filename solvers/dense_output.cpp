@@ -3,6 +3,7 @@
 // states carry gradients like stepped ones.
 #include "flowtape/solvers/dense_output.hpp"
 
+#include <array>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -19,9 +20,9 @@ bool needs_end_derivative(const Tableau& tab) {
 
 }  // namespace
 
-void complete_step_record(const Tableau& tab, const VectorField& f, StepRecord& step, long& nfe) {
+void complete_step_record(const Tableau& tab, const TupleField& f, StepRecord& step, long& nfe) {
   if (!needs_end_derivative(tab)) return;
-  if (!step.f1.defined()) {
+  if (step.f1.empty()) {
     step.f1 = f(step.tb, step.y1);
     ++nfe;
   }
@@ -29,40 +30,40 @@ void complete_step_record(const Tableau& tab, const VectorField& f, StepRecord& 
     add_dense_stages(tab, f, step.ta, step.y0, step.tb - step.ta, step.f1, step.k, nfe);
 }
 
-Tensor interpolate(const Tableau& tab, const StepRecord& step, double theta, const VectorField& f,
-                   long& nfe) {
+TensorTuple interpolate(const Tableau& tab, const StepRecord& step, double theta,
+                        const TupleField& f, long& nfe) {
   const double h = step.tb - step.ta;
   if (tab.dense_degree > 0) {
-    Tensor acc;
+    // y0 + h sum_i P_i(theta) k_i, with P_i(theta) = sum_j dense[i][j] theta^(j + 1).
+    std::array<double, kMaxStages> p{};
     for (int i = 0; i < tab.stages + tab.dense_stages; ++i) {
-      // P_i(theta) by Horner's rule on sum_j dense[i][j] theta^(j + 1).
       const auto& d = tab.dense[static_cast<std::size_t>(i)];
-      double p = 0;
+      double pi = 0;
       for (int j = tab.dense_degree - 1; j >= 0; --j)
-        p = p * theta + d[static_cast<std::size_t>(j)];
-      p *= theta;
-      if (p == 0.0) continue;
-      const Tensor term = step.k[static_cast<std::size_t>(i)] * (h * p);
-      acc = acc.defined() ? acc + term : term;
+        pi = pi * theta + d[static_cast<std::size_t>(j)];  // Horner's rule
+      p[static_cast<std::size_t>(i)] = pi * theta;
     }
-    return acc.defined() ? step.y0 + acc : step.y0;
+    return combine(step.y0, step.k, p.data(), tab.stages + tab.dense_stages, h);
   }
   if (tab.dense_by_restep) return rk_step(tab, f, step.ta, step.y0, step.f0, theta * h, nfe).y1;
   // Cubic Hermite basis on [0, 1].
   const double t2 = theta * theta, t3 = t2 * theta;
   const double h00 = 2 * t3 - 3 * t2 + 1, h10 = t3 - 2 * t2 + theta;
   const double h01 = -2 * t3 + 3 * t2, h11 = t3 - t2;
-  return step.y0 * h00 + step.y1 * h01 + step.f0 * (h * h10) + step.f1 * (h * h11);
+  TensorTuple y(step.y0.size());
+  for (std::size_t c = 0; c < y.size(); ++c)
+    y[c] = step.y0[c] * h00 + step.y1[c] * h01 + step.f0[c] * (h * h10) + step.f1[c] * (h * h11);
+  return y;
 }
 
-DenseOutput::DenseOutput(const Tableau& tab, const VectorField& f, double t0, double t1)
-    : tab_(tab), f_(tab.dense_by_restep ? f : VectorField()), t0_(t0), t1_(t1) {}
+DenseOutput::DenseOutput(const Tableau& tab, const TupleField& f, double t0, double t1)
+    : tab_(tab), f_(tab.dense_by_restep ? f : TupleField()), t0_(t0), t1_(t1) {}
 
 void DenseOutput::add(StepRecord step) {
   steps_.push_back(std::move(step));
 }
 
-Tensor DenseOutput::at(double t) const {
+TensorTuple DenseOutput::at(double t) const {
   const double dir = t1_ >= t0_ ? 1.0 : -1.0;
   if (!std::isfinite(t) || (t - t0_) * dir < 0 || (t - t1_) * dir > 0)
     throw std::invalid_argument("Solution::evaluate: t = " + std::to_string(t) +

@@ -17,31 +17,31 @@ namespace flowtape::solvers {
 // One accepted step from (ta, y0) to (tb, y1) with everything its interpolant may need.
 struct StepRecord {
   double ta = 0, tb = 0;
-  Tensor y0, y1;
-  Tensor f0, f1;          // f at both ends; f1 may be undefined until complete_step_record
-  std::vector<Tensor> k;  // the stages, then the tableau's dense stages once completed
+  TensorTuple y0, y1;
+  TensorTuple f0, f1;          // f at both ends; f1 may be empty until complete_step_record
+  std::vector<TensorTuple> k;  // the stages, then the tableau's dense stages once completed
 };
 
 // Evaluates what interpolating the step needs and it lacks: f(tb, y1) for Hermite and for
 // tableaus with dense stages, and those stages. Adds the evaluations to nfe.
-void complete_step_record(const Tableau& tab, const VectorField& f, StepRecord& step, long& nfe);
+void complete_step_record(const Tableau& tab, const TupleField& f, StepRecord& step, long& nfe);
 
 // y(ta + theta (tb - ta)), theta in [0, 1], on a completed step. f and nfe serve the methods
 // interpolated by a fresh step.
-Tensor interpolate(const Tableau& tab, const StepRecord& step, double theta, const VectorField& f,
-                   long& nfe);
+TensorTuple interpolate(const Tableau& tab, const StepRecord& step, double theta,
+                        const TupleField& f, long& nfe);
 
 // Every accepted step of a solve: the continuous solution behind Solution::evaluate.
 class DenseOutput {
  public:
-  DenseOutput(const Tableau& tab, const VectorField& f, double t0, double t1);
+  DenseOutput(const Tableau& tab, const TupleField& f, double t0, double t1);
   // A completed step, contiguous with the last one in the direction of integration.
   void add(StepRecord step);
-  Tensor at(double t) const;
+  TensorTuple at(double t) const;
 
  private:
-  Tableau tab_;    // a copy: a user's tableau may not outlive the solution
-  VectorField f_;  // only for methods interpolated by a fresh step
+  Tableau tab_;   // a copy: a user's tableau may not outlive the solution
+  TupleField f_;  // only for methods interpolated by a fresh step
   double t0_, t1_;
   std::vector<StepRecord> steps_;
 };

@@ -3,6 +3,7 @@
 // back with item().
 #include "flowtape/solvers/error_norm.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "flowtape/autodiff/ops.hpp"
@@ -10,22 +11,10 @@
 #include "flowtape/autodiff/verbs.hpp"
 
 namespace flowtape::solvers {
+namespace {
 
-Tensor local_error(const Tableau& tab, const std::vector<Tensor>& k, double h, bool low) {
-  NoGrad no_grad;
-  Tensor e;
-  for (int i = 0; i < tab.stages; ++i) {
-    const double w = h * (low ? tab.b_err_low(i) : tab.b_err(i));
-    if (w == 0.0) continue;
-    const Tensor term = stop_gradient(k[static_cast<std::size_t>(i)]) * w;
-    e = e.defined() ? e + term : term;
-  }
-  return e.defined() ? e : zeros_like(k[0]);
-}
-
-double scaled_norm(const Tensor& v, const Tensor& y0, const Tensor& y1, double rtol, double atol,
-                   ErrorNorm norm) {
-  NoGrad no_grad;
+double component_norm(const Tensor& v, const Tensor& y0, const Tensor& y1, double rtol, double atol,
+                      ErrorNorm norm) {
   Tensor mag = abs(stop_gradient(y0));
   if (y1.defined()) {
     const Tensor mag1 = abs(stop_gradient(y1));
@@ -38,8 +27,38 @@ double scaled_norm(const Tensor& v, const Tensor& y0, const Tensor& y1, double r
   return std::sqrt(max(per_sample, 0).item());
 }
 
-double step_error(const Tableau& tab, const std::vector<Tensor>& k, double h, const Tensor& y0,
-                  const Tensor& y1, double rtol, double atol, ErrorNorm norm) {
+}  // namespace
+
+TensorTuple local_error(const Tableau& tab, const std::vector<TensorTuple>& k, double h, bool low) {
+  NoGrad no_grad;
+  TensorTuple e(k[0].size());
+  for (std::size_t c = 0; c < e.size(); ++c) {
+    for (int i = 0; i < tab.stages; ++i) {
+      const double w = h * (low ? tab.b_err_low(i) : tab.b_err(i));
+      if (w == 0.0) continue;
+      const Tensor term = stop_gradient(k[static_cast<std::size_t>(i)][c]) * w;
+      e[c] = e[c].defined() ? e[c] + term : term;
+    }
+    if (!e[c].defined()) e[c] = zeros_like(k[0][c]);
+  }
+  return e;
+}
+
+double scaled_norm(const TensorTuple& v, const TensorTuple& y0, const TensorTuple& y1, double rtol,
+                   double atol, ErrorNorm norm) {
+  NoGrad no_grad;
+  double worst = 0;
+  for (std::size_t c = 0; c < v.size(); ++c) {
+    const double n = component_norm(v[c], y0[c], y1.empty() ? Tensor() : y1[c], rtol, atol, norm);
+    // A NaN must not be lost by max: it signals a failed step.
+    if (!(n <= worst)) worst = n;
+  }
+  return worst;
+}
+
+double step_error(const Tableau& tab, const std::vector<TensorTuple>& k, double h,
+                  const TensorTuple& y0, const TensorTuple& y1, double rtol, double atol,
+                  ErrorNorm norm) {
   const double err = scaled_norm(local_error(tab, k, h), y0, y1, rtol, atol, norm);
   if (tab.error_order_low == 0) return err;
   const double err_low = scaled_norm(local_error(tab, k, h, true), y0, y1, rtol, atol, norm);
@@ -53,6 +72,10 @@ bool all_finite(const Tensor& x) {
   // Any inf or NaN makes the sum non-finite (inf - inf is NaN); finite values overflowing the
   // sum would be a false alarm only for states near the dtype's maximum.
   return std::isfinite(sum(abs(stop_gradient(x))).item());
+}
+
+bool all_finite(const TensorTuple& xs) {
+  return std::all_of(xs.begin(), xs.end(), [](const Tensor& x) { return all_finite(x); });
 }
 
 }  // namespace flowtape::solvers

@@ -12,20 +12,28 @@
 
 namespace flowtape::solvers {
 
-double initial_step(const VectorField& f, double t0, const Tensor& y0, const Tensor& f0, int order,
-                    double dir, double span, const IntegrateOptions& opts, long& nfe) {
+double initial_step(const TupleField& f, double t0, const TensorTuple& y0, const TensorTuple& f0,
+                    int order, double dir, double span, const IntegrateOptions& opts, long& nfe) {
   NoGrad no_grad;
-  const Tensor y = stop_gradient(y0), dy = stop_gradient(f0);
-  const auto norm = [&](const Tensor& v) {
-    return scaled_norm(v, y, Tensor(), opts.rtol, opts.atol, opts.norm);
+  const std::size_t n = y0.size();
+  TensorTuple y(n), dy(n);
+  for (std::size_t c = 0; c < n; ++c) {
+    y[c] = stop_gradient(y0[c]);
+    dy[c] = stop_gradient(f0[c]);
+  }
+  const auto norm = [&](const TensorTuple& v) {
+    return scaled_norm(v, y, {}, opts.rtol, opts.atol, opts.norm);
   };
   const double d0 = norm(y), d1 = norm(dy);
   double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
   h0 = std::min(h0, span);
   // One explicit Euler step to estimate the size of the second derivative.
-  const Tensor f1 = stop_gradient(f(t0 + dir * h0, y + dy * (dir * h0)));
+  TensorTuple y_euler(n), df(n);
+  for (std::size_t c = 0; c < n; ++c) y_euler[c] = y[c] + dy[c] * (dir * h0);
+  const TensorTuple f1 = f(t0 + dir * h0, y_euler);
   ++nfe;
-  const double d2 = norm(f1 - dy) / h0;
+  for (std::size_t c = 0; c < n; ++c) df[c] = stop_gradient(f1[c]) - dy[c];
+  const double d2 = norm(df) / h0;
   const double dmax = std::max(d1, d2);
   const double h1 =
       dmax <= 1e-15 ? std::max(1e-6, h0 * 1e-3) : std::pow(0.01 / dmax, 1.0 / (order + 1));

@@ -11,7 +11,7 @@
 namespace flowtape::solvers {
 
 // The magnitude of the first step from (t0, y0) with f0 = f(t0, y0), towards t1 (dir = +-1).
-double initial_step(const VectorField& f, double t0, const Tensor& y0, const Tensor& f0, int order,
-                    double dir, double span, const IntegrateOptions& opts, long& nfe);
+double initial_step(const TupleField& f, double t0, const TensorTuple& y0, const TensorTuple& f0,
+                    int order, double dir, double span, const IntegrateOptions& opts, long& nfe);
 
 }  // namespace flowtape::solvers

@@ -23,10 +23,15 @@ namespace {
   throw std::invalid_argument("integrate: " + what);
 }
 
-void validate(const VectorField& f, const Tensor& y0, double t0, double t1,
+void validate(const TupleField& f, const TensorTuple& y0, double t0, double t1,
               const IntegrateOptions& o, const Tableau& tab) {
   if (!f) bad_option("the vector field is empty");
-  if (!y0.defined() || y0.numel() == 0) bad_option("y0 must be a non-empty tensor");
+  if (y0.empty()) bad_option("the state needs at least one component");
+  for (std::size_t c = 0; c < y0.size(); ++c)
+    if (!y0[c].defined() || y0[c].numel() == 0)
+      bad_option(y0.size() == 1
+                     ? std::string("y0 must be a non-empty tensor")
+                     : "component " + std::to_string(c) + " of y0 must be a non-empty tensor");
   if (!std::isfinite(t0) || !std::isfinite(t1)) bad_option("t0 and t1 must be finite");
   if (!(o.rtol > 0) || !(o.atol >= 0))
     bad_option("rtol must be > 0 and atol >= 0 (got rtol = " + std::to_string(o.rtol) +
@@ -67,9 +72,21 @@ void validate(const VectorField& f, const Tensor& y0, double t0, double t1,
   }
 }
 
+// f's first derivative must match the state, component for component.
+void check_derivative(const TensorTuple& f0, const TensorTuple& y0) {
+  if (f0.size() != y0.size())
+    bad_option("the vector field returned " + std::to_string(f0.size()) +
+               " components for a state of " + std::to_string(y0.size()));
+  for (std::size_t c = 0; c < y0.size(); ++c)
+    if (!f0[c].defined() || f0[c].shape() != y0[c].shape())
+      bad_option("the vector field's component " + std::to_string(c) + " has shape " +
+                 (f0[c].defined() ? f0[c].shape().str() : std::string("(undefined)")) +
+                 ", the state's " + y0[c].shape().str());
+}
+
 // t, y: the last accepted state, which the error hands back.
 [[noreturn]] void fail(const Tableau& tab, const std::string& what, double t, long step,
-                       const Tensor& y, const Stats& stats) {
+                       const TensorTuple& y, const Stats& stats) {
   std::ostringstream msg;
   msg.precision(17);
   msg << "integrate(" << tab.name << "): " << what << " at t = " << t << " (step " << step << ")";
@@ -91,23 +108,23 @@ class Saver {
   }
   // Saves every requested time in (ta, tb]; `at(theta)` interpolates, tb itself is y1.
   template <class Interp>
-  void save_step(double ta, double tb, const Tensor& y1, Interp&& at) {
+  void save_step(double ta, double tb, const TensorTuple& y1, Interp&& at) {
     for (; pending_until(tb); ++next_) {
       const double s = ts_[next_];
       ys_.push_back(s == tb ? y1 : at((s - ta) / (tb - ta)));
     }
   }
-  void save_initial(double t0, const Tensor& y0) {
+  void save_initial(double t0, const TensorTuple& y0) {
     for (; next_ < ts_.size() && ts_[next_] == t0; ++next_) ys_.push_back(y0);
   }
-  Solution finish(Stats stats, std::vector<double> step_ts,
-                  std::shared_ptr<const DenseOutput> dense = nullptr) && {
+  TupleSolution finish(Stats stats, std::vector<double> step_ts,
+                       std::shared_ptr<const DenseOutput> dense = nullptr) && {
     return {std::move(ts_), std::move(ys_), stats, std::move(step_ts), std::move(dense)};
   }
 
  private:
   std::vector<double> ts_;
-  std::vector<Tensor> ys_;
+  std::vector<TensorTuple> ys_;
   std::size_t next_ = 0;
   double dir_;
 };
@@ -115,18 +132,18 @@ class Saver {
 // An accepted step: kept for dense output, interpolated at the requested times inside it. What
 // the interpolant needs is evaluated only for those steps; f(tb, y1) among it is the next
 // step's first stage, returned so that it is not evaluated twice.
-Tensor accept_step(const Tableau& tab, const VectorField& f, StepRecord step, Saver& saver,
-                   DenseOutput* dense, Stats& stats) {
+TensorTuple accept_step(const Tableau& tab, const TupleField& f, StepRecord step, Saver& saver,
+                        DenseOutput* dense, Stats& stats) {
   if (dense || saver.interpolates_before(step.tb)) complete_step_record(tab, f, step, stats.nfe);
   saver.save_step(step.ta, step.tb, step.y1,
                   [&](double theta) { return interpolate(tab, step, theta, f, stats.nfe); });
-  Tensor f1 = step.f1;
+  TensorTuple f1 = step.f1;
   if (dense) dense->add(std::move(step));
   return f1;
 }
 
-Solution integrate_fixed(const Tableau& tab, const VectorField& f, const Tensor& y0, double t0,
-                         double t1, const IntegrateOptions& o, Saver saver) {
+TupleSolution integrate_fixed(const Tableau& tab, const TupleField& f, const TensorTuple& y0,
+                              double t0, double t1, const IntegrateOptions& o, Saver saver) {
   const double span = t1 - t0;
   long n = o.n_steps;
   if (n == 0) {
@@ -138,15 +155,16 @@ Solution integrate_fixed(const Tableau& tab, const VectorField& f, const Tensor&
   const double h = o.n_steps > 0 ? span / static_cast<double>(n) : (span >= 0 ? o.dt0 : -o.dt0);
   Stats stats;
   double t = t0;
-  Tensor y = y0, k1;
+  TensorTuple y = y0, k1;
   std::vector<double> step_ts{t0};
   const auto dense = o.dense ? std::make_shared<DenseOutput>(tab, f, t0, t1) : nullptr;
   for (long i = 0; i < n; ++i) {
     // Times from t0 by multiplication, not accumulation; the last step lands on t1 exactly.
     const double t_new = i + 1 == n ? t1 : t0 + static_cast<double>(i + 1) * h;
-    if (!k1.defined()) {
+    if (k1.empty()) {
       k1 = f(t, y);
       ++stats.nfe;
+      if (i == 0) check_derivative(k1, y0);
     }
     RKStep s = rk_step(tab, f, t, y, k1, t_new - t, stats.nfe);
     if (!all_finite(s.y1))
@@ -162,19 +180,20 @@ Solution integrate_fixed(const Tableau& tab, const VectorField& f, const Tensor&
   return std::move(saver).finish(stats, std::move(step_ts), dense);
 }
 
-Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tensor& y0, double t0,
-                            double t1, const IntegrateOptions& o, Saver saver) {
+TupleSolution integrate_adaptive(const Tableau& tab, const TupleField& f, const TensorTuple& y0,
+                                 double t0, double t1, const IntegrateOptions& o, Saver saver) {
   const double dir = t1 >= t0 ? 1.0 : -1.0, span = std::abs(t1 - t0);
   Stats stats;
-  Tensor k1 = f(t0, y0);
+  TensorTuple k1 = f(t0, y0);
   ++stats.nfe;
+  check_derivative(k1, y0);
   if (!all_finite(k1) || !all_finite(y0))
     fail(tab, "non-finite initial state or derivative", t0, 0, y0, stats);
   double h = dir * (o.dt0 > 0 ? std::min(o.dt0, span)
                               : initial_step(f, t0, y0, k1, tab.order, dir, span, o, stats.nfe));
   PIDController pid(o, tab.controlled_order());
   double t = t0;
-  Tensor y = y0;
+  TensorTuple y = y0;
   long step = 0;
   int nonfinite_in_a_row = 0;
   long last_nonfinite_step = -1000;
@@ -207,7 +226,7 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
     // Stretch a step that would leave a sliver before t1 (Hairer's 1.01), and land exactly.
     const bool last = (t + 1.01 * h - t1) * dir >= 0;
     if (last) h = t1 - t;
-    if (!k1.defined()) {
+    if (k1.empty()) {
       k1 = f(t, y);
       ++stats.nfe;
     }
@@ -248,19 +267,27 @@ Solution integrate_adaptive(const Tableau& tab, const VectorField& f, const Tens
 
 }  // namespace
 
-Tensor Solution::evaluate(double t) const {
+template <>
+TensorTuple TupleSolution::evaluate(double t) const {
   if (!dense)
     throw std::logic_error("Solution::evaluate: solve with IntegrateOptions::dense = true");
   return dense->at(t);
 }
 
-Solution integrate(const VectorField& f, const Tensor& y0, double t0, double t1,
-                   const IntegrateOptions& opts) {
+template <>
+Tensor Solution::evaluate(double t) const {
+  if (!dense)
+    throw std::logic_error("Solution::evaluate: solve with IntegrateOptions::dense = true");
+  return dense->at(t).front();
+}
+
+TupleSolution integrate(const TupleField& f, const TensorTuple& y0, double t0, double t1,
+                        const IntegrateOptions& opts) {
   return integrate(f, y0, t0, t1, tableau(opts.method), opts);
 }
 
-Solution integrate(const VectorField& f, const Tensor& y0, double t0, double t1, const Tableau& tab,
-                   const IntegrateOptions& opts) {
+TupleSolution integrate(const TupleField& f, const TensorTuple& y0, double t0, double t1,
+                        const Tableau& tab, const IntegrateOptions& opts) {
   // The built-in tableaus are checked by the tests; any other is checked here, every call.
   bool builtin = false;
   for (const Method m : kMethods) builtin = builtin || &tab == &tableau(m);
@@ -272,13 +299,33 @@ Solution integrate(const VectorField& f, const Tensor& y0, double t0, double t1,
     std::shared_ptr<DenseOutput> dense;
     if (opts.dense) {
       dense = std::make_shared<DenseOutput>(tab, f, t0, t1);
-      dense->add({t0, t1, y0, y0, Tensor(), Tensor(), {}});  // evaluate(t0) is y0
+      dense->add({t0, t1, y0, y0, {}, {}, {}});  // evaluate(t0) is y0
     }
     return std::move(saver).finish({}, {t0}, dense);
   }
   if (!tab.adaptive() || opts.n_steps > 0)
     return integrate_fixed(tab, f, y0, t0, t1, opts, std::move(saver));
   return integrate_adaptive(tab, f, y0, t0, t1, opts, std::move(saver));
+}
+
+Solution integrate(const VectorField& f, const Tensor& y0, double t0, double t1,
+                   const IntegrateOptions& opts) {
+  return integrate(f, y0, t0, t1, tableau(opts.method), opts);
+}
+
+// A one-tensor state is a tuple of one.
+Solution integrate(const VectorField& f, const Tensor& y0, double t0, double t1, const Tableau& tab,
+                   const IntegrateOptions& opts) {
+  if (!f) bad_option("the vector field is empty");
+  // f by value: a dopri8 solution's evaluate() calls it after this returns.
+  const TupleField as_tuple = [f](double t, const TensorTuple& y) {
+    return TensorTuple{f(t, y.front())};
+  };
+  TupleSolution s = integrate(as_tuple, TensorTuple{y0}, t0, t1, tab, opts);
+  Solution out{std::move(s.ts), {}, s.stats, std::move(s.step_ts), std::move(s.dense)};
+  out.ys.reserve(s.ys.size());
+  for (TensorTuple& y : s.ys) out.ys.push_back(std::move(y.front()));
+  return out;
 }
 
 }  // namespace flowtape::solvers

@@ -17,6 +17,14 @@ namespace flowtape::solvers {
 // dy/dt = f(t, y). The returned tensor must have y's shape and dtype.
 using VectorField = std::function<Tensor(double t, const Tensor& y)>;
 
+// A state of several tensors, integrated together without concatenating them: a likelihood's
+// (x, log p), an adjoint's (y, a, parameter gradients). Each component has its own shape and
+// dtype; the error norm is taken per component (ErrorNorm below), and the largest counts.
+using TensorTuple = std::vector<Tensor>;
+// d/dt (y_1, ..., y_n) = f(t, (y_1, ..., y_n)); the result has the state's components, shapes
+// and dtypes.
+using TupleField = std::function<TensorTuple(double t, const TensorTuple& y)>;
+
 // A step-size controller's verdict on a trial step: accept it or not, and the factor for the
 // next step size (h_next = factor * h).
 struct StepDecision {
@@ -24,8 +32,11 @@ struct StepDecision {
   double factor;
 };
 
+// How a trial step's scaled error becomes one number, per component of the state; a tuple
+// state takes the largest over its components, so a small component (one log-density per
+// sample beside a [B, d] position) is held to the tolerance as tightly as a large one.
 enum class ErrorNorm {
-  rms,             // root mean square over the whole state
+  rms,             // root mean square over the component
   per_sample_rms,  // axis 0 is the batch: the largest of the samples' RMS errors
 };
 
@@ -67,17 +78,21 @@ struct Stats {
 
 class DenseOutput;  // dense_output.hpp
 
-struct Solution {
+// The result of a solve whose state is a Y (a Tensor, or a TensorTuple).
+template <class Y>
+struct BasicSolution {
   std::vector<double> ts;  // save_at, or {t1}
-  std::vector<Tensor> ys;  // the state at each of ts
+  std::vector<Y> ys;       // the state at each of ts
   Stats stats;
   std::vector<double> step_ts;  // t0 and the end of every accepted step, in order
   std::shared_ptr<const DenseOutput> dense;  // with IntegrateOptions::dense
 
   // The state at any t in [t0, t1] by the step's interpolant (IntegrateOptions::dense needed;
   // std::logic_error without it, std::invalid_argument for t outside).
-  Tensor evaluate(double t) const;
+  Y evaluate(double t) const;
 };
+using Solution = BasicSolution<Tensor>;
+using TupleSolution = BasicSolution<TensorTuple>;
 
 // A solve that could not finish: step size underflow, max_steps reached, non-finite state or
 // derivative. The message names the time and the step reached; so do the accessors. The solve
@@ -85,19 +100,25 @@ struct Solution {
 // was accepted), stats() what it cost.
 class SolverError : public std::runtime_error {
  public:
-  SolverError(const std::string& what, double t, long step, Tensor last_y = Tensor(),
+  SolverError(const std::string& what, double t, long step, TensorTuple last_y = {},
               Stats stats = {})
       : std::runtime_error(what), t_(t), step_(step), last_y_(std::move(last_y)), stats_(stats) {}
   double t() const { return t_; }
   long step() const { return step_; }
   double last_t() const { return t_; }
-  const Tensor& last_y() const { return last_y_; }
+  // The last accepted state of a Tensor solve (its first component for a tuple solve).
+  const Tensor& last_y() const {
+    static const Tensor none;
+    return last_y_.empty() ? none : last_y_.front();
+  }
+  // The last accepted state of a tuple solve.
+  const TensorTuple& last_state() const { return last_y_; }
   const Stats& stats() const { return stats_; }
 
  private:
   double t_;
   long step_;
-  Tensor last_y_;
+  TensorTuple last_y_;
   Stats stats_;
 };
 

@@ -5,28 +5,28 @@
 #include "flowtape/autodiff/ops.hpp"
 
 namespace flowtape::solvers {
-namespace {
 
-// base + h * sum_j w[j] k[j] over the first n stages, skipping zero weights (many tableau
-// entries are zero, and each skipped term saves two ops).
-Tensor combine(const Tensor& base, const std::vector<Tensor>& k, const double* w, int n, double h) {
-  Tensor acc;
-  for (int j = 0; j < n; ++j) {
-    if (w[j] == 0.0) continue;
-    const Tensor term = k[static_cast<std::size_t>(j)] * (h * w[j]);
-    acc = acc.defined() ? acc + term : term;
+TensorTuple combine(const TensorTuple& base, const std::vector<TensorTuple>& k, const double* w,
+                    int n, double h) {
+  TensorTuple out(base.size());
+  for (std::size_t c = 0; c < base.size(); ++c) {
+    Tensor acc;
+    for (int j = 0; j < n; ++j) {
+      if (w[j] == 0.0) continue;
+      const Tensor term = k[static_cast<std::size_t>(j)][c] * (h * w[j]);
+      acc = acc.defined() ? acc + term : term;
+    }
+    out[c] = acc.defined() ? base[c] + acc : base[c];
   }
-  return acc.defined() ? base + acc : base;
+  return out;
 }
 
-}  // namespace
-
-RKStep rk_step(const Tableau& tab, const VectorField& f, double t, const Tensor& y,
-               const Tensor& k1, double h, long& nfe) {
+RKStep rk_step(const Tableau& tab, const TupleField& f, double t, const TensorTuple& y,
+               const TensorTuple& k1, double h, long& nfe) {
   RKStep out;
   out.k.reserve(static_cast<std::size_t>(tab.stages));
   out.k.push_back(k1);
-  Tensor y_stage;
+  TensorTuple y_stage;
   for (int i = 1; i < tab.stages; ++i) {
     const auto ii = static_cast<std::size_t>(i);
     y_stage = combine(y, out.k, tab.a[ii].data(), i, h);
@@ -43,8 +43,8 @@ RKStep rk_step(const Tableau& tab, const VectorField& f, double t, const Tensor&
   return out;
 }
 
-void add_dense_stages(const Tableau& tab, const VectorField& f, double t, const Tensor& y, double h,
-                      const Tensor& f1, std::vector<Tensor>& k, long& nfe) {
+void add_dense_stages(const Tableau& tab, const TupleField& f, double t, const TensorTuple& y,
+                      double h, const TensorTuple& f1, std::vector<TensorTuple>& k, long& nfe) {
   k.push_back(f1);
   for (int i = tab.stages + 1; i < tab.stages + tab.dense_stages; ++i) {
     const auto ii = static_cast<std::size_t>(i);
