@@ -3,6 +3,7 @@
 #include "flowtape/runtime/allocator.hpp"
 
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cstdint>
 #include <cstdlib>
@@ -60,6 +61,15 @@ Cache* cache() {
   return &c;
 }
 
+std::atomic<std::size_t> g_live{0}, g_peak{0};
+
+void count_alloc(std::size_t capacity) {
+  const std::size_t now = g_live.fetch_add(capacity, std::memory_order_relaxed) + capacity;
+  std::size_t peak = g_peak.load(std::memory_order_relaxed);
+  while (now > peak && !g_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+
 }  // namespace
 
 void* cached_alloc(std::size_t bytes, std::size_t& capacity) {
@@ -71,16 +81,19 @@ void* cached_alloc(std::size_t bytes, std::size_t& capacity) {
       void* p = list.back();
       list.pop_back();
       c->bytes -= capacity;
+      count_alloc(capacity);
       return p;
     }
   }
   void* p = std::aligned_alloc(64, capacity);
   if (!p) throw std::bad_alloc();
+  count_alloc(capacity);
   return p;
 }
 
 void cached_free(void* p, std::size_t capacity) {
   if (!p) return;
+  g_live.fetch_sub(capacity, std::memory_order_relaxed);
   std::size_t size = 0;
   const int cls = size_class(capacity, size);
   Cache* c = cls < kClasses && size == capacity ? cache() : nullptr;
@@ -98,6 +111,16 @@ void release_cached_memory() {
 std::size_t cached_bytes() {
   const Cache* c = cache();
   return c ? c->bytes : 0;
+}
+
+std::size_t live_bytes() {
+  return g_live.load(std::memory_order_relaxed);
+}
+std::size_t peak_live_bytes() {
+  return g_peak.load(std::memory_order_relaxed);
+}
+void reset_peak_live_bytes() {
+  g_peak.store(g_live.load(std::memory_order_relaxed), std::memory_order_relaxed);
 }
 
 }  // namespace flowtape::detail

@@ -22,5 +22,10 @@ void cached_free(void* p, std::size_t capacity);
 void release_cached_memory();
 // Bytes cached (free, ready for reuse) by the calling thread.
 std::size_t cached_bytes();
+// Bytes of tensor memory in use (handed out and not yet freed), over all threads, and the most
+// since the last reset: what a computation holds, for tests and benchmarks of memory.
+std::size_t live_bytes();
+std::size_t peak_live_bytes();
+void reset_peak_live_bytes();
 
 }  // namespace flowtape::detail

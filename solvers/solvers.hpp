@@ -2,6 +2,7 @@
 // flowtape's ODE/SDE solvers in one include.
 #pragma once
 
+#include "flowtape/solvers/adjoint.hpp"
 #include "flowtape/solvers/integrate.hpp"
 #include "flowtape/solvers/method.hpp"
 #include "flowtape/solvers/options.hpp"
