@@ -4,7 +4,7 @@
 # diffrax on the same problems and tolerances, f64, each at its defaults otherwise. For every
 # run: NFE (evaluations of f), accepted / rejected steps where the library reports them, the
 # error at t1 and the largest error of the dense output at 200 interior times. Prints markdown
-# tables. scripts/solver_crosscheck.sh builds the venv and flowtape's side and runs this.
+# tables. `bash scripts/crosscheck.sh solvers` builds the venv and flowtape's side and runs this.
 #   solver_crosscheck.py --flowtape build/bench/solver_crosscheck
 # A peer that is not installed is skipped, saying so; flowtape's rows always print.
 import argparse
