@@ -79,6 +79,10 @@ void add_training_options(Binder& b) {
            "entropic: ramp start, a fraction of the steps");
   b.option("--ramp-end", &train::TrainSpec::ramp_end,
            "entropic: ramp end, a fraction of the steps (0: constant lambda)");
+  b.option("--tilt", &train::TrainSpec::tilt,
+           "entropic: the residuals tilted together (batch, within time bins, or late only)");
+  b.option("--tilt-bins", &train::TrainSpec::tilt_bins, "entropic, time_bins: bins of t");
+  b.option("--tilt-from", &train::TrainSpec::tilt_from, "entropic, late: the earliest t tilted");
   b.option("--fdm-weight", &train::TrainSpec::fdm_weight, "fdm: weight of the divergence term");
   b.option("--probes", &train::TrainSpec::probes, "fdm: Hutchinson probes per sample");
   b.option("--probe", &train::TrainSpec::probe, "fdm: probe distribution");

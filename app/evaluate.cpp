@@ -50,6 +50,9 @@ nlohmann::json sample_metrics(const flows::Dataset& ds, const Tensor& samples,
     m["mode_concentration"] = rm.mode_concentration;
     m["variance_error"] = rm.variance_error;
     m["radial_std_error"] = rm.radial_std_error;
+    m["spread_ratio"] = rm.spread_ratio;
+    m["minority_share"] = rm.minority_share;
+    m["radius_bias"] = rm.radius_bias;
   }
   return m;
 }

@@ -3,26 +3,30 @@
 // lobes and angular gaps (Ramezani & Englard, arXiv 2512.03078; docs/objectives.md). The flagship
 // example and the README's main job.
 //
-// For each seed it trains the rectified-FM baseline and the entropic loss with a linear
-// lambda ramp (0 -> lambda_max over the first half of training) for each lambda_max, samples
-// each model with dopri5, and reports the paper's ring metrics (angular spread error, gap
-// violation rate, mode concentration, variance error) plus MMD, as mean +- std over seeds,
-// with the relative improvement in angular spread error over the baseline. The paper's own
-// data, network and step counts were not published; ours are in the README ("rings")
-// (flows/datasets.hpp), so compare trends, not digits.
+// For each seed it trains the rectified-FM baseline and, for each tilt variant and each
+// lambda_max, the entropic loss with a linear lambda ramp (0 -> lambda_max over the first half
+// of training). The variants (flows/losses.hpp): the paper's tilt over the whole batch, the
+// tilt within time bins, and the tilt of late times only; lambda may be negative. Every model
+// is sampled with dopri5 and judged by the paper's ring metrics (angular spread error, gap
+// violation rate, mode concentration, variance error), MMD, and signed measures (spread
+// ratio, minority-lobe share, radius bias), as mean +- std over seeds, and as differences
+// paired by seed against the rectified run (every variant's lambda = 0 control is that run:
+// at lambda = 0 each variant is the plain mean). The paper's data, network and step counts
+// were not published; ours are in the README ("rings"), so compare trends, not digits.
 //
-//   rings [--steps 2000] [--seeds 3] [--lambdas 0.1,0.2,0.3,0.4,0.5] [--out runs/rings]
-//         [--jobs N]        runs in parallel, one thread each (default: all cores)
+//   rings [--steps 8000] [--seeds 3] [--variants batch,time_bins,late]
+//         [--lambdas -0.1,0.1,0.3] [--minority-weight 0.3] [--out runs/rings] [--jobs N]
 //
 // Writes <out>/results.md, <out>/results.json and, for seed 0, each method's samples.png,
 // density.png and trajectories.png under <out>/<method>/.
 //
-// The defaults take ~2.5 min on 2 cores (AMD EPYC, AVX2); the table it prints is in README.md.
+// The defaults take ~4 min on 2 cores (AMD EPYC, AVX2); the table it prints is in README.md.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -39,31 +43,73 @@ using flowtape::train::Trainer;
 namespace {
 
 struct Job {
-  std::string method;  // "rectified" or "entropic l=0.3"
-  double lambda_max;   // 0 for the baseline
+  std::string method;  // "rectified" or "<variant> <lambda>"
+  train::EntropicTilt tilt;
+  double lambda_max;  // 0 for the baseline
   std::uint64_t seed;
   nlohmann::json metrics;
   double seconds = 0;
 };
 
-const char* kMetrics[] = {"angular_spread_error", "gap_violation_rate", "mode_concentration",
-                          "variance_error", "mmd_rbf"};
+// The columns: the paper's metrics, MMD, then the signed measures.
+struct Column {
+  const char* key;
+  const char* title;
+  const char* format;
+};
+const Column kColumns[] = {
+    {"angular_spread_error", "angular spread error", "%.4f"},
+    {"gap_violation_rate", "gap violation rate", "%.4f"},
+    {"mode_concentration", "mode concentration (TV)", "%.4f"},
+    {"variance_error", "variance error", "%.4f"},
+    {"mmd_rbf", "MMD", "%.5f"},
+    {"spread_ratio", "spread ratio", "%.3f"},
+    {"minority_share", "minority share", "%.3f"},
+    {"radius_bias", "radius bias", "%+.4f"},
+};
 
-std::string method_folder(const Job& j) {
-  if (j.lambda_max == 0) return "rectified";
+std::string method_name(train::EntropicTilt tilt, double lambda) {
+  if (lambda == 0) return "rectified";
   char buf[64];
-  std::snprintf(buf, sizeof buf, "entropic_%.2f", j.lambda_max);
+  std::snprintf(buf, sizeof buf, "%s %+.2f", train::name_of(tilt), lambda);
   return buf;
+}
+
+// "batch +0.30" -> "batch_0.30", "late -0.10" -> "late_-0.10".
+std::string folder_of(const std::string& method) {
+  std::string f;
+  for (char ch : method)
+    if (ch != '+') f += ch == ' ' ? '_' : ch;
+  return f;
+}
+
+std::pair<double, double> mean_std(const std::vector<double>& v) {
+  double m = 0, q = 0;
+  for (double x : v) m += x;
+  m /= static_cast<double>(v.size());
+  for (double x : v) q += (x - m) * (x - m);
+  return {m, v.size() > 1 ? std::sqrt(q / static_cast<double>(v.size() - 1)) : 0.0};
+}
+
+std::string cell(const char* format, std::pair<double, double> s) {
+  char a[32], b[32];
+  std::snprintf(a, sizeof a, format, s.first);
+  std::snprintf(b, sizeof b, format, s.second);
+  std::string sd = b;
+  if (!sd.empty() && sd[0] == '+') sd.erase(0, 1);
+  return std::string(a) + " +- " + sd;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"rings: rectified FM vs risk-entropic FM on ring data with gaps"};
-  std::int64_t steps = 2000, batch = 256, samples = 4000;
+  std::int64_t steps = 8000, batch = 256, samples = 4000;
   int seeds = 3, hidden = 128, depth = 3;
   unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
-  std::vector<double> lambdas = {0.1, 0.2, 0.3, 0.4, 0.5};
+  std::vector<double> lambdas = {-0.1, 0.1, 0.3};
+  std::vector<std::string> variants = {"batch", "time_bins", "late"};
+  double minority_weight = 0.3;
   std::string out = "runs/rings";
   app.add_option("--steps", steps, "training steps per model")
       ->capture_default_str()
@@ -72,10 +118,25 @@ int main(int argc, char** argv) {
   app.add_option("--seeds", seeds, "seeds per method")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--lambdas", lambdas, "lambda_max values of the entropic runs")
+  app.add_option("--variants", variants, "entropic tilts: batch, time_bins, late")
       ->delimiter(',')
       ->capture_default_str()
-      ->check(finite_at_least(0.0));
+      ->check(CLI::IsMember({"batch", "time_bins", "late"}));
+  app.add_option("--lambdas", lambdas, "lambda_max values of the entropic runs (non-zero)")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(finite_at_least(-10.0) & CLI::Range(-10.0, 10.0) &
+              CLI::Validator(
+                  [](const std::string& v) {
+                    return std::strtod(v.c_str(), nullptr) == 0
+                               ? std::string("lambda = 0 is the rectified run, always included")
+                               : std::string();
+                  },
+                  "NONZERO"));
+  app.add_option("--minority-weight", minority_weight,
+                 "the minority lobe's weight (the others weigh 1)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 1.0));
   app.add_option("--hidden", hidden, "hidden width")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -91,26 +152,32 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 64u));
   if (const auto code = parse_command_line(app, argc, argv)) return *code;
 
+  flows::RingsConfig ring;
+  ring.weights = {1, 1, 1, 1, 1, minority_weight};
+  const auto data = std::make_shared<flows::Rings>(ring);
+  std::vector<std::string> methods = {"rectified"};
   std::vector<Job> todo;
   for (int s = 0; s < seeds; ++s) {
-    todo.push_back({"rectified", 0.0, static_cast<std::uint64_t>(s), {}, 0});
-    for (double l : lambdas) {
-      char name[64];
-      std::snprintf(name, sizeof name, "entropic %.2f", l);
-      todo.push_back({name, l, static_cast<std::uint64_t>(s), {}, 0});
-    }
+    const auto seed = static_cast<std::uint64_t>(s);
+    todo.push_back({"rectified", train::EntropicTilt::batch, 0.0, seed, {}, 0});
+    for (const std::string& v : variants)
+      for (double l : lambdas) {
+        const auto tilt = train::choice_from_name<train::EntropicTilt>(v, "variant");
+        todo.push_back({method_name(tilt, l), tilt, l, seed, {}, 0});
+        if (s == 0) methods.push_back(todo.back().method);
+      }
   }
   std::filesystem::create_directories(out);
   std::printf("rings: %zu runs (%d seeds x %zu methods), %lld steps each, %u in parallel\n",
-              todo.size(), seeds, lambdas.size() + 1, static_cast<long long>(steps), jobs);
+              todo.size(), seeds, methods.size(), static_cast<long long>(steps), jobs);
 
   std::atomic<std::size_t> finished{0};
   try {
     run_parallel(todo.size(), jobs, [&](std::size_t i) {
       Job& job = todo[i];
       train::TrainSpec c;
-      c.dataset = "rings";
       c.loss = job.lambda_max == 0 ? train::Loss::cfm : train::Loss::entropic;
+      c.tilt = job.tilt;
       c.lambda_max = job.lambda_max;
       c.ramp_start = 0.0;
       c.ramp_end = 0.5;
@@ -121,19 +188,19 @@ int main(int argc, char** argv) {
       c.seed = job.seed;
       c.eval_samples = samples;
       const auto start = std::chrono::steady_clock::now();
-      Trainer trainer(c);
+      Trainer trainer(c, data, {});
       trainer.train();
       Generator gen(1000 + job.seed);
       const auto gen_samples =
           generate(trainer.field(), samples, 2, c, gen, job.seed == 0 ? 41 : 0);
-      const Tensor reference = trainer.dataset().sample(samples, gen);
-      job.metrics = sample_metrics(trainer.dataset(), gen_samples.x, reference, gen);
+      const Tensor reference = data->sample(samples, gen);
+      job.metrics = sample_metrics(*data, gen_samples.x, reference, gen);
       job.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (job.seed == 0) {
-        const std::string dir = out + "/" + method_folder(job);
+        const std::string dir = out + "/" + folder_of(job.method);
         std::filesystem::create_directories(dir);
         const Frame f = frame_of(reference);
-        const std::string what = "rings, " + method_folder(job);
+        const std::string what = "rings, " + job.method;
         scatter_plot(gen_samples.x, reference, f, what + ": samples over the data")
             .save_png(dir + "/samples.png");
         density_plot(gen_samples.x, f, what + ": sample density").save_png(dir + "/density.png");
@@ -141,11 +208,13 @@ int main(int argc, char** argv) {
             .save_png(dir + "/trajectories.png");
       }
       report([&] {
-        std::printf("[%2zu/%zu] %-14s seed %llu  angular spread err %.4f  gap rate %.4f  (%.1fs)\n",
-                    ++finished, todo.size(), job.method.c_str(),
-                    static_cast<unsigned long long>(job.seed),
-                    job.metrics["angular_spread_error"].get<double>(),
-                    job.metrics["gap_violation_rate"].get<double>(), job.seconds);
+        std::printf(
+            "[%2zu/%zu] %-16s seed %llu  angular spread err %.4f  spread ratio %.3f  "
+            "minority share %.3f  (%.1fs)\n",
+            ++finished, todo.size(), job.method.c_str(), static_cast<unsigned long long>(job.seed),
+            job.metrics["angular_spread_error"].get<double>(),
+            job.metrics["spread_ratio"].get<double>(), job.metrics["minority_share"].get<double>(),
+            job.seconds);
       });
     });
   } catch (const std::exception& e) {
@@ -153,63 +222,64 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  // Aggregate per method: mean and sample std over seeds.
-  std::vector<std::string> methods = {"rectified"};
-  for (double l : lambdas) {
-    char name[64];
-    std::snprintf(name, sizeof name, "entropic %.2f", l);
-    methods.push_back(name);
-  }
-  nlohmann::json results;
-  auto stat = [&](const std::string& method, const char* key) {
+  // Per method: mean +- std over seeds; and paired by seed, the difference from rectified.
+  const auto values = [&](const std::string& method, const char* key) {
     std::vector<double> v;
-    for (const Job& j : todo) {
+    for (const Job& j : todo)
       if (j.method == method) v.push_back(j.metrics[key].get<double>());
-    }
-    double m = 0, q = 0;
-    for (double x : v) m += x;
-    m /= static_cast<double>(v.size());
-    for (double x : v) q += (x - m) * (x - m);
-    return std::pair{m, v.size() > 1 ? std::sqrt(q / static_cast<double>(v.size() - 1)) : 0.0};
+    return v;
   };
-  std::string md =
-      "| method | angular spread error | gap violation rate | mode concentration (TV) | variance "
-      "error | MMD | ASE vs rectified |\n"
-      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n";
-  const double base = stat("rectified", "angular_spread_error").first;
-  for (const auto& method : methods) {
-    char row[512];
-    const auto ase = stat(method, "angular_spread_error"), gap = stat(method, "gap_violation_rate");
-    const auto mc = stat(method, "mode_concentration"), ve = stat(method, "variance_error");
-    const auto mmd = stat(method, "mmd_rbf");
-    const double rel = (base - ase.first) / base;
-    std::snprintf(
-        row, sizeof row,
-        "| %s | %.4f +- %.4f | %.4f +- %.4f | %.4f +- %.4f | %.4f +- %.4f | %.5f +- %.5f | %s |\n",
-        method.c_str(), ase.first, ase.second, gap.first, gap.second, mc.first, mc.second, ve.first,
-        ve.second, mmd.first, mmd.second,
-        method == "rectified"
-            ? "-"
-            : (std::to_string(static_cast<int>(std::lround(100 * rel))) + "%").c_str());
-    md += row;
-    for (const char* k : kMetrics) {
-      const auto s = stat(method, k);
-      results[method][k] = {{"mean", s.first}, {"std", s.second}};
-    }
+  nlohmann::json results;
+  std::string md = "| method |", rule = "| --- |";
+  for (const Column& col : kColumns) {
+    md += std::string(" ") + col.title + " |";
+    rule += " ---: |";
   }
-  char header[256];
+  md += "\n" + rule + "\n";
+  std::string paired =
+      "| method | angular spread error | spread ratio | minority share | "
+      "radius bias | MMD |\n| --- | ---: | ---: | ---: | ---: | ---: |\n";
+  const char* kPaired[] = {"angular_spread_error", "spread_ratio", "minority_share", "radius_bias",
+                           "mmd_rbf"};
+  for (const std::string& method : methods) {
+    md += "| " + method + " |";
+    for (const Column& col : kColumns) {
+      const auto s = mean_std(values(method, col.key));
+      md += " " + cell(col.format, s) + " |";
+      results[method][col.key] = {{"mean", s.first}, {"std", s.second}};
+    }
+    md += "\n";
+    if (method == "rectified") continue;
+    paired += "| " + method + " |";
+    for (const char* key : kPaired) {
+      const std::vector<double> a = values(method, key), b = values("rectified", key);
+      std::vector<double> d;
+      for (std::size_t k = 0; k < a.size(); ++k) d.push_back(a[k] - b[k]);
+      const auto s = mean_std(d);
+      paired += " " + cell("%+.4f", s) + " |";
+      results[method]["paired_difference"][key] = {{"mean", s.first}, {"std", s.second}};
+    }
+    paired += "\n";
+  }
+  char header[320];
   std::snprintf(header, sizeof header,
-                "rings: %d seeds, %lld steps, batch %lld, MLP %dx%d, %lld dopri5 samples per model "
-                "(mean +- std over seeds)\n\n",
+                "rings: %d seeds, %lld steps, batch %lld, MLP %dx%d, minority weight %.2f, %lld "
+                "dopri5 samples per model (mean +- std over seeds)\n\n",
                 seeds, static_cast<long long>(steps), static_cast<long long>(batch), depth, hidden,
-                static_cast<long long>(samples));
-  write_text_file(out + "/results.md", header + md);
-  nlohmann::json all = {{"steps", steps}, {"batch", batch}, {"seeds", seeds}, {"results", results}};
+                minority_weight, static_cast<long long>(samples));
+  const std::string paired_header =
+      "\nDifferences from the rectified run of the same seed (mean +- std over seeds):\n\n";
+  write_text_file(out + "/results.md", header + md + paired_header + paired);
+  nlohmann::json all = {{"steps", steps},
+                        {"batch", batch},
+                        {"seeds", seeds},
+                        {"minority_weight", minority_weight},
+                        {"results", results}};
   for (const Job& j : todo)
     all["runs"].push_back(
         {{"method", j.method}, {"seed", j.seed}, {"metrics", j.metrics}, {"seconds", j.seconds}});
   write_text_file(out + "/results.json", all.dump(2) + "\n");
-  std::printf("\n%s%s\nwrote %s/results.md, results.json and plots under %s/<method>/\n", header,
-              md.c_str(), out.c_str(), out.c_str());
+  std::printf("\n%s%s%s%s\nwrote %s/results.md, results.json and plots under %s/<method>/\n",
+              header, md.c_str(), paired_header.c_str(), paired.c_str(), out.c_str(), out.c_str());
   return 0;
 }

@@ -26,6 +26,52 @@ Tensor cfm_loss(const Tensor& v, const Tensor& u) {
   return mean(per_sample_loss(v, u));
 }
 
+Tensor grouped_entropic_loss(const Tensor& per_sample, const std::vector<int>& groups,
+                             double lambda) {
+  if (per_sample.rank() != 1 || per_sample.numel() == 0 ||
+      groups.size() != static_cast<std::size_t>(per_sample.numel())) {
+    std::ostringstream m;
+    m << "grouped_entropic_loss: expects [B] losses and B group ids, got " << per_sample.shape()
+      << " and " << groups.size();
+    throw std::invalid_argument(m.str());
+  }
+  int n_groups = 0;
+  for (int g : groups) {
+    if (g < -1) throw std::invalid_argument("grouped_entropic_loss: a group id must be >= -1");
+    n_groups = std::max(n_groups, g + 1);
+  }
+  const auto b = static_cast<double>(groups.size());
+  Tensor total;
+  const auto add = [&](const Tensor& term) { total = total.defined() ? total + term : term; };
+  for (int g = -1; g < n_groups; ++g) {
+    std::vector<double> rows;
+    for (std::size_t i = 0; i < groups.size(); ++i)
+      if (groups[i] == g) rows.push_back(static_cast<double>(i));
+    if (rows.empty()) continue;
+    const Tensor index = from_vector(std::span<const double>(rows),
+                                     Shape({static_cast<std::int64_t>(rows.size())}), DType::i64)
+                             .to(per_sample.device());
+    const Tensor l = index_select(per_sample, 0, index);
+    const double share = static_cast<double>(rows.size()) / b;
+    add((g < 0 ? mean(l) : entropic_loss(l, lambda)) * share);
+  }
+  return total;
+}
+
+std::vector<int> time_bin_groups(const Tensor& t, int bins) {
+  if (bins < 1) throw std::invalid_argument("time_bin_groups: bins must be >= 1");
+  std::vector<int> groups;
+  for (double ti : t.to_vector())
+    groups.push_back(std::clamp(static_cast<int>(std::floor(ti * bins)), 0, bins - 1));
+  return groups;
+}
+
+std::vector<int> late_groups(const Tensor& t, double from) {
+  std::vector<int> groups;
+  for (double ti : t.to_vector()) groups.push_back(ti >= from ? 0 : -1);
+  return groups;
+}
+
 Tensor entropic_loss(const Tensor& per_sample, double lambda) {
   if (per_sample.rank() != 1 || per_sample.numel() == 0) {
     std::ostringstream m;

@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "flowtape/flows/divergence.hpp"
 #include "flowtape/flows/path.hpp"
@@ -38,6 +39,17 @@ namespace flowtape::flows {
 Tensor per_sample_loss(const Tensor& v, const Tensor& u);  // [B]
 Tensor cfm_loss(const Tensor& v, const Tensor& u);         // scalar
 Tensor entropic_loss(const Tensor& per_sample, double lambda);
+// The entropic aggregation within groups of the batch (variants of the tilt that keep it from
+// comparing residuals across times): groups[i] >= 0 is row i's group, tilted among its own
+// group; -1 leaves the row untilted. Each term is weighted by its share of the batch:
+//   sum_g (n_g / B) entropic_loss(l[g], lambda) + (n_untilted / B) mean(l[untilted]).
+// One group holding every row is entropic_loss; no tilted row is the mean.
+Tensor grouped_entropic_loss(const Tensor& per_sample, const std::vector<int>& groups,
+                             double lambda);
+// Groups by time: row i's bin floor(t_i * bins) (t in [0, 1]; t = 1 joins the last bin).
+std::vector<int> time_bin_groups(const Tensor& t, int bins);
+// One tilted group of the rows with t >= from; the others untilted.
+std::vector<int> late_groups(const Tensor& t, double from);
 
 // The lambda schedule of the entropic loss (docs/objectives.md): constant, or a linear ramp from 0
 // at step `start` to lambda_max at step `end`, held afterwards.

@@ -180,10 +180,28 @@ RingMetrics ring_metrics(const Rings& rings, const Tensor& generated, const Tens
     g_radii.insert(g_radii.end(), gl[k].radii.begin(), gl[k].radii.end());
     r_radii.insert(r_radii.end(), rl[k].radii.begin(), rl[k].radii.end());
   }
+  int lobes_with_spread = 0;
+  for (int k = 0; k < lobes; ++k) {
+    const double data_std = std_of(rl[k].offsets);
+    if (gl[k].offsets.size() < 2 || !(data_std > 0)) continue;
+    m.spread_ratio += std_of(gl[k].offsets) / data_std;
+    ++lobes_with_spread;
+  }
+  m.spread_ratio = lobes_with_spread > 0 ? m.spread_ratio / lobes_with_spread : 0.0;
+  const auto& w = rings.config().weights;
+  const auto minority = static_cast<std::size_t>(std::min_element(w.begin(), w.end()) - w.begin());
+  m.minority_share = static_cast<double>(gl[minority].offsets.size()) / static_cast<double>(g.n) /
+                     (w[minority] / weight_total);
   m.gap_violation_rate = static_cast<double>(gl[0].gaps) / static_cast<double>(g.n);
   const double tr_data = trace_cov(r);
   m.variance_error = std::abs(trace_cov(g) - tr_data) / tr_data;
   m.radial_std_error = std::abs(std_of(g_radii) - std_of(r_radii));
+  const auto mean_of = [](const std::vector<double>& v) {
+    double s = 0;
+    for (double x : v) s += x;
+    return v.empty() ? 0.0 : s / static_cast<double>(v.size());
+  };
+  m.radius_bias = mean_of(g_radii) - mean_of(r_radii);
   return m;
 }
 

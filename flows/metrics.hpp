@@ -10,7 +10,8 @@
 //   energy_distance     2 E|X - Y| - E|X - X'| - E|Y - Y'| (Szekely), >= 0.
 //   ring_metrics        the risk-entropic paper's vocabulary (docs/objectives.md):
 //                       angular spread error, gap violation rate, mode concentration, variance
-//                       error — computed against the data with the Rings geometry.
+//                       error — computed against the data with the Rings geometry — and
+//                       signed ones (spread ratio, minority share, radius bias).
 //   pairing_reproduction_rate
 //                       fraction of generated x1 whose nearest training target is the one
 //                       paired with their source (the memorisation study, docs/objectives.md).
@@ -33,6 +34,10 @@ struct RingMetrics {
   double mode_concentration;    // total variation between lobe occupancies (gen vs weights)
   double variance_error;        // |tr Cov(gen) - tr Cov(data)| / tr Cov(data)
   double radial_std_error;      // |std(gen radius) - std(data radius)|
+  // Signed measures, which say which way a sample set is off (1 or 0: right):
+  double spread_ratio;    // mean over lobes of std(gen angles) / std(data angles); > 1: too wide
+  double minority_share;  // occupancy of the lightest lobe / its weight; < 1: under-weighted
+  double radius_bias;     // mean(gen radius) - mean(data radius); < 0: samples fall inside
 };
 RingMetrics ring_metrics(const Rings& rings, const Tensor& generated, const Tensor& data);
 

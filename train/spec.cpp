@@ -17,9 +17,11 @@ namespace flowtape::train {
 #define FLOWTAPE_SPEC_FIELDS(X)                                                                    \
   X(dataset)                                                                                       \
   X(train_size)                                                                                    \
-  X(data) X(label_column) X(labels) X(context) X(standardize) X(holdout) X(conditional)            \
-      X(cond_drop) X(condition_dim) X(conditioning) X(guidance) X(path) X(sigma) X(coupling)       \
-          X(loss) X(lambda_max) X(ramp_start) X(ramp_end) X(fdm_weight) X(probes) X(probe)         \
+  X(data)                                                                                          \
+  X(label_column)                                                                                  \
+  X(labels) X(context) X(standardize) X(holdout) X(conditional) X(cond_drop) X(condition_dim)      \
+      X(conditioning) X(guidance) X(path) X(sigma) X(coupling) X(loss) X(lambda_max) X(ramp_start) \
+          X(ramp_end) X(tilt) X(tilt_bins) X(tilt_from) X(fdm_weight) X(probes) X(probe)           \
               X(exact_divergence) X(efm_extra) X(hidden) X(depth) X(activation) X(time_embedding)  \
                   X(steps) X(batch) X(lr) X(schedule) X(warmup) X(schedule_steps) X(weight_decay)  \
                       X(grad_clip) X(seed) X(device) X(checkpoint_every) X(solver) X(rtol) X(atol) \
@@ -212,6 +214,9 @@ void validate(const TrainSpec& c) {
             "must be in [0, 16777216]");
   }
   require(std::isfinite(c.lambda_max), "lambda_max", c.lambda_max, "must be finite");
+  require(c.tilt_bins >= 1 && c.tilt_bins <= 1000, "tilt_bins", c.tilt_bins,
+          "must be in [1, 1000]");
+  require(c.tilt_from > 0 && c.tilt_from < 1, "tilt_from", c.tilt_from, "must be in (0, 1)");
   require(c.ramp_start >= 0 && c.ramp_start <= 1, "ramp_start", c.ramp_start,
           "must be a fraction in [0, 1]");
   require(c.ramp_end == 0 || (c.ramp_end > c.ramp_start && c.ramp_end <= 1), "ramp_end", c.ramp_end,

@@ -22,6 +22,9 @@
 namespace flowtape::train {
 
 enum class Loss { cfm, entropic, fdm, efm };
+// Which residuals the entropic tilt compares: the whole batch (the paper), those within each
+// time bin, or only the late ones (t >= tilt_from; the others are averaged untilted).
+enum class EntropicTilt { batch, time_bins, late };
 // How a batch pairs noise with data: independently, by minibatch optimal transport, or as
 // fixed pairs drawn once with the training set (needs train_size > 0).
 enum class Coupling { independent, ot, fixed };
@@ -56,6 +59,9 @@ struct TrainSpec {
   double lambda_max = 0.3;  // entropic: lambda after the ramp
   double ramp_start = 0.0;  // entropic: ramp from 0 at this fraction of the steps ...
   double ramp_end = 0.5;    // ... to lambda_max at this fraction (ramp_end = 0: constant)
+  EntropicTilt tilt = EntropicTilt::batch;  // entropic: the groups tilted (flows/losses.hpp)
+  int tilt_bins = 8;                        // entropic, time_bins: bins of t
+  double tilt_from = 0.8;                   // entropic, late: the earliest t tilted
   double fdm_weight = 0.1;  // fdm: weight of the divergence term (CFM weight 1)
   int probes = 1;           // fdm: Hutchinson probes per sample
   flows::ProbeKind probe = flows::ProbeKind::rademacher;
@@ -117,6 +123,13 @@ template <>
 struct Choices<Loss> {
   static constexpr std::array<std::pair<Loss, const char*>, 4> all{
       {{Loss::cfm, "cfm"}, {Loss::entropic, "entropic"}, {Loss::fdm, "fdm"}, {Loss::efm, "efm"}}};
+};
+template <>
+struct Choices<EntropicTilt> {
+  static constexpr std::array<std::pair<EntropicTilt, const char*>, 3> all{
+      {{EntropicTilt::batch, "batch"},
+       {EntropicTilt::time_bins, "time_bins"},
+       {EntropicTilt::late, "late"}}};
 };
 template <>
 struct Choices<Coupling> {

@@ -365,8 +365,17 @@ Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, co
     return l.total;
   }
   const Tensor v = spec_.conditional ? model_.conditional(ps.xt, t, c) : model_.forward(ps.xt, t);
-  if (spec_.loss == Loss::entropic)
-    return flows::entropic_loss(flows::per_sample_loss(v, ps.ut), lambda);
+  if (spec_.loss == Loss::entropic) {
+    const Tensor l = flows::per_sample_loss(v, ps.ut);
+    switch (spec_.tilt) {
+      case EntropicTilt::batch:
+        return flows::entropic_loss(l, lambda);
+      case EntropicTilt::time_bins:
+        return flows::grouped_entropic_loss(l, flows::time_bin_groups(t, spec_.tilt_bins), lambda);
+      case EntropicTilt::late:
+        return flows::grouped_entropic_loss(l, flows::late_groups(t, spec_.tilt_from), lambda);
+    }
+  }
   if (spec_.loss == Loss::efm && spec_.conditional) {
     // Per class: each row's target is the closed form over the references of its class (of
     // all of them for a row whose class was dropped).

@@ -8,9 +8,10 @@ bin=$1 check=$2 name=$3 out=$4/$3 flowtape=$5
 rm -rf "$out" && mkdir -p "$out"
 case "$name" in
   rings)
-    "$bin/rings" --steps 30 --seeds 1 --lambdas 0.3 --samples 200 --out "$out"
+    "$bin/rings" --steps 30 --seeds 1 --variants batch,late --lambdas 0.3,-0.1 --samples 200 \
+                 --out "$out"
     "$check" "$out/results.json" "$out/results.md" "$out/rectified/samples.png" \
-             "$out/entropic_0.30/density.png" "$out/entropic_0.30/trajectories.png" ;;
+             "$out/batch_0.30/density.png" "$out/late_-0.10/trajectories.png" ;;
   divergence)
     "$bin/divergence" --steps 20 --samples 200 --nll-points 50 --hidden 32 --out "$out"
     "$check" "$out/results.json" "$out/results.md" "$out/checkerboard_fdm_seed0/metrics.json" \

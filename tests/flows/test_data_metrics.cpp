@@ -124,6 +124,29 @@ BOOST_AUTO_TEST_CASE(ring_metrics_of_data_and_of_gap_points) {
   BOOST_TEST(same.angular_spread_error < 0.01);
   BOOST_TEST(same.mode_concentration < 0.02);
   BOOST_TEST(same.variance_error < 0.03);
+  BOOST_TEST(std::abs(same.spread_ratio - 1) < 0.02);
+  BOOST_TEST(std::abs(same.minority_share - 1) < 0.05);
+  BOOST_TEST(std::abs(same.radius_bias) < 0.002);
+  // The signed measures say which way: angles squeezed to half their offset from each lobe's
+  // centre halve the spread; points at 0.9 the radius fall inside; dropping the minority lobe
+  // (the sixth, weight 0.3) empties its share.
+  const std::vector<double> d = data.to_vector();
+  std::vector<double> squeezed, inside, no_minority;
+  for (std::size_t i = 0; i < d.size(); i += 2) {
+    const double angle = std::atan2(d[i + 1], d[i]), r = std::hypot(d[i], d[i + 1]);
+    const int k = rings.nearest_lobe(angle);
+    const double a =
+        rings.lobe_centre(k) + 0.5 * std::remainder(angle - rings.lobe_centre(k), 2 * M_PI);
+    squeezed.insert(squeezed.end(), {r * std::cos(a), r * std::sin(a)});
+    inside.insert(inside.end(), {0.9 * d[i], 0.9 * d[i + 1]});
+    if (k != 5) no_minority.insert(no_minority.end(), {d[i], d[i + 1]});
+  }
+  const auto as_points = [](const std::vector<double>& v) {
+    return from_vector(v, Shape{static_cast<std::int64_t>(v.size() / 2), 2}, DType::f64);
+  };
+  BOOST_TEST(std::abs(ring_metrics(rings, as_points(squeezed), data).spread_ratio - 0.5) < 0.01);
+  BOOST_TEST(std::abs(ring_metrics(rings, as_points(inside), data).radius_bias + 0.1) < 0.002);
+  BOOST_TEST(ring_metrics(rings, as_points(no_minority), data).minority_share == 0.0);
   // Points in the middle of the gaps: every one violates, and lobes are mis-occupied.
   std::vector<double> gap;
   for (int i = 0; i < 600; ++i) {

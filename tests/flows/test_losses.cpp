@@ -53,6 +53,40 @@ BOOST_AUTO_TEST_CASE(is_the_mean_at_zero_and_continuous_near_it) {
                       entropic_loss(l, at * (1 + 1e-12)).item()) < 1e-10);
 }
 
+// Tilting within groups: one group of every row is the batch tilt, no tilted row is the mean,
+// and two groups are each tilted on their own, weighted by their share; the gradient is the
+// softmax within each group times the group's share.
+BOOST_AUTO_TEST_CASE(grouped_tilt_matches_its_closed_form) {
+  const Tensor l = vec({0.5, 1.0, 4.0, 2.0, 0.1});
+  const double lambda = 0.4;
+  BOOST_TEST(
+      grouped_entropic_loss(l, {0, 0, 0, 0, 0}, lambda).item() == entropic_loss(l, lambda).item(),
+      boost::test_tools::tolerance(1e-14));
+  BOOST_TEST(grouped_entropic_loss(l, {-1, -1, -1, -1, -1}, lambda).item() == 7.6 / 5,
+             boost::test_tools::tolerance(1e-14));
+  const std::vector<int> groups = {0, 1, 0, -1, 1};
+  const auto lme = [&](std::vector<double> v) {
+    double s = 0;
+    for (double x : v) s += std::exp(lambda * x);
+    return std::log(s / static_cast<double>(v.size())) / lambda;
+  };
+  const double expect = 0.4 * lme({0.5, 4.0}) + 0.4 * lme({1.0, 0.1}) + 0.2 * 2.0;
+  BOOST_TEST(grouped_entropic_loss(l, groups, lambda).item() == expect,
+             boost::test_tools::tolerance(1e-12));
+  const Tensor g =
+      grad([&](const Tensor& x) { return grouped_entropic_loss(x, groups, lambda); }, l);
+  const double w0 = std::exp(lambda * 0.5) / (std::exp(lambda * 0.5) + std::exp(lambda * 4.0));
+  const double w1 = std::exp(lambda * 1.0) / (std::exp(lambda * 1.0) + std::exp(lambda * 0.1));
+  const std::vector<double> want = {0.4 * w0, 0.4 * w1, 0.4 * (1 - w0), 0.2, 0.4 * (1 - w1)};
+  for (int i = 0; i < 5; ++i) BOOST_TEST(std::abs(g.at(i) - want[i]) < 1e-12, "row " << i);
+  // The groups of the variants.
+  const Tensor t = vec({0.0, 0.124, 0.125, 0.99, 1.0});
+  BOOST_TEST((time_bin_groups(t, 8) == std::vector<int>{0, 0, 1, 7, 7}));
+  BOOST_TEST((late_groups(t, 0.8) == std::vector<int>{-1, -1, -1, 0, 0}));
+  BOOST_CHECK_THROW(grouped_entropic_loss(l, {0, 0}, lambda), std::invalid_argument);
+  BOOST_CHECK_THROW(grouped_entropic_loss(l, {0, 0, -2, 0, 0}, lambda), std::invalid_argument);
+}
+
 BOOST_AUTO_TEST_CASE(large_losses_do_not_overflow) {
   const Tensor l = vec({1e4, 1e4 - 1, 0.0, 5e3});
   const double expect = 1e4 + std::log((1 + std::exp(-1.0) + std::exp(-1e4) + std::exp(-5e3)) / 4);

@@ -107,6 +107,8 @@ BOOST_AUTO_TEST_CASE(bad_values_are_refused_by_name) {
   bad([&](TrainSpec& c) { c.grad_clip = inf; }, "invalid grad_clip = inf");
   bad([&](TrainSpec& c) { c.weight_decay = inf; }, "invalid weight_decay = inf");
   bad([&](TrainSpec& c) { c.fdm_weight = inf; }, "invalid fdm_weight = inf");
+  bad([](TrainSpec& c) { c.tilt_bins = 0; }, "invalid tilt_bins = 0");
+  bad([](TrainSpec& c) { c.tilt_from = 1.0; }, "invalid tilt_from = 1");
   bad([](TrainSpec& c) { c.loss = Loss::efm; }, "loss 'efm' needs a finite training set");
 }
 
