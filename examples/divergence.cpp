@@ -7,11 +7,12 @@
 //
 // Reported per dataset and loss: the NLL of held-out data (exact-divergence likelihood ODE,
 // dopri5), the dataset's true NLL, the likelihood exp(-NLL) (the paper reports 2.38e-2 for FM
-// and 2.53e-2 for FDM on the checkerboard, whose true value is 2.531e-2), and MMD of samples.
+// and 2.53e-2 for FDM on the checkerboard, whose true value is 2.531e-2), and MMD of samples,
+// as mean +- std over seeds, and FDM - CFM paired by seed with its standard error.
 //
-//   divergence [--steps 3000] [--seeds 1] [--out runs/divergence] [--jobs N]
+//   divergence [--steps 3000] [--seeds 3] [--out runs/divergence] [--jobs N]
 //
-// The defaults take ~1.7 min on 2 cores (AMD EPYC, AVX2); the table it prints is in README.md.
+// The defaults take ~40 s on 2 cores (AMD EPYC, AVX2); the table it prints is in README.md.
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cmath>
@@ -22,6 +23,7 @@
 #include "app/cli.hpp"
 #include "app/evaluate.hpp"
 #include "app/parallel_runs.hpp"
+#include "app/seed_stats.hpp"
 #include "flowtape/train/trainer.hpp"
 
 using namespace flowtape;
@@ -31,7 +33,7 @@ using flowtape::train::Trainer;
 int main(int argc, char** argv) {
   CLI::App app{"divergence: CFM vs FDM on a 1-D Gaussian mixture and the 2-D checkerboard"};
   std::int64_t steps = 3000, batch = 256, samples = 4000, nll_points = 2000;
-  int seeds = 1, hidden = 128, depth = 3;
+  int seeds = 3, hidden = 128, depth = 3;
   double fdm_weight = 0.1;
   unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
   std::string out = "runs/divergence";
@@ -110,35 +112,52 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // Per dataset and loss: mean +- std over seeds; then FDM - CFM paired by seed.
+  const auto values = [&](const std::string& ds, const std::string& loss, const char* key) {
+    std::vector<double> v;
+    for (const Run& r : runs)
+      if (r.dataset == ds && r.loss == loss) v.push_back(r.metrics[key].get<double>());
+    return v;
+  };
   std::string md =
       "| dataset | loss | NLL (nats) | true NLL | likelihood exp(-NLL) | MMD |\n| --- | --- | ---: "
       "| ---: | ---: | ---: |\n";
+  std::string paired =
+      "| dataset | NLL, FDM - CFM (nats) | standard error | MMD, FDM - CFM |\n| --- | ---: | ---: "
+      "| ---: |\n";
   nlohmann::json results;
   for (const char* ds : {"gmm1d", "checkerboard"}) {
     for (const char* loss : {"cfm", "fdm"}) {
-      double nll = 0, truth = 0, mmd = 0;
-      int n = 0;
-      for (const Run& r : runs) {
-        if (r.dataset != ds || r.loss != loss) continue;
-        nll += r.metrics["nll_nats"].get<double>();
-        truth += r.metrics["true_nll_nats"].get<double>();
-        mmd += r.metrics["mmd_rbf"].get<double>();
-        ++n;
-      }
-      nll /= n;
-      truth /= n;
-      mmd /= n;
-      char row[256];
-      std::snprintf(row, sizeof row, "| %s | %s | %.4f | %.4f | %.4e | %.5f |\n", ds, loss, nll,
-                    truth, std::exp(-nll), mmd);
+      const MeanStd nll = mean_std(values(ds, loss, "nll_nats"));
+      const MeanStd mmd = mean_std(values(ds, loss, "mmd_rbf"));
+      const double truth = mean_std(values(ds, loss, "true_nll_nats")).mean;
+      char row[320];
+      std::snprintf(row, sizeof row, "| %s | %s | %s | %.4f | %.4e | %s |\n", ds, loss,
+                    format_mean_std("%.4f", nll).c_str(), truth, std::exp(-nll.mean),
+                    format_mean_std("%.5f", mmd).c_str());
       md += row;
-      results[ds][loss] = {
-          {"nll_nats", nll}, {"true_nll_nats", truth}, {"mmd_rbf", mmd}, {"seeds", n}};
+      results[ds][loss] = {{"nll_nats", {{"mean", nll.mean}, {"std", nll.std}}},
+                           {"true_nll_nats", truth},
+                           {"mmd_rbf", {{"mean", mmd.mean}, {"std", mmd.std}}},
+                           {"seeds", seeds}};
     }
+    const MeanStd d =
+        paired_difference(values(ds, "fdm", "nll_nats"), values(ds, "cfm", "nll_nats"));
+    const MeanStd dm =
+        paired_difference(values(ds, "fdm", "mmd_rbf"), values(ds, "cfm", "mmd_rbf"));
+    const double se = d.std / std::sqrt(static_cast<double>(seeds));
+    char row[320];
+    std::snprintf(row, sizeof row, "| %s | %s | %.4f | %s |\n", ds,
+                  format_mean_std("%+.4f", d).c_str(), se, format_mean_std("%+.5f", dm).c_str());
+    paired += row;
+    results[ds]["paired_fdm_minus_cfm"] = {{"nll_nats", {{"mean", d.mean}, {"std", d.std}}},
+                                           {"mmd_rbf", {{"mean", dm.mean}, {"std", dm.std}}}};
   }
+  md += "\nDifferences paired by seed (negative: FDM has the lower NLL):\n\n" + paired;
   char header[200];
   std::snprintf(header, sizeof header,
-                "divergence: %d seed(s), %lld steps, batch %lld, MLP %dx%d, FDM weight %.2f\n\n",
+                "divergence: %d seed(s), %lld steps, batch %lld, MLP %dx%d, FDM weight %.2f "
+                "(mean +- std over seeds)\n\n",
                 seeds, static_cast<long long>(steps), static_cast<long long>(batch), depth, hidden,
                 fdm_weight);
   write_text_file(out + "/results.md", header + md);

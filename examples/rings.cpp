@@ -34,6 +34,7 @@
 #include "app/evaluate.hpp"
 #include "app/parallel_runs.hpp"
 #include "app/plot.hpp"
+#include "app/seed_stats.hpp"
 #include "flowtape/train/trainer.hpp"
 
 using namespace flowtape;
@@ -81,23 +82,6 @@ std::string folder_of(const std::string& method) {
   for (char ch : method)
     if (ch != '+') f += ch == ' ' ? '_' : ch;
   return f;
-}
-
-std::pair<double, double> mean_std(const std::vector<double>& v) {
-  double m = 0, q = 0;
-  for (double x : v) m += x;
-  m /= static_cast<double>(v.size());
-  for (double x : v) q += (x - m) * (x - m);
-  return {m, v.size() > 1 ? std::sqrt(q / static_cast<double>(v.size() - 1)) : 0.0};
-}
-
-std::string cell(const char* format, std::pair<double, double> s) {
-  char a[32], b[32];
-  std::snprintf(a, sizeof a, format, s.first);
-  std::snprintf(b, sizeof b, format, s.second);
-  std::string sd = b;
-  if (!sd.empty() && sd[0] == '+') sd.erase(0, 1);
-  return std::string(a) + " +- " + sd;
 }
 
 }  // namespace
@@ -244,20 +228,17 @@ int main(int argc, char** argv) {
   for (const std::string& method : methods) {
     md += "| " + method + " |";
     for (const Column& col : kColumns) {
-      const auto s = mean_std(values(method, col.key));
-      md += " " + cell(col.format, s) + " |";
-      results[method][col.key] = {{"mean", s.first}, {"std", s.second}};
+      const MeanStd s = mean_std(values(method, col.key));
+      md += " " + format_mean_std(col.format, s) + " |";
+      results[method][col.key] = {{"mean", s.mean}, {"std", s.std}};
     }
     md += "\n";
     if (method == "rectified") continue;
     paired += "| " + method + " |";
     for (const char* key : kPaired) {
-      const std::vector<double> a = values(method, key), b = values("rectified", key);
-      std::vector<double> d;
-      for (std::size_t k = 0; k < a.size(); ++k) d.push_back(a[k] - b[k]);
-      const auto s = mean_std(d);
-      paired += " " + cell("%+.4f", s) + " |";
-      results[method]["paired_difference"][key] = {{"mean", s.first}, {"std", s.second}};
+      const MeanStd s = paired_difference(values(method, key), values("rectified", key));
+      paired += " " + format_mean_std("%+.4f", s) + " |";
+      results[method]["paired_difference"][key] = {{"mean", s.mean}, {"std", s.std}};
     }
     paired += "\n";
   }

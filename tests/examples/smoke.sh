@@ -13,7 +13,7 @@ case "$name" in
     "$check" "$out/results.json" "$out/results.md" "$out/rectified/samples.png" \
              "$out/batch_0.30/density.png" "$out/late_-0.10/trajectories.png" ;;
   divergence)
-    "$bin/divergence" --steps 20 --samples 200 --nll-points 50 --hidden 32 --out "$out"
+    "$bin/divergence" --steps 20 --seeds 2 --samples 200 --nll-points 50 --hidden 32 --out "$out"
     "$check" "$out/results.json" "$out/results.md" "$out/checkerboard_fdm_seed0/metrics.json" \
              "$out/checkerboard_fdm_seed0/samples.csv" "$out/checkerboard_cfm_seed0/density.png" \
              "$out/gmm1d_fdm_seed0/histogram.png" ;;
