@@ -66,6 +66,9 @@ class TensorDataset : public Dataset {
   Tensor sample(std::int64_t n, Generator& gen, DType dtype = DType::f32) const override;
   ConditionSpec condition() const override { return spec_; }
   Labeled sample_labeled(std::int64_t n, Generator& gen, DType dtype = DType::f32) const override;
+  // n distinct rows (n <= size()), in a seeded random order: a training set drawn from the
+  // data without replacement, so no point is its own neighbour.
+  Labeled subset(std::int64_t n, Generator& gen, DType dtype = DType::f32) const;
   const Tensor& points() const { return points_; }
   const Tensor& conditions() const { return conditions_; }
 

@@ -36,7 +36,9 @@ struct TrainSpec {
   // data: a built-in dataset's name (flows::make_dataset), or the name of the dataset given
   // to the Trainer
   std::string dataset = "rings";
-  std::int64_t train_size = 0;  // 0: fresh samples every step; > 0: a fixed training set
+  // 0: fresh samples every step; > 0: a fixed training set (from a finite dataset, distinct
+  // rows when it has that many)
+  std::int64_t train_size = 0;
   // The user's own data instead (train/data.hpp): a CSV or .npy file of points, with labels
   // from one of its columns (label_column >= 0) or from a file, or context vectors from a file.
   std::string data;

@@ -242,12 +242,17 @@ Trainer::Trainer(TrainSpec spec, std::shared_ptr<const flows::Dataset> data, Vel
   // setting (say train_size) does not change the others' draws.
   Generator data_gen(spec_.seed, 1), init_gen(spec_.seed, 2);
   const std::int64_t d = dataset_->dim();
+  // From a finite dataset a training set that fits is drawn without replacement.
+  const auto* finite = dynamic_cast<const flows::TensorDataset*>(dataset_.get());
+  const bool distinct = finite && spec_.train_size <= finite->size();
   if (spec_.train_size > 0 && spec_.conditional) {
-    flows::Dataset::Labeled set = dataset_->sample_labeled(spec_.train_size, data_gen);
+    flows::Dataset::Labeled set = distinct ? finite->subset(spec_.train_size, data_gen)
+                                           : dataset_->sample_labeled(spec_.train_size, data_gen);
     train_x1_ = set.x;
     train_c_ = set.c;
   } else if (spec_.train_size > 0) {
-    train_x1_ = dataset_->sample(spec_.train_size, data_gen);
+    train_x1_ = distinct ? finite->subset(spec_.train_size, data_gen).x
+                         : dataset_->sample(spec_.train_size, data_gen);
     if (spec_.coupling == Coupling::fixed) train_x0_ = randn({spec_.train_size, d}, data_gen);
   }
   if (!model_.module) model_ = velocity_mlp(spec_, d, init_gen, condition_);

@@ -18,9 +18,12 @@ case "$name" in
              "$out/checkerboard_fdm_seed0/samples.csv" "$out/checkerboard_cfm_seed0/density.png" \
              "$out/gmm1d_fdm_seed0/histogram.png" ;;
   memorisation)
-    "$bin/memorisation" --pairs 8 --steps 30 --seeds 1 --samples 200 --hidden 32 --out "$out"
-    "$check" "$out/results.json" "$out/results.md" "$out/deterministic_training_pairs.png" \
-             "$out/noisy_fresh_samples.png" ;;
+    "$bin/memorisation" --pairs 8,16 --steps 30 --seeds 2 --samples 200 --hidden 32 --out "$out"
+    "$check" "$out/results.json" "$out/results.md"
+    "$bin/memorisation" --data 8gaussians --pairs 8 --steps 30 --seeds 1 --samples 200 \
+                        --hidden 32 --out "$out/2d"
+    "$check" "$out/2d/results.json" "$out/2d/deterministic_training_pairs.png" \
+             "$out/2d/noisy_fresh_samples.png" ;;
   closed_form)
     "$bin/closed_form" --train-size 40 --steps 30 --samples 100 --efm-extra 16 --high-dim 16 \
                        --hidden 32 --out "$out"

@@ -2,6 +2,7 @@
 // Conditions: the null condition and its dropout, classifier-free guidance (w = 0 is the
 // conditional field exactly; w > 0 the guidance formula), minibatch OT within classes (no row
 // changes class), in-memory datasets with conditions, and 8gaussians' component labels.
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstring>
@@ -165,6 +166,20 @@ BOOST_AUTO_TEST_CASE(tensor_datasets_keep_each_point_with_its_condition) {
   BOOST_CHECK_THROW(TensorDataset(from_vector(xs, Shape{10, 2}),
                                   from_vector(std::vector<double>(9, 0.0), Shape{9}, DType::i64)),
                     std::invalid_argument);
+  // A subset has distinct rows, each with its condition; all 10 is a permutation.
+  for (std::int64_t n : {4, 10}) {
+    const Dataset::Labeled sub = ds.subset(n, gen);
+    std::vector<double> firsts;
+    const std::vector<double> sx = sub.x.to_vector(), sl = sub.c.to_vector();
+    for (std::int64_t i = 0; i < n; ++i) {
+      firsts.push_back(sx[static_cast<std::size_t>(2 * i)]);
+      BOOST_TEST(static_cast<int>(sx[static_cast<std::size_t>(2 * i)]) % 3 ==
+                 static_cast<int>(sl[static_cast<std::size_t>(i)]));
+    }
+    std::sort(firsts.begin(), firsts.end());
+    BOOST_TEST((std::adjacent_find(firsts.begin(), firsts.end()) == firsts.end()));
+  }
+  BOOST_CHECK_THROW(ds.subset(11, gen), std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_CASE(eight_gaussians_labels_are_the_components) {
