@@ -12,7 +12,7 @@
 //
 //   divergence [--steps 3000] [--seeds 3] [--out runs/divergence] [--jobs N]
 //
-// The defaults take ~40 s on 2 cores (AMD EPYC, AVX2); the table it prints is in README.md.
+// The defaults take ~30 s on 2 cores (AMD EPYC, AVX2); the table it prints is in README.md.
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cmath>

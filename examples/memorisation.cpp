@@ -19,7 +19,7 @@
 //   memorisation [--data digits|8gaussians] [--pairs 8,32,128,512] [--steps 4000] [--seeds 3]
 //                [--sigma 0.05] [--out runs/memorisation]
 //
-// The defaults take ~3 min on 2 cores (AMD EPYC, AVX2); the table it prints is in README.md.
+// The defaults take ~45 s on 2 cores (AMD EPYC, AVX2); the table it prints is in README.md.
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cmath>

@@ -20,7 +20,7 @@
 // Writes <out>/results.md, <out>/results.json and, for seed 0, each method's samples.png,
 // density.png and trajectories.png under <out>/<method>/.
 //
-// The defaults take ~4 min on 2 cores (AMD EPYC, AVX2); the table it prints is in README.md.
+// The defaults take ~2 min on 2 cores (AMD EPYC, AVX2); the table it prints is in README.md.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
@@ -151,6 +151,14 @@ int main(int argc, char** argv) {
         if (s == 0) methods.push_back(todo.back().method);
       }
   }
+  for (std::size_t i = 1; i < methods.size(); ++i)
+    if (std::count(methods.begin(), methods.end(), methods[i]) > 1) {
+      std::fprintf(stderr,
+                   "error: the runs '%s' are asked for twice (--variants or --lambdas "
+                   "repeat a value, to two decimals)\n",
+                   methods[i].c_str());
+      return 2;
+    }
   std::filesystem::create_directories(out);
   std::printf("rings: %zu runs (%d seeds x %zu methods), %lld steps each, %u in parallel\n",
               todo.size(), seeds, methods.size(), static_cast<long long>(steps), jobs);
@@ -223,8 +231,11 @@ int main(int argc, char** argv) {
   std::string paired =
       "| method | angular spread error | spread ratio | minority share | "
       "radius bias | MMD |\n| --- | ---: | ---: | ---: | ---: | ---: |\n";
-  const char* kPaired[] = {"angular_spread_error", "spread_ratio", "minority_share", "radius_bias",
-                           "mmd_rbf"};
+  const std::pair<const char*, const char*> kPaired[] = {{"angular_spread_error", "%+.4f"},
+                                                         {"spread_ratio", "%+.4f"},
+                                                         {"minority_share", "%+.4f"},
+                                                         {"radius_bias", "%+.4f"},
+                                                         {"mmd_rbf", "%+.5f"}};
   for (const std::string& method : methods) {
     md += "| " + method + " |";
     for (const Column& col : kColumns) {
@@ -235,9 +246,9 @@ int main(int argc, char** argv) {
     md += "\n";
     if (method == "rectified") continue;
     paired += "| " + method + " |";
-    for (const char* key : kPaired) {
+    for (const auto& [key, format] : kPaired) {
       const MeanStd s = paired_difference(values(method, key), values("rectified", key));
-      paired += " " + format_mean_std("%+.4f", s) + " |";
+      paired += " " + format_mean_std(format, s) + " |";
       results[method]["paired_difference"][key] = {{"mean", s.mean}, {"std", s.std}};
     }
     paired += "\n";

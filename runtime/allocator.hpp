@@ -22,8 +22,9 @@ void cached_free(void* p, std::size_t capacity);
 void release_cached_memory();
 // Bytes cached (free, ready for reuse) by the calling thread.
 std::size_t cached_bytes();
-// Bytes of tensor memory in use (handed out and not yet freed), over all threads, and the most
-// since the last reset: what a computation holds, for tests and benchmarks of memory.
+// Bytes of CPU tensor memory in use (handed out and not yet freed), over all threads, and the
+// most since the last reset: what a computation holds, for tests and benchmarks of memory.
+// (Device memory has its own allocator and is not counted.)
 std::size_t live_bytes();
 std::size_t peak_live_bytes();
 void reset_peak_live_bytes();

@@ -143,6 +143,10 @@ SolveGradients solve_value_and_grad(const VectorField& f, const std::vector<Tens
                                     const Tensor& y0, double t0, double t1,
                                     const std::function<Tensor(const Tensor&)>& loss,
                                     GradientMethod method, const AdjointOptions& options) {
+  if (Tape::active())
+    throw std::logic_error(
+        "solve_value_and_grad: a Tape is active; call it outside one (it records on tapes of "
+        "its own, and tapes do not nest)");
   if (!f) bad("the vector field is empty");
   if (!loss) bad("the loss is empty");
   if (!y0.defined()) bad("y0 is undefined");

@@ -48,8 +48,10 @@ struct SolveGradients {
 };
 
 // L = loss(y(t1)) for dy/dt = f(t, y), y(t0) = y0, with its gradients by the chosen method.
-// Records nothing on the caller's tapes. Throws std::invalid_argument for bad arguments (an
-// empty field or loss, a non-scalar loss, undefined parameters) and SolverError as integrate().
+// It keeps tapes of its own, so it must be called while no Tape is active (std::logic_error
+// otherwise; tapes do not nest); use the gradients it returns in your own update. Throws
+// std::invalid_argument for bad arguments (an empty field or loss, a non-scalar loss,
+// undefined parameters) and SolverError as integrate().
 SolveGradients solve_value_and_grad(const VectorField& f, const std::vector<Tensor>& params,
                                     const Tensor& y0, double t0, double t1,
                                     const std::function<Tensor(const Tensor& y1)>& loss,

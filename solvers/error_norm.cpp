@@ -50,8 +50,10 @@ double scaled_norm(const TensorTuple& v, const TensorTuple& y0, const TensorTupl
   double worst = 0;
   for (std::size_t c = 0; c < v.size(); ++c) {
     const double n = component_norm(v[c], y0[c], y1.empty() ? Tensor() : y1[c], rtol, atol, norm);
-    // A NaN must not be lost by max: it signals a failed step.
-    if (!(n <= worst)) worst = n;
+    // A NaN must not be lost by max (nor overwritten by a later component): it signals a
+    // failed step.
+    if (std::isnan(n)) return n;
+    if (n > worst) worst = n;
   }
   return worst;
 }
@@ -62,6 +64,8 @@ double step_error(const Tableau& tab, const std::vector<TensorTuple>& k, double 
   const double err = scaled_norm(local_error(tab, k, h), y0, y1, rtol, atol, norm);
   if (tab.error_order_low == 0) return err;
   const double err_low = scaled_norm(local_error(tab, k, h, true), y0, y1, rtol, atol, norm);
+  // A non-finite estimate is the caller's signal of a failed trial step: pass it on.
+  if (!std::isfinite(err) || !std::isfinite(err_low)) return err + err_low;
   // The low-order estimate tempers the high one where the latter is accidentally small.
   const double denominator = std::sqrt(err * err + 0.01 * err_low * err_low);
   return denominator > 0 ? err * err / denominator : 0.0;

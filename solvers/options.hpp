@@ -93,6 +93,10 @@ struct BasicSolution {
 };
 using Solution = BasicSolution<Tensor>;
 using TupleSolution = BasicSolution<TensorTuple>;
+template <>
+Tensor BasicSolution<Tensor>::evaluate(double t) const;
+template <>
+TensorTuple BasicSolution<TensorTuple>::evaluate(double t) const;
 
 // A solve that could not finish: step size underflow, max_steps reached, non-finite state or
 // derivative. The message names the time and the step reached; so do the accessors. The solve

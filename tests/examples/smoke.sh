@@ -26,6 +26,7 @@ case "$name" in
              "$out/2d/noisy_fresh_samples.png" ;;
   closed_form)
     "$bin/closed_form" --train-size 40 --steps 30 --samples 100 --efm-extra 16 --high-dim 16 \
+                       --digits-steps 20 --digits-heldout 20 \
                        --hidden 32 --out "$out"
     "$check" "$out/results.json" "$out/results.md" "$out/CFM_samples.png" "$out/closed_form_samples.png" ;;
   cli)

@@ -159,6 +159,14 @@ BOOST_AUTO_TEST_CASE(bad_arguments_are_refused) {
   AdjointOptions none;
   none.checkpoints = 0;
   refused(p.field(), mean_square, none, "checkpoints must be >= 1");
+  // Inside a caller's Tape: refused up front, saying why.
+  Tape outer;
+  BOOST_CHECK_EXCEPTION(solve_value_and_grad(p.field(), p.params(), p.x0, 0.0, 1.0, mean_square,
+                                             GradientMethod::direct),
+                        std::logic_error, [](const std::logic_error& e) {
+                          return std::string(e.what()).find("a Tape is active") !=
+                                 std::string::npos;
+                        });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

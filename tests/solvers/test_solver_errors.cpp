@@ -102,7 +102,8 @@ BOOST_AUTO_TEST_CASE(nan_field) {
   const VectorField f = [](double t, const Tensor& y) {
     return t > 0.5 ? y * std::numeric_limits<double>::quiet_NaN() : -y;
   };
-  for (Method m : {Method::dopri5, Method::tsit5, Method::rk4, Method::euler}) {
+  for (Method m : {Method::dopri5, Method::tsit5, Method::dopri8, Method::dop853, Method::rk4,
+                   Method::euler}) {
     IntegrateOptions o;
     o.method = m;
     if (m == Method::rk4 || m == Method::euler) o.n_steps = 20;

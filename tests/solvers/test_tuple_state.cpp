@@ -5,6 +5,7 @@
 // refuses a field that returns the wrong components, and hands back its last state on failure.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "support/solver_problems.hpp"
@@ -135,6 +136,23 @@ BOOST_AUTO_TEST_CASE(a_field_with_the_wrong_components_is_refused) {
   BOOST_CHECK_THROW(integrate(pair_field, TensorTuple{}, 0.0, 1.0), std::invalid_argument);
   BOOST_CHECK_THROW(integrate(pair_field, TensorTuple{vec({1.0}), Tensor()}, 0.0, 1.0),
                     std::invalid_argument);
+}
+
+// NaN in the first component only: the per-component norm must not let the second, finite
+// component hide it (every adaptive method, dop853's combined estimate included).
+BOOST_AUTO_TEST_CASE(nan_in_one_component_is_not_hidden) {
+  const TupleField f = [](double t, const TensorTuple& y) {
+    return TensorTuple{t > 0.5 ? y[0] * std::numeric_limits<double>::quiet_NaN() : -y[0], -y[1]};
+  };
+  for (Method m : {Method::dopri5, Method::tsit5, Method::dopri8, Method::dop853}) {
+    IntegrateOptions o;
+    o.method = m;
+    BOOST_CHECK_EXCEPTION(integrate(f, {vec({1.0}), vec({2.0})}, 0.0, 1.0, o), SolverError,
+                          [&](const SolverError& e) {
+                            BOOST_TEST_MESSAGE(e.what());
+                            return e.last_t() > 0.3 && e.last_t() <= 0.5 + 1e-12;
+                          });
+  }
 }
 
 // A blow-up in one component: the error hands back the last accepted tuple.
