@@ -447,16 +447,11 @@ Dataset::Labeled TensorDataset::subset(std::int64_t n, Generator& gen, DType dty
   if (n < 0 || n > size())
     throw std::invalid_argument("TensorDataset::subset: asked for " + std::to_string(n) +
                                 " distinct rows of " + std::to_string(size()));
-  // The first n steps of a Fisher-Yates shuffle.
-  std::vector<std::int64_t> rows(static_cast<std::size_t>(size()));
-  for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<std::int64_t>(i);
-  for (std::int64_t i = 0; i < n; ++i) {
-    const auto left = static_cast<double>(size() - i);
-    const std::int64_t j =
-        i + std::min(static_cast<std::int64_t>(gen.uniform() * left), size() - i - 1);
-    std::swap(rows[static_cast<std::size_t>(i)], rows[static_cast<std::size_t>(j)]);
-  }
-  rows.resize(static_cast<std::size_t>(n));
+  // The last n entries of a partly shuffled order: n rows drawn without replacement.
+  std::vector<std::int64_t> order(static_cast<std::size_t>(size()));
+  std::iota(order.begin(), order.end(), std::int64_t{0});
+  shuffle_tail(order, n, gen);
+  const std::vector<std::int64_t> rows(order.end() - n, order.end());
   return {to_dtype(take_rows(points_, rows), dtype),
           conditions_.defined() ? take_rows(conditions_, rows) : Tensor()};
 }

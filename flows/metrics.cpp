@@ -56,11 +56,16 @@ double wrap(double a) {
   return a - M_PI;
 }
 
+double mean_of(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0.0 : s / static_cast<double>(v.size());
+}
+
 double std_of(const std::vector<double>& v) {
   if (v.size() < 2) return 0;
-  double m = 0, q = 0;
-  for (double x : v) m += x;
-  m /= static_cast<double>(v.size());
+  const double m = mean_of(v);
+  double q = 0;
   for (double x : v) q += (x - m) * (x - m);
   return std::sqrt(q / static_cast<double>(v.size() - 1));
 }
@@ -196,11 +201,6 @@ RingMetrics ring_metrics(const Rings& rings, const Tensor& generated, const Tens
   const double tr_data = trace_cov(r);
   m.variance_error = std::abs(trace_cov(g) - tr_data) / tr_data;
   m.radial_std_error = std::abs(std_of(g_radii) - std_of(r_radii));
-  const auto mean_of = [](const std::vector<double>& v) {
-    double s = 0;
-    for (double x : v) s += x;
-    return v.empty() ? 0.0 : s / static_cast<double>(v.size());
-  };
   m.radius_bias = mean_of(g_radii) - mean_of(r_radii);
   return m;
 }

@@ -140,4 +140,14 @@ void Generator::fill_normal(double* out, std::int64_t n) {
   fill_normal_impl(*this, out, n);
 }
 
+void shuffle_tail(std::vector<std::int64_t>& order, std::int64_t k, Generator& gen) {
+  const auto n = static_cast<std::int64_t>(order.size());
+  // min(..., i) guards the one-ulp case uniform() * (i + 1) rounding up to i + 1.
+  for (std::int64_t i = n - 1; i > 0 && i >= n - k; --i) {
+    const auto j =
+        std::min(static_cast<std::int64_t>(gen.uniform() * static_cast<double>(i + 1)), i);
+    std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(j)]);
+  }
+}
+
 }  // namespace flowtape

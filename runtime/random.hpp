@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 namespace flowtape {
 
@@ -46,6 +47,12 @@ class Generator {
   std::uint64_t counter_ = 0;  // blocks produced so far
   std::uint64_t stream_;
 };
+
+// The last k steps of a backward Fisher-Yates shuffle: for i = n-1 down to n-k, swap order[i]
+// with order[j], j uniform in [0, i]. The last k entries are then a uniformly drawn ordered
+// k-subset of the entries (a subset without replacement); k >= n - 1 shuffles all of them.
+// The one seeded shuffle of the project, so held-out splits and subsets draw alike.
+void shuffle_tail(std::vector<std::int64_t>& order, std::int64_t k, Generator& gen);
 
 // The Philox-4x32-10 bijection of one 128-bit counter under a 64-bit key.
 std::array<std::uint32_t, 4> philox4x32(std::array<std::uint32_t, 4> ctr, std::uint64_t key);

@@ -19,6 +19,10 @@ namespace {
   throw std::invalid_argument("solve_value_and_grad: " + what);
 }
 
+void require_scalar(const Tensor& l) {
+  if (!l.defined() || l.numel() != 1) bad("the loss must return a scalar");
+}
+
 // The loss and its gradient at y1, on a tape of their own.
 std::pair<Tensor, Tensor> loss_and_cotangent(const std::function<Tensor(const Tensor&)>& loss,
                                              const Tensor& y1) {
@@ -26,7 +30,7 @@ std::pair<Tensor, Tensor> loss_and_cotangent(const std::function<Tensor(const Te
   Tape tape;
   const Tensor y = tape.watch(stop_gradient(y1));
   const Tensor l = loss(y);
-  if (!l.defined() || l.numel() != 1) bad("the loss must return a scalar");
+  require_scalar(l);
   return {stop_gradient(l), tape.gradient(l, {y})[0]};
 }
 
@@ -40,7 +44,7 @@ SolveGradients direct(const VectorField& f, const std::vector<Tensor>& params, c
   for (const Tensor& p : params) wrt.push_back(tape.watch(p));
   const Solution s = integrate(f, y0_leaf, t0, t1, o.solver);
   const Tensor l = loss(s.ys.back());
-  if (!l.defined() || l.numel() != 1) bad("the loss must return a scalar");
+  require_scalar(l);
   std::vector<Tensor> g = tape.gradient(l, wrt);
   SolveGradients out{stop_gradient(s.ys.back()), stop_gradient(l), g[0], {}, s.stats, {}};
   out.grad_params.assign(g.begin() + 1, g.end());

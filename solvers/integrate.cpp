@@ -265,20 +265,22 @@ TupleSolution integrate_adaptive(const Tableau& tab, const TupleField& f, const 
   return std::move(saver).finish(stats, std::move(step_ts), dense);
 }
 
+const DenseOutput& dense_of(const std::shared_ptr<const DenseOutput>& dense) {
+  if (!dense)
+    throw std::logic_error("Solution::evaluate: solve with IntegrateOptions::dense = true");
+  return *dense;
+}
+
 }  // namespace
 
 template <>
 TensorTuple TupleSolution::evaluate(double t) const {
-  if (!dense)
-    throw std::logic_error("Solution::evaluate: solve with IntegrateOptions::dense = true");
-  return dense->at(t);
+  return dense_of(dense).at(t);
 }
 
 template <>
 Tensor Solution::evaluate(double t) const {
-  if (!dense)
-    throw std::logic_error("Solution::evaluate: solve with IntegrateOptions::dense = true");
-  return dense->at(t).front();
+  return dense_of(dense).at(t).front();
 }
 
 TupleSolution integrate(const TupleField& f, const TensorTuple& y0, double t0, double t1,

@@ -117,18 +117,18 @@ void validate_tableau(const Tableau& tab, double tolerance) {
       bad("c[" + std::to_string(i) + "] = " + std::to_string(tab.c[i]) +
           " is not the row sum of a, " + std::to_string(row));
   }
-  for (int p = 1; p <= tab.order; ++p)
-    if (const double d = order_defect(tab, tab.b, p); d > tolerance)
-      bad("b misses an order-" + std::to_string(p) + " condition by " + std::to_string(d) +
-          " (the tableau states order " + std::to_string(tab.order) + ")");
-  for (int p = 1; p <= tab.error_order; ++p)
-    if (const double d = order_defect(tab, tab.b_hat, p); d > tolerance)
-      bad("b_hat misses an order-" + std::to_string(p) + " condition by " + std::to_string(d) +
-          " (the tableau states error_order " + std::to_string(tab.error_order) + ")");
-  for (int p = 1; p <= tab.error_order_low; ++p)
-    if (const double d = order_defect(tab, tab.b_hat_low, p); d > tolerance)
-      bad("b_hat_low misses an order-" + std::to_string(p) + " condition by " + std::to_string(d) +
-          " (the tableau states error_order_low " + std::to_string(tab.error_order_low) + ")");
+  // Each set of weights must meet every order condition up to the order the tableau states.
+  const auto check_order = [&](const std::array<double, kMaxStages>& w, int stated,
+                               const char* weights, const char* field) {
+    for (int p = 1; p <= stated; ++p)
+      if (const double d = order_defect(tab, w, p); d > tolerance)
+        bad(std::string(weights) + " misses an order-" + std::to_string(p) + " condition by " +
+            std::to_string(d) + " (the tableau states " + field + " " + std::to_string(stated) +
+            ")");
+  };
+  check_order(tab.b, tab.order, "b", "order");
+  check_order(tab.b_hat, tab.error_order, "b_hat", "error_order");
+  check_order(tab.b_hat_low, tab.error_order_low, "b_hat_low", "error_order_low");
   if (tab.dense_stages > 0) {
     bool ok = tab.c[s] == 1.0;
     for (std::size_t j = 0; j < s; ++j) ok = ok && tab.a[s][j] == tab.b[j];

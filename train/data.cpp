@@ -154,11 +154,7 @@ LoadedData load_data(const TrainSpec& spec) {
       throw std::invalid_argument("holdout " + std::to_string(spec.holdout) +
                                   " leaves no rows of " + spec.data + " to train on");
     Generator shuffle(spec.seed, 3);
-    for (std::int64_t i = n - 1; i > 0; --i) {
-      const auto j =
-          std::min(static_cast<std::int64_t>(shuffle.uniform() * static_cast<double>(i + 1)), i);
-      std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(j)]);
-    }
+    shuffle_tail(order, n, shuffle);
   }
   const std::vector<std::int64_t> train_rows(order.begin(), order.end() - held),
       held_rows(order.end() - held, order.end());

@@ -43,10 +43,7 @@ DigitSplit read_digits(const std::string& path, double test_fraction, std::uint6
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), std::int64_t{0});
   Generator gen(seed, 5);
-  for (std::int64_t i = n - 1; i > 0; --i) {
-    const auto j = std::min(static_cast<std::int64_t>(gen.uniform() * double(i + 1)), i);
-    std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(j)]);
-  }
+  shuffle_tail(order, n, gen);
   const auto test = static_cast<std::int64_t>(std::llround(test_fraction * double(n)));
   if (test < 10 || test > n - 10)
     throw std::runtime_error("the held-out fraction leaves too few training or test digits");
