@@ -84,6 +84,9 @@ void add_training_options(Binder& b) {
   b.option("--tilt-bins", &train::TrainSpec::tilt_bins, "entropic, time_bins: bins of t");
   b.option("--tilt-from", &train::TrainSpec::tilt_from, "entropic, late: the earliest t tilted");
   b.option("--fdm-weight", &train::TrainSpec::fdm_weight, "fdm: weight of the divergence term");
+  b.flag("--fdm-official", &train::TrainSpec::fdm_official,
+         "fdm: the official 2-D code's loss (adds the Jacobian column-sum term; --fdm-weight is "
+         "its reg)");
   b.option("--probes", &train::TrainSpec::probes, "fdm: Hutchinson probes per sample");
   b.option("--probe", &train::TrainSpec::probe, "fdm: probe distribution");
   b.flag("--exact-divergence", &train::TrainSpec::exact_divergence,
@@ -98,6 +101,9 @@ void add_training_options(Binder& b) {
   b.option("--lr", &train::TrainSpec::lr, "peak learning rate (Adam)");
   b.option("--schedule", &train::TrainSpec::schedule, "learning-rate schedule");
   b.option("--warmup", &train::TrainSpec::warmup, "warm-up steps");
+  b.option("--lr-decay", &train::TrainSpec::lr_decay, "step schedule: factor per decay");
+  b.option("--lr-decay-every", &train::TrainSpec::lr_decay_every,
+           "step schedule: steps between decays");
   b.option("--schedule-steps", &train::TrainSpec::schedule_steps,
            "horizon of the cosine decay and the entropic ramp (0: --steps; a resumed run keeps "
            "its own)");

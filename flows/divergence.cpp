@@ -47,21 +47,46 @@ void check_inputs(const char* who, const Tensor& x, const Tensor& t) {
 }
 }  // namespace
 
-FieldAndDivergence divergence_exact(const VelocityField& field, const Tensor& x, const Tensor& t) {
-  check_inputs("divergence_exact", x, t);
+namespace {
+// Calls visit(j, v, J e_j) for every basis vector e_j (one JVP each), v the field at x.
+template <class Visit>
+void for_each_basis_jvp(const VelocityField& field, const Tensor& x, const Tensor& t,
+                        Visit&& visit) {
   const std::int64_t b = x.shape()[0], d = x.shape()[1];
   const Function1 f = [&](const Tensor& y) { return field(y, t); };
-  FieldAndDivergence out;
   for (std::int64_t j = 0; j < d; ++j) {
     // e_j for every row: a [1, d] one-hot broadcast to [B, d].
     std::vector<double> e(static_cast<std::size_t>(d), 0.0);
-    e[j] = 1.0;
-    const Tensor basis = broadcast_to(from_vector(e, Shape{1, d}, x.dtype()).to(x.device()), Shape{b, d});
+    e[static_cast<std::size_t>(j)] = 1.0;
+    const Tensor basis =
+        broadcast_to(from_vector(e, Shape{1, d}, x.dtype()).to(x.device()), Shape{b, d});
     auto [v, jv] = jvp(f, x, basis);
-    const Tensor term = slice(jv, 1, j, j + 1);
+    visit(j, v, jv);
+  }
+}
+}  // namespace
+
+FieldAndDivergence divergence_exact(const VelocityField& field, const Tensor& x, const Tensor& t) {
+  check_inputs("divergence_exact", x, t);
+  FieldAndDivergence out;
+  for_each_basis_jvp(field, x, t, [&](std::int64_t j, const Tensor& v, const Tensor& jv) {
+    const Tensor term = slice(jv, 1, j, j + 1);  // (J e_j)_j
     out.div = out.div.defined() ? out.div + term : term;
     if (!out.v.defined()) out.v = v;
-  }
+  });
+  return out;
+}
+
+FieldAndColumnSums jacobian_column_sums(const VelocityField& field, const Tensor& x,
+                                        const Tensor& t) {
+  check_inputs("jacobian_column_sums", x, t);
+  FieldAndColumnSums out;
+  std::vector<Tensor> columns;
+  for_each_basis_jvp(field, x, t, [&](std::int64_t, const Tensor& v, const Tensor& jv) {
+    columns.push_back(sum(jv, 1, /*keepdims=*/true));  // 1^T J e_j
+    if (!out.v.defined()) out.v = v;
+  });
+  out.column_sums = concat(columns, 1);
   return out;
 }
 

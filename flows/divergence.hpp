@@ -27,6 +27,15 @@ struct FieldAndDivergence {
 
 // x: [B, d], t: [B, 1]. Exact: d JVPs with the basis vectors e_j, div = sum_j (J e_j)_j.
 FieldAndDivergence divergence_exact(const VelocityField& field, const Tensor& x, const Tensor& t);
+// The column sums of the Jacobian, (J^T 1)_j = sum_i dv_i/dx_j, per sample ([B, d]), from the
+// same d basis JVPs as divergence_exact (forward mode, so a loss on them can be
+// differentiated); the official FDM code's extra term uses them.
+struct FieldAndColumnSums {
+  Tensor v;            // [B, d] the field at x
+  Tensor column_sums;  // [B, d]
+};
+FieldAndColumnSums jacobian_column_sums(const VelocityField& field, const Tensor& x,
+                                        const Tensor& t);
 // Hutchinson: the mean over the probes of z^T J z; unbiased when E[z z^T] = I.
 FieldAndDivergence divergence_hutchinson(const VelocityField& field, const Tensor& x,
                                          const Tensor& t, const std::vector<Tensor>& probes);

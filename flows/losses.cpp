@@ -157,12 +157,33 @@ FdmResidual fdm_residual(const VelocityField& field, const PathSample& path, con
   return out;
 }
 
+FdmColumnResidual fdm_column_residual(const VelocityField& field, const PathSample& path,
+                                      const Tensor& t, bool stop_gradient_v) {
+  const FieldAndColumnSums cs = jacobian_column_sums(field, path.xt, t);
+  const Tensor v = stop_gradient_v ? stop_gradient(cs.v) : cs.v;
+  return {cs.v, path.sigma * (cs.column_sums + path.score * (v - path.ut) - path.sigma_rate)};
+}
+
+FdmOptions fdm_official_options(std::int64_t dim, double reg) {
+  if (dim < 1 || !(reg >= 0) || !std::isfinite(reg))
+    throw std::invalid_argument("fdm_official_options: need dim >= 1 and a finite reg >= 0");
+  const auto d = static_cast<double>(dim);
+  FdmOptions o;
+  o.w_cfm = 1.0 / d + reg * d;
+  o.w_div = reg;
+  o.w_colsum = reg;
+  o.probes = 1;
+  o.probe = ProbeKind::rademacher;
+  o.stop_gradient_v = true;
+  return o;
+}
+
 FdmLoss fdm_loss(const VelocityField& field, const PathSample& path, const Tensor& t,
                  Generator& gen, const FdmOptions& o) {
-  if (o.probes < 1 || !(o.w_cfm >= 0) || !(o.w_div >= 0)) {
+  if (o.probes < 1 || !(o.w_cfm >= 0) || !(o.w_div >= 0) || !(o.w_colsum >= 0)) {
     std::ostringstream m;
     m << "fdm_loss: need probes >= 1 and non-negative weights, got probes = " << o.probes
-      << ", w_cfm = " << o.w_cfm << ", w_div = " << o.w_div;
+      << ", w_cfm = " << o.w_cfm << ", w_div = " << o.w_div << ", w_colsum = " << o.w_colsum;
     throw std::invalid_argument(m.str());
   }
   const std::vector<Tensor> probes =
@@ -175,6 +196,10 @@ FdmLoss fdm_loss(const VelocityField& field, const PathSample& path, const Tenso
   out.cdm = mean(square(r.residual));
   out.cfm = cfm_loss(out.v, path.ut);
   out.total = o.w_cfm * out.cfm + o.w_div * out.cdm;
+  if (o.w_colsum > 0) {
+    out.colsum = mean(square(fdm_column_residual(field, path, t, o.stop_gradient_v).residual));
+    out.total = out.total + o.w_colsum * out.colsum;
+  }
   return out;
 }
 

@@ -21,6 +21,10 @@
 //                    in the score product is the official code's default (freeze=True); the
 //                    Jacobian term keeps its gradient. With k > 1 probes the residual is
 //                    averaged over the probes before squaring (k = 1 is the paper's code).
+//                    The official 2-D code adds a per-coordinate term (w_colsum, off by
+//                    default): e_j = sigma_t [ (J^T 1)_j + s_j (sg[v_j] - u_j) - sigma'/sigma ],
+//                    L_colsum = mean over samples and coordinates of e_j^2, from d JVPs;
+//                    fdm_official_options gives that code's weighting.
 //   efm_target       the empirical flow-matching target (Bertrand et al. Eq. 8): the closed-form
 //                    velocity over a reference set made of the batch's own targets plus extra
 //                    data points; with the generating x1 in the set the estimate is unbiased.
@@ -74,10 +78,18 @@ struct FdmOptions {
   int probes = 1;
   ProbeKind probe = ProbeKind::rademacher;  // the official 2-D code's probe
   bool stop_gradient_v = true;              // sg[v] in the score product (freeze=True)
+  double w_colsum = 0.0;  // the official code's column-sum term (0: off, as in the paper)
 };
 
+// The official 2-D code's loss, MSE + reg (L_colsum + L_der + d^2 MSE) with MSE the mean of
+// (v - u)^2 over samples and coordinates, in this library's units (cfm_loss sums coordinates,
+// so MSE = cfm / d): w_cfm = 1/d + reg d, w_div = w_colsum = reg; one Rademacher probe, sg[v].
+// With d = 2 and reg = 0.1: 0.7 cfm + 0.1 cdm + 0.1 colsum.
+FdmOptions fdm_official_options(std::int64_t dim, double reg = 0.1);
+
 struct FdmLoss {
-  Tensor total, cfm, cdm;  // scalars; total = w_cfm cfm + w_div cdm
+  Tensor total, cfm, cdm;  // scalars; total = w_cfm cfm + w_div cdm (+ w_colsum colsum)
+  Tensor colsum;           // scalar, the column-sum term; undefined when w_colsum = 0
   Tensor v;                // [B, d] the model output at the path sample (for metrics)
 };
 
@@ -89,6 +101,13 @@ struct FdmResidual {
 };
 FdmResidual fdm_residual(const VelocityField& field, const PathSample& path, const Tensor& t,
                          const std::vector<Tensor>& probes, bool stop_gradient_v = true);
+
+// The official code's per-coordinate residual e ([B, d]) and the field at the path sample.
+struct FdmColumnResidual {
+  Tensor v, residual;
+};
+FdmColumnResidual fdm_column_residual(const VelocityField& field, const PathSample& path,
+                                      const Tensor& t, bool stop_gradient_v = true);
 
 // path: the sample (xt, ut, sigma, sigma_rate, score) at times t [B, 1].
 FdmLoss fdm_loss(const VelocityField& field, const PathSample& path, const Tensor& t,

@@ -34,4 +34,14 @@ Schedule cosine_decay(double lr, std::int64_t total_steps, std::int64_t warmup_s
   };
 }
 
+Schedule step_decay(double lr, double gamma, std::int64_t every, std::int64_t warmup_steps) {
+  if (!(gamma > 0 && gamma <= 1) || every < 1 || warmup_steps < 0)
+    throw std::invalid_argument("step_decay: need 0 < gamma <= 1, every >= 1, warmup_steps >= 0");
+  const Schedule warm = linear_warmup(lr, warmup_steps);
+  return [=](std::int64_t step) {
+    if (step < warmup_steps) return warm(step);
+    return lr * std::pow(gamma, static_cast<double>(step / every));
+  };
+}
+
 }  // namespace flowtape::nn

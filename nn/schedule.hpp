@@ -16,5 +16,8 @@ Schedule linear_warmup(double lr, std::int64_t warmup_steps);
 // Linear warm-up, then half a cosine from lr down to min_lr at total_steps (min_lr after).
 Schedule cosine_decay(double lr, std::int64_t total_steps, std::int64_t warmup_steps = 0,
                       double min_lr = 0.0);
+// Linear warm-up, then lr * gamma^floor(step / every): PyTorch's StepLR, the official FDM
+// code's schedule (gamma 0.999 every 10 steps).
+Schedule step_decay(double lr, double gamma, std::int64_t every, std::int64_t warmup_steps = 0);
 
 }  // namespace flowtape::nn

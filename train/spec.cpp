@@ -14,18 +14,21 @@
 namespace flowtape::train {
 
 // Every field once: the JSON key is the member's name.
-#define FLOWTAPE_SPEC_FIELDS(X)                                                                    \
-  X(dataset)                                                                                       \
-  X(train_size)                                                                                    \
-  X(data)                                                                                          \
-  X(label_column)                                                                                  \
-  X(labels) X(context) X(standardize) X(holdout) X(conditional) X(cond_drop) X(condition_dim)      \
-      X(conditioning) X(guidance) X(path) X(sigma) X(coupling) X(loss) X(lambda_max) X(ramp_start) \
-          X(ramp_end) X(tilt) X(tilt_bins) X(tilt_from) X(fdm_weight) X(probes) X(probe)           \
-              X(exact_divergence) X(efm_extra) X(hidden) X(depth) X(activation) X(time_embedding)  \
-                  X(steps) X(batch) X(lr) X(schedule) X(warmup) X(schedule_steps) X(weight_decay)  \
-                      X(grad_clip) X(seed) X(device) X(checkpoint_every) X(solver) X(rtol) X(atol) \
-                          X(euler_steps) X(eval_samples) X(nll) X(nll_samples)
+#define FLOWTAPE_SPEC_FIELDS(X)                                                                   \
+  X(dataset)                                                                                      \
+  X(train_size)                                                                                   \
+  X(data)                                                                                         \
+  X(label_column)                                                                                 \
+  X(labels)                                                                                       \
+  X(context)                                                                                      \
+  X(standardize) X(holdout) X(conditional) X(cond_drop) X(condition_dim) X(conditioning)          \
+      X(guidance) X(path) X(sigma) X(coupling) X(loss) X(lambda_max) X(ramp_start) X(ramp_end)    \
+          X(tilt) X(tilt_bins) X(tilt_from) X(fdm_weight) X(fdm_official) X(probes) X(probe)      \
+              X(exact_divergence) X(efm_extra) X(hidden) X(depth) X(activation) X(time_embedding) \
+                  X(steps) X(batch) X(lr) X(schedule) X(warmup) X(lr_decay) X(lr_decay_every)     \
+                      X(schedule_steps) X(weight_decay) X(grad_clip) X(seed) X(device)            \
+                          X(checkpoint_every) X(solver) X(rtol) X(atol) X(euler_steps)            \
+                              X(eval_samples) X(nll) X(nll_samples)
 
 std::int64_t schedule_horizon(const TrainSpec& s) {
   return s.schedule_steps > 0 ? s.schedule_steps : s.steps;
@@ -223,6 +226,8 @@ void validate(const TrainSpec& c) {
           "must be 0 (constant lambda) or a fraction in (ramp_start, 1]");
   require(std::isfinite(c.fdm_weight) && c.fdm_weight >= 0, "fdm_weight", c.fdm_weight,
           "must be finite and >= 0");
+  if (c.fdm_official)
+    require(c.loss == Loss::fdm, "fdm_official", "true", "applies to loss 'fdm' only");
   require(c.probes >= 1 && c.probes <= 4096, "probes", c.probes, "must be in [1, 4096]");
   named(c.probe, "probe");
   // Sizes are bounded before anything is allocated, so a typo is refused in words, not by
@@ -249,6 +254,9 @@ void validate(const TrainSpec& c) {
   require(std::isfinite(c.lr) && c.lr > 0, "lr", c.lr, "must be > 0");
   named(c.schedule, "schedule");
   require(c.warmup >= 0, "warmup", c.warmup, "must be >= 0");
+  require(std::isfinite(c.lr_decay) && c.lr_decay > 0 && c.lr_decay <= 1, "lr_decay", c.lr_decay,
+          "must be in (0, 1]");
+  require(c.lr_decay_every >= 1, "lr_decay_every", c.lr_decay_every, "must be >= 1");
   require(c.schedule_steps >= 0, "schedule_steps", c.schedule_steps, "must be >= 0 (0: steps)");
   if (c.schedule != LrSchedule::constant) {
     require(c.warmup < schedule_horizon(c), "warmup", c.warmup,

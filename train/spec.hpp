@@ -28,7 +28,9 @@ enum class EntropicTilt { batch, time_bins, late };
 // How a batch pairs noise with data: independently, by minibatch optimal transport, or as
 // fixed pairs drawn once with the training set (needs train_size > 0).
 enum class Coupling { independent, ot, fixed };
-enum class LrSchedule { constant, warmup, cosine };
+// constant; linear warm-up then constant; warm-up then cosine decay; warm-up then a step
+// decay by lr_decay every lr_decay_every steps (PyTorch's StepLR).
+enum class LrSchedule { constant, warmup, cosine, step };
 // How a conditional VelocityMLP takes its condition (nn/velocity_mlp.hpp).
 enum class Conditioning { concat, film };
 
@@ -65,6 +67,9 @@ struct TrainSpec {
   int tilt_bins = 8;                        // entropic, time_bins: bins of t
   double tilt_from = 0.8;                   // entropic, late: the earliest t tilted
   double fdm_weight = 0.1;  // fdm: weight of the divergence term (CFM weight 1)
+  // fdm: the official 2-D code's loss instead, MSE + fdm_weight (L_colsum + L_der + d^2 MSE)
+  // (flows::fdm_official_options; fdm_weight is its reg, 0.1 there)
+  bool fdm_official = false;
   int probes = 1;           // fdm: Hutchinson probes per sample
   flows::ProbeKind probe = flows::ProbeKind::rademacher;
   bool exact_divergence = false;
@@ -80,7 +85,9 @@ struct TrainSpec {
   std::int64_t batch = 256;
   double lr = 2e-3;
   LrSchedule schedule = LrSchedule::cosine;
-  std::int64_t warmup = 0;  // linear warm-up steps (warmup and cosine schedules)
+  std::int64_t warmup = 0;           // linear warm-up steps (warmup, cosine and step schedules)
+  double lr_decay = 0.999;           // step schedule: the factor ...
+  std::int64_t lr_decay_every = 10;  // ... applied every this many steps
   // The horizon of the cosine decay and of the entropic lambda ramp; 0 means `steps`. A run
   // resumed with more steps (flowtape train --resume --steps N) keeps its original horizon,
   // so its schedule continues where it was; set this to stretch it instead.
@@ -140,10 +147,11 @@ struct Choices<Coupling> {
 };
 template <>
 struct Choices<LrSchedule> {
-  static constexpr std::array<std::pair<LrSchedule, const char*>, 3> all{
+  static constexpr std::array<std::pair<LrSchedule, const char*>, 4> all{
       {{LrSchedule::constant, "constant"},
        {LrSchedule::warmup, "warmup"},
-       {LrSchedule::cosine, "cosine"}}};
+       {LrSchedule::cosine, "cosine"},
+       {LrSchedule::step, "step"}}};
 };
 template <>
 struct Choices<Conditioning> {

@@ -280,6 +280,9 @@ Trainer::Trainer(TrainSpec spec, std::shared_ptr<const flows::Dataset> data, Vel
     case LrSchedule::cosine:
       schedule_ = nn::cosine_decay(spec_.lr, schedule_horizon(spec_), spec_.warmup);
       break;
+    case LrSchedule::step:
+      schedule_ = nn::step_decay(spec_.lr, spec_.lr_decay, spec_.lr_decay_every, spec_.warmup);
+      break;
   }
 }
 
@@ -358,8 +361,9 @@ Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, co
                        : Tensor();
   const flows::PathSample ps = path_.sample(x0, x1, t, z);
   if (spec_.loss == Loss::fdm) {
-    flows::FdmOptions o;
-    o.w_div = spec_.fdm_weight;
+    flows::FdmOptions o = spec_.fdm_official
+                              ? flows::fdm_official_options(ps.xt.shape()[1], spec_.fdm_weight)
+                              : flows::FdmOptions{.w_div = spec_.fdm_weight};
     o.exact_divergence = spec_.exact_divergence;
     o.probes = spec_.probes;
     o.probe = spec_.probe;

@@ -53,7 +53,9 @@ struct StepReport {
   double loss;
   double lambda;  // the entropic lambda of this step (0 for other losses)
   double lr;
-  // FDM's two terms, loss = cfm + fdm_weight * divergence (NaN for the other losses).
+  // FDM's two main terms, loss = cfm + fdm_weight * divergence (NaN for the other losses; with
+  // fdm_official the loss weighs them as flows::fdm_official_options says, plus its column-sum
+  // term).
   double cfm = std::numeric_limits<double>::quiet_NaN();
   double divergence = std::numeric_limits<double>::quiet_NaN();
   double grad_norm = 0;  // the gradient's global 2-norm, before clipping

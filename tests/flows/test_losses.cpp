@@ -139,16 +139,22 @@ namespace {
 VelocityField linear_field(const Tensor& A, const Tensor& b) {
   return [A, b](const Tensor& x, const Tensor&) { return matmul(x, A, false, true) + b; };
 }
+
+// docs/objectives.md's hand example: OT path, t = 0.5, x0 = (1, 0), x1 = (0, 2), the linear
+// field of A and b below.
+struct HandSetting {
+  Tensor A = from_vector(std::vector<double>{0.5, 0.1, 0.2, -0.3}, Shape{2, 2}, DType::f64);
+  Tensor b = from_vector(std::vector<double>{0.1, 0.2}, Shape{1, 2}, DType::f64);
+  Tensor t = full({1, 1}, 0.5, DType::f64);
+  PathSample p =
+      Path::rectified().sample(from_vector(std::vector<double>{1, 0}, Shape{1, 2}, DType::f64),
+                               from_vector(std::vector<double>{0, 2}, Shape{1, 2}, DType::f64), t);
+};
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(residual_matches_hand_values) {
-  // docs/objectives.md: OT path, t = 0.5, x0 = (1, 0), x1 = (0, 2), z = (1, -1), A, b below.
-  const Tensor A = from_vector(std::vector<double>{0.5, 0.1, 0.2, -0.3}, Shape{2, 2}, DType::f64);
-  const Tensor b = from_vector(std::vector<double>{0.1, 0.2}, Shape{1, 2}, DType::f64);
-  const Tensor x0 = from_vector(std::vector<double>{1, 0}, Shape{1, 2}, DType::f64);
-  const Tensor x1 = from_vector(std::vector<double>{0, 2}, Shape{1, 2}, DType::f64);
-  const Tensor t = full({1, 1}, 0.5, DType::f64);
-  const PathSample p = Path::rectified().sample(x0, x1, t);
+  // The hand example with the probe z = (1, -1).
+  const auto [A, b, t, p] = HandSetting{};
   BOOST_TEST(rel_error(p.xt.to_vector(), {0.5, 1.0}) < 1e-15);
   const Tensor z = from_vector(std::vector<double>{1, -1}, Shape{1, 2}, DType::f64);
   const FdmResidual hutch = fdm_residual(linear_field(A, b), p, t, {z});
@@ -156,6 +162,52 @@ BOOST_AUTO_TEST_CASE(residual_matches_hand_values) {
   BOOST_TEST(hutch.residual.item() == -1.5, boost::test_tools::tolerance(1e-12));
   const FdmResidual exact = fdm_residual(linear_field(A, b), p, t, {});
   BOOST_TEST(exact.residual.item() == 0.65, boost::test_tools::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(official_column_sum_term_matches_hand_values) {
+  // The setting above: J = A has column sums (0.7, -0.2); s = -x0 / (1 - t) = (-2, 0),
+  // sigma'/sigma = -2, v - u = (1.45, -2), so e = 0.5 (0.7 - 2.9 + 2, -0.2 + 0 + 2) = (-0.1, 0.9).
+  const auto [A, b, t, p] = HandSetting{};
+  const VelocityField f = linear_field(A, b);
+  const FdmColumnResidual e = fdm_column_residual(f, p, t);
+  BOOST_TEST(rel_error(e.residual.to_vector(), {-0.1, 0.9}) < 1e-14);
+  BOOST_TEST(rel_error(jacobian_column_sums(f, p.xt, t).column_sums.to_vector(), {0.7, -0.2}) <
+             1e-14);
+  // The official code's total, MSE + 0.1 (L_colsum + L_der + d^2 MSE), MSE over coordinates.
+  const FdmOptions o = fdm_official_options(2);
+  BOOST_TEST(o.w_cfm == 0.7, boost::test_tools::tolerance(1e-15));
+  Generator gen(3), same(3);
+  const FdmLoss l = fdm_loss(f, p, t, gen, o);
+  const Tensor z = make_probes(ProbeKind::rademacher, 1, p.xt.shape(), same, DType::f64)[0];
+  const double l_der = square(fdm_residual(f, p, t, {z}).residual).item();
+  const double mse = mean(square(l.v - p.ut)).item();
+  BOOST_TEST(l.colsum.item() == 0.41, boost::test_tools::tolerance(1e-14));
+  BOOST_TEST(l.total.item() == mse + 0.1 * (0.41 + l_der + 4 * mse),
+             boost::test_tools::tolerance(1e-14));
+  BOOST_TEST(!fdm_loss(f, p, t, gen, FdmOptions{}).colsum.defined());  // off by default
+  BOOST_CHECK_THROW(fdm_official_options(0), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(official_loss_gradients_match_finite_differences) {
+  Generator gen(23);
+  const Tensor x0 = randn({4, 3}, gen, DType::f64), x1 = randn({4, 3}, gen, DType::f64);
+  const Tensor t = uniform({4, 1}, 0.1, 0.9, gen, DType::f64);
+  const PathSample p = Path::rectified().sample(x0, x1, t);
+  const std::vector<Tensor> theta0 = {randn({3, 5}, gen, DType::f64) * 0.8,
+                                      randn({5, 3}, gen, DType::f64) * 0.8,
+                                      randn({1, 5}, gen, DType::f64)};
+  FdmOptions o = fdm_official_options(3);
+  o.stop_gradient_v = false;
+  flowtape::test::check_gradients(
+      "official fdm_loss",
+      [&](const std::vector<Tensor>& w) {
+        const VelocityField f = [w](const Tensor& x, const Tensor& tt) {
+          return matmul(tanh(matmul(x, w[0]) + tt * w[2]), w[1]);
+        };
+        Generator probes(7);
+        return fdm_loss(f, p, t, probes, o).total;
+      },
+      theta0);
 }
 
 BOOST_AUTO_TEST_CASE(exact_divergence_of_a_linear_field_is_its_trace) {

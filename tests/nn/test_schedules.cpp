@@ -32,4 +32,19 @@ BOOST_AUTO_TEST_CASE(cosine_with_warmup) {
   BOOST_CHECK_THROW(cosine_decay(1.0, 10, 10), std::invalid_argument);
 }
 
+BOOST_AUTO_TEST_CASE(step_decay_with_warmup) {
+  const Schedule s = step_decay(1.0, 0.5, 10, 4);
+  BOOST_TEST(s(0) == 0.25);
+  BOOST_TEST(s(3) == 1.0);
+  BOOST_TEST(s(4) == 1.0);  // floor(4 / 10) = 0 decays
+  BOOST_TEST(s(9) == 1.0);
+  BOOST_TEST(s(10) == 0.5);
+  BOOST_TEST(s(29) == 0.25);
+  BOOST_TEST(s(30) == 0.125);
+  const Schedule official = step_decay(1e-3, 0.999, 10);
+  BOOST_TEST(std::abs(official(30000) / 1e-3 - std::pow(0.999, 3000)) < 1e-12);  // ~0.0497
+  BOOST_CHECK_THROW(step_decay(1.0, 0.0, 10), std::invalid_argument);
+  BOOST_CHECK_THROW(step_decay(1.0, 0.5, 0), std::invalid_argument);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

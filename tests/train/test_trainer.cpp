@@ -107,6 +107,34 @@ BOOST_AUTO_TEST_CASE(resume_is_bit_identical_efm) {
   check_resume("efm");
 }
 
+// --fdm-official: the official code's loss (its report's loss is its weighted sum, not
+// cfm + fdm_weight * divergence), differs from the paper-level FDM, and the step schedule's
+// learning rates are StepLR's after the warm-up.
+BOOST_AUTO_TEST_CASE(official_fdm_loss_and_step_schedule) {
+  TrainSpec c = small_config("fdm");
+  c.steps = 12;
+  c.schedule = LrSchedule::step;
+  c.warmup = 2;
+  c.lr_decay = 0.5;
+  c.lr_decay_every = 5;
+  std::vector<StepReport> paper, official;
+  Trainer a(c);
+  a.train({.on_step = [&](const StepReport& r) { paper.push_back(r); }});
+  c.fdm_official = true;
+  Trainer b(c);
+  b.train({.on_step = [&](const StepReport& r) { official.push_back(r); }});
+  BOOST_REQUIRE(official.size() == 12u);
+  // Same weights at step 1, so the same cfm and divergence terms, but a different total.
+  BOOST_TEST(official[0].cfm == paper[0].cfm);
+  BOOST_TEST(official[0].divergence == paper[0].divergence);
+  BOOST_TEST(std::abs(paper[0].loss - (paper[0].cfm + 0.1 * paper[0].divergence)) <
+             1e-6 * paper[0].loss);
+  BOOST_TEST(official[0].loss > 0.7 * official[0].cfm + 0.1 * official[0].divergence);
+  const std::vector<double> lr = {0.5, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25};
+  for (std::size_t i = 0; i < lr.size(); ++i)
+    BOOST_TEST(official[i].lr == c.lr * lr[i], boost::test_tools::tolerance(1e-15));
+}
+
 // The entropic tilt variants are different objectives: the same seed trains different weights
 // under each, and a late tilt that starts at t = 0.999 (almost no row tilted) stays close to
 // plain CFM while the batch tilt does not.
