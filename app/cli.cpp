@@ -80,7 +80,8 @@ void add_training_options(Binder& b) {
   b.option("--ramp-end", &train::TrainSpec::ramp_end,
            "entropic: ramp end, a fraction of the steps (0: constant lambda)");
   b.option("--tilt", &train::TrainSpec::tilt,
-           "entropic: the residuals tilted together (batch, within time bins, or late only)");
+           "entropic: the residuals tilted together (batch, within time bins, late only, or per "
+           "point over a reference set)");
   b.option("--tilt-bins", &train::TrainSpec::tilt_bins, "entropic, time_bins: bins of t");
   b.option("--tilt-from", &train::TrainSpec::tilt_from, "entropic, late: the earliest t tilted");
   b.option("--fdm-weight", &train::TrainSpec::fdm_weight, "fdm: weight of the divergence term");
@@ -91,7 +92,8 @@ void add_training_options(Binder& b) {
   b.option("--probe", &train::TrainSpec::probe, "fdm: probe distribution");
   b.flag("--exact-divergence", &train::TrainSpec::exact_divergence,
          "fdm: exact trace (d JVPs) instead of Hutchinson");
-  b.option("--efm-extra", &train::TrainSpec::efm_extra, "efm: extra reference points per batch");
+  b.option("--efm-extra", &train::TrainSpec::efm_extra,
+           "efm, entropic point tilt: extra reference points per batch");
   b.option("--hidden", &train::TrainSpec::hidden, "hidden width of the velocity MLP");
   b.option("--depth", &train::TrainSpec::depth, "hidden layers of the velocity MLP");
   b.option("--activation", &train::TrainSpec::activation, "activation");

@@ -58,6 +58,44 @@ Tensor grouped_entropic_loss(const Tensor& per_sample, const std::vector<int>& g
   return total;
 }
 
+Tensor per_point_entropic_loss(const Tensor& v, const Tensor& xt, const Tensor& t,
+                               const Tensor& reference, double lambda) {
+  if (v.rank() != 2 || v.shape() != xt.shape() || t.rank() != 2 || t.shape()[0] != v.shape()[0] ||
+      t.shape()[1] != 1 || reference.rank() != 2 || reference.shape()[1] != v.shape()[1] ||
+      reference.shape()[0] < 1) {
+    std::ostringstream m;
+    m << "per_point_entropic_loss: expects v and x_t [B, d], t [B, 1] and references [K, d], got "
+      << v.shape() << ", " << xt.shape() << ", " << t.shape() << " and " << reference.shape();
+    throw std::invalid_argument(m.str());
+  }
+  if (!std::isfinite(lambda))
+    throw std::invalid_argument("per_point_entropic_loss: lambda must be finite");
+  const std::int64_t k = reference.shape()[0];
+  // ||v - U_k||^2 = ||v||^2 - 2 v.U_k + ||U_k||^2 with v.U_k = (v.x1_k - v.x) / sigma: every
+  // op is [B, K] (one matmul), none [B, K, d]. The constant ||U_k||^2 = ||x1_k - x||^2 / sigma^2
+  // is expanded the same way in f64: in f32 the expansion would cancel catastrophically near
+  // t = 1, where ||x1_k - x|| ~ sigma for the row's own target.
+  Tensor log_p, sigma, u_sq;  // [B, K] log posterior, [B, 1] 1 - t, [B, K] ||U_k||^2
+  {
+    NoGrad no_grad;
+    const Tensor x = stop_gradient(xt), ref = stop_gradient(reference);
+    log_p = log(empirical_weights(x, stop_gradient(t), ref));
+    sigma = clamp(1.0 - stop_gradient(t), 1e-4, 1.0);
+    const Tensor x64 = to_dtype(x, DType::f64), ref64 = to_dtype(ref, DType::f64);
+    const Tensor dist_sq = sum(square(x64), 1, true) - 2.0 * matmul(x64, ref64, false, true) +
+                           reshape(sum(square(ref64), 1), {1, k});
+    u_sq = to_dtype(dist_sq / square(to_dtype(sigma, DType::f64)), v.dtype());
+  }
+  const Tensor v_dot_u =
+      (matmul(v, stop_gradient(reference), false, true) - sum(v * stop_gradient(xt), 1, true)) /
+      sigma;
+  const Tensor l = sum(square(v), 1, /*keepdims=*/true) - 2.0 * v_dot_u + u_sq;  // [B, K]
+  const Tensor p = exp(log_p);
+  if (lambda == 0.0) return mean(sum(p * l, 1));
+  const Tensor c = stop_gradient(sum(p * l, 1, /*keepdims=*/true));  // a constant shift
+  return mean(c + logsumexp(log_p + lambda * (l - c), 1, /*keepdims=*/true) / lambda);
+}
+
 std::vector<int> time_bin_groups(const Tensor& t, int bins) {
   if (bins < 1) throw std::invalid_argument("time_bin_groups: bins must be >= 1");
   std::vector<int> groups;

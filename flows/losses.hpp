@@ -50,6 +50,19 @@ Tensor entropic_loss(const Tensor& per_sample, double lambda);
 // One group holding every row is entropic_loss; no tilted row is the mean.
 Tensor grouped_entropic_loss(const Tensor& per_sample, const std::vector<int>& groups,
                              double lambda);
+// The exact per-point tilt (the paper's conditional objective at each (x, t)) over a finite
+// reference set {x1_k} for the rectified path: given x_t = x the posterior of the target is
+// p_k = softmax_k(-||x - t x1_k||^2 / (2 (1 - t)^2)) and the conditional velocity is
+// U_k = (x1_k - x) / (1 - t), so
+//   J(x, t) = (1/lambda) log sum_k p_k exp(lambda ||v(x, t) - U_k||^2),
+// and the loss is the batch mean of J at the rows' (x_t, t). At lambda = 0 it is
+// sum_k p_k ||v - U_k||^2, whose gradient is EFM's (efm_target); its minimiser for lambda != 0
+// is the Gibbs-tilted mean of the U_k. The reference set must hold the rows' own targets (as
+// efm_target's does). Evaluated per row as c + logsumexp(log p + lambda (l - c)) / lambda with
+// c the p-weighted mean of l, so nothing overflows; 1 - t is floored at 1e-4 like the closed
+// form's. Memory: B x K x d.
+Tensor per_point_entropic_loss(const Tensor& v, const Tensor& xt, const Tensor& t,
+                               const Tensor& reference, double lambda);
 // Groups by time: row i's bin floor(t_i * bins) (t in [0, 1]; t = 1 joins the last bin).
 std::vector<int> time_bin_groups(const Tensor& t, int bins);
 // One tilted group of the rows with t >= from; the others untilted.

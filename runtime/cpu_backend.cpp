@@ -101,7 +101,10 @@ class CpuBackend final : public Backend {
       dispatch_any(y.dtype(), [&]<class D>() {
         const S* s = x.data<S>();
         D* d = y.mutable_data<D>();
-        for (std::int64_t i = 0; i < x.numel(); ++i) d[i] = convert_element<D>(s[i], "to_dtype");
+        // n read once: the stores through d could alias x's shape as far as the compiler
+        // knows, so x.numel() in the condition would be recomputed every element.
+        const std::int64_t n = x.numel();
+        for (std::int64_t i = 0; i < n; ++i) d[i] = convert_element<D>(s[i], "to_dtype");
       });
     });
   }

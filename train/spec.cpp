@@ -217,6 +217,13 @@ void validate(const TrainSpec& c) {
             "must be in [0, 16777216]");
   }
   require(std::isfinite(c.lambda_max), "lambda_max", c.lambda_max, "must be finite");
+  if (c.loss == Loss::entropic && c.tilt == EntropicTilt::point) {
+    require(c.path == flows::PathKind::rectified, "path", name_of(c.path),
+            "the per-point tilt's conditional velocities are the rectified path's");
+    require(!c.conditional, "conditional", "true", "the per-point tilt is unconditional");
+    require(c.efm_extra >= 0 && c.efm_extra <= (std::int64_t{1} << 24), "efm_extra", c.efm_extra,
+            "must be in [0, 16777216]");
+  }
   require(c.tilt_bins >= 1 && c.tilt_bins <= 1000, "tilt_bins", c.tilt_bins,
           "must be in [1, 1000]");
   require(c.tilt_from > 0 && c.tilt_from < 1, "tilt_from", c.tilt_from, "must be in (0, 1)");

@@ -23,8 +23,10 @@ namespace flowtape::train {
 
 enum class Loss { cfm, entropic, fdm, efm };
 // Which residuals the entropic tilt compares: the whole batch (the paper), those within each
-// time bin, or only the late ones (t >= tilt_from; the others are averaged untilted).
-enum class EntropicTilt { batch, time_bins, late };
+// time bin, only the late ones (t >= tilt_from; the others are averaged untilted), or, per
+// point, the conditional velocities of a reference set at each row's (x_t, t)
+// (flows::per_point_entropic_loss; the batch's targets and efm_extra more data points).
+enum class EntropicTilt { batch, time_bins, late, point };
 // How a batch pairs noise with data: independently, by minibatch optimal transport, or as
 // fixed pairs drawn once with the training set (needs train_size > 0).
 enum class Coupling { independent, ot, fixed };
@@ -73,7 +75,7 @@ struct TrainSpec {
   int probes = 1;           // fdm: Hutchinson probes per sample
   flows::ProbeKind probe = flows::ProbeKind::rademacher;
   bool exact_divergence = false;
-  std::int64_t efm_extra = 256;  // efm: extra reference points per batch
+  std::int64_t efm_extra = 256;  // efm, entropic point tilt: extra reference points per batch
   // model (the built-in VelocityMLP; a model given to the Trainer ignores these)
   int hidden = 128;
   int depth = 3;
@@ -135,10 +137,11 @@ struct Choices<Loss> {
 };
 template <>
 struct Choices<EntropicTilt> {
-  static constexpr std::array<std::pair<EntropicTilt, const char*>, 3> all{
+  static constexpr std::array<std::pair<EntropicTilt, const char*>, 4> all{
       {{EntropicTilt::batch, "batch"},
        {EntropicTilt::time_bins, "time_bins"},
-       {EntropicTilt::late, "late"}}};
+       {EntropicTilt::late, "late"},
+       {EntropicTilt::point, "point"}}};
 };
 template <>
 struct Choices<Coupling> {

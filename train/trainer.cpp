@@ -383,6 +383,12 @@ Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, co
         return flows::grouped_entropic_loss(l, flows::time_bin_groups(t, spec_.tilt_bins), lambda);
       case EntropicTilt::late:
         return flows::grouped_entropic_loss(l, flows::late_groups(t, spec_.tilt_from), lambda);
+      case EntropicTilt::point: {
+        const Tensor extra =
+            spec_.efm_extra > 0 ? batch_targets(spec_.efm_extra).to(device()) : Tensor();
+        return flows::per_point_entropic_loss(
+            v, ps.xt, t, extra.defined() ? concat({x1, extra}, 0) : x1, lambda);
+      }
     }
   }
   if (spec_.loss == Loss::efm && spec_.conditional) {

@@ -87,6 +87,60 @@ BOOST_AUTO_TEST_CASE(grouped_tilt_matches_its_closed_form) {
   BOOST_CHECK_THROW(grouped_entropic_loss(l, {0, 0, -2, 0, 0}, lambda), std::invalid_argument);
 }
 
+// The per-point tilt on one row and two references, by hand (d = 1): x1 in {0, 2}, t = 0.5,
+// x_t = 0.6, v = 0.3; posterior logits -(x_t - t x1)^2 / (2 (1 - t)^2) = -0.72, -0.32;
+// U = (x1 - x_t) / (1 - t) = -1.2, 2.8; residuals l = 2.25, 6.25.
+BOOST_AUTO_TEST_CASE(per_point_tilt_matches_its_closed_form) {
+  const Tensor v = full({1, 1}, 0.3, DType::f64), xt = full({1, 1}, 0.6, DType::f64);
+  const Tensor t = full({1, 1}, 0.5, DType::f64);
+  const Tensor ref = from_vector(std::vector<double>{0, 2}, Shape{2, 1}, DType::f64);
+  const double pa = 1 / (1 + std::exp(0.4)), pb = 1 - pa;
+  for (double lambda : {0.3, -0.2, 2.0}) {
+    const double want =
+        std::log(pa * std::exp(lambda * 2.25) + pb * std::exp(lambda * 6.25)) / lambda;
+    BOOST_TEST(per_point_entropic_loss(v, xt, t, ref, lambda).item() == want,
+               boost::test_tools::tolerance(1e-13));
+  }
+  BOOST_TEST(per_point_entropic_loss(v, xt, t, ref, 0.0).item() == pa * 2.25 + pb * 6.25,
+             boost::test_tools::tolerance(1e-14));
+  // Continuous through lambda = 0.
+  BOOST_TEST(per_point_entropic_loss(v, xt, t, ref, 1e-7).item() == pa * 2.25 + pb * 6.25,
+             boost::test_tools::tolerance(1e-6));
+  BOOST_CHECK_THROW(per_point_entropic_loss(v, xt, t, zeros({2, 3}, DType::f64), 0.1),
+                    std::invalid_argument);
+}
+
+// At lambda = 0 its gradient is the empirical FM target's regression gradient; for lambda != 0
+// the gradient matches finite differences, and early times with far references stay finite.
+BOOST_AUTO_TEST_CASE(per_point_tilt_gradients) {
+  Generator gen(31);
+  const Tensor x1 = randn({6, 2}, gen, DType::f64), x0 = randn({6, 2}, gen, DType::f64);
+  const Tensor extra = randn({5, 2}, gen, DType::f64) * 2.0;
+  const Tensor t = uniform({6, 1}, 0.05, 0.95, gen, DType::f64);
+  const Tensor xt = (1.0 - t) * x0 + t * x1;
+  const Tensor ref = concat({x1, extra}, 0);
+  const Tensor v0 = randn({6, 2}, gen, DType::f64);
+  const auto g_point = grad(
+      [&](const std::vector<Tensor>& w) { return per_point_entropic_loss(w[0], xt, t, ref, 0.0); },
+      {v0})[0];
+  const auto g_efm = grad(
+      [&](const std::vector<Tensor>& w) { return cfm_loss(w[0], efm_target(xt, t, x1, extra)); },
+      {v0})[0];
+  BOOST_TEST(rel_error(g_point.to_vector(), g_efm.to_vector()) < 1e-12);
+  for (double lambda : {0.4, -0.3}) {
+    BOOST_TEST_CONTEXT("lambda " << lambda) {
+      flowtape::test::check_gradients("per_point_entropic_loss",
+                                      [&](const std::vector<Tensor>& w) {
+                                        return per_point_entropic_loss(w[0], xt, t, ref, lambda);
+                                      },
+                                      {v0});
+    }
+  }
+  const Tensor far = concat({x1, full({1, 2}, 50.0, DType::f64)}, 0);
+  BOOST_TEST(std::isfinite(
+      per_point_entropic_loss(v0, xt, full({6, 1}, 0.01, DType::f64), far, 5.0).item()));
+}
+
 BOOST_AUTO_TEST_CASE(large_losses_do_not_overflow) {
   const Tensor l = vec({1e4, 1e4 - 1, 0.0, 5e3});
   const double expect = 1e4 + std::log((1 + std::exp(-1.0) + std::exp(-1e4) + std::exp(-5e3)) / 4);

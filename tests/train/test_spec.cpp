@@ -111,6 +111,13 @@ BOOST_AUTO_TEST_CASE(bad_values_are_refused_by_name) {
   bad([](TrainSpec& c) { c.tilt_from = 1.0; }, "invalid tilt_from = 1");
   bad([](TrainSpec& c) { c.loss = Loss::efm; }, "loss 'efm' needs a finite training set");
   bad([](TrainSpec& c) { c.fdm_official = true; }, "applies to loss 'fdm' only");
+  bad(
+      [](TrainSpec& c) {
+        c.loss = Loss::entropic;
+        c.tilt = EntropicTilt::point;
+        c.path = flows::PathKind::lipman;
+      },
+      "the per-point tilt's conditional velocities are the rectified path's");
   bad([](TrainSpec& c) { c.lr_decay = 0; }, "invalid lr_decay = 0");
   bad([](TrainSpec& c) { c.lr_decay_every = 0; }, "invalid lr_decay_every = 0");
 }

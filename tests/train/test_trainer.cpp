@@ -156,6 +156,7 @@ BOOST_AUTO_TEST_CASE(entropic_tilt_variants_train_differently) {
   const auto bins = trained(Loss::entropic, EntropicTilt::time_bins, 0.8);
   const auto late = trained(Loss::entropic, EntropicTilt::late, 0.8);
   const auto hardly = trained(Loss::entropic, EntropicTilt::late, 0.999);
+  const auto point = trained(Loss::entropic, EntropicTilt::point, 0.8);
   const auto gap = [](const std::vector<double>& a, const std::vector<double>& b) {
     double g = 0;
     for (std::size_t i = 0; i < a.size(); ++i) g = std::max(g, std::abs(a[i] - b[i]));
@@ -164,6 +165,8 @@ BOOST_AUTO_TEST_CASE(entropic_tilt_variants_train_differently) {
   BOOST_TEST(gap(batch, bins) > 0);
   BOOST_TEST(gap(batch, late) > 0);
   BOOST_TEST(gap(bins, late) > 0);
+  BOOST_TEST(gap(point, batch) > 0);
+  BOOST_TEST(gap(point, cfm) > 0);
   BOOST_TEST(gap(hardly, cfm) < 0.1 * gap(batch, cfm));
 }
 
