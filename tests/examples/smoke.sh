@@ -8,15 +8,21 @@ bin=$1 check=$2 name=$3 out=$4/$3 flowtape=$5
 rm -rf "$out" && mkdir -p "$out"
 case "$name" in
   rings)
-    "$bin/rings" --steps 30 --seeds 1 --variants batch,late --lambdas 0.3,-0.1 --samples 200 \
-                 --out "$out"
+    "$bin/rings" --steps 30 --seeds 1 --variants batch,late,point --lambdas 0.3,-0.1 \
+                 --samples 200 --alpha 0.3 --out "$out"
     "$check" "$out/results.json" "$out/results.md" "$out/rectified/samples.png" \
-             "$out/batch_0.30/density.png" "$out/late_-0.10/trajectories.png" ;;
+             "$out/batch_0.30/density.png" "$out/late_-0.10/trajectories.png" \
+             "$out/point_0.00/samples.png" "$out/point_0.30/samples.png" ;;
   divergence)
     "$bin/divergence" --steps 20 --seeds 2 --samples 200 --nll-points 50 --hidden 32 --out "$out"
     "$check" "$out/results.json" "$out/results.md" "$out/checkerboard_fdm_seed0/metrics.json" \
              "$out/checkerboard_fdm_seed0/samples.csv" "$out/checkerboard_cfm_seed0/density.png" \
-             "$out/gmm1d_fdm_seed0/histogram.png" ;;
+             "$out/gmm1d_fdm_seed0/histogram.png"
+    # The official protocol at a tiny width: Euler-Hutchinson evaluations and the official loss.
+    "$bin/divergence" --protocol official --steps 20 --eval-every 10 --seeds 1 --hidden 16 \
+                      --depth 2 --batch 64 --samples 200 --nll-points 50 --out "$out/official"
+    "$check" "$out/official/results.json" "$out/official/results.md"
+    grep -q "best Euler NLL" "$out/official/results.md" ;;
   memorisation)
     "$bin/memorisation" --pairs 8,16 --steps 30 --seeds 2 --samples 200 --hidden 32 --out "$out"
     "$check" "$out/results.json" "$out/results.md"
