@@ -191,7 +191,9 @@ int main(int argc, char** argv) {
       trainer.train(official
                         ? train::TrainCallbacks{.evaluate_every = eval_every, .evaluate = evaluate}
                         : train::TrainCallbacks{});
-      if (official && trainer.steps_done() % eval_every != 0) evaluate(trainer);
+      // The official script evaluates at multiples of its period only (150 times in 30001
+      // steps); a run shorter than one period is evaluated once at its end.
+      if (official && evaluations == 0) evaluate(trainer);
       r.train_secs = secs(start, now()) - r.eval_secs;
       const std::string dir =
           out + "/" + r.dataset + "_" + r.loss + "_seed" + std::to_string(r.seed);

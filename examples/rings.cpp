@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
   int seeds = 3, hidden = 128, depth = 3;
   unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
   std::vector<double> lambdas = {-0.1, 0.1, 0.3};
-  // The per-point tilt is not among the defaults: it costs ~4x a step (README: its own run).
+  // The per-point tilt is not among the defaults: it costs ~3x a step (README: its own run).
   std::vector<std::string> variants = {"batch", "time_bins", "late"};
   double minority_weight = 0.3;
   flows::RingsConfig ring;

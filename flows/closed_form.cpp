@@ -38,12 +38,15 @@ Prepared prepare(const Tensor& x, const Tensor& t, const Tensor& data, double si
   return p;
 }
 
-Tensor weights(const Tensor& x, const Prepared& p, const Tensor& data) {
+Tensor logits(const Tensor& x, const Prepared& p, const Tensor& data) {
   // -||x - t x_i||^2 / (2 s^2) = (t x.x_i - t^2 ||x_i||^2 / 2) / s^2 + (a term without i)
   const Tensor cross = matmul(x, data, false, true);                         // [B, n]
   const Tensor norms = reshape(sum(square(data), 1), {1, data.shape()[0]});  // [1, n]
-  const Tensor logits = (p.t * cross - 0.5 * square(p.t) * norms) / square(p.sigma);
-  return softmax(logits, 1);
+  return (p.t * cross - 0.5 * square(p.t) * norms) / square(p.sigma);
+}
+
+Tensor weights(const Tensor& x, const Prepared& p, const Tensor& data) {
+  return softmax(logits(x, p, data), 1);
 }
 
 }  // namespace
@@ -51,6 +54,12 @@ Tensor weights(const Tensor& x, const Prepared& p, const Tensor& data) {
 Tensor empirical_weights(const Tensor& x, const Tensor& t, const Tensor& data, double sigma_min,
                          double sigma_floor) {
   return weights(x, prepare(x, t, data, sigma_min, sigma_floor), data);
+}
+
+Tensor empirical_log_weights(const Tensor& x, const Tensor& t, const Tensor& data, double sigma_min,
+                             double sigma_floor) {
+  const Tensor l = logits(x, prepare(x, t, data, sigma_min, sigma_floor), data);
+  return l - logsumexp(l, 1, /*keepdims=*/true);
 }
 
 Tensor empirical_velocity(const Tensor& x, const Tensor& t, const Tensor& data, double sigma_min,

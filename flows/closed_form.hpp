@@ -28,6 +28,10 @@ VelocityField empirical_velocity_field(Tensor data, double sigma_min = 0.0,
                                        double sigma_floor = 1e-4);
 
 // The posterior weights w(x, t) over the data: [B, n], rows summing to 1.
+// Their logarithms, finite where the weights underflow to 0 (a loss that reweights the
+// posterior, like the per-point entropic tilt, needs them).
+Tensor empirical_log_weights(const Tensor& x, const Tensor& t, const Tensor& data,
+                             double sigma_min = 0.0, double sigma_floor = 1e-4);
 Tensor empirical_weights(const Tensor& x, const Tensor& t, const Tensor& data,
                          double sigma_min = 0.0, double sigma_floor = 1e-4);
 

@@ -79,7 +79,7 @@ Tensor per_point_entropic_loss(const Tensor& v, const Tensor& xt, const Tensor& 
   {
     NoGrad no_grad;
     const Tensor x = stop_gradient(xt), ref = stop_gradient(reference);
-    log_p = log(empirical_weights(x, stop_gradient(t), ref));
+    log_p = empirical_log_weights(x, stop_gradient(t), ref);
     sigma = clamp(1.0 - stop_gradient(t), 1e-4, 1.0);
     const Tensor x64 = to_dtype(x, DType::f64), ref64 = to_dtype(ref, DType::f64);
     const Tensor dist_sq = sum(square(x64), 1, true) - 2.0 * matmul(x64, ref64, false, true) +
@@ -93,7 +93,11 @@ Tensor per_point_entropic_loss(const Tensor& v, const Tensor& xt, const Tensor& 
   const Tensor p = exp(log_p);
   if (lambda == 0.0) return mean(sum(p * l, 1));
   const Tensor c = stop_gradient(sum(p * l, 1, /*keepdims=*/true));  // a constant shift
-  return mean(c + logsumexp(log_p + lambda * (l - c), 1, /*keepdims=*/true) / lambda);
+  // logsumexp(log p) is 0 up to rounding; subtracting it keeps that rounding (~1e-7 in f32)
+  // from being divided by a small lambda (the first steps of a ramp).
+  return mean(c + (logsumexp(log_p + lambda * (l - c), 1, /*keepdims=*/true) -
+                   logsumexp(log_p, 1, /*keepdims=*/true)) /
+                      lambda);
 }
 
 std::vector<int> time_bin_groups(const Tensor& t, int bins) {

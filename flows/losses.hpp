@@ -25,6 +25,7 @@
 //                    default): e_j = sigma_t [ (J^T 1)_j + s_j (sg[v_j] - u_j) - sigma'/sigma ],
 //                    L_colsum = mean over samples and coordinates of e_j^2, from d JVPs;
 //                    fdm_official_options gives that code's weighting.
+//   per_point_entropic_loss  the exact per-point tilt over a reference set (below).
 //   efm_target       the empirical flow-matching target (Bertrand et al. Eq. 8): the closed-form
 //                    velocity over a reference set made of the batch's own targets plus extra
 //                    data points; with the generating x1 in the set the estimate is unbiased.
@@ -56,11 +57,14 @@ Tensor grouped_entropic_loss(const Tensor& per_sample, const std::vector<int>& g
 // U_k = (x1_k - x) / (1 - t), so
 //   J(x, t) = (1/lambda) log sum_k p_k exp(lambda ||v(x, t) - U_k||^2),
 // and the loss is the batch mean of J at the rows' (x_t, t). At lambda = 0 it is
-// sum_k p_k ||v - U_k||^2, whose gradient is EFM's (efm_target); its minimiser for lambda != 0
-// is the Gibbs-tilted mean of the U_k. The reference set must hold the rows' own targets (as
+// sum_k p_k ||v - U_k||^2, whose gradient is EFM's (efm_target); its minimiser for lambda > 0
+// is the Gibbs-tilted mean of the U_k (for lambda < 0, J is a soft minimum of quadratics and
+// that mean is only a stationary point). The reference set must hold the rows' own targets (as
 // efm_target's does). Evaluated per row as c + logsumexp(log p + lambda (l - c)) / lambda with
-// c the p-weighted mean of l, so nothing overflows; 1 - t is floored at 1e-4 like the closed
-// form's. Memory: B x K x d.
+// c the p-weighted mean of l and log p from the posterior's logits (a weight that underflows
+// still counts once tilted), so nothing overflows; 1 - t is floored at 1e-4 like the closed
+// form's. For lambda >= 1/2 the tilt beats the likelihood at every t and far references
+// dominate: the trainer refuses it. Memory: B x K.
 Tensor per_point_entropic_loss(const Tensor& v, const Tensor& xt, const Tensor& t,
                                const Tensor& reference, double lambda);
 // Groups by time: row i's bin floor(t_i * bins) (t in [0, 1]; t = 1 joins the last bin).

@@ -8,6 +8,8 @@
 #include "flowtape/runtime/random.hpp"
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
 #include "flowtape/kernels/cpu/box_muller.hpp"
 #include "flowtape/kernels/cpu/philox.hpp"
@@ -141,6 +143,7 @@ void Generator::fill_normal(double* out, std::int64_t n) {
 }
 
 void shuffle_tail(std::vector<std::int64_t>& order, std::int64_t k, Generator& gen) {
+  if (k < 0) throw std::invalid_argument("shuffle_tail: k must be >= 0, got " + std::to_string(k));
   const auto n = static_cast<std::int64_t>(order.size());
   // min(..., i) guards the one-ulp case uniform() * (i + 1) rounding up to i + 1.
   for (std::int64_t i = n - 1; i > 0 && i >= n - k; --i) {

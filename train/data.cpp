@@ -54,6 +54,8 @@ Tensor as_labels(const std::vector<double>& v, const std::string& where) {
   return from_vector(v, Shape{static_cast<std::int64_t>(v.size())}, DType::i64);
 }
 
+}  // namespace
+
 std::string fingerprint_of(const std::vector<const Tensor*>& tensors) {
   std::uint64_t h = 1469598103934665603ull;  // FNV-1a over the values' bytes
   for (const Tensor* t : tensors) {
@@ -68,8 +70,6 @@ std::string fingerprint_of(const std::vector<const Tensor*>& tensors) {
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return buf;
 }
-
-}  // namespace
 
 Tensor Standardization::apply(const Tensor& x) const {
   if (empty()) return x;

@@ -42,4 +42,8 @@ LoadedData load_data(const TrainSpec& spec);
 // A 2-D table from CSV or .npy (by extension) in `dtype`; a 1-D .npy is one column.
 Tensor read_table(const std::string& path, DType dtype = DType::f64);
 
+// A hex digest of the tensors' values (undefined ones skipped): what a checkpoint records of
+// its data and of its fixed training set, so that a resumed run can tell they are the same.
+std::string fingerprint_of(const std::vector<const Tensor*>& tensors);
+
 }  // namespace flowtape::train

@@ -213,16 +213,24 @@ void validate(const TrainSpec& c) {
             "the EFM target is the closed-form velocity of the rectified / lipman path");
     require(c.train_size > 0, "train_size", c.train_size,
             "loss 'efm' needs a finite training set (train_size > 0)");
-    require(c.efm_extra >= 0 && c.efm_extra <= (std::int64_t{1} << 24), "efm_extra", c.efm_extra,
-            "must be in [0, 16777216]");
   }
   require(std::isfinite(c.lambda_max), "lambda_max", c.lambda_max, "must be finite");
-  if (c.loss == Loss::entropic && c.tilt == EntropicTilt::point) {
+  const bool point_tilt = c.loss == Loss::entropic && c.tilt == EntropicTilt::point;
+  if (point_tilt) {
     require(c.path == flows::PathKind::rectified, "path", name_of(c.path),
             "the per-point tilt's conditional velocities are the rectified path's");
     require(!c.conditional, "conditional", "true", "the per-point tilt is unconditional");
+    require(c.lambda_max < 0.5, "lambda_max", c.lambda_max,
+            "the per-point tilt needs lambda < 1/2 (above it far references dominate at every t)");
+  }
+  if (c.loss == Loss::efm || point_tilt) {
     require(c.efm_extra >= 0 && c.efm_extra <= (std::int64_t{1} << 24), "efm_extra", c.efm_extra,
             "must be in [0, 16777216]");
+    // Both build [batch, batch + efm_extra] posterior weights every step.
+    require(static_cast<double>(c.batch) * static_cast<double>(c.batch + c.efm_extra) <=
+                static_cast<double>(std::int64_t{1} << 30),
+            "efm_extra", c.efm_extra,
+            "with batch needs batch x (batch + efm_extra) <= 2^30 posterior weights per step");
   }
   require(c.tilt_bins >= 1 && c.tilt_bins <= 1000, "tilt_bins", c.tilt_bins,
           "must be in [1, 1000]");

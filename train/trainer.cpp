@@ -255,6 +255,10 @@ Trainer::Trainer(TrainSpec spec, std::shared_ptr<const flows::Dataset> data, Vel
                          : dataset_->sample(spec_.train_size, data_gen);
     if (spec_.coupling == Coupling::fixed) train_x0_ = randn({spec_.train_size, d}, data_gen);
   }
+  if (spec_.train_size > 0) {
+    training_set_fingerprint_ = fingerprint_of({&train_x1_, &train_x0_, &train_c_});
+    training_set_distinct_ = distinct;
+  }
   if (!model_.module) model_ = velocity_mlp(spec_, d, init_gen, condition_);
   if (!model_.forward) throw std::invalid_argument("Trainer: the model has no forward function");
   if (spec_.conditional && !model_.conditional)
@@ -541,6 +545,7 @@ void Trainer::save(const std::string& path) const {
     meta["standardization"] =
         nlohmann::json{{"mean", standardization_.mean}, {"scale", standardization_.scale}}.dump();
   if (!data_fingerprint_.empty()) meta["data_fingerprint"] = data_fingerprint_;
+  if (!training_set_fingerprint_.empty()) meta["training_set"] = training_set_fingerprint_;
   if (spec_.conditional) meta["condition"] = condition_json(condition_).dump();
   nn::save_checkpoint(path, *model_.module, optimizer_.get(), meta);
 }
@@ -575,6 +580,15 @@ void Trainer::resume(const nn::SafetensorsContents& file, const std::string& che
       fingerprint->second != data_fingerprint_)
     throw std::invalid_argument("resume: " + checkpoint_path + " was trained on other data than " +
                                 spec_.data + " holds now (its values changed)");
+  // The fixed training set is drawn again from the seed; it must be the one trained on. A
+  // checkpoint without the record predates drawing it without replacement from a finite
+  // dataset, so that draw differs now.
+  if (const auto set = meta.find("training_set"); !training_set_fingerprint_.empty()) {
+    if (set != meta.end() ? set->second != training_set_fingerprint_ : training_set_distinct_)
+      throw std::invalid_argument("resume: " + checkpoint_path +
+                                  " was trained on another fixed training set than this run "
+                                  "draws (written by an older flowtape, or from other data)");
+  }
   Standardization standardization = standardization_;
   if (const auto it = meta.find("standardization"); it != meta.end()) {
     try {

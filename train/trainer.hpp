@@ -197,6 +197,8 @@ class Trainer {
   Standardization standardization_;
   Tensor heldout_x_, heldout_c_;
   std::string data_fingerprint_;
+  std::string training_set_fingerprint_;  // of the fixed training set; empty without one
+  bool training_set_distinct_ = false;    // drawn without replacement (TensorDataset::subset)
   VelocityModel model_;
   std::unique_ptr<nn::Optimizer> optimizer_;
   nn::Schedule schedule_;

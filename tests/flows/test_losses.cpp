@@ -136,6 +136,28 @@ BOOST_AUTO_TEST_CASE(per_point_tilt_gradients) {
                                       {v0});
     }
   }
+  // In f32 near t = 1 the row's own ||U_k||^2 ~ |x1 - x0|^2 comes from differences of size
+  // 1 - t: it must match f64 (an f32 expansion of ||x1_k - x||^2 would miss by ~1e-7 / 1e-6).
+  const Tensor late = full({6, 1}, 0.999, DType::f64);
+  const Tensor xl = (1.0 - late) * x0 + late * x1;
+  for (double lambda : {0.0, 0.3}) {
+    const double f64 = per_point_entropic_loss(v0, xl, late, ref, lambda).item();
+    const double f32 =
+        per_point_entropic_loss(to_dtype(v0, DType::f32), to_dtype(xl, DType::f32),
+                                to_dtype(late, DType::f32), to_dtype(ref, DType::f32), lambda)
+            .item();
+    BOOST_TEST(f32 == f64, boost::test_tools::tolerance(1e-3));
+  }
+  // A far reference whose posterior weight underflows in f32 still counts once tilted
+  // (log-weights, not log of weights): f32 agrees with f64 where the tilt favours it.
+  const Tensor corner = concat({x1, full({1, 2}, 6.0, DType::f64)}, 0);
+  const Tensor mid = full({6, 1}, 0.6, DType::f64), xm = (1.0 - mid) * x0 + mid * x1;
+  const double tilted64 = per_point_entropic_loss(v0, xm, mid, corner, 0.45).item();
+  const double tilted32 =
+      per_point_entropic_loss(to_dtype(v0, DType::f32), to_dtype(xm, DType::f32),
+                              to_dtype(mid, DType::f32), to_dtype(corner, DType::f32), 0.45)
+          .item();
+  BOOST_TEST(tilted32 == tilted64, boost::test_tools::tolerance(1e-3));
   const Tensor far = concat({x1, full({1, 2}, 50.0, DType::f64)}, 0);
   BOOST_TEST(std::isfinite(
       per_point_entropic_loss(v0, xt, full({6, 1}, 0.01, DType::f64), far, 5.0).item()));

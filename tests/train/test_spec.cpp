@@ -46,6 +46,11 @@ BOOST_AUTO_TEST_CASE(json_round_trip_is_exact) {
   c.seed = std::numeric_limits<std::uint64_t>::max();
   c.nll = false;
   c.grad_clip = 1.0 / 3.0;
+  c.tilt = EntropicTilt::point;
+  c.fdm_official = true;
+  c.schedule = LrSchedule::step;
+  c.lr_decay = 0.5;
+  c.lr_decay_every = 7;
   const TrainSpec back = spec_from_json(to_json(c));
   BOOST_TEST((back == c));
   BOOST_TEST(!(back == TrainSpec{}));
@@ -162,6 +167,7 @@ BOOST_AUTO_TEST_CASE(every_choice_name_round_trips) {
     }
   };
   check(Loss{});
+  check(EntropicTilt{});
   check(Coupling{});
   check(LrSchedule{});
   check(flows::PathKind{});

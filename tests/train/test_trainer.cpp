@@ -135,6 +135,33 @@ BOOST_AUTO_TEST_CASE(official_fdm_loss_and_step_schedule) {
     BOOST_TEST(official[i].lr == c.lr * lr[i], boost::test_tools::tolerance(1e-15));
 }
 
+// A fixed training set is drawn again from the seed on resume; a checkpoint records which one
+// it trained on, and one without the record (written before training sets were drawn without
+// replacement from a finite dataset) is refused rather than resumed on other rows.
+BOOST_AUTO_TEST_CASE(resume_checks_the_fixed_training_set) {
+  Scratch scratch;
+  const std::string ckpt = scratch / "model.safetensors";
+  Generator gen(4);
+  const auto data = std::make_shared<flows::TensorDataset>(randn({40, 2}, gen));
+  TrainSpec c = small_config("cfm");
+  c.train_size = 16;
+  c.steps = 3;
+  Trainer a(c, data, {});
+  a.train();
+  a.save(ckpt);
+  nn::SafetensorsContents file = nn::load_safetensors(ckpt);
+  BOOST_REQUIRE(file.metadata.count("training_set") == 1u);
+  Trainer b(c, data, {});
+  b.resume(file, ckpt);  // the same draw: accepted
+  BOOST_TEST(b.steps_done() == 3);
+  file.metadata.erase("training_set");
+  Trainer old(c, data, {});
+  BOOST_CHECK_EXCEPTION(
+      old.resume(file, ckpt), std::invalid_argument, [](const std::invalid_argument& e) {
+        return std::string(e.what()).find("another fixed training set") != std::string::npos;
+      });
+}
+
 // The entropic tilt variants are different objectives: the same seed trains different weights
 // under each, and a late tilt that starts at t = 0.999 (almost no row tilted) stays close to
 // plain CFM while the batch tilt does not.
@@ -142,7 +169,7 @@ BOOST_AUTO_TEST_CASE(entropic_tilt_variants_train_differently) {
   const auto trained = [](Loss loss, EntropicTilt tilt, double from) {
     TrainSpec c = small_config("entropic");
     c.loss = loss;
-    c.lambda_max = 1.0;
+    c.lambda_max = tilt == EntropicTilt::point ? 0.4 : 1.0;  // the point tilt needs < 1/2
     c.ramp_end = 0;
     c.tilt = tilt;
     c.tilt_from = from;
@@ -166,7 +193,6 @@ BOOST_AUTO_TEST_CASE(entropic_tilt_variants_train_differently) {
   BOOST_TEST(gap(batch, late) > 0);
   BOOST_TEST(gap(bins, late) > 0);
   BOOST_TEST(gap(point, batch) > 0);
-  BOOST_TEST(gap(point, cfm) > 0);
   BOOST_TEST(gap(hardly, cfm) < 0.1 * gap(batch, cfm));
 }
 
