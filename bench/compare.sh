@@ -1,61 +1,93 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# flowtape against PyTorch CPU on flow-matching training steps, side by side, in one run.
+# flowtape against the CPU peers people pick today, on flow-matching training steps, side by
+# side in one run:
+#   torch1-eager    Debian's PyTorch 1.13 (python3-torch), tuned: AVX-512 ATen where the CPU
+#                   has it, OpenBLAS's auto-detected kernel, glibc malloc tunables
+#   torch2-eager    PyTorch 2.x from PyPI (its own MKL/oneDNN)
+#   torch2-compile  the same through torch.compile (inductor) and a compiled Adam step
+#   jax-jit         JAX with the whole step in one jit (XLA CPU)
+# The last three come from bench/peers/setup.sh (a pinned virtual environment); a peer whose
+# interpreter or package is missing is skipped, saying so. FDM uses each peer's fastest
+# correct Hutchinson formulation: z . (J^T z) by a create_graph VJP in eager PyTorch,
+# torch.func.jvp under torch.compile, jax.jvp under jit (bench/peers/flow_torch.py says why).
 #
-#   bench/compare.sh                      # the full grid, 3 rounds (~8 minutes)
-#   LOSSES=cfm WIDTHS=64 BATCHES=256 THREADS=1 bench/compare.sh   # a sub-grid
+#   bash bench/peers/setup.sh && bash bench/compare.sh     # the full grid, 2 rounds
+#   LOSSES=cfm WIDTHS=64 BATCHES=256 THREADS=1 bash bench/compare.sh   # a sub-grid
+#   PEERS="torch2-eager jax-jit" bash bench/compare.sh
 #
 # Grid: loss {cfm, entropic, fdm} x width {64, 256} x batch {256, 1024, 4096} x threads {1, 2}.
-# For each cell the flowtape process (build/bench/flow_bench) and the PyTorch process
-# (bench/py/flow_torch.py, the same step op for op) run back to back, ROUNDS times, the
-# order swapped every round, so that each pair sees the same machine load: on a shared VM
-# one process's speed moved by up to 1.9x between runs minutes apart. Each process reports
-# the median steps/s of REPEATS timed blocks of ~BLOCK_S seconds and its peak RSS. Output:
-# one JSON line per process in $OUT/compare.jsonl, then a Markdown table on stdout with the
-# median over rounds of each pair's ratio (flowtape / torch steps/s), its range, and each
-# cell's ceiling (bench/py/compare_table.py, which also re-prints the table of an earlier
-# run: compare_table.py OUT/compare.jsonl [--peak GFLOPS]).
-#
-# Fairness: torch gets torch.set_num_threads(T) and OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = T
-# (Debian's torch calls OpenBLAS, which set_num_threads does not reach), and glibc malloc
-# tuned against per-step page faults (GLIBC_TUNABLES below, as the peers' usual setup does);
-# flowtape gets flowtape::set_num_threads(T) and the same environment.
-# Needs Debian's python3-torch (run with /usr/bin/python3, not a pyenv python).
+# In each cell every implementation runs once per round, the order rotated every round, so
+# each sees the same machine load; every process is pinned by taskset to T cores and told to
+# use T threads. Each process reports the median steps/s of REPEATS timed blocks of ~BLOCK_S
+# seconds and its peak RSS, as one JSON line in $OUT/compare.jsonl; then
+# bench/py/compare_table.py prints the Markdown table: each implementation's median steps/s,
+# flowtape's ratio to the best peer of the cell (with its range over rounds) and the peak RSS.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
 BUILD=${BUILD:-$ROOT/build}
-PY=${PY:-/usr/bin/python3}
 OUT=${OUT:-$BUILD/compare}
 LOSSES=${LOSSES:-"cfm entropic fdm"}
 WIDTHS=${WIDTHS:-"64 256"}
 BATCHES=${BATCHES:-"256 1024 4096"}
 THREADS=${THREADS:-"1 2"}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-2}
 REPEATS=${REPEATS:-2}
-WARMUP=${WARMUP:-4}
-BLOCK_S=${BLOCK_S:-0.35}
-JVP_API=${JVP_API:-fwad}
+WARMUP=${WARMUP:-6}
+BLOCK_S=${BLOCK_S:-0.3}
+PEERS=${PEERS:-"torch1-eager torch2-eager torch2-compile jax-jit"}
+SYSTEM_PY=${SYSTEM_PY:-/usr/bin/python3}
+PEERS_PY=${PEERS_PY:-$BUILD/peers-venv/bin/python}
 TUNABLES="glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296"
+ATEN=$(grep -qw avx512f /proc/cpuinfo && echo avx512 || echo default)
 
 FT="$BUILD/bench/flow_bench"
 [[ -x "$FT" ]] || { echo "missing $FT: build first (cmake --build $BUILD)" >&2; exit 1; }
-$PY -c 'import torch' 2>/dev/null || { echo "no torch in $PY: apt-get install python3-torch" >&2; exit 1; }
+# Which peers can run here.
+available=()
+for p in $PEERS; do
+  case "$p" in
+    torch1-eager) py=$SYSTEM_PY; probe='import torch; assert torch.__version__.startswith("1.")' ;;
+    torch2-*) py=$PEERS_PY; probe='import torch; assert int(torch.__version__.split(".")[0]) >= 2' ;;
+    jax-jit) py=$PEERS_PY; probe='import jax' ;;
+    *) echo "unknown peer $p" >&2; exit 2 ;;
+  esac
+  if [[ -x "$py" ]] && "$py" -c "$probe" 2>/dev/null; then
+    available+=("$p")
+  else
+    echo "skipping $p: $py cannot import it (bash bench/peers/setup.sh; apt-get install python3-torch)" >&2
+  fi
+done
+((${#available[@]})) || { echo "no peer available" >&2; exit 1; }
 mkdir -p "$OUT"
 RES="$OUT/compare.jsonl"
 : > "$RES"
-echo "date: $(date -u +%Y-%m-%dT%H:%MZ); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), $(nproc) cores; torch $($PY -c 'import torch; print(torch.__version__)')" | tee "$OUT/env.txt"
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%MZ); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-) (family $(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' '), model $(grep -m1 '^model' /proc/cpuinfo | cut -d: -f2 | tr -d ' ')), $(nproc) cores"
+  echo "peers: ${available[*]}"
+  [[ -x "$PEERS_PY" ]] && "$PEERS_PY" -c 'import torch, jax; print(f"PyPI: torch {torch.__version__}, jax {jax.__version__}")' 2>/dev/null || true
+} | tee "$OUT/env.txt"
 
-# One process of the current cell ($t threads, arguments $common), its JSON line appended to $RES.
-run_ft() {
-  env GLIBC_TUNABLES="$TUNABLES" OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
-    "$FT" "${common[@]}" | tee -a "$RES"
-}
-run_torch() {
-  env GLIBC_TUNABLES="$TUNABLES" OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
-    $PY "$HERE/py/flow_torch.py" "${common[@]}" --jvp-api "$JVP_API" | tee -a "$RES"
+# One process of implementation $1 in the current cell ($t threads, arguments $common).
+run_one() {
+  # An inherited OPENBLAS_CORETYPE would pin OpenBLAS to an older kernel: unset for all.
+  local cores="0-$((t - 1))" env=(env -u OPENBLAS_CORETYPE GLIBC_TUNABLES="$TUNABLES"
+                                  OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t"
+                                  MKL_NUM_THREADS="$t")
+  case "$1" in
+    flowtape) "${env[@]}" taskset -c "$cores" "$FT" "${common[@]}" ;;
+    torch1-eager) "${env[@]}" ATEN_CPU_CAPABILITY="$ATEN" taskset -c "$cores" \
+                    "$SYSTEM_PY" "$HERE/peers/flow_torch.py" "${common[@]}" --jvp-api vjp ;;
+    torch2-eager) "${env[@]}" taskset -c "$cores" "$PEERS_PY" "$HERE/peers/flow_torch.py" \
+                    "${common[@]}" --jvp-api vjp ;;
+    torch2-compile) "${env[@]}" taskset -c "$cores" "$PEERS_PY" "$HERE/peers/flow_torch.py" \
+                      "${common[@]}" --mode compile --jvp-api functorch 2>/dev/null ;;
+    jax-jit) "${env[@]}" taskset -c "$cores" "$PEERS_PY" "$HERE/peers/flow_jax.py" "${common[@]}" ;;
+  esac | grep '^{' | tee -a "$RES"
 }
 
+impls=(flowtape "${available[@]}")
 start=$SECONDS
 for loss in $LOSSES; do
   for w in $WIDTHS; do
@@ -63,15 +95,15 @@ for loss in $LOSSES; do
       for t in $THREADS; do
         common=(--loss "$loss" --width "$w" --batch "$b" --threads "$t"
                 --repeats "$REPEATS" --block-s "$BLOCK_S" --warmup "$WARMUP")
-        for ((r = 1; r <= ROUNDS; r++)); do
-          if ((r % 2)); then run_ft; run_torch; else run_torch; run_ft; fi
+        for ((r = 0; r < ROUNDS; r++)); do
+          n=${#impls[@]}
+          for ((i = 0; i < n; i++)); do run_one "${impls[$(((i + r) % n))]}"; done
         done
       done
     done
   done
 done
-echo "elapsed: $((SECONDS - start)) s" >&2
-
+echo "elapsed: $((SECONDS - start)) s" | tee -a "$OUT/env.txt" >&2
 # The ceiling column needs this core's FMA peak, which gemm_bench measures (built when OpenBLAS
 # is installed); without it the table has no ceiling column.
 PEAK=()
@@ -79,4 +111,4 @@ if [[ -x "$BUILD/bench/gemm_bench" ]] && peak=$("$BUILD/bench/gemm_bench" --peak
   PEAK=(--peak "$peak")
   echo "FMA peak of one core: $peak GFLOP/s f32" | tee -a "$OUT/env.txt"
 fi
-$PY "$HERE/py/compare_table.py" "$RES" "${PEAK[@]}"
+python3 "$HERE/py/compare_table.py" "$RES" "${PEAK[@]}"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Flow-matching training throughput of flowtape: one process = one configuration, printing
 // one JSON line (steps/s median over timed blocks, and the peak resident set size), so that
-// bench/compare.sh can run it interleaved with the PyTorch peer (bench/py/flow_torch.py),
+// bench/compare.sh can run it interleaved with the PyTorch peer (bench/peers/flow_torch.py),
 // which mirrors this step op for op.
 //
 // One step: x0 ~ N(0, I), x1 ~ 8 gaussians (radius 2, std 0.1), t ~ U[0, 1), the rectified

@@ -19,14 +19,7 @@ case "${1:-}" in
 esac
 PROGRAM=${1%s}_crosscheck  # solver_crosscheck, objective_crosscheck
 
-if [ ! -x "$VENV/bin/python" ] && ! python3 -m venv "$VENV" >&2; then
-  echo "crosscheck: python3 -m venv failed (Debian: apt-get install python3-venv)" >&2
-  exit 69
-fi
-if ! "$VENV/bin/pip" install -q "${PINS[@]}" >&2; then
-  echo "crosscheck: could not install ${PINS[*]} from PyPI (is it reachable?)" >&2
-  exit 69
-fi
+bash scripts/make_venv.sh "$VENV" "${PINS[@]}"
 if [ ! -d build ]; then
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi

@@ -1,20 +1,19 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Markdown table of a bench/compare.sh run: reads its compare.jsonl, pairs the k-th flowtape
-process of each (loss, width, batch, threads) cell with the k-th PyTorch process of the same
-cell (one pair per round; the two ran back to back), and prints the medians over rounds of
-steps/s and of each pair's ratio flowtape / torch, the range of the ratios, and both peak
-RSS (the largest over rounds). A run with one round gives one pair per cell and no range.
+"""Markdown table of a bench/compare.sh run: reads its compare.jsonl and prints, per cell
+(loss, width, batch, threads), each implementation's median steps/s over rounds, flowtape's
+ratio to the best peer of the cell with its range over rounds, and the peak RSS of flowtape
+and of the leanest peer (the largest over rounds for each).
 
-"vs best torch" divides by torch's faster thread setting for the cell (1 or 2 threads):
-torch with 2 OpenMP + 2 OpenBLAS threads can collapse on a busy 2-core machine (spinning
-threads), and a ratio against that collapse would flatter flowtape.
+The best peer is taken per round: round k's ratio is flowtape's k-th run over the fastest
+peer's k-th run (they ran back to back, the order rotated between rounds); the ratio column
+is the median over rounds, and "best peer" names the peer fastest in most rounds.
 
 With --peak GFLOPS (one core's f32 FMA peak, `gemm_bench --peak`), a "ceiling" column gives
-the ratio to torch's best thread setting that flowtape would reach if its step were nothing
-but its GEMMs at that peak on every thread: torch's best step time over (GEMM FLOPs / (peak x
-threads)). No implementation can beat it; the gap to "vs best torch" is what the rest of the
-step (activations, sampling, the loss, Adam, bookkeeping) and GEMM efficiency cost.
+the ratio to the best peer that flowtape would reach if its step were nothing but its GEMMs at
+that peak on every thread: the best peer's step time over (GEMM FLOPs / (peak x threads)).
+No implementation can beat it; the gap to the ratio is what the rest of the step
+(activations, sampling, the loss, Adam, bookkeeping) and GEMM efficiency cost.
 GEMM multiply-adds per sample of the benchmark's MLP (2 + 1 -> W -> W -> W -> 2): the forward
 is 3W + 2W^2 + 2W; backward adds the weight gradients (the same again) and the input
 gradients of all but the first layer (2W^2 + 2W): 6W^2 + 12W for cfm and entropic. fdm
@@ -23,7 +22,7 @@ adds the JVP's tangent pass (one more forward) and its backward (one more backwa
 """
 import argparse
 import json
-import sys
+from collections import Counter
 from statistics import median
 
 
@@ -36,49 +35,41 @@ def gemm_flops(loss, w, batch):
 
 def main(path, peak):
     rows = [json.loads(l) for l in open(path) if l.startswith("{")]
-    key = lambda r: (r["loss"], r["width"], r["batch"], r["threads"])  # noqa: E731
-    ft, th = {}, {}
+    cells = {}  # (loss, W, batch, threads) -> impl -> runs in order
     for r in rows:
-        (ft if r["impl"] == "flowtape" else th).setdefault(key(r), []).append(r)
-    # Round i's best torch for (loss, W, batch): the faster of its two thread settings' i-th
-    # runs. Those ran minutes apart (the grid loops over threads inside batch), so this pairing
-    # is not back to back; "ratio" is the paired measure.
-    best = {}
-    for k, runs in th.items():
-        cur = best.setdefault(k[:3], [])
-        for i, r in enumerate(runs):
-            if i < len(cur):
-                cur[i] = max(cur[i], r["steps_per_s_median"])
-            else:
-                cur.append(r["steps_per_s_median"])
-    rounds = max(len(v) for v in ft.values()) if ft else 0
-    spread = " ratio range |" if rounds > 1 else ""
-    ceiling = " ceiling |" if peak else ""
-    print("| loss | W | batch | threads | flowtape steps/s | torch steps/s | ratio |"
-          f"{spread} vs best torch | flowtape RSS MiB | torch RSS MiB |{ceiling}")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if rounds > 1 else "") +
-          " ---: | ---: | ---: |" + (" ---: |" if peak else ""))
-    for k in ft:
-        if k not in th:
-            print(f"warning: {k}: no torch run, cell left out", file=sys.stderr)
+        key = (r["loss"], r["width"], r["batch"], r["threads"])
+        cells.setdefault(key, {}).setdefault(r["impl"], []).append(r)
+    peers = sorted({i for c in cells.values() for i in c if i != "flowtape"})
+    head = "| loss | W | batch | threads | flowtape |" + "".join(f" {p} |" for p in peers)
+    head += " best peer | ratio to best | range | flowtape RSS MiB | least peer RSS MiB |"
+    head += " ceiling |" if peak else ""
+    print(head)
+    print("| --- | ---: | ---: | ---: | ---: |" + " ---: |" * len(peers) +
+          " --- | ---: | ---: | ---: | ---: |" + (" ---: |" if peak else ""))
+    for key in sorted(cells):
+        c = cells[key]
+        if "flowtape" not in c or len(c) < 2:
             continue
-        n = min(len(ft[k]), len(th[k]))
-        if len(ft[k]) != len(th[k]):
-            print(f"warning: {k}: {len(ft[k])} flowtape and {len(th[k])} torch runs; "
-                  f"pairing the first {n}", file=sys.stderr)
-        a = [r["steps_per_s_median"] for r in ft[k][:n]]
-        b = [r["steps_per_s_median"] for r in th[k][:n]]
-        ratios = [x / y for x, y in zip(a, b)]
-        vs_best = median([x / y for x, y in zip(a, best[k[:3]])])
-        extra = f" {min(ratios):.2f}-{max(ratios):.2f} |" if rounds > 1 else ""
-        rss_a = max(r["peak_rss_mb"] for r in ft[k][:n])
-        rss_b = max(r["peak_rss_mb"] for r in th[k][:n])
-        tail = ""
+        rounds = min(len(v) for v in c.values())
+        ratios, winners, best_rates = [], Counter(), []
+        for k in range(rounds):
+            best_impl = max((i for i in c if i != "flowtape"),
+                            key=lambda i: c[i][k]["steps_per_s_median"])
+            best = c[best_impl][k]["steps_per_s_median"]
+            winners[best_impl] += 1
+            best_rates.append(best)
+            ratios.append(c["flowtape"][k]["steps_per_s_median"] / best)
+        med = {i: median(r["steps_per_s_median"] for r in runs[:rounds]) for i, runs in c.items()}
+        rss = {i: max(r["peak_rss_mb"] for r in runs[:rounds]) for i, runs in c.items()}
+        line = f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {med['flowtape']:.1f} |"
+        line += "".join(f" {med[p]:.1f} |" if p in med else " - |" for p in peers)
+        line += (f" {winners.most_common(1)[0][0]} | {median(ratios):.2f} |"
+                 f" {min(ratios):.2f}-{max(ratios):.2f} | {rss['flowtape']:.0f} |"
+                 f" {min(v for i, v in rss.items() if i != 'flowtape'):.0f} |")
         if peak:
-            floor_s = gemm_flops(k[0], k[1], k[2]) / (peak * 1e9 * k[3])
-            tail = f" {(1 / median(best[k[:3]])) / floor_s:.2f} |"
-        print(f"| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {median(a):.1f} | {median(b):.1f} | "
-              f"{median(ratios):.2f} |{extra} {vs_best:.2f} | {rss_a:.0f} | {rss_b:.0f} |{tail}")
+            floor_s = gemm_flops(key[0], key[1], key[2]) / (peak * 1e9 * key[3])
+            line += f" {(1 / median(best_rates)) / floor_s:.2f} |"
+        print(line)
 
 
 if __name__ == "__main__":

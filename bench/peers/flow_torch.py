@@ -13,16 +13,19 @@ model MLP(concat(x, t) -> W SiLU -> W SiLU -> W SiLU -> 2), Adam(lr 1e-3), float
   fdm      : cfm + 0.1 mean(rho^2), rho = sigma [z^T J z + (z.s)(z.sg[v]) - (z.s)(z.u)
              - (sigma'/sigma)|z|^2], one Rademacher z, J z by forward-mode AD through the
              model (--jvp-api: fwad = torch.autograd.forward_ad dual tensors, functorch =
-             functorch.jvp, dbl = the double-backward trick), reverse mode through it.
+             functorch.jvp, dbl = the double-backward trick), reverse mode through it; or
+             (--jvp-api vjp) z^T J z as z . (J^T z) from one create_graph VJP of z . v, the
+             fastest correct formulation in eager PyTorch 2.x.
+--mode compile (PyTorch >= 2): the loss and its gradient through torch.compile (inductor,
+default mode: "reduce-overhead" only adds CUDA graphs) and the Adam step through a compiled
+optimizer step. Under compile, fdm's fastest formulation is functorch's jvp (torch.func.jvp):
+the vjp formulation's create_graph backward recompiles every step (8 steps/s at W = 64).
 Threads: torch.set_num_threads(T); run with OMP_NUM_THREADS=T OPENBLAS_NUM_THREADS=T too
 (Debian's torch calls OpenBLAS, which set_num_threads does not control); compare.sh does.
 """
-import argparse
-import json
 import math
-import resource
-import time
 
+import peer_common
 import torch
 
 
@@ -53,6 +56,8 @@ def jvp(model, x, t, z, api):
     if api == "functorch":
         import functorch
         return functorch.jvp(f, (x,), (z,))
+    if api == "vjp":
+        raise ValueError("vjp gives z^T J z, not J z: use hutchinson()")
     if api == "dbl":
         x = x.requires_grad_(True)
         v = f(x)
@@ -63,16 +68,21 @@ def jvp(model, x, t, z, api):
     raise ValueError(api)
 
 
+def hutchinson(model, x, t, z, api):
+    """(v, z^T J z) per row, [B, 1]."""
+    if api == "vjp":
+        x = x.detach().requires_grad_(True)
+        v = model(torch.cat([x, t], 1))
+        g, = torch.autograd.grad((v * z).sum(), x, create_graph=True)  # J^T z
+        return v, (z * g).sum(1, keepdim=True)
+    v, jz = jvp(model, x, t, z, api)
+    return v, (z * jz).sum(1, keepdim=True)
+
+
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--loss", default="cfm", choices=["cfm", "entropic", "fdm"])
-    ap.add_argument("--jvp-api", default="fwad", choices=["fwad", "functorch", "dbl"])
-    ap.add_argument("--width", type=int, default=256)
-    ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--block-s", type=float, default=0.5)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--warmup", type=int, default=10)
+    ap = peer_common.parser(__doc__.splitlines()[0])
+    ap.add_argument("--jvp-api", default="fwad", choices=["fwad", "functorch", "dbl", "vjp"])
+    ap.add_argument("--mode", default="eager", choices=["eager", "compile"])
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -80,22 +90,16 @@ def main():
     model = make_mlp(a.width)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
-    def step():
-        x0 = torch.randn(B, 2)
-        x1 = eight_gaussians(B)
-        t = torch.rand(B, 1)
+    def loss_and_grad(x0, x1, t, z):
         xt = (1 - t) * x0 + t * x1
         u = x1 - x0
-        opt.zero_grad(set_to_none=True)
         if a.loss == "fdm":
             sigma = 1 - t
             rate = -1 / sigma
             score = -x0 / sigma
-            z = torch.randint(0, 2, (B, 2)).float().mul_(2).sub_(1)
-            v, jz = jvp(model, xt, t, z, a.jvp_api)
+            v, ztjz = hutchinson(model, xt, t, z, a.jvp_api)
             zs = (z * score).sum(1, keepdim=True)
-            rho = sigma * ((z * jz).sum(1, keepdim=True)
-                           + zs * (z * (v.detach() - u)).sum(1, keepdim=True)
+            rho = sigma * (ztjz + zs * (z * (v.detach() - u)).sum(1, keepdim=True)
                            - rate * (z * z).sum(1, keepdim=True))
             loss = ((v - u) ** 2).sum(1).mean() + 0.1 * (rho ** 2).mean()
         else:
@@ -103,33 +107,34 @@ def main():
             l = ((v - u) ** 2).sum(1)
             loss = l.mean() if a.loss == "cfm" else (torch.logsumexp(lam * l, 0) - math.log(B)) / lam
         loss.backward()
-        opt.step()
+        return loss.detach()
+
+    opt_step = opt.step
+    if a.mode == "compile":
+        if not hasattr(torch, "compile"):
+            raise SystemExit(f"--mode compile needs PyTorch >= 2, this is {torch.__version__}")
+        loss_and_grad = torch.compile(loss_and_grad)
+        opt_step = torch.compile(opt.step)
+
+    def step():
+        x0 = torch.randn(B, 2)
+        x1 = eight_gaussians(B)
+        t = torch.rand(B, 1)
+        z = torch.randint(0, 2, (B, 2)).float().mul_(2).sub_(1)
+        opt.zero_grad(set_to_none=True)
+        loss = loss_and_grad(x0, x1, t, z)
+        opt_step()
         return loss
 
-    # Block length from the second half of the warm-up (the first steps pay one-off costs:
-    # functorch's first trace, page faults).
-    for _ in range(a.warmup // 2):
-        lo = step()
-    w0 = time.perf_counter()
-    for _ in range(a.warmup - a.warmup // 2):
-        lo = step()
-    per = (time.perf_counter() - w0) / max(a.warmup - a.warmup // 2, 1)
-    steps = max(5, int(a.block_s / max(per, 1e-6)))
-    rates = []
-    for _ in range(a.repeats):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            lo = step()
-        rates.append(steps / (time.perf_counter() - t0))
-    rates.sort()
-    print(json.dumps({
-        "impl": "torch", "loss": a.loss, "width": a.width, "batch": B, "threads": a.threads,
-        "torch_threads": torch.get_num_threads(), "jvp_api": a.jvp_api if a.loss == "fdm" else None,
-        "steps_used": steps, "steps_per_s_median": round(rates[len(rates) // 2], 2),
-        "steps_per_s_min": round(rates[0], 2), "steps_per_s_max": round(rates[-1], 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "loss_last": float(lo), "torch": torch.__version__}))
+    def run(n):
+        for _ in range(n):
+            loss = step()
+        return loss
 
+    steps, rates, loss = peer_common.measure(run, a)
+    peer_common.emit(f"torch{torch.__version__.split('.')[0]}-{a.mode}", a, steps, rates, loss,
+                     torch_threads=torch.get_num_threads(),
+                     jvp_api=a.jvp_api if a.loss == "fdm" else None, torch=torch.__version__)
 
 if __name__ == "__main__":
     main()

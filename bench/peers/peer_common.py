@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: MIT
+"""What the benchmark peers share with bench/flow_bench.cpp: the command line, the timing
+protocol and the JSON line bench/compare.sh reads.
+
+Timing: half the warm-up pays one-off costs (compilation, first traces, page faults), the
+other half sizes the blocks (~block_s seconds each); then `repeats` timed blocks, and the
+median, min and max steps/s over them. The peak resident set size is ru_maxrss.
+"""
+import argparse
+import json
+import resource
+import sys
+import time
+
+
+def parser(description):
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--loss", default="cfm", choices=["cfm", "entropic", "fdm"])
+    ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--block-s", type=float, default=0.5)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=10)
+    return ap
+
+
+def measure(run, args):
+    """run(n) takes n steps and returns the last loss once it is computed."""
+    run(max(args.warmup // 2, 1))
+    n_warm = max(args.warmup - args.warmup // 2, 1)
+    w0 = time.perf_counter()
+    run(n_warm)
+    per = (time.perf_counter() - w0) / n_warm
+    steps = max(5, int(args.block_s / max(per, 1e-6)))
+    rates, loss = [], None
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        loss = run(steps)
+        rates.append(steps / (time.perf_counter() - t0))
+    rates.sort()
+    return steps, rates, loss
+
+
+def emit(impl, args, steps, rates, loss, **extra):
+    print(json.dumps({
+        "impl": impl, "loss": args.loss, "width": args.width, "batch": args.batch,
+        "threads": args.threads, **extra, "steps_used": steps,
+        "steps_per_s_median": round(rates[len(rates) // 2], 2),
+        "steps_per_s_min": round(rates[0], 2), "steps_per_s_max": round(rates[-1], 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "loss_last": float(loss)}))
+    sys.stdout.flush()
