@@ -19,10 +19,12 @@
 # Grid: loss {cfm, entropic, fdm} x width {64, 256} x batch {256, 1024, 4096} x threads {1, 2}.
 # In each cell every implementation runs once per round, the order rotated every round, so
 # each sees the same machine load; every process is pinned by taskset to T cores and told to
-# use T threads. Each process reports the median steps/s of REPEATS timed blocks of ~BLOCK_S
-# seconds and its peak RSS, as one JSON line in $OUT/compare.jsonl; then
-# bench/py/compare_table.py prints the Markdown table: each implementation's median steps/s,
-# flowtape's ratio to the best peer of the cell (with its range over rounds) and the peak RSS.
+# use T threads, with the same malloc tunables (bench/py/compare_driver.py runs the loop,
+# keeping one served process per peer and thread count). Each run reports the median steps/s
+# of REPEATS timed blocks of ~BLOCK_S seconds and its peak RSS, as one JSON line in
+# $OUT/compare.jsonl; then bench/py/compare_table.py prints the Markdown table: each
+# implementation's median steps/s, flowtape's ratio to the best peer of the cell (with its
+# range over rounds) and the peak RSS.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
@@ -39,7 +41,6 @@ BLOCK_S=${BLOCK_S:-0.3}
 PEERS=${PEERS:-"torch1-eager torch2-eager torch2-compile jax-jit"}
 SYSTEM_PY=${SYSTEM_PY:-/usr/bin/python3}
 PEERS_PY=${PEERS_PY:-$BUILD/peers-venv/bin/python}
-TUNABLES="glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296"
 ATEN=$(grep -qw avx512f /proc/cpuinfo && echo avx512 || echo default)
 
 FT="$BUILD/bench/flow_bench"
@@ -69,40 +70,21 @@ RES="$OUT/compare.jsonl"
   [[ -x "$PEERS_PY" ]] && "$PEERS_PY" -c 'import torch, jax; print(f"PyPI: torch {torch.__version__}, jax {jax.__version__}")' 2>/dev/null || true
 } | tee "$OUT/env.txt"
 
-# One process of implementation $1 in the current cell ($t threads, arguments $common).
-run_one() {
-  # An inherited OPENBLAS_CORETYPE would pin OpenBLAS to an older kernel: unset for all.
-  local cores="0-$((t - 1))" env=(env -u OPENBLAS_CORETYPE GLIBC_TUNABLES="$TUNABLES"
-                                  OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t"
-                                  MKL_NUM_THREADS="$t")
-  case "$1" in
-    flowtape) "${env[@]}" taskset -c "$cores" "$FT" "${common[@]}" ;;
-    torch1-eager) "${env[@]}" ATEN_CPU_CAPABILITY="$ATEN" taskset -c "$cores" \
-                    "$SYSTEM_PY" "$HERE/peers/flow_torch.py" "${common[@]}" --jvp-api vjp ;;
-    torch2-eager) "${env[@]}" taskset -c "$cores" "$PEERS_PY" "$HERE/peers/flow_torch.py" \
-                    "${common[@]}" --jvp-api vjp ;;
-    torch2-compile) "${env[@]}" taskset -c "$cores" "$PEERS_PY" "$HERE/peers/flow_torch.py" \
-                      "${common[@]}" --mode compile --jvp-api functorch 2>/dev/null ;;
-    jax-jit) "${env[@]}" taskset -c "$cores" "$PEERS_PY" "$HERE/peers/flow_jax.py" "${common[@]}" ;;
-  esac | grep '^{' | tee -a "$RES"
-}
-
-impls=(flowtape "${available[@]}")
-start=$SECONDS
-for loss in $LOSSES; do
-  for w in $WIDTHS; do
-    for b in $BATCHES; do
-      for t in $THREADS; do
-        common=(--loss "$loss" --width "$w" --batch "$b" --threads "$t"
-                --repeats "$REPEATS" --block-s "$BLOCK_S" --warmup "$WARMUP")
-        for ((r = 0; r < ROUNDS; r++)); do
-          n=${#impls[@]}
-          for ((i = 0; i < n; i++)); do run_one "${impls[$(((i + r) % n))]}"; done
-        done
-      done
-    done
-  done
+# Each peer as NAME=COMMAND [| VAR=VALUE ...] for the driver, which keeps one served process
+# per peer and thread count (bench/py/compare_driver.py).
+peer_args=()
+for p in "${available[@]}"; do
+  case "$p" in
+    torch1-eager) peer_args+=(--peer "$p=$SYSTEM_PY $HERE/peers/flow_torch.py --jvp-api vjp | ATEN_CPU_CAPABILITY=$ATEN") ;;
+    torch2-eager) peer_args+=(--peer "$p=$PEERS_PY $HERE/peers/flow_torch.py --jvp-api vjp") ;;
+    torch2-compile) peer_args+=(--peer "$p=$PEERS_PY $HERE/peers/flow_torch.py --mode compile --jvp-api functorch") ;;
+    jax-jit) peer_args+=(--peer "$p=$PEERS_PY $HERE/peers/flow_jax.py") ;;
+  esac
 done
+start=$SECONDS
+python3 "$HERE/py/compare_driver.py" --flow-bench "$FT" "${peer_args[@]}" --out "$RES" \
+  --losses "$LOSSES" --widths "$WIDTHS" --batches "$BATCHES" --threads "$THREADS" \
+  --rounds "$ROUNDS" --repeats "$REPEATS" --warmup "$WARMUP" --block-s "$BLOCK_S"
 echo "elapsed: $((SECONDS - start)) s" | tee -a "$OUT/env.txt" >&2
 # The ceiling column needs this core's FMA peak, which gemm_bench measures (built when OpenBLAS
 # is installed); without it the table has no ceiling column.

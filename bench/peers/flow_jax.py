@@ -21,12 +21,7 @@ import os
 import peer_common
 
 
-def main():
-    a = peer_common.parser(__doc__.splitlines()[0]).parse_args()
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                               f" --xla_cpu_multi_thread_eigen={'true' if a.threads > 1 else 'false'}"
-                               f" intra_op_parallelism_threads={a.threads}")
-    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+def cell(a):
     import jax
     import jax.numpy as jnp
 
@@ -104,6 +99,17 @@ def main():
 
     steps, rates, loss = peer_common.measure(run, a)
     peer_common.emit("jax-jit", a, steps, rates, loss, jax=jax.__version__)
+
+def main():
+    ap = peer_common.parser(__doc__.splitlines()[0])
+    # XLA reads its flags when jax is first imported: the thread count is the process's.
+    threads = ap.parse_known_args()[0].threads
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                               f" --xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}"
+                               f" intra_op_parallelism_threads={threads}")
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    peer_common.main(ap, cell)
+
 
 if __name__ == "__main__":
     main()

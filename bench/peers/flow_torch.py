@@ -79,11 +79,7 @@ def hutchinson(model, x, t, z, api):
     return v, (z * jz).sum(1, keepdim=True)
 
 
-def main():
-    ap = peer_common.parser(__doc__.splitlines()[0])
-    ap.add_argument("--jvp-api", default="fwad", choices=["fwad", "functorch", "dbl", "vjp"])
-    ap.add_argument("--mode", default="eager", choices=["eager", "compile"])
-    a = ap.parse_args()
+def cell(a):
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     B, lam = a.batch, 0.3
@@ -113,6 +109,9 @@ def main():
     if a.mode == "compile":
         if not hasattr(torch, "compile"):
             raise SystemExit(f"--mode compile needs PyTorch >= 2, this is {torch.__version__}")
+        # A served process compiles every cell afresh: dynamo's per-function cache limit
+        # would otherwise turn later cells back into eager runs without saying so.
+        torch._dynamo.reset()
         loss_and_grad = torch.compile(loss_and_grad)
         opt_step = torch.compile(opt.step)
 
@@ -135,6 +134,13 @@ def main():
     peer_common.emit(f"torch{torch.__version__.split('.')[0]}-{a.mode}", a, steps, rates, loss,
                      torch_threads=torch.get_num_threads(),
                      jvp_api=a.jvp_api if a.loss == "fdm" else None, torch=torch.__version__)
+
+def main():
+    ap = peer_common.parser(__doc__.splitlines()[0])
+    ap.add_argument("--jvp-api", default="fwad", choices=["fwad", "functorch", "dbl", "vjp"])
+    ap.add_argument("--mode", default="eager", choices=["eager", "compile"])
+    peer_common.main(ap, cell)
+
 
 if __name__ == "__main__":
     main()

@@ -4,7 +4,14 @@ protocol and the JSON line bench/compare.sh reads.
 
 Timing: half the warm-up pays one-off costs (compilation, first traces, page faults), the
 other half sizes the blocks (~block_s seconds each); then `repeats` timed blocks, and the
-median, min and max steps/s over them. The peak resident set size is ru_maxrss.
+median, min and max steps/s over them.
+
+A peer runs one cell from its command line, or with --serve one cell per JSON line on stdin
+(bench/py/compare_driver.py keeps one such process per implementation and thread count, so
+the interpreter's start-up, 15-30 s for a CUDA-enabled wheel, is paid once, not per cell).
+The peak resident set size is VmHWM, reset before each served cell (/proc/self/clear_refs);
+it still includes what earlier cells left allocated, so the driver serves cells in ascending
+size.
 """
 import argparse
 import json
@@ -23,6 +30,45 @@ def parser(description):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=10)
     return ap
+
+
+def reset_peak_rss():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mb():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(ap, cell):
+    """Parses the command line and runs cell(args) once, or once per stdin line (--serve)."""
+    ap.add_argument("--serve", action="store_true",
+                    help="run one cell per JSON line on stdin (keys as the options')")
+    a = ap.parse_args()
+    if not a.serve:
+        cell(a)
+        return
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        c = argparse.Namespace(**vars(a))
+        for key, value in json.loads(line).items():
+            setattr(c, key.replace("-", "_"), value)
+        if c.threads != a.threads:
+            raise SystemExit(f"a server for {a.threads} threads was sent a cell of {c.threads}")
+        reset_peak_rss()
+        cell(c)
 
 
 def measure(run, args):
@@ -48,6 +94,6 @@ def emit(impl, args, steps, rates, loss, **extra):
         "threads": args.threads, **extra, "steps_used": steps,
         "steps_per_s_median": round(rates[len(rates) // 2], 2),
         "steps_per_s_min": round(rates[0], 2), "steps_per_s_max": round(rates[-1], 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
         "loss_last": float(loss)}))
     sys.stdout.flush()
