@@ -108,6 +108,7 @@ def main():
                                f" --xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}"
                                f" intra_op_parallelism_threads={threads}")
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    import jax  # noqa: F401  (imported before serving, so no cell pays for it)
     peer_common.main(ap, cell)
 
 

@@ -7,15 +7,15 @@ flowtape runs as one flow_bench process per cell (it starts in milliseconds). Ea
 as one long-lived process per thread count (`--serve`, bench/peers/peer_common.py), started
 under taskset on T cores with the thread variables set, and is sent one cell per line; the
 cells go in ascending batch within each loss and width, so a peer's reused process holds no
-more memory from earlier cells than the current one needs. A peer that dies is reported and
-left out of the rest of the run.
+more memory from earlier cells than the current one needs. Timing starts once every server
+has said "ready" (its imports done), so no start-up runs beside a timed cell. A peer that
+dies is reported and left out of the rest of the run.
 """
 import argparse
 import json
 import os
 import subprocess
 import sys
-import time
 
 TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296"
 
@@ -39,6 +39,15 @@ class Peer:
             ["taskset", "-c", f"0-{threads - 1}", *command, "--serve", "--threads", str(threads)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             env=environment(threads, extra_env))
+
+    def wait_ready(self):
+        """Waits for the imports to finish, so no start-up runs beside a timed cell."""
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"{self.name} exited at start-up (status {self.proc.wait()})")
+            if line.strip() == "ready":
+                return
 
     def run(self, cell):
         self.proc.stdin.write(json.dumps(cell) + "\n")
@@ -76,11 +85,12 @@ def main():
         name, rest = spec.split("=", 1)
         command, _, env = rest.partition("|")
         peers.append((name, command.split(), dict(kv.split("=", 1) for kv in env.split())))
-    start = time.time()
     with open(a.out, "a") as out:
         for threads in map(int, a.threads.split()):
             served = {name: Peer(name, cmd, threads, env) for name, cmd, env in peers}
             try:
+                for p in served.values():
+                    p.wait_ready()
                 for loss in a.losses.split():
                     for width in map(int, a.widths.split()):
                         for batch in sorted(map(int, a.batches.split())):
@@ -98,7 +108,6 @@ def main():
             finally:
                 for p in served.values():
                     p.close()
-    print(f"elapsed: {time.time() - start:.0f} s", file=sys.stderr)
 
 
 def run_one(name, cell, served, flow_bench, threads):
