@@ -358,6 +358,10 @@ flows::VelocityField Trainer::field() const {
   };
 }
 
+Tensor Trainer::extra_references() {
+  return spec_.efm_extra > 0 ? batch_targets(spec_.efm_extra).to(device()) : Tensor();
+}
+
 Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, const Tensor& c,
                          const Tensor& labels, double lambda) {
   const Tensor z = path_.kind() == flows::PathKind::independent
@@ -388,8 +392,7 @@ Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, co
       case EntropicTilt::late:
         return flows::grouped_entropic_loss(l, flows::late_groups(t, spec_.tilt_from), lambda);
       case EntropicTilt::point: {
-        const Tensor extra =
-            spec_.efm_extra > 0 ? batch_targets(spec_.efm_extra).to(device()) : Tensor();
+        const Tensor extra = extra_references();
         return flows::per_point_entropic_loss(
             v, ps.xt, t, extra.defined() ? concat({x1, extra}, 0) : x1, lambda);
       }
@@ -408,9 +411,7 @@ Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, co
   }
   if (spec_.loss == Loss::efm) {
     const double sigma_min = path_.kind() == flows::PathKind::lipman ? path_.sigma() : 0.0;
-    const Tensor extra =
-        spec_.efm_extra > 0 ? batch_targets(spec_.efm_extra).to(device()) : Tensor();
-    return flows::cfm_loss(v, flows::efm_target(ps.xt, t, x1, extra, sigma_min));
+    return flows::cfm_loss(v, flows::efm_target(ps.xt, t, x1, extra_references(), sigma_min));
   }
   return flows::cfm_loss(v, ps.ut);
 }

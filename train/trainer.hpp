@@ -178,6 +178,9 @@ class Trainer {
  private:
   Tensor batch_targets(std::int64_t b);
   flows::Dataset::Labeled draw_batch(std::int64_t b);  // targets and (conditional) conditions
+  // efm_extra more data points on the device (undefined when 0): the reference points that
+  // EFM and the per-point tilt add to the batch's targets.
+  Tensor extra_references();
   // b row indices of the fixed training set, drawn uniformly with replacement from gen_.
   std::vector<std::int64_t> training_rows(std::int64_t b);
   // c: the rows' conditions after dropout; labels: before (the data's own).

@@ -226,6 +226,24 @@ struct HandSetting {
       Path::rectified().sample(from_vector(std::vector<double>{1, 0}, Shape{1, 2}, DType::f64),
                                from_vector(std::vector<double>{0, 2}, Shape{1, 2}, DType::f64), t);
 };
+
+// The setting of the FDM gradient checks: 4 path samples of dimension d at t in [0.1, 0.9], and
+// the weights (W1 [d, 5], W2 [5, d], the time row [1, 5]) of a small tanh field.
+struct GradientSetting {
+  Tensor t;
+  PathSample p;
+  std::vector<Tensor> theta0;
+};
+GradientSetting gradient_setting(std::uint64_t seed, std::int64_t d) {
+  Generator gen(seed);
+  const Tensor x0 = randn({4, d}, gen, DType::f64), x1 = randn({4, d}, gen, DType::f64);
+  const Tensor t = uniform({4, 1}, 0.1, 0.9, gen, DType::f64);
+  const PathSample p = Path::rectified().sample(x0, x1, t);
+  return {t,
+          p,
+          {randn({d, 5}, gen, DType::f64) * 0.8, randn({5, d}, gen, DType::f64) * 0.8,
+           randn({1, 5}, gen, DType::f64)}};
+}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(residual_matches_hand_values) {
@@ -265,13 +283,10 @@ BOOST_AUTO_TEST_CASE(official_column_sum_term_matches_hand_values) {
 }
 
 BOOST_AUTO_TEST_CASE(official_loss_gradients_match_finite_differences) {
-  Generator gen(23);
-  const Tensor x0 = randn({4, 3}, gen, DType::f64), x1 = randn({4, 3}, gen, DType::f64);
-  const Tensor t = uniform({4, 1}, 0.1, 0.9, gen, DType::f64);
-  const PathSample p = Path::rectified().sample(x0, x1, t);
-  const std::vector<Tensor> theta0 = {randn({3, 5}, gen, DType::f64) * 0.8,
-                                      randn({5, 3}, gen, DType::f64) * 0.8,
-                                      randn({1, 5}, gen, DType::f64)};
+  const GradientSetting g0 = gradient_setting(23, 3);
+  const Tensor& t = g0.t;
+  const PathSample& p = g0.p;
+  const std::vector<Tensor>& theta0 = g0.theta0;
   FdmOptions o = fdm_official_options(3);
   o.stop_gradient_v = false;
   flowtape::test::check_gradients(
@@ -342,13 +357,10 @@ BOOST_AUTO_TEST_CASE(hutchinson_is_unbiased) {
 BOOST_AUTO_TEST_CASE(fdm_gradients_match_finite_differences) {
   // d L_FDM / d theta for a small tanh field, with Hutchinson probes (the same seed at every
   // evaluation, so the probes are fixed) and with the exact trace.
-  Generator gen(21);
-  const Tensor x0 = randn({4, 2}, gen, DType::f64), x1 = randn({4, 2}, gen, DType::f64);
-  const Tensor t = uniform({4, 1}, 0.1, 0.9, gen, DType::f64);
-  const PathSample p = Path::rectified().sample(x0, x1, t);
-  const std::vector<Tensor> theta0 = {randn({2, 5}, gen, DType::f64) * 0.8,
-                                      randn({5, 2}, gen, DType::f64) * 0.8,
-                                      randn({1, 5}, gen, DType::f64)};
+  const GradientSetting g0 = gradient_setting(21, 2);
+  const Tensor& t = g0.t;
+  const PathSample& p = g0.p;
+  const std::vector<Tensor>& theta0 = g0.theta0;
   auto field_of = [](const std::vector<Tensor>& w) -> VelocityField {
     return [w](const Tensor& x, const Tensor& tt) {
       return matmul(tanh(matmul(x, w[0]) + tt * w[2]), w[1]);
