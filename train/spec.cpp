@@ -14,20 +14,21 @@
 namespace flowtape::train {
 
 // Every field once: the JSON key is the member's name.
-#define FLOWTAPE_SPEC_FIELDS(X)                                                                   \
-  X(dataset)                                                                                      \
-  X(train_size)                                                                                   \
-  X(data)                                                                                         \
-  X(label_column)                                                                                 \
-  X(labels)                                                                                       \
-  X(context)                                                                                      \
-  X(standardize) X(holdout) X(conditional) X(cond_drop) X(condition_dim) X(conditioning)          \
-      X(guidance) X(path) X(sigma) X(coupling) X(loss) X(lambda_max) X(ramp_start) X(ramp_end)    \
-          X(tilt) X(tilt_bins) X(tilt_from) X(fdm_weight) X(fdm_official) X(probes) X(probe)      \
-              X(exact_divergence) X(efm_extra) X(hidden) X(depth) X(activation) X(time_embedding) \
-                  X(steps) X(batch) X(lr) X(schedule) X(warmup) X(lr_decay) X(lr_decay_every)     \
-                      X(schedule_steps) X(weight_decay) X(grad_clip) X(seed) X(device)            \
-                          X(checkpoint_every) X(solver) X(rtol) X(atol) X(euler_steps)            \
+#define FLOWTAPE_SPEC_FIELDS(X)                                                                 \
+  X(dataset)                                                                                    \
+  X(train_size)                                                                                 \
+  X(data)                                                                                       \
+  X(label_column)                                                                               \
+  X(labels)                                                                                     \
+  X(context)                                                                                    \
+  X(standardize)                                                                                \
+  X(holdout) X(conditional) X(cond_drop) X(condition_dim) X(conditioning) X(guidance) X(path)   \
+      X(sigma) X(coupling) X(loss) X(lambda_max) X(ramp_start) X(ramp_end) X(tilt) X(tilt_bins) \
+          X(tilt_from) X(fdm_weight) X(fdm_official) X(probes) X(probe) X(exact_divergence)     \
+              X(efm_extra) X(hidden) X(depth) X(activation) X(time_embedding) X(steps) X(batch) \
+                  X(lr) X(schedule) X(warmup) X(lr_decay) X(lr_decay_every) X(schedule_steps)   \
+                      X(shards) X(shard_threads) X(weight_decay) X(grad_clip) X(seed) X(device) \
+                          X(checkpoint_every) X(solver) X(rtol) X(atol) X(euler_steps)          \
                               X(eval_samples) X(nll) X(nll_samples)
 
 std::int64_t schedule_horizon(const TrainSpec& s) {
@@ -272,6 +273,15 @@ void validate(const TrainSpec& c) {
   require(std::isfinite(c.lr_decay) && c.lr_decay > 0 && c.lr_decay <= 1, "lr_decay", c.lr_decay,
           "must be in (0, 1]");
   require(c.lr_decay_every >= 1, "lr_decay_every", c.lr_decay_every, "must be >= 1");
+  require(c.shards >= 1 && c.shards <= 4096 && (c.shards & (c.shards - 1)) == 0, "shards", c.shards,
+          "must be a power of two in [1, 4096]");
+  require(c.batch % c.shards == 0, "shards", c.shards,
+          "must divide batch (" + std::to_string(c.batch) + ") into equal micro-batches");
+  require(c.shard_threads >= 1 && c.shard_threads <= 256, "shard_threads", c.shard_threads,
+          "must be in [1, 256]");
+  if (c.shards > 1 || c.shard_threads > 1)
+    require(c.device == Device::cpu, "shards", c.shards,
+            "sharded steps run on the CPU (device cuda trains with shards 1 and one thread)");
   require(c.schedule_steps >= 0, "schedule_steps", c.schedule_steps, "must be >= 0 (0: steps)");
   if (c.schedule != LrSchedule::constant) {
     require(c.warmup < schedule_horizon(c), "warmup", c.warmup,

@@ -94,6 +94,15 @@ struct TrainSpec {
   // resumed with more steps (flowtape train --resume --steps N) keeps its original horizon,
   // so its schedule continues where it was; set this to stretch it instead.
   std::int64_t schedule_steps = 0;
+  // Data parallelism (train/sharded_step.cpp). shards > 1 splits the batch into that many equal
+  // micro-batches, each differentiated on its own tape, their gradients summed in a fixed
+  // pairwise tree; it defines the computation (part of a run's identity), so every way of
+  // running the same shards (threads, MPI ranks) writes the same bits. A power of two dividing
+  // batch; 1 is the plain single-tape step.
+  std::int64_t shards = 1;
+  // Threads that compute this process's shards (at most its shard count; not part of a run's
+  // identity: any number gives the same bits).
+  int shard_threads = 1;
   double weight_decay = 0.0;  // AdamW when > 0, else Adam
   double grad_clip = 0.0;     // 0: off
   std::uint64_t seed = 0;

@@ -2,6 +2,7 @@
 // The training loop behind `flowtape train` and the examples; see trainer.hpp.
 #include "flowtape/train/trainer.hpp"
 
+#include <bit>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -31,9 +32,9 @@ nlohmann::json training_identity(const TrainSpec& c) {
   nlohmann::json j = nlohmann::json::parse(to_json(c));
   // (The data's paths too: a moved file with the same values, checked by its fingerprint, is
   // the same data.)
-  for (const char* k :
-       {"steps", "schedule_steps", "checkpoint_every", "solver", "rtol", "atol", "euler_steps",
-        "eval_samples", "nll", "nll_samples", "device", "guidance", "data", "labels", "context"}) {
+  for (const char* k : {"steps", "schedule_steps", "checkpoint_every", "solver", "rtol", "atol",
+                        "euler_steps", "eval_samples", "nll", "nll_samples", "device", "guidance",
+                        "data", "labels", "context", "shard_threads"}) {
     j.erase(k);
   }
   return j;
@@ -369,14 +370,9 @@ Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, co
                        : Tensor();
   const flows::PathSample ps = path_.sample(x0, x1, t, z);
   if (spec_.loss == Loss::fdm) {
-    flows::FdmOptions o = spec_.fdm_official
-                              ? flows::fdm_official_options(ps.xt.shape()[1], spec_.fdm_weight)
-                              : flows::FdmOptions{.w_div = spec_.fdm_weight};
-    o.exact_divergence = spec_.exact_divergence;
-    o.probes = spec_.probes;
-    o.probe = spec_.probe;
-    const flows::FdmLoss l = flows::fdm_loss(
-        spec_.conditional ? flows::bind(conditional_field(), c) : field(), ps, t, gen_, o);
+    const flows::FdmLoss l =
+        flows::fdm_loss(spec_.conditional ? flows::bind(conditional_field(), c) : field(), ps, t,
+                        gen_, fdm_options(ps.xt.shape()[1]));
     last_cfm_ = l.cfm;
     last_divergence_ = l.cdm;
     return l.total;
@@ -401,7 +397,7 @@ Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, co
   if (spec_.loss == Loss::efm && spec_.conditional) {
     // Per class: each row's target is the closed form over the references of its class (of
     // all of them for a row whose class was dropped).
-    const double sigma_min = path_.kind() == flows::PathKind::lipman ? path_.sigma() : 0.0;
+    const double sigma_min = efm_sigma_min();
     const flows::Dataset::Labeled extra =
         spec_.efm_extra > 0 ? draw_batch(spec_.efm_extra) : flows::Dataset::Labeled{};
     const Tensor reference_labels = extra.x.defined() ? concat({labels, extra.c}, 0) : labels;
@@ -409,11 +405,22 @@ Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, co
                                   ps.xt, t, x1, extra.x.defined() ? extra.x.to(device()) : Tensor(),
                                   reference_labels, c, sigma_min));
   }
-  if (spec_.loss == Loss::efm) {
-    const double sigma_min = path_.kind() == flows::PathKind::lipman ? path_.sigma() : 0.0;
-    return flows::cfm_loss(v, flows::efm_target(ps.xt, t, x1, extra_references(), sigma_min));
-  }
+  if (spec_.loss == Loss::efm)
+    return flows::cfm_loss(v, flows::efm_target(ps.xt, t, x1, extra_references(), efm_sigma_min()));
   return flows::cfm_loss(v, ps.ut);
+}
+
+flows::FdmOptions Trainer::fdm_options(std::int64_t dim) const {
+  flows::FdmOptions o = spec_.fdm_official ? flows::fdm_official_options(dim, spec_.fdm_weight)
+                                           : flows::FdmOptions{.w_div = spec_.fdm_weight};
+  o.exact_divergence = spec_.exact_divergence;
+  o.probes = spec_.probes;
+  o.probe = spec_.probe;
+  return o;
+}
+
+double Trainer::efm_sigma_min() const {
+  return path_.kind() == flows::PathKind::lipman ? path_.sigma() : 0.0;
 }
 
 void Trainer::read_step(const Tensor& loss, const std::vector<Tensor>& grads,
@@ -494,6 +501,7 @@ StepReport Trainer::step() {
   const double lr = schedule_(s);
   optimizer_->set_lr(lr);
   last_cfm_ = last_divergence_ = Tensor();
+  if (spec_.shards > 1) return sharded_step({x0, x1, t, c, labels}, s, lambda, lr);
   auto [loss, grads] = nn::loss_and_grad(model_.module->parameters(),
                                          [&] { return loss_for(x0, x1, t, c, labels, lambda); });
   StepReport report{s + 1, 0.0, lambda, lr};
@@ -515,13 +523,46 @@ TrainOutcome Trainer::train(const TrainCallbacks& callbacks) {
     if (callbacks.evaluate && callbacks.evaluate_every > 0 &&
         r.step % callbacks.evaluate_every == 0)
       callbacks.evaluate(*this);
-    if (!last && callbacks.stop && callbacks.stop()) {
+    bool stop = !last && callbacks.stop && callbacks.stop();
+    if (!last && collective_ && collective_->size() > 1) {
+      // Every rank stops at the same step, or the others would wait for it forever: any
+      // rank's stop (a signal reaches them at different steps) stops all.
+      const double mine = stop ? 1.0 : 0.0;
+      for (double v : all_gather_values(*collective_, {&mine, 1})) stop = stop || v != 0;
+    }
+    if (stop) {
       checkpoint();
       return TrainOutcome::stopped;
     }
   }
   checkpoint();
   return TrainOutcome::finished;
+}
+
+void Trainer::distribute(std::shared_ptr<Collective> collective) {
+  if (!collective) {
+    collective_.reset();
+    return;
+  }
+  // First the agreement (every rank reaches it, whatever its spec), then the checks that
+  // depend on the spec, which all ranks then share.
+  require_agreement(
+      *collective,
+      training_identity(spec_).dump() + "\n" + data_fingerprint_ + "\n" + training_set_fingerprint_,
+      "the training configuration and data");
+  std::ostringstream state;
+  state << steps_done() << ' ' << gen_.key() << ' ' << gen_.counter() << ' ' << gen_.stream();
+  require_agreement(*collective, state.str(),
+                    "the training state (step and random stream: resume every rank from the "
+                    "same checkpoint)");
+  const int n = collective->size();
+  if (n > 1 && (!std::has_single_bit(static_cast<unsigned>(n)) || spec_.shards % n != 0))
+    throw std::invalid_argument(
+        std::to_string(n) + " ranks: the rank count must be a power of two dividing shards (" +
+        std::to_string(spec_.shards) +
+        "); set shards (--shards) to a multiple of it. The shard count fixes the computation: "
+        "shards 4 on 1, 2 or 4 ranks writes the same checkpoint");
+  collective_ = std::move(collective);
 }
 
 void Trainer::save(const std::string& path) const {

@@ -30,10 +30,13 @@
 
 #include "flowtape/flows/condition.hpp"
 #include "flowtape/flows/datasets.hpp"
+#include "flowtape/flows/losses.hpp"
 #include "flowtape/flows/path.hpp"
 #include "flowtape/flows/velocity.hpp"
 #include "flowtape/nn/nn.hpp"
+#include "flowtape/train/collective.hpp"
 #include "flowtape/train/data.hpp"
+#include "flowtape/train/shard_workers.hpp"
 #include "flowtape/train/spec.hpp"
 
 namespace flowtape::train {
@@ -139,6 +142,16 @@ class Trainer {
   void resume(const std::string& checkpoint_path);
   void resume(const nn::SafetensorsContents& file, const std::string& checkpoint_path);
 
+  // Data-parallel training: this trainer becomes one rank of `collective` (MPI ranks,
+  // train/mpi_collective.hpp, or LocalCollective). Every rank must be built from the same spec
+  // and data and resumed from the same checkpoint: this checks both (a CollectiveError on every
+  // rank when they differ), so call it after resume(). The rank count must be a power of two
+  // dividing spec().shards; each rank then computes its block of the shards, and the checkpoint
+  // is bit-identical to a one-process run with the same shards. Each rank saves nothing by
+  // itself: the caller lets one rank (0) write checkpoints and logs. Null leaves the group.
+  void distribute(std::shared_ptr<Collective> collective);
+  const Collective* collective() const { return collective_.get(); }
+
   // Trains up to spec().steps, calling back as TrainCallbacks says. Returns `stopped` when the
   // stop callback ended it early. Throws TrainingError on a non-finite loss or gradient.
   TrainOutcome train(const TrainCallbacks& callbacks = {});
@@ -186,6 +199,31 @@ class Trainer {
   // c: the rows' conditions after dropout; labels: before (the data's own).
   Tensor loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, const Tensor& c,
                   const Tensor& labels, double lambda);
+  // What the objective needs beyond the batch: efm_extra more data points (EFM, the per-point
+  // tilt), with their conditions for conditional EFM. Drawn once per step, before the shards.
+  struct References {
+    Tensor points;                         // undefined when none
+    flows::Dataset::Labeled class_points;  // conditional EFM
+  };
+  // The global batch of a step, drawn on every rank alike.
+  struct StepBatch {
+    Tensor x0, x1, t, c, labels;
+  };
+  // One shard's part of the loss (sharded_step.cpp): `value` is what the loss over the whole
+  // batch is formed from - the shard's mean loss ([1]), or its per-row losses ([rows]) for
+  // the entropic tilts that compare rows across the batch - and FDM's parts (shard means).
+  struct ShardLoss {
+    Tensor value, cfm, cdm;
+  };
+  StepReport sharded_step(const StepBatch& batch, std::int64_t step, double lambda, double lr);
+  ShardLoss shard_loss(const StepBatch& batch, std::int64_t lo, std::int64_t hi, Generator& gen,
+                       const References& references, double lambda);
+  // Whether the entropic tilt compares rows across the batch (batch, time bins, late): its
+  // shards hand on per-row losses.
+  bool tilts_across_rows() const;
+  flows::FdmOptions fdm_options(std::int64_t dim) const;
+  // The EFM target's sigma_min: the lipman path's, else 0 (rectified).
+  double efm_sigma_min() const;
   // Reads the step's scalars (in one transfer from a device) into `report` (loss, its FDM
   // parts, the gradient norm); throws TrainingError on a non-finite loss or gradient.
   void read_step(const Tensor& loss, const std::vector<Tensor>& grads, StepReport& report) const;
@@ -206,6 +244,8 @@ class Trainer {
   std::unique_ptr<nn::Optimizer> optimizer_;
   nn::Schedule schedule_;
   Tensor last_cfm_, last_divergence_;  // the FDM terms of the step being taken
+  std::shared_ptr<Collective> collective_;  // null: one process
+  std::unique_ptr<ShardWorkers> workers_;   // made at the first sharded step
 };
 
 }  // namespace flowtape::train

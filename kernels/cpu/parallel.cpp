@@ -207,9 +207,16 @@ int get_num_threads() {
 
 namespace flowtape::kernels::cpu {
 
+SerialKernels::SerialKernels() : previous_(t_in_task) {
+  t_in_task = true;
+}
+SerialKernels::~SerialKernels() {
+  t_in_task = previous_;
+}
+
 void parallel_for(std::int64_t n, FunctionRef<void(std::int64_t)> task) {
   const int threads = get_num_threads();
-  if (threads <= 1 || n <= 1) {
+  if (threads <= 1 || n <= 1 || t_in_task) {
     for (std::int64_t i = 0; i < n; ++i) task(i);
     return;
   }

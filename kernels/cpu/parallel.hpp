@@ -30,4 +30,19 @@ namespace flowtape::kernels::cpu {
 // them) and returns when all are done. The first exception thrown by a task is rethrown.
 void parallel_for(std::int64_t n, FunctionRef<void(std::int64_t)> task);
 
+// For its lifetime, this thread's parallel_for calls run serially on it. A thread that is
+// itself one of several computing in parallel (a shard worker of the trainer) uses it, so its
+// kernels do not also claim the pool's threads and oversubscribe the cores. Results are the
+// same bits either way (the kernels do not split reductions by thread).
+class SerialKernels {
+ public:
+  SerialKernels();
+  ~SerialKernels();
+  SerialKernels(const SerialKernels&) = delete;
+  SerialKernels& operator=(const SerialKernels&) = delete;
+
+ private:
+  bool previous_;
+};
+
 }  // namespace flowtape::kernels::cpu
