@@ -109,6 +109,11 @@ void add_training_options(Binder& b) {
   b.option("--schedule-steps", &train::TrainSpec::schedule_steps,
            "horizon of the cosine decay and the entropic ramp (0: --steps; a resumed run keeps "
            "its own)");
+  b.option("--shards", &train::TrainSpec::shards,
+           "split each batch into this many micro-batches (a power of two), summed in a fixed "
+           "order: the same bits on any number of threads or MPI ranks");
+  b.option("--shard-threads", &train::TrainSpec::shard_threads,
+           "threads computing the shards (does not change the result)");
   b.option("--weight-decay", &train::TrainSpec::weight_decay,
            "AdamW decoupled weight decay (0: Adam)");
   b.option("--grad-clip", &train::TrainSpec::grad_clip,
@@ -185,6 +190,12 @@ CommandLine::CommandLine() {
       ->capture_default_str()
       ->check(whole_number(1, std::uint64_t{1} << 26));
   train->add_flag("--no-eval", no_eval, "skip sampling, metrics and plots after training");
+  train
+      ->add_option("--rank-timeout", rank_timeout,
+                   "under mpirun: seconds a rank waits for the others before the job ends "
+                   "(exit 4)")
+      ->capture_default_str()
+      ->check(finite_at_least(0.001));
 
   sample_cmd = app.add_subcommand("sample", "draw samples from a trained model as CSV");
   sb.app = sample_cmd;

@@ -78,6 +78,7 @@ struct CommandLine {
   std::string config_file, out = "runs/latest";
   bool resume = false, overwrite = false, no_eval = false;
   std::int64_t keep = 3;  // checkpoints/step-N files kept with --checkpoint-every
+  double rank_timeout = 300;  // data-parallel: seconds a rank waits for the others
 
   // sample / nll / eval share the model, count and seed variables
   std::string model, csv_out = "samples.csv", data_csv, eval_out = "runs/eval";

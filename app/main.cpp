@@ -11,8 +11,12 @@
 // is locked while a run trains in it; training into a folder that holds a run needs --resume
 // or --overwrite. Exit codes:
 // 0 success, 1 error, 2 bad command line, 3 training stopped on a non-finite value (the last
-// good checkpoint is kept), 130 / 143 interrupted by SIGINT / SIGTERM (a checkpoint of the
-// last finished step is saved first).
+// good checkpoint is kept), 4 a data-parallel run's ranks disagree, or one did not answer
+// within --rank-timeout, 130 / 143 interrupted by SIGINT / SIGTERM (a checkpoint of the last
+// finished step is saved first).
+//
+// Data-parallel: `mpirun -n N flowtape train ... --shards S` (N a power of two dividing S)
+// trains on N ranks and writes the checkpoint one process writes with the same --shards.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -22,12 +26,14 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <vector>
 
 #include "app/cli.hpp"
 #include "app/evaluate.hpp"
 #include "app/progress.hpp"
+#include "app/ranks.hpp"
 #include "flowtape/flows/csv.hpp"
 #include "flowtape/flows/likelihood.hpp"
 #include "flowtape/train/train.hpp"
@@ -196,13 +202,34 @@ void print_summary(const std::vector<double>& losses, std::int64_t step, std::in
                sum / static_cast<double>(tail), tail, checkpoint.c_str());
 }
 
+// A rank other than 0 of a data-parallel run: it trains (its collective calls keep the ranks in
+// step) and writes nothing; rank 0 holds the same weights and writes them.
+int train_secondary_rank(Trainer& trainer) {
+  const train::StopOnSignals stop_on_signals;
+  try {
+    const train::TrainOutcome outcome =
+        trainer.train({.stop = [] { return train::StopOnSignals::received() != 0; }});
+    leave_ranks();
+    return outcome == train::TrainOutcome::stopped ? 128 + train::StopOnSignals::received() : 0;
+  } catch (const TrainingError&) {
+    leave_ranks();  // rank 0 reports it (every rank stops at the same step)
+    return 3;
+  }
+}
+
 // Labels or context vectors for the data make the run conditional (the command line's rule).
 void imply_conditional(TrainSpec& c) {
   if (c.label_column >= 0 || !c.labels.empty() || !c.context.empty()) c.conditional = true;
 }
 
 int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_file,
-              const std::string& out, bool resume, bool overwrite, bool eval, std::int64_t keep) {
+              const std::string& out, bool resume, bool overwrite, bool eval, std::int64_t keep,
+              double rank_timeout_s) {
+  // Under mpirun this process is one rank: every rank trains, rank 0 alone writes the run
+  // folder, the log and the evaluation (the others' weights are the same bits).
+  const std::shared_ptr<train::Collective> ranks =
+      join_ranks(std::chrono::milliseconds(static_cast<std::int64_t>(rank_timeout_s * 1000)));
+  const bool primary = !ranks || ranks->rank() == 0;
   // Without a config file or a run to resume, the command line is the whole configuration:
   // a bad value is a bad command line (exit 2). With one, the merged configuration is checked
   // below, and an error there is exit 1 (the file's value, or a combination, may be at fault).
@@ -217,10 +244,12 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
     }
   }
   using train::RunFolder;
-  RunFolder folder(out, resume      ? RunFolder::Existing::resume
+  std::optional<RunFolder> folder;
+  if (primary)
+    folder.emplace(out, resume      ? RunFolder::Existing::resume
                         : overwrite ? RunFolder::Existing::overwrite
                                     : RunFolder::Existing::refuse);
-  const std::string ckpt = folder.checkpoint();
+  const std::string ckpt = out + "/model.safetensors";  // RunFolder::checkpoint()
   TrainSpec c = cli;
   nn::SafetensorsContents checkpoint;
   if (resume) {
@@ -238,20 +267,24 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
   }
   imply_conditional(c);
   validate(c);
-  Trainer trainer(c);           // refuses an unusable device before anything is written
-  folder.clear_previous_run();  // --overwrite: only now that the new run can start
-  if (resume) {
-    trainer.resume(checkpoint, ckpt);
+  Trainer trainer(c);  // refuses an unusable device before anything is written
+  if (resume) trainer.resume(checkpoint, ckpt);
+  if (ranks) trainer.distribute(ranks);  // every rank's arguments and checkpoint agree
+  if (!primary) return train_secondary_rank(trainer);
+  folder->clear_previous_run();  // --overwrite: only now that the new run can start
+  if (resume)
     std::fprintf(stderr, "resumed %s at step %lld\n", ckpt.c_str(),
                  static_cast<long long>(trainer.steps_done()));
-  }
-  write_text_file(folder.file("config.json"),
+  if (ranks)
+    std::fprintf(stderr, "data-parallel: %d ranks, %lld shards of %lld rows\n", ranks->size(),
+                 static_cast<long long>(c.shards), static_cast<long long>(c.batch / c.shards));
+  write_text_file(folder->file("config.json"),
                   nlohmann::ordered_json::parse(train::to_json(trainer.spec())).dump(2) + "\n");
   if (trainer.steps_done() >= c.steps)
     std::fprintf(stderr, "nothing to train: the run is at step %lld of %lld (raise --steps)\n",
                  static_cast<long long>(trainer.steps_done()), static_cast<long long>(c.steps));
   Progress progress("train", c.steps, trainer.steps_done());
-  train::MetricsLog log(folder.file("metrics.csv"), resume ? trainer.steps_done() : 0);
+  train::MetricsLog log(folder->file("metrics.csv"), resume ? trainer.steps_done() : 0);
   StepReport last{};
   std::vector<double> losses;  // this process's steps, for the summary line
   const auto started = std::chrono::steady_clock::now();
@@ -267,7 +300,7 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
                 losses.push_back(r.loss);
               },
           .checkpoint =
-              [&](const Trainer& t) { folder.save_checkpoint(t, c.checkpoint_every, keep); },
+              [&](const Trainer& t) { folder->save_checkpoint(t, c.checkpoint_every, keep); },
           .stop = [] { return train::StopOnSignals::received() != 0; },
       });
     } catch (const TrainingError& e) {
@@ -279,6 +312,7 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
     }
   }
   log.flush();
+  leave_ranks();  // the evaluation is rank 0's alone
   if (outcome == train::TrainOutcome::stopped) {
     const int sig = train::StopOnSignals::received();
     std::fprintf(stderr, "\ninterrupted (%s) after step %lld; saved %s (continue with --resume)\n",
@@ -292,7 +326,7 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
                 ckpt);
   if (eval) {
     const nlohmann::json m =
-        evaluate_to_folder(trainer, folder.path(), {{"final_loss", last.loss}});
+        evaluate_to_folder(trainer, folder->path(), {{"final_loss", last.loss}});
     std::printf("%s\n", m["metrics"].dump(2).c_str());
   }
   return 0;
@@ -313,7 +347,7 @@ int main(int argc, char** argv) {
   try {
     if (*cl.train)
       return run_train(cl.tb, cl.train_cli, cl.config_file, cl.out, cl.resume, cl.overwrite,
-                       !cl.no_eval, cl.keep);
+                       !cl.no_eval, cl.keep, cl.rank_timeout);
     if (*cl.sample_cmd) {
       auto t = load_model(cl.model, &cl.sb);
       Generator gen(cl.sample_seed);
@@ -402,9 +436,15 @@ int main(int argc, char** argv) {
     }
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "error: out of memory; lower --batch, --hidden, -n or --eval-samples\n");
+    abort_ranks(1);
     return 1;
+  } catch (const train::CollectiveError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    abort_ranks(4);  // the other ranks wait on this one: end them too
+    return 4;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
+    abort_ranks(1);
     return 1;
   }
   return 0;

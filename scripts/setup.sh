@@ -5,13 +5,14 @@
 # the solver tests), nlohmann-json, CLI11, stb (PNG plots), OpenBLAS (benchmarks only, as a
 # peer), python3 with numpy (the safetensors interop test's independent reader, the docs'
 # snippet extraction), python3-sklearn (the digits example's data file), clang (its libFuzzer
-# builds the fuzz/ targets) and pkgconf (the package test's pkg-config consumer). Runs
+# builds the fuzz/ targets), pkgconf (the package test's pkg-config consumer) and OpenMPI
+# (flowtape::mpi and `mpirun -n N flowtape train`; tested on 2 and 4 local ranks). Runs
 # apt-get only when something is missing. Needs root (or sudo).
 set -euo pipefail
 
 PACKAGES=(g++ cmake make libxtensor-dev libxsimd-dev libboost-dev libboost-test-dev
           libopenblas-dev nlohmann-json3-dev libcli11-dev libstb-dev python3 python3-numpy
-          python3-sklearn clang pkgconf)
+          python3-sklearn clang pkgconf openmpi-bin libopenmpi-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -4,6 +4,7 @@
 
 #include <bit>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -128,6 +129,12 @@ std::vector<double> all_gather_values(Collective& c, std::span<const double> min
   std::vector<double> values(all.size() / sizeof(double));
   std::memcpy(values.data(), all.data(), all.size());
   return values;
+}
+
+bool started_by_mpi_launcher() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK"})
+    if (std::getenv(name)) return true;
+  return false;
 }
 
 void require_agreement(Collective& c, const std::string& text, const std::string& what) {

@@ -79,6 +79,10 @@ void all_reduce_tree(Collective& c, std::vector<T>& partial);
 // Every rank's values (the same count on each) in rank order, on every rank.
 std::vector<double> all_gather_values(Collective& c, std::span<const double> mine);
 
+// Whether this process was started by an MPI launcher (mpirun, mpiexec, srun with PMI): its
+// environment names a rank. (No MPI call: a build without MPI can still tell.)
+bool started_by_mpi_launcher();
+
 // Refuses (CollectiveError, the same message on every rank) unless every rank passed the same
 // `text` (a configuration, a state); `what` names it in the message.
 void require_agreement(Collective& c, const std::string& text, const std::string& what);

@@ -82,6 +82,13 @@ for mode in "${modes[@]}"; do
     install)
       cmake --install "$build" --prefix "$work/prefix" >/dev/null
       build_and_run "$work/install" -DCMAKE_PREFIX_PATH="$work/prefix"
+      # A build with MPI installs flowtape::mpi: asked for, it is found (with MPI).
+      if ls "$work"/prefix/lib*/libflowtape_mpi.a >/dev/null 2>&1; then
+        cmake -S "$consumer" -B "$work/probe-mpi" -DCMAKE_PREFIX_PATH="$work/prefix" \
+          -DFLOWTAPE_CONSUMER_PROBE_COMPONENTS="core;train;mpi" >"$work/probe-mpi.log" 2>&1 || {
+          cat "$work/probe-mpi.log"; echo "FAIL: find_package(flowtape COMPONENTS mpi)" >&2; exit 1; }
+        echo "find_package(flowtape COMPONENTS mpi): found"
+      fi
       ;;
     pkgconfig)
       [ -d "$work/prefix" ] || cmake --install "$build" --prefix "$work/prefix" >/dev/null

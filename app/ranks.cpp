@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+// join_ranks and friends, over MpiCollective when this build has MPI; see ranks.hpp.
+#include "app/ranks.hpp"
+
+#include <cstdlib>
+#include <stdexcept>
+
+#if FLOWTAPE_APP_MPI
+#include "flowtape/train/mpi_collective.hpp"
+#endif
+
+namespace flowtape::app {
+namespace {
+#if FLOWTAPE_APP_MPI
+std::shared_ptr<train::MpiCollective> g_ranks;
+#endif
+}  // namespace
+
+std::shared_ptr<train::Collective> join_ranks(std::chrono::milliseconds timeout) {
+#if FLOWTAPE_APP_MPI
+  if (!train::started_by_mpi_launcher()) return nullptr;
+  g_ranks = std::make_shared<train::MpiCollective>(timeout);
+  return g_ranks;
+#else
+  (void)timeout;
+  if (train::started_by_mpi_launcher())
+    throw std::runtime_error(
+        "started by an MPI launcher, but this flowtape was built without MPI: install "
+        "libopenmpi-dev and build again (CMake finds it; -DFLOWTAPE_MPI=ON to require it)");
+  return nullptr;
+#endif
+}
+
+void abort_ranks(int code) {
+#if FLOWTAPE_APP_MPI
+  if (g_ranks && g_ranks->size() > 1) g_ranks->abort(code);
+#else
+  (void)code;
+#endif
+}
+
+void leave_ranks() {
+#if FLOWTAPE_APP_MPI
+  g_ranks.reset();
+#endif
+}
+
+}  // namespace flowtape::app

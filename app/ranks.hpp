@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: MIT
+// The `flowtape` command's side of data-parallel training: under an MPI launcher (`mpirun -n 4
+// flowtape train ...`) join_ranks() returns this process's rank of the job, otherwise null (one
+// process; no MPI call is made). A build without MPI refuses to run under a launcher rather
+// than train N separate copies.
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "flowtape/train/collective.hpp"
+
+namespace flowtape::app {
+
+std::shared_ptr<train::Collective> join_ranks(std::chrono::milliseconds timeout);
+// Ends every rank with `code` when this process joined a job of several ranks; else returns.
+void abort_ranks(int code);
+// Leaves the job (MPI_Finalize), so that rank 0's evaluation runs alone.
+void leave_ranks();
+
+}  // namespace flowtape::app

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+// MpiCollective over MPI's non-blocking point-to-point and gather calls; see mpi_collective.hpp.
+#include "flowtape/train/mpi_collective.hpp"
+
+#include <mpi.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+namespace flowtape::train {
+namespace {
+
+void check(int code, const char* what) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  throw CollectiveError(std::string(what) + ": " +
+                        std::string(text, static_cast<std::size_t>(length)));
+}
+
+// Polls the requests until all complete or the deadline passes. Spins first (a step's
+// exchanges are microseconds apart), then yields, then sleeps, so a rank waiting on a slower
+// one does not take the core it runs on (ranks may share cores).
+bool wait_all(std::span<MPI_Request> requests, std::chrono::milliseconds timeout) {
+  const auto start = std::chrono::steady_clock::now();
+  for (long polls = 0;; ++polls) {
+    int done = 0;
+    check(
+        MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE),
+        "MPI_Testall");
+    if (done) return true;
+    if (polls < 2000) continue;
+    const auto waited = std::chrono::steady_clock::now() - start;
+    if (waited > timeout) return false;
+    if (waited < std::chrono::milliseconds(5))
+      std::this_thread::yield();
+    else
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+}
+
+std::string seconds(std::chrono::milliseconds t) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", static_cast<double>(t.count()) / 1000.0);
+  return text;
+}
+
+}  // namespace
+
+MpiCollective::MpiCollective(std::chrono::milliseconds timeout) : timeout_(timeout) {
+  int initialised = 0;
+  check(MPI_Initialized(&initialised), "MPI_Initialized");
+  if (!initialised) {
+    int provided = 0;
+    check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+    initialised_here_ = true;
+  }
+  // Errors come back as codes (then exceptions), not as the default abort.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  check(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank");
+  check(MPI_Comm_size(MPI_COMM_WORLD, &size_), "MPI_Comm_size");
+}
+
+MpiCollective::~MpiCollective() {
+  int finalised = 0;
+  MPI_Finalized(&finalised);
+  if (initialised_here_ && !finalised) MPI_Finalize();
+}
+
+std::vector<std::byte> MpiCollective::all_gather(std::span<const std::byte> mine) {
+  std::vector<std::byte> all(mine.size() * static_cast<std::size_t>(size_));
+  MPI_Request request;
+  check(MPI_Iallgather(mine.data(), static_cast<int>(mine.size()), MPI_BYTE, all.data(),
+                       static_cast<int>(mine.size()), MPI_BYTE, MPI_COMM_WORLD, &request),
+        "MPI_Iallgather");
+  if (!wait_all({&request, 1}, timeout_))
+    throw CollectiveError("rank " + std::to_string(rank_) + ": the other ranks did not reach a " +
+                          "gather within " + seconds(timeout_) +
+                          " s (a rank hangs, died, or runs other arguments)");
+  return all;
+}
+
+std::vector<std::byte> MpiCollective::exchange(int peer, std::span<const std::byte> mine) {
+  std::vector<std::byte> theirs(mine.size());
+  MPI_Request requests[2];
+  constexpr int kTag = 17;
+  check(MPI_Irecv(theirs.data(), static_cast<int>(theirs.size()), MPI_BYTE, peer, kTag,
+                  MPI_COMM_WORLD, &requests[0]),
+        "MPI_Irecv");
+  check(MPI_Isend(mine.data(), static_cast<int>(mine.size()), MPI_BYTE, peer, kTag, MPI_COMM_WORLD,
+                  &requests[1]),
+        "MPI_Isend");
+  if (!wait_all(requests, timeout_))
+    throw CollectiveError("rank " + std::to_string(rank_) + ": rank " + std::to_string(peer) +
+                          " did not answer within " + seconds(timeout_) + " s (it hangs or died)");
+  return theirs;
+}
+
+void MpiCollective::abort(int code) {
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);  // (MPI_Abort does not return)
+}
+
+}  // namespace flowtape::train

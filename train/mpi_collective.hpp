@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+// MpiCollective: the ranks of an MPI job (MPI_COMM_WORLD) as a train::Collective, for
+// data-parallel training across processes and hosts (`mpirun -n 4 flowtape train ...`).
+// Part of flowtape::mpi, built when CMake finds MPI (Debian: libopenmpi-dev).
+//
+// Every call waits at most `timeout` for the other ranks: MPI's own collectives would block
+// forever on a rank that hangs, so the exchanges here are non-blocking requests polled against
+// a deadline, and a rank that misses it makes the caller throw CollectiveError (then abort()
+// ends the whole job, as MPI cannot cancel a collective in flight). A rank that dies is
+// reported by the launcher (mpirun ends the job).
+//
+// MPI is called from the constructing thread only (MPI_THREAD_FUNNELED): the trainer makes its
+// collective calls from the thread that runs train().
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "flowtape/train/collective.hpp"
+
+namespace flowtape::train {
+
+class MpiCollective : public Collective {
+ public:
+  // Initialises MPI (once per process) and joins MPI_COMM_WORLD.
+  explicit MpiCollective(std::chrono::milliseconds timeout = std::chrono::minutes(5));
+  // Finalises MPI if this object initialised it.
+  ~MpiCollective() override;
+  MpiCollective(const MpiCollective&) = delete;
+  MpiCollective& operator=(const MpiCollective&) = delete;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  std::vector<std::byte> all_gather(std::span<const std::byte> mine) override;
+  std::vector<std::byte> exchange(int peer, std::span<const std::byte> mine) override;
+  // Ends every rank of the job with exit status `code` (MPI_Abort).
+  [[noreturn]] void abort(int code);
+
+ private:
+  int rank_ = 0, size_ = 1;
+  std::chrono::milliseconds timeout_;
+  bool initialised_here_ = false;
+};
+
+}  // namespace flowtape::train
