@@ -267,9 +267,14 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
   }
   imply_conditional(c);
   validate(c);
+  const std::shared_ptr<train::Collective> group =
+      ranks && c.device == Device::cuda
+          ? join_gpu_ranks(
+                ranks, std::chrono::milliseconds(static_cast<std::int64_t>(rank_timeout_s * 1000)))
+          : ranks;
   Trainer trainer(c);  // refuses an unusable device before anything is written
   if (resume) trainer.resume(checkpoint, ckpt);
-  if (ranks) trainer.distribute(ranks);  // every rank's arguments and checkpoint agree
+  if (group) trainer.distribute(group);  // every rank's arguments and checkpoint agree
   if (!primary) return train_secondary_rank(trainer);
   folder->clear_previous_run();  // --overwrite: only now that the new run can start
   if (resume)

@@ -8,6 +8,9 @@
 #if FLOWTAPE_APP_MPI
 #include "flowtape/train/mpi_collective.hpp"
 #endif
+#if FLOWTAPE_APP_NCCL
+#include "flowtape/train/nccl_collective.hpp"
+#endif
 
 namespace flowtape::app {
 namespace {
@@ -28,6 +31,20 @@ std::shared_ptr<train::Collective> join_ranks(std::chrono::milliseconds timeout)
         "started by an MPI launcher, but this flowtape was built without MPI: install "
         "libopenmpi-dev and build again (CMake finds it; -DFLOWTAPE_MPI=ON to require it)");
   return nullptr;
+#endif
+}
+
+std::shared_ptr<train::Collective> join_gpu_ranks(std::shared_ptr<train::Collective> host,
+                                                  std::chrono::milliseconds timeout) {
+  const int gpus = cuda_device_count();
+  if (gpus == 0) return host;  // the trainer refuses device cuda, saying why
+  const int local = train::launcher_local_rank();
+  cuda_select_device((local >= 0 ? local : host->rank()) % gpus);
+#if FLOWTAPE_APP_NCCL
+  return std::make_shared<train::NcclCollective>(std::move(host), timeout);
+#else
+  (void)timeout;
+  return host;
 #endif
 }
 

@@ -13,6 +13,11 @@
 namespace flowtape::app {
 
 std::shared_ptr<train::Collective> join_ranks(std::chrono::milliseconds timeout);
+// For a run on GPUs: gives each rank of `host` its own GPU (its rank on the host, modulo the
+// GPUs there) and, where this build has NCCL, NCCL for the gradients (else they go through the
+// host collective). Call before any CUDA tensor exists.
+std::shared_ptr<train::Collective> join_gpu_ranks(std::shared_ptr<train::Collective> host,
+                                                  std::chrono::milliseconds timeout);
 // Ends every rank with `code` when this process joined a job of several ranks; else returns.
 void abort_ranks(int code);
 // Leaves the job (MPI_Finalize), so that rank 0's evaluation runs alone.

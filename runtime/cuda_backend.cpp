@@ -300,6 +300,13 @@ bool cuda_built() {
 int cuda_device_count() {
   return kc::device_count();
 }
+void cuda_select_device(int index) {
+  const int n = kc::device_count();
+  if (index < 0 || index >= n)
+    throw std::invalid_argument("cuda_select_device: device " + std::to_string(index) + " of " +
+                                std::to_string(n));
+  kc::set_device(index);
+}
 void cuda_synchronize() {
   kc::synchronize();
 }

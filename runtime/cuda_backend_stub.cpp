@@ -74,6 +74,9 @@ bool cuda_built() {
 int cuda_device_count() {
   return 0;
 }
+void cuda_select_device(int) {
+  throw std::invalid_argument("cuda_select_device: this build has no CUDA backend");
+}
 void cuda_synchronize() {}
 std::uint64_t cuda_host_waits() {
   return 0;

@@ -185,6 +185,10 @@ void relocate(Tensor& x, Device device);
 // driver or GPU).
 bool cuda_built();
 int cuda_device_count();
+// Makes device `index` (0 .. cuda_device_count() - 1) the one this process uses: one GPU per
+// rank of a data-parallel job. Call it before any CUDA tensor exists; throws for a bad index
+// or without the CUDA backend.
+void cuda_select_device(int index);
 // Waits for all queued device work (timing); a no-op without CUDA.
 void cuda_synchronize();
 // How many times the host has waited for the device so far (copies to or from the host,

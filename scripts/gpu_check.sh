@@ -22,9 +22,12 @@ PACK=.gpu
 pack() {
   rm -rf "$PACK" && mkdir -p "$PACK/lib"
   cp build/tests/*_tests build/bench/gpu_train_bench build/app/flowtape "$PACK/"
-  # The Boost.Test runtime the test programs link; the GPU machine's image may lack it.
-  cp "$(ldd build/tests/cuda_tests | awk '/libboost_unit_test_framework/ {print $3}')" "$PACK/lib/"
-  cp "$(ldd build/app/flowtape | awk '/libstb/ {print $3}')" "$PACK/lib/"  # the PNG writer
+  # The shared libraries the programs link that the GPU machine's image may lack (Boost.Test,
+  # stb, OpenMPI and its helpers): everything but the C/C++ runtime and the CUDA runtime,
+  # cuBLAS and NCCL (hundreds of MB), which run() finds there.
+  ldd "$PACK"/* 2>/dev/null | awk '$3 ~ /^\// {print $3}' | sort -u |
+    grep -Ev '/(libc|libm|libstdc\+\+|libgcc_s|ld-linux[^/]*|libpthread|libdl|librt|libcuda|libcudart|libcublas[^/]*|libnccl)\.so' |
+    while read -r lib; do cp -L "$lib" "$PACK/lib/"; done
   echo "packed into $PACK/: $(ls "$PACK" | tr '\n' ' ')"
 }
 
@@ -37,6 +40,9 @@ run() {
   local cublas
   cublas=$(find /usr/local /opt /usr/lib -name 'libcublas.so.13' 2>/dev/null | head -1)
   [ -n "$cublas" ] && libs+=":$(dirname "$cublas")"
+  local nccl  # for nccl_tests and flowtape (the toolkit's, or PyTorch's nvidia-nccl wheel)
+  nccl=$(find /usr/local /opt /usr/lib -name 'libnccl.so.2' 2>/dev/null | head -1)
+  [ -n "$nccl" ] && libs+=":$(dirname "$nccl")"
   export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$log/device.txt"
   ldd "$PACK/cuda_tests" | grep -E 'not found|cublas|cudart|boost' | tee -a "$log/device.txt"

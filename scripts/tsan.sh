@@ -52,7 +52,7 @@ while ((running > 0)); do wait -n || exit 1; ((running--)); done
 objects() { for f in "$@"; do object_of "$f"; done; }
 mapfile -t kernel_objects < <(objects "${KERNELS[@]:0:3}" "${KERNEL_TESTS[@]}")
 mapfile -t autodiff_objects < <(objects "${KERNELS[@]}" "${AUTODIFF[@]}" "${AUTODIFF_TESTS[@]}")
-mapfile -t train_objects < <(objects kernels/cpu/parallel.cpp "${TRAIN[@]}" "${TRAIN_TESTS[@]}")
+mapfile -t train_objects < <(objects "${KERNELS[@]}" "${AUTODIFF[@]}" "${TRAIN[@]}" "${TRAIN_TESTS[@]}")
 "$CXX" -fsanitize=thread "${kernel_objects[@]}" -lboost_unit_test_framework -lpthread \
   -o "$OUT/kernels_tsan"
 "$CXX" -fsanitize=thread "${train_objects[@]}" -lboost_unit_test_framework -lpthread \

@@ -11,6 +11,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "flowtape/autodiff/autodiff.hpp"
+
 namespace flowtape::train {
 
 struct LocalCollective::Shared {
@@ -88,41 +90,39 @@ std::vector<std::byte> LocalCollective::exchange(int peer, std::span<const std::
   return theirs;
 }
 
-template <class T>
-void tree_sum(std::vector<std::vector<T>>& blocks) {
-  const std::size_t n = blocks.size();
-  if (!std::has_single_bit(n)) throw std::invalid_argument("tree_sum: needs 2^k blocks");
-  for (std::size_t stride = 1; stride < n; stride *= 2)
-    for (std::size_t i = 0; i + stride < n; i += 2 * stride) {
-      std::vector<T>& lo = blocks[i];
-      const std::vector<T>& hi = blocks[i + stride];
-      for (std::size_t j = 0; j < lo.size(); ++j) lo[j] = lo[j] + hi[j];
-    }
+Tensor Collective::exchange_tensor(int peer, const Tensor& mine) {
+  const Tensor host = to_host(mine);
+  const std::vector<std::byte> got = exchange(peer, {static_cast<const std::byte*>(host.raw_data()),
+                                                     static_cast<std::size_t>(host.nbytes())});
+  Tensor theirs = empty(mine.shape(), mine.dtype(), Device::cpu);
+  std::memcpy(theirs.mutable_raw_data(), got.data(), got.size());
+  return mine.device() == Device::cpu ? theirs : theirs.to(mine.device());
 }
 
-template <class T>
-void all_reduce_tree(Collective& c, std::vector<T>& partial) {
+Tensor tree_sum(std::vector<Tensor> blocks) {
+  const std::size_t n = blocks.size();
+  if (!std::has_single_bit(n)) throw std::invalid_argument("tree_sum: needs 2^k blocks");
+  NoGrad no_grad;
+  for (std::size_t stride = 1; stride < n; stride *= 2)
+    for (std::size_t i = 0; i + stride < n; i += 2 * stride)
+      blocks[i] = add(blocks[i], blocks[i + stride]);
+  return blocks[0];
+}
+
+Tensor all_reduce_tree(Collective& c, Tensor partial) {
   const int n = c.size(), me = c.rank();
   if (!std::has_single_bit(static_cast<unsigned>(n)))
     throw std::invalid_argument("all_reduce_tree: the rank count must be a power of two");
-  const std::size_t bytes = partial.size() * sizeof(T);
-  std::vector<T> theirs(partial.size());
+  NoGrad no_grad;
   for (int level = 1; level < n; level *= 2) {
     const int peer = me ^ level;
-    const std::vector<std::byte> got =
-        c.exchange(peer, {reinterpret_cast<const std::byte*>(partial.data()), bytes});
-    std::memcpy(theirs.data(), got.data(), bytes);
+    const Tensor theirs = c.exchange_tensor(peer, partial);
     // The lower block's sum plus the higher one's, as the tree adds them (commutativity makes
     // the partner's sum the same bits).
-    for (std::size_t j = 0; j < partial.size(); ++j)
-      partial[j] = me < peer ? partial[j] + theirs[j] : theirs[j] + partial[j];
+    partial = me < peer ? add(partial, theirs) : add(theirs, partial);
   }
+  return partial;
 }
-
-template void tree_sum<float>(std::vector<std::vector<float>>&);
-template void tree_sum<double>(std::vector<std::vector<double>>&);
-template void all_reduce_tree<float>(Collective&, std::vector<float>&);
-template void all_reduce_tree<double>(Collective&, std::vector<double>&);
 
 std::vector<double> all_gather_values(Collective& c, std::span<const double> mine) {
   const std::vector<std::byte> all = c.all_gather(std::as_bytes(mine));
@@ -135,6 +135,13 @@ bool started_by_mpi_launcher() {
   for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK"})
     if (std::getenv(name)) return true;
   return false;
+}
+
+int launcher_local_rank() {
+  for (const char* name :
+       {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID", "LOCAL_RANK"})
+    if (const char* v = std::getenv(name)) return std::atoi(v);
+  return -1;
 }
 
 void require_agreement(Collective& c, const std::string& text, const std::string& what) {

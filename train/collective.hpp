@@ -43,6 +43,10 @@ class Collective {
   virtual std::vector<std::byte> all_gather(std::span<const std::byte> mine) = 0;
   // Sends `mine` to rank `peer` and returns what `peer` sent (the same length).
   virtual std::vector<std::byte> exchange(int peer, std::span<const std::byte> mine) = 0;
+  // exchange() of a tensor's values (the same shape and dtype on both ranks), returned on
+  // mine's device. This default goes through the host; a GPU transport (NcclCollective)
+  // sends device memory directly.
+  virtual Tensor exchange_tensor(int peer, const Tensor& mine);
 };
 
 // In-process ranks: make(n) returns n collectives sharing one rendezvous, one for each of n
@@ -66,15 +70,13 @@ class LocalCollective : public Collective {
   int rank_;
 };
 
-// Sums `blocks` (equal-length gradient buffers of dtype T, one per shard, in shard order; a
-// power-of-two count) in place by the pairwise tree; the sum ends in blocks[0].
-template <class T>
-void tree_sum(std::vector<std::vector<T>>& blocks);
+// The sum of `blocks` (tensors of one shape, dtype and device: one per shard, in shard order, a
+// power-of-two count) by the pairwise tree.
+Tensor tree_sum(std::vector<Tensor> blocks);
 
 // Finishes the tree across ranks: `partial` is this rank's subtree sum (its block of shards);
-// on return every rank holds the whole tree's sum. The rank count must be a power of two.
-template <class T>
-void all_reduce_tree(Collective& c, std::vector<T>& partial);
+// every rank gets the whole tree's sum. The rank count must be a power of two.
+Tensor all_reduce_tree(Collective& c, Tensor partial);
 
 // Every rank's values (the same count on each) in rank order, on every rank.
 std::vector<double> all_gather_values(Collective& c, std::span<const double> mine);
@@ -82,6 +84,9 @@ std::vector<double> all_gather_values(Collective& c, std::span<const double> min
 // Whether this process was started by an MPI launcher (mpirun, mpiexec, srun with PMI): its
 // environment names a rank. (No MPI call: a build without MPI can still tell.)
 bool started_by_mpi_launcher();
+// This process's rank among the ranks on its host, as the launcher says (OpenMPI, MPICH,
+// Slurm, torchrun-style LOCAL_RANK), or -1: which GPU a rank takes.
+int launcher_local_rank();
 
 // Refuses (CollectiveError, the same message on every rank) unless every rank passed the same
 // `text` (a configuration, a state); `what` names it in the message.

@@ -23,7 +23,6 @@
 // count: `mpirun -n 4` and one process with the same shards write the same checkpoint.
 #include <bit>
 #include <cstring>
-#include <type_traits>
 
 #include "flowtape/autodiff/tape.hpp"
 #include "flowtape/autodiff/verbs.hpp"
@@ -41,11 +40,12 @@ Tensor rows_outside(const Tensor& x, std::int64_t lo, std::int64_t hi) {
   return concat({slice(x, 0, 0, lo), slice(x, 0, hi, n)}, 0);
 }
 
-template <class T>
-void append_flat(const Tensor& g, std::vector<T>& out) {
-  const Tensor host = g.device() == Device::cpu ? g : to_host(g);
-  const T* p = host.data<T>();
-  out.insert(out.end(), p, p + host.numel());
+// The gradients of every parameter as one vector, in the parameters' order (on their device).
+Tensor flatten(const std::vector<Tensor>& grads) {
+  NoGrad no_grad;
+  std::vector<Tensor> parts;
+  for (const Tensor& g : grads) parts.push_back(reshape(g, {g.numel()}));
+  return concat(parts, 0);
 }
 
 }  // namespace
@@ -118,7 +118,6 @@ StepReport Trainer::sharded_step(const StepBatch& b, std::int64_t step, double l
   const int threads = static_cast<int>(std::min<std::int64_t>(spec_.shard_threads, mine));
   if (!workers_ || workers_->size() != threads) workers_ = std::make_unique<ShardWorkers>(threads);
   const std::vector<Tensor> params = model_.module->parameters();
-  const DType dtype = params.front().dtype();
   const bool per_row = tilts_across_rows();
   const std::int64_t width = per_row ? rows : 1;  // values a shard hands on
   const std::int64_t record = width + 2;          // and its FDM parts (cfm, cdm)
@@ -126,12 +125,7 @@ StepReport Trainer::sharded_step(const StepBatch& b, std::int64_t step, double l
   std::vector<ShardLoss> outs(static_cast<std::size_t>(mine));
   std::vector<std::size_t> marks(static_cast<std::size_t>(mine));
   std::vector<Tensor> seeds(static_cast<std::size_t>(mine));
-  std::vector<std::vector<float>> grads32;
-  std::vector<std::vector<double>> grads64;
-  (dtype == DType::f32 ? grads32.resize(static_cast<std::size_t>(mine))
-                       : grads64.resize(static_cast<std::size_t>(mine)));
-  if (dtype != DType::f32 && dtype != DType::f64)
-    throw std::invalid_argument("sharded steps train f32 or f64 parameters");
+  std::vector<Tensor> flat(static_cast<std::size_t>(mine));  // each shard's gradient, flattened
   double loss = 0, cfm = 0, cdm = 0;
 
   // Worker 0, between the passes: the loss over the whole batch from every shard's values,
@@ -176,7 +170,8 @@ StepReport Trainer::sharded_step(const StepBatch& b, std::int64_t step, double l
     for (std::int64_t k = 0; k < mine; ++k)
       seeds[static_cast<std::size_t>(k)] =
           reshape(slice(g[0], 0, (first + k) * width, (first + k + 1) * width),
-                  outs[static_cast<std::size_t>(k)].value.shape());
+                  outs[static_cast<std::size_t>(k)].value.shape())
+              .to(device());
   };
 
   workers_->run([&](int w, ShardWorkers::Sync& sync) {
@@ -195,30 +190,23 @@ StepReport Trainer::sharded_step(const StepBatch& b, std::int64_t step, double l
     if (!sync.wait()) return;
     for (std::int64_t k = w; k < mine; k += threads) {
       const auto i = static_cast<std::size_t>(k);
-      const std::vector<Tensor> g =
-          tape.gradient_from({&outs[i].value, 1}, {&seeds[i], 1}, params, false, marks[i]);
-      for (const Tensor& gi : g)
-        dtype == DType::f32 ? append_flat(gi, grads32[i]) : append_flat(gi, grads64[i]);
+      flat[i] =
+          flatten(tape.gradient_from({&outs[i].value, 1}, {&seeds[i], 1}, params, false, marks[i]));
     }
   });
 
   // The tree: over this rank's block, then across the ranks.
+  Tensor sum = tree_sum(flat);
+  if (collective_ && ranks > 1) sum = all_reduce_tree(*collective_, sum);
   std::vector<Tensor> grads;
-  const auto finish = [&]<class T>(std::vector<std::vector<T>>& blocks) {
-    tree_sum(blocks);
-    if (collective_ && ranks > 1) all_reduce_tree(*collective_, blocks.front());
-    std::size_t at = 0;
+  {
+    NoGrad no_grad;
+    std::int64_t at = 0;
     for (const Tensor& p : params) {
-      const std::span<const T> values(blocks.front().data() + at,
-                                      static_cast<std::size_t>(p.numel()));
-      if constexpr (std::is_same_v<T, float>)
-        grads.push_back(from_vector(values, p.shape()));
-      else
-        grads.push_back(from_vector(values, p.shape(), dtype));
-      at += static_cast<std::size_t>(p.numel());
+      grads.push_back(reshape(slice(sum, 0, at, at + p.numel()), p.shape()));
+      at += p.numel();
     }
-  };
-  dtype == DType::f32 ? finish(grads32) : finish(grads64);
+  }
 
   const auto scalar = [](double v) {
     return from_vector(std::vector<double>{v}, Shape{1}, DType::f64);

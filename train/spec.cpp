@@ -279,9 +279,9 @@ void validate(const TrainSpec& c) {
           "must divide batch (" + std::to_string(c.batch) + ") into equal micro-batches");
   require(c.shard_threads >= 1 && c.shard_threads <= 256, "shard_threads", c.shard_threads,
           "must be in [1, 256]");
-  if (c.shards > 1 || c.shard_threads > 1)
-    require(c.device == Device::cpu, "shards", c.shards,
-            "sharded steps run on the CPU (device cuda trains with shards 1 and one thread)");
+  if (c.device == Device::cuda)
+    require(c.shard_threads == 1, "shard_threads", c.shard_threads,
+            "device cuda computes its shards on one thread (one GPU per process or rank)");
   require(c.schedule_steps >= 0, "schedule_steps", c.schedule_steps, "must be >= 0 (0: steps)");
   if (c.schedule != LrSchedule::constant) {
     require(c.warmup < schedule_horizon(c), "warmup", c.warmup,

@@ -101,7 +101,7 @@ struct TrainSpec {
   // batch; 1 is the plain single-tape step.
   std::int64_t shards = 1;
   // Threads that compute this process's shards (at most its shard count; not part of a run's
-  // identity: any number gives the same bits).
+  // identity: any number gives the same bits). 1 on device cuda (one GPU per process).
   int shard_threads = 1;
   double weight_decay = 0.0;  // AdamW when > 0, else Adam
   double grad_clip = 0.0;     // 0: off

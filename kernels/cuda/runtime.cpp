@@ -51,6 +51,10 @@ void zero_device(void* dst, std::size_t bytes) {
   if (bytes) check(cudaMemsetAsync(dst, 0, bytes, 0), "memset");
 }
 
+void set_device(int index) {
+  check(cudaSetDevice(index), "select device");
+}
+
 void synchronize() {
   g_host_waits.fetch_add(1, std::memory_order_relaxed);
   check(cudaDeviceSynchronize(), "synchronize");

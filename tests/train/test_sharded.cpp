@@ -242,7 +242,8 @@ BOOST_AUTO_TEST_CASE(spec_checks) {
   c.shards = 64;  // does not divide batch 32
   BOOST_CHECK_THROW(validate(c), std::invalid_argument);
   c.shards = 4;
-  c.device = Device::cuda;
+  c.shard_threads = 2;
+  c.device = Device::cuda;  // one GPU, one thread
   BOOST_CHECK_THROW(validate(c), std::invalid_argument);
 }
 

@@ -12,6 +12,7 @@
 #include "flowtape/train/collective.hpp"
 #include "flowtape/train/shard_workers.hpp"
 
+using namespace flowtape;
 using namespace flowtape::train;
 
 BOOST_AUTO_TEST_SUITE(workers)
@@ -59,37 +60,37 @@ BOOST_AUTO_TEST_CASE(a_failing_worker_does_not_strand_the_others) {
 // one process's tree over all the shards bit for bit, for 1, 2 and 4 ranks.
 BOOST_AUTO_TEST_CASE(ranks_finish_the_tree_of_one_process) {
   const int shards = 8;
-  const std::size_t n = 1000;
+  const std::int64_t n = 1000;
   std::mt19937 rng(5);
   std::lognormal_distribution<float> mag(0.0f, 4.0f);
-  std::vector<std::vector<float>> blocks(shards, std::vector<float>(n));
-  for (auto& b : blocks)
-    for (auto& v : b) v = mag(rng) * (rng() % 2 ? 1.0f : -1.0f);
-  std::vector<std::vector<float>> whole = blocks;
-  tree_sum(whole);
-  // A different order gives different bits here (else the test could not fail).
-  std::vector<float> serial(n, 0.0f);
-  for (const auto& b : blocks)
-    for (std::size_t j = 0; j < n; ++j) serial[j] += b[j];
-  BOOST_REQUIRE(std::memcmp(serial.data(), whole[0].data(), n * sizeof(float)) != 0);
+  std::vector<Tensor> blocks;
+  std::vector<float> serial(n, 0.0f);  // summed in order: other bits (else the test could not fail)
+  for (int k = 0; k < shards; ++k) {
+    std::vector<float> b(n);
+    for (std::size_t j = 0; j < b.size(); ++j) {
+      b[j] = mag(rng) * (rng() % 2 ? 1.0f : -1.0f);
+      serial[j] += b[j];
+    }
+    blocks.push_back(from_vector(b, Shape{n}));
+  }
+  const Tensor whole = tree_sum(blocks);
+  const auto bytes = static_cast<std::size_t>(n) * sizeof(float);
+  BOOST_REQUIRE(std::memcmp(serial.data(), whole.raw_data(), bytes) != 0);
 
   for (int ranks : {1, 2, 4}) {
     auto group = LocalCollective::make(ranks, std::chrono::seconds(60));
-    std::vector<std::vector<float>> results(static_cast<std::size_t>(ranks));
+    std::vector<Tensor> results(static_cast<std::size_t>(ranks));
     std::vector<std::thread> threads;
     for (int r = 0; r < ranks; ++r)
       threads.emplace_back([&, r] {
         const int per = shards / ranks;
-        std::vector<std::vector<float>> mine(blocks.begin() + r * per,
-                                             blocks.begin() + (r + 1) * per);
-        tree_sum(mine);
-        all_reduce_tree(*group[static_cast<std::size_t>(r)], mine[0]);
-        results[static_cast<std::size_t>(r)] = mine[0];
+        const std::vector<Tensor> mine(blocks.begin() + r * per, blocks.begin() + (r + 1) * per);
+        results[static_cast<std::size_t>(r)] =
+            all_reduce_tree(*group[static_cast<std::size_t>(r)], tree_sum(mine));
       });
     for (auto& t : threads) t.join();
-    for (const auto& res : results)
-      BOOST_TEST(std::memcmp(res.data(), whole[0].data(), n * sizeof(float)) == 0,
-                 ranks << " ranks");
+    for (const Tensor& res : results)
+      BOOST_TEST(std::memcmp(res.raw_data(), whole.raw_data(), bytes) == 0, ranks << " ranks");
   }
 }
 

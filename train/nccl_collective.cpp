@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+// NcclCollective over a non-blocking NCCL communicator; see nccl_collective.hpp.
+#include "flowtape/train/nccl_collective.hpp"
+
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+#include <cstring>
+#include <string>
+#include <thread>
+
+namespace flowtape::train {
+
+struct NcclCollective::State {
+  ncclComm_t comm = nullptr;
+  void* scratch = nullptr;  // device bytes for host-to-host calls through NCCL
+  std::size_t capacity = 0;
+};
+
+namespace {
+
+void check_cuda(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw CollectiveError(std::string(what) + ": " + cudaGetErrorString(e));
+}
+
+// Polls until NCCL's pending calls on `comm` and then the stream's work are done, or the
+// deadline passes (then the communicator is aborted: NCCL cannot cancel a call in flight).
+void wait(ncclComm_t comm, std::chrono::milliseconds timeout, int rank, const char* what) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto late = [&] { return std::chrono::steady_clock::now() - start > timeout; };
+  ncclResult_t state = ncclInProgress;
+  while (true) {
+    if (ncclCommGetAsyncError(comm, &state) != ncclSuccess) state = ncclSystemError;
+    if (state != ncclInProgress) break;
+    if (late()) break;
+    std::this_thread::yield();
+  }
+  if (state == ncclSuccess) {
+    while (true) {
+      const cudaError_t q = cudaStreamQuery(0);
+      if (q == cudaSuccess) return;
+      if (q != cudaErrorNotReady) check_cuda(q, what);
+      if (ncclCommGetAsyncError(comm, &state) != ncclSuccess || state != ncclSuccess) break;
+      if (late()) break;
+      std::this_thread::yield();
+    }
+  }
+  ncclCommAbort(comm);
+  throw CollectiveError("rank " + std::to_string(rank) + ": " + what +
+                        (state != ncclSuccess && state != ncclInProgress
+                             ? std::string(" failed: ") + ncclGetErrorString(state)
+                             : " did not complete within the timeout (a rank hangs or died)"));
+}
+
+void check_nccl(ncclResult_t r, const char* what) {
+  if (r != ncclSuccess && r != ncclInProgress)
+    throw CollectiveError(std::string(what) + ": " + ncclGetErrorString(r));
+}
+
+}  // namespace
+
+NcclCollective::NcclCollective(std::shared_ptr<Collective> host, std::chrono::milliseconds timeout)
+    : host_(std::move(host)), timeout_(timeout), state_(std::make_unique<State>()) {
+  if (!host_) throw std::invalid_argument("NcclCollective: needs a host collective");
+  ncclUniqueId id{};
+  if (host_->rank() == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
+  const std::vector<std::byte> ids =
+      host_->all_gather({reinterpret_cast<const std::byte*>(&id), sizeof id});
+  std::memcpy(&id, ids.data(), sizeof id);  // rank 0's
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 0;
+  check_nccl(ncclCommInitRankConfig(&state_->comm, host_->size(), id, host_->rank(), &config),
+             "ncclCommInitRankConfig");
+  wait(state_->comm, timeout_, host_->rank(), "joining the NCCL communicator");
+}
+
+NcclCollective::~NcclCollective() {
+  if (state_->scratch) cudaFree(state_->scratch);
+  if (state_->comm) ncclCommDestroy(state_->comm);
+}
+
+std::vector<std::byte> NcclCollective::all_gather(std::span<const std::byte> mine) {
+  const std::size_t n = mine.size(), all = n * static_cast<std::size_t>(size());
+  if (state_->capacity < n + all) {
+    if (state_->scratch) check_cuda(cudaFree(state_->scratch), "cudaFree");
+    state_->scratch = nullptr;
+    check_cuda(cudaMalloc(&state_->scratch, n + all), "cudaMalloc");
+    state_->capacity = n + all;
+  }
+  auto* base = static_cast<std::byte*>(state_->scratch);
+  check_cuda(cudaMemcpy(base, mine.data(), n, cudaMemcpyHostToDevice), "copy to the device");
+  check_nccl(ncclAllGather(base, base + n, n, ncclUint8, state_->comm, 0), "ncclAllGather");
+  wait(state_->comm, timeout_, rank(), "a gather");
+  std::vector<std::byte> out(all);
+  check_cuda(cudaMemcpy(out.data(), base + n, all, cudaMemcpyDeviceToHost), "copy to the host");
+  return out;
+}
+
+std::vector<std::byte> NcclCollective::exchange(int peer, std::span<const std::byte> mine) {
+  return host_->exchange(peer, mine);  // host bytes: the host transport carries them
+}
+
+Tensor NcclCollective::exchange_tensor(int peer, const Tensor& mine) {
+  if (mine.device() != Device::cuda) return Collective::exchange_tensor(peer, mine);
+  Tensor theirs = empty(mine.shape(), mine.dtype(), Device::cuda);
+  check_nccl(ncclGroupStart(), "ncclGroupStart");
+  check_nccl(ncclSend(mine.raw_data(), mine.nbytes(), ncclUint8, peer, state_->comm, 0),
+             "ncclSend");
+  check_nccl(ncclRecv(theirs.mutable_raw_data(), theirs.nbytes(), ncclUint8, peer, state_->comm, 0),
+             "ncclRecv");
+  check_nccl(ncclGroupEnd(), "ncclGroupEnd");
+  wait(state_->comm, timeout_, rank(), "an exchange of gradients");
+  return theirs;
+}
+
+}  // namespace flowtape::train
