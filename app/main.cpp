@@ -202,17 +202,32 @@ void print_summary(const std::vector<double>& losses, std::int64_t step, std::in
                sum / static_cast<double>(tail), tail, checkpoint.c_str());
 }
 
+// Done with the ranks once training ends: the trainer and the GPU transport let go of them,
+// then this process leaves the job (so rank 0 evaluates alone and the others exit).
+void release_ranks(Trainer& trainer, std::shared_ptr<train::Collective>& group) {
+  trainer.distribute(nullptr);
+  group.reset();
+  leave_ranks();
+}
+
+// The exit status of a run stopped by a signal: the signal's, or SIGTERM's when the signal
+// reached another rank (every rank stops at the same step when any is asked to).
+int stopped_status() {
+  const int sig = train::StopOnSignals::received();
+  return 128 + (sig != 0 ? sig : SIGTERM);
+}
+
 // A rank other than 0 of a data-parallel run: it trains (its collective calls keep the ranks in
 // step) and writes nothing; rank 0 holds the same weights and writes them.
-int train_secondary_rank(Trainer& trainer) {
+int train_secondary_rank(Trainer& trainer, std::shared_ptr<train::Collective>& group) {
   const train::StopOnSignals stop_on_signals;
   try {
     const train::TrainOutcome outcome =
         trainer.train({.stop = [] { return train::StopOnSignals::received() != 0; }});
-    leave_ranks();
-    return outcome == train::TrainOutcome::stopped ? 128 + train::StopOnSignals::received() : 0;
+    release_ranks(trainer, group);
+    return outcome == train::TrainOutcome::stopped ? stopped_status() : 0;
   } catch (const TrainingError&) {
-    leave_ranks();  // rank 0 reports it (every rank stops at the same step)
+    release_ranks(trainer, group);  // rank 0 reports it (every rank stops at the same step)
     return 3;
   }
 }
@@ -227,7 +242,7 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
               double rank_timeout_s) {
   // Under mpirun this process is one rank: every rank trains, rank 0 alone writes the run
   // folder, the log and the evaluation (the others' weights are the same bits).
-  const std::shared_ptr<train::Collective> ranks =
+  std::shared_ptr<train::Collective> ranks =
       join_ranks(std::chrono::milliseconds(static_cast<std::int64_t>(rank_timeout_s * 1000)));
   const bool primary = !ranks || ranks->rank() == 0;
   // Without a config file or a run to resume, the command line is the whole configuration:
@@ -267,7 +282,7 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
   }
   imply_conditional(c);
   validate(c);
-  const std::shared_ptr<train::Collective> group =
+  std::shared_ptr<train::Collective> group =
       ranks && c.device == Device::cuda
           ? join_gpu_ranks(
                 ranks, std::chrono::milliseconds(static_cast<std::int64_t>(rank_timeout_s * 1000)))
@@ -275,13 +290,14 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
   Trainer trainer(c);  // refuses an unusable device before anything is written
   if (resume) trainer.resume(checkpoint, ckpt);
   if (group) trainer.distribute(group);  // every rank's arguments and checkpoint agree
-  if (!primary) return train_secondary_rank(trainer);
+  ranks.reset();                         // (held by group, the trainer and join_ranks)
+  if (!primary) return train_secondary_rank(trainer, group);
   folder->clear_previous_run();  // --overwrite: only now that the new run can start
   if (resume)
     std::fprintf(stderr, "resumed %s at step %lld\n", ckpt.c_str(),
                  static_cast<long long>(trainer.steps_done()));
-  if (ranks)
-    std::fprintf(stderr, "data-parallel: %d ranks, %lld shards of %lld rows\n", ranks->size(),
+  if (group)
+    std::fprintf(stderr, "data-parallel: %d ranks, %lld shards of %lld rows\n", group->size(),
                  static_cast<long long>(c.shards), static_cast<long long>(c.batch / c.shards));
   write_text_file(folder->file("config.json"),
                   nlohmann::ordered_json::parse(train::to_json(trainer.spec())).dump(2) + "\n");
@@ -313,17 +329,20 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
       std::fprintf(stderr, "\nerror: %s\n", e.what());
       if (std::filesystem::exists(ckpt))
         std::fprintf(stderr, "the last good checkpoint is %s\n", ckpt.c_str());
+      abort_ranks(3);  // (a checkpoint's check fails on rank 0 alone: end the others too)
       return 3;
     }
   }
   log.flush();
-  leave_ranks();  // the evaluation is rank 0's alone
+  if (group) release_ranks(trainer, group);  // the evaluation is rank 0's alone
   if (outcome == train::TrainOutcome::stopped) {
     const int sig = train::StopOnSignals::received();
     std::fprintf(stderr, "\ninterrupted (%s) after step %lld; saved %s (continue with --resume)\n",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM", static_cast<long long>(trainer.steps_done()),
-                 ckpt.c_str());
-    return 128 + sig;
+                 sig == SIGINT    ? "SIGINT"
+                 : sig == SIGTERM ? "SIGTERM"
+                                  : "a signal to another rank",
+                 static_cast<long long>(trainer.steps_done()), ckpt.c_str());
+    return stopped_status();
   }
   if (last.step > 0) progress.finish(fields(last, c));
   print_summary(losses, trainer.steps_done(), c.steps,

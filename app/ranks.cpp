@@ -2,8 +2,8 @@
 // join_ranks and friends, over MpiCollective when this build has MPI; see ranks.hpp.
 #include "app/ranks.hpp"
 
-#include <cstdlib>
 #include <stdexcept>
+#include <string>
 
 #if FLOWTAPE_APP_MPI
 #include "flowtape/train/mpi_collective.hpp"
@@ -16,6 +16,7 @@ namespace flowtape::app {
 namespace {
 #if FLOWTAPE_APP_MPI
 std::shared_ptr<train::MpiCollective> g_ranks;
+bool g_left = false;  // after MPI_Finalize no MPI call may follow, MPI_Abort included
 #endif
 }  // namespace
 
@@ -39,6 +40,13 @@ std::shared_ptr<train::Collective> join_gpu_ranks(std::shared_ptr<train::Collect
   const int gpus = cuda_device_count();
   if (gpus == 0) return host;  // the trainer refuses device cuda, saying why
   const int local = train::launcher_local_rank();
+#if FLOWTAPE_APP_NCCL
+  // NCCL refuses two ranks on one GPU: say so in words, before its init fails.
+  if (local >= gpus)
+    throw std::invalid_argument("local rank " + std::to_string(local) + " but " +
+                                std::to_string(gpus) +
+                                " GPU(s) on this host: start at most one rank per GPU");
+#endif
   cuda_select_device((local >= 0 ? local : host->rank()) % gpus);
 #if FLOWTAPE_APP_NCCL
   return std::make_shared<train::NcclCollective>(std::move(host), timeout);
@@ -50,7 +58,7 @@ std::shared_ptr<train::Collective> join_gpu_ranks(std::shared_ptr<train::Collect
 
 void abort_ranks(int code) {
 #if FLOWTAPE_APP_MPI
-  if (g_ranks && g_ranks->size() > 1) g_ranks->abort(code);
+  if (g_ranks && !g_left && g_ranks->size() > 1) g_ranks->abort(code);
 #else
   (void)code;
 #endif
@@ -58,7 +66,8 @@ void abort_ranks(int code) {
 
 void leave_ranks() {
 #if FLOWTAPE_APP_MPI
-  g_ranks.reset();
+  if (g_ranks) g_ranks->finalize();
+  g_left = true;
 #endif
 }
 

@@ -90,6 +90,21 @@ FieldAndColumnSums jacobian_column_sums(const VelocityField& field, const Tensor
   return out;
 }
 
+FieldTraceAndColumnSums jacobian_trace_and_column_sums(const VelocityField& field, const Tensor& x,
+                                                       const Tensor& t) {
+  check_inputs("jacobian_trace_and_column_sums", x, t);
+  FieldTraceAndColumnSums out;
+  std::vector<Tensor> columns;
+  for_each_basis_jvp(field, x, t, [&](std::int64_t j, const Tensor& v, const Tensor& jv) {
+    const Tensor term = slice(jv, 1, j, j + 1);  // as divergence_exact adds them
+    out.div = out.div.defined() ? out.div + term : term;
+    columns.push_back(sum(jv, 1, /*keepdims=*/true));  // as jacobian_column_sums does
+    if (!out.v.defined()) out.v = v;
+  });
+  out.column_sums = concat(columns, 1);
+  return out;
+}
+
 FieldAndDivergence divergence_hutchinson(const VelocityField& field, const Tensor& x,
                                          const Tensor& t, const std::vector<Tensor>& probes) {
   check_inputs("divergence_hutchinson", x, t);

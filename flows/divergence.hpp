@@ -36,6 +36,12 @@ struct FieldAndColumnSums {
 };
 FieldAndColumnSums jacobian_column_sums(const VelocityField& field, const Tensor& x,
                                         const Tensor& t);
+// Both from the same d basis JVPs: what the official FDM loss with the exact trace needs.
+struct FieldTraceAndColumnSums {
+  Tensor v, div, column_sums;  // [B, d], [B, 1], [B, d]
+};
+FieldTraceAndColumnSums jacobian_trace_and_column_sums(const VelocityField& field, const Tensor& x,
+                                                       const Tensor& t);
 // Hutchinson: the mean over the probes of z^T J z; unbiased when E[z z^T] = I.
 FieldAndDivergence divergence_hutchinson(const VelocityField& field, const Tensor& x,
                                          const Tensor& t, const std::vector<Tensor>& probes);

@@ -172,29 +172,44 @@ std::string LambdaSchedule::describe() const {
   return m.str();
 }
 
+namespace {
+
+// The exact-trace residual from v and div v: sigma_t [div v + (sg[v] - u).s - d sigma'/sigma].
+Tensor exact_residual(const PathSample& path, const Tensor& v, const Tensor& div, bool sg) {
+  const auto d = static_cast<double>(path.xt.shape()[1]);
+  return path.sigma * (div + sum(((sg ? stop_gradient(v) : v) - path.ut) * path.score, 1, true) -
+                       d * path.sigma_rate);
+}
+
+// The per-coordinate residual from v and the Jacobian's column sums.
+Tensor column_residual(const PathSample& path, const Tensor& v, const Tensor& column_sums,
+                       bool sg) {
+  return path.sigma *
+         (column_sums + path.score * ((sg ? stop_gradient(v) : v) - path.ut) - path.sigma_rate);
+}
+
+}  // namespace
+
 FdmResidual fdm_residual(const VelocityField& field, const PathSample& path, const Tensor& t,
                          const std::vector<Tensor>& probes, bool stop_gradient_v) {
   const Tensor& x = path.xt;
-  const auto d = static_cast<double>(x.shape()[1]);
   auto frozen = [&](const Tensor& v) { return stop_gradient_v ? stop_gradient(v) : v; };
   FdmResidual out;
-  Tensor r;  // before the sigma_t weight
   if (probes.empty()) {
     const FieldAndDivergence fd = divergence_exact(field, x, t);
-    out.v = fd.v;
-    r = fd.div + sum((frozen(fd.v) - path.ut) * path.score, 1, true) - d * path.sigma_rate;
-  } else {
-    const Function1 f = [&](const Tensor& y) { return field(y, t); };
-    for (const Tensor& z : probes) {
-      auto [v, jz] = jvp(f, x, z);
-      if (!out.v.defined()) out.v = v;
-      const Tensor zs = sum(z * path.score, 1, true);
-      const Tensor rho = sum(z * jz, 1, true) + zs * sum(z * (frozen(v) - path.ut), 1, true) -
-                         path.sigma_rate * sum(z * z, 1, true);
-      r = r.defined() ? r + rho : rho;
-    }
-    if (probes.size() > 1) r = r / static_cast<double>(probes.size());
+    return {fd.v, exact_residual(path, fd.v, fd.div, stop_gradient_v)};
   }
+  Tensor r;  // before the sigma_t weight
+  const Function1 f = [&](const Tensor& y) { return field(y, t); };
+  for (const Tensor& z : probes) {
+    auto [v, jz] = jvp(f, x, z);
+    if (!out.v.defined()) out.v = v;
+    const Tensor zs = sum(z * path.score, 1, true);
+    const Tensor rho = sum(z * jz, 1, true) + zs * sum(z * (frozen(v) - path.ut), 1, true) -
+                       path.sigma_rate * sum(z * z, 1, true);
+    r = r.defined() ? r + rho : rho;
+  }
+  if (probes.size() > 1) r = r / static_cast<double>(probes.size());
   out.residual = path.sigma * r;
   return out;
 }
@@ -202,8 +217,7 @@ FdmResidual fdm_residual(const VelocityField& field, const PathSample& path, con
 FdmColumnResidual fdm_column_residual(const VelocityField& field, const PathSample& path,
                                       const Tensor& t, bool stop_gradient_v) {
   const FieldAndColumnSums cs = jacobian_column_sums(field, path.xt, t);
-  const Tensor v = stop_gradient_v ? stop_gradient(cs.v) : cs.v;
-  return {cs.v, path.sigma * (cs.column_sums + path.score * (v - path.ut) - path.sigma_rate)};
+  return {cs.v, column_residual(path, cs.v, cs.column_sums, stop_gradient_v)};
 }
 
 FdmOptions fdm_official_options(std::int64_t dim, double reg) {
@@ -229,17 +243,28 @@ FdmLoss fdm_loss(const VelocityField& field, const PathSample& path, const Tenso
     throw std::invalid_argument(m.str());
   }
   const std::vector<Tensor> probes =
-      o.exact_divergence ? std::vector<Tensor>{}
-                         : make_probes(o.probe, o.probes, path.xt.shape(), gen, path.xt.dtype(),
-                                     path.xt.device());
-  const FdmResidual r = fdm_residual(field, path, t, probes, o.stop_gradient_v);
+      o.exact_divergence
+          ? std::vector<Tensor>{}
+          : make_probes(o.probe, o.probes, path.xt.shape(), gen, path.xt.dtype(), path.xt.device());
   FdmLoss out;
-  out.v = r.v;
-  out.cdm = mean(square(r.residual));
+  Tensor colsum_residual;
+  if (o.exact_divergence && o.w_colsum > 0) {
+    // Both terms from one set of d basis JVPs (the same values as computing them apart).
+    const FieldTraceAndColumnSums j = jacobian_trace_and_column_sums(field, path.xt, t);
+    out.v = j.v;
+    out.cdm = mean(square(exact_residual(path, j.v, j.div, o.stop_gradient_v)));
+    colsum_residual = column_residual(path, j.v, j.column_sums, o.stop_gradient_v);
+  } else {
+    const FdmResidual r = fdm_residual(field, path, t, probes, o.stop_gradient_v);
+    out.v = r.v;
+    out.cdm = mean(square(r.residual));
+    if (o.w_colsum > 0)
+      colsum_residual = fdm_column_residual(field, path, t, o.stop_gradient_v).residual;
+  }
   out.cfm = cfm_loss(out.v, path.ut);
   out.total = o.w_cfm * out.cfm + o.w_div * out.cdm;
   if (o.w_colsum > 0) {
-    out.colsum = mean(square(fdm_column_residual(field, path, t, o.stop_gradient_v).residual));
+    out.colsum = mean(square(colsum_residual));
     out.total = out.total + o.w_colsum * out.colsum;
   }
   return out;

@@ -57,6 +57,10 @@ MpiCollective::MpiCollective(std::chrono::milliseconds timeout) : timeout_(timeo
     int provided = 0;
     check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
     initialised_here_ = true;
+    if (provided < MPI_THREAD_FUNNELED)
+      throw CollectiveError(
+          "this MPI library gives no thread support (MPI_THREAD_FUNNELED is "
+          "needed: the trainer runs worker threads beside its MPI calls)");
   }
   // Errors come back as codes (then exceptions), not as the default abort.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
@@ -65,6 +69,10 @@ MpiCollective::MpiCollective(std::chrono::milliseconds timeout) : timeout_(timeo
 }
 
 MpiCollective::~MpiCollective() {
+  finalize();
+}
+
+void MpiCollective::finalize() {
   int finalised = 0;
   MPI_Finalized(&finalised);
   if (initialised_here_ && !finalised) MPI_Finalize();
@@ -72,30 +80,38 @@ MpiCollective::~MpiCollective() {
 
 std::vector<std::byte> MpiCollective::all_gather(std::span<const std::byte> mine) {
   std::vector<std::byte> all(mine.size() * static_cast<std::size_t>(size_));
+  std::vector<std::byte> sent(mine.begin(), mine.end());  // owned: it may outlive a timeout
   MPI_Request request;
-  check(MPI_Iallgather(mine.data(), static_cast<int>(mine.size()), MPI_BYTE, all.data(),
-                       static_cast<int>(mine.size()), MPI_BYTE, MPI_COMM_WORLD, &request),
+  check(MPI_Iallgather(sent.data(), static_cast<int>(sent.size()), MPI_BYTE, all.data(),
+                       static_cast<int>(sent.size()), MPI_BYTE, MPI_COMM_WORLD, &request),
         "MPI_Iallgather");
-  if (!wait_all({&request, 1}, timeout_))
+  if (!wait_all({&request, 1}, timeout_)) {
+    abandoned_.push_back(std::move(all));
+    abandoned_.push_back(std::move(sent));
     throw CollectiveError("rank " + std::to_string(rank_) + ": the other ranks did not reach a " +
                           "gather within " + seconds(timeout_) +
                           " s (a rank hangs, died, or runs other arguments)");
+  }
   return all;
 }
 
 std::vector<std::byte> MpiCollective::exchange(int peer, std::span<const std::byte> mine) {
   std::vector<std::byte> theirs(mine.size());
+  std::vector<std::byte> sent(mine.begin(), mine.end());  // owned: it may outlive a timeout
   MPI_Request requests[2];
   constexpr int kTag = 17;
   check(MPI_Irecv(theirs.data(), static_cast<int>(theirs.size()), MPI_BYTE, peer, kTag,
                   MPI_COMM_WORLD, &requests[0]),
         "MPI_Irecv");
-  check(MPI_Isend(mine.data(), static_cast<int>(mine.size()), MPI_BYTE, peer, kTag, MPI_COMM_WORLD,
+  check(MPI_Isend(sent.data(), static_cast<int>(sent.size()), MPI_BYTE, peer, kTag, MPI_COMM_WORLD,
                   &requests[1]),
         "MPI_Isend");
-  if (!wait_all(requests, timeout_))
+  if (!wait_all(requests, timeout_)) {
+    abandoned_.push_back(std::move(theirs));
+    abandoned_.push_back(std::move(sent));
     throw CollectiveError("rank " + std::to_string(rank_) + ": rank " + std::to_string(peer) +
                           " did not answer within " + seconds(timeout_) + " s (it hangs or died)");
+  }
   return theirs;
 }
 

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <memory>
+#include <vector>
 
 #include "flowtape/train/collective.hpp"
 
@@ -35,11 +36,17 @@ class MpiCollective : public Collective {
   std::vector<std::byte> exchange(int peer, std::span<const std::byte> mine) override;
   // Ends every rank of the job with exit status `code` (MPI_Abort).
   [[noreturn]] void abort(int code);
+  // Leaves the job now (MPI_Finalize, if this object initialised MPI): the other ranks stop
+  // waiting for this one. No call may follow.
+  void finalize();
 
  private:
   int rank_ = 0, size_ = 1;
   std::chrono::milliseconds timeout_;
   bool initialised_here_ = false;
+  // Receive buffers of requests that timed out: MPI may still write into them, so they live
+  // as long as this object (which is unusable after a CollectiveError).
+  std::vector<std::vector<std::byte>> abandoned_;
 };
 
 }  // namespace flowtape::train

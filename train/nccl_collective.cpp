@@ -25,7 +25,7 @@ void check_cuda(cudaError_t e, const char* what) {
 
 // Polls until NCCL's pending calls on `comm` and then the stream's work are done, or the
 // deadline passes (then the communicator is aborted: NCCL cannot cancel a call in flight).
-void wait(ncclComm_t comm, std::chrono::milliseconds timeout, int rank, const char* what) {
+void wait(ncclComm_t& comm, std::chrono::milliseconds timeout, int rank, const char* what) {
   const auto start = std::chrono::steady_clock::now();
   const auto late = [&] { return std::chrono::steady_clock::now() - start > timeout; };
   ncclResult_t state = ncclInProgress;
@@ -46,6 +46,7 @@ void wait(ncclComm_t comm, std::chrono::milliseconds timeout, int rank, const ch
     }
   }
   ncclCommAbort(comm);
+  comm = nullptr;  // aborted is freed: the destructor must not destroy it again
   throw CollectiveError("rank " + std::to_string(rank) + ": " + what +
                         (state != ncclSuccess && state != ncclInProgress
                              ? std::string(" failed: ") + ncclGetErrorString(state)
@@ -80,6 +81,7 @@ NcclCollective::~NcclCollective() {
 }
 
 std::vector<std::byte> NcclCollective::all_gather(std::span<const std::byte> mine) {
+  if (!state_->comm) throw CollectiveError("NcclCollective: the communicator was aborted");
   const std::size_t n = mine.size(), all = n * static_cast<std::size_t>(size());
   if (state_->capacity < n + all) {
     if (state_->scratch) check_cuda(cudaFree(state_->scratch), "cudaFree");
@@ -102,6 +104,7 @@ std::vector<std::byte> NcclCollective::exchange(int peer, std::span<const std::b
 
 Tensor NcclCollective::exchange_tensor(int peer, const Tensor& mine) {
   if (mine.device() != Device::cuda) return Collective::exchange_tensor(peer, mine);
+  if (!state_->comm) throw CollectiveError("NcclCollective: the communicator was aborted");
   Tensor theirs = empty(mine.shape(), mine.dtype(), Device::cuda);
   check_nccl(ncclGroupStart(), "ncclGroupStart");
   check_nccl(ncclSend(mine.raw_data(), mine.nbytes(), ncclUint8, peer, state_->comm, 0),

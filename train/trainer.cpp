@@ -37,6 +37,25 @@ nlohmann::json training_identity(const TrainSpec& c) {
                         "data", "labels", "context", "shard_threads"}) {
     j.erase(k);
   }
+  // Settings the run's schedule does not read: a constant rate ignores the warm-up, and only
+  // the step schedule decays.
+  if (c.schedule != LrSchedule::step) {
+    j.erase("lr_decay");
+    j.erase("lr_decay_every");
+  }
+  if (c.schedule == LrSchedule::constant) j.erase("warmup");
+  return j;
+}
+
+// What the ranks of a data-parallel run must share: everything that changes what any rank
+// computes or when it stops - the training identity plus the step count, the schedule's
+// horizon, the checkpoint interval (rank 0's checkpoints check the weights) and the device -
+// but not where a rank reads its data from (its fingerprint is compared), its thread count,
+// nor the evaluation settings, which only rank 0 uses.
+nlohmann::json rank_identity(const TrainSpec& c) {
+  nlohmann::json j = training_identity(c);
+  const nlohmann::json all = nlohmann::json::parse(to_json(c));
+  for (const char* k : {"steps", "schedule_steps", "checkpoint_every", "device"}) j[k] = all[k];
   return j;
 }
 
@@ -548,7 +567,7 @@ void Trainer::distribute(std::shared_ptr<Collective> collective) {
   // depend on the spec, which all ranks then share.
   require_agreement(
       *collective,
-      training_identity(spec_).dump() + "\n" + data_fingerprint_ + "\n" + training_set_fingerprint_,
+      rank_identity(spec_).dump() + "\n" + data_fingerprint_ + "\n" + training_set_fingerprint_,
       "the training configuration and data");
   std::ostringstream state;
   state << steps_done() << ' ' << gen_.key() << ' ' << gen_.counter() << ' ' << gen_.stream();

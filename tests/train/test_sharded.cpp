@@ -159,28 +159,51 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_resumes_on_another_rank_count) {
   BOOST_TEST(same_weights(whole.module(), resumed.module()));
 }
 
-BOOST_AUTO_TEST_CASE(ranks_that_disagree_are_refused) {
-  TrainSpec c = variants().front().second;
+namespace {
+// What distribute() says on ranks 0 and 1 built from specs a and b ("" when it accepts them).
+std::pair<std::string, std::string> join_two(const TrainSpec& a, const TrainSpec& b) {
   auto group = LocalCollective::make(2, std::chrono::seconds(20));
-  TrainSpec other = c;
-  other.lr *= 2;
-  Trainer a(c), b(other);
+  Trainer ta(a), tb(b);
   std::string ea, eb;
   std::thread t([&] {
     try {
-      b.distribute(group[1]);
+      tb.distribute(group[1]);
     } catch (const CollectiveError& e) {
       eb = e.what();
     }
   });
   try {
-    a.distribute(group[0]);
+    ta.distribute(group[0]);
   } catch (const CollectiveError& e) {
     ea = e.what();
   }
   t.join();
-  BOOST_TEST(ea.find("disagree on the training configuration") != std::string::npos, ea);
-  BOOST_TEST(ea == eb);
+  return {ea, eb};
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(ranks_that_disagree_are_refused) {
+  TrainSpec c = variants().front().second;
+  // What any rank computes or when it stops must agree; threads and evaluation need not.
+  const auto changed = [&](auto change) {
+    TrainSpec other = c;
+    change(other);
+    return join_two(c, other);
+  };
+  for (const auto& [what, errors] :
+       {std::pair{"lr", changed([](TrainSpec& s) { s.lr *= 2; })},
+        std::pair{"steps", changed([](TrainSpec& s) { s.steps += 1; })},
+        std::pair{"schedule_steps", changed([](TrainSpec& s) { s.schedule_steps = 100; })},
+        std::pair{"checkpoint_every", changed([](TrainSpec& s) { s.checkpoint_every = 2; })}}) {
+    BOOST_TEST(errors.first.find("disagree on the training configuration") != std::string::npos,
+               what << ": " << errors.first);
+    BOOST_TEST(errors.first == errors.second);
+  }
+  const auto fine = changed([](TrainSpec& s) {
+    s.shard_threads = 2;
+    s.eval_samples = 17;
+  });
+  BOOST_TEST((fine.first.empty() && fine.second.empty()), fine.first);
   // A rank count that does not divide the shards.
   TrainSpec two = c;
   two.shards = 2;

@@ -210,6 +210,22 @@ BOOST_AUTO_TEST_CASE(resume_refuses_a_different_configuration) {
                                  std::string::npos;
                         });
   BOOST_TEST(b.steps_done() == 0);
+  // Settings the run's schedule does not read are not compared: a constant-rate run resumes
+  // with another step decay and warm-up (it trains the same), a step-decay run does not.
+  TrainSpec same = small_config("cfm");
+  same.lr_decay = 0.5;
+  same.lr_decay_every = 3;
+  same.warmup = 2;
+  Trainer c(same);
+  BOOST_CHECK_NO_THROW(c.resume(scratch / "a.safetensors"));
+  TrainSpec decaying = small_config("cfm");
+  decaying.schedule = LrSchedule::step;
+  Trainer d(decaying);
+  d.step();
+  d.save(scratch / "d.safetensors");
+  decaying.lr_decay = 0.5;
+  Trainer e(decaying);
+  BOOST_CHECK_THROW(e.resume(scratch / "d.safetensors"), std::invalid_argument);
 }
 
 // A checkpoint's recorded config is input too: missing or broken, it is refused naming the
