@@ -81,10 +81,16 @@ for p in "${available[@]}"; do
     jax-jit) peer_args+=(--peer "$p=$PEERS_PY $HERE/peers/flow_jax.py") ;;
   esac
 done
+# At T > 1 flowtape runs both ways it can use T cores: the plain step with T kernel threads
+# (flow_bench), and the trainer's sharded step (T micro-batches on T threads, --shards T); the
+# table takes the faster, as each peer's best configuration is its own. SHARDS=0 leaves it out.
+SHARDS_ARG=()
+[ "${SHARDS:-1}" = 1 ] && SHARDS_ARG=(--flowtape-shards)
 start=$SECONDS
 python3 "$HERE/py/compare_driver.py" --flow-bench "$FT" "${peer_args[@]}" --out "$RES" \
   --losses "$LOSSES" --widths "$WIDTHS" --batches "$BATCHES" --threads "$THREADS" \
-  --rounds "$ROUNDS" --repeats "$REPEATS" --warmup "$WARMUP" --block-s "$BLOCK_S"
+  --rounds "$ROUNDS" --repeats "$REPEATS" --warmup "$WARMUP" --block-s "$BLOCK_S" \
+  "${SHARDS_ARG[@]}"
 echo "elapsed: $((SECONDS - start)) s" | tee -a "$OUT/env.txt" >&2
 # The ceiling column needs this core's FMA peak, which gemm_bench measures (built when OpenBLAS
 # is installed); without it the table has no ceiling column.

@@ -9,8 +9,13 @@
 // (nn::loss_and_grad), and an Adam step. Losses: cfm, entropic (lambda 0.3), fdm (one
 // Rademacher probe through jvp, w_div 0.1).
 //
+// With --shards S (> 1) the step is the trainer library's sharded step instead
+// (train/sharded_step.cpp: S micro-batches on --threads worker threads, the same loss and
+// gradient to rounding): the same model, objective and Adam through train::Trainer, whose step
+// also checks the loss and gradient for non-finite values.
+//
 // Usage: flow_bench --loss cfm --width 256 --batch 1024 --threads 1 [--block-s 0.5]
-//                   [--repeats 3] [--warmup 10]
+//                   [--repeats 3] [--warmup 10] [--shards 2]
 //        flow_bench --loss fdm --width 64 --batch 256 --digest-steps 20
 // The second form times nothing: it runs exactly that many steps from the fixed seed and
 // prints a digest of the parameters' bytes, so that two builds can be checked to train to the
@@ -32,6 +37,7 @@
 #include "flowtape/nn/grad_step.hpp"
 #include "flowtape/nn/optimizer.hpp"
 #include "flowtape/nn/velocity_mlp.hpp"
+#include "flowtape/train/trainer.hpp"
 
 using namespace flowtape;
 
@@ -41,6 +47,7 @@ struct Args {
   std::string loss = "cfm";
   std::int64_t width = 256, batch = 256;
   int threads = 1, repeats = 3, warmup = 10, digest_steps = 0;
+  std::int64_t shards = 1;
   double block_s = 0.5;
 };
 
@@ -62,6 +69,8 @@ Args parse(int argc, char** argv) {
       a.warmup = std::stoi(v);
     else if (k == "--block-s")
       a.block_s = std::stod(v);
+    else if (k == "--shards")
+      a.shards = std::stoll(v);
     else if (k == "--digest-steps")
       a.digest_steps = std::stoi(v);
     else
@@ -107,7 +116,31 @@ int main(int argc, char** argv) {
   const std::int64_t b = a.batch;
 
   double loss_value = 0;
+  // The sharded step: the trainer with this benchmark's model and objective.
+  std::unique_ptr<train::Trainer> trainer;
+  if (a.shards > 1) {
+    train::TrainSpec spec;
+    spec.dataset = "8gaussians";
+    spec.loss = train::choice_from_name<train::Loss>(a.loss, "loss");
+    spec.hidden = static_cast<int>(a.width);
+    spec.depth = 3;
+    spec.activation = nn::Activation::silu;
+    spec.time_embedding = nn::TimeEmbeddingKind::raw;
+    spec.batch = b;
+    spec.lr = nn::AdamOptions{}.lr;
+    spec.schedule = train::LrSchedule::constant;
+    spec.lambda_max = 0.3;
+    spec.ramp_end = 0;
+    spec.steps = std::int64_t{1} << 40;
+    spec.shards = a.shards;
+    spec.shard_threads = a.threads;
+    trainer = std::make_unique<train::Trainer>(spec);
+  }
   auto step = [&] {
+    if (trainer) {
+      loss_value = trainer->step().loss;
+      return;
+    }
     const Tensor x0 = randn({b, 2}, gen);
     const Tensor x1 = data.sample(b, gen);
     const Tensor t = rand({b, 1}, gen);
@@ -124,10 +157,12 @@ int main(int argc, char** argv) {
 
   if (a.digest_steps > 0) {
     for (int i = 0; i < a.digest_steps; ++i) step();
-    std::printf("{\"loss\": \"%s\", \"width\": %lld, \"batch\": %lld, \"steps\": %d, "
-                "\"digest\": \"%016llx\", \"loss_last\": %.17g}\n",
-                a.loss.c_str(), static_cast<long long>(a.width), static_cast<long long>(b),
-                a.digest_steps, static_cast<unsigned long long>(digest(params)), loss_value);
+    std::printf(
+        "{\"loss\": \"%s\", \"width\": %lld, \"batch\": %lld, \"steps\": %d, "
+        "\"digest\": \"%016llx\", \"loss_last\": %.17g}\n",
+        a.loss.c_str(), static_cast<long long>(a.width), static_cast<long long>(b), a.digest_steps,
+        static_cast<unsigned long long>(digest(trainer ? trainer->module().parameters() : params)),
+        loss_value);
     return 0;
   }
 
@@ -148,11 +183,12 @@ int main(int argc, char** argv) {
   }
   std::sort(rates.begin(), rates.end());
   std::printf(
-      "{\"impl\": \"flowtape\", \"loss\": \"%s\", \"width\": %lld, \"batch\": %lld, "
-      "\"threads\": %d, \"steps_used\": %d, \"steps_per_s_median\": %.2f, "
+      "{\"impl\": \"%s\", \"loss\": \"%s\", \"width\": %lld, \"batch\": %lld, "
+      "\"threads\": %d, \"shards\": %lld, \"steps_used\": %d, \"steps_per_s_median\": %.2f, "
       "\"steps_per_s_min\": %.2f, \"steps_per_s_max\": %.2f, \"peak_rss_mb\": %.1f, "
       "\"loss_last\": %.5g}\n",
-      a.loss.c_str(), static_cast<long long>(a.width), static_cast<long long>(b), a.threads, steps,
+      trainer ? "flowtape-shards" : "flowtape", a.loss.c_str(), static_cast<long long>(a.width),
+      static_cast<long long>(b), a.threads, static_cast<long long>(a.shards), steps,
       rates[rates.size() / 2], rates.front(), rates.back(), peak_rss_mb(), loss_value);
   return 0;
 }

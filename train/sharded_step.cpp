@@ -23,10 +23,12 @@
 // count: `mpirun -n 4` and one process with the same shards write the same checkpoint.
 #include <bit>
 #include <cstring>
+#include <optional>
 
 #include "flowtape/autodiff/tape.hpp"
 #include "flowtape/autodiff/verbs.hpp"
 #include "flowtape/flows/losses.hpp"
+#include "flowtape/kernels/cpu/parallel.hpp"
 #include "flowtape/train/trainer.hpp"
 
 namespace flowtape::train {
@@ -117,6 +119,12 @@ StepReport Trainer::sharded_step(const StepBatch& b, std::int64_t step, double l
 
   const int threads = static_cast<int>(std::min<std::int64_t>(spec_.shard_threads, mine));
   if (!workers_ || workers_->size() != threads) workers_ = std::make_unique<ShardWorkers>(threads);
+  // With shard threads the cores are theirs for the whole step: the kernels between the passes
+  // (the tree, the checks, Adam) run serially too. Left to the kernels' pool (set_num_threads),
+  // its helper spins between kernels on the core a shard worker needs next (measured: half the
+  // steps per second at width 256).
+  std::optional<kernels::cpu::SerialKernels> serial;
+  if (threads > 1) serial.emplace();
   const std::vector<Tensor> params = model_.module->parameters();
   const bool per_row = tilts_across_rows();
   const std::int64_t width = per_row ? rows : 1;  // values a shard hands on

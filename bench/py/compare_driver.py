@@ -79,6 +79,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=6)
     ap.add_argument("--block-s", type=float, default=0.3)
+    ap.add_argument("--flowtape-shards", action="store_true",
+                    help="at T > 1 also run flowtape's sharded step (T shards on T threads)")
     a = ap.parse_args()
     peers = []
     for spec in a.peer:
@@ -98,6 +100,8 @@ def main():
                                     "threads": threads, "repeats": a.repeats,
                                     "block_s": a.block_s, "warmup": a.warmup}
                             impls = ["flowtape", *served]
+                            if threads > 1 and a.flowtape_shards:
+                                impls.insert(1, "flowtape-shards")
                             for r in range(a.rounds):
                                 for i in range(len(impls)):
                                     name = impls[(i + r) % len(impls)]
@@ -111,11 +115,13 @@ def main():
 
 
 def run_one(name, cell, served, flow_bench, threads):
-    if name == "flowtape":
+    if name in ("flowtape", "flowtape-shards"):
         args = [flow_bench, "--loss", cell["loss"], "--width", str(cell["width"]),
                 "--batch", str(cell["batch"]), "--threads", str(threads),
                 "--repeats", str(cell["repeats"]), "--block-s", str(cell["block_s"]),
                 "--warmup", str(cell["warmup"])]
+        if name == "flowtape-shards":
+            args += ["--shards", str(threads)]
         return subprocess.run(["taskset", "-c", f"0-{threads - 1}", *args], check=True,
                               capture_output=True, text=True,
                               env=environment(threads, {})).stdout.strip()

@@ -7,7 +7,10 @@ and of the leanest peer (the largest over rounds for each).
 
 The best peer is taken per round: round k's ratio is flowtape's k-th run over the fastest
 peer's k-th run (they ran back to back, the order rotated between rounds); the ratio column
-is the median over rounds, and "best peer" names the peer fastest in most rounds.
+is the median over rounds, and "best peer" names the peer fastest in most rounds. Where the
+run also has flowtape's sharded step (impl "flowtape-shards", compare.sh at T > 1), flowtape's
+rate in a round is the faster of its two ways, as each peer's best configuration is its own;
+both columns are shown, and the RSS is the larger of the two.
 
 With --peak GFLOPS (one core's f32 FMA peak, `gemm_bench --peak`), a "ceiling" column gives
 the ratio to the best peer that flowtape would reach if its step were nothing but its GEMMs at
@@ -39,12 +42,13 @@ def main(path, peak):
     for r in rows:
         key = (r["loss"], r["width"], r["batch"], r["threads"])
         cells.setdefault(key, {}).setdefault(r["impl"], []).append(r)
-    peers = sorted({i for c in cells.values() for i in c if i != "flowtape"})
-    head = "| loss | W | batch | threads | flowtape |" + "".join(f" {p} |" for p in peers)
+    ours = [i for i in ("flowtape", "flowtape-shards") if any(i in c for c in cells.values())]
+    peers = sorted({i for c in cells.values() for i in c if i not in ours})
+    head = "| loss | W | batch | threads |" + "".join(f" {p} |" for p in ours + peers)
     head += " best peer | ratio to best | range | flowtape RSS MiB | least peer RSS MiB |"
     head += " ceiling |" if peak else ""
     print(head)
-    print("| --- | ---: | ---: | ---: | ---: |" + " ---: |" * len(peers) +
+    print("| --- | ---: | ---: | ---: |" + " ---: |" * len(ours + peers) +
           " --- | ---: | ---: | ---: | ---: |" + (" ---: |" if peak else ""))
     for key in sorted(cells):
         c = cells[key]
@@ -53,19 +57,20 @@ def main(path, peak):
         rounds = min(len(v) for v in c.values())
         ratios, winners, best_rates = [], Counter(), []
         for k in range(rounds):
-            best_impl = max((i for i in c if i != "flowtape"),
+            best_impl = max((i for i in c if i not in ours),
                             key=lambda i: c[i][k]["steps_per_s_median"])
             best = c[best_impl][k]["steps_per_s_median"]
             winners[best_impl] += 1
             best_rates.append(best)
-            ratios.append(c["flowtape"][k]["steps_per_s_median"] / best)
+            ratios.append(max(c[i][k]["steps_per_s_median"] for i in ours if i in c) / best)
         med = {i: median(r["steps_per_s_median"] for r in runs[:rounds]) for i, runs in c.items()}
         rss = {i: max(r["peak_rss_mb"] for r in runs[:rounds]) for i, runs in c.items()}
-        line = f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {med['flowtape']:.1f} |"
-        line += "".join(f" {med[p]:.1f} |" if p in med else " - |" for p in peers)
+        line = f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} |"
+        line += "".join(f" {med[p]:.1f} |" if p in med else " - |" for p in ours + peers)
         line += (f" {winners.most_common(1)[0][0]} | {median(ratios):.2f} |"
-                 f" {min(ratios):.2f}-{max(ratios):.2f} | {rss['flowtape']:.0f} |"
-                 f" {min(v for i, v in rss.items() if i != 'flowtape'):.0f} |")
+                 f" {min(ratios):.2f}-{max(ratios):.2f} |"
+                 f" {max(v for i, v in rss.items() if i in ours):.0f} |"
+                 f" {min(v for i, v in rss.items() if i not in ours):.0f} |")
         if peak:
             floor_s = gemm_flops(key[0], key[1], key[2]) / (peak * 1e9 * key[3])
             line += f" {(1 / median(best_rates)) / floor_s:.2f} |"
