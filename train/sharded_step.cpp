@@ -160,18 +160,8 @@ StepReport Trainer::sharded_step(const StepBatch& b, std::int64_t step, double l
     const Tensor r = from_vector(values, Shape{shards * width}, outs.front().value.dtype());
     NoGrad no_grad;  // (the verb records on this worker's tape; nothing here needs it)
     const auto [l, g] = value_and_grad(
-        [&](const std::vector<Tensor>& x) -> Tensor {
-          if (!per_row) return mean(x[0]);
-          switch (spec_.tilt) {
-            case EntropicTilt::time_bins:
-              return flows::grouped_entropic_loss(
-                  x[0], flows::time_bin_groups(b.t, spec_.tilt_bins), lambda);
-            case EntropicTilt::late:
-              return flows::grouped_entropic_loss(x[0], flows::late_groups(b.t, spec_.tilt_from),
-                                                  lambda);
-            default:
-              return flows::entropic_loss(x[0], lambda);
-          }
+        [&](const std::vector<Tensor>& x) {
+          return per_row ? tilted_loss(x[0], b.t, lambda) : mean(x[0]);
         },
         {r});
     loss = l.item();

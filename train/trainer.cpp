@@ -397,21 +397,11 @@ Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, co
     return l.total;
   }
   const Tensor v = spec_.conditional ? model_.conditional(ps.xt, t, c) : model_.forward(ps.xt, t);
-  if (spec_.loss == Loss::entropic) {
-    const Tensor l = flows::per_sample_loss(v, ps.ut);
-    switch (spec_.tilt) {
-      case EntropicTilt::batch:
-        return flows::entropic_loss(l, lambda);
-      case EntropicTilt::time_bins:
-        return flows::grouped_entropic_loss(l, flows::time_bin_groups(t, spec_.tilt_bins), lambda);
-      case EntropicTilt::late:
-        return flows::grouped_entropic_loss(l, flows::late_groups(t, spec_.tilt_from), lambda);
-      case EntropicTilt::point: {
-        const Tensor extra = extra_references();
-        return flows::per_point_entropic_loss(
-            v, ps.xt, t, extra.defined() ? concat({x1, extra}, 0) : x1, lambda);
-      }
-    }
+  if (tilts_across_rows()) return tilted_loss(flows::per_sample_loss(v, ps.ut), t, lambda);
+  if (spec_.loss == Loss::entropic) {  // the per-point tilt
+    const Tensor extra = extra_references();
+    return flows::per_point_entropic_loss(v, ps.xt, t,
+                                          extra.defined() ? concat({x1, extra}, 0) : x1, lambda);
   }
   if (spec_.loss == Loss::efm && spec_.conditional) {
     // Per class: each row's target is the closed form over the references of its class (of
@@ -427,6 +417,19 @@ Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, co
   if (spec_.loss == Loss::efm)
     return flows::cfm_loss(v, flows::efm_target(ps.xt, t, x1, extra_references(), efm_sigma_min()));
   return flows::cfm_loss(v, ps.ut);
+}
+
+Tensor Trainer::tilted_loss(const Tensor& per_sample, const Tensor& t, double lambda) const {
+  switch (spec_.tilt) {
+    case EntropicTilt::time_bins:
+      return flows::grouped_entropic_loss(per_sample, flows::time_bin_groups(t, spec_.tilt_bins),
+                                          lambda);
+    case EntropicTilt::late:
+      return flows::grouped_entropic_loss(per_sample, flows::late_groups(t, spec_.tilt_from),
+                                          lambda);
+    default:  // batch (the per-point tilt does not aggregate rows)
+      return flows::entropic_loss(per_sample, lambda);
+  }
 }
 
 flows::FdmOptions Trainer::fdm_options(std::int64_t dim) const {

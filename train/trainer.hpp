@@ -221,6 +221,9 @@ class Trainer {
   // Whether the entropic tilt compares rows across the batch (batch, time bins, late): its
   // shards hand on per-row losses.
   bool tilts_across_rows() const;
+  // The entropic loss over rows of per-sample losses at times t, tilted as spec().tilt says
+  // (batch, time bins, late): the plain step's and the sharded step's one formula.
+  Tensor tilted_loss(const Tensor& per_sample, const Tensor& t, double lambda) const;
   flows::FdmOptions fdm_options(std::int64_t dim) const;
   // The EFM target's sigma_min: the lipman path's, else 0 (rectified).
   double efm_sigma_min() const;
