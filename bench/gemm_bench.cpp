@@ -1,28 +1,35 @@
 // SPDX-License-Identifier: MIT
 // GEMM throughput: flowtape's packed GEMM against OpenBLAS, single thread, in the same process,
-// with both measured in alternating rounds so that a change in machine load hits both. Prints
-// this core's f32 / f64 FMA peak (measured) and each GEMM's share of it, then three tables:
+// all measured in alternating rounds so that a change in machine load hits each alike. Prints
+// the CPU, the tile kernel the GEMM chose for it (gemm_kernels.hpp), OpenBLAS's kernel, this
+// core's f32 / f64 FMA peak (measured) and each GEMM's share of it, then three tables:
 //  - square C = A B, and the transposed forms a backward pass uses (A^T B, A B^T) at 512;
 //  - the GEMMs of one W x W layer of a training step at batch B: forward x w^T (with the
 //    bias row), the input gradient g w and the weight gradient g^T x;
 //  - the GEMMs of the step's first and last layers (3 inputs, 2 outputs), which take the
 //    thin kernels.
-// Usage: gemm_bench [sizes...]   (default 64 128 256 512 1024; step shapes W in {64, 256},
-//                                 B in {256, 1024, 4096})
-//        gemm_bench --peak       (prints only the f32 FMA peak in GFLOP/s: bench/compare.sh
-//                                 uses it for the ceiling column)
+// Usage: gemm_bench [--kernels] [sizes...]
+//          sizes: square GEMMs only, of these sizes (default 64 128 256 512 1024, and the
+//          step's shapes: W in {64, 256}, B in {256, 1024, 4096});
+//          --kernels: every tile kernel this CPU runs, side by side (default: the chosen one)
+//        gemm_bench --peak   (prints only the f32 FMA peak in GFLOP/s: bench/compare.sh uses
+//                             it for the ceiling column)
+// Exit codes: 0 done, 2 bad arguments.
 #include <cblas.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "bench/timing.hpp"
+#include "flowtape/kernels/cpu/cpu_info.hpp"
 #include "flowtape/kernels/cpu/gemm.hpp"
+#include "flowtape/kernels/cpu/gemm_kernels.hpp"
 #include "flowtape/kernels/cpu/simd.hpp"
 
 extern "C" void openblas_set_num_threads(int);
@@ -32,26 +39,32 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Median seconds per call of a and of b, timed in alternating rounds.
-template <class A, class B>
-std::pair<double, double> alternate(A&& a, B&& b, int rounds = 7, double seconds = 0.06) {
-  a();
-  b();
-  std::vector<double> ta, tb;
-  for (int r = 0; r < rounds; ++r) {
-    ta.push_back(flowtape::bench::seconds_per_call(a, seconds));
-    tb.push_back(flowtape::bench::seconds_per_call(b, seconds));
+// Median seconds per call of each of fs, timed in alternating rounds.
+std::vector<double> alternate(const std::vector<std::function<void()>>& fs, int rounds = 7,
+                              double seconds = 0.06) {
+  for (const auto& f : fs) f();
+  std::vector<std::vector<double>> times(fs.size());
+  for (int r = 0; r < rounds; ++r)
+    for (std::size_t i = 0; i < fs.size(); ++i)
+      times[i].push_back(flowtape::bench::seconds_per_call(fs[i], seconds));
+  std::vector<double> medians;
+  for (auto& t : times) {
+    std::sort(t.begin(), t.end());
+    medians.push_back(t[t.size() / 2]);
   }
-  std::sort(ta.begin(), ta.end());
-  std::sort(tb.begin(), tb.end());
-  return {ta[ta.size() / 2], tb[tb.size() / 2]};
+  return medians;
 }
+
+// The tile kernels timed: the one the GEMM chose, or (--kernels) every one this CPU runs.
+std::vector<std::string> g_kernels;
 
 // FLOP/s of independent FMA chains in registers: the arithmetic peak of one core for T, the
 // ceiling any GEMM on it can reach. Ten chains cover the FMA latency (4-5 cycles) times the
 // two FMA pipes.
 template <class T>
-double fma_peak() {
+// Not inlined: inlined into main, GCC kept the f64 chains in memory, and the loop ran at a
+// third of the peak, bound by forwarding each store to the next load.
+[[gnu::noinline]] double fma_peak() {
   using B = flowtape::kernels::cpu::Batch<T>;
   constexpr int kChains = 10;
   B acc[kChains];
@@ -63,7 +76,7 @@ double fma_peak() {
     const auto start = Clock::now();
     for (long i = 0; i < iters; ++i) {
 #pragma GCC unroll 10
-      for (int j = 0; j < kChains; ++j) acc[j] = xsimd::fma(acc[j], m, c);
+      for (int j = 0; j < kChains; ++j) acc[j] = flowtape::kernels::cpu::fmadd(acc[j], m, c);
     }
     const double s = std::chrono::duration<double>(Clock::now() - start).count();
     best = std::max(best, 2.0 * B::size * kChains * static_cast<double>(iters) / s);
@@ -111,42 +124,90 @@ void run(const char* type, const Shape& s, double peak) {
       cblas_dgemm(CblasRowMajor, op_a, op_b, s.m, s.n, s.k, 1.0, a.data(), lda, b.data(), ldb, beta,
                   c.data(), s.n);
   };
-  const auto [t_ours, t_blas] = alternate(ours, blas);
-  const double flops = 2.0 * s.m * s.n * static_cast<double>(s.k);
-  std::printf("| %s | %-27s | %5d | %5d | %5d | %7.1f | %7.1f | %4.0f%% | %4.0f%% | %5.2f |\n",
-              type, s.name.c_str(), s.m, s.n, s.k, flops / t_ours * 1e-9, flops / t_blas * 1e-9,
-              100 * flops / t_ours / peak, 100 * flops / t_blas / peak, t_blas / t_ours);
+  // Each kernel's calls are timed with it selected (a setting read once per GEMM).
+  std::vector<std::function<void()>> calls;
+  for (const std::string& kernel : g_kernels)
+    calls.push_back([&ours, kernel] {
+      flowtape::kernels::cpu::set_tile_kernel(kernel);
+      ours();
+    });
+  calls.push_back(blas);
+  const std::vector<double> t = alternate(calls);
+  const double flops = 2.0 * s.m * s.n * static_cast<double>(s.k), t_blas = t.back();
+  std::printf("| %s | %-27s | %5d | %5d | %5d |", type, s.name.c_str(), s.m, s.n, s.k);
+  for (std::size_t i = 0; i + 1 < t.size(); ++i) std::printf(" %7.1f |", flops / t[i] * 1e-9);
+  std::printf(" %7.1f |", flops / t_blas * 1e-9);
+  for (std::size_t i = 0; i + 1 < t.size(); ++i)
+    std::printf(" %4.0f%% |", 100 * flops / t[i] / peak);
+  std::printf(" %4.0f%% |", 100 * flops / t_blas / peak);
+  for (std::size_t i = 0; i + 1 < t.size(); ++i) std::printf(" %5.2f |", t_blas / t[i]);
+  std::printf("\n");
 }
 
 void header() {
-  std::printf(
-      "| dtype | GEMM | m | n | k | flowtape GFLOP/s | OpenBLAS GFLOP/s | flowtape %% of peak | "
-      "OpenBLAS %% of peak | flowtape / OpenBLAS |\n");
-  std::printf("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  std::string names = "| dtype | GEMM | m | n | k |", align = "| --- | --- | ---: | ---: | ---: |";
+  for (const auto& k : g_kernels) names += " " + k + " GFLOP/s |";
+  names += " OpenBLAS GFLOP/s |";
+  for (const auto& k : g_kernels) names += " " + k + " % of peak |";
+  names += " OpenBLAS % of peak |";
+  for (const auto& k : g_kernels) names += " " + k + " / OpenBLAS |";
+  for (std::size_t i = 0; i < 3 * g_kernels.size() + 2; ++i) align += " ---: |";
+  std::printf("%s\n%s\n", names.c_str(), align.c_str());
+}
+
+int usage(const char* why) {
+  std::fprintf(stderr, "gemm_bench: %s\nusage: gemm_bench [--kernels] [sizes...] | --peak\n", why);
+  return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  namespace cpu = flowtape::kernels::cpu;
   openblas_set_num_threads(1);
   if (argc == 2 && std::string(argv[1]) == "--peak") {
     std::printf("%.1f\n", fma_peak<float>() * 1e-9);
     return 0;
   }
   std::vector<int> sizes;
-  for (int i = 1; i < argc; ++i) sizes.push_back(std::atoi(argv[i]));
+  bool all_kernels = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--kernels") {
+      all_kernels = true;
+      continue;
+    }
+    char* end = nullptr;
+    const long n = std::strtol(arg.c_str(), &end, 10);
+    if (end == arg.c_str() || *end != '\0' || n < 1 || n > 8192)
+      return usage(("not an option or a size in [1, 8192]: " + arg).c_str());
+    sizes.push_back(static_cast<int>(n));
+  }
+  const bool step_shapes = sizes.empty();
   if (sizes.empty()) sizes = {64, 128, 256, 512, 1024};
+  if (all_kernels) {
+    for (const auto& k : cpu::tile_kernels())
+      if (k.runs_here) g_kernels.emplace_back(k.name);
+  } else {
+    g_kernels.emplace_back(cpu::tile_kernel().name);
+  }
   const double peak32 = fma_peak<float>(), peak64 = fma_peak<double>();
-  std::printf(
-      "single thread; OpenBLAS core: %s; FMA peak of this core: %.1f GFLOP/s f32, %.1f f64\n\n",
-      openblas_get_corename(), peak32 * 1e-9, peak64 * 1e-9);
+  std::printf("single thread; CPU: %s; tile kernel: %s (chosen: %s, for %s)\n",
+              cpu::cpu_info().describe().c_str(), cpu::tile_kernel().name,
+              cpu::default_tile_kernel().name, cpu::default_tile_kernel_reason().c_str());
+  std::printf("OpenBLAS core: %s; FMA peak of this core: %.1f GFLOP/s f32, %.1f f64\n",
+              openblas_get_corename(), peak32 * 1e-9, peak64 * 1e-9);
+  if (const char* pinned = std::getenv("OPENBLAS_CORETYPE"))
+    std::printf("note: OPENBLAS_CORETYPE=%s pins OpenBLAS's kernel; unset it for its own choice\n",
+                pinned);
+  std::printf("\n");
   header();
   for (int n : sizes) run<float>("f32", {"A B", false, false, n, n, n, false}, peak32);
   for (int n : sizes) run<double>("f64", {"A B", false, false, n, n, n, false}, peak64);
   const int mid = 512;
   run<float>("f32", {"A^T B", true, false, mid, mid, mid, false}, peak32);
   run<float>("f32", {"A B^T", false, true, mid, mid, mid, false}, peak32);
-  if (argc > 1) return 0;
+  if (!step_shapes) return 0;
 
   std::printf("\nThe GEMMs of one W x W layer of a training step at batch B (f32):\n\n");
   header();

@@ -21,13 +21,15 @@ ln -sfn "$PWD/autodiff" "$OUT/include/flowtape/autodiff"
 ln -sfn "$PWD/train" "$OUT/include/flowtape/train"
 FLAGS=(-std=c++20 -O1 -g -fsanitize=thread -march=native -I"$OUT/include" -I. -Itests -DBOOST_TEST_DYN_LINK)
 
+# The first five are what the kernel tests link (the GEMM and the pool).
 KERNELS=(kernels/cpu/parallel.cpp kernels/cpu/gemm.cpp kernels/cpu/gemm_thin.cpp
+         kernels/cpu/gemm_kernels.cpp kernels/cpu/cpu_info.cpp
          kernels/cpu/reduce.cpp kernels/cpu/layout.cpp kernels/cpu/philox.cpp)
 # The runtime (its CUDA backend's stand-in, as in a build without CUDA) and autodiff.
 AUTODIFF=()
 for f in runtime/*.cpp autodiff/*.cpp; do [[ "$f" == runtime/cuda_backend.cpp ]] || AUTODIFF+=("$f"); done
 KERNEL_TESTS=(tests/kernels/main.cpp tests/kernels/test_parallel.cpp tests/kernels/test_gemm.cpp
-              tests/kernels/test_elementwise.cpp)
+              tests/kernels/test_gemm_kernels.cpp tests/kernels/test_elementwise.cpp)
 AUTODIFF_TESTS=(tests/autodiff/main.cpp tests/autodiff/test_shared_model.cpp)
 # The sharded step's threads: its workers and in-process ranks (train/).
 TRAIN=(train/collective.cpp train/shard_workers.cpp)
@@ -50,7 +52,7 @@ done
 while ((running > 0)); do wait -n || exit 1; ((running--)); done
 
 objects() { for f in "$@"; do object_of "$f"; done; }
-mapfile -t kernel_objects < <(objects "${KERNELS[@]:0:3}" "${KERNEL_TESTS[@]}")
+mapfile -t kernel_objects < <(objects "${KERNELS[@]:0:5}" "${KERNEL_TESTS[@]}")
 mapfile -t autodiff_objects < <(objects "${KERNELS[@]}" "${AUTODIFF[@]}" "${AUTODIFF_TESTS[@]}")
 mapfile -t train_objects < <(objects "${KERNELS[@]}" "${AUTODIFF[@]}" "${TRAIN[@]}" "${TRAIN_TESTS[@]}")
 "$CXX" -fsanitize=thread "${kernel_objects[@]}" -lboost_unit_test_framework -lpthread \
@@ -63,7 +65,7 @@ mapfile -t train_objects < <(objects "${KERNELS[@]}" "${AUTODIFF[@]}" "${TRAIN[@
 # of recent kernels, GCC 12's ThreadSanitizer can stop at start-up on an "unexpected memory
 # mapping".
 TSAN_OPTIONS=halt_on_error=1 setarch "$(uname -m)" -R "$OUT/kernels_tsan" \
-  --run_test=parallel,gemm,elementwise --report_level=short
+  --run_test=parallel,gemm,gemm_kernels,elementwise --report_level=short
 TSAN_OPTIONS=halt_on_error=1 setarch "$(uname -m)" -R "$OUT/autodiff_tsan" \
   --run_test=shared_model --report_level=short
 TSAN_OPTIONS=halt_on_error=1 setarch "$(uname -m)" -R "$OUT/train_tsan" \

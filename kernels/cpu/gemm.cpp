@@ -16,8 +16,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 
 #include "flowtape/kernels/cpu/gemm_common.hpp"
+#include "flowtape/kernels/cpu/gemm_kernels.hpp"
 #include "flowtape/kernels/cpu/gemm_thin.hpp"
 #include "flowtape/kernels/cpu/parallel.hpp"
 #include "flowtape/kernels/cpu/simd.hpp"
@@ -34,9 +36,49 @@
 namespace flowtape::kernels::cpu {
 namespace {
 
-using gemm_detail::Blocking;
 using gemm_detail::scratch;
 using gemm_detail::store_pair;
+using gemm_detail::TileId;
+
+// One tile kernel's blocking (gemm_kernels.hpp lists the kernels): vectors of Arch, MR rows x
+// two vectors of columns per tile. Only kKC is shared, which keeps every kernel's bits.
+template <class T, class Arch, std::int64_t kRows>
+struct Tile {
+  using B = xsimd::batch<T, Arch>;
+  static constexpr std::int64_t W = static_cast<std::int64_t>(B::size);
+  // Rows of a tile: MR x 2 accumulators + 2 batches of B + 1 of A. 6 fills AVX2's 16
+  // registers (15). With AVX-512's 32, 8 rows (19 registers) made a training step's layer
+  // GEMMs up to 1.15x as fast as 6 in f32 on Zen 5 (most on the width-64 weight gradients)
+  // and left f64 even; 10 and 12 rows were no better than 8.
+  static constexpr std::int64_t MR = kRows;
+  static_assert(MR <= 8, "gemm.cpp unrolls its loops over a tile's rows 8 ways");
+  static constexpr std::int64_t NR = 2 * W;  // columns of a tile: two SIMD registers
+  static constexpr std::int64_t KC = gemm_detail::kKC;
+  static constexpr std::int64_t MC = MR * (sizeof(T) == 4 ? 24 : 16);
+  static constexpr std::int64_t NC = NR * 128;
+};
+
+// Calls f(Tile{}) with the tile kernel `id` names, for element type T.
+template <class T, class F>
+void with_tile(TileId id, F&& f) {
+  switch (id) {
+#if FLOWTAPE_TILE_AVX512
+    case TileId::avx512_8x32:
+      return f(Tile<T, xsimd::avx512f, 8>{});
+#endif
+#if FLOWTAPE_TILE_AVX2
+    case TileId::avx2_6x16:
+      return f(Tile<T, xsimd::fma3<xsimd::avx2>, 6>{});
+#endif
+#if !FLOWTAPE_TILE_AVX512 && !FLOWTAPE_TILE_AVX2
+    case TileId::native_6:
+      return f(Tile<T, xsimd::default_arch, 6>{});
+#endif
+    default:
+      break;
+  }
+  throw std::logic_error("GEMM tile kernel not compiled into this build");
+}
 
 // Writes the first `count` (<= N) values of src, spaced `stride` apart, then zeros, to
 // out[0, N). The trip count is fixed: a variable-length copy and zero fill of a ragged sliver
@@ -80,10 +122,10 @@ void pack_rows(const T* src0, std::int64_t ld, std::int64_t kc, std::int64_t wid
 
 // Packs rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) into MR-row slivers: sliver s holds, for
 // each p, the MR values of rows s*MR.. (zero past the edge).
-template <class T>
+template <class Tl, class T>
 void pack_a(bool trans, const T* a, std::int64_t lda, std::int64_t i0, std::int64_t mc,
             std::int64_t p0, std::int64_t kc, T* dst) {
-  constexpr std::int64_t MR = Blocking<T>::MR;
+  constexpr std::int64_t MR = Tl::MR;
   if (trans)  // op(A)(i, p) = a[p, i]: row p of a holds every sliver's values at p
     return pack_rows<MR>(a + p0 * lda + i0, lda, kc, mc, dst);
   const std::int64_t full = mc / MR * MR;
@@ -100,10 +142,10 @@ void pack_a(bool trans, const T* a, std::int64_t lda, std::int64_t i0, std::int6
 }
 
 // Packs rows [p0, p0+kc) x cols [j0, j0+nc) of op(B) into NR-column slivers.
-template <class T>
+template <class Tl, class T>
 void pack_b(bool trans, const T* b, std::int64_t ldb, std::int64_t p0, std::int64_t kc,
             std::int64_t j0, std::int64_t nc, T* dst) {
-  constexpr std::int64_t NR = Blocking<T>::NR;
+  constexpr std::int64_t NR = Tl::NR;
   if (!trans) return pack_rows<NR>(b + p0 * ldb + j0, ldb, kc, nc, dst);
   for (std::int64_t s = 0; s < nc; s += NR) {  // op(B)(p, j) = b[j, p]
     const std::int64_t cols = std::min(NR, nc - s);
@@ -174,12 +216,12 @@ enum class ASliver { packed, rows, columns };
 // non-null: it points at the tile's first column of the bias). ap points at the sliver's
 // (row 0, p 0); lda is unused when it is packed. Not inlined: inlined into gemm_tiled beside
 // its other layouts, the row-major loop had one B batch spilled to the stack (35% slower).
-template <class T, ASliver kA>
+template <class Tl, ASliver kA, class T>
 [[gnu::noinline]] void micro_kernel(std::int64_t kc, const T* __restrict ap, std::int64_t lda,
                                     const T* __restrict bp, T* c, std::int64_t ldc, std::int64_t mr,
                                     std::int64_t nr, T alpha, T beta, const T* bias) {
-  using B = Batch<T>;
-  constexpr std::int64_t MR = Blocking<T>::MR, NR = Blocking<T>::NR, W = Blocking<T>::W;
+  using B = typename Tl::B;
+  constexpr std::int64_t MR = Tl::MR, NR = Tl::NR, W = Tl::W;
   B acc0[MR], acc1[MR];
 #pragma GCC unroll 8
   for (std::int64_t r = 0; r < MR; ++r) acc0[r] = acc1[r] = B(T(0));
@@ -205,8 +247,8 @@ template <class T, ASliver kA>
 #pragma GCC unroll 8
       for (std::int64_t r = 0; r < MR; ++r) {
         const B av(ap[r * lda + p]);
-        acc0[r] = xsimd::fma(av, b0, acc0[r]);
-        acc1[r] = xsimd::fma(av, b1, acc1[r]);
+        acc0[r] = fmadd(av, b0, acc0[r]);
+        acc1[r] = fmadd(av, b1, acc1[r]);
       }
       bp += NR;
     }
@@ -217,8 +259,8 @@ template <class T, ASliver kA>
 #pragma GCC unroll 8
       for (std::int64_t r = 0; r < MR; ++r) {
         const B av(ap[r]);
-        acc0[r] = xsimd::fma(av, b0, acc0[r]);
-        acc1[r] = xsimd::fma(av, b1, acc1[r]);
+        acc0[r] = fmadd(av, b0, acc0[r]);
+        acc1[r] = fmadd(av, b1, acc1[r]);
       }
       ap += a_step;
       bp += NR;
@@ -247,12 +289,14 @@ void* gemm_detail::scratch_bytes(int which, std::size_t bytes) {
   return buf[which].get();
 }
 
-// The BLIS loop nest. k > 0.
-template <class T>
-void gemm_detail::gemm_tiled(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n,
-                             std::int64_t k, T alpha, const T* a, std::int64_t lda, const T* b,
-                             std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
-  using Blk = Blocking<T>;
+namespace {
+
+// The BLIS loop nest with tile kernel Tl. k > 0.
+template <class Tl, class T>
+void tiled(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+           const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+           std::int64_t ldc, const T* bias) {
+  using Blk = Tl;
   const std::int64_t kc_max = std::min(Blk::KC, k);
   const std::int64_t nc_max = std::min(Blk::NC, (n + Blk::NR - 1) / Blk::NR * Blk::NR);
   const std::int64_t mc_max = std::min(Blk::MC, (m + Blk::MR - 1) / Blk::MR * Blk::MR);
@@ -309,7 +353,7 @@ void gemm_detail::gemm_tiled(bool trans_a, bool trans_b, std::int64_t m, std::in
       const std::int64_t kc = std::min(Blk::KC, k - pc);
       const T beta_block = gemm_detail::block_beta(pc, beta);
       const T* bias_block = pc == 0 && bias ? bias + jc : nullptr;
-      pack_b(trans_b, b, ldb, pc, kc, jc, nc, bp);
+      pack_b<Tl>(trans_b, b, ldb, pc, kc, jc, nc, bp);
       // The panel of op(B) packed after this one: the next k block, else the next columns.
       const std::int64_t next_pc = pc + Blk::KC < k ? pc + Blk::KC : 0;
       const std::int64_t next_jc = next_pc > 0 ? jc : jc + Blk::NC;
@@ -344,7 +388,7 @@ void gemm_detail::gemm_tiled(bool trans_a, bool trans_b, std::int64_t m, std::in
             // Full MR-row tiles read A where it lies (reading past a ragged edge would leave
             // the buffer); only a ragged last sliver is packed.
             const std::int64_t full = mc / Blk::MR * Blk::MR;
-            if (full < mc) pack_a(trans_a, a, lda, ic + full, mc - full, pc, kc, ap);
+            if (full < mc) pack_a<Tl>(trans_a, a, lda, ic + full, mc - full, pc, kc, ap);
             for (std::int64_t jr = 0; jr < nc; jr += Blk::NR) {
               const std::int64_t nr = std::min(Blk::NR, nc - jr);
               T* c_tile = c + ic * ldc + jc + jr;
@@ -352,32 +396,32 @@ void gemm_detail::gemm_tiled(bool trans_a, bool trans_b, std::int64_t m, std::in
               for (std::int64_t ir = 0; ir < full; ir += Blk::MR) {
                 prefetch_step();
                 if (trans_a)
-                  micro_kernel<T, ASliver::columns>(kc, a + pc * lda + ic + ir, lda, bp + jr * kc,
-                                                    c_tile + ir * ldc, ldc, Blk::MR, nr, alpha,
-                                                    beta_block, bias_tile);
+                  micro_kernel<Tl, ASliver::columns>(kc, a + pc * lda + ic + ir, lda, bp + jr * kc,
+                                                     c_tile + ir * ldc, ldc, Blk::MR, nr, alpha,
+                                                     beta_block, bias_tile);
                 else
-                  micro_kernel<T, ASliver::rows>(kc, a + (ic + ir) * lda + pc, lda, bp + jr * kc,
-                                                 c_tile + ir * ldc, ldc, Blk::MR, nr, alpha,
-                                                 beta_block, bias_tile);
+                  micro_kernel<Tl, ASliver::rows>(kc, a + (ic + ir) * lda + pc, lda, bp + jr * kc,
+                                                  c_tile + ir * ldc, ldc, Blk::MR, nr, alpha,
+                                                  beta_block, bias_tile);
               }
               if (full < mc) {
                 prefetch_step();
-                micro_kernel<T, ASliver::packed>(kc, ap, 0, bp + jr * kc, c_tile + full * ldc, ldc,
-                                                 mc - full, nr, alpha, beta_block, bias_tile);
+                micro_kernel<Tl, ASliver::packed>(kc, ap, 0, bp + jr * kc, c_tile + full * ldc, ldc,
+                                                  mc - full, nr, alpha, beta_block, bias_tile);
               }
             }
             return;
           }
-          pack_a(trans_a, a, lda, ic, mc, pc, kc, ap);
+          pack_a<Tl>(trans_a, a, lda, ic, mc, pc, kc, ap);
           for (std::int64_t jr = 0; jr < nc; jr += Blk::NR) {
             const std::int64_t nr = std::min(Blk::NR, nc - jr);
             T* c_tile = c + ic * ldc + jc + jr;
             const T* bias_tile = bias_block ? bias_block + jr : nullptr;
             for (std::int64_t ir = 0; ir < mc; ir += Blk::MR) {
               prefetch_step();
-              micro_kernel<T, ASliver::packed>(kc, ap + ir * kc, 0, bp + jr * kc, c_tile + ir * ldc,
-                                               ldc, std::min(Blk::MR, mc - ir), nr, alpha,
-                                               beta_block, bias_tile);
+              micro_kernel<Tl, ASliver::packed>(kc, ap + ir * kc, 0, bp + jr * kc,
+                                                c_tile + ir * ldc, ldc, std::min(Blk::MR, mc - ir),
+                                                nr, alpha, beta_block, bias_tile);
             }
           }
         };
@@ -390,10 +434,8 @@ void gemm_detail::gemm_tiled(bool trans_a, bool trans_b, std::int64_t m, std::in
   }
 }
 
-namespace {
-
-// One thread's GEMM: k = 0, a thin kernel, or the tiles.
-template <class T>
+// One thread's GEMM with tile kernel Tl: k = 0, a thin kernel, or the tiles.
+template <class Tl, class T>
 void gemm_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
                  T alpha, const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
                  std::int64_t ldc, const T* bias) {
@@ -410,10 +452,8 @@ void gemm_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std
   }
   if (gemm_detail::gemm_thin(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias))
     return;
-  gemm_detail::gemm_tiled(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
+  tiled<Tl>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
 }
-
-}  // namespace
 
 // Above kParallelMacs multiply-adds, C is cut into one block of rows (or of columns, when C
 // is wide and short, as in a weight gradient W x B^T with a small W) per thread, and each
@@ -426,16 +466,16 @@ void gemm_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std
 // ([256, 64] x [64, 64] layers) ran a third slower on two threads than on one, at 2^22 the
 // two were even, and lower thresholds gained nothing on whole steps even with spinning
 // workers (docs/performance.md, Threads).
-template <class T>
-void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
-          const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
-          std::int64_t ldc, const T* bias) {
-  using Blk = Blocking<T>;
+template <class Tl, class T>
+void gemm_with(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+               const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+               std::int64_t ldc, const T* bias) {
+  using Blk = Tl;
   if (m <= 0 || n <= 0) return;
   constexpr double kParallelMacs = 1 << 22;
   const int threads = get_num_threads();
   if (threads <= 1 || static_cast<double>(m) * n * std::max<std::int64_t>(k, 1) < kParallelMacs) {
-    gemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
+    gemm_serial<Tl>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
     return;
   }
   // Each block packs its own copy of op(B) (rows) or op(A) (columns): a block narrower than
@@ -447,7 +487,7 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
   const std::int64_t units = (extent + unit - 1) / unit;
   const std::int64_t parts = std::min<std::int64_t>(threads, extent / kMinPart);
   if (parts < 2) {
-    gemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
+    gemm_serial<Tl>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
     return;
   }
   const std::int64_t per = (units + parts - 1) / parts * unit;
@@ -457,13 +497,35 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
     const std::int64_t lo = part * per, len = part == blocks - 1 ? extent - lo : per;
     if (by_rows) {  // rows [lo, lo+len) of op(A) and of C
       const T* a_part = trans_a ? a + lo : a + lo * lda;
-      gemm_serial(trans_a, trans_b, len, n, k, alpha, a_part, lda, b, ldb, beta, c + lo * ldc, ldc,
-                  bias);
+      gemm_serial<Tl>(trans_a, trans_b, len, n, k, alpha, a_part, lda, b, ldb, beta, c + lo * ldc,
+                      ldc, bias);
     } else {  // columns [lo, lo+len) of op(B) and of C
       const T* b_part = trans_b ? b + lo * ldb : b + lo;
-      gemm_serial(trans_a, trans_b, m, len, k, alpha, a, lda, b_part, ldb, beta, c + lo, ldc,
-                  bias ? bias + lo : nullptr);
+      gemm_serial<Tl>(trans_a, trans_b, m, len, k, alpha, a, lda, b_part, ldb, beta, c + lo, ldc,
+                      bias ? bias + lo : nullptr);
     }
+  });
+}
+
+}  // namespace
+
+template <class T>
+void gemm_detail::gemm_tiled(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n,
+                             std::int64_t k, T alpha, const T* a, std::int64_t lda, const T* b,
+                             std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
+  with_tile<T>(active_tile(), [&](auto tile) {
+    tiled<decltype(tile)>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
+  });
+}
+
+// The tile kernel is read once per GEMM, so every block of a parallel GEMM uses the same one.
+template <class T>
+void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+          const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+          std::int64_t ldc, const T* bias) {
+  if (m <= 0 || n <= 0) return;
+  with_tile<T>(gemm_detail::active_tile(), [&](auto tile) {
+    gemm_with<decltype(tile)>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
   });
 }
 

@@ -16,24 +16,11 @@
 
 namespace flowtape::kernels::cpu::gemm_detail {
 
-// Vector registers the micro-kernel may use: 32 with AVX-512 (64-byte batches), else taken as
-// 16, as AVX2 has (an ISA with more, such as NEON's 32, keeps the smaller tile: not timed).
-inline constexpr int kVectorRegisters = sizeof(Batch<float>) == 64 ? 32 : 16;
-
-template <class T>
-struct Blocking {
-  static constexpr std::int64_t W = kWidth<T>;
-  // Rows of a tile: MR x 2 accumulators + 2 batches of B + 1 of A. 6 fills AVX2's 16
-  // registers (15). With AVX-512's 32, 8 rows (19 registers) made a training step's layer
-  // GEMMs up to 1.15x as fast as 6 in f32 (most on the width-64 weight gradients) and left f64
-  // even; 10 and 12 rows were no better than 8.
-  static constexpr std::int64_t MR = kVectorRegisters >= 32 ? 8 : 6;
-  static_assert(MR <= 8, "gemm.cpp unrolls its loops over a tile's rows 8 ways");
-  static constexpr std::int64_t NR = 2 * W;  // columns of a tile: two SIMD registers
-  static constexpr std::int64_t KC = 256;
-  static constexpr std::int64_t MC = MR * (sizeof(T) == 4 ? 24 : 16);
-  static constexpr std::int64_t NC = NR * 128;
-};
+// The k blocking, shared by every kernel: each element of C is one FMA chain over p restarted
+// at each block of kKC, so a kernel's tile shape and vector width never change its bits, but
+// this does. The tiles' other blocking (rows and columns of a tile, of a packed block and of
+// a packed panel) depends on the kernel, which gemm_kernels.hpp chooses per CPU at run time.
+inline constexpr std::int64_t kKC = 256;
 
 // A per-thread, 64-byte aligned scratch buffer that only grows; `which` picks one of two. The
 // tiles pack op(B) into 0 and op(A) into 1; a thin kernel uses 0 (the two never run at once
@@ -54,32 +41,31 @@ void gemm_tiled(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std:
 
 // dst[0, W) = scaled + beta dst (dst unread when beta = 0) + bias[0, W) (when bias is given),
 // where scaled = alpha times the accumulated dot products.
-template <class T>
-inline void store_batch(T* dst, Batch<T> scaled, T beta, const T* bias) {
-  using B = Batch<T>;
-  if (beta != T(0)) scaled = xsimd::fma(B(beta), B::load_unaligned(dst), scaled);
+// B is any xsimd batch of T: the kernels of every vector width store through these.
+template <class B, class T = typename B::value_type>
+inline void store_batch(T* dst, B scaled, T beta, const T* bias) {
+  if (beta != T(0)) scaled = fmadd(B(beta), B::load_unaligned(dst), scaled);
   if (bias) scaled += B::load_unaligned(bias);
   scaled.store_unaligned(dst);
 }
 
 // The same for one element, through the same batch operations (a one-lane use of a batch):
-// where the target has no FMA instruction, xsimd::fma is a rounded multiply and add, while
+// where the target has no FMA instruction, fmadd is a rounded multiply and add, while
 // std::fma would still be fused, so an element on a ragged edge could differ from one inside
 // a full batch.
 template <class T>
 inline void store_scalar(T& dst, T scaled, T beta, const T* bias) {
   using B = Batch<T>;
-  if (beta != T(0)) scaled = xsimd::fma(B(beta), B(dst), B(scaled)).get(0);
+  if (beta != T(0)) scaled = fmadd(B(beta), B(dst), B(scaled)).get(0);
   if (bias) scaled += *bias;
   dst = scaled;
 }
 
 // Stores elements [0, count) (count <= 2W) of a chunk of one row of C from two batches of
 // alpha-scaled sums: whole batches through store_batch, a ragged chunk element by element.
-template <class T>
-inline void store_pair(T* dst, std::int64_t count, Batch<T> lo, Batch<T> hi, T beta,
-                       const T* bias) {
-  constexpr std::int64_t W = kWidth<T>;
+template <class B, class T = typename B::value_type>
+inline void store_pair(T* dst, std::int64_t count, B lo, B hi, T beta, const T* bias) {
+  constexpr std::int64_t W = static_cast<std::int64_t>(B::size);
   if (count == 2 * W) {
     store_batch(dst, lo, beta, bias);
     store_batch(dst + W, hi, beta, bias ? bias + W : nullptr);

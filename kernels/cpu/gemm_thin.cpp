@@ -78,10 +78,10 @@ void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* 
       for (int p = 0; p < K; ++p) {
         const B b0 = B::load_aligned(bk + p * n_pad + j0),
                 b1 = B::load_aligned(bk + p * n_pad + j0 + W);
-        acc00 = xsimd::fma(av0[p], b0, acc00);
-        acc01 = xsimd::fma(av0[p], b1, acc01);
-        acc10 = xsimd::fma(av1[p], b0, acc10);
-        acc11 = xsimd::fma(av1[p], b1, acc11);
+        acc00 = fmadd(av0[p], b0, acc00);
+        acc01 = fmadd(av0[p], b1, acc01);
+        acc10 = fmadd(av1[p], b0, acc10);
+        acc11 = fmadd(av1[p], b1, acc11);
       }
       const std::int64_t count = std::min(2 * W, n - j0);
       const T* bias_chunk = bias ? bias + j0 : nullptr;
@@ -119,8 +119,8 @@ void outer_sums(std::int64_t pc, std::int64_t p_end, const T* v, std::int64_t ld
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
           const B sv(s[p * s_p + r * s_r]);
-          acc0[r] = xsimd::fma(sv, v0, acc0[r]);
-          acc1[r] = xsimd::fma(sv, v1, acc1[r]);
+          acc0[r] = fmadd(sv, v0, acc0[r]);
+          acc1[r] = fmadd(sv, v1, acc1[r]);
         }
       }
       for (int r = 0; r < R; ++r) {
@@ -137,7 +137,7 @@ void outer_sums(std::int64_t pc, std::int64_t p_end, const T* v, std::int64_t ld
 template <int N, class T>
 void thin_n_trans_a(bool tb, std::int64_t m, std::int64_t k, T alpha, const T* a, std::int64_t lda,
                     const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
-  constexpr std::int64_t KC = Blocking<T>::KC;
+  constexpr std::int64_t KC = kKC;
   const auto [b_row, b_col] = element_strides(tb, ldb);  // op(B)[p, j]
   const std::int64_t m_pad = padded<T>(m);
   T* sums = scratch<T>(0, static_cast<std::size_t>(N * m_pad));  // sums[j * m_pad + i]
@@ -158,7 +158,7 @@ template <int M, class T>
 void thin_m(bool ta, std::int64_t n, std::int64_t k, T alpha, const T* a, std::int64_t lda,
             const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
   using B = Batch<T>;
-  constexpr std::int64_t W = kWidth<T>, KC = Blocking<T>::KC;
+  constexpr std::int64_t W = kWidth<T>, KC = kKC;
   const auto [a_row, a_col] = element_strides(ta, lda);  // op(A)[i, p]
   const std::int64_t n_pad = padded<T>(n);
   T* sums = scratch<T>(0, static_cast<std::size_t>(M * n_pad));  // sums[i * n_pad + j]
@@ -185,30 +185,37 @@ void thin_n_dot(std::int64_t m, std::int64_t k, T alpha, const T* a, std::int64_
                 std::int64_t ldbt, T beta, T* c, std::int64_t ldc, const T* bias) {
   using B = Batch<T>;
   constexpr std::int64_t W = kWidth<T>;
-  for (std::int64_t i = 0; i < m; i += 2) {
-    const std::int64_t rows = std::min<std::int64_t>(2, m - i);
-    B acc[2][N];
+  // R rows of C from row i. R is a constant, so the accumulators stay in registers: indexed
+  // by a run-time row count they lived on the stack, each FMA waiting on a store and a load.
+  const auto rows_from = [&]<int R>(std::int64_t i) {
+    B acc[R][N];
     for (auto& row : acc)
       for (B& x : row) x = B(T(0));
     std::int64_t p = 0;
     for (; p + W <= k; p += W)
-      for (std::int64_t r = 0; r < rows; ++r) {
+#pragma GCC unroll 2
+      for (int r = 0; r < R; ++r) {
         const B av = B::load_unaligned(a + (i + r) * lda + p);
 #pragma GCC unroll 4
         for (int j = 0; j < N; ++j)
-          acc[r][j] = xsimd::fma(av, B::load_unaligned(bt + j * ldbt + p), acc[r][j]);
+          acc[r][j] = fmadd(av, B::load_unaligned(bt + j * ldbt + p), acc[r][j]);
       }
     if (p < k)
-      for (std::int64_t r = 0; r < rows; ++r) {
+#pragma GCC unroll 2
+      for (int r = 0; r < R; ++r) {
         const B av = load_partial(a + (i + r) * lda + p, k - p);
+#pragma GCC unroll 4
         for (int j = 0; j < N; ++j)
-          acc[r][j] = xsimd::fma(av, load_partial(bt + j * ldbt + p, k - p), acc[r][j]);
+          acc[r][j] = fmadd(av, load_partial(bt + j * ldbt + p, k - p), acc[r][j]);
       }
-    for (std::int64_t r = 0; r < rows; ++r)
+    for (int r = 0; r < R; ++r)
       for (int j = 0; j < N; ++j)
         store_scalar(c[(i + r) * ldc + j], alpha * xsimd::hadd(acc[r][j]), beta,
                      bias ? bias + j : nullptr);
-  }
+  };
+  std::int64_t i = 0;
+  for (; i + 2 <= m; i += 2) rows_from.template operator()<2>(i);
+  if (i < m) rows_from.template operator()<1>(i);
 }
 
 // Calls f.template operator()<V>() for the runtime value v in [1, kThin].

@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 namespace flowtape::kernels::cpu {
 
@@ -49,6 +50,22 @@ inline void store_partial(const Batch<T>& b, T* p, std::int64_t n) {
   alignas(64) T tmp[Batch<T>::size];
   b.store_aligned(tmp);
   for (std::int64_t i = 0; i < n; ++i) p[i] = tmp[i];
+}
+
+// x * y + z rounded once, one instruction, wherever the target has FMA. The GEMM's kernels
+// use it for every multiply-add, which is what makes their bits the same on any vector width.
+// xsimd 8's own fma has no AVX-512 kernel: for 512-bit batches it falls back to x * y + z,
+// two roundings (and two instructions under gemm.cpp's -ffp-contract=off), so AVX-512 builds
+// computed other bits than AVX2 ones until this called the intrinsic.
+template <class T, class A>
+inline xsimd::batch<T, A> fmadd(xsimd::batch<T, A> x, xsimd::batch<T, A> y, xsimd::batch<T, A> z) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_base_of_v<xsimd::avx512f, A> && std::is_same_v<T, float>)
+    return _mm512_fmadd_ps(x, y, z);
+  if constexpr (std::is_base_of_v<xsimd::avx512f, A> && std::is_same_v<T, double>)
+    return _mm512_fmadd_pd(x, y, z);
+#endif
+  return xsimd::fma(x, y, z);
 }
 
 // b as computed, an opaque value to the optimiser: an expression that uses it cannot fuse b's

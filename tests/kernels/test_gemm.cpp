@@ -16,6 +16,7 @@
 #include "flowtape/kernels/cpu/parallel.hpp"
 #include "support/reference.hpp"
 #include "support/threads.hpp"
+#include "support/tile_kernel.hpp"
 
 using namespace flowtape::kernels::cpu;
 using flowtape::test::max_rel_error;
@@ -144,19 +145,22 @@ BOOST_AUTO_TEST_CASE(alpha_beta_and_multiple_k_blocks) {
 BOOST_AUTO_TEST_CASE(prefetched_blocks_stay_inside_the_operands) {
   // Shapes where gemm_tiled prefetches the next block of op(A) and panel of op(B) (operands
   // over 256 KiB; m, n, k >= 128): the next rows, the next k block (k > KC = 256), the next
-  // NC-column panel, and A read in place (n <= 16 NR, A not transposed). A prefetch cannot
-  // change a result or fault; under AddressSanitizer each prefetched row's ends are also
-  // read, so this test fails there if a block leaves its operand. One thread: a split GEMM's
-  // parts could be too small to prefetch.
-  namespace detail = flowtape::kernels::cpu::gemm_detail;
+  // NC-column panel, and A read in place (n <= 16 NR, A not transposed), with every tile
+  // kernel this CPU runs (NR and NC are the kernel's). A prefetch cannot change a result or
+  // fault; under AddressSanitizer each prefetched row's ends are also read, so this test fails
+  // there if a block leaves its operand. One thread: a split GEMM's parts could be too small
+  // to prefetch.
   const flowtape::test::ScopedThreads one(1);
-  const std::int64_t nc64 = detail::Blocking<double>::NC, nc32 = detail::Blocking<float>::NC;
-  for (int t = 0; t < 4; ++t) {
-    check_gemm<double>(200, nc64 + 6, 300, t & 1, t & 2, 1.0, 0.5);
-    check_gemm<float>(300, nc32 + 12, 260, t & 1, t & 2, 1.0f, 0.0f);
+  for (const auto& kernel : flowtape::test::runnable_tile_kernels()) {
+    const flowtape::test::ScopedTileKernel use(kernel.name);
+    const std::int64_t nr32 = kernel.f32_columns, nr64 = nr32 / 2;
+    for (int t = 0; t < 4; ++t) {
+      check_gemm<double>(200, 128 * nr64 + 6, 300, t & 1, t & 2, 1.0, 0.5);
+      check_gemm<float>(300, 128 * nr32 + 12, 260, t & 1, t & 2, 1.0f, 0.0f);
+    }
+    check_gemm<float>(1100, 16 * nr32, 300, false, true, 1.0f, 0.0f, true);
+    check_gemm<double>(700, 16 * nr64, 300, false, false, 1.0, 0.5);
   }
-  check_gemm<float>(1100, 16 * detail::Blocking<float>::NR, 300, false, true, 1.0f, 0.0f, true);
-  check_gemm<double>(700, 16 * detail::Blocking<double>::NR, 300, false, false, 1.0, 0.5);
 }
 
 BOOST_AUTO_TEST_CASE(bias_epilogue) {

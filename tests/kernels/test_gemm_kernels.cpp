@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+// The GEMM's tile kernels (gemm_kernels.hpp): every kernel this CPU runs gives the bits of
+// every other on shapes that reach each part of the loop nest, the choice per CPU follows
+// its table, and a kernel named by set_tile_kernel or FLOWTAPE_GEMM_KERNEL is used or refused.
+#include <boost/test/unit_test.hpp>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "flowtape/kernels/cpu/cpu_info.hpp"
+#include "flowtape/kernels/cpu/gemm.hpp"
+#include "flowtape/kernels/cpu/gemm_kernels.hpp"
+#include "support/reference.hpp"
+#include "support/threads.hpp"
+#include "support/tile_kernel.hpp"
+
+using namespace flowtape::kernels::cpu;
+using flowtape::test::max_rel_error;
+using flowtape::test::random_vector;
+
+namespace {
+
+using flowtape::test::ScopedTileKernel;
+
+std::vector<std::string> runnable_kernels() {
+  std::vector<std::string> names;
+  for (const TileKernel& k : flowtape::test::runnable_tile_kernels()) names.emplace_back(k.name);
+  return names;
+}
+
+struct Shape {
+  std::int64_t m, n, k;
+  bool ta, tb, bias;
+  double alpha, beta;
+};
+
+// Shapes that reach every part of the tiled loop nest for every kernel: ragged tiles both
+// ways; A read in place (row-major; transposed with rows <= 256 bytes apart) and packed; k
+// over three KC blocks; n over two NC panels of the widest kernel (32 f32 columns x 128);
+// blocks large enough to be prefetched; alpha, beta and the bias. Shapes with a dimension
+// of at most 4 go to the thin kernels, which do not depend on the tile kernel.
+std::vector<Shape> shapes() {
+  std::vector<Shape> out;
+  for (std::int64_t m : {5, 9, 33, 200})
+    for (std::int64_t n : {7, 16, 33, 300})
+      for (std::int64_t k : {5, 64, 600})
+        for (int t = 0; t < 4; ++t)
+          out.push_back({m, n, k, (t & 1) != 0, (t & 2) != 0, t == 3, t == 2 ? 0.3 : 1.0,
+                         t == 1 ? 0.7 : 0.0});
+  out.push_back({9, 4100, 300, false, false, true, 1.0, 0.5});  // two NC panels
+  out.push_back({600, 512, 300, true, true, false, 1.0, 0.0});  // prefetched blocks
+  out.push_back({64, 64, 1024, true, false, false, 1.0, 0.0});  // a width-64 weight gradient
+  return out;
+}
+
+template <class T>
+std::vector<T> run(const Shape& s) {
+  const std::int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
+  const auto a = random_vector<T>(static_cast<std::size_t>(s.m * s.k), 1);
+  const auto b = random_vector<T>(static_cast<std::size_t>(s.k * s.n), 2);
+  const auto bias = random_vector<T>(static_cast<std::size_t>(s.n), 3);
+  auto c = random_vector<T>(static_cast<std::size_t>(s.m * s.n), 4);
+  gemm<T>(s.ta, s.tb, s.m, s.n, s.k, T(s.alpha), a.data(), lda, b.data(), ldb, T(s.beta), c.data(),
+          s.n, s.bias ? bias.data() : nullptr);
+  return c;
+}
+
+std::string describe(const Shape& s) {
+  return "m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) + " k=" + std::to_string(s.k) +
+         " ta=" + std::to_string(s.ta) + " tb=" + std::to_string(s.tb) +
+         " bias=" + std::to_string(s.bias);
+}
+
+// Each kernel against the first (and that one against the triple loop, to rounding), on one
+// thread and on two (the parallel blocks are whole tiles of the kernel in use).
+template <class T>
+void check_same_bits_across_kernels(int threads) {
+  const flowtape::test::ScopedThreads scoped(threads);
+  const auto kernels = runnable_kernels();
+  BOOST_REQUIRE(!kernels.empty());
+  if (kernels.size() == 1)
+    BOOST_TEST_MESSAGE("only " << kernels[0] << " runs on this CPU (" << cpu_info().describe()
+                               << "): no second kernel to compare");
+  for (const Shape& s : shapes()) {
+    std::vector<T> first;
+    for (const std::string& name : kernels) {
+      const ScopedTileKernel use(name);
+      const auto c = run<T>(s);
+      if (first.empty()) {
+        first = c;
+        auto expect = random_vector<T>(static_cast<std::size_t>(s.m * s.n), 4);
+        const auto a = random_vector<T>(static_cast<std::size_t>(s.m * s.k), 1);
+        const auto b = random_vector<T>(static_cast<std::size_t>(s.k * s.n), 2);
+        const auto bias = random_vector<T>(static_cast<std::size_t>(s.n), 3);
+        gemm_reference<T>(s.ta, s.tb, s.m, s.n, s.k, T(s.alpha), a.data(), s.ta ? s.m : s.k,
+                          b.data(), s.tb ? s.k : s.n, T(s.beta), expect.data(), s.n,
+                          s.bias ? bias.data() : nullptr);
+        const double tol = (sizeof(T) == 4 ? 3e-6 : 1e-14) * static_cast<double>(s.k);
+        BOOST_TEST(max_rel_error(c, expect) < tol, name << ": " << describe(s));
+        continue;
+      }
+      BOOST_TEST(std::memcmp(c.data(), first.data(), c.size() * sizeof(T)) == 0,
+                 name << " and " << kernels[0] << " differ in bits: " << describe(s));
+    }
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(gemm_kernels)
+
+BOOST_AUTO_TEST_CASE(every_kernel_gives_the_same_bits_f32) {
+  check_same_bits_across_kernels<float>(1);
+}
+BOOST_AUTO_TEST_CASE(every_kernel_gives_the_same_bits_f64) {
+  check_same_bits_across_kernels<double>(1);
+}
+BOOST_AUTO_TEST_CASE(every_kernel_gives_the_same_bits_on_two_threads) {
+  check_same_bits_across_kernels<float>(2);
+}
+
+BOOST_AUTO_TEST_CASE(the_build_has_a_kernel_for_this_cpu) {
+  BOOST_TEST(!runnable_kernels().empty());
+  BOOST_TEST(default_tile_kernel().runs_here);
+  BOOST_TEST_MESSAGE(cpu_info().describe() << ": " << default_tile_kernel().name << " ("
+                                           << default_tile_kernel_reason() << ")");
+#if defined(__x86_64__)
+  BOOST_TEST(cpu_info().family > 0);
+  BOOST_TEST(cpu_info().vendor != "unknown");
+#endif
+}
+
+// The table, on made-up CPUs: it can only pick among the kernels this build compiled.
+BOOST_AUTO_TEST_CASE(the_choice_follows_the_microarchitecture) {
+  CpuInfo zen4{"AuthenticAMD", 0x19, 0x11, true, true, "Zen 4"};
+  CpuInfo zen5{"AuthenticAMD", 0x1A, 0x02, true, true, "Zen 5"};
+  CpuInfo zen2{"AuthenticAMD", 0x17, 0x31, true, false, "Zen, Zen+ or Zen 2"};
+  CpuInfo skylake_x{"GenuineIntel", 6, 0x55, true, true, ""};
+  namespace detail = gemm_detail;
+#if FLOWTAPE_TILE_AVX512
+  BOOST_TEST(detail::choose_tile_kernel(zen5).name == "avx512-8x32");
+  BOOST_TEST(detail::choose_tile_kernel(skylake_x).name == "avx512-8x32");
+  BOOST_TEST(detail::choose_tile_kernel(zen4).name == "avx2-6x16");
+  BOOST_TEST(detail::choose_tile_kernel(zen4).reason.find("256-bit datapath") != std::string::npos);
+#endif
+#if FLOWTAPE_TILE_AVX2
+  BOOST_TEST(detail::choose_tile_kernel(zen2).name == "avx2-6x16");
+#endif
+  BOOST_TEST(detail::choose_tile_kernel(cpu_info()).name == default_tile_kernel().name);
+}
+
+BOOST_AUTO_TEST_CASE(set_tile_kernel_uses_or_refuses_a_name) {
+  for (const std::string& name : runnable_kernels()) {
+    const ScopedTileKernel use(name);
+    BOOST_TEST(tile_kernel().name == name);
+  }
+  BOOST_TEST(tile_kernel().name == default_tile_kernel().name);  // "auto" again
+  try {
+    set_tile_kernel("avx9000-1x1");
+    BOOST_FAIL("an unknown kernel was accepted");
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    BOOST_TEST(what.find("avx9000-1x1") != std::string::npos);
+    BOOST_TEST(what.find(default_tile_kernel().name) != std::string::npos, what);
+  }
+  BOOST_TEST(tile_kernel().name == default_tile_kernel().name);  // unchanged by the refusal
+}
+
+BOOST_AUTO_TEST_CASE(the_environment_names_the_kernel) {
+  struct Restore {
+    ~Restore() {
+      ::unsetenv("FLOWTAPE_GEMM_KERNEL");
+      gemm_detail::forget_tile_kernel();
+    }
+  } restore;
+  const std::string last = runnable_kernels().back();
+  ::setenv("FLOWTAPE_GEMM_KERNEL", last.c_str(), 1);
+  gemm_detail::forget_tile_kernel();
+  BOOST_TEST(tile_kernel().name == last);
+  ::setenv("FLOWTAPE_GEMM_KERNEL", "fastest", 1);
+  gemm_detail::forget_tile_kernel();
+  BOOST_CHECK_THROW(tile_kernel(), std::invalid_argument);
+  std::vector<float> a(64, 1.0f), c(64);
+  BOOST_CHECK_THROW(
+      gemm<float>(false, false, 8, 8, 8, 1.0f, a.data(), 8, a.data(), 8, 0.0f, c.data(), 8),
+      std::invalid_argument);
+  ::setenv("FLOWTAPE_GEMM_KERNEL", "auto", 1);
+  gemm_detail::forget_tile_kernel();
+  BOOST_TEST(tile_kernel().name == default_tile_kernel().name);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
