@@ -49,9 +49,11 @@ std::int64_t padded(std::int64_t n) {
 // k = K: op(B) (K x n, zero-padded to whole chunks) is copied once into a buffer (in L1 for
 // the widths an MLP has: 16 KB at n = 1024, K = 4), then C is written row by row, in memory
 // order: C[i, :] = sum_p op(A)[i, p] op(B)[p, :]. An input layer's forward pass
-// (x [batch, 2 + 1] w^T) and an output layer's input gradient (g [batch, 2] w). Writing C a
-// column chunk at a time instead (op(B)'s chunk in registers) strode through C a row apart:
-// 1.7-1.8x slower for a [4096, 256] C, and 1.2-1.4x at [256, 64].
+// (x [batch, 2 + 1] w^T) and an output layer's input gradient (g [batch, 2] w). Four rows at a
+// time, a compile-time count, ran 1.05-1.45x as fast as two with a run-time check for the last
+// row (f32, the benchmark grid's shapes, Zen 5). Writing C a column chunk at a time instead
+// (op(B)'s chunk in registers) strode through C a row apart: 1.7-1.8x slower for a
+// [4096, 256] C, and 1.2-1.4x at [256, 64].
 template <int K, class T>
 void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* a, std::int64_t lda,
             const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
@@ -64,31 +66,38 @@ void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* 
     for (std::int64_t j = 0; j < n_pad; ++j)
       bk[p * n_pad + j] = j >= n ? T(0) : tb ? b[j * ldb + p] : b[p * ldb + j];
   const B va(alpha);
-  // Two rows at a time share each load of op(B).
-  for (std::int64_t i = 0; i < m; i += 2) {
-    const bool pair = i + 1 < m;
-    B av0[K], av1[K];
-    for (int p = 0; p < K; ++p) {
-      av0[p] = B(a[i * a_row + p * a_col]);
-      av1[p] = pair ? B(a[(i + 1) * a_row + p * a_col]) : B(T(0));
-    }
+  // R rows at a time share each load of op(B); R is a constant, so that nothing of the row
+  // count is decided per chunk.
+  const auto rows_from = [&]<int R>(std::int64_t i) {
+    B av[R][K];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int p = 0; p < K; ++p) av[r][p] = B(a[(i + r) * a_row + p * a_col]);
     for (std::int64_t j0 = 0; j0 < n; j0 += 2 * W) {
-      B acc00(T(0)), acc01(T(0)), acc10(T(0)), acc11(T(0));
+      B acc0[R], acc1[R];
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = B(T(0));
 #pragma GCC unroll 4
       for (int p = 0; p < K; ++p) {
         const B b0 = B::load_aligned(bk + p * n_pad + j0),
                 b1 = B::load_aligned(bk + p * n_pad + j0 + W);
-        acc00 = fmadd(av0[p], b0, acc00);
-        acc01 = fmadd(av0[p], b1, acc01);
-        acc10 = fmadd(av1[p], b0, acc10);
-        acc11 = fmadd(av1[p], b1, acc11);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          acc0[r] = fmadd(av[r][p], b0, acc0[r]);
+          acc1[r] = fmadd(av[r][p], b1, acc1[r]);
+        }
       }
       const std::int64_t count = std::min(2 * W, n - j0);
       const T* bias_chunk = bias ? bias + j0 : nullptr;
-      store_pair(c + i * ldc + j0, count, va * acc00, va * acc01, beta, bias_chunk);
-      if (pair) store_pair(c + (i + 1) * ldc + j0, count, va * acc10, va * acc11, beta, bias_chunk);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r)
+        store_pair(c + (i + r) * ldc + j0, count, va * acc0[r], va * acc1[r], beta, bias_chunk);
     }
-  }
+  };
+  std::int64_t i = 0;
+  for (; i + 4 <= m; i += 4) rows_from.template operator()<4>(i);
+  for (; i < m; ++i) rows_from.template operator()<1>(i);
 }
 
 // The loop both thin weight-gradient kernels share, for one k-block [pc, p_end):
