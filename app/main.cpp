@@ -36,6 +36,7 @@
 #include "app/ranks.hpp"
 #include "flowtape/flows/csv.hpp"
 #include "flowtape/flows/likelihood.hpp"
+#include "flowtape/kernels/cpu/gemm_kernels.hpp"
 #include "flowtape/train/train.hpp"
 
 using namespace flowtape;
@@ -369,6 +370,9 @@ int main(int argc, char** argv) {
   }
 
   try {
+    // A FLOWTAPE_GEMM_KERNEL that names no usable kernel is refused here, before anything is
+    // written, not at the first GEMM of a run.
+    flowtape::kernels::cpu::tile_kernel();
     if (*cl.train)
       return run_train(cl.tb, cl.train_cli, cl.config_file, cl.out, cl.resume, cl.overwrite,
                        !cl.no_eval, cl.keep, cl.rank_timeout);

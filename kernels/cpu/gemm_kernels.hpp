@@ -6,7 +6,8 @@
 // CPU the process runs on (default_tile_kernel; FLOWTAPE_GEMM_KERNEL=name overrides it), the
 // way OpenBLAS and BLIS choose a kernel per core. Every kernel gives the same bits: each
 // element of C is the same FMA chain over the shared k blocking (gemm_common.hpp), so the
-// choice changes only the speed (tests/kernels/test_gemm.cpp runs every kernel the CPU has).
+// choice changes only the speed (tests/kernels/test_gemm_kernels.cpp runs every kernel the
+// CPU has).
 #pragma once
 
 #include <cstdint>

@@ -49,17 +49,20 @@ std::int64_t padded(std::int64_t n) {
 // k = K: op(B) (K x n, zero-padded to whole chunks) is copied once into a buffer (in L1 for
 // the widths an MLP has: 16 KB at n = 1024, K = 4), then C is written row by row, in memory
 // order: C[i, :] = sum_p op(A)[i, p] op(B)[p, :]. An input layer's forward pass
-// (x [batch, 2 + 1] w^T) and an output layer's input gradient (g [batch, 2] w). Four rows at a
-// time, a compile-time count, ran 1.05-1.45x as fast as two with a run-time check for the last
-// row (f32, the benchmark grid's shapes, Zen 5). Writing C a column chunk at a time instead
-// (op(B)'s chunk in registers) strode through C a row apart: 1.7-1.8x slower for a
+// (x [batch, 2 + 1] w^T) and an output layer's input gradient (g [batch, 2] w). With AVX-512,
+// four rows at a time, a compile-time count, ran 1.05-1.45x as fast as two with a run-time
+// check for the last row (f32, the benchmark grid's shapes, Zen 5). Writing C a column chunk at a
+// time instead (op(B)'s chunk in registers) strode through C a row apart: 1.7-1.8x slower for a
 // [4096, 256] C, and 1.2-1.4x at [256, 64].
 template <int K, class T>
 void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* a, std::int64_t lda,
             const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
   using B = Batch<T>;
   constexpr std::int64_t W = kWidth<T>;
-  const auto [a_row, a_col] = element_strides(ta, lda);  // op(A)[i, p]
+  // Plain variables, not a structured binding: the lambda below captures them, which clang
+  // before 16 refuses for bindings.
+  const std::int64_t a_row = element_strides(ta, lda).first,
+                     a_col = element_strides(ta, lda).second;
   const std::int64_t n_pad = padded<T>(n);
   T* bk = scratch<T>(0, static_cast<std::size_t>(K * n_pad));
   for (int p = 0; p < K; ++p)
@@ -95,8 +98,11 @@ void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* 
         store_pair(c + (i + r) * ldc + j0, count, va * acc0[r], va * acc1[r], beta, bias_chunk);
     }
   };
+  // Four rows need 4 K broadcasts + 8 accumulators + 2 loads of op(B): 26 registers at K = 4,
+  // which AVX-512 has and AVX2's 16 do not (two rows: 14).
+  constexpr int kRows = sizeof(B) == 64 ? 4 : 2;
   std::int64_t i = 0;
-  for (; i + 4 <= m; i += 4) rows_from.template operator()<4>(i);
+  for (; i + kRows <= m; i += kRows) rows_from.template operator()<kRows>(i);
   for (; i < m; ++i) rows_from.template operator()<1>(i);
 }
 

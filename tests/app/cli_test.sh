@@ -110,6 +110,15 @@ echo '{"lr": 1e400}' >"$TMP/overflow.json"
 rc=$?; [ $rc -eq 1 ] || fail "a config with 1e400 exited $rc, expected 1"
 grep -q "overflow.json: .*number overflow" "$TMP/overflow.err" ||
   fail "the overflow was not reported with the file: $(cat "$TMP/overflow.err")"
+
+# An unknown GEMM kernel in FLOWTAPE_GEMM_KERNEL: exit 1, the name in the message, no run folder.
+FLOWTAPE_GEMM_KERNEL=avx9000 "$FLOWTAPE" train "${COMMON[@]}" --steps 2 --out "$TMP/kernel" \
+  2>"$TMP/kernel.err"
+rc=$?; [ $rc -eq 1 ] || fail "an unknown GEMM kernel exited $rc, expected 1"
+grep -q "FLOWTAPE_GEMM_KERNEL: no GEMM kernel named 'avx9000'" "$TMP/kernel.err" ||
+  fail "the unknown kernel's message: $(cat "$TMP/kernel.err")"
+[ ! -e "$TMP/kernel" ] || fail "an unknown GEMM kernel left a run folder"
+
 # An infinite tolerance was accepted and written to config.json as null (found by fuzz_cli).
 "$FLOWTAPE" train --rtol inf --out "$TMP/bad" 2>"$TMP/inf.err"
 rc=$?; [ $rc -eq 2 ] || fail "--rtol inf exited $rc, expected 2 (a bad command line)"

@@ -114,7 +114,7 @@ void thin_sweep() {
         const T beta = v == 1 || v == 2 ? T(0.75) : T(0);
         const bool with_bias = v != 1;
         const std::int64_t pad = v == 3 ? 3 : 0;
-        for (std::int64_t wide : {1, 5, 13, 16, 29, 70}) {
+        for (std::int64_t wide : {1, 5, 7, 13, 16, 29, 70}) {
           check_thin_bits<T>(wide, wide + 3, thin, ta, tb, alpha, beta, with_bias, pad);      // k
           if (ta) check_thin_bits<T>(wide, thin, 300, ta, tb, alpha, beta, with_bias, pad);   // n
           if (!tb) check_thin_bits<T>(thin, wide, 300, ta, tb, alpha, beta, with_bias, pad);  // m

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Sets the GEMM's tile kernel for a scope and puts the automatic choice back however the scope
-// ends, so a failing test cannot leave the suites after it on another kernel.
+// Sets the GEMM's tile kernel for a scope and puts the one before it back however the scope
+// ends, so a failing test cannot leave the suites after it on another kernel (and a run with
+// FLOWTAPE_GEMM_KERNEL set stays on the kernel it names).
 #pragma once
 
 #include <string>
@@ -11,10 +12,15 @@
 namespace flowtape::test {
 
 struct ScopedTileKernel {
-  explicit ScopedTileKernel(const std::string& name) { kernels::cpu::set_tile_kernel(name); }
-  ~ScopedTileKernel() { kernels::cpu::set_tile_kernel("auto"); }
+  explicit ScopedTileKernel(const std::string& name) : previous_(kernels::cpu::tile_kernel().name) {
+    kernels::cpu::set_tile_kernel(name);
+  }
+  ~ScopedTileKernel() { kernels::cpu::set_tile_kernel(previous_); }
   ScopedTileKernel(const ScopedTileKernel&) = delete;
   ScopedTileKernel& operator=(const ScopedTileKernel&) = delete;
+
+ private:
+  std::string previous_;
 };
 
 // The tile kernels this build has and this CPU runs.
