@@ -84,7 +84,9 @@ Choice choose(const CpuInfo& cpu) {
     return {found(TileId::avx512_8x32), on + "512-bit vectors, 32 vector registers"};
   }
   if (cpu.avx2_fma && found(TileId::avx2_6x16) >= 0)
-    return {found(TileId::avx2_6x16), on + "256-bit vectors, 16 vector registers"};
+    return {found(TileId::avx2_6x16),
+            on + (cpu.avx512f ? "256-bit vectors (this build has no AVX-512 tile: see -march)"
+                              : "256-bit vectors, 16 vector registers")};
   if (found(TileId::native_6) >= 0)
     return {found(TileId::native_6), on + "the build's own vectors (no AVX2 tile compiled)"};
   // Every compiled kernel needs instructions this CPU lacks; so does the rest of the build.
