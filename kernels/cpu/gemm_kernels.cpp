@@ -16,50 +16,44 @@ namespace {
 
 using gemm_detail::TileId;
 
-struct Entry {
-  TileId id;
-  TileKernel kernel;
+// The kernels this build compiled, in the order tile_kernels() lists them, and the id
+// gemm.cpp dispatches on for each.
+struct Table {
+  std::vector<TileKernel> kernels;
+  std::vector<TileId> ids;
+  void add(TileId id, TileKernel kernel) {
+    ids.push_back(id);
+    kernels.push_back(kernel);
+  }
+  int index_of(TileId id) const {
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      if (ids[i] == id) return static_cast<int>(i);
+    return -1;
+  }
 };
 
-std::vector<Entry> make_table() {
-  const CpuInfo& cpu = cpu_info();
-  std::vector<Entry> table;
+Table make_table() {
+  [[maybe_unused]] const CpuInfo& cpu = cpu_info();
+  Table table;
 #if FLOWTAPE_TILE_AVX512
-  table.push_back({TileId::avx512_8x32, {"avx512-8x32", 512, 8, 32, cpu.avx512f}});
+  table.add(TileId::avx512_8x32, {"avx512-8x32", 512, 8, 32, cpu.avx512f});
 #endif
 #if FLOWTAPE_TILE_AVX2
-  table.push_back({TileId::avx2_6x16, {"avx2-6x16", 256, 6, 16, cpu.avx2_fma}});
+  table.add(TileId::avx2_6x16, {"avx2-6x16", 256, 6, 16, cpu.avx2_fma});
 #endif
 #if !FLOWTAPE_TILE_AVX512 && !FLOWTAPE_TILE_AVX2
   // The target's own vectors; it runs wherever this build runs at all.
   static const std::string name =
       std::string(xsimd::default_arch::name()) + "-6x" + std::to_string(2 * Batch<float>::size);
-  table.push_back({TileId::native_6,
-                   {name.c_str(), static_cast<int>(8 * sizeof(Batch<float>)), 6,
-                    static_cast<int>(2 * Batch<float>::size), true}});
+  table.add(TileId::native_6, {name.c_str(), static_cast<int>(8 * sizeof(Batch<float>)), 6,
+                               static_cast<int>(2 * Batch<float>::size), true});
 #endif
-  static_cast<void>(cpu);
   return table;
 }
 
-const std::vector<Entry>& table() {
-  static const std::vector<Entry> t = make_table();
+const Table& table() {
+  static const Table t = make_table();
   return t;
-}
-
-std::vector<TileKernel>& kernels_view() {
-  static std::vector<TileKernel> v = [] {
-    std::vector<TileKernel> out;
-    for (const Entry& e : table()) out.push_back(e.kernel);
-    return out;
-  }();
-  return v;
-}
-
-int index_of(TileId id) {
-  for (std::size_t i = 0; i < table().size(); ++i)
-    if (table()[i].id == id) return static_cast<int>(i);
-  return -1;
 }
 
 struct Choice {
@@ -71,7 +65,7 @@ struct Choice {
 // the FMA units execute whole, and enough rows to keep the FMA units busy from the registers
 // (8 x 2 accumulators of AVX-512's 32, 6 x 2 of AVX2's 16).
 Choice choose(const CpuInfo& cpu) {
-  const auto found = [](TileId id) { return index_of(id); };
+  const auto found = [](TileId id) { return table().index_of(id); };
   const std::string on = cpu.describe() + ": ";
   if (cpu.avx512f && found(TileId::avx512_8x32) >= 0) {
     // Zen 4 runs a 512-bit operation as two 256-bit halves, so 256-bit vectors reach the same
@@ -100,15 +94,15 @@ const Choice& default_choice() {
 
 std::string usable_names() {
   std::string s;
-  for (const TileKernel& k : kernels_view())
+  for (const TileKernel& k : table().kernels)
     if (k.runs_here) s += (s.empty() ? "" : ", ") + std::string(k.name);
   return s;
 }
 
 int index_for(std::string_view name) {
   if (name == "auto") return default_choice().index;
-  for (std::size_t i = 0; i < table().size(); ++i) {
-    const TileKernel& k = table()[i].kernel;
+  for (std::size_t i = 0; i < table().kernels.size(); ++i) {
+    const TileKernel& k = table().kernels[i];
     if (name != k.name) continue;
     if (!k.runs_here)
       throw std::invalid_argument("GEMM kernel " + std::string(name) +
@@ -141,11 +135,11 @@ int active_index() {
 }  // namespace
 
 std::span<const TileKernel> tile_kernels() {
-  return kernels_view();
+  return table().kernels;
 }
 
 const TileKernel& default_tile_kernel() {
-  return kernels_view()[default_choice().index];
+  return table().kernels[default_choice().index];
 }
 
 std::string default_tile_kernel_reason() {
@@ -153,7 +147,7 @@ std::string default_tile_kernel_reason() {
 }
 
 const TileKernel& tile_kernel() {
-  return kernels_view()[active_index()];
+  return table().kernels[active_index()];
 }
 
 void set_tile_kernel(std::string_view name) {
@@ -161,12 +155,12 @@ void set_tile_kernel(std::string_view name) {
 }
 
 gemm_detail::TileId gemm_detail::active_tile() {
-  return table()[active_index()].id;
+  return table().ids[active_index()];
 }
 
 gemm_detail::TileChoice gemm_detail::choose_tile_kernel(const CpuInfo& cpu) {
   const Choice c = choose(cpu);
-  return {table()[c.index].kernel.name, c.reason};
+  return {table().kernels[c.index].name, c.reason};
 }
 
 void gemm_detail::forget_tile_kernel() {
