@@ -55,17 +55,26 @@ std::vector<Shape> shapes() {
   return out;
 }
 
+// A shape's operands, drawn once, so that every kernel and the triple loop get the same ones.
 template <class T>
-std::vector<T> run(const Shape& s) {
-  const std::int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
-  const auto a = random_vector<T>(static_cast<std::size_t>(s.m * s.k), 1);
-  const auto b = random_vector<T>(static_cast<std::size_t>(s.k * s.n), 2);
-  const auto bias = random_vector<T>(static_cast<std::size_t>(s.n), 3);
-  auto c = random_vector<T>(static_cast<std::size_t>(s.m * s.n), 4);
-  gemm<T>(s.ta, s.tb, s.m, s.n, s.k, T(s.alpha), a.data(), lda, b.data(), ldb, T(s.beta), c.data(),
-          s.n, s.bias ? bias.data() : nullptr);
-  return c;
-}
+struct Operands {
+  explicit Operands(const Shape& shape)
+      : s(shape),
+        a(random_vector<T>(static_cast<std::size_t>(s.m * s.k), 1)),
+        b(random_vector<T>(static_cast<std::size_t>(s.k * s.n), 2)),
+        bias(random_vector<T>(static_cast<std::size_t>(s.n), 3)),
+        c(random_vector<T>(static_cast<std::size_t>(s.m * s.n), 4)) {}
+  // C after gemm (the kernel in use) or, with `reference`, after the triple loop.
+  std::vector<T> product(bool reference) const {
+    auto out = c;
+    const auto f = reference ? gemm_reference<T> : gemm<T>;
+    f(s.ta, s.tb, s.m, s.n, s.k, T(s.alpha), a.data(), s.ta ? s.m : s.k, b.data(), s.tb ? s.k : s.n,
+      T(s.beta), out.data(), s.n, s.bias ? bias.data() : nullptr);
+    return out;
+  }
+  Shape s;
+  std::vector<T> a, b, bias, c;
+};
 
 std::string describe(const Shape& s) {
   return "m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) + " k=" + std::to_string(s.k) +
@@ -84,21 +93,15 @@ void check_same_bits_across_kernels(int threads) {
     BOOST_TEST_MESSAGE("only " << kernels[0] << " runs on this CPU (" << cpu_info().describe()
                                << "): no second kernel to compare");
   for (const Shape& s : shapes()) {
+    const Operands<T> operands(s);
     std::vector<T> first;
     for (const std::string& name : kernels) {
       const ScopedTileKernel use(name);
-      const auto c = run<T>(s);
+      const auto c = operands.product(false);
       if (first.empty()) {
         first = c;
-        auto expect = random_vector<T>(static_cast<std::size_t>(s.m * s.n), 4);
-        const auto a = random_vector<T>(static_cast<std::size_t>(s.m * s.k), 1);
-        const auto b = random_vector<T>(static_cast<std::size_t>(s.k * s.n), 2);
-        const auto bias = random_vector<T>(static_cast<std::size_t>(s.n), 3);
-        gemm_reference<T>(s.ta, s.tb, s.m, s.n, s.k, T(s.alpha), a.data(), s.ta ? s.m : s.k,
-                          b.data(), s.tb ? s.k : s.n, T(s.beta), expect.data(), s.n,
-                          s.bias ? bias.data() : nullptr);
         const double tol = (sizeof(T) == 4 ? 3e-6 : 1e-14) * static_cast<double>(s.k);
-        BOOST_TEST(max_rel_error(c, expect) < tol, name << ": " << describe(s));
+        BOOST_TEST(max_rel_error(c, operands.product(true)) < tol, name << ": " << describe(s));
         continue;
       }
       BOOST_TEST(std::memcmp(c.data(), first.data(), c.size() * sizeof(T)) == 0,
