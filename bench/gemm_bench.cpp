@@ -39,14 +39,25 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Median seconds per call of each of fs, timed in alternating rounds.
-std::vector<double> alternate(const std::vector<std::function<void()>>& fs, int rounds = 7,
+// One way to compute a GEMM: `select` runs before each timed block (it picks a tile kernel,
+// outside the timing), `call` is what is timed.
+struct Contender {
+  std::function<void()> select, call;
+};
+
+// Median seconds per call of each contender, timed in alternating rounds.
+std::vector<double> alternate(const std::vector<Contender>& cs, int rounds = 7,
                               double seconds = 0.06) {
-  for (const auto& f : fs) f();
-  std::vector<std::vector<double>> times(fs.size());
+  for (const Contender& c : cs) {
+    c.select();
+    c.call();
+  }
+  std::vector<std::vector<double>> times(cs.size());
   for (int r = 0; r < rounds; ++r)
-    for (std::size_t i = 0; i < fs.size(); ++i)
-      times[i].push_back(flowtape::bench::seconds_per_call(fs[i], seconds));
+    for (std::size_t i = 0; i < cs.size(); ++i) {
+      cs[i].select();
+      times[i].push_back(flowtape::bench::seconds_per_call(cs[i].call, seconds));
+    }
   std::vector<double> medians;
   for (auto& t : times) {
     std::sort(t.begin(), t.end());
@@ -124,15 +135,11 @@ void run(const char* type, const Shape& s, double peak) {
       cblas_dgemm(CblasRowMajor, op_a, op_b, s.m, s.n, s.k, 1.0, a.data(), lda, b.data(), ldb, beta,
                   c.data(), s.n);
   };
-  // Each kernel's calls are timed with it selected (a setting read once per GEMM).
-  std::vector<std::function<void()>> calls;
+  std::vector<Contender> contenders;
   for (const std::string& kernel : g_kernels)
-    calls.push_back([&ours, kernel] {
-      flowtape::kernels::cpu::set_tile_kernel(kernel);
-      ours();
-    });
-  calls.push_back(blas);
-  const std::vector<double> t = alternate(calls);
+    contenders.push_back({[kernel] { flowtape::kernels::cpu::set_tile_kernel(kernel); }, ours});
+  contenders.push_back({[] {}, blas});
+  const std::vector<double> t = alternate(contenders);
   const double flops = 2.0 * s.m * s.n * static_cast<double>(s.k), t_blas = t.back();
   std::printf("| %s | %-27s | %5d | %5d | %5d |", type, s.name.c_str(), s.m, s.n, s.k);
   for (std::size_t i = 0; i + 1 < t.size(); ++i) std::printf(" %7.1f |", flops / t[i] * 1e-9);
