@@ -7,10 +7,14 @@ noise and times drawn on the device each step and a synchronise after each step.
 
 Run on a machine with a GPU:  python3 bench/torch_gpu_train.py
 """
+import os
 import sys
-import time
 
 import torch
+
+# The peers' shared timing protocol (bench/peers/peer_common.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+import peer_common  # noqa: E402
 
 
 def model_fn(hidden=256, depth=3):
@@ -62,19 +66,7 @@ def steps_per_second(fdm, batch, dev, min_seconds=0.5, rounds=5):
         opt.step()
         torch.cuda.synchronize()
 
-    step()  # warm-up
-    per_call = []
-    for _ in range(rounds):
-        calls, start = 0, time.perf_counter()
-        while True:
-            step()
-            calls += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_seconds:
-                break
-        per_call.append(elapsed / calls)
-    per_call.sort()
-    return 1.0 / per_call[len(per_call) // 2]
+    return 1.0 / peer_common.median_seconds_per_call(step, min_seconds, rounds)
 
 
 def main():

@@ -6,19 +6,9 @@ the same markdown rows as gemm_bench (name, m, n, k, GFLOP/s) so that bench/gemm
 join the two. Timing as gemm_bench's: the median of 7 blocks of at least 0.06 s each.
     python bench/peers/gemm_torch.py
 """
-import time
-
 import torch
 
-
-def seconds_per_call(f, min_s=0.06):
-    calls, start = 0, time.perf_counter()
-    while True:
-        f()
-        calls += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_s:
-            return elapsed / calls
+import peer_common
 
 
 def time_gemm(ta, tb, m, n, k, bias):
@@ -33,9 +23,7 @@ def time_gemm(ta, tb, m, n, k, bias):
         f = lambda: torch.addmm(row, op_a, op_b, out=c)
     else:
         f = lambda: torch.mm(op_a, op_b, out=c)
-    f()
-    times = sorted(seconds_per_call(f) for _ in range(7))
-    return 2.0 * m * n * k / times[3] * 1e-9
+    return 2.0 * m * n * k / peer_common.median_seconds_per_call(f, 0.06, 7) * 1e-9
 
 
 def main():

@@ -72,6 +72,24 @@ def main(ap, cell):
         cell(c)
 
 
+def median_seconds_per_call(f, min_s, rounds):
+    """One warm-up call of f, then `rounds` blocks of calls, each repeated until min_s seconds
+    have passed: the median over blocks of the seconds per call (bench/timing.hpp's protocol)."""
+    f()
+    per_call = []
+    for _ in range(rounds):
+        calls, start = 0, time.perf_counter()
+        while True:
+            f()
+            calls += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_s:
+                break
+        per_call.append(elapsed / calls)
+    per_call.sort()
+    return per_call[len(per_call) // 2]
+
+
 def measure(run, args):
     """run(n) takes n steps and returns the last loss once it is computed."""
     run(max(args.warmup // 2, 1))
