@@ -15,18 +15,28 @@
 namespace flowtape::kernels::cpu::gemm_detail {
 namespace {
 
-// Values [0, count) of a chunk of two batches, zero past count.
+// Vector registers of the target: 32 with AVX-512, 16 otherwise (AVX2, NEON's 32 are not
+// counted on). The kernels below size their register blocks to it.
 template <class T>
-inline void load_pair(const T* p, std::int64_t count, Batch<T>& lo, Batch<T>& hi) {
+inline constexpr int kVectorRegisters = sizeof(Batch<T>) == 64 ? 32 : 16;
+
+// Values [0, count) of a chunk of V batches, zero past count.
+template <int V, class T>
+inline void load_chunk(const T* p, std::int64_t count, Batch<T> (&v)[V]) {
   using B = Batch<T>;
   constexpr std::int64_t W = kWidth<T>;
-  if (count >= 2 * W) {
-    lo = B::load_unaligned(p);
-    hi = B::load_unaligned(p + W);
+  if (count >= V * W) {
+#pragma GCC unroll 8
+    for (int q = 0; q < V; ++q) v[q] = B::load_unaligned(p + q * W);
     return;
   }
-  lo = count >= W ? B::load_unaligned(p) : load_partial(p, count);
-  hi = count > W ? load_partial(p + W, count - W) : B(T(0));
+#pragma GCC unroll 8
+  for (int q = 0; q < V; ++q) {
+    const std::int64_t left = count - q * W;
+    v[q] = left >= W  ? B::load_unaligned(p + q * W)
+           : left > 0 ? load_partial(p + q * W, left)
+                      : B(T(0));
+  }
 }
 
 // Rows of op(A) or b taken at a time by the outer-product kernels: 16 rows of a width-256
@@ -39,10 +49,10 @@ inline std::pair<std::int64_t, std::int64_t> element_strides(bool trans, std::in
   return trans ? Strides{1, ld} : Strides{ld, 1};
 }
 
-// n rounded up to whole chunks of two batches.
-template <class T>
+// n rounded up to whole chunks of V batches.
+template <int V, class T>
 std::int64_t padded(std::int64_t n) {
-  constexpr std::int64_t C = 2 * kWidth<T>;
+  constexpr std::int64_t C = V * kWidth<T>;
   return (n + C - 1) / C * C;
 }
 
@@ -63,7 +73,7 @@ void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* 
   // before 16 refuses for bindings.
   const std::int64_t a_row = element_strides(ta, lda).first,
                      a_col = element_strides(ta, lda).second;
-  const std::int64_t n_pad = padded<T>(n);
+  const std::int64_t n_pad = padded<2, T>(n);
   T* bk = scratch<T>(0, static_cast<std::size_t>(K * n_pad));
   for (int p = 0; p < K; ++p)
     for (std::int64_t j = 0; j < n_pad; ++j)
@@ -106,42 +116,55 @@ void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* 
   for (; i < m; ++i) rows_from.template operator()<1>(i);
 }
 
+// Vectors of a chunk in outer_sums for R rows: R x V accumulators, V loads of a row and a
+// broadcast must fit the registers. Four vectors give R = 2 eight independent FMA chains,
+// which two FMA pipes of latency 4 need; two vectors (four chains) left g^T h at width 64
+// waiting on the latency at 0.66x OpenBLAS (Zen 5). With 16 registers, R = 3 and 4 take two.
+template <int R, class T>
+constexpr int outer_sum_vectors() {
+  return R * 4 + 4 + 1 <= kVectorRegisters<T> - 2 ? 4 : 2;
+}
+
 // The loop both thin weight-gradient kernels share, for one k-block [pc, p_end):
 // sums[r * len_pad + e] = sum_p S(p, r) V[p, e] for r < R and e < len, where row p of V is
-// contiguous at v + p * ldv and S(p, r) = s[p * s_p + r * s_r]. A chunk of 2W values of all R
-// rows accumulates in registers. Rows of V are read in memory order, kRowBlock at a time; for
-// each block, every chunk's running sums come from `sums`, advance through the block and go
-// back. Striding down V a chunk at a time instead (its rows a row apart) ran 1.3-1.9x slower
-// at batch 1024-4096, width 256.
+// contiguous at v + p * ldv and S(p, r) = s[p * s_p + r * s_r]; len_pad is len rounded up to
+// whole chunks of outer_sum_vectors<R, T>() batches. A chunk of all R rows accumulates in
+// registers. Rows of V are read in memory order, kRowBlock at a time; for each block, every
+// chunk's running sums come from `sums`, advance through the block and go back. Striding down
+// V a chunk at a time instead (its rows a row apart) ran 1.3-1.9x slower at batch 1024-4096,
+// width 256. Where one chunk holds all of len, its sums stay in registers for the whole
+// k-block (1.06-1.1x for g^T h at width 64, Zen 5).
 template <int R, class T>
 void outer_sums(std::int64_t pc, std::int64_t p_end, const T* v, std::int64_t ldv, std::int64_t len,
                 const T* s, std::int64_t s_p, std::int64_t s_r, T* sums, std::int64_t len_pad) {
   using B = Batch<T>;
+  constexpr int V = outer_sum_vectors<R, T>();
   constexpr std::int64_t W = kWidth<T>;
   std::fill(sums, sums + R * len_pad, T(0));
-  for (std::int64_t pb = pc; pb < p_end; pb += kRowBlock) {
-    const std::int64_t pe = std::min(p_end, pb + kRowBlock);
-    for (std::int64_t e0 = 0; e0 < len; e0 += 2 * W) {
-      const std::int64_t count = std::min(2 * W, len - e0);
-      B acc0[R], acc1[R];
-      for (int r = 0; r < R; ++r) {
-        acc0[r] = B::load_aligned(sums + r * len_pad + e0);
-        acc1[r] = B::load_aligned(sums + r * len_pad + e0 + W);
-      }
+  const std::int64_t row_block = len <= V * W ? p_end - pc : kRowBlock;
+  for (std::int64_t pb = pc; pb < p_end; pb += row_block) {
+    const std::int64_t pe = std::min(p_end, pb + row_block);
+    for (std::int64_t e0 = 0; e0 < len; e0 += V * W) {
+      const std::int64_t count = std::min(V * W, len - e0);
+      B acc[R][V];
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+        for (int q = 0; q < V; ++q) acc[r][q] = B::load_aligned(sums + r * len_pad + e0 + q * W);
       for (std::int64_t p = pb; p < pe; ++p) {
-        B v0, v1;
-        load_pair(v + p * ldv + e0, count, v0, v1);
+        B row[V];
+        load_chunk(v + p * ldv + e0, count, row);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
           const B sv(s[p * s_p + r * s_r]);
-          acc0[r] = fmadd(sv, v0, acc0[r]);
-          acc1[r] = fmadd(sv, v1, acc1[r]);
+#pragma GCC unroll 4
+          for (int q = 0; q < V; ++q) acc[r][q] = fmadd(sv, row[q], acc[r][q]);
         }
       }
-      for (int r = 0; r < R; ++r) {
-        acc0[r].store_aligned(sums + r * len_pad + e0);
-        acc1[r].store_aligned(sums + r * len_pad + e0 + W);
-      }
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+        for (int q = 0; q < V; ++q) acc[r][q].store_aligned(sums + r * len_pad + e0 + q * W);
     }
   }
 }
@@ -154,7 +177,7 @@ void thin_n_trans_a(bool tb, std::int64_t m, std::int64_t k, T alpha, const T* a
                     const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
   constexpr std::int64_t KC = kKC;
   const auto [b_row, b_col] = element_strides(tb, ldb);  // op(B)[p, j]
-  const std::int64_t m_pad = padded<T>(m);
+  const std::int64_t m_pad = padded<outer_sum_vectors<N, T>(), T>(m);
   T* sums = scratch<T>(0, static_cast<std::size_t>(N * m_pad));  // sums[j * m_pad + i]
   for (std::int64_t pc = 0; pc < k; pc += KC) {
     outer_sums<N>(pc, std::min(k, pc + KC), a, lda, m, b, b_row, b_col, sums, m_pad);
@@ -175,7 +198,7 @@ void thin_m(bool ta, std::int64_t n, std::int64_t k, T alpha, const T* a, std::i
   using B = Batch<T>;
   constexpr std::int64_t W = kWidth<T>, KC = kKC;
   const auto [a_row, a_col] = element_strides(ta, lda);  // op(A)[i, p]
-  const std::int64_t n_pad = padded<T>(n);
+  const std::int64_t n_pad = padded<outer_sum_vectors<M, T>(), T>(n);
   T* sums = scratch<T>(0, static_cast<std::size_t>(M * n_pad));  // sums[i * n_pad + j]
   const B va(alpha);
   for (std::int64_t pc = 0; pc < k; pc += KC) {
