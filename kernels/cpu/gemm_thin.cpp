@@ -75,9 +75,14 @@ void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* 
                      a_col = element_strides(ta, lda).second;
   const std::int64_t n_pad = padded<2, T>(n);
   T* bk = scratch<T>(0, static_cast<std::size_t>(K * n_pad));
-  for (int p = 0; p < K; ++p)
-    for (std::int64_t j = 0; j < n_pad; ++j)
-      bk[p * n_pad + j] = j >= n ? T(0) : tb ? b[j * ldb + p] : b[p * ldb + j];
+  for (int p = 0; p < K; ++p) {  // a loop per layout, with no test per element
+    T* row = bk + p * n_pad;
+    if (tb)
+      for (std::int64_t j = 0; j < n; ++j) row[j] = b[j * ldb + p];
+    else
+      for (std::int64_t j = 0; j < n; ++j) row[j] = b[p * ldb + j];
+    std::fill(row + n, row + n_pad, T(0));
+  }
   const B va(alpha);
   // R rows at a time share each load of op(B); R is a constant, so that nothing of the row
   // count is decided per chunk.
