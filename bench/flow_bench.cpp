@@ -20,16 +20,16 @@
 // The second form times nothing: it runs exactly that many steps from the fixed seed and
 // prints a digest of the parameters' bytes, so that two builds can be checked to train to the
 // same bits (bench/ab_steps.sh).
+// Exit codes: 0 done, 2 bad arguments.
 #include <sys/resource.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "bench/step_benchmark.hpp"
 #include "flowtape/autodiff/autodiff.hpp"
 #include "flowtape/flows/datasets.hpp"
 #include "flowtape/flows/losses.hpp"
@@ -53,31 +53,32 @@ struct Args {
 
 Args parse(int argc, char** argv) {
   Args a;
+  if (argc % 2 == 0) throw std::invalid_argument("every option takes a value");
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--loss")
       a.loss = v;
     else if (k == "--width")
-      a.width = std::stoll(v);
+      a.width = bench::option_number<std::int64_t>(k, v);
     else if (k == "--batch")
-      a.batch = std::stoll(v);
+      a.batch = bench::option_number<std::int64_t>(k, v);
     else if (k == "--threads")
-      a.threads = std::stoi(v);
+      a.threads = bench::option_number<int>(k, v);
     else if (k == "--repeats")
-      a.repeats = std::stoi(v);
+      a.repeats = bench::option_number<int>(k, v);
     else if (k == "--warmup")
-      a.warmup = std::stoi(v);
+      a.warmup = bench::option_number<int>(k, v);
     else if (k == "--block-s")
-      a.block_s = std::stod(v);
+      a.block_s = bench::option_number<double>(k, v);
     else if (k == "--shards")
-      a.shards = std::stoll(v);
+      a.shards = bench::option_number<std::int64_t>(k, v);
     else if (k == "--digest-steps")
-      a.digest_steps = std::stoi(v);
+      a.digest_steps = bench::option_number<int>(k, v);
     else
-      throw std::invalid_argument("flow_bench: unknown option " + k);
+      throw std::invalid_argument("unknown option " + k);
   }
   if (a.loss != "cfm" && a.loss != "entropic" && a.loss != "fdm")
-    throw std::invalid_argument("flow_bench: --loss must be cfm, entropic or fdm");
+    throw std::invalid_argument("--loss must be cfm, entropic or fdm");
   return a;
 }
 
@@ -98,9 +99,7 @@ std::uint64_t digest(const std::vector<Tensor>& params) {
   return h;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   const Args a = parse(argc, argv);
   set_num_threads(a.threads);
   Generator gen(0);
@@ -119,19 +118,8 @@ int main(int argc, char** argv) {
   // The sharded step: the trainer with this benchmark's model and objective.
   std::unique_ptr<train::Trainer> trainer;
   if (a.shards > 1) {
-    train::TrainSpec spec;
-    spec.dataset = "8gaussians";
-    spec.loss = train::choice_from_name<train::Loss>(a.loss, "loss");
-    spec.hidden = static_cast<int>(a.width);
-    spec.depth = 3;
-    spec.activation = nn::Activation::silu;
-    spec.time_embedding = nn::TimeEmbeddingKind::raw;
-    spec.batch = b;
-    spec.lr = nn::AdamOptions{}.lr;
-    spec.schedule = train::LrSchedule::constant;
-    spec.lambda_max = 0.3;
-    spec.ramp_end = 0;
-    spec.steps = std::int64_t{1} << 40;
+    train::TrainSpec spec = bench::benchmark_spec(
+        train::choice_from_name<train::Loss>(a.loss, "loss"), static_cast<int>(a.width), b);
     spec.shards = a.shards;
     spec.shard_threads = a.threads;
     trainer = std::make_unique<train::Trainer>(spec);
@@ -166,29 +154,26 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  using clock = std::chrono::steady_clock;
-  // Block length from the second half of the warm-up (the first steps fill the allocator's
-  // cache and fault pages in).
-  for (int i = 0; i < a.warmup / 2; ++i) step();
-  const auto w0 = clock::now();
-  const int timed_warmup = std::max(a.warmup - a.warmup / 2, 1);
-  for (int i = 0; i < timed_warmup; ++i) step();
-  const double per_step = std::chrono::duration<double>(clock::now() - w0).count() / timed_warmup;
-  const int steps = std::max(5, static_cast<int>(a.block_s / std::max(per_step, 1e-6)));
-  std::vector<double> rates;
-  for (int r = 0; r < a.repeats; ++r) {
-    const auto t0 = clock::now();
-    for (int i = 0; i < steps; ++i) step();
-    rates.push_back(steps / std::chrono::duration<double>(clock::now() - t0).count());
-  }
-  std::sort(rates.begin(), rates.end());
+  const bench::StepRates rates =
+      bench::time_steps(step, a.warmup, a.repeats, a.block_s, [](double s) { return s; });
   std::printf(
       "{\"impl\": \"%s\", \"loss\": \"%s\", \"width\": %lld, \"batch\": %lld, "
       "\"threads\": %d, \"shards\": %lld, \"steps_used\": %d, \"steps_per_s_median\": %.2f, "
       "\"steps_per_s_min\": %.2f, \"steps_per_s_max\": %.2f, \"peak_rss_mb\": %.1f, "
       "\"loss_last\": %.5g}\n",
       trainer ? "flowtape-shards" : "flowtape", a.loss.c_str(), static_cast<long long>(a.width),
-      static_cast<long long>(b), a.threads, static_cast<long long>(a.shards), steps,
-      rates[rates.size() / 2], rates.front(), rates.back(), peak_rss_mb(), loss_value);
+      static_cast<long long>(b), a.threads, static_cast<long long>(a.shards), rates.steps_per_block,
+      rates.median(), rates.sorted.front(), rates.sorted.back(), peak_rss_mb(), loss_value);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "flow_bench: %s\n", e.what());
+    return 2;
+  }
 }

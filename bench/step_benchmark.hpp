@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+// What the training-step benchmarks (flow_bench, scaling_bench) share: their model as a
+// trainer spec, and how steps are timed.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "flowtape/nn/optimizer.hpp"
+#include "flowtape/train/spec.hpp"
+
+namespace flowtape::bench {
+
+// The benchmark's step as a train::Trainer spec: VelocityMLP(2 -> width x 3 -> 2, SiLU, raw
+// time input) on the 8 gaussians, the rectified path, Adam at its default rate, the entropic
+// objective's lambda 0.3 from the first step, no end (the benchmark decides how many steps).
+inline train::TrainSpec benchmark_spec(train::Loss loss, int width, std::int64_t batch) {
+  train::TrainSpec spec;
+  spec.dataset = "8gaussians";
+  spec.loss = loss;
+  spec.hidden = width;
+  spec.depth = 3;
+  spec.activation = nn::Activation::silu;
+  spec.time_embedding = nn::TimeEmbeddingKind::raw;
+  spec.batch = batch;
+  spec.lr = nn::AdamOptions{}.lr;
+  spec.schedule = train::LrSchedule::constant;
+  spec.lambda_max = 0.3;
+  spec.ramp_end = 0;
+  spec.steps = std::int64_t{1} << 40;
+  return spec;
+}
+
+// The value of option `name` as a number of type T (int, std::int64_t or double), all of it:
+// "12x" or "x" is refused with the option's name.
+template <class T>
+T option_number(const std::string& name, const std::string& value) {
+  std::size_t used = 0;
+  T parsed{};
+  try {
+    if constexpr (std::is_floating_point_v<T>)
+      parsed = static_cast<T>(std::stod(value, &used));
+    else
+      parsed = static_cast<T>(std::stoll(value, &used));
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != value.size())
+    throw std::invalid_argument(name + " takes a number, not '" + value + "'");
+  return parsed;
+}
+
+// Steps per second of `repeats` timed blocks, sorted, and the block length in steps.
+struct StepRates {
+  int steps_per_block = 0;
+  std::vector<double> sorted;
+  double median() const { return sorted[sorted.size() / 2]; }
+};
+
+// Times step(). The first half of `warmup` steps runs untimed (it fills the allocator's cache
+// and faults pages in); the second half measures a step, from which a block of about block_s
+// seconds (at least 5 steps) is sized; then `repeats` blocks are timed. agree(seconds) turns
+// this process's estimate of a step into the one every process uses, so that MPI ranks run
+// the same number of steps.
+template <class Step, class Agree>
+StepRates time_steps(Step&& step, int warmup, int repeats, double block_s, Agree&& agree) {
+  if (repeats < 1 || warmup < 0 || !(block_s > 0))
+    throw std::invalid_argument(
+        "--repeats must be at least 1, --warmup at least 0 and --block-s positive");
+  using clock = std::chrono::steady_clock;
+  for (int i = 0; i < warmup / 2; ++i) step();
+  const auto w0 = clock::now();
+  const int timed_warmup = std::max(warmup - warmup / 2, 1);
+  for (int i = 0; i < timed_warmup; ++i) step();
+  const double per_step =
+      agree(std::chrono::duration<double>(clock::now() - w0).count() / timed_warmup);
+  StepRates r;
+  r.steps_per_block = std::max(5, static_cast<int>(block_s / std::max(per_step, 1e-6)));
+  for (int b = 0; b < repeats; ++b) {
+    const auto t0 = clock::now();
+    for (int i = 0; i < r.steps_per_block; ++i) step();
+    r.sorted.push_back(r.steps_per_block /
+                       std::chrono::duration<double>(clock::now() - t0).count());
+  }
+  std::sort(r.sorted.begin(), r.sorted.end());
+  return r;
+}
+
+}  // namespace flowtape::bench
