@@ -107,13 +107,7 @@ StepReport Trainer::sharded_step(const StepBatch& b, std::int64_t step, double l
   const int ranks = collective_ ? collective_->size() : 1;
   const std::int64_t mine = shards / ranks;  // this rank's block of shards
   const std::int64_t first = (collective_ ? collective_->rank() : 0) * mine;
-  References refs;
-  if (spec_.loss == Loss::efm && spec_.conditional) {
-    if (spec_.efm_extra > 0) refs.class_points = draw_batch(spec_.efm_extra);
-  } else if (spec_.loss == Loss::efm ||
-             (spec_.loss == Loss::entropic && spec_.tilt == EntropicTilt::point)) {
-    refs.points = extra_references();
-  }
+  const References refs = draw_references();
   std::vector<Generator> gens;  // every shard's, so every rank's gen_ moves alike
   for (std::int64_t k = 0; k < shards; ++k) gens.push_back(gen_.split());
 

@@ -398,25 +398,34 @@ Tensor Trainer::loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, co
   }
   const Tensor v = spec_.conditional ? model_.conditional(ps.xt, t, c) : model_.forward(ps.xt, t);
   if (tilts_across_rows()) return tilted_loss(flows::per_sample_loss(v, ps.ut), t, lambda);
+  const References refs = draw_references();
   if (spec_.loss == Loss::entropic) {  // the per-point tilt
-    const Tensor extra = extra_references();
-    return flows::per_point_entropic_loss(v, ps.xt, t,
-                                          extra.defined() ? concat({x1, extra}, 0) : x1, lambda);
+    return flows::per_point_entropic_loss(
+        v, ps.xt, t, refs.points.defined() ? concat({x1, refs.points}, 0) : x1, lambda);
   }
   if (spec_.loss == Loss::efm && spec_.conditional) {
     // Per class: each row's target is the closed form over the references of its class (of
     // all of them for a row whose class was dropped).
-    const double sigma_min = efm_sigma_min();
-    const flows::Dataset::Labeled extra =
-        spec_.efm_extra > 0 ? draw_batch(spec_.efm_extra) : flows::Dataset::Labeled{};
+    const flows::Dataset::Labeled& extra = refs.class_points;
     const Tensor reference_labels = extra.x.defined() ? concat({labels, extra.c}, 0) : labels;
     return flows::cfm_loss(v, flows::efm_target_by_class(
                                   ps.xt, t, x1, extra.x.defined() ? extra.x.to(device()) : Tensor(),
-                                  reference_labels, c, sigma_min));
+                                  reference_labels, c, efm_sigma_min()));
   }
   if (spec_.loss == Loss::efm)
-    return flows::cfm_loss(v, flows::efm_target(ps.xt, t, x1, extra_references(), efm_sigma_min()));
+    return flows::cfm_loss(v, flows::efm_target(ps.xt, t, x1, refs.points, efm_sigma_min()));
   return flows::cfm_loss(v, ps.ut);
+}
+
+Trainer::References Trainer::draw_references() {
+  References refs;
+  if (spec_.loss == Loss::efm && spec_.conditional) {
+    if (spec_.efm_extra > 0) refs.class_points = draw_batch(spec_.efm_extra);
+  } else if (spec_.loss == Loss::efm ||
+             (spec_.loss == Loss::entropic && spec_.tilt == EntropicTilt::point)) {
+    refs.points = extra_references();
+  }
+  return refs;
 }
 
 Tensor Trainer::tilted_loss(const Tensor& per_sample, const Tensor& t, double lambda) const {

@@ -200,11 +200,14 @@ class Trainer {
   Tensor loss_for(const Tensor& x0, const Tensor& x1, const Tensor& t, const Tensor& c,
                   const Tensor& labels, double lambda);
   // What the objective needs beyond the batch: efm_extra more data points (EFM, the per-point
-  // tilt), with their conditions for conditional EFM. Drawn once per step, before the shards.
+  // tilt), with their conditions for conditional EFM.
   struct References {
     Tensor points;                         // undefined when none
     flows::Dataset::Labeled class_points;  // conditional EFM
   };
+  // This step's References, drawn from gen_ (none for other objectives): the plain step draws
+  // them after its forward pass, the sharded step once, before its shards.
+  References draw_references();
   // The global batch of a step, drawn on every rank alike.
   struct StepBatch {
     Tensor x0, x1, t, c, labels;
