@@ -47,7 +47,8 @@ std::int64_t indexed_extent(const Shape& data, const Tensor& index, int axis, co
 void check_indices(const Tensor& index, std::int64_t len, const char* name) {
   const Tensor host = to_host(index);
   const std::int64_t* p = host.data<std::int64_t>();
-  for (std::int64_t i = 0; i < host.numel(); ++i)
+  const std::int64_t n = host.numel();  // an out-of-line call: not evaluated per element
+  for (std::int64_t i = 0; i < n; ++i)
     if (p[i] < 0 || p[i] >= len)
       throw std::out_of_range(std::string(name) + ": index " + std::to_string(p[i]) + " (element " +
                               std::to_string(i) + " of the index) is outside [0, " +

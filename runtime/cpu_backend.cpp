@@ -93,7 +93,7 @@ class CpuBackend final : public Backend {
     dispatch_any(t.dtype(), [&]<class T>() {
       T* p = t.mutable_data<T>();
       const T v = convert_element<T>(value, "fill");
-      for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = v;
+      std::fill(p, p + t.numel(), v);
     });
   }
   void cast(const Tensor& x, Tensor& y) override {
@@ -116,7 +116,8 @@ class CpuBackend final : public Backend {
       T* p = t.mutable_data<T>();
       gen.fill_uniform(p, t.numel());
       if (low == 0.0 && high == 1.0) return;
-      for (std::int64_t i = 0; i < t.numel(); ++i)
+      const std::int64_t n = t.numel();  // read once: see cast()
+      for (std::int64_t i = 0; i < n; ++i)
         p[i] = static_cast<T>(low + (high - low) * static_cast<double>(p[i]));
     });
   }
@@ -298,16 +299,15 @@ class CpuBackend final : public Backend {
       T* s = shadow.mutable_data<T>();
       const T* p = param.data<T>();
       const T d = static_cast<T>(decay), c = static_cast<T>(1 - decay);
-      for (std::int64_t j = 0; j < param.numel(); ++j) s[j] = d * s[j] + c * p[j];
+      const std::int64_t n = param.numel();  // read once: see cast()
+      for (std::int64_t j = 0; j < n; ++j) s[j] = d * s[j] + c * p[j];
     });
   }
 
   Tensor sum_of_squares(const Tensor& x) override {
     double sq = 0;
-    dispatch(x.dtype(), [&]<class T>() {
-      const T* d = x.data<T>();
-      for (std::int64_t j = 0; j < x.numel(); ++j) sq += static_cast<double>(d[j]) * d[j];
-    });
+    dispatch(x.dtype(),
+             [&]<class T>() { sq = kernels::cpu::sum_of_squares(x.data<T>(), x.numel()); });
     Tensor out = empty(Shape{}, DType::f64);
     out.mutable_data<double>()[0] = sq;
     return out;

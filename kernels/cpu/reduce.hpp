@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Reductions along one axis of a contiguous buffer viewed as [outer, len, inner]: sum, max,
-// and the numerically stable log-sum-exp and softmax.
+// and the numerically stable log-sum-exp and softmax; and a whole buffer's sum of squares.
 #pragma once
 
 #include <cstdint>
@@ -29,5 +29,12 @@ void logsumexp_axis(const T* x, T* y, AxisView v);
 // y[outer, k, inner] = exp(x - logsumexp over k)
 template <class T>
 void softmax_axis(const T* x, T* y, AxisView v);
+
+// sum_i x[i]^2 over x[0, n), in f64 whatever T is (the squares of f32 values above ~1.8e19
+// overflow f32 while the values are finite). Element i goes to running sum i % 16, and the 16
+// are added in a fixed tree at the end, so the result depends on the values and n only, not
+// on the vector width or the thread count.
+template <class T>
+double sum_of_squares(const T* x, std::int64_t n);
 
 }  // namespace flowtape::kernels::cpu

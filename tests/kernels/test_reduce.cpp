@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Axis reductions against plain loops, for every layout: contiguous axis (inner == 1),
-// strided axis, odd lengths, and the log-sum-exp edge cases.
+// strided axis, odd lengths, and the log-sum-exp edge cases; the whole-buffer sum of squares.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <limits>
@@ -150,6 +150,34 @@ BOOST_AUTO_TEST_CASE(short_rows_fold_in_order) {
   float z = 1;
   sum_axis(zeros.data(), &z, {1, 2, 1});
   BOOST_TEST((z == 0.0f && !std::signbit(z)));  // 0 + -0 + -0 = +0, as reduce_row gives
+}
+
+// The sum of squares against a long double loop at lengths around its 16 running sums, exact
+// where every partial sum is an integer, in f64 where f32 squares would overflow, and with
+// non-finite values passed through.
+BOOST_AUTO_TEST_CASE(sum_of_squares_in_f64) {
+  for (std::int64_t n : {0, 1, 15, 16, 17, 31, 1000, 1003}) {
+    const auto x = random_vector<float>(static_cast<std::size_t>(n), 5u, -3, 3);
+    long double want = 0;
+    for (float v : x) want += static_cast<long double>(v) * v;
+    const double got = sum_of_squares(x.data(), n);
+    BOOST_TEST(std::abs(got - static_cast<double>(want)) <= 1e-14 * static_cast<double>(want),
+               "n=" << n << " got " << got << " want " << static_cast<double>(want));
+  }
+  std::vector<double> ints(1003);
+  double exact = 0;
+  for (std::size_t i = 0; i < ints.size(); ++i) {
+    ints[i] = static_cast<double>(i % 7) - 3;
+    exact += ints[i] * ints[i];
+  }
+  BOOST_TEST(sum_of_squares(ints.data(), 1003) == exact);
+  const std::vector<float> large(5, 3e19f);  // each square is 9e38, above FLT_MAX
+  BOOST_TEST(std::abs(sum_of_squares(large.data(), 5) - 4.5e39) <= 1e-6 * 4.5e39);
+  std::vector<float> bad(40, 1.0f);
+  bad[23] = std::numeric_limits<float>::infinity();
+  BOOST_TEST(std::isinf(sum_of_squares(bad.data(), 40)));
+  bad[7] = std::numeric_limits<float>::quiet_NaN();
+  BOOST_TEST(std::isnan(sum_of_squares(bad.data(), 40)));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
