@@ -252,6 +252,9 @@ class Trainer {
   Tensor last_cfm_, last_divergence_;  // the FDM terms of the step being taken
   std::shared_ptr<Collective> collective_;  // null: one process
   std::unique_ptr<ShardWorkers> workers_;   // made at the first sharded step
+  // Each of this rank's shards' flattened gradient, kept from step to step: see
+  // sharded_step.cpp's flatten_into.
+  std::vector<Tensor> shard_grads_;
 };
 
 }  // namespace flowtape::train
