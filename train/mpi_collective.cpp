@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <thread>
 
@@ -95,24 +96,47 @@ std::vector<std::byte> MpiCollective::all_gather(std::span<const std::byte> mine
   return all;
 }
 
+bool MpiCollective::send_receive(int peer, const void* mine, void* theirs, std::size_t bytes) {
+  if (bytes > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    throw CollectiveError("exchange: " + std::to_string(bytes) +
+                          " bytes is more than one MPI message carries here (2^31 - 1)");
+  MPI_Request requests[2];
+  constexpr int kTag = 17;
+  check(MPI_Irecv(theirs, static_cast<int>(bytes), MPI_BYTE, peer, kTag, MPI_COMM_WORLD,
+                  &requests[0]),
+        "MPI_Irecv");
+  check(
+      MPI_Isend(mine, static_cast<int>(bytes), MPI_BYTE, peer, kTag, MPI_COMM_WORLD, &requests[1]),
+      "MPI_Isend");
+  return wait_all(requests, timeout_);
+}
+
+void MpiCollective::peer_timed_out(int peer) const {
+  throw CollectiveError("rank " + std::to_string(rank_) + ": rank " + std::to_string(peer) +
+                        " did not answer within " + seconds(timeout_) + " s (it hangs or died)");
+}
+
 std::vector<std::byte> MpiCollective::exchange(int peer, std::span<const std::byte> mine) {
   std::vector<std::byte> theirs(mine.size());
   std::vector<std::byte> sent(mine.begin(), mine.end());  // owned: it may outlive a timeout
-  MPI_Request requests[2];
-  constexpr int kTag = 17;
-  check(MPI_Irecv(theirs.data(), static_cast<int>(theirs.size()), MPI_BYTE, peer, kTag,
-                  MPI_COMM_WORLD, &requests[0]),
-        "MPI_Irecv");
-  check(MPI_Isend(sent.data(), static_cast<int>(sent.size()), MPI_BYTE, peer, kTag, MPI_COMM_WORLD,
-                  &requests[1]),
-        "MPI_Isend");
-  if (!wait_all(requests, timeout_)) {
+  if (!send_receive(peer, sent.data(), theirs.data(), sent.size())) {
     abandoned_.push_back(std::move(theirs));
     abandoned_.push_back(std::move(sent));
-    throw CollectiveError("rank " + std::to_string(rank_) + ": rank " + std::to_string(peer) +
-                          " did not answer within " + seconds(timeout_) + " s (it hangs or died)");
+    peer_timed_out(peer);
   }
   return theirs;
+}
+
+Tensor MpiCollective::exchange_tensor(int peer, const Tensor& mine) {
+  const Tensor host = to_host(mine);
+  Tensor theirs = empty(mine.shape(), mine.dtype(), Device::cpu);
+  if (!send_receive(peer, host.raw_data(), theirs.mutable_raw_data(),
+                    static_cast<std::size_t>(host.nbytes()))) {
+    abandoned_tensors_.push_back(host);
+    abandoned_tensors_.push_back(theirs);
+    peer_timed_out(peer);
+  }
+  return mine.device() == Device::cpu ? theirs : theirs.to(mine.device());
 }
 
 void MpiCollective::abort(int code) {
