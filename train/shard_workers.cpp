@@ -28,6 +28,29 @@ bool spin_until(Done&& done) {
 
 }  // namespace
 
+std::uint64_t ShardWorkers::Meeting::arrive(bool drop) {
+  std::lock_guard<std::mutex> lk(m_);
+  const std::uint64_t now = meeting_.load(std::memory_order_relaxed);
+  if (drop) --expected_;
+  if (--left_ == 0) {
+    left_ = expected_;
+    meeting_.fetch_add(1, std::memory_order_release);
+    meeting_.notify_all();
+  }
+  return now;
+}
+
+void ShardWorkers::Meeting::arrive_and_wait() {
+  const std::uint64_t now = arrive(false);
+  const auto opened = [&] { return meeting_.load(std::memory_order_acquire) != now; };
+  if (spin_until(opened)) return;
+  while (!opened()) meeting_.wait(now, std::memory_order_acquire);
+}
+
+void ShardWorkers::Meeting::arrive_and_drop() {
+  arrive(true);
+}
+
 ShardWorkers::ShardWorkers(int threads) {
   if (threads < 1) throw std::invalid_argument("ShardWorkers: needs at least one thread");
   for (int w = 1; w < threads; ++w) threads_.emplace_back([this, w] { loop(w); });

@@ -11,7 +11,6 @@
 #pragma once
 
 #include <atomic>
-#include <barrier>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -58,7 +57,23 @@ class ShardWorkers {
   std::atomic<int> running_{0};
   std::atomic<bool> stop_{false}, failed_{false};
   const std::function<void(int, Sync&)>* job_ = nullptr;
-  std::optional<std::barrier<>> barrier_;
+  // The meeting point of Sync::wait: spins up to kSpin before it blocks, as the workers do
+  // between jobs. std::barrier put a waiting worker to sleep within microseconds, and a
+  // futex wake-up costs about as much as a whole phase of a small step.
+  class Meeting {
+   public:
+    explicit Meeting(int count) : expected_(count), left_(count) {}
+    void arrive_and_wait();
+    void arrive_and_drop();  // counts as arriving now, and leaves the later meetings
+
+   private:
+    // Counts one arrival; the last opens the next meeting. The meeting arrived at.
+    std::uint64_t arrive(bool drop);
+    std::mutex m_;
+    int expected_, left_;
+    std::atomic<std::uint64_t> meeting_{0};
+  };
+  std::optional<Meeting> barrier_;
   std::exception_ptr error_;
 };
 
