@@ -24,7 +24,8 @@ FLAGS=(-std=c++20 -O1 -g -fsanitize=thread -march=native -I"$OUT/include" -I. -I
 # The first five are what the kernel tests link (the GEMM and the pool).
 KERNELS=(kernels/cpu/parallel.cpp kernels/cpu/gemm.cpp kernels/cpu/gemm_thin.cpp
          kernels/cpu/gemm_kernels.cpp kernels/cpu/cpu_info.cpp
-         kernels/cpu/reduce.cpp kernels/cpu/layout.cpp kernels/cpu/philox.cpp)
+         kernels/cpu/reduce.cpp kernels/cpu/sum_of_squares.cpp kernels/cpu/layout.cpp
+         kernels/cpu/philox.cpp)
 # The runtime (its CUDA backend's stand-in, as in a build without CUDA) and autodiff.
 AUTODIFF=()
 for f in runtime/*.cpp autodiff/*.cpp; do [[ "$f" == runtime/cuda_backend.cpp ]] || AUTODIFF+=("$f"); done
@@ -38,7 +39,7 @@ TRAIN_TESTS=(tests/train/main.cpp tests/train/test_workers.cpp)
 object_of() { echo "$OUT/$(echo "$1" | tr / _).o"; }
 compile() {
   local extra=()
-  case "$1" in kernels/cpu/gemm*.cpp) extra=(-ffp-contract=off) ;; esac
+  case "$1" in kernels/cpu/gemm*.cpp | kernels/cpu/sum_of_squares.cpp) extra=(-ffp-contract=off) ;; esac
   "$CXX" "${FLAGS[@]}" "${extra[@]}" -c "$1" -o "$(object_of "$1")"
 }
 rm -f "$OUT"/*.o  # a failed compile must not leave an old object to link

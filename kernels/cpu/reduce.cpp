@@ -183,34 +183,10 @@ void softmax_axis(const T* x, T* y, AxisView v) {
     }
 }
 
-// Sixteen independent running sums: with one, each add waited on the last (4 cycles), which
-// held the trainer's per-step gradient check to an element per 4 cycles, a quarter of a
-// width-256 step at batch 256 (perf, Zen 5). The compiler turns the lanes into vectors of any
-// width without reordering a sum.
-template <class T>
-double sum_of_squares(const T* x, std::int64_t n) {
-  constexpr int kSums = 16;
-  double s[kSums] = {};
-  std::int64_t i = 0;
-  for (; i + kSums <= n; i += kSums)
-    for (int l = 0; l < kSums; ++l) {
-      const double v = static_cast<double>(x[i + l]);
-      s[l] += v * v;
-    }
-  for (int l = 0; i + l < n; ++l) {
-    const double v = static_cast<double>(x[i + l]);
-    s[l] += v * v;
-  }
-  for (int width = kSums / 2; width >= 1; width /= 2)  // pairwise: s[l] += s[l + width]
-    for (int l = 0; l < width; ++l) s[l] += s[l + width];
-  return s[0];
-}
-
-#define FLOWTAPE_INSTANTIATE(T)                              \
-  template double sum_of_squares<T>(const T*, std::int64_t); \
-  template void sum_axis<T>(const T*, T*, AxisView);         \
-  template void max_axis<T>(const T*, T*, AxisView);         \
-  template void logsumexp_axis<T>(const T*, T*, AxisView);   \
+#define FLOWTAPE_INSTANTIATE(T)                            \
+  template void sum_axis<T>(const T*, T*, AxisView);       \
+  template void max_axis<T>(const T*, T*, AxisView);       \
+  template void logsumexp_axis<T>(const T*, T*, AxisView); \
   template void softmax_axis<T>(const T*, T*, AxisView);
 FLOWTAPE_INSTANTIATE(float)
 FLOWTAPE_INSTANTIATE(double)

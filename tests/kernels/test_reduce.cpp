@@ -164,6 +164,26 @@ BOOST_AUTO_TEST_CASE(sum_of_squares_in_f64) {
     BOOST_TEST(std::abs(got - static_cast<double>(want)) <= 1e-14 * static_cast<double>(want),
                "n=" << n << " got " << got << " want " << static_cast<double>(want));
   }
+  // Bit for bit against its documented order (element i into sum i % 16, then the pairwise
+  // tree), on values spread over 24 binades so that another order would round differently.
+  // f32 inputs: their squares are exact in f64, so the model's own compilation (fused or not)
+  // cannot move its bits.
+  for (std::int64_t n : {5, 16, 37, 1003}) {
+    auto x = random_vector<float>(static_cast<std::size_t>(n), 7u, -1, 1);
+    for (std::size_t i = 0; i < x.size(); ++i)
+      x[i] = std::ldexp(x[i], static_cast<int>(i % 24) - 12);
+    double sums[16] = {};
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double v = x[static_cast<std::size_t>(i)];
+      sums[i % 16] += v * v;
+    }
+    for (int width = 8; width >= 1; width /= 2)
+      for (int l = 0; l < width; ++l) sums[l] += sums[l + width];
+    double serial = 0;
+    for (float v : x) serial += static_cast<double>(v) * v;
+    BOOST_TEST(sum_of_squares(x.data(), n) == sums[0], "n=" << n);
+    if (n == 1003) BOOST_TEST(serial != sums[0]);  // the data does tell the orders apart
+  }
   std::vector<double> ints(1003);
   double exact = 0;
   for (std::size_t i = 0; i < ints.size(); ++i) {
