@@ -123,8 +123,8 @@ void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* 
 
 // Vectors of a chunk in outer_sums for R rows: R x V accumulators, V loads of a row and a
 // broadcast must fit the registers. Four vectors give R = 2 eight independent FMA chains,
-// which two FMA pipes of latency 4 need; two vectors (four chains) left g^T h at width 64
-// waiting on the latency at 0.66x OpenBLAS (Zen 5). With 16 registers, R = 3 and 4 take two.
+// which two FMA pipes of latency 4 need; with two vectors (four chains) an output layer's
+// weight gradient waited on the latency. With 16 registers, R = 3 and 4 take two.
 template <int R, class T>
 constexpr int outer_sum_vectors() {
   return R * 4 + 4 + 1 <= kVectorRegisters<T> - 2 ? 4 : 2;
@@ -138,7 +138,7 @@ constexpr int outer_sum_vectors() {
 // chunk's running sums come from `sums`, advance through the block and go back. Striding down
 // V a chunk at a time instead (its rows a row apart) ran 1.3-1.9x slower at batch 1024-4096,
 // width 256. Where one chunk holds all of len, its sums stay in registers for the whole
-// k-block (1.06-1.1x for g^T h at width 64, Zen 5).
+// k-block instead of going back to `sums` every kRowBlock rows.
 template <int R, class T>
 void outer_sums(std::int64_t pc, std::int64_t p_end, const T* v, std::int64_t ldv, std::int64_t len,
                 const T* s, std::int64_t s_p, std::int64_t s_r, T* sums, std::int64_t len_pad) {
