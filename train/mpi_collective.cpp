@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -25,13 +26,13 @@ void check(int code, const char* what) {
 // Polls the requests until all complete or the deadline passes. Spins first (a step's
 // exchanges are microseconds apart), then yields, then sleeps, so a rank waiting on a slower
 // one does not take the core it runs on (ranks may share cores).
-bool wait_all(std::span<MPI_Request> requests, std::chrono::milliseconds timeout) {
+bool wait_all(std::span<MPI_Request> requests, std::chrono::milliseconds timeout,
+              MPI_Status* statuses = MPI_STATUSES_IGNORE) {
   const auto start = std::chrono::steady_clock::now();
   for (long polls = 0;; ++polls) {
     int done = 0;
-    check(
-        MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE),
-        "MPI_Testall");
+    check(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, statuses),
+          "MPI_Testall");
     if (done) return true;
     if (polls < 2000) continue;
     const auto waited = std::chrono::steady_clock::now() - start;
@@ -98,9 +99,10 @@ std::vector<std::byte> MpiCollective::all_gather(std::span<const std::byte> mine
 
 bool MpiCollective::send_receive(int peer, const void* mine, void* theirs, std::size_t bytes) {
   if (bytes > static_cast<std::size_t>(std::numeric_limits<int>::max()))
-    throw CollectiveError("exchange: " + std::to_string(bytes) +
-                          " bytes is more than one MPI message carries here (2^31 - 1)");
+    throw std::length_error("exchange: " + std::to_string(bytes) +
+                            " bytes is more than one MPI message carries here (2^31 - 1)");
   MPI_Request requests[2];
+  MPI_Status statuses[2];
   constexpr int kTag = 17;
   check(MPI_Irecv(theirs, static_cast<int>(bytes), MPI_BYTE, peer, kTag, MPI_COMM_WORLD,
                   &requests[0]),
@@ -108,7 +110,14 @@ bool MpiCollective::send_receive(int peer, const void* mine, void* theirs, std::
   check(
       MPI_Isend(mine, static_cast<int>(bytes), MPI_BYTE, peer, kTag, MPI_COMM_WORLD, &requests[1]),
       "MPI_Isend");
-  return wait_all(requests, timeout_);
+  if (!wait_all(requests, timeout_, statuses)) return false;
+  int received = 0;
+  check(MPI_Get_count(&statuses[0], MPI_BYTE, &received), "MPI_Get_count");
+  if (received != static_cast<int>(bytes))
+    throw CollectiveError("rank " + std::to_string(rank_) + ": rank " + std::to_string(peer) +
+                          " sent " + std::to_string(received) + " bytes in an exchange of " +
+                          std::to_string(bytes) + " (the ranks run different models)");
+  return true;
 }
 
 void MpiCollective::peer_timed_out(int peer) const {

@@ -34,10 +34,9 @@ class MpiCollective : public Collective {
   int size() const override { return size_; }
   std::vector<std::byte> all_gather(std::span<const std::byte> mine) override;
   std::vector<std::byte> exchange(int peer, std::span<const std::byte> mine) override;
-  // Straight between the tensors' memory (through the host for a device tensor): the
-  // default's byte vectors, made afresh for each exchange, were page-faulted in by glibc
-  // every step on some allocation patterns (380 microseconds a 520 KiB gradient exchange,
-  // 0.88x the one-rank step for the entropic objective at width 256, batch 256; Zen 5).
+  // Straight between the tensors' memory (through the host for a device tensor), with no
+  // byte vectors made for each exchange: those were page-faulted in afresh every step under
+  // some allocation patterns, a large part of a step at width 256.
   Tensor exchange_tensor(int peer, const Tensor& mine) override;
   // Ends every rank of the job with exit status `code` (MPI_Abort).
   [[noreturn]] void abort(int code);
@@ -54,8 +53,10 @@ class MpiCollective : public Collective {
   bool send_receive(int peer, const void* mine, void* theirs, std::size_t bytes);
   [[noreturn]] void peer_timed_out(int peer) const;
 
-  // Buffers of requests that timed out: MPI may still read or write them, so they live as
-  // long as this object (which is unusable after a CollectiveError).
+  // Buffers of requests that timed out: MPI may still read or write them, so their memory
+  // lives as long as this object. The tensors are kept, not copied: a sent one may be the
+  // caller's, which must not be written after the CollectiveError (nothing may use this
+  // object then).
   std::vector<std::vector<std::byte>> abandoned_;
   std::vector<Tensor> abandoned_tensors_;
 };

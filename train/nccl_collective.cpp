@@ -103,7 +103,7 @@ std::vector<std::byte> NcclCollective::exchange(int peer, std::span<const std::b
 }
 
 Tensor NcclCollective::exchange_tensor(int peer, const Tensor& mine) {
-  if (mine.device() != Device::cuda) return Collective::exchange_tensor(peer, mine);
+  if (mine.device() != Device::cuda) return host_->exchange_tensor(peer, mine);
   if (!state_->comm) throw CollectiveError("NcclCollective: the communicator was aborted");
   Tensor theirs = empty(mine.shape(), mine.dtype(), Device::cuda);
   check_nccl(ncclGroupStart(), "ncclGroupStart");

@@ -34,7 +34,7 @@ class NcclCollective : public Collective {
   int size() const override { return host_->size(); }
   std::vector<std::byte> all_gather(std::span<const std::byte> mine) override;
   std::vector<std::byte> exchange(int peer, std::span<const std::byte> mine) override;
-  // Device tensors go GPU to GPU; host tensors as exchange() sends them.
+  // Device tensors go GPU to GPU; host tensors through the host transport's exchange_tensor.
   Tensor exchange_tensor(int peer, const Tensor& mine) override;
 
  private:

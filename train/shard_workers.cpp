@@ -30,21 +30,21 @@ bool spin_until(Done&& done) {
 
 std::uint64_t ShardWorkers::Meeting::arrive(bool drop) {
   std::lock_guard<std::mutex> lk(m_);
-  const std::uint64_t now = meeting_.load(std::memory_order_relaxed);
+  const std::uint64_t now = held_.load(std::memory_order_relaxed);
   if (drop) --expected_;
   if (--left_ == 0) {
     left_ = expected_;
-    meeting_.fetch_add(1, std::memory_order_release);
-    meeting_.notify_all();
+    held_.fetch_add(1, std::memory_order_release);
+    held_.notify_all();
   }
   return now;
 }
 
 void ShardWorkers::Meeting::arrive_and_wait() {
   const std::uint64_t now = arrive(false);
-  const auto opened = [&] { return meeting_.load(std::memory_order_acquire) != now; };
+  const auto opened = [&] { return held_.load(std::memory_order_acquire) != now; };
   if (spin_until(opened)) return;
-  while (!opened()) meeting_.wait(now, std::memory_order_acquire);
+  while (!opened()) held_.wait(now, std::memory_order_acquire);
 }
 
 void ShardWorkers::Meeting::arrive_and_drop() {
@@ -66,7 +66,7 @@ ShardWorkers::~ShardWorkers() {
 }
 
 bool ShardWorkers::Sync::wait() {
-  owner_->barrier_->arrive_and_wait();
+  owner_->meeting_->arrive_and_wait();
   return !owner_->failed_.load();
 }
 
@@ -75,14 +75,14 @@ void ShardWorkers::work(int worker) {
   sync.owner_ = this;
   try {
     (*job_)(worker, sync);
-    barrier_->arrive_and_drop();
+    meeting_->arrive_and_drop();
   } catch (...) {
     {
       std::lock_guard<std::mutex> lk(m_);
       if (!error_) error_ = std::current_exception();
     }
     failed_.store(true);
-    barrier_->arrive_and_drop();
+    meeting_->arrive_and_drop();
   }
 }
 
@@ -92,7 +92,7 @@ void ShardWorkers::run(const std::function<void(int, Sync&)>& job) {
     job_ = &job;
     error_ = nullptr;
     failed_.store(false);
-    barrier_.emplace(size());
+    meeting_.emplace(size());
     running_.store(size() - 1);
     generation_.fetch_add(1, std::memory_order_release);
   }

@@ -57,9 +57,11 @@ class ShardWorkers {
   std::atomic<int> running_{0};
   std::atomic<bool> stop_{false}, failed_{false};
   const std::function<void(int, Sync&)>* job_ = nullptr;
-  // The meeting point of Sync::wait: spins up to kSpin before it blocks, as the workers do
-  // between jobs. std::barrier put a waiting worker to sleep within microseconds, and a
-  // futex wake-up costs about as much as a whole phase of a small step.
+  // The meeting point of Sync::wait: spins up to a millisecond before it blocks, as the
+  // workers do between jobs. std::barrier put a waiting worker to sleep within microseconds,
+  // and a futex wake-up costs about as much as a whole phase of a small step. The spin
+  // assumes a core per worker (--shard-threads at most the cores the process may use); with
+  // fewer, a spinning worker delays the one it waits for by up to that millisecond.
   class Meeting {
    public:
     explicit Meeting(int count) : expected_(count), left_(count) {}
@@ -71,9 +73,9 @@ class ShardWorkers {
     std::uint64_t arrive(bool drop);
     std::mutex m_;
     int expected_, left_;
-    std::atomic<std::uint64_t> meeting_{0};
+    std::atomic<std::uint64_t> held_{0};  // meetings opened so far
   };
-  std::optional<Meeting> barrier_;
+  std::optional<Meeting> meeting_;
   std::exception_ptr error_;
 };
 

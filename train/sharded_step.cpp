@@ -24,6 +24,8 @@
 #include <bit>
 #include <cstring>
 #include <optional>
+#include <stdexcept>
+#include <string>
 
 #include "flowtape/autodiff/tape.hpp"
 #include "flowtape/autodiff/verbs.hpp"
@@ -44,19 +46,25 @@ Tensor rows_outside(const Tensor& x, std::int64_t lo, std::int64_t hi) {
 }
 
 // The gradients of every parameter as one vector, in the parameters' order, written into
-// `into` (as many elements, on their device). `into` outlives the step: a shard thread's
-// gradient made afresh each step was freed by the calling thread, whose allocator cache kept
-// the block, so the shard thread faulted in new pages every step (on two threads at width
-// 256, batch 256, it finished its backward pass 220 microseconds after the caller, a quarter
-// of the step; Zen 5).
+// `into` (as many elements, their dtype, on their device). `into` is kept from step to step:
+// a buffer made afresh on a shard thread and freed by the caller leaves the thread's allocator
+// cache, so the thread faults in new pages every step.
 void flatten_into(const std::vector<Tensor>& grads, Tensor& into) {
   NoGrad no_grad;
   std::vector<Tensor> parts;
   std::vector<std::int64_t> lens;
+  std::int64_t total = 0;
   for (const Tensor& g : grads) {
+    if (g.dtype() != into.dtype() || g.device() != into.device())
+      throw std::invalid_argument(
+          "sharded step: every parameter must have one dtype and device (a gradient is " +
+          std::string(dtype_name(g.dtype())) + ")");
     parts.push_back(reshape(g, {g.numel()}));
     lens.push_back(g.numel());
+    total += g.numel();
   }
+  if (total != into.numel())
+    throw std::logic_error("sharded step: the gradients do not fill the flattened buffer");
   backend_of(into).concat_axis(parts, lens, into, 1, 1);
 }
 
@@ -137,6 +145,7 @@ StepReport Trainer::sharded_step(const StepBatch& b, std::int64_t step, double l
   std::vector<ShardLoss> outs(static_cast<std::size_t>(mine));
   std::vector<std::size_t> marks(static_cast<std::size_t>(mine));
   std::vector<Tensor> seeds(static_cast<std::size_t>(mine));
+  if (params.empty()) throw std::invalid_argument("sharded step: the model has no parameters");
   std::int64_t total = 0;  // elements of all gradients
   for (const Tensor& p : params) total += p.numel();
   std::vector<Tensor>& flat = shard_grads_;  // each shard's gradient, flattened
