@@ -20,7 +20,7 @@
 // The second form times nothing: it runs exactly that many steps from the fixed seed and
 // prints a digest of the parameters' bytes, so that two builds can be checked to train to the
 // same bits (bench/ab_steps.sh).
-// Exit codes: 0 done, 2 bad arguments.
+// Exit codes: 0 done, 1 failed, 2 bad arguments.
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -77,6 +77,7 @@ Args parse(int argc, char** argv) {
     else
       throw std::invalid_argument("unknown option " + k);
   }
+  bench::check_timing(a.repeats, a.warmup, a.block_s);
   if (a.loss != "cfm" && a.loss != "entropic" && a.loss != "fdm")
     throw std::invalid_argument("--loss must be cfm, entropic or fdm");
   return a;
@@ -174,6 +175,6 @@ int main(int argc, char** argv) {
     return run(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "flow_bench: %s\n", e.what());
-    return 2;
+    return bench::exit_code_for(e);
   }
 }

@@ -10,8 +10,9 @@
 //
 // Usage: scaling_bench --loss cfm --width 64 --batch 1024 --shards 2 --shard-threads 2
 //        mpirun -n 2 scaling_bench --loss cfm --width 64 --batch 1024 --shards 2
-// Exit codes: 0 done, 2 bad arguments.
+// Exit codes: 0 done, 1 failed, 2 bad arguments.
 #include <cstdio>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -25,8 +26,29 @@ using namespace flowtape;
 
 namespace {
 
+// Times the trainer's steps (over `ranks` when given) and prints rank 0's JSON line.
+int timed(train::Trainer& trainer, const train::TrainSpec& c, int repeats, int warmup,
+          double block_s, const std::shared_ptr<train::Collective>& ranks) {
+  if (ranks) trainer.distribute(ranks);
+  // Every rank runs the same number of steps: rank 0's estimate of a step sizes the blocks.
+  const auto agree = [&](double mine) {
+    return ranks ? train::all_gather_values(*ranks, {&mine, 1}).front() : mine;
+  };
+  const bench::StepRates rates =
+      bench::time_steps([&] { trainer.step(); }, warmup, repeats, block_s, agree);
+  if (!ranks || ranks->rank() == 0)
+    std::printf(
+        "{\"impl\": \"flowtape\", \"loss\": \"%s\", \"width\": %d, \"batch\": %lld, "
+        "\"shards\": %lld, \"shard_threads\": %d, \"ranks\": %d, \"steps_used\": %d, "
+        "\"steps_per_s_median\": %.2f, \"steps_per_s_min\": %.2f, \"steps_per_s_max\": %.2f}\n",
+        train::name_of(c.loss), c.hidden, static_cast<long long>(c.batch),
+        static_cast<long long>(c.shards), c.shard_threads, ranks ? ranks->size() : 1,
+        rates.steps_per_block, rates.median(), rates.sorted.front(), rates.sorted.back());
+  return 0;
+}
+
 int run(int argc, char** argv) {
-  train::TrainSpec c = bench::benchmark_spec(train::Loss::cfm, 256, 1024);
+  train::TrainSpec c = bench::benchmark_spec(train::Loss::cfm, 256, 256);
   int repeats = 3, warmup = 10;
   double block_s = 0.5;
   if (argc % 2 == 0) throw std::invalid_argument("every option takes a value");
@@ -51,27 +73,23 @@ int run(int argc, char** argv) {
     else
       throw std::invalid_argument("unknown option " + k);
   }
+  bench::check_timing(repeats, warmup, block_s);
   train::Trainer trainer(c);
-  std::shared_ptr<train::Collective> ranks;
 #if FLOWTAPE_BENCH_MPI
-  if (train::started_by_mpi_launcher()) ranks = std::make_shared<train::MpiCollective>();
+  if (train::started_by_mpi_launcher()) {
+    const auto mpi = std::make_shared<train::MpiCollective>();
+    try {
+      return timed(trainer, c, repeats, warmup, block_s, mpi);
+    } catch (const std::exception& e) {
+      if (mpi->size() == 1) throw;
+      // Ends every rank now: leaving this one would keep the others waiting for it until
+      // their exchanges time out.
+      std::fprintf(stderr, "scaling_bench: rank %d: %s\n", mpi->rank(), e.what());
+      mpi->abort(bench::exit_code_for(e));
+    }
+  }
 #endif
-  if (ranks) trainer.distribute(ranks);
-  // Every rank runs the same number of steps: rank 0's estimate of a step sizes the blocks.
-  const auto agree = [&](double mine) {
-    return ranks ? train::all_gather_values(*ranks, {&mine, 1}).front() : mine;
-  };
-  const bench::StepRates rates =
-      bench::time_steps([&] { trainer.step(); }, warmup, repeats, block_s, agree);
-  if (!ranks || ranks->rank() == 0)
-    std::printf(
-        "{\"impl\": \"flowtape\", \"loss\": \"%s\", \"width\": %d, \"batch\": %lld, "
-        "\"shards\": %lld, \"shard_threads\": %d, \"ranks\": %d, \"steps_used\": %d, "
-        "\"steps_per_s_median\": %.2f, \"steps_per_s_min\": %.2f, \"steps_per_s_max\": %.2f}\n",
-        train::name_of(c.loss), c.hidden, static_cast<long long>(c.batch),
-        static_cast<long long>(c.shards), c.shard_threads, ranks ? ranks->size() : 1,
-        rates.steps_per_block, rates.median(), rates.sorted.front(), rates.sorted.back());
-  return 0;
+  return timed(trainer, c, repeats, warmup, block_s, nullptr);
 }
 
 }  // namespace
@@ -81,6 +99,6 @@ int main(int argc, char** argv) {
     return run(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "scaling_bench: %s\n", e.what());
-    return 2;
+    return bench::exit_code_for(e);
   }
 }

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 // What the training-step benchmarks (flow_bench, scaling_bench) share: their model as a
-// trainer spec, and how steps are timed.
+// trainer spec, how steps are timed, and how their options are read.
 #pragma once
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -36,23 +38,46 @@ inline train::TrainSpec benchmark_spec(train::Loss loss, int width, std::int64_t
   return spec;
 }
 
-// The value of option `name` as a number of type T (int, std::int64_t or double), all of it:
-// "12x" or "x" is refused with the option's name.
+// The value of option `name` as a number of type T (int, std::int64_t or double), all of it
+// and finite, within T's range: "12x", "x", "inf" or 2^40 for an int is refused with the
+// option's name.
 template <class T>
 T option_number(const std::string& name, const std::string& value) {
   std::size_t used = 0;
+  bool fits = true;
   T parsed{};
   try {
-    if constexpr (std::is_floating_point_v<T>)
-      parsed = static_cast<T>(std::stod(value, &used));
-    else
-      parsed = static_cast<T>(std::stoll(value, &used));
+    if constexpr (std::is_floating_point_v<T>) {
+      const double d = std::stod(value, &used);
+      fits = std::isfinite(d);
+      parsed = static_cast<T>(d);
+    } else {
+      const long long v = std::stoll(value, &used);
+      fits = v >= std::numeric_limits<T>::min() && v <= std::numeric_limits<T>::max();
+      parsed = static_cast<T>(v);
+    }
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used == 0 || used != value.size())
-    throw std::invalid_argument(name + " takes a number, not '" + value + "'");
+  if (used == 0 || used != value.size() || !fits)
+    throw std::invalid_argument(name + " takes a finite number in range, not '" + value + "'");
   return parsed;
+}
+
+// Refuses timing options no run can use: at least one timed block, a non-negative warm-up and
+// a positive block length.
+inline void check_timing(int repeats, int warmup, double block_s) {
+  if (repeats < 1 || warmup < 0 || !(block_s > 0))
+    throw std::invalid_argument(
+        "--repeats must be at least 1, --warmup at least 0 and --block-s positive");
+}
+
+// What a benchmark's main returns for an exception: 2 for a bad command line, 1 otherwise.
+inline int exit_code_for(const std::exception& e) {
+  return dynamic_cast<const std::invalid_argument*>(&e) ||
+                 dynamic_cast<const std::out_of_range*>(&e)
+             ? 2
+             : 1;
 }
 
 // Steps per second of `repeats` timed blocks, sorted, and the block length in steps.
@@ -69,9 +94,7 @@ struct StepRates {
 // the same number of steps.
 template <class Step, class Agree>
 StepRates time_steps(Step&& step, int warmup, int repeats, double block_s, Agree&& agree) {
-  if (repeats < 1 || warmup < 0 || !(block_s > 0))
-    throw std::invalid_argument(
-        "--repeats must be at least 1, --warmup at least 0 and --block-s positive");
+  check_timing(repeats, warmup, block_s);
   using clock = std::chrono::steady_clock;
   for (int i = 0; i < warmup / 2; ++i) step();
   const auto w0 = clock::now();
