@@ -2,6 +2,9 @@
 // The persistent threads of a sharded step; see shard_workers.hpp.
 #include "flowtape/train/shard_workers.hpp"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
@@ -10,12 +13,13 @@
 namespace flowtape::train {
 namespace {
 
-// How long an idle worker polls for the next job before it sleeps.
+// How long an idle or waiting worker polls before it sleeps, where every worker has a core.
 constexpr auto kSpin = std::chrono::microseconds(1000);
 
+// Polls done() for up to `spin`, then returns whether it holds.
 template <class Done>
-bool spin_until(Done&& done) {
-  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+bool spin_until(Done&& done, std::chrono::microseconds spin) {
+  const auto deadline = std::chrono::steady_clock::now() + spin;
   while (std::chrono::steady_clock::now() < deadline)
     for (int i = 0; i < 64; ++i) {
       if (done()) return true;
@@ -24,6 +28,17 @@ bool spin_until(Done&& done) {
 #endif
     }
   return done();
+}
+
+// The cores this process may run on: its affinity mask where the OS gives one (taskset,
+// mpirun's binding), else the machine's.
+int usable_cores() {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+#endif
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 }  // namespace
@@ -43,7 +58,7 @@ std::uint64_t ShardWorkers::Meeting::arrive(bool drop) {
 void ShardWorkers::Meeting::arrive_and_wait() {
   const std::uint64_t now = arrive(false);
   const auto opened = [&] { return held_.load(std::memory_order_acquire) != now; };
-  if (spin_until(opened)) return;
+  if (spin_until(opened, spin_)) return;
   while (!opened()) held_.wait(now, std::memory_order_acquire);
 }
 
@@ -51,7 +66,8 @@ void ShardWorkers::Meeting::arrive_and_drop() {
   arrive(true);
 }
 
-ShardWorkers::ShardWorkers(int threads) {
+ShardWorkers::ShardWorkers(int threads)
+    : spin_(threads <= usable_cores() ? kSpin : std::chrono::microseconds(0)) {
   if (threads < 1) throw std::invalid_argument("ShardWorkers: needs at least one thread");
   for (int w = 1; w < threads; ++w) threads_.emplace_back([this, w] { loop(w); });
 }
@@ -92,7 +108,7 @@ void ShardWorkers::run(const std::function<void(int, Sync&)>& job) {
     job_ = &job;
     error_ = nullptr;
     failed_.store(false);
-    meeting_.emplace(size());
+    meeting_.emplace(size(), spin_);
     running_.store(size() - 1);
     generation_.fetch_add(1, std::memory_order_release);
   }
@@ -104,7 +120,7 @@ void ShardWorkers::run(const std::function<void(int, Sync&)>& job) {
     work(0);
   }
   const auto finished = [&] { return running_.load(std::memory_order_acquire) == 0; };
-  if (!spin_until(finished)) {
+  if (!spin_until(finished, spin_)) {
     std::unique_lock<std::mutex> lk(m_);
     done_.wait(lk, finished);
   }
@@ -116,7 +132,8 @@ void ShardWorkers::loop(int worker) {
   kernels::cpu::SerialKernels serial;
   std::uint64_t seen = 0;
   while (true) {
-    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen || stop_.load(); });
+    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen || stop_.load(); },
+               spin_);
     {
       std::unique_lock<std::mutex> lk(m_);
       wake_.wait(lk, [&] { return stop_.load() || generation_.load() != seen; });

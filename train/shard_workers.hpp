@@ -5,12 +5,16 @@
 // thread keeps its tape between the two: so the job is one function per worker with a
 // barrier (Sync::wait) inside, not a parallel loop.
 //
-// Workers spin for a millisecond between jobs before sleeping, as the kernels' pool does: the
-// steps come a millisecond or less apart, and a futex wake-up per step would cost more than
-// the shards save at small batches. Each worker's kernels run serially on it (SerialKernels).
+// Workers spin for a millisecond between jobs and at the step's meetings before sleeping, as
+// the kernels' pool does: the steps come a millisecond or less apart, and a futex wake-up per
+// step would cost more than the shards save at small batches. They spin only where every
+// worker has a core of the process's affinity mask: with more workers than cores a spinning
+// worker holds the core the one it waits for needs (four workers on two cores ran ten times
+// slower than two). Each worker's kernels run serially on it (SerialKernels).
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -50,6 +54,7 @@ class ShardWorkers {
   void loop(int worker);
   void work(int worker);
 
+  std::chrono::microseconds spin_;  // how long a wait polls before it sleeps (see above)
   std::vector<std::thread> threads_;
   std::mutex m_;
   std::condition_variable wake_, done_;
@@ -57,14 +62,13 @@ class ShardWorkers {
   std::atomic<int> running_{0};
   std::atomic<bool> stop_{false}, failed_{false};
   const std::function<void(int, Sync&)>* job_ = nullptr;
-  // The meeting point of Sync::wait: spins up to a millisecond before it blocks, as the
-  // workers do between jobs. std::barrier put a waiting worker to sleep within microseconds,
-  // and a futex wake-up costs about as much as a whole phase of a small step. The spin
-  // assumes a core per worker (--shard-threads at most the cores the process may use); with
-  // fewer, a spinning worker delays the one it waits for by up to that millisecond.
+  // The meeting point of Sync::wait: spins up to `spin` before it blocks, as the workers do
+  // between jobs. std::barrier put a waiting worker to sleep within microseconds, and a futex
+  // wake-up costs about as much as a whole phase of a small step.
   class Meeting {
    public:
-    explicit Meeting(int count) : expected_(count), left_(count) {}
+    Meeting(int count, std::chrono::microseconds spin)
+        : expected_(count), left_(count), spin_(spin) {}
     void arrive_and_wait();
     void arrive_and_drop();  // counts as arriving now, and leaves the later meetings
 
@@ -73,6 +77,7 @@ class ShardWorkers {
     std::uint64_t arrive(bool drop);
     std::mutex m_;
     int expected_, left_;
+    std::chrono::microseconds spin_;
     std::atomic<std::uint64_t> held_{0};  // meetings opened so far
   };
   std::optional<Meeting> meeting_;
