@@ -2,9 +2,6 @@
 // The persistent threads of a sharded step; see shard_workers.hpp.
 #include "flowtape/train/shard_workers.hpp"
 
-#include <sched.h>
-
-#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
@@ -28,17 +25,6 @@ bool spin_until(Done&& done, std::chrono::microseconds spin) {
 #endif
     }
   return done();
-}
-
-// The cores this process may run on: its affinity mask where the OS gives one (taskset,
-// mpirun's binding), else the machine's.
-int usable_cores() {
-#if defined(__linux__)
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-#endif
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 }  // namespace
@@ -67,7 +53,7 @@ void ShardWorkers::Meeting::arrive_and_drop() {
 }
 
 ShardWorkers::ShardWorkers(int threads)
-    : spin_(threads <= usable_cores() ? kSpin : std::chrono::microseconds(0)) {
+    : spin_(threads <= kernels::cpu::usable_cores() ? kSpin : std::chrono::microseconds(0)) {
   if (threads < 1) throw std::invalid_argument("ShardWorkers: needs at least one thread");
   for (int w = 1; w < threads; ++w) threads_.emplace_back([this, w] { loop(w); });
 }

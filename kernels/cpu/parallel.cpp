@@ -15,6 +15,8 @@
 // were set high). OpenMP runtimes spin the same way (GOMP_SPINCOUNT).
 #include "flowtape/kernels/cpu/parallel.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -59,7 +61,9 @@ thread_local bool t_in_task = false;
 // [64, 4096] x [4096, 64] weight gradients stay on one thread), so with 100 us the worker
 // slept through them and every parallel kernel after one paid a futex wake-up. 1 ms made
 // such steps up to 1.24x as fast on two threads and changed nothing measurable at batch 256
-// and 1024. A spinning worker only holds a core that the process asked for.
+// and 1024. A spinning worker only holds a core that the process asked for, and only while
+// the job has no more threads than usable_cores(): four threads on two cores ran a width-256
+// step slower than one thread while they spun.
 constexpr auto kSpin = std::chrono::microseconds(1000);
 
 inline void cpu_relax() {
@@ -97,10 +101,12 @@ class Pool {
       return;
     }
     Job job(&task, n, threads - 1);
+    // More threads than cores: nobody spins (usable_cores says why).
+    const bool spin = threads <= cores_;
     {
       std::lock_guard<std::mutex> lk(m_);
       grow(threads - 1);
-      spinners_.store(threads - 1, std::memory_order_relaxed);
+      spinners_.store(spin ? threads - 1 : 0, std::memory_order_relaxed);
       job_ = &job;
       generation_.fetch_add(1, std::memory_order_release);
     }
@@ -113,7 +119,7 @@ class Pool {
       job_ = nullptr;  // workers attaching from now on find nothing to do
     }
     const auto detached = [&] { return job.users.load(std::memory_order_acquire) == 0; };
-    if (!spin_until(detached)) {
+    if (!spin || !spin_until(detached)) {
       std::unique_lock<std::mutex> lk(m_);
       done_.wait(lk, detached);
     }
@@ -188,6 +194,7 @@ class Pool {
   Job* job_ = nullptr;
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<int> spinners_{0};  // workers that spin between jobs: the latest job's helpers
+  const int cores_ = kernels::cpu::usable_cores();
   bool stop_ = false;
   std::atomic<bool> stopping_{false};  // stop_, readable while spinning
 };
@@ -206,6 +213,15 @@ int get_num_threads() {
 }  // namespace flowtape
 
 namespace flowtape::kernels::cpu {
+
+int usable_cores() {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+#endif
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 
 SerialKernels::SerialKernels() : previous_(t_in_task) {
   t_in_task = true;

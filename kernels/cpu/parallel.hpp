@@ -30,6 +30,12 @@ namespace flowtape::kernels::cpu {
 // them) and returns when all are done. The first exception thrown by a task is rethrown.
 void parallel_for(std::int64_t n, FunctionRef<void(std::int64_t)> task);
 
+// The cores this process may run on: its affinity mask where the OS gives one (taskset,
+// mpirun's binding), else the machine's. Threads that wait by spinning (this pool's, the
+// trainer's shard workers) spin only while there are no more of them than this: beyond it a
+// spinning thread holds the core the one it waits for needs.
+int usable_cores();
+
 // For its lifetime, this thread's parallel_for calls run serially on it. A thread that is
 // itself one of several computing in parallel (a shard worker of the trainer) uses it, so its
 // kernels do not also claim the pool's threads and oversubscribe the cores. Results are the
