@@ -2,32 +2,14 @@
 // The persistent threads of a sharded step; see shard_workers.hpp.
 #include "flowtape/train/shard_workers.hpp"
 
-#include <chrono>
 #include <stdexcept>
 
 #include "flowtape/kernels/cpu/parallel.hpp"
+#include "flowtape/kernels/cpu/spin.hpp"
 
 namespace flowtape::train {
-namespace {
 
-// How long an idle or waiting worker polls before it sleeps, where every worker has a core.
-constexpr auto kSpin = std::chrono::microseconds(1000);
-
-// Polls done() for up to `spin`, then returns whether it holds.
-template <class Done>
-bool spin_until(Done&& done, std::chrono::microseconds spin) {
-  const auto deadline = std::chrono::steady_clock::now() + spin;
-  while (std::chrono::steady_clock::now() < deadline)
-    for (int i = 0; i < 64; ++i) {
-      if (done()) return true;
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
-    }
-  return done();
-}
-
-}  // namespace
+using kernels::cpu::spin_until;
 
 std::uint64_t ShardWorkers::Meeting::arrive(bool drop) {
   std::lock_guard<std::mutex> lk(m_);
@@ -53,7 +35,7 @@ void ShardWorkers::Meeting::arrive_and_drop() {
 }
 
 ShardWorkers::ShardWorkers(int threads)
-    : spin_(threads <= kernels::cpu::usable_cores() ? kSpin : std::chrono::microseconds(0)) {
+    : spin_(kernels::cpu::spin_budget(threads, kernels::cpu::usable_cores())) {
   if (threads < 1) throw std::invalid_argument("ShardWorkers: needs at least one thread");
   for (int w = 1; w < threads; ++w) threads_.emplace_back([this, w] { loop(w); });
 }

@@ -8,10 +8,10 @@
 // machine a sleeping worker may take milliseconds to be scheduled; waiting for it would turn
 // the second thread into a slowdown.
 //
-// A worker that finishes a job spins for kSpin before it sleeps on the condition variable, and
-// the caller spins as long for attached workers to finish before it sleeps: a training step
-// issues its kernels microseconds apart, and waking a sleeping thread took ~10 us, as long
-// as the whole kernel at batch 256 (the reason the thresholds in gemm.cpp and elementwise.hpp
+// A worker that finishes a job spins for kSpin (spin.hpp) before it sleeps on the condition
+// variable, and the caller spins as long for attached workers to finish before it sleeps: a
+// training step issues its kernels microseconds apart, and waking a sleeping thread took ~10 us, as
+// long as the whole kernel at batch 256 (the reason the thresholds in gemm.cpp and elementwise.hpp
 // were set high). OpenMP runtimes spin the same way (GOMP_SPINCOUNT).
 #include "flowtape/kernels/cpu/parallel.hpp"
 
@@ -19,13 +19,14 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "flowtape/kernels/cpu/spin.hpp"
 
 namespace flowtape {
 namespace {
@@ -56,35 +57,6 @@ struct Job {
 // runs serially, without touching the pool's locks, which the caller's own thread may hold.
 thread_local bool t_in_task = false;
 
-// How long a worker polls for the next job, and the caller for attached workers, before
-// blocking. A width-64 step at batch 4096 has serial stretches longer than 100 us (its
-// [64, 4096] x [4096, 64] weight gradients stay on one thread), so with 100 us the worker
-// slept through them and every parallel kernel after one paid a futex wake-up. 1 ms made
-// such steps up to 1.24x as fast on two threads and changed nothing measurable at batch 256
-// and 1024. A spinning worker only holds a core that the process asked for, and only while
-// the job has no more threads than usable_cores(): four threads on two cores ran a width-256
-// step slower than one thread while they spun.
-constexpr auto kSpin = std::chrono::microseconds(1000);
-
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
-// Polls done() until it returns true or kSpin has passed; returns its last answer.
-template <class Done>
-bool spin_until(Done&& done) {
-  const auto deadline = std::chrono::steady_clock::now() + kSpin;
-  while (true) {
-    for (int i = 0; i < 64; ++i) {  // the clock is read every 64 polls
-      if (done()) return true;
-      cpu_relax();
-    }
-    if (std::chrono::steady_clock::now() > deadline) return done();
-  }
-}
-
 class Pool {
  public:
   static Pool& instance() {
@@ -101,12 +73,11 @@ class Pool {
       return;
     }
     Job job(&task, n, threads - 1);
-    // More threads than cores: nobody spins (usable_cores says why).
-    const bool spin = threads <= cores_;
+    const auto spin = kernels::cpu::spin_budget(threads, cores_);  // none past the cores
     {
       std::lock_guard<std::mutex> lk(m_);
       grow(threads - 1);
-      spinners_.store(spin ? threads - 1 : 0, std::memory_order_relaxed);
+      spinners_.store(spin.count() > 0 ? threads - 1 : 0, std::memory_order_relaxed);
       job_ = &job;
       generation_.fetch_add(1, std::memory_order_release);
     }
@@ -119,7 +90,7 @@ class Pool {
       job_ = nullptr;  // workers attaching from now on find nothing to do
     }
     const auto detached = [&] { return job.users.load(std::memory_order_acquire) == 0; };
-    if (!spin || !spin_until(detached)) {
+    if (!kernels::cpu::spin_until(detached, spin)) {
       std::unique_lock<std::mutex> lk(m_);
       done_.wait(lk, detached);
     }
@@ -164,10 +135,12 @@ class Pool {
     std::uint64_t seen = 0;
     while (true) {
       if (index < spinners_.load(std::memory_order_relaxed))
-        spin_until([&] {
-          return generation_.load(std::memory_order_acquire) != seen ||
-                 stopping_.load(std::memory_order_relaxed);
-        });
+        kernels::cpu::spin_until(
+            [&] {
+              return generation_.load(std::memory_order_acquire) != seen ||
+                     stopping_.load(std::memory_order_relaxed);
+            },
+            kernels::cpu::kSpin);
       std::unique_lock<std::mutex> lk(m_);
       wake_.wait(lk, [&] { return stop_ || generation_.load() != seen; });
       if (stop_) return;

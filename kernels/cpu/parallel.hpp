@@ -31,9 +31,8 @@ namespace flowtape::kernels::cpu {
 void parallel_for(std::int64_t n, FunctionRef<void(std::int64_t)> task);
 
 // The cores this process may run on: its affinity mask where the OS gives one (taskset,
-// mpirun's binding), else the machine's. Threads that wait by spinning (this pool's, the
-// trainer's shard workers) spin only while there are no more of them than this: beyond it a
-// spinning thread holds the core the one it waits for needs.
+// mpirun's binding), else the machine's. The pool and the trainer's shard workers poll while
+// they wait only up to this many threads (spin.hpp).
 int usable_cores();
 
 // For its lifetime, this thread's parallel_for calls run serially on it. A thread that is
