@@ -95,10 +95,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "scaling_bench: %s\n", e.what());
-    return bench::exit_code_for(e);
-  }
+  return bench::guarded_main("scaling_bench", [&] { return run(argc, argv); });
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -78,6 +79,18 @@ inline int exit_code_for(const std::exception& e) {
                  dynamic_cast<const std::out_of_range*>(&e)
              ? 2
              : 1;
+}
+
+// A benchmark's main: run(), or for an exception its message after `name` on stderr and
+// exit_code_for it.
+template <class Run>
+int guarded_main(const char* name, Run&& run) {
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", name, e.what());
+    return exit_code_for(e);
+  }
 }
 
 // Steps per second of `repeats` timed blocks, sorted, and the block length in steps.

@@ -71,8 +71,8 @@ void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* 
   constexpr std::int64_t W = kWidth<T>;
   // Plain variables, not a structured binding: the lambda below captures them, which clang
   // before 16 refuses for bindings.
-  const std::int64_t a_row = element_strides(ta, lda).first,
-                     a_col = element_strides(ta, lda).second;
+  const std::pair<std::int64_t, std::int64_t> strides = element_strides(ta, lda);
+  const std::int64_t a_row = strides.first, a_col = strides.second;
   const std::int64_t n_pad = padded<2, T>(n);
   T* bk = scratch<T>(0, static_cast<std::size_t>(K * n_pad));
   for (int p = 0; p < K; ++p) {  // a loop per layout, with no test per element
