@@ -43,7 +43,7 @@ __device__ inline T apply_unary(T x, T p) {
   else if constexpr (Op == Unary::relu)
     return x > T(0) || isnan(x) ? x : T(0);  // a NaN stays a NaN, as on the CPU
   else if constexpr (Op == Unary::silu)
-    return x / (T(1) + exp(-x));
+    return x * (T(1) / (T(1) + exp(-x)));  // the CPU's formula (kernels/cpu/math.hpp)
   // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): never overflows.
   else if constexpr (Op == Unary::softplus)
     return (x > T(0) ? x : T(0)) + log1p(exp(-fabs(x)));
