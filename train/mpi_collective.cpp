@@ -81,69 +81,87 @@ void MpiCollective::finalize() {
 }
 
 std::vector<std::byte> MpiCollective::all_gather(std::span<const std::byte> mine) {
+  refuse_if_broken();
+  const int bytes = message_size(mine.size(), "gather");
   std::vector<std::byte> all(mine.size() * static_cast<std::size_t>(size_));
-  std::vector<std::byte> sent(mine.begin(), mine.end());  // owned: it may outlive a timeout
-  MPI_Request request;
-  check(MPI_Iallgather(sent.data(), static_cast<int>(sent.size()), MPI_BYTE, all.data(),
-                       static_cast<int>(sent.size()), MPI_BYTE, MPI_COMM_WORLD, &request),
-        "MPI_Iallgather");
-  if (!wait_all({&request, 1}, timeout_)) {
+  std::vector<std::byte> sent(mine.begin(), mine.end());  // owned: it may outlive a failure
+  try {
+    MPI_Request request;
+    check(MPI_Iallgather(sent.data(), bytes, MPI_BYTE, all.data(), bytes, MPI_BYTE, MPI_COMM_WORLD,
+                         &request),
+          "MPI_Iallgather");
+    if (!wait_all({&request, 1}, timeout_))
+      throw CollectiveError("rank " + std::to_string(rank_) +
+                            ": the other ranks did not reach a gather within " + seconds(timeout_) +
+                            " s (a rank hangs, died, or runs other arguments)");
+  } catch (...) {
+    broken_ = true;
     abandoned_.push_back(std::move(all));
     abandoned_.push_back(std::move(sent));
-    throw CollectiveError("rank " + std::to_string(rank_) + ": the other ranks did not reach a " +
-                          "gather within " + seconds(timeout_) +
-                          " s (a rank hangs, died, or runs other arguments)");
+    throw;
   }
   return all;
 }
 
-bool MpiCollective::send_receive(int peer, const void* mine, void* theirs, std::size_t bytes) {
+void MpiCollective::refuse_if_broken() const {
+  if (broken_)
+    throw CollectiveError("rank " + std::to_string(rank_) +
+                          ": an earlier exchange of this job failed; its collective cannot be "
+                          "used again");
+}
+
+int MpiCollective::message_size(std::size_t bytes, const char* what) const {
   if (bytes > static_cast<std::size_t>(std::numeric_limits<int>::max()))
-    throw std::length_error("exchange: " + std::to_string(bytes) +
+    throw std::length_error(std::string(what) + ": " + std::to_string(bytes) +
                             " bytes is more than one MPI message carries here (2^31 - 1)");
+  return static_cast<int>(bytes);
+}
+
+void MpiCollective::send_receive(int peer, const void* mine, void* theirs, int bytes) {
   MPI_Request requests[2];
   MPI_Status statuses[2];
   constexpr int kTag = 17;
-  check(MPI_Irecv(theirs, static_cast<int>(bytes), MPI_BYTE, peer, kTag, MPI_COMM_WORLD,
-                  &requests[0]),
-        "MPI_Irecv");
-  check(
-      MPI_Isend(mine, static_cast<int>(bytes), MPI_BYTE, peer, kTag, MPI_COMM_WORLD, &requests[1]),
-      "MPI_Isend");
-  if (!wait_all(requests, timeout_, statuses)) return false;
+  check(MPI_Irecv(theirs, bytes, MPI_BYTE, peer, kTag, MPI_COMM_WORLD, &requests[0]), "MPI_Irecv");
+  check(MPI_Isend(mine, bytes, MPI_BYTE, peer, kTag, MPI_COMM_WORLD, &requests[1]), "MPI_Isend");
+  if (!wait_all(requests, timeout_, statuses))
+    throw CollectiveError("rank " + std::to_string(rank_) + ": rank " + std::to_string(peer) +
+                          " did not answer within " + seconds(timeout_) + " s (it hangs or died)");
   int received = 0;
   check(MPI_Get_count(&statuses[0], MPI_BYTE, &received), "MPI_Get_count");
-  if (received != static_cast<int>(bytes))
+  if (received != bytes)
     throw CollectiveError("rank " + std::to_string(rank_) + ": rank " + std::to_string(peer) +
                           " sent " + std::to_string(received) + " bytes in an exchange of " +
                           std::to_string(bytes) + " (the ranks run different models)");
-  return true;
-}
-
-void MpiCollective::peer_timed_out(int peer) const {
-  throw CollectiveError("rank " + std::to_string(rank_) + ": rank " + std::to_string(peer) +
-                        " did not answer within " + seconds(timeout_) + " s (it hangs or died)");
 }
 
 std::vector<std::byte> MpiCollective::exchange(int peer, std::span<const std::byte> mine) {
+  refuse_if_broken();
+  const int bytes = message_size(mine.size(), "exchange");
   std::vector<std::byte> theirs(mine.size());
-  std::vector<std::byte> sent(mine.begin(), mine.end());  // owned: it may outlive a timeout
-  if (!send_receive(peer, sent.data(), theirs.data(), sent.size())) {
+  std::vector<std::byte> sent(mine.begin(), mine.end());  // owned: it may outlive a failure
+  try {
+    send_receive(peer, sent.data(), theirs.data(), bytes);
+  } catch (...) {
+    broken_ = true;
     abandoned_.push_back(std::move(theirs));
     abandoned_.push_back(std::move(sent));
-    peer_timed_out(peer);
+    throw;
   }
   return theirs;
 }
 
 Tensor MpiCollective::exchange_tensor(int peer, const Tensor& mine) {
+  refuse_if_broken();
+  const int bytes = message_size(static_cast<std::size_t>(mine.nbytes()), "exchange");
   const Tensor host = to_host(mine);
   Tensor theirs = empty(mine.shape(), mine.dtype(), Device::cpu);
-  if (!send_receive(peer, host.raw_data(), theirs.mutable_raw_data(),
-                    static_cast<std::size_t>(host.nbytes()))) {
+  try {
+    send_receive(peer, host.raw_data(), theirs.mutable_raw_data(), bytes);
+  } catch (...) {
+    broken_ = true;
     abandoned_tensors_.push_back(host);
     abandoned_tensors_.push_back(theirs);
-    peer_timed_out(peer);
+    throw;
   }
   return mine.device() == Device::cpu ? theirs : theirs.to(mine.device());
 }

@@ -6,8 +6,8 @@
 // Every call waits at most `timeout` for the other ranks: MPI's own collectives would block
 // forever on a rank that hangs, so the exchanges here are non-blocking requests polled against
 // a deadline, and a rank that misses it makes the caller throw CollectiveError (then abort()
-// ends the whole job, as MPI cannot cancel a collective in flight). A rank that dies is
-// reported by the launcher (mpirun ends the job).
+// ends the whole job, as MPI cannot cancel a collective in flight). After one failure every
+// later call throws too. A rank that dies is reported by the launcher (mpirun ends the job).
 //
 // MPI is called from the constructing thread only (MPI_THREAD_FUNNELED): the trainer makes its
 // collective calls from the thread that runs train().
@@ -49,14 +49,19 @@ class MpiCollective : public Collective {
   std::chrono::milliseconds timeout_;
   bool initialised_here_ = false;
   // Posts the receive of `bytes` from peer into theirs and the send of mine, and waits for
-  // both; false when the peer did not answer in time (MPI may then still use both buffers).
-  bool send_receive(int peer, const void* mine, void* theirs, std::size_t bytes);
-  [[noreturn]] void peer_timed_out(int peer) const;
+  // both; throws CollectiveError when the peer does not answer in time or MPI fails (MPI may
+  // then still use both buffers).
+  void send_receive(int peer, const void* mine, void* theirs, int bytes);
+  // After a failed call MPI may still hold requests on this object's buffers and the ranks
+  // no longer agree on where they are, so every later call throws.
+  void refuse_if_broken() const;
+  // bytes as an MPI count, refused (std::length_error, before anything is sent) above 2^31 - 1.
+  int message_size(std::size_t bytes, const char* what) const;
+  bool broken_ = false;
 
-  // Buffers of requests that timed out: MPI may still read or write them, so their memory
-  // lives as long as this object. The tensors are kept, not copied: a sent one may be the
-  // caller's, which must not be written after the CollectiveError (nothing may use this
-  // object then).
+  // Buffers of calls that failed: MPI may still read or write them, so their memory lives as
+  // long as this object. The tensors are kept, not copied: a sent one may be the caller's,
+  // which must not be written after the CollectiveError (the trainer drops its buffers then).
   std::vector<std::vector<std::byte>> abandoned_;
   std::vector<Tensor> abandoned_tensors_;
 };

@@ -121,6 +121,9 @@ Trainer::ShardLoss Trainer::shard_loss(const StepBatch& b, std::int64_t lo, std:
 }
 
 StepReport Trainer::sharded_step(const StepBatch& b, std::int64_t step, double lambda, double lr) {
+  const std::vector<Tensor> params = model_.module->parameters();
+  // (Before anything is drawn: a refused step leaves the random streams where they were.)
+  if (params.empty()) throw std::invalid_argument("sharded step: the model has no parameters");
   const std::int64_t shards = spec_.shards, rows = spec_.batch / shards;
   const int ranks = collective_ ? collective_->size() : 1;
   const std::int64_t mine = shards / ranks;  // this rank's block of shards
@@ -137,7 +140,6 @@ StepReport Trainer::sharded_step(const StepBatch& b, std::int64_t step, double l
   // steps per second at width 256).
   std::optional<kernels::cpu::SerialKernels> serial;
   if (threads > 1) serial.emplace();
-  const std::vector<Tensor> params = model_.module->parameters();
   const bool per_row = tilts_across_rows();
   const std::int64_t width = per_row ? rows : 1;  // values a shard hands on
   const std::int64_t record = width + 2;          // and its FDM parts (cfm, cdm)
@@ -145,7 +147,6 @@ StepReport Trainer::sharded_step(const StepBatch& b, std::int64_t step, double l
   std::vector<ShardLoss> outs(static_cast<std::size_t>(mine));
   std::vector<std::size_t> marks(static_cast<std::size_t>(mine));
   std::vector<Tensor> seeds(static_cast<std::size_t>(mine));
-  if (params.empty()) throw std::invalid_argument("sharded step: the model has no parameters");
   std::int64_t total = 0;  // elements of all gradients
   for (const Tensor& p : params) total += p.numel();
   std::vector<Tensor>& flat = shard_grads_;  // each shard's gradient, flattened
@@ -217,7 +218,16 @@ StepReport Trainer::sharded_step(const StepBatch& b, std::int64_t step, double l
 
   // The tree: over this rank's block, then across the ranks.
   Tensor sum = tree_sum(flat);
-  if (collective_ && ranks > 1) sum = all_reduce_tree(*collective_, sum);
+  if (collective_ && ranks > 1) {
+    try {
+      sum = all_reduce_tree(*collective_, sum);
+    } catch (...) {
+      // A failed exchange may leave MPI still reading a buffer it was given (flat[0] itself
+      // when this rank has one shard): the next step must not write into it.
+      flat.clear();
+      throw;
+    }
+  }
   std::vector<Tensor> grads;
   {
     NoGrad no_grad;

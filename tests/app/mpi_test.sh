@@ -4,9 +4,10 @@
 # writes the checkpoint that `flowtape train ARGS` writes, byte for byte, for N = 2 and 4 and
 # the CFM, entropic and FDM objectives; a run resumed on another rank count continues
 # bit-identically; a killed rank ends the job, a hung one makes the others stop with exit 4
-# within --rank-timeout, and ranks started with different arguments are refused (exit 4).
+# within --rank-timeout, and ranks started with different arguments are refused (exit 4);
+# after a failed exchange the collective refuses every later call (mpi_failed_exchange).
 # Skips (77) where flowtape was built without MPI or mpirun is missing.
-#   bash tests/app/mpi_test.sh path/to/flowtape HAS_MPI
+#   bash tests/app/mpi_test.sh path/to/flowtape HAS_MPI path/to/mpi_failed_exchange
 set -uo pipefail
 FLOWTAPE=${1:?usage: mpi_test.sh path/to/flowtape HAS_MPI}
 if [ "${2:-OFF}" != "ON" ]; then
@@ -108,6 +109,11 @@ done
   --steps 5 --out "$TMP/odd" \
   >"$TMP/odd.out" 2>&1 && fail "2 ranks with --shards 1 were accepted"
 grep -q "power of two dividing shards" "$TMP/odd.out" || fail "2 ranks, shards 1: $(grep error "$TMP/odd.out")"
+
+# 5. After a failed exchange nothing more goes through that collective.
+"${MPIRUN[@]}" -n 2 "${3:?usage: mpi_test.sh path/to/flowtape HAS_MPI path/to/mpi_failed_exchange}" \
+  >"$TMP/broken.out" 2>&1 || fail "after a failed exchange: $(grep -m3 FAIL "$TMP/broken.out")"
+[ "$(grep -c '^ok' "$TMP/broken.out")" = 2 ] || fail "after a failed exchange: $(tail -3 "$TMP/broken.out")"
 
 if [ "$failures" -gt 0 ]; then
   echo "$failures failure(s)"
