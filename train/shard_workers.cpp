@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "flowtape/kernels/cpu/cores.hpp"
 #include "flowtape/kernels/cpu/parallel.hpp"
 #include "flowtape/kernels/cpu/spin.hpp"
 

@@ -8,7 +8,7 @@
 // Workers spin for a millisecond between jobs and at the step's meetings before sleeping, as
 // the kernels' pool does: the steps come a millisecond or less apart, and a futex wake-up per
 // step would cost more than the shards save at small batches. They spin only where every
-// worker has a core of the process's affinity mask: with more workers than cores a spinning
+// worker has a core of the process's own (usable_cores): with more workers than cores a spinning
 // worker holds the core the one it waits for needs (four workers on two cores ran ten times
 // slower than two). Each worker's kernels run serially on it (SerialKernels).
 #pragma once

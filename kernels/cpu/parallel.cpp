@@ -12,10 +12,10 @@
 // variable, and the caller spins as long for attached workers to finish before it sleeps: a
 // training step issues its kernels microseconds apart, and waking a sleeping thread took ~10 us, as
 // long as the whole kernel at batch 256 (the reason the thresholds in gemm.cpp and elementwise.hpp
-// were set high). OpenMP runtimes spin the same way (GOMP_SPINCOUNT).
+// were set high). OpenMP runtimes spin the same way (GOMP_SPINCOUNT). Both spin only while the job
+// has no more threads than the process's cores (usable_cores, cores.hpp); beyond that they block
+// at once, since a spinning thread would hold the core another one needs.
 #include "flowtape/kernels/cpu/parallel.hpp"
-
-#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "flowtape/kernels/cpu/cores.hpp"
 #include "flowtape/kernels/cpu/spin.hpp"
 
 namespace flowtape {
@@ -186,15 +187,6 @@ int get_num_threads() {
 }  // namespace flowtape
 
 namespace flowtape::kernels::cpu {
-
-int usable_cores() {
-#if defined(__linux__)
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-#endif
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
 
 SerialKernels::SerialKernels() : previous_(t_in_task) {
   t_in_task = true;

@@ -30,11 +30,6 @@ namespace flowtape::kernels::cpu {
 // them) and returns when all are done. The first exception thrown by a task is rethrown.
 void parallel_for(std::int64_t n, FunctionRef<void(std::int64_t)> task);
 
-// The cores this process may run on: its affinity mask where the OS gives one (taskset,
-// mpirun's binding), else the machine's. The pool and the trainer's shard workers poll while
-// they wait only up to this many threads (spin.hpp).
-int usable_cores();
-
 // For its lifetime, this thread's parallel_for calls run serially on it. A thread that is
 // itself one of several computing in parallel (a shard worker of the trainer) uses it, so its
 // kernels do not also claim the pool's threads and oversubscribe the cores. Results are the

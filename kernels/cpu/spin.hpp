@@ -15,7 +15,7 @@ namespace flowtape::kernels::cpu {
 inline constexpr auto kSpin = std::chrono::microseconds(1000);
 
 // The poll budget of a group of `threads` threads on `cores` usable cores (usable_cores() in
-// parallel.hpp): kSpin while each has a core, none beyond. With more threads than cores a
+// cores.hpp): kSpin while each has a core, none beyond. With more threads than cores a
 // polling thread holds the core the one it waits for needs: four pool threads on two cores
 // ran a width-256 step slower than one thread while they polled.
 inline std::chrono::microseconds spin_budget(int threads, int cores) {

@@ -2,7 +2,10 @@
 // The thread pool behind parallel_for: every index runs exactly once, whether the workers are
 // spinning (calls back to back) or asleep (calls far apart); a task's exception reaches the
 // caller and leaves the pool usable; nested and concurrent calls finish (they run serially);
-// a job uses no more threads than get_num_threads() says.
+// a job uses no more threads than get_num_threads() says. usable_cores reads the affinity mask
+// and the cgroup quota.
+#include <sched.h>
+
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
@@ -13,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "flowtape/kernels/cpu/cores.hpp"
 #include "flowtape/kernels/cpu/parallel.hpp"
 #include "support/threads.hpp"
 
@@ -112,6 +116,37 @@ BOOST_AUTO_TEST_CASE(tasks_of_any_callable_kind) {
     parallel_for(4, [&](std::int64_t i) { return sum += 1000 * i; });  // returns a value
     BOOST_TEST(sum.load() == 6 * 1111);
   }
+}
+
+BOOST_AUTO_TEST_CASE(cgroup_quota_texts) {
+  using flowtape::kernels::cpu::cores_of_cpu_quota;
+  BOOST_TEST(cores_of_cpu_quota("max 100000\n").has_value() == false);  // v2, no limit
+  BOOST_TEST(cores_of_cpu_quota("200000 100000\n").value() == 2);
+  BOOST_TEST(cores_of_cpu_quota("150000 100000").value() == 2);  // 1.5 cores: two run at once
+  BOOST_TEST(cores_of_cpu_quota("50000 100000").value() == 1);
+  BOOST_TEST(cores_of_cpu_quota("-1\n 100000\n").has_value() == false);  // v1, no limit
+  BOOST_TEST(cores_of_cpu_quota("400000\n 100000\n").value() == 4);
+  BOOST_TEST(cores_of_cpu_quota("9223372036854775807 1").value() == 1 << 20);  // no overflow
+  for (const char* bad : {"", "100000", "abc 100000", "100000 0", "100000 x", "1e5 100000"})
+    BOOST_TEST(cores_of_cpu_quota(bad).has_value() == false, bad);
+}
+
+BOOST_AUTO_TEST_CASE(usable_cores_follow_the_affinity_mask) {
+  const int all = flowtape::kernels::cpu::usable_cores();
+  BOOST_TEST(all >= 1);
+  cpu_set_t before;
+  CPU_ZERO(&before);
+  BOOST_REQUIRE(sched_getaffinity(0, sizeof before, &before) == 0);
+  BOOST_TEST(all <= CPU_COUNT(&before));
+  int first = 0;
+  while (!CPU_ISSET(first, &before)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  BOOST_REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);
+  const int pinned = flowtape::kernels::cpu::usable_cores();
+  sched_setaffinity(0, sizeof before, &before);
+  BOOST_TEST(pinned == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
