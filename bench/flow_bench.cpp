@@ -45,7 +45,8 @@ namespace {
 
 struct Args {
   std::string loss = "cfm";
-  std::int64_t width = 256, batch = 256;
+  int width = 256;
+  std::int64_t batch = 256;
   int threads = 1, repeats = 3, warmup = 10, digest_steps = 0;
   std::int64_t shards = 1;
   double block_s = 0.5;
@@ -53,13 +54,13 @@ struct Args {
 
 Args parse(int argc, char** argv) {
   Args a;
-  if (argc % 2 == 0) throw std::invalid_argument("every option takes a value");
+  if (argc % 2 == 0) throw bench::BadArguments("every option takes a value");
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--loss")
       a.loss = v;
     else if (k == "--width")
-      a.width = bench::option_number<std::int64_t>(k, v);
+      a.width = bench::option_number<int>(k, v);
     else if (k == "--batch")
       a.batch = bench::option_number<std::int64_t>(k, v);
     else if (k == "--threads")
@@ -75,11 +76,14 @@ Args parse(int argc, char** argv) {
     else if (k == "--digest-steps")
       a.digest_steps = bench::option_number<int>(k, v);
     else
-      throw std::invalid_argument("unknown option " + k);
+      throw bench::BadArguments("unknown option " + k);
   }
   bench::check_timing(a.repeats, a.warmup, a.block_s);
   if (a.loss != "cfm" && a.loss != "entropic" && a.loss != "fdm")
-    throw std::invalid_argument("--loss must be cfm, entropic or fdm");
+    throw bench::BadArguments("--loss must be cfm, entropic or fdm");
+  if (a.width < 1 || a.batch < 1 || a.threads < 1 || a.shards < 1 || a.digest_steps < 0)
+    throw bench::BadArguments(
+        "--width, --batch, --threads and --shards must be at least 1, --digest-steps at least 0");
   return a;
 }
 
@@ -116,15 +120,17 @@ int run(int argc, char** argv) {
   const std::int64_t b = a.batch;
 
   double loss_value = 0;
-  // The sharded step: the trainer with this benchmark's model and objective.
+  // The sharded step: the trainer with this benchmark's model and objective (whose checks of
+  // the batch against the shards are the command line's).
   std::unique_ptr<train::Trainer> trainer;
-  if (a.shards > 1) {
-    train::TrainSpec spec = bench::benchmark_spec(
-        train::choice_from_name<train::Loss>(a.loss, "loss"), static_cast<int>(a.width), b);
-    spec.shards = a.shards;
-    spec.shard_threads = a.threads;
-    trainer = std::make_unique<train::Trainer>(spec);
-  }
+  if (a.shards > 1)
+    trainer = bench::from_arguments([&] {
+      train::TrainSpec spec =
+          bench::benchmark_spec(train::choice_from_name<train::Loss>(a.loss, "loss"), a.width, b);
+      spec.shards = a.shards;
+      spec.shard_threads = a.threads;
+      return std::make_unique<train::Trainer>(spec);
+    });
   auto step = [&] {
     if (trainer) {
       loss_value = trainer->step().loss;

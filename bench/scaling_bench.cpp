@@ -51,11 +51,12 @@ int run(int argc, char** argv) {
   train::TrainSpec c = bench::benchmark_spec(train::Loss::cfm, 256, 256);
   int repeats = 3, warmup = 10;
   double block_s = 0.5;
-  if (argc % 2 == 0) throw std::invalid_argument("every option takes a value");
+  if (argc % 2 == 0) throw bench::BadArguments("every option takes a value");
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--loss")
-      c.loss = train::choice_from_name<train::Loss>(v, "loss");
+      c.loss =
+          bench::from_arguments([&] { return train::choice_from_name<train::Loss>(v, "loss"); });
     else if (k == "--width")
       c.hidden = bench::option_number<int>(k, v);
     else if (k == "--batch")
@@ -71,10 +72,10 @@ int run(int argc, char** argv) {
     else if (k == "--block-s")
       block_s = bench::option_number<double>(k, v);
     else
-      throw std::invalid_argument("unknown option " + k);
+      throw bench::BadArguments("unknown option " + k);
   }
   bench::check_timing(repeats, warmup, block_s);
-  train::Trainer trainer(c);
+  train::Trainer trainer = bench::from_arguments([&] { return train::Trainer(c); });
 #if FLOWTAPE_BENCH_MPI
   if (train::started_by_mpi_launcher()) {
     const auto mpi = std::make_shared<train::MpiCollective>();

@@ -39,6 +39,25 @@ inline train::TrainSpec benchmark_spec(train::Loss loss, int width, std::int64_t
   return spec;
 }
 
+// A bad command line: exit 2 (every other error is a failure, exit 1).
+struct BadArguments : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+// Runs set_up (reading the command line and building what it names), whose
+// std::invalid_argument and std::out_of_range are the command line's fault: they come back as
+// BadArguments. Errors of the run itself (an index out of range inside a step) stay failures.
+template <class SetUp>
+decltype(auto) from_arguments(SetUp&& set_up) {
+  try {
+    return set_up();
+  } catch (const std::invalid_argument& e) {
+    throw BadArguments(e.what());
+  } catch (const std::out_of_range& e) {
+    throw BadArguments(e.what());
+  }
+}
+
 // The value of option `name` as a number of type T (int, std::int64_t or double), all of it
 // and finite, within T's range: "12x", "x", "inf" or 2^40 for an int is refused with the
 // option's name.
@@ -61,7 +80,7 @@ T option_number(const std::string& name, const std::string& value) {
     used = 0;
   }
   if (used == 0 || used != value.size() || !fits)
-    throw std::invalid_argument(name + " takes a finite number in range, not '" + value + "'");
+    throw BadArguments(name + " takes a finite number in range, not '" + value + "'");
   return parsed;
 }
 
@@ -69,16 +88,12 @@ T option_number(const std::string& name, const std::string& value) {
 // a positive block length.
 inline void check_timing(int repeats, int warmup, double block_s) {
   if (repeats < 1 || warmup < 0 || !(block_s > 0))
-    throw std::invalid_argument(
-        "--repeats must be at least 1, --warmup at least 0 and --block-s positive");
+    throw BadArguments("--repeats must be at least 1, --warmup at least 0 and --block-s positive");
 }
 
 // What a benchmark's main returns for an exception: 2 for a bad command line, 1 otherwise.
 inline int exit_code_for(const std::exception& e) {
-  return dynamic_cast<const std::invalid_argument*>(&e) ||
-                 dynamic_cast<const std::out_of_range*>(&e)
-             ? 2
-             : 1;
+  return dynamic_cast<const BadArguments*>(&e) ? 2 : 1;
 }
 
 // A benchmark's main: run(), or for an exception its message after `name` on stderr and
@@ -116,7 +131,8 @@ StepRates time_steps(Step&& step, int warmup, int repeats, double block_s, Agree
   const double per_step =
       agree(std::chrono::duration<double>(clock::now() - w0).count() / timed_warmup);
   StepRates r;
-  r.steps_per_block = std::max(5, static_cast<int>(block_s / std::max(per_step, 1e-6)));
+  // (Clamped as a double: block_s 1e5 over a 10 us step does not fit an int.)
+  r.steps_per_block = static_cast<int>(std::clamp(block_s / std::max(per_step, 1e-9), 5.0, 1e9));
   for (int b = 0; b < repeats; ++b) {
     const auto t0 = clock::now();
     for (int i = 0; i < r.steps_per_block; ++i) step();
