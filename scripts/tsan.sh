@@ -21,11 +21,8 @@ ln -sfn "$PWD/autodiff" "$OUT/include/flowtape/autodiff"
 ln -sfn "$PWD/train" "$OUT/include/flowtape/train"
 FLAGS=(-std=c++20 -O1 -g -fsanitize=thread -march=native -I"$OUT/include" -I. -Itests -DBOOST_TEST_DYN_LINK)
 
-# The first five are what the kernel tests link (the GEMM and the pool).
-KERNELS=(kernels/cpu/parallel.cpp kernels/cpu/gemm.cpp kernels/cpu/gemm_thin.cpp
-         kernels/cpu/gemm_kernels.cpp kernels/cpu/cpu_info.cpp
-         kernels/cpu/reduce.cpp kernels/cpu/sum_of_squares.cpp kernels/cpu/layout.cpp
-         kernels/cpu/philox.cpp)
+# Every CPU kernel source (a glob, so that a new file cannot be left out of the link).
+KERNELS=(kernels/cpu/*.cpp)
 # The runtime (its CUDA backend's stand-in, as in a build without CUDA) and autodiff.
 AUTODIFF=()
 for f in runtime/*.cpp autodiff/*.cpp; do [[ "$f" == runtime/cuda_backend.cpp ]] || AUTODIFF+=("$f"); done
@@ -53,7 +50,7 @@ done
 while ((running > 0)); do wait -n || exit 1; ((running--)); done
 
 objects() { for f in "$@"; do object_of "$f"; done; }
-mapfile -t kernel_objects < <(objects "${KERNELS[@]:0:5}" "${KERNEL_TESTS[@]}")
+mapfile -t kernel_objects < <(objects "${KERNELS[@]}" "${KERNEL_TESTS[@]}")
 mapfile -t autodiff_objects < <(objects "${KERNELS[@]}" "${AUTODIFF[@]}" "${AUTODIFF_TESTS[@]}")
 mapfile -t train_objects < <(objects "${KERNELS[@]}" "${AUTODIFF[@]}" "${TRAIN[@]}" "${TRAIN_TESTS[@]}")
 "$CXX" -fsanitize=thread "${kernel_objects[@]}" -lboost_unit_test_framework -lpthread \
