@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <string>
 #include <utility>
@@ -150,9 +151,17 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
   return std::nullopt;
 }
 
-CLI::Validator finite_at_least(double least) {
+CLI::Validator finite_at_least(double least, double most) {
+  const auto text = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return std::string(buf);
+  };
+  const bool bounded = std::isfinite(most);
+  const std::string range =
+      bounded ? "in [" + text(least) + ", " + text(most) + "]" : "of at least " + text(least);
   return CLI::Validator(
-      [least](std::string& s) -> std::string {
+      [least, most, range](std::string& s) -> std::string {
         std::size_t used = 0;
         double v = 0;
         try {
@@ -160,12 +169,12 @@ CLI::Validator finite_at_least(double least) {
         } catch (const std::exception&) {
           used = 0;
         }
-        if (used == 0 || used != s.size() || !std::isfinite(v) || v < least)
-          return "must be a finite number of at least " + std::to_string(least) + ", got '" +
-                 s.substr(0, 24) + (s.size() > 24 ? "...'" : "'");
+        if (used == 0 || used != s.size() || !std::isfinite(v) || v < least || v > most)
+          return "must be a finite number " + range + ", got '" + s.substr(0, 24) +
+                 (s.size() > 24 ? "...'" : "'");
         return "";
       },
-      "NUM>=" + std::to_string(least));
+      bounded ? "NUM in [" + text(least) + ", " + text(most) + "]" : "NUM>=" + text(least));
 }
 
 CommandLine::CommandLine() {
@@ -195,7 +204,7 @@ CommandLine::CommandLine() {
                    "under mpirun: seconds a rank waits for the others before the job ends "
                    "(exit 4)")
       ->capture_default_str()
-      ->check(finite_at_least(0.001));
+      ->check(finite_at_least(0.001, 1e6));  // (about 11 days: its milliseconds fit any clock)
 
   sample_cmd = app.add_subcommand("sample", "draw samples from a trained model as CSV");
   sb.app = sample_cmd;
@@ -205,7 +214,9 @@ CommandLine::CommandLine() {
   sample_cmd->add_option("-n,--count", n, "number of samples")
       ->capture_default_str()
       ->check(whole_number(1, std::uint64_t{1} << 26));
-  sample_cmd->add_option("--out", csv_out, "CSV file to write")->capture_default_str();
+  sample_cmd->add_option("--out", csv_out, "CSV file to write ('-': standard output)")
+      ->capture_default_str();
+  sample_cmd->add_flag("--overwrite", overwrite, "replace the --out file if it exists");
   sample_cmd->add_option("--seed", sample_seed, "seed of the source noise")
       ->capture_default_str()
       ->check(whole_number(0));
@@ -263,6 +274,8 @@ CommandLine::CommandLine() {
       ->required()
       ->check(CLI::ExistingFile);
   eval_cmd->add_option("--out", eval_out, "folder for the outputs")->capture_default_str();
+  eval_cmd->add_flag("--overwrite", overwrite,
+                     "replace the samples, metrics and plots already in --out");
   add_sampling_options(eb);
 }
 

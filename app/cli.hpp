@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The `flowtape` command line: its subcommands and options, set up in one place so that the
-// program (examples/flowtape_cli.cpp) and the option-parsing fuzzer (fuzz/fuzz_cli.cpp) parse
+// program (app/main.cpp) and the option-parsing fuzzer (fuzz/fuzz_cli.cpp) parse
 // exactly the same grammar. Construct a CommandLine, call app.parse(argc, argv), then read the
 // fields; CLI::ParseError is the caller's to report.
 #pragma once
@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -76,7 +77,7 @@ struct CommandLine {
   CLI::App* train = nullptr;
   Binder tb{nullptr, &train_cli, {}};
   std::string config_file, out = "runs/latest";
-  bool resume = false, overwrite = false, no_eval = false;
+  bool resume = false, overwrite = false, no_eval = false;  // (--overwrite: sample, eval too)
   std::int64_t keep = 3;  // checkpoints/step-N files kept with --checkpoint-every
   double rank_timeout = 300;  // data-parallel: seconds a rank waits for the others
 
@@ -102,7 +103,7 @@ struct CommandLine {
 // CLI11's message on stderr; CLI11's own codes, 105 and up, are not the documented ones).
 std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv);
 
-// A finite number of at least `least` (CLI11's ranges let nan through).
-CLI::Validator finite_at_least(double least);
+// A finite number of at least `least` and at most `most` (CLI11's ranges let nan through).
+CLI::Validator finite_at_least(double least, double most = std::numeric_limits<double>::infinity());
 
 }  // namespace flowtape::app

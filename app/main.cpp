@@ -8,8 +8,9 @@
 //
 // A run folder holds model.safetensors (model, optimizer, generator state and config),
 // config.json, metrics.csv (one row per step), samples.csv, metrics.json and PNG plots, and
-// is locked while a run trains in it; training into a folder that holds a run needs --resume
-// or --overwrite. Exit codes:
+// is locked while a run trains in it; training into a folder that holds a run's files needs
+// --resume or --overwrite (eval into one that holds its outputs, and sample onto an existing
+// file, --overwrite). Exit codes:
 // 0 success, 1 error, 2 bad command line, 3 training stopped on a non-finite value (the last
 // good checkpoint is kept), 4 a data-parallel run's ranks disagree, or one did not answer
 // within --rank-timeout, 130 / 143 interrupted by SIGINT / SIGTERM (a checkpoint of the last
@@ -377,6 +378,14 @@ int main(int argc, char** argv) {
       return run_train(cl.tb, cl.train_cli, cl.config_file, cl.out, cl.resume, cl.overwrite,
                        !cl.no_eval, cl.keep, cl.rank_timeout);
     if (*cl.sample_cmd) {
+      // A file of the user's is replaced only when asked. Standard output ('-', /dev/stdout,
+      // which may lead to a file the shell redirected it to) and devices are written into.
+      std::error_code ec;
+      const bool stream = cl.csv_out == "-" || cl.csv_out.rfind("/dev/", 0) == 0 ||
+                          cl.csv_out.rfind("/proc/", 0) == 0;
+      if (!cl.overwrite && !stream && std::filesystem::is_regular_file(cl.csv_out, ec))
+        throw std::runtime_error(cl.csv_out +
+                                 " exists; replace it with --overwrite, or choose another --out");
       auto t = load_model(cl.model, &cl.sb);
       Generator gen(cl.sample_seed);
       const Tensor c = conditions_from(cl, *t, cl.n, true);
@@ -457,7 +466,12 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*cl.eval_cmd) {
+      using train::RunFolder;
+      RunFolder folder(cl.eval_out,
+                       cl.overwrite ? RunFolder::Existing::overwrite : RunFolder::Existing::refuse,
+                       RunFolder::Writer::evaluation);
       auto t = load_model(cl.model, &cl.eb, /*with_data=*/true);
+      folder.clear_previous_run();  // --overwrite: only now that the model loaded
       const nlohmann::json m = evaluate_to_folder(*t, cl.eval_out);
       std::printf("%s\n", m["metrics"].dump(2).c_str());
       return 0;

@@ -83,20 +83,23 @@ CsvTable parse_csv(std::istream& in, const std::string& source, const CsvOptions
     if (static_cast<std::int64_t>(cells.size()) > o.max_columns)
       throw CsvError(where + ": " + std::to_string(cells.size()) + " columns, more than the " +
                      std::to_string(o.max_columns) + " allowed");
-    // A first line with a cell that is not a number is the header (names, once).
+    // A first line none of whose cells is a number is the header (names, once). One with some
+    // numbers is a row, whose other cells are errors: "1,NA,3" is not taken for names.
     std::vector<double> row(cells.size());
-    bool numbers = true;
+    bool numbers = true, any_number = false;
     Cell bad = Cell::number;
     std::size_t bad_column = 0;
-    for (std::size_t c = 0; c < cells.size() && numbers; ++c) {
+    for (std::size_t c = 0; c < cells.size(); ++c) {
       const Cell kind = parse_number(cells[c], row[c]);
-      if (kind != Cell::number) {
+      any_number |= kind != Cell::not_a_number;
+      if (kind != Cell::number && numbers) {
         numbers = false;
         bad = kind;
         bad_column = c;
       }
+      if (!first_content_line && !numbers) break;
     }
-    if (!numbers && first_content_line && bad == Cell::not_a_number) {
+    if (!any_number && first_content_line) {
       for (std::string_view name : cells) table.header.emplace_back(name);
       columns = static_cast<std::int64_t>(cells.size());
       first_content_line = false;

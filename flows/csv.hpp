@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Reading points from CSV, strictly: one row per line, numbers only (each cell whole, as
-// written by flowtape or NumPy), an optional header on the first line, '#' comment lines.
+// Reading points from CSV, strictly: one row per line, numbers only (each cell a complete
+// number, as written by flowtape or NumPy), an optional header on the first line (names, none
+// of them a number), '#' comment lines.
 // Every error names the source, the line and the column and quotes at most a short excerpt;
 // a line, a row count or a column count past its bound is refused before it is stored, so a
 // hostile file (one endless line, /dev/zero) costs no more than the bound.

@@ -11,6 +11,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "flowtape/solvers/options.hpp"
+
 namespace flowtape::train {
 
 // Every field once: the JSON key is the member's name.
@@ -296,7 +298,10 @@ void validate(const TrainSpec& c) {
   named(c.solver, "solver");
   require(std::isfinite(c.rtol) && c.rtol > 0, "rtol", c.rtol, "must be finite and > 0");
   require(std::isfinite(c.atol) && c.atol > 0, "atol", c.atol, "must be finite and > 0");
-  require(c.euler_steps >= 1, "euler_steps", c.euler_steps, "must be >= 1");
+  // (The solver's own limit on steps, refused here rather than after a whole training run.)
+  const long max_steps = solvers::IntegrateOptions{}.max_steps;
+  require(c.euler_steps >= 1 && c.euler_steps <= max_steps, "euler_steps", c.euler_steps,
+          "must be in [1, " + std::to_string(max_steps) + "]");
   require(c.eval_samples >= 2 && c.eval_samples <= (std::int64_t{1} << 24), "eval_samples",
           c.eval_samples, "must be in [2, 16777216]");
   require(c.nll_samples >= 1 && c.nll_samples <= (std::int64_t{1} << 24), "nll_samples",

@@ -201,18 +201,27 @@ TrainSpec spec_from_checkpoint(const nn::SafetensorsContents& file, const std::s
   const double hidden = static_cast<double>(c.hidden);
   double least = static_cast<double>(c.depth - 1) * hidden * hidden + hidden;
   // The input and output layers and the condition's table (or FiLM map), where the file's
-  // metadata gives their sizes.
+  // metadata gives their sizes. Each must be a size: a negative one would lower the bound.
+  const auto size_in = [&](const nlohmann::json& j, const char* key, double absent) {
+    if (!j.contains(key)) return absent;
+    const nlohmann::json& v = j.at(key);
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 0 ||
+        v.get<std::int64_t>() > (std::int64_t{1} << 31))
+      throw std::invalid_argument(source + ": metadata " + key + " = " + v.dump() +
+                                  " is not a size (a whole number in [0, 2^31])");
+    return static_cast<double>(v.get<std::int64_t>());
+  };
   try {
     if (const auto it = file.metadata.find("architecture"); it != file.metadata.end()) {
       const nlohmann::json a = nlohmann::json::parse(it->second);
-      const double d = a.value("input_dim", 0.0), tdim = a.value("time_embedding_dim", 1.0);
+      const double d = size_in(a, "input_dim", 0), tdim = size_in(a, "time_embedding_dim", 1);
       least += (2 * d + tdim) * hidden;
     }
     if (const auto it = file.metadata.find("condition"); it != file.metadata.end()) {
       const nlohmann::json j = nlohmann::json::parse(it->second);
-      const double code =
-          j.value("classes", 0.0) > 0 ? double(c.condition_dim) : j.value("dim", 0.0) + 1;
-      least += j.value("classes", 0.0) * double(c.condition_dim) +
+      const double classes = size_in(j, "classes", 0);
+      const double code = classes > 0 ? double(c.condition_dim) : size_in(j, "dim", 0) + 1;
+      least += classes * double(c.condition_dim) +
                (c.conditioning == Conditioning::film ? code * 2 * hidden * c.depth : code * hidden);
     }
   } catch (const nlohmann::json::exception& e) {

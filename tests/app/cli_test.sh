@@ -171,7 +171,9 @@ grep -q "loss 0.0000" "$TMP/done.err" && fail "a finished run printed a zero los
   fail "--version exited $rc: $(cat "$TMP/version.out")"
 for args in "train --steps 0 --out $TMP/zero" "train --seed -1 --out $TMP/zero" \
             "sample --model $TMP/full/model.safetensors -n 2305843009213693952" \
-            "train --dataset foo --out $TMP/zero" "sample --model $TMP/full/model.safetensors -n 0"; do
+            "train --dataset foo --out $TMP/zero" "sample --model $TMP/full/model.safetensors -n 0" \
+            "train --solver euler --euler-steps 200000 --out $TMP/zero" \
+            "train --rank-timeout 1e10 --out $TMP/zero"; do
   # shellcheck disable=SC2086
   "$FLOWTAPE" $args 2>"$TMP/code.err"; rc=$?
   [ $rc -eq 2 ] || fail "'$args' exited $rc, expected 2"
@@ -186,12 +188,13 @@ done
 [ $rc -eq 2 ] && grep -q "GiB per step; lower batch, hidden or depth" "$TMP/big.err" ||
   fail "a step too large for memory exited $rc: $(cat "$TMP/big.err")"
 
-# 6. Run folders. A folder that holds a run is refused without --resume / --overwrite, and its
-# files are untouched; --overwrite replaces the run's files and keeps others.
+# 6. Run folders. A folder that holds a run's files is refused without --resume / --overwrite,
+# and its files are untouched; --overwrite replaces the run's files and keeps others; sample
+# and eval replace existing outputs only with --overwrite.
 cp "$TMP/full/model.safetensors" "$TMP/full.before"
 "$FLOWTAPE" train "${COMMON[@]}" --steps 2 --out "$TMP/full" 2>"$TMP/exists.err"
 rc=$?; [ $rc -eq 1 ] || fail "training over an existing run exited $rc, expected 1"
-grep -q "already holds a run; continue it with --resume, replace it with --overwrite" \
+grep -q "already holds model.safetensors, config.json, .*; continue that run with --resume, replace those files with --overwrite" \
   "$TMP/exists.err" || fail "no advice: $(cat "$TMP/exists.err")"
 cmp -s "$TMP/full.before" "$TMP/full/model.safetensors" || fail "the refused run changed the model"
 mkdir -p "$TMP/over" && cp "$TMP/full/model.safetensors" "$TMP/over/" &&
@@ -207,6 +210,48 @@ cp "$TMP/over/model.safetensors" "$TMP/over.before"
 rc=$?; [ $rc -eq 1 ] || fail "--overwrite with a bad config exited $rc, expected 1"
 cmp -s "$TMP/over.before" "$TMP/over/model.safetensors" ||
   fail "--overwrite removed the old run although the new one was refused"
+# Any file a run writes is protected, not only a checkpoint or config: a folder holding a user's
+# own samples.csv is refused and left as it was (no lock file added).
+mkdir -p "$TMP/mine" && echo "x,y" >"$TMP/mine/samples.csv"
+"$FLOWTAPE" train "${COMMON[@]}" --steps 2 --out "$TMP/mine" 2>"$TMP/mine.err"
+rc=$?; [ $rc -eq 1 ] && grep -q "already holds samples.csv" "$TMP/mine.err" ||
+  fail "training over a user's samples.csv exited $rc: $(cat "$TMP/mine.err")"
+[ "$(ls -A "$TMP/mine")" = "samples.csv" ] || fail "the refused run left: $(ls -A "$TMP/mine")"
+# --overwrite, and keeping the newest --keep checkpoints, remove only numbered checkpoints
+# (step-N.safetensors) from checkpoints/, never other files there.
+mkdir -p "$TMP/over/checkpoints" && echo mine >"$TMP/over/checkpoints/my.pt" &&
+  echo mine >"$TMP/over/checkpoints/step-3-best.safetensors" &&
+  cp "$TMP/over/model.safetensors" "$TMP/over/checkpoints/step-7.safetensors"
+"$FLOWTAPE" train "${COMMON[@]}" --steps 2 --checkpoint-every 1 --keep 1 --overwrite \
+  --out "$TMP/over" 2>"$TMP/over2.err" ||
+  fail "--overwrite with user files in checkpoints/ failed: $(cat "$TMP/over2.err")"
+[ -f "$TMP/over/checkpoints/my.pt" ] && [ -f "$TMP/over/checkpoints/step-3-best.safetensors" ] ||
+  fail "--overwrite or --keep removed a user's file from checkpoints/"
+[ "$(cd "$TMP/over/checkpoints" && ls step-?.safetensors)" = "step-2.safetensors" ] ||
+  fail "numbered checkpoints after --overwrite --keep 1: $(ls "$TMP/over/checkpoints")"
+# --resume of a folder that does not exist is refused without making it.
+"$FLOWTAPE" train --resume --out "$TMP/typo" 2>"$TMP/typo.err"
+rc=$?; [ $rc -eq 1 ] && grep -q "there is no run folder" "$TMP/typo.err" ||
+  fail "--resume of a missing folder exited $rc: $(cat "$TMP/typo.err")"
+[ -e "$TMP/typo" ] && fail "--resume of a missing folder created it"
+# sample replaces an existing file, and eval existing outputs, only with --overwrite.
+echo mine >"$TMP/taken.csv"
+"$FLOWTAPE" sample --model "$TMP/full/model.safetensors" -n 3 --out "$TMP/taken.csv" 2>"$TMP/taken.err"
+rc=$?; [ $rc -eq 1 ] && grep -q "exists; replace it with --overwrite" "$TMP/taken.err" ||
+  fail "sample onto an existing file exited $rc: $(cat "$TMP/taken.err")"
+[ "$(cat "$TMP/taken.csv")" = mine ] || fail "the refused sample changed the file"
+"$FLOWTAPE" sample --model "$TMP/full/model.safetensors" -n 3 --out "$TMP/taken.csv" --overwrite \
+  2>/dev/null || fail "sample --overwrite failed"
+[ "$(wc -l <"$TMP/taken.csv")" -eq 4 ] || fail "sample --overwrite did not write the samples"
+mkdir -p "$TMP/ev" && echo '{}' >"$TMP/ev/metrics.json"
+"$FLOWTAPE" eval --model "$TMP/full/model.safetensors" --out "$TMP/ev" --eval-samples 50 --no-nll \
+  >/dev/null 2>"$TMP/ev.err"
+rc=$?; [ $rc -eq 1 ] && grep -q "already holds metrics.json; replace those files with --overwrite" \
+  "$TMP/ev.err" || fail "eval over existing outputs exited $rc: $(cat "$TMP/ev.err")"
+[ "$(cat "$TMP/ev/metrics.json")" = '{}' ] || fail "the refused eval changed metrics.json"
+"$FLOWTAPE" eval --model "$TMP/full/model.safetensors" --out "$TMP/ev" --eval-samples 50 --no-nll \
+  --overwrite >/dev/null 2>"$TMP/ev.err" || fail "eval --overwrite failed: $(cat "$TMP/ev.err")"
+[ "$(cat "$TMP/ev/metrics.json")" != '{}' ] || fail "eval --overwrite kept the old metrics.json"
 # A folder locked by another process is refused, naming the holder.
 mkdir -p "$TMP/locked"
 flock -n "$TMP/locked/.lock" sleep 20 &
@@ -275,6 +320,24 @@ timeout 20 "$FLOWTAPE" sample --model "$TMP/huge.safetensors" -n 3 --out "$TMP/h
   2>"$TMP/huge.err"
 rc=$?; [ $rc -eq 1 ] || fail "a config claiming hidden 60000 exited $rc, expected 1"
 grep -q "describes a model of at least" "$TMP/huge.err" || fail "no reason: $(cat "$TMP/huge.err")"
+# The sizes in the architecture metadata count toward that bound, so each must be a size: a
+# negative input_dim would cancel a huge hidden.
+python3 - "$TMP/huge.safetensors" "$TMP/negative.safetensors" <<'PY'
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+header = json.loads(data[8:8 + n])
+architecture = json.loads(header["__metadata__"]["architecture"])
+architecture["input_dim"] = -1e12
+header["__metadata__"]["architecture"] = json.dumps(architecture)
+text = json.dumps(header).encode()
+text += b" " * ((8 - len(text) % 8) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(text)) + text + data[8 + n:])
+PY
+timeout 20 "$FLOWTAPE" sample --model "$TMP/negative.safetensors" -n 3 --out "$TMP/negative.csv" \
+  2>"$TMP/negative.err"
+rc=$?; [ $rc -eq 1 ] && grep -q "metadata input_dim = -1000000000000.0 is not a size" "$TMP/negative.err" ||
+  fail "a negative input_dim exited $rc: $(cat "$TMP/negative.err")"
 
 # 9. nll --data: strict CSV, non-finite rows refused by line or dropped on request, and the
 # output is JSON even when the NLL is not finite.

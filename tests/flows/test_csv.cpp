@@ -43,12 +43,16 @@ BOOST_AUTO_TEST_CASE(good_files) {
   BOOST_TEST(parse("1,2,3,4,5,6,7\n").values.shape() == (Shape{1, 7}));
 }
 
-BOOST_AUTO_TEST_CASE(cells_must_be_whole_numbers) {
+BOOST_AUTO_TEST_CASE(cells_must_be_complete_numbers) {
   BOOST_TEST(error_of("1,2\n1,2abc\n") == "points.csv:2: column 2: '2abc' is not a number");
   BOOST_TEST(error_of("1,2\n1,\n") == "points.csv:2: column 2: '' is not a number");
   BOOST_TEST(error_of("1,2\n0x10,1\n") == "points.csv:2: column 1: '0x10' is not a number");
-  // A header is only ever the first line.
+  // A header is only ever the first line, and a line of names only: a first line with a number
+  // in it is a row, not names to skip.
   BOOST_TEST(error_of("1,2\nx,y\n") == "points.csv:2: column 1: 'x' is not a number");
+  BOOST_TEST(error_of("1,NA,3\n4,5,6\n") == "points.csv:1: column 2: 'NA' is not a number");
+  BOOST_TEST(error_of("1,,3\n4,5,6\n") == "points.csv:1: column 2: '' is not a number");
+  BOOST_TEST(error_of("x,2\n4,5\n") == "points.csv:1: column 1: 'x' is not a number");
   BOOST_TEST(error_of("1,2\n1e400,0\n") == "points.csv:2: column 1: '1e400' is out of range");
   BOOST_TEST(error_of("a,b\n") == "points.csv: no data rows");
   BOOST_TEST(error_of("1,2\n3\n") == "points.csv:2: 1 columns, expected 2");
