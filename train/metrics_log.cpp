@@ -3,12 +3,14 @@
 // end), so a long run makes few writes and a killed one loses at most a second of rows.
 #include "flowtape/train/metrics_log.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 #include "flowtape/nn/atomic_file.hpp"
 
@@ -23,6 +25,9 @@ std::string cell(double v) {
   return buf;
 }
 
+constexpr std::string_view kHeaderText = MetricsLog::kHeader;
+static_assert(std::count(kHeaderText.begin(), kHeaderText.end(), ',') == MetricsLog::kColumns - 1);
+
 }  // namespace
 
 MetricsLog::MetricsLog(std::string path, std::int64_t resumed_at) : path_(std::move(path)) {
@@ -36,11 +41,13 @@ MetricsLog::MetricsLog(std::string path, std::int64_t resumed_at) : path_(std::m
         first = false;
         continue;
       }
+      // A row a killed run left half written (a full disk) ends the kept part too.
+      const auto commas = std::count(line.begin(), line.end(), ',');
       std::istringstream row(line);
       long long step = 0;
       char comma = 0;
       double wall = 0;
-      if (!(row >> step >> comma >> wall) || step > resumed_at) break;
+      if (commas != kColumns - 1 || !(row >> step >> comma >> wall) || step > resumed_at) break;
       kept += line + "\n";
       wall_offset_ = wall;
     }

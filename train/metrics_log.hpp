@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -26,6 +27,7 @@ class MetricsLog {
   void flush();
 
   static constexpr const char* kHeader = "step,wall_s,loss,cfm,divergence,lr,lambda,grad_norm";
+  static constexpr std::ptrdiff_t kColumns = 8;  // kHeader's names
 
  private:
   std::string path_;

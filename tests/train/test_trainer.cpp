@@ -9,6 +9,8 @@
 
 #include "flowtape/flows/condition.hpp"
 #include "flowtape/flows/sample.hpp"
+#include "flowtape/nn/atomic_file.hpp"
+#include "flowtape/train/metrics_log.hpp"
 #include "train/support.hpp"
 
 using namespace flowtape;
@@ -470,6 +472,21 @@ BOOST_AUTO_TEST_CASE(checkpoint_records_the_architecture) {
     }
     BOOST_TEST(found, "no tensor for parameter " << name);
   }
+}
+
+// A resumed log keeps the rows up to the checkpoint's step, and stops at a row left half
+// written, so that it never holds a truncated row.
+BOOST_AUTO_TEST_CASE(a_resumed_metrics_log_keeps_whole_rows_up_to_the_checkpoint) {
+  const Scratch scratch;
+  const std::string path = scratch / "metrics.csv";
+  const std::string header = std::string(MetricsLog::kHeader) + "\n";
+  const std::string row1 = "1,0.5,2,,,0.001,0,3\n", row2 = "2,1,1.5,,,0.001,0,2\n";
+  nn::write_file_atomic(path, header + row1 + row2 + "3,1.5,1.2,,,0.001,0,1\n");
+  { MetricsLog log(path, 2); }
+  BOOST_TEST(read_bytes(path) == header + row1 + row2);
+  nn::write_file_atomic(path, header + row1 + "2,1,1.5\n" + row2);
+  { MetricsLog log(path, 2); }
+  BOOST_TEST(read_bytes(path) == header + row1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
