@@ -57,7 +57,7 @@ Tensor argmax(const Tensor& x, int axis, bool keepdims) {
   index_shape[a] = n;
   // The positions of the maxima, n elsewhere, then their least (exact in f32 below 2^24, and
   // in f64 for any axis a tensor can have).
-  const Tensor index = to_dtype(reshape(arange(n), index_shape), v.dtype()).to(v.device());
+  const Tensor index = reshape(arange(n, v.dtype()), index_shape).to(v.device());
   const Tensor miss = full_like(index, static_cast<double>(n));
   return to_dtype(-max(-where(hit, index, miss), a, keepdims), DType::i64);
 }

@@ -224,6 +224,8 @@ Tensor identity(const Tensor& x) {
   return apply(op_identity, {x});
 }
 Tensor pow(const Tensor& x, double exponent) {
+  // (The shortcuts refuse what op_pow refuses: an integer tensor.)
+  if (x.defined() && (exponent == 0.0 || exponent == 1.0)) rules::floating({&x, 1}, 0, 1, "pow");
   if (exponent == 0.0) return ones_like(x);  // constant: no derivative, and no 0 * inf at x = 0
   if (exponent == 1.0) return x;
   if (exponent == 2.0) return square(x);

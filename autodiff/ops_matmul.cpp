@@ -142,9 +142,10 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     Shape out_shape;
     for (int d = 0; d < s.rank() - 1; ++d) out_shape.push_back(s[d]);
     out_shape.push_back(b.size(1));
-    return reshape(matmul(reshape(a, Shape{a.numel() / s[s.rank() - 1], s[s.rank() - 1]}), b, false,
-                          false),
-                   out_shape);
+    // (The leading extents' product, not numel / k: k may be 0.)
+    return reshape(
+        matmul(reshape(a, Shape{s.numel(0, s.rank() - 1), s[s.rank() - 1]}), b, false, false),
+        out_shape);
   }
   return matmul(a, b, false, false);
 }

@@ -17,9 +17,73 @@
 #include "flowtape/runtime/backend.hpp"
 
 namespace flowtape {
+namespace {
+
+// The checks of each op's arguments, run by its shape rule (so that apply() with any Attrs
+// refuses what the wrapper functions below refuse) and by the wrappers before their shortcuts.
+void check_reshape(const Tensor& x, const Shape& shape) {
+  bool ok = true;
+  for (int d = 0; d < shape.rank(); ++d) ok = ok && shape[d] >= 0;
+  if (!ok || shape.numel() != x.numel())
+    throw std::invalid_argument("reshape: cannot view " + x.shape().str() + " (" +
+                                std::to_string(x.numel()) + " elements) as " + shape.str());
+}
+
+void check_broadcast_to(const Tensor& x, const Shape& shape) {
+  if (x.rank() > shape.rank() || !(broadcast_shapes(x.shape(), shape, "broadcast_to") == shape))
+    throw std::invalid_argument("broadcast_to: cannot broadcast " + x.shape().str() + " to " +
+                                shape.str());
+}
+
+void check_sum_to(const Tensor& x, const Shape& shape) {
+  bool ok = shape.rank() <= x.rank();
+  for (int d = 0; ok && d < shape.rank(); ++d) {
+    const std::int64_t xd = x.shape()[d + x.rank() - shape.rank()];
+    ok = shape[d] == xd || shape[d] == 1;
+  }
+  if (!ok)
+    throw std::invalid_argument("sum_to: " + shape.str() + " does not broadcast to " +
+                                x.shape().str());
+}
+
+void check_permute(const Tensor& x, const Shape& perm) {
+  bool ok = perm.rank() == x.rank();
+  std::array<bool, Shape::kMaxRank> seen{};
+  for (int d = 0; ok && d < perm.rank(); ++d) {
+    ok = perm[d] >= 0 && perm[d] < x.rank() && !seen[static_cast<std::size_t>(perm[d])];
+    if (ok) seen[static_cast<std::size_t>(perm[d])] = true;
+  }
+  if (!ok)
+    throw std::invalid_argument("permute: " + perm.str() + " is not a permutation of the axes of " +
+                                x.shape().str());
+}
+
+// [start, start + count) inside an axis of length len, without overflow.
+bool fits(std::int64_t start, std::int64_t count, std::int64_t len) {
+  return start >= 0 && count >= 0 && count <= len && start <= len - count;
+}
+
+void check_slice(const Tensor& x, int axis, std::int64_t start, std::int64_t count) {
+  if (!fits(start, count, x.size(axis)))
+    throw std::invalid_argument("slice: " + std::to_string(count) + " elements from " +
+                                std::to_string(start) + " are not inside axis " +
+                                std::to_string(axis) + " of " + x.shape().str());
+}
+
+void check_pad(const Tensor& x, int axis, std::int64_t start, std::int64_t length) {
+  if (!fits(start, x.size(axis), length))
+    throw std::invalid_argument("pad: " + x.shape().str() + " placed at " + std::to_string(start) +
+                                " does not fit in length " + std::to_string(length));
+}
+
+}  // namespace
+
 const OpDef op_reshape{
     "reshape",
-    [](Inputs, const Attrs& a) { return a.shape; },
+    [](Inputs in, const Attrs& a) {
+      check_reshape(in[0], a.shape);
+      return a.shape;
+    },
     [](Inputs in, const Attrs&, Outputs out) { out[0].impl()->storage = in[0].impl()->storage; },
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) { out[0] = reshape(g[0], s.in[0].shape()); },
@@ -27,13 +91,20 @@ const OpDef op_reshape{
     /*aliases_input=*/true};
 
 const OpDef op_broadcast_to{
-    "broadcast_to", [](Inputs, const Attrs& a) { return a.shape; },
-    rules::nary_forward<NaryOp::copy>,
-    rules::linear_jvp,
+    "broadcast_to",
+    [](Inputs in, const Attrs& a) {
+      check_broadcast_to(in[0], a.shape);
+      return a.shape;
+    },
+    rules::nary_forward<NaryOp::copy>, rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) { out[0] = sum_to(g[0], s.in[0].shape()); }};
 
 const OpDef op_sum_to{
-    "sum_to", [](Inputs, const Attrs& a) { return a.shape; },
+    "sum_to",
+    [](Inputs in, const Attrs& a) {
+      check_sum_to(in[0], a.shape);
+      return a.shape;
+    },
     [](Inputs in, const Attrs&, Outputs out) { backend_of(out[0]).sum_to(in[0], out[0]); },
     rules::linear_jvp,
     [](const Saved& s, Inputs g, Grads& out) { out[0] = broadcast_to(g[0], s.in[0].shape()); }};
@@ -48,27 +119,28 @@ Shape inverse_perm(const Shape& p) {
 
 }  // namespace
 
-const OpDef op_permute{
-    "permute",
-    [](Inputs in, const Attrs& a) {
-      Shape out;
-      for (int d = 0; d < a.perm.rank(); ++d)
-        out.push_back(in[0].shape()[static_cast<int>(a.perm[d])]);
-      return out;
-    },
-    [](Inputs in, const Attrs& a, Outputs out) {
-      backend_of(out[0]).permute(in[0], a.perm.span(), out[0]);
-    },
-    rules::linear_jvp,
-    [](const Saved& s, Inputs g, Grads& out) {
-      out[0] = permute(g[0], inverse_perm(s.attrs.perm));
-    },
-    rules::any_dtype};
+const OpDef op_permute{"permute",
+                       [](Inputs in, const Attrs& a) {
+                         check_permute(in[0], a.perm);
+                         Shape out;
+                         for (int d = 0; d < a.perm.rank(); ++d)
+                           out.push_back(in[0].shape()[static_cast<int>(a.perm[d])]);
+                         return out;
+                       },
+                       [](Inputs in, const Attrs& a, Outputs out) {
+                         backend_of(out[0]).permute(in[0], a.perm.span(), out[0]);
+                       },
+                       rules::linear_jvp,
+                       [](const Saved& s, Inputs g, Grads& out) {
+                         out[0] = permute(g[0], inverse_perm(s.attrs.perm));
+                       },
+                       rules::any_dtype};
 
 const OpDef op_slice{
     "slice",
     [](Inputs in, const Attrs& a) {
       Shape s = in[0].shape();
+      check_slice(in[0], a.axis, a.start, a.count);
       s[a.axis] = a.count;
       return s;
     },
@@ -87,6 +159,7 @@ const OpDef op_pad{
     "pad",
     [](Inputs in, const Attrs& a) {
       Shape s = in[0].shape();
+      check_pad(in[0], a.axis, a.start, a.length);
       s[a.axis] = a.length;
       return s;
     },
@@ -112,7 +185,9 @@ const OpDef op_concat{
         if (!ok)
           throw std::invalid_argument("concat: shapes " + in[0].shape().str() + " and " +
                                       x.shape().str() + " differ outside axis " + std::to_string(a.axis));
-        s[a.axis] += x.size(a.axis);
+        if (__builtin_add_overflow(s[a.axis], x.size(a.axis), &s[a.axis]))
+          throw std::length_error("concat: the lengths along axis " + std::to_string(a.axis) +
+                                  " add up to more than 2^63");
       }
       return s;
     },
@@ -149,14 +224,15 @@ Tensor reshape(const Tensor& x, std::initializer_list<std::int64_t> dims) {
   const std::span<std::int64_t> d(storage.data(), dims.size());
   int infer = -1;
   std::int64_t known = 1;
+  bool overflow = false;
   for (std::size_t i = 0; i < d.size(); ++i) {
     if (d[i] == -1 && infer < 0)
       infer = static_cast<int>(i);
     else
-      known *= d[i];
+      overflow = overflow || __builtin_mul_overflow(known, d[i], &known);
   }
   if (infer >= 0) {
-    if (known <= 0 || x.numel() % known != 0) {
+    if (overflow || known <= 0 || x.numel() % known != 0) {
       std::string want = "[";
       for (std::size_t i = 0; i < d.size(); ++i) want += (i ? ", " : "") + std::to_string(d[i]);
       throw std::invalid_argument("reshape: cannot view " + x.shape().str() + " (" +
@@ -168,9 +244,7 @@ Tensor reshape(const Tensor& x, std::initializer_list<std::int64_t> dims) {
 }
 
 Tensor reshape(const Tensor& x, const Shape& shape) {
-  if (shape.numel() != x.numel())
-    throw std::invalid_argument("reshape: cannot view " + x.shape().str() + " (" +
-                                std::to_string(x.numel()) + " elements) as " + shape.str());
+  check_reshape(x, shape);
   if (shape == x.shape()) return x;
   Attrs a;
   a.shape = shape;
@@ -179,8 +253,6 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
 
 Tensor broadcast_to(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
-  if (x.rank() > shape.rank() || !(broadcast_shapes(x.shape(), shape, "broadcast_to") == shape))
-    throw std::invalid_argument("broadcast_to: cannot broadcast " + x.shape().str() + " to " + shape.str());
   Attrs a;
   a.shape = shape;
   return apply(op_broadcast_to, {x}, a);
@@ -188,28 +260,13 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
-  bool ok = shape.rank() <= x.rank();
-  for (int d = 0; ok && d < shape.rank(); ++d) {
-    const std::int64_t xd = x.shape()[d + x.rank() - shape.rank()];
-    ok = shape[d] == xd || shape[d] == 1;
-  }
-  if (!ok)
-    throw std::invalid_argument("sum_to: " + shape.str() + " does not broadcast to " + x.shape().str());
   Attrs a;
   a.shape = shape;
   return apply(op_sum_to, {x}, a);
 }
 
 Tensor permute(const Tensor& x, const Shape& perm) {
-  bool ok = perm.rank() == x.rank();
-  std::vector<bool> seen(static_cast<std::size_t>(x.rank()), false);
-  for (int d = 0; ok && d < perm.rank(); ++d) {
-    ok = perm[d] >= 0 && perm[d] < x.rank() && !seen[static_cast<std::size_t>(perm[d])];
-    if (ok) seen[static_cast<std::size_t>(perm[d])] = true;
-  }
-  if (!ok)
-    throw std::invalid_argument("permute: " + perm.str() + " is not a permutation of the axes of " +
-                                x.shape().str());
+  check_permute(x, perm);
   bool trivial = true;
   for (int d = 0; d < perm.rank(); ++d) trivial &= perm[d] == d;
   if (trivial) return x;
@@ -242,9 +299,7 @@ Tensor slice(const Tensor& x, int axis, std::int64_t start, std::int64_t stop) {
 Tensor pad(const Tensor& x, int axis, std::int64_t start, std::int64_t length) {
   Attrs a;
   a.axis = normalize_axis(axis, x.shape(), "pad");
-  if (start < 0 || start + x.size(a.axis) > length)
-    throw std::invalid_argument("pad: " + x.shape().str() + " placed at " + std::to_string(start) +
-                                " does not fit in length " + std::to_string(length));
+  check_pad(x, a.axis, start, length);
   if (length == x.size(a.axis)) return x;
   a.start = start;
   a.length = length;

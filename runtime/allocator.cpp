@@ -20,6 +20,8 @@ constexpr int kClasses = 4 * 64;
 // Class index and size: 64-byte multiples up to 256 B, then 4 steps per power of two
 // (2^k, 1.25 2^k, 1.5 2^k, 1.75 2^k).
 int size_class(std::size_t bytes, std::size_t& size) {
+  // Above PTRDIFF_MAX the rounded size would wrap to a small block.
+  if (bytes > static_cast<std::size_t>(PTRDIFF_MAX)) throw std::bad_alloc();
   if (bytes <= 4 * kMinBlock) {
     const std::size_t q = bytes <= kMinBlock ? 1 : (bytes + kMinBlock - 1) / kMinBlock;
     size = q * kMinBlock;

@@ -2,6 +2,7 @@
 // The detached moves between devices declared in tensor.hpp: to_host and relocate. (The
 // differentiable move, to_device, is an autodiff primitive.)
 #include <memory>
+#include <stdexcept>
 
 #include "flowtape/runtime/backend.hpp"
 #include "flowtape/runtime/object_pool.hpp"
@@ -16,6 +17,7 @@ Tensor to_host(const Tensor& x) {
 }
 
 void relocate(Tensor& x, Device device) {
+  if (!x.defined()) throw std::invalid_argument("relocate: undefined tensor");
   TensorImpl& impl = *x.impl();
   if (impl.device == device) return;
   auto storage = detail::make_pooled<Storage>(x.nbytes(), device);

@@ -20,16 +20,26 @@ void Shape::push_back(std::int64_t d) {
   dims_[static_cast<std::size_t>(rank_++)] = d;
 }
 
+void Shape::axis_out_of_range(int axis) const {
+  throw std::out_of_range("axis " + std::to_string(axis) + " of a shape of rank " +
+                          std::to_string(rank_) + " (" + str() + ")");
+}
+
 std::int64_t Shape::numel(int from, int to) const {
+  if (from < 0 || to > rank_) axis_out_of_range(from < 0 ? from : to);
   std::int64_t n = 1;
-  for (int i = from; i < to; ++i) n *= dims_[static_cast<std::size_t>(i)];
+  bool overflow = false;
+  for (int i = from; i < to; ++i) {
+    const std::int64_t d = dims_[static_cast<std::size_t>(i)];
+    if (d == 0) return 0;  // empty, whatever the other extents multiply to
+    overflow = overflow || __builtin_mul_overflow(n, d, &n);
+  }
+  if (overflow) throw std::length_error("the shape " + str() + " has more than 2^63 elements");
   return n;
 }
 
 std::int64_t Shape::numel() const {
-  std::int64_t n = 1;
-  for (int i = 0; i < rank_; ++i) n *= dims_[static_cast<std::size_t>(i)];
-  return n;
+  return numel(0, rank_);
 }
 
 Shape Shape::reduced(int axis, bool keepdims) const {

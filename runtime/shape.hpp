@@ -21,8 +21,12 @@ class Shape {
   explicit Shape(std::span<const std::int64_t> dims);
 
   int rank() const { return rank_; }
-  std::int64_t operator[](int axis) const { return dims_[static_cast<std::size_t>(axis)]; }
-  std::int64_t& operator[](int axis) { return dims_[static_cast<std::size_t>(axis)]; }
+  // The extent of axis, in [0, rank()) (std::out_of_range otherwise: a negative axis is not
+  // counted from the end here; normalize_axis does that). An extent written through the
+  // mutable form is checked where a tensor is made of the shape.
+  std::int64_t operator[](int axis) const { return dims_[checked(axis)]; }
+  std::int64_t& operator[](int axis) { return dims_[checked(axis)]; }
+  // The product of the extents; std::length_error where it exceeds int64.
   std::int64_t numel() const;
   // The product of the extents of axes [from, to): the outer and inner sizes of an axis view.
   std::int64_t numel(int from, int to) const;
@@ -41,6 +45,12 @@ class Shape {
   friend bool operator==(const Shape& a, const Shape& b);
 
  private:
+  std::size_t checked(int axis) const {
+    if (axis < 0 || axis >= rank_) axis_out_of_range(axis);
+    return static_cast<std::size_t>(axis);
+  }
+  [[noreturn]] void axis_out_of_range(int axis) const;
+
   std::array<std::int64_t, kMaxRank> dims_{};
   int rank_ = 0;
 };

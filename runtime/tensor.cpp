@@ -122,6 +122,7 @@ std::string Tensor::str() const {
 }
 
 Tensor alias(const Tensor& x, int depth) {
+  if (!x.defined()) throw std::invalid_argument("alias: undefined tensor");
   auto impl = detail::make_pooled<TensorImpl>(*x.impl());
   for (int k = std::max(depth, 1); k <= TensorImpl::kMaxJvpDepth; ++k)
     impl->set_tangent(k - 1, Tensor());

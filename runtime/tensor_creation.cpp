@@ -21,8 +21,10 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
   std::size_t bytes = dtype_size(dtype);
   bool none = false;
   for (int d = 0; d < shape.rank(); ++d) none = none || shape[d] == 0;
+  // No object may exceed PTRDIFF_MAX bytes (the allocators' size classes would wrap above it).
   for (int d = 0; d < shape.rank() && !none; ++d)
-    if (shape[d] < 0 || __builtin_mul_overflow(bytes, static_cast<std::size_t>(shape[d]), &bytes))
+    if (shape[d] < 0 || __builtin_mul_overflow(bytes, static_cast<std::size_t>(shape[d]), &bytes) ||
+        bytes > static_cast<std::size_t>(PTRDIFF_MAX))
       throw std::length_error("empty: a tensor of shape " + shape.str() + " and dtype " +
                               dtype_name(dtype) + " does not fit in memory");
   for (int d = 0; d < shape.rank(); ++d)

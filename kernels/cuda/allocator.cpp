@@ -2,8 +2,10 @@
 // The caching device allocator (see allocator.hpp for the policy).
 #include "flowtape/kernels/cuda/allocator.hpp"
 
+#include <cstdint>
 #include <map>
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include "flowtape/kernels/cuda/check.hpp"
@@ -43,6 +45,8 @@ void release_cached(Cache& c) {
 
 std::size_t size_class(std::size_t bytes) {
   if (bytes == 0) return kSmallQuantum;
+  // Above PTRDIFF_MAX the rounded size would wrap to a small block.
+  if (bytes > static_cast<std::size_t>(PTRDIFF_MAX)) throw std::bad_alloc();
   const std::size_t q = bytes < kLargeThreshold ? kSmallQuantum : kLargeQuantum;
   return (bytes + q - 1) / q * q;
 }

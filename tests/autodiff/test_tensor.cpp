@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 // Tensor creation, data layout, shape ops' values, and the xtensor bridge.
 #include <boost/test/unit_test.hpp>
+#include <cstdint>
 #include <stdexcept>
 #include <thread>
 #include <xtensor/xarray.hpp>
 #include <xtensor/xview.hpp>
 
 #include "flowtape/autodiff/autodiff.hpp"
+#include "flowtape/autodiff/op.hpp"
+#include "flowtape/autodiff/op_list.hpp"
 #include "flowtape/runtime/allocator.hpp"
 #include "flowtape/runtime/xtensor.hpp"
 
@@ -47,6 +50,74 @@ BOOST_AUTO_TEST_CASE(creation_checks_the_byte_count) {
   BOOST_TEST(none.nbytes() == 0);
   BOOST_CHECK_THROW(empty(Shape{huge, 4, 1}), std::length_error);
   BOOST_CHECK_THROW(empty(Shape{huge, 3}, DType::f64), std::length_error);
+  // Sizes whose bytes fit std::size_t but exceed PTRDIFF_MAX: the allocator's size classes
+  // wrapped them to a 0-byte block, which zeros() then overran.
+  const std::int64_t wraps = (std::int64_t{1} << 62) - 1;
+  BOOST_CHECK_THROW(zeros(Shape{wraps}), std::length_error);
+  BOOST_CHECK_THROW(broadcast_to(ones({1}), Shape{wraps}), std::length_error);
+  BOOST_CHECK_THROW(
+      matmul(zeros({std::int64_t{1} << 31, 0}), zeros({0, (std::int64_t{1} << 31) - 1})),
+      std::length_error);
+  // Element counts past int64 are refused, not wrapped.
+  BOOST_CHECK_THROW(reshape(zeros({0}), Shape{std::int64_t{1} << 32, std::int64_t{1} << 32}),
+                    std::exception);
+  BOOST_CHECK_THROW((Shape{std::int64_t{1} << 32, std::int64_t{1} << 32}.numel()),
+                    std::length_error);
+  BOOST_CHECK_THROW(reshape(zeros({4}), {-1, std::int64_t{1} << 62, 8}), std::invalid_argument);
+}
+
+// Bad arguments are refused with an error, through the wrappers and through apply() with
+// hand-made Attrs alike (the shape rules check them), never read or written out of bounds.
+BOOST_AUTO_TEST_CASE(bad_shape_arguments_are_refused) {
+  BOOST_CHECK_THROW(Shape({2, 3})[-1], std::out_of_range);
+  BOOST_CHECK_THROW(Shape({2, 3})[2], std::out_of_range);
+  BOOST_CHECK_THROW(pad(ones({1}), 0, INT64_MAX, 4), std::invalid_argument);
+  Attrs a;
+  a.shape = Shape{1000};
+  BOOST_CHECK_THROW(apply(op_reshape, {zeros({2})}, a), std::invalid_argument);
+  BOOST_CHECK_THROW(apply(op_broadcast_to, {zeros({2})}, a), std::invalid_argument);
+  BOOST_CHECK_THROW(apply(op_sum_to, {zeros({2})}, a), std::invalid_argument);
+  Attrs s;
+  s.axis = 0;
+  s.start = 1;
+  s.count = 5;
+  BOOST_CHECK_THROW(apply(op_slice, {zeros({4})}, s), std::invalid_argument);
+  s.axis = -1;
+  s.count = 1;
+  BOOST_CHECK_THROW(apply(op_slice, {zeros({4})}, s), std::exception);
+  Attrs p;
+  p.axis = 0;
+  p.start = 3;
+  p.length = 4;
+  BOOST_CHECK_THROW(apply(op_pad, {zeros({2})}, p), std::invalid_argument);
+  Attrs q;
+  q.perm = Shape{0, 0};
+  BOOST_CHECK_THROW(apply(op_permute, {zeros({2, 2})}, q), std::invalid_argument);
+  Attrs r;
+  r.axis = -1;
+  BOOST_CHECK_THROW(apply(op_sum, {zeros({2, 2})}, r), std::exception);
+  Shape negative{2, 3};
+  negative[0] = -2;
+  negative[1] = -3;
+  BOOST_CHECK_THROW(reshape(ones({6}), negative), std::invalid_argument);
+  // An inner extent of 0: a [2, 3, 0] @ [0, 4] product is zeros [2, 3, 4] (numel / k divided
+  // by zero before).
+  const Tensor z = matmul(zeros({2, 3, 0}), zeros({0, 4}));
+  BOOST_TEST(z.shape() == (Shape{2, 3, 4}));
+  BOOST_TEST(z.to_vector() == std::vector<double>(24, 0.0));
+  BOOST_CHECK_THROW(alias(Tensor()), std::invalid_argument);
+  Tensor undefined;
+  BOOST_CHECK_THROW(relocate(undefined, Device::cpu), std::invalid_argument);
+  BOOST_CHECK_THROW(pow(arange(3, DType::i64), 0.0), std::invalid_argument);
+  BOOST_CHECK_THROW(pow(arange(3, DType::i64), 1.0), std::invalid_argument);
+}
+
+// argmax in f64 indexes exactly past 2^24 (its positions were made in f32).
+BOOST_AUTO_TEST_CASE(argmax_is_exact_in_f64_past_two_to_the_24) {
+  const std::int64_t n = (std::int64_t{1} << 24) + 2;
+  Tensor x = zeros({n}, DType::f64);
+  x.mutable_data<double>()[n - 1] = 1.0;
+  BOOST_TEST(argmax(x, 0, false).item() == static_cast<double>(n - 1));
 }
 
 BOOST_AUTO_TEST_CASE(broadcasting_values) {
