@@ -63,9 +63,8 @@ Tensor null_condition(const ConditionSpec& spec, std::int64_t batch, DType conte
 
 Tensor drop_condition(const ConditionSpec& spec, const Tensor& c, const std::vector<bool>& keep) {
   if (spec.kind == ConditionKind::none) return c;
-  if (static_cast<std::int64_t>(keep.size()) != c.size(0))
-    throw std::invalid_argument("drop_condition: keep has " + std::to_string(keep.size()) +
-                                " entries for " + std::to_string(c.size(0)) + " rows");
+  // (c's shape against the spec too: a context narrower than spec.dim was written past.)
+  check_condition(spec, c, static_cast<std::int64_t>(keep.size()), "drop_condition");
   std::vector<double> v = c.to_vector();
   const std::size_t width =
       spec.kind == ConditionKind::context ? static_cast<std::size_t>(spec.dim) : std::size_t{1};

@@ -175,6 +175,9 @@ FixedPairs::FixedPairs(Tensor x0, Tensor x1) : x0_(std::move(x0)), x1_(std::move
 }
 
 Pair FixedPairs::batch(std::int64_t size, Generator& gen) const {
+  if (size < 0)
+    throw std::invalid_argument("FixedPairs::batch: size must be >= 0, got " +
+                                std::to_string(size));
   std::vector<std::int64_t> idx(static_cast<std::size_t>(size));
   const auto n = static_cast<double>(this->size());
   for (auto& i : idx) i = static_cast<std::int64_t>(gen.uniform() * n);

@@ -8,6 +8,7 @@
 #include <numeric>
 #include <sstream>
 #include <stdexcept>
+#include <string>
 
 #include "flowtape/flows/coupling.hpp"
 
@@ -113,7 +114,28 @@ double Rings::lobe_half_width() const {
   return config_.alpha * kPi / config_.lobes;
 }
 
+namespace {
+double checked_noise(double noise, const char* who) {
+  if (!(std::isfinite(noise) && noise >= 0))
+    throw std::invalid_argument(std::string(who) + ": noise must be finite and >= 0, got " +
+                                std::to_string(noise));
+  return noise;
+}
+}  // namespace
+
+EightGaussians::EightGaussians(double radius, double std) : radius_(radius), std_(std) {
+  if (!(std::isfinite(radius) && radius >= 0 && std::isfinite(std) && std > 0))
+    throw std::invalid_argument(
+        "EightGaussians: radius must be finite and >= 0 and std finite "
+        "and > 0, got radius = " +
+        std::to_string(radius) + ", std = " + std::to_string(std));
+}
+Moons::Moons(double noise) : noise_(checked_noise(noise, "Moons")) {}
+Spirals::Spirals(double noise) : noise_(checked_noise(noise, "Spirals")) {}
+
 int Rings::nearest_lobe(double angle) const {
+  if (!std::isfinite(angle))
+    throw std::invalid_argument("Rings::nearest_lobe: the angle is not finite");
   const double sector = 2 * kPi / config_.lobes;
   const double a = std::fmod(angle + sector / 2 + 4 * kPi, 2 * kPi);
   return static_cast<int>(a / sector) % config_.lobes;

@@ -117,7 +117,8 @@ class Checkerboard : public Dataset {
 
 class EightGaussians : public Dataset {
  public:
-  explicit EightGaussians(double radius = 5.0, double std = 0.5) : radius_(radius), std_(std) {}
+  // radius finite and >= 0, std finite and > 0 (std::invalid_argument otherwise).
+  explicit EightGaussians(double radius = 5.0, double std = 0.5);
   std::string name() const override { return "8gaussians"; }
   std::int64_t dim() const override { return 2; }
   Tensor sample(std::int64_t n, Generator& gen, DType dtype = DType::f32) const override;
@@ -134,7 +135,7 @@ class EightGaussians : public Dataset {
 
 class Moons : public Dataset {
  public:
-  explicit Moons(double noise = 0.05) : noise_(noise) {}
+  explicit Moons(double noise = 0.05);  // noise finite and >= 0
   std::string name() const override { return "moons"; }
   std::int64_t dim() const override { return 2; }
   Tensor sample(std::int64_t n, Generator& gen, DType dtype = DType::f32) const override;
@@ -145,7 +146,7 @@ class Moons : public Dataset {
 
 class Spirals : public Dataset {
  public:
-  explicit Spirals(double noise = 0.05) : noise_(noise) {}
+  explicit Spirals(double noise = 0.05);  // noise finite and >= 0
   std::string name() const override { return "spirals"; }
   std::int64_t dim() const override { return 2; }
   Tensor sample(std::int64_t n, Generator& gen, DType dtype = DType::f32) const override;

@@ -39,6 +39,9 @@ LikelihoodResult log_likelihood(const VelocityField& v, const Tensor& x1,
     return solvers::TensorTuple{fd.v, fd.div};
   };
   const solvers::TensorTuple start = {x1, zeros(Shape{x1.shape()[0], 1}, x1.dtype(), x1.device())};
+  // The density is read at t0; save_at would make the solution end elsewhere.
+  if (!o.solver.save_at.empty())
+    throw std::invalid_argument("log_likelihood: solver.save_at must be empty");
   const solvers::TupleSolution sol = solvers::integrate(augmented, start, o.t1, o.t0, o.solver);
   const solvers::TensorTuple& end = sol.ys.back();
   LikelihoodResult r;

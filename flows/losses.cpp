@@ -35,19 +35,17 @@ Tensor grouped_entropic_loss(const Tensor& per_sample, const std::vector<int>& g
       << " and " << groups.size();
     throw std::invalid_argument(m.str());
   }
-  int n_groups = 0;
-  for (int g : groups) {
-    if (g < -1) throw std::invalid_argument("grouped_entropic_loss: a group id must be >= -1");
-    n_groups = std::max(n_groups, g + 1);
+  // The rows of each group present, in increasing id (-1 first): one pass, whatever the ids.
+  std::map<int, std::vector<double>> members;
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    if (groups[i] < -1)
+      throw std::invalid_argument("grouped_entropic_loss: a group id must be >= -1");
+    members[groups[i]].push_back(static_cast<double>(i));
   }
   const auto b = static_cast<double>(groups.size());
   Tensor total;
   const auto add = [&](const Tensor& term) { total = total.defined() ? total + term : term; };
-  for (int g = -1; g < n_groups; ++g) {
-    std::vector<double> rows;
-    for (std::size_t i = 0; i < groups.size(); ++i)
-      if (groups[i] == g) rows.push_back(static_cast<double>(i));
-    if (rows.empty()) continue;
+  for (const auto& [g, rows] : members) {
     const Tensor index = from_vector(std::span<const double>(rows),
                                      Shape({static_cast<std::int64_t>(rows.size())}), DType::i64)
                              .to(per_sample.device());
@@ -103,8 +101,11 @@ Tensor per_point_entropic_loss(const Tensor& v, const Tensor& xt, const Tensor& 
 std::vector<int> time_bin_groups(const Tensor& t, int bins) {
   if (bins < 1) throw std::invalid_argument("time_bin_groups: bins must be >= 1");
   std::vector<int> groups;
-  for (double ti : t.to_vector())
-    groups.push_back(std::clamp(static_cast<int>(std::floor(ti * bins)), 0, bins - 1));
+  for (double ti : t.to_vector()) {
+    if (!std::isfinite(ti)) throw std::invalid_argument("time_bin_groups: a time is not finite");
+    // (Clamped as a double: a huge t would not fit an int.)
+    groups.push_back(static_cast<int>(std::clamp(std::floor(ti * bins), 0.0, bins - 1.0)));
+  }
   return groups;
 }
 

@@ -165,6 +165,10 @@ RingMetrics ring_metrics(const Rings& rings, const Tensor& generated, const Tens
     std::vector<double> radii;
     for (std::int64_t i = 0; i < p.n; ++i) {
       const double angle = std::atan2(p.row(i)[1], p.row(i)[0]);
+      if (!std::isfinite(angle) || !std::isfinite(std::hypot(p.row(i)[0], p.row(i)[1]))) {
+        ++gaps;  // a non-finite point lies in no lobe
+        continue;
+      }
       const int k = rings.nearest_lobe(angle);
       out[k].offsets.push_back(wrap(angle - rings.lobe_centre(k)));
       out[k].radii.push_back(std::hypot(p.row(i)[0], p.row(i)[1]));
@@ -194,11 +198,17 @@ RingMetrics ring_metrics(const Rings& rings, const Tensor& generated, const Tens
   }
   m.spread_ratio = lobes_with_spread > 0 ? m.spread_ratio / lobes_with_spread : 0.0;
   const auto& w = rings.config().weights;
-  const auto minority = static_cast<std::size_t>(std::min_element(w.begin(), w.end()) - w.begin());
+  // The least weight among the lobes that have any (a lobe of weight 0 has no share to reach).
+  std::size_t minority = 0;
+  for (std::size_t k = 0; k < w.size(); ++k)
+    if (w[k] > 0 && (!(w[minority] > 0) || w[k] < w[minority])) minority = k;
   m.minority_share = static_cast<double>(gl[minority].offsets.size()) / static_cast<double>(g.n) /
                      (w[minority] / weight_total);
   m.gap_violation_rate = static_cast<double>(gl[0].gaps) / static_cast<double>(g.n);
   const double tr_data = trace_cov(r);
+  if (!(tr_data > 0))
+    throw std::invalid_argument(
+        "ring_metrics: the data's variance is not positive (it needs two distinct, finite points)");
   m.variance_error = std::abs(trace_cov(g) - tr_data) / tr_data;
   m.radial_std_error = std::abs(std_of(g_radii) - std_of(r_radii));
   m.radius_bias = mean_of(g_radii) - mean_of(r_radii);

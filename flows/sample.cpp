@@ -18,6 +18,10 @@ SampleResult sample(const VelocityField& v, const Tensor& x0, const SampleOption
     throw std::invalid_argument(m.str());
   }
   solvers::IntegrateOptions opts = o.solver;
+  // The sample is the state at t1; save_at would make the solution end elsewhere.
+  if (!o.solver.save_at.empty())
+    throw std::invalid_argument(
+        "sample: solver.save_at must be empty (use trajectory_points for intermediate states)");
   if (o.trajectory_points == 1 || o.trajectory_points < 0) {
     throw std::invalid_argument("sample: trajectory_points must be 0 (none) or at least 2, got " +
                                 std::to_string(o.trajectory_points));

@@ -2,6 +2,7 @@
 // LayerNorm, written with differentiable ops (its gradient comes from the op table).
 #include "flowtape/nn/layer_norm.hpp"
 
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -12,6 +13,10 @@ namespace flowtape::nn {
 LayerNorm::LayerNorm(std::int64_t features, double eps, DType dtype)
     : features_(features), eps_(eps) {
   if (features <= 0) throw std::invalid_argument("LayerNorm: features must be positive");
+  // (eps = 0 divides 0 by 0 on a constant row.)
+  if (!(std::isfinite(eps) && eps > 0))
+    throw std::invalid_argument("LayerNorm: eps must be finite and > 0, got " +
+                                std::to_string(eps));
   gain = register_parameter("weight", ones({features}, dtype));  // PyTorch's names
   bias = register_parameter("bias", zeros({features}, dtype));
 }

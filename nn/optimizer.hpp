@@ -36,7 +36,8 @@ class Optimizer {
   void step(const std::vector<Tensor>& grads);
 
   double lr() const { return lr_; }
-  void set_lr(double lr) { lr_ = lr; }  // e.g. from a schedule, before step()
+  // e.g. from a schedule, before step(); finite and >= 0 (std::invalid_argument otherwise).
+  void set_lr(double lr);
   std::int64_t steps() const { return steps_; }
   const std::vector<Tensor>& params() const { return params_; }
 
@@ -59,6 +60,7 @@ class Optimizer {
   std::deque<std::pair<std::string, std::vector<Tensor>>> buffers_;  // stable references
 };
 
+// Every number finite, lr, momentum and weight_decay >= 0.
 struct SGDOptions {
   double lr = 1e-2;
   double momentum = 0.0;
@@ -76,6 +78,8 @@ class SGD : public Optimizer {
   std::vector<Tensor>* momentum_ = nullptr;
 };
 
+// Every number finite: lr >= 0, betas in [0, 1), eps > 0 (a zero gradient at the first step
+// would give 0 / 0), weight_decay >= 0.
 struct AdamOptions {
   double lr = 1e-3;
   double beta1 = 0.9;

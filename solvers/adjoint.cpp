@@ -87,6 +87,8 @@ SolveGradients adjoint(const VectorField& f, const std::vector<Tensor>& params, 
   if (fixed && o.solver.n_steps == 0)
     bad("the adjoint on a fixed grid needs n_steps (a dt0-sized grid has no fixed checkpoints)");
   if (o.checkpoints < 1) bad("checkpoints must be >= 1");
+  // (Each checkpoint's segment is at least one step; more would only hold states in memory.)
+  if (o.checkpoints > o.solver.max_steps) bad("checkpoints must be <= solver.max_steps");
   const Checkpoints cp = checkpoint_times(t0, t1, o, fixed);
 
   // Forward, recording nothing: the states at the checkpoints.

@@ -33,8 +33,10 @@ void validate(const TupleField& f, const TensorTuple& y0, double t0, double t1,
                      ? std::string("y0 must be a non-empty tensor")
                      : "component " + std::to_string(c) + " of y0 must be a non-empty tensor");
   if (!std::isfinite(t0) || !std::isfinite(t1)) bad_option("t0 and t1 must be finite");
-  if (!(o.rtol > 0) || !(o.atol >= 0))
-    bad_option("rtol must be > 0 and atol >= 0 (got rtol = " + std::to_string(o.rtol) +
+  // atol > 0: the error scale atol + rtol |y| of a component at 0 would be 0, and 0 / 0 a NaN
+  // step size. Infinite tolerances would turn error control off without saying so.
+  if (!(o.rtol > 0) || !(o.atol > 0) || !std::isfinite(o.rtol) || !std::isfinite(o.atol))
+    bad_option("rtol and atol must be finite and > 0 (got rtol = " + std::to_string(o.rtol) +
                ", atol = " + std::to_string(o.atol) + ")");
   if (!(o.dt0 >= 0) || !std::isfinite(o.dt0))
     bad_option("dt0 is a step magnitude and must be finite and >= 0");

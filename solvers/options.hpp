@@ -42,7 +42,7 @@ enum class ErrorNorm {
 
 struct IntegrateOptions {
   Method method = Method::dopri5;
-  double rtol = 1e-5, atol = 1e-6;
+  double rtol = 1e-5, atol = 1e-6;  // both finite and > 0
   // Adaptive methods: the first step (0: Hairer's automatic choice). Fixed-step methods: the
   // step size. A magnitude; the direction comes from t1 - t0.
   double dt0 = 0;

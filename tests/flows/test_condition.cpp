@@ -48,6 +48,11 @@ BOOST_AUTO_TEST_CASE(null_drop_and_repeat) {
       drop_condition(ctx, from_vector(std::vector<double>{1, 2, 3, 4}, Shape{2, 2}), {false, true});
   const std::vector<double> d = dropped.to_vector();
   BOOST_TEST((std::isnan(d[0]) && std::isnan(d[1]) && d[2] == 3 && d[3] == 4));
+  // A context narrower than the spec's width is refused (its rows were written past).
+  const ConditionSpec wide{ConditionKind::context, 0, 4};
+  BOOST_CHECK_THROW(drop_condition(wide, from_vector(std::vector<double>{1, 2, 3, 4}, Shape{2, 2}),
+                                   {false, true}),
+                    std::invalid_argument);
   BOOST_TEST(repeat_condition(kTwo, from_vector(std::vector<double>{1}, Shape{1}, DType::i64), 3)
                      .to_vector() == (std::vector<double>{1, 1, 1}),
              boost::test_tools::per_element());

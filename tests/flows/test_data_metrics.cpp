@@ -157,6 +157,22 @@ BOOST_AUTO_TEST_CASE(ring_metrics_of_data_and_of_gap_points) {
   const RingMetrics bad = ring_metrics(rings, from_vector(gap, Shape{600, 2}, DType::f64), data);
   BOOST_TEST(bad.gap_violation_rate == 1.0);
   BOOST_TEST(bad.angular_spread_error > 0.1);
+  // A non-finite generated point lies in no lobe (its angle indexed out of bounds before); data
+  // with no variance is refused, not divided by.
+  std::vector<double> with_nan(gap.begin(), gap.begin() + 20);
+  with_nan[0] = std::nan("");
+  const RingMetrics m = ring_metrics(rings, from_vector(with_nan, Shape{10, 2}, DType::f64), data);
+  BOOST_TEST(m.gap_violation_rate == 1.0);
+  BOOST_CHECK_THROW(rings.nearest_lobe(std::nan("")), std::invalid_argument);
+  BOOST_CHECK_THROW(ring_metrics(rings, data, slice(data, 0, 0, 1)), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(dataset_parameters_are_checked) {
+  BOOST_CHECK_THROW(EightGaussians(2.0, 0.0), std::invalid_argument);
+  BOOST_CHECK_THROW(EightGaussians(std::nan(""), 0.1), std::invalid_argument);
+  BOOST_CHECK_THROW(Moons(-0.1), std::invalid_argument);
+  BOOST_CHECK_THROW(Spirals{INFINITY}, std::invalid_argument);
+  BOOST_CHECK_NO_THROW(Moons{0.0});
 }
 
 BOOST_AUTO_TEST_CASE(pairing_reproduction) {

@@ -3,6 +3,7 @@
 // limit, overflow safety and gradient weights; the FDM residual against hand-computed values, the
 // Hutchinson estimator's unbiasedness, and FDM gradients against finite differences.
 #include <boost/test/unit_test.hpp>
+#include <climits>
 #include <cmath>
 
 #include "flowtape/flows/losses.hpp"
@@ -56,6 +57,18 @@ BOOST_AUTO_TEST_CASE(is_the_mean_at_zero_and_continuous_near_it) {
 // Tilting within groups: one group of every row is the batch tilt, no tilted row is the mean,
 // and two groups are each tilted on their own, weighted by their share; the gradient is the
 // softmax within each group times the group's share.
+// Group ids are labels, not a count: a large id costs no loop over all smaller ones, and the
+// largest int does not overflow. Non-finite times are refused by the binning.
+BOOST_AUTO_TEST_CASE(grouped_tilt_takes_any_group_ids) {
+  const Tensor l = vec({0.5, 1.0, 4.0});
+  const double lambda = 0.4;
+  const double small = grouped_entropic_loss(l, {0, 1, 0}, lambda).item();
+  BOOST_TEST(grouped_entropic_loss(l, {0, 1000000000, 0}, lambda).item() == small);
+  BOOST_TEST(grouped_entropic_loss(l, {0, INT_MAX, 0}, lambda).item() == small);
+  BOOST_CHECK_THROW(time_bin_groups(vec({0.5, std::nan("")}), 4), std::invalid_argument);
+  BOOST_TEST(time_bin_groups(vec({-1e300, 0.5, 1e300}), 4) == (std::vector<int>{0, 2, 3}));
+}
+
 BOOST_AUTO_TEST_CASE(grouped_tilt_matches_its_closed_form) {
   const Tensor l = vec({0.5, 1.0, 4.0, 2.0, 0.1});
   const double lambda = 0.4;

@@ -139,6 +139,13 @@ BOOST_AUTO_TEST_CASE(trajectories_and_errors) {
   o.trajectory_points = 1;
   BOOST_CHECK_THROW(sample(rotation, x0, o), std::invalid_argument);
   BOOST_CHECK_THROW(sample(rotation, zeros({3}), SampleOptions{}), std::invalid_argument);
+  // save_at would end the solution before t1: refused, not returned as the sample.
+  SampleOptions early;
+  early.solver.save_at = {0.5};
+  BOOST_CHECK_THROW(sample(rotation, x0, early), std::invalid_argument);
+  LikelihoodOptions lo;
+  lo.solver.save_at = {0.5};
+  BOOST_CHECK_THROW(log_likelihood(rotation, x0, lo), std::invalid_argument);
 }
 
 // A small CNF trained by maximum likelihood through the differentiable log-likelihood: the

@@ -116,6 +116,22 @@ BOOST_AUTO_TEST_CASE(step_validates_gradients) {
   BOOST_CHECK_THROW(opt.step({}), std::invalid_argument);
 }
 
+// Hyperparameters that would poison the weights without a word are refused.
+BOOST_AUTO_TEST_CASE(hyperparameters_are_checked) {
+  const auto params = [] { return std::vector<Tensor>{zeros({2})}; };
+  BOOST_CHECK_THROW(Adam(params(), AdamOptions{.lr = INFINITY}), std::invalid_argument);
+  BOOST_CHECK_THROW(Adam(params(), AdamOptions{.eps = 0}), std::invalid_argument);
+  BOOST_CHECK_THROW(Adam(params(), AdamOptions{.weight_decay = -1}), std::invalid_argument);
+  BOOST_CHECK_THROW(SGD(params(), SGDOptions{.momentum = std::nan("")}), std::invalid_argument);
+  BOOST_CHECK_THROW(SGD(params(), SGDOptions{.weight_decay = -0.1}), std::invalid_argument);
+  Adam opt(params(), AdamOptions{});
+  BOOST_CHECK_THROW(opt.set_lr(std::nan("")), std::invalid_argument);
+  BOOST_CHECK_THROW(opt.set_lr(-1e-3), std::invalid_argument);
+  opt.set_lr(0.5);
+  BOOST_TEST(opt.lr() == 0.5);
+  BOOST_CHECK_THROW(LayerNorm(4, 0.0), std::invalid_argument);
+}
+
 BOOST_AUTO_TEST_CASE(clip_grad_norm_pytorch_semantics) {
   std::vector<Tensor> g = {from_vector(std::vector<double>{3, 0}, {2}, DType::f64),
                            from_vector(std::vector<double>{4}, {1}, DType::f64)};

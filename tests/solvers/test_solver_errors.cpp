@@ -137,6 +137,10 @@ BOOST_AUTO_TEST_CASE(bad_options) {
   };
   BOOST_TEST(contains(with([](IntegrateOptions& o) { o.rtol = 0; }), "rtol"));
   BOOST_TEST(contains(with([](IntegrateOptions& o) { o.atol = -1; }), "atol"));
+  // atol = 0 divides 0 by 0 where a component is 0; infinite tolerances turn control off.
+  BOOST_TEST(contains(with([](IntegrateOptions& o) { o.atol = 0; }), "atol"));
+  BOOST_TEST(contains(with([](IntegrateOptions& o) { o.rtol = INFINITY; }), "finite"));
+  BOOST_TEST(contains(with([](IntegrateOptions& o) { o.atol = INFINITY; }), "finite"));
   BOOST_TEST(contains(with([](IntegrateOptions& o) { o.save_at = {0.5, 1.5}; }), "outside"));
   BOOST_TEST(contains(with([](IntegrateOptions& o) { o.save_at = {-0.1}; }), "outside"));
   BOOST_TEST(contains(with([](IntegrateOptions& o) { o.save_at = {0.6, 0.4}; }), "monotone"));
