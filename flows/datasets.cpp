@@ -430,6 +430,9 @@ TensorDataset::TensorDataset(Tensor points, Tensor conditions, std::string name,
     if (largest >= (std::int64_t{1} << 16))
       throw std::invalid_argument("TensorDataset: label " + std::to_string(largest) +
                                   " (at most 65536 classes)");
+    if (classes > (std::int64_t{1} << 16))
+      throw std::invalid_argument("TensorDataset: " + std::to_string(classes) +
+                                  " classes (at most 65536)");
     if (classes > 0 && largest >= classes)
       throw std::invalid_argument("TensorDataset: label " + std::to_string(largest) +
                                   " is not below the " + std::to_string(classes) + " classes");

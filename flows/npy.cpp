@@ -193,7 +193,9 @@ Tensor parse_npy(std::istream& in, const std::string& source, std::int64_t avail
                      " values");
     count *= d;
   }
-  const std::int64_t bytes = count * kind->bytes;
+  std::int64_t bytes = 0;
+  if (__builtin_mul_overflow(count, static_cast<std::int64_t>(kind->bytes), &bytes))
+    throw NpyError(source + ": the array's size overflows");
   const std::int64_t data_at = static_cast<std::int64_t>(header_at + header_len);
   if (available >= 0 && available != data_at + bytes)
     throw NpyError(source + ": the shape needs " + std::to_string(bytes) + " bytes of data after " +

@@ -241,12 +241,9 @@ class CpuBackend final : public Backend {
     // On the stack for the usual two or three parts, so the op makes no heap call.
     constexpr std::size_t kStack = 8;
     std::array<const void*, kStack> stack{};
-    std::vector<const void*> heap;
-    std::span<const void*> p(stack.data(), parts.size());
-    if (parts.size() > kStack) {
-      heap.resize(parts.size());
-      p = heap;
-    }
+    std::vector<const void*> heap(parts.size() > kStack ? parts.size() : 0);
+    const std::span<const void*> p =
+        heap.empty() ? std::span<const void*>(stack.data(), parts.size()) : std::span(heap);
     for (std::size_t i = 0; i < parts.size(); ++i) p[i] = parts[i].raw_data();
     cpu::concat_axis(p, lens, out.mutable_raw_data(), dtype_size(out.dtype()), outer, inner);
   }

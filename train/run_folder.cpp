@@ -152,6 +152,8 @@ RunFolder::~RunFolder() {
 
 void RunFolder::save_checkpoint(const Trainer& trainer, std::int64_t every,
                                 std::int64_t keep) const {
+  if (every > 0 && keep < 1)
+    throw std::invalid_argument("save_checkpoint: keep must be >= 1, got " + std::to_string(keep));
   const std::int64_t step = trainer.steps_done();
   if (every > 0 && step > 0 && step % every == 0) {
     const fs::path dir = file("checkpoints");

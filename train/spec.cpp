@@ -3,6 +3,7 @@
 #include "flowtape/train/spec.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -151,6 +152,39 @@ void named(E value, const char* field) {
                                 std::to_string(static_cast<int>(value)) +
                                 ": not one of its choices");
 }
+// Whether text is well-formed UTF-8 (no overlong forms, surrogates or code points past
+// U+10FFFF), what nlohmann::json's dump() accepts.
+bool valid_utf8(const std::string& text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = p + text.size();
+  while (p < end) {
+    const unsigned char c = *p;
+    int extra = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      extra = 1, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      extra = 2, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      extra = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (end - p <= extra) return false;
+    for (int i = 1; i <= extra; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    static constexpr std::uint32_t kLeast[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kLeast[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    p += extra + 1;
+  }
+  return true;
+}
+
 }  // namespace
 
 void validate(const TrainSpec& c) {
@@ -166,8 +200,20 @@ void validate(const TrainSpec& c) {
     if (path.size() > 4096)
       throw std::invalid_argument(std::string("invalid ") + field + " " + flows::excerpt(path) +
                                   ": a path of at most 4096 characters");
+  // The names travel in JSON (config.json, a checkpoint's metadata), which must be UTF-8: a
+  // path in another encoding would otherwise fail the first save, after the whole run.
+  for (const auto& [field, text] :
+       {std::pair<const char*, const std::string&>{"dataset", c.dataset},
+        {"data", c.data},
+        {"labels", c.labels},
+        {"context", c.context}})
+    if (!valid_utf8(text))
+      throw std::invalid_argument(std::string("invalid ") + field +
+                                  ": not UTF-8 text (rename the file, or give its path in UTF-8)");
   const int condition_sources = (c.label_column >= 0) + !c.labels.empty() + !c.context.empty();
   require(c.label_column >= -1, "label_column", c.label_column, "must be >= 0, or -1 (none)");
+  require(condition_sources == 0 || c.conditional, "conditional", "false",
+          "label_column, labels and context condition the model: set conditional");
   require(condition_sources <= 1, "labels", flows::excerpt(c.labels),
           "give one of label_column, labels and context");
   require(c.data.empty() ? condition_sources == 0 : true, "data", "''",
@@ -226,6 +272,8 @@ void validate(const TrainSpec& c) {
     require(c.lambda_max < 0.5, "lambda_max", c.lambda_max,
             "the per-point tilt needs lambda < 1/2 (above it far references dominate at every t)");
   }
+  require(c.batch >= 1 && c.batch <= (std::int64_t{1} << 24), "batch", c.batch,
+          "must be in [1, 16777216]");
   if (c.loss == Loss::efm || point_tilt) {
     require(c.efm_extra >= 0 && c.efm_extra <= (std::int64_t{1} << 24), "efm_extra", c.efm_extra,
             "must be in [0, 16777216]");
@@ -255,8 +303,6 @@ void validate(const TrainSpec& c) {
   named(c.activation, "activation");
   named(c.time_embedding, "time_embedding");
   require(c.steps >= 1, "steps", c.steps, "must be >= 1");
-  require(c.batch >= 1 && c.batch <= (std::int64_t{1} << 24), "batch", c.batch,
-          "must be in [1, 16777216]");
   // One step's memory: the activations (batch x hidden per layer, a few copies each: forward
   // values, saved inputs, gradients) and the weights with their gradients and Adam's two
   // moments, in f32; beyond 64 GiB no machine of ours trains it.

@@ -241,6 +241,22 @@ TrainSpec spec_from_checkpoint(const std::string& checkpoint_path) {
   return spec_from_checkpoint(nn::load_safetensors(checkpoint_path), checkpoint_path);
 }
 
+namespace {
+nn::Schedule lr_schedule_of(const TrainSpec& spec) {
+  switch (spec.schedule) {
+    case LrSchedule::constant:
+      return nn::constant_lr(spec.lr);
+    case LrSchedule::warmup:
+      return nn::linear_warmup(spec.lr, std::max<std::int64_t>(spec.warmup, 1));
+    case LrSchedule::cosine:
+      return nn::cosine_decay(spec.lr, schedule_horizon(spec), spec.warmup);
+    case LrSchedule::step:
+      return nn::step_decay(spec.lr, spec.lr_decay, spec.lr_decay_every, spec.warmup);
+  }
+  throw std::invalid_argument("unknown learning-rate schedule");
+}
+}  // namespace
+
 Trainer::Trainer(TrainSpec spec) : Trainer(std::move(spec), nullptr, VelocityModel{}) {}
 
 Trainer::Trainer(TrainSpec spec, std::shared_ptr<const flows::Dataset> data, VelocityModel model)
@@ -303,19 +319,14 @@ Trainer::Trainer(TrainSpec spec, std::shared_ptr<const flows::Dataset> data, Vel
     optimizer_ =
         std::make_unique<nn::Adam>(model_.module->parameters(), nn::AdamOptions{.lr = spec_.lr});
   }
-  switch (spec_.schedule) {
-    case LrSchedule::constant:
-      schedule_ = nn::constant_lr(spec_.lr);
-      break;
-    case LrSchedule::warmup:
-      schedule_ = nn::linear_warmup(spec_.lr, std::max<std::int64_t>(spec_.warmup, 1));
-      break;
-    case LrSchedule::cosine:
-      schedule_ = nn::cosine_decay(spec_.lr, schedule_horizon(spec_), spec_.warmup);
-      break;
-    case LrSchedule::step:
-      schedule_ = nn::step_decay(spec_.lr, spec_.lr_decay, spec_.lr_decay_every, spec_.warmup);
-      break;
+  schedule_ = lr_schedule_of(spec_);
+  // What save() writes must be JSON: a dataset name that is not UTF-8 fails here, not at the
+  // first checkpoint after the run.
+  try {
+    static_cast<void>(to_json(spec_));
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(std::string("the training configuration cannot be saved: ") +
+                                e.what());
   }
 }
 
@@ -693,6 +704,14 @@ void Trainer::resume(const nn::SafetensorsContents& file, const std::string& che
   nn::load_checkpoint(file, checkpoint_path, *model_.module, optimizer_.get());
   gen_ = Generator::from_state(key, counter, stream);
   standardization_ = std::move(standardization);
+  // Resumed with other steps, the run keeps its schedule's horizon unless schedule_steps sets
+  // one (spec.hpp), as the command line does: the decay and the lambda ramp go on from where
+  // they were instead of jumping back.
+  if (spec_.schedule_steps == 0 && has_horizon(spec_) &&
+      schedule_horizon(saved) != schedule_horizon(spec_)) {
+    spec_.schedule_steps = schedule_horizon(saved);
+    schedule_ = lr_schedule_of(spec_);
+  }
 }
 
 }  // namespace flowtape::train

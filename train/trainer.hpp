@@ -122,7 +122,8 @@ enum class TrainOutcome { finished, stopped };
 // (one read serves the spec and resume(), so a checkpoint given as a pipe works). Throws
 // std::invalid_argument naming `source` when it has no spec or an unreadable one, or when the
 // built-in model it describes could not fit the file's values (checked before anything is
-// allocated for it).
+// allocated for it). For checkpoints of the built-in model: a user model's smaller checkpoint
+// may fail that bound.
 TrainSpec spec_from_checkpoint(const nn::SafetensorsContents& file, const std::string& source);
 TrainSpec spec_from_checkpoint(const std::string& checkpoint_path);
 

@@ -67,9 +67,12 @@ BroadcastPlan<N> plan_broadcast(const std::int64_t* out_shape, int out_rank,
 }
 
 // Calls row(offsets, out_offset, n, inner_strides) once per inner row of the plan, where
-// offsets[k] is input k's element offset of the row start.
+// offsets[k] is input k's element offset of the row start; never for an empty result (an
+// outer extent of 0 left by a broadcast input must not let the first row through).
 template <std::size_t N, class Row>
 void for_each_row(const BroadcastPlan<N>& p, Row&& row) {
+  for (int d = 0; d < p.rank; ++d)
+    if (p.shape[d] == 0) return;
   const int outer_rank = p.rank - 1;
   const std::int64_t n = p.shape[p.rank - 1];
   std::array<std::int64_t, N> inner{};

@@ -314,6 +314,7 @@ void* gemm_detail::scratch_bytes(int which, std::size_t bytes) {
   thread_local std::size_t cap[2] = {0, 0};
   bytes = (bytes + 63) / 64 * 64;
   if (cap[which] < bytes) {
+    cap[which] = 0;  // (a failed allocation below leaves no buffer behind a stale capacity)
     buf[which].reset(std::aligned_alloc(64, bytes));
     if (!buf[which]) throw std::bad_alloc();
     cap[which] = bytes;

@@ -3,6 +3,7 @@
 // int32 / int64, one or two axes) and hostile ones, each refused with the byte offset before
 // anything is allocated for the array.
 #include <boost/test/unit_test.hpp>
+#include <cstdint>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -132,6 +133,15 @@ BOOST_AUTO_TEST_CASE(hostile_files_are_refused_with_the_place) {
   v2[11] = static_cast<char>(0x7f);
   BOOST_TEST(has(error_of(v2), "byte 8: a header of"));
   BOOST_TEST(has(error_of(npy_file(ok_dict, four), {.max_values = 3}), "more than 3 values"));
+  // With the value bound raised as far as it goes, the byte count is checked for overflow too.
+  NpyOptions unbounded;
+  unbounded.max_values = INT64_MAX;
+  BOOST_TEST(
+      error_of(
+          npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (2305843009213693952, 2), }",
+                   ""),
+          unbounded)
+          .find("overflows") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -2,6 +2,7 @@
 // TrainSpec's JSON form: an exact round trip, and refusal of unknown keys, values of the
 // wrong kind or out of range, and invalid settings, each with a message naming the field.
 #include <boost/test/unit_test.hpp>
+#include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -125,6 +126,31 @@ BOOST_AUTO_TEST_CASE(bad_values_are_refused_by_name) {
       "the per-point tilt's conditional velocities are the rectified path's");
   bad([](TrainSpec& c) { c.lr_decay = 0; }, "invalid lr_decay = 0");
   bad([](TrainSpec& c) { c.lr_decay_every = 0; }, "invalid lr_decay_every = 0");
+  // Names go into JSON, which must be UTF-8: refused now, not at the first save after the run.
+  bad([](TrainSpec& c) { c.data = "/d/caf\xe9.csv"; }, "invalid data: not UTF-8");
+  bad([](TrainSpec& c) { c.dataset = "\xc0\xaf"; }, "invalid dataset: not UTF-8");  // overlong
+  TrainSpec accented;
+  accented.data = "/d/caf\xc3\xa9.csv";
+  try {
+    validate(accented);
+  } catch (const std::invalid_argument& e) {
+    BOOST_TEST(std::string(e.what()).find("UTF-8") == std::string::npos);  // valid UTF-8 passes
+  }
+  // Labels without conditional would be read and then ignored.
+  bad(
+      [](TrainSpec& c) {
+        c.data = "x.csv";
+        c.label_column = 2;
+      },
+      "set conditional");
+  // batch is bounded before it is added to (batch + efm_extra overflowed).
+  bad(
+      [](TrainSpec& c) {
+        c.loss = Loss::efm;
+        c.train_size = 8;
+        c.batch = INT64_MAX;
+      },
+      "invalid batch");
 }
 
 // A huge value in a config file is quoted, not echoed: the message stays short. Sizes are

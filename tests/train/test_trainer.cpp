@@ -11,6 +11,7 @@
 #include "flowtape/flows/sample.hpp"
 #include "flowtape/nn/atomic_file.hpp"
 #include "flowtape/train/metrics_log.hpp"
+#include "flowtape/train/run_folder.hpp"
 #include "train/support.hpp"
 
 using namespace flowtape;
@@ -94,6 +95,28 @@ void check_resume(const std::string& loss) {
   resumed.train();
   BOOST_TEST(resumed.steps_done() == 6);
   BOOST_TEST(same_weights(resumed.module(), full.module()), loss << ": resumed run differs");
+}
+
+// Resumed with more steps, a run keeps its cosine horizon (the learning rate goes on from
+// where it was instead of jumping back up), unless schedule_steps sets another.
+BOOST_AUTO_TEST_CASE(a_resumed_run_keeps_its_schedule_horizon) {
+  Scratch scratch;
+  TrainSpec c = small_config("cfm");
+  c.schedule = LrSchedule::cosine;
+  c.steps = 4;
+  Trainer first(c);
+  first.train();
+  first.save(scratch / "four.safetensors");
+  TrainSpec longer = c;
+  longer.steps = 8;
+  Trainer resumed(longer);
+  resumed.resume(scratch / "four.safetensors");
+  BOOST_TEST(resumed.spec().schedule_steps == 4);
+  TrainSpec stretched = longer;
+  stretched.schedule_steps = 8;
+  Trainer own(stretched);
+  own.resume(scratch / "four.safetensors");
+  BOOST_TEST(own.spec().schedule_steps == 8);
 }
 
 BOOST_AUTO_TEST_CASE(resume_is_bit_identical_cfm) {
@@ -487,6 +510,19 @@ BOOST_AUTO_TEST_CASE(a_resumed_metrics_log_keeps_whole_rows_up_to_the_checkpoint
   nn::write_file_atomic(path, header + row1 + "2,1,1.5\n" + row2);
   { MetricsLog log(path, 2); }
   BOOST_TEST(read_bytes(path) == header + row1);
+}
+
+// Keeping fewer than one numbered checkpoint is refused (0 deleted the one just written, and
+// a negative count wrapped to keeping all).
+BOOST_AUTO_TEST_CASE(save_checkpoint_needs_keep_of_at_least_one) {
+  const Scratch scratch;
+  Trainer t(small_config("cfm"));
+  t.step();
+  const RunFolder folder(scratch / "run", RunFolder::Existing::refuse);
+  BOOST_CHECK_THROW(folder.save_checkpoint(t, 1, 0), std::invalid_argument);
+  BOOST_CHECK_THROW(folder.save_checkpoint(t, 1, -1), std::invalid_argument);
+  folder.save_checkpoint(t, 1, 1);
+  BOOST_TEST(std::filesystem::exists(scratch / "run/checkpoints/step-1.safetensors"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
