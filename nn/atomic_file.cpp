@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -79,13 +81,19 @@ void write_file_atomic(const std::string& requested, std::string_view bytes) {
   }
   // A replaced file keeps its permissions.
   const bool exists = ::stat(path.c_str(), &st) == 0;
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  // O_EXCL | O_NOFOLLOW: never write through something planted at the temporary's name; a
-  // leftover of this very pid (a reused pid) is removed first.
+  // PATH.tmp.PID.N, N counting this process's writes: two threads writing one path each get
+  // their own temporary (the last rename wins, whole). O_EXCL | O_NOFOLLOW: never write through
+  // something planted at the name; a name taken (a leftover of a reused pid) is skipped, never
+  // removed, since it may be another writer's.
+  static std::atomic<std::uint64_t> writes{0};
   const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-  int fd = ::open(tmp.c_str(), flags, 0644);
-  if (fd < 0 && errno == EEXIST && ::unlink(tmp.c_str()) == 0)
+  std::string tmp;
+  int fd = -1;
+  for (int tries = 0; tries < 100 && fd < 0; ++tries) {
+    tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(writes++);
     fd = ::open(tmp.c_str(), flags, 0644);
+    if (fd < 0 && errno != EEXIST) break;
+  }
   if (fd < 0) fail(requested, "cannot create '" + tmp + "'", errno);
   if (exists) ::fchmod(fd, st.st_mode & 07777);
   auto abandon = [&](const std::string& what, int err) {
@@ -123,11 +131,20 @@ int remove_stale_temporaries(const std::string& folder,
     const std::string name = entry.path().filename().string();
     const auto at = name.rfind(".tmp");
     if (at == std::string::npos || at == 0 || !ours(name.substr(0, at))) continue;
+    // PATH.tmp (from before temporaries named their writer), PATH.tmp.PID (before they counted
+    // its writes) or PATH.tmp.PID.N: stale when that pid no longer runs.
     const std::string rest = name.substr(at + 4);
-    bool stale = rest.empty();  // PATH.tmp, from before temporaries carried their writer's pid
-    if (rest.size() > 1 && rest[0] == '.' &&
-        rest.find_first_not_of("0123456789", 1) == std::string::npos && rest.size() < 12) {
-      const long pid = std::stol(rest.substr(1));
+    bool stale = rest.empty();
+    const std::string pid_text = rest.substr(rest.empty() ? 0 : 1, rest.find('.', 1) - 1);
+    const std::string count = rest.find('.', 1) == std::string::npos
+                                  ? std::string("0")
+                                  : rest.substr(rest.find('.', 1) + 1);
+    const auto digits = [](const std::string& t) {
+      return !t.empty() && t.size() < 20 && t.find_first_not_of("0123456789") == std::string::npos;
+    };
+    if (rest.size() > 1 && rest[0] == '.' && digits(pid_text) && pid_text.size() < 12 &&
+        digits(count)) {
+      const long pid = std::stol(pid_text);
       stale = pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
     }
     if (stale && std::filesystem::remove(entry.path(), ec)) ++removed;

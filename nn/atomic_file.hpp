@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Writing a file so that a reader never sees half of it and a crash never loses the old one:
-// the bytes go to a temporary file beside it (PATH.tmp.PID), which is fsynced and renamed over
+// the bytes go to a temporary file beside it (PATH.tmp.PID.N), which is fsynced and renamed over
 // PATH, and the folder is fsynced so the rename survives a power cut. Outputs that are not
 // regular files are respected: a symbolic link is written through (its target is replaced,
 // the link stays), and a device or pipe (/dev/stdout, a FIFO) is written directly, never
@@ -19,12 +19,15 @@ class FileWriteError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Throws FileWriteError naming `path` and the reason; the temporary file is removed.
+// Throws FileWriteError naming `path` and the reason; the temporary file is removed. Threads
+// may write one path at once: each writes its own temporary, and the file is one of theirs,
+// whole.
 void write_file_atomic(const std::string& path, std::string_view bytes);
 
 // The temporary files write_file_atomic leaves when its process is killed mid-write, in
-// `folder` (not below it): NAME.tmp.PID whose PID is no longer running, and the NAME.tmp of
-// earlier versions, for the NAMEs `ours` accepts (a caller names its own files, so a user's
+// `folder` (not below it): NAME.tmp.PID.N (and NAME.tmp.PID) whose PID is no longer running,
+// and the NAME.tmp of earlier versions, for the NAMEs `ours` accepts (a caller names its own files,
+// so a user's
 // *.tmp beside them is never touched). Removes them and returns how many it removed.
 int remove_stale_temporaries(const std::string& folder,
                              const std::function<bool(const std::string& name)>& ours);

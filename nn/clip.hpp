@@ -11,7 +11,9 @@ namespace flowtape::nn {
 
 // Replaces the entries of `grads` by scaled copies (never writes into the old buffers: a
 // gradient may share its buffer with another one or with a value the tape saved). Returns the
-// total norm before clipping.
+// total norm before clipping. Check it: a non-finite norm (a NaN or infinite gradient entry, or
+// finite ones whose squares overflow) leaves the gradients NaN or scales them by 0, as
+// PyTorch does.
 double clip_grad_norm(std::vector<Tensor>& grads, double max_norm);
 
 }  // namespace flowtape::nn

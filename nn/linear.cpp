@@ -26,6 +26,8 @@ Tensor Linear::operator()(const Tensor& x) const {
                                 " does not end in in_features=" + std::to_string(in_));
   // The common 2-D case with a bias is the fused primitive (one GEMM onto the bias rows).
   if (x.rank() == 2 && bias.defined()) return linear(x, weight, bias);
+  // One sample [in] as a batch of one (matmul takes no vector).
+  if (x.rank() == 1) return reshape((*this)(reshape(x, Shape{1, in_})), Shape{weight.size(0)});
   Tensor y = matmul(x, weight, false, true);
   return bias.defined() ? y + bias : y;
 }

@@ -15,6 +15,12 @@ MLP::MLP(const std::vector<std::int64_t>& widths, Generator& gen, Activation act
   if (widths.size() < 2)
     throw std::invalid_argument("MLP: need at least an input and an output width, got " +
                                 std::to_string(widths.size()) + " widths");
+  // Every width before any layer is built (a bad last width once came after gigabytes of
+  // earlier layers, and after drawing from gen).
+  for (std::size_t i = 0; i < widths.size(); ++i)
+    if (widths[i] <= 0)
+      throw std::invalid_argument("MLP: widths must be positive, got " + std::to_string(widths[i]) +
+                                  " at position " + std::to_string(i));
   for (std::size_t i = 0; i + 1 < widths.size(); ++i)
     layers_.push_back(
         register_module("layers." + std::to_string(i),

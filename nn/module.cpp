@@ -48,6 +48,11 @@ void Module::load_state_dict(const NamedTensors& state) {
   for (auto& b : named_buffers()) mine.push_back(b);
   // Validate everything first, so a bad state leaves the module untouched.
   std::unordered_set<std::string> known;
+  for (const auto& [name, t] : mine)
+    if (!known.insert(name).second)
+      throw std::logic_error("load_state_dict: the module holds two tensors named '" + name +
+                             "' (a parameter named like a child's)");
+  known.clear();
   for (const auto& [name, t] : mine) {
     known.insert(name);
     const Tensor* src = find(state, name);
@@ -66,12 +71,24 @@ void Module::load_state_dict(const NamedTensors& state) {
   for (auto& [name, t] : mine) copy_into(t, *find(state, name));
 }
 
+void Module::claim_name(const std::string& name) const {
+  bool taken = name.empty();
+  for (const auto& [own, t] : params_) taken = taken || own == name;
+  for (const auto& [own, t] : buffers_) taken = taken || own == name;
+  for (const auto& [own, child] : children_) taken = taken || own == name;
+  if (taken)
+    throw std::invalid_argument("register: the name '" + name +
+                                "' is empty or already used in this module");
+}
+
 Tensor Module::register_parameter(std::string name, Tensor t) {
+  claim_name(name);
   params_.emplace_back(std::move(name), t);
   return t;
 }
 
 Tensor Module::register_buffer(std::string name, Tensor t) {
+  claim_name(name);
   buffers_.emplace_back(std::move(name), t);
   return t;
 }

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,15 +42,20 @@ class Module {
 
  protected:
   // Registers and returns the handle; the layer keeps a copy of the handle as its member.
+  // A name must be non-empty and not yet used by this module, a child defined
+  // (std::invalid_argument otherwise).
   Tensor register_parameter(std::string name, Tensor t);
   Tensor register_buffer(std::string name, Tensor t);
   template <class M>
   std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> m) {
+    if (!m) throw std::invalid_argument("register_module: the module '" + name + "' is null");
+    claim_name(name);
     children_.emplace_back(std::move(name), m);
     return m;
   }
 
  private:
+  void claim_name(const std::string& name) const;
   void collect(const std::string& prefix, bool buffers, NamedTensors& out) const;
 
   NamedTensors params_;

@@ -41,6 +41,11 @@ void Optimizer::step(const std::vector<Tensor>& grads) {
       throw std::invalid_argument("optimizer step: gradient " + std::to_string(i) + " (" +
                                   (grads[i].defined() ? grads[i].str() : "undefined") +
                                   ") does not match its parameter " + params_[i].str());
+  // The state follows parameters moved after the optimizer was made (nn::to_device moves
+  // them in place): the update kernels read both from one device.
+  for (auto& [kind, bufs] : buffers_)
+    for (std::size_t i = 0; i < bufs.size(); ++i)
+      if (bufs[i].device() != params_[i].device()) relocate(bufs[i], params_[i].device());
   NoGrad no_grad;
   ++steps_;
   for (std::size_t i = 0; i < params_.size(); ++i) update(i, grads[i]);

@@ -182,7 +182,12 @@ std::string encode_safetensors(const NamedTensors& tensors, const Metadata& meta
     offset += bytes;
   }
   if (!metadata.empty()) header["__metadata__"] = metadata;
-  std::string json = header.dump();
+  std::string json;
+  try {
+    json = header.dump();
+  } catch (const nlohmann::json::exception&) {  // a name or metadata value not in UTF-8
+    throw CheckpointError("safetensors: tensor names and metadata must be UTF-8 text");
+  }
   json.append((8 - json.size() % 8) % 8, ' ');  // the data starts 8-byte aligned
 
   std::string out;

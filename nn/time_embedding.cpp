@@ -47,6 +47,11 @@ SinusoidalEmbedding::SinusoidalEmbedding(std::int64_t dim, double max_period, do
                                          DType dtype)
     : dim_(dim), scale_(scale), dtype_(dtype) {
   check_dim(dim, "SinusoidalEmbedding");
+  if (!(std::isfinite(max_period) && max_period > 0 && std::isfinite(scale)))
+    throw std::invalid_argument(
+        "SinusoidalEmbedding: max_period must be finite and > 0 and scale "
+        "finite, got " +
+        std::to_string(max_period) + " and " + std::to_string(scale));
   const std::int64_t half = dim / 2;
   std::vector<double> f(static_cast<std::size_t>(half));
   for (std::int64_t k = 0; k < half; ++k)
@@ -66,6 +71,9 @@ Tensor SinusoidalEmbedding::operator()(const Tensor& t, std::int64_t batch) cons
 FourierEmbedding::FourierEmbedding(std::int64_t dim, Generator& gen, double sigma, DType dtype)
     : dim_(dim), dtype_(dtype) {
   check_dim(dim, "FourierEmbedding");
+  if (!(std::isfinite(sigma) && sigma > 0))
+    throw std::invalid_argument("FourierEmbedding: sigma must be finite and > 0, got " +
+                                std::to_string(sigma));
   NoGrad no_grad;  // a constant even when built inside a recording tape
   freqs = register_buffer("freqs", randn(Shape{dim / 2}, gen, dtype) * sigma);
 }

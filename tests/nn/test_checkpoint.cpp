@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "flowtape/nn/nn.hpp"
 
@@ -258,6 +259,17 @@ BOOST_AUTO_TEST_CASE(checkpoint_must_match_the_model) {
                         says("missing tensor 'optimizer.step' of the optimizer"));
 }
 
+// Names and metadata go into the JSON header, which must be UTF-8: a CheckpointError, not a
+// JSON library's exception.
+BOOST_AUTO_TEST_CASE(non_utf8_names_are_a_checkpoint_error) {
+  Scratch scratch;
+  BOOST_CHECK_THROW(save_safetensors(scratch / "a.safetensors", {{"caf\xe9", ones({1})}}),
+                    CheckpointError);
+  BOOST_CHECK_THROW(
+      save_safetensors(scratch / "b.safetensors", {{"w", ones({1})}}, {{"note", "\xff"}}),
+      CheckpointError);
+}
+
 BOOST_AUTO_TEST_CASE(failed_save_keeps_the_old_file) {
   Scratch scratch;
   const std::string path = scratch / "model.safetensors";
@@ -415,18 +427,39 @@ BOOST_AUTO_TEST_CASE(atomic_writes_respect_links_devices_and_folders) {
   BOOST_CHECK_EXCEPTION(write_file_atomic(scratch / "missing/x.txt", "x"), FileWriteError,
                         says("cannot create"));
 
-  write_bytes(scratch / "a.tmp.999999999", "");  // beyond any pid: its writer is gone
-  write_bytes(scratch / "b.tmp", "");            // an older version's temporary
-  const std::string mine = scratch / ("c.tmp." + std::to_string(::getpid()));
+  write_bytes(scratch / "a.tmp.999999999", "");    // beyond any pid: its writer is gone
+  write_bytes(scratch / "d.tmp.999999999.7", "");  // the same, as writes are named now
+  write_bytes(scratch / "b.tmp", "");              // an older version's temporary
+  const std::string mine = scratch / ("c.tmp." + std::to_string(::getpid()) + ".3");
   write_bytes(mine, "");  // a live writer's
   write_bytes(scratch / "notes.tmpl", "");
   write_bytes(scratch / "user.tmp", "");  // not a name the caller owns: kept
   const auto ours = [](const std::string& name) { return name != "user"; };
-  BOOST_TEST(remove_stale_temporaries(scratch.dir.string(), ours) == 2);
+  BOOST_TEST(remove_stale_temporaries(scratch.dir.string(), ours) == 3);
   BOOST_TEST(fs::exists(scratch / "user.tmp"));
   BOOST_TEST(fs::exists(mine));
   BOOST_TEST(fs::exists(scratch / "notes.tmpl"));
   BOOST_TEST(!fs::exists(scratch / "b.tmp"));
+}
+
+// Two threads writing one path at once: each has its own temporary (the shared name made one
+// remove the other's and rename a half-written file), so the result is one of them, whole.
+BOOST_AUTO_TEST_CASE(concurrent_writes_to_one_path_leave_one_whole_file) {
+  const Scratch scratch;
+  const std::string path = scratch / "shared.bin";
+  const std::string a(1 << 20, 'a'), b(1 << 20, 'b');
+  for (int round = 0; round < 20; ++round) {
+    std::thread first([&] { write_file_atomic(path, a); });
+    std::thread second([&] { write_file_atomic(path, b); });
+    first.join();
+    second.join();
+    const std::string got = read_bytes(path);
+    BOOST_TEST((got == a || got == b), "round " << round);
+  }
+  std::size_t left = 0;
+  for (const auto& e : fs::directory_iterator(scratch.dir))
+    left += e.path().filename() != "shared.bin";
+  BOOST_TEST(left == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

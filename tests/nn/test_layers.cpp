@@ -52,6 +52,43 @@ BOOST_AUTO_TEST_CASE(hierarchical_parameter_names) {
   BOOST_TEST(v.state_dict().size() == params.size() + 1);
 }
 
+namespace {
+// A module that registers what the test asks it to.
+struct Registering : Module {
+  void parameter(const std::string& name) { register_parameter(name, zeros({1})); }
+  void child(const std::string& name, std::shared_ptr<Module> m) { register_module(name, m); }
+};
+}  // namespace
+
+// Names are checked where they are registered, and widths before any layer is built.
+BOOST_AUTO_TEST_CASE(registration_and_sizes_are_checked) {
+  Registering m;
+  m.parameter("w");
+  BOOST_CHECK_THROW(m.parameter("w"), std::invalid_argument);
+  BOOST_CHECK_THROW(m.parameter(""), std::invalid_argument);
+  BOOST_CHECK_THROW(m.child("w", std::make_shared<Registering>()), std::invalid_argument);
+  BOOST_CHECK_THROW(m.child("c", nullptr), std::invalid_argument);
+  // A parameter named like a child's parameter: two tensors with one name, refused on load.
+  auto child = std::make_shared<Registering>();
+  child->parameter("b");
+  m.child("a", child);
+  m.parameter("a.b");
+  BOOST_CHECK_THROW(m.load_state_dict(m.state_dict()), std::logic_error);
+  Generator gen(0), untouched(0);
+  const double before = gen.uniform();
+  BOOST_CHECK_THROW(MLP({2, 8, 0}, untouched), std::invalid_argument);
+  BOOST_TEST(untouched.uniform() == before);  // nothing drawn before the refusal
+  BOOST_CHECK_THROW(SinusoidalEmbedding(8, 0.0), std::invalid_argument);
+  BOOST_CHECK_THROW(FourierEmbedding(8, gen, std::nan("")), std::invalid_argument);
+  // One sample as a vector: a batch of one, the same values.
+  const Linear lin(3, 2, gen);
+  const Tensor x = from_vector(std::vector<double>{1, 2, 3}, Shape{3});
+  BOOST_TEST(lin(x).shape() == (Shape{2}));
+  BOOST_TEST(lin(x).to_vector() == lin(reshape(x, {1, 3})).to_vector());
+  BOOST_CHECK_THROW(constant_lr(std::nan("")), std::invalid_argument);
+  BOOST_CHECK_THROW(cosine_decay(1e-3, 10, 0, -1e-4), std::invalid_argument);
+}
+
 // PyTorch: weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)).
 BOOST_AUTO_TEST_CASE(linear_init_matches_pytorch_bounds) {
   Generator gen(3);
