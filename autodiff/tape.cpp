@@ -303,10 +303,15 @@ ForwardModeScope::ForwardModeScope() : previous_tangent_depth(t_tangent_depth) {
     throw std::logic_error("jvp: nested " + std::to_string(t_jvp_depth + 1) +
                            " deep; flowtape's forward mode nests up to " +
                            std::to_string(TensorImpl::kMaxJvpDepth) + " jvp() calls");
+  // A number no jvp() call had, on any thread: the tangents this call sets carry it.
+  static std::atomic<std::uint64_t> calls{0};
   depth = ++t_jvp_depth;
+  previous_generation = jvp_generations()[depth - 1];
+  jvp_generations()[depth - 1] = ++calls;
   t_tangent_depth = depth;
 }
 ForwardModeScope::~ForwardModeScope() {
+  jvp_generations()[depth - 1] = previous_generation;
   --t_jvp_depth;
   t_tangent_depth = previous_tangent_depth;
 }

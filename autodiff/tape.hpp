@@ -166,6 +166,7 @@ struct ForwardModeScope {
   ~ForwardModeScope();
   int depth;
   int previous_tangent_depth;
+  std::uint64_t previous_generation = 0;
 };
 }  // namespace detail
 

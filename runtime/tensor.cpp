@@ -121,6 +121,13 @@ std::string Tensor::str() const {
          (device() == Device::cpu ? "" : std::string(", ") + device_name(device())) + ")";
 }
 
+namespace detail {
+std::uint64_t* jvp_generations() {
+  thread_local std::uint64_t generations[kJvpDepths] = {};
+  return generations;
+}
+}  // namespace detail
+
 Tensor alias(const Tensor& x, int depth) {
   if (!x.defined()) throw std::invalid_argument("alias: undefined tensor");
   auto impl = detail::make_pooled<TensorImpl>(*x.impl());

@@ -89,6 +89,15 @@ struct Storage {
 // a memory gauge that, unlike the resident set size, the allocator's caching does not blur.
 std::size_t live_storage_bytes();
 
+namespace detail {
+// The jvp() running at each nesting depth on this thread, as a number no other jvp() call had
+// (0: none). A tangent is stored with the number of the call that set it and read only while
+// that call runs, so a tensor that kept a tangent from a jvp() that returned (a value captured
+// out of it) is a constant to later ones at the same depth. autodiff's ForwardModeScope sets it.
+inline constexpr int kJvpDepths = 4;
+std::uint64_t* jvp_generations();  // this thread's, [kJvpDepths]
+}  // namespace detail
+
 struct TensorImpl {
   Shape shape;
   DType dtype = DType::f32;
@@ -98,11 +107,18 @@ struct TensorImpl {
   // one (a tape keeps its watched tensors' slots itself): the op that computed this tensor was
   // recorded on tape `tape_id` (if that tape is still the active one), which gave it adjoint
   // slot `slot`; tangent(k) is its tangent for the jvp() at nesting depth k + 1.
-  static constexpr int kMaxJvpDepth = 4;
+  static constexpr int kMaxJvpDepth = detail::kJvpDepths;
   std::uint64_t tape_id = 0;
   std::int64_t slot = -1;
-  const Tensor& tangent(int k) const { return k == 0 ? tangent_ : deeper_.at(k); }
+  // The tangent of the jvp() running at depth k + 1, if that very call set it (undefined for
+  // one left by a call that has returned).
+  const Tensor& tangent(int k) const {
+    static const Tensor none;
+    if (generation_[static_cast<std::size_t>(k)] != detail::jvp_generations()[k]) return none;
+    return k == 0 ? tangent_ : deeper_.at(k);
+  }
   void set_tangent(int k, Tensor t) {
+    generation_[static_cast<std::size_t>(k)] = t.defined() ? detail::jvp_generations()[k] : 0;
     if (k == 0)
       tangent_ = std::move(t);
     else
@@ -138,6 +154,7 @@ struct TensorImpl {
   };
   Tensor tangent_;
   DeeperTangents deeper_;
+  std::array<std::uint64_t, kMaxJvpDepth> generation_{};
 };
 
 // --- creation -------------------------------------------------------------------------------

@@ -184,6 +184,32 @@ BOOST_AUTO_TEST_CASE(jvp_through_a_tape_keeps_primal_gradients) {
 // (the JVP check puts a second jvp around the function's own); the second directional
 // derivative jvp(jvp(f, ., v), x, u) = d2f[u, v] against central differences of f; and three
 // levels: the third derivative of a cubic.
+// A tensor computed inside a jvp() that has returned keeps no live tangent: captured into a
+// later jvp() at the same depth it is a constant (its old tangent once leaked into dy), and so
+// is one computed in a sibling jvp() nested in the same outer one.
+BOOST_AUTO_TEST_CASE(tangents_of_finished_jvps_are_not_live) {
+  const Tensor x = from_vector(std::vector<double>{0.5, -1.0}, Shape{2}, DType::f64);
+  const Tensor v = from_vector(std::vector<double>{1.0, 2.0}, Shape{2}, DType::f64);
+  const Tensor x2 = from_vector(std::vector<double>{3.0, 4.0}, Shape{2}, DType::f64);
+  const Tensor v2 = from_vector(std::vector<double>{0.25, 0.5}, Shape{2}, DType::f64);
+  Tensor h;
+  jvp([&](const Tensor& z) { return h = exp(z); }, x, v);
+  const auto [y, dy] = jvp([&](const Tensor& z) { return z * h; }, x2, v2);
+  const std::vector<double> want = (v2 * h).to_vector();
+  BOOST_TEST(dy.to_vector() == want, boost::test_tools::per_element());
+  // Siblings inside one outer jvp().
+  jvp(
+      [&](const Tensor& outer) {
+        Tensor g;
+        jvp([&](const Tensor& z) { return g = sin(z); }, x, v);
+        const auto [value, d] = jvp([&](const Tensor& z) { return z * g; }, x2, v2);
+        const std::vector<double> expected = (v2 * g).to_vector();
+        BOOST_TEST(d.to_vector() == expected, boost::test_tools::per_element());
+        return outer;
+      },
+      x, v);
+}
+
 BOOST_AUTO_TEST_CASE(forward_over_forward) {
   Generator g(21);
   const auto params = mlp_params(g);
