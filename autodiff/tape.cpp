@@ -279,6 +279,12 @@ NoGrad::~NoGrad() { t_no_grad = previous_; }
 namespace detail {
 RecordingScope::RecordingScope(bool on) : previous(!t_no_grad) { t_no_grad = !on; }
 RecordingScope::~RecordingScope() { t_no_grad = !previous; }
+ActiveTapeAside::ActiveTapeAside() : saved(t_active) {
+  t_active = nullptr;
+}
+ActiveTapeAside::~ActiveTapeAside() {
+  t_active = saved;
+}
 // Tangents propagate only while a jvp() runs. The intermediates of a finished jvp() keep their
 // tangent fields (their handles may live on, as the saved inputs of tape nodes); without this
 // check every later op on them, the backward walk of a loss that contains a JVP above all,

@@ -146,6 +146,15 @@ struct RecordingScope {
   ~RecordingScope();
   bool previous;
 };
+// For its lifetime no tape is active on this thread (the active one, if any, is set aside and
+// comes back after): a verb called under NoGrad differentiates on a tape of its own.
+struct ActiveTapeAside {
+  ActiveTapeAside();
+  ~ActiveTapeAside();
+  ActiveTapeAside(const ActiveTapeAside&) = delete;
+  ActiveTapeAside& operator=(const ActiveTapeAside&) = delete;
+  Tape* saved;
+};
 // Forward mode nests: the jvp() at nesting depth k attaches tangents of level k. Tangents of
 // levels 1..tangent_depth() propagate through ops: those of every running jvp(), except while
 // the JVP rule of a level-k tangent runs, when only the outer levels 1..k-1 do (the rule's ops

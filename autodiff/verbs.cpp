@@ -5,6 +5,7 @@
 // caller's tensors, so the outer tape can differentiate through the result).
 #include "flowtape/autodiff/verbs.hpp"
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -60,12 +61,17 @@ std::pair<TensorList, std::vector<Tensor>> reverse(const F& f, const std::vector
     auto grads = tape.gradient_from(ys, seeds, leaves, create_graph, mark);
     return std::pair{std::move(ys), std::move(grads)};
   };
-  if (!outer) {
+  if (!outer || !was_recording) {
+    // Under NoGrad the caller's tape takes nothing from this call: f is differentiated on a
+    // tape of its own, the caller's set aside meanwhile, and what it returns is a constant to
+    // the caller's (it was recorded there, and its gradient flowed back through it).
+    std::optional<detail::ActiveTapeAside> aside;
+    if (outer) aside.emplace();
     Tape tape;
     for (const Tensor& x : xs) leaves.push_back(tape.watch(fresh_leaf(x)));
     return walk(tape, false, 0);
   }
-  // Nested inside an active tape: record everything there.
+  // Nested inside a recording tape: record everything there.
   const std::size_t mark = outer->num_nodes();
   for (const Tensor& x : xs)
     leaves.push_back(outer->tracks(x) ? identity(x) : outer->watch(fresh_leaf(x)));

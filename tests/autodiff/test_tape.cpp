@@ -236,6 +236,13 @@ BOOST_AUTO_TEST_CASE(verbs_differentiate_inside_nograd) {
     NoGrad no_grad;
     check();
     BOOST_TEST(!tape.tracks(w * 2.0));  // the caller's tape still records nothing here
+    // Nor does a verb record on it: its result is a constant there, and the tape has no new
+    // nodes (value_and_grad of the watched w recorded onto the caller's tape before).
+    const std::size_t nodes = tape.num_nodes();
+    const Function fs = [](const std::vector<Tensor>& z) { return sum(square(z[0])); };
+    const Tensor v = value_and_grad(fs, {w}).first;
+    BOOST_TEST(tape.num_nodes() == nodes);
+    BOOST_TEST(!tape.tracks(v));
   }
 }
 
