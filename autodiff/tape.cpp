@@ -235,9 +235,13 @@ std::vector<Tensor> Tape::gradient_from(std::span<const Tensor> ys, std::span<co
         grads.assign(inputs.size(), Tensor());
         wanted.assign(inputs.size(), 0);
         slots.resize(inputs.size());
+        // An input watched only after this node was recorded was a constant to it (watch
+        // first): slots come from one counter, so its slot is past the node's own outputs'.
+        const std::int64_t recorded_at = node.outputs[0].impl()->slot;
         bool any = false;
         for (std::size_t j = 0; j < inputs.size(); ++j) {
           slots[j] = slot_of(inputs[j]);
+          if (slots[j] >= recorded_at) slots[j] = -1;
           any |= (wanted[j] = slots[j] >= 0);
         }
         if (!any) {

@@ -92,6 +92,19 @@ BOOST_AUTO_TEST_CASE(records_only_what_depends_on_watched_tensors) {
   BOOST_TEST(tape.tracks(y * 2.0));
 }
 
+// A tensor watched after an op used it was a constant to that op (watch first), whether or not
+// the op also read a tensor watched before: the gradient does not flow back through it.
+BOOST_AUTO_TEST_CASE(a_tensor_watched_later_was_a_constant_before) {
+  const Tensor a = full({2}, 3.0, DType::f64), b = full({2}, 5.0, DType::f64);
+  Tape tape;
+  tape.watch(a);
+  const Tensor y = a * b;  // recorded: a is tracked, b a constant here
+  tape.watch(b);
+  const std::vector<Tensor> g = tape.gradient(sum(y + b), std::vector<Tensor>{a, b});
+  BOOST_TEST(g[0].to_vector() == (std::vector<double>{5, 5}));  // d/da: b
+  BOOST_TEST(g[1].to_vector() == (std::vector<double>{1, 1}));  // d/db: only through y + b
+}
+
 BOOST_AUTO_TEST_CASE(gradient_of_unused_input_is_zero_and_stop_gradient_blocks) {
   const Tensor a = scalar(2.0, DType::f64), b = scalar(3.0, DType::f64);
   Tape tape;
