@@ -64,8 +64,13 @@ Tensor SinusoidalEmbedding::operator()(const Tensor& t, std::int64_t batch) cons
   const Tensor tc = time_column(t, batch, dtype_);
   // The frequencies are a constant, not a buffer (checkpoints do not carry them); a model moved
   // to another device copies them there once, on first use.
-  if (freqs_.device() != tc.device()) freqs_ = freqs_.to(tc.device());
-  return cos_sin(tc * scale_ * freqs_);
+  Tensor freqs;
+  {
+    const std::lock_guard<std::mutex> lock(*freqs_mutex_);
+    if (freqs_.device() != tc.device()) freqs_ = freqs_.to(tc.device());
+    freqs = freqs_;
+  }
+  return cos_sin(tc * scale_ * freqs);
 }
 
 FourierEmbedding::FourierEmbedding(std::int64_t dim, Generator& gen, double sigma, DType dtype)

@@ -11,6 +11,9 @@
 // `batch` sets B) and return [B, dim].
 #pragma once
 
+#include <memory>
+#include <mutex>
+
 #include "flowtape/nn/module.hpp"
 #include "flowtape/runtime/random.hpp"
 
@@ -31,8 +34,10 @@ class SinusoidalEmbedding : public Module {
   double scale_;
   DType dtype_;
   // [dim / 2], a constant of the architecture (not saved); moves to the input's device on
-  // first use.
+  // first use. Threads may share the model (docs/autodiff.md), so the handle is read and
+  // replaced under the mutex.
   mutable Tensor freqs_;
+  std::shared_ptr<std::mutex> freqs_mutex_ = std::make_shared<std::mutex>();
 };
 
 class FourierEmbedding : public Module {
