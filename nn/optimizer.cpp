@@ -92,27 +92,25 @@ void Optimizer::load_state(const NamedTensors& state) {
   steps_ = static_cast<std::int64_t>(step_value);
 }
 
-void Optimizer::set_lr(double lr) {
-  if (!(std::isfinite(lr) && lr >= 0))
-    throw std::invalid_argument("optimizer: the learning rate must be finite and >= 0, got " +
-                                std::to_string(lr));
-  lr_ = lr;
-}
-
 namespace {
-void require_finite_at_least(double v, double least, const char* what) {
-  if (!(std::isfinite(v) && v >= least))
-    throw std::invalid_argument(std::string(what) + " must be finite and >= " +
-                                std::to_string(least) + ", got " + std::to_string(v));
+void require_finite_non_negative(double v, const char* what) {
+  if (!(std::isfinite(v) && v >= 0))
+    throw std::invalid_argument(std::string(what) + " must be finite and >= 0, got " +
+                                std::to_string(v));
 }
 }  // namespace
+
+void Optimizer::set_lr(double lr) {
+  require_finite_non_negative(lr, "optimizer: the learning rate");
+  lr_ = lr;
+}
 
 // --- SGD ------------------------------------------------------------------------------------
 
 SGD::SGD(std::vector<Tensor> params, const SGDOptions& options)
     : Optimizer(std::move(params), options.lr), o_(options) {
-  require_finite_at_least(o_.momentum, 0, "SGD: momentum");
-  require_finite_at_least(o_.weight_decay, 0, "SGD: weight_decay");
+  require_finite_non_negative(o_.momentum, "SGD: momentum");
+  require_finite_non_negative(o_.weight_decay, "SGD: weight_decay");
   if (o_.nesterov && o_.momentum <= 0)
     throw std::invalid_argument("SGD: Nesterov momentum requires momentum > 0");
   if (o_.momentum != 0) momentum_ = &add_buffers("momentum_buffer");
@@ -134,7 +132,7 @@ Adam::Adam(std::vector<Tensor> params, const AdamOptions& options, bool decouple
   if (!(o_.beta1 >= 0 && o_.beta1 < 1) || !(o_.beta2 >= 0 && o_.beta2 < 1))
     throw std::invalid_argument("Adam: betas must lie in [0, 1), got (" + std::to_string(o_.beta1) +
                                 ", " + std::to_string(o_.beta2) + ")");
-  require_finite_at_least(o_.weight_decay, 0, "Adam: weight_decay");
+  require_finite_non_negative(o_.weight_decay, "Adam: weight_decay");
   if (!(std::isfinite(o_.eps) && o_.eps > 0))
     throw std::invalid_argument("Adam: eps must be finite and > 0, got " + std::to_string(o_.eps));
   exp_avg_ = &add_buffers("exp_avg");
