@@ -56,24 +56,27 @@ std::int64_t padded(std::int64_t n) {
   return (n + C - 1) / C * C;
 }
 
-// k = K: op(B) (K x n, zero-padded to whole chunks) is copied once into a buffer (in L1 for
-// the widths an MLP has: 16 KB at n = 1024, K = 4), then C is written row by row, in memory
-// order: C[i, :] = sum_p op(A)[i, p] op(B)[p, :]. An input layer's forward pass
-// (x [batch, 2 + 1] w^T) and an output layer's input gradient (g [batch, 2] w). With AVX-512,
-// four rows at a time, a compile-time count, ran 1.05-1.45x as fast as two with a run-time
-// check for the last row (f32, the benchmark grid's shapes, Zen 5). Writing C a column chunk at a
-// time instead (op(B)'s chunk in registers) strode through C a row apart: 1.7-1.8x slower for a
-// [4096, 256] C, and 1.2-1.4x at [256, 64].
+// The alpha-scaled sums of a chunk: the multiply is skipped where alpha = 1 (x * 1 = x
+// exactly, so the bits are the tiles'). A rank-k kernel does K FMAs per stored vector, so the
+// multiply is a third of its arithmetic at K = 2. Skipping it with op(B) in registers
+// (rank_k_resident) took an output layer's input gradient at width 64 from 0.75 to 1.1x
+// OpenBLAS, and the input layer's forward pass from 1.9 to 3.3x (f32, Zen 5); either change
+// alone gained nothing measurable.
+template <bool Scale, class B>
+inline B scaled(B va, B acc) {
+  if constexpr (Scale)
+    return va * acc;
+  else
+    return acc;
+}
+
+// k = K: op(B) (K x n, zero-padded to whole pairs of chunks) is copied once into a buffer, then
+// C is written row by row, in memory order: C[i, :] = sum_p op(A)[i, p] op(B)[p, :]. An input
+// layer's forward pass (x [batch, 2 + 1] w^T) and an output layer's input gradient
+// (g [batch, 2] w). Writing C a column chunk at a time instead (op(B)'s chunk in registers)
+// strode through C a row apart: 1.7-1.8x slower for a [4096, 256] C, and 1.2-1.4x at [256, 64].
 template <int K, class T>
-void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* a, std::int64_t lda,
-            const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
-  using B = Batch<T>;
-  constexpr std::int64_t W = kWidth<T>;
-  // Plain variables, not a structured binding: the lambda below captures them, which clang
-  // before 16 refuses for bindings.
-  const std::pair<std::int64_t, std::int64_t> strides = element_strides(ta, lda);
-  const std::int64_t a_row = strides.first, a_col = strides.second;
-  const std::int64_t n_pad = padded<2, T>(n);
+T* pack_rank_k_b(bool tb, std::int64_t n, const T* b, std::int64_t ldb, std::int64_t n_pad) {
   T* bk = scratch<T>(0, static_cast<std::size_t>(K * n_pad));
   for (int p = 0; p < K; ++p) {  // a loop per layout, with no test per element
     T* row = bk + p * n_pad;
@@ -83,6 +86,51 @@ void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* 
       for (std::int64_t j = 0; j < n; ++j) row[j] = b[p * ldb + j];
     std::fill(row + n, row + n_pad, T(0));
   }
+  return bk;
+}
+
+// A narrow C of exactly C chunks (K C vectors of op(B) that fit in half the registers): op(B)
+// stays in registers and each row is K broadcasts, K C FMAs and C stores. One row at a time
+// ran as fast as two or four (f32, [256, 64] and [4096, 64], Zen 5). A ragged last chunk
+// would need a run-time test per row, and with it GCC kept the sums on the stack.
+template <int K, int C, bool Scale, class T>
+void rank_k_resident(std::int64_t a_row, std::int64_t a_col, std::int64_t m, T alpha, const T* a,
+                     const T* bk, T beta, T* c, std::int64_t ldc, const T* bias) {
+  using B = Batch<T>;
+  constexpr std::int64_t W = kWidth<T>;
+  B bv[K][C];
+#pragma GCC unroll 4
+  for (int p = 0; p < K; ++p)
+#pragma GCC unroll 8
+    for (int q = 0; q < C; ++q) bv[p][q] = B::load_aligned(bk + p * C * W + q * W);
+  const B va(alpha);
+  for (std::int64_t i = 0; i < m; ++i) {
+    B av[K];
+#pragma GCC unroll 4
+    for (int p = 0; p < K; ++p) av[p] = B(a[i * a_row + p * a_col]);
+    B acc[C];
+#pragma GCC unroll 8
+    for (int q = 0; q < C; ++q) {
+      acc[q] = B(T(0));
+#pragma GCC unroll 4
+      for (int p = 0; p < K; ++p) acc[q] = fmadd(av[p], bv[p][q], acc[q]);
+    }
+    T* row = c + i * ldc;
+#pragma GCC unroll 8
+    for (int q = 0; q < C; ++q)
+      store_batch(row + q * W, scaled<Scale>(va, acc[q]), beta, bias ? bias + q * W : nullptr);
+  }
+}
+
+// A wider C streams op(B) from the buffer (in L1 for the widths an MLP has: 16 KB at n = 1024,
+// K = 4). With AVX-512, four rows at a time, a compile-time count, ran 1.05-1.45x as fast as
+// two with a run-time check for the last row (f32, the benchmark grid's shapes, Zen 5).
+template <int K, bool Scale, class T>
+void rank_k_streamed(std::int64_t a_row, std::int64_t a_col, std::int64_t m, std::int64_t n,
+                     T alpha, const T* a, const T* bk, std::int64_t n_pad, T beta, T* c,
+                     std::int64_t ldc, const T* bias) {
+  using B = Batch<T>;
+  constexpr std::int64_t W = kWidth<T>;
   const B va(alpha);
   // R rows at a time share each load of op(B); R is a constant, so that nothing of the row
   // count is decided per chunk.
@@ -110,7 +158,8 @@ void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* 
       const T* bias_chunk = bias ? bias + j0 : nullptr;
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r)
-        store_pair(c + (i + r) * ldc + j0, count, va * acc0[r], va * acc1[r], beta, bias_chunk);
+        store_pair(c + (i + r) * ldc + j0, count, scaled<Scale>(va, acc0[r]),
+                   scaled<Scale>(va, acc1[r]), beta, bias_chunk);
     }
   };
   // Four rows need 4 K broadcasts + 8 accumulators + 2 loads of op(B): 26 registers at K = 4,
@@ -119,6 +168,30 @@ void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* 
   std::int64_t i = 0;
   for (; i + kRows <= m; i += kRows) rows_from.template operator()<kRows>(i);
   for (; i < m; ++i) rows_from.template operator()<1>(i);
+}
+
+template <int K, class T>
+void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* a, std::int64_t lda,
+            const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
+  constexpr std::int64_t W = kWidth<T>;
+  const auto [a_row, a_col] = element_strides(ta, lda);
+  const std::int64_t n_pad = padded<2, T>(n);
+  const T* bk = pack_rank_k_b<K>(tb, n, b, ldb, n_pad);
+  const auto run = [&]<bool Scale>() {
+    // op(B) resident where it is C whole chunks and its K C vectors fit in half the
+    // registers.
+    constexpr int kMaxChunks = kVectorRegisters<T> / 2 / K;
+    if (n == 2 * W && 2 <= kMaxChunks)
+      rank_k_resident<K, 2, Scale>(a_row, a_col, m, alpha, a, bk, beta, c, ldc, bias);
+    else if (n == 4 * W && 4 <= kMaxChunks)
+      rank_k_resident<K, 4, Scale>(a_row, a_col, m, alpha, a, bk, beta, c, ldc, bias);
+    else
+      rank_k_streamed<K, Scale>(a_row, a_col, m, n, alpha, a, bk, n_pad, beta, c, ldc, bias);
+  };
+  if (alpha == T(1))
+    run.template operator()<false>();
+  else
+    run.template operator()<true>();
 }
 
 // Vectors of a chunk in outer_sums for R rows: R x V accumulators, V loads of a row and a

@@ -70,7 +70,8 @@ void sweep() {
 // with B not transposed), for every transpose, alpha (0.3 makes alpha * sum inexact), beta,
 // the bias, ragged chunks (remainders 1-15 of a 16-wide f32 vector; a later chunk of several
 // vectors cut short past its first: width 100 for 64-wide chunks, 45 for 32- and 16-wide
-// ones), several k-blocks and row
+// ones), widths of exactly two and four vectors (k <= 4 keeps op(B) in registers there: 16,
+// 32 and 64), several k-blocks and row
 // strides wider than the rows (`pad`; the padding must come out untouched). gemm_thin itself
 // must take the shape, or the comparison would be the tiles against themselves. The
 // dot-product kernel (n <= 4, k > 4, A not transposed) is checked against the triple loop.
@@ -116,7 +117,7 @@ void thin_sweep() {
         const T beta = v == 1 || v == 2 ? T(0.75) : T(0);
         const bool with_bias = v != 1;
         const std::int64_t pad = v == 3 ? 3 : 0;
-        for (std::int64_t wide : {1, 5, 7, 13, 16, 29, 45, 70, 100}) {
+        for (std::int64_t wide : {1, 5, 7, 13, 16, 29, 45, 61, 70, 100}) {
           check_thin_bits<T>(wide, wide + 3, thin, ta, tb, alpha, beta, with_bias, pad);      // k
           if (ta) check_thin_bits<T>(wide, thin, 300, ta, tb, alpha, beta, with_bias, pad);   // n
           if (!tb) check_thin_bits<T>(thin, wide, 300, ta, tb, alpha, beta, with_bias, pad);  // m
