@@ -151,6 +151,15 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
   return std::nullopt;
 }
 
+int run_reporting_errors(const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
+
 CLI::Validator finite_at_least(double least, double most) {
   const auto text = [](double v) {
     char buf[32];

@@ -103,6 +103,10 @@ struct CommandLine {
 // CLI11's message on stderr; CLI11's own codes, 105 and up, are not the documented ones).
 std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv);
 
+// Runs a program's body: an exception that escapes it is reported on stderr as "error: ..."
+// and becomes exit status 1, the documented one, instead of std::terminate's abort.
+int run_reporting_errors(const std::function<int()>& body);
+
 // A finite number of at least `least` and at most `most` (CLI11's ranges let nan through).
 CLI::Validator finite_at_least(double least, double most = std::numeric_limits<double>::infinity());
 

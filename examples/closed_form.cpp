@@ -88,7 +88,7 @@ class DequantisedDigits : public flows::Dataset {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   CLI::App app{
       "closed_form: the closed-form velocity, EFM vs CFM, hybrid sampling, cosine alignment"};
   std::int64_t train_size = 500, steps = 3000, batch = 256, efm_extra = 256, samples = 1000;
@@ -129,7 +129,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(2, 359));
   app.add_option("--digits-file", digits_path, "scikit-learn's digits.csv.gz")
       ->capture_default_str();
-  app.add_option("--seed", seed, "seed")->capture_default_str();
+  app.add_option("--seed", seed,
+                 "seed of the models, training sets and samples (the digits' train/held-out "
+                 "split stays fixed, so every seed is scored on the same held-out digits)")
+      ->capture_default_str();
   app.add_option("--out", out, "output folder")->capture_default_str();
   if (const auto code = parse_command_line(app, argc, argv)) return *code;
   std::filesystem::create_directories(out);
@@ -156,6 +159,7 @@ int main(int argc, char** argv) {
   digits_cfg.steps = digits_steps;
   digits_cfg.hidden = 256;
   try {
+    // Split seed 0 whatever --seed: every seed is scored on the same held-out digits.
     if (digits_steps > 0) digits = examples::read_digits(digits_path, 0.2, 0);
     run_parallel(digits_steps > 0 ? 3 : 2, 2, [&](std::size_t i) {
       if (i == 2) {
@@ -324,4 +328,10 @@ int main(int argc, char** argv) {
   std::printf("%s%s\nwrote %s/results.md, results.json and *_samples.png\n", header.c_str(),
               md.c_str(), out.c_str());
   return 0;
+}
+
+// Whatever escapes run() (a file that cannot be written, an --out that is a file) exits 1
+// with its message, as the README documents.
+int main(int argc, char** argv) {
+  return flowtape::app::run_reporting_errors([&] { return run(argc, argv); });
 }

@@ -66,7 +66,7 @@ double euler_hutchinson_log_likelihood(const flows::VelocityField& v, const flow
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   CLI::App app{"divergence: CFM vs FDM on a 1-D Gaussian mixture and the 2-D checkerboard"};
   std::int64_t steps = 3000, batch = 256, samples = 4000, nll_points = 2000, eval_every = 200;
   int seeds = 3, hidden = 128, depth = 3;
@@ -114,6 +114,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1u, 64u));
   if (const auto code = parse_command_line(app, argc, argv)) return *code;
+  // The output folder first: an --out that cannot be a folder is refused before any training.
+  std::filesystem::create_directories(out);
   const bool official = protocol == "official";
   if (official) {
     // The official run's settings, unless given on the command line.
@@ -297,4 +299,10 @@ int main(int argc, char** argv) {
   std::printf("\n%s%s\nwrote %s/results.md, results.json and per-run folders\n", header, md.c_str(),
               out.c_str());
   return 0;
+}
+
+// Whatever escapes run() (a file that cannot be written, an --out that is a file) exits 1
+// with its message, as the README documents.
+int main(int argc, char** argv) {
+  return flowtape::app::run_reporting_errors([&] { return run(argc, argv); });
 }

@@ -5,13 +5,14 @@
 // samples from the trained flow compared with the data.
 // Usage: embed_trainer [checkpoint path (default embed_trainer.safetensors)]
 #include <cstdio>
+#include <exception>
 
 #include "flowtape/flows/flows.hpp"
 #include "flowtape/train/train.hpp"
 
 using namespace flowtape;
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   const char* path = argc > 1 ? argv[1] : "embed_trainer.safetensors";
   auto data = std::make_shared<flows::Gaussian>(std::vector<double>{2.0, -1.0},
                                                 std::vector<double>{0.5, 0.3, 0.3, 0.4});
@@ -37,4 +38,15 @@ int main(int argc, char** argv) {
               mean(real, 0).to_vector()[0], mean(real, 0).to_vector()[1],
               flows::mmd_rbf(samples, real));
   return 0;
+}
+
+// The library reports bad settings and failed writes by exceptions (std::invalid_argument,
+// std::runtime_error, ...): a program embedding it decides what to do with them.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
 }

@@ -80,7 +80,7 @@ void distances(const Tensor& generated, const Tensor& targets, Run& r) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   CLI::App app{"memorisation: deterministic vs noisy interpolant on fixed training pairs"};
   std::vector<std::int64_t> pair_counts = {8, 32, 128, 512};
   std::int64_t steps = 4000, batch = 128, samples = 1000;
@@ -128,6 +128,7 @@ int main(int argc, char** argv) {
   Tensor held_out;  // digits: the held-out images the fresh samples are compared with
   try {
     if (data_name == "digits") {
+      // One split for every seed (the seeds draw the pairs, from the same training images).
       const examples::DigitSplit split = examples::read_digits(digits_path, 0.2, 0);
       data = std::make_shared<flows::TensorDataset>(split.train_x, Tensor(), "digits");
       held_out = split.test_x;
@@ -138,6 +139,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }
+  // The pairs are drawn without replacement: more pairs than training images would repeat
+  // targets, and a repeated target can never count as reproduced.
+  if (const auto* finite = dynamic_cast<const flows::TensorDataset*>(data.get()))
+    for (const std::int64_t p : pair_counts)
+      if (p > finite->size()) {
+        std::fprintf(stderr, "error: --pairs %lld is more than the %lld training images\n",
+                     static_cast<long long>(p), static_cast<long long>(finite->size()));
+        return 2;
+      }
   const std::int64_t dim = data->dim();
   std::vector<Run> runs;
   for (std::int64_t p : pair_counts)
@@ -248,4 +258,10 @@ int main(int argc, char** argv) {
   std::printf("\n%s%s\nwrote %s/results.md, results.json and plots\n", header, md.c_str(),
               out.c_str());
   return 0;
+}
+
+// Whatever escapes run() (a file that cannot be written, an --out that is a file) exits 1
+// with its message, as the README documents.
+int main(int argc, char** argv) {
+  return flowtape::app::run_reporting_errors([&] { return run(argc, argv); });
 }

@@ -95,7 +95,7 @@ std::string folder_of(const std::string& method) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   CLI::App app{"rings: rectified FM vs risk-entropic FM on ring data with gaps"};
   std::int64_t steps = 8000, batch = 256, samples = 4000;
   int seeds = 3, hidden = 128, depth = 3;
@@ -295,4 +295,10 @@ int main(int argc, char** argv) {
   std::printf("\n%s%s%s%s\nwrote %s/results.md, results.json and plots under %s/<method>/\n",
               header, md.c_str(), paired_header.c_str(), paired.c_str(), out.c_str(), out.c_str());
   return 0;
+}
+
+// Whatever escapes run() (a file that cannot be written, an --out that is a file) exits 1
+// with its message, as the README documents.
+int main(int argc, char** argv) {
+  return flowtape::app::run_reporting_errors([&] { return run(argc, argv); });
 }

@@ -18,9 +18,16 @@ namespace flowtape::examples {
 DigitSplit read_digits(const std::string& path, double test_fraction, std::uint64_t seed) {
   std::ifstream f(path, std::ios::binary);
   if (!f) throw std::runtime_error("cannot open " + path);
-  std::ostringstream raw;
-  raw << f.rdbuf();
-  std::istringstream text(gunzip(raw.str(), path));
+  // At most one byte past gunzip's bound, so that a huge file (or /dev/zero) is refused
+  // without being read whole.
+  std::string raw;
+  std::vector<char> chunk(std::size_t{1} << 20);
+  while (raw.size() <= kMostGzipBytes && f) {
+    f.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    raw.append(chunk.data(), static_cast<std::size_t>(f.gcount()));
+  }
+  if (f.bad()) throw std::runtime_error("cannot read " + path);
+  std::istringstream text(gunzip(raw, path));
   const Tensor table = flows::parse_csv(text, path, {.dtype = DType::f64}).values;
   if (table.shape()[1] != 65)
     throw std::runtime_error(path + ": expected 65 columns (64 pixels and a label), got " +
@@ -33,9 +40,10 @@ DigitSplit read_digits(const std::string& path, double test_fraction, std::uint6
       const double p = v[static_cast<std::size_t>(i * 65 + j)];
       const double most = j < 64 ? 16 : 9;
       if (!(p >= 0 && p <= most && p == std::floor(p)))
-        throw std::runtime_error(
-            path + ": line " + std::to_string(i + 1) + ", column " + std::to_string(j + 1) + ": " +
-            std::to_string(p) + " is not a whole number in [0, " + std::to_string(int(most)) + "]");
+        throw std::runtime_error(path + ": data row " + std::to_string(i + 1) + ", column " +
+                                 std::to_string(j + 1) + ": " + std::to_string(p) +
+                                 " is not a whole number in [0, " + std::to_string(int(most)) +
+                                 "]");
       (j < 64 ? pixels : labels).push_back(j < 64 ? p / 8.0 - 1.0 : p);
     }
   }

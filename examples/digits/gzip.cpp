@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
-// gzip framing around stb's inflate; see gzip.hpp.
+// gzip framing (RFC 1952) around inflate.hpp; see gzip.hpp.
 #include "examples/digits/gzip.hpp"
-
-#include <stb_image.h>
 
 #include <array>
 #include <cstdint>
 #include <stdexcept>
+
+#include "examples/digits/inflate.hpp"
 
 namespace flowtape::examples {
 namespace {
@@ -38,11 +38,11 @@ std::string gunzip(const std::string& bytes, const std::string& source) {
   const auto fail = [&](const std::string& why) {
     throw std::runtime_error(source + ": not a readable gzip file (" + why + ")");
   };
+  if (bytes.size() > kMostGzipBytes) fail("larger than 128 MiB");
   if (bytes.size() < 18 || static_cast<unsigned char>(bytes[0]) != 0x1f ||
       static_cast<unsigned char>(bytes[1]) != 0x8b)
     fail("no gzip magic");
   if (bytes[2] != 8) fail("compression method is not deflate");
-  if (bytes.size() > (std::size_t{1} << 30)) fail("larger than 1 GiB");
   const auto flags = static_cast<unsigned char>(bytes[3]);
   if (flags & 0xE0) fail("reserved flag bits set");
   // The trailer's length first: a small file that claims to inflate past the bound is refused
@@ -65,16 +65,20 @@ std::string gunzip(const std::string& bytes, const std::string& source) {
   if (flags & 0x02) at += 2;  // FHCRC
   if (at + 8 > bytes.size()) fail("truncated");
   const std::size_t deflate_len = bytes.size() - at - 8;
-  // Into a buffer of the trailer's length (plus one byte, so a stream that inflates to more
-  // than it claims is caught, not truncated): memory stays within the bound whatever the
-  // stream holds.
+  // Bounded by the trailer's length (checked before each byte is written): memory stays
+  // within the bound whatever the stream holds.
   const std::uint32_t claimed = le32(bytes, bytes.size() - 4);
-  std::string text(static_cast<std::size_t>(claimed) + 1, '\0');
-  const int got = stbi_zlib_decode_noheader_buffer(
-      text.data(), static_cast<int>(text.size()), bytes.data() + at, static_cast<int>(deflate_len));
-  if (got < 0) fail("the deflate stream does not decode, or inflates past its stated length");
-  if (static_cast<std::uint32_t>(got) != claimed) fail("length mismatch");
-  text.resize(static_cast<std::size_t>(got));
+  Inflated inflated;
+  try {
+    inflated =
+        inflate(reinterpret_cast<const unsigned char*>(bytes.data()) + at, deflate_len, claimed);
+  } catch (const std::runtime_error& e) {
+    fail(e.what());
+  }
+  std::string& text = inflated.bytes;
+  if (inflated.consumed != deflate_len)
+    fail("bytes between the end of the deflate stream and the trailer");
+  if (text.size() != claimed) fail("length mismatch");
   if (crc32(text) != le32(bytes, bytes.size() - 8)) fail("CRC-32 mismatch");
   return text;
 }

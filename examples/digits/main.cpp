@@ -104,7 +104,7 @@ void draw_panel(app::Image& img, int left, int top, const std::vector<Tensor>& p
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   std::string data = examples::kDigitsPath, out = "runs/digits";
   std::int64_t steps = 6000, batch = 256;
   int hidden = 256, depth = 3, per_class = 100, classifier_steps = 1500;
@@ -156,6 +156,8 @@ int main(int argc, char** argv) {
                  data.c_str());
     return 1;
   }
+  // The output folder first: an --out that cannot be a folder is refused before any training.
+  std::filesystem::create_directories(out);
   try {
     const auto start = std::chrono::steady_clock::now();
     const examples::DigitSplit split = examples::read_digits(data, test_fraction, seed);
@@ -281,4 +283,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+// Whatever escapes run() (a file that cannot be written, an --out that is a file) exits 1
+// with its message, as the README documents.
+int main(int argc, char** argv) {
+  return flowtape::app::run_reporting_errors([&] { return run(argc, argv); });
 }

@@ -30,7 +30,7 @@ void check(const std::string& path) {
     flowtape::flows::read_csv(path);
   } else if (ends_with(path, ".png")) {
     const std::string sig = "\x89PNG\r\n\x1a\n";
-    if (bytes.compare(0, 8, sig) != 0 || bytes.compare(12, 4, "IHDR") != 0)
+    if (bytes.size() < 24 || bytes.compare(0, 8, sig) != 0 || bytes.compare(12, 4, "IHDR") != 0)
       throw std::runtime_error("not a PNG");
     auto be32 = [&](std::size_t at) {
       return (static_cast<unsigned char>(bytes[at]) << 24) |

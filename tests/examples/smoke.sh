@@ -6,6 +6,14 @@
 set -euo pipefail
 bin=$1 check=$2 name=$3 out=$4/$3 flowtape=$5
 rm -rf "$out" && mkdir -p "$out"
+digits_data=/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz
+case "$name" in
+  digits|memorisation|closed_form)
+    # The data ships with Debian's python3-sklearn (scripts/setup.sh installs it).
+    if [ ! -f "$digits_data" ]; then
+      echo "SKIP: $digits_data is absent (apt-get install python3-sklearn)"; exit 77
+    fi ;;
+esac
 case "$name" in
   rings)
     "$bin/rings" --steps 30 --seeds 1 --variants batch,late,point --lambdas 0.3,-0.1 \
@@ -29,7 +37,14 @@ case "$name" in
     "$bin/memorisation" --data 8gaussians --pairs 8 --steps 30 --seeds 1 --samples 200 \
                         --hidden 32 --out "$out/2d"
     "$check" "$out/2d/results.json" "$out/2d/deterministic_training_pairs.png" \
-             "$out/2d/noisy_fresh_samples.png" ;;
+             "$out/2d/noisy_fresh_samples.png"
+    # Pairs are drawn without replacement: more than the 1438 training images is refused.
+    set +e
+    "$bin/memorisation" --pairs 8,1500 --steps 1 --seeds 1 --out "$out/too_many" 2> "$out/too_many.txt"
+    code=$?
+    set -e
+    [ "$code" = 2 ] || { echo "--pairs 1500 exited $code, expected 2"; cat "$out/too_many.txt"; exit 1; }
+    grep -q "1438 training images" "$out/too_many.txt" ;;
   closed_form)
     "$bin/closed_form" --train-size 40 --steps 30 --samples 100 --efm-extra 16 --high-dim 16 \
                        --digits-steps 20 --digits-heldout 20 \
@@ -58,9 +73,7 @@ case "$name" in
     # The trained flow must reach the data: a broken trainer leaves the MMD near 1.
     awk '/MMD/ { if ($NF + 0 > 0.01) { print "FAIL: MMD " $NF " > 0.01"; exit 1 } }' "$out/log.txt" ;;
   digits)
-    # The data ships with Debian's python3-sklearn (scripts/setup.sh installs it).
-    data=/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz
-    if [ ! -f "$data" ]; then echo "SKIP: $data is absent (apt-get install python3-sklearn)"; exit 77; fi
+    data=$digits_data
     "$bin/digits" --steps 300 --per-class 20 --classifier-steps 300 --out "$out" | tee "$out/log.txt"
     "$check" "$out/results.json" "$out/results.md" "$out/grid.png"
     # Even 300 steps draw digits the judge mostly recognises; a broken conditioning gives ~10%.
@@ -76,7 +89,18 @@ case "$name" in
   *) echo "unknown example $name"; exit 1 ;;
 esac
 # The paper programs share the CLI's exit codes: a bad command line is 2 (not CLI11's own 105
-# and up), refused before any training, and --help is 0.
+# and up), refused before any training, and --help is 0; an --out that is a file is an error
+# (1, with the reason), found before any training.
+case "$name" in
+  rings|divergence|memorisation|closed_form|digits)
+    : > "$out/a_file"
+    set +e
+    "$bin/$name" --out "$out/a_file" 2> "$out/file.txt"
+    code=$?
+    set -e
+    [ "$code" = 1 ] || { echo "'$name --out <a file>' exited $code, expected 1"; cat "$out/file.txt"; exit 1; }
+    grep -q "^error: " "$out/file.txt" || { echo "no error message"; cat "$out/file.txt"; exit 1; } ;;
+esac
 case "$name" in
   rings|divergence|memorisation|closed_form)
     bad=(--steps 0)
