@@ -237,9 +237,10 @@ FdmOptions fdm_official_options(std::int64_t dim, double reg) {
 
 FdmLoss fdm_loss(const VelocityField& field, const PathSample& path, const Tensor& t,
                  Generator& gen, const FdmOptions& o) {
-  if (o.probes < 1 || !(o.w_cfm >= 0) || !(o.w_div >= 0) || !(o.w_colsum >= 0)) {
+  const auto weight_ok = [](double w) { return w >= 0 && std::isfinite(w); };
+  if (o.probes < 1 || !weight_ok(o.w_cfm) || !weight_ok(o.w_div) || !weight_ok(o.w_colsum)) {
     std::ostringstream m;
-    m << "fdm_loss: need probes >= 1 and non-negative weights, got probes = " << o.probes
+    m << "fdm_loss: need probes >= 1 and finite non-negative weights, got probes = " << o.probes
       << ", w_cfm = " << o.w_cfm << ", w_div = " << o.w_div << ", w_colsum = " << o.w_colsum;
     throw std::invalid_argument(m.str());
   }

@@ -28,7 +28,9 @@ double clip_grad_norm(std::vector<Tensor>& grads, double max_norm) {
   }
   const double total = std::sqrt(sq);
   const double coef = max_norm / (total + 1e-6);
-  if (coef < 1) {
+  // A NaN norm (a NaN or infinite gradient) scales every gradient by NaN, as PyTorch's does:
+  // no finite gradient is left unclipped beside a broken one.
+  if (!(coef >= 1)) {
     NoGrad no_grad;
     for (Tensor& g : grads) g = copy(g * coef);
   }

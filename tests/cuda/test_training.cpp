@@ -62,6 +62,20 @@ BOOST_AUTO_TEST_CASE(adam_kernel_matches_cpu) {
   }
 }
 
+// An EMA made before its model went to the GPU follows it there, as the optimizers' state
+// does, and averages as it did on the host.
+BOOST_AUTO_TEST_CASE(ema_follows_parameters_moved_to_the_gpu) {
+  Tensor p = from_vector(std::vector<double>{1.0, 2.0}, {2}, DType::f64);
+  nn::EMA ema({p}, 0.9);
+  relocate(p, Device::cuda);
+  nn::copy_into(p, from_vector(std::vector<double>{11.0, 2.0}, {2}, DType::f64).to(Device::cuda));
+  ema.update({p});
+  BOOST_TEST(ema.shadow()[0].device() == Device::cuda);
+  BOOST_TEST(std::abs(to_host(ema.shadow()[0]).at(0) - 2.0) < 1e-15);
+  ema.copy_to({p});
+  BOOST_TEST(std::abs(to_host(p).at(0) - 2.0) < 1e-15);
+}
+
 // The training utilities that read their tensors: EMA, gradient clipping, checkpoints and the
 // OT coupling give on device tensors what they give on the host copies.
 BOOST_AUTO_TEST_CASE(utilities_accept_device_tensors) {

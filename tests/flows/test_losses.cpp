@@ -293,6 +293,9 @@ BOOST_AUTO_TEST_CASE(official_column_sum_term_matches_hand_values) {
              boost::test_tools::tolerance(1e-14));
   BOOST_TEST(!fdm_loss(f, p, t, gen, FdmOptions{}).colsum.defined());  // off by default
   BOOST_CHECK_THROW(fdm_official_options(0), std::invalid_argument);
+  FdmOptions infinite;
+  infinite.w_div = INFINITY;  // inf * 0 would make the total NaN
+  BOOST_CHECK_THROW(fdm_loss(f, p, t, gen, infinite), std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_CASE(official_loss_gradients_match_finite_differences) {

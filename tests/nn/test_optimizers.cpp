@@ -143,6 +143,12 @@ BOOST_AUTO_TEST_CASE(clip_grad_norm_pytorch_semantics) {
   BOOST_TEST(std::abs(g[0].at(0) - 3 * coef) < 1e-15);
   BOOST_TEST(std::abs(g[1].at(0) - 4 * coef) < 1e-15);
   BOOST_TEST(original.at(0) == 3.0);  // the old buffer is not written
+  // A NaN gradient makes the norm NaN, and every gradient NaN (PyTorch's clamp(NaN) * g): the
+  // finite one is not left unclipped beside it.
+  std::vector<Tensor> broken = {from_vector(std::vector<double>{NAN}, {1}, DType::f64),
+                                from_vector(std::vector<double>{100}, {1}, DType::f64)};
+  BOOST_TEST(std::isnan(clip_grad_norm(broken, 1.0)));
+  BOOST_TEST(std::isnan(broken[1].at(0)));
 }
 
 BOOST_AUTO_TEST_CASE(ema_average_and_copy) {
@@ -159,6 +165,10 @@ BOOST_AUTO_TEST_CASE(ema_average_and_copy) {
   BOOST_TEST(other.shadow()[0].to_vector() == ema.shadow()[0].to_vector(),
              boost::test_tools::per_element());
   BOOST_CHECK_THROW(ema.update({p, p}), std::invalid_argument);
+  // Another model's average, with a tensor more, is refused, not truncated.
+  NamedTensors longer = ema.state();
+  longer.emplace_back("ema.1", copy(p));
+  BOOST_CHECK_THROW(other.load_state(longer), std::invalid_argument);
 }
 
 // A large parameter's update is split over the thread pool: two threads must give the bits
