@@ -23,15 +23,24 @@ void require_scalar(const Tensor& l) {
   if (!l.defined() || l.numel() != 1) bad("the loss must return a scalar");
 }
 
-// The loss and its gradient at y1, on a tape of their own.
-std::pair<Tensor, Tensor> loss_and_cotangent(const std::function<Tensor(const Tensor&)>& loss,
-                                             const Tensor& y1) {
+// The loss at y1 and its gradients, on a tape of their own: with respect to y1 (the adjoint's
+// start) and, directly, to the parameters, for a loss that uses them besides through y1 (a
+// weight penalty); the backward solve adds what flows through the trajectory.
+struct LossAtEnd {
+  Tensor loss, cotangent;
+  std::vector<Tensor> direct_grad_params;
+};
+
+LossAtEnd loss_at_end(const std::function<Tensor(const Tensor&)>& loss, const Tensor& y1,
+                      const std::vector<Tensor>& params) {
   detail::RecordingScope on(true);
   Tape tape;
-  const Tensor y = tape.watch(stop_gradient(y1));
-  const Tensor l = loss(y);
+  std::vector<Tensor> wrt{tape.watch(stop_gradient(y1))};
+  for (const Tensor& p : params) wrt.push_back(tape.watch(p));
+  const Tensor l = loss(wrt[0]);
   require_scalar(l);
-  return {stop_gradient(l), tape.gradient(l, {y})[0]};
+  std::vector<Tensor> g = tape.gradient(l, wrt);
+  return {stop_gradient(l), g[0], {g.begin() + 1, g.end()}};
 }
 
 SolveGradients direct(const VectorField& f, const std::vector<Tensor>& params, const Tensor& y0,
@@ -87,8 +96,9 @@ SolveGradients adjoint(const VectorField& f, const std::vector<Tensor>& params, 
   if (fixed && o.solver.n_steps == 0)
     bad("the adjoint on a fixed grid needs n_steps (a dt0-sized grid has no fixed checkpoints)");
   if (o.checkpoints < 1) bad("checkpoints must be >= 1");
-  // (Each checkpoint's segment is at least one step; more would only hold states in memory.)
-  if (o.checkpoints > o.solver.max_steps) bad("checkpoints must be <= solver.max_steps");
+  // (Each checkpoint's segment is at least one step; more would only hold states in memory.
+  // A fixed grid uses at most n_steps of them, so only an adaptive solve can have too many.)
+  if (!fixed && o.checkpoints > o.solver.max_steps) bad("checkpoints must be <= solver.max_steps");
   const Checkpoints cp = checkpoint_times(t0, t1, o, fixed);
 
   // Forward, recording nothing: the states at the checkpoints.
@@ -105,8 +115,9 @@ SolveGradients adjoint(const VectorField& f, const std::vector<Tensor>& params, 
   SolveGradients out;
   out.y1 = states.back();
   out.forward = forward;
-  Tensor a;
-  std::tie(out.loss, a) = loss_and_cotangent(loss, out.y1);
+  LossAtEnd end = loss_at_end(loss, out.y1, params);
+  out.loss = end.loss;
+  const Tensor a = end.cotangent;
 
   // The augmented backward field on (y, a, g_1 .. g_P): f and its vector-Jacobian products,
   // each evaluation on a tape of its own.
@@ -139,7 +150,8 @@ SolveGradients adjoint(const VectorField& f, const std::vector<Tensor>& params, 
     out.backward.rejected += s.stats.rejected;
   }
   out.grad_y0 = state[1];
-  out.grad_params.assign(state.begin() + 2, state.end());
+  for (std::size_t i = 0; i < params.size(); ++i)
+    out.grad_params.push_back(state[i + 2] + end.direct_grad_params[i]);
   return out;
 }
 
@@ -160,8 +172,9 @@ SolveGradients solve_value_and_grad(const VectorField& f, const std::vector<Tens
     if (!params[i].defined()) bad("params[" + std::to_string(i) + "] is undefined");
   if (!options.solver.save_at.empty() || options.solver.dense)
     bad("the loss is on y(t1): leave save_at empty and dense off");
-  if (!(options.adjoint_rtol >= 0) || !(options.adjoint_atol >= 0))
-    bad("adjoint_rtol and adjoint_atol must be >= 0 (0: the forward solve's)");
+  const auto tolerance_ok = [](double tol) { return tol >= 0 && std::isfinite(tol); };
+  if (!tolerance_ok(options.adjoint_rtol) || !tolerance_ok(options.adjoint_atol))
+    bad("adjoint_rtol and adjoint_atol must be finite and >= 0 (0: the forward solve's)");
   return method == GradientMethod::direct ? direct(f, params, y0, t0, t1, loss, options)
                                           : adjoint(f, params, y0, t0, t1, loss, options);
 }

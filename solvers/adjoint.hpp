@@ -48,6 +48,8 @@ struct SolveGradients {
 };
 
 // L = loss(y(t1)) for dy/dt = f(t, y), y(t0) = y0, with its gradients by the chosen method.
+// The loss may also use the parameters directly (a weight penalty): both methods include
+// that part of dL/dparams.
 // It keeps tapes of its own, so it must be called while no Tape is active (std::logic_error
 // otherwise; tapes do not nest); use the gradients it returns in your own update. Throws
 // std::invalid_argument for bad arguments (an empty field or loss, a non-scalar loss,

@@ -60,7 +60,8 @@ struct IntegrateOptions {
   // dcoeff > 0 adds the derivative term.
   double pcoeff = 0.4, icoeff = 0.3, dcoeff = 0.0;
   // Your own controller instead: given each trial step's scaled error norm (<= 1 is within
-  // tolerance) and its size, accept or reject it and say how to scale the next step.
+  // tolerance) and its signed size (negative when t1 < t0), accept or reject it and say how
+  // to scale the next step.
   // factor_min / factor_max still bound its factor; a non-finite error never reaches it.
   std::function<StepDecision(double err, double h)> controller = {};
   double dt_min = 0;  // 0: an automatic underflow guard, a few ulps of max(|t|, |t1 - t0|)

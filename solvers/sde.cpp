@@ -48,18 +48,32 @@ Solution euler_maruyama(const VectorField& f, const VectorField& g, const Tensor
   std::size_t next = 0;
   Tensor y = y0;
   for (; next < ts.size() && ts[next] == t0; ++next) out.ys.push_back(y);
+  out.step_ts.push_back(t0);
   for (std::size_t i = 0; i + 1 < grid.size(); ++i) {
     const double t = grid[i], dt = grid[i + 1] - t;
     const Tensor dw = randn(y.shape(), gen, y.dtype(), y.device()) * std::sqrt(std::abs(dt));
-    y = y + f(t, y) * dt + g(t, y) * dw;
+    const Tensor drift = f(t, y), diffusion = g(t, y);
+    if (!drift.defined() || !diffusion.defined())
+      throw std::invalid_argument("euler_maruyama: f or g returned an undefined tensor");
+    const Tensor next_y = y + drift * dt + diffusion * dw;
+    // f and g may broadcast (a scalar diffusion), but not change the state's shape.
+    if (next_y.shape() != y.shape())
+      throw std::invalid_argument("euler_maruyama: f (" + drift.shape().str() + ") and g (" +
+                                  diffusion.shape().str() + ") turn the state's shape " +
+                                  y.shape().str() + " into " + next_y.shape().str());
     ++out.stats.nfe;
-    ++out.stats.accepted;
-    if (!all_finite(y)) {
+    if (!all_finite(next_y)) {
+      // As integrate()'s errors: the time and state are the last accepted ones, the stats
+      // what the solve cost.
       std::ostringstream msg;
       msg.precision(17);
-      msg << "euler_maruyama: non-finite state at t = " << grid[i + 1] << " (step " << i + 1 << ")";
-      throw SolverError(msg.str(), grid[i + 1], static_cast<long>(i + 1));
+      msg << "euler_maruyama: non-finite state in the step from t = " << t << " to " << grid[i + 1]
+          << " (step " << i + 1 << ")";
+      throw SolverError(msg.str(), t, static_cast<long>(i + 1), {y}, out.stats);
     }
+    y = next_y;
+    ++out.stats.accepted;
+    out.step_ts.push_back(grid[i + 1]);
     for (; next < ts.size() && ts[next] == grid[i + 1]; ++next) out.ys.push_back(y);
   }
   return out;

@@ -195,6 +195,16 @@ BOOST_AUTO_TEST_CASE(initial_step_is_accepted) {
   BOOST_TEST(s.stats.accepted < 40);
 }
 
+// In f32 the derivative's scaled norm overflows (2e13 / atol squared is past 3.4e38): the first
+// step guess must still be positive, where 0.01 d0 / inf = 0 ended the solve at step 0.
+BOOST_AUTO_TEST_CASE(an_overflowing_derivative_norm_still_gives_a_first_step) {
+  const Tensor rate = from_vector(std::vector<double>{0, 2e13}, {2}, DType::f32);
+  const VectorField constant = [&](double, const Tensor&) { return rate; };
+  const Solution s =
+      integrate(constant, from_vector(std::vector<double>{1, 0}, {2}, DType::f32), 0.0, 1.0);
+  BOOST_TEST(s.ys.back().at(1) == 2e13, boost::test_tools::tolerance(1e-6));
+}
+
 // Step-size controllers: the default PI, the I controller (pcoeff 0, icoeff 1), a PID with a
 // derivative term, and a controller of the user's own all reach the tolerance on the rotation;
 // the user's controller is the one deciding (it is called once per trial step and its fixed

@@ -106,6 +106,21 @@ BOOST_AUTO_TEST_CASE(adjoint_matches_direct_backpropagation) {
   }
 }
 
+// A loss that also uses a parameter directly (a weight penalty): the adjoint adds that part to
+// the one through the trajectory, as backpropagation does.
+BOOST_AUTO_TEST_CASE(a_loss_using_the_parameters_directly_gets_their_direct_gradient) {
+  const MlpProblem p;
+  const auto penalised = [&](const Tensor& y) { return mean_square(y) + sum(square(p.w2)); };
+  AdjointOptions o;
+  o.solver.rtol = o.solver.atol = 1e-9;
+  const SolveGradients d = solve_value_and_grad(p.field(), p.params(), p.x0, 0.0, 2.0, penalised,
+                                                GradientMethod::direct, o);
+  const SolveGradients a = solve_value_and_grad(p.field(), p.params(), p.x0, 0.0, 2.0, penalised,
+                                                GradientMethod::adjoint, o);
+  for (std::size_t i = 0; i < 3; ++i)
+    BOOST_TEST(relative_gap(a.grad_params[i], d.grad_params[i]) < 1e-6, "param " << i);
+}
+
 // Memory: on 10x the steps (an rk4 grid of 40 and of 400 steps on the same interval) the direct
 // method holds a tape that grows with the steps, the adjoint only its checkpoints, its
 // augmented state and one evaluation's tape. Peak bytes in use, counted by the allocator.
@@ -159,6 +174,19 @@ BOOST_AUTO_TEST_CASE(bad_arguments_are_refused) {
   AdjointOptions none;
   none.checkpoints = 0;
   refused(p.field(), mean_square, none, "checkpoints must be >= 1");
+  AdjointOptions infinite;
+  infinite.adjoint_rtol = INFINITY;  // refused before the forward solve, not after it
+  refused(p.field(), mean_square, infinite, "must be finite");
+  AdjointOptions too_many;
+  too_many.solver.max_steps = 4;
+  too_many.checkpoints = 8;
+  refused(p.field(), mean_square, too_many, "checkpoints must be <= solver.max_steps");
+  // On a fixed grid of 4 steps only 4 checkpoints are used: 8 is not too many.
+  AdjointOptions grid = too_many;
+  grid.solver.method = Method::rk4;
+  grid.solver.n_steps = 4;
+  BOOST_CHECK_NO_THROW(solve_value_and_grad(p.field(), p.params(), p.x0, 0.0, 1.0, mean_square,
+                                            GradientMethod::adjoint, grid));
   // Inside a caller's Tape: refused up front, saying why.
   Tape outer;
   BOOST_CHECK_EXCEPTION(solve_value_and_grad(p.field(), p.params(), p.x0, 0.0, 1.0, mean_square,

@@ -60,6 +60,37 @@ BOOST_AUTO_TEST_CASE(save_times_join_the_grid) {
   const double var = kSigma * kSigma * (1 - std::exp(-2 * kTheta * 0.333)) / (2 * kTheta);
   BOOST_TEST(std::abs(m - expect) < 4 * std::sqrt(var / 20000));
   BOOST_CHECK_THROW(ou(9, 4, {0.5, 0.2}), std::invalid_argument);
+  BOOST_TEST(s.step_ts.size() == 202u);  // t0 and the end of each accepted step
+  BOOST_TEST(s.step_ts.front() == 0.0);
+  BOOST_TEST(s.step_ts.back() == 1.0);
+}
+
+// A drift that broadcasts the state to another shape is refused, not followed.
+BOOST_AUTO_TEST_CASE(a_field_that_changes_the_state_shape_is_refused) {
+  Generator gen(1);
+  const auto reshaping = [](double, const Tensor& x) { return reshape(x, {-1, 1}) * -1.0; };
+  const auto unit = [](double, const Tensor& x) { return scalar_like(x, 1.0); };
+  BOOST_CHECK_THROW(euler_maruyama(reshaping, unit, ones({4}, DType::f64), 0, 1, 10, gen),
+                    std::invalid_argument);
+}
+
+// A blow-up: the error hands back the last finite state, its time and the solve's cost, as
+// integrate()'s errors do.
+BOOST_AUTO_TEST_CASE(a_blow_up_keeps_the_last_finite_state) {
+  Generator gen(1);
+  const auto explode = [](double t, const Tensor& x) { return x * (t < 0.25 ? 1.0 : INFINITY); };
+  const auto none = [](double, const Tensor& x) { return scalar_like(x, 0.0); };
+  try {
+    euler_maruyama(explode, none, ones({3}, DType::f64), 0, 1, 10, gen);
+    BOOST_FAIL("no SolverError");
+  } catch (const SolverError& e) {
+    BOOST_TEST(e.last_t() == 0.30000000000000004);  // steps from 0, 0.1, 0.2 accepted
+    BOOST_TEST(e.step() == 4);
+    BOOST_REQUIRE(e.last_y().defined());
+    BOOST_TEST(e.last_y().at(0) == 1.1 * 1.1 * 1.1, boost::test_tools::tolerance(1e-15));
+    BOOST_TEST(e.stats().nfe == 4);
+    BOOST_TEST(e.stats().accepted == 3);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
