@@ -75,8 +75,7 @@ class Backend {
   virtual void cast(const Tensor& x, Tensor& y) = 0;  // y: x's shape, another dtype
   // Philox samples from gen's (key, counter, stream), advancing gen as the CPU does: the same
   // draws on every backend for the same generator state. uniform is low + (high - low) u, u in
-  // [0, 1): the CPU maps u in double, the CUDA backend in the tensor's precision, so with
-  // (low, high) other than (0, 1) the last bit may differ.
+  // [0, 1), mapped in double and rounded once to the tensor's precision on both backends.
   virtual void fill_normal(Tensor& t, Generator& gen) = 0;
   virtual void fill_uniform(Tensor& t, Generator& gen, double low, double high) = 0;
 

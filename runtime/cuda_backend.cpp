@@ -124,13 +124,20 @@ class CudaBackend final : public Backend {
                                                          : kc::philox_blocks_pairs(t.numel());
     gen = Generator::from_state(gen.key(), gen.counter() + blocks, gen.stream());
     if (low == 0.0 && high == 1.0) return;
-    // low + (high - low) u, as two broadcast maps in the tensor's precision.
-    const Tensor scale = full(Shape{}, high - low, t.dtype(), Device::cuda);
-    const Tensor shift = full(Shape{}, low, t.dtype(), Device::cuda);
-    const std::array<Tensor, 2> times{t, scale};
-    nary_n<2>(kc::Nary::mul, times, t);
-    const std::array<Tensor, 2> plus{t, shift};
-    nary_n<2>(kc::Nary::add, plus, t);
+    // low + (high - low) u in double, as the CPU maps it, then rounded once to the tensor's
+    // precision: in f32, high - low alone can overflow (-3e38, 3e38) to inf.
+    Tensor wide = t;
+    if (t.dtype() != DType::f64) {
+      wide = empty(t.shape(), DType::f64, Device::cuda);
+      cast(t, wide);
+    }
+    const Tensor scale = full(Shape{}, high - low, DType::f64, Device::cuda);
+    const Tensor shift = full(Shape{}, low, DType::f64, Device::cuda);
+    const std::array<Tensor, 2> times{wide, scale};
+    nary_n<2>(kc::Nary::mul, times, wide);
+    const std::array<Tensor, 2> plus{wide, shift};
+    nary_n<2>(kc::Nary::add, plus, wide);
+    if (t.dtype() != DType::f64) cast(wide, t);
   }
 
   void unary(UnaryOp op, const Tensor& x, Tensor& out, double scalar) override {
@@ -305,6 +312,13 @@ void cuda_select_device(int index) {
   if (index < 0 || index >= n)
     throw std::invalid_argument("cuda_select_device: device " + std::to_string(index) + " of " +
                                 std::to_string(n));
+  // The allocator's cache and the cuBLAS handles belong to the device they were made on: once
+  // memory has been allocated, another device would be handed the first one's blocks.
+  if (index != kc::current_device() && kc::allocator_stats().device_mallocs > 0)
+    throw std::logic_error("cuda_select_device: device " + std::to_string(index) +
+                           " selected after CUDA memory was allocated on device " +
+                           std::to_string(kc::current_device()) +
+                           "; select it before any CUDA tensor is made");
   kc::set_device(index);
 }
 void cuda_synchronize() {

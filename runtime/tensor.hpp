@@ -202,9 +202,12 @@ void relocate(Tensor& x, Device device);
 // driver or GPU).
 bool cuda_built();
 int cuda_device_count();
-// Makes device `index` (0 .. cuda_device_count() - 1) the one this process uses: one GPU per
-// rank of a data-parallel job. Call it before any CUDA tensor exists; throws for a bad index
-// or without the CUDA backend.
+// Makes device `index` (0 .. cuda_device_count() - 1) the one the calling thread uses (CUDA
+// keeps one per thread; flowtape's CUDA work runs on the thread that makes the tensors): one
+// GPU per rank of a data-parallel job. Call it before any CUDA tensor exists: afterwards
+// another device throws std::logic_error (the allocator's cached blocks and the cuBLAS
+// handles belong to the first). Throws std::invalid_argument for a bad index or without the
+// CUDA backend.
 void cuda_select_device(int index);
 // Waits for all queued device work (timing); a no-op without CUDA.
 void cuda_synchronize();

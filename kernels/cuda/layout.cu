@@ -44,6 +44,17 @@ void copy_rows(void* dst, std::size_t dpitch, const void* src, std::size_t spitc
           "layout copy");
     return;
   }
+  // A 2-D copy takes pitches up to the device's memPitch (2^31 - 1 bytes on current cards);
+  // rows wider than that are copied one at a time.
+  constexpr std::size_t kMostPitch = (std::size_t{1} << 31) - 1;
+  if (dpitch > kMostPitch || spitch > kMostPitch) {
+    for (std::int64_t r = 0; r < rows; ++r)
+      check(cudaMemcpyAsync(static_cast<char*>(dst) + static_cast<std::size_t>(r) * dpitch,
+                            static_cast<const char*>(src) + static_cast<std::size_t>(r) * spitch,
+                            width, cudaMemcpyDeviceToDevice, 0),
+            "layout row copy");
+    return;
+  }
   check(cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, static_cast<std::size_t>(rows),
                           cudaMemcpyDeviceToDevice, 0),
         "layout 2-D copy");

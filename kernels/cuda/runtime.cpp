@@ -55,6 +55,12 @@ void set_device(int index) {
   check(cudaSetDevice(index), "select device");
 }
 
+int current_device() {
+  int index = 0;
+  check(cudaGetDevice(&index), "current device");
+  return index;
+}
+
 void synchronize() {
   g_host_waits.fetch_add(1, std::memory_order_relaxed);
   check(cudaDeviceSynchronize(), "synchronize");

@@ -25,7 +25,10 @@ void copy_device_to_host(void* dst, const void* src, std::size_t bytes);    // w
 void copy_device_to_device(void* dst, const void* src, std::size_t bytes);  // asynchronous
 void zero_device(void* dst, std::size_t bytes);                             // asynchronous
 void synchronize();  // waits for all queued work; for benchmarks and tests
-void set_device(int index);  // cudaSetDevice: this host thread's (and process's) device
+// cudaSetDevice: the calling host thread's device (each thread has its own; a new thread
+// starts on device 0).
+void set_device(int index);
+int current_device();  // cudaGetDevice
 
 // How many times the host has waited for the device so far: copies to or from the host
 // (cudaMemcpy orders after all queued work) and synchronize(). Tests use it to show that a

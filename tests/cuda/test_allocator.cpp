@@ -2,6 +2,7 @@
 // The caching device allocator: size classes (pure arithmetic, checked even without a GPU),
 // reuse of freed blocks without cudaMalloc, and empty_cache.
 #include <boost/test/unit_test.hpp>
+#include <cmath>
 
 #include "flowtape/kernels/cuda/allocator.hpp"
 #include "gpu.hpp"
@@ -63,6 +64,24 @@ BOOST_AUTO_TEST_CASE(training_steps_do_not_grow_memory) {
   const std::size_t mallocs = kc::allocator_stats().device_mallocs;
   (void)step();
   BOOST_TEST(kc::allocator_stats().device_mallocs == mallocs);
+}
+
+// A failed allocation that the caller catches leaves no error behind for the next, unrelated
+// kernel to report (the runtime's last error is cleared when the failure is thrown).
+BOOST_AUTO_TEST_CASE(a_caught_allocation_failure_does_not_fail_the_next_op) {
+  BOOST_CHECK_THROW(empty({std::int64_t{1} << 40}, DType::f32, Device::cuda), std::runtime_error);
+  Tensor x;
+  BOOST_CHECK_NO_THROW(x = exp(ones({4}, DType::f32, Device::cuda)));
+  BOOST_TEST(to_host(x).at(0) == std::exp(1.0f), boost::test_tools::tolerance(1e-6));
+}
+
+// Once memory is allocated, the device can be selected again but not changed: the cached blocks
+// belong to it.
+BOOST_AUTO_TEST_CASE(the_device_cannot_change_after_allocations) {
+  const Tensor held = ones({1000}, DType::f32, Device::cuda);
+  BOOST_CHECK_NO_THROW(cuda_select_device(0));
+  if (cuda_device_count() >= 2) BOOST_CHECK_THROW(cuda_select_device(1), std::logic_error);
+  BOOST_CHECK_THROW(cuda_select_device(cuda_device_count()), std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

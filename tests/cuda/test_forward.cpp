@@ -193,6 +193,22 @@ BOOST_AUTO_TEST_CASE(matmul_variants) {
   }
 }
 
+// Rows wider than a 2-D copy's largest pitch (2^31 - 1 bytes) are copied one at a time: a
+// [2, 2^29 + 1] f32 tensor (4.3 GB), sliced along its rows.
+BOOST_AUTO_TEST_CASE(slices_of_rows_past_two_gib) {
+  const std::int64_t len = (std::int64_t{1} << 29) + 1;
+  Tensor x;
+  try {
+    x = full(Shape{2, len}, 2.0, DType::f32, Device::cuda);
+  } catch (const std::runtime_error& e) {
+    BOOST_TEST_MESSAGE("not run: the GPU has no room for 4.3 GB (" << e.what() << ")");
+    return;
+  }
+  const Tensor s = slice(x, 1, len - 3, len);  // two rows of 3, from rows 2 GiB + 4 B apart
+  BOOST_TEST(to_host(s).to_vector() == std::vector<double>(6, 2.0),
+             boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(shape_ops) {
   for (DType t : kTypes) {
     const Tensor x = data({3, 5, 7}, t);

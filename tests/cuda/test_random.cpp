@@ -2,6 +2,7 @@
 // The device Philox samplers give the CPU Generator's numbers for the same state, and leave
 // the generator where the CPU fill would.
 #include <boost/test/unit_test.hpp>
+#include <cmath>
 
 #include "gpu.hpp"
 
@@ -41,6 +42,12 @@ BOOST_AUTO_TEST_CASE(uniform_range_and_split_streams) {
   const Tensor u = uniform({513}, -2.0, 3.0, a, DType::f64, Device::cuda);
   const Tensor w = uniform({513}, -2.0, 3.0, b, DType::f64);
   BOOST_TEST(test::max_rel_diff(u.to_vector(), w.to_vector()) <= 1e-15);
+  // f32 maps in double as the CPU does: high - low = 6e38 does not overflow to inf.
+  Generator wide_gpu(6), wide_cpu(6);
+  const Tensor wg = uniform({257}, -3e38, 3e38, wide_gpu, DType::f32, Device::cuda);
+  const Tensor wc = uniform({257}, -3e38, 3e38, wide_cpu, DType::f32);
+  for (const double v : wg.to_vector()) BOOST_TEST(std::isfinite(v));
+  BOOST_TEST(test::max_rel_diff(wg.to_vector(), wc.to_vector()) <= 1e-7);
   Generator child_cpu = Generator(11).split(), child_gpu = Generator(11).split();
   BOOST_TEST(test::max_rel_diff(rand({64}, child_gpu, DType::f32, Device::cuda).to_vector(),
                                 rand({64}, child_cpu, DType::f32).to_vector()) == 0.0);
