@@ -11,6 +11,7 @@
 
 #include "flowtape/config.hpp"
 #include "flowtape/flows/datasets.hpp"
+#include "flowtape/solvers/options.hpp"
 
 namespace flowtape::app {
 namespace {
@@ -125,19 +126,48 @@ void add_training_options(Binder& b) {
            "also checkpoint every k steps (0: only at the end)");
 }
 
+// A finite number above 0 (a solver's tolerances).
+CLI::Validator finite_positive() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        std::size_t used = 0;
+        double v = 0;
+        try {
+          v = std::stod(s, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != s.size() || !std::isfinite(v) || !(v > 0))
+          return "must be a finite number above 0, got '" + s.substr(0, 24) + "'";
+        return "";
+      },
+      "NUMBER>0");
+}
+
+// The solver options' static ranges, the same as the settings check's (train/spec.cpp), so a
+// bad value on any subcommand's command line is exit 2.
+CLI::Validator euler_steps_range() {
+  return whole_number(1, static_cast<unsigned long long>(solvers::IntegrateOptions{}.max_steps));
+}
+
 void add_sampling_options(Binder& b) {
   b.option("--solver", &train::TrainSpec::solver, "ODE solver for sampling");
-  b.option("--rtol", &train::TrainSpec::rtol, "relative tolerance of adaptive solvers");
-  b.option("--atol", &train::TrainSpec::atol, "absolute tolerance of adaptive solvers");
-  b.option("--euler-steps", &train::TrainSpec::euler_steps, "steps of fixed-step solvers");
+  b.option("--rtol", &train::TrainSpec::rtol, "relative tolerance of adaptive solvers")
+      ->check(finite_positive());
+  b.option("--atol", &train::TrainSpec::atol, "absolute tolerance of adaptive solvers")
+      ->check(finite_positive());
+  b.option("--euler-steps", &train::TrainSpec::euler_steps, "steps of fixed-step solvers")
+      ->check(euler_steps_range());
   b.option("--device", &train::TrainSpec::device, "where to train and sample: cpu or cuda");
   b.option("--guidance", &train::TrainSpec::guidance,
            "conditional models: classifier-free guidance scale w at sampling (0: none)")
       ->check(finite_at_least(-1e6));
-  b.option("--eval-samples", &train::TrainSpec::eval_samples, "samples generated for evaluation");
+  b.option("--eval-samples", &train::TrainSpec::eval_samples, "samples generated for evaluation")
+      ->check(whole_number(2, 1u << 24));
   b.flag("--nll,!--no-nll", &train::TrainSpec::nll,
          "estimate the NLL of held-out data during evaluation");
-  b.option("--nll-samples", &train::TrainSpec::nll_samples, "held-out points for the NLL");
+  b.option("--nll-samples", &train::TrainSpec::nll_samples, "held-out points for the NLL")
+      ->check(whole_number(1, 1u << 24));
 }
 
 }  // namespace
@@ -238,9 +268,10 @@ CommandLine::CommandLine() {
   sb.option("--guidance", &train::TrainSpec::guidance, "classifier-free guidance scale w")
       ->check(finite_at_least(-1e6));
   sb.option("--solver", &train::TrainSpec::solver, "ODE solver");
-  sb.option("--rtol", &train::TrainSpec::rtol, "relative tolerance");
-  sb.option("--atol", &train::TrainSpec::atol, "absolute tolerance");
-  sb.option("--euler-steps", &train::TrainSpec::euler_steps, "steps of fixed-step solvers");
+  sb.option("--rtol", &train::TrainSpec::rtol, "relative tolerance")->check(finite_positive());
+  sb.option("--atol", &train::TrainSpec::atol, "absolute tolerance")->check(finite_positive());
+  sb.option("--euler-steps", &train::TrainSpec::euler_steps, "steps of fixed-step solvers")
+      ->check(euler_steps_range());
   sb.option("--device", &train::TrainSpec::device,
             "where to sample: cpu or cuda (default: the run's)");
 
@@ -251,7 +282,7 @@ CommandLine::CommandLine() {
       ->check(CLI::ExistingFile);
   nll_cmd
       ->add_option("--data", data_csv,
-                   "CSV of points (default: fresh points of the model's dataset)")
+                   "CSV or .npy file of points (default: fresh points of the model's dataset)")
       ->check(CLI::ExistingFile);
   nll_cmd->add_flag("--drop-nonfinite", drop_nonfinite,
                     "skip --data rows holding nan or inf (and count them) instead of refusing");
@@ -272,8 +303,8 @@ CommandLine::CommandLine() {
       ->add_option("--label-column", nll_label_column,
                    "conditional models: the --data column (from 0) of each point's class")
       ->check(whole_number(0, 1u << 16));
-  nb.option("--rtol", &train::TrainSpec::rtol, "relative tolerance");
-  nb.option("--atol", &train::TrainSpec::atol, "absolute tolerance");
+  nb.option("--rtol", &train::TrainSpec::rtol, "relative tolerance")->check(finite_positive());
+  nb.option("--atol", &train::TrainSpec::atol, "absolute tolerance")->check(finite_positive());
   nb.option("--device", &train::TrainSpec::device,
             "where to integrate: cpu or cuda (default: the run's)");
 

@@ -35,6 +35,7 @@
 #include "app/evaluate.hpp"
 #include "app/progress.hpp"
 #include "app/ranks.hpp"
+#include "flowtape/flows/coupling.hpp"
 #include "flowtape/flows/csv.hpp"
 #include "flowtape/flows/likelihood.hpp"
 #include "flowtape/kernels/cpu/gemm_kernels.hpp"
@@ -358,6 +359,37 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
   return 0;
 }
 
+// nll --data: the rows of a CSV or .npy file (by extension, as train --data reads them), rows
+// holding nan or inf refused by row or, with drop_nonfinite, skipped and counted.
+struct ReadPoints {
+  Tensor values;
+  std::int64_t dropped_rows = 0;
+};
+
+ReadPoints read_points(const std::string& path, bool drop_nonfinite) {
+  const bool npy = path.size() >= 4 && path.compare(path.size() - 4, 4, ".npy") == 0;
+  if (!npy) {
+    const flows::CsvTable table = flows::read_csv(path, {.drop_nonfinite = drop_nonfinite});
+    return {table.values, table.dropped_rows};
+  }
+  const Tensor table = train::read_table(path, DType::f32);
+  const std::int64_t rows = table.shape()[0], columns = table.shape()[1];
+  const std::vector<double> v = table.to_vector();
+  std::vector<std::int64_t> kept;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    bool finite = true;
+    for (std::int64_t j = 0; j < columns; ++j)
+      finite = finite && std::isfinite(v[static_cast<std::size_t>(r * columns + j)]);
+    if (finite)
+      kept.push_back(r);
+    else if (!drop_nonfinite)
+      throw std::runtime_error(path + ": row " + std::to_string(r) +
+                               " holds nan or inf (skip such rows with --drop-nonfinite)");
+  }
+  const auto dropped = rows - static_cast<std::int64_t>(kept.size());
+  return {dropped > 0 ? flows::take_rows(table, kept) : table, dropped};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -404,12 +436,11 @@ int main(int argc, char** argv) {
       if (cl.data_csv.empty()) {
         x = t->dataset().sample(cl.n, gen);
       } else {
-        const flows::CsvTable table =
-            flows::read_csv(cl.data_csv, {.drop_nonfinite = cl.drop_nonfinite});
-        if (table.dropped_rows > 0)
+        const ReadPoints points = read_points(cl.data_csv, cl.drop_nonfinite);
+        if (points.dropped_rows > 0)
           std::fprintf(stderr, "note: dropped %lld rows holding nan or inf\n",
-                       static_cast<long long>(table.dropped_rows));
-        x = table.values;
+                       static_cast<long long>(points.dropped_rows));
+        x = points.values;
       }
       Tensor own_labels;  // --label-column: each point's class, from the file
       if (cl.nll_label_column >= 0) {

@@ -15,6 +15,10 @@ As a module:
     v = model(x, t, c)  # a conditional model: c a LongTensor [B] of classes (-1: none) or a
                         # float [B, k] of context vectors (a row of NaN: none)
 
+A model trained with --standardize works in standardised coordinates, as flowtape's sampler
+does: integrate from N(0, I) with it, then map the result back to the data's units with
+model.to_data(x) (x * scale + mean; model.standardization holds both, None without).
+
 From the command line:
 
     python3 scripts/flowtape_to_torch.py MODEL              # print the rebuilt module
@@ -54,7 +58,7 @@ def read_checkpoint(path):
     if "architecture" not in metadata:
         raise ValueError(f"{path}: no architecture in its metadata (not written by flowtape "
                          "train, or by a version before 0.2)")
-    return tensors, json.loads(metadata["architecture"])
+    return tensors, json.loads(metadata["architecture"]), metadata
 
 
 def build_velocity_mlp(arch):
@@ -162,8 +166,22 @@ def build_velocity_mlp(arch):
 
 def load_velocity_model(path):
     """The trained velocity field of a flowtape checkpoint as a torch.nn.Module (eval mode)."""
-    tensors, arch = read_checkpoint(path)
+    import torch
+    tensors, arch, metadata = read_checkpoint(path)
     model = build_velocity_mlp(arch)
+    # --standardize: the mean and scale the model's coordinates are taken in.
+    model.standardization = None
+    if "standardization" in metadata:
+        st = json.loads(metadata["standardization"])
+        mean = torch.tensor(st["mean"], dtype=torch.float32)
+        scale = torch.tensor(st["scale"], dtype=torch.float32)
+        if mean.shape != (model.input_dim,) or scale.shape != (model.input_dim,):
+            raise ValueError(f"{path}: the standardization's mean and scale are not "
+                             f"{model.input_dim} values each")
+        model.standardization = {"mean": mean, "scale": scale}
+    model.to_data = lambda x: (x if model.standardization is None else
+                               x * model.standardization["scale"].to(x.dtype)
+                               + model.standardization["mean"].to(x.dtype))
     wanted = set(arch["parameters"]) | set(arch.get("buffers", {}))
     state = {name: tensors[name] for name in wanted if name in tensors}
     missing = sorted(wanted - set(state))
@@ -211,6 +229,10 @@ def main():
         model = load_velocity_model(args.model)
         if args.check is None:
             print(model)
+            if model.standardization is not None:
+                print("standardised coordinates (--standardize): data = x * scale + mean, "
+                      f"mean {model.standardization['mean'].tolist()}, "
+                      f"scale {model.standardization['scale'].tolist()}")
             return 0
         return 0 if check(model, args.check, args.tolerance) else 1
     except (OSError, ValueError, KeyError, RuntimeError) as e:

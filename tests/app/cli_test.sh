@@ -122,7 +122,7 @@ grep -q "FLOWTAPE_GEMM_KERNEL: no GEMM kernel named 'avx9000'" "$TMP/kernel.err"
 # An infinite tolerance was accepted and written to config.json as null (found by fuzz_cli).
 "$FLOWTAPE" train --rtol inf --out "$TMP/bad" 2>"$TMP/inf.err"
 rc=$?; [ $rc -eq 2 ] || fail "--rtol inf exited $rc, expected 2 (a bad command line)"
-grep -q "invalid rtol = inf" "$TMP/inf.err" || fail "rtol not named: $(cat "$TMP/inf.err")"
+grep -q -- "--rtol: must be a finite number above 0, got .inf." "$TMP/inf.err" || fail "rtol not named: $(cat "$TMP/inf.err")"
 # --device cuda on a machine without a GPU (or a build without CUDA): refused, with the reason.
 # (On a GPU machine the short run simply trains.)
 "$FLOWTAPE" train --device cuda --steps 2 --no-eval --out "$TMP/dev" 2>"$TMP/dev.err"
@@ -410,6 +410,17 @@ rc=$?; [ $rc -eq 1 ] && grep -q "not conditional" "$TMP/nocls.err" ||
   fail "train --data .npy failed: $(tail -n 2 "$TMP/npy.err")"
 "$FLOWTAPE" sample --model "$TMP/own-npy/model.safetensors" -n 4 --out "$TMP/npy4.csv" 2>/dev/null
 [ "$(head -n 1 "$TMP/npy4.csv")" = "dim0,dim1,dim2" ] || fail ".npy run samples: $(head -n 1 "$TMP/npy4.csv")"
+# nll --data reads .npy as train --data does, and gives what the same points in CSV give.
+"$FLOWTAPE" nll --model "$TMP/own-npy/model.safetensors" --data "$TMP/own.npy" -n 1 \
+  >"$TMP/npy-nll.json" 2>"$TMP/npy-nll.err" || fail "nll --data .npy failed: $(cat "$TMP/npy-nll.err")"
+cut -d, -f1-3 "$TMP/own.csv" | tail -n +2 >"$TMP/own3.csv"
+"$FLOWTAPE" nll --model "$TMP/own-npy/model.safetensors" --data "$TMP/own3.csv" -n 1 \
+  >"$TMP/csv-nll.json" 2>/dev/null || fail "nll --data of the same points in CSV failed"
+python3 -c 'import json,sys; a,b=(json.load(open(f))["nll_nats"] for f in sys.argv[1:]); print("npy", a, "csv", b); sys.exit(0 if abs(a-b) < 1e-3 else 1)' \
+  "$TMP/npy-nll.json" "$TMP/csv-nll.json" || fail "nll of the .npy and the CSV differ"
+# A bad solver option of sample, nll or eval is a command-line error (2), refused at once.
+"$FLOWTAPE" nll --model "$TMP/own-npy/model.safetensors" --rtol 0 >/dev/null 2>"$TMP/rtol.err"
+rc=$?; [ $rc -eq 2 ] && grep -q "rtol" "$TMP/rtol.err" || fail "nll --rtol 0: rc $rc, $(cat "$TMP/rtol.err")"
 printf 'a,b\n1,2\n3,inf\n' >"$TMP/own-inf.csv"
 "$FLOWTAPE" train --data "$TMP/own-inf.csv" --steps 2 --no-eval --out "$TMP/own-inf" 2>"$TMP/own-inf.err"
 rc=$?; [ $rc -eq 1 ] && grep -q "own-inf.csv:3: column 2: 'inf' is not a finite" "$TMP/own-inf.err" ||

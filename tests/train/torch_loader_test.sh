@@ -19,6 +19,21 @@ rm -rf "$out" && mkdir -p "$out"
 for name in raw_silu sinusoidal_gelu fourier_tanh labels_concat labels_film context_concat; do
   "$py" "$script" "$out/$name.safetensors" --check "$out/$name.csv"
 done
+# A --standardize model hands back its mean and scale, and to_data maps with them.
+"$py" - "$script" "$out/standardized.safetensors" "$out/standardized.txt" <<'PY'
+import sys, torch
+sys.path.insert(0, sys.argv[1].rsplit("/", 1)[0])
+from flowtape_to_torch import load_velocity_model
+m = load_velocity_model(sys.argv[2])
+mean0, mean1, scale0, scale1 = map(float, open(sys.argv[3]).read().split())
+assert m.standardization is not None, "no standardization"
+x = torch.tensor([[0.0, 0.0], [1.0, -1.0]])
+want = torch.tensor([[mean0, mean1], [mean0 + scale0, mean1 - scale1]])
+got = m.to_data(x)
+assert torch.allclose(got, want, rtol=1e-6), (got, want)
+assert load_velocity_model(sys.argv[2].replace("standardized", "raw_silu")).standardization is None
+print("standardization handed back")
+PY
 # A changed velocity (row 5, v0 + 1%) must be caught.
 awk -F, 'BEGIN { OFS = "," } NR == 6 { $4 = $4 * 1.01 + 0.01 } { print }' \
     "$out/fourier_tanh.csv" > "$out/changed.csv"

@@ -93,5 +93,35 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  return 0;
+  // A --standardize run on a file of points far from the origin: the checkpoint records the
+  // mean and scale, which the loader must hand back (standardized.txt: the mean, then the scale).
+  const std::string points = out + "/points.csv";
+  {
+    Generator gen(9);
+    const std::vector<double> p = (randn({500, 2}, gen, DType::f64) * 4.0 + 10.0).to_vector();
+    std::FILE* f = std::fopen(points.c_str(), "w");
+    if (!f) {
+      std::perror(points.c_str());
+      return 1;
+    }
+    for (std::size_t i = 0; i < p.size(); i += 2) std::fprintf(f, "%.17g,%.17g\n", p[i], p[i + 1]);
+    if (std::fclose(f) != 0) {
+      std::perror(points.c_str());
+      return 1;
+    }
+  }
+  train::TrainSpec spec;
+  spec.data = points;
+  spec.standardize = true;
+  spec.hidden = 16;
+  spec.depth = 2;
+  spec.steps = 5;
+  train::Trainer trainer(spec, nullptr, {});
+  trainer.train();
+  trainer.save(out + "/standardized.safetensors");
+  std::FILE* f = std::fopen((out + "/standardized.txt").c_str(), "w");
+  if (!f) return 1;
+  const train::Standardization& st = trainer.standardization();
+  std::fprintf(f, "%.17g %.17g %.17g %.17g\n", st.mean[0], st.mean[1], st.scale[0], st.scale[1]);
+  return std::fclose(f) == 0 ? 0 : 1;
 }
