@@ -55,9 +55,12 @@ Tensor argmax(const Tensor& x, int axis, bool keepdims) {
   const Tensor hit = equal(v, max(v, a, true));  // max refuses an empty axis
   Shape index_shape(std::vector<std::int64_t>(static_cast<std::size_t>(v.rank()), 1));
   index_shape[a] = n;
-  // The positions of the maxima, n elsewhere, then their least (exact in f32 below 2^24, and
-  // in f64 for any axis a tensor can have).
-  const Tensor index = reshape(arange(n, v.dtype()), index_shape).to(v.device());
+  // The positions of the maxima, n elsewhere, then their least: in x's dtype, but in f64 for
+  // an f32 axis longer than 2^24, where f32 positions would round (f64's are exact for any
+  // axis a tensor can have).
+  const DType position_type =
+      v.dtype() == DType::f32 && n > (std::int64_t{1} << 24) ? DType::f64 : v.dtype();
+  const Tensor index = reshape(arange(n, position_type), index_shape).to(v.device());
   const Tensor miss = full_like(index, static_cast<double>(n));
   return to_dtype(-max(-where(hit, index, miss), a, keepdims), DType::i64);
 }

@@ -117,8 +117,14 @@ class CpuBackend final : public Backend {
       gen.fill_uniform(p, t.numel());
       if (low == 0.0 && high == 1.0) return;
       const std::int64_t n = t.numel();  // read once: see cast()
-      for (std::int64_t i = 0; i < n; ++i)
-        p[i] = static_cast<T>(low + (high - low) * static_cast<double>(p[i]));
+      if (std::isfinite(high - low)) {
+        for (std::int64_t i = 0; i < n; ++i)
+          p[i] = static_cast<T>(low + (high - low) * static_cast<double>(p[i]));
+      } else {  // a range wider than the largest double: halved, then doubled (both exact)
+        const double half_low = low / 2, half_width = high / 2 - low / 2;
+        for (std::int64_t i = 0; i < n; ++i)
+          p[i] = static_cast<T>((half_low + half_width * static_cast<double>(p[i])) * 2);
+      }
     });
   }
 

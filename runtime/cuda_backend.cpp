@@ -131,12 +131,19 @@ class CudaBackend final : public Backend {
       wide = empty(t.shape(), DType::f64, Device::cuda);
       cast(t, wide);
     }
-    const Tensor scale = full(Shape{}, high - low, DType::f64, Device::cuda);
-    const Tensor shift = full(Shape{}, low, DType::f64, Device::cuda);
+    // (A range wider than the largest double is halved, then doubled, as on the CPU.)
+    const bool halved = !std::isfinite(high - low);
+    const Tensor scale =
+        full(Shape{}, halved ? high / 2 - low / 2 : high - low, DType::f64, Device::cuda);
+    const Tensor shift = full(Shape{}, halved ? low / 2 : low, DType::f64, Device::cuda);
     const std::array<Tensor, 2> times{wide, scale};
     nary_n<2>(kc::Nary::mul, times, wide);
     const std::array<Tensor, 2> plus{wide, shift};
     nary_n<2>(kc::Nary::add, plus, wide);
+    if (halved) {
+      const std::array<Tensor, 2> doubled{wide, full(Shape{}, 2.0, DType::f64, Device::cuda)};
+      nary_n<2>(kc::Nary::mul, doubled, wide);
+    }
     if (t.dtype() != DType::f64) cast(wide, t);
   }
 

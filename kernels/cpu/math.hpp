@@ -45,13 +45,36 @@ struct Log {
     return xsimd::select(subnormal, scaled, r);
   }
 };
-// e^x - 1 and log(1 + x), accurate where x is tiny (no cancellation against 1).
-struct Expm1 { template <class B> B operator()(const B& x) const { return xsimd::expm1(x); } };
-struct Log1p { template <class B> B operator()(const B& x) const { return xsimd::log1p(x); } };
+// e^x - 1 and log(1 + x), accurate where x is tiny (no cancellation against 1). xsimd's
+// expm1 overflows where its exp does (above 88.38 in f32, 709.44 in f64): there e^x - 1 is
+// e^x to the last bit, which Exp gives. Both keep a zero's sign, as IEEE's do (xsimd's
+// return +0 for -0).
+struct Expm1 {
+  template <class B>
+  B operator()(const B& x) const {
+    using T = typename B::value_type;
+    constexpr T hi = sizeof(T) == 8 ? T(709) : T(88);
+    const B r = xsimd::select(x == B(T(0)), x, xsimd::expm1(x));
+    const auto high = x > B(hi);
+    if (!xsimd::any(high)) return r;
+    return xsimd::select(high, Exp{}(x), r);
+  }
+};
+struct Log1p {
+  template <class B>
+  B operator()(const B& x) const {
+    return xsimd::select(x == B(typename B::value_type(0)), x, xsimd::log1p(x));
+  }
+};
 struct Sqrt { template <class B> B operator()(const B& x) const { return xsimd::sqrt(x); } };
 struct Square { template <class B> B operator()(const B& x) const { return x * x; } };
 struct Abs { template <class B> B operator()(const B& x) const { return xsimd::abs(x); } };
 struct Tanh { template <class B> B operator()(const B& x) const { return xsimd::tanh(x); } };
+// sin and cos: xsimd picks one range reduction for a whole batch, by its largest lane (past
+// pi/4, pi/2, 20 pi, ...), so an element's last bit can depend on its neighbours in the batch
+// (and so on where a slice starts). Not on the thread count: chunks start at multiples of 64.
+// The only functors here with that property; doing the reduction per lane cost a scalar sin
+// per element, a third of a small step with a sinusoidal time embedding.
 struct Sin { template <class B> B operator()(const B& x) const { return xsimd::sin(x); } };
 struct Cos { template <class B> B operator()(const B& x) const { return xsimd::cos(x); } };
 // max(x, 0) that keeps a NaN a NaN (as IEEE fmax would not, and xsimd::max need not).
@@ -61,9 +84,13 @@ struct Relu {
     return xsimd::select((x > B(0)) | xsimd::isnan(x), x, B(0));
   }
 };
-// 1 / (1 + e^-x): e^-x overflows to inf for very negative x, and 1/inf = 0 is the right limit.
+// 1 / (1 + e^-x): e^-x (Exp: over the whole range, so a tiny sigmoid is not flushed early)
+// overflows to inf for very negative x, and 1/inf = 0 is the right limit.
 struct Sigmoid {
-  template <class B> B operator()(const B& x) const { return B(1) / (B(1) + xsimd::exp(-x)); }
+  template <class B>
+  B operator()(const B& x) const {
+    return B(1) / (B(1) + Exp{}(-x));
+  }
 };
 // silu(x) = x sigmoid(x), as x times the reciprocal of 1 + e^-x rather than x / (1 + e^-x): the
 // derivatives below need the reciprocal too, so a fused pass (silu_fused.hpp) divides once per
@@ -71,14 +98,14 @@ struct Sigmoid {
 struct Silu {
   template <class B>
   B operator()(const B& x) const {
-    return x * (B(1) / (B(1) + xsimd::exp(-x)));
+    return x * (B(1) / (B(1) + Exp{}(-x)));
   }
 };
 // silu(x) and its denominator d = 1 + e^-x, which the derivatives below reuse: the same
 // operations as Silu, so the same bits.
 struct SiluAndDenominator {
   template <class B> std::pair<B, B> operator()(const B& x) const {
-    const B d = B(1) + xsimd::exp(-x);
+    const B d = B(1) + Exp{}(-x);
     return {x * (B(1) / d), d};
   }
 };
@@ -99,12 +126,12 @@ struct SiluGrad2FromDenominator {
 };
 struct SiluGrad {
   template <class B> B operator()(const B& x, const B& g) const {
-    return SiluGradFromDenominator{}(x, g, B(1) + xsimd::exp(-x));
+    return SiluGradFromDenominator{}(x, g, B(1) + Exp{}(-x));
   }
 };
 struct SiluGrad2 {
   template <class B> B operator()(const B& x, const B& g) const {
-    return SiluGrad2FromDenominator{}(x, g, B(1) + xsimd::exp(-x));
+    return SiluGrad2FromDenominator{}(x, g, B(1) + Exp{}(-x));
   }
 };
 // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): never overflows.
@@ -119,19 +146,18 @@ struct Sign {
     return xsimd::select(x > B(0), B(1), xsimd::select(x < B(0), B(-1), B(0)));
   }
 };
-// x^p with IEEE's special cases, which xsimd::pow does not give (it returns 0 for 0^p with
-// p <= 0): x^0 = 1 for every x, NaN included; 0^p = inf for p < 0 (-0^p = -inf when p is an
-// odd integer). So d/dx x^0.5 at 0 is inf here as on the GPU, in std::pow and in PyTorch.
+// x^p: each lane by std::pow, so IEEE's special cases hold ((-0)^3 = -0, (-inf)^0.5 = inf,
+// 1^NaN = 1, 0^p = inf for p < 0, so d/dx x^0.5 at 0 is inf as on the GPU and in PyTorch)
+// and the result is within an ulp. xsimd's pow, e^(p log x), lost hundreds of ulps at large
+// x (1e100^3) and several of those cases; flowtape's own code does not call pow in a step.
 struct PowScalar {
   double p;
   template <class B> B operator()(const B& x) const {
     using T = typename B::value_type;
-    if (p == 0) return B(T(1));
-    const B r = xsimd::pow(x, B(static_cast<T>(p)));
-    if (!(p < 0)) return r;  // p > 0, or NaN (x^NaN is NaN but for x = 1)
-    const B inf(std::numeric_limits<T>::infinity());
-    const bool odd = std::fmod(p, 2.0) == -1.0;
-    return xsimd::select(x == B(T(0)), odd ? xsimd::copysign(inf, x) : inf, r);
+    alignas(64) T v[B::size];
+    x.store_aligned(v);
+    for (auto& e : v) e = static_cast<T>(std::pow(e, static_cast<T>(p)));
+    return B::load_aligned(v);
   }
 };
 

@@ -19,10 +19,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -34,11 +38,20 @@ namespace {
 
 using Task = kernels::cpu::FunctionRef<void(std::int64_t)>;
 
+// FLOWTAPE_NUM_THREADS, read strictly: a whole number in [1, kMaxThreads]. Anything else
+// ("8cores", "1e3", "four") is reported once on stderr and ignored, rather than read as some
+// other count; this runs before main, where there is no caller to throw to.
 int default_threads() {
-  if (const char* e = std::getenv("FLOWTAPE_NUM_THREADS")) {
-    const int n = std::atoi(e);
-    if (n > 0) return n;
-  }
+  const char* e = std::getenv("FLOWTAPE_NUM_THREADS");
+  if (!e || !*e) return 1;
+  char* end = nullptr;
+  errno = 0;
+  const long n = std::strtol(e, &end, 10);
+  if (errno == 0 && *end == '\0' && n >= 1 && n <= kMaxThreads) return static_cast<int>(n);
+  std::fprintf(stderr,
+               "flowtape: ignoring FLOWTAPE_NUM_THREADS='%.32s' (expected a whole number of "
+               "threads in [1, %d]); using 1\n",
+               e, kMaxThreads);
   return 1;
 }
 
@@ -177,6 +190,9 @@ class Pool {
 
 void set_num_threads(int n) {
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (n > kMaxThreads)
+    throw std::invalid_argument("set_num_threads: " + std::to_string(n) + " threads; at most " +
+                                std::to_string(kMaxThreads));
   g_threads.store(n);
 }
 

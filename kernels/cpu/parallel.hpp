@@ -18,7 +18,11 @@
 
 namespace flowtape {
 
+// The most threads set_num_threads and FLOWTAPE_NUM_THREADS accept.
+inline constexpr int kMaxThreads = 1024;
+
 // n <= 0 means std::thread::hardware_concurrency(). Takes effect at the next kernel call.
+// Throws std::invalid_argument above kMaxThreads.
 void set_num_threads(int n);
 int get_num_threads();
 

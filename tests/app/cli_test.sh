@@ -119,6 +119,12 @@ grep -q "FLOWTAPE_GEMM_KERNEL: no GEMM kernel named 'avx9000'" "$TMP/kernel.err"
   fail "the unknown kernel's message: $(cat "$TMP/kernel.err")"
 [ ! -e "$TMP/kernel" ] || fail "an unknown GEMM kernel left a run folder"
 
+# FLOWTAPE_NUM_THREADS is read strictly: "8cores" is reported and ignored, not read as 8.
+FLOWTAPE_NUM_THREADS=8cores "$FLOWTAPE" train --steps 1 --no-eval --out "$TMP/threads-env" \
+  >/dev/null 2>"$TMP/threads-env.err" || fail "a run with a bad FLOWTAPE_NUM_THREADS failed"
+grep -q "ignoring FLOWTAPE_NUM_THREADS='8cores'" "$TMP/threads-env.err" ||
+  fail "a bad FLOWTAPE_NUM_THREADS went unreported: $(cat "$TMP/threads-env.err")"
+
 # An infinite tolerance was accepted and written to config.json as null (found by fuzz_cli).
 "$FLOWTAPE" train --rtol inf --out "$TMP/bad" 2>"$TMP/inf.err"
 rc=$?; [ $rc -eq 2 ] || fail "--rtol inf exited $rc, expected 2 (a bad command line)"

@@ -285,6 +285,11 @@ BOOST_AUTO_TEST_CASE(argmax_argmin) {
   const Tensor with_nan =
       from_vector(std::vector<double>{1, std::nan(""), 3, 0, 2, 1}, {2, 3}, DType::f64);
   BOOST_TEST(argmax(with_nan, 1).to_vector() == (std::vector<double>{3, 1}));
+  // An f32 axis past 2^24, where f32 positions round: 16777219 is not an f32.
+  const std::int64_t long_axis = (std::int64_t{1} << 24) + 4;
+  Tensor spike = zeros({long_axis});
+  spike.mutable_data<float>()[long_axis - 1] = 1.0f;
+  BOOST_TEST(argmax(spike, 0).item() == static_cast<double>(long_axis - 1));
 }
 
 BOOST_AUTO_TEST_CASE(matmul_all_forms) {

@@ -196,6 +196,15 @@ BOOST_AUTO_TEST_CASE(sampler_moments) {
   }
 }
 
+// A range wider than the largest double (high - low overflows) still gives finite draws in it.
+BOOST_AUTO_TEST_CASE(uniform_over_a_range_wider_than_the_largest_double) {
+  Generator g(3);
+  for (const double v : uniform({64}, -1e308, 1e308, g, DType::f64).to_vector()) {
+    BOOST_TEST(std::isfinite(v));
+    BOOST_TEST((v >= -1e308 && v < 1e308));
+  }
+}
+
 // shuffle_tail(order, k): the last k entries are k distinct entries, each ordered k-subset
 // equally likely (a chi-square over the 12 ordered pairs of 4 entries, 12000 draws: the 0.999
 // quantile with 11 degrees of freedom is 31.3; a shuffle biased towards its start fails), and

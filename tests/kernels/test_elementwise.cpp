@@ -103,6 +103,35 @@ BOOST_AUTO_TEST_CASE(softplus_does_not_overflow) {
   BOOST_TEST(y[4] == 1000.0);
 }
 
+// The edges of IEEE's range: expm1 where xsimd's exp overflows early, a tiny silu and sigmoid
+// that xsimd's exp flushed to zero, signed zeros, and pow's special cases and accuracy at
+// large x (each within an ulp or two of std::, where xsimd's pow lost hundreds).
+BOOST_AUTO_TEST_CASE(edges_of_the_range_and_ieee_special_cases) {
+  std::vector<float> xf = {88.5f, -88.5f, -0.0f}, yf(3);
+  map_unary(xf.data(), yf.data(), 3, fn::Expm1{});
+  BOOST_TEST(std::isfinite(yf[0]));
+  BOOST_TEST(std::abs(yf[0] / std::expm1(88.5f) - 1) < 1e-6);
+  BOOST_TEST((yf[2] == 0 && std::signbit(yf[2])));
+  map_unary(xf.data(), yf.data(), 3, fn::Silu{});
+  BOOST_TEST(yf[1] < -1e-37f);  // -3.2e-37, a normal f32
+  map_unary(xf.data(), yf.data(), 3, fn::Log1p{});
+  BOOST_TEST((yf[2] == 0 && std::signbit(yf[2])));
+  std::vector<double> xd = {709.5, -0.0, -INFINITY, 1.0}, yd(4);
+  map_unary(xd.data(), yd.data(), 1, fn::Expm1{});
+  BOOST_TEST(std::isfinite(yd[0]));
+  map_unary(xd.data(), yd.data(), 4, fn::PowScalar{3});
+  BOOST_TEST((yd[1] == 0 && std::signbit(yd[1])));  // (-0)^3 = -0
+  map_unary(xd.data(), yd.data(), 4, fn::PowScalar{0.5});
+  BOOST_TEST(yd[2] == INFINITY);  // (-inf)^0.5
+  map_unary(xd.data(), yd.data(), 4, fn::PowScalar{std::nan("")});
+  BOOST_TEST(yd[3] == 1.0);  // 1^NaN
+  std::vector<double> big(100), cubes(100);
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = std::pow(10.0, 50 + 0.5 * double(i));
+  map_unary(big.data(), cubes.data(), 100, fn::PowScalar{3});
+  for (std::size_t i = 0; i < big.size(); ++i)
+    BOOST_TEST(std::abs(cubes[i] / std::pow(big[i], 3.0) - 1) <= 4 * 0x1p-52, "x = " << big[i]);
+}
+
 // Broadcast shapes: each case is (a shape, b shape, out shape), right-aligned like NumPy.
 // Rank-2 outputs whose rows are shorter than one batch ([33, 2] against [33, 1]; [5, 3];
 // [257, 5] in f32) take the gathering loop, and [40000, 3] against [40000, 1] is cut into

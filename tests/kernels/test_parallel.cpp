@@ -103,6 +103,14 @@ BOOST_AUTO_TEST_CASE(a_lower_thread_count_is_respected) {
 
 // parallel_for takes its task as a FunctionRef: an lvalue, a const one, a callable whose result
 // is dropped, and a std::function all work, on one thread and on several.
+// More threads than kMaxThreads is refused, not tried (thousands of threads would be started
+// at the first large map); the setting is left as it was.
+BOOST_AUTO_TEST_CASE(a_thread_count_past_the_limit_is_refused) {
+  const int before = flowtape::get_num_threads();
+  BOOST_CHECK_THROW(flowtape::set_num_threads(flowtape::kMaxThreads + 1), std::invalid_argument);
+  BOOST_TEST(flowtape::get_num_threads() == before);
+}
+
 BOOST_AUTO_TEST_CASE(tasks_of_any_callable_kind) {
   for (const int threads : {1, 2}) {
     const ScopedThreads scope(threads);
