@@ -41,6 +41,8 @@ if(FLOWTAPE_HAS_CUDA)
   endif()
   enable_language(CUDA)
   find_package(CUDAToolkit REQUIRED)
+  # Recorded in the installed package, so that consumers find this same toolkit.
+  get_filename_component(FLOWTAPE_CUDA_TOOLKIT_ROOT "${CUDAToolkit_BIN_DIR}" DIRECTORY)
   # CMake 3.25 predates nvcc 13 and has no CUDA20 dialect entry for it; nvcc has accepted
   # -std=c++20 since 12.0, so teach CMake the flag instead of requiring a newer CMake.
   if(NOT CMAKE_CUDA20_STANDARD_COMPILE_OPTION)

@@ -48,7 +48,8 @@ install(FILES ${PROJECT_BINARY_DIR}/flowtapeConfig.cmake
 # from the file's own place, so the same file works wherever the tree is installed or unpacked.
 set(FLOWTAPE_PC_LIBS "-lflowtape_train -lflowtape_flows -lflowtape_solvers -lflowtape_nn -lflowtape_autodiff -lflowtape_runtime -lflowtape_kernels")
 if(FLOWTAPE_HAS_CUDA)
-  string(APPEND FLOWTAPE_PC_LIBS " -lflowtape_kernels_cuda -L${CUDAToolkit_LIBRARY_DIR} -lcublasLt -lcublas -lcudart")
+  # (-rpath: the toolkit's folder is often not one the dynamic loader searches.)
+  string(APPEND FLOWTAPE_PC_LIBS " -lflowtape_kernels_cuda -L${CUDAToolkit_LIBRARY_DIR} -Wl,-rpath,${CUDAToolkit_LIBRARY_DIR} -lcublasLt -lcublas -lcudart")
 endif()
 string(APPEND FLOWTAPE_PC_LIBS " -pthread")
 file(RELATIVE_PATH FLOWTAPE_PC_TO_PREFIX /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)

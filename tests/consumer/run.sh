@@ -83,16 +83,28 @@ for mode in "${modes[@]}"; do
       cmake --install "$build" --prefix "$work/prefix" >/dev/null
       build_and_run "$work/install" -DCMAKE_PREFIX_PATH="$work/prefix"
       # A build with MPI installs flowtape::mpi: asked for, it is found (with MPI).
-      if ls "$work"/prefix/lib*/libflowtape_mpi.a >/dev/null 2>&1; then
+      if [ -n "$(ls "$work"/prefix/lib*/libflowtape_mpi.a "$work"/prefix/lib/*/libflowtape_mpi.a 2>/dev/null)" ]; then
         cmake -S "$consumer" -B "$work/probe-mpi" -DCMAKE_PREFIX_PATH="$work/prefix" \
           -DFLOWTAPE_CONSUMER_PROBE_COMPONENTS="core;train;mpi" >"$work/probe-mpi.log" 2>&1 || {
           cat "$work/probe-mpi.log"; echo "FAIL: find_package(flowtape COMPONENTS mpi)" >&2; exit 1; }
-        echo "find_package(flowtape COMPONENTS mpi): found"
+        # ... and a program using flowtape::mpi links (its MPI::MPI_CXX interface resolves).
+        cmake --build "$work/probe-mpi" --target mpi_probe >>"$work/probe-mpi.log" 2>&1 || {
+          cat "$work/probe-mpi.log"; echo "FAIL: linking flowtape::mpi" >&2; exit 1; }
+        echo "find_package(flowtape COMPONENTS mpi): found and linked"
+      fi
+      if [ -n "$(ls "$work"/prefix/lib*/libflowtape_nccl.a "$work"/prefix/lib/*/libflowtape_nccl.a 2>/dev/null)" ]; then
+        cmake -S "$consumer" -B "$work/probe-nccl" -DCMAKE_PREFIX_PATH="$work/prefix" \
+          -DFLOWTAPE_CONSUMER_PROBE_COMPONENTS="core;train;nccl" >"$work/probe-nccl.log" 2>&1 &&
+          cmake --build "$work/probe-nccl" --target nccl_probe >>"$work/probe-nccl.log" 2>&1 || {
+          cat "$work/probe-nccl.log"; echo "FAIL: find_package(flowtape COMPONENTS nccl) and linking it" >&2; exit 1; }
+        echo "find_package(flowtape COMPONENTS nccl): found and linked"
       fi
       ;;
     pkgconfig)
       [ -d "$work/prefix" ] || cmake --install "$build" --prefix "$work/prefix" >/dev/null
-      export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
+      # lib/ or, with a system prefix such as /usr, lib/<multiarch>/
+      PKG_CONFIG_PATH=$(dirname "$(ls "$work"/prefix/lib*/pkgconfig/flowtape.pc "$work"/prefix/lib/*/pkgconfig/flowtape.pc 2>/dev/null | head -n 1)")
+      export PKG_CONFIG_PATH
       cflags=$(pkg-config --cflags flowtape)
       for flag in $cflags; do
         [[ $flag == -I* ]] || { echo "FAIL: pkg-config --cflags gives '$flag'" >&2; exit 1; }
