@@ -174,7 +174,10 @@ template <int K, class T>
 void rank_k(bool ta, bool tb, std::int64_t m, std::int64_t n, T alpha, const T* a, std::int64_t lda,
             const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, const T* bias) {
   constexpr std::int64_t W = kWidth<T>;
-  const auto [a_row, a_col] = element_strides(ta, lda);
+  // Plain variables, not a structured binding: the lambda below captures them, which clang
+  // before 16 refuses for bindings.
+  const std::pair<std::int64_t, std::int64_t> strides = element_strides(ta, lda);
+  const std::int64_t a_row = strides.first, a_col = strides.second;
   const std::int64_t n_pad = padded<2, T>(n);
   const T* bk = pack_rank_k_b<K>(tb, n, b, ldb, n_pad);
   const auto run = [&]<bool Scale>() {
