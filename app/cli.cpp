@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -126,18 +127,25 @@ void add_training_options(Binder& b) {
            "also checkpoint every k steps (0: only at the end)");
 }
 
+// The value of s if the whole of it is one finite number (std::stod stops early: "2abc").
+std::optional<double> finite_number(const std::string& s) {
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (used != s.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
 // A finite number above 0 (a solver's tolerances).
 CLI::Validator finite_positive() {
   return CLI::Validator(
       [](std::string& s) -> std::string {
-        std::size_t used = 0;
-        double v = 0;
-        try {
-          v = std::stod(s, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        if (used == 0 || used != s.size() || !std::isfinite(v) || !(v > 0))
+        const std::optional<double> v = finite_number(s);
+        if (!v || !(*v > 0))
           return "must be a finite number above 0, got '" + s.substr(0, 24) + "'";
         return "";
       },
@@ -201,14 +209,8 @@ CLI::Validator finite_at_least(double least, double most) {
       bounded ? "in [" + text(least) + ", " + text(most) + "]" : "of at least " + text(least);
   return CLI::Validator(
       [least, most, range](std::string& s) -> std::string {
-        std::size_t used = 0;
-        double v = 0;
-        try {
-          v = std::stod(s, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        if (used == 0 || used != s.size() || !std::isfinite(v) || v < least || v > most)
+        const std::optional<double> v = finite_number(s);
+        if (!v || *v < least || *v > most)
           return "must be a finite number " + range + ", got '" + s.substr(0, 24) +
                  (s.size() > 24 ? "...'" : "'");
         return "";

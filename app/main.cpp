@@ -367,8 +367,7 @@ struct ReadPoints {
 };
 
 ReadPoints read_points(const std::string& path, bool drop_nonfinite) {
-  const bool npy = path.size() >= 4 && path.compare(path.size() - 4, 4, ".npy") == 0;
-  if (!npy) {
+  if (!path.ends_with(".npy")) {
     const flows::CsvTable table = flows::read_csv(path, {.drop_nonfinite = drop_nonfinite});
     return {table.values, table.dropped_rows};
   }

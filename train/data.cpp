@@ -17,11 +17,6 @@
 namespace flowtape::train {
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // Every value finite and within float32's range (training runs in float32, where 1e39 is inf).
 void require_finite(const std::vector<double>& v, std::int64_t columns, const std::string& path) {
   const double largest = std::numeric_limits<float>::max();
@@ -92,7 +87,7 @@ double Standardization::log_scale() const {
 }
 
 Tensor read_table(const std::string& path, DType dtype) {
-  if (ends_with(path, ".npy")) {
+  if (path.ends_with(".npy")) {
     Tensor t = flows::read_npy(path);
     if (t.rank() == 1) t = reshape(t, Shape{t.size(0), 1});
     return to_dtype(t, dtype);

@@ -13,22 +13,17 @@
 #include "flowtape/nn/safetensors.hpp"
 
 namespace {
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 void check(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) throw std::runtime_error("missing");
   const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   if (bytes.empty()) throw std::runtime_error("empty");
-  if (ends_with(path, ".json")) {
+  if (path.ends_with(".json")) {
     const auto j = nlohmann::json::parse(bytes);
     if (j.empty()) throw std::runtime_error("an empty JSON document");
-  } else if (ends_with(path, ".csv")) {
+  } else if (path.ends_with(".csv")) {
     flowtape::flows::read_csv(path);
-  } else if (ends_with(path, ".png")) {
+  } else if (path.ends_with(".png")) {
     const std::string sig = "\x89PNG\r\n\x1a\n";
     if (bytes.size() < 24 || bytes.compare(0, 8, sig) != 0 || bytes.compare(12, 4, "IHDR") != 0)
       throw std::runtime_error("not a PNG");
@@ -39,10 +34,10 @@ void check(const std::string& path) {
              static_cast<unsigned char>(bytes[at + 3]);
     };
     if (be32(16) == 0 || be32(20) == 0) throw std::runtime_error("a PNG with no pixels");
-  } else if (ends_with(path, ".safetensors")) {
+  } else if (path.ends_with(".safetensors")) {
     if (flowtape::nn::load_safetensors(path).tensors.empty())
       throw std::runtime_error("no tensors");
-  } else if (ends_with(path, ".md")) {
+  } else if (path.ends_with(".md")) {
     if (bytes.find('|') == std::string::npos) throw std::runtime_error("no table");
   }
 }
