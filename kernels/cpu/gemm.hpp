@@ -19,13 +19,22 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
           const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
           std::int64_t ldc, const T* bias = nullptr);
 
-// The plain triple loop, for tests and as the definition of what gemm computes.
+// The plain triple loop, for tests and as the definition of what gemm computes. With k = 0
+// the product is the zero matrix and alpha is not applied (as in BLAS, so alpha = NaN leaves
+// C = beta C), and a bias is stored, not added to a zero (so a -0 bias stays -0, as the affine
+// layer's fill-then-accumulate form gave).
 template <class T>
 void gemm_reference(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
                     T alpha, const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta,
                     T* c, std::int64_t ldc, const T* bias = nullptr) {
   for (std::int64_t i = 0; i < m; ++i)
     for (std::int64_t j = 0; j < n; ++j) {
+      if (k <= 0) {
+        T& dst = c[i * ldc + j];
+        const T kept = beta == T(0) ? T(0) : beta * dst;
+        dst = bias ? (beta == T(0) ? bias[j] : kept + bias[j]) : kept;
+        continue;
+      }
       T acc = 0;
       for (std::int64_t p = 0; p < k; ++p) {
         const T av = trans_a ? a[p * lda + i] : a[i * lda + p];

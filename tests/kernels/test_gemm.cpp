@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <sstream>
 
 #include "flowtape/kernels/cpu/elementwise.hpp"
 #include "flowtape/kernels/cpu/gemm.hpp"
@@ -24,27 +25,47 @@ using flowtape::test::random_vector;
 
 namespace {
 
+// gemm against gemm_reference. `pad` widens every leading dimension past its rows (the
+// padding must come out untouched); beta = 0 fills C with NaN, which gemm must not read. With
+// k = 0 the bits must match, signed zeros included.
 template <class T>
 void check_gemm(std::int64_t m, std::int64_t n, std::int64_t k, bool ta, bool tb, T alpha, T beta,
-                bool with_bias = false) {
-  const auto a = random_vector<T>(static_cast<std::size_t>(m * k), 1);
-  const auto b = random_vector<T>(static_cast<std::size_t>(k * n), 2);
-  auto c = random_vector<T>(static_cast<std::size_t>(m * n), 3);
+                bool with_bias = false, std::int64_t pad = 0) {
+  const std::int64_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+  const auto a = random_vector<T>(static_cast<std::size_t>((ta ? k : m) * lda), 1);
+  const auto b = random_vector<T>(static_cast<std::size_t>((tb ? n : k) * ldb), 2);
+  auto c = random_vector<T>(static_cast<std::size_t>(m * ldc), 3);
   auto bias = random_vector<T>(static_cast<std::size_t>(n), 4);
   bias[0] = T(-0.0);  // signed zeros must survive where nothing is added to them (k = 0)
   const T* bias_ptr = with_bias ? bias.data() : nullptr;
-  if (beta == T(0)) std::fill(c.begin(), c.end(), std::numeric_limits<T>::quiet_NaN());
+  if (beta == T(0))
+    for (std::int64_t i = 0; i < m; ++i)
+      std::fill_n(c.begin() + i * ldc, n, std::numeric_limits<T>::quiet_NaN());
   auto expect = c;
-  const std::int64_t lda = ta ? m : k, ldb = tb ? k : n;
-  gemm<T>(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), n, bias_ptr);
-  gemm_reference<T>(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, expect.data(), n,
+  gemm<T>(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc, bias_ptr);
+  gemm_reference<T>(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, expect.data(), ldc,
                     bias_ptr);
   const double tol =
       (sizeof(T) == 4 ? 3e-6 : 1e-14) * static_cast<double>(std::max<std::int64_t>(k, 1));
-  BOOST_TEST(max_rel_error(c, expect) < tol, "m=" << m << " n=" << n << " k=" << k << " ta=" << ta
-                                                  << " tb=" << tb << " beta=" << beta
-                                                  << " bias=" << with_bias);
-  if (with_bias && beta == T(0) && alpha == T(1)) {
+  const auto where = [&] {
+    std::ostringstream o;
+    o << "m=" << m << " n=" << n << " k=" << k << " ta=" << ta << " tb=" << tb << " alpha=" << alpha
+      << " beta=" << beta << " bias=" << with_bias << " pad=" << pad;
+    return o.str();
+  };
+  BOOST_TEST(max_rel_error(c, expect) < tol, where());
+  if (k == 0 || pad > 0) {
+    // k = 0 is exact (signed zeros too); padding is never written, so it keeps its bits.
+    bool same = true;
+    for (std::int64_t i = 0; i < m; ++i) {
+      const std::size_t at = static_cast<std::size_t>(i * ldc);
+      const std::size_t len = static_cast<std::size_t>(k == 0 ? ldc : ldc - n);
+      const std::size_t from = k == 0 ? at : at + static_cast<std::size_t>(n);
+      same = same && std::memcmp(c.data() + from, expect.data() + from, len * sizeof(T)) == 0;
+    }
+    BOOST_TEST(same, "bits differ (k = 0) or padding written: " << where());
+  }
+  if (with_bias && beta == T(0) && alpha == T(1) && pad == 0) {
     // The affine layer's old form: C filled with the bias rows, then beta = 1. The epilogue
     // must give the same bits, so a linear layer's results did not change with it.
     std::vector<T> filled(c.size());
@@ -104,7 +125,7 @@ void check_thin_bits(std::int64_t m, std::int64_t n, std::int64_t k, bool ta, bo
              "bits differ: m=" << m << " n=" << n << " k=" << k << " ta=" << ta << " tb=" << tb
                                << " alpha=" << alpha << " beta=" << beta << " bias=" << with_bias
                                << " pad=" << pad);
-  if (pad == 0) check_gemm<T>(m, n, k, ta, tb, alpha, beta, with_bias);
+  check_gemm<T>(m, n, k, ta, tb, alpha, beta, with_bias, pad);
 }
 
 template <class T>
@@ -143,6 +164,39 @@ BOOST_AUTO_TEST_CASE(alpha_beta_and_multiple_k_blocks) {
   check_gemm<double>(300, 70, 600, false, false, 0.5, 2.0);
   check_gemm<float>(300, 70, 600, true, true, -1.0f, 1.0f);
   check_gemm<double>(5, 3000, 9, false, true, 1.0, 0.0);  // n spans two NC panels
+  // beta = 0 with alpha != 1 and no bias (C unread, alpha applied), and alpha = 0 (C = beta C
+  // where alpha op(A) op(B) is finite), every transpose, tiles and thin shapes.
+  for (int t = 0; t < 4; ++t) {
+    check_gemm<float>(33, 257, 33, t & 1, t & 2, 0.3f, 0.0f);
+    check_gemm<double>(257, 7, 300, t & 1, t & 2, -2.5, 0.0);
+    check_gemm<float>(70, 90, 40, t & 1, t & 2, 0.0f, 0.5f);
+    check_gemm<double>(3, 90, 40, t & 1, t & 2, 0.0, 0.0, true);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(padded_leading_dimensions) {
+  // Every leading dimension wider than its rows, on shapes the tiles take (every dimension
+  // above 4, several k-blocks and MC blocks), with and without beta and the bias: the padding
+  // stays untouched and the products match the triple loop.
+  for (int t = 0; t < 4; ++t) {
+    check_gemm<float>(257, 133, 300, t & 1, t & 2, 1.0f, 0.0f, true, 5);
+    check_gemm<float>(70, 90, 40, t & 1, t & 2, -0.5f, 2.0f, false, 17);
+    check_gemm<double>(129, 65, 270, t & 1, t & 2, 1.0, 0.5, true, 3);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(empty_inner_dimension_ignores_alpha) {
+  // k = 0: C = beta C (+ bias), whatever alpha is (BLAS's rule): alpha = NaN, inf and -1 leave
+  // no NaN and no -0 behind, and a -0 bias is stored as -0.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  for (double alpha : {nan, inf, -1.0})
+    for (double beta : {0.0, 0.5})
+      for (bool bias : {false, true}) {
+        check_gemm<double>(3, 5, 0, false, true, alpha, beta, bias);
+        check_gemm<float>(7, 33, 0, true, false, static_cast<float>(alpha),
+                          static_cast<float>(beta), bias);
+      }
 }
 
 BOOST_AUTO_TEST_CASE(prefetched_blocks_stay_inside_the_operands) {
@@ -277,31 +331,35 @@ BOOST_AUTO_TEST_CASE(threads_give_identical_results) {
 }
 
 // A split that would leave a block of at most 4 columns (which would take the dot-product
-// kernel, whose bits differ from the tiles') gives those columns to the previous block: with 7
-// threads, 673 columns would be 6 blocks of 112 and 1 column. The last case splits rows.
+// kernel, whose bits differ from the tiles') gives those columns to the previous block. The
+// split is in whole column tiles of the kernel in use (NR columns), so the width that leaves
+// one column over depends on it: with 7 threads and blocks of c NR columns, n = 6 c NR + 1
+// (c large enough that every block is at least 96 wide). Only A not transposed reaches the
+// dot-product kernel; both op(B)s are checked, for every tile kernel this CPU runs.
 BOOST_AUTO_TEST_CASE(thread_split_leaves_no_thin_block) {
   namespace cpu = flowtape::kernels::cpu;
-  struct Case {
-    std::int64_t m, n, k;
-    bool ta, tb;
-  };
-  for (const Case& s : {Case{600, 673, 64, false, false}, Case{600, 673, 64, false, true},
-                        Case{600, 676, 64, true, false}, Case{676, 600, 64, false, true}}) {
-    const std::int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
-    const auto a = random_vector<float>(static_cast<std::size_t>(s.m * s.k), 21);
-    const auto b = random_vector<float>(static_cast<std::size_t>(s.k * s.n), 22);
-    const auto bias = random_vector<float>(static_cast<std::size_t>(s.n), 23);
-    std::vector<float> one(static_cast<std::size_t>(s.m * s.n)), seven(one.size());
-    flowtape::set_num_threads(1);
-    cpu::gemm<float>(s.ta, s.tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f,
-                     one.data(), s.n, bias.data());
-    flowtape::set_num_threads(7);
-    cpu::gemm<float>(s.ta, s.tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f,
-                     seven.data(), s.n, bias.data());
-    flowtape::set_num_threads(1);
-    BOOST_TEST(std::memcmp(one.data(), seven.data(), one.size() * sizeof(float)) == 0,
-               "bits differ with 7 threads: m=" << s.m << " n=" << s.n << " ta=" << s.ta
-                                                << " tb=" << s.tb);
+  const std::int64_t m = 600, k = 64;
+  for (const auto& kernel : flowtape::test::runnable_tile_kernels()) {
+    const flowtape::test::ScopedTileKernel use(kernel.name);
+    const std::int64_t nr = kernel.f32_columns;
+    const std::int64_t blocks_of = std::max<std::int64_t>(1, (671 + 6 * nr - 1) / (6 * nr));
+    const std::int64_t n = 6 * blocks_of * nr + 1;
+    for (bool tb : {false, true}) {
+      const std::int64_t ldb = tb ? k : n;
+      const auto a = random_vector<float>(static_cast<std::size_t>(m * k), 21);
+      const auto b = random_vector<float>(static_cast<std::size_t>(k * n), 22);
+      const auto bias = random_vector<float>(static_cast<std::size_t>(n), 23);
+      std::vector<float> one(static_cast<std::size_t>(m * n)), seven(one.size());
+      flowtape::set_num_threads(1);
+      cpu::gemm<float>(false, tb, m, n, k, 1.0f, a.data(), k, b.data(), ldb, 0.0f, one.data(), n,
+                       bias.data());
+      flowtape::set_num_threads(7);
+      cpu::gemm<float>(false, tb, m, n, k, 1.0f, a.data(), k, b.data(), ldb, 0.0f, seven.data(), n,
+                       bias.data());
+      flowtape::set_num_threads(1);
+      BOOST_TEST(std::memcmp(one.data(), seven.data(), one.size() * sizeof(float)) == 0,
+                 kernel.name << ": bits differ with 7 threads: n=" << n << " tb=" << tb);
+    }
   }
 }
 

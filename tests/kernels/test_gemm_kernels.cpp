@@ -83,7 +83,8 @@ std::string describe(const Shape& s) {
 }
 
 // Each kernel against the first (and that one against the triple loop, to rounding), on one
-// thread and on two (the parallel blocks are whole tiles of the kernel in use).
+// thread and on two (the parallel blocks are whole tiles of the kernel in use); on two, each
+// kernel also against itself on one thread.
 template <class T>
 void check_same_bits_across_kernels(int threads) {
   const flowtape::test::ScopedThreads scoped(threads);
@@ -98,6 +99,13 @@ void check_same_bits_across_kernels(int threads) {
     for (const std::string& name : kernels) {
       const ScopedTileKernel use(name);
       const auto c = operands.product(false);
+      if (threads > 1) {
+        const flowtape::test::ScopedThreads one(1);
+        const auto serial = operands.product(false);
+        BOOST_TEST(
+            std::memcmp(c.data(), serial.data(), c.size() * sizeof(T)) == 0,
+            name << " differs in bits on " << threads << " threads and one: " << describe(s));
+      }
       if (first.empty()) {
         first = c;
         const double tol = (sizeof(T) == 4 ? 3e-6 : 1e-14) * static_cast<double>(s.k);
@@ -122,6 +130,9 @@ BOOST_AUTO_TEST_CASE(every_kernel_gives_the_same_bits_f64) {
 }
 BOOST_AUTO_TEST_CASE(every_kernel_gives_the_same_bits_on_two_threads) {
   check_same_bits_across_kernels<float>(2);
+}
+BOOST_AUTO_TEST_CASE(every_kernel_gives_the_same_bits_on_two_threads_f64) {
+  check_same_bits_across_kernels<double>(2);
 }
 
 BOOST_AUTO_TEST_CASE(the_build_has_a_kernel_for_this_cpu) {
