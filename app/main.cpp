@@ -163,6 +163,9 @@ std::unique_ptr<Trainer> load_model(const std::string& path, const Binder* overr
     c.device = Device::cpu;
   }
   if (overrides) overrides->apply(c);  // sampling settings only
+  // How many threads trained the shards says nothing about sampling, and device cuda takes
+  // one: a run trained with --shard-threads 2 samples on a GPU too.
+  c.shard_threads = 1;
   validate(c);                         // a crafted file's sizes are bounded like the command line's
   auto t = !c.data.empty() && !with_data
                ? std::make_unique<Trainer>(c, model_only_data(file.metadata, c, path),
@@ -256,8 +259,16 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
       TrainSpec whole = cli;
       imply_conditional(whole);
       validate(whole);
+      // A built-in dataset's name says whether it has labels: refuse --conditional without
+      // them here, before the run folder is made, as the command line's fault (exit 2).
+      if (whole.conditional && whole.data.empty() &&
+          flows::make_dataset(whole.dataset)->condition().kind == flows::ConditionKind::none)
+        throw std::invalid_argument("conditional: the dataset " + whole.dataset +
+                                    " has no labels or context vectors (8gaussians has labels; "
+                                    "or give --data with --label-column, --labels or --context)");
     } catch (const std::invalid_argument& e) {
       std::fprintf(stderr, "error: %s\n", e.what());
+      abort_ranks(2);  // under mpirun the other ranks would wait for this one at their first gather
       return 2;
     }
   }
@@ -279,6 +290,11 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
     // line sets --schedule-steps. (Only the cosine decay and the entropic ramp have one.)
     if (c.schedule_steps == 0 && train::has_horizon(c)) c.schedule_steps = c.steps;
     b.apply(c);
+    // A run trained with shard threads on the cpu resumes on a GPU, which computes its shards
+    // on one thread: the threads are how it ran, not what it computes. (Given with --device
+    // cuda on the command line, they are still refused.)
+    if (c.device == Device::cuda && b.app->get_option("--shard-threads")->count() == 0)
+      c.shard_threads = 1;
   } else if (!config_file.empty()) {
     c = read_config_file(config_file);
     b.apply(c);
@@ -338,13 +354,18 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
   }
   log.flush();
   if (group) release_ranks(trainer, group);  // the evaluation is rank 0's alone
-  if (outcome == train::TrainOutcome::stopped) {
+  // A signal during the last step or the final save finds the run finished: its checkpoint
+  // is whole, but the evaluation (minutes) is skipped and the exit status still says so.
+  if (outcome == train::TrainOutcome::stopped || train::StopOnSignals::received() != 0) {
     const int sig = train::StopOnSignals::received();
-    std::fprintf(stderr, "\ninterrupted (%s) after step %lld; saved %s (continue with --resume)\n",
-                 sig == SIGINT    ? "SIGINT"
-                 : sig == SIGTERM ? "SIGTERM"
-                                  : "a signal to another rank",
-                 static_cast<long long>(trainer.steps_done()), ckpt.c_str());
+    const bool finished = outcome == train::TrainOutcome::finished;
+    std::fprintf(
+        stderr, "\ninterrupted (%s) after %sstep %lld; saved %s (%s)\n",
+        sig == SIGINT    ? "SIGINT"
+        : sig == SIGTERM ? "SIGTERM"
+                         : "a signal to another rank",
+        finished ? "the last " : "", static_cast<long long>(trainer.steps_done()), ckpt.c_str(),
+        finished ? "training finished; evaluate it with flowtape eval" : "continue with --resume");
     return stopped_status();
   }
   if (last.step > 0) progress.finish(fields(last, c));

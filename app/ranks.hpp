@@ -20,7 +20,8 @@ std::shared_ptr<train::Collective> join_gpu_ranks(std::shared_ptr<train::Collect
                                                   std::chrono::milliseconds timeout);
 // Ends every rank with `code` when this process joined a job of several ranks; else returns.
 void abort_ranks(int code);
-// Leaves the job (MPI_Finalize), so that rank 0's evaluation runs alone. Every collective
+// Meets every rank once more within the rank timeout (CollectiveError when one does not come),
+// then leaves the job (MPI_Finalize), so that rank 0's evaluation runs alone. Every collective
 // built on the job must be done with (Trainer::distribute(nullptr), NCCL destroyed) first.
 void leave_ranks();
 

@@ -24,7 +24,11 @@ std::string_view trim(std::string_view s) {
 enum class Cell { number, not_a_number, out_of_range };
 
 Cell parse_number(std::string_view s, double& value) {
-  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  // from_chars takes no '+', which a number may have: one, before a digit or a point.
+  if (!s.empty() && s.front() == '+') {
+    s.remove_prefix(1);
+    if (s.empty() || s.front() == '+' || s.front() == '-') return Cell::not_a_number;
+  }
   if (s.empty()) return Cell::not_a_number;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
   if (end != s.data() + s.size()) return Cell::not_a_number;

@@ -41,7 +41,10 @@ MetricsLog::MetricsLog(std::string path, std::int64_t resumed_at) : path_(std::m
         first = false;
         continue;
       }
-      // A row a killed run left half written (a full disk) ends the kept part too.
+      // A row a killed run left half written (a full disk, or stdio's buffer-sized writes cut
+      // short) ends the kept part too: a row is whole only with its newline, since a number
+      // cut short still reads as a number.
+      if (in.eof()) break;
       const auto commas = std::count(line.begin(), line.end(), ',');
       std::istringstream row(line);
       long long step = 0;

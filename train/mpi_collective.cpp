@@ -80,6 +80,11 @@ void MpiCollective::finalize() {
   if (initialised_here_ && !finalised) MPI_Finalize();
 }
 
+void MpiCollective::leave() {
+  if (!broken_) all_gather(std::as_bytes(std::span<const int>(&rank_, 1)));
+  finalize();
+}
+
 std::vector<std::byte> MpiCollective::all_gather(std::span<const std::byte> mine) {
   refuse_if_broken();
   const int bytes = message_size(mine.size(), "gather");

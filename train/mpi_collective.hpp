@@ -43,6 +43,11 @@ class MpiCollective : public Collective {
   // Leaves the job now (MPI_Finalize, if this object initialised MPI): the other ranks stop
   // waiting for this one. No call may follow.
   void finalize();
+  // Meets every rank once more, then finalize(). The meeting is a gather polled against the
+  // deadline: MPI_Finalize itself may wait for every rank with no deadline, so a rank that
+  // hangs after the last exchange would hold the others forever. Throws CollectiveError
+  // (and finalizes nothing) when a rank does not come in time.
+  void leave();
 
  private:
   int rank_ = 0, size_ = 1;

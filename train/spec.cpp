@@ -231,6 +231,11 @@ void validate(const TrainSpec& c) {
   require(c.condition_dim >= 1 && c.condition_dim <= 4096, "condition_dim", c.condition_dim,
           "must be in [1, 4096]");
   require(std::isfinite(c.guidance), "guidance", c.guidance, "must be finite");
+  // Guidance contrasts with the null condition, which only condition dropout trains: refused
+  // here, not at the first sample after a whole training run.
+  require(c.guidance == 0 || c.cond_drop > 0, "guidance", c.guidance,
+          "needs a model trained with cond_drop > 0 (its null condition is otherwise untrained); "
+          "use guidance 0 or set cond_drop");
   named(c.conditioning, "conditioning");
   if (c.conditional) {
     require(c.loss != Loss::efm || c.context.empty(), "loss", "efm",

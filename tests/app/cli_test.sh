@@ -151,6 +151,29 @@ if ! "$FLOWTAPE" train --device cuda --steps 1 --no-eval --out "$TMP/probe" 2>/d
     2>/dev/null
   rc=$?; [ $rc -eq 1 ] || fail "an explicit --device cuda without a GPU exited $rc, expected 1"
 fi
+# Shard threads are how a cpu run computed its shards: its checkpoint still samples and
+# resumes with --device cuda (on this machine refused only for want of a GPU, if it has none).
+"$FLOWTAPE" train "${COMMON[@]}" --steps 2 --shards 2 --shard-threads 2 --out "$TMP/threads" \
+  2>/dev/null || fail "a run with --shard-threads 2 failed"
+"$FLOWTAPE" sample --model "$TMP/threads/model.safetensors" --device cuda -n 4 \
+  --out "$TMP/threads.csv" 2>"$TMP/threads-sample.err"
+grep -q "shard_threads" "$TMP/threads-sample.err" &&
+  fail "sample --device cuda refused the run's shard threads: $(cat "$TMP/threads-sample.err")"
+"$FLOWTAPE" train --resume --device cuda --steps 3 --out "$TMP/threads" 2>"$TMP/threads-resume.err"
+grep -q "shard_threads" "$TMP/threads-resume.err" &&
+  fail "resume --device cuda refused the run's shard threads: $(cat "$TMP/threads-resume.err")"
+# Combinations the command line alone gets wrong are refused before anything is made (exit 2):
+# guidance without condition dropout (it used to fail after training), and a conditional run
+# on a built-in dataset without labels (it used to exit 1 and leave its folder behind).
+"$FLOWTAPE" train --dataset 8gaussians --hidden 16 --depth 2 --steps 2 --conditional --cond-drop 0 \
+  --guidance 2 --out "$TMP/guided" 2>"$TMP/guided.err"
+rc=$?; [ $rc -eq 2 ] || fail "--guidance 2 --cond-drop 0 exited $rc, expected 2"
+grep -q "cond_drop > 0" "$TMP/guided.err" || fail "no reason: $(cat "$TMP/guided.err")"
+[ -e "$TMP/guided" ] && fail "--guidance 2 --cond-drop 0 left a folder"
+"$FLOWTAPE" train "${COMMON[@]}" --conditional --out "$TMP/unlabeled" 2>"$TMP/unlabeled.err"
+rc=$?; [ $rc -eq 2 ] || fail "--conditional on rings exited $rc, expected 2"
+grep -q "has no labels" "$TMP/unlabeled.err" || fail "no reason: $(cat "$TMP/unlabeled.err")"
+[ -e "$TMP/unlabeled" ] && fail "--conditional on rings left a folder"
 "$FLOWTAPE" train --no-such-option 2>/dev/null
 rc=$?; [ $rc -eq 2 ] || fail "an unknown option exited $rc, expected 2"
 
@@ -293,6 +316,19 @@ for sig in TERM INT; do
     fail "no message for SIG$sig: $(tail -c 300 "$TMP/sig$sig.err")"
   [ -f "$TMP/sig$sig/model.safetensors" ] || fail "no checkpoint after SIG$sig"
 done
+# A signal during the last step (here the only one, of a model big enough to take seconds)
+# finds the run finished: the checkpoint is whole, the evaluation is skipped, and the exit
+# status still says the run was interrupted.
+"$FLOWTAPE" train --dataset rings --hidden 2048 --depth 4 --batch 8192 --steps 1 \
+  --out "$TMP/siglast" 2>"$TMP/siglast.err" &
+pid=$!
+for _ in $(seq 200); do [ -f "$TMP/siglast/config.json" ] && break; sleep 0.05; done
+sleep 0.5
+kill -s TERM "$pid"; wait "$pid"; rc=$?
+[ $rc -eq 143 ] || fail "SIGTERM in the last step exited $rc, expected 143: $(tail -c 300 "$TMP/siglast.err")"
+grep -q "interrupted (SIGTERM) after the last step 1; saved" "$TMP/siglast.err" ||
+  fail "no message for SIGTERM in the last step: $(tail -c 300 "$TMP/siglast.err")"
+[ -f "$TMP/siglast/model.safetensors" ] || fail "no checkpoint after SIGTERM in the last step"
 "$FLOWTAPE" train --resume --steps 3 --no-eval --out "$TMP/sigTERM" 2>"$TMP/sig-resume.err"
 rc=$?
 # (The interrupted run is past 3 steps, so there is nothing left to do; it must still load.)

@@ -5,7 +5,9 @@
 # the CFM, entropic and FDM objectives; a run resumed on another rank count continues
 # bit-identically; a killed rank ends the job, a hung one makes the others stop with exit 4
 # within --rank-timeout, and ranks started with different arguments are refused (exit 4);
-# after a failed exchange the collective refuses every later call (mpi_failed_exchange).
+# a bad option on one rank ends the job with exit 2 at once; after a failed exchange the
+# collective refuses every later call, and leaving the job waits no longer than the timeout
+# (mpi_failed_exchange).
 # Skips (77) where flowtape was built without MPI or mpirun is missing.
 #   bash tests/app/mpi_test.sh path/to/flowtape HAS_MPI path/to/mpi_failed_exchange
 set -uo pipefail
@@ -81,13 +83,14 @@ if [ "${OMPI_COMM_WORLD_RANK:-0}" = 1 ]; then
     kill) (sleep 2; kill -KILL $$) & exec "$@" ;;
     hang) (sleep 2; kill -STOP $$) & exec "$@" ;;
     other) exec "$@" --lr 0.5 ;;
+    badarg) exec "$@" --lr nan ;;
   esac
 fi
 exec "$@"
 SH
 chmod +x "$TMP/rank1.sh"
 LONG=("${COMMON[@]}" --steps 10000000 --rank-timeout 5)
-for mode in kill hang other; do
+for mode in kill hang other badarg; do
   start=$(date +%s)
   MODE=$mode timeout 120 "${MPIRUN[@]}" -x MODE -n 2 "$TMP/rank1.sh" "$FLOWTAPE" train "${LONG[@]}" \
     --out "$TMP/fail-$mode" >"$TMP/fail-$mode.out" 2>&1
@@ -101,6 +104,10 @@ for mode in kill hang other; do
       fail "hang: expected exit 4 and a timeout message: $(grep error "$TMP/fail-$mode.out")" ;;
     other) [ "$code" = 4 ] && grep -q "disagree on the training configuration" "$TMP/fail-$mode.out" ||
       fail "other arguments: expected exit 4 and the disagreement: $(grep error "$TMP/fail-$mode.out")" ;;
+    # A bad value on one rank's command line ends the job with that rank's exit 2 at once,
+    # not with the others' timeout (exit 4, after --rank-timeout).
+    badarg) [ "$code" = 2 ] && grep -q "error: .*lr" "$TMP/fail-$mode.out" && [ "$took" -lt 5 ] ||
+      fail "a bad option on rank 1: expected exit 2 within 5 s: exit $code after $took s: $(grep error "$TMP/fail-$mode.out")" ;;
   esac
 done
 
@@ -110,10 +117,15 @@ done
   >"$TMP/odd.out" 2>&1 && fail "2 ranks with --shards 1 were accepted"
 grep -q "power of two dividing shards" "$TMP/odd.out" || fail "2 ranks, shards 1: $(grep error "$TMP/odd.out")"
 
-# 5. After a failed exchange nothing more goes through that collective.
-"${MPIRUN[@]}" -n 2 "${3:?usage: mpi_test.sh path/to/flowtape HAS_MPI path/to/mpi_failed_exchange}" \
-  >"$TMP/broken.out" 2>&1 || fail "after a failed exchange: $(grep -m3 FAIL "$TMP/broken.out")"
-[ "$(grep -c '^ok' "$TMP/broken.out")" = 2 ] || fail "after a failed exchange: $(tail -3 "$TMP/broken.out")"
+# 5. After a failed exchange nothing more goes through that collective; leaving the job waits
+# for a late rank no longer than the timeout.
+PROBE=${3:?usage: mpi_test.sh path/to/flowtape HAS_MPI path/to/mpi_failed_exchange}
+for what in exchange leave; do
+  "${MPIRUN[@]}" -n 2 "$PROBE" "$what" >"$TMP/broken-$what.out" 2>&1 ||
+    fail "$what after a failure: $(grep -m3 FAIL "$TMP/broken-$what.out")"
+  [ "$(grep -c '^ok' "$TMP/broken-$what.out")" = 2 ] ||
+    fail "$what after a failure: $(tail -3 "$TMP/broken-$what.out")"
+done
 
 if [ "$failures" -gt 0 ]; then
   echo "$failures failure(s)"

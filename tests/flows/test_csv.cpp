@@ -47,6 +47,9 @@ BOOST_AUTO_TEST_CASE(cells_must_be_complete_numbers) {
   BOOST_TEST(error_of("1,2\n1,2abc\n") == "points.csv:2: column 2: '2abc' is not a number");
   BOOST_TEST(error_of("1,2\n1,\n") == "points.csv:2: column 2: '' is not a number");
   BOOST_TEST(error_of("1,2\n0x10,1\n") == "points.csv:2: column 1: '0x10' is not a number");
+  BOOST_TEST(error_of("1,2\n+-1,1\n") == "points.csv:2: column 1: '+-1' is not a number");
+  BOOST_TEST(error_of("1,2\n++1,1\n") == "points.csv:2: column 1: '++1' is not a number");
+  BOOST_TEST(error_of("1,2\n1,+\n") == "points.csv:2: column 2: '+' is not a number");
   // A header is only ever the first line, and a line of names only: a first line with a number
   // in it is a row, not names to skip.
   BOOST_TEST(error_of("1,2\nx,y\n") == "points.csv:2: column 1: 'x' is not a number");

@@ -7,7 +7,8 @@
 // CollectiveError naming the timeout, that the next exchange and gather throw without
 // waiting, and that the failed exchange's buffers stayed alive: rank 1's late exchange is
 // matched by rank 0's abandoned requests and receives rank 0's values intact. Prints "ok"
-// on each rank that passed; exits 1 otherwise.
+// on each rank that passed; exits 1 otherwise. `mpi_failed_exchange leave` checks leave()
+// instead (check_leave).
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -44,15 +45,23 @@ void expect_refused(Call call, const std::string& words, std::chrono::millisecon
   expect(std::chrono::steady_clock::now() - start < limit, what + ": took too long");
 }
 
-}  // namespace
-
-int main() {
+// Rank 1 comes to leave() 0.8 s late: rank 0's leave() throws CollectiveError within its
+// timeout instead of waiting in MPI_Finalize; rank 1's late meeting is matched by rank 0's
+// abandoned gather, and both then finalize.
+int check_leave(train::MpiCollective& ranks) {
   using namespace std::chrono_literals;
-  train::MpiCollective ranks(300ms);
-  if (ranks.size() != 2) {
-    std::printf("FAIL: run with mpirun -n 2 (got %d ranks)\n", ranks.size());
-    return 1;
+  if (ranks.rank() == 0) {
+    expect_refused([&] { ranks.leave(); }, "did not reach a gather", 5s, "leaving before rank 1");
+  } else {
+    std::this_thread::sleep_for(800ms);
+    ranks.leave();
   }
+  if (failures == 0) std::printf("ok (rank %d)\n", ranks.rank());
+  return failures == 0 ? 0 : 1;
+}
+
+int check_exchange(train::MpiCollective& ranks) {
+  using namespace std::chrono_literals;
   const std::vector<double> mine = {ranks.rank() + 1.0, 2.0, 3.0, 4.0};
   const Tensor sent = from_vector(mine, Shape{4}, DType::f32);
   if (ranks.rank() == 0) {
@@ -75,4 +84,21 @@ int main() {
   }
   if (failures == 0) std::printf("ok (rank %d)\n", ranks.rank());
   return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace std::chrono_literals;
+  const std::string what = argc > 1 ? argv[1] : "exchange";
+  if (what != "exchange" && what != "leave") {
+    std::printf("FAIL: usage: mpi_failed_exchange [exchange|leave]\n");
+    return 1;
+  }
+  train::MpiCollective ranks(300ms);
+  if (ranks.size() != 2) {
+    std::printf("FAIL: run with mpirun -n 2 (got %d ranks)\n", ranks.size());
+    return 1;
+  }
+  return what == "leave" ? check_leave(ranks) : check_exchange(ranks);
 }
