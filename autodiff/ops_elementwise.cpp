@@ -224,6 +224,11 @@ Tensor identity(const Tensor& x) {
   return apply(op_identity, {x});
 }
 Tensor pow(const Tensor& x, double exponent) {
+  // An f32 tensor is raised to the exponent rounded to f32 (the kernel's): the shortcuts and the
+  // derivative p x^(p-1) take that one too, or pow(x, 1 + 1e-9) would compute x exactly and
+  // differentiate as x^(1 + 1e-9), NaN for x < 0.
+  if (x.defined() && x.dtype() == DType::f32)
+    exponent = static_cast<double>(static_cast<float>(exponent));
   // (The shortcuts refuse what op_pow refuses: an integer tensor.)
   if (x.defined() && (exponent == 0.0 || exponent == 1.0)) rules::floating({&x, 1}, 0, 1, "pow");
   if (exponent == 0.0) return ones_like(x);  // constant: no derivative, and no 0 * inf at x = 0

@@ -307,9 +307,9 @@ Tensor pad(const Tensor& x, int axis, std::int64_t start, std::int64_t length) {
 
 Tensor concat(const TensorList& xs, int axis) {
   if (xs.empty()) throw std::invalid_argument("concat: no tensors to concatenate");
-  if (xs.size() == 1) return xs[0];
   Attrs a;
-  a.axis = normalize_axis(axis, xs[0].shape(), "concat");
+  a.axis = normalize_axis(axis, xs[0].shape(), "concat");  // a bad axis is refused for one too
+  if (xs.size() == 1) return xs[0];
   return apply(op_concat, xs, a);
 }
 

@@ -29,6 +29,7 @@ std::atomic<std::uint64_t> g_next_tape_id{1};
 // (the backward pass through a long solve) does not hold its list's memory for the rest of
 // the thread.
 constexpr std::size_t kMaxSpareNodes = 8192;
+constexpr std::size_t kMaxSpareVersions = 8 * kMaxSpareNodes;  // (a node's inputs and outputs)
 
 // This thread's spare lists; nullptr once they are destroyed (a tape that outlives its
 // thread's thread_locals, as a static one may).
@@ -63,10 +64,15 @@ Tape::~Tape() {
   versions_.clear();
   Lists* spare = spare_lists();
   if (!spare) return;
-  if (versions_.capacity() > spare->versions.capacity()) spare->versions.swap(versions_);
+  // Each list by its own bound: the versions (a few per node) and leaves of a tape too long
+  // for its nodes to be kept are not kept either.
+  if (versions_.capacity() > spare->versions.capacity() &&
+      versions_.capacity() <= kMaxSpareVersions)
+    spare->versions.swap(versions_);
   if (nodes_.capacity() > spare->nodes.capacity() && nodes_.capacity() <= kMaxSpareNodes)
     spare->nodes.swap(nodes_);
-  if (leaves_.capacity() > spare->leaves.capacity()) spare->leaves.swap(leaves_);
+  if (leaves_.capacity() > spare->leaves.capacity() && leaves_.capacity() <= kMaxSpareNodes)
+    spare->leaves.swap(leaves_);
 }
 
 Tape* Tape::active() { return t_active; }
@@ -175,9 +181,11 @@ std::vector<Tensor> Tape::gradient_from(std::span<const Tensor> ys, std::span<co
                                         std::size_t first_node) {
   for (std::size_t i = 0; i < ys.size(); ++i) {
     if (!ys[i].defined()) throw std::invalid_argument("gradient: the output tensor is undefined");
-    if (!(seeds[i].shape() == ys[i].shape()) || seeds[i].dtype() != ys[i].dtype())
+    if (!(seeds[i].shape() == ys[i].shape()) || seeds[i].dtype() != ys[i].dtype() ||
+        seeds[i].device() != ys[i].device())
       throw std::invalid_argument("gradient: the seed " + seeds[i].str() +
-                                  " does not match the output " + ys[i].str());
+                                  " does not match the output " + ys[i].str() +
+                                  " (shape, dtype and device)");
   }
   for (std::size_t i = 0; i < wrt.size(); ++i)
     if (!tracks(wrt[i]))

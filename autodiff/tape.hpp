@@ -51,7 +51,9 @@ class Tape {
   bool tracks(const Tensor& x) const;
 
   // d y / d wrt for each tensor of wrt. wrt entries must be tracked on this tape; one that y
-  // does not depend on gets zeros.
+  // does not depend on gets zeros. Results are handles, as everywhere: two of them, or one and
+  // the seed, may share a buffer (add's and sum's rules hand their cotangent on as it is), so
+  // copy() a gradient before writing into it.
   std::vector<Tensor> gradient(const Tensor& y, std::span<const Tensor> wrt,
                                const GradientOptions& options = {});
   std::vector<Tensor> gradient(const Tensor& y, std::initializer_list<Tensor> wrt,

@@ -36,9 +36,9 @@ std::string Tape::dump() const {
       if (i > 0) os << ", ";
       if (!in.defined())
         os << "-";
-      else if (tracks(in))
+      else if (tracks(in) && slot_of(in) < slot_of(node.outputs[0]))
         os << "%" << slot_of(in);
-      else
+      else  // (an input watched after the node was recorded was a constant to it)
         os << "const " << describe(in);
     }
     os << ") -> ";
@@ -77,7 +77,7 @@ std::string Tape::to_dot() const {
        << describe(node.outputs[0]) << "\"];\n";
     for (const Tensor& in : node.inputs) {
       if (!in.defined()) continue;
-      if (tracks(in)) {
+      if (tracks(in) && slot_of(in) < out) {  // as the backward walk: see dump()
         os << "  s" << slot_of(in) << " -> s" << out << ";\n";
       } else {
         os << "  c" << constants << " [shape=plaintext, fontcolor=gray40, label=\"const "

@@ -101,9 +101,11 @@ std::pair<TensorList, TensorList> forward(const F& f, const std::vector<Tensor>&
     if (!is_floating(xs[i].dtype()))
       throw std::invalid_argument("jvp: primal " + std::to_string(i) + " " + xs[i].str() +
                                   " is not floating-point; only f32 and f64 tensors have tangents");
-    if (!(xs[i].shape() == vs[i].shape()) || xs[i].dtype() != vs[i].dtype())
+    if (!(xs[i].shape() == vs[i].shape()) || xs[i].dtype() != vs[i].dtype() ||
+        xs[i].device() != vs[i].device())
       throw std::invalid_argument("jvp: tangent " + std::to_string(i) + " " + vs[i].str() +
-                                  " does not match its primal " + xs[i].str());
+                                  " does not match its primal " + xs[i].str() +
+                                  " (shape, dtype and device)");
     // A new handle to x, recorded as identity(x) where x is on the active tape (reverse mode
     // still reaches x through it) and carrying x's tangents of outer jvp() calls; this jvp's
     // tangent goes on it, not on the caller's tensor.

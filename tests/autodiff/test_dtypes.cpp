@@ -98,6 +98,10 @@ BOOST_AUTO_TEST_CASE(moves_take_any_dtype_and_arithmetic_refuses) {
   BOOST_CHECK_THROW(sum(n, 0), std::invalid_argument);
   BOOST_CHECK_THROW(mul(m, m), std::invalid_argument);
   BOOST_CHECK_THROW(concat({n, to_dtype(n, DType::f64)}, 0), std::invalid_argument);
+  // One tensor is returned as it is, but not for an axis it does not have.
+  const Tensor f = ones({2, 3});
+  BOOST_CHECK_THROW(concat({f}, 99), std::invalid_argument);
+  BOOST_TEST(concat({f}, -1).impl() == f.impl());
   Generator gen(1);
   BOOST_CHECK_THROW(randn({2}, gen, DType::i64), std::invalid_argument);
 }

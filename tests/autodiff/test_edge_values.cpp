@@ -53,6 +53,21 @@ BOOST_AUTO_TEST_CASE(pow_follows_ieee_at_zero) {
   }
 }
 
+// An f32 tensor is raised to the exponent rounded to f32, and differentiated with that one:
+// 1 + 1e-9 is 1 in f32, so x^(1 + 1e-9) is x, with derivative 1 (x^(1e-9) would be NaN at -2).
+BOOST_AUTO_TEST_CASE(pow_differentiates_the_exponent_it_computes) {
+  const Tensor x = values({-2.0, 0.0, 3.0}, DType::f32);
+  const Tensor g = grad([](const Tensor& v) { return sum(pow(v, 1.0 + 1e-9)); }, x);
+  BOOST_TEST(g.to_vector() == (std::vector<double>{1, 1, 1}), boost::test_tools::per_element());
+  // 1.1 is not 1.1f: the value and the derivative both use 1.1f.
+  const Tensor y = values({2.0}, DType::f32);
+  const double p = static_cast<double>(1.1f);
+  BOOST_TEST(pow(y, 1.1).at(0) == static_cast<double>(std::pow(2.0f, 1.1f)));
+  const Tensor gy = grad([](const Tensor& v) { return sum(pow(v, 1.1)); }, y);
+  BOOST_TEST(gy.at(0) == static_cast<double>(static_cast<float>(p) * std::pow(2.0f, 1.1f - 1.0f)),
+             boost::test_tools::tolerance(1e-6));
+}
+
 BOOST_AUTO_TEST_CASE(relu_keeps_nan) {
   for (DType dtype : {DType::f32, DType::f64}) {
     BOOST_TEST_CONTEXT(dtype_name(dtype)) {

@@ -103,6 +103,12 @@ BOOST_AUTO_TEST_CASE(a_tensor_watched_later_was_a_constant_before) {
   const std::vector<Tensor> g = tape.gradient(sum(y + b), std::vector<Tensor>{a, b});
   BOOST_TEST(g[0].to_vector() == (std::vector<double>{5, 5}));  // d/da: b
   BOOST_TEST(g[1].to_vector() == (std::vector<double>{1, 1}));  // d/db: only through y + b
+  // The listing and the drawing show b as the constant the walk takes it for.
+  const std::string listing = tape.dump();
+  BOOST_TEST(listing.find("mul(%0, const") != std::string::npos, listing);
+  const std::string dot = tape.to_dot();
+  BOOST_TEST(dot.find("s2 -> s1") == std::string::npos, dot);  // b's slot is 2, y's 1
+  BOOST_TEST(dot.find("s2 -> s3") != std::string::npos, dot);  // y + b: b tracked there
 }
 
 BOOST_AUTO_TEST_CASE(gradient_of_unused_input_is_zero_and_stop_gradient_blocks) {

@@ -173,4 +173,18 @@ BOOST_AUTO_TEST_CASE(indexing_and_dtypes) {
   BOOST_TEST(transpose(mask).to_vector() == transpose(greater(x, zeros_like(x))).to_vector());
 }
 
+// A tangent or seed on another device than its tensor is refused where it is given, naming
+// the device, not later inside some rule as a device mismatch of an unrelated op.
+BOOST_AUTO_TEST_CASE(tangents_and_seeds_must_be_on_their_tensors_device) {
+  const Tensor x = full({3}, 2.0, DType::f32, Device::cuda);
+  const Tensor on_cpu = ones({3}, DType::f32);
+  const auto says_device = [](const std::invalid_argument& e) {
+    return std::string(e.what()).find("device") != std::string::npos;
+  };
+  BOOST_CHECK_EXCEPTION(jvp([](const Tensor& v) { return exp(v); }, x, on_cpu),
+                        std::invalid_argument, says_device);
+  BOOST_CHECK_EXCEPTION(vjp([](const Tensor& v) { return exp(v); }, x, on_cpu),
+                        std::invalid_argument, says_device);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
