@@ -57,7 +57,8 @@ inline DType floating(Inputs in, std::size_t from, std::size_t to, const char* n
                                 in[from].str() + " (convert with to_dtype)");
   return t;
 }
-// Ops that move elements without arithmetic (reshape, slice, ...) take every dtype.
+// Ops that move elements without arithmetic (reshape, slice, ...) take every dtype, but for
+// broadcast_to, whose copy runs on the elementwise kernels (floating-point only).
 inline DType any_dtype(Inputs in, const char* name) {
   return shared_dtype(in, 0, in.size(), name);
 }
