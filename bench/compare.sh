@@ -4,7 +4,8 @@
 # side in one run:
 #   torch1-eager    Debian's PyTorch 1.13 (python3-torch), tuned: AVX-512 ATen where the CPU
 #                   has it, OpenBLAS's auto-detected kernel, glibc malloc tunables
-#   torch2-eager    PyTorch 2.x from PyPI (its own MKL/oneDNN)
+#   torch2-eager    PyTorch 2.x from PyPI (its own MKL/oneDNN; on an AMD CPU with AVX-512,
+#                   MKL's AVX-512 kernels: bench/peers/mkl_on_amd.c), the fused Adam
 #   torch2-compile  the same through torch.compile (inductor) and a compiled Adam step
 #   jax-jit         JAX with the whole step in one jit (XLA CPU)
 # The last three come from bench/peers/setup.sh (a pinned virtual environment); a peer whose
@@ -24,7 +25,9 @@
 # of REPEATS timed blocks of ~BLOCK_S seconds and its peak RSS, as one JSON line in
 # $OUT/compare.jsonl; then bench/py/compare_table.py prints the Markdown table: each
 # implementation's median steps/s, flowtape's ratio to the best peer of the cell (with its
-# range over rounds) and the peak RSS.
+# range over rounds) and the peak RSS. At T = 2 every implementation is credited with the
+# faster of its two-thread and one-thread runs of the round (a peer may do better leaving a
+# core idle, and flowtape also has its sharded step).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
@@ -67,8 +70,20 @@ RES="$OUT/compare.jsonl"
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-) (family $(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' '), model $(grep -m1 '^model' /proc/cpuinfo | cut -d: -f2 | tr -d ' ')), $(nproc) cores"
   echo "peers: ${available[*]}"
-  [[ -x "$PEERS_PY" ]] && "$PEERS_PY" -c 'import torch, jax; print(f"PyPI: torch {torch.__version__}, jax {jax.__version__}")' 2>/dev/null || true
+  [[ -x "$PEERS_PY" ]] && "$PEERS_PY" -c 'import torch, jax; print(f"PyPI: torch {torch.__version__} (ATen {torch.backends.cpu.get_cpu_capability()}), jax {jax.__version__}")' 2>/dev/null || true
 } | tee "$OUT/env.txt"
+
+# The PyPI wheels' MKL runs its AVX2 kernels on an AMD CPU unless told it may take its AVX-512
+# ones (bench/peers/mkl_on_amd.c says how and what it is worth): their best configuration here.
+MKL_ENV=""
+if grep -qm1 AuthenticAMD /proc/cpuinfo && grep -qw avx512f /proc/cpuinfo; then
+  if cc -shared -fPIC -O2 -o "$OUT/libmkl_on_amd.so" "$HERE/peers/mkl_on_amd.c"; then
+    MKL_ENV="LD_PRELOAD=$OUT/libmkl_on_amd.so MKL_ENABLE_INSTRUCTIONS=AVX512"
+  else
+    echo "warning: no C compiler for bench/peers/mkl_on_amd.c: PyTorch 2's MKL stays on AVX2" >&2
+  fi
+fi
+echo "PyTorch 2 MKL: ${MKL_ENV:-its own choice}" | tee -a "$OUT/env.txt"
 
 # Each peer as NAME=COMMAND [| VAR=VALUE ...] for the driver, which keeps one served process
 # per peer and thread count (bench/py/compare_driver.py).
@@ -76,8 +91,8 @@ peer_args=()
 for p in "${available[@]}"; do
   case "$p" in
     torch1-eager) peer_args+=(--peer "$p=$SYSTEM_PY $HERE/peers/flow_torch.py --jvp-api vjp | ATEN_CPU_CAPABILITY=$ATEN") ;;
-    torch2-eager) peer_args+=(--peer "$p=$PEERS_PY $HERE/peers/flow_torch.py --jvp-api vjp") ;;
-    torch2-compile) peer_args+=(--peer "$p=$PEERS_PY $HERE/peers/flow_torch.py --mode compile --jvp-api functorch") ;;
+    torch2-eager) peer_args+=(--peer "$p=$PEERS_PY $HERE/peers/flow_torch.py --jvp-api vjp | $MKL_ENV") ;;
+    torch2-compile) peer_args+=(--peer "$p=$PEERS_PY $HERE/peers/flow_torch.py --mode compile --jvp-api functorch | $MKL_ENV") ;;
     jax-jit) peer_args+=(--peer "$p=$PEERS_PY $HERE/peers/flow_jax.py") ;;
   esac
 done

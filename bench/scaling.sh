@@ -22,6 +22,8 @@ SB="$BUILD/bench/scaling_bench"
 [[ -x "$SB" ]] || { echo "missing $SB: build first (cmake --build $BUILD)" >&2; exit 1; }
 ways=(plain shards2 threads2)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# The malloc tunables of bench/compare.sh, so the two scripts' numbers compare.
+export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296
 if command -v mpirun >/dev/null && ldd "$SB" | grep -q libmpi; then
   ways+=(ranks2)
 else
@@ -29,24 +31,29 @@ else
 fi
 [ "$(nproc)" -ge 2 ] || { echo "needs 2 cores" >&2; exit 1; }
 OUT=$(mktemp)
-trap 'rm -f "$OUT"' EXIT
-run() {  # way loss width batch
+ERR=$(mktemp)
+trap 'rm -f "$OUT" "$ERR"' EXIT
+run() {  # way loss width batch: one JSON line, or the script stops saying why
   local common=(--loss "$2" --width "$3" --batch "$4" --block-s "$BLOCK_S" --repeats 2 --warmup 6)
-  case "$1" in
+  local line
+  line=$(case "$1" in
     plain) taskset -c 0 "$SB" "${common[@]}" --shards 1 ;;
     shards2) taskset -c 0 "$SB" "${common[@]}" --shards 2 ;;
     threads2) taskset -c 0,1 "$SB" "${common[@]}" --shards 2 --shard-threads 2 ;;
-    ranks2) mpirun --bind-to core -n 2 "$SB" "${common[@]}" --shards 2 2>/dev/null ;;
-  esac | sed "s/^{/{\"way\": \"$1\", /"
+    ranks2) mpirun --bind-to core -n 2 "$SB" "${common[@]}" --shards 2 ;;
+  esac 2>"$ERR" | grep -m1 '^{') || { echo "$1 $2 W$3 B$4 failed: $(tail -3 "$ERR")" >&2; exit 1; }
+  echo "${line/#\{/{\"way\": \"$1\", }"
 }
-round=0
-for r in $(seq "$ROUNDS"); do
+# Round r runs cell c's ways starting at way (r + c) mod n: every cell's order rotates from
+# round to round, and neighbouring cells start at different ways.
+for r in $(seq 0 $((ROUNDS - 1))); do
+  c=0
   for loss in $LOSSES; do for w in $WIDTHS; do for b in $BATCHES; do
     n=${#ways[@]}
     for i in $(seq 0 $((n - 1))); do
-      run "${ways[$(((i + round) % n))]}" "$loss" "$w" "$b" >>"$OUT"
+      run "${ways[$(((i + r + c) % n))]}" "$loss" "$w" "$b" >>"$OUT"
     done
-    round=$((round + 1))
+    c=$((c + 1))
   done; done; done
 done
 python3 - "$OUT" <<'PY'

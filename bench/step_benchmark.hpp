@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "bench/timing.hpp"
 #include "flowtape/nn/optimizer.hpp"
 #include "flowtape/train/spec.hpp"
 
@@ -112,7 +113,7 @@ int guarded_main(const char* name, Run&& run) {
 struct StepRates {
   int steps_per_block = 0;
   std::vector<double> sorted;
-  double median() const { return sorted[sorted.size() / 2]; }
+  double median() const { return median_of_sorted(sorted); }
 };
 
 // Times step(). The first half of `warmup` steps runs untimed (it fills the allocator's cache

@@ -5,7 +5,8 @@
 One process = one configuration; prints ONE JSON line like flow_bench and flow_torch.py
 (steps/s median over timed blocks, peak resident set size), so bench/compare.sh pairs them.
 
-The whole step is one jitted function, donated buffers in and out: sampling (x0 ~ N(0, I),
+The whole step is one jitted function, donated buffers in and out, the random key carried in
+the state (split inside the step, so no per-step host work picks a key): sampling (x0 ~ N(0, I),
 x1 ~ 8 gaussians of radius 2 and std 0.1, t ~ U[0, 1), one Rademacher probe), the rectified
 path, the MLP concat(x, t) -> W SiLU -> W SiLU -> W SiLU -> 2 (PyTorch's default uniform
 initialisation), the loss, its gradient and Adam (lr 1e-3, written out: optax is not needed
@@ -14,7 +15,8 @@ z^T J z from jax.jvp (forward mode, XLA fuses the tangent pass into the forward)
 through it. Timing blocks end with block_until_ready, so asynchronous dispatch is counted.
 
 Threads: XLA's CPU client sizes its pool from the CPU affinity mask; bench/compare.sh runs
-every process under `taskset` with T cores, and this sets the Eigen intra-op threads to T.
+every process under `taskset` with T cores (and bench/py/compare_table.py credits every
+implementation at T = 2 with its one-thread run where that was faster).
 """
 import os
 
@@ -72,28 +74,29 @@ def cell(a):
 
     lr, b1, b2, eps = 1e-3, 0.9, 0.999, 1e-8
 
-    def step(state, key):
-        params, m, v, k = state
-        loss, g = jax.value_and_grad(loss_fn)(params, key)
+    def step(state):
+        params, m, v, k, key = state
+        key, sub = jax.random.split(key)
+        loss, g = jax.value_and_grad(loss_fn)(params, sub)
         k = k + 1
         m = jax.tree_util.tree_map(lambda m_, g_: b1 * m_ + (1 - b1) * g_, m, g)
         v = jax.tree_util.tree_map(lambda v_, g_: b2 * v_ + (1 - b2) * g_ * g_, v, g)
         c1, c2 = 1 - b1 ** k, 1 - b2 ** k
         params = jax.tree_util.tree_map(
             lambda p, m_, v_: p - lr * (m_ / c1) / (jnp.sqrt(v_ / c2) + eps), params, m, v)
-        return (params, m, v, k), loss
+        return (params, m, v, k, key), loss
 
     step = jax.jit(step, donate_argnums=0)
     params = init(jax.random.PRNGKey(0))
     zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
-    state = (params, zeros, jax.tree_util.tree_map(jnp.zeros_like, params), jnp.float32(0))
-    keys = iter(jax.random.split(jax.random.PRNGKey(1), 10_000_000 // max(B, 1) + 1000))
+    state = (params, zeros, jax.tree_util.tree_map(jnp.zeros_like, params), jnp.float32(0),
+             jax.random.PRNGKey(1))
 
     def run(n):
         nonlocal state
         loss = None
         for _ in range(n):
-            state, loss = step(state, next(keys))
+            state, loss = step(state)
         loss.block_until_ready()
         return loss
 
@@ -103,13 +106,18 @@ def cell(a):
 def main():
     ap = peer_common.parser(__doc__.splitlines()[0])
     # XLA reads its flags when jax is first imported: the thread count is the process's.
+    # (XLA sizes its thread pool from the CPU affinity mask, which compare.sh sets by taskset;
+    # there is no XLA flag for the intra-op thread count.)
     threads = ap.parse_known_args()[0].threads
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                               f" --xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}"
-                               f" intra_op_parallelism_threads={threads}")
+                               f" --xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}")
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    import jax  # noqa: F401  (imported before serving, so no cell pays for it)
-    peer_common.main(ap, cell)
+    import jax  # (imported before serving, so no cell pays for it)
+    # The RngBitGenerator-based keys: on this step's sizes 0-3% faster than the default
+    # threefry on the Zen 5 (2026-12-07), never slower. Its streams differ from threefry's,
+    # which a benchmark does not mind.
+    jax.config.update("jax_default_prng_impl", "rbg")
+    peer_common.main(ap, cell, between_cells=jax.clear_caches)
 
 
 if __name__ == "__main__":

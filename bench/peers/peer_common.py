@@ -9,11 +9,15 @@ median, min and max steps/s over them.
 A peer runs one cell from its command line, or with --serve one cell per JSON line on stdin
 (bench/py/compare_driver.py keeps one such process per implementation and thread count, so
 the interpreter's start-up, 15-30 s for a CUDA-enabled wheel, is paid once, not per cell).
-The peak resident set size is VmHWM, reset before each served cell (/proc/self/clear_refs);
-it still includes what earlier cells left allocated, so the driver serves cells in ascending
-size.
+The peak resident set size is VmHWM, reset before each served cell (/proc/self/clear_refs)
+to the resident size of that moment, which would still hold what earlier cells left: so
+before the reset the previous cell's objects are collected, the framework's caches of compiled
+code dropped (the peer's `between_cells`), and the heap's free memory handed back to the
+system (malloc_trim, which the driver's trim threshold otherwise keeps for speed).
 """
 import argparse
+import ctypes
+import gc
 import json
 import resource
 import sys
@@ -40,6 +44,18 @@ def reset_peak_rss():
         pass
 
 
+def release_memory(between_cells):
+    """What a finished cell left: its objects, the framework's caches, the heap's free pages."""
+    gc.collect()
+    if between_cells:
+        between_cells()
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def peak_rss_mb():
     try:
         with open("/proc/self/status") as f:
@@ -51,8 +67,9 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main(ap, cell):
-    """Parses the command line and runs cell(args) once, or once per stdin line (--serve)."""
+def main(ap, cell, between_cells=None):
+    """Parses the command line and runs cell(args) once, or once per stdin line (--serve);
+    between_cells() drops the framework's caches before the next served cell."""
     ap.add_argument("--serve", action="store_true",
                     help="run one cell per JSON line on stdin (keys as the options')")
     a = ap.parse_args()
@@ -68,6 +85,7 @@ def main(ap, cell):
             setattr(c, key.replace("-", "_"), value)
         if c.threads != a.threads:
             raise SystemExit(f"a server for {a.threads} threads was sent a cell of {c.threads}")
+        release_memory(between_cells)
         reset_peak_rss()
         cell(c)
 
@@ -86,8 +104,7 @@ def median_seconds_per_call(f, min_s, rounds):
             if elapsed >= min_s:
                 break
         per_call.append(elapsed / calls)
-    per_call.sort()
-    return per_call[len(per_call) // 2]
+    return median(per_call)
 
 
 def measure(run, args):
@@ -107,11 +124,18 @@ def measure(run, args):
     return steps, rates, loss
 
 
+def median(values):
+    """The median (of an even count, the mean of the middle two), as bench/timing.hpp's."""
+    v = sorted(values)
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+
+
 def emit(impl, args, steps, rates, loss, **extra):
     print(json.dumps({
         "impl": impl, "loss": args.loss, "width": args.width, "batch": args.batch,
         "threads": args.threads, **extra, "steps_used": steps,
-        "steps_per_s_median": round(rates[len(rates) // 2], 2),
+        "steps_per_s_median": round(median(rates), 2),
         "steps_per_s_min": round(rates[0], 2), "steps_per_s_max": round(rates[-1], 2),
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "loss_last": float(loss)}))

@@ -7,10 +7,14 @@ and of the leanest peer (the largest over rounds for each).
 
 The best peer is taken per round: round k's ratio is flowtape's k-th run over the fastest
 peer's k-th run (they ran back to back, the order rotated between rounds); the ratio column
-is the median over rounds, and "best peer" names the peer fastest in most rounds. Where the
-run also has flowtape's sharded step (impl "flowtape-shards", compare.sh at T > 1), flowtape's
-rate in a round is the faster of its two ways, as each peer's best configuration is its own;
-both columns are shown, and the RSS is the larger of the two.
+is the median over rounds, and "best peer" names the peer fastest in most rounds (of a tie,
+the one with the higher median). Where the run also has flowtape's sharded step (impl
+"flowtape-shards", compare.sh at T > 1), flowtape's rate in a round is the faster of its two
+ways, as each peer's best configuration is its own; both columns are shown, and the RSS is
+the larger of the two. At T > 1 every implementation, peers and flowtape alike, is credited
+in round k with the faster of its T-thread run and its one-thread run of the same cell and
+round, where the run has one: a peer that runs slower on two threads than on one would leave
+a core idle. The steps/s columns of such a cell are these credited rates.
 
 With --peak GFLOPS (one core's f32 FMA peak, `gemm_bench --peak`), a "ceiling" column gives
 the ratio to the best peer that flowtape would reach if its step were nothing but its GEMMs at
@@ -36,6 +40,22 @@ def gemm_flops(loss, w, batch):
     return 2.0 * macs * batch
 
 
+def credited(cells, key):
+    """The runs of cell `key`, each rate raised to the same implementation's one-thread run of
+    that round where the cell has more threads (RSS and the rest stay the T-thread run's)."""
+    c = cells[key]
+    if key[3] <= 1:
+        return c
+    single = cells.get(key[:3] + (1,), {})
+    out = {}
+    for impl, runs in c.items():
+        ones = single.get("flowtape" if impl == "flowtape-shards" else impl, [])
+        out[impl] = [dict(r, steps_per_s_median=max(r["steps_per_s_median"],
+                                                    ones[k]["steps_per_s_median"]))
+                     if k < len(ones) else r for k, r in enumerate(runs)]
+    return out
+
+
 def main(path, peak):
     rows = [json.loads(l) for l in open(path) if l.startswith("{")]
     cells = {}  # (loss, W, batch, threads) -> impl -> runs in order
@@ -51,7 +71,7 @@ def main(path, peak):
     print("| --- | ---: | ---: | ---: |" + " ---: |" * len(ours + peers) +
           " --- | ---: | ---: | ---: | ---: |" + (" ---: |" if peak else ""))
     for key in sorted(cells):
-        c = cells[key]
+        c = credited(cells, key)
         if "flowtape" not in c or len(c) < 2:
             continue
         rounds = min(len(v) for v in c.values())
@@ -67,7 +87,8 @@ def main(path, peak):
         rss = {i: max(r["peak_rss_mb"] for r in runs[:rounds]) for i, runs in c.items()}
         line = f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} |"
         line += "".join(f" {med[p]:.1f} |" if p in med else " - |" for p in ours + peers)
-        line += (f" {winners.most_common(1)[0][0]} | {median(ratios):.2f} |"
+        top = max(winners, key=lambda i: (winners[i], med[i]))
+        line += (f" {top} | {median(ratios):.2f} |"
                  f" {min(ratios):.2f}-{max(ratios):.2f} |"
                  f" {max(v for i, v in rss.items() if i in ours):.0f} |"
                  f" {min(v for i, v in rss.items() if i not in ours):.0f} |")
