@@ -5,11 +5,11 @@ an order rotated every round, and appends every reply (one JSON line) to the res
 
 flowtape runs as one flow_bench process per cell (it starts in milliseconds). Each peer runs
 as one long-lived process per thread count (`--serve`, bench/peers/peer_common.py), started
-under taskset on T cores with the thread variables set, and is sent one cell per line; the
-cells go in ascending batch within each loss and width, so a peer's reused process holds no
-more memory from earlier cells than the current one needs. Timing starts once every server
-has said "ready" (its imports done), so no start-up runs beside a timed cell. A peer that
-dies is reported and left out of the rest of the run.
+under taskset on T cores with the thread variables set, and is sent one cell per line; all
+thread counts' servers live through the run, and each round of a cell runs every thread
+count back to back (compare_table.py pairs a round's several-thread and one-thread runs).
+Timing starts once every server has said "ready" (its imports done), so no start-up runs
+beside a timed cell. A peer that dies is reported and left out of the rest of the run.
 """
 import argparse
 import json
@@ -87,30 +87,39 @@ def main():
         name, rest = spec.split("=", 1)
         command, _, env = rest.partition("|")
         peers.append((name, command.split(), dict(kv.split("=", 1) for kv in env.split())))
+    thread_counts = list(map(int, a.threads.split()))
+    # Every thread count's servers at once, so that a round runs a cell on one thread and on
+    # several back to back: compare_table.py credits a several-thread run with its one-thread
+    # run of the same round, which must have seen the same machine.
+    served = {t: {} for t in thread_counts}
     with open(a.out, "a") as out:
-        for threads in map(int, a.threads.split()):
-            served = {name: Peer(name, cmd, threads, env) for name, cmd, env in peers}
-            try:
-                for p in served.values():
+        try:
+            for t in thread_counts:
+                served[t] = {name: Peer(name, cmd, t, env) for name, cmd, env in peers}
+            for t in thread_counts:
+                for p in served[t].values():
                     p.wait_ready()
-                for loss in a.losses.split():
-                    for width in map(int, a.widths.split()):
-                        for batch in sorted(map(int, a.batches.split())):
-                            cell = {"loss": loss, "width": width, "batch": batch,
-                                    "threads": threads, "repeats": a.repeats,
-                                    "block_s": a.block_s, "warmup": a.warmup}
-                            impls = ["flowtape", *served]
-                            if threads > 1 and a.flowtape_shards:
-                                impls.insert(1, "flowtape-shards")
-                            for r in range(a.rounds):
+            for loss in a.losses.split():
+                for width in map(int, a.widths.split()):
+                    for batch in sorted(map(int, a.batches.split())):
+                        for r in range(a.rounds):
+                            for threads in thread_counts:
+                                cell = {"loss": loss, "width": width, "batch": batch,
+                                        "threads": threads, "repeats": a.repeats,
+                                        "block_s": a.block_s, "warmup": a.warmup}
+                                impls = ["flowtape", *served[threads]]
+                                if threads > 1 and a.flowtape_shards:
+                                    impls.insert(1, "flowtape-shards")
                                 for i in range(len(impls)):
                                     name = impls[(i + r) % len(impls)]
-                                    line = run_one(name, cell, served, a.flow_bench, threads)
+                                    line = run_one(name, cell, served[threads], a.flow_bench,
+                                                   threads)
                                     if line:
                                         print(line, file=out, flush=True)
                                         print(line, flush=True)
-            finally:
-                for p in served.values():
+        finally:
+            for group in served.values():
+                for p in group.values():
                     p.close()
 
 

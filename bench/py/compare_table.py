@@ -13,8 +13,9 @@ the one with the higher median). Where the run also has flowtape's sharded step 
 ways, as each peer's best configuration is its own; both columns are shown, and the RSS is
 the larger of the two. At T > 1 every implementation, peers and flowtape alike, is credited
 in round k with the faster of its T-thread run and its one-thread run of the same cell and
-round, where the run has one: a peer that runs slower on two threads than on one would leave
-a core idle. The steps/s columns of such a cell are these credited rates.
+round (compare_driver.py runs them back to back), where the run has one (THREADS without 1
+credits nothing): a peer that runs slower on two threads than on one would leave a core
+idle. The steps/s columns of such a cell are these credited rates.
 
 With --peak GFLOPS (one core's f32 FMA peak, `gemm_bench --peak`), a "ceiling" column gives
 the ratio to the best peer that flowtape would reach if its step were nothing but its GEMMs at
