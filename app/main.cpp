@@ -162,6 +162,10 @@ std::unique_ptr<Trainer> load_model(const std::string& path, const Binder* overr
                  path.c_str());
     c.device = Device::cpu;
   }
+  // A checkpoint written before guidance needed a conditional model trained with condition
+  // dropout may hold guidance without them; such a model samples unguided (a --guidance given
+  // now is refused).
+  if (!c.conditional || c.cond_drop == 0) c.guidance = 0;
   if (overrides) overrides->apply(c);  // sampling settings only
   // How many threads trained the shards says nothing about sampling, and device cuda takes
   // one: a run trained with --shard-threads 2 samples on a GPU too.
@@ -223,15 +227,29 @@ int stopped_status() {
   return 128 + (sig != 0 ? sig : SIGTERM);
 }
 
+// Whether any rank was signalled; every rank calls it once, after training. The steps agree
+// on a stop, but not the last one: a signal during it (or the final save) would otherwise
+// reach one rank's exit status only.
+bool signalled_anywhere(const std::shared_ptr<train::Collective>& group) {
+  bool any = train::StopOnSignals::received() != 0;
+  if (!group || group->size() < 2) return any;
+  const double mine = any ? 1.0 : 0.0;
+  for (double v : train::all_gather_values(*group, {&mine, 1})) any = any || v != 0;
+  return any;
+}
+
 // A rank other than 0 of a data-parallel run: it trains (its collective calls keep the ranks in
-// step) and writes nothing; rank 0 holds the same weights and writes them.
-int train_secondary_rank(Trainer& trainer, std::shared_ptr<train::Collective>& group) {
+// step) and writes nothing; rank 0 holds the same weights and writes them. Its exit status is
+// rank 0's: interrupted when any rank was signalled and the run stopped early or had an
+// evaluation left to skip.
+int train_secondary_rank(Trainer& trainer, std::shared_ptr<train::Collective>& group, bool eval) {
   const train::StopOnSignals stop_on_signals;
   try {
     const train::TrainOutcome outcome =
         trainer.train({.stop = [] { return train::StopOnSignals::received() != 0; }});
+    const bool signalled = signalled_anywhere(group);
     release_ranks(trainer, group);
-    return outcome == train::TrainOutcome::stopped ? stopped_status() : 0;
+    return outcome == train::TrainOutcome::stopped || (signalled && eval) ? stopped_status() : 0;
   } catch (const TrainingError&) {
     release_ranks(trainer, group);  // rank 0 reports it (every rank stops at the same step)
     return 3;
@@ -289,6 +307,7 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
     // More steps continue the run's own schedule (to its original horizon) unless the command
     // line sets --schedule-steps. (Only the cosine decay and the entropic ramp have one.)
     if (c.schedule_steps == 0 && train::has_horizon(c)) c.schedule_steps = c.steps;
+    if (!c.conditional || c.cond_drop == 0) c.guidance = 0;  // (an older checkpoint: load_model)
     b.apply(c);
     // A run trained with shard threads on the cpu resumes on a GPU, which computes its shards
     // on one thread: the threads are how it ran, not what it computes. (Given with --device
@@ -310,7 +329,7 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
   if (resume) trainer.resume(checkpoint, ckpt);
   if (group) trainer.distribute(group);  // every rank's arguments and checkpoint agree
   ranks.reset();                         // (held by group, the trainer and join_ranks)
-  if (!primary) return train_secondary_rank(trainer, group);
+  if (!primary) return train_secondary_rank(trainer, group, eval);
   folder->clear_previous_run();  // --overwrite: only now that the new run can start
   if (resume)
     std::fprintf(stderr, "resumed %s at step %lld\n", ckpt.c_str(),
@@ -353,10 +372,12 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
     }
   }
   log.flush();
+  const bool signalled = signalled_anywhere(group);
   if (group) release_ranks(trainer, group);  // the evaluation is rank 0's alone
   // A signal during the last step or the final save finds the run finished: its checkpoint
-  // is whole, but the evaluation (minutes) is skipped and the exit status still says so.
-  if (outcome == train::TrainOutcome::stopped || train::StopOnSignals::received() != 0) {
+  // is whole, but the evaluation (minutes) is skipped and the exit status says so. (With
+  // --no-eval nothing is left to skip: the run simply finished.)
+  if (outcome == train::TrainOutcome::stopped || (signalled && eval)) {
     const int sig = train::StopOnSignals::received();
     const bool finished = outcome == train::TrainOutcome::finished;
     std::fprintf(

@@ -3,6 +3,7 @@
 // 'descr', 'fortran_order' and 'shape'; this parser reads that grammar and nothing more.
 #include "flowtape/flows/npy.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -180,11 +181,15 @@ Tensor parse_npy(std::istream& in, const std::string& source, std::int64_t avail
     throw NpyError(source + ": dtype " + excerpt(h.descr) +
                    " is not read (little-endian float32, float64, int32 or int64: '<f4', '<f8', "
                    "'<i4', '<i8')");
-  if (h.fortran_order)
-    throw NpyError(source + ": the array is in Fortran order; save np.ascontiguousarray(a)");
   if (h.shape.empty() || h.shape.size() > 2)
     throw NpyError(source + ": an array of " + std::to_string(h.shape.size()) +
                    " axes (1 or 2 are read)");
+  // Fortran order lays the bytes out as C order does where at most one axis is longer than
+  // 1 (a vector, a column, a row): those are read; a true matrix is refused, saying how.
+  const auto longer_than_one =
+      std::count_if(h.shape.begin(), h.shape.end(), [](std::int64_t d) { return d > 1; });
+  if (h.fortran_order && longer_than_one > 1)
+    throw NpyError(source + ": the array is in Fortran order; save np.ascontiguousarray(a)");
   std::int64_t count = 1;
   for (std::int64_t d : h.shape) {
     if (d == 0) throw NpyError(source + ": the array is empty");

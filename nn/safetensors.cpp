@@ -25,7 +25,10 @@ namespace {
 static_assert(std::endian::native == std::endian::little,
               "flowtape's safetensors I/O assumes a little-endian machine");
 
-using Json = nlohmann::ordered_json;  // keeps the file's tensor order
+// A plain (sorted) object: the tensors come back in the order of their data anyway, and
+// ordered_json's insertion scans every earlier key, which made a header of millions of keys
+// (within the format's 100 MB) take hours to parse.
+using Json = nlohmann::json;
 
 const char* st_dtype(DType t) {
   return t == DType::f32 ? "F32" : "F64";
@@ -58,10 +61,9 @@ std::string brief(const Json& j) {
 }
 
 // How deeply the header's JSON nests, outside strings; stops counting past `limit`. A valid
-// header nests 3 levels ({"name": {"shape": [...]}}). nlohmann's ordered_json copies a
-// parsed value recursively when an object's key vector grows, so a value nested ~40 000
-// levels deep overflowed the stack inside Json::parse (an 80 kB file, found by fuzzing):
-// refuse deep nesting before parsing.
+// header nests 3 levels ({"name": {"shape": [...]}}). nlohmann's values are built and copied
+// recursively, so a value nested ~40 000 levels deep overflowed the stack inside the parse (an
+// 80 kB file, found by fuzzing): refuse deep nesting before parsing.
 int nesting_depth(std::string_view text, int limit) {
   int depth = 0, deepest = 0;
   bool in_string = false;
@@ -164,7 +166,8 @@ Entry parse_entry(const std::string& source, const std::string& name, const Json
 }  // namespace
 
 std::string encode_safetensors(const NamedTensors& tensors, const Metadata& metadata) {
-  Json header = Json::object();
+  // (ordered: the header lists the tensors in the order they are written)
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
   std::uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
     if (name.empty() || name == "__metadata__")
@@ -221,14 +224,21 @@ SafetensorsContents decode_safetensors(std::string_view bytes, const std::string
     fail(source, "invalid JSON header: nested more than " + std::to_string(kMaxDepth) +
                      " levels deep (a safetensors header needs 3)");
   Json header;
+  std::uint64_t top_level_keys = 0;  // more than the parsed object holds: a name given twice
   try {
-    header = Json::parse(text.begin(), text.end());
+    header =
+        Json::parse(text.begin(), text.end(), [&](int depth, Json::parse_event_t event, Json&) {
+          if (depth == 1 && event == Json::parse_event_t::key) ++top_level_keys;
+          return true;
+        });
   } catch (const Json::exception& e) {
     // Not only parse_error: a number beyond double ("8E8888888") throws out_of_range (found
     // by fuzz_safetensors; it escaped as a non-CheckpointError).
     fail(source, std::string("invalid JSON header: ") + e.what());
   }
   if (!header.is_object()) fail(source, "invalid JSON header: not an object");
+  if (top_level_keys != header.size())
+    fail(source, "a tensor name (or __metadata__) appears more than once in the header");
 
   SafetensorsContents out;
   std::vector<Entry> entries;
@@ -250,14 +260,25 @@ SafetensorsContents decode_safetensors(std::string_view bytes, const std::string
   std::sort(by_offset.begin(), by_offset.end(), [](const Entry* a, const Entry* b) {
     return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
   });
-  for (std::size_t i = 1; i < by_offset.size(); ++i) {
-    const Entry& a = *by_offset[i - 1];
+  // The data must be indexed whole, without holes, as the format requires (no bytes hidden
+  // between or after the tensors): each tensor starts where the one before it ends.
+  std::uint64_t cursor = 0;
+  for (std::size_t i = 0; i < by_offset.size(); ++i) {
     const Entry& b = *by_offset[i];
-    if (b.begin < a.end)
+    if (b.begin < cursor) {
+      const Entry& a = *by_offset[i - 1];
       fail(source, "overlapping data_offsets: tensor '" + a.name + "' " +
                        range_str(a.begin, a.end) + " and tensor '" + b.name + "' " +
                        range_str(b.begin, b.end));
+    }
+    if (b.begin > cursor)
+      fail(source, "data_offsets leave bytes " + range_str(cursor, b.begin) +
+                       " of the data section to no tensor (before tensor '" + b.name + "')");
+    cursor = b.end;
   }
+  if (cursor != data_size)
+    fail(source, "the data section has " + std::to_string(data_size) + " bytes but its tensors " +
+                     "end at byte " + std::to_string(cursor) + ": bytes after them belong to none");
   for (const Entry* e : by_offset) {
     Tensor t = empty(e->shape, e->dtype);
     if (e->end > e->begin)
@@ -350,7 +371,11 @@ SafetensorsContents load_safetensors(const std::string& path) {
     }
   }
   if (in.bad()) throw CheckpointError("safetensors '" + path + "': read error");
-  return decode_safetensors(bytes, path);
+  SafetensorsContents out = decode_safetensors(bytes, path);
+  // Only what the header describes was read; anything after it belongs to no tensor.
+  if (in.peek() != std::char_traits<char>::eof())
+    fail(path, "bytes after the last tensor's data belong to no tensor");
+  return out;
 }
 
 }  // namespace flowtape::nn

@@ -71,7 +71,10 @@ MpiCollective::MpiCollective(std::chrono::milliseconds timeout) : timeout_(timeo
 }
 
 MpiCollective::~MpiCollective() {
-  finalize();
+  // After a failed call MPI may still hold its requests, and MPI_Finalize could wait on a rank
+  // that never comes: a broken job is left to end (the launcher reports the process that
+  // exited without finalizing), not finalized.
+  if (!broken_) finalize();
 }
 
 void MpiCollective::finalize() {
@@ -81,7 +84,7 @@ void MpiCollective::finalize() {
 }
 
 void MpiCollective::leave() {
-  if (!broken_) all_gather(std::as_bytes(std::span<const int>(&rank_, 1)));
+  all_gather(std::as_bytes(std::span<const int>(&rank_, 1)));  // throws once broken
   finalize();
 }
 

@@ -41,12 +41,13 @@ class MpiCollective : public Collective {
   // Ends every rank of the job with exit status `code` (MPI_Abort).
   [[noreturn]] void abort(int code);
   // Leaves the job now (MPI_Finalize, if this object initialised MPI): the other ranks stop
-  // waiting for this one. No call may follow.
+  // waiting for this one. No call may follow. (The destructor finalizes too, unless a call
+  // failed: then MPI may still hold requests and wait on a rank that never comes.)
   void finalize();
   // Meets every rank once more, then finalize(). The meeting is a gather polled against the
   // deadline: MPI_Finalize itself may wait for every rank with no deadline, so a rank that
   // hangs after the last exchange would hold the others forever. Throws CollectiveError
-  // (and finalizes nothing) when a rank does not come in time.
+  // (and finalizes nothing) when a rank does not come in time or an earlier call failed.
   void leave();
 
  private:

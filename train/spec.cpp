@@ -233,9 +233,9 @@ void validate(const TrainSpec& c) {
   require(std::isfinite(c.guidance), "guidance", c.guidance, "must be finite");
   // Guidance contrasts with the null condition, which only condition dropout trains: refused
   // here, not at the first sample after a whole training run.
-  require(c.guidance == 0 || c.cond_drop > 0, "guidance", c.guidance,
-          "needs a model trained with cond_drop > 0 (its null condition is otherwise untrained); "
-          "use guidance 0 or set cond_drop");
+  require(c.guidance == 0 || (c.conditional && c.cond_drop > 0), "guidance", c.guidance,
+          "needs a conditional model trained with cond_drop > 0 (its null condition is "
+          "otherwise untrained); use guidance 0");
   named(c.conditioning, "conditioning");
   if (c.conditional) {
     require(c.loss != Loss::efm || c.context.empty(), "loss", "efm",

@@ -170,6 +170,16 @@ grep -q "shard_threads" "$TMP/threads-resume.err" &&
 rc=$?; [ $rc -eq 2 ] || fail "--guidance 2 --cond-drop 0 exited $rc, expected 2"
 grep -q "cond_drop > 0" "$TMP/guided.err" || fail "no reason: $(cat "$TMP/guided.err")"
 [ -e "$TMP/guided" ] && fail "--guidance 2 --cond-drop 0 left a folder"
+# A checkpoint written before that rule may hold guidance its model cannot use (this one is
+# unconditional): it still samples
+# (unguided), and a --guidance given now is refused in words.
+with_config_value "$TMP/full/model.safetensors" "$TMP/old-guided.safetensors" guidance 2
+"$FLOWTAPE" sample --model "$TMP/old-guided.safetensors" -n 4 --out "$TMP/old-guided.csv" \
+  2>"$TMP/old-guided.err" || fail "a checkpoint holding guidance 2: $(cat "$TMP/old-guided.err")"
+"$FLOWTAPE" sample --model "$TMP/old-guided.safetensors" -n 4 --guidance 2 \
+  --out "$TMP/old-guided2.csv" 2>"$TMP/old-guided2.err"
+rc=$?; [ $rc -ne 0 ] && grep -q "cond_drop > 0" "$TMP/old-guided2.err" ||
+  fail "--guidance 2 on a model without condition dropout: exit $rc: $(cat "$TMP/old-guided2.err")"
 "$FLOWTAPE" train "${COMMON[@]}" --conditional --out "$TMP/unlabeled" 2>"$TMP/unlabeled.err"
 rc=$?; [ $rc -eq 2 ] || fail "--conditional on rings exited $rc, expected 2"
 grep -q "has no labels" "$TMP/unlabeled.err" || fail "no reason: $(cat "$TMP/unlabeled.err")"
@@ -319,11 +329,13 @@ done
 # A signal during the last step (here the only one, of a model big enough to take seconds)
 # finds the run finished: the checkpoint is whole, the evaluation is skipped, and the exit
 # status still says the run was interrupted.
-"$FLOWTAPE" train --dataset rings --hidden 2048 --depth 4 --batch 8192 --steps 1 \
-  --out "$TMP/siglast" 2>"$TMP/siglast.err" &
+# (One thread, whatever FLOWTAPE_NUM_THREADS says: the step takes seconds on any core, and the
+# signal comes 0.3 s into it.)
+FLOWTAPE_NUM_THREADS=1 "$FLOWTAPE" train --dataset rings --hidden 2048 --depth 4 --batch 16384 \
+  --steps 1 --out "$TMP/siglast" 2>"$TMP/siglast.err" &
 pid=$!
 for _ in $(seq 200); do [ -f "$TMP/siglast/config.json" ] && break; sleep 0.05; done
-sleep 0.5
+sleep 0.3
 kill -s TERM "$pid"; wait "$pid"; rc=$?
 [ $rc -eq 143 ] || fail "SIGTERM in the last step exited $rc, expected 143: $(tail -c 300 "$TMP/siglast.err")"
 grep -q "interrupted (SIGTERM) after the last step 1; saved" "$TMP/siglast.err" ||

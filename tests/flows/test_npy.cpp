@@ -74,6 +74,14 @@ BOOST_AUTO_TEST_CASE(reads_what_numpy_writes) {
   const Tensor d = parse(npy_file("{'descr': '<i8', 'fortran_order': False, 'shape': (2, 1), }",
                                   bytes_of<std::int64_t>({5, 9})));
   BOOST_TEST(d.to_vector() == (std::vector<double>{5, 9}), boost::test_tools::per_element());
+  // Fortran order where it lays the bytes out as C order does: a vector, a column, a row.
+  for (const char* shape : {"(3,)", "(3, 1)", "(1, 3)"}) {
+    const Tensor f = parse(npy_file(std::string("{'descr': '<f8', 'fortran_order': True, "
+                                                "'shape': ") +
+                                        shape + ", }",
+                                    bytes_of<double>({1, 2, 3})));
+    BOOST_TEST(f.to_vector() == (std::vector<double>{1, 2, 3}), boost::test_tools::per_element());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(hostile_files_are_refused_with_the_place) {

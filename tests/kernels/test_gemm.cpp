@@ -101,7 +101,7 @@ void check_thin_bits(std::int64_t m, std::int64_t n, std::int64_t k, bool ta, bo
                      T beta, bool with_bias, std::int64_t pad = 0) {
   namespace detail = flowtape::kernels::cpu::gemm_detail;
   if (n <= 4 && !ta && k > 4) {  // the dot-product kernel: no bits promised
-    check_gemm<T>(m, n, k, ta, tb, alpha, beta, with_bias);
+    check_gemm<T>(m, n, k, ta, tb, alpha, beta, with_bias, pad);
     return;
   }
   const std::int64_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
@@ -331,34 +331,49 @@ BOOST_AUTO_TEST_CASE(threads_give_identical_results) {
 }
 
 // A split that would leave a block of at most 4 columns (which would take the dot-product
-// kernel, whose bits differ from the tiles') gives those columns to the previous block. The
-// split is in whole column tiles of the kernel in use (NR columns), so the width that leaves
-// one column over depends on it: with 7 threads and blocks of c NR columns, n = 6 c NR + 1
-// (c large enough that every block is at least 96 wide). Only A not transposed reaches the
-// dot-product kernel; both op(B)s are checked, for every tile kernel this CPU runs.
+// kernel, whose bits differ from the tiles') or rows gives them to the previous block. The
+// split is in whole tiles of the kernel in use (`unit` = NR columns or MR rows) into at most
+// one block per thread, each at least 96 wide, so the extent that leaves one over depends on
+// the kernel: with T threads and blocks of c units, extent = (T - 1) c unit + 1 splits into T
+// blocks (the last of one) when c <= T and extent >= 96 T. Every tile kernel this CPU runs,
+// both op(B)s, columns (A not transposed: the dot-product kernel) and rows.
+namespace {
+struct Split {
+  int threads;
+  std::int64_t extent;
+};
+Split split_leaving_one(std::int64_t unit) {
+  for (int t = 7;; ++t) {
+    const std::int64_t c = (96 * t - 1 + (t - 1) * unit - 1) / ((t - 1) * unit);
+    if (c <= t) return {t, (t - 1) * c * unit + 1};
+  }
+}
+}  // namespace
+
 BOOST_AUTO_TEST_CASE(thread_split_leaves_no_thin_block) {
   namespace cpu = flowtape::kernels::cpu;
-  const std::int64_t m = 600, k = 64;
   for (const auto& kernel : flowtape::test::runnable_tile_kernels()) {
     const flowtape::test::ScopedTileKernel use(kernel.name);
-    const std::int64_t nr = kernel.f32_columns;
-    const std::int64_t blocks_of = std::max<std::int64_t>(1, (671 + 6 * nr - 1) / (6 * nr));
-    const std::int64_t n = 6 * blocks_of * nr + 1;
-    for (bool tb : {false, true}) {
-      const std::int64_t ldb = tb ? k : n;
-      const auto a = random_vector<float>(static_cast<std::size_t>(m * k), 21);
-      const auto b = random_vector<float>(static_cast<std::size_t>(k * n), 22);
-      const auto bias = random_vector<float>(static_cast<std::size_t>(n), 23);
-      std::vector<float> one(static_cast<std::size_t>(m * n)), seven(one.size());
-      flowtape::set_num_threads(1);
-      cpu::gemm<float>(false, tb, m, n, k, 1.0f, a.data(), k, b.data(), ldb, 0.0f, one.data(), n,
-                       bias.data());
-      flowtape::set_num_threads(7);
-      cpu::gemm<float>(false, tb, m, n, k, 1.0f, a.data(), k, b.data(), ldb, 0.0f, seven.data(), n,
-                       bias.data());
-      flowtape::set_num_threads(1);
-      BOOST_TEST(std::memcmp(one.data(), seven.data(), one.size() * sizeof(float)) == 0,
-                 kernel.name << ": bits differ with 7 threads: n=" << n << " tb=" << tb);
+    for (bool by_rows : {false, true}) {
+      const Split sp = split_leaving_one(by_rows ? kernel.rows : kernel.f32_columns);
+      const std::int64_t m = by_rows ? sp.extent : 600, n = by_rows ? 600 : sp.extent, k = 64;
+      for (bool tb : {false, true}) {
+        const std::int64_t ldb = tb ? k : n;
+        const auto a = random_vector<float>(static_cast<std::size_t>(m * k), 21);
+        const auto b = random_vector<float>(static_cast<std::size_t>(k * n), 22);
+        const auto bias = random_vector<float>(static_cast<std::size_t>(n), 23);
+        std::vector<float> one(static_cast<std::size_t>(m * n)), many(one.size());
+        flowtape::set_num_threads(1);
+        cpu::gemm<float>(false, tb, m, n, k, 1.0f, a.data(), k, b.data(), ldb, 0.0f, one.data(), n,
+                         bias.data());
+        flowtape::set_num_threads(sp.threads);
+        cpu::gemm<float>(false, tb, m, n, k, 1.0f, a.data(), k, b.data(), ldb, 0.0f, many.data(), n,
+                         bias.data());
+        flowtape::set_num_threads(1);
+        BOOST_TEST(std::memcmp(one.data(), many.data(), one.size() * sizeof(float)) == 0,
+                   kernel.name << ": bits differ with " << sp.threads << " threads: m=" << m
+                               << " n=" << n << " tb=" << tb);
+      }
     }
   }
 }

@@ -156,6 +156,7 @@ BOOST_AUTO_TEST_CASE(round_trip_is_bit_exact) {
       BOOST_TEST(bit_equal(other.state_dict(), model.state_dict()));
       BOOST_TEST(bit_equal(opt2.state(), opt.state()));
       BOOST_TEST(bit_equal(ema2.state(), ema.state()));
+      const auto saved_weights = model.state_dict();
 
       // Resuming gives exactly the run that was not interrupted.
       train(model, opt, &ema, 2, 8);
@@ -164,8 +165,9 @@ BOOST_AUTO_TEST_CASE(round_trip_is_bit_exact) {
 
       // Weights only (inference): the optimizer part of the file is ignored.
       VelocityMLP third = make_model(3, dt);
+      BOOST_TEST(!bit_equal(third.state_dict(), saved_weights));  // another seed: other weights
       load_checkpoint(path, third);
-      BOOST_TEST(!bit_equal(third.state_dict(), model.state_dict()));  // model moved on since
+      BOOST_TEST(bit_equal(third.state_dict(), saved_weights));  // the file's, not the seed's
     }
   }
 }
@@ -218,6 +220,35 @@ BOOST_AUTO_TEST_CASE(malformed_files_are_refused_by_name) {
                         CheckpointError, says("has no \"data_offsets\""));
   BOOST_CHECK_EXCEPTION(load_bytes(craft(R"({"__metadata__": {"k": 1}})", "")), CheckpointError,
                         says("__metadata__ value of 'k' is not a string"));
+  // A name given twice (the second would silently replace the first), and data the tensors do
+  // not index whole: a gap before, between or after them (the format forbids holes).
+  const std::string eight(8, '\0');
+  BOOST_CHECK_EXCEPTION(
+      load_bytes(craft(R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+                           "w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}})",
+                       eight)),
+      CheckpointError, says("appears more than once"));
+  BOOST_CHECK_EXCEPTION(
+      load_bytes(craft(R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}})", eight)),
+      CheckpointError, says("data_offsets leave bytes [0, 4) of the data section to no tensor"));
+  BOOST_CHECK_EXCEPTION(
+      load_bytes(craft(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+                           "b": {"dtype": "F32", "shape": [1], "data_offsets": [8, 12]}})",
+                       data)),
+      CheckpointError, says("leave bytes [4, 8)"));
+  BOOST_CHECK_EXCEPTION(
+      decode_safetensors(
+          craft(R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})", eight), "x"),
+      CheckpointError, says("tensors end at byte 4"));
+  BOOST_CHECK_EXCEPTION(load_bytes(good + "trailing"), CheckpointError,
+                        says("bytes after the last tensor's data belong to no tensor"));
+  // A header of 200 000 names is refused at its first entry after a parse of its size, not
+  // of its size squared (an ordered JSON object scanned every earlier key on each insert).
+  std::string many = "{";
+  for (int i = 0; i < 200000; ++i) many += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":0";
+  many += "}";
+  BOOST_CHECK_EXCEPTION(load_bytes(craft(many, "")), CheckpointError,
+                        says("header entry is not an object"));
   BOOST_CHECK_EXCEPTION(load_safetensors(scratch / "absent.safetensors"), CheckpointError,
                         says("cannot open"));
 }

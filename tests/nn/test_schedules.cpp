@@ -41,6 +41,10 @@ BOOST_AUTO_TEST_CASE(step_decay_with_warmup) {
   BOOST_TEST(s(10) == 0.5);
   BOOST_TEST(s(29) == 0.25);
   BOOST_TEST(s(30) == 0.125);
+  // Warm-up longer than `every`: the decay has counted the warm-up steps (from step 0).
+  const Schedule long_warm = step_decay(1.0, 0.5, 10, 25);
+  BOOST_TEST(long_warm(24) == 1.0);
+  BOOST_TEST(long_warm(25) == 0.25);
   const Schedule official = step_decay(1e-3, 0.999, 10);
   BOOST_TEST(std::abs(official(30000) / 1e-3 - std::pow(0.999, 3000)) < 1e-12);  // ~0.0497
   BOOST_CHECK_THROW(step_decay(1.0, 0.0, 10), std::invalid_argument);

@@ -46,12 +46,16 @@ void expect_refused(Call call, const std::string& words, std::chrono::millisecon
 }
 
 // Rank 1 comes to leave() 0.8 s late: rank 0's leave() throws CollectiveError within its
-// timeout instead of waiting in MPI_Finalize; rank 1's late meeting is matched by rank 0's
-// abandoned gather, and both then finalize.
+// timeout instead of waiting in MPI_Finalize, and a second leave() refuses at once. Rank 1's
+// late meeting is matched by rank 0's abandoned gather; rank 0 then finalizes by hand (its
+// destructor would not, the collective being broken), once rank 1 has come.
 int check_leave(train::MpiCollective& ranks) {
   using namespace std::chrono_literals;
   if (ranks.rank() == 0) {
     expect_refused([&] { ranks.leave(); }, "did not reach a gather", 5s, "leaving before rank 1");
+    expect_refused([&] { ranks.leave(); }, "cannot be used again", 100ms, "leaving again");
+    std::this_thread::sleep_for(1500ms);
+    ranks.finalize();
   } else {
     std::this_thread::sleep_for(800ms);
     ranks.leave();
@@ -76,6 +80,7 @@ int check_exchange(train::MpiCollective& ranks) {
         },
         "cannot be used again", 100ms, "a gather after the failure");
     std::this_thread::sleep_for(1500ms);  // rank 1's late exchange completes meanwhile
+    ranks.finalize();                     // (by hand: a broken collective's destructor does not)
   } else {
     std::this_thread::sleep_for(800ms);
     const std::vector<double> theirs = ranks.exchange_tensor(0, sent).to_vector();
