@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Every primitive (and the composites) checked in f64: JVP and VJP against central finite
-// differences, and the dot-product test <u, J v> == <J^T u, v>, including broadcast shapes.
+// differences, and the dot-product test <u, J v> == <J^T u, v>, including broadcast shapes;
+// then the same value, JVP and VJP in f32 against f64 (support/gradcheck.hpp).
 // The second-order cases check that each op's rules are themselves differentiable.
 #include <array>
 #include <boost/test/unit_test.hpp>
@@ -37,6 +38,11 @@ Tensor away_from_zero(const Shape& s) {
 std::set<std::string>& second_order_primitives() {
   static std::set<std::string> names;
   return names;
+}
+
+// A captured f64 constant in the dtype of x, so a checked function runs in f32 too.
+Tensor like(const Tensor& t, const Tensor& x) {
+  return to_dtype(t, x.dtype());
 }
 
 bool bits_equal(const Tensor& a, const Tensor& b) {
@@ -127,14 +133,18 @@ BOOST_AUTO_TEST_CASE(silu_fast_path_primitives) {
     check_gradients("silu_with_tangent" + which,
                     [=](auto& x) {
                       const TensorList r = detail::silu_with_tangent(x[0], x[1]);
-                      return use == 0 ? r[0] : use == 1 ? r[1] : r[0] * a + r[1] * c;
+                      return use == 0   ? r[0]
+                             : use == 1 ? r[1]
+                                        : r[0] * like(a, r[0]) + r[1] * like(c, r[1]);
                     },
                     {normal(s) * 3.0, normal(s)});
     check_gradients("silu_with_tangent_vjp" + which,
                     [=](auto& x) {
                       const TensorList r =
                           detail::silu_with_tangent_vjp(x[0], x[1], x[2], x[3], 1.0 + exp(-x[0]));
-                      return use == 0 ? r[0] : use == 1 ? r[1] : r[0] * a + r[1] * c;
+                      return use == 0   ? r[0]
+                             : use == 1 ? r[1]
+                                        : r[0] * like(a, r[0]) + r[1] * like(c, r[1]);
                     },
                     {normal(s) * 3.0, normal(s), normal(s), normal(s)});
   }
@@ -143,7 +153,7 @@ BOOST_AUTO_TEST_CASE(silu_fast_path_primitives) {
                   [=](auto& x) {
                     const TensorList r =
                         detail::silu_grad_column_sums(x[0], x[1], 1.0 + exp(-x[0]));
-                    return sum(r[0] * a) + sum(r[1] * e);
+                    return sum(r[0] * like(a, r[0])) + sum(r[1] * like(e, r[1]));
                   },
                   {normal(s) * 3.0, normal(s)});
   // Inputs of different shapes are refused, naming them.
@@ -206,7 +216,7 @@ BOOST_AUTO_TEST_CASE(linear_silu_layer) {
         "linear_silu op (y and z)",
         [=](auto& x) {
           const TensorList r = detail::linear_silu_op(x[0], x[1], x[2]);
-          return r[0] + r[1] * c;
+          return r[0] + r[1] * like(c, r[1]);
         },
         in);
     check_gradients(
@@ -359,7 +369,7 @@ BOOST_AUTO_TEST_CASE(second_order_through_every_rule) {
   const Tensor w = normal({3, 4});
   auto second = [&](const std::string& name, Function1 op, Tensor x) {
     Function g = [op, w](const std::vector<Tensor>& xs) {
-      return grad([&](const Tensor& z) { return sum(op(z) * w); }, xs[0]);
+      return grad([&](const Tensor& z) { return sum(op(z) * to_dtype(w, z.dtype())); }, xs[0]);
     };
     for (const std::string& p :
          flowtape::test::primitives_of([&](const std::vector<Tensor>& z) { return op(z[0]); }, {x}))

@@ -3,7 +3,8 @@
 //  - forward mode:  J v from jvp() against central finite differences (f(x+hv) - f(x-hv)) / 2h;
 //  - reverse mode:  J^T u from vjp() against the finite-difference gradient of <u, f(x)>,
 //                   coordinate by coordinate;
-//  - consistency:   the dot-product test <u, J v> == <J^T u, v>.
+//  - consistency:   the dot-product test <u, J v> == <J^T u, v>;
+//  - f32:           the value, JVP and VJP in f32 against f64 on the same rounded inputs.
 #pragma once
 
 #include <boost/test/unit_test.hpp>
@@ -49,7 +50,60 @@ struct GradcheckOptions {
   double dot_tol = 1e-10;  // relative error of the dot-product test
   bool check_jvp = true;   // the JVP check (a jvp around f, nested if f runs its own)
   std::uint64_t seed = 1234;
+  // The same rules in f32 against f64 on the same (f32-rounded) inputs, to f32_tol: an
+  // f32-only defect (a rule that rounds differently from its forward) fails there. Skipped,
+  // saying so, where f itself makes f64 constants or works in a dtype of its own.
+  bool check_f32 = true;
+  double f32_tol = 2e-3;
 };
+
+// The f32 pass of check_gradients: f, its JVP and its VJP on xs rounded to f32, against the
+// same in f64 on those rounded values (widened exactly), relative to the f64 results.
+inline void check_f32_rules(const Function& f, const std::vector<Tensor>& xs,
+                            const std::vector<Tensor>& vs, const Tensor& u,
+                            const GradcheckOptions& opt) {
+  std::vector<Tensor> x32, x64, v32, v64;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    x32.push_back(to_dtype(xs[i], DType::f32));
+    x64.push_back(to_dtype(x32.back(), DType::f64));
+    v32.push_back(to_dtype(vs[i], DType::f32));
+    v64.push_back(to_dtype(v32.back(), DType::f64));
+  }
+  const Tensor u32 = to_dtype(u, DType::f32), u64 = to_dtype(u32, DType::f64);
+  Tensor y32;
+  try {
+    y32 = f(x32);
+  } catch (const std::invalid_argument& e) {
+    BOOST_TEST_MESSAGE("f32 pass skipped: the function does not run on f32 inputs (" << e.what()
+                                                                                     << ")");
+    return;
+  }
+  if (y32.dtype() != DType::f32) {  // f works in a dtype of its own (a module's parameters')
+    BOOST_TEST_MESSAGE("f32 pass skipped: the function gives " << dtype_name(y32.dtype())
+                                                               << " for f32 inputs");
+    return;
+  }
+  const auto close = [&](const Tensor& a, const Tensor& b, const char* what) {
+    const auto va = a.to_vector(), vb = b.to_vector();
+    bool finite = true;
+    for (double v : vb) finite = finite && std::isfinite(v);
+    if (!finite) return;  // (f64 itself overflows or divides by zero here: nothing to compare)
+    BOOST_TEST(rel_error(va, vb) < opt.f32_tol, what << " in f32 against f64");
+  };
+  close(y32, f(x64), "the value");
+  const auto [y_rev32, jtu32] = vjp(f, x32, u32);
+  const auto [y_rev64, jtu64] = vjp(f, x64, u64);
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    BOOST_TEST(jtu32[i].dtype() == DType::f32);
+    close(jtu32[i], jtu64[i], "the VJP");
+  }
+  if (opt.check_jvp) {
+    const auto [y_fwd32, jv32] = jvp(f, x32, v32);
+    const auto [y_fwd64, jv64] = jvp(f, x64, v64);
+    BOOST_TEST(jv32.dtype() == DType::f32);
+    close(jv32, jv64, "the JVP");
+  }
+}
 
 // The primitives whose rules check_gradients has checked in this process (both rules, where
 // check_jvp is on): tests/autodiff/test_op_gradients.cpp ends by asking that every primitive
@@ -113,6 +167,7 @@ inline void check_gradients(const std::string& name, const Function& f, const st
       BOOST_TEST(std::abs(u_jv - jtu_v) <= opt.dot_tol * std::max({std::abs(u_jv), std::abs(jtu_v), 1.0}),
                  "dot-product test: <u, Jv> = " << u_jv << ", <J^T u, v> = " << jtu_v);
     }
+    if (opt.check_f32 && xs.front().dtype() == DType::f64) check_f32_rules(f, xs, vs, u, opt);
   }
 }
 
