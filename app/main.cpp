@@ -162,10 +162,6 @@ std::unique_ptr<Trainer> load_model(const std::string& path, const Binder* overr
                  path.c_str());
     c.device = Device::cpu;
   }
-  // A checkpoint written before guidance needed a conditional model trained with condition
-  // dropout may hold guidance without them; such a model samples unguided (a --guidance given
-  // now is refused).
-  if (!c.conditional || c.cond_drop == 0) c.guidance = 0;
   if (overrides) overrides->apply(c);  // sampling settings only
   // How many threads trained the shards says nothing about sampling, and device cuda takes
   // one: a run trained with --shard-threads 2 samples on a GPU too.
@@ -307,7 +303,6 @@ int run_train(const Binder& b, const TrainSpec& cli, const std::string& config_f
     // More steps continue the run's own schedule (to its original horizon) unless the command
     // line sets --schedule-steps. (Only the cosine decay and the entropic ramp have one.)
     if (c.schedule_steps == 0 && train::has_horizon(c)) c.schedule_steps = c.steps;
-    if (!c.conditional || c.cond_drop == 0) c.guidance = 0;  // (an older checkpoint: load_model)
     b.apply(c);
     // A run trained with shard threads on the cpu resumes on a GPU, which computes its shards
     // on one thread: the threads are how it ran, not what it computes. (Given with --device

@@ -191,7 +191,11 @@ VelocityModel velocity_mlp(const TrainSpec& spec, std::int64_t dim, Generator& g
 }
 
 TrainSpec spec_from_checkpoint(const nn::SafetensorsContents& file, const std::string& source) {
-  const TrainSpec c = spec_from_metadata(file.metadata, source);
+  TrainSpec c = spec_from_metadata(file.metadata, source);
+  // A checkpoint written before guidance needed a conditional model trained with condition
+  // dropout may hold guidance without them: such a model samples unguided (validate() refuses
+  // a --guidance given for it now).
+  if (!c.conditional || c.cond_drop == 0) c.guidance = 0;
   // The model that config describes must fit the values the file holds, checked before the
   // model is built: a small file whose config claims hidden = 60000 would otherwise allocate
   // gigabytes before its tensors' shapes are compared. Its hidden layers alone hold
@@ -370,11 +374,7 @@ flows::ConditionalField Trainer::conditional_field() const {
 }
 
 flows::VelocityField Trainer::field_for(const Tensor& c) const {
-  // Guidance contrasts with the null condition, which only condition dropout trains.
-  if (spec_.guidance != 0 && spec_.cond_drop == 0)
-    throw std::invalid_argument("guidance " + std::to_string(spec_.guidance) +
-                                ": the model was trained with cond_drop 0, so its null condition "
-                                "is untrained; use guidance 0 or train with cond_drop > 0");
+  // (validate() refused guidance without a null condition trained by condition dropout.)
   return flows::guided(conditional_field(), c, condition_, spec_.guidance);
 }
 

@@ -123,7 +123,7 @@ enum class TrainOutcome { finished, stopped };
 // std::invalid_argument naming `source` when it has no spec or an unreadable one, or when the
 // built-in model it describes could not fit the file's values (checked before anything is
 // allocated for it). For checkpoints of the built-in model: a user model's smaller checkpoint
-// may fail that bound.
+// may fail that bound. Guidance its model cannot use (an older checkpoint's) comes back as 0.
 TrainSpec spec_from_checkpoint(const nn::SafetensorsContents& file, const std::string& source);
 TrainSpec spec_from_checkpoint(const std::string& checkpoint_path);
 
