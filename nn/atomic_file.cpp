@@ -56,6 +56,19 @@ std::string follow_links(const std::string& requested) {
   fail(requested, "too many levels of symbolic links", ELOOP);
 }
 
+// PATH.tmp.PID.N. Where PATH's last component is too long to take the suffix within the
+// file system's limit on a name (NAME_MAX, 255 bytes on Linux), its end is cut to make room;
+// such a temporary, left by a killed writer, is not recognised as stale.
+std::string temporary_name(const std::string& path, std::uint64_t n) {
+  const std::string suffix = ".tmp." + std::to_string(::getpid()) + "." + std::to_string(n);
+  const auto slash = path.find_last_of('/');
+  const std::size_t start = slash == std::string::npos ? 0 : slash + 1;
+  constexpr std::size_t kNameMax = 255;
+  const std::size_t name = path.size() - start;
+  if (name + suffix.size() <= kNameMax) return path + suffix;
+  return path.substr(0, start + (kNameMax - suffix.size())) + suffix;
+}
+
 std::string folder_of(const std::string& path) {
   const auto slash = path.find_last_of('/');
   return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
@@ -79,7 +92,9 @@ void write_file_atomic(const std::string& requested, std::string_view bytes) {
       return;
     }
   }
-  // A replaced file keeps its permissions.
+  // A replaced file keeps its permissions. Its temporary starts private (0600) and gets them
+  // just before the rename, so the new contents of a private file are never readable by
+  // others; a new file gets the usual 0666 less the umask.
   const bool exists = ::stat(path.c_str(), &st) == 0;
   // PATH.tmp.PID.N, N counting this process's writes: two threads writing one path each get
   // their own temporary (the last rename wins, whole). O_EXCL | O_NOFOLLOW: never write through
@@ -90,12 +105,11 @@ void write_file_atomic(const std::string& requested, std::string_view bytes) {
   std::string tmp;
   int fd = -1;
   for (int tries = 0; tries < 100 && fd < 0; ++tries) {
-    tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(writes++);
-    fd = ::open(tmp.c_str(), flags, 0644);
+    tmp = temporary_name(path, writes++);
+    fd = ::open(tmp.c_str(), flags, exists ? 0600 : 0666);
     if (fd < 0 && errno != EEXIST) break;
   }
   if (fd < 0) fail(requested, "cannot create '" + tmp + "'", errno);
-  if (exists) ::fchmod(fd, st.st_mode & 07777);
   auto abandon = [&](const std::string& what, int err) {
     ::close(fd);
     ::unlink(tmp.c_str());
@@ -103,6 +117,14 @@ void write_file_atomic(const std::string& requested, std::string_view bytes) {
   };
   std::size_t done = 0;
   if (const int err = write_all(fd, bytes, done)) abandon(partial(done, bytes.size()), err);
+  if (exists) {
+    const mode_t mode = st.st_mode & 07777;
+    // Where the file system cannot take the mode (some mounts fix it), a temporary that
+    // already has it will do.
+    struct stat now {};
+    if (::fchmod(fd, mode) != 0 && !(::fstat(fd, &now) == 0 && (now.st_mode & 07777) == mode))
+      abandon("cannot give the new file the old one's permissions", errno);
+  }
   if (::fsync(fd) != 0) abandon("fsync failed", errno);
   if (::close(fd) != 0) {
     const int err = errno;
@@ -114,11 +136,15 @@ void write_file_atomic(const std::string& requested, std::string_view bytes) {
     ::unlink(tmp.c_str());
     fail(requested, "rename failed", err);
   }
-  // Make the rename itself durable (best effort: some file systems refuse to fsync a folder).
+  // Make the rename itself durable. A folder this process cannot open (write and search
+  // permission only) or one whose file system does not fsync folders is left as it is; an I/O
+  // error is reported, since the rename may then not survive a crash.
   const int dfd = ::open(folder_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
-    ::fsync(dfd);
+    const int err = ::fsync(dfd) == 0 ? 0 : errno;
     ::close(dfd);
+    if (err && err != EINVAL && err != ENOTSUP && err != EOPNOTSUPP && err != EROFS)
+      fail(requested, "the file was replaced, but fsync of its folder failed", err);
   }
 }
 
@@ -131,10 +157,10 @@ int remove_stale_temporaries(const std::string& folder,
     const std::string name = entry.path().filename().string();
     const auto at = name.rfind(".tmp");
     if (at == std::string::npos || at == 0 || !ours(name.substr(0, at))) continue;
-    // PATH.tmp (from before temporaries named their writer), PATH.tmp.PID (before they counted
-    // its writes) or PATH.tmp.PID.N: stale when that pid no longer runs.
+    // PATH.tmp.PID (from before temporaries counted their writer's writes) or PATH.tmp.PID.N:
+    // stale when that pid no longer runs. A bare PATH.tmp is left alone: it may be the user's.
     const std::string rest = name.substr(at + 4);
-    bool stale = rest.empty();
+    bool stale = false;
     const std::string pid_text = rest.substr(rest.empty() ? 0 : 1, rest.find('.', 1) - 1);
     const std::string count = rest.find('.', 1) == std::string::npos
                                   ? std::string("0")

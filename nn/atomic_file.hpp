@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Writing a file so that a reader never sees half of it and a crash never loses the old one:
 // the bytes go to a temporary file beside it (PATH.tmp.PID.N), which is fsynced and renamed over
-// PATH, and the folder is fsynced so the rename survives a power cut. Outputs that are not
-// regular files are respected: a symbolic link is written through (its target is replaced,
-// the link stays), and a device or pipe (/dev/stdout, a FIFO) is written directly, never
-// replaced by a file. A directory is refused.
+// PATH, and the folder is fsynced so the rename survives a power cut. The temporary is private
+// (0600) until it takes the replaced file's permissions, just before the rename. Outputs that are
+// not regular files are respected: a symbolic link is written through (its target is replaced, the
+// link stays), and a device or pipe (/dev/stdout, a FIFO) is written directly, never replaced by a
+// file. A directory is refused.
 #pragma once
 
 #include <functional>
@@ -26,9 +27,8 @@ void write_file_atomic(const std::string& path, std::string_view bytes);
 
 // The temporary files write_file_atomic leaves when its process is killed mid-write, in
 // `folder` (not below it): NAME.tmp.PID.N (and NAME.tmp.PID) whose PID is no longer running,
-// and the NAME.tmp of earlier versions, for the NAMEs `ours` accepts (a caller names its own files,
-// so a user's
-// *.tmp beside them is never touched). Removes them and returns how many it removed.
+// for the NAMEs `ours` accepts (a caller names its own files, so a user's *.tmp beside them,
+// or a bare NAME.tmp, is never touched). Removes them and returns how many it removed.
 int remove_stale_temporaries(const std::string& folder,
                              const std::function<bool(const std::string& name)>& ours);
 

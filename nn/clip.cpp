@@ -28,7 +28,8 @@ double clip_grad_norm(std::vector<Tensor>& grads, double max_norm) {
   }
   const double total = std::sqrt(sq);
   const double coef = max_norm / (total + 1e-6);
-  // A NaN norm (a NaN or infinite gradient) scales every gradient by NaN, as PyTorch's does:
+  // As PyTorch's: a NaN norm (a NaN entry) scales every gradient by NaN, and an infinite one
+  // (an infinite entry, or finite squares that overflow) by 0, which leaves inf entries NaN;
   // no finite gradient is left unclipped beside a broken one.
   if (!(coef >= 1)) {
     NoGrad no_grad;

@@ -12,10 +12,23 @@ void Module::collect(const std::string& prefix, bool buffers, NamedTensors& out)
   for (const auto& [name, child] : children_) child->collect(prefix + name + ".", buffers, out);
 }
 
+namespace {
+// A tensor registered twice (a tied weight: one child under two names, or one handle
+// registered in two layers) is listed once, under its first name, as PyTorch's
+// named_parameters() does: an optimizer given it twice would apply two updates per step.
+NamedTensors first_of_each(NamedTensors all) {
+  NamedTensors out;
+  std::unordered_set<const TensorImpl*> seen;
+  for (auto& [name, t] : all)
+    if (seen.insert(t.impl()).second) out.emplace_back(std::move(name), std::move(t));
+  return out;
+}
+}  // namespace
+
 NamedTensors Module::named_parameters() const {
   NamedTensors out;
   collect("", false, out);
-  return out;
+  return first_of_each(std::move(out));
 }
 
 std::vector<Tensor> Module::parameters() const {
@@ -27,7 +40,7 @@ std::vector<Tensor> Module::parameters() const {
 NamedTensors Module::named_buffers() const {
   NamedTensors out;
   collect("", true, out);
-  return out;
+  return first_of_each(std::move(out));
 }
 
 std::int64_t Module::num_parameters() const {

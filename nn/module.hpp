@@ -28,7 +28,9 @@ class Module {
  public:
   virtual ~Module() = default;
 
-  // Parameters of this module and then of its children, depth first, in registration order.
+  // Parameters of this module and then of its children, depth first, in registration order;
+  // a tensor registered under several names (a tied weight) once, under its first name, so
+  // state_dict() saves it once and an optimizer updates it once.
   NamedTensors named_parameters() const;
   std::vector<Tensor> parameters() const;
   NamedTensors named_buffers() const;

@@ -20,16 +20,40 @@ Optimizer::Optimizer(std::vector<Tensor> params, double lr) : params_(std::move(
       throw std::invalid_argument("optimizer: parameter " + std::to_string(i) + " is on " +
                                   device_name(params_[i].device()) + ", parameter 0 on " +
                                   device_name(params_[0].device()));
+    for (std::size_t j = 0; j < i; ++j)
+      if (params_[j].impl() == params_[i].impl())
+        throw std::invalid_argument("optimizer: parameter " + std::to_string(i) + " is parameter " +
+                                    std::to_string(j) +
+                                    " again; each would be updated twice a step");
   }
   set_lr(lr);
 }
 
-std::vector<Tensor>& Optimizer::add_buffers(const std::string& kind) {
+std::vector<Tensor>& Optimizer::add_buffers(const std::string& kind, bool non_negative) {
   std::vector<Tensor> bufs;
   for (const Tensor& p : params_) bufs.push_back(zeros_like(p));
-  buffers_.emplace_back(kind, std::move(bufs));
-  return buffers_.back().second;
+  buffers_.push_back({kind, std::move(bufs), non_negative});
+  return buffers_.back().tensors;
 }
+
+namespace {
+// "tensor 'NAME' holds VALUE at flat index I; ..." for t's first value that is not finite (or
+// is negative, when non_negative), or "" when there is none.
+std::string first_bad_value(const std::string& name, const Tensor& t, bool non_negative) {
+  const Tensor host = copy(to_host(t));  // contiguous
+  return dispatch(host.dtype(), [&]<class T>() -> std::string {
+    const T* p = host.data<T>();
+    for (std::int64_t i = 0, n = host.numel(); i < n; ++i)
+      if (!std::isfinite(p[i]) || (non_negative && p[i] < T(0))) {
+        std::ostringstream m;
+        m << "optimizer state: tensor '" << name << "' holds " << p[i] << " at flat index " << i
+          << "; expected " << (non_negative ? "finite values >= 0" : "finite values");
+        return m.str();
+      }
+    return {};
+  });
+}
+}  // namespace
 
 void Optimizer::step(const std::vector<Tensor>& grads) {
   if (grads.size() != params_.size())
@@ -43,7 +67,7 @@ void Optimizer::step(const std::vector<Tensor>& grads) {
                                   ") does not match its parameter " + params_[i].str());
   // The state follows parameters moved after the optimizer was made (nn::to_device moves
   // them in place): the update kernels read both from one device.
-  for (auto& [kind, bufs] : buffers_)
+  for (auto& [kind, bufs, non_negative] : buffers_)
     for (std::size_t i = 0; i < bufs.size(); ++i)
       if (bufs[i].device() != params_[i].device()) relocate(bufs[i], params_[i].device());
   NoGrad no_grad;
@@ -54,7 +78,7 @@ void Optimizer::step(const std::vector<Tensor>& grads) {
 NamedTensors Optimizer::state() const {
   NamedTensors out;
   out.emplace_back("step", scalar(static_cast<double>(steps_), DType::f64));
-  for (const auto& [kind, bufs] : buffers_)
+  for (const auto& [kind, bufs, non_negative] : buffers_)
     for (std::size_t i = 0; i < bufs.size(); ++i)
       out.emplace_back(kind + "." + std::to_string(i), copy(bufs[i]));
   return out;
@@ -74,7 +98,7 @@ void Optimizer::load_state(const NamedTensors& state) {
     m << "optimizer state: 'step' is " << step_value << ", not a step count";
     throw std::invalid_argument(m.str());
   }
-  for (const auto& [kind, bufs] : buffers_)
+  for (const auto& [kind, bufs, non_negative] : buffers_)
     for (std::size_t i = 0; i < bufs.size(); ++i, ++expected) {
       const std::string name = kind + "." + std::to_string(i);
       const Tensor* t = find(state, name);
@@ -82,11 +106,14 @@ void Optimizer::load_state(const NamedTensors& state) {
       if (!(t->shape() == bufs[i].shape()) || t->dtype() != bufs[i].dtype())
         throw std::invalid_argument("optimizer state: tensor '" + name + "' is " + t->str() +
                                     " but the optimizer expects " + bufs[i].str());
+      // A corrupt moment would turn its parameter into NaN at the first step, far from here.
+      if (const std::string bad = first_bad_value(name, *t, non_negative); !bad.empty())
+        throw std::invalid_argument(bad);
     }
   if (state.size() != expected)
     throw std::invalid_argument("optimizer state: " + std::to_string(state.size()) +
                                 " tensors, expected " + std::to_string(expected));
-  for (auto& [kind, bufs] : buffers_)
+  for (auto& [kind, bufs, non_negative] : buffers_)
     for (std::size_t i = 0; i < bufs.size(); ++i)
       copy_into(bufs[i], *find(state, kind + "." + std::to_string(i)));
   steps_ = static_cast<std::int64_t>(step_value);
@@ -136,7 +163,7 @@ Adam::Adam(std::vector<Tensor> params, const AdamOptions& options, bool decouple
   if (!(std::isfinite(o_.eps) && o_.eps > 0))
     throw std::invalid_argument("Adam: eps must be finite and > 0, got " + std::to_string(o_.eps));
   exp_avg_ = &add_buffers("exp_avg");
-  exp_avg_sq_ = &add_buffers("exp_avg_sq");
+  exp_avg_sq_ = &add_buffers("exp_avg_sq", /*non_negative=*/true);
 }
 
 void Adam::update(std::size_t i, const Tensor& grad) {

@@ -27,6 +27,7 @@ namespace flowtape::nn {
 
 class Optimizer {
  public:
+  // Each parameter once: a tensor listed twice is refused (it would be updated twice a step).
   Optimizer(std::vector<Tensor> params, double lr);
   virtual ~Optimizer() = default;
   Optimizer(const Optimizer&) = delete;  // buffers are referenced by the subclasses
@@ -43,12 +44,15 @@ class Optimizer {
 
   // Deep copies of the step count ("step", an f64 scalar) and every buffer.
   NamedTensors state() const;
-  // Restores state() output: every name must be there with the right shape and dtype.
+  // Restores state() output: every name must be there with the right shape and dtype, and
+  // every value finite (non-negative where the buffer holds squares); nothing is written
+  // unless all of it is.
   void load_state(const NamedTensors& state);
 
  protected:
-  // Registers a zero buffer per parameter, named "<kind>.<index>".
-  std::vector<Tensor>& add_buffers(const std::string& kind);
+  // Registers a zero buffer per parameter, named "<kind>.<index>"; `non_negative` where its
+  // values can only be >= 0 (Adam's second moments), which load_state then checks.
+  std::vector<Tensor>& add_buffers(const std::string& kind, bool non_negative = false);
   // Updates params_[i] from g; steps_ already counts this step.
   virtual void update(std::size_t i, const Tensor& g) = 0;
 
@@ -57,7 +61,12 @@ class Optimizer {
   std::int64_t steps_ = 0;
 
  private:
-  std::deque<std::pair<std::string, std::vector<Tensor>>> buffers_;  // stable references
+  struct Buffers {
+    std::string kind;
+    std::vector<Tensor> tensors;
+    bool non_negative;
+  };
+  std::deque<Buffers> buffers_;  // stable references
 };
 
 // Every number finite, lr, momentum and weight_decay >= 0.

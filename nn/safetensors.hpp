@@ -12,7 +12,7 @@
 // file, a header length beyond the file, invalid JSON or JSON nested more than 32 levels, a
 // bad or unsupported dtype, a shape that is not a list of extents or has more than 2^63
 // elements, offsets that are out of range, overlap, or disagree with shape x itemsize. Writing is
-// atomic: the bytes go to "<path>.tmp.<pid>", are fsync'ed and renamed over <path>, so a failed
+// atomic: the bytes go to "<path>.tmp.<pid>.<n>", are fsync'ed and renamed over <path>, so a failed
 // save never leaves a half-written file where the old one was.
 #pragma once
 

@@ -304,13 +304,15 @@ kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
 # Temporary files of killed writers (pids that no longer run) are removed.
 mkdir -p "$TMP/stale"
 : >"$TMP/stale/model.safetensors.tmp.999999999"
-: >"$TMP/stale/config.json.tmp"
-: >"$TMP/stale/notes.tmp"  # the user's, not a run file: kept
+: >"$TMP/stale/config.json.tmp.999999999.3"
+: >"$TMP/stale/notes.tmp"        # the user's, not a run file: kept
+: >"$TMP/stale/config.json.tmp"  # no writer's pid in its name: kept
 "$FLOWTAPE" train "${COMMON[@]}" --steps 1 --out "$TMP/stale" 2>/dev/null ||
   fail "training into a folder with stale temporaries failed"
-ls "$TMP/stale" | grep -v '^notes\.tmp$' | grep -q '\.tmp' &&
+ls "$TMP/stale" | grep -v -e '^notes\.tmp$' -e '^config\.json\.tmp$' | grep -q '\.tmp' &&
   fail "stale temporaries were left: $(ls "$TMP/stale")"
-[ -f "$TMP/stale/notes.tmp" ] || fail "a user's .tmp file was removed"
+[ -f "$TMP/stale/notes.tmp" ] && [ -f "$TMP/stale/config.json.tmp" ] ||
+  fail "a user's .tmp file was removed"
 
 # 7. SIGTERM and SIGINT: a checkpoint of the last finished step, exit 143 / 130, resumable.
 for sig in TERM INT; do

@@ -460,17 +460,41 @@ BOOST_AUTO_TEST_CASE(atomic_writes_respect_links_devices_and_folders) {
 
   write_bytes(scratch / "a.tmp.999999999", "");    // beyond any pid: its writer is gone
   write_bytes(scratch / "d.tmp.999999999.7", "");  // the same, as writes are named now
-  write_bytes(scratch / "b.tmp", "");              // an older version's temporary
+  write_bytes(scratch / "b.tmp", "");              // a bare NAME.tmp may be the user's: kept
   const std::string mine = scratch / ("c.tmp." + std::to_string(::getpid()) + ".3");
   write_bytes(mine, "");  // a live writer's
   write_bytes(scratch / "notes.tmpl", "");
   write_bytes(scratch / "user.tmp", "");  // not a name the caller owns: kept
   const auto ours = [](const std::string& name) { return name != "user"; };
-  BOOST_TEST(remove_stale_temporaries(scratch.dir.string(), ours) == 3);
+  BOOST_TEST(remove_stale_temporaries(scratch.dir.string(), ours) == 2);
   BOOST_TEST(fs::exists(scratch / "user.tmp"));
   BOOST_TEST(fs::exists(mine));
   BOOST_TEST(fs::exists(scratch / "notes.tmpl"));
-  BOOST_TEST(!fs::exists(scratch / "b.tmp"));
+  BOOST_TEST(fs::exists(scratch / "b.tmp"));
+  BOOST_TEST(!fs::exists(scratch / "a.tmp.999999999"));
+  BOOST_TEST(!fs::exists(scratch / "d.tmp.999999999.7"));
+}
+
+// A replaced file keeps its permissions, private ones included; a name too long to take the
+// temporary's suffix within NAME_MAX is still written (its temporary's name is cut), with
+// nothing left beside it.
+BOOST_AUTO_TEST_CASE(atomic_writes_keep_permissions_and_take_long_names) {
+  const Scratch scratch;
+  const std::string path = scratch / "private.bin";
+  write_file_atomic(path, "one");
+  BOOST_REQUIRE(::chmod(path.c_str(), 0640) == 0);
+  write_file_atomic(path, "two");
+  struct stat st {};
+  BOOST_REQUIRE(::stat(path.c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 07777) == 0640u);
+  BOOST_TEST(read_bytes(path) == "two");
+
+  const std::string longest(255, 'n');  // NAME_MAX: the file's own name fits, the suffix not
+  write_file_atomic(scratch / longest, "long");
+  BOOST_TEST(read_bytes(scratch / longest) == "long");
+  int entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(scratch.dir)) ++entries;
+  BOOST_TEST(entries == 2);  // private.bin and the long name: no temporary left
 }
 
 // Two threads writing one path at once: each has its own temporary (the shared name made one

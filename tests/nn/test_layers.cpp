@@ -74,6 +74,19 @@ BOOST_AUTO_TEST_CASE(registration_and_sizes_are_checked) {
   m.child("a", child);
   m.parameter("a.b");
   BOOST_CHECK_THROW(m.load_state_dict(m.state_dict()), std::logic_error);
+
+  // One child under two names (a tied weight): its parameter is listed, saved and counted
+  // once, under the first name, so an optimizer updates it once a step.
+  Registering tied;
+  auto shared = std::make_shared<Registering>();
+  shared->parameter("w");
+  tied.child("encoder", shared);
+  tied.child("decoder", shared);
+  BOOST_TEST(tied.named_parameters().size() == 1u);
+  BOOST_TEST(tied.named_parameters()[0].first == "encoder.w");
+  BOOST_TEST(tied.num_parameters() == 1);
+  BOOST_CHECK_NO_THROW(Adam(tied.parameters(), AdamOptions{}));
+  BOOST_CHECK_NO_THROW(tied.load_state_dict(tied.state_dict()));
   Generator gen(0), untouched(0);
   const double before = gen.uniform();
   BOOST_CHECK_THROW(MLP({2, 8, 0}, untouched), std::invalid_argument);
@@ -171,6 +184,16 @@ BOOST_AUTO_TEST_CASE(time_embedding_gradients) {
   const auto e = sin_emb(scalar(0.0, DType::f64), 2).to_vector();  // [cos 0..., sin 0...]
   for (int i = 0; i < 4; ++i) BOOST_TEST(e[i] == 1.0);
   for (int i = 4; i < 8; ++i) BOOST_TEST(e[i] == 0.0);
+  // The frequencies, at a time where they show: f_k = max_period^(-k / half), half = 4, and
+  // the time scaled by s (here 3 with max_period 100, so every angle is distinct and < 2 pi).
+  SinusoidalEmbedding scaled(8, 100.0, 3.0, DType::f64);
+  const double t1 = 0.7;
+  const auto v = scaled(scalar(t1, DType::f64), 1).to_vector();
+  for (int k = 0; k < 4; ++k) {
+    const double angle = 3.0 * t1 * std::pow(100.0, -k / 4.0);
+    BOOST_TEST(std::abs(v[k] - std::cos(angle)) < 1e-14, "cos, k = " << k);
+    BOOST_TEST(std::abs(v[4 + k] - std::sin(angle)) < 1e-14, "sin, k = " << k);
+  }
   BOOST_CHECK_THROW(SinusoidalEmbedding(7), std::invalid_argument);
 }
 

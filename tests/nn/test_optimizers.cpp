@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstring>
+#include <tuple>
 
 #include "flowtape/nn/nn.hpp"
 #include "support/threads.hpp"
@@ -16,8 +17,18 @@ namespace {
 // f(p) = 0.5 * sum(a * (p - c)^2) from p0; the oracle uses the same constants.
 const std::vector<double> kP0 = {1.0, -2.0, 0.5}, kA = {1.0, 3.0, 0.5}, kC = {0.2, 0.1, -0.3};
 
+// v repeated to n elements. The update is elementwise, so element i of a run on the repeated
+// constants must be the oracle's element i % 3.
+std::vector<double> tiled(const std::vector<double>& v, std::size_t n) {
+  std::vector<double> out(n);
+  for (std::size_t i = 0; i < n; ++i) out[i] = v[i % v.size()];
+  return out;
+}
+
 std::vector<double> run(Optimizer& opt, Tensor& p, int steps = 3) {
-  const Tensor a = from_vector(kA, {3}, p.dtype()), c = from_vector(kC, {3}, p.dtype());
+  const std::size_t n = static_cast<std::size_t>(p.numel());
+  const Tensor a = from_vector(tiled(kA, n), {p.numel()}, p.dtype()),
+               c = from_vector(tiled(kC, n), {p.numel()}, p.dtype());
   for (int s = 0; s < steps; ++s) {
     auto [loss, grads] = loss_and_grad({p}, [&] { return 0.5 * sum(a * square(p - c)); });
     opt.step(grads);
@@ -32,16 +43,19 @@ void check_close(const std::vector<double>& got, const std::vector<double>& want
                "element " << i << ": " << got[i] << " vs " << want[i]);
 }
 
+// Three elements go through the kernels' scalar tails only; 67 (more than two vectors of any
+// width, and a ragged tail) through their vector loops as well.
 template <class Opt, class Options>
 void check_against_oracle(const Options& o, const std::vector<double>& want) {
-  for (DType dt : {DType::f64, DType::f32}) {
-    Tensor p = from_vector(kP0, {3}, dt);
-    Opt opt({p}, o);
-    const auto got = run(opt, p);
-    BOOST_TEST_CONTEXT(dtype_name(dt)) {
-      check_close(got, want, dt == DType::f64 ? 1e-12 : 1e-6);
+  for (DType dt : {DType::f64, DType::f32})
+    for (std::size_t n : {std::size_t{3}, std::size_t{67}}) {
+      Tensor p = from_vector(tiled(kP0, n), {static_cast<std::int64_t>(n)}, dt);
+      Opt opt({p}, o);
+      const auto got = run(opt, p);
+      BOOST_TEST_CONTEXT(dtype_name(dt) << ", " << n << " elements") {
+        check_close(got, tiled(want, n), dt == DType::f64 ? 1e-12 : 1e-6);
+      }
     }
-  }
 }
 
 }  // namespace
@@ -108,6 +122,52 @@ BOOST_AUTO_TEST_CASE(state_round_trip_is_exact) {
                         });
 }
 
+// Moments read from a file are checked before anything is written: a NaN, an infinity or a
+// negative second moment would make its parameter NaN at the first step, far from the file.
+BOOST_AUTO_TEST_CASE(corrupt_moments_are_refused) {
+  Tensor p = from_vector(kP0, {3}, DType::f64);
+  Adam opt({p}, AdamOptions{0.1});
+  run(opt, p, 2);
+  const NamedTensors good = opt.state();
+  const auto says = [](const std::string& part) {
+    return [part](const std::exception& e) {
+      return std::string(e.what()).find(part) != std::string::npos;
+    };
+  };
+  Tensor q = copy(p);
+  Adam fresh({q}, AdamOptions{0.1});
+  for (const auto& [index, value, message] :
+       {std::tuple{1, std::nan(""), "'exp_avg.0' holds nan at flat index 1; expected finite"},
+        std::tuple{2, -1e-3,
+                   "'exp_avg_sq.0' holds -0.001 at flat index 1; expected finite "
+                   "values >= 0"},
+        std::tuple{2, HUGE_VAL, "'exp_avg_sq.0' holds inf at flat index 1"}}) {
+    NamedTensors bad = good;
+    std::vector<double> v = bad[index].second.to_vector();
+    v[1] = value;
+    bad[index].second = from_vector(v, {3}, DType::f64);
+    BOOST_CHECK_EXCEPTION(fresh.load_state(bad), std::invalid_argument, says(message));
+    BOOST_TEST(fresh.steps() == 0);  // nothing was written
+  }
+  NamedTensors negative_first_moment = good;  // exp_avg may be negative
+  negative_first_moment[1].second =
+      from_vector(std::vector<double>{-1.0, -2.0, -3.0}, {3}, DType::f64);
+  fresh.load_state(negative_first_moment);
+  BOOST_TEST(fresh.steps() == 2);
+}
+
+// A tensor listed twice would be updated twice a step (with two sets of moments).
+BOOST_AUTO_TEST_CASE(a_parameter_listed_twice_is_refused) {
+  const Tensor p = zeros({3}), q = zeros({3});
+  BOOST_CHECK_EXCEPTION(Adam({p, q, p}, AdamOptions{}), std::invalid_argument,
+                        [](const std::exception& e) {
+                          return std::string(e.what()) ==
+                                 "optimizer: parameter 2 is parameter 0 again; each would be "
+                                 "updated twice a step";
+                        });
+  BOOST_CHECK_NO_THROW(SGD({p, q}));
+}
+
 BOOST_AUTO_TEST_CASE(step_validates_gradients) {
   Tensor p = zeros({3});
   SGD opt({p});
@@ -149,6 +209,13 @@ BOOST_AUTO_TEST_CASE(clip_grad_norm_pytorch_semantics) {
                                 from_vector(std::vector<double>{100}, {1}, DType::f64)};
   BOOST_TEST(std::isnan(clip_grad_norm(broken, 1.0)));
   BOOST_TEST(std::isnan(broken[1].at(0)));
+  // An infinite entry makes the norm infinite and the scale 0: finite gradients become 0 (not
+  // left unclipped), the infinite entry NaN (inf * 0).
+  std::vector<Tensor> overflowing = {from_vector(std::vector<double>{INFINITY}, {1}, DType::f64),
+                                     from_vector(std::vector<double>{100}, {1}, DType::f64)};
+  BOOST_TEST(std::isinf(clip_grad_norm(overflowing, 1.0)));
+  BOOST_TEST(std::isnan(overflowing[0].at(0)));
+  BOOST_TEST(overflowing[1].at(0) == 0.0);
 }
 
 BOOST_AUTO_TEST_CASE(ema_average_and_copy) {
