@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: MIT
 # The GPU checks, as one script for a machine with an NVIDIA GPU: the CUDA test suite, the CPU
 # suites (the same binaries, on that machine's host; train_tests' device suite trains on the GPU
-# there), one `flowtape train --device cuda` run and the same run on the cpu, the GPU training
-# benchmark and its PyTorch peer, then the CUDA suite again under compute-sanitizer
-# (and, with PROFILE=1, a per-kernel time profile of one training step through Nsight Compute;
+# there), one `flowtape train --device cuda` run and the same run on the cpu, on a machine with
+# two GPUs and mpirun a two-rank run compared byte for byte with one GPU, the GPU training
+# benchmark and its PyTorch peer, then the CUDA op suites again under compute-sanitizer with
+# the caching allocator off (and, with PROFILE=1, a per-kernel time profile of one training step through Nsight Compute;
 # BENCH=0 stops after the tests and the command-line runs).
 #
 # It runs prebuilt programs, so the GPU machine needs only the CUDA runtime, cuBLAS and
@@ -20,15 +21,41 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PACK=.gpu
 
 pack() {
-  rm -rf "$PACK" && mkdir -p "$PACK/lib"
-  cp build/tests/*_tests build/bench/gpu_train_bench build/app/flowtape "$PACK/"
+  rm -rf "$PACK" && mkdir -p "$PACK/lib" || return 1
+  cp build/tests/*_tests build/bench/gpu_train_bench build/app/flowtape "$PACK/" || return 1
   # The shared libraries the programs link that the GPU machine's image may lack (Boost.Test,
   # stb, OpenMPI and its helpers): everything but the C/C++ runtime and the CUDA runtime,
   # cuBLAS and NCCL (hundreds of MB), which run() finds there.
-  ldd "$PACK"/* 2>/dev/null | awk '$3 ~ /^\// {print $3}' | sort -u |
-    grep -Ev '/(libc|libm|libstdc\+\+|libgcc_s|ld-linux[^/]*|libpthread|libdl|librt|libcuda|libcudart|libcublas[^/]*|libnccl)\.so' |
-    while read -r lib; do cp -L "$lib" "$PACK/lib/"; done
+  local libs lib
+  libs=$(ldd "$PACK"/* 2>/dev/null | awk '$3 ~ /^\// {print $3}' | sort -u |
+    grep -Ev '/(libc|libm|libstdc\+\+|libgcc_s|ld-linux[^/]*|libpthread|libdl|librt|libcuda|libcudart|libcublas[^/]*|libnccl)\.so') || true
+  for lib in $libs; do cp -L "$lib" "$PACK/lib/" || return 1; done
   echo "packed into $PACK/: $(ls "$PACK" | tr '\n' ' ')"
+}
+
+# Two GPU ranks under mpirun train the bytes of one GPU with the same shards (the NCCL
+# exchanges that one rank never makes); skipped, saying why, with one GPU or no mpirun.
+two_gpus() {
+  local log=$1 gpus
+  gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU') || true
+  if [ "${gpus:-0}" -lt 2 ] || ! command -v mpirun >/dev/null; then
+    echo "== two GPU ranks: skipped (${gpus:-0} GPU(s); mpirun $(command -v mpirun >/dev/null &&
+      echo found || echo missing)) ==" | tee "$log/two_gpus.txt"
+    return 0
+  fi
+  echo "== two GPU ranks (mpirun -n 2) against one GPU =="
+  local args=(train --device cuda --dataset rings --loss entropic --lambda-max 1 --ramp-end 0
+    --hidden 64 --batch 1024 --shards 4 --steps 50 --seed 7 --no-eval)
+  rm -rf /tmp/flowtape_one_gpu /tmp/flowtape_two_gpus
+  if "$PACK/flowtape" "${args[@]}" --out /tmp/flowtape_one_gpu >"$log/one_gpu.txt" 2>&1 &&
+    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -n 2 --bind-to none \
+      "$PACK/flowtape" "${args[@]}" --out /tmp/flowtape_two_gpus >"$log/two_gpus.txt" 2>&1 &&
+    cmp /tmp/flowtape_one_gpu/model.safetensors /tmp/flowtape_two_gpus/model.safetensors; then
+    echo "two GPUs: the bytes of one" | tee -a "$log/two_gpus.txt"
+  else
+    echo "two GPUs: FAILED (see $log/one_gpu.txt and two_gpus.txt)"
+    return 1
+  fi
 }
 
 run() {
@@ -47,23 +74,28 @@ run() {
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$log/device.txt"
   ldd "$PACK/cuda_tests" | grep -E 'not found|cublas|cudart|boost' | tee -a "$log/device.txt"
   local rc=0
+  # A loop piped into tee runs in a subshell, where rc=1 would be lost: failures inside one
+  # leave this file instead.
+  local failed="$log/FAILED"
+  rm -f "$failed"
   echo "== cuda_tests =="
   "$PACK/cuda_tests" --log_level=test_suite --report_level=short 2>&1 | tee "$log/cuda_tests.txt" || rc=1
   echo "== the CPU suites =="
   for t in "$PACK"/*_tests; do
     [ "$(basename "$t")" = cuda_tests ] && continue
     echo "-- $(basename "$t")"
-    "$t" --report_level=short 2>&1 | tail -4 || rc=1
+    "$t" --report_level=short 2>&1 | tail -4 || : >"$failed"
   done | tee "$log/cpu_suites.txt"
-  grep -q "failed" "$log/cpu_suites.txt" && rc=1
   echo "== flowtape train --device cuda, then the same run on the cpu =="
   for dev in cuda cpu; do
     local start=$SECONDS
     "$PACK/flowtape" train --device "$dev" --dataset checkerboard --loss fdm --steps 1000 \
       --batch 1024 --hidden 256 --eval-samples 2000 --out "/tmp/flowtape_$dev" >"/tmp/metrics_$dev.json" \
-      2>/tmp/train_$dev.err || { rc=1; tail -3 "/tmp/train_$dev.err"; }
+      2>/tmp/train_$dev.err || { : >"$failed"; tail -3 "/tmp/train_$dev.err"; }
     echo "$dev: $((SECONDS - start)) s, $(tr -d ' \n' <"/tmp/metrics_$dev.json")"
   done | tee "$log/cli_runs.txt"
+  [ -e "$failed" ] && rc=1
+  two_gpus "$log" || rc=1
   [ "${BENCH:-1}" = "1" ] || return $rc
   echo "== gpu_train_bench (flowtape) =="
   "$PACK/gpu_train_bench" 2>&1 | tee "$log/bench_flowtape.txt" || rc=1
@@ -81,9 +113,13 @@ run() {
     python3 bench/py/kernel_profile.py "$log/profile_cfm_65536.csv" || true
   fi
   if command -v compute-sanitizer >/dev/null; then
-    echo "== cuda_tests under compute-sanitizer (memcheck) =="
-    timeout "${SANITIZER_SECONDS:-150}" compute-sanitizer --tool memcheck --print-limit 20 \
-      "$PACK/cuda_tests" --report_level=short 2>&1 | tail -60 | tee "$log/memcheck.txt" || rc=1
+    # With the caching allocator off, so that memcheck sees each request's own end and each
+    # freed block; the op suites only (the training suites repeat their kernels many times).
+    echo "== cuda_tests (forward, gradients, rng, flows_on_gpu) under compute-sanitizer (memcheck) =="
+    FLOWTAPE_CUDA_ALLOCATOR=direct timeout "${SANITIZER_SECONDS:-300}" \
+      compute-sanitizer --tool memcheck --print-limit 20 --error-exitcode 1 \
+      "$PACK/cuda_tests" --run_test=forward,gradients,rng,flows_on_gpu --report_level=short \
+      2>&1 | tail -60 | tee "$log/memcheck.txt" || rc=1
   fi
   return $rc
 }

@@ -6,8 +6,11 @@
 #include <nccl.h>
 
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <thread>
+
+#include "flowtape/kernels/cuda/allocator.hpp"
 
 namespace flowtape::train {
 
@@ -19,13 +22,26 @@ struct NcclCollective::State {
 
 namespace {
 
+// The runtime keeps a failed call's error as its last error, where the next kernel launch's
+// check would report it as its own: it is cleared before the error is thrown.
 void check_cuda(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw CollectiveError(std::string(what) + ": " + cudaGetErrorString(e));
+  if (e == cudaSuccess) return;
+  (void)cudaGetLastError();
+  throw CollectiveError(std::string(what) + ": " + cudaGetErrorString(e));
+}
+
+// Aborts the communicator (NCCL cannot cancel a call in flight, and a communicator left with
+// work pending or peers gone would make ncclCommDestroy hang) and throws.
+[[noreturn]] void abort_and_throw(ncclComm_t& comm, const std::string& message) {
+  if (comm) ncclCommAbort(comm);
+  comm = nullptr;  // aborted is freed: the destructor must not destroy it again
+  throw CollectiveError(message);
 }
 
 // Polls until NCCL's pending calls on `comm` and then the stream's work are done, or the
-// deadline passes (then the communicator is aborted: NCCL cannot cancel a call in flight).
+// deadline passes; on any failure the communicator is aborted.
 void wait(ncclComm_t& comm, std::chrono::milliseconds timeout, int rank, const char* what) {
+  const std::string where = "rank " + std::to_string(rank) + ": " + what;
   const auto start = std::chrono::steady_clock::now();
   const auto late = [&] { return std::chrono::steady_clock::now() - start > timeout; };
   ncclResult_t state = ncclInProgress;
@@ -39,18 +55,22 @@ void wait(ncclComm_t& comm, std::chrono::milliseconds timeout, int rank, const c
     while (true) {
       const cudaError_t q = cudaStreamQuery(0);
       if (q == cudaSuccess) return;
-      if (q != cudaErrorNotReady) check_cuda(q, what);
+      (void)cudaGetLastError();  // a query's not-ready must not reach the next launch's check
+      if (q != cudaErrorNotReady)
+        abort_and_throw(comm, where + " failed on the device: " + cudaGetErrorString(q));
       if (ncclCommGetAsyncError(comm, &state) != ncclSuccess || state != ncclSuccess) break;
       if (late()) break;
       std::this_thread::yield();
     }
   }
-  ncclCommAbort(comm);
-  comm = nullptr;  // aborted is freed: the destructor must not destroy it again
-  throw CollectiveError("rank " + std::to_string(rank) + ": " + what +
-                        (state != ncclSuccess && state != ncclInProgress
-                             ? std::string(" failed: ") + ncclGetErrorString(state)
-                             : " did not complete within the timeout (a rank hangs or died)"));
+  abort_and_throw(comm, where + (state != ncclSuccess && state != ncclInProgress
+                                     ? std::string(" failed: ") + ncclGetErrorString(state)
+                                     : " did not complete within the timeout (a rank hangs or "
+                                       "died)"));
+}
+
+bool failed(ncclResult_t r) {
+  return r != ncclSuccess && r != ncclInProgress;
 }
 
 void check_nccl(ncclResult_t r, const char* what) {
@@ -70,23 +90,31 @@ NcclCollective::NcclCollective(std::shared_ptr<Collective> host, std::chrono::mi
   std::memcpy(&id, ids.data(), sizeof id);  // rank 0's
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
   config.blocking = 0;
-  check_nccl(ncclCommInitRankConfig(&state_->comm, host_->size(), id, host_->rank(), &config),
-             "ncclCommInitRankConfig");
+  const ncclResult_t init =
+      ncclCommInitRankConfig(&state_->comm, host_->size(), id, host_->rank(), &config);
+  if (failed(init))  // a communicator created in part is aborted, not leaked
+    abort_and_throw(state_->comm,
+                    std::string("ncclCommInitRankConfig: ") + ncclGetErrorString(init));
   wait(state_->comm, timeout_, host_->rank(), "joining the NCCL communicator");
 }
 
 NcclCollective::~NcclCollective() {
-  if (state_->scratch) cudaFree(state_->scratch);
+  if (state_->scratch) kernels::cuda::device_free(state_->scratch, state_->capacity);
   if (state_->comm) ncclCommDestroy(state_->comm);
 }
 
 std::vector<std::byte> NcclCollective::all_gather(std::span<const std::byte> mine) {
   if (!state_->comm) throw CollectiveError("NcclCollective: the communicator was aborted");
   const std::size_t n = mine.size(), all = n * static_cast<std::size_t>(size());
-  if (state_->capacity < n + all) {
-    if (state_->scratch) check_cuda(cudaFree(state_->scratch), "cudaFree");
+  if (state_->capacity < n + all) {  // from the caching allocator, which can empty its cache
+    if (state_->scratch) kernels::cuda::device_free(state_->scratch, state_->capacity);
     state_->scratch = nullptr;
-    check_cuda(cudaMalloc(&state_->scratch, n + all), "cudaMalloc");
+    state_->capacity = 0;
+    try {
+      state_->scratch = kernels::cuda::device_malloc(n + all);
+    } catch (const std::runtime_error& e) {
+      throw CollectiveError(std::string("a gather's device buffer: ") + e.what());
+    }
     state_->capacity = n + all;
   }
   auto* base = static_cast<std::byte*>(state_->scratch);
@@ -106,12 +134,18 @@ Tensor NcclCollective::exchange_tensor(int peer, const Tensor& mine) {
   if (mine.device() != Device::cuda) return host_->exchange_tensor(peer, mine);
   if (!state_->comm) throw CollectiveError("NcclCollective: the communicator was aborted");
   Tensor theirs = empty(mine.shape(), mine.dtype(), Device::cuda);
+  // The group is closed whatever the calls inside it return: a group left open would swallow
+  // every later call on this thread.
   check_nccl(ncclGroupStart(), "ncclGroupStart");
-  check_nccl(ncclSend(mine.raw_data(), mine.nbytes(), ncclUint8, peer, state_->comm, 0),
-             "ncclSend");
-  check_nccl(ncclRecv(theirs.mutable_raw_data(), theirs.nbytes(), ncclUint8, peer, state_->comm, 0),
-             "ncclRecv");
-  check_nccl(ncclGroupEnd(), "ncclGroupEnd");
+  const ncclResult_t send =
+      ncclSend(mine.raw_data(), mine.nbytes(), ncclUint8, peer, state_->comm, 0);
+  const ncclResult_t receive = failed(send) ? ncclSuccess
+                                            : ncclRecv(theirs.mutable_raw_data(), theirs.nbytes(),
+                                                       ncclUint8, peer, state_->comm, 0);
+  const ncclResult_t end = ncclGroupEnd();
+  check_nccl(send, "ncclSend");
+  check_nccl(receive, "ncclRecv");
+  check_nccl(end, "ncclGroupEnd");
   wait(state_->comm, timeout_, rank(), "an exchange of gradients");
   return theirs;
 }

@@ -3,9 +3,12 @@
 #include "flowtape/kernels/cuda/allocator.hpp"
 
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <new>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "flowtape/kernels/cuda/check.hpp"
@@ -43,6 +46,18 @@ void release_cached(Cache& c) {
 
 }  // namespace
 
+bool caching_allocator() {
+  static const bool caching = [] {
+    const char* v = std::getenv("FLOWTAPE_CUDA_ALLOCATOR");
+    const std::string mode = v ? v : "";
+    if (mode.empty() || mode == "caching") return true;
+    if (mode == "direct") return false;
+    throw std::invalid_argument("FLOWTAPE_CUDA_ALLOCATOR is '" + mode +
+                                "'; expected caching (the default) or direct");
+  }();
+  return caching;
+}
+
 std::size_t size_class(std::size_t bytes) {
   if (bytes == 0) return kSmallQuantum;
   // Above PTRDIFF_MAX the rounded size would wrap to a small block.
@@ -54,6 +69,14 @@ std::size_t size_class(std::size_t bytes) {
 void* device_malloc(std::size_t bytes) {
   const std::size_t size = size_class(bytes);
   Cache& c = cache();
+  if (!caching_allocator()) {  // the request's own size, so memcheck sees its end
+    void* p = nullptr;
+    check(cudaMalloc(&p, bytes == 0 ? 1 : bytes), "cudaMalloc");
+    std::lock_guard<std::mutex> lock(c.mutex);
+    ++c.stats.device_mallocs;
+    c.stats.in_use_bytes += size;
+    return p;
+  }
   std::lock_guard<std::mutex> lock(c.mutex);
   auto it = c.free.find(size);
   if (it != c.free.end() && !it->second.empty()) {
@@ -82,6 +105,12 @@ void device_free(void* ptr, std::size_t bytes) noexcept {
   if (!ptr) return;
   const std::size_t size = size_class(bytes);
   Cache& c = cache();
+  if (!caching_allocator()) {
+    (void)cudaFree(ptr);
+    std::lock_guard<std::mutex> lock(c.mutex);
+    c.stats.in_use_bytes -= size;
+    return;
+  }
   std::lock_guard<std::mutex> lock(c.mutex);
   c.free[size].push_back(ptr);
   c.stats.in_use_bytes -= size;

@@ -9,11 +9,20 @@
 // a training loop, which asks for the same sizes every step, hits the cache from the second
 // step on. Reuse is safe without events because all work runs on one stream (runtime.hpp).
 // Thread-safe (one mutex; the critical sections are a map lookup).
+//
+// FLOWTAPE_CUDA_ALLOCATOR=direct turns the cache off: every request goes to cudaMalloc with
+// its own size and every free to cudaFree. The cache hides from compute-sanitizer's memcheck
+// an access past a request that stays inside its rounded block and a use of a freed block it
+// still holds; direct allocation lets memcheck see both (scripts/gpu_check.sh runs it so).
 #pragma once
 
 #include <cstddef>
 
 namespace flowtape::kernels::cuda {
+
+// False when FLOWTAPE_CUDA_ALLOCATOR=direct (read once). Any value but "direct" and "caching"
+// is refused with std::invalid_argument at the first allocation.
+bool caching_allocator();
 
 // The rounded size a request of `bytes` is served with.
 std::size_t size_class(std::size_t bytes);

@@ -24,7 +24,17 @@ BOOST_AUTO_TEST_CASE(size_classes) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(allocator, *test::needs_gpu())
+namespace {
+// The cache's own checks mean nothing with the cache off (FLOWTAPE_CUDA_ALLOCATOR=direct, as
+// gpu_check.sh runs the suites under memcheck).
+boost::test_tools::assertion_result caching(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result r(kc::caching_allocator());
+  if (!r) r.message() << "FLOWTAPE_CUDA_ALLOCATOR=direct: the cache is off";
+  return r;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(allocator, *test::needs_gpu() * boost::unit_test::precondition(&caching))
 
 BOOST_AUTO_TEST_CASE(freed_blocks_are_reused) {
   kc::empty_cache();

@@ -3,7 +3,8 @@
 // group still passes its gathers and exchanges through NCCL and trains the bits of one GPU
 // without it; a sharded GPU step computes the CPU's loss to rounding. Skipped without a GPU
 // (CI). Several GPUs need one process each (the device allocator serves one device per
-// process): under mpirun, as scripts/gpu_check.sh would run it on a multi-GPU machine.
+// process): scripts/gpu_check.sh, on a machine with two, trains on two GPU ranks under mpirun
+// and compares the weights' bytes with one GPU's.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstring>
