@@ -37,7 +37,11 @@ StepDecision PIDController::decide(double err) {
 
 double min_step(double t, double span, double dt_min_option) {
   if (dt_min_option > 0) return dt_min_option;
-  return 4.0 * std::numeric_limits<double>::epsilon() * std::max(std::abs(t), std::abs(span));
+  // A step below a few ulps of t cannot move t. Near t = 0 the floor follows the span's ulps
+  // instead, far below them: a long interval does not forbid the small steps a transient at
+  // its start may need.
+  constexpr double eps = std::numeric_limits<double>::epsilon();
+  return 4.0 * eps * std::max(std::abs(t), eps * std::abs(span));
 }
 
 }  // namespace flowtape::solvers

@@ -17,8 +17,11 @@ double component_norm(const Tensor& v, const Tensor& y0, const Tensor& y1, doubl
                       ErrorNorm norm) {
   Tensor mag = abs(stop_gradient(y0));
   if (y1.defined()) {
+    // A NaN or an infinity in the trial state must fail the step, not pass it with a scale that
+    // hides it (an infinite scale made the error 0): maximum carries a NaN, and mag1 - mag1,
+    // which is 0 for finite values, turns an infinity into one.
     const Tensor mag1 = abs(stop_gradient(y1));
-    mag = where(greater(mag1, mag), mag1, mag);
+    mag = maximum(mag, mag1) + (mag1 - mag1);
   }
   const Tensor e = square(stop_gradient(v) / (mag * rtol + atol));
   if (norm == ErrorNorm::rms || e.rank() == 0) return std::sqrt(mean(e).item());
@@ -73,9 +76,9 @@ double step_error(const Tableau& tab, const std::vector<TensorTuple>& k, double 
 
 bool all_finite(const Tensor& x) {
   NoGrad no_grad;
-  // Any inf or NaN makes the sum non-finite (inf - inf is NaN); finite values overflowing the
-  // sum would be a false alarm only for states near the dtype's maximum.
-  return std::isfinite(sum(abs(stop_gradient(x))).item());
+  // The largest magnitude: an inf, or a NaN (which max carries), makes it non-finite, and
+  // finite values never do (a sum of them could overflow).
+  return std::isfinite(max(reshape(abs(stop_gradient(x)), {-1}), 0).item());
 }
 
 bool all_finite(const TensorTuple& xs) {

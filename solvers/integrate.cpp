@@ -4,6 +4,7 @@
 #include "flowtape/solvers/integrate.hpp"
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <string>
 
@@ -27,17 +28,27 @@ void validate(const TupleField& f, const TensorTuple& y0, double t0, double t1,
               const IntegrateOptions& o, const Tableau& tab) {
   if (!f) bad_option("the vector field is empty");
   if (y0.empty()) bad_option("the state needs at least one component");
-  for (std::size_t c = 0; c < y0.size(); ++c)
-    if (!y0[c].defined() || y0[c].numel() == 0)
-      bad_option(y0.size() == 1
-                     ? std::string("y0 must be a non-empty tensor")
-                     : "component " + std::to_string(c) + " of y0 must be a non-empty tensor");
+  for (std::size_t c = 0; c < y0.size(); ++c) {
+    const std::string which =
+        y0.size() == 1 ? std::string("y0") : "component " + std::to_string(c) + " of y0";
+    if (!y0[c].defined() || y0[c].numel() == 0) bad_option(which + " must be a non-empty tensor");
+    if (y0[c].dtype() != DType::f32 && y0[c].dtype() != DType::f64)
+      bad_option(which + " is " + dtype_name(y0[c].dtype()) + "; states are f32 or f64");
+  }
   if (!std::isfinite(t0) || !std::isfinite(t1)) bad_option("t0 and t1 must be finite");
   // atol > 0: the error scale atol + rtol |y| of a component at 0 would be 0, and 0 / 0 a NaN
   // step size. Infinite tolerances would turn error control off without saying so.
   if (!(o.rtol > 0) || !(o.atol > 0) || !std::isfinite(o.rtol) || !std::isfinite(o.atol))
     bad_option("rtol and atol must be finite and > 0 (got rtol = " + std::to_string(o.rtol) +
                ", atol = " + std::to_string(o.atol) + ")");
+  // The scale atol + rtol |y| is formed in the state's dtype, where a smaller atol is 0.
+  for (const Tensor& y : y0)
+    if (y.dtype() == DType::f32 && o.atol < std::numeric_limits<float>::min()) {
+      std::ostringstream what;
+      what << "atol = " << o.atol
+           << " is below the smallest normal f32 (1.2e-38): 0 in an f32 state";
+      bad_option(what.str());
+    }
   if (!(o.dt0 >= 0) || !std::isfinite(o.dt0))
     bad_option("dt0 is a step magnitude and must be finite and >= 0");
   if (o.n_steps < 0) bad_option("n_steps must be >= 0");
@@ -74,16 +85,22 @@ void validate(const TupleField& f, const TensorTuple& y0, double t0, double t1,
   }
 }
 
-// f's first derivative must match the state, component for component.
+// f's first derivative must match the state, component for component: shape, dtype, device.
 void check_derivative(const TensorTuple& f0, const TensorTuple& y0) {
   if (f0.size() != y0.size())
     bad_option("the vector field returned " + std::to_string(f0.size()) +
                " components for a state of " + std::to_string(y0.size()));
-  for (std::size_t c = 0; c < y0.size(); ++c)
+  for (std::size_t c = 0; c < y0.size(); ++c) {
     if (!f0[c].defined() || f0[c].shape() != y0[c].shape())
       bad_option("the vector field's component " + std::to_string(c) + " has shape " +
                  (f0[c].defined() ? f0[c].shape().str() : std::string("(undefined)")) +
                  ", the state's " + y0[c].shape().str());
+    if (f0[c].dtype() != y0[c].dtype() || f0[c].device() != y0[c].device())
+      bad_option("the vector field's component " + std::to_string(c) + " is " +
+                 dtype_name(f0[c].dtype()) + " on " + device_name(f0[c].device()) +
+                 ", the state's " + dtype_name(y0[c].dtype()) + " on " +
+                 device_name(y0[c].device()));
+  }
 }
 
 // t, y: the last accepted state, which the error hands back.
@@ -208,13 +225,22 @@ TupleSolution integrate_adaptive(const Tableau& tab, const TupleField& f, const 
       fail(tab, "the controller returned the step factor " + std::to_string(d.factor), t, step, y,
            stats);
     d.factor = std::clamp(d.factor, o.factor_min, o.factor_max);
+    if (!d.accept && d.factor >= 1)  // the same step again, and again, until max_steps
+      fail(tab,
+           "the controller rejected a step without shrinking it (factor " +
+               std::to_string(d.factor) + ")",
+           t, step, y, stats);
     return d;
   };
   while ((t1 - t) * dir > 0) {
     if (step >= o.max_steps)
       fail(tab, "max_steps = " + std::to_string(o.max_steps) + " reached", t, step, y, stats);
+    // Stretch a step that would leave a sliver before t1 (Hairer's 1.01), and land exactly.
+    const bool last = (t + 1.01 * h - t1) * dir >= 0;
+    if (last) h = t1 - t;
+    // The step that lands on t1 may be as short as what is left.
     const double h_min = min_step(t, span, o.dt_min);
-    if (std::abs(h) < h_min) {
+    if (!last && std::abs(h) < h_min) {
       std::ostringstream what;
       if (step - last_nonfinite_step <= 20)
         what << "non-finite state or derivative in the trial steps beyond this point (the step "
@@ -225,9 +251,6 @@ TupleSolution integrate_adaptive(const Tableau& tab, const TupleField& f, const 
              << "; the problem may be stiff or its solution blow up)";
       fail(tab, what.str(), t, step, y, stats);
     }
-    // Stretch a step that would leave a sliver before t1 (Hairer's 1.01), and land exactly.
-    const bool last = (t + 1.01 * h - t1) * dir >= 0;
-    if (last) h = t1 - t;
     if (k1.empty()) {
       k1 = f(t, y);
       ++stats.nfe;

@@ -20,6 +20,12 @@ Solution euler_maruyama(const VectorField& f, const VectorField& g, const Tensor
   if (!y0.defined() || y0.numel() == 0)
     throw std::invalid_argument("euler_maruyama: y0 must be a non-empty tensor");
   if (n_steps <= 0) throw std::invalid_argument("euler_maruyama: n_steps must be > 0");
+  // Each step's time is recorded (Solution::step_ts) and the grid is built before the first
+  // step: refused here rather than failing to allocate gigabytes.
+  constexpr int kMostSteps = 100'000'000;
+  if (n_steps > kMostSteps)
+    throw std::invalid_argument("euler_maruyama: n_steps = " + std::to_string(n_steps) +
+                                " exceeds " + std::to_string(kMostSteps) + ", the most it records");
   if (!std::isfinite(t0) || !std::isfinite(t1))
     throw std::invalid_argument("euler_maruyama: t0 and t1 must be finite");
   const double dir = t1 >= t0 ? 1.0 : -1.0;

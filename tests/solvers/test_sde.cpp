@@ -4,6 +4,7 @@
 // a few standard errors of 20000 seeded paths; bitwise deterministic for a fixed seed.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "support/solver_problems.hpp"
@@ -72,6 +73,19 @@ BOOST_AUTO_TEST_CASE(a_field_that_changes_the_state_shape_is_refused) {
   const auto unit = [](double, const Tensor& x) { return scalar_like(x, 1.0); };
   BOOST_CHECK_THROW(euler_maruyama(reshaping, unit, ones({4}, DType::f64), 0, 1, 10, gen),
                     std::invalid_argument);
+}
+
+// A step count whose recorded times alone would take gigabytes is refused before anything is
+// allocated.
+BOOST_AUTO_TEST_CASE(too_many_steps_are_refused) {
+  Generator gen(1);
+  const auto drift = [](double, const Tensor& x) { return x * -1.0; };
+  const auto unit = [](double, const Tensor& x) { return scalar_like(x, 1.0); };
+  BOOST_CHECK_EXCEPTION(euler_maruyama(drift, unit, ones({2}, DType::f64), 0, 1, 200'000'000, gen),
+                        std::invalid_argument, [](const std::invalid_argument& e) {
+                          return std::string(e.what()).find("exceeds 100000000") !=
+                                 std::string::npos;
+                        });
 }
 
 // A blow-up: the error hands back the last finite state, its time and the solve's cost, as

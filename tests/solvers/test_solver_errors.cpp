@@ -7,6 +7,7 @@
 #include <limits>
 #include <string>
 
+#include "flowtape/solvers/controller.hpp"
 #include "support/solver_problems.hpp"
 
 using namespace flowtape;
@@ -126,6 +127,84 @@ BOOST_AUTO_TEST_CASE(nan_field) {
   });
   BOOST_TEST(e.t() == 0.0);
   BOOST_TEST(contains(e.what(), "non-finite"));
+}
+
+// A state that overflows is never accepted: an infinite trial state used to make its own error
+// scale infinite, the error 0 and the step accepted, and the solve returned inf as if it had
+// succeeded. (The field does not read y, so its stages stay finite while y1 overflows.) Near
+// the f32 maximum the solve then crawls, its increments rounding away, until a limit stops it.
+BOOST_AUTO_TEST_CASE(an_overflowing_state_is_never_accepted) {
+  const VectorField constant = [](double, const Tensor& y) { return full_like(y, 3e38); };
+  for (Method m : {Method::dopri5, Method::tsit5, Method::dop853}) {
+    IntegrateOptions o;
+    o.method = m;
+    o.max_steps = 2000;
+    const SolverError e =
+        expect_solver_error([&] { integrate(constant, vec({0.0}, DType::f32), 0.0, 2.0, o); });
+    BOOST_TEST_CONTEXT(method_name(m)) {
+      BOOST_TEST_MESSAGE(e.what());
+      BOOST_TEST(std::isfinite(e.last_y().item()));
+      BOOST_TEST(e.t() < 1.2);  // y = 3e38 t passes the f32 maximum at t = 1.13
+      BOOST_TEST(e.stats().rejected > 0);
+    }
+  }
+}
+
+// Finite values whose sum overflows are not "non-finite": the check looks at the largest.
+BOOST_AUTO_TEST_CASE(large_finite_states_are_finite) {
+  IntegrateOptions o;
+  o.method = Method::euler;
+  o.n_steps = 2;
+  const Solution s = integrate(decay_field, vec({3e38, 3e38}, DType::f32), 0.0, 0.5, o);
+  BOOST_TEST(s.ys.back().to_vector()[0] == s.ys.back().to_vector()[1]);
+  BOOST_TEST(std::isfinite(s.ys.back().to_vector()[0]));
+  o.method = Method::dopri5;
+  o.n_steps = 0;
+  BOOST_CHECK_NO_THROW(integrate(decay_field, vec({3e38, 3e38}, DType::f32), 0.0, 0.5, o));
+}
+
+// A custom controller that rejects without shrinking the step would retry it until
+// max_steps; it is refused at once.
+BOOST_AUTO_TEST_CASE(a_rejection_must_shrink_the_step) {
+  IntegrateOptions o;
+  o.rtol = 1e-10;
+  o.atol = 1e-12;
+  o.dt0 = 1.0;
+  o.controller = [](double err, double) { return StepDecision{err <= 1, 1.0}; };
+  const SolverError e = expect_solver_error([&] {
+    integrate(rotation_field, reshape(vec({1.0, 0.0}), {1, 2}), 0.0, 10.0, o);
+  });
+  BOOST_TEST(contains(e.what(), "rejected a step without shrinking it"), e.what());
+  BOOST_TEST(e.step() == 1);
+}
+
+// The step floor: a few ulps of t, so an interval a few ulps long still lands; near t = 0 a
+// long interval does not forbid small steps.
+BOOST_AUTO_TEST_CASE(step_floor_follows_t) {
+  const double t1 = std::nextafter(std::nextafter(1.0, 2.0), 2.0);
+  const Solution s = integrate(decay_field, vec({1.0}), 1.0, t1);
+  BOOST_TEST(s.ts.back() == t1);
+  BOOST_TEST(std::abs(s.ys.back().item() - std::exp(-(t1 - 1.0))) < 1e-15);
+  const double eps = std::numeric_limits<double>::epsilon();
+  BOOST_TEST(min_step(0.0, 1e8, 0.0) < 1e-20);
+  BOOST_TEST(min_step(2.0, 1e8, 0.0) == 8 * eps);
+  BOOST_TEST(min_step(2.0, 1e8, 1e-3) == 1e-3);  // dt_min, when given
+}
+
+// What the field returns and the state's dtype are checked where they first meet.
+BOOST_AUTO_TEST_CASE(dtype_mismatches_are_named) {
+  const VectorField to_f64 = [](double, const Tensor& y) { return to_dtype(y, DType::f64) * -1.0; };
+  BOOST_TEST(contains(expect_invalid([&] { integrate(to_f64, vec({1.0}, DType::f32), 0.0, 1.0); }),
+                      "component 0 is f64 on cpu, the state's f32 on cpu"));
+  BOOST_TEST(
+      contains(expect_invalid([&] { integrate(decay_field, arange(3, DType::i64), 0.0, 1.0); }),
+               "y0 is i64; states are f32 or f64"));
+  IntegrateOptions o;
+  o.atol = 1e-50;
+  BOOST_TEST(
+      contains(expect_invalid([&] { integrate(decay_field, vec({1.0}, DType::f32), 0.0, 1.0, o); }),
+               "below the smallest normal f32"));
+  BOOST_CHECK_NO_THROW(integrate(decay_field, vec({1.0}), 0.0, 1.0, o));  // fine in f64
 }
 
 BOOST_AUTO_TEST_CASE(bad_options) {
