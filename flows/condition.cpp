@@ -77,23 +77,25 @@ Tensor drop_condition(const ConditionSpec& spec, const Tensor& c, const std::vec
 }
 
 Tensor repeat_condition(const ConditionSpec& spec, const Tensor& one, std::int64_t batch) {
+  // Everything is checked before the batch is allocated.
+  if (batch < 0)
+    throw std::invalid_argument("repeat_condition: batch must be >= 0, got " +
+                                std::to_string(batch));
+  if (spec.kind == ConditionKind::none) return Tensor();
+  const std::int64_t width = spec.kind == ConditionKind::labels ? 1 : spec.dim;
+  if (!one.defined() || one.numel() != width)
+    throw std::invalid_argument(spec.kind == ConditionKind::labels
+                                    ? std::string("repeat_condition: one label expected")
+                                    : "repeat_condition: a context vector of " +
+                                          std::to_string(spec.dim) + " values expected, got " +
+                                          (one.defined() ? one.str() : std::string("none")));
   const std::vector<double> v = one.to_vector();
   std::vector<double> out;
   out.reserve(v.size() * static_cast<std::size_t>(batch));
   for (std::int64_t i = 0; i < batch; ++i) out.insert(out.end(), v.begin(), v.end());
-  if (spec.kind == ConditionKind::labels) {
-    if (v.size() != 1) throw std::invalid_argument("repeat_condition: one label expected");
-    return from_vector(out, Shape{batch}, DType::i64);
-  }
-  if (spec.kind == ConditionKind::context) {
-    if (static_cast<std::int64_t>(v.size()) != spec.dim)
-      throw std::invalid_argument("repeat_condition: a context vector of " +
-                                  std::to_string(spec.dim) + " values expected, got " +
-                                  std::to_string(v.size()));
-    return from_vector(out, Shape{batch, spec.dim},
-                       is_floating(one.dtype()) ? one.dtype() : DType::f32);
-  }
-  return Tensor();
+  if (spec.kind == ConditionKind::labels) return from_vector(out, Shape{batch}, DType::i64);
+  return from_vector(out, Shape{batch, spec.dim},
+                     is_floating(one.dtype()) ? one.dtype() : DType::f32);
 }
 
 VelocityField bind(ConditionalField field, Tensor c) {
@@ -104,6 +106,11 @@ VelocityField bind(ConditionalField field, Tensor c) {
 
 VelocityField guided(ConditionalField field, Tensor c, const ConditionSpec& spec, double w) {
   if (!std::isfinite(w)) throw std::invalid_argument("guided: the guidance scale must be finite");
+  if (w != 0 && spec.kind == ConditionKind::none)
+    throw std::invalid_argument(
+        "guided: guidance needs a conditional field (the spec's kind is "
+        "none)");
+  check_condition(spec, c, c.defined() && c.rank() > 0 ? c.size(0) : 0, "guided");
   if (w == 0) return bind(std::move(field), std::move(c));
   const std::int64_t batch = c.size(0);
   Tensor both = concat({c, null_condition(spec, batch, c.dtype()).to(c.device())}, 0);

@@ -5,7 +5,8 @@
 // OT-CFM, Pooladian et al.); fixed pairs hold a training set of (x0, x1) for the
 // memorisation study (docs/objectives.md), where the same source must always meet the same target.
 //
-// Couplings act on data, not on values with gradients: the outputs are fresh tensors.
+// Couplings act on data, not on values with gradients. The outputs may be the inputs
+// themselves (x0 always; x1 for independent pairing or d = 0): do not write into them.
 #pragma once
 
 #include <cstdint>

@@ -24,7 +24,9 @@ struct LikelihoodOptions {
   bool exact_divergence = true;
   int probes = 1;
   ProbeKind probe = ProbeKind::gaussian;
-  std::uint64_t seed = 0;  // for the Hutchinson probes
+  // For the Hutchinson probes. Every call with the same seed draws the same probes: give each
+  // chunk of a dataset scored in chunks its own seed.
+  std::uint64_t seed = 0;
   double t0 = 0.0, t1 = 1.0;
   // log p0(x0) per row ([B] from [B, d]); empty: the standard normal.
   std::function<Tensor(const Tensor&)> source_log_density = {};

@@ -191,9 +191,12 @@ Tensor column_residual(const PathSample& path, const Tensor& v, const Tensor& co
 
 }  // namespace
 
-FdmResidual fdm_residual(const VelocityField& field, const PathSample& path, const Tensor& t,
+// The FDM functions take t as [B], [B, 1] or a scalar, as Path::sample does, and hand the
+// field the [B, 1] column its interface promises (and the exact divergence requires).
+FdmResidual fdm_residual(const VelocityField& field, const PathSample& path, const Tensor& t_in,
                          const std::vector<Tensor>& probes, bool stop_gradient_v) {
   const Tensor& x = path.xt;
+  const Tensor t = as_time_column(t_in, x.shape()[0]);
   auto frozen = [&](const Tensor& v) { return stop_gradient_v ? stop_gradient(v) : v; };
   FdmResidual out;
   if (probes.empty()) {
@@ -216,7 +219,8 @@ FdmResidual fdm_residual(const VelocityField& field, const PathSample& path, con
 }
 
 FdmColumnResidual fdm_column_residual(const VelocityField& field, const PathSample& path,
-                                      const Tensor& t, bool stop_gradient_v) {
+                                      const Tensor& t_in, bool stop_gradient_v) {
+  const Tensor t = as_time_column(t_in, path.xt.shape()[0]);
   const FieldAndColumnSums cs = jacobian_column_sums(field, path.xt, t);
   return {cs.v, column_residual(path, cs.v, cs.column_sums, stop_gradient_v)};
 }
@@ -235,8 +239,9 @@ FdmOptions fdm_official_options(std::int64_t dim, double reg) {
   return o;
 }
 
-FdmLoss fdm_loss(const VelocityField& field, const PathSample& path, const Tensor& t,
+FdmLoss fdm_loss(const VelocityField& field, const PathSample& path, const Tensor& t_in,
                  Generator& gen, const FdmOptions& o) {
+  const Tensor t = as_time_column(t_in, path.xt.shape()[0]);
   const auto weight_ok = [](double w) { return w >= 0 && std::isfinite(w); };
   if (o.probes < 1 || !weight_ok(o.w_cfm) || !weight_ok(o.w_div) || !weight_ok(o.w_colsum)) {
     std::ostringstream m;

@@ -12,8 +12,9 @@
 // In both cases div_x u_t = d sigma'_t / sigma_t and the score is -(x - mu_t) / sigma_t^2
 // (docs/objectives.md). At the sample x = x_t these are evaluated without dividing by a vanishing
 // sigma where the closed form allows (the rectified score is -x0 / (1 - t)). Times lie in
-// [0, 1); at t = 1 a path whose sigma vanishes there (rectified, lipman with sigma_min = 0) has
-// an infinite score and sigma rate, so the FDM loss is NaN: the losses draw t from [0, 1).
+// [0, 1); at t = 1 a path whose sigma vanishes there (rectified, lipman with sigma_min = 0, and
+// vp, whose cos(pi t / 2) is 0 to rounding, and slightly negative in f32) has an infinite or
+// meaningless score and sigma rate, so the FDM loss is NaN: the losses draw t from [0, 1).
 #pragma once
 
 #include <string>

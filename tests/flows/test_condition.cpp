@@ -61,6 +61,15 @@ BOOST_AUTO_TEST_CASE(null_drop_and_repeat) {
       std::invalid_argument);
   BOOST_CHECK_THROW(check_condition(kTwo, c, 4, "test"), std::invalid_argument);
   check_condition(kTwo, c, 3, "test");
+  // Checked before the batch is allocated: a negative batch, a missing or too-wide value.
+  const Tensor label = from_vector(std::vector<double>{1}, Shape{1}, DType::i64);
+  BOOST_CHECK_THROW(repeat_condition(kTwo, label, -1), std::invalid_argument);
+  BOOST_CHECK_THROW(repeat_condition(kTwo, Tensor(), 3), std::invalid_argument);
+  BOOST_CHECK_THROW(repeat_condition(wide, from_vector(std::vector<double>{1, 2}, Shape{2}), 3),
+                    std::invalid_argument);
+  BOOST_TEST(
+      repeat_condition(wide, from_vector(std::vector<double>{1, 2, 3, 4}, Shape{4}), 2).shape() ==
+      (Shape{2, 4}));
 }
 
 BOOST_AUTO_TEST_CASE(guidance_at_zero_is_the_conditional_field_and_otherwise_the_formula) {
@@ -77,6 +86,18 @@ BOOST_AUTO_TEST_CASE(guidance_at_zero_is_the_conditional_field_and_otherwise_the
     const double want = (1 + w) * scale * xs[i] - w * 10.0 * xs[i];
     BOOST_TEST(std::abs(got[i] - want) <= 1e-5 * (1 + std::abs(want)));
   }
+  // The condition is checked against the spec where guidance is set up (a wrong dtype made a
+  // NaN-filled i64 null condition), and guidance without a condition is refused in words.
+  const ConditionSpec context{ConditionKind::context, 0, 2};
+  BOOST_CHECK_THROW(guided(f, c, context, w), std::invalid_argument);
+  BOOST_CHECK_THROW(
+      guided(f, from_vector(std::vector<double>{5, 0, 1, 0}, Shape{4}, DType::i64), kTwo, w),
+      std::invalid_argument);  // label 5 of two classes
+  BOOST_CHECK_EXCEPTION(guided(f, Tensor(), ConditionSpec{}, w), std::invalid_argument,
+                        [](const std::invalid_argument& e) {
+                          return std::string(e.what()).find("needs a conditional field") !=
+                                 std::string::npos;
+                        });
 }
 
 // The conditional CFM loss by hand: with v = x (label + 2) and the rectified path, the loss is

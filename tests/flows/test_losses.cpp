@@ -296,6 +296,19 @@ BOOST_AUTO_TEST_CASE(official_column_sum_term_matches_hand_values) {
   FdmOptions infinite;
   infinite.w_div = INFINITY;  // inf * 0 would make the total NaN
   BOOST_CHECK_THROW(fdm_loss(f, p, t, gen, infinite), std::invalid_argument);
+  // t as [B] or a scalar, as Path::sample takes it: the same values, exact divergence and
+  // column sums included (they needed [B, 1] and said so in an internal function's name).
+  FdmOptions exact = o;
+  exact.exact_divergence = true;
+  for (const Tensor& other : {reshape(t, {-1}), reshape(t, Shape{})}) {
+    Generator g1(3), g2(3);
+    BOOST_TEST(fdm_loss(f, p, other, g1, exact).total.item() ==
+               fdm_loss(f, p, t, g2, exact).total.item());
+    BOOST_TEST(fdm_residual(f, p, other, {}).residual.item() == 0.65,
+               boost::test_tools::tolerance(1e-12));
+    BOOST_TEST(rel_error(fdm_column_residual(f, p, other).residual.to_vector(), {-0.1, 0.9}) <
+               1e-14);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(official_loss_gradients_match_finite_differences) {
