@@ -4,8 +4,8 @@
 # later): the compiler and CMake, xtensor/xsimd, Boost (Test, and Odeint's headers as a peer in
 # the solver tests), nlohmann-json, CLI11, stb (PNG plots), OpenBLAS (benchmarks only, as a
 # peer), python3 with numpy (the safetensors interop test's independent reader, the docs'
-# snippet extraction), python3-sklearn (the digits example's data file), clang (its libFuzzer
-# builds the fuzz/ targets), pkgconf (the package test's pkg-config consumer) and OpenMPI
+# snippet extraction), python3-sklearn (the digits example's data file), clang and its
+# runtimes (libFuzzer builds the fuzz/ targets), pkgconf (the package test's pkg-config consumer) and OpenMPI
 # (flowtape::mpi and `mpirun -n N flowtape train`; tested on 2 and 4 local ranks). Runs
 # apt-get only when something is missing. Needs root (or sudo).
 set -euo pipefail
@@ -14,24 +14,40 @@ PACKAGES=(g++ cmake make libxtensor-dev libxsimd-dev libboost-dev libboost-test-
           libopenblas-dev nlohmann-json3-dev libcli11-dev libstb-dev python3 python3-numpy
           python3-sklearn clang pkgconf openmpi-bin libopenmpi-dev)
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
-echo "flowtape setup: installing ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null; then
-    SUDO=sudo
-  else
-    echo "flowtape setup: missing packages (${missing[*]}) and not root; install them with apt-get" >&2
-    exit 1
+# clang's libFuzzer and sanitizer runtimes are a package of their own, named after its major
+# version, that clang only recommends (libclang-rt-14-dev on Debian 12).
+clang_runtime() {
+  local major
+  major=$(clang -dumpversion 2>/dev/null | cut -d. -f1) || return 0
+  [ -n "$major" ] && echo "libclang-rt-$major-dev"
+}
+
+install_missing() {
+  local missing=() p
+  for p in "$@"; do installed "$p" || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "flowtape setup: installing ${missing[*]}"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null; then
+      sudo=sudo
+    else
+      echo "flowtape setup: missing packages (${missing[*]}) and not root; install them with apt-get" >&2
+      exit 1
+    fi
   fi
+  export DEBIAN_FRONTEND=noninteractive
+  if [ -z "${UPDATED:-}" ]; then
+    $sudo apt-get update -q
+    UPDATED=1
+  fi
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+install_missing "${PACKAGES[@]}"
+runtime=$(clang_runtime)
+if [ -n "$runtime" ] && apt-cache show "$runtime" >/dev/null 2>&1; then
+  install_missing "$runtime"
 fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
