@@ -31,8 +31,8 @@ class PIDController {
   bool last_rejected_ = false;
 };
 
-// The smallest step magnitude allowed at time t: the option if set, else a few ulps of
-// max(|t|, span), below which t + h == t or the step is lost in rounding.
+// The smallest step magnitude allowed at time t: the option if set, else 4 ulps of
+// max(|t|, eps span), below which t + h == t or the step is lost in rounding.
 double min_step(double t, double span, double dt_min_option);
 
 }  // namespace flowtape::solvers

@@ -64,7 +64,9 @@ struct IntegrateOptions {
   // to scale the next step.
   // factor_min / factor_max still bound its factor; a non-finite error never reaches it.
   std::function<StepDecision(double err, double h)> controller = {};
-  double dt_min = 0;  // 0: an automatic underflow guard, a few ulps of max(|t|, |t1 - t0|)
+  // 0: an automatic underflow guard, 4 ulps of max(|t|, eps |t1 - t0|) (controller.hpp); the
+  // step that lands on t1 is exempt.
+  double dt_min = 0;
   // Keep every accepted step's interpolant, so Solution::evaluate(t) gives the state anywhere
   // in [t0, t1] (memory grows with the steps; a method without its own interpolant may cost
   // one more evaluation of f at the very end).
