@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
-#include <map>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -19,32 +18,55 @@
 
 namespace flowtape::app {
 
-// The name -> value map of a choice (train::Choices), for CLI11's CheckedTransformer.
+// "{a,b,c}": a choice's names (train::Choices), as its options show and its errors list them.
 template <class E>
-std::map<std::string, E> choice_map() {
-  std::map<std::string, E> m;
-  for (const auto& [value, name] : train::Choices<E>::all) m.emplace(name, value);
-  return m;
+std::string choice_names() {
+  std::string names = "{";
+  for (const auto& [value, name] : train::Choices<E>::all)
+    names.append(names.size() > 1 ? "," : "").append(name);
+  return names.append("}");
+}
+
+// Turns a choice's name into the enum's number for CLI11 to store. Only the names are taken
+// (CLI11's CheckedTransformer would also take the numbers, and list them in its help).
+template <class E>
+CLI::Validator choice() {
+  return CLI::Validator(
+      [](std::string& input) -> std::string {
+        for (const auto& [value, name] : train::Choices<E>::all)
+          if (input == name) {
+            input = std::to_string(static_cast<long long>(value));
+            return {};
+          }
+        return "'" + input + "' is not one of " + choice_names<E>();
+      },
+      "");
 }
 
 // Binds an option to a train::TrainSpec field and remembers how to copy it onto another spec
 // when it was given on the command line (so a --config file or a resumed run's spec is the
 // base and the command line overrides it). A choice (an enum field) takes its names.
+// With `from_run` (the subcommands that read a trained model) a value not given is the run's,
+// so the help says that instead of a fresh spec's default.
 struct Binder {
   CLI::App* app;
   train::TrainSpec* cli;
   std::vector<std::function<void(train::TrainSpec&)>> overrides;
+  bool from_run = false;
 
   template <class T>
   CLI::Option* option(const std::string& name, T train::TrainSpec::*field,
                       const std::string& help) {
-    CLI::Option* o = app->add_option(name, cli->*field, help);
-    if constexpr (std::is_enum_v<T>) {
-      o->transform(CLI::CheckedTransformer(choice_map<T>()))
-          ->default_str(train::name_of(cli->*field));
-    } else {
+    const bool says_default = help.find("(default") != std::string::npos;
+    CLI::Option* o = app->add_option(
+        name, cli->*field, from_run && !says_default ? help + " (default: the run's)" : help);
+    if constexpr (std::is_enum_v<T>) o->transform(choice<T>())->type_name(choice_names<T>());
+    if (from_run)
+      ;  // no fresh-spec default shown
+    else if constexpr (std::is_enum_v<T>)
+      o->default_str(train::name_of(cli->*field));
+    else
       o->capture_default_str();
-    }
     overrides.push_back([o, field, c = cli](train::TrainSpec& dst) {
       if (o->count() > 0) dst.*field = c->*field;
     });
@@ -93,9 +115,9 @@ struct CommandLine {
   CLI::App* sample_cmd = nullptr;
   CLI::App* nll_cmd = nullptr;
   CLI::App* eval_cmd = nullptr;
-  Binder sb{nullptr, &sample_cli, {}};
-  Binder nb{nullptr, &nll_cli, {}};
-  Binder eb{nullptr, &eval_cli, {}};
+  Binder sb{nullptr, &sample_cli, {}, /*from_run=*/true};
+  Binder nb{nullptr, &nll_cli, {}, /*from_run=*/true};
+  Binder eb{nullptr, &eval_cli, {}, /*from_run=*/true};
 };
 
 // Parses a program's command line the way every flowtape program does: nullopt to go on, or

@@ -145,7 +145,8 @@ static int run(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000));
   cli.add_option("--seed", seed, "seed")->capture_default_str();
   cli.add_option("--conditioning", conditioning, "how the class enters the network")
-      ->transform(CLI::CheckedTransformer(app::choice_map<train::Conditioning>()))
+      ->transform(app::choice<train::Conditioning>())
+      ->type_name(app::choice_names<train::Conditioning>())
       ->default_str("concat");
   if (const auto code = app::parse_command_line(cli, argc, argv)) return *code;
 

@@ -186,6 +186,18 @@ grep -q "has no labels" "$TMP/unlabeled.err" || fail "no reason: $(cat "$TMP/unl
 [ -e "$TMP/unlabeled" ] && fail "--conditional on rings left a folder"
 "$FLOWTAPE" train --no-such-option 2>/dev/null
 rc=$?; [ $rc -eq 2 ] || fail "an unknown option exited $rc, expected 2"
+# A choice takes its names only (not the enum's numbers), and a wrong one lists them.
+"$FLOWTAPE" train --solver 4 --out "$TMP/numbered" 2>"$TMP/numbered.err"
+rc=$?; [ $rc -eq 2 ] || fail "--solver 4 exited $rc, expected 2"
+grep -q "'4' is not one of {euler,midpoint,heun,rk4,bosh3,dopri5,tsit5,dopri8,dop853}" \
+  "$TMP/numbered.err" || fail "no list of solvers: $(cat "$TMP/numbered.err")"
+# The subcommands that read a trained model show the run's settings as their defaults, not a
+# fresh run's.
+"$FLOWTAPE" sample --help >"$TMP/sample_help.txt" || fail "sample --help failed"
+grep -q -- "--device {cpu,cuda} *where to sample: cpu or cuda (default: the run's)" \
+  "$TMP/sample_help.txt" || fail "sample --help: $(grep -- --device "$TMP/sample_help.txt")"
+grep -q -- "=cpu\|=dopri5\|=1e-05" "$TMP/sample_help.txt" &&
+  fail "sample --help shows a fresh run's defaults: $(cat "$TMP/sample_help.txt")"
 
 # 4b. Resume: the run's own config (a --config beside --resume is refused), its schedule kept
 # to the original horizon when steps are added, and a finished run says there is nothing to do.

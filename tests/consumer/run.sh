@@ -91,6 +91,12 @@ for mode in "${modes[@]}"; do
         cmake --build "$work/probe-mpi" --target mpi_probe >>"$work/probe-mpi.log" 2>&1 || {
           cat "$work/probe-mpi.log"; echo "FAIL: linking flowtape::mpi" >&2; exit 1; }
         echo "find_package(flowtape COMPONENTS mpi): found and linked"
+        # Not asked for, flowtape::mpi still links: its MPI is looked for quietly.
+        cmake -S "$consumer" -B "$work/link-mpi" -DCMAKE_PREFIX_PATH="$work/prefix" \
+          -DFLOWTAPE_CONSUMER_LINK_MPI=ON >"$work/link-mpi.log" 2>&1 &&
+          cmake --build "$work/link-mpi" --target mpi_probe >>"$work/link-mpi.log" 2>&1 || {
+          cat "$work/link-mpi.log"; echo "FAIL: flowtape::mpi without COMPONENTS mpi" >&2; exit 1; }
+        echo "find_package(flowtape) then flowtape::mpi: linked"
       fi
       if [ -n "$(ls "$work"/prefix/lib*/libflowtape_nccl.a "$work"/prefix/lib/*/libflowtape_nccl.a 2>/dev/null)" ]; then
         cmake -S "$consumer" -B "$work/probe-nccl" -DCMAKE_PREFIX_PATH="$work/prefix" \
