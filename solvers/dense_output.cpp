@@ -60,6 +60,9 @@ DenseOutput::DenseOutput(const Tableau& tab, const TupleField& f, double t0, dou
     : tab_(tab), f_(tab.dense_by_restep ? f : TupleField()), t0_(t0), t1_(t1) {}
 
 void DenseOutput::add(StepRecord step) {
+  // Only a tableau's interpolant reads the stages; the Hermite and re-step ones need the ends
+  // (and f0), so the stages (4 to 13 state-sized tensors a step) are not kept for them.
+  if (tab_.dense_degree == 0) step.k.clear();
   steps_.push_back(std::move(step));
 }
 

@@ -177,4 +177,24 @@ BOOST_AUTO_TEST_CASE(a_solution_evaluates_anywhere) {
   BOOST_CHECK_THROW(plain.evaluate(0.5), std::logic_error);
 }
 
+// A dense solution keeps what its interpolant reads: dopri8's re-step interpolant needs each
+// step's start and f there, not its 13 stages, so its memory per step is a few states.
+BOOST_AUTO_TEST_CASE(a_dense_solution_keeps_only_what_it_interpolates_from) {
+  Generator gen(1);
+  const Tensor y0 = randn({64, 64}, gen, DType::f64);
+  const std::size_t state = static_cast<std::size_t>(y0.nbytes());
+  const std::size_t before = live_storage_bytes();
+  IntegrateOptions o;
+  o.method = Method::dopri8;
+  o.dense = true;
+  o.rtol = o.atol = 1e-10;
+  const Solution s = integrate(rotation_field, reshape(y0, {-1, 2}), 0.0, 6.0, o);
+  const long steps = s.stats.accepted;
+  BOOST_TEST_REQUIRE(steps > 5);
+  // Per step: y1 and f0 (y0 and f1 are the neighbours'): 2 states; the 13 stages made 14.
+  const double per_step =
+      static_cast<double>(live_storage_bytes() - before) / static_cast<double>(steps * state);
+  BOOST_TEST(per_step < 6.0, per_step << " states a step");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
