@@ -467,7 +467,9 @@ int main(int argc, char** argv) {
     }
     if (*cl.nll_cmd) {
       auto t = load_model(cl.model, &cl.nb);
-      Generator gen(cl.sample_seed);
+      // Fresh points from a stream of their own: stream 0 of the same seed is the one a run
+      // trained with --seed 0 draws its batches from, so its first batch would be scored.
+      Generator gen(cl.sample_seed, 8);
       Tensor x;
       if (cl.data_csv.empty()) {
         x = t->dataset().sample(cl.n, gen);

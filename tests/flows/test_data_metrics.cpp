@@ -114,6 +114,26 @@ BOOST_AUTO_TEST_CASE(distances_separate_distributions) {
   BOOST_CHECK_THROW(mmd_rbf(a, randn({10, 3}, gen)), std::invalid_argument);
 }
 
+// Values by hand, which pin each estimator (the V-statistics, self-pairs included) and its
+// constants: a = {0, 1} and b = {2} on a line.
+BOOST_AUTO_TEST_CASE(distances_match_hand_values) {
+  const Tensor a = from_vector(std::vector<double>{0, 1}, Shape{2, 1}, DType::f64),
+               b = from_vector(std::vector<double>{2}, Shape{1, 1}, DType::f64);
+  // 2 E|a - b| - E|a - a'| - E|b - b'| = 2 (2 + 1) / 2 - (0 + 1 + 1 + 0) / 4 - 0.
+  BOOST_TEST(energy_distance(a, b) == 2.5, boost::test_tools::tolerance(1e-15));
+  // Two point masses at distance 3: 2 * 3.
+  const Tensor p = from_vector(std::vector<double>{0, 0, 0}, Shape{3, 1}, DType::f64),
+               q = from_vector(std::vector<double>{3, 3}, Shape{2, 1}, DType::f64);
+  BOOST_TEST(energy_distance(p, q) == 6.0, boost::test_tools::tolerance(1e-15));
+  // Squared MMD with k(d) = exp(-d^2 / (2 h^2)), h = 1:
+  // E k(a, a') + E k(b, b') - 2 E k(a, b) = (2 + 2 e^-1/2) / 4 + 1 - (e^-2 + e^-1/2).
+  const double want = (2 + 2 * std::exp(-0.5)) / 4 + 1 - (std::exp(-2.0) + std::exp(-0.5));
+  BOOST_TEST(mmd_rbf(a, b, {1.0}) == want, boost::test_tools::tolerance(1e-14));
+  // The default bandwidths: the median of the a-b distances (here the upper of 1 and 2), and
+  // half and twice it, summed.
+  BOOST_TEST(mmd_rbf(a, b) == mmd_rbf(a, b, {1.0, 2.0, 4.0}));
+}
+
 BOOST_AUTO_TEST_CASE(ring_metrics_of_data_and_of_gap_points) {
   const Rings rings;
   Generator gen(13);
@@ -146,7 +166,17 @@ BOOST_AUTO_TEST_CASE(ring_metrics_of_data_and_of_gap_points) {
   };
   BOOST_TEST(std::abs(ring_metrics(rings, as_points(squeezed), data).spread_ratio - 0.5) < 0.01);
   BOOST_TEST(std::abs(ring_metrics(rings, as_points(inside), data).radius_bias + 0.1) < 0.002);
-  BOOST_TEST(ring_metrics(rings, as_points(no_minority), data).minority_share == 0.0);
+  // The same points at 0.9 the radius: tr Cov is 0.81 times the data's.
+  BOOST_TEST(ring_metrics(rings, as_points(inside), data).variance_error == 0.19,
+             boost::test_tools::tolerance(1e-9));
+  const RingMetrics dropped = ring_metrics(rings, as_points(no_minority), data);
+  BOOST_TEST(dropped.minority_share == 0.0);
+  // Total variation: half the sum of |share - weight|; the minority's weight moves to the
+  // others in proportion, so the distance is that weight (to the sampling noise of 20000).
+  const auto& w = rings.config().weights;
+  double total = 0;
+  for (double x : w) total += x;
+  BOOST_TEST(std::abs(dropped.mode_concentration - w[5] / total) < 0.006);
   // Points in the middle of the gaps: every one violates, and lobes are mis-occupied.
   std::vector<double> gap;
   for (int i = 0; i < 600; ++i) {
