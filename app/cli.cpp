@@ -17,6 +17,8 @@
 namespace flowtape::app {
 namespace {
 
+CLI::Validator fraction_below_one();  // below
+
 // A whole number >= `least`, with a short message (CLI11's range check quotes the range up to
 // 1.8e308). Also keeps "-1" from wrapping round in an unsigned option.
 CLI::Validator whole_number(
@@ -62,12 +64,12 @@ void add_training_options(Binder& b) {
          "train on --data standardised per column (sampling undoes it)");
   b.option("--holdout", &train::TrainSpec::holdout,
            "fraction of --data rows held out for the metrics")
-      ->check(CLI::Range(0.0, 0.99));
+      ->check(fraction_below_one());
   b.flag("--conditional", &train::TrainSpec::conditional,
          "learn v(x, t, c) on the data's labels or context (8gaussians: its components)");
   b.option("--cond-drop", &train::TrainSpec::cond_drop,
            "fraction of rows trained with no condition (for guidance)")
-      ->check(CLI::Range(0.0, 0.99));
+      ->check(fraction_below_one());
   b.option("--condition-dim", &train::TrainSpec::condition_dim, "width of the label embedding");
   b.option("--conditioning", &train::TrainSpec::conditioning,
            "how the condition enters the network: concat (the first layer's input) or film "
@@ -150,6 +152,18 @@ CLI::Validator finite_positive() {
         return "";
       },
       "NUMBER>0");
+}
+
+// A fraction in [0, 1), as the settings check takes --holdout and --cond-drop.
+CLI::Validator fraction_below_one() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        const std::optional<double> v = finite_number(s);
+        if (!v || !(*v >= 0 && *v < 1))
+          return "must be a fraction in [0, 1), got '" + s.substr(0, 24) + "'";
+        return "";
+      },
+      "FRACTION in [0, 1)");
 }
 
 // The solver options' static ranges, the same as the settings check's (train/spec.cpp), so a

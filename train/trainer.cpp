@@ -270,6 +270,9 @@ Trainer::Trainer(TrainSpec spec, std::shared_ptr<const flows::Dataset> data, Vel
       gen_(spec_.seed, 0),
       model_(std::move(model)) {
   spec_.dataset = dataset_->name();
+  // A user dataset's own name replaces the spec's: checked as the spec's was, or the
+  // checkpoint's config would not load again.
+  validate(spec_);
   standardization_ = loaded_.standardization;
   heldout_x_ = loaded_.heldout_x;
   heldout_c_ = loaded_.heldout_c;
@@ -490,6 +493,11 @@ void Trainer::read_step(const Tensor& loss, const std::vector<Tensor>& grads,
   // In f64 (an f32 sum of squares overflows for gradients above ~1.8e19 that are still finite),
   // by the gradient's backend, as clip_grad_norm sums them.
   for (const Tensor& g : grads) parts.push_back(reshape(backend_of(g).sum_of_squares(g), {1}));
+  // A sharded step forms the loss and its parts on the host from the shards' values, while
+  // the gradients' sums stay where they are: every part goes to the gradients' device first.
+  const Device where = grads.empty() ? parts[0].device() : parts.back().device();
+  for (Tensor& part : parts)
+    if (part.device() != where) part = part.to(where);
   const std::vector<double> read = concat(parts, 0).to_vector();
   std::size_t at = 0;
   const double value = read[at++];

@@ -160,8 +160,15 @@ fi
 grep -q "shard_threads" "$TMP/threads-sample.err" &&
   fail "sample --device cuda refused the run's shard threads: $(cat "$TMP/threads-sample.err")"
 "$FLOWTAPE" train --resume --device cuda --steps 3 --out "$TMP/threads" 2>"$TMP/threads-resume.err"
+rc=$?
 grep -q "shard_threads" "$TMP/threads-resume.err" &&
   fail "resume --device cuda refused the run's shard threads: $(cat "$TMP/threads-resume.err")"
+# With a GPU the sharded run resumes there (exit 0); without one it is refused (exit 1).
+if grep -q "no CUDA device\|no CUDA backend" "$TMP/threads-resume.err"; then
+  [ $rc -eq 1 ] || fail "resume --device cuda without a GPU exited $rc, expected 1"
+else
+  [ $rc -eq 0 ] || fail "resume --device cuda exited $rc: $(tail -3 "$TMP/threads-resume.err")"
+fi
 # Combinations the command line alone gets wrong are refused before anything is made (exit 2):
 # guidance without condition dropout (it used to fail after training), and a conditional run
 # on a built-in dataset without labels (it used to exit 1 and leave its folder behind).

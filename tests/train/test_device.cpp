@@ -96,6 +96,26 @@ BOOST_AUTO_TEST_CASE(a_cuda_run_matches_the_cpu_run, *flowtape::test::needs_gpu(
   }
 }
 
+// A sharded step on the GPU (the shards one after the other, their loss formed on the host)
+// matches the cpu's: the loss and the gradients' sums met in one read on two devices before.
+BOOST_AUTO_TEST_CASE(a_sharded_cuda_run_matches_the_cpu_run, *flowtape::test::needs_gpu()) {
+  for (const char* loss : {"cfm", "entropic", "fdm"}) {
+    BOOST_TEST_CONTEXT(loss) {
+      TrainSpec c = small_config(loss);
+      c.steps = 10;
+      c.shards = 4;
+      Trainer cpu(c);
+      c.device = Device::cuda;
+      Trainer gpu(c);
+      double last_cpu = 0, last_gpu = 0;
+      cpu.train({.on_step = [&](const StepReport& r) { last_cpu = r.loss; }});
+      gpu.train({.on_step = [&](const StepReport& r) { last_gpu = r.loss; }});
+      BOOST_TEST(std::abs(last_gpu - last_cpu) <= 1e-3 * std::abs(last_cpu));
+      BOOST_TEST(weight_gap(gpu.module(), cpu.module()) <= 1e-3);
+    }
+  }
+}
+
 // Conditional training (labels, OT within classes, condition dropout, guidance) on the GPU
 // matches the cpu run, as unconditional training does.
 BOOST_AUTO_TEST_CASE(a_conditional_cuda_run_matches_the_cpu_run, *flowtape::test::needs_gpu()) {

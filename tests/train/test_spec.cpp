@@ -61,6 +61,75 @@ BOOST_AUTO_TEST_CASE(json_round_trip_is_exact) {
   BOOST_TEST(json::parse(to_json(c)).at("path").get<std::string>() == "vp");
 }
 
+// Every field away from its default, so that a field the JSON forgets (it would come back as
+// its default) fails the round trip. A field added to TrainSpec belongs here too.
+BOOST_AUTO_TEST_CASE(every_field_round_trips) {
+  TrainSpec c;
+  c.dataset = "mine";
+  c.train_size = 100;
+  c.data = "points.csv";
+  c.label_column = 2;
+  c.labels = "labels.csv";
+  c.context = "context.npy";
+  c.standardize = true;
+  c.holdout = 0.25;
+  c.conditional = true;
+  c.cond_drop = 0.2;
+  c.condition_dim = 16;
+  c.conditioning = Conditioning::film;
+  c.guidance = 1.5;
+  c.path = flows::PathKind::lipman;
+  c.sigma = 0.01;
+  c.coupling = Coupling::ot;
+  c.loss = Loss::fdm;
+  c.lambda_max = 0.2;
+  c.ramp_start = 0.1;
+  c.ramp_end = 0.6;
+  c.tilt = EntropicTilt::time_bins;
+  c.tilt_bins = 4;
+  c.tilt_from = 0.7;
+  c.fdm_weight = 0.3;
+  c.fdm_official = true;
+  c.probes = 3;
+  c.probe = flows::ProbeKind::gaussian;
+  c.exact_divergence = true;
+  c.efm_extra = 64;
+  c.hidden = 48;
+  c.depth = 4;
+  c.activation = nn::Activation::tanh;
+  c.time_embedding = c.time_embedding == nn::TimeEmbeddingKind::sinusoidal
+                         ? nn::TimeEmbeddingKind::fourier
+                         : nn::TimeEmbeddingKind::sinusoidal;
+  c.steps = 77;
+  c.batch = 96;
+  c.lr = 1e-4;
+  c.schedule = LrSchedule::step;
+  c.warmup = 5;
+  c.lr_decay = 0.5;
+  c.lr_decay_every = 3;
+  c.schedule_steps = 70;
+  c.shards = 2;
+  c.shard_threads = 2;
+  c.weight_decay = 0.01;
+  c.grad_clip = 2.0;
+  c.seed = 42;
+  c.device = Device::cuda;
+  c.checkpoint_every = 10;
+  c.solver = solvers::Method::rk4;
+  c.rtol = 1e-6;
+  c.atol = 1e-7;
+  c.euler_steps = 50;
+  c.eval_samples = 500;
+  c.nll = false;
+  c.nll_samples = 200;
+  const json written = json::parse(to_json(c));
+  const json defaults = json::parse(to_json(TrainSpec{}));
+  BOOST_TEST(written.size() == defaults.size());
+  for (const auto& [key, value] : written.items())
+    BOOST_TEST(value != defaults.at(key), key << " is at its default in the test");
+  BOOST_TEST((spec_from_json(to_json(c)) == c));
+}
+
 BOOST_AUTO_TEST_CASE(unknown_keys_and_wrong_kinds_are_refused_by_name) {
   BOOST_CHECK_EXCEPTION(spec_from_json(R"({"stpes": 7})"), std::invalid_argument,
                         says("unknown key 'stpes'"));
@@ -202,6 +271,7 @@ BOOST_AUTO_TEST_CASE(every_choice_name_round_trips) {
   check(nn::TimeEmbeddingKind{});
   check(Device{});
   check(solvers::Method{});
+  check(Conditioning{});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -120,6 +120,35 @@ BOOST_AUTO_TEST_CASE(a_resumed_run_keeps_its_schedule_horizon) {
   Trainer own(stretched);
   own.resume(scratch / "four.safetensors");
   BOOST_TEST(own.spec().schedule_steps == 8);
+  // The steps after the resume use that horizon, not only the field: an entropic run with a
+  // cosine learning rate and a lambda ramp, resumed from 4 to 8 steps, takes each step's lr and
+  // lambda from an uninterrupted run whose horizon is 4.
+  TrainSpec e = small_config("entropic");
+  e.schedule = LrSchedule::cosine;
+  e.lambda_max = 1.0;
+  e.ramp_end = 1.0;
+  e.steps = 4;
+  Trainer short_run(e);
+  short_run.train();
+  short_run.save(scratch / "entropic.safetensors");
+  e.steps = 8;
+  Trainer continued(e);
+  continued.resume(scratch / "entropic.safetensors");
+  TrainSpec pinned = e;
+  pinned.schedule_steps = 4;
+  Trainer whole(pinned);
+  std::vector<std::pair<double, double>> want, got;
+  whole.train({.on_step = [&](const StepReport& r) {
+    if (r.step > 4) want.emplace_back(r.lr, r.lambda);
+  }});
+  continued.train({.on_step = [&](const StepReport& r) { got.emplace_back(r.lr, r.lambda); }});
+  BOOST_TEST_REQUIRE(got.size() == 4u);
+  BOOST_TEST_REQUIRE(want.size() == 4u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    BOOST_TEST(got[i].first == want[i].first, "lr at step " << i + 5);
+    BOOST_TEST(got[i].second == want[i].second, "lambda at step " << i + 5);
+  }
+  BOOST_TEST(got.back().second == 1.0);  // the ramp ended at step 4
 }
 
 BOOST_AUTO_TEST_CASE(resume_is_bit_identical_cfm) {
@@ -188,6 +217,22 @@ BOOST_AUTO_TEST_CASE(resume_checks_the_fixed_training_set) {
       old.resume(file, ckpt), std::invalid_argument, [](const std::invalid_argument& e) {
         return std::string(e.what()).find("another fixed training set") != std::string::npos;
       });
+}
+
+// A user dataset's name becomes the run's dataset name, so it is held to the spec's rule (1
+// to 64 characters): an empty one trained and saved, and then its checkpoint did not load.
+BOOST_AUTO_TEST_CASE(a_user_datasets_name_is_checked) {
+  Generator gen(4);
+  const TrainSpec c = small_config("cfm");
+  for (const std::string& bad : {std::string(), std::string(65, 'n')}) {
+    const auto data = std::make_shared<flows::TensorDataset>(randn({40, 2}, gen), Tensor(), bad);
+    BOOST_CHECK_EXCEPTION(
+        Trainer(c, data, {}), std::invalid_argument, [](const std::invalid_argument& e) {
+          return std::string(e.what()).find("a name of 1 to 64 characters") != std::string::npos;
+        });
+  }
+  const auto named = std::make_shared<flows::TensorDataset>(randn({40, 2}, gen), Tensor(), "mine");
+  BOOST_TEST(Trainer(c, named, {}).spec().dataset == "mine");
 }
 
 // The entropic tilt variants are different objectives: the same seed trains different weights
