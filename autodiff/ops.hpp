@@ -39,7 +39,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor greater(const Tensor& a, const Tensor& b);  // a > b
 Tensor less(const Tensor& a, const Tensor& b);
 Tensor equal(const Tensor& a, const Tensor& b);
-Tensor sign(const Tensor& x);  // -1, 0 or 1, piecewise constant: no derivative
+Tensor sign(const Tensor& x);  // -1, 0 or 1 (NaN at NaN), piecewise constant: no derivative
 // Elementwise maximum and minimum, broadcasting; at a tie the gradient is shared half and
 // half, and a NaN operand gives NaN.
 Tensor maximum(const Tensor& a, const Tensor& b);
@@ -77,8 +77,8 @@ Tensor max(const Tensor& x, int axis, bool keepdims = false);
 // Minimum along an axis (-max(-x)); ties share the gradient as in max.
 Tensor min(const Tensor& x, int axis, bool keepdims = false);
 // The first index of the maximum (minimum) along an axis, an i64 tensor. No derivative. A
-// slice whose extreme is NaN gives the axis's length. (The index is found in x's dtype: exact
-// for axes up to 2^24 long in f32, any length in f64.)
+// slice holding a NaN gives its first NaN's index (NumPy's and PyTorch's rule). (The index is found
+// in x's dtype: exact for axes up to 2^24 long in f32, any length in f64.)
 Tensor argmax(const Tensor& x, int axis, bool keepdims = false);
 Tensor argmin(const Tensor& x, int axis, bool keepdims = false);
 // Sums and means over several distinct axes at once (sum(x, {0, 2})).

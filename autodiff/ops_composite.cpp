@@ -45,8 +45,9 @@ Tensor min(const Tensor& x, int axis, bool keepdims) {
 }
 
 // The first index along `axis` where x equals its maximum: the index where that holds, the
-// axis's length elsewhere, and the least of those (-max(-i)). Computed from constants, so it
-// carries no derivative. A slice whose maximum is NaN matches nowhere and gives the length.
+// axis's length elsewhere, and the least of those (-max(-i)). A slice holding a NaN gives its
+// first NaN's index, as NumPy and PyTorch do (its maximum, NaN, equals nothing). Computed from
+// constants, so it carries no derivative.
 Tensor argmax(const Tensor& x, int axis, bool keepdims) {
   if (!x.defined()) throw std::invalid_argument("argmax: undefined input");
   const Tensor v = stop_gradient(x);
@@ -62,7 +63,10 @@ Tensor argmax(const Tensor& x, int axis, bool keepdims) {
       v.dtype() == DType::f32 && n > (std::int64_t{1} << 24) ? DType::f64 : v.dtype();
   const Tensor index = reshape(arange(n, position_type), index_shape).to(v.device());
   const Tensor miss = full_like(index, static_cast<double>(n));
-  return to_dtype(-max(-where(hit, index, miss), a, keepdims), DType::i64);
+  const Tensor first_max = -max(-where(hit, index, miss), a, keepdims);
+  const Tensor first_nan = -max(-where(equal(v, v), miss, index), a, keepdims);
+  const Tensor has_nan = less(first_nan, scalar_like(first_nan, static_cast<double>(n)));
+  return to_dtype(where(has_nan, first_nan, first_max), DType::i64);
 }
 
 Tensor argmin(const Tensor& x, int axis, bool keepdims) {

@@ -18,6 +18,7 @@
 #include "flowtape/runtime/allocator.hpp"
 #include "flowtape/runtime/backend.hpp"
 #include "flowtape/runtime/random.hpp"
+#include "flowtape/runtime/uniform_bounds.hpp"
 
 namespace flowtape {
 namespace {
@@ -116,14 +117,17 @@ class CpuBackend final : public Backend {
       T* p = t.mutable_data<T>();
       gen.fill_uniform(p, t.numel());
       if (low == 0.0 && high == 1.0) return;
+      const UniformBounds b = uniform_bounds<T>(low, high, dtype_name(t.dtype()));
+      const T least = static_cast<T>(b.least), greatest = static_cast<T>(b.greatest);
+      const auto clamped = [&](T v) { return v < least ? least : (v > greatest ? greatest : v); };
       const std::int64_t n = t.numel();  // read once: see cast()
       if (std::isfinite(high - low)) {
         for (std::int64_t i = 0; i < n; ++i)
-          p[i] = static_cast<T>(low + (high - low) * static_cast<double>(p[i]));
+          p[i] = clamped(static_cast<T>(low + (high - low) * static_cast<double>(p[i])));
       } else {  // a range wider than the largest double: halved, then doubled (both exact)
         const double half_low = low / 2, half_width = high / 2 - low / 2;
         for (std::int64_t i = 0; i < n; ++i)
-          p[i] = static_cast<T>((half_low + half_width * static_cast<double>(p[i])) * 2);
+          p[i] = clamped(static_cast<T>((half_low + half_width * static_cast<double>(p[i])) * 2));
       }
     });
   }

@@ -19,6 +19,7 @@
 #include "flowtape/kernels/cuda/runtime.hpp"
 #include "flowtape/runtime/backend.hpp"
 #include "flowtape/runtime/random.hpp"
+#include "flowtape/runtime/uniform_bounds.hpp"
 
 namespace flowtape {
 namespace {
@@ -144,6 +145,18 @@ class CudaBackend final : public Backend {
       const std::array<Tensor, 2> doubled{wide, full(Shape{}, 2.0, DType::f64, Device::cuda)};
       nary_n<2>(kc::Nary::mul, doubled, wide);
     }
+    // Clamped in f64 to the dtype's own ends of [low, high) (uniform_bounds.hpp), exact there,
+    // so the rounding to the tensor's precision below cannot leave the range.
+    const UniformBounds b = dispatch(
+        t.dtype(), [&]<class T>() { return uniform_bounds<T>(low, high, dtype_name(t.dtype())); });
+    const Tensor least = full(Shape{}, b.least, DType::f64, Device::cuda);
+    const Tensor greatest = full(Shape{}, b.greatest, DType::f64, Device::cuda);
+    Tensor inside = empty(t.shape(), DType::f64, Device::cuda);  // 1 where the bound holds
+    Tensor clamped = empty(t.shape(), DType::f64, Device::cuda);
+    nary_n<2>(kc::Nary::less, std::array<Tensor, 2>{greatest, wide}, inside);
+    nary_n<3>(kc::Nary::where, std::array<Tensor, 3>{inside, greatest, wide}, clamped);
+    nary_n<2>(kc::Nary::less, std::array<Tensor, 2>{clamped, least}, inside);
+    nary_n<3>(kc::Nary::where, std::array<Tensor, 3>{inside, least, clamped}, wide);
     if (t.dtype() != DType::f64) cast(wide, t);
   }
 

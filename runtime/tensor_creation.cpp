@@ -72,6 +72,11 @@ Tensor arange(double start, double stop, double step, DType dtype) {
   if (step == 0.0 || !std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step))
     throw std::invalid_argument("arange: start, stop and step must be finite and step non-zero");
   const double span = (stop - start) / step;
+  // Converted only when it fits an extent: a span of 2^63 or more (or an overflow to inf, as
+  // arange(-1e308, 1e308) makes) would be undefined behaviour as an integer.
+  if (!(span < 0x1p62))
+    throw std::length_error("arange: [" + std::to_string(start) + ", " + std::to_string(stop) +
+                            ") in steps of " + std::to_string(step) + " has too many elements");
   const auto n = static_cast<std::int64_t>(std::max(0.0, std::ceil(span)));
   Tensor t = empty(Shape{n}, dtype);
   dispatch_any(dtype, [&]<class T>() {

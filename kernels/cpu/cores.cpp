@@ -22,19 +22,18 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
-// The quota of this process's cgroup: v2 (cpu.max of the path on the "0::" line of
-// /proc/self/cgroup, as a container mounts its own cgroup at /sys/fs/cgroup), else v1 (the cpu
-// controller's cfs files).
+// The quota of this process's cgroup: v2 (the tightest cpu.max from the path on the "0::" line
+// of /proc/self/cgroup up to /sys/fs/cgroup, where a container mounts its own cgroup), else v1
+// (the cpu controller's cfs files).
 std::optional<int> cgroup_cores() {
   std::istringstream lines(read_file("/proc/self/cgroup"));
-  for (std::string line; std::getline(lines, line);) {
+  for (std::string line; std::getline(lines, line);)
     if (line.rfind("0::", 0) == 0) {
-      const std::string path = line.substr(3);
-      for (const std::string& dir : {"/sys/fs/cgroup" + path, std::string("/sys/fs/cgroup")})
-        if (const std::string text = read_file(dir + "/cpu.max"); !text.empty())
-          return cores_of_cpu_quota(text);
+      if (const std::optional<int> v2 =
+              least_cgroup_quota("/sys/fs/cgroup", line.substr(3), read_file))
+        return v2;
+      break;
     }
-  }
   for (const char* dir : {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"}) {
     const std::string quota = read_file(std::string(dir) + "/cpu.cfs_quota_us");
     const std::string period = read_file(std::string(dir) + "/cpu.cfs_period_us");
@@ -69,6 +68,22 @@ std::optional<long long> next_number(std::string_view text, std::size_t& at) {
 }
 
 }  // namespace
+
+std::optional<int> least_cgroup_quota(std::string_view root, std::string_view path,
+                                      std::string (*read)(const std::string& file)) {
+  std::optional<int> least;
+  std::string dir(path);
+  while (true) {
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    const std::string folder = std::string(root) + (dir == "/" ? "" : dir);
+    if (const std::optional<int> q = cores_of_cpu_quota(read(folder + "/cpu.max")))
+      least = least ? std::min(*least, *q) : *q;
+    if (dir.empty() || dir == "/") break;
+    const auto slash = dir.find_last_of('/');
+    dir = slash == std::string::npos || slash == 0 ? "/" : dir.substr(0, slash);
+  }
+  return least;
+}
 
 std::optional<int> cores_of_cpu_quota(std::string_view quota_and_period) {
   std::size_t at = 0;

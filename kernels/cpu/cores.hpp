@@ -7,6 +7,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace flowtape::kernels::cpu {
@@ -19,5 +20,12 @@ int usable_cores();
 // cgroup v2's cpu.max holds "QUOTA PERIOD" or "max PERIOD"; for cgroup v1 pass the contents
 // of cpu.cfs_quota_us and cpu.cfs_period_us joined by a space (a quota of -1: no limit).
 std::optional<int> cores_of_cpu_quota(std::string_view quota_and_period);
+
+// The tightest cgroup v2 quota on the way from cgroup `path` (the "0::" line of
+// /proc/self/cgroup) up to the hierarchy's `root`: a parent's limit binds its children, while
+// a leaf's own cpu.max usually says "max". `read` gives a file's contents, empty where it has
+// none.
+std::optional<int> least_cgroup_quota(std::string_view root, std::string_view path,
+                                      std::string (*read)(const std::string& file));
 
 }  // namespace flowtape::kernels::cpu

@@ -140,10 +140,12 @@ struct Softplus {
     return xsimd::max(x, B(0)) + xsimd::log1p(xsimd::exp(-xsimd::abs(x)));
   }
 };
-// sign(0) = 0, matching the subgradient convention of abs' derivative.
+// sign(0) = 0, matching the subgradient convention of abs' derivative; sign(NaN) = NaN, as
+// NumPy's, so abs' derivative at a NaN carries it instead of hiding it as 0.
 struct Sign {
   template <class B> B operator()(const B& x) const {
-    return xsimd::select(x > B(0), B(1), xsimd::select(x < B(0), B(-1), B(0)));
+    return xsimd::select(x > B(0), B(1),
+                         xsimd::select(x < B(0), B(-1), xsimd::select(xsimd::isnan(x), x, B(0))));
   }
 };
 // x^p: each lane by std::pow, so IEEE's special cases hold ((-0)^3 = -0, (-inf)^0.5 = inf,

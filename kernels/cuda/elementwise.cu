@@ -52,7 +52,7 @@ __device__ inline T apply_unary(T x, T p) {
   else if constexpr (Op == Unary::cos)
     return cos(x);
   else if constexpr (Op == Unary::sign)
-    return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
+    return x > T(0) ? T(1) : (x < T(0) ? T(-1) : (isnan(x) ? x : T(0)));  // NaN stays NaN
   else
     return pow(x, p);
 }

@@ -82,6 +82,26 @@ BOOST_AUTO_TEST_CASE(relu_keeps_nan) {
   }
 }
 
+// sign keeps a NaN (NumPy's rule), so abs' derivative at a NaN is NaN, not a silent 0; the
+// vector lanes and the scalar tail agree (19 values cross both).
+BOOST_AUTO_TEST_CASE(sign_and_abs_keep_nan) {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    BOOST_TEST_CONTEXT(dtype_name(dtype)) {
+      std::vector<double> v;
+      for (int i = 0; i < 19; ++i) v.push_back(i % 3 == 0 ? NAN : (i % 3 == 1 ? -2.0 : 0.0));
+      const auto s = sign(values(v, dtype)).to_vector();
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        const bool expected = std::isnan(v[i]) ? std::isnan(s[i]) : s[i] == (v[i] < 0 ? -1.0 : 0.0);
+        BOOST_TEST(expected, "at " << i << ": sign(" << v[i] << ") = " << s[i]);
+      }
+      const Tensor x = values({NAN, -3.0}, dtype);
+      const auto g = grad([](const std::vector<Tensor>& p) { return sum(abs(p[0])); }, {x})[0];
+      BOOST_TEST(std::isnan(g.to_vector()[0]));
+      BOOST_TEST(g.to_vector()[1] == -1.0);
+    }
+  }
+}
+
 // exp reaches IEEE's overflow point (ln of the largest finite number) and rounds gradually
 // into the subnormals; log reads subnormal inputs right. Against std::exp / std::log: within
 // 4 ulp where the result is normal, within 2 of the smallest subnormal steps where it is not.

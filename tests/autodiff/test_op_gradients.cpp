@@ -294,7 +294,11 @@ BOOST_AUTO_TEST_CASE(argmax_argmin) {
   BOOST_CHECK_THROW(argmax(zeros({2, 0}), 1), std::invalid_argument);
   const Tensor with_nan =
       from_vector(std::vector<double>{1, std::nan(""), 3, 0, 2, 1}, {2, 3}, DType::f64);
-  BOOST_TEST(argmax(with_nan, 1).to_vector() == (std::vector<double>{3, 1}));
+  // A slice with a NaN: its first NaN's index, as NumPy's and PyTorch's (it was the length).
+  BOOST_TEST(argmax(with_nan, 1).to_vector() == (std::vector<double>{1, 1}));
+  BOOST_TEST(argmin(with_nan, 1).to_vector() == (std::vector<double>{1, 0}));
+  const Tensor nans = from_vector(std::vector<double>{1, std::nan(""), 5, std::nan("")}, {4});
+  BOOST_TEST(argmax(nans, 0).item() == 1.0);
   // An f32 axis past 2^24, where f32 positions round: 16777219 is not an f32.
   const std::int64_t long_axis = (std::int64_t{1} << 24) + 4;
   Tensor spike = zeros({long_axis});

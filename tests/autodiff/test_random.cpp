@@ -170,6 +170,29 @@ BOOST_AUTO_TEST_CASE(bulk_draws_equal_one_at_a_time) {
   BOOST_TEST(pair[0] == b.normal());
 }
 
+// uniform(low, high) keeps to [low, high) in the tensor's own precision: the rounding of
+// low + (high - low) u used to land on high (about half the f32 draws of [1e7, 1e7 + 1), where
+// f32 holds 1e7 and 1e7 + 1 only) and below low (f32 0.7 is 0.69999999).
+BOOST_AUTO_TEST_CASE(uniform_stays_in_its_range_in_the_dtype) {
+  Generator gen(8);
+  for (const double v : uniform({1000}, 1e7, 1e7 + 1, gen, DType::f32).to_vector())
+    BOOST_TEST(v == 1e7);
+  for (const double v : uniform({1000}, 0.7, 0.7000001, gen, DType::f32).to_vector()) {
+    BOOST_TEST(v >= 0.7);
+    BOOST_TEST(v < 0.7000001);
+  }
+  // The top of an f64 range: 1 + (2 - 1) u rounds to 2 for u within 2^-54 of 1; values stay
+  // below 2 and reach its neighbour at most.
+  for (const double v : uniform({1000}, 1.0, 1.0 + 0x1p-52, gen, DType::f64).to_vector())
+    BOOST_TEST(v == 1.0);
+  // A range that holds no f32 value is refused, not filled with values outside it.
+  BOOST_CHECK_EXCEPTION(uniform({4}, 1e8 + 1, 1e8 + 2, gen, DType::f32), std::invalid_argument,
+                        [](const std::invalid_argument& e) {
+                          return std::string(e.what()).find("no f32 value lies in") !=
+                                 std::string::npos;
+                        });
+}
+
 BOOST_AUTO_TEST_CASE(sampler_moments) {
   Generator g(2024);
   const int n = 200000;

@@ -2,6 +2,7 @@
 // Tensor creation, data layout, shape ops' values, and the xtensor bridge.
 #include <boost/test/unit_test.hpp>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <thread>
 #include <xtensor/xarray.hpp>
@@ -28,6 +29,11 @@ BOOST_AUTO_TEST_CASE(creation) {
   BOOST_TEST(full({2}, 2.5).to_vector() == (std::vector<double>{2.5, 2.5}));
   BOOST_TEST(arange(4).to_vector() == (std::vector<double>{0, 1, 2, 3}));
   BOOST_TEST(arange(1.0, 2.0, 0.25, DType::f64).to_vector() == (std::vector<double>{1, 1.25, 1.5, 1.75}));
+  // Counts that do not fit an extent are refused before they are converted (undefined
+  // behaviour before, and a misleading "extents must be >= 0").
+  BOOST_CHECK_THROW(arange(-1e308, 1e308), std::length_error);
+  BOOST_CHECK_THROW(arange(0.0, 1.0, 1e-30), std::length_error);
+  BOOST_CHECK_THROW(arange(std::numeric_limits<std::int64_t>::max()), std::length_error);
   BOOST_TEST(scalar(3.0).rank() == 0);
   BOOST_TEST(scalar(3.0).item() == 3.0);
   BOOST_TEST(zeros({0, 3}).numel() == 0);

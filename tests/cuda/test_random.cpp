@@ -48,6 +48,12 @@ BOOST_AUTO_TEST_CASE(uniform_range_and_split_streams) {
   const Tensor wc = uniform({257}, -3e38, 3e38, wide_cpu, DType::f32);
   for (const double v : wg.to_vector()) BOOST_TEST(std::isfinite(v));
   BOOST_TEST(test::max_rel_diff(wg.to_vector(), wc.to_vector()) <= 1e-7);
+  // Both keep to the range in the tensor's precision, with the same values.
+  Generator near_gpu(7), near_cpu(7);
+  const Tensor ng = uniform({1000}, 1e7, 1e7 + 1, near_gpu, DType::f32, Device::cuda);
+  const Tensor nc = uniform({1000}, 1e7, 1e7 + 1, near_cpu, DType::f32);
+  for (const double v : ng.to_vector()) BOOST_TEST(v == 1e7);
+  BOOST_TEST(test::max_rel_diff(ng.to_vector(), nc.to_vector()) == 0.0);
   Generator child_cpu = Generator(11).split(), child_gpu = Generator(11).split();
   BOOST_TEST(test::max_rel_diff(rand({64}, child_gpu, DType::f32, Device::cuda).to_vector(),
                                 rand({64}, child_cpu, DType::f32).to_vector()) == 0.0);

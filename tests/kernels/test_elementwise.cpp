@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "flowtape/kernels/cpu/elementwise.hpp"
 #include "flowtape/kernels/cpu/math.hpp"
@@ -26,6 +27,40 @@ void check_unary(F f, R ref, double lo, double hi) {
     for (std::size_t i = 0; i < x.size(); ++i) expect[i] = static_cast<T>(ref(static_cast<double>(x[i])));
     BOOST_TEST(max_rel_error(y, expect) < 4 * tolerance<T>(), "n = " << n);
   }
+}
+
+// The same against a truly relative bound, |y - ref| <= rtol |ref| (plus the dtype's least
+// normal, for results that are 0): max_rel_error's max(1, |ref|) makes any error below 1 an
+// absolute one, so a sigmoid that flushed its far tail to 0 passed.
+template <class T, class F, class R>
+void check_unary_relative(const char* name, F f, R ref, double lo, double hi, double rtol) {
+  const auto x = random_vector<T>(4099, 11u, lo, hi);
+  std::vector<T> y(x.size());
+  map_unary(x.data(), y.data(), static_cast<std::int64_t>(x.size()), f);
+  double worst = 0, at = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double want = static_cast<double>(static_cast<T>(ref(static_cast<double>(x[i]))));
+    const double e = std::abs(static_cast<double>(y[i]) - want) /
+                     (std::abs(want) + static_cast<double>(std::numeric_limits<T>::min()));
+    if (!(e <= worst)) worst = e, at = static_cast<double>(x[i]);
+  }
+  BOOST_TEST(worst <= rtol, name << ": relative error " << worst << " at x = " << at);
+}
+
+template <class T>
+void check_tails_relative() {
+  const double ulp = std::numeric_limits<T>::epsilon();
+  const auto sigmoid = [](double v) { return 1 / (1 + std::exp(-v)); };
+  check_unary_relative<T>(
+      "exp", fn::Exp{}, [](double v) { return std::exp(v); }, -80, 80, 8 * ulp);
+  check_unary_relative<T>("sigmoid", fn::Sigmoid{}, sigmoid, -80, 30, 8 * ulp);
+  check_unary_relative<T>(
+      "silu", fn::Silu{}, [&](double v) { return v * sigmoid(v); }, -80, 30, 8 * ulp);
+  check_unary_relative<T>(
+      "softplus", fn::Softplus{}, [](double v) { return std::log1p(std::exp(v)); }, -80, 30,
+      8 * ulp);
+  check_unary_relative<T>(
+      "tanh", fn::Tanh{}, [](double v) { return std::tanh(v); }, -8, 8, 8 * ulp);
 }
 
 template <class T>
@@ -87,6 +122,12 @@ BOOST_AUTO_TEST_SUITE(elementwise)
 
 BOOST_AUTO_TEST_CASE(unary_matches_reference_f32) { check_all_unary<float>(); }
 BOOST_AUTO_TEST_CASE(unary_matches_reference_f64) { check_all_unary<double>(); }
+BOOST_AUTO_TEST_CASE(unary_tails_are_relatively_accurate_f32) {
+  check_tails_relative<float>();
+}
+BOOST_AUTO_TEST_CASE(unary_tails_are_relatively_accurate_f64) {
+  check_tails_relative<double>();
+}
 
 BOOST_AUTO_TEST_CASE(unary_maps_give_the_bits_of_one_element_at_a_time_f32) {
   check_unary_batch_splits<float>();

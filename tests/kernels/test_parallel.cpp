@@ -139,6 +139,30 @@ BOOST_AUTO_TEST_CASE(cgroup_quota_texts) {
     BOOST_TEST(cores_of_cpu_quota(bad).has_value() == false, bad);
 }
 
+namespace {
+// A cgroup v2 tree: a slice limited to 2 cores, a scope in it without a limit of its own, and
+// the process's leaf, which says "max" as leaves usually do.
+std::string fake_cgroup_file(const std::string& file) {
+  if (file == "/cg/cpu.max") return "max 100000\n";
+  if (file == "/cg/work.slice/cpu.max") return "200000 100000\n";
+  if (file == "/cg/work.slice/job.scope/leaf/cpu.max") return "max 100000\n";
+  if (file == "/cg/tight/cpu.max") return "100000 100000\n";
+  if (file == "/cg/tight/loose/cpu.max") return "800000 100000\n";
+  return "";
+}
+}  // namespace
+
+// The quota binds from any level above the process: the leaf's "max" no longer hides the
+// slice's 2 cores, and the tightest level wins.
+BOOST_AUTO_TEST_CASE(cgroup_quota_of_the_ancestors) {
+  using flowtape::kernels::cpu::least_cgroup_quota;
+  BOOST_TEST(least_cgroup_quota("/cg", "/work.slice/job.scope/leaf", fake_cgroup_file).value() ==
+             2);
+  BOOST_TEST(least_cgroup_quota("/cg", "/tight/loose/", fake_cgroup_file).value() == 1);
+  BOOST_TEST(least_cgroup_quota("/cg", "/", fake_cgroup_file).has_value() == false);
+  BOOST_TEST(least_cgroup_quota("/cg", "/elsewhere", fake_cgroup_file).has_value() == false);
+}
+
 BOOST_AUTO_TEST_CASE(usable_cores_follow_the_affinity_mask) {
   const int all = flowtape::kernels::cpu::usable_cores();
   BOOST_TEST(all >= 1);
