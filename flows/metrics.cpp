@@ -189,11 +189,13 @@ RingMetrics ring_metrics(const Rings& rings, const Tensor& generated, const Tens
     g_radii.insert(g_radii.end(), gl[k].radii.begin(), gl[k].radii.end());
     r_radii.insert(r_radii.end(), rl[k].radii.begin(), rl[k].radii.end());
   }
+  // A lobe the samples (all but) lost counts with ratio 0, as the spread error charges it the
+  // data's whole spread: skipping it let a model that drops the minority lobe read 1.00.
   int lobes_with_spread = 0;
   for (int k = 0; k < lobes; ++k) {
     const double data_std = std_of(rl[k].offsets);
-    if (gl[k].offsets.size() < 2 || !(data_std > 0)) continue;
-    m.spread_ratio += std_of(gl[k].offsets) / data_std;
+    if (!(data_std > 0)) continue;  // a lobe the data itself has no spread in says nothing
+    if (gl[k].offsets.size() >= 2) m.spread_ratio += std_of(gl[k].offsets) / data_std;
     ++lobes_with_spread;
   }
   m.spread_ratio = lobes_with_spread > 0 ? m.spread_ratio / lobes_with_spread : 0.0;

@@ -35,7 +35,9 @@ struct RingMetrics {
   double variance_error;        // |tr Cov(gen) - tr Cov(data)| / tr Cov(data)
   double radial_std_error;      // |std(gen radius) - std(data radius)|
   // Signed measures, which say which way a sample set is off (1 or 0: right):
-  double spread_ratio;    // mean over lobes of std(gen angles) / std(data angles); > 1: too wide
+  // mean over lobes of std(gen angles) / std(data angles); > 1: too wide; a lobe with fewer
+  // than 2 samples counts as 0
+  double spread_ratio;
   double minority_share;  // occupancy of the lightest lobe / its weight; < 1: under-weighted
   double radius_bias;     // mean(gen radius) - mean(data radius); < 0: samples fall inside
 };

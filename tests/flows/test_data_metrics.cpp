@@ -171,6 +171,8 @@ BOOST_AUTO_TEST_CASE(ring_metrics_of_data_and_of_gap_points) {
              boost::test_tools::tolerance(1e-9));
   const RingMetrics dropped = ring_metrics(rings, as_points(no_minority), data);
   BOOST_TEST(dropped.minority_share == 0.0);
+  // The lost lobe counts as a ratio of 0 among the six (it was skipped, and the mean read 1).
+  BOOST_TEST(std::abs(dropped.spread_ratio - 5.0 / 6.0) < 0.01);
   // Total variation: half the sum of |share - weight|; the minority's weight moves to the
   // others in proportion, so the distance is that weight (to the sampling noise of 20000).
   const auto& w = rings.config().weights;
