@@ -56,17 +56,19 @@ std::string follow_links(const std::string& requested) {
   fail(requested, "too many levels of symbolic links", ELOOP);
 }
 
-// PATH.tmp.PID.N. Where PATH's last component is too long to take the suffix within the
-// file system's limit on a name (NAME_MAX, 255 bytes on Linux), its end is cut to make room;
-// such a temporary, left by a killed writer, is not recognised as stale.
-std::string temporary_name(const std::string& path, std::uint64_t n) {
+// PATH.tmp.PID.N. Where PATH's last component is too long to take the suffix within its file
+// system's limit on a name (pathconf's NAME_MAX for the folder: 255 bytes on most, 143 on
+// eCryptfs), its end is cut to make room; such a temporary, left by a killed writer, is not
+// recognised as stale.
+std::string temporary_name(const std::string& path, const std::string& folder, std::uint64_t n) {
   const std::string suffix = ".tmp." + std::to_string(::getpid()) + "." + std::to_string(n);
   const auto slash = path.find_last_of('/');
   const std::size_t start = slash == std::string::npos ? 0 : slash + 1;
-  constexpr std::size_t kNameMax = 255;
+  const long limit = ::pathconf(folder.c_str(), _PC_NAME_MAX);
+  const std::size_t name_max = limit > 0 ? static_cast<std::size_t>(limit) : 255;
   const std::size_t name = path.size() - start;
-  if (name + suffix.size() <= kNameMax) return path + suffix;
-  return path.substr(0, start + (kNameMax - suffix.size())) + suffix;
+  if (name + suffix.size() <= name_max || suffix.size() >= name_max) return path + suffix;
+  return path.substr(0, start + (name_max - suffix.size())) + suffix;
 }
 
 std::string folder_of(const std::string& path) {
@@ -105,7 +107,7 @@ void write_file_atomic(const std::string& requested, std::string_view bytes) {
   std::string tmp;
   int fd = -1;
   for (int tries = 0; tries < 100 && fd < 0; ++tries) {
-    tmp = temporary_name(path, writes++);
+    tmp = temporary_name(path, folder_of(path), writes++);
     fd = ::open(tmp.c_str(), flags, exists ? 0600 : 0666);
     if (fd < 0 && errno != EEXIST) break;
   }

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Writing a file so that a reader never sees half of it and a crash never loses the old one:
 // the bytes go to a temporary file beside it (PATH.tmp.PID.N), which is fsynced and renamed over
-// PATH, and the folder is fsynced so the rename survives a power cut. The temporary is private
-// (0600) until it takes the replaced file's permissions, just before the rename. Outputs that are
-// not regular files are respected: a symbolic link is written through (its target is replaced, the
-// link stays), and a device or pipe (/dev/stdout, a FIFO) is written directly, never replaced by a
-// file. A directory is refused.
+// PATH, and the folder is fsynced so the rename survives a power cut. Replacing a file, the
+// temporary is private (0600) until it takes that file's permissions, just before the rename;
+// a new file is created 0666 less the umask, as any file is. A failed fsync of the folder is
+// reported after the rename (the new file is in place, its rename perhaps not yet durable). Outputs
+// that are not regular files are respected: a symbolic link is written through (its target is
+// replaced, the link stays), and a device or pipe (/dev/stdout, a FIFO) is written directly, never
+// replaced by a file. A directory is refused.
 #pragma once
 
 #include <functional>

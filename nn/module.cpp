@@ -78,6 +78,12 @@ void Module::load_state_dict(const NamedTensors& state) {
                                   dtype_name(src->dtype()) + " but the model expects " +
                                   dtype_name(t.dtype()));
   }
+  // The other names of a tensor registered twice (a tied weight, saved under each name before
+  // named_parameters() listed it once) are accepted and not read: the first name's is loaded.
+  NamedTensors every;
+  collect("", false, every);
+  collect("", true, every);
+  for (const auto& [name, t] : every) known.insert(name);
   for (const auto& [name, t] : state)
     if (!known.count(name))
       throw std::invalid_argument("load_state_dict: unexpected tensor '" + name + "'");

@@ -11,6 +11,7 @@
 #include "flowtape/runtime/object_pool.hpp"
 #include "flowtape/runtime/random.hpp"
 #include "flowtape/runtime/tensor.hpp"
+#include "flowtape/runtime/uniform_bounds.hpp"
 
 namespace flowtape {
 
@@ -128,9 +129,13 @@ Tensor rand(const Shape& shape, Generator& gen, DType dtype, Device device) {
 
 Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype,
                Device device) {
-  if (!(low < high))
-    throw std::invalid_argument("uniform: need low < high, got [" + std::to_string(low) + ", " +
-                                std::to_string(high) + ")");
+  if (!(low < high) || !std::isfinite(low) || !std::isfinite(high))
+    throw std::invalid_argument("uniform: need finite low < high, got [" + std::to_string(low) +
+                                ", " + std::to_string(high) + ")");
+  // Refused before anything is drawn (the generator stays where it was): a range holding no
+  // value of the dtype.
+  if (dtype == DType::f32 || dtype == DType::f64)
+    dispatch(dtype, [&]<class T>() { (void)uniform_bounds<T>(low, high, dtype_name(dtype)); });
   Tensor t = empty(shape, dtype, device);
   backend(device).fill_uniform(t, gen, low, high);
   return t;

@@ -120,6 +120,11 @@ run() {
       compute-sanitizer --tool memcheck --print-limit 20 --error-exitcode 1 \
       "$PACK/cuda_tests" --run_test=forward,gradients,rng,flows_on_gpu --report_level=short \
       2>&1 | tail -60 | tee "$log/memcheck.txt" || rc=1
+    if [ -x "$PACK/nccl_tests" ]; then  # the NCCL group's buffers, from the same allocator
+      FLOWTAPE_CUDA_ALLOCATOR=direct timeout "${SANITIZER_SECONDS:-300}" \
+        compute-sanitizer --tool memcheck --print-limit 20 --error-exitcode 1 \
+        "$PACK/nccl_tests" --report_level=short 2>&1 | tail -30 | tee -a "$log/memcheck.txt" || rc=1
+    fi
   fi
   return $rc
 }

@@ -48,6 +48,8 @@ install_missing() {
 
 install_missing "${PACKAGES[@]}"
 runtime=$(clang_runtime)
-if [ -n "$runtime" ] && apt-cache show "$runtime" >/dev/null 2>&1; then
-  install_missing "$runtime"
+if [ -n "$runtime" ] && ! installed "$runtime"; then
+  # (install_missing updates the package lists first, which a fresh image may lack.)
+  install_missing "$runtime" ||
+    echo "flowtape setup: could not install $runtime; the fuzz targets need it" >&2
 fi

@@ -22,17 +22,10 @@ struct NcclCollective::State {
 
 namespace {
 
-// The runtime keeps a failed call's error as its last error, where the next kernel launch's
-// check would report it as its own: it is cleared before the error is thrown.
-void check_cuda(cudaError_t e, const char* what) {
-  if (e == cudaSuccess) return;
-  (void)cudaGetLastError();
-  throw CollectiveError(std::string(what) + ": " + cudaGetErrorString(e));
-}
-
 // Aborts the communicator (NCCL cannot cancel a call in flight, and a communicator left with
 // work pending or peers gone would make ncclCommDestroy hang) and throws.
 [[noreturn]] void abort_and_throw(ncclComm_t& comm, const std::string& message) {
+  (void)cudaGetLastError();  // a failed CUDA call's error is this one, not the next launch's
   if (comm) ncclCommAbort(comm);
   comm = nullptr;  // aborted is freed: the destructor must not destroy it again
   throw CollectiveError(message);
@@ -118,11 +111,19 @@ std::vector<std::byte> NcclCollective::all_gather(std::span<const std::byte> min
     state_->capacity = n + all;
   }
   auto* base = static_cast<std::byte*>(state_->scratch);
-  check_cuda(cudaMemcpy(base, mine.data(), n, cudaMemcpyHostToDevice), "copy to the device");
-  check_nccl(ncclAllGather(base, base + n, n, ncclUint8, state_->comm, 0), "ncclAllGather");
+  // A failure from here on leaves the other ranks waiting on this one: the communicator is
+  // aborted, so that none of them (nor this rank's destructor) waits on it any more.
+  const auto must = [&](bool ok, const std::string& what) {
+    if (!ok) abort_and_throw(state_->comm, "rank " + std::to_string(rank()) + ": " + what);
+  };
+  const cudaError_t in = cudaMemcpy(base, mine.data(), n, cudaMemcpyHostToDevice);
+  must(in == cudaSuccess, std::string("copy to the device: ") + cudaGetErrorString(in));
+  const ncclResult_t gathered = ncclAllGather(base, base + n, n, ncclUint8, state_->comm, 0);
+  must(!failed(gathered), std::string("ncclAllGather: ") + ncclGetErrorString(gathered));
   wait(state_->comm, timeout_, rank(), "a gather");
   std::vector<std::byte> out(all);
-  check_cuda(cudaMemcpy(out.data(), base + n, all, cudaMemcpyDeviceToHost), "copy to the host");
+  const cudaError_t back = cudaMemcpy(out.data(), base + n, all, cudaMemcpyDeviceToHost);
+  must(back == cudaSuccess, std::string("copy to the host: ") + cudaGetErrorString(back));
   return out;
 }
 
@@ -143,9 +144,11 @@ Tensor NcclCollective::exchange_tensor(int peer, const Tensor& mine) {
                                             : ncclRecv(theirs.mutable_raw_data(), theirs.nbytes(),
                                                        ncclUint8, peer, state_->comm, 0);
   const ncclResult_t end = ncclGroupEnd();
-  check_nccl(send, "ncclSend");
-  check_nccl(receive, "ncclRecv");
-  check_nccl(end, "ncclGroupEnd");
+  for (const auto& [result, what] : {std::pair{send, "ncclSend"}, std::pair{receive, "ncclRecv"},
+                                     std::pair{end, "ncclGroupEnd"}})
+    if (failed(result))  // the peer is left waiting: abort, as on a timeout
+      abort_and_throw(state_->comm, "rank " + std::to_string(rank()) + ": " + what + ": " +
+                                        ncclGetErrorString(result));
   wait(state_->comm, timeout_, rank(), "an exchange of gradients");
   return theirs;
 }

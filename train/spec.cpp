@@ -349,6 +349,10 @@ void validate(const TrainSpec& c) {
   named(c.solver, "solver");
   require(std::isfinite(c.rtol) && c.rtol > 0, "rtol", c.rtol, "must be finite and > 0");
   require(std::isfinite(c.atol) && c.atol > 0, "atol", c.atol, "must be finite and > 0");
+  // The models sample in f32, where an adaptive solver's error scale cannot hold less (the
+  // solver would refuse it at the first evaluation, after the whole run).
+  require(c.atol >= static_cast<double>(std::numeric_limits<float>::min()), "atol", c.atol,
+          "must be at least 1.2e-38, the least normal f32 (the states are f32)");
   // (The solver's own limit on steps, refused here rather than after a whole training run.)
   const long max_steps = solvers::IntegrateOptions{}.max_steps;
   require(c.euler_steps >= 1 && c.euler_steps <= max_steps, "euler_steps", c.euler_steps,

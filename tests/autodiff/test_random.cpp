@@ -186,11 +186,13 @@ BOOST_AUTO_TEST_CASE(uniform_stays_in_its_range_in_the_dtype) {
   for (const double v : uniform({1000}, 1.0, 1.0 + 0x1p-52, gen, DType::f64).to_vector())
     BOOST_TEST(v == 1.0);
   // A range that holds no f32 value is refused, not filled with values outside it.
+  const Generator before = gen;
   BOOST_CHECK_EXCEPTION(uniform({4}, 1e8 + 1, 1e8 + 2, gen, DType::f32), std::invalid_argument,
                         [](const std::invalid_argument& e) {
                           return std::string(e.what()).find("no f32 value lies in") !=
                                  std::string::npos;
                         });
+  BOOST_TEST(gen.counter() == before.counter());  // refused before anything was drawn
 }
 
 BOOST_AUTO_TEST_CASE(sampler_moments) {

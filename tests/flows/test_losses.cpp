@@ -328,6 +328,19 @@ BOOST_AUTO_TEST_CASE(official_loss_gradients_match_finite_differences) {
         return fdm_loss(f, p, t, probes, o).total;
       },
       theta0);
+  // Four rows, each at its own time: t as [4] reaches the field as the same [4, 1] column
+  // (a row taken for a column would mix the rows' times), exact divergence included.
+  const VelocityField f0 = [&](const Tensor& x, const Tensor& tt) {
+    BOOST_TEST((tt.shape() == Shape{4, 1}));
+    return matmul(tanh(matmul(x, theta0[0]) + tt * theta0[2]), theta0[1]);
+  };
+  for (const bool exact : {false, true}) {
+    FdmOptions e = o;
+    e.exact_divergence = exact;
+    Generator g1(7), g2(7);
+    BOOST_TEST(fdm_loss(f0, p, reshape(t, {-1}), g1, e).total.item() ==
+               fdm_loss(f0, p, t, g2, e).total.item());
+  }
 }
 
 // With the exact trace the official loss takes its trace and its column sums from one set of d

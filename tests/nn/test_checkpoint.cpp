@@ -489,7 +489,9 @@ BOOST_AUTO_TEST_CASE(atomic_writes_keep_permissions_and_take_long_names) {
   BOOST_TEST((st.st_mode & 07777) == 0640u);
   BOOST_TEST(read_bytes(path) == "two");
 
-  const std::string longest(255, 'n');  // NAME_MAX: the file's own name fits, the suffix not
+  // The folder's NAME_MAX (255 on most file systems): the file's own name fits, the suffix not.
+  const long name_max = ::pathconf(scratch.dir.c_str(), _PC_NAME_MAX);
+  const std::string longest(static_cast<std::size_t>(name_max > 0 ? name_max : 255), 'n');
   write_file_atomic(scratch / longest, "long");
   BOOST_TEST(read_bytes(scratch / longest) == "long");
   int entries = 0;

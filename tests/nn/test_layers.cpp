@@ -87,6 +87,12 @@ BOOST_AUTO_TEST_CASE(registration_and_sizes_are_checked) {
   BOOST_TEST(tied.num_parameters() == 1);
   BOOST_CHECK_NO_THROW(Adam(tied.parameters(), AdamOptions{}));
   BOOST_CHECK_NO_THROW(tied.load_state_dict(tied.state_dict()));
+  // A state saved before, with the tensor under both names, still loads (the alias unread).
+  NamedTensors older = tied.state_dict();
+  older.emplace_back("decoder.w", copy(older[0].second));
+  BOOST_CHECK_NO_THROW(tied.load_state_dict(older));
+  older.emplace_back("stranger.w", copy(older[0].second));
+  BOOST_CHECK_THROW(tied.load_state_dict(older), std::invalid_argument);
   Generator gen(0), untouched(0);
   const double before = gen.uniform();
   BOOST_CHECK_THROW(MLP({2, 8, 0}, untouched), std::invalid_argument);

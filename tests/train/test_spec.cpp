@@ -179,6 +179,8 @@ BOOST_AUTO_TEST_CASE(bad_values_are_refused_by_name) {
   // Infinities would be written to config.json as null and break --resume.
   bad([&](TrainSpec& c) { c.rtol = inf; }, "invalid rtol = inf");
   bad([&](TrainSpec& c) { c.atol = inf; }, "invalid atol = inf");
+  // Below the least normal f32 the solver would refuse it only at sampling, after the run.
+  bad([](TrainSpec& c) { c.atol = 1e-40; }, "the least normal f32");
   bad([&](TrainSpec& c) { c.grad_clip = inf; }, "invalid grad_clip = inf");
   bad([&](TrainSpec& c) { c.weight_decay = inf; }, "invalid weight_decay = inf");
   bad([&](TrainSpec& c) { c.fdm_weight = inf; }, "invalid fdm_weight = inf");
