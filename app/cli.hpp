@@ -10,6 +10,7 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -33,12 +34,12 @@ template <class E>
 CLI::Validator choice() {
   return CLI::Validator(
       [](std::string& input) -> std::string {
-        for (const auto& [value, name] : train::Choices<E>::all)
-          if (input == name) {
-            input = std::to_string(static_cast<long long>(value));
-            return {};
-          }
-        return "'" + input + "' is not one of " + choice_names<E>();
+        try {  // the settings' own lookup (train/spec.hpp), in this option's words
+          input = std::to_string(static_cast<long long>(train::choice_from_name<E>(input, "")));
+          return {};
+        } catch (const std::invalid_argument&) {
+          return "'" + input + "' is not one of " + choice_names<E>();
+        }
       },
       "");
 }

@@ -60,14 +60,12 @@ void Module::load_state_dict(const NamedTensors& state) {
   NamedTensors mine = named_parameters();
   for (auto& b : named_buffers()) mine.push_back(b);
   // Validate everything first, so a bad state leaves the module untouched.
-  std::unordered_set<std::string> known;
+  std::unordered_set<std::string> seen;
   for (const auto& [name, t] : mine)
-    if (!known.insert(name).second)
+    if (!seen.insert(name).second)
       throw std::logic_error("load_state_dict: the module holds two tensors named '" + name +
                              "' (a parameter named like a child's)");
-  known.clear();
   for (const auto& [name, t] : mine) {
-    known.insert(name);
     const Tensor* src = find(state, name);
     if (!src) throw std::invalid_argument("load_state_dict: missing tensor '" + name + "'");
     if (!(src->shape() == t.shape()))
@@ -78,11 +76,13 @@ void Module::load_state_dict(const NamedTensors& state) {
                                   dtype_name(src->dtype()) + " but the model expects " +
                                   dtype_name(t.dtype()));
   }
-  // The other names of a tensor registered twice (a tied weight, saved under each name before
-  // named_parameters() listed it once) are accepted and not read: the first name's is loaded.
+  // The names a state may hold: every registered one, so the other names of a tensor registered
+  // twice (a tied weight, saved under each name before named_parameters() listed it once) are
+  // accepted and not read: the first name's is loaded.
   NamedTensors every;
   collect("", false, every);
   collect("", true, every);
+  std::unordered_set<std::string> known;
   for (const auto& [name, t] : every) known.insert(name);
   for (const auto& [name, t] : state)
     if (!known.count(name))

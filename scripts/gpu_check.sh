@@ -33,6 +33,16 @@ pack() {
   echo "packed into $PACK/: $(ls "$PACK" | tr '\n' ' ')"
 }
 
+# memcheck LOG PROGRAM [ARGS...]: one suite under compute-sanitizer, its tail appended to
+# LOG/memcheck.txt; fails on any memory error or failed test.
+memcheck() {
+  local log=$1
+  shift
+  FLOWTAPE_CUDA_ALLOCATOR=direct timeout "${SANITIZER_SECONDS:-300}" \
+    compute-sanitizer --tool memcheck --print-limit 20 --error-exitcode 1 \
+    "$@" --report_level=short 2>&1 | tail -60 | tee -a "$log/memcheck.txt"
+}
+
 # Two GPU ranks under mpirun train the bytes of one GPU with the same shards (the NCCL
 # exchanges that one rank never makes); skipped, saying why, with one GPU or no mpirun.
 two_gpus() {
@@ -115,15 +125,11 @@ run() {
   if command -v compute-sanitizer >/dev/null; then
     # With the caching allocator off, so that memcheck sees each request's own end and each
     # freed block; the op suites only (the training suites repeat their kernels many times).
-    echo "== cuda_tests (forward, gradients, rng, flows_on_gpu) under compute-sanitizer (memcheck) =="
-    FLOWTAPE_CUDA_ALLOCATOR=direct timeout "${SANITIZER_SECONDS:-300}" \
-      compute-sanitizer --tool memcheck --print-limit 20 --error-exitcode 1 \
-      "$PACK/cuda_tests" --run_test=forward,gradients,rng,flows_on_gpu --report_level=short \
-      2>&1 | tail -60 | tee "$log/memcheck.txt" || rc=1
+    echo "== cuda_tests (forward, gradients, rng, flows_on_gpu) and nccl_tests under compute-sanitizer (memcheck) =="
+    : >"$log/memcheck.txt"
+    memcheck "$log" "$PACK/cuda_tests" --run_test=forward,gradients,rng,flows_on_gpu || rc=1
     if [ -x "$PACK/nccl_tests" ]; then  # the NCCL group's buffers, from the same allocator
-      FLOWTAPE_CUDA_ALLOCATOR=direct timeout "${SANITIZER_SECONDS:-300}" \
-        compute-sanitizer --tool memcheck --print-limit 20 --error-exitcode 1 \
-        "$PACK/nccl_tests" --report_level=short 2>&1 | tail -30 | tee -a "$log/memcheck.txt" || rc=1
+      memcheck "$log" "$PACK/nccl_tests" || rc=1
     fi
   fi
   return $rc
